@@ -1,0 +1,1 @@
+"""bnns.v1: the wire contract, generated from the .proto files beside this one (proto/generate.sh)."""

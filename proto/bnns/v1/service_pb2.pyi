@@ -1,0 +1,397 @@
+from bnns.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateFilterRequest(_message.Message):
+    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "filter_parameters")
+    CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
+    TRANSPOSED_CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
+    FULLY_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    POOLING_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
+    ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
+    FUSED_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    convolution: _types_pb2.ConvolutionParameters
+    transposed_convolution: _types_pb2.ConvolutionParameters
+    fully_connected: _types_pb2.FullyConnectedParameters
+    pooling: _types_pb2.PoolingParameters
+    activation: _types_pb2.ActivationParameters
+    loss: _types_pb2.LossParameters
+    normalization: _types_pb2.NormalizationParameters
+    arithmetic: _types_pb2.ArithmeticParameters
+    fused: _types_pb2.FusedParameters
+    filter_parameters: _types_pb2.FilterParameters
+    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
+
+class FilterInfo(_message.Message):
+    __slots__ = ("filter_id", "kind", "parameters", "bytes_held")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_HELD_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    kind: str
+    parameters: CreateFilterRequest
+    bytes_held: int
+    def __init__(self, filter_id: _Optional[str] = ..., kind: _Optional[str] = ..., parameters: _Optional[_Union[CreateFilterRequest, _Mapping]] = ..., bytes_held: _Optional[int] = ...) -> None: ...
+
+class CreateFilterResponse(_message.Message):
+    __slots__ = ("filter_id", "info")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    info: FilterInfo
+    def __init__(self, filter_id: _Optional[str] = ..., info: _Optional[_Union[FilterInfo, _Mapping]] = ...) -> None: ...
+
+class DescribeFilterRequest(_message.Message):
+    __slots__ = ("filter_id",)
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    def __init__(self, filter_id: _Optional[str] = ...) -> None: ...
+
+class DescribeFilterResponse(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: FilterInfo
+    def __init__(self, info: _Optional[_Union[FilterInfo, _Mapping]] = ...) -> None: ...
+
+class ListFiltersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListFiltersResponse(_message.Message):
+    __slots__ = ("filters",)
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    filters: _containers.RepeatedCompositeFieldContainer[FilterInfo]
+    def __init__(self, filters: _Optional[_Iterable[_Union[FilterInfo, _Mapping]]] = ...) -> None: ...
+
+class DestroyFilterRequest(_message.Message):
+    __slots__ = ("filter_id",)
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    def __init__(self, filter_id: _Optional[str] = ...) -> None: ...
+
+class DestroyFilterResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class FilterApplyBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., **kwargs) -> None: ...
+
+class FilterApplyBatchResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class FilterApplyBackwardBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_weights_delta", "compute_bias_delta")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    out: _types_pb2.Buffer
+    out_delta: _types_pb2.Buffer
+    compute_in_delta: bool
+    compute_weights_delta: bool
+    compute_bias_delta: bool
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_weights_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., **kwargs) -> None: ...
+
+class FilterApplyBackwardBatchResponse(_message.Message):
+    __slots__ = ("in_delta", "weights_delta", "bias_delta")
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    weights_delta: _types_pb2.Buffer
+    bias_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class PoolingFilterApplyBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "compute_indices", "indices_data_type", "indices")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_INDICES_FIELD_NUMBER: _ClassVar[int]
+    INDICES_DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    compute_indices: bool
+    indices_data_type: _types_pb2.DataType
+    indices: _types_pb2.Buffer
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_indices: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+
+class PoolingFilterApplyBatchResponse(_message.Message):
+    __slots__ = ("out", "indices")
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    indices: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class PoolingFilterApplyBackwardBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_bias_delta", "indices_data_type", "indices")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    INDICES_DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    out: _types_pb2.Buffer
+    out_delta: _types_pb2.Buffer
+    compute_in_delta: bool
+    compute_bias_delta: bool
+    indices_data_type: _types_pb2.DataType
+    indices: _types_pb2.Buffer
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+
+class PoolingFilterApplyBackwardBatchResponse(_message.Message):
+    __slots__ = ("in_delta", "bias_delta")
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    bias_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class LossFilterApplyBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "labels", "weights", "weights_size", "compute_in_delta")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_SIZE_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    labels: _types_pb2.Buffer
+    weights: _types_pb2.Buffer
+    weights_size: int
+    compute_in_delta: bool
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., labels: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_size: _Optional[int] = ..., compute_in_delta: _Optional[bool] = ..., **kwargs) -> None: ...
+
+class LossFilterApplyBatchResponse(_message.Message):
+    __slots__ = ("out", "in_delta")
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    in_delta: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class LossFilterApplyBackwardBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "labels", "weights", "weights_size", "out_delta")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    labels: _types_pb2.Buffer
+    weights: _types_pb2.Buffer
+    weights_size: int
+    out_delta: _types_pb2.Buffer
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., labels: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_size: _Optional[int] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+
+class LossFilterApplyBackwardBatchResponse(_message.Message):
+    __slots__ = ("in_delta",)
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class NormalizationFilterApplyBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "training")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    training: bool
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., **kwargs) -> None: ...
+
+class NormalizationFilterApplyBatchResponse(_message.Message):
+    __slots__ = ("out", "moving_mean", "moving_variance")
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    MOVING_MEAN_FIELD_NUMBER: _ClassVar[int]
+    MOVING_VARIANCE_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    moving_mean: _types_pb2.Buffer
+    moving_variance: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_mean: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_variance: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class NormalizationFilterApplyBackwardBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_beta_delta", "compute_gamma_delta")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_BETA_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_GAMMA_DELTA_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    out: _types_pb2.Buffer
+    out_delta: _types_pb2.Buffer
+    compute_in_delta: bool
+    compute_beta_delta: bool
+    compute_gamma_delta: bool
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_beta_delta: _Optional[bool] = ..., compute_gamma_delta: _Optional[bool] = ...) -> None: ...
+
+class NormalizationFilterApplyBackwardBatchResponse(_message.Message):
+    __slots__ = ("in_delta", "beta_delta", "gamma_delta")
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    BETA_DELTA_FIELD_NUMBER: _ClassVar[int]
+    GAMMA_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    beta_delta: _types_pb2.Buffer
+    gamma_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., beta_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., gamma_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ArithmeticFilterApplyBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., **kwargs) -> None: ...
+
+class ArithmeticFilterApplyBatchResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ArithmeticFilterApplyBackwardBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "compute_in_delta", "out", "out_delta")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    compute_in_delta: _containers.RepeatedScalarFieldContainer[bool]
+    out: _types_pb2.Buffer
+    out_delta: _types_pb2.Buffer
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_in_delta: _Optional[_Iterable[bool]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+
+class ArithmeticFilterApplyBackwardBatchResponse(_message.Message):
+    __slots__ = ("in_delta",)
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    def __init__(self, in_delta: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...
+
+class FusedFilterApplyBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "training")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    training: bool
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., **kwargs) -> None: ...
+
+class FusedFilterApplyBatchResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class FusedFilterApplyMultiInputBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "training")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    training: bool
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., **kwargs) -> None: ...
+
+class FusedFilterApplyMultiInputBatchResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class FusedFilterApplyBackwardBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_delta_parameters")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_DELTA_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    out: _types_pb2.Buffer
+    out_delta: _types_pb2.Buffer
+    compute_in_delta: bool
+    compute_delta_parameters: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_delta_parameters: _Optional[_Iterable[bool]] = ..., **kwargs) -> None: ...
+
+class FusedFilterApplyBackwardBatchResponse(_message.Message):
+    __slots__ = ("in_delta", "delta_parameters")
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    DELTA_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    delta_parameters: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., delta_parameters: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...
+
+class FusedFilterApplyBackwardMultiInputBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "compute_in_delta", "out", "out_delta", "compute_delta_parameters")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_DELTA_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    compute_in_delta: _containers.RepeatedScalarFieldContainer[bool]
+    out: _types_pb2.Buffer
+    out_delta: _types_pb2.Buffer
+    compute_delta_parameters: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_in_delta: _Optional[_Iterable[bool]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_delta_parameters: _Optional[_Iterable[bool]] = ..., **kwargs) -> None: ...
+
+class FusedFilterApplyBackwardMultiInputBatchResponse(_message.Message):
+    __slots__ = ("in_delta", "delta_parameters")
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    DELTA_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    delta_parameters: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    def __init__(self, in_delta: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., delta_parameters: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...

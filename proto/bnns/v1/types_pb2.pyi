@@ -1,0 +1,710 @@
+from bnns.v1 import options_pb2 as _options_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DataLayout(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_LAYOUT_UNSPECIFIED: _ClassVar[DataLayout]
+    DATA_LAYOUT_VECTOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_1D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_1D_FIRST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_ROW_MAJOR_MATRIX: _ClassVar[DataLayout]
+    DATA_LAYOUT_COLUMN_MAJOR_MATRIX: _ClassVar[DataLayout]
+    DATA_LAYOUT_2D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_2D_FIRST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_IMAGE_CHW: _ClassVar[DataLayout]
+    DATA_LAYOUT_SNE: _ClassVar[DataLayout]
+    DATA_LAYOUT_NSE: _ClassVar[DataLayout]
+    DATA_LAYOUT_3D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_3D_FIRST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW: _ClassVar[DataLayout]
+    DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHRWR: _ClassVar[DataLayout]
+    DATA_LAYOUT_CONVOLUTION_WEIGHTS_IOHRWR: _ClassVar[DataLayout]
+    DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW_PACK32: _ClassVar[DataLayout]
+    DATA_LAYOUT_4D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_4D_FIRST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_5D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_5D_FIRST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_6D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_6D_FIRST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_7D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_7D_FIRST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_8D_LAST_MAJOR: _ClassVar[DataLayout]
+    DATA_LAYOUT_8D_FIRST_MAJOR: _ClassVar[DataLayout]
+
+class DataType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_TYPE_UNSPECIFIED: _ClassVar[DataType]
+    DATA_TYPE_FLOAT16: _ClassVar[DataType]
+    DATA_TYPE_FLOAT32: _ClassVar[DataType]
+    DATA_TYPE_BFLOAT16: _ClassVar[DataType]
+    DATA_TYPE_INT1: _ClassVar[DataType]
+    DATA_TYPE_INT2: _ClassVar[DataType]
+    DATA_TYPE_INT4: _ClassVar[DataType]
+    DATA_TYPE_INT8: _ClassVar[DataType]
+    DATA_TYPE_INT16: _ClassVar[DataType]
+    DATA_TYPE_INT32: _ClassVar[DataType]
+    DATA_TYPE_INT64: _ClassVar[DataType]
+    DATA_TYPE_UINT1: _ClassVar[DataType]
+    DATA_TYPE_UINT2: _ClassVar[DataType]
+    DATA_TYPE_UINT4: _ClassVar[DataType]
+    DATA_TYPE_UINT8: _ClassVar[DataType]
+    DATA_TYPE_UINT16: _ClassVar[DataType]
+    DATA_TYPE_UINT32: _ClassVar[DataType]
+    DATA_TYPE_UINT64: _ClassVar[DataType]
+    DATA_TYPE_INDEXED1: _ClassVar[DataType]
+    DATA_TYPE_INDEXED2: _ClassVar[DataType]
+    DATA_TYPE_INDEXED4: _ClassVar[DataType]
+    DATA_TYPE_INDEXED8: _ClassVar[DataType]
+    DATA_TYPE_BOOLEAN: _ClassVar[DataType]
+
+class NDArrayFlags(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NDARRAY_FLAG_BACKPROP_SET: _ClassVar[NDArrayFlags]
+    NDARRAY_FLAG_BACKPROP_ACCUMULATE: _ClassVar[NDArrayFlags]
+
+class FilterFlags(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FILTER_FLAGS_NONE: _ClassVar[FilterFlags]
+    FILTER_FLAGS_USE_CLIENT_PTR: _ClassVar[FilterFlags]
+
+class ActivationFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACTIVATION_FUNCTION_IDENTITY: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_RECTIFIED_LINEAR: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_LEAKY_RECTIFIED_LINEAR: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SIGMOID: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_TANH: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SCALED_TANH: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_ABS: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_LINEAR: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_CLAMP: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_INTEGER_LINEAR_SATURATE: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_INTEGER_LINEAR_SATURATE_PER_CHANNEL: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SOFTMAX: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_GELU_APPROXIMATION: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_GUMBEL: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_GUMBEL_MAX: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_HARD_SIGMOID: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SOFTPLUS: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SOFTSIGN: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_ELU: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_CLAMPED_LEAKY_RECTIFIED_LINEAR: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_LINEAR_WITH_BIAS: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_LOG_SOFTMAX: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_LOG_SIGMOID: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SELU: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_CELU: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_HARD_SHRINK: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SOFT_SHRINK: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_TANH_SHRINK: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_THRESHOLD: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_PRELU_PER_CHANNEL: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_GELU_APPROXIMATION2: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_HARD_SWISH: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_SILU: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_RELU6: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_ERF: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_GELU: _ClassVar[ActivationFunction]
+    ACTIVATION_FUNCTION_GELU_APPROXIMATION_SIGMOID: _ClassVar[ActivationFunction]
+
+class PoolingFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    POOLING_FUNCTION_MAX: _ClassVar[PoolingFunction]
+    POOLING_FUNCTION_AVERAGE_COUNT_INCLUDE_PADDING: _ClassVar[PoolingFunction]
+    POOLING_FUNCTION_AVERAGE_COUNT_EXCLUDE_PADDING: _ClassVar[PoolingFunction]
+    POOLING_FUNCTION_UN_MAX: _ClassVar[PoolingFunction]
+    POOLING_FUNCTION_L2_NORM: _ClassVar[PoolingFunction]
+
+class LossFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOSS_FUNCTION_UNSPECIFIED: _ClassVar[LossFunction]
+    LOSS_FUNCTION_SOFTMAX_CROSS_ENTROPY: _ClassVar[LossFunction]
+    LOSS_FUNCTION_SIGMOID_CROSS_ENTROPY: _ClassVar[LossFunction]
+    LOSS_FUNCTION_MEAN_SQUARE_ERROR: _ClassVar[LossFunction]
+    LOSS_FUNCTION_HUBER: _ClassVar[LossFunction]
+    LOSS_FUNCTION_YOLO: _ClassVar[LossFunction]
+    LOSS_FUNCTION_LOG: _ClassVar[LossFunction]
+    LOSS_FUNCTION_COSINE_DISTANCE: _ClassVar[LossFunction]
+    LOSS_FUNCTION_HINGE: _ClassVar[LossFunction]
+    LOSS_FUNCTION_MEAN_ABSOLUTE_ERROR: _ClassVar[LossFunction]
+    LOSS_FUNCTION_CATEGORICAL_CROSS_ENTROPY: _ClassVar[LossFunction]
+
+class LossReductionFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOSS_REDUCTION_NONE: _ClassVar[LossReductionFunction]
+    LOSS_REDUCTION_SUM: _ClassVar[LossReductionFunction]
+    LOSS_REDUCTION_WEIGHTED_MEAN: _ClassVar[LossReductionFunction]
+    LOSS_REDUCTION_MEAN: _ClassVar[LossReductionFunction]
+    LOSS_REDUCTION_NON_ZERO_WEIGHT_MEAN: _ClassVar[LossReductionFunction]
+
+class FilterType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FILTER_TYPE_CONVOLUTION: _ClassVar[FilterType]
+    FILTER_TYPE_FULLY_CONNECTED: _ClassVar[FilterType]
+    FILTER_TYPE_BATCH_NORM: _ClassVar[FilterType]
+    FILTER_TYPE_INSTANCE_NORM: _ClassVar[FilterType]
+    FILTER_TYPE_LAYER_NORM: _ClassVar[FilterType]
+    FILTER_TYPE_GROUP_NORM: _ClassVar[FilterType]
+    FILTER_TYPE_TRANSPOSED_CONVOLUTION: _ClassVar[FilterType]
+    FILTER_TYPE_QUANTIZATION: _ClassVar[FilterType]
+    FILTER_TYPE_ARITHMETIC: _ClassVar[FilterType]
+
+class ArithmeticFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ARITHMETIC_FUNCTION_ADD: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_SUBTRACT: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_MULTIPLY: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_DIVIDE: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_SQUARE_ROOT: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_RECIPROCAL_SQUARE_ROOT: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_CEIL: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_FLOOR: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ROUND: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_SIN: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_COS: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_TAN: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ASIN: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ACOS: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ATAN: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_SINH: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_COSH: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_TANH: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ASINH: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ACOSH: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ATANH: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_POW: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_EXP: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_EXP2: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_LOG: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_LOG2: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_MULTIPLY_NO_NAN: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_DIVIDE_NO_NAN: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_MULTIPLY_ADD: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_MINIMUM: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_MAXIMUM: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_SELECT: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ABS: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_SIGN: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_NEGATE: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_RECIPROCAL: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_SQUARE: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_FLOOR_DIVIDE: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_TRUNC_DIVIDE: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_TRUNC_REMAINDER: _ClassVar[ArithmeticFunction]
+    ARITHMETIC_FUNCTION_ERF: _ClassVar[ArithmeticFunction]
+
+class DescriptorType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DESCRIPTOR_TYPE_CONSTANT: _ClassVar[DescriptorType]
+    DESCRIPTOR_TYPE_SAMPLE: _ClassVar[DescriptorType]
+    DESCRIPTOR_TYPE_PARAMETER: _ClassVar[DescriptorType]
+
+class QuantizerFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    QUANTIZER_FUNCTION_QUANTIZE: _ClassVar[QuantizerFunction]
+    QUANTIZER_FUNCTION_DEQUANTIZE: _ClassVar[QuantizerFunction]
+
+class OptimizerFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPTIMIZER_FUNCTION_UNSPECIFIED: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_SGD_MOMENTUM: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_RMS_PROP: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM_W: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM_AMS_GRAD: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM_W_AMS_GRAD: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_SGD_MOMENTUM_WITH_CLIPPING: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM_WITH_CLIPPING: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_RMS_PROP_WITH_CLIPPING: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM_W_WITH_CLIPPING: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM_AMS_GRAD_WITH_CLIPPING: _ClassVar[OptimizerFunction]
+    OPTIMIZER_FUNCTION_ADAM_W_AMS_GRAD_WITH_CLIPPING: _ClassVar[OptimizerFunction]
+
+class OptimizerRegularizationFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPTIMIZER_REGULARIZATION_NONE: _ClassVar[OptimizerRegularizationFunction]
+    OPTIMIZER_REGULARIZATION_L1: _ClassVar[OptimizerRegularizationFunction]
+    OPTIMIZER_REGULARIZATION_L2: _ClassVar[OptimizerRegularizationFunction]
+
+class OptimizerClippingFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPTIMIZER_CLIPPING_NONE: _ClassVar[OptimizerClippingFunction]
+    OPTIMIZER_CLIPPING_BY_VALUE: _ClassVar[OptimizerClippingFunction]
+    OPTIMIZER_CLIPPING_BY_NORM: _ClassVar[OptimizerClippingFunction]
+    OPTIMIZER_CLIPPING_BY_GLOBAL_NORM: _ClassVar[OptimizerClippingFunction]
+
+class OptimizerSGDMomentumVariant(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SGD_MOMENTUM_VARIANT_0: _ClassVar[OptimizerSGDMomentumVariant]
+    SGD_MOMENTUM_VARIANT_1: _ClassVar[OptimizerSGDMomentumVariant]
+    SGD_MOMENTUM_VARIANT_2: _ClassVar[OptimizerSGDMomentumVariant]
+DATA_LAYOUT_UNSPECIFIED: DataLayout
+DATA_LAYOUT_VECTOR: DataLayout
+DATA_LAYOUT_1D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_1D_FIRST_MAJOR: DataLayout
+DATA_LAYOUT_ROW_MAJOR_MATRIX: DataLayout
+DATA_LAYOUT_COLUMN_MAJOR_MATRIX: DataLayout
+DATA_LAYOUT_2D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_2D_FIRST_MAJOR: DataLayout
+DATA_LAYOUT_IMAGE_CHW: DataLayout
+DATA_LAYOUT_SNE: DataLayout
+DATA_LAYOUT_NSE: DataLayout
+DATA_LAYOUT_3D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_3D_FIRST_MAJOR: DataLayout
+DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW: DataLayout
+DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHRWR: DataLayout
+DATA_LAYOUT_CONVOLUTION_WEIGHTS_IOHRWR: DataLayout
+DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW_PACK32: DataLayout
+DATA_LAYOUT_4D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_4D_FIRST_MAJOR: DataLayout
+DATA_LAYOUT_5D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_5D_FIRST_MAJOR: DataLayout
+DATA_LAYOUT_6D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_6D_FIRST_MAJOR: DataLayout
+DATA_LAYOUT_7D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_7D_FIRST_MAJOR: DataLayout
+DATA_LAYOUT_8D_LAST_MAJOR: DataLayout
+DATA_LAYOUT_8D_FIRST_MAJOR: DataLayout
+DATA_TYPE_UNSPECIFIED: DataType
+DATA_TYPE_FLOAT16: DataType
+DATA_TYPE_FLOAT32: DataType
+DATA_TYPE_BFLOAT16: DataType
+DATA_TYPE_INT1: DataType
+DATA_TYPE_INT2: DataType
+DATA_TYPE_INT4: DataType
+DATA_TYPE_INT8: DataType
+DATA_TYPE_INT16: DataType
+DATA_TYPE_INT32: DataType
+DATA_TYPE_INT64: DataType
+DATA_TYPE_UINT1: DataType
+DATA_TYPE_UINT2: DataType
+DATA_TYPE_UINT4: DataType
+DATA_TYPE_UINT8: DataType
+DATA_TYPE_UINT16: DataType
+DATA_TYPE_UINT32: DataType
+DATA_TYPE_UINT64: DataType
+DATA_TYPE_INDEXED1: DataType
+DATA_TYPE_INDEXED2: DataType
+DATA_TYPE_INDEXED4: DataType
+DATA_TYPE_INDEXED8: DataType
+DATA_TYPE_BOOLEAN: DataType
+NDARRAY_FLAG_BACKPROP_SET: NDArrayFlags
+NDARRAY_FLAG_BACKPROP_ACCUMULATE: NDArrayFlags
+FILTER_FLAGS_NONE: FilterFlags
+FILTER_FLAGS_USE_CLIENT_PTR: FilterFlags
+ACTIVATION_FUNCTION_IDENTITY: ActivationFunction
+ACTIVATION_FUNCTION_RECTIFIED_LINEAR: ActivationFunction
+ACTIVATION_FUNCTION_LEAKY_RECTIFIED_LINEAR: ActivationFunction
+ACTIVATION_FUNCTION_SIGMOID: ActivationFunction
+ACTIVATION_FUNCTION_TANH: ActivationFunction
+ACTIVATION_FUNCTION_SCALED_TANH: ActivationFunction
+ACTIVATION_FUNCTION_ABS: ActivationFunction
+ACTIVATION_FUNCTION_LINEAR: ActivationFunction
+ACTIVATION_FUNCTION_CLAMP: ActivationFunction
+ACTIVATION_FUNCTION_INTEGER_LINEAR_SATURATE: ActivationFunction
+ACTIVATION_FUNCTION_INTEGER_LINEAR_SATURATE_PER_CHANNEL: ActivationFunction
+ACTIVATION_FUNCTION_SOFTMAX: ActivationFunction
+ACTIVATION_FUNCTION_GELU_APPROXIMATION: ActivationFunction
+ACTIVATION_FUNCTION_GUMBEL: ActivationFunction
+ACTIVATION_FUNCTION_GUMBEL_MAX: ActivationFunction
+ACTIVATION_FUNCTION_HARD_SIGMOID: ActivationFunction
+ACTIVATION_FUNCTION_SOFTPLUS: ActivationFunction
+ACTIVATION_FUNCTION_SOFTSIGN: ActivationFunction
+ACTIVATION_FUNCTION_ELU: ActivationFunction
+ACTIVATION_FUNCTION_CLAMPED_LEAKY_RECTIFIED_LINEAR: ActivationFunction
+ACTIVATION_FUNCTION_LINEAR_WITH_BIAS: ActivationFunction
+ACTIVATION_FUNCTION_LOG_SOFTMAX: ActivationFunction
+ACTIVATION_FUNCTION_LOG_SIGMOID: ActivationFunction
+ACTIVATION_FUNCTION_SELU: ActivationFunction
+ACTIVATION_FUNCTION_CELU: ActivationFunction
+ACTIVATION_FUNCTION_HARD_SHRINK: ActivationFunction
+ACTIVATION_FUNCTION_SOFT_SHRINK: ActivationFunction
+ACTIVATION_FUNCTION_TANH_SHRINK: ActivationFunction
+ACTIVATION_FUNCTION_THRESHOLD: ActivationFunction
+ACTIVATION_FUNCTION_PRELU_PER_CHANNEL: ActivationFunction
+ACTIVATION_FUNCTION_GELU_APPROXIMATION2: ActivationFunction
+ACTIVATION_FUNCTION_HARD_SWISH: ActivationFunction
+ACTIVATION_FUNCTION_SILU: ActivationFunction
+ACTIVATION_FUNCTION_RELU6: ActivationFunction
+ACTIVATION_FUNCTION_ERF: ActivationFunction
+ACTIVATION_FUNCTION_GELU: ActivationFunction
+ACTIVATION_FUNCTION_GELU_APPROXIMATION_SIGMOID: ActivationFunction
+POOLING_FUNCTION_MAX: PoolingFunction
+POOLING_FUNCTION_AVERAGE_COUNT_INCLUDE_PADDING: PoolingFunction
+POOLING_FUNCTION_AVERAGE_COUNT_EXCLUDE_PADDING: PoolingFunction
+POOLING_FUNCTION_UN_MAX: PoolingFunction
+POOLING_FUNCTION_L2_NORM: PoolingFunction
+LOSS_FUNCTION_UNSPECIFIED: LossFunction
+LOSS_FUNCTION_SOFTMAX_CROSS_ENTROPY: LossFunction
+LOSS_FUNCTION_SIGMOID_CROSS_ENTROPY: LossFunction
+LOSS_FUNCTION_MEAN_SQUARE_ERROR: LossFunction
+LOSS_FUNCTION_HUBER: LossFunction
+LOSS_FUNCTION_YOLO: LossFunction
+LOSS_FUNCTION_LOG: LossFunction
+LOSS_FUNCTION_COSINE_DISTANCE: LossFunction
+LOSS_FUNCTION_HINGE: LossFunction
+LOSS_FUNCTION_MEAN_ABSOLUTE_ERROR: LossFunction
+LOSS_FUNCTION_CATEGORICAL_CROSS_ENTROPY: LossFunction
+LOSS_REDUCTION_NONE: LossReductionFunction
+LOSS_REDUCTION_SUM: LossReductionFunction
+LOSS_REDUCTION_WEIGHTED_MEAN: LossReductionFunction
+LOSS_REDUCTION_MEAN: LossReductionFunction
+LOSS_REDUCTION_NON_ZERO_WEIGHT_MEAN: LossReductionFunction
+FILTER_TYPE_CONVOLUTION: FilterType
+FILTER_TYPE_FULLY_CONNECTED: FilterType
+FILTER_TYPE_BATCH_NORM: FilterType
+FILTER_TYPE_INSTANCE_NORM: FilterType
+FILTER_TYPE_LAYER_NORM: FilterType
+FILTER_TYPE_GROUP_NORM: FilterType
+FILTER_TYPE_TRANSPOSED_CONVOLUTION: FilterType
+FILTER_TYPE_QUANTIZATION: FilterType
+FILTER_TYPE_ARITHMETIC: FilterType
+ARITHMETIC_FUNCTION_ADD: ArithmeticFunction
+ARITHMETIC_FUNCTION_SUBTRACT: ArithmeticFunction
+ARITHMETIC_FUNCTION_MULTIPLY: ArithmeticFunction
+ARITHMETIC_FUNCTION_DIVIDE: ArithmeticFunction
+ARITHMETIC_FUNCTION_SQUARE_ROOT: ArithmeticFunction
+ARITHMETIC_FUNCTION_RECIPROCAL_SQUARE_ROOT: ArithmeticFunction
+ARITHMETIC_FUNCTION_CEIL: ArithmeticFunction
+ARITHMETIC_FUNCTION_FLOOR: ArithmeticFunction
+ARITHMETIC_FUNCTION_ROUND: ArithmeticFunction
+ARITHMETIC_FUNCTION_SIN: ArithmeticFunction
+ARITHMETIC_FUNCTION_COS: ArithmeticFunction
+ARITHMETIC_FUNCTION_TAN: ArithmeticFunction
+ARITHMETIC_FUNCTION_ASIN: ArithmeticFunction
+ARITHMETIC_FUNCTION_ACOS: ArithmeticFunction
+ARITHMETIC_FUNCTION_ATAN: ArithmeticFunction
+ARITHMETIC_FUNCTION_SINH: ArithmeticFunction
+ARITHMETIC_FUNCTION_COSH: ArithmeticFunction
+ARITHMETIC_FUNCTION_TANH: ArithmeticFunction
+ARITHMETIC_FUNCTION_ASINH: ArithmeticFunction
+ARITHMETIC_FUNCTION_ACOSH: ArithmeticFunction
+ARITHMETIC_FUNCTION_ATANH: ArithmeticFunction
+ARITHMETIC_FUNCTION_POW: ArithmeticFunction
+ARITHMETIC_FUNCTION_EXP: ArithmeticFunction
+ARITHMETIC_FUNCTION_EXP2: ArithmeticFunction
+ARITHMETIC_FUNCTION_LOG: ArithmeticFunction
+ARITHMETIC_FUNCTION_LOG2: ArithmeticFunction
+ARITHMETIC_FUNCTION_MULTIPLY_NO_NAN: ArithmeticFunction
+ARITHMETIC_FUNCTION_DIVIDE_NO_NAN: ArithmeticFunction
+ARITHMETIC_FUNCTION_MULTIPLY_ADD: ArithmeticFunction
+ARITHMETIC_FUNCTION_MINIMUM: ArithmeticFunction
+ARITHMETIC_FUNCTION_MAXIMUM: ArithmeticFunction
+ARITHMETIC_FUNCTION_SELECT: ArithmeticFunction
+ARITHMETIC_FUNCTION_ABS: ArithmeticFunction
+ARITHMETIC_FUNCTION_SIGN: ArithmeticFunction
+ARITHMETIC_FUNCTION_NEGATE: ArithmeticFunction
+ARITHMETIC_FUNCTION_RECIPROCAL: ArithmeticFunction
+ARITHMETIC_FUNCTION_SQUARE: ArithmeticFunction
+ARITHMETIC_FUNCTION_FLOOR_DIVIDE: ArithmeticFunction
+ARITHMETIC_FUNCTION_TRUNC_DIVIDE: ArithmeticFunction
+ARITHMETIC_FUNCTION_TRUNC_REMAINDER: ArithmeticFunction
+ARITHMETIC_FUNCTION_ERF: ArithmeticFunction
+DESCRIPTOR_TYPE_CONSTANT: DescriptorType
+DESCRIPTOR_TYPE_SAMPLE: DescriptorType
+DESCRIPTOR_TYPE_PARAMETER: DescriptorType
+QUANTIZER_FUNCTION_QUANTIZE: QuantizerFunction
+QUANTIZER_FUNCTION_DEQUANTIZE: QuantizerFunction
+OPTIMIZER_FUNCTION_UNSPECIFIED: OptimizerFunction
+OPTIMIZER_FUNCTION_SGD_MOMENTUM: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM: OptimizerFunction
+OPTIMIZER_FUNCTION_RMS_PROP: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM_W: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM_AMS_GRAD: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM_W_AMS_GRAD: OptimizerFunction
+OPTIMIZER_FUNCTION_SGD_MOMENTUM_WITH_CLIPPING: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM_WITH_CLIPPING: OptimizerFunction
+OPTIMIZER_FUNCTION_RMS_PROP_WITH_CLIPPING: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM_W_WITH_CLIPPING: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM_AMS_GRAD_WITH_CLIPPING: OptimizerFunction
+OPTIMIZER_FUNCTION_ADAM_W_AMS_GRAD_WITH_CLIPPING: OptimizerFunction
+OPTIMIZER_REGULARIZATION_NONE: OptimizerRegularizationFunction
+OPTIMIZER_REGULARIZATION_L1: OptimizerRegularizationFunction
+OPTIMIZER_REGULARIZATION_L2: OptimizerRegularizationFunction
+OPTIMIZER_CLIPPING_NONE: OptimizerClippingFunction
+OPTIMIZER_CLIPPING_BY_VALUE: OptimizerClippingFunction
+OPTIMIZER_CLIPPING_BY_NORM: OptimizerClippingFunction
+OPTIMIZER_CLIPPING_BY_GLOBAL_NORM: OptimizerClippingFunction
+SGD_MOMENTUM_VARIANT_0: OptimizerSGDMomentumVariant
+SGD_MOMENTUM_VARIANT_1: OptimizerSGDMomentumVariant
+SGD_MOMENTUM_VARIANT_2: OptimizerSGDMomentumVariant
+
+class Buffer(_message.Message):
+    __slots__ = ("data", "values", "stride")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    STRIDE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    values: _struct_pb2.ListValue
+    stride: int
+    def __init__(self, data: _Optional[bytes] = ..., values: _Optional[_Union[_struct_pb2.ListValue, _Mapping]] = ..., stride: _Optional[int] = ...) -> None: ...
+
+class NDArrayDescriptor(_message.Message):
+    __slots__ = ("flags", "layout", "size", "stride", "data", "data_type", "data_scale", "data_bias")
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    STRIDE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_SCALE_FIELD_NUMBER: _ClassVar[int]
+    DATA_BIAS_FIELD_NUMBER: _ClassVar[int]
+    flags: NDArrayFlags
+    layout: DataLayout
+    size: _containers.RepeatedScalarFieldContainer[int]
+    stride: _containers.RepeatedScalarFieldContainer[int]
+    data: Buffer
+    data_type: DataType
+    data_scale: float
+    data_bias: float
+    def __init__(self, flags: _Optional[_Union[NDArrayFlags, str]] = ..., layout: _Optional[_Union[DataLayout, str]] = ..., size: _Optional[_Iterable[int]] = ..., stride: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[Buffer, _Mapping]] = ..., data_type: _Optional[_Union[DataType, str]] = ..., data_scale: _Optional[float] = ..., data_bias: _Optional[float] = ...) -> None: ...
+
+class Activation(_message.Message):
+    __slots__ = ("function", "alpha", "beta")
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    BETA_FIELD_NUMBER: _ClassVar[int]
+    function: ActivationFunction
+    alpha: float
+    beta: float
+    def __init__(self, function: _Optional[_Union[ActivationFunction, str]] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ...) -> None: ...
+
+class FilterParameters(_message.Message):
+    __slots__ = ("flags", "n_threads")
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    N_THREADS_FIELD_NUMBER: _ClassVar[int]
+    flags: int
+    n_threads: int
+    def __init__(self, flags: _Optional[int] = ..., n_threads: _Optional[int] = ...) -> None: ...
+
+class ConvolutionParameters(_message.Message):
+    __slots__ = ("i_desc", "w_desc", "o_desc", "bias", "activation", "x_stride", "y_stride", "x_dilation_stride", "y_dilation_stride", "x_padding", "y_padding", "groups", "pad")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    W_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    X_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    Y_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    X_DILATION_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    Y_DILATION_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    X_PADDING_FIELD_NUMBER: _ClassVar[int]
+    Y_PADDING_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    PAD_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    w_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    bias: NDArrayDescriptor
+    activation: Activation
+    x_stride: int
+    y_stride: int
+    x_dilation_stride: int
+    y_dilation_stride: int
+    x_padding: int
+    y_padding: int
+    groups: int
+    pad: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., w_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., x_stride: _Optional[int] = ..., y_stride: _Optional[int] = ..., x_dilation_stride: _Optional[int] = ..., y_dilation_stride: _Optional[int] = ..., x_padding: _Optional[int] = ..., y_padding: _Optional[int] = ..., groups: _Optional[int] = ..., pad: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class FullyConnectedParameters(_message.Message):
+    __slots__ = ("i_desc", "w_desc", "o_desc", "bias", "activation")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    W_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    w_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    bias: NDArrayDescriptor
+    activation: Activation
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., w_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
+
+class PoolingParameters(_message.Message):
+    __slots__ = ("i_desc", "o_desc", "bias", "activation", "pooling_function", "k_width", "k_height", "x_stride", "y_stride", "x_dilation_stride", "y_dilation_stride", "x_padding", "y_padding", "pad")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    POOLING_FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    K_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    K_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    X_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    Y_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    X_DILATION_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    Y_DILATION_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    X_PADDING_FIELD_NUMBER: _ClassVar[int]
+    Y_PADDING_FIELD_NUMBER: _ClassVar[int]
+    PAD_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    bias: NDArrayDescriptor
+    activation: Activation
+    pooling_function: PoolingFunction
+    k_width: int
+    k_height: int
+    x_stride: int
+    y_stride: int
+    x_dilation_stride: int
+    y_dilation_stride: int
+    x_padding: int
+    y_padding: int
+    pad: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., pooling_function: _Optional[_Union[PoolingFunction, str]] = ..., k_width: _Optional[int] = ..., k_height: _Optional[int] = ..., x_stride: _Optional[int] = ..., y_stride: _Optional[int] = ..., x_dilation_stride: _Optional[int] = ..., y_dilation_stride: _Optional[int] = ..., x_padding: _Optional[int] = ..., y_padding: _Optional[int] = ..., pad: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ActivationParameters(_message.Message):
+    __slots__ = ("i_desc", "o_desc", "activation", "axis_flags")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    AXIS_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    activation: Activation
+    axis_flags: int
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., axis_flags: _Optional[int] = ...) -> None: ...
+
+class YoloParameters(_message.Message):
+    __slots__ = ("number_of_grid_columns", "number_of_grid_rows", "number_of_anchor_boxes", "anchor_box_size", "rescore", "scale_xy", "scale_wh", "scale_object", "scale_no_object", "scale_classification", "object_minimum_iou", "no_object_maximum_iou", "anchors_data")
+    NUMBER_OF_GRID_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_OF_GRID_ROWS_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_OF_ANCHOR_BOXES_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_BOX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
+    SCALE_XY_FIELD_NUMBER: _ClassVar[int]
+    SCALE_WH_FIELD_NUMBER: _ClassVar[int]
+    SCALE_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    SCALE_NO_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    SCALE_CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_MINIMUM_IOU_FIELD_NUMBER: _ClassVar[int]
+    NO_OBJECT_MAXIMUM_IOU_FIELD_NUMBER: _ClassVar[int]
+    ANCHORS_DATA_FIELD_NUMBER: _ClassVar[int]
+    number_of_grid_columns: int
+    number_of_grid_rows: int
+    number_of_anchor_boxes: int
+    anchor_box_size: int
+    rescore: bool
+    scale_xy: float
+    scale_wh: float
+    scale_object: float
+    scale_no_object: float
+    scale_classification: float
+    object_minimum_iou: float
+    no_object_maximum_iou: float
+    anchors_data: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, number_of_grid_columns: _Optional[int] = ..., number_of_grid_rows: _Optional[int] = ..., number_of_anchor_boxes: _Optional[int] = ..., anchor_box_size: _Optional[int] = ..., rescore: _Optional[bool] = ..., scale_xy: _Optional[float] = ..., scale_wh: _Optional[float] = ..., scale_object: _Optional[float] = ..., scale_no_object: _Optional[float] = ..., scale_classification: _Optional[float] = ..., object_minimum_iou: _Optional[float] = ..., no_object_maximum_iou: _Optional[float] = ..., anchors_data: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class LossParameters(_message.Message):
+    __slots__ = ("function", "i_desc", "o_desc", "reduction", "label_smooth", "huber_delta", "yolo")
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    REDUCTION_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SMOOTH_FIELD_NUMBER: _ClassVar[int]
+    HUBER_DELTA_FIELD_NUMBER: _ClassVar[int]
+    YOLO_FIELD_NUMBER: _ClassVar[int]
+    function: LossFunction
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    reduction: LossReductionFunction
+    label_smooth: float
+    huber_delta: float
+    yolo: YoloParameters
+    def __init__(self, function: _Optional[_Union[LossFunction, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., reduction: _Optional[_Union[LossReductionFunction, str]] = ..., label_smooth: _Optional[float] = ..., huber_delta: _Optional[float] = ..., yolo: _Optional[_Union[YoloParameters, _Mapping]] = ...) -> None: ...
+
+class NormalizationParameters(_message.Message):
+    __slots__ = ("type", "i_desc", "o_desc", "beta_desc", "gamma_desc", "moving_mean_desc", "moving_variance_desc", "momentum", "epsilon", "activation", "num_groups", "normalization_axis")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    BETA_DESC_FIELD_NUMBER: _ClassVar[int]
+    GAMMA_DESC_FIELD_NUMBER: _ClassVar[int]
+    MOVING_MEAN_DESC_FIELD_NUMBER: _ClassVar[int]
+    MOVING_VARIANCE_DESC_FIELD_NUMBER: _ClassVar[int]
+    MOMENTUM_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    NUM_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZATION_AXIS_FIELD_NUMBER: _ClassVar[int]
+    type: FilterType
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    beta_desc: NDArrayDescriptor
+    gamma_desc: NDArrayDescriptor
+    moving_mean_desc: NDArrayDescriptor
+    moving_variance_desc: NDArrayDescriptor
+    momentum: float
+    epsilon: float
+    activation: Activation
+    num_groups: int
+    normalization_axis: int
+    def __init__(self, type: _Optional[_Union[FilterType, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., beta_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., gamma_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_mean_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_variance_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., momentum: _Optional[float] = ..., epsilon: _Optional[float] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., num_groups: _Optional[int] = ..., normalization_axis: _Optional[int] = ...) -> None: ...
+
+class ArithmeticOperand(_message.Message):
+    __slots__ = ("desc", "type")
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    desc: NDArrayDescriptor
+    type: DescriptorType
+    def __init__(self, desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., type: _Optional[_Union[DescriptorType, str]] = ...) -> None: ...
+
+class ArithmeticParameters(_message.Message):
+    __slots__ = ("arithmetic_function", "inputs", "o_desc", "out_type", "activation")
+    ARITHMETIC_FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    OUT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    arithmetic_function: ArithmeticFunction
+    inputs: _containers.RepeatedCompositeFieldContainer[ArithmeticOperand]
+    o_desc: NDArrayDescriptor
+    out_type: DescriptorType
+    activation: Activation
+    def __init__(self, arithmetic_function: _Optional[_Union[ArithmeticFunction, str]] = ..., inputs: _Optional[_Iterable[_Union[ArithmeticOperand, _Mapping]]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., out_type: _Optional[_Union[DescriptorType, str]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
+
+class QuantizationParameters(_message.Message):
+    __slots__ = ("axis_mask", "function", "i_desc", "o_desc", "scale", "bias")
+    AXIS_MASK_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    axis_mask: int
+    function: QuantizerFunction
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    scale: NDArrayDescriptor
+    bias: NDArrayDescriptor
+    def __init__(self, axis_mask: _Optional[int] = ..., function: _Optional[_Union[QuantizerFunction, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., scale: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class FusedLayerParameters(_message.Message):
+    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "normalization", "arithmetic", "quantization")
+    CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
+    TRANSPOSED_CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
+    FULLY_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
+    ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
+    convolution: ConvolutionParameters
+    transposed_convolution: ConvolutionParameters
+    fully_connected: FullyConnectedParameters
+    normalization: NormalizationParameters
+    arithmetic: ArithmeticParameters
+    quantization: QuantizationParameters
+    def __init__(self, convolution: _Optional[_Union[ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[FullyConnectedParameters, _Mapping]] = ..., normalization: _Optional[_Union[NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[ArithmeticParameters, _Mapping]] = ..., quantization: _Optional[_Union[QuantizationParameters, _Mapping]] = ...) -> None: ...
+
+class FusedParameters(_message.Message):
+    __slots__ = ("layers",)
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    layers: _containers.RepeatedCompositeFieldContainer[FusedLayerParameters]
+    def __init__(self, layers: _Optional[_Iterable[_Union[FusedLayerParameters, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Regenerates the committed protobuf/gRPC modules beside the .proto files.
+# Needs grpcio-tools (pip install -e ".[test]"). tests/contract/test_generated_code.py fails when
+# the committed modules differ from what this produces.
+set -euo pipefail
+cd "$(dirname "$0")/.."   # the repository root
+python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto --grpc_python_out=proto \
+  proto/bnns/v1/options.proto proto/bnns/v1/types.proto proto/bnns/v1/service.proto
+# Only service.proto declares a service: drop the empty gRPC modules of the other two.
+rm -f proto/bnns/v1/options_pb2_grpc.py proto/bnns/v1/types_pb2_grpc.py
+# The generated code imports "bnns.v1.x_pb2", the installed package name (pyproject maps bnns.v1
+# to proto/bnns/v1), so nothing is rewritten.
