@@ -1,0 +1,267 @@
+"""The BNNS C API, Python spelling: BNNSFilterCreateLayer*, BNNS*FilterApply*Batch,
+BNNSFilterDestroy. Creators return a BNNSFilter or None, apply functions 0 or -1, like BNNS; the
+reason for a failure is kept for ``last_error()``.
+
+Buffers are NumPy arrays read and written as BNNS reads and writes memory: item b of a batch
+starts at element ``b * stride`` of the array's flat C order, each item laid out as the
+descriptor given at creation says. Outputs and gradients are written into the caller's arrays in
+place; gradient descriptors with BNNSNDArrayFlagBackpropAccumulate are added into.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Optional
+
+import numpy as np
+
+from bnns.kernels import layout
+from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import types_pb2
+
+from . import backend as backend_mod
+from . import constants as C
+from .structs import (BNNSFilterParameters, BNNSLayerParametersConvolution, BNNSLayerParametersFullyConnected,
+                      BNNSNDArrayDescriptor, flat_elements)
+
+_state = threading.local()
+
+
+def last_error() -> Optional[BNNSError]:
+    """The error behind the last failed C-style call on this thread (None if none failed yet)."""
+    return getattr(_state, "error", None)
+
+
+def _c_style(default):
+    """Run a raising implementation; on BNNSError keep it for last_error() and return default."""
+    def wrap(fn: Callable):
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except BNNSError as error:
+                _state.error = error
+                return default
+        call.__name__, call.__doc__, call.__wrapped__ = fn.__name__, fn.__doc__, fn
+        return call
+    return wrap
+
+
+class BNNSFilter:
+    """An opaque filter handle: the server's id, the connection it lives on, and the geometry of
+    the buffers the SDK reads and writes for it."""
+
+    def __init__(self, backend, filter_id: str, kind: str, input_geometry: layout.Descriptor,
+                 output_geometry: Optional[layout.Descriptor], weights_geometry: Optional[layout.Descriptor] = None,
+                 bias_geometry: Optional[layout.Descriptor] = None):
+        self.backend = backend
+        self.filter_id = filter_id
+        self.kind = kind
+        self.input_geometry = input_geometry
+        self.output_geometry = output_geometry
+        self.weights_geometry = weights_geometry
+        self.bias_geometry = bias_geometry
+        self.destroyed = False
+
+    def call(self, rpc: str, request):
+        if self.destroyed:
+            raise InvalidArgumentError(f"filter {self.filter_id} was destroyed (BNNSFilterDestroy)")
+        return self.backend.call(rpc, request)
+
+    def __repr__(self) -> str:
+        state = "destroyed" if self.destroyed else self.backend
+        return f"<BNNSFilter {self.kind} {self.filter_id} on {state}>"
+
+
+# ------------------------------------------------------------------------------- buffer I/O
+
+def send_batch(array, geometry: layout.Descriptor, batch_size: int, stride: int, name: str) -> types_pb2.Buffer:
+    """The part of ``array`` a BNNS call would read, as a request Buffer."""
+    require(array is not None, f"{name} is required")
+    require(int(batch_size) >= 1, f"batch_size {batch_size} must be at least 1")
+    flat = flat_elements(array, geometry.data_type, name)
+    span = geometry.span
+    stride = int(stride) or span
+    needed = (int(batch_size) - 1) * stride + span
+    require(flat.size >= needed,
+            f"{name} has {flat.size} elements but batch_size {batch_size} with {name}_stride {stride} "
+            f"and items of {span} elements needs {needed}")
+    return types_pb2.Buffer(data=flat[:needed].tobytes(), stride=stride)
+
+
+class _Target:
+    """A caller array that will receive a batch result, checked before any RPC is made so that a
+    call either writes all its outputs or none."""
+
+    def __init__(self, array, geometry: layout.Descriptor, batch_size: int, stride: int, name: str,
+                 accumulate: bool = False):
+        require(isinstance(array, np.ndarray), f"{name} must be a NumPy array to be written in place")
+        require(array.flags.c_contiguous and array.flags.writeable,
+                f"{name} must be a writable C-contiguous array (BNNS writes its memory in place)")
+        self.flat = array.reshape(-1)
+        self.geometry, self.name, self.accumulate = geometry, name, accumulate
+        self.batch_size = int(batch_size)
+        self.stride = int(stride) or geometry.span
+        needed = (self.batch_size - 1) * self.stride + geometry.span
+        require(self.flat.size >= needed,
+                f"{name} has {self.flat.size} elements but batch_size {batch_size} with stride {self.stride} "
+                f"and items of {geometry.span} elements needs {needed}")
+
+    def write(self, buf: types_pb2.Buffer, wire_dtype: np.dtype) -> None:
+        packed = np.frombuffer(buf.data, dtype=wire_dtype).reshape((self.batch_size,) + self.geometry.shape)
+        item = self.flat.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            self.flat, shape=packed.shape,
+            strides=(self.stride * item,) + tuple(s * item for s in self.geometry.numpy_strides))
+        if self.accumulate:
+            view += packed.astype(view.dtype, copy=False)
+        else:
+            np.copyto(view, packed, casting="unsafe")
+
+
+def gradient_target(desc: Optional[BNNSNDArrayDescriptor], geometry: layout.Descriptor, batch_size: int,
+                    stride: int, name: str) -> Optional[_Target]:
+    """A gradient descriptor (whose data receives the result) as a write target, or None."""
+    if desc is None:
+        return None
+    require(desc.data is not None, f"{name}.data is not set: BNNS writes the gradient there")
+    own = desc.geometry()
+    require(own.shape == geometry.shape,
+            f"{name} has shape {own.shape} (size {tuple(desc.size)}) but the gradient has shape {geometry.shape}")
+    return _Target(desc.data, own, batch_size, stride, name,
+                   accumulate=desc.flags == C.BNNSNDArrayFlagBackpropAccumulate)
+
+
+FLOAT32 = np.dtype("<f4")
+
+
+def wire_dtype(geometry: layout.Descriptor) -> np.dtype:
+    return np.dtype(layout.numpy_dtype(geometry.data_type, allowed=layout._ALL_DTYPES))
+
+
+# ---------------------------------------------------------------------------------- lifecycle
+
+def create_filter(kind: str, layer_params, filter_params: Optional[BNNSFilterParameters], *,
+                  input_geometry, output_geometry, weights_geometry=None, bias_geometry=None, backend=None) -> BNNSFilter:
+    """CreateFilter on ``backend`` (default: the current connection); raises BNNSError."""
+    backend = backend or backend_mod.current()
+    request = pb.CreateFilterRequest(**{kind: layer_params.to_proto()})
+    if filter_params is not None:
+        request.filter_parameters.CopyFrom(filter_params.to_proto())
+    response = backend.call("CreateFilter", request)
+    return BNNSFilter(backend, response.filter_id, kind, input_geometry, output_geometry,
+                      weights_geometry, bias_geometry)
+
+
+def _affine_filter(kind: str, params, filter_params, backend=None) -> BNNSFilter:
+    require(params.i_desc is not None and params.o_desc is not None and params.w_desc is not None,
+            "i_desc, w_desc and o_desc are required")
+    return create_filter(kind, params, filter_params, input_geometry=params.i_desc.geometry(),
+                         output_geometry=params.o_desc.geometry(), weights_geometry=params.w_desc.geometry(),
+                         bias_geometry=params.bias.geometry() if params.bias is not None else None,
+                         backend=backend)
+
+
+@_c_style(None)
+def BNNSFilterCreateLayerConvolution(layer_params: BNNSLayerParametersConvolution,
+                                     filter_params: Optional[BNNSFilterParameters] = None) -> Optional[BNNSFilter]:
+    """A convolution filter, or None (see last_error())."""
+    return _affine_filter("convolution", layer_params, filter_params)
+
+
+@_c_style(None)
+def BNNSFilterCreateLayerTransposedConvolution(layer_params: BNNSLayerParametersConvolution,
+                                               filter_params: Optional[BNNSFilterParameters] = None):
+    """A transposed convolution filter, or None (see last_error())."""
+    return _affine_filter("transposed_convolution", layer_params, filter_params)
+
+
+@_c_style(None)
+def BNNSFilterCreateLayerFullyConnected(layer_params: BNNSLayerParametersFullyConnected,
+                                        filter_params: Optional[BNNSFilterParameters] = None):
+    """A fully connected filter, or None (see last_error())."""
+    return _affine_filter("fully_connected", layer_params, filter_params)
+
+
+def destroy(filter_: BNNSFilter) -> None:
+    if filter_ is None or filter_.destroyed:
+        return
+    filter_.backend.call("DestroyFilter", pb.DestroyFilterRequest(filter_id=filter_.filter_id))
+    filter_.destroyed = True
+
+
+@_c_style(None)
+def BNNSFilterDestroy(filter_: BNNSFilter) -> None:
+    """Release the filter on the server. Destroying twice is harmless."""
+    destroy(filter_)
+
+
+# ------------------------------------------------------------------------- apply / backward
+
+def apply_batch(f: BNNSFilter, batch_size, in_, in_stride, out, out_stride) -> None:
+    target = _Target(out, f.output_geometry, batch_size, out_stride, "out")
+    response = f.call("FilterApplyBatch", pb.FilterApplyBatchRequest(
+        filter_id=f.filter_id, batch_size=int(batch_size),
+        **{"in": send_batch(in_, f.input_geometry, batch_size, in_stride, "in")}))
+    target.write(response.out, wire_dtype(f.output_geometry))
+
+
+@_c_style(-1)
+def BNNSFilterApplyBatch(filter: BNNSFilter, batch_size: int, in_, in_stride: int, out, out_stride: int) -> int:
+    """Apply ``filter`` to ``batch_size`` items; 0 on success, -1 on failure."""
+    apply_batch(filter, batch_size, in_, in_stride, out, out_stride)
+    return 0
+
+
+@_c_style(-1)
+def BNNSFilterApply(filter: BNNSFilter, in_, out) -> int:
+    """Apply ``filter`` to one item; 0 on success, -1 on failure."""
+    apply_batch(filter, 1, in_, 0, out, 0)
+    return 0
+
+
+def apply_backward_batch(f: BNNSFilter, batch_size, in_, in_stride, in_delta, in_delta_stride, out, out_stride,
+                         out_delta, out_delta_stride, weights_delta, bias_delta) -> None:
+    require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
+    targets = {
+        "in_delta": gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta"),
+        "weights_delta": gradient_target(weights_delta, f.weights_geometry, 1, 0, "weights_delta")
+        if weights_delta is not None else None,
+        "bias_delta": gradient_target(bias_delta, _bias_shape(f), 1, 0, "bias_delta")
+        if bias_delta is not None else None,
+    }
+    request = pb.FilterApplyBackwardBatchRequest(
+        filter_id=f.filter_id, batch_size=int(batch_size),
+        out_delta=send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
+        compute_in_delta=in_delta is not None, compute_weights_delta=weights_delta is not None,
+        compute_bias_delta=bias_delta is not None)
+    if in_ is not None:
+        getattr(request, "in").CopyFrom(send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+    if out is not None:
+        request.out.CopyFrom(send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
+    response = f.call("FilterApplyBackwardBatch", request)
+    for name, target in targets.items():
+        if target is not None:
+            target.write(getattr(response, name), FLOAT32)
+
+
+def _bias_shape(f: BNNSFilter) -> layout.Descriptor:
+    require(f.bias_geometry is not None, f"bias_delta was given but filter {f.filter_id} was created without a bias")
+    return f.bias_geometry
+
+
+@_c_style(-1)
+def BNNSFilterApplyBackwardBatch(filter: BNNSFilter, batch_size: int, in_, in_stride: int,
+                                 in_delta: Optional[BNNSNDArrayDescriptor], in_delta_stride: int,
+                                 out, out_stride: int, out_delta: BNNSNDArrayDescriptor, out_delta_stride: int,
+                                 weights_delta: Optional[BNNSNDArrayDescriptor],
+                                 bias_delta: Optional[BNNSNDArrayDescriptor]) -> int:
+    """Gradients of ``filter`` for a batch; 0 on success, -1 on failure.
+
+    ``in_delta``, ``weights_delta`` and ``bias_delta`` are descriptors whose ``data`` receives
+    dL/d(in), dL/d(weights) and dL/d(bias) (the last two summed over the batch); pass None for a
+    gradient you do not need. ``out_delta.data`` holds dL/d(out).
+    """
+    apply_backward_batch(filter, batch_size, in_, in_stride, in_delta, in_delta_stride, out, out_stride,
+                         out_delta, out_delta_stride, weights_delta, bias_delta)
+    return 0

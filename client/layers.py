@@ -1,0 +1,222 @@
+"""The Swift object API, Python spelling: ``BNNS.ConvolutionLayer(...)``, ``.apply(...)``,
+``.apply_backward(...)``, raising BNNSError. Written on the C-style functions: one
+implementation of every call."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Optional, Sequence, Tuple, Union
+
+from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
+
+from . import api
+from . import constants as C
+from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
+                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+
+
+def _destroy_quietly(filter_):
+    try:
+        api.destroy(filter_)
+    except Exception:   # the connection may already be gone at interpreter exit
+        pass
+
+
+class _ActivationFunction:
+    """BNNS.ActivationFunction: cases that carry their parameters, as in Swift."""
+
+    identity = BNNSActivation(C.BNNSActivationFunctionIdentity)
+    rectified_linear = BNNSActivation(C.BNNSActivationFunctionRectifiedLinear)
+    sigmoid = BNNSActivation(C.BNNSActivationFunctionSigmoid)
+    tanh = BNNSActivation(C.BNNSActivationFunctionTanh)
+    abs = BNNSActivation(C.BNNSActivationFunctionAbs)
+    softmax = BNNSActivation(C.BNNSActivationFunctionSoftmax)
+    log_softmax = BNNSActivation(C.BNNSActivationFunctionLogSoftmax)
+    log_sigmoid = BNNSActivation(C.BNNSActivationFunctionLogSigmoid)
+    selu = BNNSActivation(C.BNNSActivationFunctionSELU)
+    silu = BNNSActivation(C.BNNSActivationFunctionSiLU)
+    softsign = BNNSActivation(C.BNNSActivationFunctionSoftsign)
+    tanh_shrink = BNNSActivation(C.BNNSActivationFunctionTanhShrink)
+    relu6 = BNNSActivation(C.BNNSActivationFunctionReLU6)
+    erf = BNNSActivation(C.BNNSActivationFunctionErf)
+    gelu = BNNSActivation(C.BNNSActivationFunctionGELU)
+    hard_swish = BNNSActivation(C.BNNSActivationFunctionHardSwish)
+    gelu_approximation_sigmoid = BNNSActivation(C.BNNSActivationFunctionGELUApproximationSigmoid)
+
+    @staticmethod
+    def leaky_rectified_linear(alpha: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionLeakyRectifiedLinear, alpha)
+
+    @staticmethod
+    def linear(alpha: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionLinear, alpha)
+
+    @staticmethod
+    def clamp(bounds: Tuple[float, float]) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionClamp, bounds[0], bounds[1])
+
+    @staticmethod
+    def elu(alpha: float = 1.0) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionELU, alpha)
+
+    @staticmethod
+    def scaled_tanh(alpha: float, beta: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionScaledTanh, alpha, beta)
+
+    @staticmethod
+    def softplus(alpha: float = 1.0, beta: float = 1.0) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionSoftplus, alpha, beta)
+
+    @staticmethod
+    def hard_sigmoid(alpha: float, beta: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionHardSigmoid, alpha, beta)
+
+    @staticmethod
+    def celu(alpha: float = 1.0) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionCELU, alpha)
+
+    @staticmethod
+    def threshold(alpha: float, beta: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionThreshold, alpha, beta)
+
+    @staticmethod
+    def gelu_approximation(alpha: float, beta: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionGELUApproximation, alpha, beta)
+
+    @staticmethod
+    def hard_shrink(alpha: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionHardShrink, alpha)
+
+    @staticmethod
+    def soft_shrink(alpha: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionSoftShrink, alpha)
+
+    @staticmethod
+    def clamped_leaky_rectified_linear(alpha: float, beta: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionClampedLeakyRectifiedLinear, alpha, beta)
+
+    @staticmethod
+    def linear_with_bias(alpha: float, beta: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionLinearWithBias, alpha, beta)
+
+    @staticmethod
+    def prelu_per_channel(alpha: float) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionPReLUPerChannel, alpha)
+
+
+class _ConvolutionPadding:
+    """BNNS.ConvolutionPadding: .zero, .symmetric(x:y:), .asymmetric(left:right:up:down:)."""
+
+    def __init__(self, x: int = 0, y: int = 0, pad: Sequence[int] = (0, 0, 0, 0)):
+        self.x, self.y, self.pad = int(x), int(y), tuple(int(p) for p in pad)
+
+    @classmethod
+    def symmetric(cls, x: int, y: int) -> "_ConvolutionPadding":
+        return cls(x=x, y=y)
+
+    @classmethod
+    def asymmetric(cls, left: int, right: int, up: int, down: int) -> "_ConvolutionPadding":
+        return cls(pad=(left, right, up, down))
+
+    def __repr__(self) -> str:
+        if any(self.pad):
+            return "ConvolutionPadding.asymmetric(left={}, right={}, up={}, down={})".format(*self.pad)
+        return f"ConvolutionPadding.symmetric(x={self.x}, y={self.y})"
+
+
+_ConvolutionPadding.zero = _ConvolutionPadding()
+
+
+class _ConvolutionType:
+    standard = "standard"
+    transposed = "transposed"
+
+
+class _LearningPhase:
+    training = "training"
+    inference = "inference"
+
+
+class Layer:
+    """BNNS.Layer: owns a filter and destroys it with ``close()``, at the end of a ``with``
+    block, or when garbage-collected."""
+
+    def __init__(self, filter_: Optional[api.BNNSFilter]):
+        if filter_ is None:
+            raise api.last_error() or BNNSError("unable to create the layer")
+        self.filter = filter_
+        self._finalizer = weakref.finalize(self, _destroy_quietly, filter_)
+
+    def close(self) -> None:
+        self._finalizer.detach()
+        api.destroy(self.filter)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @staticmethod
+    def _data(desc: BNNSNDArrayDescriptor, name: str):
+        require(desc is not None and desc.data is not None, f"{name} must be a descriptor with data")
+        return desc.data
+
+
+class ConvolutionLayer(Layer):
+    """BNNS.ConvolutionLayer(type:input:weights:output:bias:padding:activation:groupCount:stride:
+    dilationStride:filterParameters:)."""
+
+    def __init__(self, type: str = _ConvolutionType.standard, *, input: BNNSNDArrayDescriptor,
+                 weights: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                 bias: Optional[BNNSNDArrayDescriptor] = None, padding: _ConvolutionPadding = _ConvolutionPadding.zero,
+                 activation: BNNSActivation = _ActivationFunction.identity, group_count: int = 1,
+                 stride: Tuple[int, int] = (1, 1), dilation_stride: Tuple[int, int] = (1, 1),
+                 filter_parameters: Optional[BNNSFilterParameters] = None):
+        if type not in (_ConvolutionType.standard, _ConvolutionType.transposed):
+            raise InvalidArgumentError(f"type {type!r} must be BNNS.ConvolutionType.standard or .transposed")
+        params = BNNSLayerParametersConvolution(
+            i_desc=input, w_desc=weights, o_desc=output, bias=bias, activation=activation,
+            x_stride=stride[0], y_stride=stride[1], x_dilation_stride=dilation_stride[0],
+            y_dilation_stride=dilation_stride[1], x_padding=padding.x, y_padding=padding.y,
+            groups=group_count, pad=padding.pad)
+        kind = "convolution" if type == _ConvolutionType.standard else "transposed_convolution"
+        super().__init__(api._affine_filter(kind, params, filter_parameters))
+
+    def apply(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor) -> None:
+        api.apply_batch(self.filter, batch_size, self._data(input, "input"), 0, self._data(output, "output"), 0)
+
+    def apply_backward(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                       output_gradient: BNNSNDArrayDescriptor,
+                       generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None,
+                       generating_weights_gradient: Optional[BNNSNDArrayDescriptor] = None,
+                       generating_bias_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:
+        api.apply_backward_batch(
+            self.filter, batch_size, input.data if input is not None else None, 0, generating_input_gradient, 0,
+            output.data if output is not None else None, 0, output_gradient, 0,
+            generating_weights_gradient, generating_bias_gradient)
+
+
+class FullyConnectedLayer(ConvolutionLayer):
+    """BNNS.FullyConnectedLayer(input:output:weights:bias:activation:filterParameters:)."""
+
+    def __init__(self, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                 weights: BNNSNDArrayDescriptor, bias: Optional[BNNSNDArrayDescriptor] = None,
+                 activation: BNNSActivation = _ActivationFunction.identity,
+                 filter_parameters: Optional[BNNSFilterParameters] = None):
+        params = BNNSLayerParametersFullyConnected(i_desc=input, w_desc=weights, o_desc=output, bias=bias,
+                                                   activation=activation)
+        Layer.__init__(self, api._affine_filter("fully_connected", params, filter_parameters))
+
+
+class BNNS:
+    """The Swift ``BNNS`` namespace."""
+
+    ActivationFunction = _ActivationFunction
+    ConvolutionPadding = _ConvolutionPadding
+    ConvolutionType = _ConvolutionType
+    LearningPhase = _LearningPhase
+    Layer = Layer
+    ConvolutionLayer = ConvolutionLayer
+    FullyConnectedLayer = FullyConnectedLayer
+    Error = BNNSError

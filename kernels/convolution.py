@@ -1,0 +1,583 @@
+"""Convolution, transposed convolution and fully connected filters (BNNS, bnns.md 2.1, 6.1-6.3, 6.14).
+
+Math (cross-correlation, no kernel flip), for x of shape (N, C, H, W) and weights W of shape
+(O, C/G, kH, kW) in group g:
+
+    y[n, o, i, j] = act(b[o] + sum_{c in g, u, v} W[o, c, u, v] * xp[n, c, i*sy + u*dy, j*sx + v*dx])
+
+where xp is x zero-padded by (top, bottom, left, right). Output size (floor, like PyTorch):
+
+    H_out = floor((H + top + bottom - ((kH - 1)*dy + 1)) / sy) + 1
+
+Backward, with dz = dL/dy * act'(.) taken from y (BNNS's rule for fused activations):
+
+    dW[o, c, u, v] = sum_{n, i, j} dz[n, o, i, j] * xp[n, c, i*sy + u*dy, j*sx + v*dx]   (summed over batch)
+    db[o]          = sum_{n, i, j} dz[n, o, i, j]
+    dx             = the adjoint of the forward map applied to dz (full correlation with the rotated
+                     kernel when sy = sx = 1; a scatter of the weight-weighted taps otherwise)
+
+Transposed convolution is that adjoint used as a forward pass (see TransposedConvolutionFilter).
+Fully connected: y = act(W x + b) with W row-major O x I and x flattened in memory order.
+
+Notes
+-----
+* Implementation: im2col + one GEMM per chunk of samples, written straight into the NCHW output.
+  With x-stride 1 the column block of each tap (c, u, v) is a single contiguous slice of the
+  padded sample when rows are computed at the padded width ("extended rows"), so building the
+  columns is a memcpy and the few extra columns are dropped after the GEMM.
+* Weight layouts: ConvolutionWeightsOIHW (size kW, kH, C_in/G, C_out), OIHrWr (the same with the
+  kernel rotated 180 degrees) and IOHrWr (size kW, kH, C_out, C_in, rotated). Weight gradients are
+  returned in the layout the weights were given in.
+* Transposed convolution (UNCONFIRMED in BNNS, PyTorch's conv_transpose2d semantics): the
+  weights' O is the transposed layer's *output* channel count and I its input channel count, so
+  OIHW data W[o, i, u, v] equals PyTorch's weight[i, o, u, v]. Output size
+  H_out = (H - 1)*sy - top - bottom + (kH - 1)*dy + 1 + extra, with 0 <= extra < sy (PyTorch's
+  output_padding), i.e. exactly the sizes whose convolution gives back H. Groups are not
+  supported for transposed convolution (as in BNNS).
+* Padding: x_padding / y_padding are symmetric; pad = (left, right, up, down) is used only when
+  both are 0 (BNNS rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import activation as act_mod
+from .activation import Activation
+from .errors import InvalidArgumentError, require
+from .layout import (
+    Descriptor, LAYOUT_CONV_WEIGHTS_IOHRWR, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_OIHW,
+    LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR, LAYOUT_VECTOR,
+    LAYOUT_1D_LAST_MAJOR, LAYOUT_1D_FIRST_MAJOR, LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR)
+
+# Bytes of im2col columns built per GEMM: big enough that each GEMM is efficient, small enough
+# to stay in the last-level cache and not to fault in a huge fresh buffer.
+_COLUMN_CHUNK_BYTES = 8 << 20
+
+
+# ============================================================================ geometry
+
+@dataclasses.dataclass(frozen=True)
+class ConvGeometry:
+    """Stride, dilation, padding (top, bottom, left, right) and groups of a 2-D convolution."""
+
+    stride: Tuple[int, int] = (1, 1)        # (sy, sx)
+    dilation: Tuple[int, int] = (1, 1)      # (dy, dx)
+    padding: Tuple[int, int, int, int] = (0, 0, 0, 0)   # top, bottom, left, right
+    groups: int = 1
+
+    def effective_kernel(self, kh: int, kw: int) -> Tuple[int, int]:
+        return (kh - 1) * self.dilation[0] + 1, (kw - 1) * self.dilation[1] + 1
+
+    def output_hw(self, h: int, w: int, kh: int, kw: int) -> Tuple[int, int]:
+        """Convolution output size (floor rule); < 1 when the kernel does not fit."""
+        top, bottom, left, right = self.padding
+        ekh, ekw = self.effective_kernel(kh, kw)
+        return ((h + top + bottom - ekh) // self.stride[0] + 1,
+                (w + left + right - ekw) // self.stride[1] + 1)
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """2-D cross-correlation.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W) — BNNS ImageCHW, size = (W, H, C)
+    w : ndarray of shape (O, C/G, kH, kW) — logical OIHW
+    geom : stride, dilation, padding, groups
+
+    Returns
+    -------
+    y : ndarray of shape (N, O, H_out, W_out), no bias, no activation.
+    """
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    g = geom.groups
+    ho, wo = geom.output_hw(h, wd, kh, kw)
+    y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w))
+    w_groups = w.reshape(g, o // g, cg * kh * kw)
+    for start, stop, cols, extended_w in _im2col_chunks(x, (kh, kw), geom, (ho, wo)):
+        nb = stop - start
+        prod = np.matmul(w_groups, cols.reshape(nb, g, cg * kh * kw, -1))   # (nb, G, O/G, L)
+        y[start:stop] = prod.reshape(nb, o, ho, extended_w)[..., :wo]
+    return y
+
+
+def conv2d_backward_weights(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> np.ndarray:
+    """dL/dW of conv2d, summed over the batch.
+
+    Parameters
+    ----------
+    x : (N, C, H, W); dz : (N, O, H_out, W_out); w_shape : (O, C/G, kH, kW)
+
+    Returns
+    -------
+    dW : (O, C/G, kH, kW)
+    """
+    o, cg, kh, kw = w_shape
+    g = geom.groups
+    ho, wo = dz.shape[2:]
+    k = cg * kh * kw
+    dw = np.zeros((g, o // g, k), dtype=np.result_type(x, dz))
+    dz_ext = None
+    for start, stop, cols, extended_w in _im2col_chunks(x, (kh, kw), geom, (ho, wo)):
+        nb = stop - start
+        if extended_w == wo:
+            dz_chunk = dz[start:stop].reshape(nb, g, o // g, ho * wo)
+        else:
+            # Columns computed at the padded width hold garbage past W_out; zeros in dz there
+            # keep it out of the sum.
+            if dz_ext is None or dz_ext.shape[0] != nb:
+                dz_ext = np.zeros((nb, o, ho, extended_w), dtype=dz.dtype)
+            dz_ext[..., :wo] = dz[start:stop]
+            dz_chunk = dz_ext.reshape(nb, g, o // g, ho * extended_w)
+        cols_t = cols.reshape(nb, g, k, -1).swapaxes(-1, -2)               # (nb, G, L, K)
+        dw += np.matmul(dz_chunk, cols_t).sum(axis=0)
+    return dw.reshape(w_shape)
+
+
+def conv2d_backward_input(dz: np.ndarray, w: np.ndarray, geom: ConvGeometry, input_hw: Tuple[int, int]) -> np.ndarray:
+    """dL/dx of conv2d: the adjoint of the forward map.
+
+    Parameters
+    ----------
+    dz : (N, O, H_out, W_out); w : (O, C/G, kH, kW); input_hw : (H, W) of x
+
+    Returns
+    -------
+    dx : (N, C, H, W)
+    """
+    n, o, ho, wo = dz.shape
+    _, cg, kh, kw = w.shape
+    g = geom.groups
+    h, wd = input_hw
+    top, bottom, left, right = geom.padding
+    if geom.stride == (1, 1):
+        # Full correlation with the rotated, group-transposed kernel: a forward conv2d.
+        ekh, ekw = geom.effective_kernel(kh, kw)
+        w_rot = (w.reshape(g, o // g, cg, kh, kw).swapaxes(1, 2)[..., ::-1, ::-1]
+                 .reshape(g * cg, o // g, kh, kw))
+        pad_top, pad_left = ekh - 1 - top, ekw - 1 - left
+        adjoint = ConvGeometry((1, 1), geom.dilation,
+                               (pad_top, h - ho + ekh - 1 - pad_top, pad_left, wd - wo + ekw - 1 - pad_left), g)
+        return conv2d(dz, np.ascontiguousarray(w_rot), adjoint)
+    # Strided: scatter each tap's contribution (col2im).
+    sy, sx = geom.stride
+    dy_, dx_ = geom.dilation
+    hp, wp = h + top + bottom, wd + left + right
+    dxp = np.zeros((n, g * cg, hp, wp), dtype=np.result_type(dz, w))
+    w_t = w.reshape(g, o // g, cg * kh * kw).swapaxes(1, 2)                  # (G, K, O/G)
+    cols = np.matmul(w_t, dz.reshape(n, g, o // g, ho * wo))                  # (N, G, K, L)
+    cols = cols.reshape(n, g * cg, kh, kw, ho, wo)
+    for u in range(kh):
+        for v in range(kw):
+            r0, c0 = u * dy_, v * dx_
+            dxp[:, :, r0:r0 + (ho - 1) * sy + 1:sy, c0:c0 + (wo - 1) * sx + 1:sx] += cols[:, :, u, v]
+    return _crop(dxp, top, left, h, wd)
+
+
+def _crop(xp: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
+    """The (h, w) window of a padded batch at (top, left), zero-filled where it runs outside."""
+    if top >= 0 and left >= 0 and top + h <= xp.shape[2] and left + w <= xp.shape[3]:
+        return np.ascontiguousarray(xp[:, :, top:top + h, left:left + w])
+    out = np.zeros(xp.shape[:2] + (h, w), dtype=xp.dtype)
+    src_r0, src_c0 = max(top, 0), max(left, 0)
+    src_r1, src_c1 = min(top + h, xp.shape[2]), min(left + w, xp.shape[3])
+    if src_r1 > src_r0 and src_c1 > src_c0:
+        out[:, :, src_r0 - top:src_r1 - top, src_c0 - left:src_c1 - left] = xp[:, :, src_r0:src_r1, src_c0:src_c1]
+    return out
+
+
+def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out_hw: Tuple[int, int]):
+    """Yield (start, stop, cols, extended_w) over chunks of samples.
+
+    cols has shape (nb, C, kH, kW, H_out, extended_w): cols[n, c, u, v, i, j] =
+    xp[n, c, i*sy + u*dy, j*sx + v*dx]. With sx == 1, extended_w is the padded width and each
+    (n, c, u, v) block is one contiguous run of xp (columns j >= W_out are garbage, to be dropped);
+    otherwise extended_w == W_out.
+    """
+    n, c, h, w = x.shape
+    kh, kw = k_hw
+    ho, wo = out_hw
+    sy, sx = geom.stride
+    dy, dx = geom.dilation
+    top, bottom, left, right = geom.padding
+    hp, wp = h + top + bottom, w + left + right
+    extended = sx == 1
+    extended_w = wp if extended else wo
+    # Padded input in one flat buffer, with slack for the extended rows' overrun past the end.
+    slack = (kw - 1) * dx if extended else 0
+    flat = np.zeros(n * c * hp * wp + slack, dtype=x.dtype)
+    xp = flat[: n * c * hp * wp].reshape(n, c, hp, wp)
+    _paste(xp, x, top, left)
+    item = flat.itemsize
+    per_sample = c * kh * kw * ho * extended_w * item
+    nb_max = max(1, min(n, _COLUMN_CHUNK_BYTES // max(per_sample, 1)))
+    cols = np.empty((nb_max, c, kh, kw, ho, extended_w), dtype=x.dtype)
+    strides = (c * hp * wp * item, hp * wp * item, dy * wp * item, dx * item, sy * wp * item, sx * item)
+    for start in range(0, n, nb_max):
+        stop = min(n, start + nb_max)
+        nb = stop - start
+        view = np.lib.stride_tricks.as_strided(
+            flat[start * c * hp * wp:], shape=(nb, c, kh, kw, ho, extended_w), strides=strides, writeable=False)
+        np.copyto(cols[:nb], view)
+        yield start, stop, cols[:nb], extended_w
+
+
+def _paste(xp: np.ndarray, x: np.ndarray, top: int, left: int) -> None:
+    """Copy x into the zero buffer xp at (top, left); negative padding crops x."""
+    h, w = x.shape[2:]
+    r0, c0 = max(-top, 0), max(-left, 0)
+    r1, c1 = min(h, xp.shape[2] - top), min(w, xp.shape[3] - left)
+    if r1 > r0 and c1 > c0:
+        xp[:, :, top + r0:top + r1, left + c0:left + c1] = x[:, :, r0:r1, c0:c1]
+
+
+# ============================================================================ fully connected
+
+def linear(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """y = x W^T for x of shape (N, I) and row-major W of shape (O, I); returns (N, O)."""
+    return x @ w.T
+
+
+def linear_backward(x: Optional[np.ndarray], dz: np.ndarray, w: np.ndarray,
+                    input_grad: bool, weights_grad: bool):
+    """(dx, dW) of linear: dx = dz W (N, I); dW = dz^T x (O, I), summed over the batch."""
+    dx = dz @ w if input_grad else None
+    dw = dz.T @ x if weights_grad else None
+    return dx, dw
+
+
+# ============================================================================ filters
+
+@dataclasses.dataclass(frozen=True)
+class ConvolutionParams:
+    """BNNSLayerParametersConvolution."""
+
+    i_desc: Descriptor
+    w_desc: Descriptor
+    o_desc: Descriptor
+    bias: Optional[Descriptor] = None
+    activation: Activation = Activation()
+    x_stride: int = 1
+    y_stride: int = 1
+    x_dilation_stride: int = 1
+    y_dilation_stride: int = 1
+    x_padding: int = 0
+    y_padding: int = 0
+    groups: int = 1
+    pad: Tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def geometry(self) -> ConvGeometry:
+        _check_nonnegative(self)
+        if self.x_padding or self.y_padding:
+            padding = (self.y_padding, self.y_padding, self.x_padding, self.x_padding)
+        else:
+            left, right, up, down = (tuple(self.pad) + (0, 0, 0, 0))[:4]
+            padding = (up, down, left, right)
+        return ConvGeometry(stride=(max(self.y_stride, 1), max(self.x_stride, 1)),
+                            dilation=(max(self.y_dilation_stride, 1), max(self.x_dilation_stride, 1)),
+                            padding=tuple(int(p) for p in padding),
+                            groups=max(int(self.groups), 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class FullyConnectedParams:
+    """BNNSLayerParametersFullyConnected."""
+
+    i_desc: Descriptor
+    w_desc: Descriptor
+    o_desc: Descriptor
+    bias: Optional[Descriptor] = None
+    activation: Activation = Activation()
+
+
+class _AffineFilter:
+    """What convolution, transposed convolution and fully connected share: weights held in the
+    layout they were given in, an optional bias, a fused activation, and the backward chain
+    dL/dy -> dL/dz (activation derivative from y) -> the layer's own adjoint."""
+
+    kind = "affine"
+    input_desc: Descriptor
+    output_desc: Descriptor
+    activation: Activation
+
+    def _init_bias_activation(self, bias: Optional[Descriptor], activation: Activation, channels: int):
+        activation.validate("activation")
+        self.activation = activation
+        self.bias = None
+        if bias is not None and bias.data is not None:
+            b = bias.tensor("bias").reshape(-1)
+            require(b.size == channels,
+                    f"bias has {b.size} values but the output has {channels} channels")
+            require(bool(np.all(np.isfinite(b))), "bias contains NaN or infinite values")
+            self.bias = np.ascontiguousarray(b, dtype=np.float32)
+
+    def parameters(self) -> dict:
+        """The trainable arrays, in the layout they were given in (shared, not copies)."""
+        params = {"weights": self.weights_storage}
+        if self.bias is not None:
+            params["bias"] = self.bias
+        return params
+
+    @property
+    def bytes_held(self) -> int:
+        return sum(a.nbytes for a in self.parameters().values())
+
+    def _finish(self, z: np.ndarray) -> np.ndarray:
+        """y = act(z + bias), bias along axis 1."""
+        if self.bias is not None:
+            z += self.bias.reshape((1, -1) + (1,) * (z.ndim - 2))
+        return act_mod.forward(z, self.activation)
+
+    def _output_grad_to_preactivation(self, x, y, d_out):
+        """dL/dz from dL/dy: from y when the activation allows (BNNS), else from a recomputed z."""
+        if self.activation.is_identity:
+            return d_out
+        if y is not None and act_mod.can_backward_from_output(self.activation):
+            return act_mod.backward(d_out, self.activation, y=y)
+        require(x is not None, f"the backward of a {self.kind} with activation "
+                f"{self.activation.kind.name} needs the input to recompute the pre-activation")
+        z = self._linear_part(x)
+        if self.bias is not None:
+            z += self.bias.reshape((1, -1) + (1,) * (z.ndim - 2))
+        return act_mod.backward(d_out, self.activation, x=z)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """y = act(layer(x) + bias) for a batch x of shape (N, *input_desc.shape)."""
+        return self._finish(self._linear_part(x))
+
+    def apply_backward(self, x: Optional[np.ndarray], y: Optional[np.ndarray], d_out: np.ndarray, *,
+                       input_grad: bool = True, weights_grad: bool = False, bias_grad: bool = False):
+        """(d_in, d_weights, d_bias); None for what was not asked.
+
+        d_weights is summed over the batch and laid out as the weights were given; d_bias is
+        summed over the batch and space.
+        """
+        require(not bias_grad or self.bias is not None,
+                f"bias_delta was asked but this {self.kind} filter has no bias")
+        if not self.activation.is_identity and y is None and act_mod.can_backward_from_output(self.activation):
+            require(x is not None, f"the backward of a {self.kind} with activation "
+                    f"{self.activation.kind.name} needs `out` (or `in` to recompute it)")
+        require(not weights_grad or x is not None, "weights_delta needs the forward input `in`")
+        dz = self._output_grad_to_preactivation(x, y, d_out)
+        d_in, d_w = self._linear_backward(x, dz, input_grad, weights_grad)
+        d_b = dz.sum(axis=tuple(i for i in range(dz.ndim) if i != 1)) if bias_grad else None
+        return d_in, d_w, d_b
+
+
+class ConvolutionFilter(_AffineFilter):
+    """BNNSFilterCreateLayerConvolution: cross-correlation with bias and a fused activation."""
+
+    kind = "convolution"
+    transposed = False
+
+    def __init__(self, params: ConvolutionParams):
+        self.params = params
+        self.geometry = params.geometry()
+        self.input_desc, self.output_desc = params.i_desc, params.o_desc
+        _check_image(params.i_desc, "i_desc")
+        _check_image(params.o_desc, "o_desc")
+        self.weights_storage, self.weights = _conv_weights(params.w_desc)
+        c_in, h, w = params.i_desc.shape
+        c_out, ho, wo = params.o_desc.shape
+        self._check_channels_and_size(c_in, h, w, c_out, ho, wo)
+        self._init_bias_activation(params.bias, params.activation, c_out)
+
+    def _check_channels_and_size(self, c_in, h, w, c_out, ho, wo):
+        g = self.geometry.groups
+        o, cg, kh, kw = self.weights.shape
+        require(c_in % g == 0 and c_out % g == 0,
+                f"groups {g} must divide the input channels {c_in} and the output channels {c_out}")
+        require(g == 1 or self.params.w_desc.layout == LAYOUT_CONV_WEIGHTS_OIHW,
+                f"grouped convolution (groups {g}) needs ConvolutionWeightsOIHW weights")
+        require((o, cg) == (c_out, c_in // g),
+                f"w_desc.size {tuple(self.params.w_desc.size[:4])} gives {o} output and {cg} input channels "
+                f"per group; i_desc has {c_in} channels / {g} groups = {c_in // g} and o_desc has {c_out}")
+        expected = self.geometry.output_hw(h, w, kh, kw)
+        require(expected[0] >= 1 and expected[1] >= 1,
+                f"the {kw}x{kh} kernel (dilation {self.geometry.dilation[::-1]}) does not fit the padded "
+                f"input {w}x{h} with padding {self.geometry.padding} (top, bottom, left, right)")
+        require((ho, wo) == expected,
+                f"o_desc.size {tuple(self.params.o_desc.size[:3])} does not match the convolution output "
+                f"({expected[1]}, {expected[0]}, {c_out}) for i_desc {tuple(self.params.i_desc.size[:3])}, "
+                f"k {kw}x{kh}, stride {self.geometry.stride[::-1]}, dilation {self.geometry.dilation[::-1]}, "
+                f"padding {self.geometry.padding} (top, bottom, left, right)")
+
+    def _linear_part(self, x):
+        return conv2d(x, self.weights, self.geometry)
+
+    def _linear_backward(self, x, dz, input_grad, weights_grad):
+        d_in = conv2d_backward_input(dz, self.weights, self.geometry, x_hw(self.input_desc)) if input_grad else None
+        d_w = None
+        if weights_grad:
+            d_w = _to_weight_layout(
+                conv2d_backward_weights(x, dz, self.weights.shape, self.geometry), self.params.w_desc.layout)
+        return d_in, d_w
+
+
+class TransposedConvolutionFilter(_AffineFilter):
+    """BNNSFilterCreateLayerTransposedConvolution: the adjoint of a convolution as a forward map.
+
+    With logical weights W (O, I, kH, kW), O the output channels: y = conv2d_backward_input(x,
+    W^T) where W^T (I, O, kH, kW) are the weights of the convolution from y-space to x-space.
+    """
+
+    kind = "transposed_convolution"
+    transposed = True
+
+    def __init__(self, params: ConvolutionParams):
+        self.params = params
+        self.geometry = params.geometry()
+        self.input_desc, self.output_desc = params.i_desc, params.o_desc
+        _check_image(params.i_desc, "i_desc")
+        _check_image(params.o_desc, "o_desc")
+        require(self.geometry.groups == 1,
+                f"groups {params.groups}: transposed convolution does not support groups (as in BNNS)")
+        self.weights_storage, self.weights = _conv_weights(params.w_desc)
+        c_in, h, w = params.i_desc.shape
+        c_out, ho, wo = params.o_desc.shape
+        o, i, kh, kw = self.weights.shape
+        require((o, i) == (c_out, c_in),
+                f"w_desc.size {tuple(params.w_desc.size[:4])} gives {o} output and {i} input channels; "
+                f"the transposed convolution maps {c_in} input channels (i_desc) to {c_out} (o_desc)")
+        back = self.geometry.output_hw(ho, wo, kh, kw)
+        ekh, ekw = self.geometry.effective_kernel(kh, kw)
+        top, bottom, left, right = self.geometry.padding
+        sy, sx = self.geometry.stride
+        base = ((h - 1) * sy - top - bottom + ekh, (w - 1) * sx - left - right + ekw)
+        require(back == (h, w) and base[0] >= 1 and base[1] >= 1,
+                f"o_desc.size {tuple(params.o_desc.size[:3])} does not match the transposed convolution output "
+                f"for i_desc {tuple(params.i_desc.size[:3])}, k {kw}x{kh}, stride ({sx}, {sy}), dilation "
+                f"{self.geometry.dilation[::-1]}, padding {self.geometry.padding} (top, bottom, left, right): "
+                f"expected width {base[1]}..{base[1] + sx - 1} and height {base[0]}..{base[0] + sy - 1}")
+        self._init_bias_activation(params.bias, params.activation, c_out)
+
+    def _conv_weights_t(self):
+        return self.weights.swapaxes(0, 1)            # (I, O, kH, kW): conv from y-space to x-space
+
+    def _linear_part(self, x):
+        return conv2d_backward_input(x, np.ascontiguousarray(self._conv_weights_t()), self.geometry,
+                                     x_hw(self.output_desc))
+
+    def _linear_backward(self, x, dz, input_grad, weights_grad):
+        w_t = np.ascontiguousarray(self._conv_weights_t())
+        d_in = conv2d(dz, w_t, self.geometry) if input_grad else None
+        d_w = None
+        if weights_grad:
+            # The forward is conv2d's input adjoint, so dW^T = conv2d_backward_weights(dz, x).
+            d_wt = conv2d_backward_weights(dz, x, w_t.shape, self.geometry)
+            d_w = _to_weight_layout(d_wt.swapaxes(0, 1), self.params.w_desc.layout)
+        return d_in, d_w
+
+
+class FullyConnectedFilter(_AffineFilter):
+    """BNNSFilterCreateLayerFullyConnected: y = act(W x + b), W row-major O x I."""
+
+    kind = "fully_connected"
+
+    def __init__(self, params: FullyConnectedParams):
+        self.params = params
+        self.input_desc, self.output_desc = params.i_desc, params.o_desc
+        params.i_desc.validate("i_desc")
+        params.o_desc.validate("o_desc")
+        n_in, n_out = params.i_desc.element_count, params.o_desc.element_count
+        self.weights_storage, self.weights = _fc_weights(params.w_desc)
+        require(self.weights.shape == (n_out, n_in),
+                f"w_desc.size {tuple(params.w_desc.size[:2])} gives a {self.weights.shape[0]} x "
+                f"{self.weights.shape[1]} (O x I) matrix; i_desc has {n_in} elements and o_desc {n_out}")
+        self._init_bias_activation(params.bias, params.activation, n_out)
+
+    def _linear_part(self, x):
+        return linear(x.reshape(x.shape[0], -1), self.weights).reshape((x.shape[0],) + self.output_desc.shape)
+
+    def _linear_backward(self, x, dz, input_grad, weights_grad):
+        n = dz.shape[0]
+        x2 = x.reshape(n, -1) if x is not None else None
+        d_in, d_w = linear_backward(x2, dz.reshape(n, -1), self.weights, input_grad, weights_grad)
+        if d_in is not None:
+            d_in = d_in.reshape((n,) + self.input_desc.shape)
+        if d_w is not None and self.weights_storage.shape != self.weights.shape:
+            d_w = d_w.T                                   # column-major weights: W^T storage
+        return d_in, d_w
+
+    def _finish(self, z):
+        if self.bias is not None:
+            z += self.bias.reshape((1,) + self.output_desc.shape)
+        return act_mod.forward(z, self.activation)
+
+    def apply_backward(self, x, y, d_out, *, input_grad=True, weights_grad=False, bias_grad=False):
+        d_in, d_w, _ = super().apply_backward(x, y, d_out, input_grad=input_grad,
+                                              weights_grad=weights_grad, bias_grad=False)
+        d_b = None
+        if bias_grad:
+            require(self.bias is not None, "bias_delta was asked but this fully_connected filter has no bias")
+            dz = self._output_grad_to_preactivation(x, y, d_out)
+            d_b = dz.reshape(dz.shape[0], -1).sum(axis=0)
+        return d_in, d_w, d_b
+
+
+# ============================================================================ helpers
+
+def x_hw(desc: Descriptor) -> Tuple[int, int]:
+    """(H, W) of an ImageCHW descriptor."""
+    return desc.shape[1], desc.shape[2]
+
+
+def _check_nonnegative(p: ConvolutionParams) -> None:
+    values = dict(x_stride=p.x_stride, y_stride=p.y_stride, x_dilation_stride=p.x_dilation_stride,
+                  y_dilation_stride=p.y_dilation_stride, x_padding=p.x_padding, y_padding=p.y_padding,
+                  groups=p.groups)
+    for name, value in values.items():
+        require(0 <= int(value) < 2**20, f"{name} {value} must be between 0 and 2**20")
+    require(len(p.pad) in (0, 4), f"pad has {len(p.pad)} values; BNNS takes 4 (left, right, up, down)")
+    require(all(0 <= int(v) < 2**20 for v in p.pad), f"pad {tuple(p.pad)} must be non-negative and below 2**20")
+
+
+def _check_image(desc: Descriptor, name: str) -> None:
+    require(desc.layout == LAYOUT_IMAGE_CHW,
+            f"{name}.layout {desc.layout:#x} must be ImageCHW (0x30000) for a convolution")
+    desc.validate(name)
+
+
+def _conv_weights(desc: Descriptor):
+    """(storage, logical): the weights as given (C order of the layout's NumPy shape, a private
+    float32 copy) and a view of them as logical OIHW."""
+    require(desc.layout in (LAYOUT_CONV_WEIGHTS_OIHW, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_IOHRWR),
+            f"w_desc.layout {desc.layout:#x} must be ConvolutionWeightsOIHW (0x40000), OIHrWr (0x40001) or "
+            f"IOHrWr (0x40002)")
+    storage = np.array(desc.tensor("w_desc"), dtype=np.float32, order="C")
+    require(bool(np.all(np.isfinite(storage))), "w_desc.data contains NaN or infinite values")
+    return storage, _from_weight_layout(storage, desc.layout)
+
+
+def _from_weight_layout(storage: np.ndarray, layout: int) -> np.ndarray:
+    if layout == LAYOUT_CONV_WEIGHTS_OIHRWR:
+        return storage[:, :, ::-1, ::-1]
+    if layout == LAYOUT_CONV_WEIGHTS_IOHRWR:
+        return storage.swapaxes(0, 1)[:, :, ::-1, ::-1]
+    return storage
+
+
+def _to_weight_layout(logical: np.ndarray, layout: int) -> np.ndarray:
+    """Inverse of _from_weight_layout (both are their own inverses up to the axis swap)."""
+    return np.ascontiguousarray(_from_weight_layout(logical, layout))
+
+
+_FC_WEIGHT_LAYOUTS = (LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR, LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR)
+
+
+def _fc_weights(desc: Descriptor):
+    """(storage, logical O x I). RowMajorMatrix size (I, O) and 2DFirstMajor size (O, I) store
+    W row-major; ColumnMajorMatrix / 2DLastMajor size (O, I) store it column-major."""
+    require(desc.layout in _FC_WEIGHT_LAYOUTS,
+            f"w_desc.layout {desc.layout:#x} must be a matrix: RowMajorMatrix (0x20000), ColumnMajorMatrix "
+            f"(0x20001), 2DLastMajor (0x28000) or 2DFirstMajor (0x28001)")
+    storage = np.array(desc.tensor("w_desc"), dtype=np.float32, order="C")
+    require(bool(np.all(np.isfinite(storage))), "w_desc.data contains NaN or infinite values")
+    if desc.layout in (LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR):
+        return storage, storage.T
+    return storage, storage

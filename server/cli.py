@@ -1,0 +1,60 @@
+"""`bnns-server`: parse the settings, start gRPC (and REST), drain cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Optional, Sequence
+
+from grpc_health.v1 import health_pb2
+
+from . import codec, settings as settings_mod
+from .core import Core
+from .grpc_service import SERVICE_NAME, create_server
+from .registry import Registry
+from .tuning import keep_freed_memory
+
+log = logging.getLogger("bnns.server")
+
+
+def build_core(settings: settings_mod.Settings) -> Core:
+    return Core(Registry(max_handles=settings.max_handles), codec.Limits(max_tensor_bytes=settings.max_tensor_bytes))
+
+
+def serve(settings: settings_mod.Settings) -> int:
+    keep_freed_memory()
+    core = build_core(settings)
+    stop_event = threading.Event()
+    grpc_server = health_servicer = None
+    if settings.enable_grpc:
+        grpc_server, port, health_servicer = create_server(settings, core)
+        grpc_server.start()
+        log.info("gRPC serving %s on %s:%d", SERVICE_NAME, settings.host, port)
+        print(f"bnns-server: gRPC listening on {settings.host}:{port}", flush=True)
+
+    def drain(signum, _frame):
+        log.info("signal %d: draining", signum)
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
+    stop_event.wait()
+    if health_servicer is not None:
+        health_servicer.enter_graceful_shutdown()   # health -> NOT_SERVING for every service
+    if grpc_server is not None:
+        grpc_server.stop(settings.grace_seconds).wait()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    settings = settings_mod.parse(argv)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return serve(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""proto <-> NumPy: Buffers to arrays, NDArrayDescriptors to layout.Descriptors, layer-parameter
+messages to the kernels' parameter dataclasses. No maths here and no transport: the core calls
+these, the kernels never see protobuf."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from google.protobuf import struct_pb2
+
+from bnns.kernels import layout
+from bnns.kernels.activation import Activation
+from bnns.kernels.convolution import ConvolutionParams, FullyConnectedParams
+from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
+from bnns.v1 import types_pb2
+
+
+class Limits:
+    """Per-request caps the codec enforces while decoding (0 = unlimited)."""
+
+    def __init__(self, max_tensor_bytes: int = 0):
+        self.max_tensor_bytes = max_tensor_bytes
+
+
+NO_LIMITS = Limits()
+
+
+# ------------------------------------------------------------------------------------- buffers
+
+def array_from_buffer(buf: types_pb2.Buffer, dtype: np.dtype, name: str, limits: Limits = NO_LIMITS) -> np.ndarray:
+    """The elements of a Buffer as a read-only 1-D array of ``dtype`` (no copy for `data`)."""
+    which = buf.WhichOneof("contents")
+    if which == "data":
+        raw = buf.data
+        if limits.max_tensor_bytes and len(raw) > limits.max_tensor_bytes:
+            raise ResourceExhaustedError(
+                f"{name} carries {len(raw)} bytes, more than the per-tensor limit of "
+                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it")
+        require(len(raw) % dtype.itemsize == 0,
+                f"{name}.data has {len(raw)} bytes, not a multiple of the {dtype.itemsize}-byte {dtype.name} "
+                f"element: truncated payload or wrong data type?")
+        return np.frombuffer(raw, dtype=dtype)
+    if which == "values":
+        values = _flatten_list(buf.values, name)
+        if limits.max_tensor_bytes and len(values) * dtype.itemsize > limits.max_tensor_bytes:
+            raise ResourceExhaustedError(
+                f"{name} carries {len(values)} values, more than the per-tensor limit of "
+                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes)")
+        array = np.array(values, dtype=np.float64)
+        if dtype.kind in "ui":
+            require(bool(np.all(array == np.round(array))) and (array.size == 0 or array.min() >= 0),
+                    f"{name}.values must be non-negative integers for {dtype.name} data")
+        return array.astype(dtype)
+    raise InvalidArgumentError(f"{name} is empty: set `data` (raw little-endian bytes) or `values` (numbers)")
+
+
+def _flatten_list(values: struct_pb2.ListValue, name: str) -> list:
+    out: list = []
+    stack = [iter(values.values)]
+    while stack:
+        for v in stack[-1]:
+            kind = v.WhichOneof("kind")
+            if kind == "number_value":
+                out.append(v.number_value)
+            elif kind == "list_value":
+                stack.append(iter(v.list_value.values))
+                break
+            else:
+                raise InvalidArgumentError(f"{name}.values holds a {kind}; only numbers (or lists of them) are allowed")
+        else:
+            stack.pop()
+    return out
+
+
+def buffer_from_array(array: np.ndarray) -> types_pb2.Buffer:
+    """A packed Buffer holding ``array``'s bytes (C order)."""
+    return types_pb2.Buffer(data=np.ascontiguousarray(array).tobytes())
+
+
+def read_batch(buf: types_pb2.Buffer, desc: layout.Descriptor, batch_size: int, name: str,
+               limits: Limits = NO_LIMITS) -> np.ndarray:
+    """A request's batch buffer as float32 (N, *desc.shape), honouring its stride."""
+    dtype = layout.numpy_dtype(desc.data_type, what=f"{name} data_type")
+    flat = array_from_buffer(buf, dtype, name, limits)
+    return layout.read_batch(flat, desc, int(batch_size), int(buf.stride), name)
+
+
+def pack_batch(array: np.ndarray, desc: layout.Descriptor) -> types_pb2.Buffer:
+    """A result batch as a packed Buffer in the descriptor's data type."""
+    return buffer_from_array(layout.pack(array, desc.data_type))
+
+
+def pack_gradient(array: Optional[np.ndarray]) -> Optional[types_pb2.Buffer]:
+    """Gradients travel as packed Float32."""
+    if array is None:
+        return None
+    return buffer_from_array(layout.pack(array, layout.DTYPE_FLOAT32))
+
+
+# --------------------------------------------------------------------------------- descriptors
+
+def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, limits: Limits = NO_LIMITS) -> layout.Descriptor:
+    """A layout.Descriptor from an NDArrayDescriptor (data decoded when present).
+
+    DATA_TYPE_UNSPECIFIED (0) is read as Float32, as a zero stride is read as contiguous.
+    """
+    require(pb.layout != 0, f"{name}.layout is not set")
+    data_type = pb.data_type or layout.DTYPE_FLOAT32
+    require(len(pb.size) <= layout.MAX_TENSOR_DIMENSION,
+            f"{name}.size has {len(pb.size)} entries; BNNS descriptors have at most 8")
+    require(len(pb.stride) <= layout.MAX_TENSOR_DIMENSION,
+            f"{name}.stride has {len(pb.stride)} entries; BNNS descriptors have at most 8")
+    require(np.isfinite(pb.data_scale) and np.isfinite(pb.data_bias),
+            f"{name}.data_scale {pb.data_scale} / data_bias {pb.data_bias} must be finite")
+    require(pb.flags in (layout.FLAG_BACKPROP_SET, layout.FLAG_BACKPROP_ACCUMULATE),
+            f"{name}.flags {pb.flags} is not a BNNSNDArrayFlags value (0 Set, 1 Accumulate)")
+    data = None
+    if pb.HasField("data"):
+        dtype = layout.numpy_dtype(data_type, what=f"{name}.data_type")
+        data = array_from_buffer(pb.data, dtype, f"{name}.data", limits)
+    desc = layout.Descriptor(layout=int(pb.layout), size=tuple(int(s) for s in pb.size),
+                             stride=tuple(int(s) for s in pb.stride), data_type=int(data_type), data=data,
+                             flags=int(pb.flags), data_scale=pb.data_scale or 1.0, data_bias=pb.data_bias)
+    desc.validate(name)
+    if data is not None:
+        require(data.size == desc.span,
+                f"{name}.data has {data.size} elements; {name} (size {tuple(desc.size)}, stride "
+                f"{desc.memory_strides()}) needs exactly {desc.span}")
+    return desc
+
+
+def optional_descriptor(parent, field: str, name: str, limits: Limits = NO_LIMITS) -> Optional[layout.Descriptor]:
+    """The descriptor in ``parent.field`` if it was set with data, else None (a NULL pointer)."""
+    if not parent.HasField(field):
+        return None
+    pb = getattr(parent, field)
+    if not pb.HasField("data") and pb.layout == 0:
+        return None
+    return descriptor(pb, name, limits)
+
+
+def activation(pb: types_pb2.Activation) -> Activation:
+    act = Activation(function=int(pb.function), alpha=float(pb.alpha), beta=float(pb.beta))
+    act.validate("activation")
+    return act
+
+
+def pad4(values, name: str = "pad") -> tuple:
+    require(len(values) in (0, 4), f"{name} has {len(values)} values; BNNS takes 4 (left, right, up, down)")
+    return tuple(int(v) for v in values) if values else (0, 0, 0, 0)
+
+
+# ---------------------------------------------------------------------------- layer parameters
+
+def convolution_params(pb: types_pb2.ConvolutionParameters, limits: Limits = NO_LIMITS) -> ConvolutionParams:
+    return ConvolutionParams(
+        i_desc=descriptor(pb.i_desc, "i_desc"),
+        w_desc=descriptor(pb.w_desc, "w_desc", limits),
+        o_desc=descriptor(pb.o_desc, "o_desc"),
+        bias=optional_descriptor(pb, "bias", "bias", limits),
+        activation=activation(pb.activation),
+        x_stride=pb.x_stride, y_stride=pb.y_stride,
+        x_dilation_stride=pb.x_dilation_stride, y_dilation_stride=pb.y_dilation_stride,
+        x_padding=pb.x_padding, y_padding=pb.y_padding, groups=pb.groups, pad=pad4(pb.pad))
+
+
+def fully_connected_params(pb: types_pb2.FullyConnectedParameters, limits: Limits = NO_LIMITS) -> FullyConnectedParams:
+    return FullyConnectedParams(
+        i_desc=descriptor(pb.i_desc, "i_desc"),
+        w_desc=descriptor(pb.w_desc, "w_desc", limits),
+        o_desc=descriptor(pb.o_desc, "o_desc"),
+        bias=optional_descriptor(pb, "bias", "bias", limits),
+        activation=activation(pb.activation))
+
+
+def strip_tensor_data(message) -> None:
+    """Clear every NDArrayDescriptor.data inside ``message`` (in place), for FilterInfo."""
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        items = value if _is_repeated(field) else [value]
+        for item in items:
+            if isinstance(item, types_pb2.NDArrayDescriptor):
+                item.ClearField("data")
+            elif hasattr(item, "ListFields"):
+                strip_tensor_data(item)
+
+
+def _is_repeated(field) -> bool:
+    # protobuf >= 6 has FieldDescriptor.is_repeated; older versions only have label (3 = repeated).
+    flag = getattr(field, "is_repeated", None)
+    return bool(flag) if flag is not None else field.label == 3

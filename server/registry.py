@@ -1,0 +1,79 @@
+"""The thread-safe table of live filter handles.
+
+Each entry has its own lock: calls on one handle run one at a time (a training forward and the
+backward that reads its cache must not interleave), calls on different handles run in parallel.
+Destroy removes the entry at once; a call already holding the entry finishes on a consistent
+filter and the memory goes when the last reference does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import threading
+from typing import Any, Iterator
+
+from bnns.kernels.errors import NotFoundError, ResourceExhaustedError
+
+
+@dataclasses.dataclass
+class Entry:
+    filter_id: str
+    kind: str
+    filter: Any                 # a kernels filter object
+    info_parameters: Any        # the CreateFilterRequest with tensor data cleared (for Describe)
+    owner: str = ""             # tenant
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    destroyed: bool = False
+
+    @property
+    def bytes_held(self) -> int:
+        return int(getattr(self.filter, "bytes_held", 0))
+
+
+class Registry:
+    def __init__(self, max_handles: int = 0):
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+        self.max_handles = max_handles     # 0 = unlimited
+
+    def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "") -> Entry:
+        filter_id = "f-" + secrets.token_hex(8)
+        entry = Entry(filter_id, kind, filter_obj, info_parameters, owner)
+        with self._lock:
+            if self.max_handles and sum(e.owner == owner for e in self._entries.values()) >= self.max_handles:
+                raise ResourceExhaustedError(
+                    f"live handle limit reached: {self.max_handles} filters per tenant (max_handles); "
+                    f"destroy some before creating more")
+            self._entries[filter_id] = entry
+        return entry
+
+    def get(self, filter_id: str, owner: str = "") -> Entry:
+        with self._lock:
+            entry = self._entries.get(filter_id)
+        if entry is None or entry.owner != owner:
+            # Another tenant's handle is reported exactly like one that never existed.
+            raise NotFoundError(f"no live filter with id {filter_id!r} (never created, or destroyed)")
+        return entry
+
+    def remove(self, filter_id: str, owner: str = "") -> Entry:
+        with self._lock:
+            entry = self._entries.get(filter_id)
+            if entry is None or entry.owner != owner:
+                raise NotFoundError(f"no live filter with id {filter_id!r} (never created, or destroyed)")
+            del self._entries[filter_id]
+        entry.destroyed = True
+        return entry
+
+    def entries(self, owner: str = "") -> Iterator[Entry]:
+        with self._lock:
+            snapshot = [e for e in self._entries.values() if e.owner == owner]
+        return iter(snapshot)
+
+    def all_entries(self) -> list:
+        with self._lock:
+            return list(self._entries.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)

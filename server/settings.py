@@ -1,0 +1,59 @@
+"""One typed settings object: every flag and its environment variable, in one place."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Optional, Sequence
+
+GIB = 1 << 30
+
+
+@dataclasses.dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    grpc_port: int = 50051                 # 0 = pick a free port
+    http_port: int = 8080                  # 0 = pick a free port
+    enable_grpc: bool = True
+    enable_http: bool = True
+    max_message_bytes: int = GIB           # gRPC send/receive cap and REST body cap
+    max_tensor_bytes: int = 0              # one tensor of a request; 0 = only max_message_bytes
+    max_handles: int = 0                   # live filters per tenant; 0 = unlimited
+    workers: int = 8                       # gRPC thread pool
+    grace_seconds: float = 10.0            # SIGTERM: how long in-flight calls may finish
+    log_level: str = "INFO"
+
+
+# flag name -> (environment variable, type, help)
+_FLAGS = {
+    "host": ("BNNS_HOST", str, "address to bind (both gRPC and REST)"),
+    "grpc_port": ("BNNS_GRPC_PORT", int, "gRPC port (0 = a free one)"),
+    "http_port": ("BNNS_HTTP_PORT", int, "REST port (0 = a free one)"),
+    "max_message_bytes": ("BNNS_MAX_MESSAGE_BYTES", int, "largest gRPC message / REST body, bytes"),
+    "max_tensor_bytes": ("BNNS_MAX_TENSOR_BYTES", int, "largest single tensor in a request, bytes (0 = no own cap)"),
+    "max_handles": ("BNNS_MAX_HANDLES", int, "live filters per tenant (0 = unlimited)"),
+    "workers": ("BNNS_WORKERS", int, "gRPC worker threads"),
+    "grace_seconds": ("BNNS_GRACE_SECONDS", float, "seconds in-flight calls get to finish on SIGTERM"),
+    "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR"),
+}
+
+
+def parse(argv: Optional[Sequence[str]] = None, environ=os.environ) -> Settings:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(
+        prog="bnns-server",
+        description="Serve Apple BNNS filters (forward and backward) over gRPC and REST.",
+        epilog="Every flag can also be set by the environment variable in brackets; a flag wins.")
+    for name, (env, kind, help_text) in _FLAGS.items():
+        default = kind(environ[env]) if env in environ else getattr(defaults, name)
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=default,
+                            help=f"{help_text} [{env}] (default: {default})")
+    parser.add_argument("--no-grpc", dest="enable_grpc", action="store_false", help="do not serve gRPC")
+    parser.add_argument("--no-http", dest="enable_http", action="store_false", help="do not serve REST")
+    args = parser.parse_args(argv)
+    if environ.get("BNNS_NO_HTTP") in ("1", "true"):
+        args.enable_http = False
+    if not (args.enable_grpc or args.enable_http):
+        parser.error("--no-grpc and --no-http together leave nothing to serve")
+    return Settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Settings)})
