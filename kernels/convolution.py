@@ -50,8 +50,8 @@ from .activation import Activation
 from .errors import InvalidArgumentError, require
 from .layout import (
     Descriptor, LAYOUT_CONV_WEIGHTS_IOHRWR, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_OIHW,
-    LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR, LAYOUT_VECTOR,
-    LAYOUT_1D_LAST_MAJOR, LAYOUT_1D_FIRST_MAJOR, LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR)
+    LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR,
+    LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR, numpy_dtype)
 
 # Bytes of im2col columns built per GEMM: big enough that each GEMM is efficient, small enough
 # to stay in the last-level cache and not to fault in a huge fresh buffer.
@@ -482,8 +482,9 @@ class FullyConnectedFilter(_AffineFilter):
     def __init__(self, params: FullyConnectedParams):
         self.params = params
         self.input_desc, self.output_desc = params.i_desc, params.o_desc
-        params.i_desc.validate("i_desc")
-        params.o_desc.validate("o_desc")
+        for name, desc in (("i_desc", params.i_desc), ("o_desc", params.o_desc)):
+            desc.validate(name)
+            numpy_dtype(desc.data_type, what=f"{name}.data_type")
         n_in, n_out = params.i_desc.element_count, params.o_desc.element_count
         self.weights_storage, self.weights = _fc_weights(params.w_desc)
         require(self.weights.shape == (n_out, n_in),
@@ -541,6 +542,7 @@ def _check_image(desc: Descriptor, name: str) -> None:
     require(desc.layout == LAYOUT_IMAGE_CHW,
             f"{name}.layout {desc.layout:#x} must be ImageCHW (0x30000) for a convolution")
     desc.validate(name)
+    numpy_dtype(desc.data_type, what=f"{name}.data_type")
 
 
 def _conv_weights(desc: Descriptor):
