@@ -1,0 +1,506 @@
+"""BNNS normalization filters: BatchNorm, InstanceNorm, LayerNorm, GroupNorm (bnns.md 3.4, 6.9).
+
+    y = act(gamma * x_hat + beta),   x_hat = (x - mean) / sqrt(var + epsilon)
+
+``BNNSFilterCreateLayerNormalization`` + ``BNNSNormalizationFilterApplyBatch`` /
+``BNNSNormalizationFilterApplyBackwardBatch``. The item is any descriptor of rank >= 1, usually
+ImageCHW (size (W, H, C) -> NumPy (C, H, W)); a batch is ``x`` of shape (N, C, *rest): the channel
+is the item's slowest logical axis (axis 1 of the batch array).
+
+Which values share one mean and variance:
+
+    BatchNorm     per channel c, over (N, *rest)              gamma, beta, moving stats: (C,)
+    InstanceNorm  per (sample n, channel c), over rest        gamma, beta, moving stats: (C,)
+    GroupNorm     per (sample n, group g), over (C/G, *rest)  gamma, beta: (C,), per channel
+    LayerNorm     per sample n (and per index of the axes before normalization_axis), over the last
+                  rank - normalization_axis logical axes       gamma, beta: the normalised shape
+                  (ImageCHW: axis 0 -> (C, H, W), 1 -> (H, W), 2 -> (W,))
+
+Notes
+-----
+Conventions chosen where BNNS is silent (bnns.md marks them UNCONFIRMED), PyTorch's unless said:
+
+* Normalising uses the biased variance (sum / count), like ``torch.nn.functional.batch_norm``.
+* Moving statistics (Batch and Instance norm only) are updated with the *unbiased* batch variance
+  (sum / (count - 1)), like torch, but with the Keras/BNNS-sample form of momentum:
+  ``moving = momentum * moving + (1 - momentum) * batch``. This is the opposite of torch's
+  ``momentum`` (torch's 0.1 is our 0.9). InstanceNorm updates them with the batch mean of the
+  per-instance statistics (what ``torch.nn.InstanceNorm2d(track_running_stats=True)`` does).
+  A training forward that would need an unbiased variance from a single value (count 1) is refused.
+* moving_mean and moving_variance are given together or not at all. For Layer and Group norm they
+  are ignored (BNNS ignores them). A descriptor whose ``data`` is None counts as absent (BNNS: a
+  NULL data pointer means "ignored"), so beta is then 0 and gamma 1.
+* beta and gamma gradients are summed over the batch. They are available even when beta or
+  gamma is absent: they are then the gradients at beta = 0 / gamma = 1.
+* A descriptor for beta, gamma or the moving stats may have any layout; only its element count must
+  match, and its values are taken in logical C order.
+* The activation is applied after the affine step; its backward takes the derivative from y
+  (BNNS's rule for fused activations). An activation whose derivative y does not determine
+  (e.g. LeakyReLU with alpha <= 0) is supported too: the training forward then keeps the
+  pre-activation in its cache.
+* Backward has no x argument (BNNS): it uses x_hat and 1/sqrt(var + epsilon) cached by the last
+  training forward of this filter. Inference forwards do not touch that cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+import numpy as np
+
+from . import activation as act_mod
+from .activation import Activation
+from .errors import FailedPreconditionError, require
+from .layout import Descriptor, numpy_dtype
+
+BATCH_NORM, INSTANCE_NORM, LAYER_NORM, GROUP_NORM = 2, 3, 4, 5     # BNNSFilterType raw values
+KIND_NAMES = {BATCH_NORM: "BatchNorm", INSTANCE_NORM: "InstanceNorm", LAYER_NORM: "LayerNorm",
+              GROUP_NORM: "GroupNorm"}
+_WITH_MOVING_STATS = (BATCH_NORM, INSTANCE_NORM)
+
+
+# ---------------------------------------------------------------------------------------- geometry
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """How a batch is viewed for the statistics and for the affine step.
+
+    Statistics: the batch is viewed as (N, rows, row_length) and reduced over the last axis
+    (plus the batch axis for BatchNorm). Affine step: viewed as (N, C, S) with gamma per channel
+    (``channelwise``), or as (N, P, Q) with gamma over the last axis (LayerNorm).
+    """
+
+    kind: int
+    item_shape: tuple
+    rows: int              # statistics rows per sample: C, C, G or P
+    row_length: int        # values per row: S, S, C/G * S or Q
+    affine_shape: tuple    # (C, S) or (P, Q): the item as the affine step sees it
+    param_shape: tuple     # natural shape of beta and gamma: (C,) or the normalised shape
+
+    @property
+    def channelwise(self) -> bool:
+        return self.kind != LAYER_NORM
+
+    @property
+    def stats_per_sample(self) -> bool:
+        return self.kind != BATCH_NORM
+
+    def count(self, n: int) -> int:
+        """Number of values behind one mean/variance."""
+        return self.row_length * (1 if self.stats_per_sample else n)
+
+
+def geometry(kind: int, item_shape: tuple, num_groups: int = 1,
+             normalization_axis: int = 0) -> Geometry:
+    """The Geometry of a normalization ``kind`` for items of logical shape ``item_shape``."""
+    item_shape = tuple(int(s) for s in item_shape)
+    channels, spatial = item_shape[0], math.prod(item_shape[1:])
+    if kind == LAYER_NORM:
+        normalised = item_shape[normalization_axis:]
+        outer, inner = math.prod(item_shape[:normalization_axis]), math.prod(normalised)
+        return Geometry(kind, item_shape, outer, inner, (outer, inner), normalised)
+    if kind == GROUP_NORM:
+        rows, length = num_groups, channels // num_groups * spatial
+    else:
+        rows, length = channels, spatial
+    return Geometry(kind, item_shape, rows, length, (channels, spatial), (channels,))
+
+
+# ---------------------------------------------------------------------------------------- kernels
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    """What a training forward keeps for backward (the filter holds it, BNNS's cache).
+
+    x_hat : (N, *affine_shape), normalised input.
+    inv_std : (N or 1, rows), 1 / sqrt(var + epsilon) per statistics row.
+    mean, variance : (N or 1, rows), batch statistics (variance biased).
+    pre : (N, *item_shape) pre-activation, kept only when y does not determine the activation's
+        derivative; else None.
+    """
+
+    geometry: Geometry
+    x_hat: np.ndarray
+    inv_std: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
+    pre: Optional[np.ndarray]
+
+    @property
+    def batch_size(self) -> int:
+        return self.x_hat.shape[0]
+
+
+def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
+            beta: Optional[np.ndarray] = None, *, epsilon: float,
+            activation: Activation = Activation(),
+            mean: Optional[np.ndarray] = None, variance: Optional[np.ndarray] = None,
+            x_hat_out: Optional[np.ndarray] = None):
+    """Normalise a batch: y = act(gamma * (x - mean) / sqrt(var + epsilon) + beta).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, *geo.item_shape), e.g. (N, C, H, W) for ImageCHW size (W, H, C).
+    geo : from :func:`geometry`.
+    gamma, beta : ndarray of shape geo.param_shape, or None (1 and 0).
+    epsilon : added to the variance.
+    mean, variance : ndarray of shape (C,), given statistics (BatchNorm/InstanceNorm inference with
+        moving stats); None computes them from x.
+    x_hat_out : optional buffer of shape (N, geo.rows, geo.row_length) and x's dtype for x_hat
+        (a filter passes its previous cache: reusing memory saves the page faults of a fresh
+        allocation, about a third of a large forward's time).
+
+    Returns
+    -------
+    y : ndarray like x.
+    saved : :class:`Saved` for :func:`backward`, or None when the statistics were given.
+    """
+    dtype = x.dtype
+    n = x.shape[0]
+    rows = x.reshape(n, geo.rows, geo.row_length)
+    if mean is not None:
+        # Fixed per-channel statistics (BatchNorm/InstanceNorm rows are channels) fold into one
+        # scale and shift: y = act(x * k + c), k = gamma / sqrt(var + eps), c = beta - mean * k.
+        k = 1 / np.sqrt(np.asarray(variance, dtype).reshape(-1) + dtype.type(epsilon))
+        if gamma is not None:
+            k = k * np.asarray(gamma, dtype)
+        c = -np.asarray(mean, dtype).reshape(-1) * k
+        if beta is not None:
+            c += np.asarray(beta, dtype)
+        pre = rows * k.astype(dtype)[:, None]
+        pre += c.astype(dtype)[:, None]
+        return act_mod.forward(pre, activation).reshape(x.shape), None
+
+    count = dtype.type(geo.count(n))
+    mean = _row_sums(np.add.reduce(rows, axis=2), geo) / count
+    x_hat = np.subtract(rows, mean[..., None], out=x_hat_out)
+    # Two passes (mean, then squares of x - mean): no cancellation when |mean| >> std.
+    variance = _row_sums(np.vecdot(x_hat, x_hat), geo) / count
+    inv_std = (1 / np.sqrt(variance + dtype.type(epsilon))).astype(dtype, copy=False)
+    x_hat *= inv_std[..., None]
+    x_hat = x_hat.reshape((n,) + geo.affine_shape)
+
+    pre = _affine(x_hat, geo, gamma, beta)
+    y = act_mod.forward(pre, activation).reshape(x.shape)
+    keep_pre = not activation.is_identity and not act_mod.can_backward_from_output(activation)
+    saved = Saved(geo, x_hat, inv_std, mean, variance, pre.reshape(x.shape) if keep_pre else None)
+    return y, saved
+
+
+def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
+             gamma: Optional[np.ndarray] = None, *, activation: Activation = Activation(),
+             input_grad: bool = True, beta_grad: bool = False, gamma_grad: bool = False):
+    """Gradients of a training-mode normalization from its cached forward.
+
+    With dx_hat = gamma * dL/dpre and means over each statistics group (count m):
+
+        dL/dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))
+        dL/dbeta = sum dL/dpre,   dL/dgamma = sum dL/dpre * x_hat   (over the batch and the rest)
+
+    Parameters
+    ----------
+    d_out : ndarray (N, *item_shape), dL/dy.
+    y : ndarray (N, *item_shape), the forward output; needed only for a non-Identity activation.
+    saved : from the training :func:`forward`.
+    gamma : ndarray geo.param_shape, or None (1).
+
+    Returns
+    -------
+    (d_in (N, *item_shape), d_beta param_shape, d_gamma param_shape), None for what was not asked.
+    """
+    geo = saved.geometry
+    x_hat = saved.x_hat
+    n = saved.batch_size
+    dtype = x_hat.dtype
+    d_pre = act_mod.backward(np.asarray(d_out, dtype), activation, x=saved.pre, y=y)
+    d_pre = d_pre.reshape(x_hat.shape)
+    count = dtype.type(geo.count(n))
+    d_in = d_beta = d_gamma = None
+
+    if geo.channelwise:
+        # Sums per (sample, channel) first: they give the parameter gradients (summed over the
+        # batch) and, because gamma is constant within a channel, the group sums of dx_hat.
+        sum_d = np.add.reduce(d_pre, axis=2)              # (N, C)   sum_s dL/dpre
+        sum_dx = np.vecdot(d_pre, x_hat)                  # (N, C)   sum_s dL/dpre * x_hat
+        if beta_grad:
+            d_beta = sum_d.sum(axis=0)
+        if gamma_grad:
+            d_gamma = sum_dx.sum(axis=0)
+        if input_grad:
+            g = np.ones(geo.affine_shape[0], dtype) if gamma is None else np.asarray(gamma, dtype)
+            if geo.kind == GROUP_NORM:
+                # gamma varies inside a group: the group means are those of dx_hat = gamma * d_pre.
+                mean_d = _per_channel(_to_rows(g * sum_d, geo), geo) / count
+                mean_dx = _per_channel(_to_rows(g * sum_dx, geo), geo) / count
+                d_in = x_hat * -mean_dx[..., None]
+                d_in -= mean_d[..., None]
+                d_in += d_pre * g[:, None]
+                d_in *= _per_channel(saved.inv_std, geo)[..., None]
+            else:
+                # gamma is constant inside a statistics group (a channel) and factors out:
+                # dx = gamma * inv_std * (d_pre - mean(d_pre) - x_hat * mean(d_pre * x_hat)).
+                mean_d = _row_sums(sum_d, geo) / count     # (N or 1, C)
+                mean_dx = _row_sums(sum_dx, geo) / count
+                d_in = x_hat * -mean_dx[..., None]
+                d_in -= mean_d[..., None]
+                d_in += d_pre
+                d_in *= (g * saved.inv_std)[..., None]
+    else:
+        flat_d, flat_xh = d_pre.reshape(-1, geo.row_length), x_hat.reshape(-1, geo.row_length)
+        if beta_grad:
+            d_beta = np.add.reduce(flat_d, axis=0).reshape(geo.param_shape)
+        if gamma_grad:
+            d_gamma = np.einsum("rq,rq->q", flat_d, flat_xh).reshape(geo.param_shape)
+        if input_grad:
+            # gamma varies inside a statistics row here, so dx_hat is formed explicitly.
+            if gamma is not None:
+                dxh = d_pre * np.asarray(gamma, dtype).reshape(-1)
+            else:   # d_pre is the caller's d_out when the activation is Identity: keep it intact
+                dxh = d_pre.copy() if activation.is_identity else d_pre
+            mean_dxh = (np.add.reduce(dxh, axis=2) / count)[..., None]
+            mean_dxh_xh = (np.vecdot(dxh, x_hat) / count)[..., None]
+            d_in = dxh
+            d_in -= mean_dxh
+            d_in -= x_hat * mean_dxh_xh
+            d_in *= saved.inv_std[..., None]
+    if d_in is not None:
+        d_in = d_in.reshape((n,) + geo.item_shape)
+    return d_in, d_beta, d_gamma
+
+
+# ---------------------------------------------------------------------------------------- filter
+@dataclasses.dataclass(frozen=True)
+class NormalizationParams:
+    """BNNSLayerParametersNormalization plus the BNNSFilterType that selects the kind."""
+
+    type: int
+    i_desc: Descriptor
+    o_desc: Descriptor
+    beta: Optional[Descriptor] = None
+    gamma: Optional[Descriptor] = None
+    moving_mean: Optional[Descriptor] = None
+    moving_variance: Optional[Descriptor] = None
+    momentum: float = 0.9
+    epsilon: float = 1e-5
+    activation: Activation = Activation()
+    num_groups: int = 1
+    normalization_axis: int = 0
+
+
+class NormalizationFilter:
+    """A normalization filter: its beta, gamma and moving statistics (float32 copies) and the cache
+    of its last training forward.
+
+    ``parameters()`` returns the filter's own arrays: writing into them (an optimizer step, a
+    client pointer refresh) changes what the next forward uses.
+    """
+
+    def __init__(self, params: NormalizationParams):
+        self.params = params
+        kind = params.type
+        require(kind in KIND_NAMES,
+                f"type {kind} is not a normalization filter type (BatchNorm 2, InstanceNorm 3, "
+                f"LayerNorm 4, GroupNorm 5)")
+        name = KIND_NAMES[kind]
+        for what, desc in (("i_desc", params.i_desc), ("o_desc", params.o_desc)):
+            desc.validate(what)
+            numpy_dtype(desc.data_type, what=f"{what}.data_type")
+        shape = params.i_desc.shape
+        require(params.o_desc.shape == shape,
+                f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from "
+                f"i_desc shape {shape} ({params.i_desc.describe()}); {name} keeps the shape")
+        require(_finite(params.epsilon) and params.epsilon >= 0,
+                f"epsilon {params.epsilon} must be a finite number >= 0")
+        require(_finite(params.momentum) and 0 <= params.momentum <= 1,
+                f"momentum {params.momentum} must be in [0, 1]")
+        params.activation.validate("activation")
+        channels = shape[0]
+        if kind == GROUP_NORM:
+            groups = params.num_groups
+            require(isinstance(groups, (int, np.integer)) and 1 <= groups <= channels
+                    and channels % groups == 0,
+                    f"num_groups {groups} must divide the {channels} channels of i_desc shape "
+                    f"{shape}")
+        if kind == LAYER_NORM:
+            axis = params.normalization_axis
+            require(isinstance(axis, (int, np.integer)) and 0 <= axis < len(shape),
+                    f"normalization_axis {axis} must be in [0, {len(shape)}) for i_desc shape "
+                    f"{shape}")
+        self._geo = geometry(kind, shape, params.num_groups, params.normalization_axis)
+        geo = self._geo
+
+        self._arrays: dict[str, np.ndarray] = {}
+        for field in ("beta", "gamma"):
+            self._load(field, getattr(params, field), geo.param_shape, name)
+        if kind in _WITH_MOVING_STATS:
+            present = [_has_data(params.moving_mean), _has_data(params.moving_variance)]
+            require(present[0] == present[1],
+                    f"moving_mean ({'given' if present[0] else 'absent'}) and moving_variance "
+                    f"({'given' if present[1] else 'absent'}) must be given together")
+            for field in ("moving_mean", "moving_variance"):
+                self._load(field, getattr(params, field), (channels,), name)
+            if "moving_variance" in self._arrays:
+                variance = self._arrays["moving_variance"]
+                require(bool(np.all(variance >= 0)),
+                        f"moving_variance has negative values (min {variance.min()})")
+        self._saved: Optional[Saved] = None
+
+    # ------------------------------------------------------------------ introspection
+    @property
+    def input_desc(self) -> Descriptor:
+        return self.params.i_desc
+
+    @property
+    def output_desc(self) -> Descriptor:
+        return self.params.o_desc
+
+    @property
+    def has_training_cache(self) -> bool:
+        return self._saved is not None
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The present ones of "beta", "gamma", "moving_mean", "moving_variance" (live arrays)."""
+        return dict(self._arrays)
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, x: np.ndarray, *, training: bool) -> np.ndarray:
+        """BNNSNormalizationFilterApplyBatch.
+
+        x : (N, *i_desc.shape), e.g. (N, C, H, W). Returns y of the same shape.
+        training=True normalises with the batch statistics, updates the moving stats and replaces
+        the backward cache; training=False uses the moving stats when the filter has them.
+        """
+        x = self._check_batch(x, "x")
+        p, geo = self.params, self._geo
+        beta, gamma = self._arrays.get("beta"), self._arrays.get("gamma")
+        moving = "moving_mean" in self._arrays
+        if not training and moving:
+            y, _ = forward(x, geo, gamma, beta, epsilon=p.epsilon, activation=p.activation,
+                           mean=self._arrays["moving_mean"],
+                           variance=self._arrays["moving_variance"])
+            return y
+        n = x.shape[0]
+        if training and moving:
+            require(geo.count(n) > 1,
+                    f"{KIND_NAMES[p.type]} training with batch_size {n} and item shape "
+                    f"{geo.item_shape} has one value per statistic: the unbiased variance for "
+                    f"moving_variance is undefined")
+        buffer = None
+        if training and self._saved is not None:
+            old = self._saved.x_hat
+            if old.dtype == x.dtype and old.size == x.size:
+                # Reuse the old cache's memory for the new x_hat. Forget the old cache first: if
+                # anything fails from here on, backward reports "no training forward" rather
+                # than reading a half-written x_hat.
+                buffer = old.reshape(n, geo.rows, geo.row_length)
+                self._saved = None
+        y, saved = forward(x, geo, gamma, beta, epsilon=p.epsilon, activation=p.activation,
+                           x_hat_out=buffer)
+        if training:
+            if moving:
+                self._update_moving_stats(saved)
+            self._saved = saved
+        return y
+
+    def apply_backward(self, y: Optional[np.ndarray], d_out: np.ndarray, *, input_grad: bool = True,
+                       beta_grad: bool = False, gamma_grad: bool = False):
+        """BNNSNormalizationFilterApplyBackwardBatch: gradients from the last training forward.
+
+        y : (N, *o_desc.shape), the forward output; only read for a non-Identity activation.
+        d_out : (N, *o_desc.shape), dL/dy.
+        Returns (d_in, d_beta, d_gamma), None for what was not asked.
+        """
+        p = self.params
+        saved = self._saved
+        if saved is None:
+            raise FailedPreconditionError(
+                f"{KIND_NAMES[p.type]} backward needs a training-mode forward first (BNNS keeps "
+                f"x_hat and 1/std from it); this filter has had none")
+        d_out = self._check_batch(d_out, "d_out")
+        if d_out.shape[0] != saved.batch_size:
+            raise FailedPreconditionError(
+                f"d_out has batch size {d_out.shape[0]} but the last training forward had "
+                f"batch size {saved.batch_size}; backward must follow a forward of the same batch")
+        if not p.activation.is_identity and saved.pre is None:
+            require(y is not None, f"y (the forward output) is needed for the backward of "
+                                   f"activation {p.activation.kind.name}")
+            y = np.asarray(self._check_batch(y, "y"), saved.x_hat.dtype)
+            require(y.shape[0] == saved.batch_size,
+                    f"y has batch size {y.shape[0]}, d_out {saved.batch_size}")
+        return backward(d_out, y, saved, self._arrays.get("gamma"), activation=p.activation,
+                        input_grad=input_grad, beta_grad=beta_grad, gamma_grad=gamma_grad)
+
+    # ------------------------------------------------------------------ helpers
+    def _load(self, field: str, desc: Optional[Descriptor], shape: tuple, name: str) -> None:
+        if not _has_data(desc):
+            return
+        values = desc.tensor(field)
+        expected = math.prod(shape)
+        require(values.size == expected,
+                f"{field} has {values.size} values ({desc.describe()}) but {name} with i_desc "
+                f"shape {self._geo.item_shape} needs {expected} (shape {shape})")
+        self._arrays[field] = np.array(values.reshape(shape), dtype=np.float32)
+
+    def _check_batch(self, a, name: str) -> np.ndarray:
+        a = np.asarray(a)
+        shape = self._geo.item_shape
+        require(a.ndim == len(shape) + 1 and a.shape[1:] == shape and a.shape[0] >= 1,
+                f"{name} has shape {a.shape}; expected (N, *{shape}) with N >= 1 for "
+                f"{self.params.i_desc.describe()}")
+        return a if a.dtype == np.float64 else a.astype(np.float32, copy=False)
+
+    def _update_moving_stats(self, saved: Saved) -> None:
+        # moving = momentum * moving + (1 - momentum) * batch, variance unbiased (see Notes).
+        count = saved.geometry.count(saved.batch_size)
+        batch_mean = saved.mean.mean(axis=0)
+        batch_var = saved.variance.mean(axis=0) * (count / (count - 1))
+        m = np.float32(self.params.momentum)
+        for field, value in (("moving_mean", batch_mean), ("moving_variance", batch_var)):
+            stat = self._arrays[field]
+            stat *= m
+            stat += (1 - m) * value.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------- private
+def _row_sums(per_row: np.ndarray, geo: Geometry) -> np.ndarray:
+    """(N, rows) per-sample row sums -> the statistics' sums: (N, rows), or (1, rows) for
+    BatchNorm, whose statistics span the batch."""
+    return per_row if geo.stats_per_sample else per_row.sum(axis=0, keepdims=True)
+
+
+def _to_rows(per_channel: np.ndarray, geo: Geometry) -> np.ndarray:
+    """(N, C) per-channel values -> (N, rows) summed per statistics row (GroupNorm: per group)."""
+    if geo.kind != GROUP_NORM:
+        return per_channel
+    return per_channel.reshape(per_channel.shape[0], geo.rows, -1).sum(axis=2)
+
+
+def _per_channel(per_row: np.ndarray, geo: Geometry) -> np.ndarray:
+    """(N or 1, rows) -> (N or 1, C): GroupNorm repeats each group's value over its channels."""
+    if geo.kind != GROUP_NORM:
+        return per_row
+    return np.repeat(per_row, geo.affine_shape[0] // geo.rows, axis=1)
+
+
+def _affine(x_hat: np.ndarray, geo: Geometry, gamma, beta) -> np.ndarray:
+    """gamma * x_hat + beta on the affine view; always a new array (x_hat stays in the cache)."""
+    dtype = x_hat.dtype
+    shape = (1, -1, 1) if geo.channelwise else (1, 1, -1)
+    if gamma is not None:
+        out = x_hat * np.asarray(gamma, dtype).reshape(shape)
+    else:
+        out = x_hat.copy()
+    if beta is not None:
+        out += np.asarray(beta, dtype).reshape(shape)
+    return out
+
+
+def _has_data(desc: Optional[Descriptor]) -> bool:
+    return desc is not None and desc.data is not None
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
