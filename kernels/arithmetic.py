@@ -35,8 +35,7 @@ Conventions chosen where BNNS is silent (PyTorch's, unless said):
   neither operand gets a gradient (masked elements pass nothing back; TensorFlow would give
   MultiplyNoNaN's b the gradient a).
 * Select(cond, a, b) = a where cond != 0, else b; the gradient goes to a or b.
-* Erf is evaluated in NumPy (no SciPy): a series below |x| = 2.5, a continued fraction for erfc
-  above; relative error below 1e-14 in float64.
+* Erf is the activation table's (kernels/activation.py: float64 series and continued fraction).
 * Operands that are the same buffer get one gradient each; summing them is the caller's business.
 * The output descriptor type must be Sample. Backward needs the Sample inputs, except for Add,
   Subtract and Negate with an activation whose derivative comes from y.
@@ -91,7 +90,7 @@ class ArithmeticKind:
 
 
 _LN2 = math.log(2.0)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_ERF = Activation(act_mod.ERF)      # one erf in the code base: the activation table's
 
 
 def _unary(name, forward, grad, uses_output=False):
@@ -179,8 +178,8 @@ FUNCTIONS: dict[int, ArithmeticKind] = {
     RECIPROCAL: _unary("Reciprocal", lambda a: 1 / a, lambda g, o, f: -g * f * f,
                        uses_output=True),
     SQUARE: _unary("Square", np.square, lambda g, o, f: 2 * g * o[0]),
-    ERF: _unary("Erf", lambda a: _erf(a),
-                lambda g, o, f: g * _TWO_OVER_SQRT_PI * np.exp(-o[0] * o[0])),
+    ERF: _unary("Erf", lambda a: act_mod.forward(a, _ERF),
+                lambda g, o, f: g * _ERF.kind.grad_from_x(o[0], _ERF.alpha, _ERF.beta)),
     # ---- ternary
     MULTIPLY_ADD: ArithmeticKind(
         "MultiplyAdd", lambda a, b, c: a * b + c,
@@ -258,7 +257,8 @@ def backward(function: int, operands: Sequence[Optional[np.ndarray]], d_out: np.
         elif y is not None and act_mod.can_backward_from_output(activation):
             g = act_mod.backward(d_out, activation, y=y)
         else:
-            f = kind.forward(*operands)
+            # the batch axis is 1 in f when no operand is a Sample
+            f = np.broadcast_to(kind.forward(*operands), d_out.shape)
             g = act_mod.backward(d_out, activation, x=f)
         if kind.uses_output and f is None:
             f = kind.forward(*operands)
@@ -492,28 +492,3 @@ def _sum_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
 def _as_float(a: np.ndarray) -> np.ndarray:
     return a if a.dtype == np.float64 else a.astype(np.float32, copy=False)
 
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf, elementwise, without SciPy.
-
-    |x| < 2.5:  erf x = 2/sqrt(pi) exp(-x^2) sum_n (2x^2)^n x / (1*3*...*(2n+1))   (all terms >= 0)
-    |x| >= 2.5: erfc x = exp(-x^2) / (sqrt(pi) (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))))
-    40 terms of each give a relative error below 1e-14 over the whole range.
-    """
-    x = np.asarray(x)
-    out = np.empty_like(x)
-    small = np.abs(x) < 2.5
-    s = x[small]
-    term, total, two_s2 = s.copy(), s.copy(), 2 * s * s
-    for n in range(1, 40):
-        term *= two_s2 / (2 * n + 1)
-        total += term
-    out[small] = _TWO_OVER_SQRT_PI * np.exp(-s * s) * total
-    big = ~small
-    a = np.abs(x[big])
-    frac = a.copy()
-    for k in range(40, 0, -1):
-        frac = a + (k / 2) / frac
-    erfc = np.exp(-a * a) / (math.sqrt(math.pi) * frac)
-    out[big] = np.copysign(1 - erfc, x[big])
-    return out

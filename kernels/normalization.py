@@ -169,7 +169,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
             c += np.asarray(beta, dtype)
         pre = rows * k.astype(dtype)[:, None]
         pre += c.astype(dtype)[:, None]
-        return act_mod.forward(pre, activation).reshape(x.shape), None
+        return act_mod.forward(pre.reshape(x.shape), activation), None
 
     count = dtype.type(geo.count(n))
     mean = _row_sums(np.add.reduce(rows, axis=2), geo) / count
@@ -180,10 +180,11 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
     x_hat *= inv_std[..., None]
     x_hat = x_hat.reshape((n,) + geo.affine_shape)
 
-    pre = _affine(x_hat, geo, gamma, beta)
-    y = act_mod.forward(pre, activation).reshape(x.shape)
+    # The activation sees the item's own shape: axis functions (Softmax) act along its last axis.
+    pre = _affine(x_hat, geo, gamma, beta).reshape(x.shape)
+    y = act_mod.forward(pre, activation)
     keep_pre = not activation.is_identity and not act_mod.can_backward_from_output(activation)
-    saved = Saved(geo, x_hat, inv_std, mean, variance, pre.reshape(x.shape) if keep_pre else None)
+    saved = Saved(geo, x_hat, inv_std, mean, variance, pre if keep_pre else None)
     return y, saved
 
 

@@ -401,6 +401,18 @@ def test_same_buffer_twice_gets_one_gradient_per_operand():
     np.testing.assert_allclose(da + db, 2 * x * d_out, rtol=1e-15)    # d(x*x)/dx once summed
 
 
+def test_parameter_only_operands_with_an_activation_that_needs_its_input():
+    # no Sample: f has a batch axis of 1, the activation's derivative is taken from f (x)
+    a, b = np.array([[-1.0, 2.0, 3.0, -4.0]]), np.full((1, 4), 2.0)
+    filt = make_filter(ar.MULTIPLY, [(1, 4), (1, 4)], (P, C), [a, b],
+                       Activation(LEAKY_RECTIFIED_LINEAR, alpha=0.0), out_shape=(1, 4))
+    y = filt.apply([None, None], batch_size=3)
+    np.testing.assert_array_equal(y, np.broadcast_to([[[0, 4, 6, 0]]], (3, 1, 4)))
+    da, db = filt.apply_backward([None, None], y, np.ones_like(y), wanted=[True, False])
+    np.testing.assert_array_equal(da, [[0, 6, 6, 0]])     # 3 items x b where a*b > 0
+    assert db is None
+
+
 def test_add_backward_needs_no_inputs():
     rng = np.random.default_rng(209)
     filt = make_filter(ar.ADD, [(3, 4), (1, 4)], (S, P), [None, np.ones((1, 4))])

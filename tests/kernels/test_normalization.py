@@ -12,7 +12,7 @@ import pytest
 from bnns.kernels import layout as L
 from bnns.kernels import normalization as nm
 from bnns.kernels.activation import (IDENTITY, LEAKY_RECTIFIED_LINEAR, RECTIFIED_LINEAR, SIGMOID,
-                                     Activation)
+                                     SOFTMAX, Activation)
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
 from tests.numeric import assert_gradient_matches, projection
 
@@ -190,6 +190,19 @@ def test_batch_norm_hand_computed_output():
                                              training=True)
     expected = 2 * (np.array([1, 3, 5, 7]) - 4) / math.sqrt(5 + EPS) + 0.5
     np.testing.assert_allclose(y.reshape(-1), expected, rtol=1e-6)
+
+
+def test_softmax_activation_acts_along_the_items_last_axis():
+    rng = np.random.default_rng(119)
+    kind = KINDS[0]
+    filt = nm.NormalizationFilter(make_params(kind, rng, activation=Activation(SOFTMAX)))
+    x = batch(kind, rng)
+    y = filt.apply(x, training=True)
+    np.testing.assert_allclose(y.sum(axis=-1), 1, rtol=1e-6)     # along W (BNNS size[0])
+    params = filt.parameters()
+    pre = naive_forward(x, kind, params["gamma"], params["beta"])
+    expected = np.exp(pre) / np.exp(pre).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_descriptor_without_data_counts_as_absent():
