@@ -12,6 +12,17 @@ from .api import *            # noqa: F401,F403  the C-style functions and BNNSF
 from .api import BNNSFilter, last_error
 from .backend import LocalBackend, RemoteBackend, connect, current
 from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's raw values
+from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
+from .activation import ActivationLayer as _ActivationLayer
 from .layers import BNNS
+from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSLayerParametersLossHuber,
+                   BNNSLayerParametersLossSigmoidCrossEntropy, BNNSLayerParametersLossSoftmaxCrossEntropy,
+                   BNNSLayerParametersLossYolo, BNNSLossFilterApplyBackwardBatch, BNNSLossFilterApplyBatch,
+                   LossLayer as _LossLayer, _LossFunction, _LossReduction)
+
+BNNS.LossLayer = _LossLayer
+BNNS.ActivationLayer = _ActivationLayer
+BNNS.LossFunction = _LossFunction
+BNNS.LossReduction = _LossReduction
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)

@@ -10,8 +10,9 @@ import numpy as np
 from google.protobuf import struct_pb2
 
 from bnns.kernels import layout
-from bnns.kernels.activation import Activation
+from bnns.kernels.activation import Activation, ActivationParams
 from bnns.kernels.convolution import ConvolutionParams, FullyConnectedParams
+from bnns.kernels.loss import LossParams, YoloParams
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import types_pb2
 
@@ -172,6 +173,26 @@ def fully_connected_params(pb: types_pb2.FullyConnectedParameters, limits: Limit
         o_desc=descriptor(pb.o_desc, "o_desc"),
         bias=optional_descriptor(pb, "bias", "bias", limits),
         activation=activation(pb.activation))
+
+
+def activation_params(pb: types_pb2.ActivationParameters, limits: Limits = NO_LIMITS) -> ActivationParams:
+    return ActivationParams(i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
+                            activation=activation(pb.activation), axis_flags=int(pb.axis_flags))
+
+
+def loss_params(pb: types_pb2.LossParameters, limits: Limits = NO_LIMITS) -> LossParams:
+    yolo = None
+    if pb.HasField("yolo"):
+        y = pb.yolo
+        yolo = YoloParams(
+            number_of_grid_columns=y.number_of_grid_columns, number_of_grid_rows=y.number_of_grid_rows,
+            number_of_anchor_boxes=y.number_of_anchor_boxes, anchor_box_size=y.anchor_box_size, rescore=y.rescore,
+            scale_xy=y.scale_xy, scale_wh=y.scale_wh, scale_object=y.scale_object, scale_no_object=y.scale_no_object,
+            scale_classification=y.scale_classification, object_minimum_iou=y.object_minimum_iou,
+            no_object_maximum_iou=y.no_object_maximum_iou, anchors_data=tuple(y.anchors_data))
+    return LossParams(function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
+                      o_desc=descriptor(pb.o_desc, "o_desc"), reduction=int(pb.reduction),
+                      label_smooth=pb.label_smooth, huber_delta=pb.huber_delta, yolo=yolo)
 
 
 def strip_tensor_data(message) -> None:

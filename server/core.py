@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from bnns.kernels import convolution
+from bnns.kernels import activation, convolution, layout, loss
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
@@ -35,16 +35,26 @@ def _fully_connected(p, limits):
     return convolution.FullyConnectedFilter(codec.fully_connected_params(p, limits))
 
 
+def _activation(p, limits):
+    return activation.ActivationFilter(codec.activation_params(p, limits), seed=int(p.seed))
+
+
+def _loss(p, limits):
+    return loss.LossFilter(codec.loss_params(p, limits))
+
+
 # CreateFilterRequest.layer case -> builder(parameters message, limits) -> kernels filter.
 LAYER_BUILDERS: dict[str, Callable] = {
     "convolution": _convolution,
     "transposed_convolution": _transposed_convolution,
     "fully_connected": _fully_connected,
+    "activation": _activation,
+    "loss": _loss,
 }
 
 # The kinds BNNSFilterApplyBatch / BNNSFilterApplyBackwardBatch serve (the others have their own
 # entry points, as in BNNS).
-GENERIC_KINDS = {"convolution", "transposed_convolution", "fully_connected"}
+GENERIC_KINDS = {"convolution", "transposed_convolution", "fully_connected", "activation"}
 
 
 class Core:
@@ -109,12 +119,55 @@ class Core:
         y = self._optional_batch(request, "out", f.output_desc, n)
         dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
         with entry.lock:
-            d_in, d_w, d_b = f.apply_backward(
-                x, y, dy, input_grad=request.compute_in_delta, weights_grad=request.compute_weights_delta,
-                bias_grad=request.compute_bias_delta)
+            if entry.kind == "activation":
+                # A standalone activation's weights_delta is its trainable alpha (LeakyReLU, PReLU).
+                require(not request.compute_bias_delta, "an activation filter has no bias: bias_delta was asked")
+                d_in, d_w = f.apply_backward(x, y, dy, input_grad=request.compute_in_delta,
+                                             weights_grad=request.compute_weights_delta)
+                d_b = None
+            else:
+                d_in, d_w, d_b = f.apply_backward(
+                    x, y, dy, input_grad=request.compute_in_delta, weights_grad=request.compute_weights_delta,
+                    bias_grad=request.compute_bias_delta)
         return pb.FilterApplyBackwardBatchResponse(
             in_delta=codec.pack_gradient(d_in), weights_delta=codec.pack_gradient(d_w),
             bias_delta=codec.pack_gradient(d_b))
+
+    # ------------------------------------------------------------------------------------ loss
+    def loss_filter_apply_batch(self, request: pb.LossFilterApplyBatchRequest,
+                                tenant: str = "") -> pb.LossFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"loss"}, "LossFilterApplyBatch")
+        f, n = entry.filter, request.batch_size
+        x, labels, weights = self._loss_inputs(request, f, n)
+        with entry.lock:
+            value, d_in = f.apply(x, labels, weights, want_input_grad=request.compute_in_delta)
+        return pb.LossFilterApplyBatchResponse(out=codec.pack_batch(value, f.output_desc),
+                                               in_delta=codec.pack_gradient(d_in))
+
+    def loss_filter_apply_backward_batch(self, request: pb.LossFilterApplyBackwardBatchRequest,
+                                         tenant: str = "") -> pb.LossFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"loss"}, "LossFilterApplyBackwardBatch")
+        f, n = entry.filter, request.batch_size
+        x, labels, weights = self._loss_inputs(request, f, n)
+        # dL/d(loss): one value when reduced, else one item of the loss output per batch item.
+        shape = f.output_shape(n)
+        item = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (int(np.prod(shape[1:], dtype=np.int64)),))
+        d_loss = codec.read_batch(request.out_delta, item, shape[0], "out_delta", self.limits)
+        with entry.lock:
+            d_in = f.apply_backward(x, labels, weights, d_loss.reshape(shape))
+        return pb.LossFilterApplyBackwardBatchResponse(in_delta=codec.pack_gradient(d_in))
+
+    def _loss_inputs(self, request, f, n):
+        x = codec.read_batch(getattr(request, "in"), f.input_desc, n, "in", self.limits)
+        labels = codec.read_batch(request.labels, f.input_desc, n, "labels", self.limits)
+        f.check_weights(request.weights_size, n)
+        weights = None
+        if request.weights_size:
+            weights = codec.array_from_buffer(request.weights, np.dtype("<f4"), "weights", self.limits)
+            require(weights.size == request.weights_size,
+                    f"weights has {weights.size} values but weights_size is {request.weights_size}")
+            require(bool(np.all(np.isfinite(weights))), "weights contains NaN or infinite values")
+        return x, labels, weights
 
     # ------------------------------------------------------------------------------- helpers
     def _entry(self, filter_id: str, tenant: str, kinds: set, rpc: str) -> Entry:

@@ -562,16 +562,18 @@ class PoolingParameters(_message.Message):
     def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., pooling_function: _Optional[_Union[PoolingFunction, str]] = ..., k_width: _Optional[int] = ..., k_height: _Optional[int] = ..., x_stride: _Optional[int] = ..., y_stride: _Optional[int] = ..., x_dilation_stride: _Optional[int] = ..., y_dilation_stride: _Optional[int] = ..., x_padding: _Optional[int] = ..., y_padding: _Optional[int] = ..., pad: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ActivationParameters(_message.Message):
-    __slots__ = ("i_desc", "o_desc", "activation", "axis_flags")
+    __slots__ = ("i_desc", "o_desc", "activation", "axis_flags", "seed")
     I_DESC_FIELD_NUMBER: _ClassVar[int]
     O_DESC_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_FIELD_NUMBER: _ClassVar[int]
     AXIS_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
     i_desc: NDArrayDescriptor
     o_desc: NDArrayDescriptor
     activation: Activation
     axis_flags: int
-    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., axis_flags: _Optional[int] = ...) -> None: ...
+    seed: int
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., axis_flags: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class YoloParameters(_message.Message):
     __slots__ = ("number_of_grid_columns", "number_of_grid_rows", "number_of_anchor_boxes", "anchor_box_size", "rescore", "scale_xy", "scale_wh", "scale_object", "scale_no_object", "scale_classification", "object_minimum_iou", "no_object_maximum_iou", "anchors_data")

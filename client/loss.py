@@ -1,0 +1,248 @@
+"""Loss filters: BNNSFilterCreateLayerLoss, BNNSLossFilterApplyBatch, BNNSLossFilterApplyBackwardBatch,
+and BNNS.LossLayer."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+from bnns.kernels import layout, loss as loss_kernels
+from bnns.kernels.errors import require
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import types_pb2
+
+from . import api
+from . import constants as C
+from .layers import Layer
+from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, flat_elements
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersLossBase:
+    """BNNSLayerParametersLossBase (function, i_desc, o_desc, reduction)."""
+
+    function: int
+    i_desc: BNNSNDArrayDescriptor
+    o_desc: BNNSNDArrayDescriptor
+    reduction: int = C.BNNSLossReductionNone
+
+    def to_proto(self) -> types_pb2.LossParameters:
+        return types_pb2.LossParameters(function=int(self.function), i_desc=self.i_desc.to_proto(False),
+                                        o_desc=self.o_desc.to_proto(False), reduction=int(self.reduction),
+                                        **self._extra())
+
+    def _extra(self) -> dict:
+        return {}
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersLossSoftmaxCrossEntropy(BNNSLayerParametersLossBase):
+    label_smooth: float = 0.0
+
+    def _extra(self):
+        return {"label_smooth": self.label_smooth}
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersLossSigmoidCrossEntropy(BNNSLayerParametersLossSoftmaxCrossEntropy):
+    pass
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersLossHuber(BNNSLayerParametersLossBase):
+    huber_delta: float = 1.0
+
+    def _extra(self):
+        return {"huber_delta": self.huber_delta}
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersLossYolo(BNNSLayerParametersLossBase):
+    huber_delta: float = 0.0
+    number_of_grid_columns: int = 0
+    number_of_grid_rows: int = 0
+    number_of_anchor_boxes: int = 0
+    anchor_box_size: int = 0
+    rescore: bool = False
+    scale_xy: float = 1.0
+    scale_wh: float = 1.0
+    scale_object: float = 1.0
+    scale_no_object: float = 1.0
+    scale_classification: float = 1.0
+    object_minimum_iou: float = 0.0
+    no_object_maximum_iou: float = 0.0
+    anchors_data: Sequence[float] = ()
+
+    def _extra(self):
+        yolo = types_pb2.YoloParameters(
+            number_of_grid_columns=self.number_of_grid_columns, number_of_grid_rows=self.number_of_grid_rows,
+            number_of_anchor_boxes=self.number_of_anchor_boxes, anchor_box_size=self.anchor_box_size,
+            rescore=self.rescore, scale_xy=self.scale_xy, scale_wh=self.scale_wh, scale_object=self.scale_object,
+            scale_no_object=self.scale_no_object, scale_classification=self.scale_classification,
+            object_minimum_iou=self.object_minimum_iou, no_object_maximum_iou=self.no_object_maximum_iou,
+            anchors_data=[float(a) for a in self.anchors_data])
+        return {"huber_delta": self.huber_delta, "yolo": yolo}
+
+
+class LossFilter(api.BNNSFilter):
+    """A loss handle: knows the shape of the loss output it writes."""
+
+    def __init__(self, base: api.BNNSFilter, function: int, reduction: int):
+        super().__init__(base.backend, base.filter_id, base.kind, base.input_geometry, base.output_geometry)
+        self.function, self.reduction = function, reduction
+
+    def loss_count(self, batch_size: int) -> int:
+        """Values the loss output holds (1 reduced; per sample or per element unreduced)."""
+        if self.reduction != C.BNNSLossReductionNone:
+            return 1
+        per_sample = loss_kernels.kind_of(self.function).per_sample
+        return int(batch_size) * (1 if per_sample else self.input_geometry.element_count)
+
+
+@api._c_style(None)
+def BNNSFilterCreateLayerLoss(layer_params: BNNSLayerParametersLossBase,
+                              filter_params: Optional[BNNSFilterParameters] = None) -> Optional[LossFilter]:
+    """A loss filter, or None (see last_error())."""
+    base = api.create_filter("loss", layer_params, filter_params, input_geometry=layer_params.i_desc.geometry(),
+                             output_geometry=layer_params.o_desc.geometry())
+    return LossFilter(base, layer_params.function, layer_params.reduction)
+
+
+def _loss_request(cls, f: LossFilter, batch_size, in_, in_stride, labels, labels_stride, weights, weights_size, **kw):
+    request = cls(filter_id=f.filter_id, batch_size=int(batch_size), labels=api.send_batch(
+        labels, f.input_geometry, batch_size, labels_stride, "labels"), weights_size=int(weights_size), **kw)
+    getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+    if weights_size:
+        require(weights is not None, f"weights_size is {weights_size} but weights is None")
+        flat = flat_elements(weights, C.BNNSDataTypeFloat32, "weights")
+        require(flat.size >= weights_size, f"weights has {flat.size} values; weights_size is {weights_size}")
+        request.weights.data = flat[:weights_size].tobytes()
+    return request
+
+
+def loss_apply_batch(f: LossFilter, batch_size, in_, in_stride, labels, labels_stride, weights, weights_size,
+                     out, in_delta=None, in_delta_stride=0) -> None:
+    count = f.loss_count(batch_size)
+    out_target = api._Target(out, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (count,)), 1, 0, "out")
+    grad_target = api.gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta")
+    response = f.call("LossFilterApplyBatch", _loss_request(
+        pb.LossFilterApplyBatchRequest, f, batch_size, in_, in_stride, labels, labels_stride, weights, weights_size,
+        compute_in_delta=in_delta is not None))
+    out_target.write(response.out, api.FLOAT32)
+    if grad_target is not None:
+        grad_target.write(response.in_delta, api.FLOAT32)
+
+
+@api._c_style(-1)
+def BNNSLossFilterApplyBatch(filter: LossFilter, batch_size: int, in_, in_stride: int, labels, labels_stride: int,
+                             weights, weights_size: int, out, in_delta: Optional[BNNSNDArrayDescriptor],
+                             in_delta_stride: int) -> int:
+    """The loss into ``out`` (and dL/d(in) into ``in_delta.data`` when given); 0 or -1."""
+    loss_apply_batch(filter, batch_size, in_, in_stride, labels, labels_stride, weights, weights_size, out,
+                     in_delta, in_delta_stride)
+    return 0
+
+
+@api._c_style(-1)
+def BNNSLossFilterApplyBackwardBatch(filter: LossFilter, batch_size: int, in_, in_stride: int,
+                                     in_delta: BNNSNDArrayDescriptor, in_delta_stride: int, labels,
+                                     labels_stride: int, weights, weights_size: int,
+                                     out_delta: BNNSNDArrayDescriptor, out_delta_stride: int) -> int:
+    """dL/d(in) = dL/d(loss) * d(loss)/d(in) into ``in_delta.data``; 0 or -1."""
+    require(in_delta is not None and out_delta is not None and out_delta.data is not None,
+            "in_delta and out_delta (with data) are required")
+    target = api.gradient_target(in_delta, filter.input_geometry, batch_size, in_delta_stride, "in_delta")
+    count = filter.loss_count(batch_size)
+    per_item = count if filter.reduction != C.BNNSLossReductionNone else count // int(batch_size)
+    items = 1 if filter.reduction != C.BNNSLossReductionNone else int(batch_size)
+    request = _loss_request(pb.LossFilterApplyBackwardBatchRequest, filter, batch_size, in_, in_stride, labels,
+                            labels_stride, weights, weights_size)
+    request.out_delta.CopyFrom(api.send_batch(
+        out_delta.data, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (per_item,)), items,
+        out_delta_stride if items > 1 else 0, "out_delta"))
+    response = filter.call("LossFilterApplyBackwardBatch", request)
+    target.write(response.in_delta, api.FLOAT32)
+    return 0
+
+
+class _LossFunction:
+    """BNNS.LossFunction cases (with their parameters, as in Swift)."""
+
+    @staticmethod
+    def softmax_cross_entropy(label_smoothing: float = 0.0):
+        return (C.BNNSLossFunctionSoftmaxCrossEntropy, {"label_smooth": label_smoothing})
+
+    @staticmethod
+    def sigmoid_cross_entropy(label_smoothing: float = 0.0):
+        return (C.BNNSLossFunctionSigmoidCrossEntropy, {"label_smooth": label_smoothing})
+
+    @staticmethod
+    def huber(huber_delta: float = 1.0):
+        return (C.BNNSLossFunctionHuber, {"huber_delta": huber_delta})
+
+    @staticmethod
+    def yolo(**parameters):
+        return (C.BNNSLossFunctionYolo, parameters)
+
+    mean_square_error = (C.BNNSLossFunctionMeanSquareError, {})
+    log = (C.BNNSLossFunctionLog, {})
+    cosine_distance = (C.BNNSLossFunctionCosineDistance, {})
+    hinge = (C.BNNSLossFunctionHinge, {})
+    mean_absolute_error = (C.BNNSLossFunctionMeanAbsoluteError, {})
+    categorical_cross_entropy = (C.BNNSLossFunctionCategoricalCrossEntropy, {})
+
+
+class _LossReduction:
+    none = C.BNNSLossReductionNone
+    sum = C.BNNSLossReductionSum
+    weighted_mean = C.BNNSLossReductionWeightedMean
+    reduction_mean = C.BNNSLossReductionMean
+    zero_weight_mean = C.BNNSLossReductionNonZeroWeightMean
+
+
+_PARAMS_CLASS = {
+    C.BNNSLossFunctionSoftmaxCrossEntropy: BNNSLayerParametersLossSoftmaxCrossEntropy,
+    C.BNNSLossFunctionSigmoidCrossEntropy: BNNSLayerParametersLossSigmoidCrossEntropy,
+    C.BNNSLossFunctionHuber: BNNSLayerParametersLossHuber,
+    C.BNNSLossFunctionYolo: BNNSLayerParametersLossYolo,
+}
+
+
+class LossLayer(Layer):
+    """BNNS.LossLayer(input:output:lossFunction:lossReduction:filterParameters:)."""
+
+    def __init__(self, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, loss_function,
+                 loss_reduction: int = _LossReduction.none, filter_parameters: Optional[BNNSFilterParameters] = None):
+        function, extra = loss_function
+        params = _PARAMS_CLASS.get(function, BNNSLayerParametersLossBase)(
+            function=function, i_desc=input, o_desc=output, reduction=loss_reduction, **extra)
+        super().__init__(BNNSFilterCreateLayerLoss(params, filter_parameters))
+
+    def apply(self, batch_size: int, input: BNNSNDArrayDescriptor, labels: BNNSNDArrayDescriptor,
+              output: BNNSNDArrayDescriptor, weights: Optional[BNNSNDArrayDescriptor] = None,
+              broadcasts_weights: bool = False,
+              generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:
+        """The loss into output.data; dL/d(input) into generating_input_gradient.data when given.
+        ``broadcasts_weights`` sends one weight for every sample (weights_size 1)."""
+        weights_size = 0
+        if weights is not None:
+            weights_size = 1 if broadcasts_weights else int(np.asarray(weights.data).size)
+        loss_apply_batch(self.filter, batch_size, self._data(input, "input"), 0, self._data(labels, "labels"), 0,
+                         weights.data if weights is not None else None, weights_size, self._data(output, "output"),
+                         generating_input_gradient, 0)
+
+    def apply_backward(self, batch_size: int, input: BNNSNDArrayDescriptor, labels: BNNSNDArrayDescriptor,
+                       output_gradient: BNNSNDArrayDescriptor, generating_input_gradient: BNNSNDArrayDescriptor,
+                       weights: Optional[BNNSNDArrayDescriptor] = None, broadcasts_weights: bool = False) -> None:
+        """BNNSLossFilterApplyBackwardBatch in object form (Swift has none; provided for symmetry)."""
+        weights_size = 0
+        if weights is not None:
+            weights_size = 1 if broadcasts_weights else int(np.asarray(weights.data).size)
+        if BNNSLossFilterApplyBackwardBatch(self.filter, batch_size, self._data(input, "input"), 0,
+                                            generating_input_gradient, 0, self._data(labels, "labels"), 0,
+                                            weights.data if weights is not None else None, weights_size,
+                                            output_gradient, 0) != 0:
+            raise api.last_error()
