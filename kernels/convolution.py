@@ -327,11 +327,15 @@ class _AffineFilter:
     def bytes_held(self) -> int:
         return sum(a.nbytes for a in self.parameters().values())
 
-    def _finish(self, z: np.ndarray) -> np.ndarray:
-        """y = act(z + bias), bias along axis 1."""
+    def _add_bias(self, z: np.ndarray) -> np.ndarray:
+        """z + bias in place, the bias along the channel axis (axis 1)."""
         if self.bias is not None:
             z += self.bias.reshape((1, -1) + (1,) * (z.ndim - 2))
-        return act_mod.forward(z, self.activation)
+        return z
+
+    def _finish(self, z: np.ndarray) -> np.ndarray:
+        """y = act(z + bias)."""
+        return act_mod.forward(self._add_bias(z), self.activation)
 
     def _output_grad_to_preactivation(self, x, y, d_out):
         """dL/dz from dL/dy: from y when the activation allows (BNNS), else from a recomputed z."""
@@ -341,10 +345,7 @@ class _AffineFilter:
             return act_mod.backward(d_out, self.activation, y=y)
         require(x is not None, f"the backward of a {self.kind} with activation "
                 f"{self.activation.kind.name} needs the input to recompute the pre-activation")
-        z = self._linear_part(x)
-        if self.bias is not None:
-            z += self.bias.reshape((1, -1) + (1,) * (z.ndim - 2))
-        return act_mod.backward(d_out, self.activation, x=z)
+        return act_mod.backward(d_out, self.activation, x=self._add_bias(self._linear_part(x)))
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """y = act(layer(x) + bias) for a batch x of shape (N, *input_desc.shape)."""
@@ -501,14 +502,15 @@ class FullyConnectedFilter(_AffineFilter):
         d_in, d_w = linear_backward(x2, dz.reshape(n, -1), self.weights, input_grad, weights_grad)
         if d_in is not None:
             d_in = d_in.reshape((n,) + self.input_desc.shape)
-        if d_w is not None and self.weights_storage.shape != self.weights.shape:
-            d_w = d_w.T                                   # column-major weights: W^T storage
+        if d_w is not None and self.params.w_desc.layout in _COLUMN_MAJOR_LAYOUTS:
+            d_w = np.ascontiguousarray(d_w.T)             # column-major weights: W^T storage
         return d_in, d_w
 
-    def _finish(self, z):
+    def _add_bias(self, z):
+        """The bias has one value per output element, in o_desc's shape."""
         if self.bias is not None:
             z += self.bias.reshape((1,) + self.output_desc.shape)
-        return act_mod.forward(z, self.activation)
+        return z
 
     def apply_backward(self, x, y, d_out, *, input_grad=True, weights_grad=False, bias_grad=False):
         d_in, d_w, _ = super().apply_backward(x, y, d_out, input_grad=input_grad,
@@ -569,6 +571,7 @@ def _to_weight_layout(logical: np.ndarray, layout: int) -> np.ndarray:
     return np.ascontiguousarray(_from_weight_layout(logical, layout))
 
 
+_COLUMN_MAJOR_LAYOUTS = (LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR)
 _FC_WEIGHT_LAYOUTS = (LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR, LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR)
 
 
@@ -580,6 +583,6 @@ def _fc_weights(desc: Descriptor):
             f"(0x20001), 2DLastMajor (0x28000) or 2DFirstMajor (0x28001)")
     storage = np.array(desc.tensor("w_desc"), dtype=np.float32, order="C")
     require(bool(np.all(np.isfinite(storage))), "w_desc.data contains NaN or infinite values")
-    if desc.layout in (LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR):
+    if desc.layout in _COLUMN_MAJOR_LAYOUTS:
         return storage, storage.T
     return storage, storage

@@ -213,7 +213,7 @@ class Descriptor:
         self.validate(name)
         require(self.data is not None, f"{name} has no data")
         dtype = numpy_dtype(self.data_type, what=f"{name}.data_type")
-        flat = np.asarray(self.data)
+        flat = np.ascontiguousarray(self.data).reshape(-1)   # as_strided below assumes a dense buffer
         require(flat.dtype == dtype, f"{name}.data holds {flat.dtype}, expected {dtype}")
         require(flat.size >= self.span,
                 f"{name}.data has {flat.size} elements; {self.describe()} with strides "
@@ -247,10 +247,11 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
     require(available >= needed,
             f"{name} has {available} elements but batch_size {batch_size} with {name}_stride "
             f"{stride} and items of {span} elements needs {needed}")
-    require(available <= batch_size * stride,
+    require(available <= max(batch_size * stride, needed),
             f"{name} has {available} elements, more than batch_size {batch_size} x {name}_stride "
             f"{stride} = {batch_size * stride}: wrong batch_size, stride or data type?")
     require(flat.dtype == dtype, f"{name} holds {flat.dtype}, expected {dtype}")
+    flat = np.ascontiguousarray(flat).reshape(-1)          # as_strided below assumes a dense buffer
     item = dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         flat, shape=(batch_size,) + desc.shape,

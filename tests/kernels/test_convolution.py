@@ -723,11 +723,6 @@ def test_fully_connected_weight_layouts_agree_and_return_gradients_in_their_layo
     assert_close(d_w, expected, SAME_MATH)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "FullyConnectedFilter._linear_backward decides whether to transpose d_weights back to the "
-    "storage layout by comparing weights_storage.shape with weights.shape; for square weights "
-    "(I == O) in ColumnMajorMatrix or 2DLastMajor the shapes are equal, so d_weights comes back "
-    "row-major (dW[o, i]) instead of in the column-major storage layout (dW^T)"))
 @pytest.mark.parametrize("layout", [pytest.param(LAYOUT_COLUMN_MAJOR_MATRIX, id="ColumnMajorMatrix"),
                                     pytest.param(LAYOUT_2D_LAST_MAJOR, id="2DLastMajor")])
 def test_fully_connected_square_column_major_weights_gradient_comes_back_column_major(layout):
@@ -744,12 +739,6 @@ def test_fully_connected_square_column_major_weights_gradient_comes_back_column_
     assert_close(d_w, (d_out.T @ x).T, SAME_MATH)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "FullyConnectedFilter overrides _finish to add the bias in o_desc's shape, but the inherited "
-    "_AffineFilter._output_grad_to_preactivation adds it as a per-channel bias "
-    "(reshape (1, -1, 1, ...)); with a multi-dimensional o_desc (ImageCHW (2, 2, 1), 4 outputs) "
-    "and a bias, every backward that recomputes the pre-activation (y=None, or an activation "
-    "such as Abs that needs x) raises NumPy's ValueError 'non-broadcastable output operand'"))
 def test_fully_connected_multidimensional_output_recomputes_the_preactivation_with_its_bias():
     rng = np.random.default_rng(26)
     n_in = 6

@@ -184,12 +184,6 @@ def test_read_batch_of_one_item_accepts_a_buffer_of_exactly_its_span():
     np.testing.assert_array_equal(read_batch(flat, desc, 1, desc.span + 10), expected)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "layout.read_batch: for batch_size 1 the overlap check deliberately allows a batch_stride "
-    "smaller than the item (BNNS never uses the stride of a single item), but the next check, "
-    "available <= batch_size * stride, then rejects every buffer that holds the item: "
-    "ImageCHW (4, 3, 2) with strides (1, 6, 20), a 36-element buffer, batch_size 1, stride 1 "
-    "raises 'in has 36 elements, more than batch_size 1 x in_stride 1 = 1'"))
 def test_read_batch_of_one_item_ignores_a_stride_smaller_than_the_item():
     desc = Descriptor(LAYOUT_IMAGE_CHW, (4, 3, 2), (1, 6, 20))
     flat = np.arange(desc.span, dtype=np.float32)
@@ -197,13 +191,6 @@ def test_read_batch_of_one_item_ignores_a_stride_smaller_than_the_item():
     np.testing.assert_array_equal(read_batch(flat, desc, 1, 1), expected)
 
 
-NON_CONTIGUOUS_BUG = (
-    "layout.Descriptor.tensor and layout.read_batch build their view with as_strided from the "
-    "buffer's start using element strides x itemsize, ignoring the buffer's own NumPy stride: a "
-    "non-contiguous 1-D buffer (e.g. base[::2] of base = arange(48)) is read as if contiguous "
-    "(Vector (4,) gives [0, 1, 2, 3] instead of [0, 2, 4, 6]; a reversed view base[::-1] reads "
-    "memory outside the array). Expected: read the buffer's elements in order (e.g. "
-    "np.ascontiguousarray first) or reject it with InvalidArgumentError")
 
 
 def _strided_or_rejected(read):
@@ -216,12 +203,10 @@ def _strided_or_rejected(read):
     np.testing.assert_array_equal(got.reshape(-1)[:4], base[::2][:4])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NON_CONTIGUOUS_BUG)
 def test_tensor_of_a_non_contiguous_buffer_reads_its_elements_or_rejects_it():
     _strided_or_rejected(lambda flat: Descriptor(LAYOUT_VECTOR, (4,), data=flat).tensor())
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NON_CONTIGUOUS_BUG)
 def test_read_batch_of_a_non_contiguous_buffer_reads_its_elements_or_rejects_it():
     _strided_or_rejected(lambda flat: read_batch(flat, Descriptor(LAYOUT_VECTOR, (4,)), 6, 0))
 
