@@ -14,7 +14,22 @@ from .backend import LocalBackend, RemoteBackend, connect, current
 from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's raw values
 from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
 from .activation import ActivationLayer as _ActivationLayer
+from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticFilterApplyBatch,
+                         BNNSArithmeticOperand, BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
+                         BinaryArithmeticLayer as _BinaryArithmeticLayer, TernaryArithmeticLayer as _TernaryArithmeticLayer,
+                         UnaryArithmeticLayer as _UnaryArithmeticLayer)
 from .layers import BNNS
+from .pooling import (BNNSFilterCreateLayerPooling, BNNSLayerParametersPooling, BNNSPoolingFilterApplyBackwardBatch,
+                      BNNSPoolingFilterApplyBackwardBatchEx, BNNSPoolingFilterApplyBatch, BNNSPoolingFilterApplyBatchEx,
+                      PoolingLayer as _PoolingLayer, _PoolingType)
+from .normalization import (BNNSFilterCreateLayerNormalization, BNNSLayerParametersNormalization,
+                            BNNSNormalizationFilterApplyBackwardBatch, BNNSNormalizationFilterApplyBatch,
+                            NormalizationLayer as _NormalizationLayer, _NormalizationType)
+from .optimizer import (AdamOptimizer as _AdamOptimizer, AdamWOptimizer as _AdamWOptimizer,
+                        BNNSOptimizerAdamFields, BNNSOptimizerAdamWithClippingFields, BNNSOptimizerRMSPropFields,
+                        BNNSOptimizerRMSPropWithClippingFields, BNNSOptimizerSGDMomentumFields,
+                        BNNSOptimizerSGDMomentumWithClippingFields, BNNSOptimizerStep,
+                        RMSPropOptimizer as _RMSPropOptimizer, SGDMomentumOptimizer as _SGDMomentumOptimizer)
 from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSLayerParametersLossHuber,
                    BNNSLayerParametersLossSigmoidCrossEntropy, BNNSLayerParametersLossSoftmaxCrossEntropy,
                    BNNSLayerParametersLossYolo, BNNSLossFilterApplyBackwardBatch, BNNSLossFilterApplyBatch,
@@ -22,6 +37,19 @@ from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSL
 
 BNNS.LossLayer = _LossLayer
 BNNS.ActivationLayer = _ActivationLayer
+BNNS.PoolingLayer = _PoolingLayer
+BNNS.PoolingType = _PoolingType
+BNNS.NormalizationLayer = _NormalizationLayer
+BNNS.NormalizationType = _NormalizationType
+BNNS.UnaryArithmeticLayer = _UnaryArithmeticLayer
+BNNS.BinaryArithmeticLayer = _BinaryArithmeticLayer
+BNNS.TernaryArithmeticLayer = _TernaryArithmeticLayer
+BNNS.DescriptorType = type("DescriptorType", (), {"constant": BNNSConstant, "sample": BNNSSample,
+                                                  "parameter": BNNSParameter})
+BNNS.AdamOptimizer = _AdamOptimizer
+BNNS.AdamWOptimizer = _AdamWOptimizer
+BNNS.RMSPropOptimizer = _RMSPropOptimizer
+BNNS.SGDMomentumOptimizer = _SGDMomentumOptimizer
 BNNS.LossFunction = _LossFunction
 BNNS.LossReduction = _LossReduction
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,

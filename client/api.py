@@ -21,6 +21,7 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import backend as backend_mod
+from . import bindings
 from . import constants as C
 from .structs import (BNNSFilterParameters, BNNSLayerParametersConvolution, BNNSLayerParametersFullyConnected,
                       BNNSNDArrayDescriptor, flat_elements)
@@ -53,7 +54,7 @@ class BNNSFilter:
 
     def __init__(self, backend, filter_id: str, kind: str, input_geometry: layout.Descriptor,
                  output_geometry: Optional[layout.Descriptor], weights_geometry: Optional[layout.Descriptor] = None,
-                 bias_geometry: Optional[layout.Descriptor] = None):
+                 bias_geometry: Optional[layout.Descriptor] = None, **extra):
         self.backend = backend
         self.filter_id = filter_id
         self.kind = kind
@@ -62,6 +63,8 @@ class BNNSFilter:
         self.weights_geometry = weights_geometry
         self.bias_geometry = bias_geometry
         self.destroyed = False
+        for name, value in extra.items():
+            setattr(self, name, value)
 
     def call(self, rpc: str, request):
         if self.destroyed:
@@ -142,15 +145,26 @@ def wire_dtype(geometry: layout.Descriptor) -> np.dtype:
 # ---------------------------------------------------------------------------------- lifecycle
 
 def create_filter(kind: str, layer_params, filter_params: Optional[BNNSFilterParameters], *,
-                  input_geometry, output_geometry, weights_geometry=None, bias_geometry=None, backend=None) -> BNNSFilter:
-    """CreateFilter on ``backend`` (default: the current connection); raises BNNSError."""
+                  input_geometry, output_geometry, weights_geometry=None, bias_geometry=None, backend=None,
+                  filter_class=None, **extra) -> BNNSFilter:
+    """CreateFilter on ``backend`` (default: the current connection); raises BNNSError.
+
+    With BNNSFlagsUseClientPtr, the caller's trainable arrays (``layer_params.trainables()``) are
+    bound to the filter: BNNSOptimizerStep on them updates the server's copy (see bindings).
+    """
     backend = backend or backend_mod.current()
     request = pb.CreateFilterRequest(**{kind: layer_params.to_proto()})
     if filter_params is not None:
         request.filter_parameters.CopyFrom(filter_params.to_proto())
     response = backend.call("CreateFilter", request)
-    return BNNSFilter(backend, response.filter_id, kind, input_geometry, output_geometry,
-                      weights_geometry, bias_geometry)
+    handle = (filter_class or BNNSFilter)(backend, response.filter_id, kind, input_geometry, output_geometry,
+                                          weights_geometry, bias_geometry, **extra)
+    if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
+        trainables = getattr(layer_params, "trainables", lambda: {})()
+        for name, desc in trainables.items():
+            if desc is not None and desc.data is not None and name in response.info.trainable:
+                bindings.bind(desc.data, handle, name)
+    return handle
 
 
 def _affine_filter(kind: str, params, filter_params, backend=None) -> BNNSFilter:
@@ -188,6 +202,7 @@ def destroy(filter_: BNNSFilter) -> None:
         return
     filter_.backend.call("DestroyFilter", pb.DestroyFilterRequest(filter_id=filter_.filter_id))
     filter_.destroyed = True
+    bindings.unbind_filter(filter_)
 
 
 @_c_style(None)

@@ -314,7 +314,7 @@ class _AffineFilter:
             require(b.size == channels,
                     f"bias has {b.size} values but the output has {channels} channels")
             require(bool(np.all(np.isfinite(b))), "bias contains NaN or infinite values")
-            self.bias = np.ascontiguousarray(b, dtype=np.float32)
+            self.bias = np.array(b, dtype=np.float32, order="C")   # the filter's own, writable copy
 
     def parameters(self) -> dict:
         """The trainable arrays, in the layout they were given in (shared, not copies)."""

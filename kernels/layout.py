@@ -228,14 +228,15 @@ class Descriptor:
 
 
 def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride: int,
-               name: str = "in") -> np.ndarray:
-    """View ``batch_size`` items of ``desc`` in a raw buffer as float32 (N, *desc.shape).
+               name: str = "in", allowed: dict = FLOAT_DTYPES) -> np.ndarray:
+    """View ``batch_size`` items of ``desc`` in a raw buffer as (N, *desc.shape).
 
     ``flat`` is the 1-D buffer in the descriptor's data type; item b starts at element
-    ``b * batch_stride`` (0 = packed, i.e. ``desc.span``). No copy when the data is float32.
+    ``b * batch_stride`` (0 = packed, i.e. ``desc.span``). Float data comes back as float32 (no
+    copy when it is float32 already); other ``allowed`` types (pooling indices) keep their type.
     """
     desc.validate(name)
-    dtype = numpy_dtype(desc.data_type, what=f"{name} data_type")
+    dtype = numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
     require(1 <= batch_size < 2**31, f"batch_size {batch_size} must be between 1 and 2**31 - 1")
     span = desc.span
     stride = int(batch_stride) or span
@@ -257,7 +258,7 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
         flat, shape=(batch_size,) + desc.shape,
         strides=(stride * item,) + tuple(s * item for s in desc.numpy_strides),
         writeable=False)
-    return np.asarray(view, dtype=np.float32)
+    return np.asarray(view, dtype=np.float32) if dtype.kind == "f" else view
 
 
 def pack(array: np.ndarray, data_type: int = DTYPE_FLOAT32) -> np.ndarray:

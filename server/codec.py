@@ -4,6 +4,7 @@ these, the kernels never see protobuf."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -13,6 +14,10 @@ from bnns.kernels import layout
 from bnns.kernels.activation import Activation, ActivationParams
 from bnns.kernels.convolution import ConvolutionParams, FullyConnectedParams
 from bnns.kernels.loss import LossParams, YoloParams
+from bnns.kernels.optimizer import OptimizerFields
+from bnns.kernels.arithmetic import ArithmeticOperand, ArithmeticParams
+from bnns.kernels.normalization import NormalizationParams
+from bnns.kernels.pooling import PoolingParams
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import types_pb2
 
@@ -80,11 +85,20 @@ def buffer_from_array(array: np.ndarray) -> types_pb2.Buffer:
 
 
 def read_batch(buf: types_pb2.Buffer, desc: layout.Descriptor, batch_size: int, name: str,
-               limits: Limits = NO_LIMITS) -> np.ndarray:
-    """A request's batch buffer as float32 (N, *desc.shape), honouring its stride."""
-    dtype = layout.numpy_dtype(desc.data_type, what=f"{name} data_type")
+               limits: Limits = NO_LIMITS, allowed: dict = layout.FLOAT_DTYPES) -> np.ndarray:
+    """A request's batch buffer as (N, *desc.shape), honouring its stride (float data as float32)."""
+    dtype = layout.numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
     flat = array_from_buffer(buf, dtype, name, limits)
-    return layout.read_batch(flat, desc, int(batch_size), int(buf.stride), name)
+    return layout.read_batch(flat, desc, int(batch_size), int(buf.stride), name, allowed)
+
+
+def read_indices(buf: types_pb2.Buffer, data_type: int, desc: layout.Descriptor, batch_size: int,
+                 limits: Limits = NO_LIMITS) -> np.ndarray:
+    """Pooling indices (UInt64 = size_t when unset, or UInt32) laid out as ``desc``."""
+    index_type = data_type or layout.DTYPE_UINT64
+    layout.numpy_dtype(index_type, allowed=layout.INDEX_DTYPES, what="indices_data_type")
+    return read_batch(buf, dataclasses.replace(desc, data_type=index_type, stride=()), batch_size, "indices",
+                      limits, allowed=layout.INDEX_DTYPES)
 
 
 def pack_batch(array: np.ndarray, desc: layout.Descriptor) -> types_pb2.Buffer:
@@ -193,6 +207,55 @@ def loss_params(pb: types_pb2.LossParameters, limits: Limits = NO_LIMITS) -> Los
     return LossParams(function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
                       o_desc=descriptor(pb.o_desc, "o_desc"), reduction=int(pb.reduction),
                       label_smooth=pb.label_smooth, huber_delta=pb.huber_delta, yolo=yolo)
+
+
+def pooling_params(pb: types_pb2.PoolingParameters, limits: Limits = NO_LIMITS) -> PoolingParams:
+    return PoolingParams(
+        i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
+        bias=optional_descriptor(pb, "bias", "bias", limits), activation=activation(pb.activation),
+        pooling_function=int(pb.pooling_function), k_width=int(pb.k_width), k_height=int(pb.k_height),
+        x_stride=int(pb.x_stride), y_stride=int(pb.y_stride), x_dilation_stride=int(pb.x_dilation_stride),
+        y_dilation_stride=int(pb.y_dilation_stride), x_padding=int(pb.x_padding), y_padding=int(pb.y_padding),
+        pad=pad4(pb.pad))
+
+
+def normalization_params(pb: types_pb2.NormalizationParameters, limits: Limits = NO_LIMITS) -> NormalizationParams:
+    require(np.isfinite(pb.momentum) and np.isfinite(pb.epsilon),
+            f"momentum {pb.momentum} and epsilon {pb.epsilon} must be finite")
+    return NormalizationParams(
+        type=int(pb.type), i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
+        beta=optional_descriptor(pb, "beta_desc", "beta_desc", limits),
+        gamma=optional_descriptor(pb, "gamma_desc", "gamma_desc", limits),
+        moving_mean=optional_descriptor(pb, "moving_mean_desc", "moving_mean_desc", limits),
+        moving_variance=optional_descriptor(pb, "moving_variance_desc", "moving_variance_desc", limits),
+        momentum=pb.momentum, epsilon=pb.epsilon, activation=activation(pb.activation),
+        num_groups=int(pb.num_groups) or 1, normalization_axis=int(pb.normalization_axis))
+
+
+def arithmetic_params(pb: types_pb2.ArithmeticParameters, limits: Limits = NO_LIMITS) -> ArithmeticParams:
+    operands = tuple(ArithmeticOperand(desc=descriptor(op.desc, f"inputs[{k}].desc", limits), type=int(op.type))
+                     for k, op in enumerate(pb.inputs))
+    return ArithmeticParams(function=int(pb.arithmetic_function), inputs=operands,
+                            o_desc=descriptor(pb.o_desc, "o_desc"), out_type=int(pb.out_type),
+                            activation=activation(pb.activation))
+
+
+_OPTIONAL_OPTIMIZER_FIELDS = ("beta1", "beta2", "time_step", "epsilon", "alpha", "gradient_scale")
+
+
+def optimizer_fields(pb) -> OptimizerFields:
+    """OptimizerFields from the wire: unset `optional` fields take the kernel's defaults."""
+    values = dict(
+        learning_rate=pb.learning_rate, momentum=pb.momentum, centered=pb.centered, nesterov=pb.nesterov,
+        sgd_momentum_variant=int(pb.sgd_momentum_variant), regularization_scale=pb.regularization_scale,
+        regularization_func=int(pb.regularization_func), clip_gradients=pb.clip_gradients,
+        clip_gradients_min=pb.clip_gradients_min, clip_gradients_max=pb.clip_gradients_max,
+        clipping_func=int(pb.clipping_func), clip_gradients_max_norm=pb.clip_gradients_max_norm,
+        clip_gradients_use_norm=pb.clip_gradients_use_norm)
+    for name in _OPTIONAL_OPTIMIZER_FIELDS:
+        if pb.HasField(name):
+            values[name] = getattr(pb, name)
+    return OptimizerFields(**values)
 
 
 def strip_tensor_data(message) -> None:

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from bnns.kernels import activation, convolution, layout, loss
+from bnns.kernels import activation, arithmetic, convolution, layout, loss, normalization, optimizer, pooling
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
@@ -39,6 +39,18 @@ def _activation(p, limits):
     return activation.ActivationFilter(codec.activation_params(p, limits), seed=int(p.seed))
 
 
+def _normalization(p, limits):
+    return normalization.NormalizationFilter(codec.normalization_params(p, limits))
+
+
+def _arithmetic(p, limits):
+    return arithmetic.ArithmeticFilter(codec.arithmetic_params(p, limits))
+
+
+def _pooling(p, limits):
+    return pooling.PoolingFilter(codec.pooling_params(p, limits))
+
+
 def _loss(p, limits):
     return loss.LossFilter(codec.loss_params(p, limits))
 
@@ -49,7 +61,10 @@ LAYER_BUILDERS: dict[str, Callable] = {
     "transposed_convolution": _transposed_convolution,
     "fully_connected": _fully_connected,
     "activation": _activation,
+    "pooling": _pooling,
     "loss": _loss,
+    "normalization": _normalization,
+    "arithmetic": _arithmetic,
 }
 
 # The kinds BNNSFilterApplyBatch / BNNSFilterApplyBackwardBatch serve (the others have their own
@@ -96,15 +111,20 @@ class Core:
     @staticmethod
     def _info(entry: Entry) -> pb.FilterInfo:
         return pb.FilterInfo(filter_id=entry.filter_id, kind=entry.kind, parameters=entry.info_parameters,
-                             bytes_held=entry.bytes_held)
+                             bytes_held=entry.bytes_held,
+                             trainable={name: int(a.size) for name, a in entry.trainable.items()})
 
     # ------------------------------------------------------------------ generic apply/backward
     def filter_apply_batch(self, request: pb.FilterApplyBatchRequest, tenant: str = "") -> pb.FilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, tenant, GENERIC_KINDS, "FilterApplyBatch")
+        entry = self._entry(request.filter_id, tenant, GENERIC_KINDS | {"pooling"}, "FilterApplyBatch")
         f = entry.filter
         x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
         with entry.lock:
-            y = f.apply(x)
+            if entry.kind == "pooling":   # BNNSFilterApplyBatch on pooling: no indices
+                require(f.function != pooling.UN_MAX, "UnMax pooling needs indices: use PoolingFilterApplyBatch")
+                y, _ = f.apply(x)
+            else:
+                y = f.apply(x)
         return pb.FilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
 
     def filter_apply_backward_batch(self, request: pb.FilterApplyBackwardBatchRequest,
@@ -132,6 +152,46 @@ class Core:
         return pb.FilterApplyBackwardBatchResponse(
             in_delta=codec.pack_gradient(d_in), weights_delta=codec.pack_gradient(d_w),
             bias_delta=codec.pack_gradient(d_b))
+
+    # --------------------------------------------------------------------------------- pooling
+    def pooling_filter_apply_batch(self, request: pb.PoolingFilterApplyBatchRequest,
+                                   tenant: str = "") -> pb.PoolingFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"pooling"}, "PoolingFilterApplyBatch")
+        f, n = entry.filter, request.batch_size
+        x = codec.read_batch(getattr(request, "in"), f.input_desc, n, "in", self.limits)
+        index_type = request.indices_data_type or layout.DTYPE_UINT64
+        indices = None
+        if f.function == pooling.UN_MAX:
+            require(request.HasField("indices"), "UnMax pooling needs `indices` (laid out as the input)")
+            indices = codec.read_indices(request.indices, request.indices_data_type, f.input_desc, n, self.limits)
+        with entry.lock:
+            y, idx = f.apply(x, indices=indices, want_indices=request.compute_indices)
+        response = pb.PoolingFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+        if idx is not None and request.compute_indices:
+            require(index_type != layout.DTYPE_UINT32 or idx.size == 0 or int(idx.max()) < 2**32,
+                    "an index does not fit UInt32: ask for UInt64 indices")
+            response.indices.CopyFrom(codec.buffer_from_array(layout.pack(idx, index_type)))
+        return response
+
+    def pooling_filter_apply_backward_batch(self, request: pb.PoolingFilterApplyBackwardBatchRequest,
+                                            tenant: str = "") -> pb.PoolingFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"pooling"}, "PoolingFilterApplyBackwardBatch")
+        f, n = entry.filter, request.batch_size
+        require(request.compute_in_delta or request.compute_bias_delta,
+                "PoolingFilterApplyBackwardBatch asks for no gradient")
+        x = self._optional_batch(request, "in", f.input_desc, n)
+        y = self._optional_batch(request, "out", f.output_desc, n)
+        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        indices = None
+        if request.HasField("indices"):
+            # Max: one index per output element; UnMax: per input element.
+            shape_of = f.input_desc if f.function == pooling.UN_MAX else f.output_desc
+            indices = codec.read_indices(request.indices, request.indices_data_type, shape_of, n, self.limits)
+        with entry.lock:
+            d_in, d_bias = f.apply_backward(x, y, dy, indices=indices, input_grad=request.compute_in_delta,
+                                            bias_grad=request.compute_bias_delta)
+        return pb.PoolingFilterApplyBackwardBatchResponse(in_delta=codec.pack_gradient(d_in),
+                                                          bias_delta=codec.pack_gradient(d_bias))
 
     # ------------------------------------------------------------------------------------ loss
     def loss_filter_apply_batch(self, request: pb.LossFilterApplyBatchRequest,
@@ -168,6 +228,161 @@ class Core:
                     f"weights has {weights.size} values but weights_size is {request.weights_size}")
             require(bool(np.all(np.isfinite(weights))), "weights contains NaN or infinite values")
         return x, labels, weights
+
+    # --------------------------------------------------------------------------- normalization
+    def normalization_filter_apply_batch(self, request: pb.NormalizationFilterApplyBatchRequest,
+                                         tenant: str = "") -> pb.NormalizationFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"normalization"}, "NormalizationFilterApplyBatch")
+        f = entry.filter
+        x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
+        with entry.lock:
+            y = f.apply(x, training=request.training)
+            stats = f.parameters()
+            response = pb.NormalizationFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+            for name in ("moving_mean", "moving_variance"):
+                if name in stats:
+                    getattr(response, name).CopyFrom(codec.buffer_from_array(stats[name]))
+        return response
+
+    def normalization_filter_apply_backward_batch(self, request: pb.NormalizationFilterApplyBackwardBatchRequest,
+                                                  tenant: str = "") -> pb.NormalizationFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"normalization"}, "NormalizationFilterApplyBackwardBatch")
+        f, n = entry.filter, request.batch_size
+        y = self._optional_batch(request, "out", f.output_desc, n)
+        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        with entry.lock:
+            d_in, d_beta, d_gamma = f.apply_backward(
+                y, dy, input_grad=request.compute_in_delta, beta_grad=request.compute_beta_delta,
+                gamma_grad=request.compute_gamma_delta)
+        return pb.NormalizationFilterApplyBackwardBatchResponse(
+            in_delta=codec.pack_gradient(d_in), beta_delta=codec.pack_gradient(d_beta),
+            gamma_delta=codec.pack_gradient(d_gamma))
+
+    # ------------------------------------------------------------------------------ arithmetic
+    def arithmetic_filter_apply_batch(self, request: pb.ArithmeticFilterApplyBatchRequest,
+                                      tenant: str = "") -> pb.ArithmeticFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"arithmetic"}, "ArithmeticFilterApplyBatch")
+        f = entry.filter
+        inputs = self._operand_batches(getattr(request, "in"), f, request.batch_size)
+        with entry.lock:
+            y = f.apply(inputs, batch_size=request.batch_size)
+        return pb.ArithmeticFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+
+    def arithmetic_filter_apply_backward_batch(self, request: pb.ArithmeticFilterApplyBackwardBatchRequest,
+                                               tenant: str = "") -> pb.ArithmeticFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, tenant, {"arithmetic"}, "ArithmeticFilterApplyBackwardBatch")
+        f, n = entry.filter, request.batch_size
+        wanted = list(request.compute_in_delta)
+        require(len(wanted) == f.arity, f"compute_in_delta has {len(wanted)} entries; the function takes "
+                f"{f.arity} operands: give one flag per operand")
+        require(any(wanted), "ArithmeticFilterApplyBackwardBatch asks for no gradient")
+        inputs = self._operand_batches(getattr(request, "in"), f, n, required=False)
+        y = self._optional_batch(request, "out", f.output_desc, n)
+        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        with entry.lock:
+            grads = f.apply_backward(inputs, y, dy, wanted=wanted)
+        return pb.ArithmeticFilterApplyBackwardBatchResponse(
+            in_delta=[codec.pack_gradient(g) or types_pb2.Buffer() for g in grads])
+
+    def _operand_batches(self, buffers, f, batch_size: int, required: bool = True) -> list:
+        """One array per Sample operand (None for Constant / Parameter, which live in the filter)."""
+        require(len(buffers) in (0, f.arity) and (len(buffers) == f.arity or not required),
+                f"`in` has {len(buffers)} buffers; the function takes {f.arity} operands: give one per operand "
+                "(empty for Constant and Parameter operands)")
+        inputs = []
+        for k, (operand, desc) in enumerate(zip(f.params.inputs, f.input_descs)):
+            buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
+            if operand.type != arithmetic.SAMPLE or buf.WhichOneof("contents") is None:
+                require(operand.type != arithmetic.SAMPLE or not required,
+                        f"in[{k}] is empty but operand {k} is a Sample: send its batch")
+                inputs.append(None)
+            else:
+                inputs.append(codec.read_batch(buf, desc, batch_size, f"in[{k}]", self.limits))
+        return inputs
+
+    # ------------------------------------------------------------------------------- optimizer
+    def optimizer_step(self, request: pb.OptimizerStepRequest, tenant: str = "") -> pb.OptimizerStepResponse:
+        function = int(request.function)
+        kind = optimizer.kind_of(function)
+        fields = codec.optimizer_fields(request.fields)
+        count = len(request.parameters)
+        require(count >= 1, "OptimizerStep needs at least one parameter")
+        require(len(request.gradients) == count,
+                f"{count} parameters but {len(request.gradients)} gradients: give one gradient per parameter")
+        refs = [p.filter_parameter if p.WhichOneof("target") == "filter_parameter" else None for p in request.parameters]
+        entries = {ref.filter_id: self.registry.get(ref.filter_id, tenant) for ref in refs if ref is not None}
+        server_held = not request.accumulators
+        require(not server_held or all(refs) or optimizer.accumulator_count(function, count, fields) == 0,
+                f"{kind.name} keeps accumulators: pass them, or reference only filter parameters so the server "
+                "keeps them")
+        # Lock every filter involved, in one global order, so concurrent steps cannot deadlock.
+        locked = [entries[i] for i in sorted(entries)]
+        for entry in locked:
+            entry.lock.acquire()
+        try:
+            parameters = [self._optimizer_parameter(p, ref, entries, k) for k, (p, ref) in
+                          enumerate(zip(request.parameters, refs))]
+            gradients = []
+            for k, (buf, param) in enumerate(zip(request.gradients, parameters)):
+                g = codec.array_from_buffer(buf, np.dtype("<f4"), f"gradients[{k}]", self.limits)
+                require(g.size == param.size,
+                        f"gradients[{k}] has {g.size} values but parameters[{k}] has {param.size}")
+                gradients.append(g.reshape(param.shape))
+            blocks = optimizer.accumulator_blocks(function, fields)
+            if server_held:
+                fresh, accumulators = self._server_accumulators(function, refs, entries, blocks, parameters)
+            else:
+                accumulators = [codec.array_from_buffer(b, np.dtype("<f4"), f"accumulators[{k}]", self.limits).copy()
+                                for k, b in enumerate(request.accumulators)]
+                for k, acc in enumerate(accumulators):
+                    param = parameters[k % count]
+                    require(acc.size == param.size, f"accumulators[{k}] has {acc.size} values but its parameter "
+                            f"(parameters[{k % count}]) has {param.size}")
+                accumulators = [acc.reshape(parameters[k % count].shape) for k, acc in enumerate(accumulators)]
+            optimizer.optimizer_step(function, fields, parameters, gradients, accumulators)
+            if server_held:   # only a successful step creates server-held state
+                for (filter_id, key), state in fresh.items():
+                    entries[filter_id].optimizer_state[key] = state
+            response = pb.OptimizerStepResponse()
+            for param, ref in zip(parameters, refs):
+                buf = response.parameters.add()
+                if ref is None or request.return_parameters:
+                    buf.CopyFrom(codec.buffer_from_array(param))
+            if not server_held or request.return_accumulators:
+                response.accumulators.extend(codec.buffer_from_array(a) for a in accumulators)
+            return response
+        finally:
+            for entry in reversed(locked):
+                entry.lock.release()
+
+    @staticmethod
+    def _optimizer_parameter(p, ref, entries, k) -> np.ndarray:
+        if ref is None:
+            require(p.WhichOneof("target") == "values",
+                    f"parameters[{k}] is empty: reference a filter parameter or send its values")
+            return codec.array_from_buffer(p.values, np.dtype("<f4"), f"parameters[{k}]").copy()
+        entry = entries[ref.filter_id]
+        trainable = entry.trainable
+        if ref.name not in trainable:
+            raise InvalidArgumentError(
+                f"parameters[{k}] names {ref.name!r} of filter {ref.filter_id} ({entry.kind}); its trainable arrays "
+                f"are {sorted(trainable) or 'none'}")
+        return trainable[ref.name]
+
+    @staticmethod
+    def _server_accumulators(function, refs, entries, blocks, parameters):
+        """BNNS's blocked accumulator list from server-held state (zeros at the first step)."""
+        fresh, per_param = {}, []
+        for ref, param in zip(refs, parameters):
+            entry = entries[ref.filter_id] if ref is not None else None
+            key = (ref.name, function) if ref is not None else None
+            state = entry.optimizer_state.get(key) if entry is not None else None
+            if state is None:
+                state = {block: np.zeros_like(param) for block in blocks}
+                if entry is not None:
+                    fresh[(ref.filter_id, key)] = state
+            per_param.append(state)
+        return fresh, [state[block] for block in blocks for state in per_param]
 
     # ------------------------------------------------------------------------------- helpers
     def _entry(self, filter_id: str, tenant: str, kinds: set, rpc: str) -> Entry:

@@ -25,10 +25,22 @@ class Entry:
     owner: str = ""             # tenant
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     destroyed: bool = False
+    # Server-held optimizer accumulators: (parameter name, optimizer function) -> {block: array}.
+    optimizer_state: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def trainable(self) -> dict:
+        """The filter's trainable arrays by name (the live arrays, not copies)."""
+        parameters = getattr(self.filter, "parameters", None)
+        return dict(parameters()) if parameters is not None else {}
 
     @property
     def bytes_held(self) -> int:
-        return int(getattr(self.filter, "bytes_held", 0))
+        held = getattr(self.filter, "bytes_held", None)
+        if held is None:
+            held = sum(a.nbytes for a in self.trainable.values())
+        state = sum(a.nbytes for blocks in self.optimizer_state.values() for a in blocks.values())
+        return int(held) + state
 
 
 class Registry:

@@ -32,16 +32,25 @@ class CreateFilterRequest(_message.Message):
     def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
 
 class FilterInfo(_message.Message):
-    __slots__ = ("filter_id", "kind", "parameters", "bytes_held")
+    __slots__ = ("filter_id", "kind", "parameters", "bytes_held", "trainable")
+    class TrainableEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     BYTES_HELD_FIELD_NUMBER: _ClassVar[int]
+    TRAINABLE_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     kind: str
     parameters: CreateFilterRequest
     bytes_held: int
-    def __init__(self, filter_id: _Optional[str] = ..., kind: _Optional[str] = ..., parameters: _Optional[_Union[CreateFilterRequest, _Mapping]] = ..., bytes_held: _Optional[int] = ...) -> None: ...
+    trainable: _containers.ScalarMap[str, int]
+    def __init__(self, filter_id: _Optional[str] = ..., kind: _Optional[str] = ..., parameters: _Optional[_Union[CreateFilterRequest, _Mapping]] = ..., bytes_held: _Optional[int] = ..., trainable: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class CreateFilterResponse(_message.Message):
     __slots__ = ("filter_id", "info")
@@ -395,3 +404,87 @@ class FusedFilterApplyBackwardMultiInputBatchResponse(_message.Message):
     in_delta: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
     delta_parameters: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
     def __init__(self, in_delta: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., delta_parameters: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...
+
+class FilterParameterRef(_message.Message):
+    __slots__ = ("filter_id", "name")
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    name: str
+    def __init__(self, filter_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class OptimizerParameter(_message.Message):
+    __slots__ = ("filter_parameter", "values")
+    FILTER_PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    filter_parameter: FilterParameterRef
+    values: _types_pb2.Buffer
+    def __init__(self, filter_parameter: _Optional[_Union[FilterParameterRef, _Mapping]] = ..., values: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class OptimizerStepRequest(_message.Message):
+    __slots__ = ("function", "fields", "parameters", "gradients", "accumulators", "return_parameters", "return_accumulators")
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    GRADIENTS_FIELD_NUMBER: _ClassVar[int]
+    ACCUMULATORS_FIELD_NUMBER: _ClassVar[int]
+    RETURN_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    RETURN_ACCUMULATORS_FIELD_NUMBER: _ClassVar[int]
+    function: _types_pb2.OptimizerFunction
+    fields: OptimizerFields
+    parameters: _containers.RepeatedCompositeFieldContainer[OptimizerParameter]
+    gradients: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    accumulators: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    return_parameters: bool
+    return_accumulators: bool
+    def __init__(self, function: _Optional[_Union[_types_pb2.OptimizerFunction, str]] = ..., fields: _Optional[_Union[OptimizerFields, _Mapping]] = ..., parameters: _Optional[_Iterable[_Union[OptimizerParameter, _Mapping]]] = ..., gradients: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., accumulators: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., return_parameters: _Optional[bool] = ..., return_accumulators: _Optional[bool] = ...) -> None: ...
+
+class OptimizerStepResponse(_message.Message):
+    __slots__ = ("parameters", "accumulators")
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    ACCUMULATORS_FIELD_NUMBER: _ClassVar[int]
+    parameters: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    accumulators: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    def __init__(self, parameters: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., accumulators: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...
+
+class OptimizerFields(_message.Message):
+    __slots__ = ("learning_rate", "momentum", "beta1", "beta2", "time_step", "epsilon", "alpha", "centered", "nesterov", "sgd_momentum_variant", "gradient_scale", "regularization_scale", "regularization_func", "clip_gradients", "clip_gradients_min", "clip_gradients_max", "clipping_func", "clip_gradients_max_norm", "clip_gradients_use_norm")
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    MOMENTUM_FIELD_NUMBER: _ClassVar[int]
+    BETA1_FIELD_NUMBER: _ClassVar[int]
+    BETA2_FIELD_NUMBER: _ClassVar[int]
+    TIME_STEP_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    CENTERED_FIELD_NUMBER: _ClassVar[int]
+    NESTEROV_FIELD_NUMBER: _ClassVar[int]
+    SGD_MOMENTUM_VARIANT_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    REGULARIZATION_SCALE_FIELD_NUMBER: _ClassVar[int]
+    REGULARIZATION_FUNC_FIELD_NUMBER: _ClassVar[int]
+    CLIP_GRADIENTS_FIELD_NUMBER: _ClassVar[int]
+    CLIP_GRADIENTS_MIN_FIELD_NUMBER: _ClassVar[int]
+    CLIP_GRADIENTS_MAX_FIELD_NUMBER: _ClassVar[int]
+    CLIPPING_FUNC_FIELD_NUMBER: _ClassVar[int]
+    CLIP_GRADIENTS_MAX_NORM_FIELD_NUMBER: _ClassVar[int]
+    CLIP_GRADIENTS_USE_NORM_FIELD_NUMBER: _ClassVar[int]
+    learning_rate: float
+    momentum: float
+    beta1: float
+    beta2: float
+    time_step: float
+    epsilon: float
+    alpha: float
+    centered: bool
+    nesterov: bool
+    sgd_momentum_variant: _types_pb2.OptimizerSGDMomentumVariant
+    gradient_scale: float
+    regularization_scale: float
+    regularization_func: _types_pb2.OptimizerRegularizationFunction
+    clip_gradients: bool
+    clip_gradients_min: float
+    clip_gradients_max: float
+    clipping_func: _types_pb2.OptimizerClippingFunction
+    clip_gradients_max_norm: float
+    clip_gradients_use_norm: float
+    def __init__(self, learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., time_step: _Optional[float] = ..., epsilon: _Optional[float] = ..., alpha: _Optional[float] = ..., centered: _Optional[bool] = ..., nesterov: _Optional[bool] = ..., sgd_momentum_variant: _Optional[_Union[_types_pb2.OptimizerSGDMomentumVariant, str]] = ..., gradient_scale: _Optional[float] = ..., regularization_scale: _Optional[float] = ..., regularization_func: _Optional[_Union[_types_pb2.OptimizerRegularizationFunction, str]] = ..., clip_gradients: _Optional[bool] = ..., clip_gradients_min: _Optional[float] = ..., clip_gradients_max: _Optional[float] = ..., clipping_func: _Optional[_Union[_types_pb2.OptimizerClippingFunction, str]] = ..., clip_gradients_max_norm: _Optional[float] = ..., clip_gradients_use_norm: _Optional[float] = ...) -> None: ...

@@ -124,6 +124,11 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.FusedFilterApplyBackwardMultiInputBatchRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.FusedFilterApplyBackwardMultiInputBatchResponse.FromString,
                 _registered_method=True)
+        self.OptimizerStep = channel.unary_unary(
+                '/bnns.v1.BNNSService/OptimizerStep',
+                request_serializer=bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -256,6 +261,13 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OptimizerStep(self, request, context):
+        """BNNSOptimizerStep.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -348,6 +360,11 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.FusedFilterApplyBackwardMultiInputBatch,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.FusedFilterApplyBackwardMultiInputBatchRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.FusedFilterApplyBackwardMultiInputBatchResponse.SerializeToString,
+            ),
+            'OptimizerStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.OptimizerStep,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -836,6 +853,33 @@ class BNNSService:
             '/bnns.v1.BNNSService/FusedFilterApplyBackwardMultiInputBatch',
             bnns_dot_v1_dot_service__pb2.FusedFilterApplyBackwardMultiInputBatchRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.FusedFilterApplyBackwardMultiInputBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OptimizerStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/OptimizerStep',
+            bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.FromString,
             options,
             channel_credentials,
             insecure,

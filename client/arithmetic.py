@@ -1,0 +1,196 @@
+"""Arithmetic filters: BNNSFilterCreateLayerArithmetic, BNNSArithmeticFilterApplyBatch,
+BNNSArithmeticFilterApplyBackwardBatch, and BNNS.{Unary,Binary,Ternary}ArithmeticLayer."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+from bnns.kernels.errors import require
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import types_pb2
+
+from . import api
+from . import constants as C
+from .layers import Layer
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
+
+
+@dataclasses.dataclass
+class BNNSArithmeticOperand:
+    """One in / in_type pair of BNNSArithmetic{Unary,Binary,Ternary}."""
+
+    desc: BNNSNDArrayDescriptor
+    type: int = C.BNNSSample
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersArithmetic:
+    """BNNSLayerParametersArithmetic with its function fields: ``inputs`` holds 1, 2 or 3 operands
+    (BNNSArithmeticUnary / Binary / Ternary), ``o_desc`` / ``out_type`` the output."""
+
+    arithmetic_function: int
+    inputs: Sequence[BNNSArithmeticOperand]
+    o_desc: BNNSNDArrayDescriptor
+    out_type: int = C.BNNSSample
+    activation: Optional[BNNSActivation] = None
+
+    def to_proto(self) -> types_pb2.ArithmeticParameters:
+        return types_pb2.ArithmeticParameters(
+            arithmetic_function=int(self.arithmetic_function),
+            inputs=[types_pb2.ArithmeticOperand(desc=op.desc.to_proto(op.type != C.BNNSSample), type=int(op.type))
+                    for op in self.inputs],
+            o_desc=self.o_desc.to_proto(False), out_type=int(self.out_type), activation=_activation(self.activation))
+
+    def trainables(self) -> dict:
+        return {f"in{k}": op.desc for k, op in enumerate(self.inputs) if op.type == C.BNNSParameter}
+
+
+class ArithmeticFilter(api.BNNSFilter):
+    operand_geometries: list = []
+    operand_types: list = []
+
+
+@api._c_style(None)
+def BNNSFilterCreateLayerArithmetic(layer_params: BNNSLayerParametersArithmetic,
+                                    filter_params: Optional[BNNSFilterParameters] = None):
+    """An arithmetic filter, or None (see last_error())."""
+    return api.create_filter("arithmetic", layer_params, filter_params,
+                             input_geometry=layer_params.inputs[0].desc.geometry(),
+                             output_geometry=layer_params.o_desc.geometry(), filter_class=ArithmeticFilter,
+                             operand_geometries=[op.desc.geometry() for op in layer_params.inputs],
+                             operand_types=[int(op.type) for op in layer_params.inputs])
+
+
+def _operand_buffers(f: ArithmeticFilter, batch_size, in_, in_stride):
+    require(len(in_) == len(f.operand_types), f"in has {len(in_)} entries; the filter has "
+            f"{len(f.operand_types)} operands (pass None for Constant and Parameter operands)")
+    strides = list(in_stride) + [0] * (len(in_) - len(in_stride))
+    buffers = []
+    for k, (array, kind, geometry) in enumerate(zip(in_, f.operand_types, f.operand_geometries)):
+        if kind == C.BNNSSample and array is not None:
+            buffers.append(api.send_batch(array, geometry, batch_size, strides[k], f"in[{k}]"))
+        else:
+            buffers.append(types_pb2.Buffer())
+    return buffers
+
+
+@api._c_style(-1)
+def BNNSArithmeticFilterApplyBatch(filter: ArithmeticFilter, batch_size: int, number_of_inputs: int, in_: Sequence,
+                                   in_stride: Sequence[int], out, out_stride: int) -> int:
+    """Apply an arithmetic filter; ``in_`` has one array per operand (None for Constant/Parameter); 0 or -1."""
+    require(number_of_inputs == len(in_), f"number_of_inputs {number_of_inputs} but {len(in_)} inputs given")
+    target = api._Target(out, filter.output_geometry, batch_size, out_stride, "out")
+    response = filter.call("ArithmeticFilterApplyBatch", pb.ArithmeticFilterApplyBatchRequest(
+        filter_id=filter.filter_id, batch_size=int(batch_size),
+        **{"in": _operand_buffers(filter, batch_size, in_, in_stride)}))
+    target.write(response.out, api.wire_dtype(filter.output_geometry))
+    return 0
+
+
+def arithmetic_apply_backward(f: ArithmeticFilter, batch_size, in_, in_stride, in_delta, in_delta_stride, out,
+                              out_stride, out_delta, out_delta_stride) -> None:
+    require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
+    require(len(in_delta) == len(f.operand_types), f"in_delta has {len(in_delta)} entries; the filter has "
+            f"{len(f.operand_types)} operands (None where no gradient is wanted)")
+    strides = list(in_delta_stride) + [0] * (len(in_delta) - len(in_delta_stride))
+    targets = []
+    for k, (desc, kind, geometry) in enumerate(zip(in_delta, f.operand_types, f.operand_geometries)):
+        if desc is None:
+            targets.append(None)
+        elif kind == C.BNNSSample:
+            targets.append(api.gradient_target(desc, geometry, batch_size, strides[k], f"in_delta[{k}]"))
+        else:
+            targets.append(api.gradient_target(desc, geometry, 1, 0, f"in_delta[{k}]"))
+    request = pb.ArithmeticFilterApplyBackwardBatchRequest(
+        filter_id=f.filter_id, batch_size=int(batch_size), compute_in_delta=[d is not None for d in in_delta],
+        out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
+        **{"in": _operand_buffers(f, batch_size, in_ if in_ is not None else [None] * len(in_delta),
+                                  in_stride or [])})
+    if out is not None:
+        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
+    response = f.call("ArithmeticFilterApplyBackwardBatch", request)
+    for target, buf in zip(targets, response.in_delta):
+        if target is not None:
+            target.write(buf, api.FLOAT32)
+
+
+@api._c_style(-1)
+def BNNSArithmeticFilterApplyBackwardBatch(filter: ArithmeticFilter, batch_size: int, number_of_inputs: int,
+                                           in_: Optional[Sequence], in_stride: Sequence[int],
+                                           in_delta: Sequence[Optional[BNNSNDArrayDescriptor]],
+                                           in_delta_stride: Sequence[int], out, out_stride: int,
+                                           out_delta: BNNSNDArrayDescriptor, out_delta_stride: int) -> int:
+    """Gradients for every operand whose in_delta descriptor is given (Parameter: summed over the batch)."""
+    require(number_of_inputs == len(in_delta), f"number_of_inputs {number_of_inputs} but {len(in_delta)} in_delta")
+    arithmetic_apply_backward(filter, batch_size, in_, in_stride, in_delta, in_delta_stride, out, out_stride,
+                              out_delta, out_delta_stride)
+    return 0
+
+
+class _ArithmeticLayer(Layer):
+    """BNNS.{Unary,Binary,Ternary}ArithmeticLayer."""
+
+    def __init__(self, function: int, operands, output: BNNSNDArrayDescriptor, output_type: int,
+                 activation, filter_parameters):
+        params = BNNSLayerParametersArithmetic(arithmetic_function=function,
+                                               inputs=[BNNSArithmeticOperand(d, t) for d, t in operands],
+                                               o_desc=output, out_type=output_type, activation=activation)
+        super().__init__(BNNSFilterCreateLayerArithmetic(params, filter_parameters))
+
+    def _apply(self, batch_size, inputs, output):
+        arrays = [d.data if d is not None and t == C.BNNSSample else None
+                  for d, t in zip(inputs, self.filter.operand_types)]
+        if BNNSArithmeticFilterApplyBatch(self.filter, batch_size, len(arrays), arrays, [], output.data, 0) != 0:
+            raise api.last_error()
+
+    def _apply_backward(self, batch_size, inputs, output, output_gradient, gradients):
+        arrays = [d.data if d is not None else None for d in inputs]
+        arithmetic_apply_backward(self.filter, batch_size, arrays, [], list(gradients), [],
+                                  output.data if output is not None else None, 0, output_gradient, 0)
+
+
+class UnaryArithmeticLayer(_ArithmeticLayer):
+    def __init__(self, *, input, input_descriptor_type=C.BNNSSample, output, output_descriptor_type=C.BNNSSample,
+                 function: int, activation=None, filter_parameters=None):
+        super().__init__(function, [(input, input_descriptor_type)], output, output_descriptor_type, activation,
+                         filter_parameters)
+
+    def apply(self, batch_size, input, output):
+        self._apply(batch_size, [input], output)
+
+    def apply_backward(self, batch_size, input, output, output_gradient, generating_input_gradient):
+        self._apply_backward(batch_size, [input], output, output_gradient, [generating_input_gradient])
+
+
+class BinaryArithmeticLayer(_ArithmeticLayer):
+    def __init__(self, *, input_a, input_a_descriptor_type=C.BNNSSample, input_b, input_b_descriptor_type=C.BNNSSample,
+                 output, output_descriptor_type=C.BNNSSample, function: int, activation=None, filter_parameters=None):
+        super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type)], output,
+                         output_descriptor_type, activation, filter_parameters)
+
+    def apply(self, batch_size, input_a, input_b, output):
+        self._apply(batch_size, [input_a, input_b], output)
+
+    def apply_backward(self, batch_size, input_a, input_b, output, output_gradient,
+                       generating_input_a_gradient=None, generating_input_b_gradient=None):
+        self._apply_backward(batch_size, [input_a, input_b], output, output_gradient,
+                             [generating_input_a_gradient, generating_input_b_gradient])
+
+
+class TernaryArithmeticLayer(_ArithmeticLayer):
+    def __init__(self, *, input_a, input_a_descriptor_type=C.BNNSSample, input_b, input_b_descriptor_type=C.BNNSSample,
+                 input_c, input_c_descriptor_type=C.BNNSSample, output, output_descriptor_type=C.BNNSSample,
+                 function: int, activation=None, filter_parameters=None):
+        super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type),
+                                    (input_c, input_c_descriptor_type)], output, output_descriptor_type, activation,
+                         filter_parameters)
+
+    def apply(self, batch_size, input_a, input_b, input_c, output):
+        self._apply(batch_size, [input_a, input_b, input_c], output)
+
+    def apply_backward(self, batch_size, input_a, input_b, input_c, output, output_gradient,
+                       generating_input_a_gradient=None, generating_input_b_gradient=None,
+                       generating_input_c_gradient=None):
+        self._apply_backward(batch_size, [input_a, input_b, input_c], output, output_gradient,
+                             [generating_input_a_gradient, generating_input_b_gradient, generating_input_c_gradient])

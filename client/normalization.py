@@ -1,0 +1,199 @@
+"""Normalization filters: BNNSFilterCreateLayerNormalization, BNNSNormalizationFilterApplyBatch,
+BNNSNormalizationFilterApplyBackwardBatch, and BNNS.NormalizationLayer."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from bnns.kernels.errors import require
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import types_pb2
+
+from . import api
+from . import constants as C
+from .layers import Layer, _LearningPhase
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersNormalization:
+    """BNNSLayerParametersNormalization."""
+
+    i_desc: BNNSNDArrayDescriptor
+    o_desc: BNNSNDArrayDescriptor
+    beta_desc: Optional[BNNSNDArrayDescriptor] = None
+    gamma_desc: Optional[BNNSNDArrayDescriptor] = None
+    moving_mean_desc: Optional[BNNSNDArrayDescriptor] = None
+    moving_variance_desc: Optional[BNNSNDArrayDescriptor] = None
+    momentum: float = 0.9
+    epsilon: float = 1e-5
+    activation: Optional[BNNSActivation] = None
+    num_groups: int = 1
+    normalization_axis: int = 0
+
+    def to_proto(self, norm_type: int) -> types_pb2.NormalizationParameters:
+        def desc(d):
+            return d.to_proto() if d is not None else None
+        return types_pb2.NormalizationParameters(
+            type=norm_type, i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False),
+            beta_desc=desc(self.beta_desc), gamma_desc=desc(self.gamma_desc),
+            moving_mean_desc=desc(self.moving_mean_desc), moving_variance_desc=desc(self.moving_variance_desc),
+            momentum=self.momentum, epsilon=self.epsilon, activation=_activation(self.activation),
+            num_groups=self.num_groups, normalization_axis=self.normalization_axis)
+
+    def trainables(self) -> dict:
+        return {"beta": self.beta_desc, "gamma": self.gamma_desc, "moving_mean": self.moving_mean_desc,
+                "moving_variance": self.moving_variance_desc}
+
+
+class _Typed:
+    """Binds the normType argument to the parameter struct for create_filter."""
+
+    def __init__(self, norm_type, params):
+        self.norm_type, self.params = norm_type, params
+
+    def to_proto(self):
+        return self.params.to_proto(self.norm_type)
+
+    def trainables(self):
+        return self.params.trainables()
+
+
+class NormalizationFilter(api.BNNSFilter):
+    """A normalization handle; remembers the caller's moving-statistics arrays (UseClientPtr)."""
+
+    moving_stats: dict = {}
+
+
+@api._c_style(None)
+def BNNSFilterCreateLayerNormalization(norm_type: int, layer_params: BNNSLayerParametersNormalization,
+                                       filter_params: Optional[BNNSFilterParameters] = None):
+    """A Batch/Instance/Layer/Group normalization filter (norm_type = BNNSBatchNorm, ...), or None."""
+    moving = {}
+    if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
+        moving = {name: d.data for name, d in (("moving_mean", layer_params.moving_mean_desc),
+                                               ("moving_variance", layer_params.moving_variance_desc))
+                  if d is not None and d.data is not None}
+    return api.create_filter("normalization", _Typed(norm_type, layer_params), filter_params,
+                             input_geometry=layer_params.i_desc.geometry(),
+                             output_geometry=layer_params.o_desc.geometry(),
+                             filter_class=NormalizationFilter, moving_stats=moving,
+                             beta_geometry=_geometry(layer_params.beta_desc),
+                             gamma_geometry=_geometry(layer_params.gamma_desc))
+
+
+def _geometry(desc):
+    return desc.geometry() if desc is not None else None
+
+
+def normalization_apply_batch(f: NormalizationFilter, batch_size, in_, in_stride, out, out_stride, training) -> None:
+    target = api._Target(out, f.output_geometry, batch_size, out_stride, "out")
+    request = pb.NormalizationFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
+                                                      training=bool(training))
+    getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+    response = f.call("NormalizationFilterApplyBatch", request)
+    target.write(response.out, api.wire_dtype(f.output_geometry))
+    # UseClientPtr: BNNS updates the caller's moving statistics in place.
+    for name, array in f.moving_stats.items():
+        if response.HasField(name):
+            flat = array.reshape(-1)
+            flat[:] = np.frombuffer(getattr(response, name).data, api.FLOAT32)
+
+
+@api._c_style(-1)
+def BNNSNormalizationFilterApplyBatch(filter: NormalizationFilter, batch_size: int, in_, in_stride: int, out,
+                                      out_stride: int, training: bool) -> int:
+    """Normalize a batch (training: batch statistics, moving-stat update, cache for backward); 0 or -1."""
+    normalization_apply_batch(filter, batch_size, in_, in_stride, out, out_stride, training)
+    return 0
+
+
+def normalization_apply_backward_batch(f, batch_size, in_delta, in_delta_stride, out, out_stride, out_delta,
+                                       out_delta_stride, beta_delta, gamma_delta) -> None:
+    require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
+    targets = {
+        "in_delta": api.gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta"),
+        "beta_delta": _param_target(beta_delta, f.beta_geometry, "beta_delta"),
+        "gamma_delta": _param_target(gamma_delta, f.gamma_geometry, "gamma_delta"),
+    }
+    request = pb.NormalizationFilterApplyBackwardBatchRequest(
+        filter_id=f.filter_id, batch_size=int(batch_size),
+        out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
+        compute_in_delta=in_delta is not None, compute_beta_delta=beta_delta is not None,
+        compute_gamma_delta=gamma_delta is not None)
+    if out is not None:
+        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
+    response = f.call("NormalizationFilterApplyBackwardBatch", request)
+    for name, target in targets.items():
+        if target is not None:
+            target.write(getattr(response, name), api.FLOAT32)
+
+
+def _param_target(desc, geometry, name):
+    if desc is None:
+        return None
+    return api.gradient_target(desc, desc.geometry() if geometry is None else geometry, 1, 0, name)
+
+
+@api._c_style(-1)
+def BNNSNormalizationFilterApplyBackwardBatch(filter: NormalizationFilter, batch_size: int,
+                                              in_delta: Optional[BNNSNDArrayDescriptor], in_delta_stride: int,
+                                              out, out_stride: int, out_delta: BNNSNDArrayDescriptor,
+                                              out_delta_stride: int, beta_delta: Optional[BNNSNDArrayDescriptor],
+                                              gamma_delta: Optional[BNNSNDArrayDescriptor]) -> int:
+    """Gradients from the cache of the last training forward (BNNS has no `in` here); 0 or -1."""
+    normalization_apply_backward_batch(filter, batch_size, in_delta, in_delta_stride, out, out_stride, out_delta,
+                                       out_delta_stride, beta_delta, gamma_delta)
+    return 0
+
+
+class _NormalizationType:
+    """BNNS.NormalizationType: .batch(movingMean:movingVariance:), .instance(...), .layer(normalizationAxis:),
+    .group(groupCount:)."""
+
+    @staticmethod
+    def batch(moving_mean=None, moving_variance=None):
+        return (C.BNNSBatchNorm, {"moving_mean_desc": moving_mean, "moving_variance_desc": moving_variance})
+
+    @staticmethod
+    def instance(moving_mean=None, moving_variance=None):
+        return (C.BNNSInstanceNorm, {"moving_mean_desc": moving_mean, "moving_variance_desc": moving_variance})
+
+    @staticmethod
+    def layer(normalization_axis: int = 0):
+        return (C.BNNSLayerNorm, {"normalization_axis": normalization_axis})
+
+    @staticmethod
+    def group(group_count: int):
+        return (C.BNNSGroupNorm, {"num_groups": group_count})
+
+
+class NormalizationLayer(Layer):
+    """BNNS.NormalizationLayer(type:input:output:beta:gamma:momentum:epsilon:activation:filterParameters:)."""
+
+    def __init__(self, type, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                 beta: Optional[BNNSNDArrayDescriptor] = None, gamma: Optional[BNNSNDArrayDescriptor] = None,
+                 momentum: float = 0.9, epsilon: float = 1e-5, activation: Optional[BNNSActivation] = None,
+                 filter_parameters: Optional[BNNSFilterParameters] = None):
+        norm_type, extra = type
+        params = BNNSLayerParametersNormalization(i_desc=input, o_desc=output, beta_desc=beta, gamma_desc=gamma,
+                                                  momentum=momentum, epsilon=epsilon, activation=activation, **extra)
+        super().__init__(BNNSFilterCreateLayerNormalization(norm_type, params, filter_parameters))
+
+    def apply(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+              for_: str = _LearningPhase.inference) -> None:
+        normalization_apply_batch(self.filter, batch_size, self._data(input, "input"), 0,
+                                  self._data(output, "output"), 0, for_ == _LearningPhase.training)
+
+    def apply_backward(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                       output_gradient: BNNSNDArrayDescriptor,
+                       generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None,
+                       generating_beta_gradient: Optional[BNNSNDArrayDescriptor] = None,
+                       generating_gamma_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:
+        """``input`` is accepted for Swift's signature; BNNS uses the last training forward's cache."""
+        normalization_apply_backward_batch(self.filter, batch_size, generating_input_gradient, 0,
+                                           output.data if output is not None else None, 0, output_gradient, 0,
+                                           generating_beta_gradient, generating_gamma_gradient)

@@ -1,0 +1,224 @@
+"""BNNSOptimizerStep and the Swift optimizer objects (BNNS.AdamOptimizer and friends).
+
+Parameters bound to a filter created with BNNSFlagsUseClientPtr are stepped where they live, on
+the server: only their gradients travel, the accumulators stay beside them, and the new values
+come back into the caller's arrays (and accumulator arrays) so both sides hold the same numbers.
+Any other parameter travels with its gradient and accumulators, exactly as BNNS reads them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+
+from bnns.kernels import optimizer as optimizer_kernels
+from bnns.kernels.errors import InvalidArgumentError, require
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import types_pb2
+
+from . import api, backend as backend_mod, bindings
+from . import constants as C
+from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, flat_elements
+
+
+@dataclasses.dataclass
+class _Fields:
+    """Common base: turns a BNNSOptimizer*Fields struct into the wire's OptimizerFields."""
+
+    def to_proto(self) -> pb.OptimizerFields:
+        values = {k: v for k, v in dataclasses.asdict(self).items()}
+        return pb.OptimizerFields(**{k: (int(v) if isinstance(v, bool) is False and k in _ENUM_FIELDS else v)
+                                     for k, v in values.items()})
+
+
+_ENUM_FIELDS = {"sgd_momentum_variant", "regularization_func", "clipping_func"}
+
+
+@dataclasses.dataclass
+class BNNSOptimizerSGDMomentumFields(_Fields):
+    learning_rate: float
+    momentum: float = 0.0
+    gradient_scale: float = 1.0
+    regularization_scale: float = 0.0
+    clip_gradients: bool = False
+    clip_gradients_min: float = 0.0
+    clip_gradients_max: float = 0.0
+    nesterov: bool = False
+    regularization_func: int = C.BNNSOptimizerRegularizationNone
+    sgd_momentum_variant: int = C.BNNSSGDMomentumVariant0
+
+
+@dataclasses.dataclass
+class BNNSOptimizerAdamFields(_Fields):
+    """Also the fields of AdamW (regularization_scale is its decoupled weight decay) and the AMSGrad forms."""
+
+    learning_rate: float
+    beta1: float = 0.9
+    beta2: float = 0.999
+    time_step: float = 1.0
+    epsilon: float = 1e-8
+    gradient_scale: float = 1.0
+    regularization_scale: float = 0.0
+    clip_gradients: bool = False
+    clip_gradients_min: float = 0.0
+    clip_gradients_max: float = 0.0
+    regularization_func: int = C.BNNSOptimizerRegularizationNone
+
+
+@dataclasses.dataclass
+class BNNSOptimizerRMSPropFields(_Fields):
+    learning_rate: float
+    alpha: float = 0.99
+    epsilon: float = 1e-8
+    centered: bool = False
+    momentum: float = 0.0
+    gradient_scale: float = 1.0
+    regularization_scale: float = 0.0
+    clip_gradients: bool = False
+    clip_gradients_min: float = 0.0
+    clip_gradients_max: float = 0.0
+    regularization_func: int = C.BNNSOptimizerRegularizationNone
+
+
+def _with_clipping(base):
+    """The *WithClippingFields struct of a base: clip_gradients replaced by a clipping function."""
+    fields = [(f.name, f.type, f.default) for f in dataclasses.fields(base) if f.name != "clip_gradients"]
+    fields += [("clipping_func", int, C.BNNSOptimizerClippingNone), ("clip_gradients_max_norm", float, 0.0),
+               ("clip_gradients_use_norm", float, 0.0)]
+    spec = [(n, t) if d is dataclasses.MISSING else (n, t, dataclasses.field(default=d)) for n, t, d in fields]
+    return dataclasses.make_dataclass(base.__name__.replace("Fields", "WithClippingFields"), spec, bases=(_Fields,))
+
+
+BNNSOptimizerSGDMomentumWithClippingFields = _with_clipping(BNNSOptimizerSGDMomentumFields)
+BNNSOptimizerAdamWithClippingFields = _with_clipping(BNNSOptimizerAdamFields)
+BNNSOptimizerRMSPropWithClippingFields = _with_clipping(BNNSOptimizerRMSPropFields)
+
+
+def optimizer_step(function: int, fields, parameters: Sequence[BNNSNDArrayDescriptor],
+                   gradients: Sequence[BNNSNDArrayDescriptor],
+                   accumulators: Optional[Sequence[BNNSNDArrayDescriptor]]) -> None:
+    require(len(parameters) == len(gradients) and len(parameters) >= 1,
+            f"{len(parameters)} parameters and {len(gradients)} gradients: give one gradient per parameter")
+    accumulators = list(accumulators or [])
+    bound = [bindings.lookup(p.data) for p in parameters]
+    backends = {id(b[0].backend): b[0].backend for b in bound if b is not None}
+    require(len(backends) <= 1, "the parameters are bound to filters on different connections")
+    backend = next(iter(backends.values())) if backends else backend_mod.current()
+    request = pb.OptimizerStepRequest(function=int(function), fields=fields.to_proto(), return_parameters=True)
+    for k, (param, binding) in enumerate(zip(parameters, bound)):
+        entry = request.parameters.add()
+        if binding is not None:
+            entry.filter_parameter.filter_id, entry.filter_parameter.name = binding[0].filter_id, binding[1]
+        else:
+            require(param.data is not None, f"parameters[{k}].data is not set")
+            entry.values.data = flat_elements(param.data, C.BNNSDataTypeFloat32, f"parameters[{k}]").tobytes()
+    for k, grad in enumerate(gradients):
+        require(grad.data is not None, f"gradients[{k}].data is not set")
+        request.gradients.add(data=flat_elements(grad.data, C.BNNSDataTypeFloat32, f"gradients[{k}]").tobytes())
+    server_held = all(b is not None for b in bound)
+    if server_held:
+        request.return_accumulators = bool(accumulators)
+    else:
+        for k, acc in enumerate(accumulators):
+            require(acc.data is not None, f"accumulators[{k}].data is not set")
+            request.accumulators.add(data=flat_elements(acc.data, C.BNNSDataTypeFloat32, f"accumulators[{k}]").tobytes())
+    # Check every destination before the call: a step writes all its results or none.
+    for k, p in enumerate(list(parameters) + accumulators):
+        require(isinstance(p.data, np.ndarray) and p.data.flags.c_contiguous and p.data.flags.writeable,
+                f"{'parameters' if k < len(parameters) else 'accumulators'}[{k if k < len(parameters) else k - len(parameters)}]"
+                ".data must be a writable C-contiguous array (BNNS updates it in place)")
+    response = backend.call("OptimizerStep", request)
+    for param, buf in zip(parameters, response.parameters):
+        param.data.reshape(-1)[:] = np.frombuffer(buf.data, np.float32)
+    if accumulators and len(response.accumulators) == len(accumulators):
+        for acc, buf in zip(accumulators, response.accumulators):
+            acc.data.reshape(-1)[:] = np.frombuffer(buf.data, np.float32)
+
+
+@api._c_style(-1)
+def BNNSOptimizerStep(function: int, OptimizerAlgFields, number_of_parameters: int,
+                      parameters: Sequence[BNNSNDArrayDescriptor], gradients: Sequence[BNNSNDArrayDescriptor],
+                      accumulators: Optional[Sequence[BNNSNDArrayDescriptor]],
+                      filter_params: Optional[BNNSFilterParameters] = None) -> int:
+    """One optimizer step over ``number_of_parameters`` arrays, updated in place; 0 or -1.
+
+    ``accumulators`` in BNNS's blocked order (all first moments, then all second moments, ...),
+    zero-filled by the caller before the first step.
+    """
+    require(number_of_parameters == len(parameters),
+            f"number_of_parameters {number_of_parameters} but {len(parameters)} parameters given")
+    optimizer_step(function, OptimizerAlgFields, parameters, gradients, accumulators)
+    return 0
+
+
+# ------------------------------------------------------------------------------ Swift objects
+
+class _Optimizer:
+    """BNNS.*Optimizer: a fields struct with a `step(parameters:gradients:accumulators:)` method."""
+
+    function: int
+    fields_class: type
+
+    def __init__(self, **fields):
+        self.fields = self.fields_class(**fields)
+
+    def __getattr__(self, name):
+        fields = self.__dict__.get("fields")
+        if fields is not None and hasattr(fields, name):
+            return getattr(fields, name)
+        raise AttributeError(name)
+
+    def __setattr__(self, name, value):
+        if name != "fields" and hasattr(self.__dict__.get("fields"), name):
+            setattr(self.fields, name, value)     # e.g. adam.time_step += 1, as in the Swift sample
+        else:
+            object.__setattr__(self, name, value)
+
+    @property
+    def accumulator_count_multiplier(self) -> int:
+        """Accumulator arrays per parameter (BNNS's accumulatorCountMultiplier)."""
+        from bnns.server.codec import optimizer_fields
+        return optimizer_kernels.accumulator_count(self.function, 1, optimizer_fields(self.fields.to_proto()))
+
+    def step(self, parameters: Sequence[BNNSNDArrayDescriptor], gradients: Sequence[BNNSNDArrayDescriptor],
+             accumulators: Optional[Sequence[BNNSNDArrayDescriptor]] = None,
+             filter_parameters: Optional[BNNSFilterParameters] = None) -> None:
+        optimizer_step(self.function, self.fields, parameters, gradients, accumulators)
+
+
+class AdamOptimizer(_Optimizer):
+    """BNNS.AdamOptimizer(learningRate:beta1:beta2:timeStep:epsilon:gradientScale:regularizationScale:
+    gradientClipping:regularizationFunction:usesAMSGrad:)."""
+
+    fields_class = BNNSOptimizerAdamFields
+
+    def __init__(self, uses_ams_grad: bool = False, **fields):
+        object.__setattr__(self, "function",
+                           C.BNNSOptimizerFunctionAdamAMSGrad if uses_ams_grad else C.BNNSOptimizerFunctionAdam)
+        super().__init__(**fields)
+
+
+class AdamWOptimizer(_Optimizer):
+    """BNNS.AdamWOptimizer: weight_decay is the decoupled decay (regularization_scale on the wire)."""
+
+    fields_class = BNNSOptimizerAdamFields
+
+    def __init__(self, weight_decay: float = 0.0, uses_ams_grad: bool = False, **fields):
+        object.__setattr__(self, "function",
+                           C.BNNSOptimizerFunctionAdamWAMSGrad if uses_ams_grad else C.BNNSOptimizerFunctionAdamW)
+        super().__init__(regularization_scale=weight_decay, **fields)
+
+
+class RMSPropOptimizer(_Optimizer):
+    fields_class = BNNSOptimizerRMSPropFields
+    function = C.BNNSOptimizerFunctionRMSProp
+
+
+class SGDMomentumOptimizer(_Optimizer):
+    """BNNS.SGDMomentumOptimizer(learningRate:momentum:gradientScale:regularizationScale:
+    gradientClipping:regularizationFunction:usesNesterovMomentum:sgdMomentumVariant:)."""
+
+    fields_class = BNNSOptimizerSGDMomentumFields
+    function = C.BNNSOptimizerFunctionSGDMomentum

@@ -1,0 +1,202 @@
+"""Pooling filters: BNNSFilterCreateLayerPooling, BNNSPoolingFilterApplyBatch[Ex],
+BNNSPoolingFilterApplyBackwardBatch[Ex], and BNNS.PoolingLayer.
+
+Indices (Max writes them, UnMax reads them) are the flat offset of the chosen element in the
+sample's packed CHW input, ``c*H*W + h*W + w``; size_t (UInt64) by default, UInt32 in the Ex forms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from bnns.kernels import layout
+from bnns.kernels.errors import require
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import types_pb2
+
+from . import api
+from . import constants as C
+from .layers import Layer, _ConvolutionPadding
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation, _desc
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersPooling:
+    """BNNSLayerParametersPooling."""
+
+    i_desc: BNNSNDArrayDescriptor
+    o_desc: BNNSNDArrayDescriptor
+    bias: Optional[BNNSNDArrayDescriptor] = None
+    activation: Optional[BNNSActivation] = None
+    pooling_function: int = C.BNNSPoolingFunctionMax
+    k_width: int = 2
+    k_height: int = 2
+    x_stride: int = 1
+    y_stride: int = 1
+    x_dilation_stride: int = 1
+    y_dilation_stride: int = 1
+    x_padding: int = 0
+    y_padding: int = 0
+    pad: Sequence[int] = (0, 0, 0, 0)
+
+    def to_proto(self) -> types_pb2.PoolingParameters:
+        return types_pb2.PoolingParameters(
+            i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False), bias=_desc(self.bias),
+            activation=_activation(self.activation), pooling_function=int(self.pooling_function),
+            k_width=self.k_width, k_height=self.k_height, x_stride=self.x_stride, y_stride=self.y_stride,
+            x_dilation_stride=self.x_dilation_stride, y_dilation_stride=self.y_dilation_stride,
+            x_padding=self.x_padding, y_padding=self.y_padding, pad=[int(p) for p in self.pad])
+
+    def trainables(self) -> dict:
+        return {"bias": self.bias}
+
+
+class PoolingFilter(api.BNNSFilter):
+    pooling_function: int = C.BNNSPoolingFunctionMax
+
+
+@api._c_style(None)
+def BNNSFilterCreateLayerPooling(layer_params: BNNSLayerParametersPooling,
+                                 filter_params: Optional[BNNSFilterParameters] = None):
+    """A pooling filter, or None (see last_error())."""
+    return api.create_filter("pooling", layer_params, filter_params, input_geometry=layer_params.i_desc.geometry(),
+                             output_geometry=layer_params.o_desc.geometry(),
+                             bias_geometry=layer_params.bias.geometry() if layer_params.bias is not None else None,
+                             filter_class=PoolingFilter, pooling_function=int(layer_params.pooling_function))
+
+
+def _index_geometry(f: PoolingFilter, data_type: int) -> layout.Descriptor:
+    """Max: one index per output element; UnMax: one per input element."""
+    shape_of = f.input_geometry if f.pooling_function == C.BNNSPoolingFunctionUnMax else f.output_geometry
+    return layout.Descriptor.for_shape(layout.LAYOUT_IMAGE_CHW, shape_of.shape, data_type=data_type)
+
+
+def pooling_apply_batch(f: PoolingFilter, batch_size, in_, in_stride, out, out_stride, indices_data_type, indices,
+                        idx_stride) -> None:
+    index_type = indices_data_type or C.BNNSDataTypeUInt64
+    geometry = _index_geometry(f, index_type)
+    target = api._Target(out, f.output_geometry, batch_size, out_stride, "out")
+    request = pb.PoolingFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
+                                                indices_data_type=int(index_type))
+    getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+    index_target = None
+    if f.pooling_function == C.BNNSPoolingFunctionUnMax:
+        request.indices.CopyFrom(api.send_batch(indices, geometry, batch_size, idx_stride, "indices"))
+    elif indices is not None and f.pooling_function == C.BNNSPoolingFunctionMax:
+        index_target = api._Target(indices, geometry, batch_size, idx_stride, "indices")
+        request.compute_indices = True
+    response = f.call("PoolingFilterApplyBatch", request)
+    target.write(response.out, api.wire_dtype(f.output_geometry))
+    if index_target is not None:
+        index_target.write(response.indices, api.wire_dtype(geometry))
+
+
+@api._c_style(-1)
+def BNNSPoolingFilterApplyBatch(filter: PoolingFilter, batch_size: int, in_, in_stride: int, out, out_stride: int,
+                                indices=None, idx_stride: int = 0) -> int:
+    """Pool a batch; Max writes size_t indices into ``indices`` when given, UnMax reads them. 0 or -1."""
+    pooling_apply_batch(filter, batch_size, in_, in_stride, out, out_stride, C.BNNSDataTypeUInt64, indices, idx_stride)
+    return 0
+
+
+@api._c_style(-1)
+def BNNSPoolingFilterApplyBatchEx(filter: PoolingFilter, batch_size: int, in_, in_stride: int, out, out_stride: int,
+                                  indices_data_type: int, indices, idx_stride: int) -> int:
+    """As BNNSPoolingFilterApplyBatch with UInt32 or UInt64 indices. 0 or -1."""
+    pooling_apply_batch(filter, batch_size, in_, in_stride, out, out_stride, indices_data_type, indices, idx_stride)
+    return 0
+
+
+def pooling_apply_backward_batch(f: PoolingFilter, batch_size, in_, in_stride, in_delta, in_delta_stride, out,
+                                 out_stride, out_delta, out_delta_stride, bias_delta, indices_data_type, indices,
+                                 idx_stride) -> None:
+    require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
+    targets = {"in_delta": api.gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta"),
+               "bias_delta": api.gradient_target(bias_delta, api._bias_shape(f), 1, 0, "bias_delta")
+               if bias_delta is not None else None}
+    index_type = indices_data_type or C.BNNSDataTypeUInt64
+    request = pb.PoolingFilterApplyBackwardBatchRequest(
+        filter_id=f.filter_id, batch_size=int(batch_size), indices_data_type=int(index_type),
+        out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
+        compute_in_delta=in_delta is not None, compute_bias_delta=bias_delta is not None)
+    if in_ is not None:
+        getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+    if out is not None:
+        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
+    if indices is not None:
+        request.indices.CopyFrom(api.send_batch(indices, _index_geometry(f, index_type), batch_size, idx_stride,
+                                                "indices"))
+    response = f.call("PoolingFilterApplyBackwardBatch", request)
+    for name, target in targets.items():
+        if target is not None:
+            target.write(getattr(response, name), api.FLOAT32)
+
+
+@api._c_style(-1)
+def BNNSPoolingFilterApplyBackwardBatch(filter: PoolingFilter, batch_size: int, in_, in_stride: int,
+                                        in_delta: Optional[BNNSNDArrayDescriptor], in_delta_stride: int, out,
+                                        out_stride: int, out_delta: BNNSNDArrayDescriptor, out_delta_stride: int,
+                                        bias_delta: Optional[BNNSNDArrayDescriptor], indices=None,
+                                        idx_stride: int = 0) -> int:
+    """Input and bias gradients of a pooling filter (size_t indices optional for Max, required for UnMax)."""
+    pooling_apply_backward_batch(filter, batch_size, in_, in_stride, in_delta, in_delta_stride, out, out_stride,
+                                 out_delta, out_delta_stride, bias_delta, C.BNNSDataTypeUInt64, indices, idx_stride)
+    return 0
+
+
+@api._c_style(-1)
+def BNNSPoolingFilterApplyBackwardBatchEx(filter: PoolingFilter, batch_size: int, in_, in_stride: int,
+                                          in_delta: Optional[BNNSNDArrayDescriptor], in_delta_stride: int, out,
+                                          out_stride: int, out_delta: BNNSNDArrayDescriptor, out_delta_stride: int,
+                                          bias_delta: Optional[BNNSNDArrayDescriptor], indices_data_type: int,
+                                          indices, idx_stride: int) -> int:
+    """As BNNSPoolingFilterApplyBackwardBatch with UInt32 or UInt64 indices."""
+    pooling_apply_backward_batch(filter, batch_size, in_, in_stride, in_delta, in_delta_stride, out, out_stride,
+                                 out_delta, out_delta_stride, bias_delta, indices_data_type, indices, idx_stride)
+    return 0
+
+
+class _PoolingType:
+    """BNNS.PoolingType: .max, .average(count_includes_padding=), .l2_norm, .un_max."""
+
+    max = C.BNNSPoolingFunctionMax
+    l2_norm = C.BNNSPoolingFunctionL2Norm
+    un_max = C.BNNSPoolingFunctionUnMax
+
+    @staticmethod
+    def average(count_includes_padding: bool = True) -> int:
+        return (C.BNNSPoolingFunctionAverageCountIncludePadding if count_includes_padding
+                else C.BNNSPoolingFunctionAverageCountExcludePadding)
+
+
+class PoolingLayer(Layer):
+    """BNNS.PoolingLayer(type:input:output:bias:activation:kernelSize:stride:padding:filterParameters:)."""
+
+    def __init__(self, type: int = _PoolingType.max, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                 bias: Optional[BNNSNDArrayDescriptor] = None, activation: Optional[BNNSActivation] = None,
+                 kernel_size: Tuple[int, int] = (2, 2), stride: Tuple[int, int] = (1, 1),
+                 dilation_stride: Tuple[int, int] = (1, 1), padding: _ConvolutionPadding = _ConvolutionPadding.zero,
+                 filter_parameters: Optional[BNNSFilterParameters] = None):
+        params = BNNSLayerParametersPooling(
+            i_desc=input, o_desc=output, bias=bias, activation=activation, pooling_function=type,
+            k_width=kernel_size[0], k_height=kernel_size[1], x_stride=stride[0], y_stride=stride[1],
+            x_dilation_stride=dilation_stride[0], y_dilation_stride=dilation_stride[1],
+            x_padding=padding.x, y_padding=padding.y, pad=padding.pad)
+        super().__init__(BNNSFilterCreateLayerPooling(params, filter_parameters))
+
+    def apply(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+              indices: Optional[np.ndarray] = None) -> None:
+        pooling_apply_batch(self.filter, batch_size, self._data(input, "input"), 0, self._data(output, "output"), 0,
+                            C.BNNSDataTypeUInt64, indices, 0)
+
+    def apply_backward(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                       output_gradient: BNNSNDArrayDescriptor,
+                       generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None,
+                       generating_bias_gradient: Optional[BNNSNDArrayDescriptor] = None,
+                       indices: Optional[np.ndarray] = None) -> None:
+        pooling_apply_backward_batch(self.filter, batch_size, input.data if input is not None else None, 0,
+                                     generating_input_gradient, 0, output.data if output is not None else None, 0,
+                                     output_gradient, 0, generating_bias_gradient, C.BNNSDataTypeUInt64, indices, 0)
