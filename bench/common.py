@@ -1,0 +1,88 @@
+"""Timing, the machine's same-run ceilings, and table/JSON output shared by the benchmarks.
+
+Medians of repeated runs after a warm-up; every ratio is against a ceiling measured in the same
+process and run, since these 2-core machines are noisy (peer.md: medians move by +-10% between
+runs, more for 1-5 ms ops).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import statistics
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+from bnns.server.tuning import keep_freed_memory
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def setup() -> None:
+    """The same process tuning the server applies at start-up."""
+    keep_freed_memory()
+
+
+def time_ms(fn: Callable[[], object], min_repeats: int = 5, max_repeats: int = 40, budget_s: float = 3.0) -> dict:
+    """Median/min/max wall time of fn in ms: one warm-up, then repeats until the budget is spent."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < max_repeats and (len(times) < min_repeats or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "n": len(times)}
+
+
+def gemm_gflops(n: int = 1024) -> float:
+    """This machine's float32 GEMM rate right now (NumPy's BLAS, all threads)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    return 2 * n ** 3 / (time_ms(lambda: a @ b, min_repeats=20, budget_s=2.0)["median_ms"] * 1e6)
+
+
+def copy_gbps(mib: int = 256) -> float:
+    """Memory copy rate into an existing buffer (read + write bytes / s)."""
+    src = np.ones(mib << 18, np.float32)
+    dst = np.empty_like(src)
+    return 2 * src.nbytes / (time_ms(lambda: np.copyto(dst, src), min_repeats=10, budget_s=2.0)["median_ms"] * 1e6)
+
+
+def torch_or_none():
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count() or 1)
+        return torch
+    except ImportError:
+        return None
+
+
+def print_table(title: str, rows: list[dict], columns: list[tuple[str, str]]) -> None:
+    print(f"\n{title}")
+    header = "| " + " | ".join(label for _, label in columns) + " |"
+    print(header)
+    print("|" + "|".join("---" for _ in columns) + "|")
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key, "")
+            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+        print("| " + " | ".join(cells) + " |")
+
+
+def write_json(name: str, payload: dict) -> pathlib.Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(),
+                        "cpus": os.cpu_count(), "numpy": np.__version__}, **payload}
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> str:
+    return f"{a / b:.2f}x" if a and b else ""
