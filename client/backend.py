@@ -66,15 +66,11 @@ class LocalBackend:
     target = "local"
 
     def __init__(self, core=None):
-        from bnns.server.core import Core, rpc_method_name   # the server package ships with the SDK
+        from bnns.server.core import Core   # the server package ships with the SDK
         self.core = core or Core()
-        self._methods = {m.name: getattr(self.core, rpc_method_name(m.name), None) for m in SERVICE.methods}
 
     def call(self, rpc: str, request):
-        method = self._methods.get(rpc)
-        if method is None:
-            raise error_for_status("UNIMPLEMENTED", f"{rpc} is not served by this build")
-        return method(request)
+        return self.core.call(rpc, request)
 
     def close(self) -> None:
         pass

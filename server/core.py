@@ -8,19 +8,26 @@ the kernels never mutate a filter on a failed call, so a failure changes no stat
 
 from __future__ import annotations
 
+import logging
 import re
+import secrets
 import threading
+import time
 from typing import Callable, Optional
 
 import numpy as np
 
 from bnns.kernels import activation, arithmetic, convolution, layout, loss, normalization, optimizer, pooling
-from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError, require
+from bnns.kernels.errors import (BNNSError, FailedPreconditionError, InvalidArgumentError, UnimplementedError,
+                                 require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import codec
+from .observability import Metrics
 from .registry import Entry, Registry
+
+log = logging.getLogger("bnns.server.calls")
 
 
 def _convolution(p, limits):
@@ -78,7 +85,49 @@ class Core:
     def __init__(self, registry: Optional[Registry] = None, limits: Optional[codec.Limits] = None):
         self.registry = registry or Registry()
         self.limits = limits or codec.Limits()
-        self._create_lock = threading.Lock()
+        self.metrics = Metrics(self.registry)
+
+    def call(self, rpc: str, request, tenant: str = "", request_id: Optional[str] = None):
+        """Serve one RPC by name: the single entry both front doors use. Times, counts and logs
+        the call; BNNSErrors propagate for the transport to map, anything else is logged and
+        re-raised for the transport to report as INTERNAL."""
+        method = getattr(self, rpc_method_name(rpc), None)
+        if method is None:
+            raise UnimplementedError(f"{rpc} is not served by this build")
+        request_id = request_id or secrets.token_hex(6)
+        kind = self._kind_of(request)
+        start = time.perf_counter()
+        status, response = "OK", None
+        try:
+            response = method(request, tenant)
+            return response
+        except BNNSError as error:
+            status = error.status
+            raise
+        except Exception:
+            status = "INTERNAL"
+            log.exception("internal error", extra={"request_id": request_id, "rpc": rpc})
+            raise
+        finally:
+            seconds = time.perf_counter() - start
+            self.metrics.observe(rpc, kind, status, seconds, request.ByteSize(),
+                                 response.ByteSize() if response is not None else 0)
+            log.info("%s %s", rpc, status, extra={
+                "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
+                "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
+                "ms": round(seconds * 1e3, 3)})
+
+    def _kind_of(self, request) -> str:
+        """The filter kind a request touches (for the latency label); '' when there is none."""
+        if isinstance(request, pb.CreateFilterRequest):
+            return request.WhichOneof("layer") or ""
+        filter_id = getattr(request, "filter_id", "")
+        if filter_id:
+            try:
+                return self.registry.get(filter_id, owner=None).kind
+            except BNNSError:
+                return ""
+        return ""
 
     # ------------------------------------------------------------------------------ lifecycle
     def create_filter(self, request: pb.CreateFilterRequest, tenant: str = "") -> pb.CreateFilterResponse:

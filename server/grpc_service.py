@@ -11,10 +11,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from bnns.kernels.errors import BNNSError, UnimplementedError
+from bnns.kernels.errors import BNNSError
 from bnns.v1 import service_pb2
 
-from .core import Core, rpc_method_name
+from .core import Core
 from .errors import grpc_code
 from .settings import Settings
 
@@ -24,32 +24,34 @@ SERVICE_NAME = "bnns.v1.BNNSService"
 SERVICE = service_pb2.DESCRIPTOR.services_by_name["BNNSService"]
 
 
-def _unary_handler(core_method, rpc: str):
+def _open_access(_metadata: dict) -> str:
+    """No tokens configured: every caller is the one anonymous tenant."""
+    return ""
+
+
+def _unary_handler(core: Core, rpc: str, tenant_of):
     def handle(request, context: grpc.ServicerContext):
+        metadata = dict(context.invocation_metadata() or ())
+        request_id = metadata.get("x-request-id")
         try:
-            return core_method(request)
+            # The tenant comes from the server's own token table, never from a header the caller sets.
+            return core.call(rpc, request, tenant=tenant_of(metadata), request_id=request_id)
         except BNNSError as error:
             context.abort(grpc_code(error), error.message)
-        except Exception:   # a bug: keep the server up, tell the caller, log the trace
-            log.exception("internal error in %s", rpc)
+        except Exception:   # a bug (Core.call logged the trace): keep the server up, tell the caller
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {rpc}; the server log has the details")
     return handle
 
 
-def _unimplemented(rpc: str):
-    def fail(_request):
-        raise UnimplementedError(f"{rpc} is not served by this build")
-    return fail
-
-
-def bnns_handler(core: Core) -> grpc.GenericRpcHandler:
+def bnns_handler(core: Core, tenant_of=_open_access) -> grpc.GenericRpcHandler:
+    """Handlers for every RPC; ``tenant_of(metadata) -> tenant`` authenticates (raising
+    UnauthenticatedError) and names the caller's tenant."""
     handlers = {}
     for method in SERVICE.methods:
         request_cls = getattr(service_pb2, method.input_type.name)
         response_cls = getattr(service_pb2, method.output_type.name)
-        core_method = getattr(core, rpc_method_name(method.name), None) or _unimplemented(method.name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _unary_handler(core_method, method.name),
+            _unary_handler(core, method.name, tenant_of),
             request_deserializer=request_cls.FromString,
             response_serializer=response_cls.SerializeToString)
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

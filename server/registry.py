@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from bnns.kernels.errors import NotFoundError, ResourceExhaustedError
 
@@ -60,10 +60,11 @@ class Registry:
             self._entries[filter_id] = entry
         return entry
 
-    def get(self, filter_id: str, owner: str = "") -> Entry:
+    def get(self, filter_id: str, owner: Optional[str] = "") -> Entry:
+        """The live entry; owner None skips the tenant check (metrics labels only)."""
         with self._lock:
             entry = self._entries.get(filter_id)
-        if entry is None or entry.owner != owner:
+        if entry is None or (owner is not None and entry.owner != owner):
             # Another tenant's handle is reported exactly like one that never existed.
             raise NotFoundError(f"no live filter with id {filter_id!r} (never created, or destroyed)")
         return entry
