@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from grpc_health.v1 import health_pb2
 
-from . import codec, settings as settings_mod
+from . import codec, rest, settings as settings_mod
 from .core import Core
 from .grpc_service import SERVICE_NAME, create_server
 from .registry import Registry
@@ -26,13 +26,7 @@ def build_core(settings: settings_mod.Settings) -> Core:
 def serve(settings: settings_mod.Settings) -> int:
     keep_freed_memory()
     core = build_core(settings)
-    stop_event = threading.Event()
-    grpc_server = health_servicer = None
-    if settings.enable_grpc:
-        grpc_server, port, health_servicer = create_server(settings, core)
-        grpc_server.start()
-        log.info("gRPC serving %s on %s:%d", SERVICE_NAME, settings.host, port)
-        print(f"bnns-server: gRPC listening on {settings.host}:{port}", flush=True)
+    stop_event, ready = threading.Event(), threading.Event()
 
     def drain(signum, _frame):
         log.info("signal %d: draining", signum)
@@ -40,11 +34,26 @@ def serve(settings: settings_mod.Settings) -> int:
 
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
+    grpc_server = health_servicer = http_server = None
+    if settings.enable_grpc:
+        grpc_server, port, health_servicer = create_server(settings, core)
+        grpc_server.start()
+        log.info("gRPC serving %s on %s:%d", SERVICE_NAME, settings.host, port)
+        print(f"bnns-server: gRPC listening on {settings.host}:{port}", flush=True)
+    if settings.enable_http:   # same core, same registry: a handle from one door works at the other
+        app = rest.create_app(core, settings, readiness=ready.is_set)
+        http_server, http_port, http_thread = rest.start_http(app, settings)
+        log.info("REST serving on %s:%d", settings.host, http_port)
+        print(f"bnns-server: REST listening on {settings.host}:{http_port}", flush=True)
+    ready.set()
     stop_event.wait()
+    ready.clear()                                   # REST /v2/health/ready -> 503
     if health_servicer is not None:
         health_servicer.enter_graceful_shutdown()   # health -> NOT_SERVING for every service
     if grpc_server is not None:
         grpc_server.stop(settings.grace_seconds).wait()
+    if http_server is not None:
+        rest.stop_http(http_server, http_thread, settings.grace_seconds)
     log.info("stopped")
     return 0
 
