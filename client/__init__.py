@@ -18,6 +18,10 @@ from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticF
                          BNNSArithmeticOperand, BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
                          BinaryArithmeticLayer as _BinaryArithmeticLayer, TernaryArithmeticLayer as _TernaryArithmeticLayer,
                          UnaryArithmeticLayer as _UnaryArithmeticLayer)
+from .fused import (BNNSFilterCreateFusedLayer, BNNSFusedFilterApplyBackwardBatch,
+                    BNNSFusedFilterApplyBackwardMultiInputBatch, BNNSFusedFilterApplyBatch,
+                    BNNSFusedFilterApplyMultiInputBatch, BNNSLayerParametersQuantization)
+from . import fused as _fused
 from .layers import BNNS
 from .pooling import (BNNSFilterCreateLayerPooling, BNNSLayerParametersPooling, BNNSPoolingFilterApplyBackwardBatch,
                       BNNSPoolingFilterApplyBackwardBatchEx, BNNSPoolingFilterApplyBatch, BNNSPoolingFilterApplyBatchEx,
@@ -38,6 +42,10 @@ from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSL
 BNNS.LossLayer = _LossLayer
 BNNS.ActivationLayer = _ActivationLayer
 BNNS.PoolingLayer = _PoolingLayer
+for _name in ("FusedParametersLayer", "FusedConvolutionNormalizationLayer", "FusedFullyConnectedNormalizationLayer",
+              "FusedConvolutionParameters", "FusedFullyConnectedParameters", "FusedNormalizationParameters",
+              "FusedArithmeticParameters", "FusedQuantizationParameters"):
+    setattr(BNNS, _name, getattr(_fused, _name))
 BNNS.PoolingType = _PoolingType
 BNNS.NormalizationLayer = _NormalizationLayer
 BNNS.NormalizationType = _NormalizationType

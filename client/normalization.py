@@ -34,7 +34,7 @@ class BNNSLayerParametersNormalization:
     num_groups: int = 1
     normalization_axis: int = 0
 
-    def to_proto(self, norm_type: int) -> types_pb2.NormalizationParameters:
+    def to_proto(self, norm_type: int = C.BNNSBatchNorm) -> types_pb2.NormalizationParameters:
         def desc(d):
             return d.to_proto() if d is not None else None
         return types_pb2.NormalizationParameters(

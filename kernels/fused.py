@@ -82,7 +82,8 @@ from .arithmetic import ArithmeticFilter, ArithmeticParams
 from .convolution import (ConvolutionFilter, ConvolutionParams, FullyConnectedFilter,
                           FullyConnectedParams, TransposedConvolutionFilter)
 from .errors import BNNSError, InvalidArgumentError, require
-from .layout import DTYPE_FLOAT16, DTYPE_FLOAT32, FIRST_MAJOR_LAYOUTS, Descriptor
+from .layout import (DTYPE_FLOAT16, DTYPE_FLOAT32, DTYPE_INT8, DTYPE_INT16, DTYPE_INT32, DTYPE_UINT8, DTYPE_UINT16,
+                     DTYPE_UINT32, FIRST_MAJOR_LAYOUTS, Descriptor)
 from .normalization import NormalizationFilter, NormalizationParams
 
 # BNNSFilterType raw values (bnns.md 3.4)
@@ -104,8 +105,6 @@ QUANTIZE, DEQUANTIZE = 0, 1
 FUNCTION_NAMES = {QUANTIZE: "Quantize", DEQUANTIZE: "Dequantize"}
 
 # BNNSDataType raw values of the integer types quantization reads and writes (bnns.md 1.3)
-DTYPE_INT8, DTYPE_INT16, DTYPE_INT32 = 0x20008, 0x20010, 0x20020
-DTYPE_UINT8, DTYPE_UINT16, DTYPE_UINT32 = 0x40008, 0x40010, 0x40020
 INTEGER_RANGES = {
     DTYPE_INT8: (-2**7, 2**7 - 1), DTYPE_UINT8: (0, 2**8 - 1),
     DTYPE_INT16: (-2**15, 2**15 - 1), DTYPE_UINT16: (0, 2**16 - 1),

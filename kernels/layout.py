@@ -60,15 +60,23 @@ FIRST_MAJOR_LAYOUTS = frozenset(layout for layout in _RANK if layout & 0x8001 ==
 # BNNSDataType raw values --------------------------------------------------------------------
 DTYPE_FLOAT16 = 0x10010
 DTYPE_FLOAT32 = 0x10020
+DTYPE_INT8 = 0x20008
+DTYPE_INT16 = 0x20010
 DTYPE_INT32 = 0x20020
 DTYPE_INT64 = 0x20040
+DTYPE_UINT8 = 0x40008
+DTYPE_UINT16 = 0x40010
 DTYPE_UINT32 = 0x40020
 DTYPE_UINT64 = 0x40040
 
 # Element types a tensor may carry. Compute is float32; float16 is converted on the way in/out.
 FLOAT_DTYPES = {DTYPE_FLOAT32: np.dtype("<f4"), DTYPE_FLOAT16: np.dtype("<f2")}
 INDEX_DTYPES = {DTYPE_UINT64: np.dtype("<u8"), DTYPE_UINT32: np.dtype("<u4")}
-_ALL_DTYPES = {**FLOAT_DTYPES, **INDEX_DTYPES, DTYPE_INT32: np.dtype("<i4"), DTYPE_INT64: np.dtype("<i8")}
+# Integer types a result may be packed into (quantization outputs).
+INTEGER_DTYPES = {DTYPE_INT8: np.dtype("i1"), DTYPE_INT16: np.dtype("<i2"), DTYPE_INT32: np.dtype("<i4"),
+                  DTYPE_INT64: np.dtype("<i8"), DTYPE_UINT8: np.dtype("u1"), DTYPE_UINT16: np.dtype("<u2"),
+                  **INDEX_DTYPES}
+_ALL_DTYPES = {**FLOAT_DTYPES, **INTEGER_DTYPES}
 
 # BNNSNDArrayFlags
 FLAG_BACKPROP_SET = 0

@@ -18,6 +18,7 @@ from bnns.kernels.optimizer import OptimizerFields
 from bnns.kernels.arithmetic import ArithmeticOperand, ArithmeticParams
 from bnns.kernels.normalization import NormalizationParams
 from bnns.kernels.pooling import PoolingParams
+from bnns.kernels import fused
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import types_pb2
 
@@ -238,6 +239,38 @@ def arithmetic_params(pb: types_pb2.ArithmeticParameters, limits: Limits = NO_LI
     return ArithmeticParams(function=int(pb.arithmetic_function), inputs=operands,
                             o_desc=descriptor(pb.o_desc, "o_desc"), out_type=int(pb.out_type),
                             activation=activation(pb.activation))
+
+
+def quantization_params(pb: types_pb2.QuantizationParameters, limits: Limits = NO_LIMITS) -> fused.QuantizationParams:
+    return fused.QuantizationParams(
+        axis_mask=int(pb.axis_mask), function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
+        o_desc=descriptor(pb.o_desc, "o_desc"), scale=optional_descriptor(pb, "scale", "scale", limits),
+        bias=optional_descriptor(pb, "bias", "bias", limits))
+
+
+def fused_params(pb: types_pb2.FusedParameters, limits: Limits = NO_LIMITS) -> fused.FusedParams:
+    """BNNSFilterCreateFusedLayer's (types, parameter structs): the oneof case names the type."""
+    layers = []
+    for k, member in enumerate(pb.layers):
+        case = member.WhichOneof("layer")
+        try:
+            if case == "convolution":
+                layers.append((fused.CONVOLUTION, convolution_params(member.convolution, limits)))
+            elif case == "transposed_convolution":
+                layers.append((fused.TRANSPOSED_CONVOLUTION, convolution_params(member.transposed_convolution, limits)))
+            elif case == "fully_connected":
+                layers.append((fused.FULLY_CONNECTED, fully_connected_params(member.fully_connected, limits)))
+            elif case == "normalization":
+                layers.append((int(member.normalization.type), normalization_params(member.normalization, limits)))
+            elif case == "arithmetic":
+                layers.append((fused.ARITHMETIC, arithmetic_params(member.arithmetic, limits)))
+            elif case == "quantization":
+                layers.append((fused.QUANTIZATION, quantization_params(member.quantization, limits)))
+            else:
+                raise InvalidArgumentError("no layer set")
+        except InvalidArgumentError as error:
+            raise InvalidArgumentError(f"fused.layers[{k}] ({case}): {error.message}") from None
+    return fused.FusedParams(layers=tuple(layers))
 
 
 _OPTIONAL_OPTIMIZER_FIELDS = ("beta1", "beta2", "time_step", "epsilon", "alpha", "gradient_scale")

@@ -17,7 +17,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from bnns.kernels import activation, arithmetic, convolution, layout, loss, normalization, optimizer, pooling
+from bnns.kernels import (activation, arithmetic, convolution, fused, layout, loss, normalization, optimizer,
+                          pooling)
 from bnns.kernels.errors import (BNNSError, FailedPreconditionError, InvalidArgumentError, UnimplementedError,
                                  require)
 from bnns.v1 import service_pb2 as pb
@@ -58,6 +59,10 @@ def _pooling(p, limits):
     return pooling.PoolingFilter(codec.pooling_params(p, limits))
 
 
+def _fused(p, limits):
+    return fused.FusedFilter(codec.fused_params(p, limits))
+
+
 def _loss(p, limits):
     return loss.LossFilter(codec.loss_params(p, limits))
 
@@ -72,6 +77,7 @@ LAYER_BUILDERS: dict[str, Callable] = {
     "loss": _loss,
     "normalization": _normalization,
     "arithmetic": _arithmetic,
+    "fused": _fused,
 }
 
 # The kinds BNNSFilterApplyBatch / BNNSFilterApplyBackwardBatch serve (the others have their own
@@ -344,6 +350,89 @@ class Core:
             if operand.type != arithmetic.SAMPLE or buf.WhichOneof("contents") is None:
                 require(operand.type != arithmetic.SAMPLE or not required,
                         f"in[{k}] is empty but operand {k} is a Sample: send its batch")
+                inputs.append(None)
+            else:
+                inputs.append(codec.read_batch(buf, desc, batch_size, f"in[{k}]", self.limits))
+        return inputs
+
+    # ----------------------------------------------------------------------------------- fused
+    def fused_filter_apply_batch(self, request: pb.FusedFilterApplyBatchRequest,
+                                 tenant: str = "") -> pb.FusedFilterApplyBatchResponse:
+        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyBatch", multi=False)
+        f = entry.filter
+        x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
+        with entry.lock:
+            y = f.apply([x], training=request.training)
+        return pb.FusedFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+
+    def fused_filter_apply_multi_input_batch(self, request: pb.FusedFilterApplyMultiInputBatchRequest,
+                                             tenant: str = "") -> pb.FusedFilterApplyMultiInputBatchResponse:
+        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyMultiInputBatch", multi=True)
+        f = entry.filter
+        inputs = self._fused_inputs(getattr(request, "in"), f, request.batch_size, required=True)
+        with entry.lock:
+            y = f.apply(inputs, training=request.training)
+        return pb.FusedFilterApplyMultiInputBatchResponse(out=codec.pack_batch(y, f.output_desc))
+
+    def fused_filter_apply_backward_batch(self, request: pb.FusedFilterApplyBackwardBatchRequest,
+                                          tenant: str = "") -> pb.FusedFilterApplyBackwardBatchResponse:
+        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyBackwardBatch", multi=False)
+        f, n = entry.filter, request.batch_size
+        wanted = self._delta_flags(f, request.compute_delta_parameters)
+        require(request.compute_in_delta or any(wanted), "FusedFilterApplyBackwardBatch asks for no gradient")
+        x = self._optional_batch(request, "in", f.input_desc, n)
+        y = self._optional_batch(request, "out", f.output_desc, n)
+        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        with entry.lock:
+            d_inputs, d_params = f.apply_backward([x], y, dy, input_grads=[request.compute_in_delta],
+                                                  delta_parameters=wanted)
+        return pb.FusedFilterApplyBackwardBatchResponse(
+            in_delta=codec.pack_gradient(d_inputs[0]),
+            delta_parameters=[codec.pack_gradient(d) or types_pb2.Buffer() for d in d_params])
+
+    def fused_filter_apply_backward_multi_input_batch(
+            self, request: pb.FusedFilterApplyBackwardMultiInputBatchRequest,
+            tenant: str = "") -> pb.FusedFilterApplyBackwardMultiInputBatchResponse:
+        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyBackwardMultiInputBatch", multi=True)
+        f, n = entry.filter, request.batch_size
+        wanted = self._delta_flags(f, request.compute_delta_parameters)
+        input_grads = list(request.compute_in_delta)
+        require(len(input_grads) in (0, f.arity), f"compute_in_delta has {len(input_grads)} entries; the fused "
+                f"filter takes {f.arity} inputs")
+        input_grads = input_grads or [False] * f.arity
+        require(any(input_grads) or any(wanted), "FusedFilterApplyBackwardMultiInputBatch asks for no gradient")
+        inputs = self._fused_inputs(getattr(request, "in"), f, n, required=False)
+        y = self._optional_batch(request, "out", f.output_desc, n)
+        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        with entry.lock:
+            d_inputs, d_params = f.apply_backward(inputs, y, dy, input_grads=input_grads, delta_parameters=wanted)
+        return pb.FusedFilterApplyBackwardMultiInputBatchResponse(
+            in_delta=[codec.pack_gradient(d) or types_pb2.Buffer() for d in d_inputs],
+            delta_parameters=[codec.pack_gradient(d) or types_pb2.Buffer() for d in d_params])
+
+    def _fused_entry(self, filter_id: str, tenant: str, rpc: str, multi: bool) -> Entry:
+        entry = self._entry(filter_id, tenant, {"fused"}, rpc)
+        require(entry.filter.is_multi_input == multi,
+                f"filter {filter_id} takes {entry.filter.arity} input(s): use "
+                f"{'FusedFilterApply*MultiInputBatch' if entry.filter.is_multi_input else 'FusedFilterApply*Batch'}")
+        return entry
+
+    @staticmethod
+    def _delta_flags(f, flags) -> list:
+        names = f.delta_parameter_names()
+        flags = list(flags)
+        require(len(flags) in (0, len(names)), f"compute_delta_parameters has {len(flags)} entries; this fused "
+                f"filter's delta_parameters are {names or 'none'} (BNNS's order)")
+        return flags or [False] * len(names)
+
+    def _fused_inputs(self, buffers, f, batch_size: int, required: bool) -> list:
+        require(len(buffers) == f.arity or (not required and len(buffers) == 0),
+                f"`in` has {len(buffers)} buffers; the fused filter takes {f.arity} inputs")
+        inputs = []
+        for k, desc in enumerate(f.input_descs):
+            buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
+            if buf.WhichOneof("contents") is None:
+                require(not required, f"in[{k}] is empty")
                 inputs.append(None)
             else:
                 inputs.append(codec.read_batch(buf, desc, batch_size, f"in[{k}]", self.limits))

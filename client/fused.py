@@ -1,0 +1,368 @@
+"""Fused layers: BNNSFilterCreateFusedLayer, BNNSFusedFilterApply[MultiInput]Batch,
+BNNSFusedFilterApplyBackward[MultiInput]Batch, and BNNS.FusedParametersLayer with its named
+subclasses.
+
+delta_parameters come in BNNS's order: [weights, bias, beta, gamma] for compute -> normalization,
+[beta, gamma] for arithmetic -> normalization (quantization pairs have no backward).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence, Tuple
+
+from bnns.kernels import layout
+from bnns.kernels.errors import InvalidArgumentError, require
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import types_pb2
+
+from . import api
+from . import constants as C
+from .arithmetic import BNNSArithmeticOperand, BNNSLayerParametersArithmetic
+from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
+from .normalization import BNNSLayerParametersNormalization
+from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
+                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, _desc)
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersQuantization:
+    """BNNSLayerParametersQuantization (the second member of a compute -> quantization fused layer)."""
+
+    axis_mask: int
+    function: int
+    i_desc: BNNSNDArrayDescriptor
+    o_desc: BNNSNDArrayDescriptor
+    scale: Optional[BNNSNDArrayDescriptor] = None
+    bias: Optional[BNNSNDArrayDescriptor] = None
+
+    def to_proto(self) -> types_pb2.QuantizationParameters:
+        return types_pb2.QuantizationParameters(axis_mask=self.axis_mask, function=int(self.function),
+                                                i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False),
+                                                scale=_desc(self.scale), bias=_desc(self.bias))
+
+
+_MEMBER_FIELD = {C.BNNSConvolution: "convolution", C.BNNSTransposedConvolution: "transposed_convolution",
+                 C.BNNSFullyConnected: "fully_connected", C.BNNSArithmetic: "arithmetic",
+                 C.BNNSQuantization: "quantization", C.BNNSBatchNorm: "normalization",
+                 C.BNNSInstanceNorm: "normalization", C.BNNSLayerNorm: "normalization", C.BNNSGroupNorm: "normalization"}
+
+
+class _FusedParams:
+    """The creator's (types, parameter structs) as one object for create_filter."""
+
+    def __init__(self, types: Sequence[int], params: Sequence):
+        require(len(types) == len(params), f"{len(types)} filter types but {len(params)} parameter structs")
+        self.types, self.params = [int(t) for t in types], list(params)
+
+    def to_proto(self) -> types_pb2.FusedParameters:
+        layers = []
+        for t, p in zip(self.types, self.params):
+            if t not in _MEMBER_FIELD:
+                raise InvalidArgumentError(f"filter type {t} cannot be a member of a fused layer")
+            field = _MEMBER_FIELD[t]
+            layers.append(types_pb2.FusedLayerParameters(
+                **{field: p.to_proto(t) if field == "normalization" else p.to_proto()}))
+        return types_pb2.FusedParameters(layers=layers)
+
+    def trainables(self) -> dict:
+        merged = {}
+        for p in self.params:
+            merged.update({k: v for k, v in getattr(p, "trainables", lambda: {})().items() if v is not None})
+        return merged
+
+    def delta_geometries(self) -> list:
+        """Shapes of delta_parameters, in BNNS's order."""
+        first, last = self.params[0], self.params[-1]
+        out = []
+        if isinstance(first, (BNNSLayerParametersConvolution, BNNSLayerParametersFullyConnected)):
+            out += [first.w_desc.geometry(), first.bias.geometry() if first.bias is not None else None]
+        if isinstance(last, BNNSLayerParametersNormalization):
+            channel = _norm_parameter_geometry(last)
+            out += [last.beta_desc.geometry() if last.beta_desc is not None else channel,
+                    last.gamma_desc.geometry() if last.gamma_desc is not None else channel]
+        return out
+
+    def input_geometries(self) -> list:
+        first = self.params[0]
+        if isinstance(first, BNNSLayerParametersArithmetic):
+            return [op.desc.geometry() for op in first.inputs]
+        return [first.i_desc.geometry()]
+
+
+def _norm_parameter_geometry(p: BNNSLayerParametersNormalization) -> layout.Descriptor:
+    shape = p.i_desc.geometry().shape
+    return layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (shape[0],))
+
+
+class FusedFilter(api.BNNSFilter):
+    input_geometries: list = []
+    delta_geometries: list = []
+
+
+@api._c_style(None)
+def BNNSFilterCreateFusedLayer(number_of_filters: int, filter_type: Sequence[int], layer_params: Sequence,
+                               filter_params: Optional[BNNSFilterParameters] = None):
+    """A fused filter from ``number_of_filters`` (type, parameter struct) pairs, or None."""
+    require(number_of_filters == len(filter_type), f"number_of_filters {number_of_filters} but "
+            f"{len(filter_type)} filter types")
+    fused = _FusedParams(filter_type, layer_params)
+    inputs = fused.input_geometries()
+    return api.create_filter("fused", fused, filter_params, input_geometry=inputs[0],
+                             output_geometry=layer_params[-1].o_desc.geometry(), filter_class=FusedFilter,
+                             input_geometries=inputs, delta_geometries=fused.delta_geometries())
+
+
+def fused_apply(f: FusedFilter, batch_size, inputs, strides, out, out_stride, training) -> None:
+    target = api._Target(out, f.output_geometry, batch_size, out_stride, "out")
+    strides = list(strides) + [0] * (len(inputs) - len(strides))
+    buffers = [api.send_batch(x, g, batch_size, s, f"in[{k}]")
+               for k, (x, g, s) in enumerate(zip(inputs, f.input_geometries, strides))]
+    if len(f.input_geometries) == 1:
+        request = pb.FusedFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
+                                                  training=bool(training), **{"in": buffers[0]})
+        response = f.call("FusedFilterApplyBatch", request)
+    else:
+        request = pb.FusedFilterApplyMultiInputBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
+                                                            training=bool(training), **{"in": buffers})
+        response = f.call("FusedFilterApplyMultiInputBatch", request)
+    target.write(response.out, api.wire_dtype(f.output_geometry))
+
+
+@api._c_style(-1)
+def BNNSFusedFilterApplyBatch(filter: FusedFilter, batch_size: int, in_, in_stride: int, out, out_stride: int,
+                              training: bool) -> int:
+    """Apply a single-input fused filter (training: batch statistics and a cache for backward); 0 or -1."""
+    require(len(filter.input_geometries) == 1, "this fused filter takes several inputs: use "
+            "BNNSFusedFilterApplyMultiInputBatch")
+    fused_apply(filter, batch_size, [in_], [in_stride], out, out_stride, training)
+    return 0
+
+
+@api._c_style(-1)
+def BNNSFusedFilterApplyMultiInputBatch(filter: FusedFilter, batch_size: int, number_of_inputs: int, in_: Sequence,
+                                        in_stride: Sequence[int], out, out_stride: int, training: bool) -> int:
+    """Apply an arithmetic -> normalization fused filter to its 2 or 3 inputs; 0 or -1."""
+    require(number_of_inputs == len(in_) == len(filter.input_geometries),
+            f"number_of_inputs {number_of_inputs}, {len(in_)} inputs given, the filter takes "
+            f"{len(filter.input_geometries)}")
+    fused_apply(filter, batch_size, list(in_), list(in_stride), out, out_stride, training)
+    return 0
+
+
+def fused_apply_backward(f: FusedFilter, batch_size, inputs, strides, in_deltas, in_delta_strides, out, out_stride,
+                         out_delta, out_delta_stride, delta_parameters) -> None:
+    require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
+    delta_parameters = list(delta_parameters or [])
+    require(len(delta_parameters) in (0, len(f.delta_geometries)),
+            f"delta_parameters has {len(delta_parameters)} entries; this fused filter has {len(f.delta_geometries)} "
+            "([weights, bias, beta, gamma] or [beta, gamma]; None where not wanted)")
+    delta_parameters += [None] * (len(f.delta_geometries) - len(delta_parameters))
+    strides = list(strides) + [0] * (len(f.input_geometries) - len(strides))
+    in_delta_strides = list(in_delta_strides) + [0] * (len(f.input_geometries) - len(in_delta_strides))
+    input_targets = [api.gradient_target(d, g, batch_size, s, f"in_delta[{k}]") for k, (d, g, s) in
+                     enumerate(zip(in_deltas, f.input_geometries, in_delta_strides))]
+    param_targets = [api.gradient_target(d, g, 1, 0, f"delta_parameters[{k}]") if d is not None else None
+                     for k, (d, g) in enumerate(zip(delta_parameters, f.delta_geometries))]
+    buffers = [api.send_batch(x, g, batch_size, s, f"in[{k}]") if x is not None else types_pb2.Buffer()
+               for k, (x, g, s) in enumerate(zip(inputs, f.input_geometries, strides))]
+    common = dict(filter_id=f.filter_id, batch_size=int(batch_size),
+                  out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride,
+                                           "out_delta"),
+                  compute_delta_parameters=[d is not None for d in delta_parameters])
+    if len(f.input_geometries) == 1:
+        request = pb.FusedFilterApplyBackwardBatchRequest(compute_in_delta=in_deltas[0] is not None, **common)
+        if inputs[0] is not None:
+            getattr(request, "in").CopyFrom(buffers[0])
+        rpc = "FusedFilterApplyBackwardBatch"
+    else:
+        request = pb.FusedFilterApplyBackwardMultiInputBatchRequest(
+            compute_in_delta=[d is not None for d in in_deltas], **{"in": buffers}, **common)
+        rpc = "FusedFilterApplyBackwardMultiInputBatch"
+    if out is not None:
+        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
+    response = f.call(rpc, request)
+    in_buffers = [response.in_delta] if len(f.input_geometries) == 1 else list(response.in_delta)
+    for target, buf in zip(input_targets, in_buffers):
+        if target is not None:
+            target.write(buf, api.FLOAT32)
+    for target, buf in zip(param_targets, response.delta_parameters):
+        if target is not None:
+            target.write(buf, api.FLOAT32)
+
+
+@api._c_style(-1)
+def BNNSFusedFilterApplyBackwardBatch(filter: FusedFilter, batch_size: int, in_, in_stride: int,
+                                      in_delta: Optional[BNNSNDArrayDescriptor], in_delta_stride: int, out,
+                                      out_stride: int, out_delta: BNNSNDArrayDescriptor, out_delta_stride: int,
+                                      delta_parameters: Optional[Sequence[Optional[BNNSNDArrayDescriptor]]]) -> int:
+    """Gradients of a single-input fused filter after a training forward; 0 or -1."""
+    fused_apply_backward(filter, batch_size, [in_], [in_stride], [in_delta], [in_delta_stride], out, out_stride,
+                         out_delta, out_delta_stride, delta_parameters)
+    return 0
+
+
+@api._c_style(-1)
+def BNNSFusedFilterApplyBackwardMultiInputBatch(filter: FusedFilter, batch_size: int, number_of_inputs: int,
+                                                in_: Optional[Sequence], in_stride: Sequence[int],
+                                                in_delta: Sequence[Optional[BNNSNDArrayDescriptor]],
+                                                in_delta_stride: Sequence[int], out, out_stride: int,
+                                                out_delta: BNNSNDArrayDescriptor, out_delta_stride: int,
+                                                delta_parameters) -> int:
+    """Gradients of an arithmetic -> normalization fused filter; 0 or -1."""
+    require(number_of_inputs == len(in_delta), f"number_of_inputs {number_of_inputs} but {len(in_delta)} in_delta")
+    fused_apply_backward(filter, batch_size, list(in_ or [None] * number_of_inputs), list(in_stride), list(in_delta),
+                         list(in_delta_stride), out, out_stride, out_delta, out_delta_stride, delta_parameters)
+    return 0
+
+
+# ------------------------------------------------------------------------ Swift object forms
+
+@dataclasses.dataclass
+class FusedConvolutionParameters:
+    """BNNS.FusedConvolutionParameters(type:weights:bias:stride:dilationStride:groupSize:padding:)."""
+
+    weights: BNNSNDArrayDescriptor
+    bias: Optional[BNNSNDArrayDescriptor] = None
+    type: str = _ConvolutionType.standard
+    stride: Tuple[int, int] = (1, 1)
+    dilation_stride: Tuple[int, int] = (1, 1)
+    group_size: int = 1
+    padding: _ConvolutionPadding = _ConvolutionPadding.zero
+
+    def member(self, i_desc, o_desc):
+        kind = C.BNNSConvolution if self.type == _ConvolutionType.standard else C.BNNSTransposedConvolution
+        return kind, BNNSLayerParametersConvolution(
+            i_desc=i_desc, w_desc=self.weights, o_desc=o_desc, bias=self.bias, x_stride=self.stride[0],
+            y_stride=self.stride[1], x_dilation_stride=self.dilation_stride[0],
+            y_dilation_stride=self.dilation_stride[1], x_padding=self.padding.x, y_padding=self.padding.y,
+            groups=self.group_size, pad=self.padding.pad)
+
+
+@dataclasses.dataclass
+class FusedFullyConnectedParameters:
+    """BNNS.FusedFullyConnectedParameters(weights:bias:)."""
+
+    weights: BNNSNDArrayDescriptor
+    bias: Optional[BNNSNDArrayDescriptor] = None
+
+    def member(self, i_desc, o_desc):
+        return C.BNNSFullyConnected, BNNSLayerParametersFullyConnected(i_desc=i_desc, w_desc=self.weights,
+                                                                       o_desc=o_desc, bias=self.bias)
+
+
+@dataclasses.dataclass
+class FusedArithmeticParameters:
+    """BNNS.Fused{Unary,Binary,Ternary}ArithmeticParameters: the function and each input's descriptor type."""
+
+    function: int
+    input_descriptor_types: Sequence[int] = (C.BNNSSample, C.BNNSSample)
+
+    def member(self, i_descs, o_desc):
+        operands = [BNNSArithmeticOperand(d, t) for d, t in zip(i_descs, self.input_descriptor_types)]
+        return C.BNNSArithmetic, BNNSLayerParametersArithmetic(arithmetic_function=self.function, inputs=operands,
+                                                               o_desc=o_desc)
+
+
+@dataclasses.dataclass
+class FusedNormalizationParameters:
+    """BNNS.FusedNormalizationParameters(type:beta:gamma:momentum:epsilon:activation:); ``type`` is a
+    BNNS.NormalizationType case."""
+
+    type: tuple
+    beta: Optional[BNNSNDArrayDescriptor] = None
+    gamma: Optional[BNNSNDArrayDescriptor] = None
+    momentum: float = 0.9
+    epsilon: float = 1e-5
+    activation: Optional[BNNSActivation] = None
+
+    def member(self, i_desc, o_desc):
+        norm_type, extra = self.type
+        return norm_type, BNNSLayerParametersNormalization(
+            i_desc=i_desc, o_desc=o_desc, beta_desc=self.beta, gamma_desc=self.gamma, momentum=self.momentum,
+            epsilon=self.epsilon, activation=self.activation, **extra)
+
+
+@dataclasses.dataclass
+class FusedQuantizationParameters:
+    """BNNS.FusedQuantizationParameters / FusedDequantizationParameters(axis:scale:bias:)."""
+
+    scale: Optional[BNNSNDArrayDescriptor] = None
+    bias: Optional[BNNSNDArrayDescriptor] = None
+    axis: Optional[int] = None
+    function: int = C.BNNSQuantizerFunctionQuantize
+
+    def member(self, i_desc, o_desc):
+        mask = 0 if self.axis is None else 1 << int(self.axis)
+        return C.BNNSQuantization, BNNSLayerParametersQuantization(axis_mask=mask, function=self.function,
+                                                                   i_desc=i_desc, o_desc=o_desc, scale=self.scale,
+                                                                   bias=self.bias)
+
+
+class FusedParametersLayer(Layer):
+    """BNNS.FusedParametersLayer(input:output:fusedLayerParameters:filterParameters:) (``input`` may be a
+    list of 2 or 3 descriptors for arithmetic -> normalization).
+
+    The descriptor between the two members has the output's shape: normalization and quantization
+    preserve shapes, so the first member's output is the layer's output shape in Float32."""
+
+    def __init__(self, *, input, output: BNNSNDArrayDescriptor, fused_layer_parameters: Sequence,
+                 filter_parameters: Optional[BNNSFilterParameters] = None):
+        require(len(fused_layer_parameters) == 2, "a fused layer has exactly two members")
+        first, second = fused_layer_parameters
+        middle = BNNSNDArrayDescriptor(layout=output.layout, size=tuple(output.size), stride=tuple(output.stride))
+        inputs = list(input) if isinstance(input, (list, tuple)) else [input]
+        t0, p0 = first.member(inputs if isinstance(first, FusedArithmeticParameters) else inputs[0], middle)
+        t1, p1 = second.member(middle, output)
+        super().__init__(BNNSFilterCreateFusedLayer(2, [t0, t1], [p0, p1], filter_parameters))
+
+    def apply(self, batch_size: int, input: BNNSNDArrayDescriptor = None, output: BNNSNDArrayDescriptor = None,
+              for_: str = _LearningPhase.inference, *, input_a=None, input_b=None, input_c=None) -> None:
+        inputs = [input] if input is not None else [d for d in (input_a, input_b, input_c) if d is not None]
+        fused_apply(self.filter, batch_size, [self._data(d, "input") for d in inputs], [],
+                    self._data(output, "output"), 0, for_ == _LearningPhase.training)
+
+    def apply_backward(self, batch_size: int, input=None, output=None, output_gradient=None,
+                       generating_input_gradient=None, generating_parameter_gradients: Sequence = (), *,
+                       input_a=None, input_b=None, input_c=None, generating_input_a_gradient=None,
+                       generating_input_b_gradient=None, generating_input_c_gradient=None) -> None:
+        """Single input: input / generating_input_gradient. Two or three inputs (seed 003):
+        input_a, input_b[, input_c] / generating_input_{a,b,c}_gradient."""
+        if input is not None or len(self.filter.input_geometries) == 1:
+            inputs, grads = [input], [generating_input_gradient]
+        else:
+            inputs = [d for d in (input_a, input_b, input_c) if d is not None]
+            grads = [generating_input_a_gradient, generating_input_b_gradient, generating_input_c_gradient][:len(inputs)]
+        fused_apply_backward(self.filter, batch_size, [d.data if d is not None else None for d in inputs], [], grads,
+                             [], output.data if output is not None else None, 0, output_gradient, 0,
+                             list(generating_parameter_gradients))
+
+
+class FusedConvolutionNormalizationLayer(FusedParametersLayer):
+    """BNNS.FusedConvolutionNormalizationLayer(input:output:convolutionWeights:convolutionBias:convolutionStride:
+    convolutionDilationStride:convolutionPadding:normalization:normalizationBeta:normalizationGamma:
+    normalizationMomentum:normalizationEpsilon:normalizationActivation:filterParameters:)."""
+
+    def __init__(self, *, input, output, convolution_weights, convolution_bias=None, convolution_stride=(1, 1),
+                 convolution_dilation_stride=(1, 1), convolution_padding=_ConvolutionPadding.zero, normalization,
+                 normalization_beta=None, normalization_gamma=None, normalization_momentum=0.9,
+                 normalization_epsilon=1e-5, normalization_activation=None, filter_parameters=None):
+        super().__init__(input=input, output=output, filter_parameters=filter_parameters, fused_layer_parameters=[
+            FusedConvolutionParameters(weights=convolution_weights, bias=convolution_bias, stride=convolution_stride,
+                                       dilation_stride=convolution_dilation_stride, padding=convolution_padding),
+            FusedNormalizationParameters(type=normalization, beta=normalization_beta, gamma=normalization_gamma,
+                                         momentum=normalization_momentum, epsilon=normalization_epsilon,
+                                         activation=normalization_activation)])
+
+
+class FusedFullyConnectedNormalizationLayer(FusedParametersLayer):
+    """BNNS.FusedFullyConnectedNormalizationLayer (the fully connected counterpart)."""
+
+    def __init__(self, *, input, output, fully_connected_weights, fully_connected_bias=None, normalization,
+                 normalization_beta=None, normalization_gamma=None, normalization_momentum=0.9,
+                 normalization_epsilon=1e-5, normalization_activation=None, filter_parameters=None):
+        super().__init__(input=input, output=output, filter_parameters=filter_parameters, fused_layer_parameters=[
+            FusedFullyConnectedParameters(weights=fully_connected_weights, bias=fully_connected_bias),
+            FusedNormalizationParameters(type=normalization, beta=normalization_beta, gamma=normalization_gamma,
+                                         momentum=normalization_momentum, epsilon=normalization_epsilon,
+                                         activation=normalization_activation)])
