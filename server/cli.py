@@ -14,6 +14,7 @@ from . import codec, rest, settings as settings_mod
 from .core import Core
 from .grpc_service import SERVICE_NAME, create_server
 from .registry import Registry
+from .observability import configure_logging
 from .tuning import keep_freed_memory
 
 log = logging.getLogger("bnns.server")
@@ -60,8 +61,7 @@ def serve(settings: settings_mod.Settings) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = settings_mod.parse(argv)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     return serve(settings)
 
 

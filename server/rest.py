@@ -53,6 +53,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import math
 import socket
 import threading
@@ -62,7 +64,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import uvicorn
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import PlainTextResponse, JSONResponse, Response
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from starlette.concurrency import run_in_threadpool
@@ -73,7 +75,7 @@ from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError,
                                  UnimplementedError)
 from bnns.v1 import service_pb2, types_pb2
 
-from .core import Core, rpc_method_name
+from .core import Core
 from .errors import HTTP_STATUSES, http_status
 from .settings import Settings
 
@@ -101,7 +103,6 @@ class RestRoute:
     summary: str
     request_cls: Any
     response_cls: Any
-    core_method: Callable       # core.filter_apply_batch(request, tenant=...)
 
     @property
     def filter_scoped(self) -> bool:
@@ -133,16 +134,9 @@ def rest_routes(core: Core) -> list[RestRoute]:
             summary = f"BNNS{method.name}"
         else:
             http_method, path, summary = "POST", f"/v1/{lower_camel(method.name)}", f"BNNS{method.name}"
-        core_method = getattr(core, rpc_method_name(method.name), None) or _unimplemented(method.name)
         routes.append(RestRoute(method.name, http_method, path, summary, request_cls,
-                                getattr(service_pb2, method.output_type.name), core_method))
+                                getattr(service_pb2, method.output_type.name)))
     return routes
-
-
-def _unimplemented(rpc: str):
-    def fail(_request, tenant: str = ""):
-        raise UnimplementedError(f"{rpc} is not served by this build")
-    return fail
 
 
 # ------------------------------------------------------------------------------------ tenancy
@@ -198,6 +192,11 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool]) ->
         ok = bool(readiness())
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)",
+             response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(core.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     @app.exception_handler(BNNSError)
     async def bnns_error(_request: Request, error: BNNSError):   # raised in a dependency (e.g. tenancy)
         return error_response(error.status, error.message)
@@ -231,7 +230,7 @@ def _serve(route: RestRoute, core: Core, request: Request, body: bytes, tenant: 
     if route.filter_scoped:
         _bind_filter_id(message, request.path_params["filter_id"])
     as_values = _query_flag(request, "values") or _sends_values(message)
-    response = route.core_method(message, tenant=tenant)
+    response = core.call(route.rpc, message, tenant=tenant, request_id=request.headers.get("x-request-id"))
     if any(t in request.headers.get("accept", "") for t in PROTOBUF_TYPES):
         return Response(response.SerializeToString(), media_type=PROTOBUF_TYPES[0])
     document = render_json(response, message, _out_dtype_lookup(core, message, tenant) if as_values else None)
@@ -668,7 +667,7 @@ def worked_examples() -> dict:
         if route.filter_scoped:
             message.filter_id = filter_id
         try:
-            response = route.core_method(message, tenant="")
+            response = core.call(route.rpc, message)
         except BNNSError as error:
             log.debug("docs example %s/%s has no response: %s", rpc, name, error.message)
             return None
