@@ -1,0 +1,240 @@
+"""Normalization (issue 4): batch norm and layer norm forward and backward time, effective GB/s and
+the ratio to this machine's memory-copy rate measured in the same run; the fused conv3x3 +
+batch norm + ReLU layer (kernels/fused.py) with GFLOP/s against the same-run GEMM rate; PyTorch's
+time for the same work beside each when importable.
+
+Effective GB/s counts compulsory traffic, as peer.md does: every tensor the op must read or write,
+once, at 4 B per float (forward x and y; backward x, dL/dy and dL/dx; parameters and their
+gradients included). It is a lower bound on the bytes moved, so GB/s is a lower bound on the
+bandwidth used.
+
+All NumPy cases are timed before PyTorch is touched: torch's OpenMP threads keep spinning after
+its calls and would slow the NumPy threads timed after them.
+
+    python -m bench.normalization [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+import numpy as np
+
+from bnns.kernels.activation import RECTIFIED_LINEAR, Activation
+from bnns.kernels.layout import (LAYOUT_CONV_WEIGHTS_OIHW, LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_VECTOR,
+                                 Descriptor)
+from bnns.kernels.normalization import BATCH_NORM, LAYER_NORM, NormalizationFilter, NormalizationParams
+
+from . import common
+
+BATCH_NORM_INPUT = (32, 64, 56)     # N, C, H (= W): the ResNet block shape of peer.md
+LAYER_NORM_INPUT = (64, 128, 768)   # batch, tokens, features; normalised over the 768 features
+FUSED_INPUT = (32, 64, 56)          # N, C (in = out), H (= W) for conv3x3 s1 p1 + BN + ReLU
+MOMENTUM_BNNS, EPSILON = 0.9, 1e-5  # BNNS's momentum 0.9 is torch's 0.1 (normalization.py Notes)
+
+FLOAT = 4
+
+
+def mb(*counts: int) -> float:
+    """Compulsory traffic in MB of float32 tensors with these element counts."""
+    return sum(counts) * FLOAT / 1e6
+
+
+def vector(values: np.ndarray) -> Descriptor:
+    return Descriptor.for_shape(LAYOUT_VECTOR, values.shape, values)
+
+
+def batch_norm_params(c: int, h: int, activation: Activation = Activation()) -> NormalizationParams:
+    """BatchNorm over (C, H, H) items with beta 0, gamma 1 and moving statistics."""
+    image = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h))
+    zeros, ones = np.zeros(c, np.float32), np.ones(c, np.float32)
+    return NormalizationParams(type=BATCH_NORM, i_desc=image, o_desc=image, beta=vector(zeros),
+                               gamma=vector(ones), moving_mean=vector(zeros), moving_variance=vector(ones),
+                               momentum=MOMENTUM_BNNS, epsilon=EPSILON, activation=activation)
+
+
+def batch_norm_specs(rng) -> list[dict]:
+    """Batch norm training, no activation: forward, backward (dX, d_beta, d_gamma), both."""
+    n, c, h = BATCH_NORM_INPUT
+    f = NormalizationFilter(batch_norm_params(c, h))
+    x = rng.standard_normal((n, c, h, h), dtype=np.float32)
+    dy = rng.standard_normal(x.shape, dtype=np.float32)
+    f.apply(x, training=True)           # the backward cache
+    name = f"batch norm train {n}x{c}x{h}x{h}"
+
+    def torch_inputs(torch):
+        tx = torch.from_numpy(x).requires_grad_(True)
+        gamma, beta = torch.ones(c, requires_grad=True), torch.zeros(c, requires_grad=True)
+        mean, var = torch.zeros(c), torch.ones(c)
+        forward = lambda: torch.nn.functional.batch_norm(
+            tx, mean, var, gamma, beta, training=True, momentum=1 - MOMENTUM_BNNS, eps=EPSILON)
+        return forward, (tx, beta, gamma), torch.from_numpy(dy)   # our gradients' order
+
+    forward_mb, backward_mb = mb(x.size, x.size, 2 * c), mb(3 * x.size, 3 * c)
+
+    def backward():
+        return f.apply_backward(None, dy, beta_grad=True, gamma_grad=True)
+
+    def forward_backward():
+        f.apply(x, training=True)
+        return backward()
+
+    return [
+        {"case": name, "op": "forward", "numpy": lambda: f.apply(x, training=True), "mb": forward_mb,
+         "torch": lambda torch: _torch_forward(torch, torch_inputs)},
+        {"case": name, "op": "backward", "numpy": backward, "mb": backward_mb,
+         "torch": lambda torch: _torch_backward(torch, torch_inputs)},
+        {"case": name, "op": "fwd+bwd", "numpy": forward_backward, "mb": forward_mb + backward_mb,
+         "torch": lambda torch: _torch_forward_backward(torch, torch_inputs)},
+    ]
+
+
+def layer_norm_specs(rng) -> list[dict]:
+    """Layer norm over the last axis of (batch, tokens, features) samples: forward, backward."""
+    n, tokens, features = LAYER_NORM_INPUT
+    item = Descriptor.for_shape(LAYOUT_ROW_MAJOR_MATRIX, (tokens, features))
+    gamma, beta = np.ones(features, np.float32), np.zeros(features, np.float32)
+    f = NormalizationFilter(NormalizationParams(type=LAYER_NORM, i_desc=item, o_desc=item, beta=vector(beta),
+                                                gamma=vector(gamma), epsilon=EPSILON, normalization_axis=1))
+    x = rng.standard_normal((n, tokens, features), dtype=np.float32)
+    dy = rng.standard_normal(x.shape, dtype=np.float32)
+    f.apply(x, training=True)
+    name = f"layer norm {n}x{tokens}x{features} (over {features})"
+
+    def torch_inputs(torch):
+        tx = torch.from_numpy(x).requires_grad_(True)
+        tg, tb = torch.from_numpy(gamma).requires_grad_(True), torch.from_numpy(beta).requires_grad_(True)
+        forward = lambda: torch.nn.functional.layer_norm(tx, (features,), tg, tb, eps=EPSILON)
+        return forward, (tx, tb, tg), torch.from_numpy(dy)
+
+    return [
+        {"case": name, "op": "forward", "numpy": lambda: f.apply(x, training=True),
+         "mb": mb(x.size, x.size, 2 * features), "torch": lambda torch: _torch_forward(torch, torch_inputs)},
+        {"case": name, "op": "backward",
+         "numpy": lambda: f.apply_backward(None, dy, beta_grad=True, gamma_grad=True),
+         "mb": mb(3 * x.size, 3 * features), "torch": lambda torch: _torch_backward(torch, torch_inputs)},
+    ]
+
+
+def fused_conv_bn_relu_specs(rng) -> list[dict]:
+    """conv3x3 s1 p1 (with bias) -> batch norm (training) -> ReLU, as one kernels.fused.FusedFilter:
+    forward and backward (dX, dW, db, d_beta, d_gamma). Imports kernels.fused on call."""
+    from bnns.kernels.convolution import ConvolutionParams
+    from bnns.kernels.fused import BATCH_NORM as FUSED_BATCH_NORM, CONVOLUTION, FusedFilter, FusedParams
+
+    n, c, h = FUSED_INPUT
+    k, pad = 3, 1
+    w = rng.standard_normal((c, c, k, k), dtype=np.float32) * 0.05
+    bias = np.zeros(c, np.float32)
+    image = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h))
+    conv = ConvolutionParams(i_desc=image, w_desc=Descriptor.for_shape(LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
+                             o_desc=image, bias=vector(bias), x_padding=pad, y_padding=pad)
+    f = FusedFilter(FusedParams(layers=((CONVOLUTION, conv),
+                                        (FUSED_BATCH_NORM, batch_norm_params(c, h, Activation(RECTIFIED_LINEAR))))))
+    x = rng.standard_normal((n, c, h, h), dtype=np.float32)
+    dy = rng.standard_normal(x.shape, dtype=np.float32)
+    y = f.apply([x], training=True)     # the backward cache, and y for ReLU's derivative
+    name = f"fused conv3x3+bn+relu {n}x{c}x{h}x{h}"
+    gflop = 2 * n * c * h * h * c * k * k / 1e9
+
+    def torch_inputs(torch):
+        tx, tw = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(w).requires_grad_(True)
+        tb = torch.from_numpy(bias).requires_grad_(True)
+        gamma, beta = torch.ones(c, requires_grad=True), torch.zeros(c, requires_grad=True)
+        mean, var = torch.zeros(c), torch.ones(c)
+        F = torch.nn.functional
+
+        def forward():
+            z = F.conv2d(tx, tw, tb, padding=pad)
+            z = F.batch_norm(z, mean, var, gamma, beta, training=True, momentum=1 - MOMENTUM_BNNS, eps=EPSILON)
+            return F.relu(z)
+        return forward, (tx, tw, tb, beta, gamma), torch.from_numpy(dy)
+
+    params = w.size + 3 * c             # weights, bias, beta, gamma (and as many gradients backward)
+    return [
+        {"case": name, "op": "forward", "numpy": lambda: f.apply([x], training=True),
+         "mb": mb(x.size, y.size, params), "gflop": gflop, "torch": lambda torch: _torch_forward(torch, torch_inputs)},
+        {"case": name, "op": "backward",
+         "numpy": lambda: f.apply_backward([x], y, dy, input_grads=[True], delta_parameters=[True] * 4),
+         "mb": mb(3 * x.size, 2 * params), "gflop": 2 * gflop,
+         "torch": lambda torch: _torch_backward(torch, torch_inputs)},
+    ]
+
+
+def _torch_forward(torch, torch_inputs):
+    forward = torch_inputs(torch)[0]
+
+    def run():
+        with torch.no_grad():
+            return forward()
+    return run
+
+
+def _torch_backward(torch, torch_inputs):
+    forward, inputs, tdy = torch_inputs(torch)
+    ty = forward()
+    return lambda: torch.autograd.grad(ty, inputs, tdy, retain_graph=True)
+
+
+def _torch_forward_backward(torch, torch_inputs):
+    forward, inputs, tdy = torch_inputs(torch)
+    return lambda: torch.autograd.grad(forward(), inputs, tdy)   # a fresh graph each time
+
+
+def run(quick: bool = False) -> dict:
+    common.setup()
+    rng = np.random.default_rng(0)
+    budget = 1.0 if quick else 3.0
+    copy = common.copy_gbps()
+    specs = batch_norm_specs(rng) + layer_norm_specs(rng)
+    fused = importlib.util.find_spec("bnns.kernels.fused") is not None
+    gemm = None
+    if fused:
+        gemm = common.gemm_gflops()
+        specs += fused_conv_bn_relu_specs(rng)
+    for spec in specs:
+        spec["time"] = common.time_ms(spec["numpy"], budget_s=budget)
+    torch = common.torch_or_none()
+    for spec in specs:
+        if torch is None:
+            break
+        spec["torch_ms"] = common.time_ms(spec["torch"](torch), budget_s=budget)["median_ms"]
+
+    rows = []
+    for spec in specs:
+        t = spec["time"]
+        rate = spec["mb"] / t["median_ms"]          # MB/ms = GB/s
+        torch_ms = spec.get("torch_ms")
+        row = {"case": spec["case"], "op": spec["op"], "median_ms": t["median_ms"], "min_ms": t["min_ms"],
+               "mb": spec["mb"], "gbps": rate, "of_copy": f"{rate / copy:.0%}", "gflops": "", "of_gemm": "",
+               "torch_ms": torch_ms or "", "vs_torch": common.ratio(t["median_ms"], torch_ms)}
+        if "gflop" in spec:
+            row["gflops"] = spec["gflop"] / t["median_ms"] * 1e3
+            row["of_gemm"] = f"{row['gflops'] / gemm:.0%}"
+        rows.append(row)
+    columns = [("case", "case"), ("op", "op"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("gbps", "GB/s"),
+               ("of_copy", "of copy")]
+    if fused:
+        columns += [("gflops", "GFLOP/s"), ("of_gemm", "of GEMM")]
+    columns += [("torch_ms", "PyTorch ms"), ("vs_torch", "time / PyTorch's")]
+    ceilings = f"same-run copy rate {copy:.1f} GB/s" + (f", GEMM rate {gemm:.0f} GFLOP/s" if fused else "")
+    common.print_table(f"Normalization (float32, training mode, no activation unless named; {ceilings})",
+                       rows, columns)
+    print("\nGB/s: compulsory traffic (forward x, y; backward x, dL/dy, dL/dx; parameters and their gradients)"
+          "\n/ median. Backward gives dX and every parameter gradient (batch/layer norm: beta, gamma; fused: W, b,"
+          "\nbeta, gamma); fused GFLOP counts the convolution only (backward = 2x forward). PyTorch: F.batch_norm"
+          "\n(training=True, running stats), F.layer_norm, conv2d -> batch_norm -> relu; forward under no_grad;"
+          "\nbackward = torch.autograd.grad on a retained graph; fwd+bwd = a fresh graph each time."
+          + ("" if fused else "\nkernels/fused.py is not there yet: the fused conv3x3+bn+relu rows are skipped.")
+          + ("" if torch else "\nPyTorch is not importable: no PyTorch column."))
+    payload = {"copy_gbps": copy, "gemm_gflops": gemm, "rows": rows}
+    path = common.write_json("normalization", payload)
+    print(f"\nwrote {path}")
+    return payload
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter timing budget per case")
+    run(parser.parse_args().quick)
