@@ -118,6 +118,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from . import parallel
 from .errors import InvalidArgumentError, require
 from .layout import DTYPE_FLOAT32, Descriptor
 
@@ -173,6 +174,36 @@ def softmax_cross_entropy_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndar
     y = _smooth(y, label_smooth, x.shape[-1])
     p = np.exp(_log_softmax(x))
     return d_loss[:, None] * (np.sum(y, axis=-1, keepdims=True) * p - y)
+
+
+def softmax_cross_entropy_with_grad(x: np.ndarray, y: np.ndarray, label_smooth: float,
+                                    g: np.ndarray) -> tuple:
+    """Loss and input gradient together, from one log-softmax (what apply with in_delta needs).
+
+    Same maths as softmax_cross_entropy and its backward with d_loss = g, in fewer passes:
+    loss_n = sum(y') (m + log s) - <y', x>, with m the row max and s = sum exp(x - m); the
+    gradient reuses exp(x - m) in place: g * (sum(y') exp(x - m) / s - y').
+
+    Returns (loss of shape (N,), d_x of shape (N, C)).
+    """
+    y = _smooth(y, label_smooth, x.shape[-1])
+    loss, d_x = np.empty(x.shape[0], x.dtype), np.empty_like(x)
+    g = np.broadcast_to(np.asarray(g, x.dtype).reshape(-1), (x.shape[0],))
+
+    def rows(lo: int, hi: int) -> None:
+        xr, yr, e = x[lo:hi], y[lo:hi], d_x[lo:hi]
+        m = np.max(xr, axis=-1, keepdims=True)
+        np.subtract(xr, m, out=e)
+        np.exp(e, out=e)
+        s = np.sum(e, axis=-1, keepdims=True)
+        y_sum = np.sum(yr, axis=-1, keepdims=True)
+        loss[lo:hi] = (y_sum * (m + np.log(s)))[:, 0] - np.einsum("ij,ij->i", yr, xr)
+        e *= y_sum / s
+        e -= yr
+        e *= g[lo:hi, None]
+
+    parallel.for_ranges(x.shape[0], x.nbytes, rows)
+    return loss, d_x
 
 
 def categorical_cross_entropy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -433,6 +464,8 @@ class LossKind:
     backward: Callable
     uses_label_smooth: bool = False
     uses_huber_delta: bool = False
+    # Optional: (x, y, w, params, g) -> (weighted entries, d_x) in one pass, for apply with in_delta.
+    forward_with_grad: Optional[Callable] = None
 
 
 def _weighted(f, f_backward, *extra):
@@ -443,6 +476,11 @@ def _weighted(f, f_backward, *extra):
     def backward(g, x, y, w, p):
         return f_backward(g * w, x, y, *[get(p) for get in extra])
     return forward, backward
+
+
+def _softmax_ce_with_grad(x, y, w, p, g):
+    loss, d_x = softmax_cross_entropy_with_grad(x, y, p.label_smooth, g * w)
+    return w * loss, d_x
 
 
 def _smoothing(p):
@@ -465,7 +503,7 @@ LOSSES: dict[int, LossKind] = {
     SOFTMAX_CROSS_ENTROPY: LossKind(
         "SoftmaxCrossEntropy", True,
         *_weighted(softmax_cross_entropy, softmax_cross_entropy_backward, _smoothing),
-        uses_label_smooth=True),
+        uses_label_smooth=True, forward_with_grad=_softmax_ce_with_grad),
     SIGMOID_CROSS_ENTROPY: LossKind(
         "SigmoidCrossEntropy", False,
         *_weighted(sigmoid_cross_entropy, sigmoid_cross_entropy_backward, _smoothing),
@@ -572,6 +610,12 @@ class LossFilter:
         (loss, d_x) : loss of output_shape(N); d_x shaped like x, or None.
         """
         xs, ys, w = self._prepare(x, labels, weights)
+        if want_input_grad and self.kind.forward_with_grad is not None:
+            # g = d(out)/d(entries) depends only on the weights and the reduction.
+            out_shape = (1,) if self.params.reduction != REDUCTION_NONE else w.shape
+            g = reduce_backward(np.ones(out_shape, dtype=xs.dtype), w, self.params.reduction)
+            entries, d_x = self.kind.forward_with_grad(xs, ys, w, self.params, g)
+            return reduce(entries, w, self.params.reduction), d_x.reshape(x.shape)
         out = reduce(self.kind.forward(xs, ys, w, self.params), w, self.params.reduction)
         d_x = None
         if want_input_grad:

@@ -71,13 +71,13 @@ from __future__ import annotations
 import dataclasses
 import operator
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 import numpy as np
 
 from . import activation as activation_mod
 from .activation import Activation
+from . import parallel
 from .errors import InvalidArgumentError, require
 from .layout import LAYOUT_IMAGE_CHW, Descriptor, numpy_dtype
 
@@ -785,7 +785,6 @@ def _checked_unpool_indices(indices, out_hw):
 
 # -------------------------------------------------------------------------------- the engine
 _CHUNK_BYTES = 1 << 20          # padded planes per chunk: about L2-sized with the tap scratch
-_PARALLEL_BYTES = 8 << 20       # below this, one thread is faster than starting a pool
 
 
 def _chunk_planes(g, dtype) -> int:
@@ -795,19 +794,7 @@ def _chunk_planes(g, dtype) -> int:
 
 def _for_plane_ranges(planes: int, g, dtype, work: Callable[[int, int], None]) -> None:
     """Run work(lo, hi) over [0, planes) in contiguous ranges, one per thread when worth it."""
-    total = planes * g.in_hw[0] * g.in_hw[1] * np.dtype(dtype).itemsize
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        cpus = os.cpu_count() or 1
-    workers = max(1, min(cpus, 8, planes)) if total >= _PARALLEL_BYTES else 1
-    if workers == 1:
-        work(0, planes)
-        return
-    step = -(-planes // workers)
-    with ThreadPoolExecutor(workers) as pool:
-        # list() re-raises the first range's error, so failures are deterministic
-        list(pool.map(lambda k: work(k * step, min(planes, (k + 1) * step)), range(workers)))
+    parallel.for_ranges(planes, planes * g.in_hw[0] * g.in_hw[1] * np.dtype(dtype).itemsize, work)
 
 
 def _chunks(lo, hi, size, boundary=None):

@@ -287,7 +287,7 @@ def test_chunked_threaded_engine_matches_one_chunk(monkeypatch):
 
     whole = run()
     monkeypatch.setattr(P, "_chunk_planes", lambda g, dtype: 3)
-    monkeypatch.setattr(P, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(P.parallel, "PARALLEL_BYTES", 0)
     for got, want in zip(run(), whole):
         if want is None:
             assert got is None
