@@ -69,7 +69,11 @@ class BNNSFilter:
     def call(self, rpc: str, request):
         if self.destroyed:
             raise InvalidArgumentError(f"filter {self.filter_id} was destroyed (BNNSFilterDestroy)")
-        return self.backend.call(rpc, request)
+        # What the response may carry back (outputs and input gradients), so that the transport can
+        # stream it when it is larger than one message.
+        items = int(getattr(request, "batch_size", 0) or 0)
+        spans = sum(g.span for g in (self.input_geometry, self.output_geometry) if g is not None)
+        return self.backend.call(rpc, request, response_bytes=items * spans * 4)
 
     def __repr__(self) -> str:
         state = "destroyed" if self.destroyed else self.backend

@@ -26,8 +26,9 @@ from bnns.v1 import types_pb2
 class Limits:
     """Per-request caps the codec enforces while decoding (0 = unlimited)."""
 
-    def __init__(self, max_tensor_bytes: int = 0):
+    def __init__(self, max_tensor_bytes: int = 0, max_request_bytes: int = 0):
         self.max_tensor_bytes = max_tensor_bytes
+        self.max_request_bytes = max_request_bytes
 
 
 NO_LIMITS = Limits()

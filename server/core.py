@@ -8,6 +8,7 @@ the kernels never mutate a filter on a failed call, so a failure changes no stat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -19,8 +20,8 @@ import numpy as np
 
 from bnns.kernels import (activation, arithmetic, convolution, fused, layout, loss, normalization, optimizer,
                           pooling)
-from bnns.kernels.errors import (BNNSError, FailedPreconditionError, InvalidArgumentError, UnimplementedError,
-                                 require)
+from bnns.kernels.errors import (BNNSError, CancelledError, FailedPreconditionError, InvalidArgumentError,
+                                 ResourceExhaustedError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -89,14 +90,33 @@ class Core:
     """Filter lifecycle and every apply/backward entry point over one handle registry."""
 
     def __init__(self, registry: Optional[Registry] = None, limits: Optional[codec.Limits] = None):
-        self.registry = registry or Registry()
-        self.limits = limits or codec.Limits()
+        self.registry = registry if registry is not None else Registry()   # an empty Registry is falsy
+        self.limits = limits if limits is not None else codec.Limits()
         self.metrics = Metrics(self.registry)
+        self._local = threading.local()      # the current call's cancellation event, per thread
 
-    def call(self, rpc: str, request, tenant: str = "", request_id: Optional[str] = None):
+    def _check_cancelled(self) -> None:
+        event = getattr(self._local, "cancelled", None)
+        if event is not None and event.is_set():
+            raise CancelledError("the call was cancelled or its deadline passed before it ran; nothing was changed")
+
+    @contextlib.contextmanager
+    def _holding(self, entry: Entry):
+        """The handle's lock, then a last cancellation check: a call that waited for another call
+        on the same handle and was cancelled meanwhile leaves without touching it."""
+        with entry.lock:
+            self._check_cancelled()
+            yield
+
+    def call(self, rpc: str, request, tenant: str = "", request_id: Optional[str] = None,
+             cancelled: Optional[threading.Event] = None):
         """Serve one RPC by name: the single entry both front doors use. Times, counts and logs
         the call; BNNSErrors propagate for the transport to map, anything else is logged and
-        re-raised for the transport to report as INTERNAL."""
+        re-raised for the transport to report as INTERNAL.
+
+        ``cancelled`` is set by the transport when the caller cancels or its deadline passes:
+        the call then stops before it touches its filter (checked before decoding and again once
+        it holds the handle's lock), so a cancelled call changes nothing."""
         method = getattr(self, rpc_method_name(rpc), None)
         if method is None:
             raise UnimplementedError(f"{rpc} is not served by this build")
@@ -104,7 +124,13 @@ class Core:
         kind = self._kind_of(request)
         start = time.perf_counter()
         status, response = "OK", None
+        self._local.cancelled = cancelled
         try:
+            if self.limits.max_request_bytes and request.ByteSize() > self.limits.max_request_bytes:
+                raise ResourceExhaustedError(
+                    f"{rpc} request is {request.ByteSize()} bytes, over max_request_bytes "
+                    f"{self.limits.max_request_bytes}: send a smaller batch")
+            self._check_cancelled()
             response = method(request, tenant)
             return response
         except BNNSError as error:
@@ -115,6 +141,7 @@ class Core:
             log.exception("internal error", extra={"request_id": request_id, "rpc": rpc})
             raise
         finally:
+            self._local.cancelled = None
             seconds = time.perf_counter() - start
             self.metrics.observe(rpc, kind, status, seconds, request.ByteSize(),
                                  response.ByteSize() if response is not None else 0)
@@ -174,7 +201,7 @@ class Core:
         entry = self._entry(request.filter_id, tenant, GENERIC_KINDS | {"pooling"}, "FilterApplyBatch")
         f = entry.filter
         x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             if entry.kind == "pooling":   # BNNSFilterApplyBatch on pooling: no indices
                 require(f.function != pooling.UN_MAX, "UnMax pooling needs indices: use PoolingFilterApplyBatch")
                 y, _ = f.apply(x)
@@ -193,7 +220,7 @@ class Core:
         x = self._optional_batch(request, "in", f.input_desc, n)
         y = self._optional_batch(request, "out", f.output_desc, n)
         dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             if entry.kind == "activation":
                 # A standalone activation's weights_delta is its trainable alpha (LeakyReLU, PReLU).
                 require(not request.compute_bias_delta, "an activation filter has no bias: bias_delta was asked")
@@ -219,7 +246,7 @@ class Core:
         if f.function == pooling.UN_MAX:
             require(request.HasField("indices"), "UnMax pooling needs `indices` (laid out as the input)")
             indices = codec.read_indices(request.indices, request.indices_data_type, f.input_desc, n, self.limits)
-        with entry.lock:
+        with self._holding(entry):
             y, idx = f.apply(x, indices=indices, want_indices=request.compute_indices)
         response = pb.PoolingFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
         if idx is not None and request.compute_indices:
@@ -242,7 +269,7 @@ class Core:
             # Max: one index per output element; UnMax: per input element.
             shape_of = f.input_desc if f.function == pooling.UN_MAX else f.output_desc
             indices = codec.read_indices(request.indices, request.indices_data_type, shape_of, n, self.limits)
-        with entry.lock:
+        with self._holding(entry):
             d_in, d_bias = f.apply_backward(x, y, dy, indices=indices, input_grad=request.compute_in_delta,
                                             bias_grad=request.compute_bias_delta)
         return pb.PoolingFilterApplyBackwardBatchResponse(in_delta=codec.pack_gradient(d_in),
@@ -254,7 +281,7 @@ class Core:
         entry = self._entry(request.filter_id, tenant, {"loss"}, "LossFilterApplyBatch")
         f, n = entry.filter, request.batch_size
         x, labels, weights = self._loss_inputs(request, f, n)
-        with entry.lock:
+        with self._holding(entry):
             value, d_in = f.apply(x, labels, weights, want_input_grad=request.compute_in_delta)
         return pb.LossFilterApplyBatchResponse(out=codec.pack_batch(value, f.output_desc),
                                                in_delta=codec.pack_gradient(d_in))
@@ -268,7 +295,7 @@ class Core:
         shape = f.output_shape(n)
         item = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (int(np.prod(shape[1:], dtype=np.int64)),))
         d_loss = codec.read_batch(request.out_delta, item, shape[0], "out_delta", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             d_in = f.apply_backward(x, labels, weights, d_loss.reshape(shape))
         return pb.LossFilterApplyBackwardBatchResponse(in_delta=codec.pack_gradient(d_in))
 
@@ -290,7 +317,7 @@ class Core:
         entry = self._entry(request.filter_id, tenant, {"normalization"}, "NormalizationFilterApplyBatch")
         f = entry.filter
         x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             y = f.apply(x, training=request.training)
             stats = f.parameters()
             response = pb.NormalizationFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
@@ -305,7 +332,7 @@ class Core:
         f, n = entry.filter, request.batch_size
         y = self._optional_batch(request, "out", f.output_desc, n)
         dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             d_in, d_beta, d_gamma = f.apply_backward(
                 y, dy, input_grad=request.compute_in_delta, beta_grad=request.compute_beta_delta,
                 gamma_grad=request.compute_gamma_delta)
@@ -319,7 +346,7 @@ class Core:
         entry = self._entry(request.filter_id, tenant, {"arithmetic"}, "ArithmeticFilterApplyBatch")
         f = entry.filter
         inputs = self._operand_batches(getattr(request, "in"), f, request.batch_size)
-        with entry.lock:
+        with self._holding(entry):
             y = f.apply(inputs, batch_size=request.batch_size)
         return pb.ArithmeticFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
 
@@ -334,7 +361,7 @@ class Core:
         inputs = self._operand_batches(getattr(request, "in"), f, n, required=False)
         y = self._optional_batch(request, "out", f.output_desc, n)
         dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             grads = f.apply_backward(inputs, y, dy, wanted=wanted)
         return pb.ArithmeticFilterApplyBackwardBatchResponse(
             in_delta=[codec.pack_gradient(g) or types_pb2.Buffer() for g in grads])
@@ -361,7 +388,7 @@ class Core:
         entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyBatch", multi=False)
         f = entry.filter
         x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             y = f.apply([x], training=request.training)
         return pb.FusedFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
 
@@ -370,7 +397,7 @@ class Core:
         entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyMultiInputBatch", multi=True)
         f = entry.filter
         inputs = self._fused_inputs(getattr(request, "in"), f, request.batch_size, required=True)
-        with entry.lock:
+        with self._holding(entry):
             y = f.apply(inputs, training=request.training)
         return pb.FusedFilterApplyMultiInputBatchResponse(out=codec.pack_batch(y, f.output_desc))
 
@@ -383,7 +410,7 @@ class Core:
         x = self._optional_batch(request, "in", f.input_desc, n)
         y = self._optional_batch(request, "out", f.output_desc, n)
         dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             d_inputs, d_params = f.apply_backward([x], y, dy, input_grads=[request.compute_in_delta],
                                                   delta_parameters=wanted)
         return pb.FusedFilterApplyBackwardBatchResponse(
@@ -404,7 +431,7 @@ class Core:
         inputs = self._fused_inputs(getattr(request, "in"), f, n, required=False)
         y = self._optional_batch(request, "out", f.output_desc, n)
         dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
-        with entry.lock:
+        with self._holding(entry):
             d_inputs, d_params = f.apply_backward(inputs, y, dy, input_grads=input_grads, delta_parameters=wanted)
         return pb.FusedFilterApplyBackwardMultiInputBatchResponse(
             in_delta=[codec.pack_gradient(d) or types_pb2.Buffer() for d in d_inputs],
@@ -458,6 +485,7 @@ class Core:
         for entry in locked:
             entry.lock.acquire()
         try:
+            self._check_cancelled()
             parameters = [self._optimizer_parameter(p, ref, entries, k) for k, (p, ref) in
                           enumerate(zip(request.parameters, refs))]
             gradients = []

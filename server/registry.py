@@ -44,19 +44,27 @@ class Entry:
 
 
 class Registry:
-    def __init__(self, max_handles: int = 0):
+    def __init__(self, max_handles: int = 0, max_handle_bytes: int = 0):
         self._entries: dict[str, Entry] = {}
         self._lock = threading.Lock()
-        self.max_handles = max_handles     # 0 = unlimited
+        self.max_handles = max_handles             # per tenant; 0 = unlimited
+        self.max_handle_bytes = max_handle_bytes   # per tenant; 0 = unlimited
 
     def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "") -> Entry:
         filter_id = "f-" + secrets.token_hex(8)
         entry = Entry(filter_id, kind, filter_obj, info_parameters, owner)
         with self._lock:
-            if self.max_handles and sum(e.owner == owner for e in self._entries.values()) >= self.max_handles:
+            mine = [e for e in self._entries.values() if e.owner == owner]
+            if self.max_handles and len(mine) >= self.max_handles:
                 raise ResourceExhaustedError(
                     f"live handle limit reached: {self.max_handles} filters per tenant (max_handles); "
                     f"destroy some before creating more")
+            if self.max_handle_bytes:
+                held = sum(e.bytes_held for e in mine)
+                if held + entry.bytes_held > self.max_handle_bytes:
+                    raise ResourceExhaustedError(
+                        f"handle bytes limit reached: this filter holds {entry.bytes_held} bytes and the tenant's "
+                        f"filters already hold {held}, over max_handle_bytes {self.max_handle_bytes}")
             self._entries[filter_id] = entry
         return entry
 

@@ -7,6 +7,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class MessageChunk(_message.Message):
+    __slots__ = ("rpc", "total_bytes", "data")
+    RPC_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    rpc: str
+    total_bytes: int
+    data: bytes
+    def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
 class CreateFilterRequest(_message.Message):
     __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "filter_parameters")
     CONVOLUTION_FIELD_NUMBER: _ClassVar[int]

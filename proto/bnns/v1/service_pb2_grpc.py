@@ -129,6 +129,11 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.FromString,
                 _registered_method=True)
+        self.ChunkedCall = channel.stream_stream(
+                '/bnns.v1.BNNSService/ChunkedCall',
+                request_serializer=bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -268,6 +273,16 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChunkedCall(self, request_iterator, context):
+        """Transport, not a BNNS entry point: any RPC above, with its request and response cut into
+        chunks, for messages larger than the server's message cap. The client streams the
+        serialized request (first chunk names the RPC and the total length); the server answers with
+        the serialized response the same way. The SDKs switch to it by themselves for large batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -365,6 +380,11 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.OptimizerStep,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.SerializeToString,
+            ),
+            'ChunkedCall': grpc.stream_stream_rpc_method_handler(
+                    servicer.ChunkedCall,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -880,6 +900,33 @@ class BNNSService:
             '/bnns.v1.BNNSService/OptimizerStep',
             bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChunkedCall(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/bnns.v1.BNNSService/ChunkedCall',
+            bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
             options,
             channel_credentials,
             insecure,
