@@ -75,6 +75,7 @@ from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError,
                                  UnimplementedError)
 from bnns.v1 import service_pb2, types_pb2
 
+from .auth import Authenticator, uvicorn_tls_options
 from .core import Core
 from .errors import HTTP_STATUSES, http_status
 from .settings import Settings
@@ -141,18 +142,22 @@ def rest_routes(core: Core) -> list[RestRoute]:
 
 # ------------------------------------------------------------------------------------ tenancy
 
-def tenant_of(request: Request) -> str:
-    """The tenant a request acts for: the one place authentication plugs in (every route depends
-    on it). Single-tenant for now: everyone is tenant ""."""
-    return ""
+async def tenant_of(request: Request) -> str:   # async: a digest lookup, no worker thread needed
+    """The tenant a request acts for: the one place authentication plugs in (every RPC route
+    depends on it; health, metrics and docs do not). The app's Authenticator maps the
+    ``Authorization: Bearer <token>`` header to a tenant, raising UnauthenticatedError (401 with
+    ``WWW-Authenticate: Bearer``); with no tokens configured everyone is tenant ""."""
+    return request.app.state.authenticator.tenant_for(request.headers.get("authorization"))
 
 
 # -------------------------------------------------------------------------------- the app
 
-def create_app(core: Core, settings: Settings, readiness: Callable[[], bool]) -> FastAPI:
+def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
+               authenticator: Optional[Authenticator] = None) -> FastAPI:
     """The FastAPI app serving every RPC of ``core``, the OpenAPI docs and the health routes.
 
-    ``readiness()`` answers /v2/health/ready (false while draining)."""
+    ``readiness()`` answers /v2/health/ready (false while draining). ``authenticator`` (default:
+    built from settings; open with no tokens) names each RPC's tenant."""
     app = FastAPI(
         title="bnns-rpc REST gateway",
         version="v1",
@@ -162,6 +167,7 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool]) ->
                      "numbers; enums by name or number), or the serialized message with `Content-Type` / `Accept: "
                      "application/x-protobuf`. Tensors go as `values` number lists (small, from curl) "
                      "or base64 `data` (raw little-endian elements)."))
+    app.state.authenticator = authenticator if authenticator is not None else Authenticator.from_settings(settings)
     examples = worked_examples()
     routes = rest_routes(core)
     for route in routes:
@@ -199,7 +205,8 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool]) ->
 
     @app.exception_handler(BNNSError)
     async def bnns_error(_request: Request, error: BNNSError):   # raised in a dependency (e.g. tenancy)
-        return error_response(error.status, error.message)
+        challenge = {"WWW-Authenticate": "Bearer"} if error.status == "UNAUTHENTICATED" else None   # RFC 6750
+        return error_response(error.status, error.message, headers=challenge)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
@@ -405,7 +412,8 @@ def start_http(app: FastAPI, settings: Settings) -> tuple[uvicorn.Server, int, t
     sock = _listening_socket(settings.host, settings.http_port)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, log_level=settings.log_level.lower(), access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=max(1, math.ceil(settings.grace_seconds)))
+                            lifespan="off", timeout_graceful_shutdown=max(1, math.ceil(settings.grace_seconds)),
+                            **uvicorn_tls_options(settings))   # HTTPS (and client certificates) when configured
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="bnns-rest", daemon=True)
     thread.start()
@@ -450,6 +458,7 @@ _ERROR_SCHEMA = {
 }
 _ERRORS = {
     "400": "INVALID_ARGUMENT: malformed JSON or protobuf, unknown field, wrong type, bad parameters or sizes",
+    "401": "UNAUTHENTICATED: no valid `Authorization: Bearer <token>` (when the server is configured with tokens)",
     "404": "NOT_FOUND: no live filter with that id",
     "409": "FAILED_PRECONDITION: the filter is not in a state to serve this call",
     "413": "RESOURCE_EXHAUSTED: body over max_message_bytes, or another configured limit",
