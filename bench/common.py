@@ -86,3 +86,33 @@ def write_json(name: str, payload: dict) -> pathlib.Path:
 
 def ratio(a: Optional[float], b: Optional[float]) -> str:
     return f"{a / b:.2f}x" if a and b else ""
+
+
+def time_specs(specs: list, budget_s: float) -> None:
+    """Time each spec's "numpy" callable, then (all NumPy first: torch's OpenMP threads keep
+    spinning and would slow what is timed after them) its "torch" factory's callable when PyTorch
+    is importable. Adds "time" (time_ms's dict) and "torch_ms" to each spec."""
+    for spec in specs:
+        spec["time"] = time_ms(spec["numpy"], budget_s=budget_s)
+    torch = torch_or_none()
+    for spec in specs:
+        if torch is not None:
+            spec["torch_ms"] = time_ms(spec["torch"](torch), budget_s=budget_s)["median_ms"]
+
+
+def memory_rows(specs: list, copy_rate: float, gemm_rate: Optional[float] = None) -> list:
+    """Table rows for memory-bound specs: effective GB/s (spec["mb"] of compulsory traffic) against
+    the same-run copy rate, GFLOP/s against the GEMM rate for specs with a "gflop", PyTorch beside."""
+    rows = []
+    for spec in specs:
+        t = spec["time"]
+        rate = spec["mb"] / t["median_ms"]          # MB/ms = GB/s
+        torch_ms = spec.get("torch_ms")
+        row = {"case": spec["case"], "op": spec["op"], "median_ms": t["median_ms"], "min_ms": t["min_ms"],
+               "mb": spec["mb"], "gbps": rate, "of_copy": f"{rate / copy_rate:.0%}", "torch_ms": torch_ms or "",
+               "vs_torch": ratio(t["median_ms"], torch_ms)}
+        if gemm_rate is not None:
+            row["gflops"] = spec["gflop"] / t["median_ms"] * 1e3 if "gflop" in spec else ""
+            row["of_gemm"] = f"{row['gflops'] / gemm_rate:.0%}" if "gflop" in spec else ""
+        rows.append(row)
+    return rows

@@ -193,26 +193,8 @@ def run(quick: bool = False) -> dict:
     if fused:
         gemm = common.gemm_gflops()
         specs += fused_conv_bn_relu_specs(rng)
-    for spec in specs:
-        spec["time"] = common.time_ms(spec["numpy"], budget_s=budget)
-    torch = common.torch_or_none()
-    for spec in specs:
-        if torch is None:
-            break
-        spec["torch_ms"] = common.time_ms(spec["torch"](torch), budget_s=budget)["median_ms"]
-
-    rows = []
-    for spec in specs:
-        t = spec["time"]
-        rate = spec["mb"] / t["median_ms"]          # MB/ms = GB/s
-        torch_ms = spec.get("torch_ms")
-        row = {"case": spec["case"], "op": spec["op"], "median_ms": t["median_ms"], "min_ms": t["min_ms"],
-               "mb": spec["mb"], "gbps": rate, "of_copy": f"{rate / copy:.0%}", "gflops": "", "of_gemm": "",
-               "torch_ms": torch_ms or "", "vs_torch": common.ratio(t["median_ms"], torch_ms)}
-        if "gflop" in spec:
-            row["gflops"] = spec["gflop"] / t["median_ms"] * 1e3
-            row["of_gemm"] = f"{row['gflops'] / gemm:.0%}"
-        rows.append(row)
+    common.time_specs(specs, budget)
+    rows = common.memory_rows(specs, copy, gemm if fused else None)
     columns = [("case", "case"), ("op", "op"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("gbps", "GB/s"),
                ("of_copy", "of copy")]
     if fused:
@@ -227,7 +209,7 @@ def run(quick: bool = False) -> dict:
           "\n(training=True, running stats), F.layer_norm, conv2d -> batch_norm -> relu; forward under no_grad;"
           "\nbackward = torch.autograd.grad on a retained graph; fwd+bwd = a fresh graph each time."
           + ("" if fused else "\nkernels/fused.py is not there yet: the fused conv3x3+bn+relu rows are skipped.")
-          + ("" if torch else "\nPyTorch is not importable: no PyTorch column."))
+          + ("" if any("torch_ms" in s for s in specs) else "\nPyTorch is not importable: no PyTorch column."))
     payload = {"copy_gbps": copy, "gemm_gflops": gemm, "rows": rows}
     path = common.write_json("normalization", payload)
     print(f"\nwrote {path}")

@@ -179,22 +179,8 @@ def run(quick: bool = False) -> dict:
     n, c, h = POOL_INPUT
     x = rng.standard_normal((n, c, h, h), dtype=np.float32)
     specs = max_pool_specs(x, rng) + average_pool_specs(x, rng) + cross_entropy_specs(rng)
-    for spec in specs:
-        spec["time"] = common.time_ms(spec["numpy"], budget_s=budget)
-    torch = common.torch_or_none()
-    for spec in specs:
-        if torch is None:
-            break
-        spec["torch_ms"] = common.time_ms(spec["torch"](torch), budget_s=budget)["median_ms"]
-
-    rows = []
-    for spec in specs:
-        t = spec["time"]
-        rate = spec["mb"] / t["median_ms"]          # MB/ms = GB/s
-        torch_ms = spec.get("torch_ms")
-        rows.append({"case": spec["case"], "op": spec["op"], "median_ms": t["median_ms"], "min_ms": t["min_ms"],
-                     "mb": spec["mb"], "gbps": rate, "of_copy": f"{rate / copy:.0%}", "torch_ms": torch_ms or "",
-                     "vs_torch": common.ratio(t["median_ms"], torch_ms)})
+    common.time_specs(specs, budget)
+    rows = common.memory_rows(specs, copy)
     common.print_table(
         f"Pooling and softmax cross-entropy (float32; same-run copy rate {copy:.1f} GB/s)", rows,
         [("case", "case"), ("op", "op"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("gbps", "GB/s"),
@@ -203,7 +189,7 @@ def run(quick: bool = False) -> dict:
           "\nCross-entropy: ours takes one-hot float32 labels (BNNS's form; counted in its traffic), PyTorch's"
           "\nF.cross_entropy int64 class indices (what peer.md measured). PyTorch forward under no_grad;"
           "\nbackward = torch.autograd.grad on a retained graph; fwd+bwd = a fresh graph each time."
-          + ("" if torch else "\nPyTorch is not importable: no PyTorch column."))
+          + ("" if any("torch_ms" in s for s in specs) else "\nPyTorch is not importable: no PyTorch column."))
 
     met = targets(specs)
     print("\nIssue 3 targets: " + "; ".join(

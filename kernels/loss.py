@@ -162,10 +162,14 @@ def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.
 
     Returns
     -------
-    ndarray of shape (N,): ``-sum_i y'_i log softmax(x)_i``.
+    ndarray of shape (N,): ``-sum_i y'_i log softmax(x)_i = sum(y') logsumexp(x) - <y', x>``.
     """
     y = _smooth(y, label_smooth, x.shape[-1])
-    return -np.sum(y * _log_softmax(x), axis=-1)
+    m = np.max(x, axis=-1, keepdims=True)
+    e = np.subtract(x, m)
+    np.exp(e, out=e)
+    log_sum_exp = m[:, 0] + np.log(np.sum(e, axis=-1))
+    return np.sum(y, axis=-1) * log_sum_exp - np.einsum("ij,ij->i", y, x)
 
 
 def softmax_cross_entropy_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndarray,

@@ -32,54 +32,27 @@ from .registry import Entry, Registry
 log = logging.getLogger("bnns.server.calls")
 
 
-def _convolution(p, limits):
-    return convolution.ConvolutionFilter(codec.convolution_params(p, limits))
-
-
-def _transposed_convolution(p, limits):
-    return convolution.TransposedConvolutionFilter(codec.convolution_params(p, limits))
-
-
-def _fully_connected(p, limits):
-    return convolution.FullyConnectedFilter(codec.fully_connected_params(p, limits))
-
-
-def _activation(p, limits):
-    return activation.ActivationFilter(codec.activation_params(p, limits), seed=int(p.seed))
-
-
-def _normalization(p, limits):
-    return normalization.NormalizationFilter(codec.normalization_params(p, limits))
-
-
-def _arithmetic(p, limits):
-    return arithmetic.ArithmeticFilter(codec.arithmetic_params(p, limits))
-
-
-def _pooling(p, limits):
-    return pooling.PoolingFilter(codec.pooling_params(p, limits))
-
-
-def _fused(p, limits):
-    return fused.FusedFilter(codec.fused_params(p, limits))
-
-
-def _loss(p, limits):
-    return loss.LossFilter(codec.loss_params(p, limits))
-
-
-# CreateFilterRequest.layer case -> builder(parameters message, limits) -> kernels filter.
-LAYER_BUILDERS: dict[str, Callable] = {
-    "convolution": _convolution,
-    "transposed_convolution": _transposed_convolution,
-    "fully_connected": _fully_connected,
-    "activation": _activation,
-    "pooling": _pooling,
-    "loss": _loss,
-    "normalization": _normalization,
-    "arithmetic": _arithmetic,
-    "fused": _fused,
+# CreateFilterRequest.layer case -> (codec decoder of its parameters, kernels filter class).
+LAYER_BUILDERS: dict[str, tuple] = {
+    "convolution": (codec.convolution_params, convolution.ConvolutionFilter),
+    "transposed_convolution": (codec.convolution_params, convolution.TransposedConvolutionFilter),
+    "fully_connected": (codec.fully_connected_params, convolution.FullyConnectedFilter),
+    "activation": (codec.activation_params, activation.ActivationFilter),
+    "pooling": (codec.pooling_params, pooling.PoolingFilter),
+    "loss": (codec.loss_params, loss.LossFilter),
+    "normalization": (codec.normalization_params, normalization.NormalizationFilter),
+    "arithmetic": (codec.arithmetic_params, arithmetic.ArithmeticFilter),
+    "fused": (codec.fused_params, fused.FusedFilter),
 }
+
+
+def build_filter(kind: str, parameters, limits: codec.Limits):
+    """The kernels filter for a CreateFilterRequest.layer case (validated by its constructor)."""
+    decode, filter_class = LAYER_BUILDERS[kind]
+    if kind == "activation":   # the seed is not part of BNNS's struct, so it is the filter's own argument
+        return filter_class(decode(parameters, limits), seed=int(parameters.seed))
+    return filter_class(decode(parameters, limits))
+
 
 # The kinds BNNSFilterApplyBatch / BNNSFilterApplyBackwardBatch serve (the others have their own
 # entry points, as in BNNS).
@@ -167,13 +140,12 @@ class Core:
         kind = request.WhichOneof("layer")
         require(kind is not None, "CreateFilterRequest.layer is not set: name the layer to create "
                 f"({', '.join(sorted(LAYER_BUILDERS))})")
-        builder = LAYER_BUILDERS.get(kind)
-        if builder is None:
+        if kind not in LAYER_BUILDERS:
             raise InvalidArgumentError(f"layer kind {kind!r} is not served by this server")
         fp = request.filter_parameters
         require(fp.flags & ~1 == 0, f"filter_parameters.flags {fp.flags:#x} sets bits other than "
                 "BNNSFlagsUseClientPtr (1)")
-        filter_obj = builder(getattr(request, kind), self.limits)
+        filter_obj = build_filter(kind, getattr(request, kind), self.limits)
         info_parameters = pb.CreateFilterRequest()
         info_parameters.CopyFrom(request)
         codec.strip_tensor_data(info_parameters)
