@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 from grpc_health.v1 import health_pb2
 
 from . import codec, rest, settings as settings_mod
+from . import auth
 from .core import Core
 from .grpc_service import SERVICE_NAME, create_server
 from .registry import Registry
@@ -21,11 +22,18 @@ log = logging.getLogger("bnns.server")
 
 
 def build_core(settings: settings_mod.Settings) -> Core:
-    return Core(Registry(max_handles=settings.max_handles), codec.Limits(max_tensor_bytes=settings.max_tensor_bytes))
+    return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes),
+                codec.Limits(max_tensor_bytes=settings.max_tensor_bytes, max_request_bytes=settings.max_request_bytes))
 
 
 def serve(settings: settings_mod.Settings) -> int:
     keep_freed_memory()
+    try:   # before anything binds: no tokens on a public address, broken TLS files -> exit 2 with the reason
+        authenticator = auth.Authenticator.from_settings(settings)
+        auth.check_startup(settings, authenticator)
+    except auth.ConfigurationError as error:
+        print(f"bnns-server: {error}", file=sys.stderr, flush=True)
+        return 2
     core = build_core(settings)
     stop_event, ready = threading.Event(), threading.Event()
 
@@ -37,15 +45,15 @@ def serve(settings: settings_mod.Settings) -> int:
     signal.signal(signal.SIGINT, drain)
     grpc_server = health_servicer = http_server = None
     if settings.enable_grpc:
-        grpc_server, port, health_servicer = create_server(settings, core)
+        grpc_server, port, health_servicer = create_server(settings, core, authenticator)
         grpc_server.start()
         log.info("gRPC serving %s on %s:%d", SERVICE_NAME, settings.host, port)
-        print(f"bnns-server: gRPC listening on {settings.host}:{port}", flush=True)
+        print(f"bnns-server: gRPC listening on {settings.host}:{port}{auth.tls_suffix(settings)}", flush=True)
     if settings.enable_http:   # same core, same registry: a handle from one door works at the other
-        app = rest.create_app(core, settings, readiness=ready.is_set)
+        app = rest.create_app(core, settings, readiness=ready.is_set, authenticator=authenticator)
         http_server, http_port, http_thread = rest.start_http(app, settings)
         log.info("REST serving on %s:%d", settings.host, http_port)
-        print(f"bnns-server: REST listening on {settings.host}:{http_port}", flush=True)
+        print(f"bnns-server: REST listening on {settings.host}:{http_port}{auth.tls_suffix(settings)}", flush=True)
     ready.set()
     stop_event.wait()
     ready.clear()                                   # REST /v2/health/ready -> 503

@@ -20,9 +20,19 @@ class Settings:
     max_message_bytes: int = GIB           # gRPC send/receive cap and REST body cap
     max_tensor_bytes: int = 0              # one tensor of a request; 0 = only max_message_bytes
     max_handles: int = 0                   # live filters per tenant; 0 = unlimited
+    max_handle_bytes: int = 0              # bytes held by one tenant's filters; 0 = unlimited
+    max_request_bytes: int = 0             # one request (its tensors and all); 0 = only the message caps
+    max_streamed_bytes: int = 4 * GIB      # one message sent through ChunkedCall
     workers: int = 8                       # gRPC thread pool
     grace_seconds: float = 10.0            # SIGTERM: how long in-flight calls may finish
     log_level: str = "INFO"
+    # Authentication and TLS (server/auth.py). No tokens = open mode, loopback only unless allow_open.
+    token_file: str = ""                   # lines "token tenant"
+    tokens: str = dataclasses.field(default="", repr=False)   # BNNS_TOKENS "tok=tenant,...": environment only
+    allow_open: bool = False               # serve a non-loopback host with no tokens
+    tls_cert: str = ""                     # PEM certificate chain: TLS for gRPC, HTTPS for REST
+    tls_key: str = ""                      # PEM private key of tls_cert
+    tls_client_ca: str = ""                # PEM CA: require client certificates it signed (mutual TLS)
 
 
 # flag name -> (environment variable, type, help)
@@ -33,9 +43,18 @@ _FLAGS = {
     "max_message_bytes": ("BNNS_MAX_MESSAGE_BYTES", int, "largest gRPC message / REST body, bytes"),
     "max_tensor_bytes": ("BNNS_MAX_TENSOR_BYTES", int, "largest single tensor in a request, bytes (0 = no own cap)"),
     "max_handles": ("BNNS_MAX_HANDLES", int, "live filters per tenant (0 = unlimited)"),
+    "max_handle_bytes": ("BNNS_MAX_HANDLE_BYTES", int, "bytes one tenant's filters may hold (0 = unlimited)"),
+    "max_request_bytes": ("BNNS_MAX_REQUEST_BYTES", int,
+                          "bytes of one request's tensors, streamed or not (0 = only the message caps)"),
+    "max_streamed_bytes": ("BNNS_MAX_STREAMED_BYTES", int, "largest message sent in chunks (ChunkedCall), bytes"),
     "workers": ("BNNS_WORKERS", int, "gRPC worker threads"),
     "grace_seconds": ("BNNS_GRACE_SECONDS", float, "seconds in-flight calls get to finish on SIGTERM"),
     "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR"),
+    "token_file": ("BNNS_TOKEN_FILE", str, "file of 'token tenant' lines; with it (or BNNS_TOKENS=tok=tenant,...) "
+                   "every BNNSService call needs 'authorization: Bearer <token>'"),
+    "tls_cert": ("BNNS_TLS_CERT", str, "PEM certificate: TLS for gRPC and HTTPS for REST (with --tls-key)"),
+    "tls_key": ("BNNS_TLS_KEY", str, "PEM private key of --tls-cert"),
+    "tls_client_ca": ("BNNS_TLS_CLIENT_CA", str, "PEM CA: require client certificates signed by it (mutual TLS)"),
 }
 
 
@@ -51,6 +70,11 @@ def parse(argv: Optional[Sequence[str]] = None, environ=os.environ) -> Settings:
                             help=f"{help_text} [{env}] (default: {default})")
     parser.add_argument("--no-grpc", dest="enable_grpc", action="store_false", help="do not serve gRPC")
     parser.add_argument("--no-http", dest="enable_http", action="store_false", help="do not serve REST")
+    parser.add_argument("--allow-open", action="store_true",
+                        default=environ.get("BNNS_ALLOW_OPEN", "").lower() in ("1", "true", "yes"),
+                        help="with no tokens configured, serve a non-loopback --host anyway, to anyone who can "
+                             "reach it [BNNS_ALLOW_OPEN=1]")
+    parser.set_defaults(tokens=environ.get("BNNS_TOKENS", ""))   # never a flag: ps shows command lines
     args = parser.parse_args(argv)
     if environ.get("BNNS_NO_HTTP") in ("1", "true"):
         args.enable_http = False

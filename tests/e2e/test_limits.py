@@ -1,0 +1,183 @@
+"""Limits, chunked streaming and cancellation on live servers: what the server refuses it names,
+what is too big for one message still gets through in chunks, a cancelled call changes nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+import bnns.client as sdk
+from bnns.kernels.errors import ResourceExhaustedError
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import service_pb2_grpc, types_pb2
+
+from ..conftest import ServerProcess
+from .test_server_grpc import create_request
+
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def small_server():
+    """A server whose messages are capped at 1 MiB and whose tenants may hold 2 filters of 4 KiB."""
+    server = ServerProcess("--max-message-bytes", str(MIB), "--max-handles", "2", "--max-handle-bytes", "4096",
+                           "--max-streamed-bytes", str(64 * MIB), "--max-request-bytes", str(40 * MIB))
+    yield server
+    assert server.stop() == 0
+
+
+def stub_for(server):
+    return service_pb2_grpc.BNNSServiceStub(grpc.insecure_channel(server.grpc_target))
+
+
+def image(c, h, w, data=None):
+    return sdk.BNNSNDArrayDescriptor(layout=sdk.BNNSDataLayoutImageCHW, size=(w, h, c), data=data)
+
+
+def test_batches_over_the_message_cap_stream_in_chunks(small_server):
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((64, 2, 64, 64)).astype(np.float32)          # 2 MiB in, 2 MiB out, dx 2 MiB
+    outputs = []
+    for target in ("local", small_server.grpc_target):
+        backend = sdk.connect(target, stream_threshold=256 * 1024)
+        p = sdk.BNNSLayerParametersConvolution(
+            i_desc=image(2, 64, 64), o_desc=image(2, 64, 64), x_padding=1, y_padding=1,
+            w_desc=sdk.BNNSNDArrayDescriptor.from_array(w, sdk.BNNSDataLayoutConvolutionWeightsOIHW))
+        f = sdk.BNNSFilterCreateLayerConvolution(p, None)
+        y, dx = np.zeros_like(x), np.zeros_like(x)
+        assert sdk.BNNSFilterApplyBatch(f, 64, x, x[0].size, y, y[0].size) == 0, sdk.last_error()
+        assert sdk.BNNSFilterApplyBackwardBatch(f, 64, x, x[0].size, image(2, 64, 64, dx), x[0].size, y, y[0].size,
+                                                image(2, 64, 64, np.ones_like(y)), y[0].size, None, None) == 0
+        outputs.append((y, dx))
+        sdk.BNNSFilterDestroy(f)
+        backend.close()
+    sdk.connect("local")
+    assert np.array_equal(outputs[0][0], outputs[1][0]) and np.array_equal(outputs[0][1], outputs[1][1])
+
+
+def test_unary_call_over_the_message_cap_is_resource_exhausted(small_server):
+    stub = stub_for(small_server)
+    created = stub.CreateFilter(create_request(), timeout=10)
+    x = np.zeros((6000, 2, 5, 5), np.float32)      # 1.2 MB > 1 MiB
+    with pytest.raises(grpc.RpcError) as err:
+        stub.FilterApplyBatch(pb.FilterApplyBatchRequest(filter_id=created.filter_id, batch_size=6000,
+                                                         **{"in": types_pb2.Buffer(data=x.tobytes())}), timeout=10)
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=created.filter_id), timeout=10)
+
+
+@pytest.mark.parametrize("chunks, code, phrase", [
+    ([pb.MessageChunk(rpc="Nope", total_bytes=4, data=b"abcd")], grpc.StatusCode.INVALID_ARGUMENT, "must name an RPC"),
+    ([pb.MessageChunk(rpc="ListFilters", total_bytes=100, data=b"\0" * 50)], grpc.StatusCode.INVALID_ARGUMENT,
+     "truncated"),
+    ([pb.MessageChunk(rpc="ListFilters", total_bytes=2, data=b"\0" * 50)], grpc.StatusCode.INVALID_ARGUMENT,
+     "may not exceed"),
+    ([pb.MessageChunk(rpc="FilterApplyBatch", total_bytes=65 * MIB, data=b"")], grpc.StatusCode.RESOURCE_EXHAUSTED,
+     "max_streamed_bytes"),
+    ([pb.MessageChunk(rpc="ListFilters", total_bytes=3, data=b"\xff\xff\xff")], grpc.StatusCode.INVALID_ARGUMENT,
+     "does not parse"),
+], ids=["unknown-rpc", "truncated", "overlong", "over-limit", "garbage"])
+def test_bad_chunked_calls_are_refused(small_server, chunks, code, phrase):
+    with grpc.insecure_channel(small_server.grpc_target) as channel:
+        call = channel.stream_stream("/bnns.v1.BNNSService/ChunkedCall",
+                                     request_serializer=pb.MessageChunk.SerializeToString,
+                                     response_deserializer=pb.MessageChunk.FromString)
+        with pytest.raises(grpc.RpcError) as err:
+            list(call(iter(chunks), timeout=10))
+    assert err.value.code() == code and phrase in err.value.details(), err.value.details()
+
+
+def test_handle_limits_name_the_limit(small_server):
+    stub = stub_for(small_server)
+    big = create_request(c_in=4, c_out=8, hw=5, k=3, weights=np.zeros(4 * 8 * 9, np.float32))   # 1152 bytes
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CreateFilter(create_request(c_in=16, c_out=16, k=3, weights=np.zeros(16 * 16 * 9, np.float32)),
+                          timeout=10)                                                            # 9 KiB > 4 KiB
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_handle_bytes" in err.value.details()
+    ids = [stub.CreateFilter(big, timeout=10).filter_id for _ in range(2)]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CreateFilter(create_request(), timeout=10)
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_handles" in err.value.details()
+    for filter_id in ids:
+        stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=filter_id), timeout=10)
+    stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=stub.CreateFilter(create_request(), timeout=10).filter_id),
+                       timeout=10)
+
+
+def test_request_bytes_limit_applies_to_streamed_requests_too(small_server):
+    sdk.connect(small_server.grpc_target, stream_threshold=256 * 1024)
+    p = sdk.BNNSLayerParametersConvolution(
+        i_desc=image(2, 64, 64), o_desc=image(2, 64, 64),
+        w_desc=sdk.BNNSNDArrayDescriptor.from_array(np.ones((2, 2, 1, 1), np.float32),
+                                                    sdk.BNNSDataLayoutConvolutionWeightsOIHW))
+    f = sdk.BNNSFilterCreateLayerConvolution(p, None)
+    x = np.zeros((1300, 2, 64, 64), np.float32)          # 42.6 MB > max_request_bytes 40 MiB
+    assert sdk.BNNSFilterApplyBatch(f, 1300, x, x[0].size, np.zeros_like(x), x[0].size) == -1
+    error = sdk.last_error()
+    assert isinstance(error, ResourceExhaustedError) and "max_request_bytes" in str(error)
+    sdk.BNNSFilterDestroy(f)
+    sdk.connect("local")
+
+
+def fused_conv_bn(c=32, hw=128, k=15):
+    w = np.full((c, c, k, k), 1e-3, np.float32)
+    conv = types_pb2.ConvolutionParameters(
+        i_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[hw, hw, c]),
+        o_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[hw, hw, c]),
+        w_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW, size=[k, k, c, c],
+                                           data=types_pb2.Buffer(data=w.tobytes())),
+        x_padding=k // 2, y_padding=k // 2)
+    zeros = types_pb2.Buffer(data=np.zeros(c, np.float32).tobytes())
+    ones = types_pb2.Buffer(data=np.ones(c, np.float32).tobytes())
+    vec = lambda data: types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_VECTOR, size=[c], data=data)
+    norm = types_pb2.NormalizationParameters(
+        type=types_pb2.FILTER_TYPE_BATCH_NORM, i_desc=conv.o_desc, o_desc=conv.o_desc, momentum=0.5, epsilon=1e-5,
+        moving_mean_desc=vec(zeros), moving_variance_desc=vec(ones))
+    return pb.CreateFilterRequest(fused=types_pb2.FusedParameters(layers=[
+        types_pb2.FusedLayerParameters(convolution=conv), types_pb2.FusedLayerParameters(normalization=norm)]))
+
+
+def fused_apply(filter_id, x, training):
+    return pb.FusedFilterApplyBatchRequest(filter_id=filter_id, batch_size=len(x), training=training,
+                                           **{"in": types_pb2.Buffer(data=x.tobytes())})
+
+
+def test_call_cancelled_while_waiting_for_its_handle_changes_nothing(grpc_server):
+    """A slow training forward holds the handle; a second training forward on it, whose deadline
+    passes while it waits, must never run: the moving statistics are those of the first alone."""
+    rng = np.random.default_rng(1)
+    slow = rng.standard_normal((16, 32, 128, 128)).astype(np.float32)     # ~1 s of 15x15 convolution
+    quick = (rng.standard_normal((2, 32, 128, 128)) * 5 + 3).astype(np.float32)
+    probe = rng.standard_normal((1, 32, 128, 128)).astype(np.float32)
+    channel = grpc.insecure_channel(grpc_server.grpc_target, options=[("grpc.max_send_message_length", 1 << 30),
+                                                                      ("grpc.max_receive_message_length", 1 << 30)])
+    stub = service_pb2_grpc.BNNSServiceStub(channel)
+    filter_id = stub.CreateFilter(fused_conv_bn(), timeout=10).filter_id
+    outcome = {}
+
+    def slow_call():
+        outcome["slow"] = stub.FusedFilterApplyBatch(fused_apply(filter_id, slow, True), timeout=120)
+
+    worker = threading.Thread(target=slow_call)
+    worker.start()
+    time.sleep(0.5)                                        # the slow call now holds the handle
+    with pytest.raises(grpc.RpcError) as err:
+        stub.FusedFilterApplyBatch(fused_apply(filter_id, quick, True), timeout=0.15)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    worker.join(120)
+    assert "slow" in outcome
+    after = stub.FusedFilterApplyBatch(fused_apply(filter_id, probe, False), timeout=60).out.data
+    stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=filter_id), timeout=10)
+    # Control: the same filter in process, given only the slow call.
+    from bnns.server.core import Core
+    control = Core()
+    control_id = control.create_filter(fused_conv_bn()).filter_id
+    control.fused_filter_apply_batch(fused_apply(control_id, slow, True))
+    expected = control.fused_filter_apply_batch(fused_apply(control_id, probe, False)).out.data
+    assert after == expected
+    channel.close()
