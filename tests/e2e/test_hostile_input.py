@@ -1261,6 +1261,28 @@ def test_normalization_backward_asking_for_no_gradient_is_invalid_argument(live)
     assert code == INVALID, (code, details)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "OptimizerStep on an arithmetic *Constant* operand: an Add filter with in[1] a Constant [1, 2, 3] lists "
+    "'in1' in DescribeFilter's trainable, and an SGD step (learning_rate 1, gradient ones) on FilterParameterRef "
+    "{name: 'in1'} answers OK and changes the constant to [0, 1, 2]; expected INVALID_ARGUMENT: the contract "
+    "names 'in<k>' for Parameter operands only, and BNNS gives a Constant no gradient "
+    "(kernels/arithmetic.py parameters() returns Constant operands too)"))
+def test_optimizer_step_on_a_constant_operand_is_invalid_argument(live):
+    create = pb.CreateFilterRequest(arithmetic=t.ArithmeticParameters(
+        arithmetic_function=t.ARITHMETIC_FUNCTION_ADD, o_desc=desc(VECTOR, [3]), out_type=t.DESCRIPTOR_TYPE_SAMPLE,
+        inputs=[t.ArithmeticOperand(desc=desc(VECTOR, [3]), type=t.DESCRIPTOR_TYPE_SAMPLE),
+                t.ArithmeticOperand(desc=desc(VECTOR, [3], [1, 2, 3]), type=t.DESCRIPTOR_TYPE_CONSTANT)]))
+    filter_id = live.stub.CreateFilter(create, timeout=CALL_TIMEOUT).filter_id
+    try:
+        code, details = grpc_status(live, "OptimizerStep", pb.OptimizerStepRequest(
+            function=t.OPTIMIZER_FUNCTION_SGD_MOMENTUM, fields=pb.OptimizerFields(learning_rate=1.0),
+            parameters=[pb.OptimizerParameter(filter_parameter=pb.FilterParameterRef(filter_id=filter_id, name="in1"))],
+            gradients=[buffer(np.ones(3))]))
+    finally:
+        live.stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=filter_id), timeout=CALL_TIMEOUT)
+    assert code == INVALID, (code, details)
+
+
 # ------------------------------------------------------------------------------ afterwards
 
 def test_after_the_fuzzing_every_handle_answers_bit_for_bit_as_before(live):
