@@ -364,8 +364,10 @@ class ArithmeticFilter:
         return self.params.o_desc
 
     def parameters(self) -> dict[str, np.ndarray]:
-        """"in{k}" -> values of each Constant or Parameter operand k (live arrays)."""
-        return dict(self._values)
+        """"in{k}" -> values of each Parameter operand k (live arrays). Constant operands are not
+        trainable, so they are not listed: an optimizer cannot reach them."""
+        return {f"in{k}": self._values[f"in{k}"] for k, operand in enumerate(self.params.inputs)
+                if operand.type == PARAMETER}
 
     # ------------------------------------------------------------------ apply
     def apply(self, inputs: Sequence[Optional[np.ndarray]], *,

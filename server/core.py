@@ -214,6 +214,7 @@ class Core:
         f, n = entry.filter, request.batch_size
         x = codec.read_batch(getattr(request, "in"), f.input_desc, n, "in", self.limits)
         index_type = request.indices_data_type or layout.DTYPE_UINT64
+        layout.numpy_dtype(index_type, allowed=layout.INDEX_DTYPES, what="indices_data_type")
         indices = None
         if f.function == pooling.UN_MAX:
             require(request.HasField("indices"), "UnMax pooling needs `indices` (laid out as the input)")
@@ -302,6 +303,9 @@ class Core:
                                                   tenant: str = "") -> pb.NormalizationFilterApplyBackwardBatchResponse:
         entry = self._entry(request.filter_id, tenant, {"normalization"}, "NormalizationFilterApplyBackwardBatch")
         f, n = entry.filter, request.batch_size
+        require(request.compute_in_delta or request.compute_beta_delta or request.compute_gamma_delta,
+                "NormalizationFilterApplyBackwardBatch asks for no gradient: set compute_in_delta, "
+                "compute_beta_delta or compute_gamma_delta")
         y = self._optional_batch(request, "out", f.output_desc, n)
         dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
         with self._holding(entry):

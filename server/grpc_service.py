@@ -48,8 +48,14 @@ def _serve(core: Core, rpc: str, request, context: grpc.ServicerContext, tenant_
         context.abort(grpc.StatusCode.INTERNAL, f"internal error in {rpc}; the server log has the details")
 
 
-def _unary_handler(core: Core, rpc: str, tenant_of):
-    def handle(request, context: grpc.ServicerContext):
+def _unary_handler(core: Core, rpc: str, request_cls, tenant_of):
+    def handle(raw: bytes, context: grpc.ServicerContext):
+        # Parsed here rather than by grpcio, which answers an undecodable request with INTERNAL.
+        try:
+            request = request_cls.FromString(raw)
+        except message_module.DecodeError as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{rpc}: the request is not a serialized "
+                          f"{request_cls.DESCRIPTOR.full_name}: {error}")
         return _serve(core, rpc, request, context, tenant_of)
     return handle
 
@@ -76,7 +82,7 @@ def _chunked_handler(core: Core, tenant_of, max_message_bytes: int, message_cap:
         if total > max_message_bytes:
             fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
                  f"ChunkedCall: a {total}-byte {first.rpc} request is over max_streamed_bytes {max_message_bytes}")
-        body = bytearray(total)
+        body = bytearray()      # grows with what arrives: a claimed total_bytes reserves nothing
         received = 0
         for chunk in itertools.chain([first], chunks):
             size = len(chunk.data)
@@ -84,7 +90,7 @@ def _chunked_handler(core: Core, tenant_of, max_message_bytes: int, message_cap:
                 fail(context, grpc.StatusCode.INVALID_ARGUMENT,
                      f"ChunkedCall: chunk of {size} bytes after {received} of {total}: chunks are at most "
                      f"{_MAX_CHUNK_BYTES} bytes and may not exceed total_bytes")
-            body[received:received + size] = chunk.data
+            body += chunk.data
             received += size
         if received != total:
             fail(context, grpc.StatusCode.INVALID_ARGUMENT,
@@ -115,8 +121,7 @@ def bnns_handler(core: Core, tenant_of=_open_access, max_streamed_bytes: int = 4
         request_cls = getattr(service_pb2, method.input_type.name)
         response_cls = getattr(service_pb2, method.output_type.name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _unary_handler(core, method.name, tenant_of),
-            request_deserializer=request_cls.FromString,
+            _unary_handler(core, method.name, request_cls, tenant_of),
             response_serializer=response_cls.SerializeToString)
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 

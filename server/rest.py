@@ -291,8 +291,9 @@ def _decode(route: RestRoute, body: bytes, binary: bool):
                                    f"not a {type(document).__name__}")
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=False)
-    except (json_format.ParseError, RecursionError, ValueError, TypeError, OverflowError) as error:
-        # json_format lets a few conversions escape unwrapped (e.g. 1e400 for an enum: OverflowError).
+    except (json_format.ParseError, RecursionError, ValueError, TypeError, OverflowError, SystemError) as error:
+        # json_format lets a few conversions escape unwrapped (1e400 for an enum: OverflowError; a lone
+        # surrogate in a string: SystemError from the C extension).
         raise InvalidArgumentError(f"the request body is not a valid {name}: {error}")
     return message
 

@@ -15,8 +15,9 @@ handles, from a catalogue where every entry makes the request invalid under the 
 (proto/bnns/v1/*.proto): a mutated request that is *accepted* is a failure too, since on a
 training forward or an optimizer step it would change a handle. Besides: random bytes as a
 serialized message, deeply wrong JSON, ChunkedCall framing, and an empty request for each RPC.
-Where the server answers wrongly today, an xfail(strict=True) test names the input, the answer
-expected and the answer got. Allowed answers: INVALID_ARGUMENT
+The cases that once found bugs (undecodable gRPC requests, lone surrogates in JSON, ChunkedCall
+size claims, pooling index types, a backward asking for nothing, trainable Constants) have their
+own tests below. Allowed answers: INVALID_ARGUMENT
 / 400; NOT_FOUND / 404 only for a bad handle id; RESOURCE_EXHAUSTED / 413 for what is over the
 server's limits (the module server runs with small ones); FAILED_PRECONDITION / 409. Never
 INTERNAL, UNKNOWN or a 5xx; every call has a timeout, so a hang fails too.
@@ -540,14 +541,10 @@ def mutate_filter_id(draw, request, rpc):
     return {NOT_FOUND, INVALID}
 
 
-# RPCs that answer OK to a backward asking for nothing (a known bug: see the xfail test below).
-NO_GRADIENT_ACCEPTED = {"NormalizationFilterApplyBackwardBatch"}
-
-
 def mutate_no_gradient(draw, request, rpc):
     """A backward that asks for no gradient at all."""
     flags = [f.name for f in request.DESCRIPTOR.fields if f.name.startswith("compute_") and f.name != "compute_indices"]
-    if not flags or "Backward" not in rpc or rpc in NO_GRADIENT_ACCEPTED:
+    if not flags or "Backward" not in rpc:
         return None
     for name in flags:
         field = request.DESCRIPTOR.fields_by_name[name]
@@ -594,9 +591,9 @@ def mutate_indices_type(draw, request, rpc):
     """Pooling indices asked in a type that is neither UInt32 nor UInt64."""
     if not (rpc == "PoolingFilterApplyBatch" and request.compute_indices):
         return None
-    # Known types other than UInt32/UInt64 are accepted today (a bug: see the xfail test below);
-    # the fuzzing uses types the server does not know at all.
-    request.indices_data_type = unknown_enum_value(draw, t.DataType, extra=(0x40041, 0x40080))
+    known = [v for v in t.DataType.values() if v not in (0, t.DATA_TYPE_UINT32, t.DATA_TYPE_UINT64)]
+    request.indices_data_type = draw(st.one_of(st.sampled_from(known),
+                                               st.just(unknown_enum_value(draw, t.DataType, extra=(0x40041, 0x40080)))))
     return REFUSED
 
 
@@ -983,12 +980,6 @@ def raw_grpc(live: Live, rpc: str, payload: bytes) -> tuple:
         return error.code(), error.details()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gRPC door: a request that does not deserialize (e.g. b'\\x0a\\x05ab' to FilterApplyBatch: field 1 claims 5 "
-    "bytes, 2 follow) is answered INTERNAL 'Exception deserializing request!' by grpcio itself, because "
-    "server/grpc_service.py passes request_cls.FromString as request_deserializer; expected INVALID_ARGUMENT "
-    "(REST answers 400 for the same bytes). Fix: deserialize in the handler and abort INVALID_ARGUMENT on "
-    "DecodeError"))
 @pytest.mark.parametrize("payload", [case[1] for case in UNDECODABLE], ids=[case[0] for case in UNDECODABLE])
 def test_undecodable_grpc_message_is_invalid_argument(live, payload):
     code, details = raw_grpc(live, "FilterApplyBatch", payload)
@@ -998,7 +989,7 @@ def test_undecodable_grpc_message_is_invalid_argument(live, payload):
 
 @pytest.mark.parametrize("payload", [case[1] for case in UNDECODABLE], ids=[case[0] for case in UNDECODABLE])
 def test_undecodable_protobuf_body_is_400_over_rest(live, payload):
-    with pytest.raises(DecodeError):   # the case really is undecodable (else the xfail above proves nothing)
+    with pytest.raises(DecodeError):   # the case really is undecodable (else the test above proves nothing)
         REQUEST_OF["FilterApplyBatch"].FromString(payload)
     response = rest_call(live, "FilterApplyBatch", content=payload, filter_id=live.ids["conv"],
                          content_type="application/x-protobuf")
@@ -1120,11 +1111,6 @@ def test_deeply_wrong_json_never_gets_a_server_error(live, data):
     assert_server_up(live)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "REST: a JSON string holding a lone UTF-16 surrogate where json_format looks a name up (an object key, "
-    "an enum value, a string where a message belongs), e.g. POST /v1/filters/<id>:filterApplyBatch with body "
-    "{\"\\ud800\": 1}, is a 500 INTERNAL: json_format raises SystemError (from upb's name lookup), which "
-    "server/rest.py _decode does not catch; expected 400 INVALID_ARGUMENT"))
 @pytest.mark.parametrize("rpc, body", [
     ("FilterApplyBatch", '{"\\ud800": 1}'),
     ("FilterApplyBatch", '{"batch_size": 2, "in": "\\ud800"}'),
@@ -1217,12 +1203,6 @@ def peak_rss_mib(pid: int) -> float:
     raise AssertionError("no VmHWM in /proc/<pid>/status")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ChunkedCall allocates the total_bytes its first chunk claims before any byte arrives "
-    "(server/grpc_service.py: body = bytearray(total)): one 30-byte chunk {rpc: 'ListFilters', total_bytes: "
-    "1 GiB} and a half-close raise the server's peak RSS by 1 GiB (measured: 74 -> 1099 MiB); under the default "
-    "max_streamed_bytes (4 GiB) eight such streams ask for 32 GiB. Expected: memory grows with the bytes "
-    "received, and the call ends INVALID_ARGUMENT (truncated) having cost nothing"))
 def test_a_chunked_call_claiming_a_large_message_costs_no_memory_before_its_bytes_arrive(live):
     before = peak_rss_mib(live.server.proc.pid)
     code, details = chunked_call(live, [pb.MessageChunk(rpc="ListFilters", total_bytes=MAX_STREAMED_BYTES)])
@@ -1233,12 +1213,6 @@ def test_a_chunked_call_claiming_a_large_message_costs_no_memory_before_its_byte
 
 # ------------------------------------------------------------------- known wrong answers
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PoolingFilterApplyBatch with compute_indices=true and indices_data_type other than UInt32/UInt64 (e.g. "
-    "DATA_TYPE_INT8, DATA_TYPE_FLOAT16, DATA_TYPE_FLOAT32) answers OK with the indices packed in that type "
-    "(Int8 wraps past 127, Float16 rounds past 2048; REST `values` then decodes them as UInt64); expected "
-    "INVALID_ARGUMENT: the contract allows UINT32 or UINT64. server/core.py checks the type only through "
-    "layout.pack, which accepts every numeric type"))
 @pytest.mark.parametrize("data_type", [t.DATA_TYPE_INT8, t.DATA_TYPE_FLOAT16, t.DATA_TYPE_FLOAT32, t.DATA_TYPE_INT64],
                          ids=["int8", "float16", "float32", "int64"])
 def test_pooling_indices_in_a_type_other_than_uint32_or_uint64_are_invalid_argument(live, data_type):
@@ -1249,10 +1223,6 @@ def test_pooling_indices_in_a_type_other_than_uint32_or_uint64_are_invalid_argum
     assert code == INVALID, (code, details)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "NormalizationFilterApplyBackwardBatch with compute_in_delta, compute_beta_delta and compute_gamma_delta "
-    "all false answers OK with an empty response; every other backward RPC answers INVALID_ARGUMENT "
-    "('... asks for no gradient') to the same request"))
 def test_normalization_backward_asking_for_no_gradient_is_invalid_argument(live):
     base = next(request for rpc, request in live.bases if rpc == "NormalizationFilterApplyBackwardBatch")
     request = clone(base)
@@ -1261,12 +1231,6 @@ def test_normalization_backward_asking_for_no_gradient_is_invalid_argument(live)
     assert code == INVALID, (code, details)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "OptimizerStep on an arithmetic *Constant* operand: an Add filter with in[1] a Constant [1, 2, 3] lists "
-    "'in1' in DescribeFilter's trainable, and an SGD step (learning_rate 1, gradient ones) on FilterParameterRef "
-    "{name: 'in1'} answers OK and changes the constant to [0, 1, 2]; expected INVALID_ARGUMENT: the contract "
-    "names 'in<k>' for Parameter operands only, and BNNS gives a Constant no gradient "
-    "(kernels/arithmetic.py parameters() returns Constant operands too)"))
 def test_optimizer_step_on_a_constant_operand_is_invalid_argument(live):
     create = pb.CreateFilterRequest(arithmetic=t.ArithmeticParameters(
         arithmetic_function=t.ARITHMETIC_FUNCTION_ADD, o_desc=desc(VECTOR, [3]), out_type=t.DESCRIPTOR_TYPE_SAMPLE,
