@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -42,58 +39,6 @@ CYCLE = ("CreateFilter", "FilterApplyBatch", "FilterApplyBatch", "FilterApplyBac
 RPCS = ("CreateFilter", "FilterApplyBatch", "FilterApplyBackwardBatch", "DestroyFilter")
 CALL_TIMEOUT = 30.0          # seconds per call
 RSS_GROWTH_TARGET = 5.0      # percent, after the warm-up
-
-
-# ------------------------------------------------------------------------------- the server
-
-class LocalServer:
-    """`python -m bnns.server.cli` on loopback with OS-chosen ports; its output is drained (a full
-    pipe would stall it) and the last lines kept for errors."""
-
-    _LISTEN = re.compile(r"bnns-server: gRPC listening on \S+:(\d+)")
-
-    def __init__(self, timeout: float = 30.0):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bnns.server.cli", "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.tail: collections.deque = collections.deque(maxlen=50)
-        port = threading.Event()
-        self.port = 0
-
-        def pump():
-            for line in self.proc.stdout:
-                self.tail.append(line)
-                match = self._LISTEN.search(line)
-                if match:
-                    self.port = int(match.group(1))
-                    port.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not port.wait(timeout):
-            self.stop()
-            raise RuntimeError("bnns-server did not start:\n" + "".join(self.tail))
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def rss_mib(self, field: str = "VmRSS") -> float:
-        """Resident memory of the server process from /proc/<pid>/status (VmRSS now, VmHWM peak)."""
-        with open(f"/proc/{self.proc.pid}/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no {field} in /proc/{self.proc.pid}/status")
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 # ------------------------------------------------------------------------------- the layers
@@ -214,7 +159,7 @@ def check(rpc: str, layer: Layer, response) -> str:
     return ""
 
 
-def phase(target: str, mix: list[Layer], clients: int, calls: int, deadline: float, server: LocalServer,
+def phase(target: str, mix: list[Layer], clients: int, calls: int, deadline: float, server: common.LocalServer,
           samples: list | None = None) -> dict:
     """``calls`` calls (whole cycles) by ``clients`` threads; RSS sampled every second if asked."""
     tickets = Tickets(-(-calls // len(CYCLE)), deadline)
@@ -249,7 +194,7 @@ def run(clients: int = 16, calls: int = 10_000, warmup: int = 1_000, max_seconds
     common.setup()
     mix = layers()
     deadline = time.monotonic() + max_seconds
-    server = LocalServer()
+    server = common.LocalServer()
     try:
         rss_start = server.rss_mib()
         warm = phase(server.target, mix, clients, warmup, deadline, server)
