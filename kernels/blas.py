@@ -1,0 +1,103 @@
+"""C += A @ B (or A @ B^T) on strided views, with the BLAS that NumPy itself ships.
+
+NumPy's matmul cannot accumulate into its output (no GEMM beta) and copies operands whose rows
+are not contiguous with each other. A convolution with stride 1 is a sum over kernel taps of
+GEMMs whose right operand is the padded input seen at a shifted offset — a plain strided view —
+so calling GEMM with beta = 1 on those views does the convolution without building im2col
+columns (measured on the ResNet block: 49 -> 35 ms forward). This module finds cblas_?gemm in
+NumPy's bundled OpenBLAS; where it is not there, ``available()`` is False and the convolution
+uses its im2col path, which gives the same numbers.
+
+Every operand is checked (dtype, rank, unit inner stride, leading dimension, bounds inside its
+base buffer) before its pointer goes to C: a bad view raises, it never reads out of bounds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from typing import Optional
+
+import numpy as np
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+# (single, double, integer type) symbol sets, in the order they are tried: NumPy's own wheels ship
+# "scipy-openblas" with 64-bit integers and prefixed names; other builds export plain cblas names.
+_SYMBOLS = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", ctypes.c_int64),
+            ("cblas_sgemm64_", "cblas_dgemm64_", ctypes.c_int64),
+            ("cblas_sgemm", "cblas_dgemm", ctypes.c_int))
+
+
+def _load():
+    """{dtype: cblas gemm} from NumPy's bundled OpenBLAS, or None."""
+    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for single, double, int_type in _SYMBOLS:
+            if not (hasattr(lib, single) and hasattr(lib, double)):
+                continue
+            functions = {np.dtype(np.float32): getattr(lib, single), np.dtype(np.float64): getattr(lib, double)}
+            for dtype, function in functions.items():
+                real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+                function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, int_type, int_type, int_type, real,
+                                     ctypes.c_void_p, int_type, ctypes.c_void_p, int_type, real, ctypes.c_void_p,
+                                     int_type]
+                function.restype = None
+            return functions
+    return None
+
+
+_GEMM = _load()
+
+
+def available() -> bool:
+    return _GEMM is not None
+
+
+def _matrix(a: np.ndarray, name: str) -> tuple:
+    """(pointer, leading dimension) of a 2-D view with unit inner stride, after bounds checks."""
+    if a.ndim != 2 or a.strides[1] != a.itemsize or a.strides[0] % a.itemsize or a.strides[0] < 0:
+        raise ValueError(f"{name}: a 2-D view with unit inner stride is needed, got strides {a.strides}")
+    ld = a.strides[0] // a.itemsize
+    if a.shape[0] > 1 and ld < a.shape[1]:
+        raise ValueError(f"{name}: rows overlap (leading dimension {ld} < {a.shape[1]} columns)")
+    base = a          # the array that owns the memory (as_strided hides it behind a DummyArray's .base)
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    if not isinstance(base, np.ndarray):
+        raise ValueError(f"{name}: cannot find the buffer this view belongs to")
+    start = a.__array_interface__["data"][0]
+    end = start + ((a.shape[0] - 1) * ld + a.shape[1]) * a.itemsize
+    lo = base.__array_interface__["data"][0]
+    if a.size and not (lo <= start and end <= lo + base.nbytes):
+        raise ValueError(f"{name}: the view reaches outside its buffer")
+    return start, max(ld, 1)
+
+
+def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, beta: float, transpose_b: bool = False) -> None:
+    """c = a @ op(b) + beta * c, in place; op(b) = b.T when transpose_b.
+
+    a (M, K), b (K, N) or (N, K) when transposed, c (M, N) writable; all of one float dtype.
+    """
+    function = _GEMM[c.dtype] if _GEMM is not None else None
+    if function is None or not (a.dtype == b.dtype == c.dtype):
+        raise ValueError(f"gemm needs one of {list(_GEMM or {})} for a, b and c; got {a.dtype}, {b.dtype}, {c.dtype}")
+    m, k = a.shape
+    n = b.shape[0] if transpose_b else b.shape[1]
+    if (b.shape[1] if transpose_b else b.shape[0]) != k or c.shape != (m, n) or not c.flags.writeable:
+        raise ValueError(f"gemm shapes: a {a.shape}, b {b.shape} (transposed: {transpose_b}), c {c.shape}")
+    pa, lda = _matrix(a, "a")
+    pb, ldb = _matrix(b, "b")
+    pc, ldc = _matrix(c, "c")
+    function(_ROW_MAJOR, _NO_TRANS, _TRANS if transpose_b else _NO_TRANS, m, n, k, 1.0, pa, lda, pb, ldb,
+             float(beta), pc, ldc)
+
+
+def dtype_supported(dtype) -> bool:
+    return _GEMM is not None and np.dtype(dtype) in _GEMM

@@ -1,0 +1,97 @@
+"""kernels.blas (GEMM with beta on strided views) and the convolution paths built on it: the
+tap-sum forward (stride 1, >= 8 channels per group) and the BLAS-accumulated weight gradient
+must give the numbers of the plain im2col + matmul path, and the gradients must match finite
+differences through them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bnns.kernels.convolution as cv
+from bnns.kernels import blas
+
+from ..numeric import numerical_gradient, projection
+
+pytestmark = pytest.mark.skipif(not blas.available(), reason="NumPy's bundled BLAS exposes no cblas gemm here")
+
+
+def test_gemm_accumulates_and_transposes():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
+    c = np.ones((3, 5))
+    blas.gemm(a, b, c, beta=1.0)
+    np.testing.assert_allclose(c, a @ b + 1)
+    c32 = np.zeros((3, 5), np.float32)
+    blas.gemm(a.astype(np.float32), np.ascontiguousarray(b.T, dtype=np.float32), c32, beta=0.0, transpose_b=True)
+    np.testing.assert_allclose(c32, a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_gemm_reads_a_strided_view_with_a_leading_dimension():
+    base = np.arange(60, dtype=np.float64)
+    view = np.lib.stride_tricks.as_strided(base[3:], shape=(4, 5), strides=(12 * 8, 8))   # rows 12 apart
+    a = np.eye(4)
+    c = np.zeros((4, 5))
+    blas.gemm(a, view, c, beta=0.0)
+    np.testing.assert_array_equal(c, view)
+
+
+@pytest.mark.parametrize("a, b, c, phrase", [
+    (np.zeros((2, 3)), np.zeros((3, 4))[:, ::2], np.zeros((2, 2)), "unit inner stride"),
+    (np.zeros((2, 3), np.float32), np.zeros((3, 4)), np.zeros((2, 4)), "one of"),
+    (np.zeros((2, 3)), np.zeros((4, 4)), np.zeros((2, 4)), "shapes"),
+    (np.zeros((2, 3)), np.lib.stride_tricks.as_strided(np.zeros(10), shape=(3, 4), strides=(32, 8)),
+     np.zeros((2, 4)), "outside its buffer"),
+], ids=["inner-stride", "mixed-dtypes", "shapes", "out-of-bounds-view"])
+def test_gemm_refuses_views_it_cannot_pass_to_c(a, b, c, phrase):
+    with pytest.raises(ValueError, match=phrase):
+        blas.gemm(a, b, c, beta=0.0)
+
+
+# (name, N, C, O, H, W, k, dilation, padding (top, bottom, left, right), groups): channels per
+# group >= 8 so the tap path serves them.
+CASES = [
+    ("plain", 2, 8, 6, 7, 6, 3, (1, 1), (1, 1, 1, 1), 1),
+    ("no-padding", 2, 9, 4, 6, 7, 3, (1, 1), (0, 0, 0, 0), 1),
+    ("asymmetric-dilated", 2, 8, 5, 8, 7, 3, (2, 1), (0, 2, 1, 0), 1),
+    ("groups", 2, 16, 8, 6, 6, 3, (1, 1), (1, 1, 1, 1), 2),
+    ("wide-kernel", 1, 8, 3, 9, 9, 5, (1, 2), (2, 2, 4, 4), 1),
+    ("padding-beyond-reach", 1, 8, 2, 4, 5, 2, (1, 1), (3, 0, 0, 3), 1),
+]
+
+
+def case_arrays(n, c, o, h, w, k, groups, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, c, h, w)).astype(dtype),
+            rng.standard_normal((o, c // groups, k, k)).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name, n, c, o, h, w, k, dilation, padding, groups", CASES, ids=[c[0] for c in CASES])
+def test_tap_path_equals_im2col_path(monkeypatch, dtype, name, n, c, o, h, w, k, dilation, padding, groups):
+    x, wt = case_arrays(n, c, o, h, w, k, groups, dtype)
+    geom = cv.ConvGeometry((1, 1), dilation, padding, groups)
+    assert cv._taps_apply(x, wt.shape, geom)
+    taps = cv.conv2d(x, wt, geom)
+    dz = np.random.default_rng(1).standard_normal(taps.shape).astype(dtype)
+    dx_taps = cv.conv2d_backward_input(dz, wt, geom, (h, w))
+    dw_blas = cv.conv2d_backward_weights(x, dz, wt.shape, geom)
+    monkeypatch.setattr(cv, "_taps_apply", lambda *args: False)
+    monkeypatch.setattr(cv.blas, "dtype_supported", lambda dtype: False)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(taps, cv.conv2d(x, wt, geom), **tol)
+    np.testing.assert_allclose(dx_taps, cv.conv2d_backward_input(dz, wt, geom, (h, w)), **tol)
+    np.testing.assert_allclose(dw_blas, cv.conv2d_backward_weights(x, dz, wt.shape, geom), **tol)
+
+
+@pytest.mark.parametrize("name, n, c, o, h, w, k, dilation, padding, groups", CASES[:4], ids=[c[0] for c in CASES[:4]])
+def test_tap_path_gradients_match_finite_differences(name, n, c, o, h, w, k, dilation, padding, groups):
+    x, wt = case_arrays(n, c, o, h, w, k, groups, np.float64, seed=2)
+    geom = cv.ConvGeometry((1, 1), dilation, padding, groups)
+    proj = projection(np.random.default_rng(3), cv.conv2d(x, wt, geom).shape)
+    dx = cv.conv2d_backward_input(proj, wt, geom, (h, w))
+    dw = cv.conv2d_backward_weights(x, proj, wt.shape, geom)
+    np.testing.assert_allclose(dx, numerical_gradient(lambda v: float((cv.conv2d(v, wt, geom) * proj).sum()), x.copy()),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(dw, numerical_gradient(lambda v: float((cv.conv2d(x, v, geom) * proj).sum()), wt.copy()),
+                               rtol=1e-6, atol=1e-7)
