@@ -142,3 +142,20 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly():
     assert len(result["out"].out.data) == 16 * 32 * 128 * 128 * 4
     assert server.proc.wait(30) == 0
     channel.close()
+
+
+def test_health_watch_reports_not_serving_when_draining():
+    server = ServerProcess("--grace-seconds", "5")
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="bnns.v1.BNNSService"), timeout=30)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        server.proc.send_signal(signal.SIGTERM)
+        statuses = []
+        try:
+            for update in watch:
+                statuses.append(update.status)
+        except grpc.RpcError:
+            pass            # the server closes the stream once it stops
+        assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses
+    assert server.proc.wait(30) == 0
