@@ -139,7 +139,10 @@ def conv2d_backward_weights(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom:
             dz_ext[..., :wo] = dz[start:stop]
             dz_chunk = dz_ext.reshape(nb, g, o // g, ho * extended_w)
         cols_g = cols.reshape(nb, g, k, -1)
-        if blas.dtype_supported(dw.dtype) and dz_chunk.dtype == cols_g.dtype == dw.dtype:
+        # One BLAS call per (sample, group): worth it only when each is a real GEMM (grouped and
+        # depthwise convolutions make many tiny ones, where one batched matmul is faster).
+        big_enough = k * (o // g) * cols_g.shape[-1] >= _BLAS_MIN_FLOPS
+        if big_enough and blas.dtype_supported(dw.dtype) and dz_chunk.dtype == cols_g.dtype == dw.dtype:
             # Accumulate dW^T = cols @ dz^T straight in BLAS (beta = 1): no per-sample product to
             # sum, and the (K x O/G) orientation runs ~25% faster than (O/G x K) on these shapes.
             if dw_t is None:
@@ -210,6 +213,8 @@ def _crop(xp: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
 
 # Channels per group below which per-tap GEMMs are too small to beat im2col (depthwise-like).
 _TAP_MIN_CHANNELS = 8
+# Multiply-adds below which one direct BLAS call costs more in Python than it saves.
+_BLAS_MIN_FLOPS = 1 << 20
 
 
 def _taps_apply(x: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> bool:

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+_ARENAS = 2   # glibc gives each thread its own arena (up to 8 per core); with freed blocks kept,
+              # every gRPC worker would grow its own high-water mark. Two arenas bound that.
 _KEEP_BYTES = 1 << 30   # glibc caps the mmap threshold at HEAP_MAX / 2 on 64-bit (32 MiB by default).
 
 
@@ -26,6 +29,7 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         ok = libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES) == 1
         ok = libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES) == 1 and ok
+        ok = libc.mallopt(_M_ARENA_MAX, _ARENAS) == 1 and ok
         return ok
     except (OSError, AttributeError):
         log.info("mallopt unavailable; large temporaries will be faulted in afresh")
