@@ -7,22 +7,17 @@ runs, more for 1-5 ms ops).
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import pathlib
 import platform
-import re
-import signal
-import subprocess
-import sys
-import threading
 import statistics
 import time
 from typing import Callable, Optional
 
 import numpy as np
 
+from bnns.server.process import ServerProcess   # noqa: F401  (the benchmarks' server)
 from bnns.server.tuning import keep_freed_memory
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
@@ -122,59 +117,3 @@ def memory_rows(specs: list, copy_rate: float, gemm_rate: Optional[float] = None
             row["of_gemm"] = f"{row['gflops'] / gemm_rate:.0%}" if "gflop" in spec else ""
         rows.append(row)
     return rows
-
-
-class LocalServer:
-    """`python -m bnns.server.cli` on loopback with OS-chosen ports; its output is drained (a full
-    pipe would stall it) and the last lines kept for errors."""
-
-    _LISTEN = re.compile(r"bnns-server: (gRPC|REST) listening on \S+:(\d+)")
-
-    def __init__(self, *args: str, timeout: float = 30.0):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bnns.server.cli", "--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0",
-             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.tail: collections.deque = collections.deque(maxlen=50)
-        self.ports: dict = {}
-        wanted = {"gRPC"} if "--no-http" in args else {"gRPC", "REST"}
-        started = threading.Event()
-
-        def pump():
-            for line in self.proc.stdout:
-                self.tail.append(line)
-                match = self._LISTEN.search(line)
-                if match:
-                    self.ports[match.group(1)] = int(match.group(2))
-                    if wanted <= set(self.ports):
-                        started.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not started.wait(timeout):
-            self.stop()
-            raise RuntimeError("bnns-server did not start:\n" + "".join(self.tail))
-
-    @property
-    def port(self) -> int:
-        return self.ports["gRPC"]
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def rss_mib(self, field: str = "VmRSS") -> float:
-        """Resident memory of the server process from /proc/<pid>/status (VmRSS now, VmHWM peak)."""
-        with open(f"/proc/{self.proc.pid}/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no {field} in /proc/{self.proc.pid}/status")
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode

@@ -159,7 +159,7 @@ def check(rpc: str, layer: Layer, response) -> str:
     return ""
 
 
-def phase(target: str, mix: list[Layer], clients: int, calls: int, deadline: float, server: common.LocalServer,
+def phase(target: str, mix: list[Layer], clients: int, calls: int, deadline: float, server: common.ServerProcess,
           samples: list | None = None) -> dict:
     """``calls`` calls (whole cycles) by ``clients`` threads; RSS sampled every second if asked."""
     tickets = Tickets(-(-calls // len(CYCLE)), deadline)
@@ -194,17 +194,17 @@ def run(clients: int = 16, calls: int = 10_000, warmup: int = 1_000, max_seconds
     common.setup()
     mix = layers()
     deadline = time.monotonic() + max_seconds
-    server = common.LocalServer()
+    server = common.ServerProcess(http=True)
     try:
         rss_start = server.rss_mib()
-        warm = phase(server.target, mix, clients, warmup, deadline, server)
+        warm = phase(server.grpc_target, mix, clients, warmup, deadline, server)
         time.sleep(0.5)                     # let the last responses' buffers go before sampling
         rss_warm = server.rss_mib()
         samples: list = []
-        measured = phase(server.target, mix, clients, calls, deadline, server, samples)
+        measured = phase(server.grpc_target, mix, clients, calls, deadline, server, samples)
         time.sleep(0.5)
         rss_end, rss_peak = server.rss_mib(), server.rss_mib("VmHWM")
-        with grpc.insecure_channel(server.target) as channel:
+        with grpc.insecure_channel(server.grpc_target) as channel:
             left = len(service_pb2_grpc.BNNSServiceStub(channel).ListFilters(pb.ListFiltersRequest(),
                                                                              timeout=CALL_TIMEOUT).filters)
     finally:

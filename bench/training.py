@@ -56,9 +56,9 @@ def run(quick: bool = False) -> dict:
     x_train, y_train, _, _ = example.load_digits()
     x, y = np.ascontiguousarray(x_train[:BATCH]), y_train[:BATCH]
     rows = [{"way": "in process (connect('local'))", **step_timer(example, "local", x, y, budget)}]
-    server = common.LocalServer("--no-http")
+    server = common.ServerProcess()
     try:
-        rows.append({"way": "through bnns-server (gRPC, loopback)", **step_timer(example, server.target, x, y, budget)})
+        rows.append({"way": "through bnns-server (gRPC, loopback)", **step_timer(example, server.grpc_target, x, y, budget)})
     finally:
         server.stop()
     example.bnns.connect("local")

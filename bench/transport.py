@@ -35,7 +35,7 @@ def create_request():
 
 def run(quick: bool = False) -> dict:
     rounds = 10 if quick else 30
-    server = common.LocalServer()
+    server = common.ServerProcess(http=True)
     ports = server.ports
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{ports['gRPC']}", options=[
