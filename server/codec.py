@@ -158,9 +158,8 @@ def optional_descriptor(parent, field: str, name: str, limits: Limits = NO_LIMIT
 
 
 def activation(pb: types_pb2.Activation) -> Activation:
-    act = Activation(function=int(pb.function), alpha=float(pb.alpha), beta=float(pb.beta))
-    act.validate("activation")
-    return act
+    """The wire's Activation; each filter validates it with the rest of its parameters."""
+    return Activation(function=int(pb.function), alpha=float(pb.alpha), beta=float(pb.beta))
 
 
 def pad4(values, name: str = "pad") -> tuple:
@@ -222,8 +221,6 @@ def pooling_params(pb: types_pb2.PoolingParameters, limits: Limits = NO_LIMITS) 
 
 
 def normalization_params(pb: types_pb2.NormalizationParameters, limits: Limits = NO_LIMITS) -> NormalizationParams:
-    require(np.isfinite(pb.momentum) and np.isfinite(pb.epsilon),
-            f"momentum {pb.momentum} and epsilon {pb.epsilon} must be finite")
     return NormalizationParams(
         type=int(pb.type), i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
         beta=optional_descriptor(pb, "beta_desc", "beta_desc", limits),
