@@ -143,7 +143,7 @@ FLOAT32 = np.dtype("<f4")
 
 
 def wire_dtype(geometry: layout.Descriptor) -> np.dtype:
-    return np.dtype(layout.numpy_dtype(geometry.data_type, allowed=layout._ALL_DTYPES))
+    return geometry.dtype
 
 
 # ---------------------------------------------------------------------------------- lifecycle

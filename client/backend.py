@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import grpc
 

@@ -5,7 +5,7 @@ implementation of every call."""
 from __future__ import annotations
 
 import weakref
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
 

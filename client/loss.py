@@ -4,7 +4,6 @@ and BNNS.LossLayer."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Optional, Sequence
 
 import numpy as np

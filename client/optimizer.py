@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from bnns.kernels import optimizer as optimizer_kernels
-from bnns.kernels.errors import InvalidArgumentError, require
+from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 

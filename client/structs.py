@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from bnns.kernels import layout
+from bnns.kernels.layout import Descriptor   # from_array's `layout` argument shadows the module
 from bnns.kernels.errors import InvalidArgumentError
 from bnns.v1 import types_pb2
 
@@ -49,7 +50,7 @@ class BNNSNDArrayDescriptor:
         data_type = {np.dtype(np.float16): C.BNNSDataTypeFloat16}.get(array.dtype, C.BNNSDataTypeFloat32)
         if array.dtype not in (np.float16, np.float32):
             array = np.ascontiguousarray(array, dtype=np.float32)
-        geometry = layout_descriptor_for_shape(layout, array.shape)
+        geometry = Descriptor.for_shape(layout, array.shape)
         return cls(flags=flags, layout=layout, size=geometry.size, data=array, data_type=data_type)
 
     @classmethod
@@ -81,10 +82,6 @@ class BNNSNDArrayDescriptor:
                     f"{tuple(self.stride)} needs {geometry.span}")
             pb.data.data = flat[: geometry.span].tobytes()
         return pb
-
-
-def layout_descriptor_for_shape(layout_value: int, shape) -> layout.Descriptor:
-    return layout.Descriptor.for_shape(layout_value, shape)
 
 
 def flat_elements(array, data_type: int, name: str) -> np.ndarray:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-from typing import Optional
-
 import numpy as np
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112

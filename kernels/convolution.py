@@ -48,7 +48,7 @@ import numpy as np
 from . import activation as act_mod
 from . import blas
 from .activation import Activation
-from .errors import InvalidArgumentError, require
+from .errors import require
 from .layout import (
     Descriptor, LAYOUT_CONV_WEIGHTS_IOHRWR, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_OIHW,
     LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR,

@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-import os
 from typing import Callable, Optional
 
 import numpy as np
@@ -712,7 +711,7 @@ def _tap_offsets_from(taps, base, g, out, scratch):
     Tap t = (t // k_w, t % k_w) sits at t*d_w + (t // k_w)*(d_h*W - k_w*d_w). Arithmetic rather
     than a table lookup: np.take with small-integer indices is 4-5x slower.
     """
-    (kh, kw), (dh, dw), w = g.kernel, g.dilation, g.in_hw[1]
+    (_, kw), (dh, dw), w = g.kernel, g.dilation, g.in_hw[1]
     np.floor_divide(taps, kw, out=scratch)
     np.multiply(scratch, dh * w - kw * dw, out=out, dtype=np.int64)
     out += taps if dw == 1 else taps.astype(np.int64) * dw

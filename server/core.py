@@ -14,14 +14,14 @@ import re
 import secrets
 import threading
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
 from bnns.kernels import (activation, arithmetic, convolution, fused, layout, loss, normalization, optimizer,
                           pooling)
-from bnns.kernels.errors import (BNNSError, CancelledError, FailedPreconditionError, InvalidArgumentError,
-                                 ResourceExhaustedError, UnimplementedError, require)
+from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, ResourceExhaustedError,
+                                 UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 

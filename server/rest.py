@@ -71,8 +71,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bnns.kernels import layout
-from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
-                                 UnimplementedError)
+from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError, ResourceExhaustedError)
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options

@@ -4,7 +4,6 @@ reduction × weights form; these check the call shapes and the transport)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bnns.kernels.errors import InvalidArgumentError
 

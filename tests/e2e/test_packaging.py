@@ -9,7 +9,6 @@ import subprocess
 import sys
 import zipfile
 
-import pytest
 
 from ..conftest import ServerProcess
 

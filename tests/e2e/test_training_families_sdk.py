@@ -5,7 +5,6 @@ indices, cached training state and UseClientPtr semantics across the transport."
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
 

@@ -12,7 +12,7 @@ Parameter operand -> GroupNorm. Each runs with ReLU and Sigmoid on the normaliza
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 import pytest
