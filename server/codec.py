@@ -63,6 +63,9 @@ def array_from_buffer(buf: types_pb2.Buffer, dtype: np.dtype, name: str, limits:
     raise InvalidArgumentError(f"{name} is empty: set `data` (raw little-endian bytes) or `values` (numbers)")
 
 
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
 def _flatten_list(values: struct_pb2.ListValue, name: str) -> list:
     out: list = []
     stack = [iter(values.values)]
@@ -74,8 +77,11 @@ def _flatten_list(values: struct_pb2.ListValue, name: str) -> list:
             elif kind == "list_value":
                 stack.append(iter(v.list_value.values))
                 break
+            elif kind == "string_value" and v.string_value in _NON_FINITE:
+                out.append(_NON_FINITE[v.string_value])   # proto3 JSON's spelling, as REST writes them
             else:
-                raise InvalidArgumentError(f"{name}.values holds a {kind}; only numbers (or lists of them) are allowed")
+                raise InvalidArgumentError(f"{name}.values holds a {kind}; only numbers, lists of them, and "
+                                           f"\"NaN\", \"Infinity\", \"-Infinity\" are allowed")
         else:
             stack.pop()
     return out
