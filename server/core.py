@@ -469,6 +469,12 @@ class Core:
                 g = codec.array_from_buffer(buf, np.dtype("<f4"), f"gradients[{k}]", self.limits)
                 require(g.size == param.size,
                         f"gradients[{k}] has {g.size} values but parameters[{k}] has {param.size}")
+                # A non-finite gradient would silently destroy weights that live here (the kernel, like
+                # BNNS, lets it through: for inline arrays the caller sees the result and keeps its own).
+                require(refs[k] is None or bool(np.all(np.isfinite(g))),
+                        f"gradients[{k}] holds NaN or infinite values; refusing to step "
+                        f"{refs[k].name if refs[k] is not None else ''} of filter "
+                        f"{refs[k].filter_id if refs[k] is not None else ''}, which lives on the server")
                 gradients.append(g.reshape(param.shape))
             blocks = optimizer.accumulator_blocks(function, fields)
             if server_held:

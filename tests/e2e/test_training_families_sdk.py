@@ -220,3 +220,20 @@ def test_failed_optimizer_step_changes_nothing(bnns):
     y = np.zeros(2, np.float32)
     bnns.BNNSFilterApply(f, np.ones(3, np.float32), y)
     np.testing.assert_allclose(y, before.sum(axis=1), rtol=1e-6)
+
+
+def test_non_finite_gradient_for_server_held_weights_is_refused(bnns):
+    rng = np.random.default_rng(7)
+    w, b = rng.standard_normal((2, 3)).astype(np.float32), np.zeros(2, np.float32)
+    f, p = fc_with_client_ptr(bnns, w, b, bnns.BNNSFlagsUseClientPtr)
+    before = w.copy()
+    bad = np.ones_like(w)
+    bad[0, 1] = np.nan
+    rc = bnns.BNNSOptimizerStep(bnns.BNNSOptimizerFunctionSGDMomentum,
+                                bnns.BNNSOptimizerSGDMomentumFields(learning_rate=0.1), 1, [p.w_desc],
+                                [bnns.BNNSNDArrayDescriptor(data=bad)], None, None)
+    assert rc == -1 and "NaN or infinite" in str(bnns.last_error())
+    assert np.array_equal(w, before)
+    y = np.zeros(2, np.float32)
+    bnns.BNNSFilterApply(f, np.ones(3, np.float32), y)
+    np.testing.assert_allclose(y, before.sum(axis=1), rtol=1e-6)
