@@ -124,12 +124,12 @@ def test_request_bytes_limit_applies_to_streamed_requests_too(small_server):
     sdk.connect("local")
 
 
-def fused_conv_bn(c=32, hw=128, k=15):
-    w = np.full((c, c, k, k), 1e-3, np.float32)
+def fused_conv_bn(c_in=128, c=256, hw=64, k=15):
+    w = np.full((c, c_in, k, k), 1e-4, np.float32)
     conv = types_pb2.ConvolutionParameters(
-        i_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[hw, hw, c]),
+        i_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[hw, hw, c_in]),
         o_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[hw, hw, c]),
-        w_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW, size=[k, k, c, c],
+        w_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW, size=[k, k, c_in, c],
                                            data=types_pb2.Buffer(data=w.tobytes())),
         x_padding=k // 2, y_padding=k // 2)
     zeros = types_pb2.Buffer(data=np.zeros(c, np.float32).tobytes())
@@ -151,9 +151,10 @@ def test_call_cancelled_while_waiting_for_its_handle_changes_nothing(grpc_server
     """A slow training forward holds the handle; a second training forward on it, whose deadline
     passes while it waits, must never run: the moving statistics are those of the first alone."""
     rng = np.random.default_rng(1)
-    slow = rng.standard_normal((16, 32, 128, 128)).astype(np.float32)     # ~1 s of 15x15 convolution
-    quick = (rng.standard_normal((2, 32, 128, 128)) * 5 + 3).astype(np.float32)
-    probe = rng.standard_normal((1, 32, 128, 128)).astype(np.float32)
+    # Small to send (8 MB: on the server well before the second call), long to compute (~1 s).
+    slow = rng.standard_normal((4, 128, 64, 64)).astype(np.float32)
+    quick = (rng.standard_normal((2, 128, 64, 64)) * 5 + 3).astype(np.float32)
+    probe = rng.standard_normal((1, 128, 64, 64)).astype(np.float32)
     channel = grpc.insecure_channel(grpc_server.grpc_target, options=[("grpc.max_send_message_length", 1 << 30),
                                                                       ("grpc.max_receive_message_length", 1 << 30)])
     stub = service_pb2_grpc.BNNSServiceStub(channel)

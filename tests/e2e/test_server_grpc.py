@@ -118,28 +118,29 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly():
     channel = grpc.insecure_channel(server.grpc_target, options=[("grpc.max_send_message_length", 1 << 30),
                                                                  ("grpc.max_receive_message_length", 1 << 30)])
     stub = service_pb2_grpc.BNNSServiceStub(channel)
-    # 15x15 kernel, 32 -> 32 channels, 16 x 128 x 128: ~120 GFLOP, about a second here.
-    created = stub.CreateFilter(create_request(c_in=32, c_out=32, hw=128, k=15, pad=7,
-                                               weights=np.full(32 * 32 * 225, 1e-3, np.float32)), timeout=10)
-    x = np.ones((16, 32, 128, 128), np.float32)
+    # Small to send (8 MB, on the server well before the signal even on a loaded machine), long to
+    # compute: 15x15 kernel, 128 -> 512 channels, 4 x 64 x 64: ~480 GFLOP, about 2 s here.
+    created = stub.CreateFilter(create_request(c_in=128, c_out=512, hw=64, k=15, pad=7,
+                                               weights=np.full(512 * 128 * 225, 1e-4, np.float32)), timeout=30)
+    x = np.ones((4, 128, 64, 64), np.float32)
     result = {}
 
     def slow_call():
         try:
-            result["out"] = apply(stub, created.filter_id, x, 16)
+            result["out"] = apply(stub, created.filter_id, x, 4)
             result["done"] = time.monotonic()
         except grpc.RpcError as error:
             result["error"] = error
 
     worker = threading.Thread(target=slow_call)
     worker.start()
-    time.sleep(0.3)
+    time.sleep(0.5)
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     worker.join(60)
     assert "out" in result, result.get("error")
     assert result["done"] > signalled, "the call finished before the signal: nothing was drained"
-    assert len(result["out"].out.data) == 16 * 32 * 128 * 128 * 4
+    assert len(result["out"].out.data) == 4 * 512 * 64 * 64 * 4
     assert server.proc.wait(30) == 0
     channel.close()
 
