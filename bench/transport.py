@@ -44,7 +44,7 @@ def run(quick: bool = False) -> dict:
         http = httpx.Client(base_url=f"http://127.0.0.1:{ports['REST']}", timeout=60)
         filter_id = stub.CreateFilter(create_request(), timeout=30).filter_id
         core = Core()
-        local_id = core.create_filter(create_request()).filter_id
+        local_id = core.call("CreateFilter", create_request()).filter_id
         x = np.random.default_rng(0).standard_normal(SIDE * SIDE).astype(np.float32)
         request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": types_pb2.Buffer(data=x.tobytes())})
         body = request.SerializeToString()

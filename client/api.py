@@ -25,6 +25,7 @@ from . import bindings
 from . import constants as C
 from .structs import (BNNSFilterParameters, BNNSLayerParametersConvolution, BNNSLayerParametersFullyConnected,
                       BNNSNDArrayDescriptor, flat_elements)
+from .tensor import BNNSTensor, check_fits
 
 _state = threading.local()
 
@@ -66,14 +67,14 @@ class BNNSFilter:
         for name, value in extra.items():
             setattr(self, name, value)
 
-    def call(self, rpc: str, request):
+    def call(self, rpc: str, request, exchange: Optional["Exchange"] = None):
         if self.destroyed:
             raise InvalidArgumentError(f"filter {self.filter_id} was destroyed (BNNSFilterDestroy)")
         # What the response may carry back (outputs and input gradients), so that the transport can
         # stream it when it is larger than one message.
         items = int(getattr(request, "batch_size", 0) or 0)
         spans = sum(g.span for g in (self.input_geometry, self.output_geometry) if g is not None)
-        return self.backend.call(rpc, request, response_bytes=items * spans * 4)
+        return self.backend.call(rpc, request, response_bytes=items * spans * 4, exchange=exchange)
 
     def __repr__(self) -> str:
         state = "destroyed" if self.destroyed else self.backend
@@ -82,18 +83,114 @@ class BNNSFilter:
 
 # ------------------------------------------------------------------------------- buffer I/O
 
-def send_batch(array, geometry: layout.Descriptor, batch_size: int, stride: int, name: str) -> types_pb2.Buffer:
-    """The part of ``array`` a BNNS call would read, as a request Buffer."""
-    require(array is not None, f"{name} is required")
-    require(int(batch_size) >= 1, f"batch_size {batch_size} must be at least 1")
-    flat = flat_elements(array, geometry.data_type, name)
-    span = geometry.span
-    stride = int(stride) or span
-    needed = (int(batch_size) - 1) * stride + span
-    require(flat.size >= needed,
-            f"{name} has {flat.size} elements but batch_size {batch_size} with {name}_stride {stride} "
-            f"and items of {span} elements needs {needed}")
-    return types_pb2.Buffer(data=flat[:needed].tobytes(), stride=stride)
+class Exchange:
+    """The tensors of one SDK call, kept beside its request message instead of inside it.
+
+    ``arrays``: request Buffer path ("in", "in[1]", "parameters[0].values") -> the caller's
+    elements (1-D, in the descriptor's type): the remote backend splices them into the
+    serialized request (one copy), the in-process backend hands them to the core (none).
+    ``targets``: response path -> the caller's array a result is written into, at its strides.
+    ``outputs``: response path -> a Buffer naming a server tensor or shared memory: the server
+    writes the result there and nothing comes back.
+    """
+
+    def __init__(self):
+        self.arrays: dict = {}
+        self.targets: dict = {}
+        self.outputs: dict = {}
+
+    def send(self, path: str, array, geometry: layout.Descriptor, batch_size: int, stride: int) -> types_pb2.Buffer:
+        """The Buffer for the part of ``array`` (a NumPy array or a BNNSTensor) a BNNS call reads."""
+        require(array is not None, f"{path} is required")
+        require(int(batch_size) >= 1, f"batch_size {batch_size} must be at least 1")
+        if isinstance(array, BNNSTensor):
+            check_fits(array, geometry, batch_size, stride, path)
+            return array.reference(stride)
+        flat = flat_elements(array, geometry.data_type, path)
+        span = geometry.span
+        stride = int(stride) or span
+        needed = (int(batch_size) - 1) * stride + span
+        require(flat.size >= needed,
+                f"{path} has {flat.size} elements but batch_size {batch_size} with {path}_stride {stride} "
+                f"and items of {span} elements needs {needed}")
+        self.arrays[path] = flat[:needed]
+        return types_pb2.Buffer(stride=stride)
+
+    def send_flat(self, path: str, array, data_type: int, count: Optional[int] = None) -> types_pb2.Buffer:
+        """The Buffer for ``count`` elements (default: all) of a flat operand (weights, gradients)."""
+        if isinstance(array, BNNSTensor):
+            require(not array.destroyed, f"{path} is tensor {array.tensor_id}, which was destroyed")
+            return array.reference()
+        flat = flat_elements(array, data_type, path)
+        if count is not None:
+            require(flat.size >= count, f"{path} has {flat.size} values; {count} are needed")
+            flat = flat[:count]
+        self.arrays[path] = flat
+        return types_pb2.Buffer()
+
+    def receive(self, path: str, array, geometry: layout.Descriptor, batch_size: int, stride: int,
+                accumulate: bool = False, wire: Optional[np.dtype] = None) -> None:
+        """Write the result at ``path`` into ``array`` (NumPy, or a BNNSTensor on the server)."""
+        if isinstance(array, BNNSTensor):
+            check_fits(array, geometry, batch_size, stride, path, dtype=wire)
+            self.outputs[path] = array.reference(stride, accumulate)
+            return
+        self.targets[path] = _Target(array, geometry, batch_size, stride, path, accumulate,
+                                     wire if wire is not None else geometry.dtype)
+
+    def receive_gradient(self, path: str, desc: Optional[BNNSNDArrayDescriptor], geometry: layout.Descriptor,
+                         batch_size: int, stride: int) -> None:
+        """A gradient descriptor (whose data receives the result; Accumulate adds into it)."""
+        if desc is None:
+            return
+        require(desc.data is not None, f"{path}.data is not set: BNNS writes the gradient there")
+        own = desc.geometry()
+        require(own.shape == geometry.shape,
+                f"{path} has shape {own.shape} (size {tuple(desc.size)}) but the gradient has shape {geometry.shape}")
+        self.receive(path, desc.data, own, batch_size, stride,
+                     accumulate=desc.flags == C.BNNSNDArrayFlagBackpropAccumulate, wire=FLOAT32)
+
+    def receive_flat(self, path: str, destination: np.ndarray) -> None:
+        """Write the packed result at ``path`` into the 1-D ``destination``."""
+        self.targets[path] = _Target(destination, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR,
+                                                                              (destination.size,)),
+                                     1, 0, path, wire=destination.dtype)
+
+    def prepare(self, request) -> dict:
+        """Name the server-side outputs in ``request`` and make sure a Buffer stands at every path
+        an array will be spliced into; returns the arrays."""
+        from bnns.server.dataplane import buffer_at
+        for path, buf in self.outputs.items():
+            request.outputs[path].CopyFrom(buf)
+        for path in self.arrays:
+            buf = buffer_at(request, path, create=True)
+            require(buf is not None, f"the request has no Buffer at {path}")
+            buf.SetInParent()
+        return self.arrays
+
+    def sinks(self) -> dict:
+        """path -> dataplane.Sink for an in-process core: the caller's arrays, written directly.
+        A target that may overlap an input is left out (its result is written after the call, as
+        the remote path does), so an in-place call reads its input unchanged."""
+        from bnns.server.dataplane import Sink
+        inputs = list(self.arrays.values())
+        return {path: Sink(t.view, t.accumulate) for path, t in self.targets.items()
+                if not any(np.may_share_memory(t.view, a) for a in inputs)}
+
+    def deliver(self, response, results: dict, written=()) -> None:
+        """Write each target's result: from ``results`` (path -> packed bytes or array), else from
+        the response message's Buffer; ``written`` paths were written in place already."""
+        from bnns.server.dataplane import buffer_at
+        for path, target in self.targets.items():
+            if path in written:
+                continue
+            data = results.get(path)
+            if data is None:
+                buf = buffer_at(response, path)
+                require(buf is not None and buf.WhichOneof("contents") == "data",
+                        f"the server sent no {path}")
+                data = buf.data
+            target.write(data)
 
 
 class _Target:
@@ -101,49 +198,37 @@ class _Target:
     call either writes all its outputs or none."""
 
     def __init__(self, array, geometry: layout.Descriptor, batch_size: int, stride: int, name: str,
-                 accumulate: bool = False):
-        require(isinstance(array, np.ndarray), f"{name} must be a NumPy array to be written in place")
+                 accumulate: bool = False, wire: Optional[np.dtype] = None):
+        require(isinstance(array, np.ndarray), f"{name} must be a NumPy array or a BNNSTensor to be written in place")
         require(array.flags.c_contiguous and array.flags.writeable,
                 f"{name} must be a writable C-contiguous array (BNNS writes its memory in place)")
         self.flat = array.reshape(-1)
         self.geometry, self.name, self.accumulate = geometry, name, accumulate
+        self.wire = wire if wire is not None else geometry.dtype
         self.batch_size = int(batch_size)
         self.stride = int(stride) or geometry.span
         needed = (self.batch_size - 1) * self.stride + geometry.span
         require(self.flat.size >= needed,
                 f"{name} has {self.flat.size} elements but batch_size {batch_size} with stride {self.stride} "
                 f"and items of {geometry.span} elements needs {needed}")
-
-    def write(self, buf: types_pb2.Buffer, wire_dtype: np.dtype) -> None:
-        packed = np.frombuffer(buf.data, dtype=wire_dtype).reshape((self.batch_size,) + self.geometry.shape)
         item = self.flat.itemsize
-        view = np.lib.stride_tricks.as_strided(
-            self.flat, shape=packed.shape,
+        self.view = np.lib.stride_tricks.as_strided(
+            self.flat, shape=(self.batch_size,) + self.geometry.shape,
             strides=(self.stride * item,) + tuple(s * item for s in self.geometry.numpy_strides))
+
+    def write(self, data) -> None:
+        """Write a packed result (bytes in the wire type, or an array) at the caller's strides."""
+        packed = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=self.wire)
+        require(packed.size == self.view.size, f"the server sent {packed.size} values for {self.name}; "
+                f"{self.view.size} were expected")
+        packed = packed.reshape(self.view.shape)
         if self.accumulate:
-            view += packed.astype(view.dtype, copy=False)
+            self.view += packed.astype(self.view.dtype, copy=False)
         else:
-            np.copyto(view, packed, casting="unsafe")
-
-
-def gradient_target(desc: Optional[BNNSNDArrayDescriptor], geometry: layout.Descriptor, batch_size: int,
-                    stride: int, name: str) -> Optional[_Target]:
-    """A gradient descriptor (whose data receives the result) as a write target, or None."""
-    if desc is None:
-        return None
-    require(desc.data is not None, f"{name}.data is not set: BNNS writes the gradient there")
-    own = desc.geometry()
-    require(own.shape == geometry.shape,
-            f"{name} has shape {own.shape} (size {tuple(desc.size)}) but the gradient has shape {geometry.shape}")
-    return _Target(desc.data, own, batch_size, stride, name,
-                   accumulate=desc.flags == C.BNNSNDArrayFlagBackpropAccumulate)
+            np.copyto(self.view, packed, casting="unsafe")
 
 
 FLOAT32 = np.dtype("<f4")
-
-
-def wire_dtype(geometry: layout.Descriptor) -> np.dtype:
-    return geometry.dtype
 
 
 # ---------------------------------------------------------------------------------- lifecycle
@@ -166,7 +251,8 @@ def create_filter(kind: str, layer_params, filter_params: Optional[BNNSFilterPar
     if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
         trainables = getattr(layer_params, "trainables", lambda: {})()
         for name, desc in trainables.items():
-            if desc is not None and desc.data is not None and name in response.info.trainable:
+            # A server tensor is bound by the server itself: it and the filter share one memory.
+            if desc is not None and isinstance(desc.data, np.ndarray) and name in response.info.trainable:
                 bindings.bind(desc.data, handle, name)
     return handle
 
@@ -218,11 +304,11 @@ def BNNSFilterDestroy(filter_: BNNSFilter) -> None:
 # ------------------------------------------------------------------------- apply / backward
 
 def apply_batch(f: BNNSFilter, batch_size, in_, in_stride, out, out_stride) -> None:
-    target = _Target(out, f.output_geometry, batch_size, out_stride, "out")
-    response = f.call("FilterApplyBatch", pb.FilterApplyBatchRequest(
+    io = Exchange()
+    io.receive("out", out, f.output_geometry, batch_size, out_stride)
+    f.call("FilterApplyBatch", pb.FilterApplyBatchRequest(
         filter_id=f.filter_id, batch_size=int(batch_size),
-        **{"in": send_batch(in_, f.input_geometry, batch_size, in_stride, "in")}))
-    target.write(response.out, wire_dtype(f.output_geometry))
+        **{"in": io.send("in", in_, f.input_geometry, batch_size, in_stride)}), io)
 
 
 @_c_style(-1)
@@ -242,26 +328,22 @@ def BNNSFilterApply(filter: BNNSFilter, in_, out) -> int:
 def apply_backward_batch(f: BNNSFilter, batch_size, in_, in_stride, in_delta, in_delta_stride, out, out_stride,
                          out_delta, out_delta_stride, weights_delta, bias_delta) -> None:
     require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
-    targets = {
-        "in_delta": gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta"),
-        "weights_delta": gradient_target(weights_delta, f.weights_geometry, 1, 0, "weights_delta")
-        if weights_delta is not None else None,
-        "bias_delta": gradient_target(bias_delta, _bias_shape(f), 1, 0, "bias_delta")
-        if bias_delta is not None else None,
-    }
+    io = Exchange()
+    io.receive_gradient("in_delta", in_delta, f.input_geometry, batch_size, in_delta_stride)
+    if weights_delta is not None:
+        io.receive_gradient("weights_delta", weights_delta, f.weights_geometry, 1, 0)
+    if bias_delta is not None:
+        io.receive_gradient("bias_delta", bias_delta, _bias_shape(f), 1, 0)
     request = pb.FilterApplyBackwardBatchRequest(
         filter_id=f.filter_id, batch_size=int(batch_size),
-        out_delta=send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
+        out_delta=io.send("out_delta", out_delta.data, f.output_geometry, batch_size, out_delta_stride),
         compute_in_delta=in_delta is not None, compute_weights_delta=weights_delta is not None,
         compute_bias_delta=bias_delta is not None)
     if in_ is not None:
-        getattr(request, "in").CopyFrom(send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+        getattr(request, "in").CopyFrom(io.send("in", in_, f.input_geometry, batch_size, in_stride))
     if out is not None:
-        request.out.CopyFrom(send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
-    response = f.call("FilterApplyBackwardBatch", request)
-    for name, target in targets.items():
-        if target is not None:
-            target.write(getattr(response, name), FLOAT32)
+        request.out.CopyFrom(io.send("out", out, f.output_geometry, batch_size, out_stride))
+    f.call("FilterApplyBackwardBatch", request, io)
 
 
 def _bias_shape(f: BNNSFilter) -> layout.Descriptor:

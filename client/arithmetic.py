@@ -62,14 +62,14 @@ def BNNSFilterCreateLayerArithmetic(layer_params: BNNSLayerParametersArithmetic,
                              operand_types=[int(op.type) for op in layer_params.inputs])
 
 
-def _operand_buffers(f: ArithmeticFilter, batch_size, in_, in_stride):
+def _operand_buffers(io: api.Exchange, f: ArithmeticFilter, batch_size, in_, in_stride):
     require(len(in_) == len(f.operand_types), f"in has {len(in_)} entries; the filter has "
             f"{len(f.operand_types)} operands (pass None for Constant and Parameter operands)")
     strides = list(in_stride) + [0] * (len(in_) - len(in_stride))
     buffers = []
     for k, (array, kind, geometry) in enumerate(zip(in_, f.operand_types, f.operand_geometries)):
         if kind == C.BNNSSample and array is not None:
-            buffers.append(api.send_batch(array, geometry, batch_size, strides[k], f"in[{k}]"))
+            buffers.append(io.send(f"in[{k}]", array, geometry, batch_size, strides[k]))
         else:
             buffers.append(types_pb2.Buffer())
     return buffers
@@ -80,11 +80,11 @@ def BNNSArithmeticFilterApplyBatch(filter: ArithmeticFilter, batch_size: int, nu
                                    in_stride: Sequence[int], out, out_stride: int) -> int:
     """Apply an arithmetic filter; ``in_`` has one array per operand (None for Constant/Parameter); 0 or -1."""
     require(number_of_inputs == len(in_), f"number_of_inputs {number_of_inputs} but {len(in_)} inputs given")
-    target = api._Target(out, filter.output_geometry, batch_size, out_stride, "out")
-    response = filter.call("ArithmeticFilterApplyBatch", pb.ArithmeticFilterApplyBatchRequest(
+    io = api.Exchange()
+    io.receive("out", out, filter.output_geometry, batch_size, out_stride)
+    filter.call("ArithmeticFilterApplyBatch", pb.ArithmeticFilterApplyBatchRequest(
         filter_id=filter.filter_id, batch_size=int(batch_size),
-        **{"in": _operand_buffers(filter, batch_size, in_, in_stride)}))
-    target.write(response.out, api.wire_dtype(filter.output_geometry))
+        **{"in": _operand_buffers(io, filter, batch_size, in_, in_stride)}), io)
     return 0
 
 
@@ -94,25 +94,20 @@ def arithmetic_apply_backward(f: ArithmeticFilter, batch_size, in_, in_stride, i
     require(len(in_delta) == len(f.operand_types), f"in_delta has {len(in_delta)} entries; the filter has "
             f"{len(f.operand_types)} operands (None where no gradient is wanted)")
     strides = list(in_delta_stride) + [0] * (len(in_delta) - len(in_delta_stride))
-    targets = []
+    io = api.Exchange()
     for k, (desc, kind, geometry) in enumerate(zip(in_delta, f.operand_types, f.operand_geometries)):
-        if desc is None:
-            targets.append(None)
-        elif kind == C.BNNSSample:
-            targets.append(api.gradient_target(desc, geometry, batch_size, strides[k], f"in_delta[{k}]"))
+        if kind == C.BNNSSample:
+            io.receive_gradient(f"in_delta[{k}]", desc, geometry, batch_size, strides[k])
         else:
-            targets.append(api.gradient_target(desc, geometry, 1, 0, f"in_delta[{k}]"))
+            io.receive_gradient(f"in_delta[{k}]", desc, geometry, 1, 0)
     request = pb.ArithmeticFilterApplyBackwardBatchRequest(
         filter_id=f.filter_id, batch_size=int(batch_size), compute_in_delta=[d is not None for d in in_delta],
-        out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
-        **{"in": _operand_buffers(f, batch_size, in_ if in_ is not None else [None] * len(in_delta),
+        out_delta=io.send("out_delta", out_delta.data, f.output_geometry, batch_size, out_delta_stride),
+        **{"in": _operand_buffers(io, f, batch_size, in_ if in_ is not None else [None] * len(in_delta),
                                   in_stride or [])})
     if out is not None:
-        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
-    response = f.call("ArithmeticFilterApplyBackwardBatch", request)
-    for target, buf in zip(targets, response.in_delta):
-        if target is not None:
-            target.write(buf, api.FLOAT32)
+        request.out.CopyFrom(io.send("out", out, f.output_geometry, batch_size, out_stride))
+    f.call("ArithmeticFilterApplyBackwardBatch", request, io)
 
 
 @api._c_style(-1)

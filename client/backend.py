@@ -1,9 +1,18 @@
 """The transport behind the SDK: one small interface, two implementations.
 
-``call(rpc, request) -> response`` with an RPC name of bnns.v1.BNNSService. RemoteBackend sends
-it over gRPC with a deadline and turns every gRPC error into the BNNSError subclass of its
-status; LocalBackend hands it to an in-process server Core (no network), so both run the very
-same decoding, validation and kernels.
+``call(rpc, request, exchange=None) -> response`` with an RPC name of bnns.v1.BNNSService. The
+optional ``exchange`` (api.Exchange) carries the call's tensors beside the message: the caller's
+input arrays by request path, and the caller's arrays results go into by response path.
+
+RemoteBackend sends it over gRPC with a deadline and turns every gRPC error into the BNNSError
+subclass of its status. It builds the request bytes with each input tensor copied once, and
+writes results from the reply bytes straight into the caller's arrays (server/wire.py). With
+``shared_memory=True`` (same host only), large tensors travel through POSIX shared memory
+registered with the server instead of the socket.
+
+LocalBackend hands it to an in-process server Core (no network, no serialization): the core
+reads the caller's arrays and writes results into them directly, with the very same
+validation and kernels as a server.
 """
 
 from __future__ import annotations
@@ -14,9 +23,14 @@ import threading
 from typing import Optional, Tuple
 
 import grpc
+import numpy as np
 
 from bnns.kernels.errors import error_for_status
+from bnns.server import wire
+from bnns.server.dataplane import CallIO
 from bnns.v1 import service_pb2
+
+from .shared_memory import SharedMemoryPool
 
 log = logging.getLogger("bnns.client")
 
@@ -25,6 +39,7 @@ DEFAULT_TIMEOUT = 300.0          # seconds; large batches on a busy 2-core serve
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 30
 DEFAULT_STREAM_THRESHOLD = 64 << 20   # larger messages travel in chunks (ChunkedCall): keep it below the server's cap
 MIN_CHUNK_BYTES, MAX_CHUNK_BYTES = 256 << 10, 4 << 20
+DEFAULT_SHARED_MEMORY_THRESHOLD = 64 << 10   # with shared_memory=True, tensors from this size go through it
 
 
 class RemoteBackend:
@@ -33,7 +48,8 @@ class RemoteBackend:
     def __init__(self, target: str, timeout: float = DEFAULT_TIMEOUT,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, token: Optional[str] = None,
                  credentials: Optional[grpc.ChannelCredentials] = None,
-                 stream_threshold: int = DEFAULT_STREAM_THRESHOLD):
+                 stream_threshold: int = DEFAULT_STREAM_THRESHOLD, shared_memory: bool = False,
+                 shared_memory_threshold: int = DEFAULT_SHARED_MEMORY_THRESHOLD):
         options = [("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes)]
         self.target = target
@@ -51,28 +67,37 @@ class RemoteBackend:
         for method in SERVICE.methods:
             if method.name == "ChunkedCall":
                 continue
-            response_cls = getattr(service_pb2, method.output_type.name)
-            self._response_cls[method.name] = response_cls
-            self._methods[method.name] = self._channel.unary_unary(
-                f"/{SERVICE.full_name}/{method.name}",
-                request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=response_cls.FromString)
+            self._response_cls[method.name] = getattr(service_pb2, method.output_type.name)
+            # Bytes in, bytes out: tensors are spliced in and read out by server/wire.py.
+            self._methods[method.name] = self._channel.unary_unary(f"/{SERVICE.full_name}/{method.name}")
+        self.shared_memory = SharedMemoryPool(self, shared_memory_threshold) if shared_memory else None
 
-    def call(self, rpc: str, request, response_bytes: int = 0):
+    def call(self, rpc: str, request, response_bytes: int = 0, exchange=None):
         """Send one RPC. Messages larger than ``stream_threshold`` (the request, or the response
         the caller expects: ``response_bytes``) go through ChunkedCall in pieces of half the
         threshold (256 KiB to 4 MiB), so a batch bigger than the server's message cap gets through."""
         try:
-            if max(request.ByteSize(), response_bytes) > self.stream_threshold:
-                return self._chunked(rpc, request)
-            return self._methods[rpc](request, timeout=self.timeout, metadata=self.metadata)
+            arrays, copy_back = {}, []
+            if exchange is not None:
+                if self.shared_memory is not None:
+                    copy_back = self.shared_memory.place(exchange, request)
+                arrays = exchange.prepare(request)
+            data = wire.join(request, arrays)
+            if max(len(data), response_bytes) > self.stream_threshold:
+                raw = self._chunked(rpc, data)
+            else:
+                raw = self._methods[rpc](data, timeout=self.timeout, metadata=self.metadata)
+            response, tensors = wire.split(raw, self._response_cls[rpc])
+            if exchange is not None:
+                exchange.deliver(response, tensors)
+                for finish in copy_back:
+                    finish()
+            return response
         except grpc.RpcError as error:
             code = error.code()
             raise error_for_status(code.name if code else "UNKNOWN", f"{rpc}: {error.details()}") from None
 
-    def _chunked(self, rpc: str, request):
-        data = request.SerializeToString()
-
+    def _chunked(self, rpc: str, data: bytes) -> bytes:
         def chunks():
             for offset in range(0, max(len(data), 1), self.chunk_bytes):
                 yield service_pb2.MessageChunk(rpc=rpc if offset == 0 else "",
@@ -87,9 +112,18 @@ class RemoteBackend:
             received += len(chunk.data)
         if body is None or received != len(body):
             raise error_for_status("UNKNOWN", f"{rpc}: the chunked response ended after {received} bytes")
-        return self._response_cls[rpc].FromString(bytes(body))
+        return bytes(body)
+
+    def shared_array(self, shape, dtype=np.float32) -> np.ndarray:
+        """A zero-filled array in shared memory registered with the server (needs
+        ``shared_memory=True``): passed to any call, it is read and written in place."""
+        if self.shared_memory is None:
+            raise ValueError("shared_array() needs a connection made with shared_memory=True")
+        return self.shared_memory.shared_array(shape, dtype)
 
     def close(self) -> None:
+        if self.shared_memory is not None:
+            self.shared_memory.close()
         self._channel.close()
 
     def __repr__(self) -> str:
@@ -105,8 +139,14 @@ class LocalBackend:
         from bnns.server.core import Core   # the server package ships with the SDK
         self.core = core or Core()
 
-    def call(self, rpc: str, request, response_bytes: int = 0):
-        return self.core.call(rpc, request)
+    def call(self, rpc: str, request, response_bytes: int = 0, exchange=None):
+        if exchange is None:
+            return self.core.call(rpc, request)
+        arrays = exchange.prepare(request)
+        io = CallIO(arrays=arrays, sinks=exchange.sinks())
+        response = self.core.call(rpc, request, io=io)
+        exchange.deliver(response, io.results, written=io.sinks)
+        return response
 
     def close(self) -> None:
         pass
@@ -122,7 +162,7 @@ _current_lock = threading.Lock()
 def connect(target: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT, token: Optional[str] = None,
             max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, credentials=None,
             root_certificates=None, private_key=None, certificate_chain=None,
-            stream_threshold: int = DEFAULT_STREAM_THRESHOLD):
+            stream_threshold: int = DEFAULT_STREAM_THRESHOLD, shared_memory: bool = False):
     """Connect the SDK to a server ("host:port") or to in-process kernels ("local").
 
     The default target is the BNNS_SERVER environment variable, else "local". The connection
@@ -135,6 +175,10 @@ def connect(target: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT, t
     each is PEM bytes or the path of a PEM file. ``credentials`` (grpc.ChannelCredentials) is
     the fully general alternative and cannot be combined with them. Requests (or expected
     responses) over ``stream_threshold`` bytes travel in chunks (ChunkedCall).
+
+    ``shared_memory=True`` (a server on the same host) sends tensors of 64 KiB and more through
+    POSIX shared memory registered with the server instead of the socket; arrays made with
+    ``backend.shared_array(...)`` travel with no copy at all.
     """
     global _current
     target = target or os.environ.get("BNNS_SERVER") or "local"
@@ -147,7 +191,7 @@ def connect(target: Optional[str] = None, *, timeout: float = DEFAULT_TIMEOUT, t
                                                    _pem(certificate_chain))
     backend = LocalBackend() if target == "local" else RemoteBackend(
         target, timeout=timeout, token=token, max_message_bytes=max_message_bytes, credentials=credentials,
-        stream_threshold=stream_threshold)
+        stream_threshold=stream_threshold, shared_memory=shared_memory)
     with _current_lock:
         _current = backend
     log.debug("connected to %r", backend)

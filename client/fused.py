@@ -114,19 +114,20 @@ def BNNSFilterCreateFusedLayer(number_of_filters: int, filter_type: Sequence[int
 
 
 def fused_apply(f: FusedFilter, batch_size, inputs, strides, out, out_stride, training) -> None:
-    target = api._Target(out, f.output_geometry, batch_size, out_stride, "out")
+    io = api.Exchange()
+    io.receive("out", out, f.output_geometry, batch_size, out_stride)
     strides = list(strides) + [0] * (len(inputs) - len(strides))
-    buffers = [api.send_batch(x, g, batch_size, s, f"in[{k}]")
+    single = len(f.input_geometries) == 1
+    buffers = [io.send("in" if single else f"in[{k}]", x, g, batch_size, s)
                for k, (x, g, s) in enumerate(zip(inputs, f.input_geometries, strides))]
-    if len(f.input_geometries) == 1:
+    if single:
         request = pb.FusedFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
                                                   training=bool(training), **{"in": buffers[0]})
-        response = f.call("FusedFilterApplyBatch", request)
+        f.call("FusedFilterApplyBatch", request, io)
     else:
         request = pb.FusedFilterApplyMultiInputBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
                                                             training=bool(training), **{"in": buffers})
-        response = f.call("FusedFilterApplyMultiInputBatch", request)
-    target.write(response.out, api.wire_dtype(f.output_geometry))
+        f.call("FusedFilterApplyMultiInputBatch", request, io)
 
 
 @api._c_style(-1)
@@ -160,17 +161,18 @@ def fused_apply_backward(f: FusedFilter, batch_size, inputs, strides, in_deltas,
     delta_parameters += [None] * (len(f.delta_geometries) - len(delta_parameters))
     strides = list(strides) + [0] * (len(f.input_geometries) - len(strides))
     in_delta_strides = list(in_delta_strides) + [0] * (len(f.input_geometries) - len(in_delta_strides))
-    input_targets = [api.gradient_target(d, g, batch_size, s, f"in_delta[{k}]") for k, (d, g, s) in
-                     enumerate(zip(in_deltas, f.input_geometries, in_delta_strides))]
-    param_targets = [api.gradient_target(d, g, 1, 0, f"delta_parameters[{k}]") if d is not None else None
-                     for k, (d, g) in enumerate(zip(delta_parameters, f.delta_geometries))]
-    buffers = [api.send_batch(x, g, batch_size, s, f"in[{k}]") if x is not None else types_pb2.Buffer()
+    single = len(f.input_geometries) == 1
+    io = api.Exchange()
+    for k, (d, g, s) in enumerate(zip(in_deltas, f.input_geometries, in_delta_strides)):
+        io.receive_gradient("in_delta" if single else f"in_delta[{k}]", d, g, batch_size, s)
+    for k, (d, g) in enumerate(zip(delta_parameters, f.delta_geometries)):
+        io.receive_gradient(f"delta_parameters[{k}]", d, g, 1, 0)
+    buffers = [io.send("in" if single else f"in[{k}]", x, g, batch_size, s) if x is not None else types_pb2.Buffer()
                for k, (x, g, s) in enumerate(zip(inputs, f.input_geometries, strides))]
     common = dict(filter_id=f.filter_id, batch_size=int(batch_size),
-                  out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride,
-                                           "out_delta"),
+                  out_delta=io.send("out_delta", out_delta.data, f.output_geometry, batch_size, out_delta_stride),
                   compute_delta_parameters=[d is not None for d in delta_parameters])
-    if len(f.input_geometries) == 1:
+    if single:
         request = pb.FusedFilterApplyBackwardBatchRequest(compute_in_delta=in_deltas[0] is not None, **common)
         if inputs[0] is not None:
             getattr(request, "in").CopyFrom(buffers[0])
@@ -180,15 +182,8 @@ def fused_apply_backward(f: FusedFilter, batch_size, inputs, strides, in_deltas,
             compute_in_delta=[d is not None for d in in_deltas], **{"in": buffers}, **common)
         rpc = "FusedFilterApplyBackwardMultiInputBatch"
     if out is not None:
-        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
-    response = f.call(rpc, request)
-    in_buffers = [response.in_delta] if len(f.input_geometries) == 1 else list(response.in_delta)
-    for target, buf in zip(input_targets, in_buffers):
-        if target is not None:
-            target.write(buf, api.FLOAT32)
-    for target, buf in zip(param_targets, response.delta_parameters):
-        if target is not None:
-            target.write(buf, api.FLOAT32)
+        request.out.CopyFrom(io.send("out", out, f.output_geometry, batch_size, out_stride))
+    f.call(rpc, request, io)
 
 
 @api._c_style(-1)

@@ -110,29 +110,26 @@ def BNNSFilterCreateLayerLoss(layer_params: BNNSLayerParametersLossBase,
     return LossFilter(base, layer_params.function, layer_params.reduction)
 
 
-def _loss_request(cls, f: LossFilter, batch_size, in_, in_stride, labels, labels_stride, weights, weights_size, **kw):
-    request = cls(filter_id=f.filter_id, batch_size=int(batch_size), labels=api.send_batch(
-        labels, f.input_geometry, batch_size, labels_stride, "labels"), weights_size=int(weights_size), **kw)
-    getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+def _loss_request(io: api.Exchange, cls, f: LossFilter, batch_size, in_, in_stride, labels, labels_stride, weights,
+                  weights_size, **kw):
+    request = cls(filter_id=f.filter_id, batch_size=int(batch_size), labels=io.send(
+        "labels", labels, f.input_geometry, batch_size, labels_stride), weights_size=int(weights_size), **kw)
+    getattr(request, "in").CopyFrom(io.send("in", in_, f.input_geometry, batch_size, in_stride))
     if weights_size:
         require(weights is not None, f"weights_size is {weights_size} but weights is None")
-        flat = flat_elements(weights, C.BNNSDataTypeFloat32, "weights")
-        require(flat.size >= weights_size, f"weights has {flat.size} values; weights_size is {weights_size}")
-        request.weights.data = flat[:weights_size].tobytes()
+        request.weights.CopyFrom(io.send_flat("weights", weights, C.BNNSDataTypeFloat32, int(weights_size)))
     return request
 
 
 def loss_apply_batch(f: LossFilter, batch_size, in_, in_stride, labels, labels_stride, weights, weights_size,
                      out, in_delta=None, in_delta_stride=0) -> None:
     count = f.loss_count(batch_size)
-    out_target = api._Target(out, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (count,)), 1, 0, "out")
-    grad_target = api.gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta")
-    response = f.call("LossFilterApplyBatch", _loss_request(
-        pb.LossFilterApplyBatchRequest, f, batch_size, in_, in_stride, labels, labels_stride, weights, weights_size,
-        compute_in_delta=in_delta is not None))
-    out_target.write(response.out, api.FLOAT32)
-    if grad_target is not None:
-        grad_target.write(response.in_delta, api.FLOAT32)
+    io = api.Exchange()
+    io.receive("out", out, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (count,)), 1, 0, wire=api.FLOAT32)
+    io.receive_gradient("in_delta", in_delta, f.input_geometry, batch_size, in_delta_stride)
+    f.call("LossFilterApplyBatch", _loss_request(
+        io, pb.LossFilterApplyBatchRequest, f, batch_size, in_, in_stride, labels, labels_stride, weights,
+        weights_size, compute_in_delta=in_delta is not None), io)
 
 
 @api._c_style(-1)
@@ -153,17 +150,17 @@ def BNNSLossFilterApplyBackwardBatch(filter: LossFilter, batch_size: int, in_, i
     """dL/d(in) = dL/d(loss) * d(loss)/d(in) into ``in_delta.data``; 0 or -1."""
     require(in_delta is not None and out_delta is not None and out_delta.data is not None,
             "in_delta and out_delta (with data) are required")
-    target = api.gradient_target(in_delta, filter.input_geometry, batch_size, in_delta_stride, "in_delta")
+    io = api.Exchange()
+    io.receive_gradient("in_delta", in_delta, filter.input_geometry, batch_size, in_delta_stride)
     count = filter.loss_count(batch_size)
     per_item = count if filter.reduction != C.BNNSLossReductionNone else count // int(batch_size)
     items = 1 if filter.reduction != C.BNNSLossReductionNone else int(batch_size)
-    request = _loss_request(pb.LossFilterApplyBackwardBatchRequest, filter, batch_size, in_, in_stride, labels,
+    request = _loss_request(io, pb.LossFilterApplyBackwardBatchRequest, filter, batch_size, in_, in_stride, labels,
                             labels_stride, weights, weights_size)
-    request.out_delta.CopyFrom(api.send_batch(
-        out_delta.data, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (per_item,)), items,
-        out_delta_stride if items > 1 else 0, "out_delta"))
-    response = filter.call("LossFilterApplyBackwardBatch", request)
-    target.write(response.in_delta, api.FLOAT32)
+    request.out_delta.CopyFrom(io.send(
+        "out_delta", out_delta.data, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (per_item,)), items,
+        out_delta_stride if items > 1 else 0))
+    filter.call("LossFilterApplyBackwardBatch", request, io)
     return 0
 
 

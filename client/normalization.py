@@ -90,17 +90,15 @@ def _geometry(desc):
 
 
 def normalization_apply_batch(f: NormalizationFilter, batch_size, in_, in_stride, out, out_stride, training) -> None:
-    target = api._Target(out, f.output_geometry, batch_size, out_stride, "out")
-    request = pb.NormalizationFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
-                                                      training=bool(training))
-    getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
-    response = f.call("NormalizationFilterApplyBatch", request)
-    target.write(response.out, api.wire_dtype(f.output_geometry))
+    io = api.Exchange()
+    io.receive("out", out, f.output_geometry, batch_size, out_stride)
     # UseClientPtr: BNNS updates the caller's moving statistics in place.
     for name, array in f.moving_stats.items():
-        if response.HasField(name):
-            flat = array.reshape(-1)
-            flat[:] = np.frombuffer(getattr(response, name).data, api.FLOAT32)
+        io.receive_flat(name, array.reshape(-1))
+    request = pb.NormalizationFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
+                                                      training=bool(training))
+    getattr(request, "in").CopyFrom(io.send("in", in_, f.input_geometry, batch_size, in_stride))
+    f.call("NormalizationFilterApplyBatch", request, io)
 
 
 @api._c_style(-1)
@@ -114,28 +112,20 @@ def BNNSNormalizationFilterApplyBatch(filter: NormalizationFilter, batch_size: i
 def normalization_apply_backward_batch(f, batch_size, in_delta, in_delta_stride, out, out_stride, out_delta,
                                        out_delta_stride, beta_delta, gamma_delta) -> None:
     require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
-    targets = {
-        "in_delta": api.gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta"),
-        "beta_delta": _param_target(beta_delta, f.beta_geometry, "beta_delta"),
-        "gamma_delta": _param_target(gamma_delta, f.gamma_geometry, "gamma_delta"),
-    }
+    io = api.Exchange()
+    io.receive_gradient("in_delta", in_delta, f.input_geometry, batch_size, in_delta_stride)
+    for name, desc, geometry in (("beta_delta", beta_delta, f.beta_geometry), ("gamma_delta", gamma_delta,
+                                                                                f.gamma_geometry)):
+        if desc is not None:
+            io.receive_gradient(name, desc, desc.geometry() if geometry is None else geometry, 1, 0)
     request = pb.NormalizationFilterApplyBackwardBatchRequest(
         filter_id=f.filter_id, batch_size=int(batch_size),
-        out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
+        out_delta=io.send("out_delta", out_delta.data, f.output_geometry, batch_size, out_delta_stride),
         compute_in_delta=in_delta is not None, compute_beta_delta=beta_delta is not None,
         compute_gamma_delta=gamma_delta is not None)
     if out is not None:
-        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
-    response = f.call("NormalizationFilterApplyBackwardBatch", request)
-    for name, target in targets.items():
-        if target is not None:
-            target.write(getattr(response, name), api.FLOAT32)
-
-
-def _param_target(desc, geometry, name):
-    if desc is None:
-        return None
-    return api.gradient_target(desc, desc.geometry() if geometry is None else geometry, 1, 0, name)
+        request.out.CopyFrom(io.send("out", out, f.output_geometry, batch_size, out_stride))
+    f.call("NormalizationFilterApplyBackwardBatch", request, io)
 
 
 @api._c_style(-1)

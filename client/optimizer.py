@@ -20,6 +20,7 @@ from bnns.v1 import types_pb2
 
 from . import api, backend as backend_mod, bindings
 from . import constants as C
+from .tensor import BNNSTensor
 from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, flat_elements
 
 
@@ -107,34 +108,42 @@ def optimizer_step(function: int, fields, parameters: Sequence[BNNSNDArrayDescri
     require(len(backends) <= 1, "the parameters are bound to filters on different connections")
     backend = next(iter(backends.values())) if backends else backend_mod.current()
     request = pb.OptimizerStepRequest(function=int(function), fields=fields.to_proto(), return_parameters=True)
+    io = api.Exchange()
     for k, (param, binding) in enumerate(zip(parameters, bound)):
         entry = request.parameters.add()
-        if binding is not None:
+        if binding is not None:   # the server steps the filter's copy; the caller's array follows
             entry.filter_parameter.filter_id, entry.filter_parameter.name = binding[0].filter_id, binding[1]
         else:
             require(param.data is not None, f"parameters[{k}].data is not set")
-            entry.values.data = flat_elements(param.data, C.BNNSDataTypeFloat32, f"parameters[{k}]").tobytes()
+            entry.values.CopyFrom(io.send_flat(f"parameters[{k}].values", param.data, C.BNNSDataTypeFloat32))
+        _write_back(io, f"parameters[{k}]", param.data)
     for k, grad in enumerate(gradients):
         require(grad.data is not None, f"gradients[{k}].data is not set")
-        request.gradients.add(data=flat_elements(grad.data, C.BNNSDataTypeFloat32, f"gradients[{k}]").tobytes())
-    server_held = all(b is not None for b in bound)
+        request.gradients.append(io.send_flat(f"gradients[{k}]", grad.data, C.BNNSDataTypeFloat32))
+    # The server keeps the accumulators when every parameter lives there (a filter's or a tensor).
+    server_held = all(b is not None or isinstance(p.data, BNNSTensor) for b, p in zip(bound, parameters))
     if server_held:
         request.return_accumulators = bool(accumulators)
     else:
         for k, acc in enumerate(accumulators):
             require(acc.data is not None, f"accumulators[{k}].data is not set")
-            request.accumulators.add(data=flat_elements(acc.data, C.BNNSDataTypeFloat32, f"accumulators[{k}]").tobytes())
-    # Check every destination before the call: a step writes all its results or none.
-    for k, p in enumerate(list(parameters) + accumulators):
-        require(isinstance(p.data, np.ndarray) and p.data.flags.c_contiguous and p.data.flags.writeable,
-                f"{'parameters' if k < len(parameters) else 'accumulators'}[{k if k < len(parameters) else k - len(parameters)}]"
-                ".data must be a writable C-contiguous array (BNNS updates it in place)")
-    response = backend.call("OptimizerStep", request)
-    for param, buf in zip(parameters, response.parameters):
-        param.data.reshape(-1)[:] = np.frombuffer(buf.data, np.float32)
-    if accumulators and len(response.accumulators) == len(accumulators):
-        for acc, buf in zip(accumulators, response.accumulators):
-            acc.data.reshape(-1)[:] = np.frombuffer(buf.data, np.float32)
+            request.accumulators.append(io.send_flat(f"accumulators[{k}]", acc.data, C.BNNSDataTypeFloat32))
+    on_server = [isinstance(a.data, BNNSTensor) for a in accumulators]
+    require(server_held or len(set(on_server)) <= 1, "the accumulators must all be server tensors or all arrays")
+    if server_held or not any(on_server):
+        for k, acc in enumerate(accumulators):
+            _write_back(io, f"accumulators[{k}]", acc.data)
+    backend.call("OptimizerStep", request, exchange=io)
+
+
+def _write_back(io: api.Exchange, path: str, array) -> None:
+    """BNNS updates parameters and accumulators in place: the new values go back into ``array``
+    (a server tensor is updated where it lives, and nothing comes back)."""
+    if isinstance(array, BNNSTensor):
+        return
+    require(isinstance(array, np.ndarray) and array.flags.c_contiguous and array.flags.writeable,
+            f"{path}.data must be a writable C-contiguous array (BNNS updates it in place)")
+    io.receive_flat(path, array.reshape(-1))
 
 
 @api._c_style(-1)

@@ -78,20 +78,17 @@ def pooling_apply_batch(f: PoolingFilter, batch_size, in_, in_stride, out, out_s
                         idx_stride) -> None:
     index_type = indices_data_type or C.BNNSDataTypeUInt64
     geometry = _index_geometry(f, index_type)
-    target = api._Target(out, f.output_geometry, batch_size, out_stride, "out")
+    io = api.Exchange()
+    io.receive("out", out, f.output_geometry, batch_size, out_stride)
     request = pb.PoolingFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
                                                 indices_data_type=int(index_type))
-    getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
-    index_target = None
+    getattr(request, "in").CopyFrom(io.send("in", in_, f.input_geometry, batch_size, in_stride))
     if f.pooling_function == C.BNNSPoolingFunctionUnMax:
-        request.indices.CopyFrom(api.send_batch(indices, geometry, batch_size, idx_stride, "indices"))
+        request.indices.CopyFrom(io.send("indices", indices, geometry, batch_size, idx_stride))
     elif indices is not None and f.pooling_function == C.BNNSPoolingFunctionMax:
-        index_target = api._Target(indices, geometry, batch_size, idx_stride, "indices")
+        io.receive("indices", indices, geometry, batch_size, idx_stride)
         request.compute_indices = True
-    response = f.call("PoolingFilterApplyBatch", request)
-    target.write(response.out, api.wire_dtype(f.output_geometry))
-    if index_target is not None:
-        index_target.write(response.indices, api.wire_dtype(geometry))
+    f.call("PoolingFilterApplyBatch", request, io)
 
 
 @api._c_style(-1)
@@ -114,25 +111,22 @@ def pooling_apply_backward_batch(f: PoolingFilter, batch_size, in_, in_stride, i
                                  out_stride, out_delta, out_delta_stride, bias_delta, indices_data_type, indices,
                                  idx_stride) -> None:
     require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
-    targets = {"in_delta": api.gradient_target(in_delta, f.input_geometry, batch_size, in_delta_stride, "in_delta"),
-               "bias_delta": api.gradient_target(bias_delta, api._bias_shape(f), 1, 0, "bias_delta")
-               if bias_delta is not None else None}
+    io = api.Exchange()
+    io.receive_gradient("in_delta", in_delta, f.input_geometry, batch_size, in_delta_stride)
+    if bias_delta is not None:
+        io.receive_gradient("bias_delta", bias_delta, api._bias_shape(f), 1, 0)
     index_type = indices_data_type or C.BNNSDataTypeUInt64
     request = pb.PoolingFilterApplyBackwardBatchRequest(
         filter_id=f.filter_id, batch_size=int(batch_size), indices_data_type=int(index_type),
-        out_delta=api.send_batch(out_delta.data, f.output_geometry, batch_size, out_delta_stride, "out_delta"),
+        out_delta=io.send("out_delta", out_delta.data, f.output_geometry, batch_size, out_delta_stride),
         compute_in_delta=in_delta is not None, compute_bias_delta=bias_delta is not None)
     if in_ is not None:
-        getattr(request, "in").CopyFrom(api.send_batch(in_, f.input_geometry, batch_size, in_stride, "in"))
+        getattr(request, "in").CopyFrom(io.send("in", in_, f.input_geometry, batch_size, in_stride))
     if out is not None:
-        request.out.CopyFrom(api.send_batch(out, f.output_geometry, batch_size, out_stride, "out"))
+        request.out.CopyFrom(io.send("out", out, f.output_geometry, batch_size, out_stride))
     if indices is not None:
-        request.indices.CopyFrom(api.send_batch(indices, _index_geometry(f, index_type), batch_size, idx_stride,
-                                                "indices"))
-    response = f.call("PoolingFilterApplyBackwardBatch", request)
-    for name, target in targets.items():
-        if target is not None:
-            target.write(getattr(response, name), api.FLOAT32)
+        request.indices.CopyFrom(io.send("indices", indices, _index_geometry(f, index_type), batch_size, idx_stride))
+    f.call("PoolingFilterApplyBackwardBatch", request, io)
 
 
 @api._c_style(-1)

@@ -29,8 +29,9 @@ def numpy_type(data_type: int):
 @dataclasses.dataclass
 class BNNSNDArrayDescriptor:
     """BNNSNDArrayDescriptor. ``size``/``stride`` as in BNNS (size[0] fastest, strides in
-    elements, 0 = contiguous); ``data`` a NumPy array (or None), read and written as BNNS reads
-    and writes memory: element k of the descriptor is element k of ``data``'s flat C order."""
+    elements, 0 = contiguous); ``data`` a NumPy array, a BNNSTensor held by the server, or None,
+    read and written as BNNS reads and writes memory: element k of the descriptor is element k of
+    ``data``'s flat C order."""
 
     flags: int = C.BNNSNDArrayFlagBackpropSet
     layout: int = C.BNNSDataLayoutVector
@@ -73,7 +74,9 @@ class BNNSNDArrayDescriptor:
             flags=int(self.flags), layout=int(self.layout), size=[int(s) for s in self.size],
             stride=[int(s) for s in self.stride], data_type=int(self.data_type),
             data_scale=float(self.data_scale), data_bias=float(self.data_bias))
-        if with_data and self.data is not None:
+        if with_data and self.data is not None and hasattr(self.data, "reference"):   # a BNNSTensor
+            pb.data.CopyFrom(self.data.reference())
+        elif with_data and self.data is not None:
             geometry = self.geometry()
             flat = flat_elements(self.data, self.data_type, "data")
             if flat.size < geometry.span:

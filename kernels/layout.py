@@ -76,7 +76,7 @@ INDEX_DTYPES = {DTYPE_UINT64: np.dtype("<u8"), DTYPE_UINT32: np.dtype("<u4")}
 INTEGER_DTYPES = {DTYPE_INT8: np.dtype("i1"), DTYPE_INT16: np.dtype("<i2"), DTYPE_INT32: np.dtype("<i4"),
                   DTYPE_INT64: np.dtype("<i8"), DTYPE_UINT8: np.dtype("u1"), DTYPE_UINT16: np.dtype("<u2"),
                   **INDEX_DTYPES}
-_ALL_DTYPES = {**FLOAT_DTYPES, **INTEGER_DTYPES}
+ALL_DTYPES = {**FLOAT_DTYPES, **INTEGER_DTYPES}
 
 # BNNSNDArrayFlags
 FLAG_BACKPROP_SET = 0
@@ -131,7 +131,7 @@ class Descriptor:
         size = shape if layout in FIRST_MAJOR_LAYOUTS else tuple(reversed(shape))
         flat = None
         if data is not None:
-            flat = np.ascontiguousarray(data, dtype=_ALL_DTYPES[data_type]).reshape(-1)
+            flat = np.ascontiguousarray(data, dtype=ALL_DTYPES[data_type]).reshape(-1)
         return Descriptor(layout=layout, size=size, data_type=data_type, data=flat)
 
     # ------------------------------------------------------------------ geometry
@@ -181,7 +181,7 @@ class Descriptor:
 
     @property
     def dtype(self) -> np.dtype:
-        return _ALL_DTYPES[self.data_type]
+        return ALL_DTYPES[self.data_type]
 
     def describe(self) -> str:
         """Short human form for error messages, e.g. 'ImageCHW size (32, 32, 3)'."""
@@ -271,5 +271,5 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
 
 def pack(array: np.ndarray, data_type: int = DTYPE_FLOAT32) -> np.ndarray:
     """``array`` as a contiguous array of ``data_type`` (the packed wire form of a result)."""
-    dtype = numpy_dtype(data_type, allowed=_ALL_DTYPES)
+    dtype = numpy_dtype(data_type, allowed=ALL_DTYPES)
     return np.ascontiguousarray(array, dtype=dtype)

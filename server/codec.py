@@ -123,10 +123,13 @@ def pack_gradient(array: Optional[np.ndarray]) -> Optional[types_pb2.Buffer]:
 
 # --------------------------------------------------------------------------------- descriptors
 
-def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, limits: Limits = NO_LIMITS) -> layout.Descriptor:
-    """A layout.Descriptor from an NDArrayDescriptor (data decoded when present).
+def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, source=None, path: str = "") -> layout.Descriptor:
+    """A layout.Descriptor from an NDArrayDescriptor (data resolved when present).
 
-    DATA_TYPE_UNSPECIFIED (0) is read as Float32, as a zero stride is read as contiguous.
+    ``source`` (a dataplane.CallIO) resolves the data Buffer at ``path + ".data"``: bytes,
+    values, a server tensor or a shared-memory slice. Without a source the data is ignored
+    (input / output shapes). DATA_TYPE_UNSPECIFIED (0) is read as Float32, as a zero stride is
+    read as contiguous.
     """
     require(pb.layout != 0, f"{name}.layout is not set")
     data_type = pb.data_type or layout.DTYPE_FLOAT32
@@ -138,29 +141,30 @@ def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, limits: Limits = NO_L
             f"{name}.data_scale {pb.data_scale} / data_bias {pb.data_bias} must be finite")
     require(pb.flags in (layout.FLAG_BACKPROP_SET, layout.FLAG_BACKPROP_ACCUMULATE),
             f"{name}.flags {pb.flags} is not a BNNSNDArrayFlags value (0 Set, 1 Accumulate)")
-    data = None
-    if pb.HasField("data"):
-        dtype = layout.numpy_dtype(data_type, what=f"{name}.data_type")
-        data = array_from_buffer(pb.data, dtype, f"{name}.data", limits)
     desc = layout.Descriptor(layout=int(pb.layout), size=tuple(int(s) for s in pb.size),
-                             stride=tuple(int(s) for s in pb.stride), data_type=int(data_type), data=data,
+                             stride=tuple(int(s) for s in pb.stride), data_type=int(data_type), data=None,
                              flags=int(pb.flags), data_scale=pb.data_scale or 1.0, data_bias=pb.data_bias)
     desc.validate(name)
-    if data is not None:
+    data_path = f"{path}.data" if path else "data"
+    if source is not None and (pb.HasField("data") or data_path in source.arrays):   # set, even if empty
+        dtype = layout.numpy_dtype(data_type, what=f"{name}.data_type")
+        data = source.elements(pb.data if pb.HasField("data") else None, data_path, dtype, f"{name}.data",
+                               count=desc.span)
         require(data.size == desc.span,
                 f"{name}.data has {data.size} elements; {name} (size {tuple(desc.size)}, stride "
                 f"{desc.memory_strides()}) needs exactly {desc.span}")
+        desc = dataclasses.replace(desc, data=data)
     return desc
 
 
-def optional_descriptor(parent, field: str, name: str, limits: Limits = NO_LIMITS) -> Optional[layout.Descriptor]:
+def optional_descriptor(parent, field: str, name: str, source=None, path: str = "") -> Optional[layout.Descriptor]:
     """The descriptor in ``parent.field`` if it was set with data, else None (a NULL pointer)."""
     if not parent.HasField(field):
         return None
     pb = getattr(parent, field)
-    if not pb.HasField("data") and pb.layout == 0:
+    if not (pb.HasField("data") or f"{path}.data" in source.arrays) and pb.layout == 0:
         return None
-    return descriptor(pb, name, limits)
+    return descriptor(pb, name, source, path)
 
 
 def activation(pb: types_pb2.Activation) -> Activation:
@@ -175,33 +179,33 @@ def pad4(values, name: str = "pad") -> tuple:
 
 # ---------------------------------------------------------------------------- layer parameters
 
-def convolution_params(pb: types_pb2.ConvolutionParameters, limits: Limits = NO_LIMITS) -> ConvolutionParams:
+def convolution_params(pb: types_pb2.ConvolutionParameters, source, prefix: str) -> ConvolutionParams:
     return ConvolutionParams(
         i_desc=descriptor(pb.i_desc, "i_desc"),
-        w_desc=descriptor(pb.w_desc, "w_desc", limits),
+        w_desc=descriptor(pb.w_desc, "w_desc", source, f"{prefix}.w_desc"),
         o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", limits),
+        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"),
         activation=activation(pb.activation),
         x_stride=pb.x_stride, y_stride=pb.y_stride,
         x_dilation_stride=pb.x_dilation_stride, y_dilation_stride=pb.y_dilation_stride,
         x_padding=pb.x_padding, y_padding=pb.y_padding, groups=pb.groups, pad=pad4(pb.pad))
 
 
-def fully_connected_params(pb: types_pb2.FullyConnectedParameters, limits: Limits = NO_LIMITS) -> FullyConnectedParams:
+def fully_connected_params(pb: types_pb2.FullyConnectedParameters, source, prefix: str) -> FullyConnectedParams:
     return FullyConnectedParams(
         i_desc=descriptor(pb.i_desc, "i_desc"),
-        w_desc=descriptor(pb.w_desc, "w_desc", limits),
+        w_desc=descriptor(pb.w_desc, "w_desc", source, f"{prefix}.w_desc"),
         o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", limits),
+        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"),
         activation=activation(pb.activation))
 
 
-def activation_params(pb: types_pb2.ActivationParameters, limits: Limits = NO_LIMITS) -> ActivationParams:
+def activation_params(pb: types_pb2.ActivationParameters, source, prefix: str) -> ActivationParams:
     return ActivationParams(i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
                             activation=activation(pb.activation), axis_flags=int(pb.axis_flags))
 
 
-def loss_params(pb: types_pb2.LossParameters, limits: Limits = NO_LIMITS) -> LossParams:
+def loss_params(pb: types_pb2.LossParameters, source, prefix: str) -> LossParams:
     yolo = None
     if pb.HasField("yolo"):
         y = pb.yolo
@@ -216,60 +220,60 @@ def loss_params(pb: types_pb2.LossParameters, limits: Limits = NO_LIMITS) -> Los
                       label_smooth=pb.label_smooth, huber_delta=pb.huber_delta, yolo=yolo)
 
 
-def pooling_params(pb: types_pb2.PoolingParameters, limits: Limits = NO_LIMITS) -> PoolingParams:
+def pooling_params(pb: types_pb2.PoolingParameters, source, prefix: str) -> PoolingParams:
     return PoolingParams(
         i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", limits), activation=activation(pb.activation),
+        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"), activation=activation(pb.activation),
         pooling_function=int(pb.pooling_function), k_width=int(pb.k_width), k_height=int(pb.k_height),
         x_stride=int(pb.x_stride), y_stride=int(pb.y_stride), x_dilation_stride=int(pb.x_dilation_stride),
         y_dilation_stride=int(pb.y_dilation_stride), x_padding=int(pb.x_padding), y_padding=int(pb.y_padding),
         pad=pad4(pb.pad))
 
 
-def normalization_params(pb: types_pb2.NormalizationParameters, limits: Limits = NO_LIMITS) -> NormalizationParams:
+def normalization_params(pb: types_pb2.NormalizationParameters, source, prefix: str) -> NormalizationParams:
     return NormalizationParams(
         type=int(pb.type), i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-        beta=optional_descriptor(pb, "beta_desc", "beta_desc", limits),
-        gamma=optional_descriptor(pb, "gamma_desc", "gamma_desc", limits),
-        moving_mean=optional_descriptor(pb, "moving_mean_desc", "moving_mean_desc", limits),
-        moving_variance=optional_descriptor(pb, "moving_variance_desc", "moving_variance_desc", limits),
+        beta=optional_descriptor(pb, "beta_desc", "beta_desc", source, f"{prefix}.beta_desc"),
+        gamma=optional_descriptor(pb, "gamma_desc", "gamma_desc", source, f"{prefix}.gamma_desc"),
+        moving_mean=optional_descriptor(pb, "moving_mean_desc", "moving_mean_desc", source, f"{prefix}.moving_mean_desc"),
+        moving_variance=optional_descriptor(pb, "moving_variance_desc", "moving_variance_desc", source, f"{prefix}.moving_variance_desc"),
         momentum=pb.momentum, epsilon=pb.epsilon, activation=activation(pb.activation),
         num_groups=int(pb.num_groups) or 1, normalization_axis=int(pb.normalization_axis))
 
 
-def arithmetic_params(pb: types_pb2.ArithmeticParameters, limits: Limits = NO_LIMITS) -> ArithmeticParams:
-    operands = tuple(ArithmeticOperand(desc=descriptor(op.desc, f"inputs[{k}].desc", limits), type=int(op.type))
+def arithmetic_params(pb: types_pb2.ArithmeticParameters, source, prefix: str) -> ArithmeticParams:
+    operands = tuple(ArithmeticOperand(desc=descriptor(op.desc, f"inputs[{k}].desc", source, f"{prefix}.inputs[{k}].desc"), type=int(op.type))
                      for k, op in enumerate(pb.inputs))
     return ArithmeticParams(function=int(pb.arithmetic_function), inputs=operands,
                             o_desc=descriptor(pb.o_desc, "o_desc"), out_type=int(pb.out_type),
                             activation=activation(pb.activation))
 
 
-def quantization_params(pb: types_pb2.QuantizationParameters, limits: Limits = NO_LIMITS) -> fused.QuantizationParams:
+def quantization_params(pb: types_pb2.QuantizationParameters, source, prefix: str) -> fused.QuantizationParams:
     return fused.QuantizationParams(
         axis_mask=int(pb.axis_mask), function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
-        o_desc=descriptor(pb.o_desc, "o_desc"), scale=optional_descriptor(pb, "scale", "scale", limits),
-        bias=optional_descriptor(pb, "bias", "bias", limits))
+        o_desc=descriptor(pb.o_desc, "o_desc"), scale=optional_descriptor(pb, "scale", "scale", source, f"{prefix}.scale"),
+        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"))
 
 
-def fused_params(pb: types_pb2.FusedParameters, limits: Limits = NO_LIMITS) -> fused.FusedParams:
+def fused_params(pb: types_pb2.FusedParameters, source, prefix: str) -> fused.FusedParams:
     """BNNSFilterCreateFusedLayer's (types, parameter structs): the oneof case names the type."""
     layers = []
     for k, member in enumerate(pb.layers):
         case = member.WhichOneof("layer")
         try:
             if case == "convolution":
-                layers.append((fused.CONVOLUTION, convolution_params(member.convolution, limits)))
+                layers.append((fused.CONVOLUTION, convolution_params(member.convolution, source, f"{prefix}.layers[{k}].convolution")))
             elif case == "transposed_convolution":
-                layers.append((fused.TRANSPOSED_CONVOLUTION, convolution_params(member.transposed_convolution, limits)))
+                layers.append((fused.TRANSPOSED_CONVOLUTION, convolution_params(member.transposed_convolution, source, f"{prefix}.layers[{k}].transposed_convolution")))
             elif case == "fully_connected":
-                layers.append((fused.FULLY_CONNECTED, fully_connected_params(member.fully_connected, limits)))
+                layers.append((fused.FULLY_CONNECTED, fully_connected_params(member.fully_connected, source, f"{prefix}.layers[{k}].fully_connected")))
             elif case == "normalization":
-                layers.append((int(member.normalization.type), normalization_params(member.normalization, limits)))
+                layers.append((int(member.normalization.type), normalization_params(member.normalization, source, f"{prefix}.layers[{k}].normalization")))
             elif case == "arithmetic":
-                layers.append((fused.ARITHMETIC, arithmetic_params(member.arithmetic, limits)))
+                layers.append((fused.ARITHMETIC, arithmetic_params(member.arithmetic, source, f"{prefix}.layers[{k}].arithmetic")))
             elif case == "quantization":
-                layers.append((fused.QUANTIZATION, quantization_params(member.quantization, limits)))
+                layers.append((fused.QUANTIZATION, quantization_params(member.quantization, source, f"{prefix}.layers[{k}].quantization")))
             else:
                 raise InvalidArgumentError("no layer set")
         except InvalidArgumentError as error:

@@ -1,14 +1,21 @@
-"""The transport-free core: one method per RPC of bnns.v1.BNNSService, request message in,
-response message out. gRPC, REST and the SDK's in-process backend all call these same methods.
+"""The transport-free core: one method per RPC of bnns.v1.BNNSService. gRPC, REST and the
+SDK's in-process backend all call these same methods, through ``Core.call``.
 
-A method decodes its buffers with the filter's descriptors (codec), runs the kernel under the
-handle's lock, and packs the results. Everything is validated before anything is written, and
-the kernels never mutate a filter on a failed call, so a failure changes no state.
+A method reads its scalars from the request message and its tensors as NumPy arrays through a
+``dataplane.CallIO``: views over the bytes a door received, the in-process caller's own arrays,
+server tensors or shared memory, all with the same checks. It runs the kernel under the handle's
+lock and stages its results with the CallIO, which writes them where the caller asked (its
+arrays, a server tensor, shared memory) or leaves them for the door to encode once. Everything
+is validated before anything is written, and the kernels never mutate a filter on a failed
+call, so a failure changes no state.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import inspect
 import logging
 import re
 import secrets
@@ -26,8 +33,9 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import codec
+from .dataplane import CallIO, SharedMemoryTable, Tensor
 from .observability import Metrics
-from .registry import Entry, Registry
+from .registry import TENSOR, Entry, Registry
 
 log = logging.getLogger("bnns.server.calls")
 
@@ -46,12 +54,13 @@ LAYER_BUILDERS: dict[str, tuple] = {
 }
 
 
-def build_filter(kind: str, parameters, limits: codec.Limits):
-    """The kernels filter for a CreateFilterRequest.layer case (validated by its constructor)."""
+def build_filter(kind: str, parameters, io: CallIO):
+    """The kernels filter for a CreateFilterRequest.layer case (validated by its constructor);
+    ``io`` resolves the tensors (weights, bias, ...) in the parameters."""
     decode, filter_class = LAYER_BUILDERS[kind]
     if kind == "activation":   # the seed is not part of BNNS's struct, so it is the filter's own argument
-        return filter_class(decode(parameters, limits), seed=int(parameters.seed))
-    return filter_class(decode(parameters, limits))
+        return filter_class(decode(parameters, io, kind), seed=int(parameters.seed))
+    return filter_class(decode(parameters, io, kind))
 
 
 # The kinds BNNSFilterApplyBatch / BNNSFilterApplyBackwardBatch serve (the others have their own
@@ -62,9 +71,11 @@ GENERIC_KINDS = {"convolution", "transposed_convolution", "fully_connected", "ac
 class Core:
     """Filter lifecycle and every apply/backward entry point over one handle registry."""
 
-    def __init__(self, registry: Optional[Registry] = None, limits: Optional[codec.Limits] = None):
+    def __init__(self, registry: Optional[Registry] = None, limits: Optional[codec.Limits] = None,
+                 shared_memory: Optional[SharedMemoryTable] = None):
         self.registry = registry if registry is not None else Registry()   # an empty Registry is falsy
         self.limits = limits if limits is not None else codec.Limits()
+        self.shared_memory = shared_memory if shared_memory is not None else SharedMemoryTable()
         self.metrics = Metrics(self.registry)
         self._local = threading.local()      # the current call's cancellation event, per thread
 
@@ -82,10 +93,14 @@ class Core:
             yield
 
     def call(self, rpc: str, request, tenant: str = "", request_id: Optional[str] = None,
-             cancelled: Optional[threading.Event] = None):
-        """Serve one RPC by name: the single entry both front doors use. Times, counts and logs
+             cancelled: Optional[threading.Event] = None, io: Optional[CallIO] = None):
+        """Serve one RPC by name: the single entry every front door uses. Times, counts and logs
         the call; BNNSErrors propagate for the transport to map, anything else is logged and
         re-raised for the transport to report as INTERNAL.
+
+        ``io`` carries the call's tensors as arrays (see dataplane.CallIO); the doors that avoid
+        copies pass one and encode ``io.results`` themselves. Without it the tensors are read
+        from the request message and the results are put into the response message's Buffers.
 
         ``cancelled`` is set by the transport when the caller cancels or its deadline passes:
         the call then stops before it touches its filter (checked before decoding and again once
@@ -97,14 +112,19 @@ class Core:
         kind = self._kind_of(request)
         start = time.perf_counter()
         status, response = "OK", None
+        embed = io is None
+        received = request.ByteSize() + (io.received_bytes if io is not None else 0)
         self._local.cancelled = cancelled
         try:
-            if self.limits.max_request_bytes and request.ByteSize() > self.limits.max_request_bytes:
+            if self.limits.max_request_bytes and received > self.limits.max_request_bytes:
                 raise ResourceExhaustedError(
-                    f"{rpc} request is {request.ByteSize()} bytes, over max_request_bytes "
+                    f"{rpc} request is {received} bytes, over max_request_bytes "
                     f"{self.limits.max_request_bytes}: send a smaller batch")
             self._check_cancelled()
-            response = method(request, tenant)
+            io = (io or CallIO()).bind(self, tenant, request)
+            response = method(request, io)
+            if embed:
+                io.embed(response)
             return response
         except BNNSError as error:
             status = error.status
@@ -116,8 +136,9 @@ class Core:
         finally:
             self._local.cancelled = None
             seconds = time.perf_counter() - start
-            self.metrics.observe(rpc, kind, status, seconds, request.ByteSize(),
-                                 response.ByteSize() if response is not None else 0)
+            sent = (response.ByteSize() if response is not None else 0) + (
+                sum(a.nbytes for a in io.results.values()) if io is not None and not embed else 0)
+            self.metrics.observe(rpc, kind, status, seconds, received, sent)
             log.info("%s %s", rpc, status, extra={
                 "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
                 "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
@@ -136,7 +157,7 @@ class Core:
         return ""
 
     # ------------------------------------------------------------------------------ lifecycle
-    def create_filter(self, request: pb.CreateFilterRequest, tenant: str = "") -> pb.CreateFilterResponse:
+    def create_filter(self, request: pb.CreateFilterRequest, io: CallIO) -> pb.CreateFilterResponse:
         kind = request.WhichOneof("layer")
         require(kind is not None, "CreateFilterRequest.layer is not set: name the layer to create "
                 f"({', '.join(sorted(LAYER_BUILDERS))})")
@@ -145,21 +166,46 @@ class Core:
         fp = request.filter_parameters
         require(fp.flags & ~1 == 0, f"filter_parameters.flags {fp.flags:#x} sets bits other than "
                 "BNNSFlagsUseClientPtr (1)")
-        filter_obj = build_filter(kind, getattr(request, kind), self.limits)
+        filter_obj = build_filter(kind, getattr(request, kind), io)
+        shared = self._client_pointer_tensors(request, kind, filter_obj, io) if fp.flags & 1 else []
         info_parameters = pb.CreateFilterRequest()
         info_parameters.CopyFrom(request)
         codec.strip_tensor_data(info_parameters)
-        entry = self.registry.add(kind, filter_obj, info_parameters, owner=tenant)
+        entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant)
+        for tensor, storage in shared:   # only once the filter exists: a failed create shares nothing
+            tensor.array = storage
         return pb.CreateFilterResponse(filter_id=entry.filter_id, info=self._info(entry))
 
-    def describe_filter(self, request: pb.DescribeFilterRequest, tenant: str = "") -> pb.DescribeFilterResponse:
-        return pb.DescribeFilterResponse(info=self._info(self.registry.get(request.filter_id, tenant)))
+    def _client_pointer_tensors(self, request, kind: str, filter_obj, io: CallIO) -> list:
+        """BNNSFlagsUseClientPtr with a trainable array given as a server tensor: the filter and
+        the tensor share one memory from now on, as a Mac filter works on the caller's pointer
+        (an OptimizerStep on the tensor changes what the filter computes, and the other way round).
+        Returns (tensor, the filter's storage as flat elements) pairs."""
+        params = getattr(request, kind)
+        pairs = []
+        for name, array in filter_obj.parameters().items() if hasattr(filter_obj, "parameters") else ():
+            field = _TRAINABLE_FIELDS.get(name)
+            holder = getattr(params, field, None) if field and params.DESCRIPTOR.fields_by_name.get(field) else None
+            if holder is None or not params.HasField(field) or holder.data.WhichOneof("contents") != "tensor":
+                continue
+            ref = holder.data.tensor
+            tensor = self.tensor(ref.tensor_id, io.tenant)
+            require(ref.offset == 0 and tensor.array.size == array.size and tensor.data_type == layout.DTYPE_FLOAT32
+                    and array.flags.c_contiguous and not holder.stride,
+                    f"BNNSFlagsUseClientPtr binds {field}.data to tensor {ref.tensor_id} only when the tensor is "
+                    f"exactly that array: Float32, {array.size} elements, offset 0, contiguous (it has "
+                    f"{tensor.array.size} elements at offset {ref.offset}); give the {name} a tensor of its own")
+            pairs.append((tensor, array.reshape(-1)))
+        return pairs
 
-    def list_filters(self, request: pb.ListFiltersRequest, tenant: str = "") -> pb.ListFiltersResponse:
-        return pb.ListFiltersResponse(filters=[self._info(e) for e in self.registry.entries(tenant)])
+    def describe_filter(self, request: pb.DescribeFilterRequest, io: CallIO) -> pb.DescribeFilterResponse:
+        return pb.DescribeFilterResponse(info=self._info(self.registry.get(request.filter_id, io.tenant)))
 
-    def destroy_filter(self, request: pb.DestroyFilterRequest, tenant: str = "") -> pb.DestroyFilterResponse:
-        self.registry.remove(request.filter_id, tenant)
+    def list_filters(self, request: pb.ListFiltersRequest, io: CallIO) -> pb.ListFiltersResponse:
+        return pb.ListFiltersResponse(filters=[self._info(e) for e in self.registry.entries(io.tenant)])
+
+    def destroy_filter(self, request: pb.DestroyFilterRequest, io: CallIO) -> pb.DestroyFilterResponse:
+        self.registry.remove(request.filter_id, io.tenant)
         return pb.DestroyFilterResponse()
 
     @staticmethod
@@ -168,30 +214,110 @@ class Core:
                              bytes_held=entry.bytes_held,
                              trainable={name: int(a.size) for name, a in entry.trainable.items()})
 
+    # --------------------------------------------------------------------------------- tensors
+    def tensor(self, tensor_id: str, tenant: str) -> Tensor:
+        """A live tensor of ``tenant`` (NOT_FOUND otherwise)."""
+        return self.registry.get_tensor(tensor_id, tenant).filter
+
+    def create_tensor(self, request: pb.CreateTensorRequest, io: CallIO) -> pb.CreateTensorResponse:
+        data_type = int(request.data_type) or layout.DTYPE_FLOAT32
+        dtype = layout.numpy_dtype(data_type, allowed=layout.ALL_DTYPES, what="data_type")
+        require(1 <= len(request.shape) <= layout.MAX_TENSOR_DIMENSION + 1,
+                f"shape has {len(request.shape)} dimensions; give 1 to {layout.MAX_TENSOR_DIMENSION + 1}")
+        shape = tuple(int(d) for d in request.shape)
+        count = 1
+        for extent in shape:
+            require(extent >= 1, f"shape {shape} has an empty dimension")
+            count *= extent
+        limit = self.limits.max_tensor_bytes or self.registry.max_handle_bytes
+        if limit and count * dtype.itemsize > limit:   # checked before anything is allocated
+            raise ResourceExhaustedError(f"a tensor of shape {shape} ({dtype.name}) is {count * dtype.itemsize} bytes, "
+                                         f"over the {limit}-byte limit")
+        require(count * dtype.itemsize < 2**40, f"a tensor of shape {shape} is too large")
+        if io.present(request, "data", "data"):
+            initial = io.elements(request.data, "data", dtype, "data", count=count)
+            require(initial.size == count, f"data has {initial.size} elements; shape {shape} needs {count}")
+            array = np.array(initial, dtype=dtype)       # the tensor's own memory
+        else:
+            array = np.zeros(count, dtype=dtype)
+        tensor = Tensor(data_type, shape, array.reshape(-1), request.name)
+        entry = self.registry.add(TENSOR, tensor, None, owner=io.tenant)
+        return pb.CreateTensorResponse(info=tensor.info(entry.filter_id))
+
+    def write_tensor(self, request: pb.WriteTensorRequest, io: CallIO) -> pb.WriteTensorResponse:
+        tensor = self.tensor(request.tensor_id, io.tenant)
+        dtype = tensor.array.dtype
+        offset = int(request.offset)
+        require(offset <= tensor.array.size, f"offset {offset} is past the end of tensor {request.tensor_id} "
+                f"({tensor.array.size} elements)")
+        room = tensor.array.size - offset
+        values = io.elements(request.data if request.HasField("data") else None, "data", dtype, "data", count=room)
+        require(values.size <= room, f"data has {values.size} elements; tensor {request.tensor_id} has {room} "
+                f"from offset {offset}")
+        self._check_cancelled()
+        tensor.array[offset:offset + values.size] = values
+        return pb.WriteTensorResponse()
+
+    def read_tensor(self, request: pb.ReadTensorRequest, io: CallIO) -> pb.ReadTensorResponse:
+        tensor = self.tensor(request.tensor_id, io.tenant)
+        size = tensor.array.size
+        offset = int(request.offset)
+        count = int(request.count) or size - offset
+        require(offset <= size and offset + count <= size,
+                f"elements [{offset}, {offset + count}) are not in tensor {request.tensor_id} ({size} elements)")
+        io.put("data", tensor.array[offset:offset + count], tensor.data_type)
+        return io.finish(pb.ReadTensorResponse(info=tensor.info(request.tensor_id)))
+
+    def describe_tensor(self, request: pb.DescribeTensorRequest, io: CallIO) -> pb.DescribeTensorResponse:
+        return pb.DescribeTensorResponse(info=self.tensor(request.tensor_id, io.tenant).info(request.tensor_id))
+
+    def list_tensors(self, request: pb.ListTensorsRequest, io: CallIO) -> pb.ListTensorsResponse:
+        return pb.ListTensorsResponse(tensors=[e.filter.info(e.filter_id) for e in self.registry.tensors(io.tenant)])
+
+    def destroy_tensor(self, request: pb.DestroyTensorRequest, io: CallIO) -> pb.DestroyTensorResponse:
+        self.registry.remove(request.tensor_id, io.tenant, tensor=True)
+        return pb.DestroyTensorResponse()
+
+    # --------------------------------------------------------------------------- shared memory
+    def register_shared_memory(self, request: pb.RegisterSharedMemoryRequest,
+                               io: CallIO) -> pb.RegisterSharedMemoryResponse:
+        r = request.region
+        self.shared_memory.open(io.tenant, r.name, r.key, int(r.offset), int(r.byte_size))
+        return pb.RegisterSharedMemoryResponse()
+
+    def unregister_shared_memory(self, request: pb.UnregisterSharedMemoryRequest,
+                                 io: CallIO) -> pb.UnregisterSharedMemoryResponse:
+        self.shared_memory.unregister(io.tenant, request.name)
+        return pb.UnregisterSharedMemoryResponse()
+
+    def list_shared_memory(self, request: pb.ListSharedMemoryRequest, io: CallIO) -> pb.ListSharedMemoryResponse:
+        return pb.ListSharedMemoryResponse(regions=[r.message() for r in self.shared_memory.regions(io.tenant)])
+
     # ------------------------------------------------------------------ generic apply/backward
-    def filter_apply_batch(self, request: pb.FilterApplyBatchRequest, tenant: str = "") -> pb.FilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, tenant, GENERIC_KINDS | {"pooling"}, "FilterApplyBatch")
-        f = entry.filter
-        x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
+    def filter_apply_batch(self, request: pb.FilterApplyBatchRequest, io: CallIO) -> pb.FilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, GENERIC_KINDS | {"pooling"}, "FilterApplyBatch")
+        f, n = entry.filter, int(request.batch_size)
+        x = io.batch(request, "in", "in", f.input_desc, n, "in")
         with self._holding(entry):
             if entry.kind == "pooling":   # BNNSFilterApplyBatch on pooling: no indices
                 require(f.function != pooling.UN_MAX, "UnMax pooling needs indices: use PoolingFilterApplyBatch")
                 y, _ = f.apply(x)
             else:
-                y = f.apply(x)
-        return pb.FilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+                y = _apply(f, x, io.direct("out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc))
+        io.put("out", y, f.output_desc.data_type, f.output_desc)
+        return io.finish(pb.FilterApplyBatchResponse())
 
     def filter_apply_backward_batch(self, request: pb.FilterApplyBackwardBatchRequest,
-                                    tenant: str = "") -> pb.FilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, tenant, GENERIC_KINDS, "FilterApplyBackwardBatch")
+                                    io: CallIO) -> pb.FilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, GENERIC_KINDS, "FilterApplyBackwardBatch")
         f = entry.filter
-        n = request.batch_size
+        n = int(request.batch_size)
         require(request.compute_in_delta or request.compute_weights_delta or request.compute_bias_delta,
                 "FilterApplyBackwardBatch asks for no gradient: set compute_in_delta, compute_weights_delta "
                 "or compute_bias_delta")
-        x = self._optional_batch(request, "in", f.input_desc, n)
-        y = self._optional_batch(request, "out", f.output_desc, n)
-        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        x = self._optional_batch(request, "in", f.input_desc, n, io)
+        y = self._optional_batch(request, "out", f.output_desc, n, io)
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
             if entry.kind == "activation":
                 # A standalone activation's weights_delta is its trainable alpha (LeakyReLU, PReLU).
@@ -203,82 +329,94 @@ class Core:
                 d_in, d_w, d_b = f.apply_backward(
                     x, y, dy, input_grad=request.compute_in_delta, weights_grad=request.compute_weights_delta,
                     bias_grad=request.compute_bias_delta)
-        return pb.FilterApplyBackwardBatchResponse(
-            in_delta=codec.pack_gradient(d_in), weights_delta=codec.pack_gradient(d_w),
-            bias_delta=codec.pack_gradient(d_b))
+        io.put("in_delta", d_in, item=_packed(f.input_desc))
+        io.put("weights_delta", d_w)
+        io.put("bias_delta", d_b)
+        return io.finish(pb.FilterApplyBackwardBatchResponse())
 
     # --------------------------------------------------------------------------------- pooling
     def pooling_filter_apply_batch(self, request: pb.PoolingFilterApplyBatchRequest,
-                                   tenant: str = "") -> pb.PoolingFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"pooling"}, "PoolingFilterApplyBatch")
-        f, n = entry.filter, request.batch_size
-        x = codec.read_batch(getattr(request, "in"), f.input_desc, n, "in", self.limits)
+                                   io: CallIO) -> pb.PoolingFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"pooling"}, "PoolingFilterApplyBatch")
+        f, n = entry.filter, int(request.batch_size)
+        x = io.batch(request, "in", "in", f.input_desc, n, "in")
         index_type = request.indices_data_type or layout.DTYPE_UINT64
         layout.numpy_dtype(index_type, allowed=layout.INDEX_DTYPES, what="indices_data_type")
         indices = None
         if f.function == pooling.UN_MAX:
-            require(request.HasField("indices"), "UnMax pooling needs `indices` (laid out as the input)")
-            indices = codec.read_indices(request.indices, request.indices_data_type, f.input_desc, n, self.limits)
+            require(io.present(request, "indices", "indices"), "UnMax pooling needs `indices` (laid out as the input)")
+            indices = self._indices(request, f.input_desc, n, io)
         with self._holding(entry):
             y, idx = f.apply(x, indices=indices, want_indices=request.compute_indices)
-        response = pb.PoolingFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+        io.put("out", y, f.output_desc.data_type, f.output_desc)
         if idx is not None and request.compute_indices:
             require(index_type != layout.DTYPE_UINT32 or idx.size == 0 or int(idx.max()) < 2**32,
                     "an index does not fit UInt32: ask for UInt64 indices")
-            response.indices.CopyFrom(codec.buffer_from_array(layout.pack(idx, index_type)))
-        return response
+            io.put("indices", idx, index_type, _packed(f.output_desc, index_type))
+        return io.finish(pb.PoolingFilterApplyBatchResponse())
 
     def pooling_filter_apply_backward_batch(self, request: pb.PoolingFilterApplyBackwardBatchRequest,
-                                            tenant: str = "") -> pb.PoolingFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"pooling"}, "PoolingFilterApplyBackwardBatch")
-        f, n = entry.filter, request.batch_size
+                                            io: CallIO) -> pb.PoolingFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"pooling"}, "PoolingFilterApplyBackwardBatch")
+        f, n = entry.filter, int(request.batch_size)
         require(request.compute_in_delta or request.compute_bias_delta,
                 "PoolingFilterApplyBackwardBatch asks for no gradient")
-        x = self._optional_batch(request, "in", f.input_desc, n)
-        y = self._optional_batch(request, "out", f.output_desc, n)
-        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        x = self._optional_batch(request, "in", f.input_desc, n, io)
+        y = self._optional_batch(request, "out", f.output_desc, n, io)
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         indices = None
-        if request.HasField("indices"):
+        if io.present(request, "indices", "indices"):
             # Max: one index per output element; UnMax: per input element.
-            shape_of = f.input_desc if f.function == pooling.UN_MAX else f.output_desc
-            indices = codec.read_indices(request.indices, request.indices_data_type, shape_of, n, self.limits)
+            indices = self._indices(request, f.input_desc if f.function == pooling.UN_MAX else f.output_desc, n, io)
         with self._holding(entry):
             d_in, d_bias = f.apply_backward(x, y, dy, indices=indices, input_grad=request.compute_in_delta,
                                             bias_grad=request.compute_bias_delta)
-        return pb.PoolingFilterApplyBackwardBatchResponse(in_delta=codec.pack_gradient(d_in),
-                                                          bias_delta=codec.pack_gradient(d_bias))
+        io.put("in_delta", d_in, item=_packed(f.input_desc))
+        io.put("bias_delta", d_bias)
+        return io.finish(pb.PoolingFilterApplyBackwardBatchResponse())
+
+    @staticmethod
+    def _indices(request, desc: layout.Descriptor, n: int, io: CallIO) -> np.ndarray:
+        """Pooling indices (UInt64 = size_t when unset, or UInt32) laid out as ``desc``."""
+        index_type = request.indices_data_type or layout.DTYPE_UINT64
+        layout.numpy_dtype(index_type, allowed=layout.INDEX_DTYPES, what="indices_data_type")
+        return io.batch(request, "indices", "indices", _packed(desc, index_type), n, "indices",
+                        allowed=layout.INDEX_DTYPES)
 
     # ------------------------------------------------------------------------------------ loss
     def loss_filter_apply_batch(self, request: pb.LossFilterApplyBatchRequest,
-                                tenant: str = "") -> pb.LossFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"loss"}, "LossFilterApplyBatch")
-        f, n = entry.filter, request.batch_size
-        x, labels, weights = self._loss_inputs(request, f, n)
+                                io: CallIO) -> pb.LossFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"loss"}, "LossFilterApplyBatch")
+        f, n = entry.filter, int(request.batch_size)
+        x, labels, weights = self._loss_inputs(request, f, n, io)
         with self._holding(entry):
             value, d_in = f.apply(x, labels, weights, want_input_grad=request.compute_in_delta)
-        return pb.LossFilterApplyBatchResponse(out=codec.pack_batch(value, f.output_desc),
-                                               in_delta=codec.pack_gradient(d_in))
+        io.put("out", value, f.output_desc.data_type)
+        io.put("in_delta", d_in, item=_packed(f.input_desc))
+        return io.finish(pb.LossFilterApplyBatchResponse())
 
     def loss_filter_apply_backward_batch(self, request: pb.LossFilterApplyBackwardBatchRequest,
-                                         tenant: str = "") -> pb.LossFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"loss"}, "LossFilterApplyBackwardBatch")
-        f, n = entry.filter, request.batch_size
-        x, labels, weights = self._loss_inputs(request, f, n)
+                                         io: CallIO) -> pb.LossFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"loss"}, "LossFilterApplyBackwardBatch")
+        f, n = entry.filter, int(request.batch_size)
+        x, labels, weights = self._loss_inputs(request, f, n, io)
         # dL/d(loss): one value when reduced, else one item of the loss output per batch item.
         shape = f.output_shape(n)
         item = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (int(np.prod(shape[1:], dtype=np.int64)),))
-        d_loss = codec.read_batch(request.out_delta, item, shape[0], "out_delta", self.limits)
+        d_loss = io.batch(request, "out_delta", "out_delta", item, shape[0], "out_delta")
         with self._holding(entry):
             d_in = f.apply_backward(x, labels, weights, d_loss.reshape(shape))
-        return pb.LossFilterApplyBackwardBatchResponse(in_delta=codec.pack_gradient(d_in))
+        io.put("in_delta", d_in, item=_packed(f.input_desc))
+        return io.finish(pb.LossFilterApplyBackwardBatchResponse())
 
-    def _loss_inputs(self, request, f, n):
-        x = codec.read_batch(getattr(request, "in"), f.input_desc, n, "in", self.limits)
-        labels = codec.read_batch(request.labels, f.input_desc, n, "labels", self.limits)
+    def _loss_inputs(self, request, f, n: int, io: CallIO):
+        x = io.batch(request, "in", "in", f.input_desc, n, "in")
+        labels = io.batch(request, "labels", "labels", f.input_desc, n, "labels")
         f.check_weights(request.weights_size, n)
         weights = None
         if request.weights_size:
-            weights = codec.array_from_buffer(request.weights, np.dtype("<f4"), "weights", self.limits)
+            buf = request.weights if request.HasField("weights") else None
+            weights = io.elements(buf, "weights", np.dtype("<f4"), "weights", count=int(request.weights_size))
             require(weights.size == request.weights_size,
                     f"weights has {weights.size} values but weights_size is {request.weights_size}")
             require(bool(np.all(np.isfinite(weights))), "weights contains NaN or infinite values")
@@ -286,132 +424,152 @@ class Core:
 
     # --------------------------------------------------------------------------- normalization
     def normalization_filter_apply_batch(self, request: pb.NormalizationFilterApplyBatchRequest,
-                                         tenant: str = "") -> pb.NormalizationFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"normalization"}, "NormalizationFilterApplyBatch")
-        f = entry.filter
-        x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
+                                         io: CallIO) -> pb.NormalizationFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"normalization"}, "NormalizationFilterApplyBatch")
+        f, n = entry.filter, int(request.batch_size)
+        x = io.batch(request, "in", "in", f.input_desc, n, "in")
         with self._holding(entry):
             y = f.apply(x, training=request.training)
             stats = f.parameters()
-            response = pb.NormalizationFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+            io.put("out", y, f.output_desc.data_type, f.output_desc)
             for name in ("moving_mean", "moving_variance"):
                 if name in stats:
-                    getattr(response, name).CopyFrom(codec.buffer_from_array(stats[name]))
-        return response
+                    io.put(name, stats[name].copy())   # a snapshot: the next call moves them again
+        return io.finish(pb.NormalizationFilterApplyBatchResponse())
 
     def normalization_filter_apply_backward_batch(self, request: pb.NormalizationFilterApplyBackwardBatchRequest,
-                                                  tenant: str = "") -> pb.NormalizationFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"normalization"}, "NormalizationFilterApplyBackwardBatch")
-        f, n = entry.filter, request.batch_size
+                                                  io: CallIO) -> pb.NormalizationFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"normalization"}, "NormalizationFilterApplyBackwardBatch")
+        f, n = entry.filter, int(request.batch_size)
         require(request.compute_in_delta or request.compute_beta_delta or request.compute_gamma_delta,
                 "NormalizationFilterApplyBackwardBatch asks for no gradient: set compute_in_delta, "
                 "compute_beta_delta or compute_gamma_delta")
-        y = self._optional_batch(request, "out", f.output_desc, n)
-        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        y = self._optional_batch(request, "out", f.output_desc, n, io)
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
             d_in, d_beta, d_gamma = f.apply_backward(
                 y, dy, input_grad=request.compute_in_delta, beta_grad=request.compute_beta_delta,
                 gamma_grad=request.compute_gamma_delta)
-        return pb.NormalizationFilterApplyBackwardBatchResponse(
-            in_delta=codec.pack_gradient(d_in), beta_delta=codec.pack_gradient(d_beta),
-            gamma_delta=codec.pack_gradient(d_gamma))
+        io.put("in_delta", d_in, item=_packed(f.input_desc))
+        io.put("beta_delta", d_beta)
+        io.put("gamma_delta", d_gamma)
+        return io.finish(pb.NormalizationFilterApplyBackwardBatchResponse())
 
     # ------------------------------------------------------------------------------ arithmetic
     def arithmetic_filter_apply_batch(self, request: pb.ArithmeticFilterApplyBatchRequest,
-                                      tenant: str = "") -> pb.ArithmeticFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"arithmetic"}, "ArithmeticFilterApplyBatch")
+                                      io: CallIO) -> pb.ArithmeticFilterApplyBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"arithmetic"}, "ArithmeticFilterApplyBatch")
         f = entry.filter
-        inputs = self._operand_batches(getattr(request, "in"), f, request.batch_size)
+        inputs = self._operand_batches(request, f, int(request.batch_size), io)
         with self._holding(entry):
             y = f.apply(inputs, batch_size=request.batch_size)
-        return pb.ArithmeticFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+        io.put("out", y, f.output_desc.data_type, f.output_desc if y.shape[1:] == f.output_desc.shape else None)
+        return io.finish(pb.ArithmeticFilterApplyBatchResponse())
 
     def arithmetic_filter_apply_backward_batch(self, request: pb.ArithmeticFilterApplyBackwardBatchRequest,
-                                               tenant: str = "") -> pb.ArithmeticFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, tenant, {"arithmetic"}, "ArithmeticFilterApplyBackwardBatch")
-        f, n = entry.filter, request.batch_size
+                                               io: CallIO) -> pb.ArithmeticFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, {"arithmetic"}, "ArithmeticFilterApplyBackwardBatch")
+        f, n = entry.filter, int(request.batch_size)
         wanted = list(request.compute_in_delta)
         require(len(wanted) == f.arity, f"compute_in_delta has {len(wanted)} entries; the function takes "
                 f"{f.arity} operands: give one flag per operand")
         require(any(wanted), "ArithmeticFilterApplyBackwardBatch asks for no gradient")
-        inputs = self._operand_batches(getattr(request, "in"), f, n, required=False)
-        y = self._optional_batch(request, "out", f.output_desc, n)
-        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        inputs = self._operand_batches(request, f, n, io, required=False)
+        y = self._optional_batch(request, "out", f.output_desc, n, io)
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
             grads = f.apply_backward(inputs, y, dy, wanted=wanted)
-        return pb.ArithmeticFilterApplyBackwardBatchResponse(
-            in_delta=[codec.pack_gradient(g) or types_pb2.Buffer() for g in grads])
+        response = pb.ArithmeticFilterApplyBackwardBatchResponse()
+        for k, g in enumerate(grads):
+            response.in_delta.add()
+            io.put(f"in_delta[{k}]", g)
+        return io.finish(response)
 
-    def _operand_batches(self, buffers, f, batch_size: int, required: bool = True) -> list:
+    def _operand_batches(self, request, f, batch_size: int, io: CallIO, required: bool = True) -> list:
         """One array per Sample operand (None for Constant / Parameter, which live in the filter)."""
-        require(len(buffers) in (0, f.arity) and (len(buffers) == f.arity or not required),
-                f"`in` has {len(buffers)} buffers; the function takes {f.arity} operands: give one per operand "
+        buffers = getattr(request, "in")
+        count = max(len(buffers), _count_paths(io, "in"))
+        require(count in (0, f.arity) and (count == f.arity or not required),
+                f"`in` has {count} buffers; the function takes {f.arity} operands: give one per operand "
                 "(empty for Constant and Parameter operands)")
         inputs = []
         for k, (operand, desc) in enumerate(zip(f.params.inputs, f.input_descs)):
             buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
-            if operand.type != arithmetic.SAMPLE or buf.WhichOneof("contents") is None:
+            given = f"in[{k}]" in io.arrays or buf.WhichOneof("contents") is not None
+            if operand.type != arithmetic.SAMPLE or not given:
                 require(operand.type != arithmetic.SAMPLE or not required,
                         f"in[{k}] is empty but operand {k} is a Sample: send its batch")
                 inputs.append(None)
             else:
-                inputs.append(codec.read_batch(buf, desc, batch_size, f"in[{k}]", self.limits))
+                inputs.append(io.batch_of(buf, f"in[{k}]", desc, batch_size, f"in[{k}]"))
         return inputs
 
     # ----------------------------------------------------------------------------------- fused
     def fused_filter_apply_batch(self, request: pb.FusedFilterApplyBatchRequest,
-                                 tenant: str = "") -> pb.FusedFilterApplyBatchResponse:
-        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyBatch", multi=False)
+                                 io: CallIO) -> pb.FusedFilterApplyBatchResponse:
+        entry = self._fused_entry(request.filter_id, io.tenant, "FusedFilterApplyBatch", multi=False)
         f = entry.filter
-        x = codec.read_batch(getattr(request, "in"), f.input_desc, request.batch_size, "in", self.limits)
+        x = io.batch(request, "in", "in", f.input_desc, int(request.batch_size), "in")
         with self._holding(entry):
             y = f.apply([x], training=request.training)
-        return pb.FusedFilterApplyBatchResponse(out=codec.pack_batch(y, f.output_desc))
+        io.put("out", y, f.output_desc.data_type, f.output_desc)
+        return io.finish(pb.FusedFilterApplyBatchResponse())
 
     def fused_filter_apply_multi_input_batch(self, request: pb.FusedFilterApplyMultiInputBatchRequest,
-                                             tenant: str = "") -> pb.FusedFilterApplyMultiInputBatchResponse:
-        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyMultiInputBatch", multi=True)
+                                             io: CallIO) -> pb.FusedFilterApplyMultiInputBatchResponse:
+        entry = self._fused_entry(request.filter_id, io.tenant, "FusedFilterApplyMultiInputBatch", multi=True)
         f = entry.filter
-        inputs = self._fused_inputs(getattr(request, "in"), f, request.batch_size, required=True)
+        inputs = self._fused_inputs(request, f, int(request.batch_size), io, required=True)
         with self._holding(entry):
             y = f.apply(inputs, training=request.training)
-        return pb.FusedFilterApplyMultiInputBatchResponse(out=codec.pack_batch(y, f.output_desc))
+        io.put("out", y, f.output_desc.data_type, f.output_desc)
+        return io.finish(pb.FusedFilterApplyMultiInputBatchResponse())
 
     def fused_filter_apply_backward_batch(self, request: pb.FusedFilterApplyBackwardBatchRequest,
-                                          tenant: str = "") -> pb.FusedFilterApplyBackwardBatchResponse:
-        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyBackwardBatch", multi=False)
-        f, n = entry.filter, request.batch_size
+                                          io: CallIO) -> pb.FusedFilterApplyBackwardBatchResponse:
+        entry = self._fused_entry(request.filter_id, io.tenant, "FusedFilterApplyBackwardBatch", multi=False)
+        f, n = entry.filter, int(request.batch_size)
         wanted = self._delta_flags(f, request.compute_delta_parameters)
         require(request.compute_in_delta or any(wanted), "FusedFilterApplyBackwardBatch asks for no gradient")
-        x = self._optional_batch(request, "in", f.input_desc, n)
-        y = self._optional_batch(request, "out", f.output_desc, n)
-        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        x = self._optional_batch(request, "in", f.input_desc, n, io)
+        y = self._optional_batch(request, "out", f.output_desc, n, io)
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
             d_inputs, d_params = f.apply_backward([x], y, dy, input_grads=[request.compute_in_delta],
                                                   delta_parameters=wanted)
-        return pb.FusedFilterApplyBackwardBatchResponse(
-            in_delta=codec.pack_gradient(d_inputs[0]),
-            delta_parameters=[codec.pack_gradient(d) or types_pb2.Buffer() for d in d_params])
+        response = pb.FusedFilterApplyBackwardBatchResponse()
+        io.put("in_delta", d_inputs[0], item=_packed(f.input_desc))
+        self._put_delta_parameters(response, d_params, io)
+        return io.finish(response)
 
     def fused_filter_apply_backward_multi_input_batch(
             self, request: pb.FusedFilterApplyBackwardMultiInputBatchRequest,
-            tenant: str = "") -> pb.FusedFilterApplyBackwardMultiInputBatchResponse:
-        entry = self._fused_entry(request.filter_id, tenant, "FusedFilterApplyBackwardMultiInputBatch", multi=True)
-        f, n = entry.filter, request.batch_size
+            io: CallIO) -> pb.FusedFilterApplyBackwardMultiInputBatchResponse:
+        entry = self._fused_entry(request.filter_id, io.tenant, "FusedFilterApplyBackwardMultiInputBatch", multi=True)
+        f, n = entry.filter, int(request.batch_size)
         wanted = self._delta_flags(f, request.compute_delta_parameters)
         input_grads = list(request.compute_in_delta)
         require(len(input_grads) in (0, f.arity), f"compute_in_delta has {len(input_grads)} entries; the fused "
                 f"filter takes {f.arity} inputs")
         input_grads = input_grads or [False] * f.arity
         require(any(input_grads) or any(wanted), "FusedFilterApplyBackwardMultiInputBatch asks for no gradient")
-        inputs = self._fused_inputs(getattr(request, "in"), f, n, required=False)
-        y = self._optional_batch(request, "out", f.output_desc, n)
-        dy = codec.read_batch(request.out_delta, f.output_desc, n, "out_delta", self.limits)
+        inputs = self._fused_inputs(request, f, n, io, required=False)
+        y = self._optional_batch(request, "out", f.output_desc, n, io)
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
             d_inputs, d_params = f.apply_backward(inputs, y, dy, input_grads=input_grads, delta_parameters=wanted)
-        return pb.FusedFilterApplyBackwardMultiInputBatchResponse(
-            in_delta=[codec.pack_gradient(d) or types_pb2.Buffer() for d in d_inputs],
-            delta_parameters=[codec.pack_gradient(d) or types_pb2.Buffer() for d in d_params])
+        response = pb.FusedFilterApplyBackwardMultiInputBatchResponse()
+        for k, d in enumerate(d_inputs):
+            response.in_delta.add()
+            io.put(f"in_delta[{k}]", d, item=_packed(f.input_descs[k]) if d is not None and d.ndim > 1 else None)
+        self._put_delta_parameters(response, d_params, io)
+        return io.finish(response)
+
+    @staticmethod
+    def _put_delta_parameters(response, d_params, io: CallIO) -> None:
+        for k, d in enumerate(d_params):
+            response.delta_parameters.add()
+            io.put(f"delta_parameters[{k}]", d)
 
     def _fused_entry(self, filter_id: str, tenant: str, rpc: str, multi: bool) -> Entry:
         entry = self._entry(filter_id, tenant, {"fused"}, rpc)
@@ -428,21 +586,23 @@ class Core:
                 f"filter's delta_parameters are {names or 'none'} (BNNS's order)")
         return flags or [False] * len(names)
 
-    def _fused_inputs(self, buffers, f, batch_size: int, required: bool) -> list:
-        require(len(buffers) == f.arity or (not required and len(buffers) == 0),
-                f"`in` has {len(buffers)} buffers; the fused filter takes {f.arity} inputs")
+    def _fused_inputs(self, request, f, batch_size: int, io: CallIO, required: bool) -> list:
+        buffers = getattr(request, "in")
+        count = max(len(buffers), _count_paths(io, "in"))
+        require(count == f.arity or (not required and count == 0),
+                f"`in` has {count} buffers; the fused filter takes {f.arity} inputs")
         inputs = []
         for k, desc in enumerate(f.input_descs):
             buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
-            if buf.WhichOneof("contents") is None:
+            if f"in[{k}]" not in io.arrays and buf.WhichOneof("contents") is None:
                 require(not required, f"in[{k}] is empty")
                 inputs.append(None)
             else:
-                inputs.append(codec.read_batch(buf, desc, batch_size, f"in[{k}]", self.limits))
+                inputs.append(io.batch_of(buf, f"in[{k}]", desc, batch_size, f"in[{k}]"))
         return inputs
 
     # ------------------------------------------------------------------------------- optimizer
-    def optimizer_step(self, request: pb.OptimizerStepRequest, tenant: str = "") -> pb.OptimizerStepResponse:
+    def optimizer_step(self, request: pb.OptimizerStepRequest, io: CallIO) -> pb.OptimizerStepResponse:
         function = int(request.function)
         kind = optimizer.kind_of(function)
         fields = codec.optimizer_fields(request.fields)
@@ -450,85 +610,105 @@ class Core:
         require(count >= 1, "OptimizerStep needs at least one parameter")
         require(len(request.gradients) == count,
                 f"{count} parameters but {len(request.gradients)} gradients: give one gradient per parameter")
-        refs = [p.filter_parameter if p.WhichOneof("target") == "filter_parameter" else None for p in request.parameters]
-        entries = {ref.filter_id: self.registry.get(ref.filter_id, tenant) for ref in refs if ref is not None}
+        targets = [_optimizer_target(p) for p in request.parameters]
+        # The handles whose memory the step changes in place: filters, and tensors named as parameters.
+        entries = {}
+        for target in targets:
+            if isinstance(target, pb.FilterParameterRef):
+                entries[target.filter_id] = self.registry.get(target.filter_id, io.tenant)
+            elif isinstance(target, types_pb2.TensorReference):
+                entries[target.tensor_id] = self.registry.get_tensor(target.tensor_id, io.tenant)
         server_held = not request.accumulators
-        require(not server_held or all(refs) or optimizer.accumulator_count(function, count, fields) == 0,
-                f"{kind.name} keeps accumulators: pass them, or reference only filter parameters so the server "
-                "keeps them")
-        # Lock every filter involved, in one global order, so concurrent steps cannot deadlock.
+        require(not server_held or optimizer.accumulator_count(function, count, fields) == 0
+                or all(isinstance(t, (pb.FilterParameterRef, types_pb2.TensorReference)) for t in targets),
+                f"{kind.name} keeps accumulators: pass them, or give every parameter as a filter parameter or a "
+                "server tensor so the server keeps them")
+        # Lock every handle involved, in one global order, so concurrent steps cannot deadlock.
         locked = [entries[i] for i in sorted(entries)]
         for entry in locked:
             entry.lock.acquire()
         try:
             self._check_cancelled()
-            parameters = [self._optimizer_parameter(p, ref, entries, k) for k, (p, ref) in
-                          enumerate(zip(request.parameters, refs))]
+            parameters = [self._optimizer_parameter(p, target, entries, k, io)
+                          for k, (p, target) in enumerate(zip(request.parameters, targets))]
             gradients = []
             for k, (buf, param) in enumerate(zip(request.gradients, parameters)):
-                g = codec.array_from_buffer(buf, np.dtype("<f4"), f"gradients[{k}]", self.limits)
+                g = io.elements(buf, f"gradients[{k}]", np.dtype("<f4"), f"gradients[{k}]", count=param.size)
                 require(g.size == param.size,
                         f"gradients[{k}] has {g.size} values but parameters[{k}] has {param.size}")
                 # A non-finite gradient would silently destroy weights that live here (the kernel, like
                 # BNNS, lets it through: for inline arrays the caller sees the result and keeps its own).
-                require(refs[k] is None or bool(np.all(np.isfinite(g))),
-                        f"gradients[{k}] holds NaN or infinite values; refusing to step "
-                        f"{refs[k].name if refs[k] is not None else ''} of filter "
-                        f"{refs[k].filter_id if refs[k] is not None else ''}, which lives on the server")
+                if targets[k] is not None and not np.all(np.isfinite(g)):
+                    raise InvalidArgumentError(
+                        f"gradients[{k}] holds NaN or infinite values; refusing to step parameters[{k}] "
+                        f"({_describe_target(targets[k])}), which lives on the server")
                 gradients.append(g.reshape(param.shape))
             blocks = optimizer.accumulator_blocks(function, fields)
+            in_place_accumulators = False
             if server_held:
-                fresh, accumulators = self._server_accumulators(function, refs, entries, blocks, parameters)
+                fresh, accumulators = self._server_accumulators(function, targets, entries, blocks, parameters)
             else:
-                accumulators = [codec.array_from_buffer(b, np.dtype("<f4"), f"accumulators[{k}]", self.limits).copy()
-                                for k, b in enumerate(request.accumulators)]
-                for k, acc in enumerate(accumulators):
+                accumulators = []
+                for k, b in enumerate(request.accumulators):
                     param = parameters[k % count]
+                    acc = io.elements(b, f"accumulators[{k}]", np.dtype("<f4"), f"accumulators[{k}]", count=param.size)
                     require(acc.size == param.size, f"accumulators[{k}] has {acc.size} values but its parameter "
                             f"(parameters[{k % count}]) has {param.size}")
-                accumulators = [acc.reshape(parameters[k % count].shape) for k, acc in enumerate(accumulators)]
+                    referenced = b.WhichOneof("contents") in ("tensor", "shared_memory")
+                    in_place_accumulators = in_place_accumulators or referenced
+                    accumulators.append((acc if referenced else acc.copy()).reshape(param.shape))
             optimizer.optimizer_step(function, fields, parameters, gradients, accumulators)
             if server_held:   # only a successful step creates server-held state
-                for (filter_id, key), state in fresh.items():
-                    entries[filter_id].optimizer_state[key] = state
+                for (handle_id, key), state in fresh.items():
+                    entries[handle_id].optimizer_state[key] = state
             response = pb.OptimizerStepResponse()
-            for param, ref in zip(parameters, refs):
-                buf = response.parameters.add()
-                if ref is None or request.return_parameters:
-                    buf.CopyFrom(codec.buffer_from_array(param))
-            if not server_held or request.return_accumulators:
-                response.accumulators.extend(codec.buffer_from_array(a) for a in accumulators)
-            return response
+            for k, (param, target) in enumerate(zip(parameters, targets)):
+                response.parameters.add()
+                if target is None or (request.return_parameters and isinstance(target, pb.FilterParameterRef)):
+                    io.put(f"parameters[{k}]", param)
+            if (not server_held and not in_place_accumulators) or request.return_accumulators:
+                for k, acc in enumerate(accumulators):
+                    response.accumulators.add()
+                    io.put(f"accumulators[{k}]", acc)
+            return io.finish(response)
         finally:
             for entry in reversed(locked):
                 entry.lock.release()
 
     @staticmethod
-    def _optimizer_parameter(p, ref, entries, k) -> np.ndarray:
-        if ref is None:
-            require(p.WhichOneof("target") == "values",
-                    f"parameters[{k}] is empty: reference a filter parameter or send its values")
-            return codec.array_from_buffer(p.values, np.dtype("<f4"), f"parameters[{k}]").copy()
-        entry = entries[ref.filter_id]
-        trainable = entry.trainable
-        if ref.name not in trainable:
-            raise InvalidArgumentError(
-                f"parameters[{k}] names {ref.name!r} of filter {ref.filter_id} ({entry.kind}); its trainable arrays "
-                f"are {sorted(trainable) or 'none'}")
-        return trainable[ref.name]
+    def _optimizer_parameter(p, target, entries, k, io: CallIO) -> np.ndarray:
+        """The array the step updates: a filter's trainable array or a server tensor (in place),
+        or a private copy of an inline array (returned in the response)."""
+        if isinstance(target, pb.FilterParameterRef):
+            entry = entries[target.filter_id]
+            trainable = entry.trainable
+            if target.name not in trainable:
+                raise InvalidArgumentError(
+                    f"parameters[{k}] names {target.name!r} of filter {target.filter_id} ({entry.kind}); its trainable "
+                    f"arrays are {sorted(trainable) or 'none'}")
+            return trainable[target.name]
+        path = f"parameters[{k}].values"
+        require(p.WhichOneof("target") == "values" or path in io.arrays,
+                f"parameters[{k}] is empty: reference a filter parameter or send its values")
+        values = io.elements(p.values, path, np.dtype("<f4"), f"parameters[{k}]")
+        if target is not None:     # a server tensor or shared memory: stepped where it lives
+            require(values.flags.writeable, f"parameters[{k}] is read-only memory")
+            return values
+        return values.copy()
 
     @staticmethod
-    def _server_accumulators(function, refs, entries, blocks, parameters):
-        """BNNS's blocked accumulator list from server-held state (zeros at the first step)."""
+    def _server_accumulators(function, targets, entries, blocks, parameters):
+        """BNNS's blocked accumulator list from server-held state (zeros at the first step),
+        kept beside each filter parameter or server tensor."""
         fresh, per_param = {}, []
-        for ref, param in zip(refs, parameters):
-            entry = entries[ref.filter_id] if ref is not None else None
-            key = (ref.name, function) if ref is not None else None
+        for target, param in zip(targets, parameters):
+            handle_id, key = _state_key(target, function)
+            entry = entries.get(handle_id)
             state = entry.optimizer_state.get(key) if entry is not None else None
             if state is None:
                 state = {block: np.zeros_like(param) for block in blocks}
                 if entry is not None:
-                    fresh[(ref.filter_id, key)] = state
+                    fresh[(handle_id, key)] = state
             per_param.append(state)
         return fresh, [state[block] for block in blocks for state in per_param]
 
@@ -541,10 +721,63 @@ class Core:
                 f"(use the {entry.kind} entry point)")
         return entry
 
-    def _optional_batch(self, request, field: str, desc, batch_size: int) -> Optional[np.ndarray]:
-        if not request.HasField(field):
+    @staticmethod
+    def _optional_batch(request, field: str, desc, batch_size: int, io: CallIO) -> Optional[np.ndarray]:
+        if not io.present(request, field, field):
             return None
-        return codec.read_batch(getattr(request, field), desc, batch_size, field, self.limits)
+        return io.batch(request, field, field, desc, batch_size, field)
+
+
+# Where a filter's trainable arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).
+_TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc"}
+
+
+def _apply(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+    """f.apply(x), into ``out`` when the kernel takes one (out=) and the caller gave a place."""
+    if out is not None and _takes_out(type(f)):
+        return f.apply(x, out=out)
+    return f.apply(x)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_out(filter_class) -> bool:
+    return "out" in inspect.signature(filter_class.apply).parameters
+
+
+def _packed(desc: layout.Descriptor, data_type: int = layout.DTYPE_FLOAT32) -> layout.Descriptor:
+    """``desc``'s shape, contiguous, in ``data_type``: how gradients and indices are laid out."""
+    return dataclasses.replace(desc, stride=(), data_type=data_type, data=None)
+
+
+def _count_paths(io: CallIO, field: str) -> int:
+    """How many entries of a repeated Buffer field came as arrays ("in[0]", "in[1]", ...)."""
+    return sum(1 for path in io.arrays if path.startswith(field + "[") and "." not in path)
+
+
+def _optimizer_target(p):
+    """What an OptimizerParameter updates in place on the server: a FilterParameterRef, a
+    TensorReference, a SharedMemorySlice, or None for an inline array."""
+    if p.WhichOneof("target") == "filter_parameter":
+        return p.filter_parameter
+    which = p.values.WhichOneof("contents") if p.HasField("values") else None
+    return getattr(p.values, which) if which in ("tensor", "shared_memory") else None
+
+
+def _state_key(target, function):
+    """(handle id, key) under which the server keeps a parameter's optimizer accumulators."""
+    if isinstance(target, pb.FilterParameterRef):
+        return target.filter_id, (target.name, function)
+    if isinstance(target, types_pb2.TensorReference):
+        return target.tensor_id, (f"@{target.offset}", function)
+    return None, None
+
+
+def _describe_target(target) -> str:
+    if isinstance(target, pb.FilterParameterRef):
+        return f"{target.name} of filter {target.filter_id}"
+    if isinstance(target, types_pb2.TensorReference):
+        return f"tensor {target.tensor_id}"
+    return f"shared-memory region {target.region!r}"
 
 
 def rpc_method_name(rpc: str) -> str:

@@ -18,7 +18,9 @@ from bnns.kernels.errors import BNNSError
 from bnns.v1 import service_pb2
 
 from .auth import AuthInterceptor, Authenticator, grpc_server_credentials
+from . import wire
 from .core import Core
+from .dataplane import CallIO
 from .errors import grpc_code
 from .settings import Settings
 
@@ -33,15 +35,24 @@ def _open_access(_metadata: dict) -> str:
     return ""
 
 
-def _serve(core: Core, rpc: str, request, context: grpc.ServicerContext, tenant_of):
-    """core.call with the caller's tenant, request id and cancellation; errors mapped once."""
+def _serve(core: Core, rpc: str, raw, request_cls, context: grpc.ServicerContext, tenant_of) -> bytes:
+    """Decode (tensors as views over ``raw``), core.call with the caller's tenant, request id and
+    cancellation, encode (each result tensor copied once, into the reply); errors mapped once."""
     metadata = dict(context.invocation_metadata() or ())
     cancelled = threading.Event()
     context.add_callback(cancelled.set)          # fires when the caller cancels or the deadline passes
     try:
+        # Parsed here rather than by grpcio, which answers an undecodable request with INTERNAL.
+        request, tensors = wire.split(raw, request_cls)
+    except message_module.DecodeError as error:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{rpc}: the request does not parse as a serialized "
+                      f"{request_cls.DESCRIPTOR.full_name}: {error}")
+    try:
+        io = CallIO(arrays=tensors)
         # The tenant comes from the server's own token table, never from a header the caller sets.
-        return core.call(rpc, request, tenant=tenant_of(metadata), request_id=metadata.get("x-request-id"),
-                         cancelled=cancelled)
+        response = core.call(rpc, request, tenant=tenant_of(metadata), request_id=metadata.get("x-request-id"),
+                             cancelled=cancelled, io=io)
+        return wire.join(response, io.results)
     except BNNSError as error:
         context.abort(grpc_code(error), error.message)
     except Exception:   # a bug (Core.call logged the trace): keep the server up, tell the caller
@@ -49,14 +60,8 @@ def _serve(core: Core, rpc: str, request, context: grpc.ServicerContext, tenant_
 
 
 def _unary_handler(core: Core, rpc: str, request_cls, tenant_of):
-    def handle(raw: bytes, context: grpc.ServicerContext):
-        # Parsed here rather than by grpcio, which answers an undecodable request with INTERNAL.
-        try:
-            request = request_cls.FromString(raw)
-        except message_module.DecodeError as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{rpc}: the request is not a serialized "
-                          f"{request_cls.DESCRIPTOR.full_name}: {error}")
-        return _serve(core, rpc, request, context, tenant_of)
+    def handle(raw: bytes, context: grpc.ServicerContext) -> bytes:
+        return _serve(core, rpc, raw, request_cls, context, tenant_of)
     return handle
 
 
@@ -95,15 +100,11 @@ def _chunked_handler(core: Core, tenant_of, max_message_bytes: int, message_cap:
         if received != total:
             fail(context, grpc.StatusCode.INVALID_ARGUMENT,
                  f"ChunkedCall: the request ended after {received} of its {total} bytes (truncated)")
-        try:
-            request = unary[first.rpc].FromString(bytes(body))
-        except message_module.DecodeError as error:
-            fail(context, grpc.StatusCode.INVALID_ARGUMENT, f"ChunkedCall: the {first.rpc} request does not parse: {error}")
+        data = memoryview(_serve(core, first.rpc, body, unary[first.rpc], context, tenant_of))
         del body
-        data = _serve(core, first.rpc, request, context, tenant_of).SerializeToString()
         for offset in range(0, max(len(data), 1), response_chunk):
             yield service_pb2.MessageChunk(total_bytes=len(data) if offset == 0 else 0,
-                                           data=data[offset:offset + response_chunk])
+                                           data=bytes(data[offset:offset + response_chunk]))
     return handle
 
 
@@ -119,10 +120,9 @@ def bnns_handler(core: Core, tenant_of=_open_access, max_streamed_bytes: int = 4
         if method.name == "ChunkedCall":
             continue
         request_cls = getattr(service_pb2, method.input_type.name)
-        response_cls = getattr(service_pb2, method.output_type.name)
+        # Bytes in, bytes out: the handler decodes and encodes tensors itself (server/wire.py).
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _unary_handler(core, method.name, request_cls, tenant_of),
-            response_serializer=response_cls.SerializeToString)
+            _unary_handler(core, method.name, request_cls, tenant_of))
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 
 

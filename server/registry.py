@@ -1,4 +1,6 @@
-"""The thread-safe table of live filter handles.
+"""The thread-safe table of live handles: filters, and the tensors the server holds (kind
+"tensor"). Both count toward a tenant's handle and byte limits; each is found only by its own
+lookups (a tensor id given for a filter is NOT_FOUND, and the other way round).
 
 Each entry has its own lock: calls on one handle run one at a time (a training forward and the
 backward that reads its cache must not interleave), calls on different handles run in parallel.
@@ -43,6 +45,13 @@ class Entry:
         return int(held) + state
 
 
+TENSOR = "tensor"
+
+
+def _not_found(handle_id: str, tensor: bool) -> str:
+    return f"no live {'tensor' if tensor else 'filter'} with id {handle_id!r} (never created, or destroyed)"
+
+
 class Registry:
     def __init__(self, max_handles: int = 0, max_handle_bytes: int = 0):
         self._entries: dict[str, Entry] = {}
@@ -51,44 +60,59 @@ class Registry:
         self.max_handle_bytes = max_handle_bytes   # per tenant; 0 = unlimited
 
     def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "") -> Entry:
-        filter_id = "f-" + secrets.token_hex(8)
+        filter_id = ("t-" if kind == TENSOR else "f-") + secrets.token_hex(8)
         entry = Entry(filter_id, kind, filter_obj, info_parameters, owner)
         with self._lock:
             mine = [e for e in self._entries.values() if e.owner == owner]
             if self.max_handles and len(mine) >= self.max_handles:
                 raise ResourceExhaustedError(
-                    f"live handle limit reached: {self.max_handles} filters per tenant (max_handles); "
+                    f"live handle limit reached: {self.max_handles} filters and tensors per tenant (max_handles); "
                     f"destroy some before creating more")
             if self.max_handle_bytes:
                 held = sum(e.bytes_held for e in mine)
                 if held + entry.bytes_held > self.max_handle_bytes:
                     raise ResourceExhaustedError(
-                        f"handle bytes limit reached: this filter holds {entry.bytes_held} bytes and the tenant's "
-                        f"filters already hold {held}, over max_handle_bytes {self.max_handle_bytes}")
+                        f"handle bytes limit reached: this {'tensor' if kind == TENSOR else 'filter'} holds "
+                        f"{entry.bytes_held} bytes and the tenant's filters and tensors already hold {held}, over "
+                        f"max_handle_bytes {self.max_handle_bytes}")
             self._entries[filter_id] = entry
         return entry
 
     def get(self, filter_id: str, owner: Optional[str] = "") -> Entry:
-        """The live entry; owner None skips the tenant check (metrics labels only)."""
+        """The live filter; owner None skips the tenant check (metrics labels only)."""
+        return self._get(filter_id, owner, tensor=False)
+
+    def get_tensor(self, tensor_id: str, owner: str = "") -> Entry:
+        """The live tensor (Entry.filter is a dataplane.Tensor)."""
+        return self._get(tensor_id, owner, tensor=True)
+
+    def _get(self, handle_id: str, owner: Optional[str], tensor: bool) -> Entry:
         with self._lock:
-            entry = self._entries.get(filter_id)
-        if entry is None or (owner is not None and entry.owner != owner):
+            entry = self._entries.get(handle_id)
+        if entry is None or (owner is not None and entry.owner != owner) or (entry.kind == TENSOR) != tensor:
             # Another tenant's handle is reported exactly like one that never existed.
-            raise NotFoundError(f"no live filter with id {filter_id!r} (never created, or destroyed)")
+            raise NotFoundError(_not_found(handle_id, tensor))
         return entry
 
-    def remove(self, filter_id: str, owner: str = "") -> Entry:
+    def remove(self, filter_id: str, owner: str = "", tensor: bool = False) -> Entry:
         with self._lock:
             entry = self._entries.get(filter_id)
-            if entry is None or entry.owner != owner:
-                raise NotFoundError(f"no live filter with id {filter_id!r} (never created, or destroyed)")
+            if entry is None or entry.owner != owner or (entry.kind == TENSOR) != tensor:
+                raise NotFoundError(_not_found(filter_id, tensor))
             del self._entries[filter_id]
         entry.destroyed = True
         return entry
 
     def entries(self, owner: str = "") -> Iterator[Entry]:
+        """The tenant's live filters."""
         with self._lock:
-            snapshot = [e for e in self._entries.values() if e.owner == owner]
+            snapshot = [e for e in self._entries.values() if e.owner == owner and e.kind != TENSOR]
+        return iter(snapshot)
+
+    def tensors(self, owner: str = "") -> Iterator[Entry]:
+        """The tenant's live tensors."""
+        with self._lock:
+            snapshot = [e for e in self._entries.values() if e.owner == owner and e.kind == TENSOR]
         return iter(snapshot)
 
     def all_entries(self) -> list:

@@ -56,6 +56,7 @@ import logging
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import math
+import re
 import socket
 import threading
 import time
@@ -75,7 +76,9 @@ from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError,
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
+from . import wire
 from .core import Core
+from .dataplane import CallIO
 from .errors import HTTP_STATUSES, http_status
 from .settings import Settings
 
@@ -92,6 +95,15 @@ _LIFECYCLE = {
     "ListFilters": ("GET", "/v1/filters", "List the live filters"),
     "DescribeFilter": ("GET", "/v1/filters/{filter_id}", "Describe one live filter"),
     "DestroyFilter": ("DELETE", "/v1/filters/{filter_id}", "BNNSFilterDestroy"),
+    "CreateTensor": ("POST", "/v1/tensors", "Create a tensor held by the server"),
+    "ListTensors": ("GET", "/v1/tensors", "List the server tensors"),
+    "DescribeTensor": ("GET", "/v1/tensors/{tensor_id}", "Describe one server tensor"),
+    "DestroyTensor": ("DELETE", "/v1/tensors/{tensor_id}", "Destroy a server tensor"),
+    "WriteTensor": ("POST", "/v1/tensors/{tensor_id}:write", "Write elements of a server tensor"),
+    "ReadTensor": ("POST", "/v1/tensors/{tensor_id}:read", "Read elements of a server tensor"),
+    "RegisterSharedMemory": ("POST", "/v1/sharedMemory", "Register a same-host shared-memory region"),
+    "ListSharedMemory": ("GET", "/v1/sharedMemory", "List the registered shared-memory regions"),
+    "UnregisterSharedMemory": ("DELETE", "/v1/sharedMemory/{name}", "Unregister a shared-memory region"),
 }
 
 
@@ -107,6 +119,12 @@ class RestRoute:
     @property
     def filter_scoped(self) -> bool:
         return "{filter_id}" in self.path
+
+    @property
+    def path_field(self) -> Optional[str]:
+        """The request field the path carries ({filter_id}, {tensor_id}, {name}), if any."""
+        match = re.search(r"\{(\w+)\}", self.path)
+        return match.group(1) if match else None
 
     @property
     def has_body(self) -> bool:
@@ -230,15 +248,18 @@ def _endpoint(route: RestRoute, core: Core, max_body_bytes: int):
 
 
 def _serve(route: RestRoute, core: Core, request: Request, body: bytes, tenant: str) -> Response:
-    """Decode, call the core, encode (in a worker thread: the kernels hold the CPU)."""
+    """Decode, call the core, encode (in a worker thread: the kernels hold the CPU). Binary
+    bodies keep their tensors as views over the body and get them back spliced in once."""
     binary_in = _media_type(request.headers.get("content-type")) in PROTOBUF_TYPES
-    message = _decode(route, body, binary_in)
-    if route.filter_scoped:
-        _bind_filter_id(message, request.path_params["filter_id"])
+    message, tensors = _decode(route, body, binary_in)
+    if route.path_field:
+        _bind_path_field(message, route.path_field, request.path_params[route.path_field])
     as_values = _query_flag(request, "values") or _sends_values(message)
-    response = core.call(route.rpc, message, tenant=tenant, request_id=request.headers.get("x-request-id"))
+    io = CallIO(arrays=tensors)
+    response = core.call(route.rpc, message, tenant=tenant, request_id=request.headers.get("x-request-id"), io=io)
     if any(t in request.headers.get("accept", "") for t in PROTOBUF_TYPES):
-        return Response(response.SerializeToString(), media_type=PROTOBUF_TYPES[0])
+        return Response(wire.join(response, io.results), media_type=PROTOBUF_TYPES[0])
+    io.embed(response)
     document = render_json(response, message, _out_dtype_lookup(core, message, tenant) if as_values else None)
     return Response(json.dumps(document, separators=(",", ":"), allow_nan=False), media_type="application/json")
 
@@ -271,16 +292,16 @@ def _too_large(size: int, limit: int) -> ResourceExhaustedError:
 
 
 def _decode(route: RestRoute, body: bytes, binary: bool):
+    """(request message, {Buffer path: tensor bytes kept outside it})."""
     message = route.request_cls()
     name = route.request_cls.DESCRIPTOR.full_name
     if binary:
         try:
-            message.ParseFromString(body)
+            return wire.split(body, route.request_cls)
         except DecodeError as error:
             raise InvalidArgumentError(f"the application/x-protobuf body is not a serialized {name}: {error}")
-        return message
     if not body.strip():
-        return message
+        return message, {}
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -294,14 +315,15 @@ def _decode(route: RestRoute, body: bytes, binary: bool):
         # json_format lets a few conversions escape unwrapped (1e400 for an enum: OverflowError; a lone
         # surrogate in a string: SystemError from the C extension).
         raise InvalidArgumentError(f"the request body is not a valid {name}: {error}")
-    return message
+    return message, {}
 
 
-def _bind_filter_id(message, path_id: str) -> None:
-    if message.filter_id and message.filter_id != path_id:
-        raise InvalidArgumentError(f"filter_id {message.filter_id!r} in the body differs from {path_id!r} in the "
+def _bind_path_field(message, field: str, path_value: str) -> None:
+    given = getattr(message, field)
+    if given and given != path_value:
+        raise InvalidArgumentError(f"{field} {given!r} in the body differs from {path_value!r} in the "
                                    "path; leave it out of the body")
-    message.filter_id = path_id
+    setattr(message, field, path_value)
 
 
 def _media_type(header: Optional[str]) -> str:
@@ -466,10 +488,17 @@ _ERRORS = {
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+_PATH_PARAMETERS = {
+    "filter_id": {"example": _EXAMPLE_ID, "description": "The handle CreateFilter returned."},
+    "tensor_id": {"example": "t-0123456789abcdef", "description": "The id CreateTensor returned."},
+    "name": {"example": "batch-in", "description": "The name the region was registered under."},
+}
 
 
 def _tag(route: RestRoute) -> str:
-    return "filters" if route.rpc in _LIFECYCLE else "apply" if route.filter_scoped else "service"
+    if route.rpc in _LIFECYCLE:
+        return route.path.split("/")[2]          # filters, tensors, sharedMemory
+    return "apply" if route.filter_scoped else "service"
 
 
 def _description(route: RestRoute) -> str:
@@ -478,8 +507,8 @@ def _description(route: RestRoute) -> str:
     if route.has_body:
         text += (f"\n\nBody: the proto3 JSON mapping of `{request}` (see bnns/v1/*.proto), or the serialized "
                  f"message with `Content-Type: application/x-protobuf`.")
-    if route.filter_scoped:
-        text += " `filter_id` comes from the path" + ("; leave it out of the body." if route.has_body else ".")
+    if route.path_field:
+        text += f" `{route.path_field}` comes from the path" + ("; leave it out of the body." if route.has_body else ".")
     if route.returns_buffers:
         text += ("\n\nResult tensors come back as base64 `data`, or as `values` number lists when the request "
                  "sent any `values` list or says `?values=true`. `Accept: application/x-protobuf` returns "
@@ -489,9 +518,9 @@ def _description(route: RestRoute) -> str:
 
 def _openapi_operation(route: RestRoute, examples: dict) -> dict:
     parameters = []
-    if route.filter_scoped:
-        parameters.append({"name": "filter_id", "in": "path", "required": True, "schema": {"type": "string"},
-                           "example": _EXAMPLE_ID, "description": "The handle CreateFilter returned."})
+    if route.path_field:
+        parameters.append({"name": route.path_field, "in": "path", "required": True, "schema": {"type": "string"},
+                           **_PATH_PARAMETERS[route.path_field]})
     if route.returns_buffers:
         parameters.append({"name": "values", "in": "query", "required": False,
                            "schema": {"type": "boolean", "default": False},
@@ -664,7 +693,7 @@ def worked_examples() -> dict:
     routes = {route.rpc: route for route in rest_routes(core)}
     found: dict = {}
 
-    def run(rpc: str, name: str, summary: str, body: Optional[dict], filter_id: str = ""):
+    def run(rpc: str, name: str, summary: str, body: Optional[dict], handle_id: str = ""):
         route = routes.get(rpc)
         if route is None:
             return None
@@ -673,8 +702,8 @@ def worked_examples() -> dict:
         if body is not None:
             entry["request"] = body
             json_format.ParseDict(body, message)
-        if route.filter_scoped:
-            message.filter_id = filter_id
+        if route.path_field:
+            setattr(message, route.path_field, handle_id)
         try:
             response = core.call(route.rpc, message)
         except BNNSError as error:
@@ -694,4 +723,42 @@ def worked_examples() -> dict:
                 run("DestroyFilter", name, summary, None, created.filter_id)
         except Exception:   # a stale example must not stop the server; the e2e tests catch it
             log.warning("docs example %s failed", name, exc_info=True)
+    try:
+        _resident_examples(run)
+    except Exception:
+        log.warning("docs example resident failed", exc_info=True)
     return found
+
+
+def _resident_examples(run) -> None:
+    """The convolution example with its input and output held by the server (tensor routes)."""
+    name, summary = "resident", "the convolution example on tensors held by the server"
+    conv = run("CreateFilter", name, summary, {"convolution": _CONVOLUTION})
+    x = run("CreateTensor", name, "a 4x4 image held by the server", {"shape": [1, 1, 4, 4], "name": "image",
+                                                                     "data": {"values": IMAGE_4X4}})
+    y = run("CreateTensor", name, "room for the 2x2 result", {"shape": [1, 1, 2, 2], "name": "result"})
+    x_id, y_id = x.info.tensor_id, y.info.tensor_id
+    run("WriteTensor", name, "overwrite the image's first row", {"offset": 0, "data": {"values": [1, 2, 0, 1]}}, x_id)
+    run("FilterApplyBatch", name, "read the image from a tensor and write the result into another",
+        {"batch_size": 1, "in": {"tensor": {"tensor_id": x_id}},
+         "outputs": {"out": {"tensor": {"tensor_id": y_id}}}}, conv.filter_id)
+    run("ReadTensor", name, "read the result back", {"offset": 0, "count": 0}, y_id)
+    run("DescribeTensor", name, "describe the result tensor", None, y_id)
+    run("ListTensors", name, "the two tensors of this example", None)
+    run("DestroyTensor", name, "destroy the image tensor", None, x_id)
+    _shared_memory_examples(run)
+
+
+def _shared_memory_examples(run) -> None:
+    """Register, list and unregister a real (throw-away) shared-memory object."""
+    from multiprocessing import shared_memory
+    segment = shared_memory.SharedMemory(create=True, size=4096)
+    name, summary = "region", "a 4 KiB region of a POSIX shared-memory object"
+    try:
+        run("RegisterSharedMemory", name, summary, {"region": {"name": "batch-in", "key": "/" + segment.name.lstrip("/"),
+                                                                "offset": 0, "byte_size": 4096}})
+        run("ListSharedMemory", name, "the region registered above", None)
+        run("UnregisterSharedMemory", name, "unregister it (the object itself stays the caller's)", None, "batch-in")
+    finally:
+        segment.close()
+        segment.unlink()

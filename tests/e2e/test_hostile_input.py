@@ -329,7 +329,14 @@ def rest_target(rpc: str, filter_id: str) -> tuple:
     quoted = urllib.parse.quote(filter_id, safe="")
     lifecycle = {"CreateFilter": ("POST", "/v1/filters"), "ListFilters": ("GET", "/v1/filters"),
                  "DescribeFilter": ("GET", f"/v1/filters/{quoted}"),
-                 "DestroyFilter": ("DELETE", f"/v1/filters/{quoted}")}
+                 "DestroyFilter": ("DELETE", f"/v1/filters/{quoted}"),
+                 "CreateTensor": ("POST", "/v1/tensors"), "ListTensors": ("GET", "/v1/tensors"),
+                 "DescribeTensor": ("GET", f"/v1/tensors/{quoted}"),
+                 "DestroyTensor": ("DELETE", f"/v1/tensors/{quoted}"),
+                 "WriteTensor": ("POST", f"/v1/tensors/{quoted}:write"),
+                 "ReadTensor": ("POST", f"/v1/tensors/{quoted}:read"),
+                 "RegisterSharedMemory": ("POST", "/v1/sharedMemory"), "ListSharedMemory": ("GET", "/v1/sharedMemory"),
+                 "UnregisterSharedMemory": ("DELETE", f"/v1/sharedMemory/{quoted}")}
     if rpc in lifecycle:
         return lifecycle[rpc]
     verb = rpc[0].lower() + rpc[1:]
@@ -917,8 +924,13 @@ def test_a_handle_of_a_kind_the_rpc_does_not_serve_is_invalid_argument_at_both_d
     assert not wrong, wrong
 
 
-# An empty request: ListFilters serves it, filter RPCs find no handle "", the rest lack everything.
-EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INVALID}
+# An empty request: the List RPCs serve it, handle RPCs find no handle "", the rest lack everything.
+# UnregisterSharedMemory with no name unregisters all the caller's regions (none); REST always
+# names one in the path, which is not registered.
+EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INVALID, "ListTensors": OK,
+                "CreateTensor": INVALID, "ListSharedMemory": OK, "RegisterSharedMemory": INVALID,
+                "UnregisterSharedMemory": OK}
+REST_EMPTY_ANSWER = {**EMPTY_ANSWER, "UnregisterSharedMemory": NOT_FOUND}
 
 
 @pytest.mark.parametrize("rpc", RPCS)
@@ -927,6 +939,7 @@ def test_an_empty_request_gets_a_clean_status_at_both_doors(live, rpc):
     code, details = grpc_status(live, rpc, REQUEST_OF[rpc]())
     assert code == expected, details
     # REST: an empty JSON object, and an empty body, for an id that names nothing.
+    expected = REST_EMPTY_ANSWER.get(rpc, NOT_FOUND)
     for content in (b"{}", b""):
         response = rest_call(live, rpc, content=content, filter_id="f-0000000000000000")
         assert response.status_code == (200 if expected == OK else HTTP_OF[expected]), response.text

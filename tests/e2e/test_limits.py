@@ -177,8 +177,8 @@ def test_call_cancelled_while_waiting_for_its_handle_changes_nothing(grpc_server
     # Control: the same filter in process, given only the slow call.
     from bnns.server.core import Core
     control = Core()
-    control_id = control.create_filter(fused_conv_bn()).filter_id
-    control.fused_filter_apply_batch(fused_apply(control_id, slow, True))
-    expected = control.fused_filter_apply_batch(fused_apply(control_id, probe, False)).out.data
+    control_id = control.call("CreateFilter", fused_conv_bn()).filter_id
+    control.call("FusedFilterApplyBatch", fused_apply(control_id, slow, True))
+    expected = control.call("FusedFilterApplyBatch", fused_apply(control_id, probe, False)).out.data
     assert after == expected
     channel.close()

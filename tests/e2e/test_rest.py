@@ -428,7 +428,15 @@ def test_handle_created_over_rest_is_usable_over_grpc(stub, conv):
 def expected_route(rpc: str, request_fields) -> tuple:
     lifecycle = {"CreateFilter": ("post", "/v1/filters"), "ListFilters": ("get", "/v1/filters"),
                  "DescribeFilter": ("get", "/v1/filters/{filter_id}"),
-                 "DestroyFilter": ("delete", "/v1/filters/{filter_id}")}
+                 "DestroyFilter": ("delete", "/v1/filters/{filter_id}"),
+                 "CreateTensor": ("post", "/v1/tensors"), "ListTensors": ("get", "/v1/tensors"),
+                 "DescribeTensor": ("get", "/v1/tensors/{tensor_id}"),
+                 "DestroyTensor": ("delete", "/v1/tensors/{tensor_id}"),
+                 "WriteTensor": ("post", "/v1/tensors/{tensor_id}:write"),
+                 "ReadTensor": ("post", "/v1/tensors/{tensor_id}:read"),
+                 "RegisterSharedMemory": ("post", "/v1/sharedMemory"),
+                 "ListSharedMemory": ("get", "/v1/sharedMemory"),
+                 "UnregisterSharedMemory": ("delete", "/v1/sharedMemory/{name}")}
     lower = rpc[0].lower() + rpc[1:]
     if rpc in lifecycle:
         return lifecycle[rpc]

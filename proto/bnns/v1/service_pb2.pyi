@@ -7,6 +7,144 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class TensorInfo(_message.Message):
+    __slots__ = ("tensor_id", "data_type", "shape", "byte_size", "name")
+    TENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    tensor_id: str
+    data_type: _types_pb2.DataType
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    byte_size: int
+    name: str
+    def __init__(self, tensor_id: _Optional[str] = ..., data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+
+class CreateTensorRequest(_message.Message):
+    __slots__ = ("data_type", "shape", "data", "name")
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    data_type: _types_pb2.DataType
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    data: _types_pb2.Buffer
+    name: str
+    def __init__(self, data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class CreateTensorResponse(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: TensorInfo
+    def __init__(self, info: _Optional[_Union[TensorInfo, _Mapping]] = ...) -> None: ...
+
+class WriteTensorRequest(_message.Message):
+    __slots__ = ("tensor_id", "offset", "data")
+    TENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    tensor_id: str
+    offset: int
+    data: _types_pb2.Buffer
+    def __init__(self, tensor_id: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class WriteTensorResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReadTensorRequest(_message.Message):
+    __slots__ = ("tensor_id", "offset", "count")
+    TENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    tensor_id: str
+    offset: int
+    count: int
+    def __init__(self, tensor_id: _Optional[str] = ..., offset: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ReadTensorResponse(_message.Message):
+    __slots__ = ("data", "info")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    data: _types_pb2.Buffer
+    info: TensorInfo
+    def __init__(self, data: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., info: _Optional[_Union[TensorInfo, _Mapping]] = ...) -> None: ...
+
+class DescribeTensorRequest(_message.Message):
+    __slots__ = ("tensor_id",)
+    TENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    tensor_id: str
+    def __init__(self, tensor_id: _Optional[str] = ...) -> None: ...
+
+class DescribeTensorResponse(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: TensorInfo
+    def __init__(self, info: _Optional[_Union[TensorInfo, _Mapping]] = ...) -> None: ...
+
+class ListTensorsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListTensorsResponse(_message.Message):
+    __slots__ = ("tensors",)
+    TENSORS_FIELD_NUMBER: _ClassVar[int]
+    tensors: _containers.RepeatedCompositeFieldContainer[TensorInfo]
+    def __init__(self, tensors: _Optional[_Iterable[_Union[TensorInfo, _Mapping]]] = ...) -> None: ...
+
+class DestroyTensorRequest(_message.Message):
+    __slots__ = ("tensor_id",)
+    TENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    tensor_id: str
+    def __init__(self, tensor_id: _Optional[str] = ...) -> None: ...
+
+class DestroyTensorResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SharedMemoryRegion(_message.Message):
+    __slots__ = ("name", "key", "offset", "byte_size")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    key: str
+    offset: int
+    byte_size: int
+    def __init__(self, name: _Optional[str] = ..., key: _Optional[str] = ..., offset: _Optional[int] = ..., byte_size: _Optional[int] = ...) -> None: ...
+
+class RegisterSharedMemoryRequest(_message.Message):
+    __slots__ = ("region",)
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    region: SharedMemoryRegion
+    def __init__(self, region: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ...) -> None: ...
+
+class RegisterSharedMemoryResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UnregisterSharedMemoryRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UnregisterSharedMemoryResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSharedMemoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSharedMemoryResponse(_message.Message):
+    __slots__ = ("regions",)
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    regions: _containers.RepeatedCompositeFieldContainer[SharedMemoryRegion]
+    def __init__(self, regions: _Optional[_Iterable[_Union[SharedMemoryRegion, _Mapping]]] = ...) -> None: ...
+
 class MessageChunk(_message.Message):
     __slots__ = ("rpc", "total_bytes", "data")
     RPC_FIELD_NUMBER: _ClassVar[int]
@@ -103,13 +241,22 @@ class DestroyFilterResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class FilterApplyBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size")
+    __slots__ = ("filter_id", "batch_size", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FilterApplyBatchResponse(_message.Message):
     __slots__ = ("out",)
@@ -118,7 +265,14 @@ class FilterApplyBatchResponse(_message.Message):
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class FilterApplyBackwardBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_weights_delta", "compute_bias_delta")
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_weights_delta", "compute_bias_delta", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +281,7 @@ class FilterApplyBackwardBatchRequest(_message.Message):
     COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     out: _types_pb2.Buffer
@@ -134,7 +289,8 @@ class FilterApplyBackwardBatchRequest(_message.Message):
     compute_in_delta: bool
     compute_weights_delta: bool
     compute_bias_delta: bool
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_weights_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_weights_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FilterApplyBackwardBatchResponse(_message.Message):
     __slots__ = ("in_delta", "weights_delta", "bias_delta")
@@ -147,19 +303,28 @@ class FilterApplyBackwardBatchResponse(_message.Message):
     def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class PoolingFilterApplyBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "compute_indices", "indices_data_type", "indices")
+    __slots__ = ("filter_id", "batch_size", "compute_indices", "indices_data_type", "indices", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_INDICES_FIELD_NUMBER: _ClassVar[int]
     INDICES_DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
     INDICES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     compute_indices: bool
     indices_data_type: _types_pb2.DataType
     indices: _types_pb2.Buffer
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_indices: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_indices: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class PoolingFilterApplyBatchResponse(_message.Message):
     __slots__ = ("out", "indices")
@@ -170,7 +335,14 @@ class PoolingFilterApplyBatchResponse(_message.Message):
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class PoolingFilterApplyBackwardBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_bias_delta", "indices_data_type", "indices")
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_bias_delta", "indices_data_type", "indices", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +352,7 @@ class PoolingFilterApplyBackwardBatchRequest(_message.Message):
     COMPUTE_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
     INDICES_DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
     INDICES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     out: _types_pb2.Buffer
@@ -188,7 +361,8 @@ class PoolingFilterApplyBackwardBatchRequest(_message.Message):
     compute_bias_delta: bool
     indices_data_type: _types_pb2.DataType
     indices: _types_pb2.Buffer
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class PoolingFilterApplyBackwardBatchResponse(_message.Message):
     __slots__ = ("in_delta", "bias_delta")
@@ -199,7 +373,14 @@ class PoolingFilterApplyBackwardBatchResponse(_message.Message):
     def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class LossFilterApplyBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "labels", "weights", "weights_size", "compute_in_delta")
+    __slots__ = ("filter_id", "batch_size", "labels", "weights", "weights_size", "compute_in_delta", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
@@ -207,13 +388,15 @@ class LossFilterApplyBatchRequest(_message.Message):
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_SIZE_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     labels: _types_pb2.Buffer
     weights: _types_pb2.Buffer
     weights_size: int
     compute_in_delta: bool
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., labels: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_size: _Optional[int] = ..., compute_in_delta: _Optional[bool] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., labels: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_size: _Optional[int] = ..., compute_in_delta: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class LossFilterApplyBatchResponse(_message.Message):
     __slots__ = ("out", "in_delta")
@@ -224,7 +407,14 @@ class LossFilterApplyBatchResponse(_message.Message):
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class LossFilterApplyBackwardBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "labels", "weights", "weights_size", "out_delta")
+    __slots__ = ("filter_id", "batch_size", "labels", "weights", "weights_size", "out_delta", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
@@ -232,13 +422,15 @@ class LossFilterApplyBackwardBatchRequest(_message.Message):
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_SIZE_FIELD_NUMBER: _ClassVar[int]
     OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     labels: _types_pb2.Buffer
     weights: _types_pb2.Buffer
     weights_size: int
     out_delta: _types_pb2.Buffer
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., labels: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_size: _Optional[int] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., labels: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_size: _Optional[int] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class LossFilterApplyBackwardBatchResponse(_message.Message):
     __slots__ = ("in_delta",)
@@ -247,15 +439,24 @@ class LossFilterApplyBackwardBatchResponse(_message.Message):
     def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class NormalizationFilterApplyBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "training")
+    __slots__ = ("filter_id", "batch_size", "training", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     training: bool
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class NormalizationFilterApplyBatchResponse(_message.Message):
     __slots__ = ("out", "moving_mean", "moving_variance")
@@ -268,7 +469,14 @@ class NormalizationFilterApplyBatchResponse(_message.Message):
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_mean: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_variance: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class NormalizationFilterApplyBackwardBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_beta_delta", "compute_gamma_delta")
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_beta_delta", "compute_gamma_delta", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     OUT_FIELD_NUMBER: _ClassVar[int]
@@ -276,6 +484,7 @@ class NormalizationFilterApplyBackwardBatchRequest(_message.Message):
     COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_BETA_DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_GAMMA_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     out: _types_pb2.Buffer
@@ -283,7 +492,8 @@ class NormalizationFilterApplyBackwardBatchRequest(_message.Message):
     compute_in_delta: bool
     compute_beta_delta: bool
     compute_gamma_delta: bool
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_beta_delta: _Optional[bool] = ..., compute_gamma_delta: _Optional[bool] = ...) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_beta_delta: _Optional[bool] = ..., compute_gamma_delta: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
 
 class NormalizationFilterApplyBackwardBatchResponse(_message.Message):
     __slots__ = ("in_delta", "beta_delta", "gamma_delta")
@@ -296,13 +506,22 @@ class NormalizationFilterApplyBackwardBatchResponse(_message.Message):
     def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., beta_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., gamma_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class ArithmeticFilterApplyBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size")
+    __slots__ = ("filter_id", "batch_size", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class ArithmeticFilterApplyBatchResponse(_message.Message):
     __slots__ = ("out",)
@@ -311,19 +530,28 @@ class ArithmeticFilterApplyBatchResponse(_message.Message):
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class ArithmeticFilterApplyBackwardBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "compute_in_delta", "out", "out_delta")
+    __slots__ = ("filter_id", "batch_size", "compute_in_delta", "out", "out_delta", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
     OUT_FIELD_NUMBER: _ClassVar[int]
     OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     compute_in_delta: _containers.RepeatedScalarFieldContainer[bool]
     out: _types_pb2.Buffer
     out_delta: _types_pb2.Buffer
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_in_delta: _Optional[_Iterable[bool]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_in_delta: _Optional[_Iterable[bool]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class ArithmeticFilterApplyBackwardBatchResponse(_message.Message):
     __slots__ = ("in_delta",)
@@ -332,15 +560,24 @@ class ArithmeticFilterApplyBackwardBatchResponse(_message.Message):
     def __init__(self, in_delta: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...
 
 class FusedFilterApplyBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "training")
+    __slots__ = ("filter_id", "batch_size", "training", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     training: bool
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyBatchResponse(_message.Message):
     __slots__ = ("out",)
@@ -349,15 +586,24 @@ class FusedFilterApplyBatchResponse(_message.Message):
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class FusedFilterApplyMultiInputBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "training")
+    __slots__ = ("filter_id", "batch_size", "training", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     training: bool
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyMultiInputBatchResponse(_message.Message):
     __slots__ = ("out",)
@@ -366,7 +612,14 @@ class FusedFilterApplyMultiInputBatchResponse(_message.Message):
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class FusedFilterApplyBackwardBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_delta_parameters")
+    __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_delta_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
@@ -374,13 +627,15 @@ class FusedFilterApplyBackwardBatchRequest(_message.Message):
     OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_IN_DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_DELTA_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     out: _types_pb2.Buffer
     out_delta: _types_pb2.Buffer
     compute_in_delta: bool
     compute_delta_parameters: _containers.RepeatedScalarFieldContainer[bool]
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_delta_parameters: _Optional[_Iterable[bool]] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_delta_parameters: _Optional[_Iterable[bool]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyBackwardBatchResponse(_message.Message):
     __slots__ = ("in_delta", "delta_parameters")
@@ -391,7 +646,14 @@ class FusedFilterApplyBackwardBatchResponse(_message.Message):
     def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., delta_parameters: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...
 
 class FusedFilterApplyBackwardMultiInputBatchRequest(_message.Message):
-    __slots__ = ("filter_id", "batch_size", "compute_in_delta", "out", "out_delta", "compute_delta_parameters")
+    __slots__ = ("filter_id", "batch_size", "compute_in_delta", "out", "out_delta", "compute_delta_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     IN_FIELD_NUMBER: _ClassVar[int]
@@ -399,13 +661,15 @@ class FusedFilterApplyBackwardMultiInputBatchRequest(_message.Message):
     OUT_FIELD_NUMBER: _ClassVar[int]
     OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_DELTA_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     filter_id: str
     batch_size: int
     compute_in_delta: _containers.RepeatedScalarFieldContainer[bool]
     out: _types_pb2.Buffer
     out_delta: _types_pb2.Buffer
     compute_delta_parameters: _containers.RepeatedScalarFieldContainer[bool]
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_in_delta: _Optional[_Iterable[bool]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_delta_parameters: _Optional[_Iterable[bool]] = ..., **kwargs) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_in_delta: _Optional[_Iterable[bool]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_delta_parameters: _Optional[_Iterable[bool]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyBackwardMultiInputBatchResponse(_message.Message):
     __slots__ = ("in_delta", "delta_parameters")
@@ -432,7 +696,14 @@ class OptimizerParameter(_message.Message):
     def __init__(self, filter_parameter: _Optional[_Union[FilterParameterRef, _Mapping]] = ..., values: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class OptimizerStepRequest(_message.Message):
-    __slots__ = ("function", "fields", "parameters", "gradients", "accumulators", "return_parameters", "return_accumulators")
+    __slots__ = ("function", "fields", "parameters", "gradients", "accumulators", "return_parameters", "return_accumulators", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
@@ -440,6 +711,7 @@ class OptimizerStepRequest(_message.Message):
     ACCUMULATORS_FIELD_NUMBER: _ClassVar[int]
     RETURN_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     RETURN_ACCUMULATORS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     function: _types_pb2.OptimizerFunction
     fields: OptimizerFields
     parameters: _containers.RepeatedCompositeFieldContainer[OptimizerParameter]
@@ -447,7 +719,8 @@ class OptimizerStepRequest(_message.Message):
     accumulators: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
     return_parameters: bool
     return_accumulators: bool
-    def __init__(self, function: _Optional[_Union[_types_pb2.OptimizerFunction, str]] = ..., fields: _Optional[_Union[OptimizerFields, _Mapping]] = ..., parameters: _Optional[_Iterable[_Union[OptimizerParameter, _Mapping]]] = ..., gradients: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., accumulators: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., return_parameters: _Optional[bool] = ..., return_accumulators: _Optional[bool] = ...) -> None: ...
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, function: _Optional[_Union[_types_pb2.OptimizerFunction, str]] = ..., fields: _Optional[_Union[OptimizerFields, _Mapping]] = ..., parameters: _Optional[_Iterable[_Union[OptimizerParameter, _Mapping]]] = ..., gradients: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., accumulators: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., return_parameters: _Optional[bool] = ..., return_accumulators: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
 
 class OptimizerStepResponse(_message.Message):
     __slots__ = ("parameters", "accumulators")

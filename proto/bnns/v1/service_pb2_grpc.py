@@ -129,6 +129,51 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.FromString,
                 _registered_method=True)
+        self.CreateTensor = channel.unary_unary(
+                '/bnns.v1.BNNSService/CreateTensor',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CreateTensorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CreateTensorResponse.FromString,
+                _registered_method=True)
+        self.WriteTensor = channel.unary_unary(
+                '/bnns.v1.BNNSService/WriteTensor',
+                request_serializer=bnns_dot_v1_dot_service__pb2.WriteTensorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.WriteTensorResponse.FromString,
+                _registered_method=True)
+        self.ReadTensor = channel.unary_unary(
+                '/bnns.v1.BNNSService/ReadTensor',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ReadTensorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ReadTensorResponse.FromString,
+                _registered_method=True)
+        self.DescribeTensor = channel.unary_unary(
+                '/bnns.v1.BNNSService/DescribeTensor',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DescribeTensorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DescribeTensorResponse.FromString,
+                _registered_method=True)
+        self.ListTensors = channel.unary_unary(
+                '/bnns.v1.BNNSService/ListTensors',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ListTensorsRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ListTensorsResponse.FromString,
+                _registered_method=True)
+        self.DestroyTensor = channel.unary_unary(
+                '/bnns.v1.BNNSService/DestroyTensor',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DestroyTensorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DestroyTensorResponse.FromString,
+                _registered_method=True)
+        self.RegisterSharedMemory = channel.unary_unary(
+                '/bnns.v1.BNNSService/RegisterSharedMemory',
+                request_serializer=bnns_dot_v1_dot_service__pb2.RegisterSharedMemoryRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.RegisterSharedMemoryResponse.FromString,
+                _registered_method=True)
+        self.UnregisterSharedMemory = channel.unary_unary(
+                '/bnns.v1.BNNSService/UnregisterSharedMemory',
+                request_serializer=bnns_dot_v1_dot_service__pb2.UnregisterSharedMemoryRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.UnregisterSharedMemoryResponse.FromString,
+                _registered_method=True)
+        self.ListSharedMemory = channel.unary_unary(
+                '/bnns.v1.BNNSService/ListSharedMemory',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ListSharedMemoryRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ListSharedMemoryResponse.FromString,
+                _registered_method=True)
         self.ChunkedCall = channel.stream_stream(
                 '/bnns.v1.BNNSService/ChunkedCall',
                 request_serializer=bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
@@ -273,6 +318,65 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTensor(self, request, context):
+        """Tensors held by the server (BNNSTensor-like; counted in the tenant's handles and bytes): any
+        Buffer of any call may name one, as input or, through a request's `outputs`, as the place a
+        result is written, so chains of calls keep activations, gradients and weights on the server.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteTensor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadTensor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeTensor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTensors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DestroyTensor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterSharedMemory(self, request, context):
+        """Same-host shared memory (Triton's system shared memory): register a POSIX shared-memory
+        object the caller created; Buffers may then be slices of it, for inputs and outputs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnregisterSharedMemory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSharedMemory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ChunkedCall(self, request_iterator, context):
         """Transport, not a BNNS entry point: any RPC above, with its request and response cut into
         chunks, for messages larger than the server's message cap. The client streams the
@@ -380,6 +484,51 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.OptimizerStep,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.SerializeToString,
+            ),
+            'CreateTensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTensor,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CreateTensorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CreateTensorResponse.SerializeToString,
+            ),
+            'WriteTensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteTensor,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.WriteTensorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.WriteTensorResponse.SerializeToString,
+            ),
+            'ReadTensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadTensor,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ReadTensorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ReadTensorResponse.SerializeToString,
+            ),
+            'DescribeTensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeTensor,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DescribeTensorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DescribeTensorResponse.SerializeToString,
+            ),
+            'ListTensors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTensors,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ListTensorsRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ListTensorsResponse.SerializeToString,
+            ),
+            'DestroyTensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.DestroyTensor,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DestroyTensorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DestroyTensorResponse.SerializeToString,
+            ),
+            'RegisterSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterSharedMemory,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.RegisterSharedMemoryRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.RegisterSharedMemoryResponse.SerializeToString,
+            ),
+            'UnregisterSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnregisterSharedMemory,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.UnregisterSharedMemoryRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.UnregisterSharedMemoryResponse.SerializeToString,
+            ),
+            'ListSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSharedMemory,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ListSharedMemoryRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ListSharedMemoryResponse.SerializeToString,
             ),
             'ChunkedCall': grpc.stream_stream_rpc_method_handler(
                     servicer.ChunkedCall,
@@ -900,6 +1049,249 @@ class BNNSService:
             '/bnns.v1.BNNSService/OptimizerStep',
             bnns_dot_v1_dot_service__pb2.OptimizerStepRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.OptimizerStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CreateTensor',
+            bnns_dot_v1_dot_service__pb2.CreateTensorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CreateTensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteTensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/WriteTensor',
+            bnns_dot_v1_dot_service__pb2.WriteTensorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.WriteTensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadTensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ReadTensor',
+            bnns_dot_v1_dot_service__pb2.ReadTensorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ReadTensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeTensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DescribeTensor',
+            bnns_dot_v1_dot_service__pb2.DescribeTensorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DescribeTensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTensors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ListTensors',
+            bnns_dot_v1_dot_service__pb2.ListTensorsRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ListTensorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DestroyTensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DestroyTensor',
+            bnns_dot_v1_dot_service__pb2.DestroyTensorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DestroyTensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/RegisterSharedMemory',
+            bnns_dot_v1_dot_service__pb2.RegisterSharedMemoryRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.RegisterSharedMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnregisterSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/UnregisterSharedMemory',
+            bnns_dot_v1_dot_service__pb2.UnregisterSharedMemoryRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.UnregisterSharedMemoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ListSharedMemory',
+            bnns_dot_v1_dot_service__pb2.ListSharedMemoryRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ListSharedMemoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

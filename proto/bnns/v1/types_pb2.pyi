@@ -438,14 +438,38 @@ SGD_MOMENTUM_VARIANT_1: OptimizerSGDMomentumVariant
 SGD_MOMENTUM_VARIANT_2: OptimizerSGDMomentumVariant
 
 class Buffer(_message.Message):
-    __slots__ = ("data", "values", "stride")
+    __slots__ = ("data", "values", "tensor", "shared_memory", "stride", "accumulate")
     DATA_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    TENSOR_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     STRIDE_FIELD_NUMBER: _ClassVar[int]
+    ACCUMULATE_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     values: _struct_pb2.ListValue
+    tensor: TensorReference
+    shared_memory: SharedMemorySlice
     stride: int
-    def __init__(self, data: _Optional[bytes] = ..., values: _Optional[_Union[_struct_pb2.ListValue, _Mapping]] = ..., stride: _Optional[int] = ...) -> None: ...
+    accumulate: bool
+    def __init__(self, data: _Optional[bytes] = ..., values: _Optional[_Union[_struct_pb2.ListValue, _Mapping]] = ..., tensor: _Optional[_Union[TensorReference, _Mapping]] = ..., shared_memory: _Optional[_Union[SharedMemorySlice, _Mapping]] = ..., stride: _Optional[int] = ..., accumulate: _Optional[bool] = ...) -> None: ...
+
+class TensorReference(_message.Message):
+    __slots__ = ("tensor_id", "offset")
+    TENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    tensor_id: str
+    offset: int
+    def __init__(self, tensor_id: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class SharedMemorySlice(_message.Message):
+    __slots__ = ("region", "offset", "byte_size")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    offset: int
+    byte_size: int
+    def __init__(self, region: _Optional[str] = ..., offset: _Optional[int] = ..., byte_size: _Optional[int] = ...) -> None: ...
 
 class NDArrayDescriptor(_message.Message):
     __slots__ = ("flags", "layout", "size", "stride", "data", "data_type", "data_scale", "data_bias")

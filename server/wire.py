@@ -1,0 +1,231 @@
+"""Tensors in and out of serialized messages without the generated code's copies.
+
+The generated protobuf classes copy a ``bytes`` field when a message is parsed and again each
+time the field is read, and copy it twice more to serialize it. For a 16 MiB tensor those copies
+cost more than most kernels. The wire format is simple and documented (a message is a sequence
+of ``tag, value`` fields; ``bytes`` and sub-messages are ``tag, length, payload``), so the two
+directions that carry tensors are done here:
+
+* ``split(raw, message_class)``: the tensors of a received message as memoryviews over the
+  received bytes (no copy), and the message itself parsed without them (small).
+* ``join(message, tensors)``: a message serialized with tensors spliced into its Buffers: each
+  tensor's bytes are copied exactly once, into the outgoing bytes.
+
+Tensors are the ``data`` field of ``bnns.v1.Buffer``; a Buffer is named by its path in the
+message, e.g. ``in``, ``in[1]``, ``out_delta``, ``parameters[0].values``,
+``convolution.w_desc.data``. The .proto stays the contract: the bytes produced and accepted are
+exactly the messages it defines.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Dict, List, Tuple, Union
+
+from google.protobuf import descriptor as descriptor_mod
+from google.protobuf.message import DecodeError
+
+from bnns.v1 import types_pb2
+
+BUFFER = types_pb2.Buffer.DESCRIPTOR
+_DATA_FIELD = BUFFER.fields_by_name["data"].number
+_LEN = 2                                   # wire type of bytes, strings and sub-messages
+_DATA_TAG = bytes([(_DATA_FIELD << 3) | _LEN])
+
+# Below this size the generated parser's copies cost less than a walk in Python.
+SPLIT_MIN_BYTES = 64 << 10
+
+Chunk = Union[bytes, memoryview]
+
+
+def split(raw: Union[bytes, memoryview], message_class) -> Tuple[object, Dict[str, memoryview]]:
+    """(message without its tensor bytes, {Buffer path: memoryview of its data over ``raw``}).
+
+    Raises DecodeError for bytes that are not a well-formed ``message_class``."""
+    view = memoryview(raw)
+    if view.nbytes < SPLIT_MIN_BYTES:
+        return message_class.FromString(bytes(view)), {}
+    tensors: Dict[str, memoryview] = {}
+    pieces = _strip(view, 0, view.nbytes, message_class.DESCRIPTOR, "", tensors)
+    message = message_class.FromString(b"".join(pieces) if tensors else bytes(view))
+    return message, tensors
+
+
+def join(message, tensors: Dict[str, object]) -> bytes:
+    """``message`` serialized, with ``tensors[path]`` (anything exposing a contiguous buffer: a
+    NumPy array, bytes) as the ``data`` of the Buffer at each path. Each such Buffer must be
+    present in ``message`` (set, even if empty) and must not carry data of its own."""
+    serialized = message.SerializeToString()
+    if not tensors:
+        return serialized
+    wanted = {path: memoryview(array).cast("B") for path, array in tensors.items()}
+    prefixes = {path[:end] for path in wanted for end in _prefix_ends(path)}
+    view = memoryview(serialized)
+    pieces = _splice(view, 0, view.nbytes, message.DESCRIPTOR, "", wanted, prefixes)
+    if wanted:
+        raise ValueError(f"no Buffer at {sorted(wanted)} in the {message.DESCRIPTOR.full_name} to carry it")
+    return b"".join(pieces)
+
+
+# --------------------------------------------------------------------------------- the walks
+
+def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descriptor, path: str,
+           tensors: Dict[str, memoryview]) -> List[Chunk]:
+    """The fields in view[start:end] without Buffer data (recorded in ``tensors``)."""
+    nested = _buffer_fields(message)
+    is_buffer = message is BUFFER
+    pieces: List[Chunk] = []
+    run = start                           # start of the current run of fields copied as they are
+    seen: Dict[int, int] = {}
+    pos = start
+    while pos < end:
+        field_start = pos
+        number, wire_type, pos = _tag(view, pos, end)
+        if wire_type != _LEN:
+            pos = _skip(view, pos, end, wire_type)
+            continue
+        length, pos = _varint(view, pos, end)
+        payload_end = pos + length
+        if payload_end > end:
+            raise DecodeError("truncated length-delimited field")
+        if is_buffer and number == _DATA_FIELD:
+            tensors[path] = view[pos:payload_end]
+            pieces.append(view[run:field_start])
+            run = payload_end
+        elif number in nested:
+            field = nested[number]
+            index = seen.get(number, 0)
+            seen[number] = index + 1
+            child = _child_path(path, field, index)
+            found = len(tensors)
+            inner = _strip(view, pos, payload_end, field.message_type, child, tensors)
+            if len(tensors) != found:     # something was taken out: re-frame with the new length
+                pieces.append(view[run:field_start])
+                size = sum(len(p) for p in inner)
+                pieces.append(_encode_tag(number) + _encode_varint(size))
+                pieces.extend(inner)
+                run = payload_end
+        pos = payload_end
+    pieces.append(view[run:end])
+    return pieces
+
+
+def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Descriptor, path: str,
+            wanted: Dict[str, memoryview], prefixes: set) -> List[Chunk]:
+    """The fields in view[start:end] with wanted tensors added to the Buffers at their paths."""
+    nested = _buffer_fields(message)
+    pieces: List[Chunk] = []
+    run = start
+    seen: Dict[int, int] = {}
+    pos = start
+    while pos < end:
+        field_start = pos
+        number, wire_type, pos = _tag(view, pos, end)
+        if wire_type != _LEN:
+            pos = _skip(view, pos, end, wire_type)
+            continue
+        length, pos = _varint(view, pos, end)
+        payload_end = pos + length
+        if number in nested:
+            field = nested[number]
+            index = seen.get(number, 0)
+            seen[number] = index + 1
+            child = _child_path(path, field, index)
+            if child in prefixes:
+                inner = _splice(view, pos, payload_end, field.message_type, child, wanted, prefixes)
+                pieces.append(view[run:field_start])
+                pieces.append(_encode_tag(number) + _encode_varint(sum(len(p) for p in inner)))
+                pieces.extend(inner)
+                run = payload_end
+        pos = payload_end
+    pieces.append(view[run:end])
+    if message is BUFFER and path in wanted:
+        data = wanted.pop(path)
+        pieces.append(_DATA_TAG + _encode_varint(data.nbytes))
+        pieces.append(data)
+    return pieces
+
+
+@functools.lru_cache(maxsize=None)
+def _buffer_fields(message: descriptor_mod.Descriptor) -> Dict[int, descriptor_mod.FieldDescriptor]:
+    """The message-typed fields of ``message`` that are, or may contain, a Buffer."""
+    return {f.number: f for f in message.fields if f.message_type is not None and _holds_buffer(f.message_type)}
+
+
+@functools.lru_cache(maxsize=None)
+def _holds_buffer(message: descriptor_mod.Descriptor, _seen: frozenset = frozenset()) -> bool:
+    if message is BUFFER:
+        return True
+    if message.full_name in _seen:
+        return False
+    seen = _seen | {message.full_name}
+    return any(f.message_type is not None and _holds_buffer(f.message_type, seen) for f in message.fields)
+
+
+def _child_path(path: str, field: descriptor_mod.FieldDescriptor, index: int) -> str:
+    name = f"{path}.{field.name}" if path else field.name
+    return f"{name}[{index}]" if _is_repeated(field) else name
+
+
+def _is_repeated(field) -> bool:
+    flag = getattr(field, "is_repeated", None)        # protobuf >= 6; older ones only have label
+    return bool(flag) if flag is not None else field.label == field.LABEL_REPEATED
+
+
+def _prefix_ends(path: str):
+    """Ends of every ancestor path of ``path`` and of ``path`` itself ("a.b[0].c" -> "a", "a.b[0]", ...)."""
+    for k, char in enumerate(path):
+        if char == ".":
+            yield k
+    yield len(path)
+
+
+def _tag(view: memoryview, pos: int, end: int) -> Tuple[int, int, int]:
+    key, pos = _varint(view, pos, end)
+    number, wire_type = key >> 3, key & 7
+    if number == 0:
+        raise DecodeError("field number 0")
+    return number, wire_type, pos
+
+
+def _skip(view: memoryview, pos: int, end: int, wire_type: int) -> int:
+    if wire_type == 0:
+        _, pos = _varint(view, pos, end)
+    elif wire_type == 1:
+        pos += 8
+    elif wire_type == 5:
+        pos += 4
+    else:                                  # groups (3, 4) are not proto3; 6, 7 do not exist
+        raise DecodeError(f"unexpected wire type {wire_type}")
+    if pos > end:
+        raise DecodeError("truncated field")
+    return pos
+
+
+def _varint(view: memoryview, pos: int, end: int) -> Tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise DecodeError("truncated or overlong varint")
+        byte = view[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _encode_tag(number: int) -> bytes:
+    return _encode_varint((number << 3) | _LEN)
