@@ -11,6 +11,7 @@ from bnns.kernels.errors import BNNSError
 from .api import *            # noqa: F401,F403  the C-style functions and BNNSFilter
 from .api import BNNSFilter, last_error
 from .backend import LocalBackend, RemoteBackend, connect, current
+from .tensor import BNNSTensor
 from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's raw values
 from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
 from .activation import ActivationLayer as _ActivationLayer

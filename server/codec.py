@@ -1,6 +1,7 @@
-"""proto <-> NumPy: Buffers to arrays, NDArrayDescriptors to layout.Descriptors, layer-parameter
-messages to the kernels' parameter dataclasses. No maths here and no transport: the core calls
-these, the kernels never see protobuf."""
+"""proto <-> NumPy: inline Buffers (bytes, JSON values) to arrays, NDArrayDescriptors to
+layout.Descriptors, layer-parameter messages to the kernels' parameter dataclasses. No maths here
+and no transport: the core calls these (through dataplane.CallIO, which resolves every kind of
+Buffer), the kernels never see protobuf."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from bnns.kernels.pooling import PoolingParams
 from bnns.kernels import fused
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import types_pb2
+
+from .wire import is_repeated
 
 
 class Limits:
@@ -85,40 +88,6 @@ def _flatten_list(values: struct_pb2.ListValue, name: str) -> list:
         else:
             stack.pop()
     return out
-
-
-def buffer_from_array(array: np.ndarray) -> types_pb2.Buffer:
-    """A packed Buffer holding ``array``'s bytes (C order)."""
-    return types_pb2.Buffer(data=np.ascontiguousarray(array).tobytes())
-
-
-def read_batch(buf: types_pb2.Buffer, desc: layout.Descriptor, batch_size: int, name: str,
-               limits: Limits = NO_LIMITS, allowed: dict = layout.FLOAT_DTYPES) -> np.ndarray:
-    """A request's batch buffer as (N, *desc.shape), honouring its stride (float data as float32)."""
-    dtype = layout.numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
-    flat = array_from_buffer(buf, dtype, name, limits)
-    return layout.read_batch(flat, desc, int(batch_size), int(buf.stride), name, allowed)
-
-
-def read_indices(buf: types_pb2.Buffer, data_type: int, desc: layout.Descriptor, batch_size: int,
-                 limits: Limits = NO_LIMITS) -> np.ndarray:
-    """Pooling indices (UInt64 = size_t when unset, or UInt32) laid out as ``desc``."""
-    index_type = data_type or layout.DTYPE_UINT64
-    layout.numpy_dtype(index_type, allowed=layout.INDEX_DTYPES, what="indices_data_type")
-    return read_batch(buf, dataclasses.replace(desc, data_type=index_type, stride=()), batch_size, "indices",
-                      limits, allowed=layout.INDEX_DTYPES)
-
-
-def pack_batch(array: np.ndarray, desc: layout.Descriptor) -> types_pb2.Buffer:
-    """A result batch as a packed Buffer in the descriptor's data type."""
-    return buffer_from_array(layout.pack(array, desc.data_type))
-
-
-def pack_gradient(array: Optional[np.ndarray]) -> Optional[types_pb2.Buffer]:
-    """Gradients travel as packed Float32."""
-    if array is None:
-        return None
-    return buffer_from_array(layout.pack(array, layout.DTYPE_FLOAT32))
 
 
 # --------------------------------------------------------------------------------- descriptors
@@ -304,15 +273,9 @@ def strip_tensor_data(message) -> None:
     for field, value in message.ListFields():
         if field.message_type is None:
             continue
-        items = value if _is_repeated(field) else [value]
+        items = value if is_repeated(field) else [value]
         for item in items:
             if isinstance(item, types_pb2.NDArrayDescriptor):
                 item.ClearField("data")
             elif hasattr(item, "ListFields"):
                 strip_tensor_data(item)
-
-
-def _is_repeated(field) -> bool:
-    # protobuf >= 6 has FieldDescriptor.is_repeated; older versions only have label (3 = repeated).
-    flag = getattr(field, "is_repeated", None)
-    return bool(flag) if flag is not None else field.label == 3

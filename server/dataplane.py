@@ -34,6 +34,7 @@ from bnns.kernels.errors import (FailedPreconditionError, InvalidArgumentError, 
 from bnns.v1 import types_pb2
 
 from . import codec
+from .wire import is_repeated
 
 
 # ------------------------------------------------------------------------------ result sinks
@@ -449,18 +450,13 @@ def _input_buffers(message, path: str = ""):
             continue
         name = f"{path}.{field.name}" if path else field.name
         if field.message_type.full_name == types_pb2.Buffer.DESCRIPTOR.full_name:
-            items = value if _repeated(field) else [value]
+            items = value if is_repeated(field) else [value]
             for k, buf in enumerate(items):
-                yield (f"{name}[{k}]" if _repeated(field) else name), buf
+                yield (f"{name}[{k}]" if is_repeated(field) else name), buf
         elif not field.message_type.GetOptions().map_entry:
-            items = value if _repeated(field) else [value]
+            items = value if is_repeated(field) else [value]
             for k, item in enumerate(items):
-                yield from _input_buffers(item, f"{name}[{k}]" if _repeated(field) else name)
-
-
-def _repeated(field) -> bool:
-    flag = getattr(field, "is_repeated", None)
-    return bool(flag) if flag is not None else field.label == field.LABEL_REPEATED
+                yield from _input_buffers(item, f"{name}[{k}]" if is_repeated(field) else name)
 
 
 def _reference_key(buf):

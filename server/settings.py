@@ -25,6 +25,7 @@ class Settings:
     max_streamed_bytes: int = 4 * GIB      # one message sent through ChunkedCall
     workers: int = 8                       # gRPC thread pool
     grace_seconds: float = 10.0            # SIGTERM: how long in-flight calls may finish
+    shared_memory: bool = True             # RegisterSharedMemory and shared-memory Buffers (same host)
     log_level: str = "INFO"
     # Authentication and TLS (server/auth.py). No tokens = open mode, loopback only unless allow_open.
     token_file: str = ""                   # lines "token tenant"
@@ -70,6 +71,9 @@ def parse(argv: Optional[Sequence[str]] = None, environ=os.environ) -> Settings:
                             help=f"{help_text} [{env}] (default: {default})")
     parser.add_argument("--no-grpc", dest="enable_grpc", action="store_false", help="do not serve gRPC")
     parser.add_argument("--no-http", dest="enable_http", action="store_false", help="do not serve REST")
+    parser.add_argument("--no-shared-memory", dest="shared_memory", action="store_false",
+                        default=environ.get("BNNS_SHARED_MEMORY", "1").lower() not in ("0", "false", "no"),
+                        help="refuse RegisterSharedMemory and shared-memory buffers [BNNS_SHARED_MEMORY=0]")
     parser.add_argument("--allow-open", action="store_true",
                         default=environ.get("BNNS_ALLOW_OPEN", "").lower() in ("1", "true", "yes"),
                         help="with no tokens configured, serve a non-loopback --host anyway, to anyone who can "

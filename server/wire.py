@@ -164,10 +164,10 @@ def _holds_buffer(message: descriptor_mod.Descriptor, _seen: frozenset = frozens
 
 def _child_path(path: str, field: descriptor_mod.FieldDescriptor, index: int) -> str:
     name = f"{path}.{field.name}" if path else field.name
-    return f"{name}[{index}]" if _is_repeated(field) else name
+    return f"{name}[{index}]" if is_repeated(field) else name
 
 
-def _is_repeated(field) -> bool:
+def is_repeated(field) -> bool:
     flag = getattr(field, "is_repeated", None)        # protobuf >= 6; older ones only have label
     return bool(flag) if flag is not None else field.label == field.LABEL_REPEATED
 

@@ -1,0 +1,73 @@
+"""server/wire.py: tensors split out of received bytes as views, and spliced into replies, with
+bytes exactly those of the generated code's messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from google.protobuf.message import DecodeError
+
+from bnns.server import wire
+from bnns.v1 import service_pb2 as pb
+
+
+def big(n: int = 1 << 15, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(n).astype(np.float32)   # 128 KiB: above SPLIT_MIN_BYTES
+
+
+def test_join_writes_the_message_the_generated_code_reads():
+    x, y = big(seed=1), big(10, seed=2)
+    request = pb.ArithmeticFilterApplyBatchRequest(filter_id="f-1", batch_size=3)
+    getattr(request, "in").add(stride=7)
+    getattr(request, "in").add()
+    request.outputs["out"].tensor.tensor_id = "t-1"
+    parsed = pb.ArithmeticFilterApplyBatchRequest.FromString(wire.join(request, {"in[0]": x, "in[1]": y}))
+    assert getattr(parsed, "in")[0].data == x.tobytes() and getattr(parsed, "in")[0].stride == 7
+    assert getattr(parsed, "in")[1].data == y.tobytes()
+    assert parsed.filter_id == "f-1" and parsed.batch_size == 3 and parsed.outputs["out"].tensor.tensor_id == "t-1"
+
+
+def test_split_gives_views_over_the_received_bytes_and_the_rest_of_the_message():
+    x = big()
+    request = pb.OptimizerStepRequest(function=1)
+    request.parameters.add().values.SetInParent()
+    request.gradients.add(stride=0)
+    raw = bytearray(wire.join(request, {"parameters[0].values": x, "gradients[0]": x[::-1].copy()}))
+    message, tensors = wire.split(raw, pb.OptimizerStepRequest)
+    assert sorted(tensors) == ["gradients[0]", "parameters[0].values"]
+    values = np.frombuffer(tensors["parameters[0].values"], np.float32)
+    np.testing.assert_array_equal(values, x)
+    assert np.shares_memory(values, np.frombuffer(raw, np.uint8))          # a view, not a copy
+    assert message.function == 1 and message.parameters[0].HasField("values")
+    assert message.parameters[0].values.WhichOneof("contents") is None     # its bytes were taken out
+
+
+def test_split_finds_descriptor_data_deep_in_a_create_request():
+    w = big()
+    request = pb.CreateFilterRequest()
+    request.fused.layers.add().convolution.w_desc.data.SetInParent()
+    request.fused.layers[0].convolution.x_padding = 1
+    message, tensors = wire.split(wire.join(request, {"fused.layers[0].convolution.w_desc.data": w}),
+                                  pb.CreateFilterRequest)
+    np.testing.assert_array_equal(np.frombuffer(tensors["fused.layers[0].convolution.w_desc.data"], np.float32), w)
+    assert message.fused.layers[0].convolution.x_padding == 1
+
+
+def test_small_messages_are_parsed_whole():
+    request = pb.FilterApplyBatchRequest(filter_id="f", batch_size=1, **{"in": {"data": b"\0" * 16}})
+    message, tensors = wire.split(request.SerializeToString(), pb.FilterApplyBatchRequest)
+    assert tensors == {} and getattr(message, "in").data == b"\0" * 16
+
+
+@pytest.mark.parametrize("cut", [1, 5, 100])
+def test_truncated_bytes_are_a_decode_error(cut):
+    request = pb.FilterApplyBatchRequest(filter_id="f", batch_size=1)
+    getattr(request, "in").SetInParent()
+    raw = wire.join(request, {"in": big()})
+    with pytest.raises(DecodeError):
+        wire.split(raw[:-cut], pb.FilterApplyBatchRequest)
+
+
+def test_join_refuses_a_path_with_no_buffer():
+    with pytest.raises(ValueError, match="no Buffer at"):
+        wire.join(pb.FilterApplyBatchRequest(filter_id="f"), {"in": big(4)})
