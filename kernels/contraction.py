@@ -1,0 +1,553 @@
+"""BNNS products of tensors: BroadcastMatMul, TensorContraction and Gram (bnns.md 2.1).
+
+    BroadcastMatMul     O = alpha * op(A) @ op(B) + beta * O,   op = transpose when transA / transB
+    TensorContraction   O = alpha * einsum(operation)(A[, B]) + beta * O
+    Gram                G[f, c] = alpha * sum_s X[f, s] * X[c, s]    (per sample)
+
+``BNNSFilterCreateLayerBroadcastMatMul`` / ``...TensorContraction`` / ``...Gram`` +
+``BNNSFilterApply[TwoInput]Batch`` / ``BNNSFilterApplyBackward[TwoInput]Batch``. Operands are
+arrays of shape (N, *desc.shape) (the logical NumPy view of each descriptor, layout.py), except an
+operand marked as weights (``a_is_weights`` / ``b_is_weights``, or the ``w_`` prefix in a
+contraction string), whose values come from its descriptor's data, are shared by the whole batch,
+and whose gradient is summed over the batch (BNNS's Parameter rule, bnns.md 6.8).
+
+Backward (C = alpha * dL/dO):
+
+    BroadcastMatMul   dL/dop(A) = C @ op(B)^T,   dL/dop(B) = op(A)^T @ C, each summed over the
+                      axes its operand was broadcast along (and the batch, for weights)
+    TensorContraction dL/dA = einsum(C, B -> A's indices), summed/broadcast likewise
+    Gram              dL/dX = alpha * (dG + dG^T) @ X
+
+Notes
+-----
+Conventions chosen where BNNS is silent (bnns.md has no formula beyond the fields):
+
+* Matrices are the **last two axes of each operand's logical NumPy view** (rows, columns): for
+  RowMajorMatrix size (cols, rows) and the *LastMajor layouts that is size[1] rows, size[0]
+  columns. A ColumnMajorMatrix's view is (cols, rows), i.e. already the transpose: use transA /
+  transB for it. The leading axes are batch axes that broadcast NumPy-style (right-aligned, equal
+  or 1) and the output must have exactly the broadcast shape.
+* ``beta`` adds beta times the output buffer's previous contents; it needs ``out=`` (the buffer)
+  and gets no gradient. TensorContraction accepts beta 0 or 1 (bnns.md), BroadcastMatMul any
+  finite beta.
+* ``quadratic`` (BroadcastMatMul) has no documented meaning: True is UnimplementedError.
+* Contraction strings: ``"a_ijp, b_ijq -> o_pq"``; terms are ``a_``/``b_`` (per-sample inputs),
+  ``w_`` (weights, from that descriptor's data) and ``o_`` (the output); index letters are
+  lower-case and are matched to the **logical NumPy axes in order** (the first letter is the
+  slowest axis, as in ``np.einsum`` on the views); ``*`` stands for any number of broadcast
+  axes (einsum's ``...``). Letters absent from the output are summed. A letter repeated within one
+  term (a diagonal) is refused. One or two inputs; at most one of them weights.
+* Gram's feature axis f is the descriptor's last BNNS dimension (size[rank-1]: C of ImageCHW,
+  NumPy axis 0 of the item) and s runs over all other axes; o_desc has shape (F, F).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Optional
+
+import numpy as np
+
+from . import _common as cm
+from .errors import InvalidArgumentError, UnimplementedError, require
+from .layout import Descriptor
+
+
+# ============================================================================ kernels
+def matmul(a: np.ndarray, b: np.ndarray, *, alpha: float = 1.0, trans_a: bool = False,
+           trans_b: bool = False) -> np.ndarray:
+    """alpha * op(a) @ op(b) with NumPy broadcasting of the leading axes.
+
+    a : (..., M, K), or (..., K, M) with trans_a;  b : (..., K, P), or (..., P, K) with trans_b.
+    Returns (..., M, P).
+    """
+    a_op = np.swapaxes(a, -1, -2) if trans_a else a
+    b_op = np.swapaxes(b, -1, -2) if trans_b else b
+    y = np.matmul(a_op, b_op)
+    if alpha != 1.0:
+        y *= y.dtype.type(alpha)
+    return y
+
+
+def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.ndarray, *,
+                    alpha: float = 1.0, trans_a: bool = False, trans_b: bool = False,
+                    a_grad: bool = True, b_grad: bool = True):
+    """(dL/da, dL/db) of :func:`matmul`, each summed to its operand's shape (a needs b, b needs a).
+
+    Returns None for what was not asked.
+    """
+    c = d_out * d_out.dtype.type(alpha) if alpha != 1.0 else d_out
+    d_a = d_b = None
+    if a_grad:
+        b_op = np.swapaxes(b, -1, -2) if trans_b else b
+        g = np.matmul(c, np.swapaxes(b_op, -1, -2))             # dL/dop(a): (..., M, K)
+        g = _sum_to(g, a.shape[:-2] + ((a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]))
+        d_a = np.swapaxes(g, -1, -2) if trans_a else g
+    if b_grad:
+        a_op = np.swapaxes(a, -1, -2) if trans_a else a
+        g = np.matmul(np.swapaxes(a_op, -1, -2), c)             # dL/dop(b): (..., K, P)
+        g = _sum_to(g, b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]))
+        d_b = np.swapaxes(g, -1, -2) if trans_b else g
+    return (None if d_a is None else np.ascontiguousarray(d_a),
+            None if d_b is None else np.ascontiguousarray(d_b))
+
+
+def gram(x: np.ndarray, *, alpha: float = 1.0) -> np.ndarray:
+    """G = alpha * X X^T per sample; x of shape (N, F, S) -> (N, F, F)."""
+    y = np.matmul(x, np.swapaxes(x, 1, 2))
+    if alpha != 1.0:
+        y *= y.dtype.type(alpha)
+    return y
+
+
+def gram_backward(x: np.ndarray, d_out: np.ndarray, *, alpha: float = 1.0) -> np.ndarray:
+    """dL/dx = alpha (dG + dG^T) X; x (N, F, S), d_out (N, F, F)."""
+    sym = d_out + np.swapaxes(d_out, 1, 2)
+    if alpha != 1.0:
+        sym *= sym.dtype.type(alpha)
+    return np.matmul(sym, x)
+
+
+# ============================================================================ filters
+@dataclasses.dataclass(frozen=True)
+class BroadcastMatMulParams:
+    """BNNSLayerParametersBroadcastMatMul: alpha, beta, transA, transB, quadratic, a_is_weights,
+    b_is_weights, iA_desc, iB_desc, o_desc."""
+
+    iA_desc: Descriptor
+    iB_desc: Descriptor
+    o_desc: Descriptor
+    alpha: float = 1.0
+    beta: float = 0.0
+    transA: bool = False
+    transB: bool = False
+    quadratic: bool = False
+    a_is_weights: bool = False
+    b_is_weights: bool = False
+
+
+class _TwoInputFilter:
+    """What BroadcastMatMul and TensorContraction share: operands that are samples or weights, the
+    beta accumulation into ``out`` and the (d_a, d_b) backward."""
+
+    kind = "two-input"
+    _names = ("a", "b")
+
+    def _init_operands(self, descs, is_weights, out_desc):
+        self._shapes = tuple(cm.check_desc(d, f"i{n.upper()}_desc") for d, n in zip(descs, self._names))
+        self._out_shape = cm.check_desc(out_desc, "o_desc")
+        self._weights = {}
+        for name, desc, w in zip(self._names, descs, is_weights):
+            if w:
+                self._weights[name] = cm.weights(desc, f"i{name.upper()}_desc (weights)")
+        require(len(self._weights) < len(descs),
+                f"every operand of this {self.kind} is weights; at least one must be a per-sample input")
+
+    @property
+    def output_desc(self) -> Descriptor:
+        return self.params.o_desc
+
+    def parameters(self) -> dict:
+        """{"a" or "b": live float32 weights} for the operands that are weights."""
+        return dict(self._weights)
+
+    def _operands(self, inputs, name, *, needed=None, batch_size=None):
+        """Sample operands (N, *shape) and weights (shape) in one dtype; None where allowed."""
+        arrays, n = [], batch_size
+        for k, (op_name, value) in enumerate(zip(self._names, inputs)):
+            if op_name in self._weights:
+                require(value is None, f"{name} {op_name} is weights (from i{op_name.upper()}_desc "
+                                       f"data); pass None")
+                arrays.append(None)
+                continue
+            if value is None:
+                require(needed is not None and not needed[k],
+                        f"{name} {op_name} (a per-sample input of this {self.kind}) is needed here")
+                arrays.append(None)
+                continue
+            value = cm.batch(value, self._shapes[k], op_name, n)
+            n = value.shape[0]
+            arrays.append(value)
+        dtypes = [a.dtype for a in arrays if a is not None]
+        dtype = np.float64 if any(d == np.float64 for d in dtypes) else np.float32
+        out = []
+        for op_name, value in zip(self._names, arrays):
+            if op_name in self._weights:
+                value = self._weights[op_name].astype(dtype, copy=False)
+            elif value is not None:
+                value = value.astype(dtype, copy=False)
+            out.append(value)
+        return out, n
+
+    def _accumulate(self, y, out, n):
+        beta = self._beta
+        if out is None:
+            require(beta == 0.0, f"beta {beta} adds the output's previous contents: pass out=")
+            return y
+        require(isinstance(out, np.ndarray) and out.shape == (n,) + self._out_shape
+                and out.flags.writeable,
+                f"out has shape {getattr(out, 'shape', None)}; expected a writable array of shape "
+                f"{(n,) + self._out_shape}")
+        if beta == 0.0:
+            out[...] = y
+        else:
+            out *= beta
+            out += y
+        return out
+
+    def _grad_flags(self, a_grad, b_grad):
+        wanted = (bool(a_grad), bool(b_grad))
+        return wanted, tuple(any(w for j, w in enumerate(wanted) if j != k) for k in range(2))
+
+
+class BroadcastMatMulFilter(_TwoInputFilter):
+    """O = alpha * op(A) @ op(B) + beta * O over broadcast batch axes; A or B may be weights."""
+
+    kind = "BroadcastMatMul"
+
+    def __init__(self, params: BroadcastMatMulParams):
+        self.params = p = params
+        if p.quadratic:
+            raise UnimplementedError("BroadcastMatMul quadratic = True is not supported (its meaning is "
+                                     "not documented by BNNS)")
+        self._alpha = cm.as_real(p.alpha, "alpha")
+        self._beta = cm.as_real(p.beta, "beta")
+        self._init_operands((p.iA_desc, p.iB_desc), (p.a_is_weights, p.b_is_weights), p.o_desc)
+        a, b = self._shapes
+        for name, shape in (("iA_desc", a), ("iB_desc", b)):
+            require(len(shape) >= 2, f"{name} has shape {shape}; a matrix operand needs rank >= 2")
+        m, k_a = (a[-1], a[-2]) if p.transA else (a[-2], a[-1])
+        k_b, cols = (b[-1], b[-2]) if p.transB else (b[-2], b[-1])
+        require(k_a == k_b,
+                f"op(A) is {m}x{k_a} (iA_desc shape {a}, transA {bool(p.transA)}) but op(B) is "
+                f"{k_b}x{cols} (iB_desc shape {b}, transB {bool(p.transB)}): inner sizes differ")
+        try:
+            batch_shape = np.broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            raise InvalidArgumentError(
+                f"batch axes {a[:-2]} of iA_desc and {b[:-2]} of iB_desc do not broadcast") from None
+        expected = tuple(batch_shape) + (m, cols)
+        require(self._out_shape == expected,
+                f"o_desc shape {self._out_shape} ({p.o_desc.describe()}) differs from the product's "
+                f"shape {expected} for iA_desc {a} and iB_desc {b}")
+        rank = len(self._out_shape)
+        self._aligned = tuple((1,) * (rank - len(s)) + tuple(s) for s in (a, b))
+
+    @property
+    def input_descs(self) -> tuple:
+        return self.params.iA_desc, self.params.iB_desc
+
+    def apply(self, a: Optional[np.ndarray], b: Optional[np.ndarray], *,
+              out: Optional[np.ndarray] = None) -> np.ndarray:
+        """BNNSFilterApplyTwoInputBatch. a : (N, *iA_desc.shape) or None (weights), b likewise.
+        Returns (N, *o_desc.shape); written into ``out`` when given (needed when beta != 0)."""
+        (a, b), n = self._operands((a, b), "apply")
+        a, b = self._align(a, b, n)
+        y = matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB)
+        return self._accumulate(y, out, n)
+
+    def apply_backward(self, a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.ndarray, *,
+                       a_grad: bool = True, b_grad: bool = True):
+        """BNNSFilterApplyBackwardTwoInputBatch: (d_a, d_b), None for what was not asked.
+
+        d_out : (N, *o_desc.shape). d_a needs b and d_b needs a (a weights operand comes from the
+        filter). A per-sample gradient is (N, *shape); a weights gradient is (shape), summed over
+        the batch.
+        """
+        wanted, needed = self._grad_flags(a_grad, b_grad)
+        d_out = cm.batch(d_out, self._out_shape, "d_out")
+        n = d_out.shape[0]
+        (a, b), _ = self._operands((a, b), "apply_backward", needed=needed, batch_size=n)
+        d_out = d_out.astype(np.result_type(d_out, *(v for v in (a, b) if v is not None)), copy=False)
+        a_al, b_al = self._align(a, b, n)
+        p = self.params
+        d_a, d_b = matmul_backward(a_al, b_al, d_out, alpha=self._alpha, trans_a=p.transA,
+                                   trans_b=p.transB, a_grad=wanted[0], b_grad=wanted[1])
+        grads = []
+        for k, (name, g) in enumerate(zip(self._names, (d_a, d_b))):
+            if g is not None:
+                shape = self._shapes[k]
+                g = g.reshape(shape if name in self._weights else (n,) + shape)
+            grads.append(g)
+        return tuple(grads)
+
+    def _align(self, a, b, n):
+        out = []
+        for k, (name, v) in enumerate(zip(self._names, (a, b))):
+            lead = (1,) if name in self._weights else (n,)
+            if v is None:
+                # the operand is not read (its own gradient needs only the other one): a
+                # zero-stride stand-in that carries its shape
+                v = np.broadcast_to(np.zeros((), np.float32), lead + self._aligned[k])
+            out.append(v.reshape(lead + self._aligned[k]))
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorContractionParams:
+    """BNNSLayerParametersTensorContraction: operation, alpha, beta, iA_desc, iB_desc, o_desc
+    (iB_desc None for a one-input operation)."""
+
+    operation: str
+    iA_desc: Descriptor
+    iB_desc: Optional[Descriptor]
+    o_desc: Descriptor
+    alpha: float = 1.0
+    beta: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    """One term of a contraction string: role (a, b, w or o) and its indices ('*' = ellipsis)."""
+
+    role: str
+    indices: str
+
+    @property
+    def named(self) -> str:
+        return self.indices.replace("*", "")
+
+    @property
+    def einsum(self) -> str:
+        return self.indices.replace("*", "...")
+
+
+_TERM = re.compile(r"^([abwo])_([a-z*]*)$")
+
+
+def parse_operation(operation: str) -> tuple:
+    """``"a_ij, w_jk -> o_ik"`` -> (input Terms, output Term); InvalidArgumentError if malformed."""
+    require(isinstance(operation, str), f"operation {operation!r} must be a string")
+    text = operation.replace(" ", "")
+    require(text.count("->") == 1, f"operation {operation!r} must have exactly one '->'")
+    left, right = text.split("->")
+    terms = []
+    for part in left.split(",") + [right]:
+        match = _TERM.match(part)
+        require(match is not None,
+                f"operation {operation!r}: term {part!r} is not <a|b|w|o>_<lower-case indices, '*'>")
+        term = Term(match.group(1), match.group(2))
+        require(term.indices.count("*") <= 1,
+                f"operation {operation!r}: term {part!r} has more than one '*'")
+        repeated = sorted({c for c in term.named if term.named.count(c) > 1})
+        require(not repeated, f"operation {operation!r}: term {part!r} repeats index "
+                              f"{''.join(repeated)} (diagonals are not supported)")
+        terms.append(term)
+    inputs, output = terms[:-1], terms[-1]
+    require(output.role == "o", f"operation {operation!r}: the output term must start with 'o_'")
+    require(1 <= len(inputs) <= 2 and all(t.role != "o" for t in inputs),
+            f"operation {operation!r} must have one or two input terms (a_, b_ or w_) before '->'")
+    require(sum(t.role == "w" for t in inputs) < len(inputs),
+            f"operation {operation!r}: at least one input must be per-sample (a_ or b_), not w_")
+    require(len({t.role for t in inputs}) == len(inputs) or inputs[0].role == "w",
+            f"operation {operation!r} uses the same input name twice")
+    missing = sorted(set(output.named) - set("".join(t.named for t in inputs)))
+    require(not missing, f"operation {operation!r}: output index {''.join(missing)} appears in no input")
+    require("*" not in output.indices or any("*" in t.indices for t in inputs),
+            f"operation {operation!r}: the output has '*' but no input has")
+    return tuple(inputs), output
+
+
+class TensorContractionFilter(_TwoInputFilter):
+    """O = alpha * contraction(A[, B]) + beta * O, the contraction given by an einsum-like string."""
+
+    kind = "TensorContraction"
+    _BATCH = "Z"          # the batch index added to per-sample terms (indices are lower-case)
+
+    def __init__(self, params: TensorContractionParams):
+        self.params = p = params
+        self._inputs, self._output = parse_operation(p.operation)
+        self._alpha = cm.as_real(p.alpha, "alpha")
+        self._beta = cm.as_real(p.beta, "beta")
+        require(self._beta in (0.0, 1.0), f"beta {self._beta} must be 0 or 1")
+        descs = (p.iA_desc, p.iB_desc)[:len(self._inputs)]
+        if len(self._inputs) == 1:
+            require(p.iB_desc is None, "iB_desc is given but operation "
+                                       f"{p.operation!r} has one input")
+        else:
+            require(p.iB_desc is not None, f"operation {p.operation!r} has two inputs but iB_desc is None")
+        self._names = ("a", "b")[:len(descs)]
+        self._init_operands(descs, tuple(t.role == "w" for t in self._inputs), p.o_desc)
+        # Extents: each letter one size; '*' axes broadcast; the output has exactly those.
+        extents, ellipses = {}, []
+        for term, shape, name in zip(self._inputs, self._shapes, ("iA_desc", "iB_desc")):
+            named = term.named
+            require(len(shape) == len(named) if "*" not in term.indices else len(shape) >= len(named),
+                    f"{name} has rank {len(shape)} (shape {shape}) but term "
+                    f"{term.role}_{term.indices} of {p.operation!r} names {len(named)} indices"
+                    + (" plus '*'" if "*" in term.indices else ""))
+            star = term.indices.find("*")
+            axes = list(shape)
+            if star >= 0:
+                extra = len(shape) - len(named)
+                ellipses.append(tuple(axes[star:star + extra]))
+                del axes[star:star + extra]
+            for letter, extent in zip(named, axes):
+                require(extents.setdefault(letter, extent) == extent,
+                        f"index {letter} of {p.operation!r} has extent {extents[letter]} in one "
+                        f"operand and {extent} in {name} (shape {shape})")
+        try:
+            star_shape = tuple(np.broadcast_shapes(*ellipses)) if ellipses else ()
+        except ValueError:
+            raise InvalidArgumentError(f"the '*' axes {ellipses} of {p.operation!r} do not broadcast") from None
+        out = self._output
+        expected = []
+        for c in out.indices:
+            expected.extend(star_shape if c == "*" else (extents[c],))
+        require(self._out_shape == tuple(expected),
+                f"o_desc shape {self._out_shape} ({p.o_desc.describe()}) differs from the shape "
+                f"{tuple(expected)} that {p.operation!r} gives for inputs {self._shapes}")
+        self._extents = extents
+
+    @property
+    def input_descs(self) -> tuple:
+        return (self.params.iA_desc, self.params.iB_desc)[:len(self._inputs)]
+
+    def _subscript(self, k: int) -> str:
+        term = self._inputs[k]
+        return ("" if term.role == "w" else self._BATCH) + term.einsum
+
+    def _out_subscript(self) -> str:
+        return self._BATCH + self._output.einsum
+
+    def apply(self, a: Optional[np.ndarray], b: Optional[np.ndarray] = None, *,
+              out: Optional[np.ndarray] = None) -> np.ndarray:
+        """BNNSFilterApply[TwoInput]Batch: a (N, *iA_desc.shape) or None for weights, b likewise
+        (None for a one-input operation). Returns (N, *o_desc.shape), into ``out`` if given."""
+        inputs = (a, b)[:len(self._inputs)]
+        if len(self._inputs) == 1:
+            require(b is None, f"b is given but operation {self.params.operation!r} has one input")
+        arrays, n = self._operands(inputs, "apply")
+        spec = ",".join(self._subscript(k) for k in range(len(arrays))) + "->" + self._out_subscript()
+        y = np.einsum(spec, *arrays, optimize=len(arrays) > 1)
+        if self._alpha != 1.0:
+            y = y * y.dtype.type(self._alpha)
+        return self._accumulate(np.ascontiguousarray(y), out, n)
+
+    def apply_backward(self, a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.ndarray, *,
+                       a_grad: bool = True, b_grad: bool = True):
+        """(d_a, d_b); None for what was not asked (d_b always None for one input). d_a needs b and
+        d_b needs a; weights gradients are summed over the batch."""
+        count = len(self._inputs)
+        wanted = (bool(a_grad), bool(b_grad) and count == 2)
+        needed = tuple(any(w for j, w in enumerate(wanted[:count]) if j != k) for k in range(count))
+        d_out = cm.batch(d_out, self._out_shape, "d_out")
+        n = d_out.shape[0]
+        arrays, _ = self._operands((a, b)[:count], "apply_backward", needed=needed, batch_size=n)
+        dtype = np.result_type(d_out, *(v for v in arrays if v is not None))
+        c = d_out.astype(dtype, copy=False)
+        if self._alpha != 1.0:
+            c = c * dtype.type(self._alpha)
+        grads = [None, None]
+        for k in range(count):
+            if not wanted[k]:
+                continue
+            others = [(self._subscript(j), arrays[j]) for j in range(count) if j != k]
+            available = self._out_subscript() + "".join(s for s, _ in others)
+            tokens = self._subscript(k).replace("...", "*")
+            kept = [t for t in tokens if (t == "*" and "..." in available) or (t != "*" and t in available)]
+            spec = (",".join([self._out_subscript()] + [s for s, _ in others]) + "->"
+                    + "".join(kept).replace("*", "..."))
+            g = np.einsum(spec, c, *[v for _, v in others], optimize=count > 1)
+            grads[k] = self._expand(g, tokens, kept, k, n)
+        return tuple(grads)
+
+    def _expand(self, g, tokens, kept, k, n):
+        """The operand's gradient from g (axes ``kept``): letters the forward summed away come back
+        broadcast, '*' axes the operand had as 1 (or lacked) are summed."""
+        shape = ((n,) if self._inputs[k].role != "w" else ()) + self._shapes[k]
+        star_len = len(shape) - (len(tokens) - ("*" in tokens))
+        pos = 0
+        for t in tokens:
+            if t == "*":
+                if "*" in kept:
+                    full_star = g.ndim - (len(kept) - 1)
+                    if full_star > star_len:
+                        g = g.sum(axis=tuple(range(pos, pos + full_star - star_len)))
+                else:
+                    for _ in range(star_len):
+                        g = np.expand_dims(g, pos)
+                pos += star_len
+            else:
+                if t not in kept:
+                    g = np.expand_dims(g, pos)
+                pos += 1
+        g = _sum_to(g, shape)
+        return np.ascontiguousarray(np.broadcast_to(g, shape))
+
+
+@dataclasses.dataclass(frozen=True)
+class GramParams:
+    """BNNSLayerParametersGram: alpha, i_desc, o_desc."""
+
+    i_desc: Descriptor
+    o_desc: Descriptor
+    alpha: float = 1.0
+
+
+class GramFilter:
+    """G = alpha * X X^T per sample, X the item with its feature axis first, flattened to (F, S)."""
+
+    kind = "Gram"
+
+    def __init__(self, params: GramParams):
+        self.params = p = params
+        shape = cm.check_desc(p.i_desc, "i_desc")
+        out_shape = cm.check_desc(p.o_desc, "o_desc")
+        require(len(shape) >= 2, f"i_desc has shape {shape}; Gram needs rank >= 2 (features and positions)")
+        self._alpha = cm.as_real(p.alpha, "alpha")
+        self._feature_axis = cm.dim_to_axis(p.i_desc, len(shape) - 1)
+        features = shape[self._feature_axis]
+        require(out_shape == (features, features),
+                f"o_desc shape {out_shape} ({p.o_desc.describe()}) must be ({features}, {features}): "
+                f"the Gram matrix of the {features} features (size[{len(shape) - 1}]) of i_desc {shape}")
+        self._shape, self._out_shape = shape, out_shape
+
+    @property
+    def input_desc(self) -> Descriptor:
+        return self.params.i_desc
+
+    @property
+    def output_desc(self) -> Descriptor:
+        return self.params.o_desc
+
+    def parameters(self) -> dict:
+        return {}
+
+    def _features_first(self, x):
+        n = x.shape[0]
+        return np.moveaxis(x, 1 + self._feature_axis, 1).reshape(n, self._out_shape[0], -1)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """x (N, *i_desc.shape) -> G (N, F, F)."""
+        x = cm.batch(x, self._shape, "x")
+        return gram(self._features_first(x), alpha=self._alpha)
+
+    def apply_backward(self, x: np.ndarray, y: Optional[np.ndarray], d_out: np.ndarray, *,
+                       input_grad: bool = True, weights_grad: bool = False, bias_grad: bool = False):
+        """(d_in (N, *i_desc.shape), None, None); needs x (y is not read)."""
+        cm.no_weight_gradients(self.kind, weights_grad, bias_grad)
+        d_out = cm.batch(d_out, self._out_shape, "d_out")
+        if not input_grad:
+            return None, None, None
+        require(x is not None, "x (the forward input) is needed for the Gram backward")
+        x = cm.batch(x, self._shape, "x", d_out.shape[0])
+        dtype = np.result_type(x, d_out)
+        xf = self._features_first(x.astype(dtype, copy=False))
+        g = gram_backward(xf, d_out.astype(dtype, copy=False), alpha=self._alpha)
+        moved = list(x.shape)
+        moved.insert(1, moved.pop(1 + self._feature_axis))
+        d_in = np.moveaxis(g.reshape(moved), 1, 1 + self._feature_axis)
+        return np.ascontiguousarray(d_in), None, None
+
+
+# ============================================================================ private
+def _sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum g down to ``shape`` (same rank, or fewer leading axes): NumPy broadcasting undone."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (have, want) in enumerate(zip(g.shape, shape)) if want == 1 and have != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
