@@ -20,25 +20,30 @@ Backward (C = alpha * dL/dO):
 
 Notes
 -----
-Conventions chosen where BNNS is silent (bnns.md has no formula beyond the fields):
+Semantics from Apple's bnns_structures.h comments (BroadcastMatMul, TensorContraction and Gram
+parameter structs); conventions chosen where it is silent are marked (chosen):
 
-* Matrices are the **last two axes of each operand's logical NumPy view** (rows, columns): for
-  RowMajorMatrix size (cols, rows) and the *LastMajor layouts that is size[1] rows, size[0]
-  columns. A ColumnMajorMatrix's view is (cols, rows), i.e. already the transpose: use transA /
-  transB for it. The leading axes are batch axes that broadcast NumPy-style (right-aligned, equal
-  or 1) and the output must have exactly the broadcast shape.
-* ``beta`` adds beta times the output buffer's previous contents; it needs ``out=`` (the buffer)
-  and gets no gradient. TensorContraction accepts beta 0 or 1 (bnns.md), BroadcastMatMul any
-  finite beta.
-* ``quadratic`` (BroadcastMatMul) has no documented meaning: True is UnimplementedError.
-* Contraction strings: ``"a_ijp, b_ijq -> o_pq"``; terms are ``a_``/``b_`` (per-sample inputs),
-  ``w_`` (weights, from that descriptor's data) and ``o_`` (the output); index letters are
-  lower-case and are matched to the **logical NumPy axes in order** (the first letter is the
-  slowest axis, as in ``np.einsum`` on the views); ``*`` stands for any number of broadcast
-  axes (einsum's ``...``). Letters absent from the output are summed. A letter repeated within one
-  term (a diagonal) is refused. One or two inputs; at most one of them weights.
-* Gram's feature axis f is the descriptor's last BNNS dimension (size[rank-1]: C of ImageCHW,
-  NumPy axis 0 of the item) and s runs over all other axes; o_desc has shape (F, F).
+* Index order (chosen, UNCONFIRMED): index letters and "the last two indices" follow each
+  operand's **logical NumPy view** (layout.py), first letter = slowest axis, as ``np.einsum`` on
+  the views. For RowMajorMatrix size (cols, rows) and the *LastMajor layouts the matrix is then
+  size[1] rows x size[0] columns; a ColumnMajorMatrix view is (cols, rows), i.e. already
+  transposed: use transA / transB for it. With this one rule BroadcastMatMul equals the
+  contraction ``"a_*ik, b_*kj -> c_*ij"`` and Gram equals ``"x_*ijf, x_*ijc -> G_*fc"``, as the
+  header states.
+* BroadcastMatMul: the indices before the last two are matched from the back and broadcast (a
+  missing or size-1 axis repeats); the output has exactly the broadcast shape. ``quadratic``
+  multiplies A by itself (B and iB_desc are not read) and backward returns the sum of both
+  uses as d_a. ``a_is_weights`` / ``b_is_weights``: that operand comes from its descriptor's data.
+* ``beta`` must be 0 or 1 (header); 1 adds the output buffer's previous contents, so it needs
+  ``out=`` (the buffer). beta gets no gradient.
+* Contraction strings: ``"<name>_<indices>, <name>_<indices> -> <name>_<indices>"``. The name
+  ``w`` marks weights (at most one input); other names have no effect, except that two inputs with
+  the same name are one tensor contracted with itself (one operand, applied with one input; its
+  gradient sums both uses). Indices are lower-case letters; letters absent from the output are
+  summed; matched letters must have equal extents or 1 (broadcast). ``*`` stands for any number of
+  broadcast axes, first or last in every term that has it, and on both sides of ``->`` (never
+  summed). A letter repeated within one term (a diagonal) is refused (chosen).
+* Gram: rank >= 3; G has shape (*lead, F, F) for x of shape (*lead, i, j, F).
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from typing import Optional
 import numpy as np
 
 from . import _common as cm
-from .errors import InvalidArgumentError, UnimplementedError, require
+from .errors import InvalidArgumentError, require
 from .layout import Descriptor
 
 
@@ -209,12 +214,18 @@ class BroadcastMatMulFilter(_TwoInputFilter):
 
     def __init__(self, params: BroadcastMatMulParams):
         self.params = p = params
-        if p.quadratic:
-            raise UnimplementedError("BroadcastMatMul quadratic = True is not supported (its meaning is "
-                                     "not documented by BNNS)")
         self._alpha = cm.as_real(p.alpha, "alpha")
         self._beta = cm.as_real(p.beta, "beta")
-        self._init_operands((p.iA_desc, p.iB_desc), (p.a_is_weights, p.b_is_weights), p.o_desc)
+        require(self._beta in (0.0, 1.0), f"beta {self._beta} must be 0 or 1")
+        self.quadratic = bool(p.quadratic)
+        if self.quadratic:
+            # op(A) @ op(A): B is A (iB_desc and b_is_weights are not read), its gradient the sum.
+            require(not p.a_is_weights, "quadratic with a_is_weights leaves no per-sample input")
+            self._names = ("a",)
+            self._init_operands((p.iA_desc,), (False,), p.o_desc)
+            self._shapes = self._shapes * 2
+        else:
+            self._init_operands((p.iA_desc, p.iB_desc), (p.a_is_weights, p.b_is_weights), p.o_desc)
         a, b = self._shapes
         for name, shape in (("iA_desc", a), ("iB_desc", b)):
             require(len(shape) >= 2, f"{name} has shape {shape}; a matrix operand needs rank >= 2")
@@ -243,7 +254,7 @@ class BroadcastMatMulFilter(_TwoInputFilter):
               out: Optional[np.ndarray] = None) -> np.ndarray:
         """BNNSFilterApplyTwoInputBatch. a : (N, *iA_desc.shape) or None (weights), b likewise.
         Returns (N, *o_desc.shape); written into ``out`` when given (needed when beta != 0)."""
-        (a, b), n = self._operands((a, b), "apply")
+        a, b, n = self._pair(a, b, "apply")
         a, b = self._align(a, b, n)
         y = matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB)
         return self._accumulate(y, out, n)
@@ -256,15 +267,21 @@ class BroadcastMatMulFilter(_TwoInputFilter):
         filter). A per-sample gradient is (N, *shape); a weights gradient is (shape), summed over
         the batch.
         """
-        wanted, needed = self._grad_flags(a_grad, b_grad)
+        if self.quadratic:
+            wanted, needed = (bool(a_grad), bool(a_grad)), (bool(a_grad), bool(a_grad))
+        else:
+            wanted, needed = self._grad_flags(a_grad, b_grad)
         d_out = cm.batch(d_out, self._out_shape, "d_out")
         n = d_out.shape[0]
-        (a, b), _ = self._operands((a, b), "apply_backward", needed=needed, batch_size=n)
+        a, b, _ = self._pair(a, b, "apply_backward", needed=needed, batch_size=n)
         d_out = d_out.astype(np.result_type(d_out, *(v for v in (a, b) if v is not None)), copy=False)
         a_al, b_al = self._align(a, b, n)
         p = self.params
         d_a, d_b = matmul_backward(a_al, b_al, d_out, alpha=self._alpha, trans_a=p.transA,
                                    trans_b=p.transB, a_grad=wanted[0], b_grad=wanted[1])
+        if self.quadratic:
+            d_a = None if d_a is None else (d_a + d_b).reshape((n,) + self._shapes[0])
+            return d_a, None
         grads = []
         for k, (name, g) in enumerate(zip(self._names, (d_a, d_b))):
             if g is not None:
@@ -273,9 +290,19 @@ class BroadcastMatMulFilter(_TwoInputFilter):
             grads.append(g)
         return tuple(grads)
 
+    def _pair(self, a, b, name, needed=None, batch_size=None):
+        """(a, b, N); with quadratic, b must be None and is a."""
+        if self.quadratic:
+            require(b is None, f"{name} b is given but a quadratic BroadcastMatMul multiplies A by itself")
+            (a,), n = self._operands((a,), name, needed=needed and needed[:1], batch_size=batch_size)
+            return a, a, n
+        (a, b), n = self._operands((a, b), name, needed=needed, batch_size=batch_size)
+        return a, b, n
+
     def _align(self, a, b, n):
         out = []
-        for k, (name, v) in enumerate(zip(self._names, (a, b))):
+        for k, (name, v) in enumerate(zip(("a", "b"), (a, b))):
+            name = name if not self.quadratic else "a"
             lead = (1,) if name in self._weights else (n,)
             if v is None:
                 # the operand is not read (its own gradient needs only the other one): a
@@ -288,7 +315,7 @@ class BroadcastMatMulFilter(_TwoInputFilter):
 @dataclasses.dataclass(frozen=True)
 class TensorContractionParams:
     """BNNSLayerParametersTensorContraction: operation, alpha, beta, iA_desc, iB_desc, o_desc
-    (iB_desc None for a one-input operation)."""
+    (iB_desc is not read for a one-input operation or a contraction of a tensor with itself)."""
 
     operation: str
     iA_desc: Descriptor
@@ -300,10 +327,14 @@ class TensorContractionParams:
 
 @dataclasses.dataclass(frozen=True)
 class Term:
-    """One term of a contraction string: role (a, b, w or o) and its indices ('*' = ellipsis)."""
+    """One term of a contraction string: its tensor name and indices ('*' = broadcast axes)."""
 
-    role: str
+    name: str
     indices: str
+
+    @property
+    def is_weights(self) -> bool:
+        return self.name == "w"
 
     @property
     def named(self) -> str:
@@ -314,7 +345,7 @@ class Term:
         return self.indices.replace("*", "...")
 
 
-_TERM = re.compile(r"^([abwo])_([a-z*]*)$")
+_TERM = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([a-z*]*)$")
 
 
 def parse_operation(operation: str) -> tuple:
@@ -327,27 +358,30 @@ def parse_operation(operation: str) -> tuple:
     for part in left.split(",") + [right]:
         match = _TERM.match(part)
         require(match is not None,
-                f"operation {operation!r}: term {part!r} is not <a|b|w|o>_<lower-case indices, '*'>")
+                f"operation {operation!r}: term {part!r} is not <name>_<lower-case indices and '*'>")
         term = Term(match.group(1), match.group(2))
         require(term.indices.count("*") <= 1,
                 f"operation {operation!r}: term {part!r} has more than one '*'")
+        require(term.indices.count("*") == 0 or term.indices[0] == "*" or term.indices[-1] == "*",
+                f"operation {operation!r}: '*' in term {part!r} must be the first or the last index")
         repeated = sorted({c for c in term.named if term.named.count(c) > 1})
         require(not repeated, f"operation {operation!r}: term {part!r} repeats index "
                               f"{''.join(repeated)} (diagonals are not supported)")
         terms.append(term)
-    inputs, output = terms[:-1], terms[-1]
-    require(output.role == "o", f"operation {operation!r}: the output term must start with 'o_'")
-    require(1 <= len(inputs) <= 2 and all(t.role != "o" for t in inputs),
-            f"operation {operation!r} must have one or two input terms (a_, b_ or w_) before '->'")
-    require(sum(t.role == "w" for t in inputs) < len(inputs),
-            f"operation {operation!r}: at least one input must be per-sample (a_ or b_), not w_")
-    require(len({t.role for t in inputs}) == len(inputs) or inputs[0].role == "w",
-            f"operation {operation!r} uses the same input name twice")
+    inputs, output = tuple(terms[:-1]), terms[-1]
+    require(1 <= len(inputs) <= 2, f"operation {operation!r} must have one or two input terms before '->'")
+    require(not all(t.is_weights for t in inputs),
+            f"operation {operation!r}: at most one input may be weights (w_)")
     missing = sorted(set(output.named) - set("".join(t.named for t in inputs)))
     require(not missing, f"operation {operation!r}: output index {''.join(missing)} appears in no input")
-    require("*" not in output.indices or any("*" in t.indices for t in inputs),
-            f"operation {operation!r}: the output has '*' but no input has")
-    return tuple(inputs), output
+    starred = [t for t in terms if "*" in t.indices]
+    if starred:
+        require("*" in output.indices and len(starred) > 1,
+                f"operation {operation!r}: '*' stands for indices on both sides of '->' (never summed), "
+                f"so the output and at least one input need it")
+        require(len({t.indices[0] == "*" for t in starred if t.named}) <= 1,
+                f"operation {operation!r}: '*' must be in the same position (first or last) in every term")
+    return inputs, output
 
 
 class TensorContractionFilter(_TwoInputFilter):
@@ -362,52 +396,59 @@ class TensorContractionFilter(_TwoInputFilter):
         self._alpha = cm.as_real(p.alpha, "alpha")
         self._beta = cm.as_real(p.beta, "beta")
         require(self._beta in (0.0, 1.0), f"beta {self._beta} must be 0 or 1")
-        descs = (p.iA_desc, p.iB_desc)[:len(self._inputs)]
-        if len(self._inputs) == 1:
-            require(p.iB_desc is None, "iB_desc is given but operation "
-                                       f"{p.operation!r} has one input")
-        else:
+        inputs = self._inputs
+        # A tensor contracted with itself ("x_ijf, x_ijc -> G_fc") is one operand used twice.
+        self.is_self_contraction = len(inputs) == 2 and inputs[0].name == inputs[1].name
+        self._operand_of = (0, 0) if self.is_self_contraction else tuple(range(len(inputs)))
+        count = max(self._operand_of) + 1
+        if count == 2:
             require(p.iB_desc is not None, f"operation {p.operation!r} has two inputs but iB_desc is None")
-        self._names = ("a", "b")[:len(descs)]
-        self._init_operands(descs, tuple(t.role == "w" for t in self._inputs), p.o_desc)
-        # Extents: each letter one size; '*' axes broadcast; the output has exactly those.
+        self._names = ("a", "b")[:count]
+        descs = (p.iA_desc, p.iB_desc)[:count]
+        self._init_operands(descs, tuple(inputs[k].is_weights for k in range(count)), p.o_desc)
+        # Extents: equal per letter, or 1 (broadcast); '*' axes broadcast; the output has exactly those.
         extents, ellipses = {}, []
-        for term, shape, name in zip(self._inputs, self._shapes, ("iA_desc", "iB_desc")):
+        for k, term in enumerate(inputs):
+            shape, name = self._shapes[self._operand_of[k]], ("iA_desc", "iB_desc")[self._operand_of[k]]
             named = term.named
             require(len(shape) == len(named) if "*" not in term.indices else len(shape) >= len(named),
-                    f"{name} has rank {len(shape)} (shape {shape}) but term "
-                    f"{term.role}_{term.indices} of {p.operation!r} names {len(named)} indices"
-                    + (" plus '*'" if "*" in term.indices else ""))
-            star = term.indices.find("*")
+                    f"{name} has rank {len(shape)} (shape {shape}) but term {term.name}_{term.indices} of "
+                    f"{p.operation!r} names {len(named)} indices" + (" plus '*'" if "*" in term.indices else ""))
             axes = list(shape)
-            if star >= 0:
+            if "*" in term.indices:
                 extra = len(shape) - len(named)
-                ellipses.append(tuple(axes[star:star + extra]))
-                del axes[star:star + extra]
+                star = slice(0, extra) if term.indices[0] == "*" else slice(len(shape) - extra, len(shape))
+                ellipses.append(tuple(axes[star]))
+                del axes[star]
             for letter, extent in zip(named, axes):
-                require(extents.setdefault(letter, extent) == extent,
-                        f"index {letter} of {p.operation!r} has extent {extents[letter]} in one "
-                        f"operand and {extent} in {name} (shape {shape})")
+                known = extents.setdefault(letter, extent)
+                require(known == extent or 1 in (known, extent),
+                        f"index {letter} of {p.operation!r} has extent {known} in one operand and "
+                        f"{extent} in {name} (shape {shape}); extents must match or be 1")
+                extents[letter] = max(known, extent)
         try:
             star_shape = tuple(np.broadcast_shapes(*ellipses)) if ellipses else ()
         except ValueError:
             raise InvalidArgumentError(f"the '*' axes {ellipses} of {p.operation!r} do not broadcast") from None
-        out = self._output
         expected = []
-        for c in out.indices:
+        for c in self._output.indices:
             expected.extend(star_shape if c == "*" else (extents[c],))
         require(self._out_shape == tuple(expected),
                 f"o_desc shape {self._out_shape} ({p.o_desc.describe()}) differs from the shape "
                 f"{tuple(expected)} that {p.operation!r} gives for inputs {self._shapes}")
-        self._extents = extents
 
     @property
     def input_descs(self) -> tuple:
-        return (self.params.iA_desc, self.params.iB_desc)[:len(self._inputs)]
+        return (self.params.iA_desc, self.params.iB_desc)[:len(self._names)]
+
+    @property
+    def arity(self) -> int:
+        """Inputs per apply: 1 (one term, a self-contraction, or weights and one input) or 2."""
+        return len(self._names) - len(self._weights)
 
     def _subscript(self, k: int) -> str:
         term = self._inputs[k]
-        return ("" if term.role == "w" else self._BATCH) + term.einsum
+        return ("" if term.is_weights else self._BATCH) + term.einsum
 
     def _out_subscript(self) -> str:
         return self._BATCH + self._output.einsum
@@ -415,49 +456,66 @@ class TensorContractionFilter(_TwoInputFilter):
     def apply(self, a: Optional[np.ndarray], b: Optional[np.ndarray] = None, *,
               out: Optional[np.ndarray] = None) -> np.ndarray:
         """BNNSFilterApply[TwoInput]Batch: a (N, *iA_desc.shape) or None for weights, b likewise
-        (None for a one-input operation). Returns (N, *o_desc.shape), into ``out`` if given."""
-        inputs = (a, b)[:len(self._inputs)]
-        if len(self._inputs) == 1:
-            require(b is None, f"b is given but operation {self.params.operation!r} has one input")
-        arrays, n = self._operands(inputs, "apply")
-        spec = ",".join(self._subscript(k) for k in range(len(arrays))) + "->" + self._out_subscript()
-        y = np.einsum(spec, *arrays, optimize=len(arrays) > 1)
+        (None when the filter has one operand). Returns (N, *o_desc.shape), into ``out`` if given."""
+        operands = self._operands_of(a, b, "apply")
+        terms = [operands[self._operand_of[k]] for k in range(len(self._inputs))]
+        n = next(v.shape[0] for k, v in enumerate(terms) if not self._inputs[k].is_weights)
+        spec = ",".join(self._subscript(k) for k in range(len(terms))) + "->" + self._out_subscript()
+        y = np.einsum(spec, *terms, optimize=len(terms) > 1)
         if self._alpha != 1.0:
             y = y * y.dtype.type(self._alpha)
         return self._accumulate(np.ascontiguousarray(y), out, n)
 
     def apply_backward(self, a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.ndarray, *,
                        a_grad: bool = True, b_grad: bool = True):
-        """(d_a, d_b); None for what was not asked (d_b always None for one input). d_a needs b and
-        d_b needs a; weights gradients are summed over the batch."""
-        count = len(self._inputs)
+        """(d_a, d_b); None for what was not asked (d_b is always None with one operand). d_a
+        needs b and d_b needs a; weights gradients are summed over the batch; a self-contraction's
+        gradient is the sum over both of its uses."""
+        count = len(self._names)
         wanted = (bool(a_grad), bool(b_grad) and count == 2)
-        needed = tuple(any(w for j, w in enumerate(wanted[:count]) if j != k) for k in range(count))
+        needed = [False] * count
+        for k in range(len(self._inputs)):
+            for j in range(len(self._inputs)):
+                if j != k and wanted[self._operand_of[k]]:
+                    needed[self._operand_of[j]] = True
         d_out = cm.batch(d_out, self._out_shape, "d_out")
         n = d_out.shape[0]
-        arrays, _ = self._operands((a, b)[:count], "apply_backward", needed=needed, batch_size=n)
-        dtype = np.result_type(d_out, *(v for v in arrays if v is not None))
+        operands, _ = self._operands((a, b)[:count], "apply_backward", needed=needed, batch_size=n)
+        if count == 1:
+            require(b is None, f"b is given but operation {self.params.operation!r} has one operand")
+        dtype = np.result_type(d_out, *(v for v in operands if v is not None))
         c = d_out.astype(dtype, copy=False)
         if self._alpha != 1.0:
             c = c * dtype.type(self._alpha)
         grads = [None, None]
-        for k in range(count):
-            if not wanted[k]:
+        for k in range(len(self._inputs)):
+            o = self._operand_of[k]
+            if not wanted[o]:
                 continue
-            others = [(self._subscript(j), arrays[j]) for j in range(count) if j != k]
-            available = self._out_subscript() + "".join(s for s, _ in others)
+            others = [(self._subscript(j), operands[self._operand_of[j]])
+                      for j in range(len(self._inputs)) if j != k]
+            available = self._out_subscript() + "".join(sub for sub, _ in others)
             tokens = self._subscript(k).replace("...", "*")
             kept = [t for t in tokens if (t == "*" and "..." in available) or (t != "*" and t in available)]
-            spec = (",".join([self._out_subscript()] + [s for s, _ in others]) + "->"
+            spec = (",".join([self._out_subscript()] + [sub for sub, _ in others]) + "->"
                     + "".join(kept).replace("*", "..."))
-            g = np.einsum(spec, c, *[v for _, v in others], optimize=count > 1)
-            grads[k] = self._expand(g, tokens, kept, k, n)
+            g = np.einsum(spec, c, *[v for _, v in others], optimize=len(self._inputs) > 1)
+            g = self._expand(g, tokens, kept, o, n)
+            grads[o] = g if grads[o] is None else grads[o] + g
         return tuple(grads)
 
-    def _expand(self, g, tokens, kept, k, n):
+    def _operands_of(self, a, b, name):
+        if len(self._names) == 1:
+            require(b is None, f"b is given but operation {self.params.operation!r} has one operand")
+            operands, _ = self._operands((a,), name)
+        else:
+            operands, _ = self._operands((a, b), name)
+        return operands
+
+    def _expand(self, g, tokens, kept, o, n):
         """The operand's gradient from g (axes ``kept``): letters the forward summed away come back
-        broadcast, '*' axes the operand had as 1 (or lacked) are summed."""
-        shape = ((n,) if self._inputs[k].role != "w" else ()) + self._shapes[k]
+        broadcast, axes the operand had as 1 (or lacked, for '*') are summed."""
+        shape = (() if o in self._weight_index else (n,)) + self._shapes[o]
         star_len = len(shape) - (len(tokens) - ("*" in tokens))
         pos = 0
         for t in tokens:
@@ -477,6 +535,10 @@ class TensorContractionFilter(_TwoInputFilter):
         g = _sum_to(g, shape)
         return np.ascontiguousarray(np.broadcast_to(g, shape))
 
+    @property
+    def _weight_index(self) -> tuple:
+        return tuple(k for k, name in enumerate(self._names) if name in self._weights)
+
 
 @dataclasses.dataclass(frozen=True)
 class GramParams:
@@ -488,7 +550,7 @@ class GramParams:
 
 
 class GramFilter:
-    """G = alpha * X X^T per sample, X the item with its feature axis first, flattened to (F, S)."""
+    """G = alpha * X X^T per sample, the contraction "x_*ijf, x_*ijc -> G_*fc" (bnns_structures.h)."""
 
     kind = "Gram"
 
@@ -496,13 +558,14 @@ class GramFilter:
         self.params = p = params
         shape = cm.check_desc(p.i_desc, "i_desc")
         out_shape = cm.check_desc(p.o_desc, "o_desc")
-        require(len(shape) >= 2, f"i_desc has shape {shape}; Gram needs rank >= 2 (features and positions)")
+        require(len(shape) >= 3,
+                f"i_desc has shape {shape}; Gram needs rank >= 3 (x_*ijf: positions i, j and features f)")
         self._alpha = cm.as_real(p.alpha, "alpha")
-        self._feature_axis = cm.dim_to_axis(p.i_desc, len(shape) - 1)
-        features = shape[self._feature_axis]
-        require(out_shape == (features, features),
-                f"o_desc shape {out_shape} ({p.o_desc.describe()}) must be ({features}, {features}): "
-                f"the Gram matrix of the {features} features (size[{len(shape) - 1}]) of i_desc {shape}")
+        lead, features = shape[:-3], shape[-1]
+        expected = lead + (features, features)
+        require(out_shape == expected,
+                f"o_desc shape {out_shape} ({p.o_desc.describe()}) must be {expected}: the Gram matrix "
+                f"of the {features} features (last NumPy axis) of i_desc {shape}")
         self._shape, self._out_shape = shape, out_shape
 
     @property
@@ -516,14 +579,15 @@ class GramFilter:
     def parameters(self) -> dict:
         return {}
 
-    def _features_first(self, x):
-        n = x.shape[0]
-        return np.moveaxis(x, 1 + self._feature_axis, 1).reshape(n, self._out_shape[0], -1)
+    def _matrices(self, x):
+        """(N, *lead, i, j, F) -> (N * prod(lead), F, i * j): features first for the GEMM."""
+        features = self._shape[-1]
+        return np.swapaxes(x.reshape(-1, self._shape[-3] * self._shape[-2], features), 1, 2)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *i_desc.shape) -> G (N, F, F)."""
+        """x (N, *i_desc.shape) -> G (N, *o_desc.shape)."""
         x = cm.batch(x, self._shape, "x")
-        return gram(self._features_first(x), alpha=self._alpha)
+        return gram(self._matrices(x), alpha=self._alpha).reshape((x.shape[0],) + self._out_shape)
 
     def apply_backward(self, x: np.ndarray, y: Optional[np.ndarray], d_out: np.ndarray, *,
                        input_grad: bool = True, weights_grad: bool = False, bias_grad: bool = False):
@@ -535,12 +599,10 @@ class GramFilter:
         require(x is not None, "x (the forward input) is needed for the Gram backward")
         x = cm.batch(x, self._shape, "x", d_out.shape[0])
         dtype = np.result_type(x, d_out)
-        xf = self._features_first(x.astype(dtype, copy=False))
-        g = gram_backward(xf, d_out.astype(dtype, copy=False), alpha=self._alpha)
-        moved = list(x.shape)
-        moved.insert(1, moved.pop(1 + self._feature_axis))
-        d_in = np.moveaxis(g.reshape(moved), 1, 1 + self._feature_axis)
-        return np.ascontiguousarray(d_in), None, None
+        features = self._shape[-1]
+        g = gram_backward(self._matrices(x.astype(dtype, copy=False)),
+                          d_out.astype(dtype, copy=False).reshape(-1, features, features), alpha=self._alpha)
+        return np.ascontiguousarray(np.swapaxes(g, 1, 2)).reshape(x.shape), None, None
 
 
 # ============================================================================ private

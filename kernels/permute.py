@@ -16,8 +16,9 @@ natural and a FirstMajor layout.
 
 Notes
 -----
-* ``permutation`` has BNNS's 8 entries (or just ``rank``); entries beyond the rank must be 0 or
-  their own index (unused), not silently anything.
+* ``permutation`` has BNNS's 8 entries (or just ``rank``); entries at indices beyond the rank are
+  not read (bnns_structures.h: "values in indexes equal or beyond tensor dimension are being
+  ignored"). Example from the header: [2, 1, 0] on ImageCHW reverses the axes.
 * Data-type conversion (BNNSCopy between Float16 and Float32, say) is the codec's business: the
   kernels compute in float32 (float64 kept for checks) and the caller packs to o_desc.data_type.
 * Backward: Permute's and Transpose's are the inverse permutation of d_out; Copy's is a copy.
@@ -133,14 +134,12 @@ class PermuteFilter(_MoveFilter):
         perm = tuple(params.permutation)
         require(rank <= len(perm) <= MAX_TENSOR_DIMENSION,
                 f"permutation {perm} must have between {rank} (the rank) and {MAX_TENSOR_DIMENSION} entries")
-        for k in range(len(perm)):
+        for k in range(rank):
             cm.as_int(perm[k], f"permutation[{k}]", 0)
         head = tuple(int(p) for p in perm[:rank])
         require(sorted(head) == list(range(rank)),
                 f"permutation {perm}: the first {rank} entries {head} are not a permutation of "
                 f"0..{rank - 1}")
-        require(all(int(p) in (0, k) for k, p in enumerate(perm) if k >= rank),
-                f"permutation {perm}: entries beyond rank {rank} must be 0 or their own index")
         _check_sizes(params, head, "permutation")
         self._init_axes(params, numpy_axes(params.i_desc, params.o_desc, head))
 

@@ -121,14 +121,14 @@ def test_matmul_gradient_of_one_input_needs_only_the_other():
 
 def test_matmul_beta_adds_previous_output():
     rng = np.random.default_rng(3)
-    filt, *_ = matmul_filter(rng, (3, 4), (4, 5), False, False, False, False, alpha=1.0, beta=0.5)
+    filt, *_ = matmul_filter(rng, (3, 4), (4, 5), False, False, False, False, alpha=1.0, beta=1.0)
     a, b = rng.standard_normal((BATCH, 3, 4)), rng.standard_normal((BATCH, 4, 5))
     out = rng.standard_normal((BATCH, 3, 5))
-    expected = a @ b + 0.5 * out
+    expected = a @ b + out
     result = filt.apply(a, b, out=out)
     assert result is out
     np.testing.assert_allclose(out, expected, rtol=1e-12)
-    with pytest.raises(InvalidArgumentError, match="beta 0.5 adds the output's previous contents"):
+    with pytest.raises(InvalidArgumentError, match="beta 1.0 adds the output's previous contents"):
         filt.apply(a, b)
 
 
@@ -144,6 +144,7 @@ MATMUL_ERRORS = [
                  id="alpha"),
     pytest.param(dict(a=(3, 4), b=(4, 5), o=(3, 5), a_is_weights=True), "iA_desc \\(weights\\) has no data",
                  id="weights_without_data"),
+    pytest.param(dict(a=(3, 4), b=(4, 5), o=(3, 5), beta=0.5), "beta 0.5 must be 0 or 1", id="beta"),
 ]
 
 
@@ -155,14 +156,26 @@ def test_matmul_invalid_parameters_raise_invalid_argument(case, message):
         ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc(a), desc(b), desc(o), **case))
 
 
-def test_matmul_both_weights_and_quadratic_are_refused():
+def test_matmul_with_both_operands_weights_is_refused():
     w = np.ones((3, 3))
     with pytest.raises(InvalidArgumentError, match="every operand of this BroadcastMatMul is weights"):
         ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc((3, 3), w), desc((3, 3), w), desc((3, 3)),
                                                           a_is_weights=True, b_is_weights=True))
-    with pytest.raises(UnimplementedError, match="quadratic"):
-        ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc((3, 3)), desc((3, 3)), desc((3, 3)),
-                                                          quadratic=True))
+
+
+def test_quadratic_multiplies_a_by_itself_and_sums_both_gradients():
+    rng = np.random.default_rng(12)
+    filt = ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(
+        desc((4, 3)), desc((7, 7)), desc((3, 3)), alpha=0.5, transA=True, quadratic=True))
+    a = rng.standard_normal((BATCH, 4, 3))
+    np.testing.assert_allclose(filt.apply(a, None), naive_matmul(a, a, 0.5, True, False, (3, 3)), rtol=1e-12)
+    proj = projection(rng, (BATCH, 3, 3))
+    d_a, d_b = filt.apply_backward(a, None, proj)
+    assert d_b is None
+    assert_gradient_matches(d_a, lambda v: float(np.sum(proj * (0.5 * np.swapaxes(v, 1, 2) @ v))), a,
+                            rtol=GRAD_RTOL, atol=GRAD_ATOL)
+    with pytest.raises(InvalidArgumentError, match="a quadratic BroadcastMatMul multiplies A by itself"):
+        filt.apply(a, a)
 
 
 def test_matmul_apply_errors_name_the_operand():
@@ -184,8 +197,8 @@ def naive_contraction(operation, arrays, alpha):
     extents = {}
     batch = None
     for term, arr in zip(inputs, arrays):
-        shape = arr.shape if term.role == "w" else arr.shape[1:]
-        if term.role != "w":
+        shape = arr.shape if term.is_weights else arr.shape[1:]
+        if not term.is_weights:
             batch = arr.shape[0]
         extents.update(dict(zip(term.named, shape)))
     letters = sorted(extents)
@@ -196,7 +209,7 @@ def naive_contraction(operation, arrays, alpha):
             prod = alpha
             for term, arr in zip(inputs, arrays):
                 idx = tuple(at[c] for c in term.named)
-                prod *= arr[idx] if term.role == "w" else arr[(n,) + idx]
+                prod *= arr[idx] if term.is_weights else arr[(n,) + idx]
             out[(n,) + tuple(at[c] for c in output.named)] += prod
     return out
 
@@ -213,7 +226,7 @@ CONTRACTION_CASES = [
 
 def contraction_filter(rng, operation, shapes, alpha=1.5, beta=0.0):
     inputs, output = ct.parse_operation(operation)
-    datas = [rng.standard_normal(s) if t.role == "w" else None for t, s in zip(inputs, shapes)]
+    datas = [rng.standard_normal(s) if t.is_weights else None for t, s in zip(inputs, shapes)]
     extents = {}
     for t, s in zip(inputs, shapes):
         extents.update(dict(zip(t.named, s)))
@@ -281,7 +294,7 @@ def test_contraction_beta_one_accumulates():
 
 
 CONTRACTION_ERRORS = [
-    pytest.param("a_ij b_jk -> o_ik", [(2, 3)], (2, 4), "term 'a_ijb_jk' is not", id="no_comma"),
+    pytest.param("a_ij b_jk -> o_ik", [(2, 3)], (2, 4), "term 'a_ijb_jk' is not <name>_", id="no_comma"),
     pytest.param("a_ij, b_jk", [(2, 3), (3, 4)], (2, 4), "exactly one '->'", id="no_arrow"),
     pytest.param("a_ii -> o_i", [(3, 3)], (3,), "repeats index i", id="diagonal"),
     pytest.param("a_ij, b_jk -> o_iz", [(2, 3), (3, 4)], (2, 4), "output index z appears in no input",
@@ -292,9 +305,12 @@ CONTRACTION_ERRORS = [
                  id="output_shape"),
     pytest.param("a_ijk, b_jk -> o_ik", [(2, 3), (3, 4)], (2, 4), "iA_desc has rank 2 .* names 3",
                  id="rank"),
-    pytest.param("w_ij, w_jk -> o_ik", [(2, 3), (3, 4)], (2, 4), "at least one input must be per-sample",
+    pytest.param("w_ij, w_jk -> o_ik", [(2, 3), (3, 4)], (2, 4), "at most one input may be weights",
                  id="all_weights"),
-    pytest.param("a_IJ -> o_IJ", [(2, 3)], (2, 3), "is not <a|b|w|o>_", id="upper_case"),
+    pytest.param("a_IJ -> o_IJ", [(2, 3)], (2, 3), "is not <name>_", id="upper_case"),
+    pytest.param("a_*i, w_i -> o_i", [(2, 3), (3,)], (3,), "never summed", id="star_summed"),
+    pytest.param("a_*i, b_i* -> o_*i", [(2, 3), (3, 2)], (2, 3), "same position", id="star_positions"),
+    pytest.param("a_i*j -> o_*ij", [(2, 3, 4)], (3, 2, 4), "must be the first or the last", id="star_middle"),
 ]
 
 
@@ -313,49 +329,64 @@ def test_contraction_beta_other_than_zero_or_one_is_refused():
 
 # ------------------------------------------------------------------------------------ Gram
 def naive_gram(x, alpha):
-    """x (N, C, H, W): G[n, f, c] = alpha * sum_{h, w} x[n, f, h, w] * x[n, c, h, w]."""
-    n, c = x.shape[:2]
-    g = np.zeros((n, c, c))
-    for s, f, k in np.ndindex(n, c, c):
-        for index in np.ndindex(*x.shape[2:]):
-            g[s, f, k] += alpha * x[(s, f) + index] * x[(s, k) + index]
+    """x (N, *lead, I, J, F): G[n, *lead, f, c] = alpha * sum_{i, j} x[.., i, j, f] * x[.., i, j, c]."""
+    f = x.shape[-1]
+    g = np.zeros(x.shape[:-3] + (f, f))
+    for lead in np.ndindex(*x.shape[:-3]):
+        for a, c in np.ndindex(f, f):
+            for i, j in np.ndindex(*x.shape[-3:-1]):
+                g[lead + (a, c)] += alpha * x[lead + (i, j, a)] * x[lead + (i, j, c)]
     return g
 
 
-def gram_filter(shape=(3, 4, 5), out=(3, 3), layout=L.LAYOUT_IMAGE_CHW, alpha=0.5):
-    return ct.GramFilter(ct.GramParams(L.Descriptor.for_shape(layout, shape), desc(out), alpha=alpha))
-
-
-def test_gram_forward_matches_loop_and_backward_matches_finite_differences():
+@pytest.mark.parametrize("shape, out_shape", [((4, 5, 3), (3, 3)), ((2, 4, 5, 3), (2, 3, 3))],
+                         ids=["rank3", "rank4_broadcast_lead"])
+def test_gram_forward_matches_loop_and_backward_matches_finite_differences(shape, out_shape):
     rng = np.random.default_rng(9)
-    filt = gram_filter()
-    x = rng.standard_normal((BATCH, 3, 4, 5))
+    layout = L.LAYOUT_3D_LAST_MAJOR if len(shape) == 3 else 0x48000
+    filt = ct.GramFilter(ct.GramParams(L.Descriptor.for_shape(layout, shape), desc(out_shape), alpha=0.5))
+    x = rng.standard_normal((BATCH,) + shape)
     np.testing.assert_allclose(filt.apply(x), naive_gram(x, 0.5), rtol=1e-12)
-    proj = projection(rng, (BATCH, 3, 3))
+    proj = projection(rng, (BATCH,) + out_shape)
     d_in, d_w, d_b = filt.apply_backward(x, None, proj)
     assert d_w is None and d_b is None
     assert_gradient_matches(d_in, lambda v: float(np.sum(proj * naive_gram(v, 0.5))), x,
                             rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
-def test_gram_of_first_major_uses_the_last_size_dimension_as_features():
-    # 3DFirstMajor keeps size[] in logical order: the features (size[2]) are NumPy axis 2.
+def test_gram_equals_its_self_contraction():
     rng = np.random.default_rng(10)
-    filt = gram_filter(shape=(4, 5, 3), layout=L.LAYOUT_3D_FIRST_MAJOR)
-    x = rng.standard_normal((BATCH, 4, 5, 3))
-    np.testing.assert_allclose(filt.apply(x), naive_gram(np.moveaxis(x, 3, 1), 0.5), rtol=1e-12)
-    proj = projection(rng, (BATCH, 3, 3))
-    d_in, _, _ = filt.apply_backward(x, None, proj)
-    assert_gradient_matches(d_in, lambda v: float(np.sum(proj * naive_gram(np.moveaxis(v, 3, 1), 0.5))), x,
-                            rtol=GRAD_RTOL, atol=GRAD_ATOL)
+    shape = (2, 4, 5, 3)
+    contraction = ct.TensorContractionFilter(ct.TensorContractionParams(
+        "x_*ijf, x_*ijc -> G_*fc", desc(shape), None, desc((2, 3, 3)), alpha=0.5))
+    gram = ct.GramFilter(ct.GramParams(desc(shape), desc((2, 3, 3)), alpha=0.5))
+    assert contraction.is_self_contraction and contraction.arity == 1
+    x = rng.standard_normal((BATCH,) + shape)
+    np.testing.assert_allclose(contraction.apply(x), gram.apply(x), rtol=1e-12)
+    proj = projection(rng, (BATCH, 2, 3, 3))
+    d_x, d_none = contraction.apply_backward(x, None, proj)
+    assert d_none is None
+    np.testing.assert_allclose(d_x, gram.apply_backward(x, None, proj)[0], rtol=1e-12)
+
+
+def test_contraction_broadcasts_letters_of_extent_one():
+    rng = np.random.default_rng(13)
+    filt = ct.TensorContractionFilter(ct.TensorContractionParams(
+        "a_ij, b_ij -> o_ij", desc((1, 4)), desc((3, 4)), desc((3, 4))))
+    a, b = rng.standard_normal((BATCH, 1, 4)), rng.standard_normal((BATCH, 3, 4))
+    np.testing.assert_allclose(filt.apply(a, b), a * b, rtol=1e-12)
+    proj = projection(rng, (BATCH, 3, 4))
+    d_a, d_b = filt.apply_backward(a, b, proj)
+    assert_gradient_matches(d_a, lambda v: float(np.sum(proj * v * b)), a, rtol=GRAD_RTOL, atol=GRAD_ATOL)
+    assert_gradient_matches(d_b, lambda v: float(np.sum(proj * a * v)), b, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
 def test_gram_errors():
     with pytest.raises(InvalidArgumentError, match=r"o_desc shape \(4, 4\) .* must be \(3, 3\)"):
-        gram_filter(out=(4, 4))
-    with pytest.raises(InvalidArgumentError, match=r"Gram needs rank >= 2"):
-        ct.GramFilter(ct.GramParams(desc((3,)), desc((3, 3))))
-    filt = gram_filter()
+        ct.GramFilter(ct.GramParams(desc((4, 5, 3)), desc((4, 4))))
+    with pytest.raises(InvalidArgumentError, match=r"Gram needs rank >= 3"):
+        ct.GramFilter(ct.GramParams(desc((5, 3)), desc((3, 3))))
+    filt = ct.GramFilter(ct.GramParams(desc((4, 5, 3)), desc((3, 3))))
     with pytest.raises(InvalidArgumentError, match="x .* is needed for the Gram backward"):
         filt.apply_backward(None, None, np.ones((BATCH, 3, 3)))
 
@@ -363,8 +394,8 @@ def test_gram_errors():
 @pytest.mark.parametrize("operation, a_shape, w_shape, out_shape, reference", [
     pytest.param("a_*ij, w_jk -> o_*ik", (2, 3, 4), (4, 5), (2, 3, 5), lambda a, w: np.matmul(a, w),
                  id="weights_against_star"),
-    pytest.param("a_*i, w_i -> o_i", (2, 3, 4), (4,), (4,), lambda a, w: (a * w).sum(axis=(1, 2)),
-                 id="star_summed_away"),
+    pytest.param("a_i*, w_i -> o_*", (4, 2, 3), (4,), (2, 3), lambda a, w: np.einsum("nist,i->nst", a, w),
+                 id="star_last_weights_without_star"),
 ])
 def test_contraction_star_gradients_for_weights_match_finite_differences(operation, a_shape, w_shape,
                                                                          out_shape, reference):
