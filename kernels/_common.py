@@ -107,3 +107,19 @@ def no_weight_gradients(kind: str, weights_grad: bool, bias_grad: bool) -> None:
     """The generic backward's weights_delta / bias_delta for a filter that has none."""
     require(not weights_grad, f"weights_delta was asked but a {kind} filter has no weights")
     require(not bias_grad, f"bias_delta was asked but a {kind} filter has no bias")
+
+
+def dims_axes(desc: Descriptor) -> tuple:
+    """NumPy axes of one item of ``desc`` in BNNS dimension order (size[0] first)."""
+    return tuple(dim_to_axis(desc, k) for k in range(desc.rank))
+
+
+def to_dims(a: np.ndarray, desc: Descriptor) -> np.ndarray:
+    """(N, *desc.shape) -> (N, size[0], size[1], ...): a view with the axes in BNNS order."""
+    return np.transpose(a, (0,) + tuple(1 + ax for ax in dims_axes(desc)))
+
+
+def from_dims(a: np.ndarray, desc: Descriptor) -> np.ndarray:
+    """(N, size[0], size[1], ...) -> (N, *desc.shape), contiguous."""
+    dims = dims_axes(desc)
+    return np.ascontiguousarray(np.transpose(a, (0,) + tuple(1 + dims.index(ax) for ax in range(len(dims)))))
