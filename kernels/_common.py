@@ -123,3 +123,11 @@ def from_dims(a: np.ndarray, desc: Descriptor) -> np.ndarray:
     """(N, size[0], size[1], ...) -> (N, *desc.shape), contiguous."""
     dims = dims_axes(desc)
     return np.ascontiguousarray(np.transpose(a, (0,) + tuple(1 + dims.index(ax) for ax in range(len(dims)))))
+
+
+def apply_along(x: np.ndarray, axis: int, matrix: np.ndarray) -> np.ndarray:
+    """y with y[..., o, ...] = sum_i matrix[o, i] * x[..., i, ...] along ``axis`` (a linear map of
+    one axis, e.g. an interpolation or a padding; its adjoint is ``matrix.T``)."""
+    moved = np.moveaxis(x, axis, -1)
+    y = moved @ matrix.T.astype(x.dtype, copy=False)
+    return np.ascontiguousarray(np.moveaxis(y, -1, axis))
