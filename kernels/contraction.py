@@ -92,8 +92,14 @@ def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.
         d_a = np.swapaxes(g, -1, -2) if trans_a else g
     if b_grad:
         a_op = np.swapaxes(a, -1, -2) if trans_a else a
-        g = np.matmul(np.swapaxes(a_op, -1, -2), c)             # dL/dop(b): (..., K, P)
-        g = _sum_to(g, b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:]))
+        target = b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:])
+        if math.prod(b.shape[:-2]) == 1 and a_op.shape[:-2] == c.shape[:-2]:
+            # b is shared by every matrix (weights): one GEMM over the stacked rows, no
+            # per-matrix partial products to sum afterwards.
+            k, cols = a_op.shape[-1], c.shape[-1]
+            g = (a_op.reshape(-1, k).T @ c.reshape(-1, cols)).reshape(target)
+        else:
+            g = _sum_to(np.matmul(np.swapaxes(a_op, -1, -2), c), target)   # dL/dop(b): (..., K, P)
         d_b = np.swapaxes(g, -1, -2) if trans_b else g
     return (None if d_a is None else np.ascontiguousarray(d_a),
             None if d_b is None else np.ascontiguousarray(d_b))
