@@ -76,7 +76,7 @@ def BNNSFilterCreateLayerNormalization(norm_type: int, layer_params: BNNSLayerPa
     if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
         moving = {name: d.data for name, d in (("moving_mean", layer_params.moving_mean_desc),
                                                ("moving_variance", layer_params.moving_variance_desc))
-                  if d is not None and d.data is not None}
+                  if d is not None and isinstance(d.data, np.ndarray)}   # a server tensor is bound there
     return api.create_filter("normalization", _Typed(norm_type, layer_params), filter_params,
                              input_geometry=layer_params.i_desc.geometry(),
                              output_geometry=layer_params.o_desc.geometry(),

@@ -7,7 +7,12 @@ Every trainable array is bound to its filter (BNNSFlagsUseClientPtr), so BNNSOpt
 on the server where the weights live: per step only the gradients travel up and the new weights
 come back into these arrays. Data: examples/data/digits.csv.gz (UCI, CC BY 4.0).
 
+With --resident, weights, activations and gradients are tensors held by the server
+(BNNSTensor): per step only the batch and the labels go up and only the loss comes down (and the
+logits, when measuring accuracy).
+
     python examples/train_digits.py --server 127.0.0.1:50051 --epochs 10
+    python examples/train_digits.py --server 127.0.0.1:50051 --resident
     python examples/train_digits.py --server local           # the same kernels in process
 """
 
@@ -144,6 +149,128 @@ class DigitNet:
             bnns.BNNSFilterDestroy(f)
 
 
+class ResidentDigitNet:
+    """The same network with everything but the batch, the labels and the loss on the server.
+
+    The weights, biases, beta, gamma and moving statistics are server tensors bound to their
+    filters (BNNSFlagsUseClientPtr): BNNSOptimizerStep updates them where they are, with the
+    accumulators kept beside them. Activations and gradients are server tensors too, one set per
+    batch size, reused from step to step."""
+
+    def __init__(self, seed: int = 0):
+        rng = np.random.default_rng(seed)          # the same initial values as DigitNet(seed)
+        conv_w = (rng.standard_normal((CHANNELS, 1, 3, 3)) * np.sqrt(2 / 9)).astype(np.float32)
+        n_flat = CHANNELS * (SIDE // 2) ** 2
+        fc_w = (rng.standard_normal((CLASSES, n_flat)) * np.sqrt(1 / n_flat)).astype(np.float32)
+        t = bnns.BNNSTensor.from_array
+        self.weights = {"conv_w": t(conv_w), "conv_b": t(np.zeros(CHANNELS, np.float32)),
+                        "beta": t(np.zeros(CHANNELS, np.float32)), "gamma": t(np.ones(CHANNELS, np.float32)),
+                        "fc_w": t(fc_w), "fc_b": t(np.zeros(CLASSES, np.float32)),
+                        "moving_mean": t(np.zeros(CHANNELS, np.float32)),
+                        "moving_var": t(np.ones(CHANNELS, np.float32))}
+        w = self.weights
+        bound = bnns.BNNSFilterParameters(flags=bnns.BNNSFlagsUseClientPtr)
+        self.conv_w_desc = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutConvolutionWeightsOIHW,
+                                                      size=(3, 3, 1, CHANNELS), data=w["conv_w"])
+        self.fc_w_desc = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(n_flat, CLASSES),
+                                                    data=w["fc_w"])
+        self.conv = bnns.BNNSFilterCreateLayerConvolution(bnns.BNNSLayerParametersConvolution(
+            i_desc=image(1, SIDE, SIDE), o_desc=image(CHANNELS, SIDE, SIDE), x_padding=1, y_padding=1,
+            w_desc=self.conv_w_desc, bias=vector(CHANNELS, w["conv_b"])), bound)
+        self.norm = bnns.BNNSFilterCreateLayerNormalization(bnns.BNNSBatchNorm, bnns.BNNSLayerParametersNormalization(
+            i_desc=image(CHANNELS, SIDE, SIDE), o_desc=image(CHANNELS, SIDE, SIDE),
+            beta_desc=vector(CHANNELS, w["beta"]), gamma_desc=vector(CHANNELS, w["gamma"]),
+            moving_mean_desc=vector(CHANNELS, w["moving_mean"]), moving_variance_desc=vector(CHANNELS, w["moving_var"]),
+            momentum=0.9, epsilon=1e-5, activation=bnns.BNNSActivation(bnns.BNNSActivationFunctionRectifiedLinear)),
+            bound)
+        self.pool = bnns.BNNSFilterCreateLayerPooling(bnns.BNNSLayerParametersPooling(
+            i_desc=image(CHANNELS, SIDE, SIDE), o_desc=image(CHANNELS, SIDE // 2, SIDE // 2),
+            pooling_function=bnns.BNNSPoolingFunctionMax, k_width=2, k_height=2, x_stride=2, y_stride=2), None)
+        self.fc = bnns.BNNSFilterCreateLayerFullyConnected(bnns.BNNSLayerParametersFullyConnected(
+            i_desc=vector(n_flat), o_desc=vector(CLASSES), bias=vector(CLASSES, w["fc_b"]), w_desc=self.fc_w_desc),
+            bound)
+        self.loss = bnns.BNNSFilterCreateLayerLoss(bnns.BNNSLayerParametersLossSoftmaxCrossEntropy(
+            function=bnns.BNNSLossFunctionSoftmaxCrossEntropy, i_desc=vector(CLASSES), o_desc=vector(1),
+            reduction=bnns.BNNSLossReductionMean), None)
+        for name in ("conv", "norm", "pool", "fc", "loss"):
+            if getattr(self, name) is None:
+                raise RuntimeError(f"creating the {name} filter failed: {bnns.last_error()}")
+        self.grads = {name: bnns.BNNSTensor.empty(w[name].shape) for name in
+                      ("conv_w", "conv_b", "beta", "gamma", "fc_w", "fc_b")}
+        self.parameters = [desc_like(self.conv_w_desc, w["conv_w"]), vector(CHANNELS, w["conv_b"]),
+                           vector(CHANNELS, w["beta"]), vector(CHANNELS, w["gamma"]),
+                           desc_like(self.fc_w_desc, w["fc_w"]), vector(CLASSES, w["fc_b"])]
+        self.gradients = [bnns.BNNSNDArrayDescriptor(data=self.grads[name]) for name in
+                          ("conv_w", "conv_b", "beta", "gamma", "fc_w", "fc_b")]
+        self.adam = bnns.BNNSOptimizerAdamFields(learning_rate=0.01, time_step=1)
+        self._activations: dict = {}
+
+    def activations(self, n: int) -> dict:
+        """The server tensors a batch of ``n`` flows through (made once per batch size)."""
+        if n not in self._activations:
+            shapes = {"x": (n, 1, SIDE, SIDE), "z": (n, CHANNELS, SIDE, SIDE), "r": (n, CHANNELS, SIDE, SIDE),
+                      "p": (n, CHANNELS, SIDE // 2, SIDE // 2), "logits": (n, CLASSES), "d_logits": (n, CLASSES),
+                      "d_p": (n, CHANNELS, SIDE // 2, SIDE // 2), "d_r": (n, CHANNELS, SIDE, SIDE),
+                      "d_z": (n, CHANNELS, SIDE, SIDE)}
+            a = {name: bnns.BNNSTensor.empty(shape) for name, shape in shapes.items()}
+            a["idx"] = bnns.BNNSTensor.empty(shapes["p"], data_type=bnns.BNNSDataTypeUInt64)
+            self._activations[n] = a
+        return self._activations[n]
+
+    def forward(self, x: np.ndarray, training: bool) -> dict:
+        n = len(x)
+        a = self.activations(n)
+        a["x"].write(x)                                                     # the batch goes up
+        z, r, p = SIDE * SIDE * CHANNELS, SIDE * SIDE * CHANNELS, (SIDE // 2) ** 2 * CHANNELS
+        check(bnns.BNNSFilterApplyBatch(self.conv, n, a["x"], SIDE * SIDE, a["z"], z))
+        check(bnns.BNNSNormalizationFilterApplyBatch(self.norm, n, a["z"], z, a["r"], r, training))
+        check(bnns.BNNSPoolingFilterApplyBatch(self.pool, n, a["r"], r, a["p"], p, a["idx"], p))
+        check(bnns.BNNSFilterApplyBatch(self.fc, n, a["p"], p, a["logits"], CLASSES))
+        return a
+
+    def train_step(self, x: np.ndarray, labels: np.ndarray) -> float:
+        n = len(x)
+        a = self.forward(x, training=True)
+        one_hot = np.eye(CLASSES, dtype=np.float32)[labels]                # the labels go up
+        loss = np.zeros(1, np.float32)                                      # the loss comes down
+        check(bnns.BNNSLossFilterApplyBatch(self.loss, n, a["logits"], CLASSES, one_hot, CLASSES, None, 0, loss,
+                                            vector(CLASSES, a["d_logits"]), CLASSES))
+        g, z, p = self.grads, SIDE * SIDE * CHANNELS, (SIDE // 2) ** 2 * CHANNELS
+        check(bnns.BNNSFilterApplyBackwardBatch(
+            self.fc, n, a["p"], p, vector(p, a["d_p"]), p, a["logits"], CLASSES, vector(CLASSES, a["d_logits"]),
+            CLASSES, desc_like(self.fc_w_desc, g["fc_w"]), vector(CLASSES, g["fc_b"])))
+        check(bnns.BNNSPoolingFilterApplyBackwardBatch(
+            self.pool, n, a["r"], z, image(CHANNELS, SIDE, SIDE, a["d_r"]), z, a["p"], p,
+            image(CHANNELS, SIDE // 2, SIDE // 2, a["d_p"]), p, None, a["idx"], p))
+        check(bnns.BNNSNormalizationFilterApplyBackwardBatch(
+            self.norm, n, image(CHANNELS, SIDE, SIDE, a["d_z"]), z, a["r"], z, image(CHANNELS, SIDE, SIDE, a["d_r"]), z,
+            vector(CHANNELS, g["beta"]), vector(CHANNELS, g["gamma"])))
+        check(bnns.BNNSFilterApplyBackwardBatch(
+            self.conv, n, a["x"], SIDE * SIDE, None, 0, a["z"], z, image(CHANNELS, SIDE, SIDE, a["d_z"]), z,
+            desc_like(self.conv_w_desc, g["conv_w"]), vector(CHANNELS, g["conv_b"])))
+        # Every parameter is a server tensor: the server steps them in place and keeps Adam's moments.
+        check(bnns.BNNSOptimizerStep(bnns.BNNSOptimizerFunctionAdam, self.adam, len(self.parameters),
+                                     self.parameters, self.gradients, None, None))
+        self.adam.time_step += 1
+        return float(loss[0])
+
+    def accuracy(self, x: np.ndarray, labels: np.ndarray) -> float:
+        logits = self.forward(x, training=False)["logits"].numpy()        # the logits come down to score
+        return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+    def weight_values(self) -> dict:
+        return {name: tensor.numpy() for name, tensor in self.weights.items()}
+
+    def close(self):
+        for f in (self.conv, self.norm, self.pool, self.fc, self.loss):
+            bnns.BNNSFilterDestroy(f)
+        tensors = list(self.weights.values()) + list(self.grads.values())
+        for a in self._activations.values():
+            tensors += list(a.values())
+        for tensor in tensors:
+            tensor.destroy()
+
+
 def desc_like(desc, data):
     return bnns.BNNSNDArrayDescriptor(layout=desc.layout, size=desc.size, data=data)
 
@@ -162,11 +289,12 @@ def progress(done: int, total: int, text: str, stream=sys.stdout) -> None:
     stream.flush()
 
 
-def train(server: str = "local", epochs: int = 10, batch_size: int = 64, seed: int = 0, show_progress: bool = True):
+def train(server: str = "local", epochs: int = 10, batch_size: int = 64, seed: int = 0, show_progress: bool = True,
+          resident: bool = False):
     """Train and return the history: one dict per epoch (loss, train accuracy, test accuracy, seconds)."""
     bnns.connect(server)
     x_train, y_train, x_test, y_test = load_digits(seed=seed)
-    net = DigitNet(seed)
+    net = ResidentDigitNet(seed) if resident else DigitNet(seed)
     history = []
     rng = np.random.default_rng(seed)
     try:
@@ -195,8 +323,10 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resident", action="store_true",
+                        help="keep weights, activations and gradients on the server (BNNSTensor)")
     args = parser.parse_args(argv)
-    train(args.server, args.epochs, args.batch_size, args.seed)
+    train(args.server, args.epochs, args.batch_size, args.seed, resident=args.resident)
     return 0
 
 

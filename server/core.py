@@ -728,8 +728,9 @@ class Core:
         return io.batch(request, field, field, desc, batch_size, field)
 
 
-# Where a filter's trainable arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).
-_TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc"}
+# Where a filter's bound arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).
+_TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc",
+                     "moving_mean": "moving_mean_desc", "moving_variance": "moving_variance_desc"}
 
 
 def _apply(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
