@@ -18,6 +18,7 @@ The raw values below are Apple's (bnns.md 1.2, 1.3); the wire contract uses the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional, Sequence
 
 import numpy as np
@@ -135,11 +136,14 @@ class Descriptor:
         return Descriptor(layout=layout, size=size, data_type=data_type, data=flat)
 
     # ------------------------------------------------------------------ geometry
-    @property
+    # The geometry is computed once per descriptor (they are frozen): every call of a filter asks
+    # for its descriptors' shapes and spans, and small calls would otherwise spend more time here
+    # than in their kernel.
+    @functools.cached_property
     def rank(self) -> int:
         return layout_rank(self.layout)
 
-    @property
+    @functools.cached_property
     def shape(self) -> tuple:
         """Logical NumPy shape (C order)."""
         self.validate()
@@ -156,6 +160,10 @@ class Descriptor:
 
     def memory_strides(self) -> tuple:
         """Element strides in memory order (stride[0] first), zeros replaced by defaults."""
+        return self._memory_strides
+
+    @functools.cached_property
+    def _memory_strides(self) -> tuple:
         extents = self._memory_extents()
         given = tuple(self.stride) + (0,) * (len(extents) - len(self.stride))
         out, default = [], 1
@@ -165,7 +173,7 @@ class Descriptor:
             default = s * extent
         return tuple(out)
 
-    @property
+    @functools.cached_property
     def numpy_strides(self) -> tuple:
         """Element strides of the logical NumPy shape."""
         return tuple(reversed(self.memory_strides()))
@@ -174,7 +182,7 @@ class Descriptor:
     def is_contiguous(self) -> bool:
         return self.memory_strides() == Descriptor(self.layout, self.size).memory_strides()
 
-    @property
+    @functools.cached_property
     def span(self) -> int:
         """Elements one item occupies in memory: the largest offset + 1."""
         return 1 + sum((e - 1) * s for e, s in zip(self._memory_extents(), self.memory_strides()))
@@ -189,6 +197,12 @@ class Descriptor:
 
     def validate(self, name: str = "descriptor") -> None:
         """Check rank, sizes and strides (BNNS: non-decreasing; here also no aliasing)."""
+        if self.__dict__.get("_valid"):     # checked before: a descriptor is frozen
+            return
+        self._check(name)
+        self.__dict__["_valid"] = True
+
+    def _check(self, name: str) -> None:
         rank = layout_rank(self.layout)
         require(len(self.size) >= rank,
                 f"{name}.size has {len(self.size)} entries but layout {self.layout:#x} has rank {rank}")
@@ -245,21 +259,25 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
     """
     desc.validate(name)
     dtype = numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
-    require(1 <= batch_size < 2**31, f"batch_size {batch_size} must be between 1 and 2**31 - 1")
+    if not 1 <= batch_size < 2**31:
+        raise InvalidArgumentError(f"batch_size {batch_size} must be between 1 and 2**31 - 1")
     span = desc.span
     stride = int(batch_stride) or span
-    require(batch_size == 1 or stride >= span,
-            f"{name}_stride {batch_stride} is smaller than one item ({span} elements for "
-            f"{desc.describe()}): items would overlap")
     needed = (batch_size - 1) * stride + span
     available = flat.size
-    require(available >= needed,
-            f"{name} has {available} elements but batch_size {batch_size} with {name}_stride "
-            f"{stride} and items of {span} elements needs {needed}")
-    require(available <= max(batch_size * stride, needed),
-            f"{name} has {available} elements, more than batch_size {batch_size} x {name}_stride "
-            f"{stride} = {batch_size * stride}: wrong batch_size, stride or data type?")
-    require(flat.dtype == dtype, f"{name} holds {flat.dtype}, expected {dtype}")
+    if not (batch_size == 1 or stride >= span) or not needed <= available <= max(batch_size * stride, needed) \
+            or flat.dtype != dtype:
+        # The checks again, one by one, for the message (kept off the path of a good call).
+        require(batch_size == 1 or stride >= span,
+                f"{name}_stride {batch_stride} is smaller than one item ({span} elements for "
+                f"{desc.describe()}): items would overlap")
+        require(available >= needed,
+                f"{name} has {available} elements but batch_size {batch_size} with {name}_stride "
+                f"{stride} and items of {span} elements needs {needed}")
+        require(available <= max(batch_size * stride, needed),
+                f"{name} has {available} elements, more than batch_size {batch_size} x {name}_stride "
+                f"{stride} = {batch_size * stride}: wrong batch_size, stride or data type?")
+        require(flat.dtype == dtype, f"{name} holds {flat.dtype}, expected {dtype}")
     flat = np.ascontiguousarray(flat).reshape(-1)          # as_strided below assumes a dense buffer
     item = dtype.itemsize
     view = np.lib.stride_tricks.as_strided(

@@ -139,10 +139,14 @@ class Core:
             sent = (response.ByteSize() if response is not None else 0) + (
                 sum(a.nbytes for a in io.results.values()) if io is not None and not embed else 0)
             self.metrics.observe(rpc, kind, status, seconds, received, sent)
-            log.info("%s %s", rpc, status, extra={
-                "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
-                "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
-                "ms": round(seconds * 1e3, 3)})
+            # A line per call at DEBUG (formatting one costs more than a small call's kernel);
+            # failures at INFO. /metrics counts every call.
+            level = logging.DEBUG if status == "OK" else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(level, "%s %s", rpc, status, extra={
+                    "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
+                    "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
+                    "ms": round(seconds * 1e3, 3)})
 
     def _kind_of(self, request) -> str:
         """The filter kind a request touches (for the latency label); '' when there is none."""

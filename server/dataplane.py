@@ -34,7 +34,7 @@ from bnns.kernels.errors import (FailedPreconditionError, InvalidArgumentError, 
 from bnns.v1 import types_pb2
 
 from . import codec
-from .wire import is_repeated
+from .wire import buffer_at, is_repeated
 
 
 # ------------------------------------------------------------------------------ result sinks
@@ -56,8 +56,8 @@ class Sink:
         written into a caller's array; the shapes may group the elements differently."""
         if result is self.view:                 # the kernel wrote it there already
             return
-        require(result.size == self.view.size, f"a result of {result.size} values does not fit a target of "
-                f"{self.view.size}")
+        if result.size != self.view.size:
+            raise InvalidArgumentError(f"a result of {result.size} values does not fit a target of {self.view.size}")
         result = result.reshape(self.view.shape)
         if self.accumulate:
             self.view += result.astype(self.view.dtype, copy=False)
@@ -225,30 +225,6 @@ class SharedMemoryTable:
 
 # ---------------------------------------------------------------------------------- one call
 
-_PATH_PART = re.compile(r"^([a-z_0-9]+)(?:\[(\d+)\])?$")
-
-
-def buffer_at(message, path: str, create: bool = False):
-    """The Buffer at ``path`` ("in", "in_delta[1]", "parameters[0].values") in ``message``;
-    None when absent (or created, with ``create``; repeated entries must exist already)."""
-    node = message
-    for part in path.split("."):
-        match = _PATH_PART.match(part)
-        if match is None or match.group(1) not in node.DESCRIPTOR.fields_by_name:
-            return None
-        field, index = match.group(1), match.group(2)
-        if index is not None:
-            items = getattr(node, field)
-            if int(index) >= len(items):
-                return None
-            node = items[int(index)]
-        else:
-            if not create and not node.HasField(field):
-                return None
-            node = getattr(node, field)
-    return node
-
-
 class CallIO:
     """The tensors of one call (see the module docstring).
 
@@ -296,7 +272,8 @@ class CallIO:
         if path in self.arrays:
             given = self.arrays[path]
             if isinstance(given, np.ndarray) and given.dtype != np.uint8:
-                require(given.dtype == dtype, f"{name} holds {given.dtype}, expected {dtype}")
+                if given.dtype != dtype:
+                    raise InvalidArgumentError(f"{name} holds {given.dtype}, expected {dtype}")
                 flat = given.reshape(-1)
             else:
                 raw = memoryview(given).cast("B")

@@ -20,6 +20,7 @@ exactly the messages it defines.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Dict, List, Tuple, Union
 
 from google.protobuf import descriptor as descriptor_mod
@@ -54,17 +55,49 @@ def split(raw: Union[bytes, memoryview], message_class) -> Tuple[object, Dict[st
 def join(message, tensors: Dict[str, object]) -> bytes:
     """``message`` serialized, with ``tensors[path]`` (anything exposing a contiguous buffer: a
     NumPy array, bytes) as the ``data`` of the Buffer at each path. Each such Buffer must be
-    present in ``message`` (set, even if empty) and must not carry data of its own."""
-    serialized = message.SerializeToString()
+    present in ``message`` (set, even if empty) and must not carry data of its own. Small
+    tensors are set on the message itself (which this changes) where that is cheaper."""
     if not tensors:
-        return serialized
+        return message.SerializeToString()
     wanted = {path: memoryview(array).cast("B") for path, array in tensors.items()}
+    if sum(view.nbytes for view in wanted.values()) < SPLIT_MIN_BYTES:
+        for path, view in wanted.items():
+            buf = buffer_at(message, path)
+            if buf is None:
+                raise ValueError(f"no Buffer at {path!r} in the {message.DESCRIPTOR.full_name} to carry it")
+            buf.data = view.tobytes()
+        return message.SerializeToString()
+    serialized = message.SerializeToString()
     prefixes = {path[:end] for path in wanted for end in _prefix_ends(path)}
     view = memoryview(serialized)
     pieces = _splice(view, 0, view.nbytes, message.DESCRIPTOR, "", wanted, prefixes)
     if wanted:
         raise ValueError(f"no Buffer at {sorted(wanted)} in the {message.DESCRIPTOR.full_name} to carry it")
     return b"".join(pieces)
+
+
+_PATH_PART = re.compile(r"^([a-z_0-9]+)(?:\[(\d+)\])?$")
+
+
+def buffer_at(message, path: str, create: bool = False):
+    """The Buffer at ``path`` ("in", "in_delta[1]", "parameters[0].values") in ``message``;
+    None when absent (or created, with ``create``; repeated entries must exist already)."""
+    node = message
+    for part in path.split("."):
+        match = _PATH_PART.match(part)
+        if match is None or match.group(1) not in node.DESCRIPTOR.fields_by_name:
+            return None
+        field, index = match.group(1), match.group(2)
+        if index is not None:
+            items = getattr(node, field)
+            if int(index) >= len(items):
+                return None
+            node = items[int(index)]
+        else:
+            if not create and not node.HasField(field):
+                return None
+            node = getattr(node, field)
+    return node
 
 
 # --------------------------------------------------------------------------------- the walks
