@@ -462,3 +462,45 @@ def test_a_tensor_of_another_connection_is_not_found_there(bnns, grpc_server):
     assert bnns.BNNSFilterApplyBatch(f, 1, x, 0, y, 0) == -1
     assert isinstance(bnns.last_error(), NotFoundError) and x.tensor_id in bnns.last_error().message
     t.destroy()
+
+
+def test_a_call_whose_second_target_is_wrong_writes_no_target(bnns):
+    """Targets are checked before the first result is written: a failed call changes nothing."""
+    rng = np.random.default_rng(9)
+    f = conv(bnns, weights(rng))
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    dy = rng.standard_normal((2, 4, 8, 8)).astype(np.float32)
+    dx = bnns.BNNSTensor.from_array(np.full(x.shape, 5, np.float32))
+    too_small = bnns.BNNSTensor.from_array(np.full(10, 5, np.float32))
+    weights_delta = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutConvolutionWeightsOIHW, size=(3, 3, 3, 4),
+                                               data=too_small)
+    too_small.shape = (4, 3, 3, 3)            # lie about its size so that only the server can tell
+    assert call_backward(bnns, f, 2, x, image(bnns, 3, 8, 8, dx), None, image(bnns, 4, 8, 8, dy),
+                         weights_delta) == -1
+    assert "weights_delta" in bnns.last_error().message
+    too_small.shape = (10,)
+    assert (dx.numpy() == 5).all() and (too_small.numpy() == 5).all()
+
+
+def test_rest_reads_and_writes_shared_memory(tenants, segment):
+    server, _ = tenants
+    http = httpx.Client(base_url=server.http_url, headers={"authorization": "Bearer tok-alice"}, timeout=30)
+    key = "/" + segment.name.lstrip("/")
+    assert http.post("/v1/sharedMemory", json={"region": {"name": "rest", "key": key, "byte_size": 4096}}
+                     ).status_code == 200
+    try:
+        data = np.ndarray((2, 4), np.float32, buffer=segment.buf)
+        data[0] = [-2, -1, 1, 2]
+        filter_id = http.post("/v1/filters", json={"activation": {
+            "i_desc": {"layout": "DATA_LAYOUT_VECTOR", "size": [4]},
+            "o_desc": {"layout": "DATA_LAYOUT_VECTOR", "size": [4]},
+            "activation": {"function": "ACTIVATION_FUNCTION_ABS"}}}).json()["filter_id"]
+        answer = http.post(f"/v1/filters/{filter_id}:filterApplyBatch", json={
+            "batch_size": 1, "in": {"shared_memory": {"region": "rest", "offset": 0, "byte_size": 16}},
+            "outputs": {"out": {"shared_memory": {"region": "rest", "offset": 16, "byte_size": 16}}}})
+        assert answer.status_code == 200, answer.text
+        assert data[1].tolist() == [2, 1, 1, 2]
+        assert [r["name"] for r in http.get("/v1/sharedMemory").json()["regions"]] == ["rest"]
+    finally:
+        assert http.delete("/v1/sharedMemory/rest").status_code == 200
+    assert http.get("/v1/sharedMemory").json() == {}
