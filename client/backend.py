@@ -101,7 +101,7 @@ class RemoteBackend:
         def chunks():
             for offset in range(0, max(len(data), 1), self.chunk_bytes):
                 yield service_pb2.MessageChunk(rpc=rpc if offset == 0 else "",
-                                               total_bytes=len(data) if offset == 0 else 0,
+                                               total_bytes=len(data) if offset == 0 else 0, offset=offset,
                                                data=data[offset:offset + self.chunk_bytes])
 
         body, received = None, 0

@@ -3,9 +3,9 @@ wrapped once with the error mapping. Health and reflection come from the standar
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
+import time
 from concurrent import futures
 from typing import Optional, Tuple
 
@@ -68,53 +68,144 @@ def _unary_handler(core: Core, rpc: str, request_cls, tenant_of):
 _MIN_CHUNK_BYTES, _MAX_CHUNK_BYTES = 256 << 10, 4 << 20   # the chunk sizes the contract names
 
 
-def _chunked_handler(core: Core, tenant_of, max_message_bytes: int, message_cap: int):
+class StreamLimits:
+    """What one ChunkedCall stream may take. Streams hold a worker thread while they wait for
+    chunks, so their number is bounded (in all and per tenant) below the worker pool's size:
+    however many streams stall, unary calls and health checks keep workers to run on."""
+
+    def __init__(self, max_streams: int = 4, max_streams_per_tenant: int = 2, idle_seconds: float = 30.0,
+                 total_seconds: float = 600.0):
+        self.max_streams, self.max_streams_per_tenant = max_streams, max_streams_per_tenant
+        self.idle_seconds, self.total_seconds = idle_seconds, total_seconds
+        self._open: dict = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, tenant: str) -> Optional[str]:
+        """Take a slot for ``tenant``; the reason when none is free."""
+        with self._lock:
+            if sum(self._open.values()) >= self.max_streams:
+                return f"{self.max_streams} ChunkedCall streams are open on this server (max_streams); retry later"
+            if self._open.get(tenant, 0) >= self.max_streams_per_tenant:
+                return (f"{self.max_streams_per_tenant} ChunkedCall streams of this tenant are open "
+                        "(max_streams_per_tenant); finish one first")
+            self._open[tenant] = self._open.get(tenant, 0) + 1
+            return None
+
+    def release(self, tenant: str) -> None:
+        with self._lock:
+            self._open[tenant] -= 1
+
+
+class _Watchdog:
+    """Cancels a stream that sends nothing for ``idle`` seconds, or runs past ``total``."""
+
+    def __init__(self, context: grpc.ServicerContext, idle: float, total: float):
+        self.context, self.idle = context, idle
+        self.deadline = time.monotonic() + total
+        self.expired = ""
+        self._timer: Optional[threading.Timer] = None
+        self.kick()
+
+    def kick(self) -> None:
+        """A chunk arrived: the idle clock starts again."""
+        self.stop()
+        wait = min(self.idle, self.deadline - time.monotonic())
+        self._timer = threading.Timer(max(wait, 0.0), self._expire, args=(wait < self.idle,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self, total: bool) -> None:
+        self.expired = "its total time" if total else "its idle time"
+        log.info("ChunkedCall stream cancelled: it exceeded %s", self.expired)
+        self.context.cancel()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _chunked_handler(core: Core, tenant_of, max_message_bytes: int, message_cap: int, limits: StreamLimits):
     """ChunkedCall: reassemble a serialized request, serve it like the unary RPC it names, and
-    stream the serialized response back in chunks."""
+    stream the serialized response back in chunks. Chunks are parsed here (grpcio would answer an
+    undecodable one with INTERNAL) and must arrive in order, at least 256 KiB each but the last."""
     unary = {m.name: getattr(service_pb2, m.input_type.name) for m in SERVICE.methods if m.name != "ChunkedCall"}
     response_chunk = max(_MIN_CHUNK_BYTES, min(_MAX_CHUNK_BYTES, message_cap // 2))   # fits the send cap
 
     def fail(context, code, message):
         context.abort(code, message)
 
-    def handle(chunks, context: grpc.ServicerContext):
-        first = next(chunks, None)
-        if first is None or first.rpc not in unary:
+    def parse(raw: bytes, context, received: int):
+        try:
+            return service_pb2.MessageChunk.FromString(raw)
+        except message_module.DecodeError as error:
             fail(context, grpc.StatusCode.INVALID_ARGUMENT,
-                 f"ChunkedCall: the first chunk must name an RPC of {SERVICE_NAME} "
-                 f"(got {first.rpc if first is not None else 'no chunk'!r})")
+                 f"ChunkedCall: the chunk after byte {received} is not a serialized MessageChunk: {error}")
+
+    def receive(chunks, context, watchdog: _Watchdog):
+        """The request's rpc name and its bytes, checked chunk by chunk."""
+        first = parse(next(chunks, b""), context, 0)
+        if not first.rpc or first.rpc not in unary:
+            fail(context, grpc.StatusCode.INVALID_ARGUMENT,
+                 f"ChunkedCall: the first chunk must name an RPC of {SERVICE_NAME} (got {first.rpc or 'no chunk'!r})")
         total = first.total_bytes
         if total > max_message_bytes:
             fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
                  f"ChunkedCall: a {total}-byte {first.rpc} request is over max_streamed_bytes {max_message_bytes}")
         body = bytearray()      # grows with what arrives: a claimed total_bytes reserves nothing
-        received = 0
-        for chunk in itertools.chain([first], chunks):
-            size = len(chunk.data)
+        chunk, short = first, False
+        while chunk is not None:
+            size, received = len(chunk.data), len(body)
+            if chunk.offset != received:
+                fail(context, grpc.StatusCode.INVALID_ARGUMENT,
+                     f"ChunkedCall: a chunk at offset {chunk.offset} after {received} bytes: chunks must follow each "
+                     f"other with no duplicate, gap or overlap")
             if size > _MAX_CHUNK_BYTES or received + size > total:
                 fail(context, grpc.StatusCode.INVALID_ARGUMENT,
                      f"ChunkedCall: chunk of {size} bytes after {received} of {total}: chunks are at most "
                      f"{_MAX_CHUNK_BYTES} bytes and may not exceed total_bytes")
+            if short:
+                fail(context, grpc.StatusCode.INVALID_ARGUMENT,
+                     f"ChunkedCall: a chunk followed one of fewer than {_MIN_CHUNK_BYTES} bytes; only the last "
+                     "chunk may be shorter")
+            short = size < _MIN_CHUNK_BYTES
             body += chunk.data
-            received += size
-        if received != total:
+            watchdog.kick()
+            raw = next(chunks, None)
+            chunk = parse(raw, context, len(body)) if raw is not None else None
+        if len(body) != total:
             fail(context, grpc.StatusCode.INVALID_ARGUMENT,
-                 f"ChunkedCall: the request ended after {received} of its {total} bytes (truncated)")
-        data = memoryview(_serve(core, first.rpc, body, unary[first.rpc], context, tenant_of))
-        del body
+                 f"ChunkedCall: the request ended after {len(body)} of its {total} bytes (truncated)")
+        return first.rpc, body
+
+    def handle(chunks, context: grpc.ServicerContext):
+        tenant = tenant_of(dict(context.invocation_metadata() or ()))
+        refused = limits.acquire(tenant)
+        if refused:
+            fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED, f"ChunkedCall: {refused}")
+        watchdog = _Watchdog(context, limits.idle_seconds, limits.total_seconds)
+        try:
+            try:
+                rpc, body = receive(chunks, context, watchdog)
+            except grpc.RpcError:     # the watchdog cancelled the stream: nothing more can be sent
+                return
+            watchdog.stop()
+            data = memoryview(_serve(core, rpc, body, unary[rpc], context, tenant_of))
+            del body
+        finally:
+            watchdog.stop()
+            limits.release(tenant)
         for offset in range(0, max(len(data), 1), response_chunk):
-            yield service_pb2.MessageChunk(total_bytes=len(data) if offset == 0 else 0,
+            yield service_pb2.MessageChunk(total_bytes=len(data) if offset == 0 else 0, offset=offset,
                                            data=bytes(data[offset:offset + response_chunk]))
     return handle
 
 
 def bnns_handler(core: Core, tenant_of=_open_access, max_streamed_bytes: int = 4 << 30,
-                 message_cap: int = 1 << 30) -> grpc.GenericRpcHandler:
+                 message_cap: int = 1 << 30, stream_limits: Optional[StreamLimits] = None) -> grpc.GenericRpcHandler:
     """Handlers for every RPC; ``tenant_of(metadata) -> tenant`` authenticates (raising
     UnauthenticatedError) and names the caller's tenant."""
     handlers = {"ChunkedCall": grpc.stream_stream_rpc_method_handler(
-        _chunked_handler(core, tenant_of, max_streamed_bytes, message_cap),
-        request_deserializer=service_pb2.MessageChunk.FromString,
+        _chunked_handler(core, tenant_of, max_streamed_bytes, message_cap, stream_limits or StreamLimits()),
         response_serializer=service_pb2.MessageChunk.SerializeToString)}
     for method in SERVICE.methods:
         if method.name == "ChunkedCall":
@@ -141,9 +232,15 @@ def create_server(settings: Settings, core: Core, authenticator: Optional[Authen
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.workers), options=options,
                          interceptors=(AuthInterceptor(authenticator, SERVICE_NAME),))
+    stream_limits = StreamLimits(max_streams=settings.max_streams, max_streams_per_tenant=settings.max_streams_per_tenant,
+                                 idle_seconds=settings.stream_idle_seconds, total_seconds=settings.stream_total_seconds)
+    if stream_limits.max_streams >= settings.workers:
+        raise ValueError(f"max_streams {settings.max_streams} must be below workers {settings.workers}: waiting "
+                         "streams would leave no worker for other calls")
     server.add_generic_rpc_handlers((bnns_handler(core, tenant_of=authenticator.tenant_of_metadata,
                                                   max_streamed_bytes=settings.max_streamed_bytes,
-                                                  message_cap=settings.max_message_bytes),))
+                                                  message_cap=settings.max_message_bytes,
+                                                  stream_limits=stream_limits),))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -24,6 +24,10 @@ class Settings:
     max_request_bytes: int = 0             # one request (its tensors and all); 0 = only the message caps
     max_streamed_bytes: int = 4 * GIB      # one message sent through ChunkedCall
     workers: int = 8                       # gRPC thread pool
+    max_streams: int = 4                   # ChunkedCall streams open at once (below workers)
+    max_streams_per_tenant: int = 2        # ... per tenant
+    stream_idle_seconds: float = 30.0      # a stream that sends nothing for this long is cancelled
+    stream_total_seconds: float = 600.0    # and one that is still streaming after this long
     grace_seconds: float = 10.0            # SIGTERM: how long in-flight calls may finish
     shared_memory: bool = True             # RegisterSharedMemory and shared-memory Buffers (same host)
     log_level: str = "INFO"
@@ -49,6 +53,12 @@ _FLAGS = {
                           "bytes of one request's tensors, streamed or not (0 = only the message caps)"),
     "max_streamed_bytes": ("BNNS_MAX_STREAMED_BYTES", int, "largest message sent in chunks (ChunkedCall), bytes"),
     "workers": ("BNNS_WORKERS", int, "gRPC worker threads"),
+    "max_streams": ("BNNS_MAX_STREAMS", int, "ChunkedCall streams open at once; below --workers, so that waiting "
+                    "streams never take every worker"),
+    "max_streams_per_tenant": ("BNNS_MAX_STREAMS_PER_TENANT", int, "ChunkedCall streams one tenant may have open"),
+    "stream_idle_seconds": ("BNNS_STREAM_IDLE_SECONDS", float, "cancel a ChunkedCall stream idle this long"),
+    "stream_total_seconds": ("BNNS_STREAM_TOTAL_SECONDS", float, "cancel a ChunkedCall stream still sending after "
+                             "this long"),
     "grace_seconds": ("BNNS_GRACE_SECONDS", float, "seconds in-flight calls get to finish on SIGTERM"),
     "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR"),
     "token_file": ("BNNS_TOKEN_FILE", str, "file of 'token tenant' lines; with it (or BNNS_TOKENS=tok=tenant,...) "
@@ -84,4 +94,7 @@ def parse(argv: Optional[Sequence[str]] = None, environ=os.environ) -> Settings:
         args.enable_http = False
     if not (args.enable_grpc or args.enable_http):
         parser.error("--no-grpc and --no-http together leave nothing to serve")
+    if args.max_streams >= args.workers:
+        parser.error(f"--max-streams {args.max_streams} must be below --workers {args.workers}: waiting ChunkedCall "
+                     "streams would leave no worker for other calls")
     return Settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Settings)})

@@ -146,14 +146,16 @@ class ListSharedMemoryResponse(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[_Union[SharedMemoryRegion, _Mapping]]] = ...) -> None: ...
 
 class MessageChunk(_message.Message):
-    __slots__ = ("rpc", "total_bytes", "data")
+    __slots__ = ("rpc", "total_bytes", "data", "offset")
     RPC_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     rpc: str
     total_bytes: int
     data: bytes
-    def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+    offset: int
+    def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class CreateFilterRequest(_message.Message):
     __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "filter_parameters")
