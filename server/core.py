@@ -109,7 +109,7 @@ class Core:
         if method is None:
             raise UnimplementedError(f"{rpc} is not served by this build")
         request_id = request_id or secrets.token_hex(6)
-        kind = self._kind_of(request)
+        kind = self._kind_of(request, tenant)
         start = time.perf_counter()
         status, response = "OK", None
         embed = io is None
@@ -148,14 +148,15 @@ class Core:
                     "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
                     "ms": round(seconds * 1e3, 3)})
 
-    def _kind_of(self, request) -> str:
-        """The filter kind a request touches (for the latency label); '' when there is none."""
+    def _kind_of(self, request, tenant: str) -> str:
+        """The filter kind a request touches (for the latency label); '' when there is none, or
+        when the handle is not the caller's (the label must not tell one tenant of another's)."""
         if isinstance(request, pb.CreateFilterRequest):
             return request.WhichOneof("layer") or ""
         filter_id = getattr(request, "filter_id", "")
         if filter_id:
             try:
-                return self.registry.get(filter_id, owner=None).kind
+                return self.registry.get(filter_id, tenant).kind
             except BNNSError:
                 return ""
         return ""

@@ -575,3 +575,24 @@ def test_mtls_rest_needs_a_client_certificate(mtls_server, pki):
 def test_connect_rejects_credentials_together_with_certificate_arguments(sdk, pki):
     with pytest.raises(ValueError, match="not both"):
         sdk.connect("127.0.0.1:1", credentials=grpc.ssl_channel_credentials(), root_certificates=pki["ca"])
+
+
+def test_metrics_label_a_foreign_handle_as_an_unknown_one(token_server, stub):
+    """A probe of another tenant's handle must not learn its kind from the unauthenticated /metrics."""
+    import httpx
+
+    def counts() -> dict:
+        text = httpx.get(token_server.http_url + "/metrics", timeout=10).text
+        lines = [line for line in text.splitlines() if line.startswith("bnns_request_seconds_count")
+                 and 'rpc="FilterApplyBatch"' in line]
+        return {line.split('kind="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in lines}
+
+    filter_id = stub.CreateFilter(fc_request(), metadata=metadata(TOKEN_A), timeout=CALL_TIMEOUT).filter_id
+    before = counts()
+    for token in (TOKEN_B, TOKEN_B, TOKEN_A):      # two probes by the other tenant, one bad call by the owner
+        with pytest.raises(grpc.RpcError):
+            stub.FilterApplyBatch(pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1),
+                                  metadata=metadata(token), timeout=CALL_TIMEOUT)
+    after = counts()
+    assert after.get("none", 0) - before.get("none", 0) == 2, (before, after)
+    assert after.get("fully_connected", 0) - before.get("fully_connected", 0) == 1, (before, after)
