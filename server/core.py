@@ -92,6 +92,22 @@ class Core:
             self._check_cancelled()
             yield
 
+    @contextlib.contextmanager
+    def _committed_at_end(self, filter_obj, training: bool):
+        """A training forward moves statistics and replaces the backward cache as it runs; if the
+        call is cancelled or its deadline passes meanwhile, both are put back as they were before
+        it, so a call that does not complete changes nothing."""
+        if not training:
+            yield
+            return
+        snapshot = _filter_state(filter_obj)
+        try:
+            yield
+            self._check_cancelled()
+        except BaseException:
+            _restore_filter_state(snapshot)
+            raise
+
     def call(self, rpc: str, request, tenant: str = "", request_id: Optional[str] = None,
              cancelled: Optional[threading.Event] = None, io: Optional[CallIO] = None):
         """Serve one RPC by name: the single entry every front door uses. Times, counts and logs
@@ -433,7 +449,9 @@ class Core:
         entry = self._entry(request.filter_id, io.tenant, {"normalization"}, "NormalizationFilterApplyBatch")
         f, n = entry.filter, int(request.batch_size)
         x = io.batch(request, "in", "in", f.input_desc, n, "in")
-        with self._holding(entry):
+        if request.training:
+            _refuse_non_finite(x, "in", request.filter_id)
+        with self._holding(entry), self._committed_at_end(f, request.training):
             y = f.apply(x, training=request.training)
             stats = f.parameters()
             io.put("out", y, f.output_desc.data_type, f.output_desc)
@@ -515,7 +533,9 @@ class Core:
         entry = self._fused_entry(request.filter_id, io.tenant, "FusedFilterApplyBatch", multi=False)
         f = entry.filter
         x = io.batch(request, "in", "in", f.input_desc, int(request.batch_size), "in")
-        with self._holding(entry):
+        if request.training and f.trainable:
+            _refuse_non_finite(x, "in", request.filter_id)
+        with self._holding(entry), self._committed_at_end(f, request.training):
             y = f.apply([x], training=request.training)
         io.put("out", y, f.output_desc.data_type, f.output_desc)
         return io.finish(pb.FusedFilterApplyBatchResponse())
@@ -525,7 +545,10 @@ class Core:
         entry = self._fused_entry(request.filter_id, io.tenant, "FusedFilterApplyMultiInputBatch", multi=True)
         f = entry.filter
         inputs = self._fused_inputs(request, f, int(request.batch_size), io, required=True)
-        with self._holding(entry):
+        if request.training and f.trainable:
+            for k, x in enumerate(inputs):
+                _refuse_non_finite(x, f"in[{k}]", request.filter_id)
+        with self._holding(entry), self._committed_at_end(f, request.training):
             y = f.apply(inputs, training=request.training)
         io.put("out", y, f.output_desc.data_type, f.output_desc)
         return io.finish(pb.FusedFilterApplyMultiInputBatchResponse())
@@ -748,6 +771,36 @@ def _apply(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
 @functools.lru_cache(maxsize=None)
 def _takes_out(filter_class) -> bool:
     return "out" in inspect.signature(filter_class.apply).parameters
+
+
+def _refuse_non_finite(x: np.ndarray, name: str, filter_id: str) -> None:
+    """A NaN or infinity in a training batch would poison the moving statistics for good (as a
+    non-finite gradient would the weights OptimizerStep refuses to step)."""
+    if not np.isfinite(x).all():
+        raise InvalidArgumentError(f"{name} holds NaN or infinite values; refusing a training forward of filter "
+                                   f"{filter_id}, whose moving statistics it would poison")
+
+
+def _filter_state(filter_obj, depth: int = 3) -> list:
+    """What a training forward may change, to put back: each kernel object's attributes (the
+    backward cache is replaced, not edited) and copies of its moving statistics (edited in place)."""
+    state = [(filter_obj, dict(vars(filter_obj)),
+              {name: (array, array.copy()) for name, array in getattr(filter_obj, "parameters", dict)().items()
+               if name.startswith("moving_")})]
+    if depth > 0:
+        for value in vars(filter_obj).values():
+            for member in value if isinstance(value, (list, tuple)) else (value,):
+                if type(member).__module__.startswith("bnns.kernels") and hasattr(member, "__dict__"):
+                    state += _filter_state(member, depth - 1)
+    return state
+
+
+def _restore_filter_state(state: list) -> None:
+    for obj, attributes, arrays in state:
+        obj.__dict__.clear()
+        obj.__dict__.update(attributes)
+        for live, saved in arrays.values():
+            np.copyto(live, saved)
 
 
 def _packed(desc: layout.Descriptor, data_type: int = layout.DTYPE_FLOAT32) -> layout.Descriptor:

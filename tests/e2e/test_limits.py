@@ -182,3 +182,54 @@ def test_call_cancelled_while_waiting_for_its_handle_changes_nothing(grpc_server
     expected = control.call("FusedFilterApplyBatch", fused_apply(control_id, probe, False)).out.data
     assert after == expected
     channel.close()
+
+
+def test_a_training_forward_whose_deadline_passes_while_it_runs_changes_nothing(grpc_server):
+    """The deadline passes in the middle of the kernel: the moving statistics and the backward
+    cache are put back, so the filter is as if the call had never come."""
+    rng = np.random.default_rng(2)
+    slow = rng.standard_normal((4, 128, 64, 64)).astype(np.float32) * 3 + 1      # ~1 s to compute
+    probe = rng.standard_normal((1, 128, 64, 64)).astype(np.float32)
+    channel = grpc.insecure_channel(grpc_server.grpc_target, options=[("grpc.max_send_message_length", 1 << 30),
+                                                                      ("grpc.max_receive_message_length", 1 << 30)])
+    stub = service_pb2_grpc.BNNSServiceStub(channel)
+    filter_id = stub.CreateFilter(fused_conv_bn(), timeout=10).filter_id
+    with pytest.raises(grpc.RpcError) as err:
+        stub.FusedFilterApplyBatch(fused_apply(filter_id, slow, True), timeout=0.4)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    after = stub.FusedFilterApplyBatch(fused_apply(filter_id, probe, False), timeout=60).out.data  # waits its turn
+    d_out = np.ones((1, 256, 64, 64), np.float32)
+    backward = pb.FusedFilterApplyBackwardBatchRequest(filter_id=filter_id, batch_size=1, compute_in_delta=True,
+                                                       out_delta=types_pb2.Buffer(data=d_out.tobytes()),
+                                                       **{"in": types_pb2.Buffer(data=probe.tobytes())})
+    with pytest.raises(grpc.RpcError) as err:           # no cache from the call that did not complete
+        stub.FusedFilterApplyBackwardBatch(backward, timeout=60)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=filter_id), timeout=10)
+    from bnns.server.core import Core
+    control = Core()
+    control_id = control.call("CreateFilter", fused_conv_bn()).filter_id
+    assert after == control.call("FusedFilterApplyBatch", fused_apply(control_id, probe, False)).out.data
+    channel.close()
+
+
+def test_core_puts_back_statistics_and_cache_of_a_training_forward_cancelled_mid_kernel():
+    """The same, deterministically, in process: cancelled 0.2 s into a ~1 s kernel."""
+    from bnns.kernels.errors import CancelledError
+    from bnns.server.core import Core
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 128, 64, 64)).astype(np.float32) * 3 + 1
+    probe = rng.standard_normal((1, 128, 64, 64)).astype(np.float32)
+    core, control = Core(), Core()
+    filter_id = core.call("CreateFilter", fused_conv_bn()).filter_id
+    control_id = control.call("CreateFilter", fused_conv_bn()).filter_id
+    cancelled = threading.Event()
+    timer = threading.Timer(0.2, cancelled.set)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(CancelledError):
+        core.call("FusedFilterApplyBatch", fused_apply(filter_id, x, True), cancelled=cancelled)
+    assert time.perf_counter() - started > 0.2               # it was running when the cancel came
+    assert not core.registry.get(filter_id).filter.has_training_cache
+    assert core.call("FusedFilterApplyBatch", fused_apply(filter_id, probe, False)).out.data == \
+        control.call("FusedFilterApplyBatch", fused_apply(control_id, probe, False)).out.data

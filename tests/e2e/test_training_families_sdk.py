@@ -237,3 +237,27 @@ def test_non_finite_gradient_for_server_held_weights_is_refused(bnns):
     y = np.zeros(2, np.float32)
     bnns.BNNSFilterApply(f, np.ones(3, np.float32), y)
     np.testing.assert_allclose(y, before.sum(axis=1), rtol=1e-6)
+
+
+def test_a_training_batch_with_nan_is_refused_and_moves_no_statistics(bnns):
+    """A non-finite batch would poison the moving statistics for good: refused, as OptimizerStep
+    refuses non-finite gradients for weights that live on the server."""
+    c = 3
+    mean, var = np.zeros(c, np.float32), np.ones(c, np.float32)
+    vec = lambda data: bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutVector, size=(c,), data=data)
+    img = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutImageCHW, size=(4, 4, c))
+    p = bnns.BNNSLayerParametersNormalization(i_desc=img, o_desc=img, beta_desc=vec(np.zeros(c, np.float32)),
+                                              gamma_desc=vec(np.ones(c, np.float32)), moving_mean_desc=vec(mean),
+                                              moving_variance_desc=vec(var), momentum=0.9, epsilon=1e-5)
+    f = bnns.BNNSFilterCreateLayerNormalization(bnns.BNNSBatchNorm, p,
+                                                bnns.BNNSFilterParameters(flags=bnns.BNNSFlagsUseClientPtr))
+    x = np.random.default_rng(6).standard_normal((2, c, 4, 4)).astype(np.float32)
+    x[1, 2, 3, 0] = np.nan
+    y = np.zeros_like(x)
+    assert bnns.BNNSNormalizationFilterApplyBatch(f, 2, x, 48, y, 48, True) == -1
+    assert "NaN" in bnns.last_error().message
+    assert (mean == 0).all() and (var == 1).all()
+    x[1, 2, 3, 0] = 0
+    assert bnns.BNNSNormalizationFilterApplyBatch(f, 2, x, 48, y, 48, True) == 0
+    assert not (mean == 0).all()
+    assert bnns.BNNSNormalizationFilterApplyBatch(f, 2, np.full_like(x, np.inf), 48, y, 48, False) == 0  # inference
