@@ -17,9 +17,13 @@ validation and kernels as a server.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import threading
+import time
+import uuid
 from typing import Optional, Tuple
 
 import grpc
@@ -28,6 +32,7 @@ import numpy as np
 from bnns.kernels.errors import error_for_status
 from bnns.server import wire
 from bnns.server.dataplane import CallIO
+from bnns.server.state import KEY_HEADER, MUTATING_RPCS
 from bnns.v1 import service_pb2
 
 from .shared_memory import SharedMemoryPool
@@ -40,6 +45,36 @@ DEFAULT_MAX_MESSAGE_BYTES = 1 << 30
 DEFAULT_STREAM_THRESHOLD = 64 << 20   # larger messages travel in chunks (ChunkedCall): keep it below the server's cap
 MIN_CHUNK_BYTES, MAX_CHUNK_BYTES = 256 << 10, 4 << 20
 DEFAULT_SHARED_MEMORY_THRESHOLD = 64 << 10   # with shared_memory=True, tensors from this size go through it
+DEFAULT_RETRY_SECONDS = 60.0     # how long a call keeps trying while the server is UNAVAILABLE
+# gRPC's own retries (short outages, small messages): the same bytes, hence the same idempotency key.
+_RETRY_POLICY = json.dumps({"methodConfig": [{
+    "name": [{"service": SERVICE.full_name}],
+    "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "1s", "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+
+_scope = threading.local()
+
+
+@contextlib.contextmanager
+def idempotency_scope(name: str):
+    """Mutating calls made in the block carry the keys ``name/1``, ``name/2``, ... instead of
+    random ones. Running the same block again (say, a training step redone after the server
+    restarted and lost the cache a backward needs) sends the same keys, so a call the server
+    applied before is answered from its record rather than applied twice."""
+    outer = getattr(_scope, "state", None)
+    _scope.state = [name, 0]
+    try:
+        yield
+    finally:
+        _scope.state = outer
+
+
+def next_idempotency_key() -> str:
+    state = getattr(_scope, "state", None)
+    if state is None:
+        return uuid.uuid4().hex
+    state[1] += 1
+    return f"{state[0]}/{state[1]}"
 
 
 class RemoteBackend:
@@ -49,9 +84,12 @@ class RemoteBackend:
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, token: Optional[str] = None,
                  credentials: Optional[grpc.ChannelCredentials] = None,
                  stream_threshold: int = DEFAULT_STREAM_THRESHOLD, shared_memory: bool = False,
-                 shared_memory_threshold: int = DEFAULT_SHARED_MEMORY_THRESHOLD):
+                 shared_memory_threshold: int = DEFAULT_SHARED_MEMORY_THRESHOLD,
+                 retry_seconds: float = DEFAULT_RETRY_SECONDS):
         options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
+                   ("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.enable_retries", 1), ("grpc.service_config", _RETRY_POLICY)]
+        self.retry_seconds = retry_seconds
         self.target = target
         self.timeout = timeout
         self.metadata: Tuple = (("authorization", f"Bearer {token}"),) if token else ()
@@ -75,7 +113,10 @@ class RemoteBackend:
     def call(self, rpc: str, request, response_bytes: int = 0, exchange=None):
         """Send one RPC. Messages larger than ``stream_threshold`` (the request, or the response
         the caller expects: ``response_bytes``) go through ChunkedCall in pieces of half the
-        threshold (256 KiB to 4 MiB), so a batch bigger than the server's message cap gets through."""
+        threshold (256 KiB to 4 MiB), so a batch bigger than the server's message cap gets through.
+
+        A mutating call carries an idempotency key; every call is retried while the server is
+        UNAVAILABLE (restarting, say), for up to ``retry_seconds``, with the same key."""
         try:
             arrays, copy_back = {}, []
             if exchange is not None:
@@ -83,10 +124,10 @@ class RemoteBackend:
                     copy_back = self.shared_memory.place(exchange, request)
                 arrays = exchange.prepare(request)
             data = wire.join(request, arrays)
-            if max(len(data), response_bytes) > self.stream_threshold:
-                raw = self._chunked(rpc, data)
-            else:
-                raw = self._methods[rpc](data, timeout=self.timeout, metadata=self.metadata)
+            metadata = self.metadata
+            if rpc in MUTATING_RPCS:
+                metadata = metadata + ((KEY_HEADER, next_idempotency_key()),)
+            raw = self._send(rpc, data, response_bytes, metadata)
             response, tensors = wire.split(raw, self._response_cls[rpc])
             if exchange is not None:
                 exchange.deliver(response, tensors)
@@ -97,7 +138,21 @@ class RemoteBackend:
             code = error.code()
             raise error_for_status(code.name if code else "UNKNOWN", f"{rpc}: {error.details()}") from None
 
-    def _chunked(self, rpc: str, data: bytes) -> bytes:
+    def _send(self, rpc: str, data: bytes, response_bytes: int, metadata) -> bytes:
+        deadline, pause = time.monotonic() + self.retry_seconds, 0.05
+        while True:
+            try:
+                if max(len(data), response_bytes) > self.stream_threshold:
+                    return self._chunked(rpc, data, metadata)
+                return self._methods[rpc](data, timeout=self.timeout, metadata=metadata)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() + pause > deadline:
+                    raise
+                log.info("%s: the server is unavailable (%s); retrying in %.2f s", rpc, error.details(), pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+    def _chunked(self, rpc: str, data: bytes, metadata=()) -> bytes:
         def chunks():
             for offset in range(0, max(len(data), 1), self.chunk_bytes):
                 yield service_pb2.MessageChunk(rpc=rpc if offset == 0 else "",
@@ -105,7 +160,7 @@ class RemoteBackend:
                                                data=data[offset:offset + self.chunk_bytes])
 
         body, received = None, 0
-        for chunk in self._chunked_call(chunks(), timeout=self.timeout, metadata=self.metadata):
+        for chunk in self._chunked_call(chunks(), timeout=self.timeout, metadata=metadata or self.metadata):
             if body is None:
                 body = bytearray(chunk.total_bytes)
             body[received:received + len(chunk.data)] = chunk.data

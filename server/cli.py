@@ -14,6 +14,7 @@ from . import codec, rest, settings as settings_mod
 from . import auth
 from .core import Core
 from .dataplane import SharedMemoryTable
+from .state import SqliteStateStore
 from .grpc_service import SERVICE_NAME, create_server
 from .registry import Registry
 from .observability import configure_logging
@@ -25,7 +26,8 @@ log = logging.getLogger("bnns.server")
 def build_core(settings: settings_mod.Settings) -> Core:
     return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes),
                 codec.Limits(max_tensor_bytes=settings.max_tensor_bytes, max_request_bytes=settings.max_request_bytes),
-                SharedMemoryTable(enabled=settings.shared_memory))
+                SharedMemoryTable(enabled=settings.shared_memory),
+                SqliteStateStore(settings.state_dir) if settings.state_dir else None)
 
 
 def serve(settings: settings_mod.Settings) -> int:

@@ -27,12 +27,13 @@ import numpy as np
 
 from bnns.kernels import (activation, arithmetic, convolution, fused, layout, loss, normalization, optimizer,
                           pooling)
-from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, ResourceExhaustedError,
-                                 UnimplementedError, require)
+from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
+                                 ResourceExhaustedError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
-from . import codec
+from . import codec, wire
+from . import state as state_mod
 from .dataplane import CallIO, SharedMemoryTable, Tensor
 from .observability import Metrics
 from .registry import TENSOR, Entry, Registry
@@ -72,10 +73,13 @@ class Core:
     """Filter lifecycle and every apply/backward entry point over one handle registry."""
 
     def __init__(self, registry: Optional[Registry] = None, limits: Optional[codec.Limits] = None,
-                 shared_memory: Optional[SharedMemoryTable] = None):
+                 shared_memory: Optional[SharedMemoryTable] = None, state=None):
         self.registry = registry if registry is not None else Registry()   # an empty Registry is falsy
         self.limits = limits if limits is not None else codec.Limits()
         self.shared_memory = shared_memory if shared_memory is not None else SharedMemoryTable()
+        self.state = state               # a StateStore (server/state.py), or None: nothing is durable
+        if state is not None:
+            self._restore()
         self.metrics = Metrics(self.registry)
         self._local = threading.local()      # the current call's cancellation event, per thread
 
@@ -107,9 +111,15 @@ class Core:
         except BaseException:
             _restore_filter_state(snapshot)
             raise
+        if getattr(self._local, "replay", False):
+            # A replay of a training forward that was applied already (its idempotency key is
+            # recorded): the output and the backward cache are computed again, the moving
+            # statistics are not moved a second time.
+            _restore_filter_state(snapshot, arrays_only=True)
 
     def call(self, rpc: str, request, tenant: str = "", request_id: Optional[str] = None,
-             cancelled: Optional[threading.Event] = None, io: Optional[CallIO] = None):
+             cancelled: Optional[threading.Event] = None, io: Optional[CallIO] = None,
+             idempotency_key: str = ""):
         """Serve one RPC by name: the single entry every front door uses. Times, counts and logs
         the call; BNNSErrors propagate for the transport to map, anything else is logged and
         re-raised for the transport to report as INTERNAL.
@@ -120,7 +130,11 @@ class Core:
 
         ``cancelled`` is set by the transport when the caller cancels or its deadline passes:
         the call then stops before it touches its filter (checked before decoding and again once
-        it holds the handle's lock), so a cancelled call changes nothing."""
+        it holds the handle's lock), so a cancelled call changes nothing.
+
+        With a state store, a mutating call is acknowledged only once what it changed is
+        committed; ``idempotency_key`` (per tenant) makes a retried call apply once: a call whose
+        key is recorded is answered from the record."""
         method = getattr(self, rpc_method_name(rpc), None)
         if method is None:
             raise UnimplementedError(f"{rpc} is not served by this build")
@@ -131,14 +145,25 @@ class Core:
         embed = io is None
         received = request.ByteSize() + (io.received_bytes if io is not None else 0)
         self._local.cancelled = cancelled
+        durable = self.state is not None and rpc in state_mod.MUTATING_RPCS
         try:
             if self.limits.max_request_bytes and received > self.limits.max_request_bytes:
                 raise ResourceExhaustedError(
                     f"{rpc} request is {received} bytes, over max_request_bytes "
                     f"{self.limits.max_request_bytes}: send a smaller batch")
+            require(len(idempotency_key) <= state_mod.MAX_KEY_LENGTH,
+                    f"the idempotency key has {len(idempotency_key)} characters; at most {state_mod.MAX_KEY_LENGTH}")
             self._check_cancelled()
             io = (io or CallIO()).bind(self, tenant, request)
+            recorded = self.state.replay(tenant, idempotency_key) if durable and idempotency_key else None
+            if recorded is not None and rpc not in state_mod.RECOMPUTED_ON_REPLAY:
+                response = _response_class(rpc)()
+                response.ParseFromString(recorded[1] or b"")
+                return response
+            self._local.replay = recorded is not None
             response = method(request, io)
+            if durable and recorded is None:
+                self._commit(rpc, request, response, io, tenant, idempotency_key, embed)
             if embed:
                 io.embed(response)
             return response
@@ -151,6 +176,7 @@ class Core:
             raise
         finally:
             self._local.cancelled = None
+            self._local.replay = False
             seconds = time.perf_counter() - start
             sent = (response.ByteSize() if response is not None else 0) + (
                 sum(a.nbytes for a in io.results.values()) if io is not None and not embed else 0)
@@ -163,6 +189,101 @@ class Core:
                     "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
                     "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
                     "ms": round(seconds * 1e3, 3)})
+
+    # ------------------------------------------------------------------------------ durability
+    def _commit(self, rpc: str, request, response, io: CallIO, tenant: str, key: str, embedded: bool) -> None:
+        """Write what the call changed (and its key, with the response to answer a retry with)
+        to the state store, in one transaction, before the call is acknowledged."""
+        changed, removed = self._changed_handles(rpc, request, response, tenant)
+        if changed is None:
+            return
+        entries = {e.filter_id: e for e in changed}
+        for entry in list(entries.values()):       # memory shared with server tensors changed too
+            for other in (entry.shared if entry.kind == TENSOR else entry.shared.values()):
+                try:
+                    entries.setdefault(other, self.registry.get(other, tenant) if entry.kind == TENSOR
+                                       else self.registry.get_tensor(other, tenant))
+                except NotFoundError:
+                    pass
+        records = []
+        for entry in (entries[i] for i in sorted(entries)):
+            with entry.lock:
+                records.append(state_mod.snapshot(entry))
+        applied = None
+        if key:
+            recorded = None
+            if rpc not in state_mod.RECOMPUTED_ON_REPLAY:
+                clone = type(response)()
+                clone.CopyFrom(response)
+                recorded = wire.join(clone, {} if embedded else io.results)
+            applied = (tenant, key, recorded)
+        self.state.commit(records, removed, applied)
+
+    def _changed_handles(self, rpc: str, request, response, tenant: str):
+        """(entries whose durable state the call changed, ids it removed); (None, ()) if none."""
+        if rpc == "CreateFilter":
+            return [self.registry.get(response.filter_id, tenant)], ()
+        if rpc == "CreateTensor":
+            return [self.registry.get_tensor(response.info.tensor_id, tenant)], ()
+        if rpc == "WriteTensor":
+            return [self.registry.get_tensor(request.tensor_id, tenant)], ()
+        if rpc in ("DestroyFilter", "DestroyTensor"):
+            gone = request.filter_id if rpc == "DestroyFilter" else request.tensor_id
+            # A filter and a tensor that shared memory no longer do: the survivor forgets it.
+            survivors = []
+            for entry in self.registry.all_entries():
+                if entry.owner == tenant and (gone in entry.shared or gone in entry.shared.values()):
+                    entry.shared = {k: v for k, v in entry.shared.items() if gone not in (k, v)}
+                    survivors.append(entry)
+            return survivors, (gone,)
+        if rpc == "OptimizerStep":
+            changed = []
+            for p in request.parameters:
+                target = _optimizer_target(p)
+                if isinstance(target, pb.FilterParameterRef):
+                    changed.append(self.registry.get(target.filter_id, tenant))
+                elif isinstance(target, types_pb2.TensorReference):
+                    changed.append(self.registry.get_tensor(target.tensor_id, tenant))
+            return changed, ()
+        if request.training:    # the training forwards: moving statistics (and a generator)
+            return [self.registry.get(request.filter_id, tenant)], ()
+        return None, ()
+
+    def _restore(self) -> None:
+        """Put back every handle the state store holds, under its id and tenant."""
+        restored = 0
+        filters = []
+        for record in self.state.load():
+            payload = state_mod.load_payload(record)
+            if record.kind == TENSOR:
+                entry = Entry(record.handle_id, TENSOR, payload["tensor"], None, record.owner,
+                              optimizer_state=payload["optimizer_state"], shared=payload["shared"])
+            else:
+                request = pb.CreateFilterRequest.FromString(payload["definition"])
+                filter_obj = build_filter(record.kind, getattr(request, record.kind),
+                                          CallIO().bind(self, record.owner, request))
+                live = filter_obj.parameters() if hasattr(filter_obj, "parameters") else {}
+                for name, values in payload["arrays"].items():
+                    np.copyto(live[name], values)
+                if payload["rng"] is not None:
+                    filter_obj._rng.bit_generator.state = payload["rng"]
+                info = pb.CreateFilterRequest()
+                info.CopyFrom(request)
+                codec.strip_tensor_data(info)
+                entry = Entry(record.handle_id, record.kind, filter_obj, info, record.owner,
+                              optimizer_state=payload["optimizer_state"], definition=payload["definition"],
+                              shared=payload["shared"])
+                filters.append(entry)
+            self.registry.put(entry)
+            restored += 1
+        for entry in filters:          # memory shared with tensors (BNNSFlagsUseClientPtr), shared again
+            live = entry.trainable
+            for name, tensor_id in entry.shared.items():
+                tensor_entry = self.registry.get_tensor(tensor_id, entry.owner)
+                tensor_entry.filter.array = live[name].reshape(-1)
+                tensor_entry.shared[entry.filter_id] = name
+        if restored:
+            log.info("restored %d handles from the %s state store", restored, self.state.name)
 
     def _kind_of(self, request, tenant: str) -> str:
         """The filter kind a request touches (for the latency label); '' when there is none, or
@@ -193,15 +314,19 @@ class Core:
         info_parameters.CopyFrom(request)
         codec.strip_tensor_data(info_parameters)
         entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant)
-        for tensor, storage in shared:   # only once the filter exists: a failed create shares nothing
+        for name, tensor_id, tensor, storage in shared:   # only once the filter exists: a failed create shares nothing
             tensor.array = storage
+            entry.shared[name] = tensor_id
+            self.registry.get_tensor(tensor_id, io.tenant).shared[entry.filter_id] = name
+        if self.state is not None:
+            entry.definition = _definition(request, kind, io)
         return pb.CreateFilterResponse(filter_id=entry.filter_id, info=self._info(entry))
 
     def _client_pointer_tensors(self, request, kind: str, filter_obj, io: CallIO) -> list:
         """BNNSFlagsUseClientPtr with a trainable array given as a server tensor: the filter and
         the tensor share one memory from now on, as a Mac filter works on the caller's pointer
         (an OptimizerStep on the tensor changes what the filter computes, and the other way round).
-        Returns (tensor, the filter's storage as flat elements) pairs."""
+        Returns (name, tensor id, tensor, the filter's storage as flat elements) for each."""
         params = getattr(request, kind)
         pairs = []
         for name, array in filter_obj.parameters().items() if hasattr(filter_obj, "parameters") else ():
@@ -216,7 +341,7 @@ class Core:
                     f"BNNSFlagsUseClientPtr binds {field}.data to tensor {ref.tensor_id} only when the tensor is "
                     f"exactly that array: Float32, {array.size} elements, offset 0, contiguous (it has "
                     f"{tensor.array.size} elements at offset {ref.offset}); give the {name} a tensor of its own")
-            pairs.append((tensor, array.reshape(-1)))
+            pairs.append((name, ref.tensor_id, tensor, array.reshape(-1)))
         return pairs
 
     def describe_filter(self, request: pb.DescribeFilterRequest, io: CallIO) -> pb.DescribeFilterResponse:
@@ -451,8 +576,9 @@ class Core:
         x = io.batch(request, "in", "in", f.input_desc, n, "in")
         if request.training:
             _refuse_non_finite(x, "in", request.filter_id)
-        with self._holding(entry), self._committed_at_end(f, request.training):
-            y = f.apply(x, training=request.training)
+        with self._holding(entry):
+            with self._committed_at_end(f, request.training):
+                y = f.apply(x, training=request.training)
             stats = f.parameters()
             io.put("out", y, f.output_desc.data_type, f.output_desc)
             for name in ("moving_mean", "moving_variance"):
@@ -773,6 +899,38 @@ def _takes_out(filter_class) -> bool:
     return "out" in inspect.signature(filter_class.apply).parameters
 
 
+def _response_class(rpc: str):
+    return getattr(pb, pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name[rpc].output_type.name)
+
+
+def _definition(request: pb.CreateFilterRequest, kind: str, io: CallIO) -> bytes:
+    """The CreateFilterRequest with every descriptor's data in it as bytes, whatever the request
+    gave (bytes, values, a server tensor, shared memory): what the state store rebuilds it from."""
+    full = pb.CreateFilterRequest()
+    full.CopyFrom(request)
+    for path, desc in _descriptors(getattr(full, kind), kind):
+        if desc.HasField("data") or f"{path}.data" in io.arrays:
+            resolved = codec.descriptor(desc, path, io, path)
+            desc.data.Clear()
+            desc.data.data = resolved.data.tobytes()
+    return full.SerializeToString()
+
+
+def _descriptors(message, path: str):
+    """(path, NDArrayDescriptor) for every descriptor inside ``message``."""
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        name = f"{path}.{field.name}"
+        items = list(enumerate(value)) if wire.is_repeated(field) else [(None, value)]
+        for k, item in items:
+            item_path = f"{name}[{k}]" if k is not None else name
+            if isinstance(item, types_pb2.NDArrayDescriptor):
+                yield item_path, item
+            elif hasattr(item, "ListFields"):
+                yield from _descriptors(item, item_path)
+
+
 def _refuse_non_finite(x: np.ndarray, name: str, filter_id: str) -> None:
     """A NaN or infinity in a training batch would poison the moving statistics for good (as a
     non-finite gradient would the weights OptimizerStep refuses to step)."""
@@ -795,10 +953,11 @@ def _filter_state(filter_obj, depth: int = 3) -> list:
     return state
 
 
-def _restore_filter_state(state: list) -> None:
+def _restore_filter_state(state: list, arrays_only: bool = False) -> None:
     for obj, attributes, arrays in state:
-        obj.__dict__.clear()
-        obj.__dict__.update(attributes)
+        if not arrays_only:
+            obj.__dict__.clear()
+            obj.__dict__.update(attributes)
         for live, saved in arrays.values():
             np.copyto(live, saved)
 

@@ -21,6 +21,7 @@ from .auth import AuthInterceptor, Authenticator, grpc_server_credentials
 from . import wire
 from .core import Core
 from .dataplane import CallIO
+from .state import KEY_HEADER
 from .errors import grpc_code
 from .settings import Settings
 
@@ -51,7 +52,7 @@ def _serve(core: Core, rpc: str, raw, request_cls, context: grpc.ServicerContext
         io = CallIO(arrays=tensors)
         # The tenant comes from the server's own token table, never from a header the caller sets.
         response = core.call(rpc, request, tenant=tenant_of(metadata), request_id=metadata.get("x-request-id"),
-                             cancelled=cancelled, io=io)
+                             cancelled=cancelled, io=io, idempotency_key=metadata.get(KEY_HEADER, ""))
         return wire.join(response, io.results)
     except BNNSError as error:
         context.abort(grpc_code(error), error.message)

@@ -29,6 +29,11 @@ class Entry:
     destroyed: bool = False
     # Server-held optimizer accumulators: (parameter name, optimizer function) -> {block: array}.
     optimizer_state: dict = dataclasses.field(default_factory=dict)
+    # For the state store: the full CreateFilterRequest (serialized, every tensor's data in it),
+    # and the memory shared through BNNSFlagsUseClientPtr: for a filter, parameter name -> tensor
+    # id; for a tensor, filter id -> parameter name.
+    definition: bytes = b""
+    shared: dict = dataclasses.field(default_factory=dict)
 
     @property
     def trainable(self) -> dict:
@@ -77,6 +82,11 @@ class Registry:
                         f"max_handle_bytes {self.max_handle_bytes}")
             self._entries[filter_id] = entry
         return entry
+
+    def put(self, entry: Entry) -> None:
+        """Put back a handle restored from the state store, under its own id."""
+        with self._lock:
+            self._entries[entry.filter_id] = entry
 
     def get(self, filter_id: str, owner: Optional[str] = "") -> Entry:
         """The live filter; owner None skips the tenant check (metrics labels only)."""

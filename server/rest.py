@@ -79,6 +79,7 @@ from .auth import Authenticator, uvicorn_tls_options
 from . import wire
 from .core import Core
 from .dataplane import CallIO
+from .state import KEY_HEADER
 from .errors import HTTP_STATUSES, http_status
 from .settings import Settings
 
@@ -256,7 +257,8 @@ def _serve(route: RestRoute, core: Core, request: Request, body: bytes, tenant: 
         _bind_path_field(message, route.path_field, request.path_params[route.path_field])
     as_values = _query_flag(request, "values") or _sends_values(message)
     io = CallIO(arrays=tensors)
-    response = core.call(route.rpc, message, tenant=tenant, request_id=request.headers.get("x-request-id"), io=io)
+    response = core.call(route.rpc, message, tenant=tenant, request_id=request.headers.get("x-request-id"), io=io,
+                         idempotency_key=request.headers.get(KEY_HEADER, ""))
     if any(t in request.headers.get("accept", "") for t in PROTOBUF_TYPES):
         return Response(wire.join(response, io.results), media_type=PROTOBUF_TYPES[0])
     io.embed(response)

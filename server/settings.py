@@ -30,6 +30,7 @@ class Settings:
     stream_total_seconds: float = 600.0    # and one that is still streaming after this long
     grace_seconds: float = 10.0            # SIGTERM: how long in-flight calls may finish
     shared_memory: bool = True             # RegisterSharedMemory and shared-memory Buffers (same host)
+    state_dir: str = ""                    # durable handles (SQLite) under this directory; "" = in memory only
     log_level: str = "INFO"
     # Authentication and TLS (server/auth.py). No tokens = open mode, loopback only unless allow_open.
     token_file: str = ""                   # lines "token tenant"
@@ -61,6 +62,8 @@ _FLAGS = {
                              "this long"),
     "grace_seconds": ("BNNS_GRACE_SECONDS", float, "seconds in-flight calls get to finish on SIGTERM"),
     "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR"),
+    "state_dir": ("BNNS_STATE_DIR", str, "keep every handle in a SQLite file under this directory, so that it "
+                  "survives a crash or a restart (empty: handles live in memory only)"),
     "token_file": ("BNNS_TOKEN_FILE", str, "file of 'token tenant' lines; with it (or BNNS_TOKENS=tok=tenant,...) "
                    "every BNNSService call needs 'authorization: Bearer <token>'"),
     "tls_cert": ("BNNS_TLS_CERT", str, "PEM certificate: TLS for gRPC and HTTPS for REST (with --tls-key)"),
