@@ -58,5 +58,6 @@ def test_dockerfile_runs_what_the_tests_cover():
     assert 'ENTRYPOINT ["bnns-server"]' in dockerfile                      # the tested console script
     assert '"-m", "bnns.server.healthcheck"' in dockerfile                 # the tested health check
     assert "USER bnns" in dockerfile and "FROM python:3.11-slim" in dockerfile
+    assert "BNNS_STATE_DIR=/var/lib/bnns" in dockerfile and "VOLUME /var/lib/bnns" in dockerfile   # durable
     for folder in ("proto", "kernels", "server", "client"):
         assert f"COPY {folder} ./{folder}" in dockerfile
