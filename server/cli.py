@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2
 from . import codec, rest, settings as settings_mod
 from . import auth
 from .core import Core
-from .dataplane import SharedMemoryTable
+from .dataplane import MemoryBudget, SharedMemoryTable
 from .state import SqliteStateStore
 from .grpc_service import SERVICE_NAME, create_server
 from .registry import Registry
@@ -25,9 +25,11 @@ log = logging.getLogger("bnns.server")
 
 def build_core(settings: settings_mod.Settings) -> Core:
     return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes),
-                codec.Limits(max_tensor_bytes=settings.max_tensor_bytes, max_request_bytes=settings.max_request_bytes),
+                codec.Limits(max_tensor_bytes=settings.max_tensor_bytes, max_request_bytes=settings.max_request_bytes,
+                             max_call_bytes=settings.max_call_bytes),
                 SharedMemoryTable(enabled=settings.shared_memory),
-                SqliteStateStore(settings.state_dir) if settings.state_dir else None)
+                SqliteStateStore(settings.state_dir) if settings.state_dir else None,
+                MemoryBudget(settings.max_memory_bytes))
 
 
 def serve(settings: settings_mod.Settings) -> int:

@@ -27,11 +27,14 @@ from .wire import is_repeated
 
 
 class Limits:
-    """Per-request caps the codec enforces while decoding (0 = unlimited)."""
+    """Per-request caps (0 = unlimited): one tensor, one request, and the memory one call may
+    make the server allocate (its results, gradients and the kernels' scratch, estimated from the
+    validated parameters before anything is allocated)."""
 
-    def __init__(self, max_tensor_bytes: int = 0, max_request_bytes: int = 0):
+    def __init__(self, max_tensor_bytes: int = 0, max_request_bytes: int = 0, max_call_bytes: int = 0):
         self.max_tensor_bytes = max_tensor_bytes
         self.max_request_bytes = max_request_bytes
+        self.max_call_bytes = max_call_bytes
 
 
 NO_LIMITS = Limits()

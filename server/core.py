@@ -34,7 +34,7 @@ from bnns.v1 import types_pb2
 
 from . import codec, wire
 from . import state as state_mod
-from .dataplane import CallIO, SharedMemoryTable, Tensor
+from .dataplane import CallIO, MemoryBudget, SharedMemoryTable, Tensor
 from .observability import Metrics
 from .registry import TENSOR, Entry, Registry
 
@@ -73,11 +73,13 @@ class Core:
     """Filter lifecycle and every apply/backward entry point over one handle registry."""
 
     def __init__(self, registry: Optional[Registry] = None, limits: Optional[codec.Limits] = None,
-                 shared_memory: Optional[SharedMemoryTable] = None, state=None):
+                 shared_memory: Optional[SharedMemoryTable] = None, state=None,
+                 budget: Optional[MemoryBudget] = None):
         self.registry = registry if registry is not None else Registry()   # an empty Registry is falsy
         self.limits = limits if limits is not None else codec.Limits()
         self.shared_memory = shared_memory if shared_memory is not None else SharedMemoryTable()
         self.state = state               # a StateStore (server/state.py), or None: nothing is durable
+        self.budget = budget if budget is not None else MemoryBudget()
         if state is not None:
             self._restore()
         self.metrics = Metrics(self.registry)
@@ -161,7 +163,8 @@ class Core:
                 response.ParseFromString(recorded[1] or b"")
                 return response
             self._local.replay = recorded is not None
-            response = method(request, io)
+            with self.budget.reserve(self._footprint(rpc, request, tenant), cancelled):
+                response = method(request, io)
             if durable and recorded is None:
                 self._commit(rpc, request, response, io, tenant, idempotency_key, embed)
             if embed:
@@ -189,6 +192,37 @@ class Core:
                     "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
                     "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
                     "ms": round(seconds * 1e3, 3)})
+
+    # --------------------------------------------------------------------------------- memory
+    # What a call may make the server allocate, per element of its batch's inputs and outputs:
+    # the inputs as float32 (a conversion or a strided copy), the results, the gradients, and
+    # the kernels' scratch (im2col works in bounded chunks).
+    _BYTES_PER_ELEMENT = 4 * 4
+
+    def _footprint(self, rpc: str, request, tenant: str) -> int:
+        """The memory a call may allocate, from validated parameters, checked against
+        max_call_bytes before anything is allocated."""
+        n = getattr(request, "batch_size", None)
+        filter_id = getattr(request, "filter_id", "")
+        if n is None or not filter_id:
+            return 0
+        try:
+            f = self.registry.get(filter_id, tenant).filter
+        except NotFoundError:
+            return 0                  # the call itself says so
+        if n < 1:
+            return 0                  # and so it does of an empty batch
+        require(n < 2**31, f"batch_size {n} must be between 1 and 2**31 - 1")
+        descs = list(getattr(f, "input_descs", None) or [getattr(f, "input_desc", None)])
+        descs.append(getattr(f, "output_desc", None))
+        elements = sum(d.span for d in descs if d is not None)
+        footprint = n * elements * self._BYTES_PER_ELEMENT
+        limit = self.limits.max_call_bytes
+        if limit and footprint > limit:
+            raise ResourceExhaustedError(
+                f"{rpc} with batch_size {n} would need about {footprint} bytes ({elements} elements of inputs and "
+                f"outputs per item), over max_call_bytes {limit}: send a smaller batch")
+        return footprint
 
     # ------------------------------------------------------------------------------ durability
     def _commit(self, rpc: str, request, response, io: CallIO, tenant: str, key: str, embedded: bool) -> None:
@@ -309,6 +343,7 @@ class Core:
         require(fp.flags & ~1 == 0, f"filter_parameters.flags {fp.flags:#x} sets bits other than "
                 "BNNSFlagsUseClientPtr (1)")
         filter_obj = build_filter(kind, getattr(request, kind), io)
+        self._bound_items(filter_obj)
         shared = self._client_pointer_tensors(request, kind, filter_obj, io) if fp.flags & 1 else []
         info_parameters = pb.CreateFilterRequest()
         info_parameters.CopyFrom(request)
@@ -321,6 +356,18 @@ class Core:
         if self.state is not None:
             entry.definition = _definition(request, kind, io)
         return pb.CreateFilterResponse(filter_id=entry.filter_id, info=self._info(entry))
+
+    def _bound_items(self, filter_obj) -> None:
+        """A filter whose one item would not fit max_call_bytes could serve no call: refused at
+        create (a 2-pixel input with padding 8192, an output stride of 8192, ...)."""
+        limit = self.limits.max_call_bytes
+        descs = list(getattr(filter_obj, "input_descs", None) or [getattr(filter_obj, "input_desc", None)])
+        descs.append(getattr(filter_obj, "output_desc", None))
+        elements = sum(d.span for d in descs if d is not None)
+        if limit and elements * self._BYTES_PER_ELEMENT > limit:
+            raise ResourceExhaustedError(f"one item of this filter has {elements} elements of inputs and outputs: a "
+                                         f"call of batch 1 would need about {elements * self._BYTES_PER_ELEMENT} bytes, "
+                                         f"over max_call_bytes {limit}")
 
     def _client_pointer_tensors(self, request, kind: str, filter_obj, io: CallIO) -> list:
         """BNNSFlagsUseClientPtr with a trainable array given as a server tensor: the filter and
@@ -375,7 +422,8 @@ class Core:
         for extent in shape:
             require(extent >= 1, f"shape {shape} has an empty dimension")
             count *= extent
-        limit = self.limits.max_tensor_bytes or self.registry.max_handle_bytes
+        limits = [v for v in (self.limits.max_tensor_bytes, self.registry.max_handle_bytes, self.limits.max_call_bytes) if v]
+        limit = min(limits) if limits else 0
         if limit and count * dtype.itemsize > limit:   # checked before anything is allocated
             raise ResourceExhaustedError(f"a tensor of shape {shape} ({dtype.name}) is {count * dtype.itemsize} bytes, "
                                          f"over the {limit}-byte limit")
@@ -411,6 +459,9 @@ class Core:
         count = int(request.count) or size - offset
         require(offset <= size and offset + count <= size,
                 f"elements [{offset}, {offset + count}) are not in tensor {request.tensor_id} ({size} elements)")
+        if self.limits.max_call_bytes and count * tensor.array.itemsize > self.limits.max_call_bytes:
+            raise ResourceExhaustedError(f"reading {count} elements is {count * tensor.array.itemsize} bytes, over "
+                                         f"max_call_bytes {self.limits.max_call_bytes}: read it in parts (offset, count)")
         io.put("data", tensor.array[offset:offset + count], tensor.data_type)
         return io.finish(pb.ReadTensorResponse(info=tensor.info(request.tensor_id)))
 

@@ -24,6 +24,7 @@ import re
 import secrets
 import stat
 import threading
+import time
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -221,6 +222,55 @@ class SharedMemoryTable:
         self._require_enabled()
         with self._lock:
             return [r for (t, _), r in sorted(self._regions.items()) if t == tenant]
+
+
+# ------------------------------------------------------------------------------ memory budget
+
+class MemoryBudget:
+    """The memory all calls in flight may make the server allocate together (max_memory_bytes).
+    A call reserves its estimate before it runs; one that does not fit waits for room while other
+    calls finish (up to ``wait_seconds``, or until it is cancelled), then fails cleanly, instead of
+    every large call allocating at once."""
+
+    def __init__(self, max_bytes: int = 0, wait_seconds: float = 10.0):
+        self.max_bytes, self.wait_seconds = int(max_bytes), wait_seconds
+        self.in_use = 0
+        self._room = threading.Condition()
+
+    def reserve(self, nbytes: int, cancelled=None) -> "_Reservation":
+        if not self.max_bytes or nbytes <= 0:
+            return _Reservation(self, 0)
+        if nbytes > self.max_bytes:
+            raise ResourceExhaustedError(f"the call needs about {nbytes} bytes, more than the server's whole memory "
+                                         f"budget (max_memory_bytes {self.max_bytes}); send a smaller batch")
+        deadline = time.monotonic() + self.wait_seconds
+        with self._room:
+            while self.in_use + nbytes > self.max_bytes:
+                left = deadline - time.monotonic()
+                if left <= 0 or (cancelled is not None and cancelled.is_set()):
+                    raise ResourceExhaustedError(
+                        f"the server's memory budget (max_memory_bytes {self.max_bytes}) is taken by calls in flight "
+                        f"({self.in_use} bytes) and this one needs about {nbytes}; retry later")
+                self._room.wait(min(left, 0.1))
+            self.in_use += nbytes
+        return _Reservation(self, nbytes)
+
+    def release(self, nbytes: int) -> None:
+        with self._room:
+            self.in_use -= nbytes
+            self._room.notify_all()
+
+
+class _Reservation:
+    def __init__(self, budget: MemoryBudget, nbytes: int):
+        self.budget, self.nbytes = budget, nbytes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.nbytes:
+            self.budget.release(self.nbytes)
 
 
 # ---------------------------------------------------------------------------------- one call

@@ -1,6 +1,7 @@
 """A bnns-server in a child process, for tests, benchmarks and anyone embedding the server.
 
-``ServerProcess(*flags)`` starts ``python -m bnns.server.cli`` with ports chosen by the OS, reads
+``ServerProcess(*flags)`` starts ``python -m bnns.server.cli`` with ports chosen by the OS (and,
+with ``address_space_bytes``, under that RLIMIT_AS, as ``prlimit --as`` would), reads
 the real ports from its "listening on" lines, keeps draining its output (a full pipe would stall
 the server once its JSON log filled it) and stops it with SIGTERM, as an operator would.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -21,12 +23,16 @@ _LISTEN = re.compile(r"bnns-server: (gRPC|REST) listening on (\S+):(\d+)")
 
 class ServerProcess:
     def __init__(self, *flags: str, http: bool = False, env: Optional[dict] = None, timeout: float = 30.0,
-                 keep_lines: int = 100_000):
+                 keep_lines: int = 100_000, address_space_bytes: int = 0):
         cmd = [sys.executable, "-m", "bnns.server.cli", "--grpc-port", "0", "--http-port", "0", *flags]
         if not http and "--no-http" not in flags:
             cmd.append("--no-http")
+        limit = None
+        if address_space_bytes:   # as `prlimit --as`: a server that tried to allocate past it would fail
+            def limit():
+                resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes, address_space_bytes))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, **(env or {})})
+                                     env={**os.environ, **(env or {})}, preexec_fn=limit)
         self.output: collections.deque = collections.deque(maxlen=keep_lines)
         self.ports: dict = {}
         self.host = "127.0.0.1"

@@ -7,7 +7,7 @@ import dataclasses
 import os
 from typing import Optional, Sequence
 
-GIB = 1 << 30
+GIB, MIB = 1 << 30, 1 << 20
 
 
 @dataclasses.dataclass
@@ -17,12 +17,14 @@ class Settings:
     http_port: int = 8080                  # 0 = pick a free port
     enable_grpc: bool = True
     enable_http: bool = True
-    max_message_bytes: int = GIB           # gRPC send/receive cap and REST body cap
+    max_message_bytes: int = 256 * MIB     # gRPC send/receive cap and REST body cap
     max_tensor_bytes: int = 0              # one tensor of a request; 0 = only max_message_bytes
     max_handles: int = 0                   # live filters per tenant; 0 = unlimited
     max_handle_bytes: int = 0              # bytes held by one tenant's filters; 0 = unlimited
     max_request_bytes: int = 0             # one request (its tensors and all); 0 = only the message caps
-    max_streamed_bytes: int = 4 * GIB      # one message sent through ChunkedCall
+    max_streamed_bytes: int = 2 * GIB      # one message sent through ChunkedCall
+    max_call_bytes: int = 4 * GIB          # memory one call may make the server allocate (estimated first)
+    max_memory_bytes: int = 12 * GIB       # memory all calls in flight may allocate together
     workers: int = 8                       # gRPC thread pool
     max_streams: int = 4                   # ChunkedCall streams open at once (below workers)
     max_streams_per_tenant: int = 2        # ... per tenant
@@ -53,6 +55,10 @@ _FLAGS = {
     "max_request_bytes": ("BNNS_MAX_REQUEST_BYTES", int,
                           "bytes of one request's tensors, streamed or not (0 = only the message caps)"),
     "max_streamed_bytes": ("BNNS_MAX_STREAMED_BYTES", int, "largest message sent in chunks (ChunkedCall), bytes"),
+    "max_call_bytes": ("BNNS_MAX_CALL_BYTES", int, "memory one call may make the server allocate (results, "
+                       "gradients, scratch; estimated before anything is allocated), bytes (0 = unlimited)"),
+    "max_memory_bytes": ("BNNS_MAX_MEMORY_BYTES", int, "memory all calls in flight may allocate together; a call "
+                         "that does not fit waits up to 10 s for room, then fails (0 = unlimited)"),
     "workers": ("BNNS_WORKERS", int, "gRPC worker threads"),
     "max_streams": ("BNNS_MAX_STREAMS", int, "ChunkedCall streams open at once; below --workers, so that waiting "
                     "streams never take every worker"),
