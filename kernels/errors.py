@@ -62,6 +62,13 @@ class UnimplementedError(BNNSError):
     status = "UNIMPLEMENTED"
 
 
+class UnavailableError(BNNSError):
+    """The server cannot take the call now (it is shutting down); retrying later, or elsewhere,
+    is right."""
+
+    status = "UNAVAILABLE"
+
+
 class CancelledError(BNNSError):
     """The caller cancelled the call or its deadline passed; nothing was changed."""
 
@@ -78,6 +85,7 @@ ERRORS_BY_STATUS = {
         UnauthenticatedError,
         PermissionDeniedError,
         UnimplementedError,
+        UnavailableError,
         CancelledError,
     )
 }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from typing import Optional, Sequence
 
 from grpc_health.v1 import health_pb2
@@ -62,13 +64,24 @@ def serve(settings: settings_mod.Settings) -> int:
         print(f"bnns-server: REST listening on {settings.host}:{http_port}{auth.tls_suffix(settings)}", flush=True)
     ready.set()
     stop_event.wait()
+    # Both doors at once: readiness and health say so, and new calls are UNAVAILABLE.
     ready.clear()                                   # REST /v2/health/ready -> 503
+    core.draining = True
     if health_servicer is not None:
         health_servicer.enter_graceful_shutdown()   # health -> NOT_SERVING for every service
+    # In-flight calls get the grace period, while both doors keep answering health (NOT_SERVING)
+    # and refusing new calls; then the doors close. A kernel still running after it is not waited
+    # for: the process exits (what that call computed was never committed).
+    deadline = time.monotonic() + settings.grace_seconds
+    idle = core.wait_idle(settings.grace_seconds)
+    if not idle:
+        log.warning("grace period over with calls still running: they are cancelled")
+    # Time for the replies computed in time to be sent; none if the grace period is spent.
+    left = max(0.5, deadline - time.monotonic()) if idle else 0.1
     if grpc_server is not None:
-        grpc_server.stop(settings.grace_seconds).wait()
+        grpc_server.stop(left).wait(left + 0.25)
     if http_server is not None:
-        rest.stop_http(http_server, http_thread, settings.grace_seconds)
+        rest.stop_http(http_server, http_thread, max(0.0, deadline - time.monotonic()))
     log.info("stopped")
     return 0
 
@@ -76,7 +89,12 @@ def serve(settings: settings_mod.Settings) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = settings_mod.parse(argv)
     configure_logging(settings.log_level)
-    return serve(settings)
+    code = serve(settings)
+    # Exit now, within the grace period: the interpreter would otherwise wait for worker threads
+    # still inside a kernel whose call was already cancelled.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ GRPC_CODES = {
     "PERMISSION_DENIED": grpc.StatusCode.PERMISSION_DENIED,
     "UNIMPLEMENTED": grpc.StatusCode.UNIMPLEMENTED,
     "CANCELLED": grpc.StatusCode.CANCELLED,
+    "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
     "UNKNOWN": grpc.StatusCode.UNKNOWN,
 }
 
@@ -27,6 +28,7 @@ HTTP_STATUSES = {
     "PERMISSION_DENIED": 403,
     "UNIMPLEMENTED": 501,
     "CANCELLED": 499,
+    "UNAVAILABLE": 503,
     "UNKNOWN": 500,
     "INTERNAL": 500,
 }

@@ -454,7 +454,7 @@ def start_http(app: FastAPI, settings: Settings) -> tuple[uvicorn.Server, int, t
 def stop_http(server: uvicorn.Server, thread: threading.Thread, grace_seconds: float) -> None:
     """Stop accepting, let in-flight requests finish (up to the grace period), join the thread."""
     server.should_exit = True
-    thread.join(grace_seconds + 5)
+    thread.join(grace_seconds + 0.25)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

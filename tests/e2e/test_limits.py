@@ -233,3 +233,43 @@ def test_core_puts_back_statistics_and_cache_of_a_training_forward_cancelled_mid
     assert not core.registry.get(filter_id).filter.has_training_cache
     assert core.call("FusedFilterApplyBatch", fused_apply(filter_id, probe, False)).out.data == \
         control.call("FusedFilterApplyBatch", fused_apply(control_id, probe, False)).out.data
+
+
+def test_sigterm_exits_within_grace_plus_one_second_and_refuses_new_work_meanwhile():
+    """A long call in flight, SIGTERM with a 1 s grace: both doors refuse new calls as UNAVAILABLE
+    at once, health says NOT_SERVING, and the process is gone within grace + 1 s."""
+    import httpx
+    import signal
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    server = ServerProcess("--grace-seconds", "1", http=True)
+    channel = grpc.insecure_channel(server.grpc_target, options=[("grpc.max_send_message_length", 1 << 30),
+                                                                 ("grpc.max_receive_message_length", 1 << 30)])
+    stub, health = service_pb2_grpc.BNNSServiceStub(channel), health_pb2_grpc.HealthStub(channel)
+    filter_id = stub.CreateFilter(fused_conv_bn(), timeout=10).filter_id
+    slow = np.ones((16, 128, 64, 64), np.float32)                       # several seconds of kernel
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("code", _code_of(
+        lambda: stub.FusedFilterApplyBatch(fused_apply(filter_id, slow, False), timeout=60))))
+    worker.start()
+    time.sleep(1.0)                                                      # the call is computing
+    signalled = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    assert health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == \
+        health_pb2.HealthCheckResponse.NOT_SERVING
+    assert _code_of(lambda: stub.ListFilters(pb.ListFiltersRequest(), timeout=2)) == grpc.StatusCode.UNAVAILABLE
+    rest = httpx.get(server.http_url + "/v1/filters", timeout=2)
+    assert rest.status_code == 503 and rest.json()["error"]["status"] == "UNAVAILABLE"
+    server.proc.wait(10)
+    assert time.monotonic() - signalled < 1 + 1 + 0.5, "the server outlived grace + 1 s"
+    worker.join(10)
+    assert outcome["code"] in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+    channel.close()
+
+
+def _code_of(call) -> grpc.StatusCode:
+    try:
+        call()
+        return grpc.StatusCode.OK
+    except grpc.RpcError as error:
+        return error.code()
