@@ -36,6 +36,7 @@ from . import codec, wire
 from . import state as state_mod
 from .dataplane import CallIO, MemoryBudget, SharedMemoryTable, Tensor
 from .observability import Metrics
+from . import registry as registry_mod
 from .registry import TENSOR, Entry, Registry
 
 log = logging.getLogger("bnns.server.calls")
@@ -654,6 +655,7 @@ class Core:
         x = io.batch(request, "in", "in", f.input_desc, n, "in")
         if request.training:
             _refuse_non_finite(x, "in", request.filter_id)
+            self._check_cache_growth(entry, x.size)
         with self._holding(entry):
             with self._committed_at_end(f, request.training):
                 y = f.apply(x, training=request.training)
@@ -739,6 +741,7 @@ class Core:
         x = io.batch(request, "in", "in", f.input_desc, int(request.batch_size), "in")
         if request.training and f.trainable:
             _refuse_non_finite(x, "in", request.filter_id)
+            self._check_cache_growth(entry, int(request.batch_size) * f.output_desc.span)
         with self._holding(entry), self._committed_at_end(f, request.training):
             y = f.apply([x], training=request.training)
         io.put("out", y, f.output_desc.data_type, f.output_desc)
@@ -752,6 +755,7 @@ class Core:
         if request.training and f.trainable:
             for k, x in enumerate(inputs):
                 _refuse_non_finite(x, f"in[{k}]", request.filter_id)
+            self._check_cache_growth(entry, int(request.batch_size) * f.output_desc.span)
         with self._holding(entry), self._committed_at_end(f, request.training):
             y = f.apply(inputs, training=request.training)
         io.put("out", y, f.output_desc.data_type, f.output_desc)
@@ -796,6 +800,13 @@ class Core:
             io.put(f"in_delta[{k}]", d, item=_packed(f.input_descs[k]) if d is not None and d.ndim > 1 else None)
         self._put_delta_parameters(response, d_params, io)
         return io.finish(response)
+
+    def _check_cache_growth(self, entry: Entry, elements: int) -> None:
+        """A training forward keeps a cache of about two float32 arrays of its normalized
+        activations for the backward: counted in the handle's bytes, and refused before it is
+        made when it would take the tenant past max_handle_bytes."""
+        grow = 2 * 4 * elements - registry_mod.cache_bytes(entry.filter)   # the old cache is replaced
+        self.registry.check_growth(entry.owner, grow, f"the training cache of filter {entry.filter_id}")
 
     @staticmethod
     def _put_delta_parameters(response, d_params, io: CallIO) -> None:
@@ -878,6 +889,9 @@ class Core:
             blocks = optimizer.accumulator_blocks(function, fields)
             in_place_accumulators = False
             if server_held:
+                new_state = sum(len(blocks) * p.nbytes for t, p in zip(targets, parameters) if t is not None
+                                and _state_key(t, function)[1] not in entries[_state_key(t, function)[0]].optimizer_state)
+                self.registry.check_growth(io.tenant, new_state, f"{kind.name}'s accumulators")
                 fresh, accumulators = self._server_accumulators(function, targets, entries, blocks, parameters)
             else:
                 accumulators = []

@@ -43,14 +43,32 @@ class Entry:
 
     @property
     def bytes_held(self) -> int:
+        """Everything the handle holds: weights and constants, optimizer accumulators, and the
+        cache a training forward keeps for its backward."""
         held = getattr(self.filter, "bytes_held", None)
         if held is None:
             held = sum(a.nbytes for a in self.trainable.values())
         state = sum(a.nbytes for blocks in self.optimizer_state.values() for a in blocks.values())
-        return int(held) + state
+        return int(held) + state + cache_bytes(self.filter)
 
 
 TENSOR = "tensor"
+
+
+def cache_bytes(obj, depth: int = 3) -> int:
+    """Bytes of the training caches (``_saved``) in a kernel filter and its member filters."""
+    if depth < 0 or not hasattr(obj, "__dict__") or not type(obj).__module__.startswith("bnns.kernels"):
+        return 0
+    total = 0
+    for name, value in vars(obj).items():
+        if name == "_saved" and value is not None:
+            fields = vars(value).values() if hasattr(value, "__dict__") else ()
+            total += sum(v.nbytes for v in fields if hasattr(v, "nbytes"))
+        elif isinstance(value, (list, tuple)):
+            total += sum(cache_bytes(v, depth - 1) for v in value)
+        else:
+            total += cache_bytes(value, depth - 1)
+    return total
 
 
 def _not_found(handle_id: str, tensor: bool) -> str:
@@ -82,6 +100,18 @@ class Registry:
                         f"max_handle_bytes {self.max_handle_bytes}")
             self._entries[filter_id] = entry
         return entry
+
+    def check_growth(self, owner: str, extra: int, what: str) -> None:
+        """Refuse, before it is allocated, memory a handle of ``owner`` is about to grow by (optimizer
+        accumulators, a training cache) when it would take the tenant past max_handle_bytes."""
+        if not self.max_handle_bytes or extra <= 0:
+            return
+        with self._lock:
+            held = sum(e.bytes_held for e in self._entries.values() if e.owner == owner)
+        if held + extra > self.max_handle_bytes:
+            raise ResourceExhaustedError(
+                f"handle bytes limit reached: {what} would add {extra} bytes to the {held} the tenant's filters and "
+                f"tensors hold, over max_handle_bytes {self.max_handle_bytes}")
 
     def put(self, entry: Entry) -> None:
         """Put back a handle restored from the state store, under its own id."""

@@ -273,3 +273,58 @@ def _code_of(call) -> grpc.StatusCode:
         return grpc.StatusCode.OK
     except grpc.RpcError as error:
         return error.code()
+
+
+def test_handle_bytes_count_what_a_handle_grows_by_and_refuse_it_before_it_grows():
+    """max_handle_bytes covers optimizer accumulators and training caches, checked before they
+    are allocated (they once reached six times the limit unseen)."""
+    from bnns.kernels.errors import ResourceExhaustedError
+    from bnns.server import codec
+    from bnns.server.core import Core
+    from bnns.server.registry import Registry
+    core = Core(Registry(max_handle_bytes=64 << 10), codec.Limits())
+    w = np.zeros((64, 64), np.float32)                                    # 16 KiB of weights
+    create = pb.CreateFilterRequest(fully_connected=types_pb2.FullyConnectedParameters(
+        i_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_VECTOR, size=[64]),
+        o_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_VECTOR, size=[64]),
+        w_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_ROW_MAJOR_MATRIX, size=[64, 64],
+                                           data=types_pb2.Buffer(data=w.tobytes()))))
+    ids = [core.call("CreateFilter", create).filter_id for _ in range(2)]  # 32 KiB held
+    step = pb.OptimizerStepRequest(function=types_pb2.OPTIMIZER_FUNCTION_ADAM)
+    step.fields.learning_rate = 0.1
+    for filter_id in ids:
+        step.parameters.add().filter_parameter.CopyFrom(pb.FilterParameterRef(filter_id=filter_id, name="weights"))
+        step.gradients.add(data=np.ones(64 * 64, np.float32).tobytes())
+    with pytest.raises(ResourceExhaustedError, match="max_handle_bytes"):  # Adam's m and v: 64 KiB more
+        core.call("OptimizerStep", step)
+    assert all(not core.registry.get(i).optimizer_state for i in ids)      # nothing was allocated
+    del step.parameters[1], step.gradients[1]
+    core.call("OptimizerStep", step)                                       # one filter's moments fit
+    held = sum(e.bytes_held for e in core.registry.all_entries())
+    assert held == 2 * (16 << 10) + 2 * (16 << 10)                         # two weights, one m and one v
+
+
+def test_a_training_cache_counts_and_is_refused_before_it_is_made():
+    from bnns.kernels.errors import ResourceExhaustedError
+    from bnns.server import codec
+    from bnns.server.core import Core
+    from bnns.server.registry import Registry
+    core = Core(Registry(max_handle_bytes=1 << 20), codec.Limits())
+    c = 4
+    vec = lambda: types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_VECTOR, size=[c], data=types_pb2.Buffer(
+        data=np.ones(c, np.float32).tobytes()))
+    img = types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[32, 32, c])
+    filter_id = core.call("CreateFilter", pb.CreateFilterRequest(normalization=types_pb2.NormalizationParameters(
+        type=types_pb2.FILTER_TYPE_BATCH_NORM, i_desc=img, o_desc=img, beta_desc=vec(), gamma_desc=vec(),
+        momentum=0.9, epsilon=1e-5))).filter_id
+
+    def train(n):
+        x = np.random.default_rng(n).standard_normal((n, c, 32, 32)).astype(np.float32)
+        return core.call("NormalizationFilterApplyBatch", pb.NormalizationFilterApplyBatchRequest(
+            filter_id=filter_id, batch_size=n, training=True, **{"in": types_pb2.Buffer(data=x.tobytes())}))
+
+    train(8)                                                   # a 128 KiB cache: counted
+    assert core.registry.get(filter_id).bytes_held > 8 * c * 32 * 32 * 4
+    with pytest.raises(ResourceExhaustedError, match="training cache"):
+        train(64)                                              # about 2 MiB: over the 1 MiB limit
+    assert core.registry.get(filter_id).filter.has_training_cache
