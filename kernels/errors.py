@@ -69,6 +69,12 @@ class UnavailableError(BNNSError):
     status = "UNAVAILABLE"
 
 
+class DeadlineError(BNNSError):
+    """A time limit passed (a stalled upload, say) before the call could run; nothing was changed."""
+
+    status = "DEADLINE_EXCEEDED"
+
+
 class CancelledError(BNNSError):
     """The caller cancelled the call or its deadline passed; nothing was changed."""
 
@@ -86,6 +92,7 @@ ERRORS_BY_STATUS = {
         PermissionDeniedError,
         UnimplementedError,
         UnavailableError,
+        DeadlineError,
         CancelledError,
     )
 }

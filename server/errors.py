@@ -16,6 +16,7 @@ GRPC_CODES = {
     "UNIMPLEMENTED": grpc.StatusCode.UNIMPLEMENTED,
     "CANCELLED": grpc.StatusCode.CANCELLED,
     "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
+    "DEADLINE_EXCEEDED": grpc.StatusCode.DEADLINE_EXCEEDED,
     "UNKNOWN": grpc.StatusCode.UNKNOWN,
 }
 
@@ -29,6 +30,7 @@ HTTP_STATUSES = {
     "UNIMPLEMENTED": 501,
     "CANCELLED": 499,
     "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 408,
     "UNKNOWN": 500,
     "INTERNAL": 500,
 }

@@ -50,6 +50,7 @@ Triton health routes ``/v2/health/live`` and ``/v2/health/ready``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -72,13 +73,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bnns.kernels import layout
-from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError, ResourceExhaustedError)
+from bnns.kernels.errors import (BNNSError, DeadlineError, InvalidArgumentError, NotFoundError,
+                                 ResourceExhaustedError)
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
 from . import wire
 from .core import Core
 from .dataplane import CallIO
+from .http_guard import GuardLimits, guarded_protocol
 from .state import KEY_HEADER
 from .errors import HTTP_STATUSES, http_status
 from .settings import Settings
@@ -280,7 +283,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
     chunks, total = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    wait = getattr(request.app.state, "body_seconds", None)
+    while True:
+        try:   # each piece of the body must come in time: a stalled upload does not hold the door
+            chunk = await asyncio.wait_for(stream.__anext__(), wait)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise DeadlineError(f"the request body stalled: no data for {wait} s (http_body_seconds)") from None
         total += len(chunk)
         if total > limit:
             raise _too_large(total, limit)
@@ -437,7 +448,10 @@ def start_http(app: FastAPI, settings: Settings) -> tuple[uvicorn.Server, int, t
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, log_level=settings.log_level.lower(), access_log=False,
                             lifespan="off", timeout_graceful_shutdown=max(1, math.ceil(settings.grace_seconds)),
+                            http=guarded_protocol(GuardLimits(settings.http_header_seconds,
+                                                              settings.http_max_connections)),
                             **uvicorn_tls_options(settings))   # HTTPS (and client certificates) when configured
+    app.state.body_seconds = settings.http_body_seconds
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="bnns-rest", daemon=True)
     thread.start()

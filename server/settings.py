@@ -32,6 +32,9 @@ class Settings:
     stream_total_seconds: float = 600.0    # and one that is still streaming after this long
     grace_seconds: float = 10.0            # SIGTERM: how long in-flight calls may finish
     shared_memory: bool = True             # RegisterSharedMemory and shared-memory Buffers (same host)
+    http_header_seconds: float = 10.0      # REST: a connection must send a request head within this
+    http_body_seconds: float = 30.0        # REST: each piece of a body must come within this
+    http_max_connections: int = 1024       # REST: open connections; past it an idle one is closed
     state_dir: str = ""                    # durable handles (SQLite) under this directory; "" = in memory only
     log_level: str = "INFO"
     # Authentication and TLS (server/auth.py). No tokens = open mode, loopback only unless allow_open.
@@ -68,6 +71,11 @@ _FLAGS = {
                              "this long"),
     "grace_seconds": ("BNNS_GRACE_SECONDS", float, "seconds in-flight calls get to finish on SIGTERM"),
     "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR"),
+    "http_header_seconds": ("BNNS_HTTP_HEADER_SECONDS", float, "REST: close a connection that sends no request "
+                            "head within this many seconds"),
+    "http_body_seconds": ("BNNS_HTTP_BODY_SECONDS", float, "REST: refuse a request whose body stalls this long"),
+    "http_max_connections": ("BNNS_HTTP_MAX_CONNECTIONS", int, "REST: open connections; past it, one not inside a "
+                             "request is closed to make room"),
     "state_dir": ("BNNS_STATE_DIR", str, "keep every handle in a SQLite file under this directory, so that it "
                   "survives a crash or a restart (empty: handles live in memory only)"),
     "token_file": ("BNNS_TOKEN_FILE", str, "file of 'token tenant' lines; with it (or BNNS_TOKENS=tok=tenant,...) "

@@ -1,0 +1,89 @@
+"""The REST door under connection abuse: stalled request heads are closed after the header
+timeout, a stalled body is refused after the body timeout, and past the connection limit idle
+connections make room, so health keeps answering on both doors throughout."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bnns.server.process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server():
+    process = ServerProcess("--http-header-seconds", "1", "--http-body-seconds", "1", "--http-max-connections", "40",
+                            http=True)
+    yield process
+    assert process.stop() == 0
+
+
+def half_open(port: int, count: int) -> list:
+    """Connections that send the start of a request head and nothing more."""
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"GET /v1/filters HTTP/1.1\r\nHost: x\r\n")
+        sockets.append(sock)
+    return sockets
+
+
+def closed(sock: socket.socket, within: float) -> bool:
+    """Whether the server closed the connection (an orderly close, or a reset: a connection
+    closed with request bytes still unread is reset)."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def healthy(server) -> bool:
+    rest = httpx.get(server.http_url + "/v2/health/ready", timeout=5).status_code == 200
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+    return rest and status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_stalled_request_heads_are_closed_after_the_header_timeout(server):
+    sockets = half_open(server.ports["REST"], 10)
+    try:
+        assert healthy(server)
+        assert all(closed(sock, 5) for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_past_the_connection_limit_idle_connections_make_room_for_health(server):
+    sockets = half_open(server.ports["REST"], 120)            # three times the limit
+    try:
+        started = time.monotonic()
+        for _ in range(5):
+            assert healthy(server)
+        assert time.monotonic() - started < 5
+        open_now = sum(not closed(sock, 0.01) for sock in sockets)
+        assert open_now <= 40
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_stalled_body_is_refused_after_the_body_timeout(server):
+    sock = socket.create_connection(("127.0.0.1", server.ports["REST"]), timeout=10)
+    try:
+        sock.sendall(b"POST /v1/filters HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"convolution\"")
+        sock.settimeout(10)
+        reply = sock.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 408") and b"DEADLINE_EXCEEDED" in reply, reply[:300]
+    finally:
+        sock.close()
+    assert healthy(server)
