@@ -20,7 +20,8 @@ from . import api
 from . import constants as C
 from .arithmetic import BNNSArithmeticOperand, BNNSLayerParametersArithmetic
 from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
-from .normalization import BNNSLayerParametersNormalization
+from .normalization import (BNNSLayerParametersNormalization, client_moving_statistics,
+                            receive_moving_statistics)
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, _desc)
 
@@ -98,6 +99,7 @@ def _norm_parameter_geometry(p: BNNSLayerParametersNormalization) -> layout.Desc
 class FusedFilter(api.BNNSFilter):
     input_geometries: list = []
     delta_geometries: list = []
+    moving_stats: dict = {}     # a Batch/Instance-norm member's caller arrays (UseClientPtr)
 
 
 @api._c_style(None)
@@ -108,14 +110,20 @@ def BNNSFilterCreateFusedLayer(number_of_filters: int, filter_type: Sequence[int
             f"{len(filter_type)} filter types")
     fused = _FusedParams(filter_type, layer_params)
     inputs = fused.input_geometries()
+    moving = {}
+    for p in fused.params:
+        if isinstance(p, BNNSLayerParametersNormalization):
+            moving.update(client_moving_statistics(p, filter_params))
     return api.create_filter("fused", fused, filter_params, input_geometry=inputs[0],
                              output_geometry=layer_params[-1].o_desc.geometry(), filter_class=FusedFilter,
-                             input_geometries=inputs, delta_geometries=fused.delta_geometries())
+                             input_geometries=inputs, delta_geometries=fused.delta_geometries(),
+                             moving_stats=moving)
 
 
 def fused_apply(f: FusedFilter, batch_size, inputs, strides, out, out_stride, training) -> None:
     io = api.Exchange()
     io.receive("out", out, f.output_geometry, batch_size, out_stride)
+    receive_moving_statistics(io, f.moving_stats)   # UseClientPtr: updated in place, as BNNS does
     strides = list(strides) + [0] * (len(inputs) - len(strides))
     single = len(f.input_geometries) == 1
     buffers = [io.send("in" if single else f"in[{k}]", x, g, batch_size, s)

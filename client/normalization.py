@@ -72,17 +72,30 @@ class NormalizationFilter(api.BNNSFilter):
 def BNNSFilterCreateLayerNormalization(norm_type: int, layer_params: BNNSLayerParametersNormalization,
                                        filter_params: Optional[BNNSFilterParameters] = None):
     """A Batch/Instance/Layer/Group normalization filter (norm_type = BNNSBatchNorm, ...), or None."""
-    moving = {}
-    if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
-        moving = {name: d.data for name, d in (("moving_mean", layer_params.moving_mean_desc),
-                                               ("moving_variance", layer_params.moving_variance_desc))
-                  if d is not None and d.data is not None}
     return api.create_filter("normalization", _Typed(norm_type, layer_params), filter_params,
                              input_geometry=layer_params.i_desc.geometry(),
                              output_geometry=layer_params.o_desc.geometry(),
-                             filter_class=NormalizationFilter, moving_stats=moving,
+                             filter_class=NormalizationFilter,
+                             moving_stats=client_moving_statistics(layer_params, filter_params),
                              beta_geometry=_geometry(layer_params.beta_desc),
                              gamma_geometry=_geometry(layer_params.gamma_desc))
+
+
+def client_moving_statistics(layer_params: BNNSLayerParametersNormalization,
+                             filter_params: Optional[BNNSFilterParameters]) -> dict:
+    """With BNNSFlagsUseClientPtr, the caller's moving-statistics arrays ("moving_mean",
+    "moving_variance"), which every training forward updates in place (stand-alone or fused)."""
+    if filter_params is None or not filter_params.flags & C.BNNSFlagsUseClientPtr:
+        return {}
+    return {name: d.data for name, d in (("moving_mean", layer_params.moving_mean_desc),
+                                         ("moving_variance", layer_params.moving_variance_desc))
+            if d is not None and d.data is not None}
+
+
+def receive_moving_statistics(io: api.Exchange, moving_stats: dict) -> None:
+    """Have the call write the moving statistics into the caller's arrays (UseClientPtr)."""
+    for name, array in moving_stats.items():
+        io.receive_flat(name, array.reshape(-1))
 
 
 def _geometry(desc):
@@ -92,9 +105,7 @@ def _geometry(desc):
 def normalization_apply_batch(f: NormalizationFilter, batch_size, in_, in_stride, out, out_stride, training) -> None:
     io = api.Exchange()
     io.receive("out", out, f.output_geometry, batch_size, out_stride)
-    # UseClientPtr: BNNS updates the caller's moving statistics in place.
-    for name, array in f.moving_stats.items():
-        io.receive_flat(name, array.reshape(-1))
+    receive_moving_statistics(io, f.moving_stats)   # UseClientPtr: updated in place, as BNNS does
     request = pb.NormalizationFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
                                                       training=bool(training))
     getattr(request, "in").CopyFrom(io.send("in", in_, f.input_geometry, batch_size, in_stride))

@@ -430,11 +430,8 @@ class Core:
         x = io.batch(request, "in", "in", f.input_desc, n, "in")
         with self._holding(entry):
             y = f.apply(x, training=request.training)
-            stats = f.parameters()
             io.put("out", y, f.output_desc.data_type, f.output_desc)
-            for name in ("moving_mean", "moving_variance"):
-                if name in stats:
-                    io.put(name, stats[name].copy())   # a snapshot: the next call moves them again
+            _put_moving_statistics(f, io)
         return io.finish(pb.NormalizationFilterApplyBatchResponse())
 
     def normalization_filter_apply_backward_batch(self, request: pb.NormalizationFilterApplyBackwardBatchRequest,
@@ -512,7 +509,8 @@ class Core:
         x = io.batch(request, "in", "in", f.input_desc, int(request.batch_size), "in")
         with self._holding(entry):
             y = f.apply([x], training=request.training)
-        io.put("out", y, f.output_desc.data_type, f.output_desc)
+            io.put("out", y, f.output_desc.data_type, f.output_desc)
+            _put_moving_statistics(f, io)
         return io.finish(pb.FusedFilterApplyBatchResponse())
 
     def fused_filter_apply_multi_input_batch(self, request: pb.FusedFilterApplyMultiInputBatchRequest,
@@ -522,7 +520,8 @@ class Core:
         inputs = self._fused_inputs(request, f, int(request.batch_size), io, required=True)
         with self._holding(entry):
             y = f.apply(inputs, training=request.training)
-        io.put("out", y, f.output_desc.data_type, f.output_desc)
+            io.put("out", y, f.output_desc.data_type, f.output_desc)
+            _put_moving_statistics(f, io)
         return io.finish(pb.FusedFilterApplyMultiInputBatchResponse())
 
     def fused_filter_apply_backward_batch(self, request: pb.FusedFilterApplyBackwardBatchRequest,
@@ -730,6 +729,15 @@ class Core:
 
 # Where a filter's trainable arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).
 _TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc"}
+
+
+def _put_moving_statistics(f, io: CallIO) -> None:
+    """Stage the moving mean and variance a (stand-alone or fused) Batch/Instance norm tracks:
+    snapshots taken under the handle's lock, since the next call moves them again."""
+    stats = f.parameters()
+    for name in ("moving_mean", "moving_variance"):
+        if name in stats:
+            io.put(name, stats[name].copy())
 
 
 def _apply(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:

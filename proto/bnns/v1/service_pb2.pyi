@@ -580,10 +580,14 @@ class FusedFilterApplyBatchRequest(_message.Message):
     def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyBatchResponse(_message.Message):
-    __slots__ = ("out",)
+    __slots__ = ("out", "moving_mean", "moving_variance")
     OUT_FIELD_NUMBER: _ClassVar[int]
+    MOVING_MEAN_FIELD_NUMBER: _ClassVar[int]
+    MOVING_VARIANCE_FIELD_NUMBER: _ClassVar[int]
     out: _types_pb2.Buffer
-    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    moving_mean: _types_pb2.Buffer
+    moving_variance: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_mean: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_variance: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class FusedFilterApplyMultiInputBatchRequest(_message.Message):
     __slots__ = ("filter_id", "batch_size", "training", "outputs")
@@ -606,10 +610,14 @@ class FusedFilterApplyMultiInputBatchRequest(_message.Message):
     def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyMultiInputBatchResponse(_message.Message):
-    __slots__ = ("out",)
+    __slots__ = ("out", "moving_mean", "moving_variance")
     OUT_FIELD_NUMBER: _ClassVar[int]
+    MOVING_MEAN_FIELD_NUMBER: _ClassVar[int]
+    MOVING_VARIANCE_FIELD_NUMBER: _ClassVar[int]
     out: _types_pb2.Buffer
-    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    moving_mean: _types_pb2.Buffer
+    moving_variance: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_mean: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_variance: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class FusedFilterApplyBackwardBatchRequest(_message.Message):
     __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_delta_parameters", "outputs")
