@@ -13,6 +13,7 @@ from typing import Optional, Sequence, Tuple
 
 from bnns.kernels import layout
 from bnns.kernels.errors import InvalidArgumentError, require
+from bnns.server.kinds import FUSED_MEMBER_CASE
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -43,10 +44,8 @@ class BNNSLayerParametersQuantization:
                                                 scale=_desc(self.scale), bias=_desc(self.bias))
 
 
-_MEMBER_FIELD = {C.BNNSConvolution: "convolution", C.BNNSTransposedConvolution: "transposed_convolution",
-                 C.BNNSFullyConnected: "fully_connected", C.BNNSArithmetic: "arithmetic",
-                 C.BNNSQuantization: "quantization", C.BNNSBatchNorm: "normalization",
-                 C.BNNSInstanceNorm: "normalization", C.BNNSLayerNorm: "normalization", C.BNNSGroupNorm: "normalization"}
+# BNNSFilterType -> its FusedLayerParameters case, from the table of layer kinds.
+_MEMBER_FIELD = FUSED_MEMBER_CASE
 
 
 class _FusedParams:

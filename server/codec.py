@@ -225,31 +225,6 @@ def quantization_params(pb: types_pb2.QuantizationParameters, source, prefix: st
         bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"))
 
 
-def fused_params(pb: types_pb2.FusedParameters, source, prefix: str) -> fused.FusedParams:
-    """BNNSFilterCreateFusedLayer's (types, parameter structs): the oneof case names the type."""
-    layers = []
-    for k, member in enumerate(pb.layers):
-        case = member.WhichOneof("layer")
-        try:
-            if case == "convolution":
-                layers.append((fused.CONVOLUTION, convolution_params(member.convolution, source, f"{prefix}.layers[{k}].convolution")))
-            elif case == "transposed_convolution":
-                layers.append((fused.TRANSPOSED_CONVOLUTION, convolution_params(member.transposed_convolution, source, f"{prefix}.layers[{k}].transposed_convolution")))
-            elif case == "fully_connected":
-                layers.append((fused.FULLY_CONNECTED, fully_connected_params(member.fully_connected, source, f"{prefix}.layers[{k}].fully_connected")))
-            elif case == "normalization":
-                layers.append((int(member.normalization.type), normalization_params(member.normalization, source, f"{prefix}.layers[{k}].normalization")))
-            elif case == "arithmetic":
-                layers.append((fused.ARITHMETIC, arithmetic_params(member.arithmetic, source, f"{prefix}.layers[{k}].arithmetic")))
-            elif case == "quantization":
-                layers.append((fused.QUANTIZATION, quantization_params(member.quantization, source, f"{prefix}.layers[{k}].quantization")))
-            else:
-                raise InvalidArgumentError("no layer set")
-        except InvalidArgumentError as error:
-            raise InvalidArgumentError(f"fused.layers[{k}] ({case}): {error.message}") from None
-    return fused.FusedParams(layers=tuple(layers))
-
-
 _OPTIONAL_OPTIMIZER_FIELDS = ("beta1", "beta2", "time_step", "epsilon", "alpha", "gradient_scale")
 
 

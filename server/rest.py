@@ -77,6 +77,7 @@ from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
 from . import wire
+from . import kinds
 from .core import Core
 from .dataplane import CallIO
 from .errors import HTTP_STATUSES, http_status
@@ -574,119 +575,18 @@ def skeleton(message_cls) -> dict:
 
 # ----------------------------------------------------------------------- worked examples
 
-IMAGE_4X4 = [[1, 2, 0, 1], [0, 3, 1, 2], [2, 0, 4, 1], [1, 1, 0, 3]]
-IMAGE_4X4_B = [[0, 1, 2, 3], [1, 0, 1, 0], [2, 1, 0, 1], [3, 0, 1, 2]]
-CHW_2X1X2 = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]         # batch of 2 items, C=2, H=1, W=2
-
-
-def _desc(layout_name: str, size: list, values=None) -> dict:
-    """An NDArrayDescriptor in proto3 JSON (size[0] fastest, as BNNS), Float32, with data when given."""
-    document = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": "DATA_TYPE_FLOAT32"}
-    if values is not None:
-        document["data"] = {"values": values}
-    return document
-
-
-def _batch_norm(size: list, channels: int, moving: bool) -> dict:
-    params = {"type": "FILTER_TYPE_BATCH_NORM", "i_desc": _desc("IMAGE_CHW", size), "o_desc": _desc("IMAGE_CHW", size),
-              "beta_desc": _desc("VECTOR", [channels], [0.0] * channels),
-              "gamma_desc": _desc("VECTOR", [channels], [1.0] * channels), "momentum": 0.9, "epsilon": 1e-5}
-    if moving:
-        params["moving_mean_desc"] = _desc("VECTOR", [channels], [0.0] * channels)
-        params["moving_variance_desc"] = _desc("VECTOR", [channels], [1.0] * channels)
-    return params
-
-
-_CONVOLUTION = {
-    "i_desc": _desc("IMAGE_CHW", [4, 4, 1]),                                    # W, H, C
-    "w_desc": _desc("CONVOLUTION_WEIGHTS_OIHW", [3, 3, 1, 1], [[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
-    "o_desc": _desc("IMAGE_CHW", [2, 2, 1]),
-    "bias": _desc("VECTOR", [1], [0.5]),
-    "activation": {"function": "ACTIVATION_FUNCTION_IDENTITY"},
-}
-_ADD_2X1X2 = {"arithmetic_function": "ARITHMETIC_FUNCTION_ADD",
-              "inputs": [{"desc": _desc("IMAGE_CHW", [2, 1, 2]), "type": "DESCRIPTOR_TYPE_SAMPLE"}] * 2,
-              "o_desc": _desc("IMAGE_CHW", [2, 1, 2]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}
-
-# (name, summary, CreateFilter body, [(RPC, body without filter_id), ...] in call order)
-WORKED_EXAMPLES = (
-    ("convolution", "1-channel 3x3 convolution (a Laplacian, bias 0.5) over a 4x4 image",
-     {"convolution": _CONVOLUTION}, [
-        ("FilterApplyBatch", {"batch_size": 1, "in": {"values": IMAGE_4X4}}),
-        ("FilterApplyBackwardBatch", {"batch_size": 1, "in": {"values": IMAGE_4X4},
-                                      "out_delta": {"values": [[1, 0], [0, 1]]}, "compute_in_delta": True,
-                                      "compute_weights_delta": True, "compute_bias_delta": True}),
-    ]),
-    ("fully_connected", "3 -> 2 fully connected layer with ReLU", {"fully_connected": {
-        "i_desc": _desc("VECTOR", [3]),
-        "w_desc": _desc("ROW_MAJOR_MATRIX", [3, 2], [[1, 0, -1], [0.5, 0.5, 0.5]]),   # size (I, O): row o = W[o, :]
-        "o_desc": _desc("VECTOR", [2]), "bias": _desc("VECTOR", [2], [0, 1]),
-        "activation": {"function": "ACTIVATION_FUNCTION_RECTIFIED_LINEAR"}}}, [
-        ("FilterApplyBatch", {"batch_size": 2, "in": {"values": [[1, 2, 3], [3, 2, 1]]}}),
-        ("FilterApplyBackwardBatch", {"batch_size": 2, "in": {"values": [[1, 2, 3], [3, 2, 1]]},
-                                      "out": {"values": [[0, 4], [2, 4]]}, "out_delta": {"values": [[1, 1], [1, 1]]},
-                                      "compute_in_delta": True, "compute_weights_delta": True}),
-    ]),
-    ("pooling", "2x2 max pooling, stride 2, over a 4x4 image", {"pooling": {
-        "i_desc": _desc("IMAGE_CHW", [4, 4, 1]), "o_desc": _desc("IMAGE_CHW", [2, 2, 1]),
-        "pooling_function": "POOLING_FUNCTION_MAX", "k_width": 2, "k_height": 2, "x_stride": 2, "y_stride": 2}}, [
-        ("PoolingFilterApplyBatch", {"batch_size": 1, "in": {"values": IMAGE_4X4}, "compute_indices": True,
-                                     "indices_data_type": "DATA_TYPE_UINT64"}),
-        ("PoolingFilterApplyBackwardBatch", {"batch_size": 1, "in": {"values": IMAGE_4X4},
-                                             "out": {"values": [[3, 2], [2, 4]]},
-                                             "out_delta": {"values": [[1, 1], [1, 1]]}, "compute_in_delta": True}),
-    ]),
-    ("loss", "softmax cross-entropy over 3 classes, mean over the batch", {"loss": {
-        "function": "LOSS_FUNCTION_SOFTMAX_CROSS_ENTROPY", "i_desc": _desc("VECTOR", [3]),
-        "o_desc": _desc("VECTOR", [1]), "reduction": "LOSS_REDUCTION_MEAN"}}, [
-        ("LossFilterApplyBatch", {"batch_size": 2, "in": {"values": [[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]},
-                                  "labels": {"values": [[1, 0, 0], [0, 1, 0]]}, "compute_in_delta": True}),
-        ("LossFilterApplyBackwardBatch", {"batch_size": 2, "in": {"values": [[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]},
-                                          "labels": {"values": [[1, 0, 0], [0, 1, 0]]},
-                                          "out_delta": {"values": [1.0]}}),
-    ]),
-    ("normalization", "batch norm over 2 channels of 1x2 images, with moving statistics",
-     {"normalization": _batch_norm([2, 1, 2], 2, moving=True)}, [
-        ("NormalizationFilterApplyBatch", {"batch_size": 2, "in": {"values": CHW_2X1X2}, "training": True}),
-        ("NormalizationFilterApplyBackwardBatch", {"batch_size": 2,
-                                                   "out_delta": {"values": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]},
-                                                   "compute_in_delta": True, "compute_beta_delta": True,
-                                                   "compute_gamma_delta": True}),
-    ]),
-    ("arithmetic", "element-wise product of two 3-vectors", {"arithmetic": {
-        "arithmetic_function": "ARITHMETIC_FUNCTION_MULTIPLY",
-        "inputs": [{"desc": _desc("VECTOR", [3]), "type": "DESCRIPTOR_TYPE_SAMPLE"}] * 2,
-        "o_desc": _desc("VECTOR", [3]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}}, [
-        ("ArithmeticFilterApplyBatch", {"batch_size": 1, "in": [{"values": [1, 2, 3]}, {"values": [4, 5, 6]}]}),
-        ("ArithmeticFilterApplyBackwardBatch", {"batch_size": 1, "in": [{"values": [1, 2, 3]}, {"values": [4, 5, 6]}],
-                                                "compute_in_delta": [True, True], "out_delta": {"values": [1, 1, 1]}}),
-    ]),
-    ("fused_convolution_batch_norm", "the convolution example followed by batch norm",
-     {"fused": {"layers": [{"convolution": _CONVOLUTION},
-                           {"normalization": _batch_norm([2, 2, 1], 1, moving=False)}]}}, [
-        ("FusedFilterApplyBatch", {"batch_size": 2, "in": {"values": [IMAGE_4X4, IMAGE_4X4_B]}, "training": True}),
-        ("FusedFilterApplyBackwardBatch", {"batch_size": 2, "in": {"values": [IMAGE_4X4, IMAGE_4X4_B]},
-                                           "out_delta": {"values": [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]},
-                                           "compute_in_delta": True,
-                                           "compute_delta_parameters": [True, True, True, True]}),
-    ]),
-    ("fused_add_batch_norm", "the sum of two inputs followed by batch norm over 2 channels",
-     {"fused": {"layers": [{"arithmetic": _ADD_2X1X2}, {"normalization": _batch_norm([2, 1, 2], 2, moving=False)}]}}, [
-        ("FusedFilterApplyMultiInputBatch", {"batch_size": 2, "in": [{"values": CHW_2X1X2},
-                                                                      {"values": [[[0, 1], [0, 1]], [[1, 0], [1, 0]]]}],
-                                             "training": True}),
-        ("FusedFilterApplyBackwardMultiInputBatch", {
-            "batch_size": 2, "in": [{"values": CHW_2X1X2}, {"values": [[[0, 1], [0, 1]], [[1, 0], [1, 0]]]}],
-            "compute_in_delta": [True, True], "out_delta": {"values": [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]},
-            "compute_delta_parameters": [True, True]}),
-    ]),
-)
+def _kind_examples() -> list:
+    """(name, summary, CreateFilter body, [(RPC, body without filter_id), ...]) of every sample in
+    the table of layer kinds (kinds.py), in table order."""
+    return [(sample.name, sample.summary, kinds.sample_create_request(kind, sample),
+             [(call.rpc, call.body) for call in sample.calls]) for kind, sample in kinds.samples()]
 
 
 def worked_examples() -> dict:
     """RPC -> example name -> {"summary", "request" (body, when the route has one), "response"}.
 
-    The requests are WORKED_EXAMPLES; the responses are what a private, throw-away Core answers
+    The requests are the samples of the table of layer kinds (kinds.py) and the examples of the
+    routes that are not about one kind (tensors, shared memory); the responses are what a private, throw-away Core answers
     to them, so the docs never show a made-up result. An example the Core cannot serve yet (a
     family not wired in) is shown without a response."""
     core = Core()
@@ -712,7 +612,7 @@ def worked_examples() -> dict:
         entry["response"] = render_json(response, message, _out_dtype_lookup(core, message, ""))
         return response
 
-    for name, summary, create, calls in WORKED_EXAMPLES:
+    for name, summary, create, calls in _kind_examples():
         try:
             created = run("CreateFilter", name, summary, create)
             for rpc, body in calls:
@@ -733,9 +633,9 @@ def worked_examples() -> dict:
 def _resident_examples(run) -> None:
     """The convolution example with its input and output held by the server (tensor routes)."""
     name, summary = "resident", "the convolution example on tensors held by the server"
-    conv = run("CreateFilter", name, summary, {"convolution": _CONVOLUTION})
+    conv = run("CreateFilter", name, summary, {"convolution": kinds.CONVOLUTION})
     x = run("CreateTensor", name, "a 4x4 image held by the server", {"shape": [1, 1, 4, 4], "name": "image",
-                                                                     "data": {"values": IMAGE_4X4}})
+                                                                     "data": {"values": kinds.IMAGE_4X4}})
     y = run("CreateTensor", name, "room for the 2x2 result", {"shape": [1, 1, 2, 2], "name": "result"})
     x_id, y_id = x.info.tensor_id, y.info.tensor_id
     run("WriteTensor", name, "overwrite the image's first row", {"offset": 0, "data": {"values": [1, 2, 0, 1]}}, x_id)
