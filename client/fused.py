@@ -24,24 +24,13 @@ from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
 from .normalization import (BNNSLayerParametersNormalization, client_moving_statistics,
                             receive_moving_statistics)
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, _desc)
+                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, derive)
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersQuantization:
-    """BNNSLayerParametersQuantization (the second member of a compute -> quantization fused layer)."""
-
-    axis_mask: int
-    function: int
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    scale: Optional[BNNSNDArrayDescriptor] = None
-    bias: Optional[BNNSNDArrayDescriptor] = None
-
-    def to_proto(self) -> types_pb2.QuantizationParameters:
-        return types_pb2.QuantizationParameters(axis_mask=self.axis_mask, function=int(self.function),
-                                                i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False),
-                                                scale=_desc(self.scale), bias=_desc(self.bias))
+BNNSLayerParametersQuantization = derive(
+    types_pb2.QuantizationParameters, "BNNSLayerParametersQuantization",
+    "BNNSLayerParametersQuantization (the second member of a compute -> quantization fused layer).",
+    required=("axis_mask", "function", "i_desc", "o_desc"))
 
 
 # BNNSFilterType -> its FusedLayerParameters case, from the table of layer kinds.
@@ -62,7 +51,7 @@ class _FusedParams:
                 raise InvalidArgumentError(f"filter type {t} cannot be a member of a fused layer")
             field = _MEMBER_FIELD[t]
             layers.append(types_pb2.FusedLayerParameters(
-                **{field: p.to_proto(t) if field == "normalization" else p.to_proto()}))
+                **{field: p.to_proto(type=t) if field == "normalization" else p.to_proto()}))
         return types_pb2.FusedParameters(layers=layers)
 
     def trainables(self) -> dict:

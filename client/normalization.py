@@ -15,38 +15,15 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer, _LearningPhase
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersNormalization:
-    """BNNSLayerParametersNormalization."""
-
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    beta_desc: Optional[BNNSNDArrayDescriptor] = None
-    gamma_desc: Optional[BNNSNDArrayDescriptor] = None
-    moving_mean_desc: Optional[BNNSNDArrayDescriptor] = None
-    moving_variance_desc: Optional[BNNSNDArrayDescriptor] = None
-    momentum: float = 0.9
-    epsilon: float = 1e-5
-    activation: Optional[BNNSActivation] = None
-    num_groups: int = 1
-    normalization_axis: int = 0
-
-    def to_proto(self, norm_type: int = C.BNNSBatchNorm) -> types_pb2.NormalizationParameters:
-        def desc(d):
-            return d.to_proto() if d is not None else None
-        return types_pb2.NormalizationParameters(
-            type=norm_type, i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False),
-            beta_desc=desc(self.beta_desc), gamma_desc=desc(self.gamma_desc),
-            moving_mean_desc=desc(self.moving_mean_desc), moving_variance_desc=desc(self.moving_variance_desc),
-            momentum=self.momentum, epsilon=self.epsilon, activation=_activation(self.activation),
-            num_groups=self.num_groups, normalization_axis=self.normalization_axis)
-
-    def trainables(self) -> dict:
-        return {"beta": self.beta_desc, "gamma": self.gamma_desc, "moving_mean": self.moving_mean_desc,
-                "moving_variance": self.moving_variance_desc}
+BNNSLayerParametersNormalization = derive(
+    types_pb2.NormalizationParameters, "BNNSLayerParametersNormalization",
+    "BNNSLayerParametersNormalization (the normType is the creator's argument: to_proto(type=...)).",
+    required=("i_desc", "o_desc"), without=("type",), defaults={"momentum": 0.9, "epsilon": 1e-5, "num_groups": 1},
+    trainables={"beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
+                "moving_variance": "moving_variance_desc"})
 
 
 class _Typed:
@@ -56,7 +33,7 @@ class _Typed:
         self.norm_type, self.params = norm_type, params
 
     def to_proto(self):
-        return self.params.to_proto(self.norm_type)
+        return self.params.to_proto(type=self.norm_type)
 
     def trainables(self):
         return self.params.trainables()

@@ -20,38 +20,14 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer, _ConvolutionPadding
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation, _desc
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersPooling:
-    """BNNSLayerParametersPooling."""
-
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    bias: Optional[BNNSNDArrayDescriptor] = None
-    activation: Optional[BNNSActivation] = None
-    pooling_function: int = C.BNNSPoolingFunctionMax
-    k_width: int = 2
-    k_height: int = 2
-    x_stride: int = 1
-    y_stride: int = 1
-    x_dilation_stride: int = 1
-    y_dilation_stride: int = 1
-    x_padding: int = 0
-    y_padding: int = 0
-    pad: Sequence[int] = (0, 0, 0, 0)
-
-    def to_proto(self) -> types_pb2.PoolingParameters:
-        return types_pb2.PoolingParameters(
-            i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False), bias=_desc(self.bias),
-            activation=_activation(self.activation), pooling_function=int(self.pooling_function),
-            k_width=self.k_width, k_height=self.k_height, x_stride=self.x_stride, y_stride=self.y_stride,
-            x_dilation_stride=self.x_dilation_stride, y_dilation_stride=self.y_dilation_stride,
-            x_padding=self.x_padding, y_padding=self.y_padding, pad=[int(p) for p in self.pad])
-
-    def trainables(self) -> dict:
-        return {"bias": self.bias}
+BNNSLayerParametersPooling = derive(
+    types_pb2.PoolingParameters, "BNNSLayerParametersPooling", "BNNSLayerParametersPooling.",
+    required=("i_desc", "o_desc"), trainables={"bias": "bias"},
+    defaults={"pooling_function": C.BNNSPoolingFunctionMax, "k_width": 2, "k_height": 2, "x_stride": 1,
+              "y_stride": 1, "x_dilation_stride": 1, "y_dilation_stride": 1, "pad": (0, 0, 0, 0)})
 
 
 class PoolingFilter(api.BNNSFilter):

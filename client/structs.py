@@ -4,6 +4,7 @@ order, each able to turn itself into its wire message. Tensors are NumPy arrays.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from bnns.kernels import layout
 from bnns.kernels.layout import Descriptor   # from_array's `layout` argument shadows the module
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.server.wire import is_repeated
 from bnns.v1 import types_pb2
 
 from . import constants as C
@@ -131,50 +133,84 @@ def _activation(act: Optional[BNNSActivation]):
     return (act or BNNSActivation()).to_proto()
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersConvolution:
-    """BNNSLayerParametersConvolution (also for transposed convolution)."""
+# ---------------------------------------------------------------- structs derived from the contract
 
-    i_desc: BNNSNDArrayDescriptor
-    w_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    bias: Optional[BNNSNDArrayDescriptor] = None
-    activation: Optional[BNNSActivation] = None
-    x_stride: int = 1
-    y_stride: int = 1
-    x_dilation_stride: int = 1
-    y_dilation_stride: int = 1
-    x_padding: int = 0
-    y_padding: int = 0
-    groups: int = 1
-    pad: Sequence[int] = (0, 0, 0, 0)
-
-    def to_proto(self) -> types_pb2.ConvolutionParameters:
-        return types_pb2.ConvolutionParameters(
-            i_desc=_desc(self.i_desc, False), w_desc=_desc(self.w_desc), o_desc=_desc(self.o_desc, False),
-            bias=_desc(self.bias), activation=_activation(self.activation),
-            x_stride=self.x_stride, y_stride=self.y_stride, x_dilation_stride=self.x_dilation_stride,
-            y_dilation_stride=self.y_dilation_stride, x_padding=self.x_padding, y_padding=self.y_padding,
-            groups=self.groups, pad=[int(p) for p in self.pad])
-
-    def trainables(self) -> dict:
-        return {"weights": self.w_desc, "bias": self.bias}
+# Descriptors that give only a shape (their data is the call's, not the filter's): sent without data.
+SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersFullyConnected:
-    """BNNSLayerParametersFullyConnected."""
+def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
+           rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
+           shape_only: frozenset = SHAPE_ONLY) -> type:
+    """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
 
-    i_desc: BNNSNDArrayDescriptor
-    w_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    bias: Optional[BNNSNDArrayDescriptor] = None
-    activation: Optional[BNNSActivation] = None
+    Its fields are the message's, in the message's order (which is Apple's), under Apple's names:
+    ``rename`` maps an Apple name to the proto field it fills where they differ; ``without``
+    leaves out proto fields that are not part of Apple's struct (passed another way, e.g. the
+    normalization type, which is the creator's argument). ``required`` fields come first and have
+    no default; the others default to ``defaults[name]``, else None (descriptors, activation and
+    other messages: a NULL pointer), () (repeated) or the proto zero. ``to_proto(**extra)`` builds
+    the message (``extra`` sets fields left out), sending descriptor data except for
+    ``shape_only`` ones; ``trainables()`` maps the filter's trainable array names
+    (FilterParameterRef names) to the descriptors that hold them (``trainables``: name -> field).
+    """
+    rename, defaults = dict(rename or {}), dict(defaults or {})
+    to_apple = {proto: apple for apple, proto in rename.items()}
+    fields = [f for f in message.DESCRIPTOR.fields if f.name not in without]
+    names = [to_apple.get(f.name, f.name) for f in fields]
+    unknown = (set(required) | set(defaults)) - set(names)
+    if unknown:
+        raise TypeError(f"{name}: {sorted(unknown)} are not fields of {message.DESCRIPTOR.full_name}")
+    spec = []
+    for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required):
+        if apple in required:
+            spec.append((apple, Any))
+        elif apple in defaults:
+            default = defaults[apple]
+            factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else None
+            spec.append((apple, Any, dataclasses.field(default_factory=factory) if factory else
+                         dataclasses.field(default=default)))
+        elif field.message_type is not None:
+            spec.append((apple, Any, dataclasses.field(default=None)))
+        elif is_repeated(field):
+            spec.append((apple, Any, dataclasses.field(default=())))
+        else:
+            spec.append((apple, Any, dataclasses.field(default=field.default_value)))
+    proto_of = {apple: rename.get(apple, apple) for apple in names}
 
-    def to_proto(self) -> types_pb2.FullyConnectedParameters:
-        return types_pb2.FullyConnectedParameters(
-            i_desc=_desc(self.i_desc, False), w_desc=_desc(self.w_desc), o_desc=_desc(self.o_desc, False),
-            bias=_desc(self.bias), activation=_activation(self.activation))
+    def to_proto(self, **extra):
+        values = {}
+        for apple, proto in proto_of.items():
+            value = getattr(self, apple)
+            if value is None:
+                continue
+            if isinstance(value, BNNSNDArrayDescriptor):
+                value = value.to_proto(apple not in shape_only)
+            elif hasattr(value, "to_proto"):
+                value = value.to_proto()
+            elif isinstance(value, (list, tuple)):
+                value = [v.to_proto() if hasattr(v, "to_proto") else v for v in value]
+            values[proto] = value
+        values.update(extra)
+        return message(**values)
 
-    def trainables(self) -> dict:
-        return {"weights": self.w_desc, "bias": self.bias}
+    def trainable_descriptors(self) -> dict:
+        return {array: getattr(self, field) for array, field in (trainables or {}).items()}
+
+    namespace = {"to_proto": to_proto, "trainables": trainable_descriptors, "__doc__": doc,
+                 "message": message, "rename": rename}
+    struct = dataclasses.make_dataclass(name, spec, namespace=namespace)
+    struct.__module__ = sys._getframe(1).f_globals.get("__name__", __name__)
+    return struct
+
+
+BNNSLayerParametersConvolution = derive(
+    types_pb2.ConvolutionParameters, "BNNSLayerParametersConvolution",
+    "BNNSLayerParametersConvolution (also for transposed convolution).",
+    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"},
+    defaults={"x_stride": 1, "y_stride": 1, "x_dilation_stride": 1, "y_dilation_stride": 1, "groups": 1,
+              "pad": (0, 0, 0, 0)})
+
+BNNSLayerParametersFullyConnected = derive(
+    types_pb2.FullyConnectedParameters, "BNNSLayerParametersFullyConnected", "BNNSLayerParametersFullyConnected.",
+    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"})

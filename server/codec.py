@@ -148,30 +148,50 @@ def pad4(values, name: str = "pad") -> tuple:
 
 # ---------------------------------------------------------------------------- layer parameters
 
-def convolution_params(pb: types_pb2.ConvolutionParameters, source, prefix: str) -> ConvolutionParams:
-    return ConvolutionParams(
-        i_desc=descriptor(pb.i_desc, "i_desc"),
-        w_desc=descriptor(pb.w_desc, "w_desc", source, f"{prefix}.w_desc"),
-        o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"),
-        activation=activation(pb.activation),
-        x_stride=pb.x_stride, y_stride=pb.y_stride,
-        x_dilation_stride=pb.x_dilation_stride, y_dilation_stride=pb.y_dilation_stride,
-        x_padding=pb.x_padding, y_padding=pb.y_padding, groups=pb.groups, pad=pad4(pb.pad))
+# Descriptors that give only a shape: their data (if any) is not read at creation.
+SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
 
 
-def fully_connected_params(pb: types_pb2.FullyConnectedParameters, source, prefix: str) -> FullyConnectedParams:
-    return FullyConnectedParams(
-        i_desc=descriptor(pb.i_desc, "i_desc"),
-        w_desc=descriptor(pb.w_desc, "w_desc", source, f"{prefix}.w_desc"),
-        o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"),
-        activation=activation(pb.activation))
+def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dict] = None):
+    """A decoder ``(message, source, prefix) -> params_class`` derived from the kernel's parameters
+    dataclass: each of its fields is read from the message field of the same name (``rename``:
+    kernel name -> proto name where they differ). An NDArrayDescriptor becomes a
+    layout.Descriptor with its data resolved through ``source`` (optional when the dataclass
+    default is None or its type Optional: unset means a NULL pointer; shape only for i_desc / o_desc), an Activation
+    an Activation, anything else is taken as it is or through ``convert[name](value)``."""
+    rename, convert = dict(rename or {}), dict(convert or {})
+    fields = dataclasses.fields(params_class)
+
+    def decode(pb, source, prefix: str):
+        values = {}
+        for f in fields:
+            name = rename.get(f.name, f.name)
+            value = getattr(pb, name)
+            if isinstance(value, types_pb2.NDArrayDescriptor):
+                if f.name in SHAPE_ONLY:
+                    value = descriptor(value, name)
+                elif f.default is None or str(f.type).startswith("Optional"):
+                    value = optional_descriptor(pb, name, name, source, f"{prefix}.{name}")
+                else:
+                    value = descriptor(value, name, source, f"{prefix}.{name}")
+            elif isinstance(value, types_pb2.Activation):
+                value = activation(value)
+            if f.name in convert:
+                value = convert[f.name](value)
+            values[f.name] = value
+        return params_class(**values)
+    decode.__doc__ = f"{params_class.__name__} from its wire message (codec.decode_as)."
+    return decode
 
 
-def activation_params(pb: types_pb2.ActivationParameters, source, prefix: str) -> ActivationParams:
-    return ActivationParams(i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-                            activation=activation(pb.activation), axis_flags=int(pb.axis_flags))
+convolution_params = decode_as(ConvolutionParams, convert={"pad": pad4})
+fully_connected_params = decode_as(FullyConnectedParams)
+activation_params = decode_as(ActivationParams, convert={"axis_flags": int})
+pooling_params = decode_as(PoolingParams, convert={"pad": pad4})
+normalization_params = decode_as(NormalizationParams, rename={
+    "beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
+    "moving_variance": "moving_variance_desc"}, convert={"type": int, "num_groups": lambda n: int(n) or 1})
+quantization_params = decode_as(fused.QuantizationParams)
 
 
 def loss_params(pb: types_pb2.LossParameters, source, prefix: str) -> LossParams:
@@ -189,40 +209,12 @@ def loss_params(pb: types_pb2.LossParameters, source, prefix: str) -> LossParams
                       label_smooth=pb.label_smooth, huber_delta=pb.huber_delta, yolo=yolo)
 
 
-def pooling_params(pb: types_pb2.PoolingParameters, source, prefix: str) -> PoolingParams:
-    return PoolingParams(
-        i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"), activation=activation(pb.activation),
-        pooling_function=int(pb.pooling_function), k_width=int(pb.k_width), k_height=int(pb.k_height),
-        x_stride=int(pb.x_stride), y_stride=int(pb.y_stride), x_dilation_stride=int(pb.x_dilation_stride),
-        y_dilation_stride=int(pb.y_dilation_stride), x_padding=int(pb.x_padding), y_padding=int(pb.y_padding),
-        pad=pad4(pb.pad))
-
-
-def normalization_params(pb: types_pb2.NormalizationParameters, source, prefix: str) -> NormalizationParams:
-    return NormalizationParams(
-        type=int(pb.type), i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-        beta=optional_descriptor(pb, "beta_desc", "beta_desc", source, f"{prefix}.beta_desc"),
-        gamma=optional_descriptor(pb, "gamma_desc", "gamma_desc", source, f"{prefix}.gamma_desc"),
-        moving_mean=optional_descriptor(pb, "moving_mean_desc", "moving_mean_desc", source, f"{prefix}.moving_mean_desc"),
-        moving_variance=optional_descriptor(pb, "moving_variance_desc", "moving_variance_desc", source, f"{prefix}.moving_variance_desc"),
-        momentum=pb.momentum, epsilon=pb.epsilon, activation=activation(pb.activation),
-        num_groups=int(pb.num_groups) or 1, normalization_axis=int(pb.normalization_axis))
-
-
 def arithmetic_params(pb: types_pb2.ArithmeticParameters, source, prefix: str) -> ArithmeticParams:
     operands = tuple(ArithmeticOperand(desc=descriptor(op.desc, f"inputs[{k}].desc", source, f"{prefix}.inputs[{k}].desc"), type=int(op.type))
                      for k, op in enumerate(pb.inputs))
     return ArithmeticParams(function=int(pb.arithmetic_function), inputs=operands,
                             o_desc=descriptor(pb.o_desc, "o_desc"), out_type=int(pb.out_type),
                             activation=activation(pb.activation))
-
-
-def quantization_params(pb: types_pb2.QuantizationParameters, source, prefix: str) -> fused.QuantizationParams:
-    return fused.QuantizationParams(
-        axis_mask=int(pb.axis_mask), function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
-        o_desc=descriptor(pb.o_desc, "o_desc"), scale=optional_descriptor(pb, "scale", "scale", source, f"{prefix}.scale"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"))
 
 
 _OPTIONAL_OPTIMIZER_FIELDS = ("beta1", "beta2", "time_step", "epsilon", "alpha", "gradient_scale")
