@@ -15,6 +15,7 @@ from .tensor import BNNSTensor
 from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's raw values
 from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
 from .activation import ActivationLayer as _ActivationLayer
+from .dropout import BNNSFilterCreateLayerDropout, BNNSLayerParametersDropout, DropoutLayer as _DropoutLayer
 from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticFilterApplyBatch,
                          BNNSArithmeticOperand, BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
                          BinaryArithmeticLayer as _BinaryArithmeticLayer, TernaryArithmeticLayer as _TernaryArithmeticLayer,
@@ -42,6 +43,7 @@ from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSL
 
 BNNS.LossLayer = _LossLayer
 BNNS.ActivationLayer = _ActivationLayer
+BNNS.DropoutLayer = _DropoutLayer
 BNNS.PoolingLayer = _PoolingLayer
 for _name in ("FusedParametersLayer", "FusedConvolutionNormalizationLayer", "FusedFullyConnectedNormalizationLayer",
               "FusedConvolutionParameters", "FusedFullyConnectedParameters", "FusedNormalizationParameters",

@@ -31,7 +31,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from bnns.kernels import activation, arithmetic, convolution, fused, loss, normalization, pooling
+from bnns.kernels import activation, arithmetic, convolution, dropout, fused, loss, normalization, pooling
 from bnns.kernels.errors import InvalidArgumentError, require
 from bnns.v1 import service_pb2, types_pb2
 
@@ -69,6 +69,7 @@ class Sample:
     # call's main result (``out``), any shape (compared flat).
     reference: Optional[Callable] = None
     gradient: Optional[Gradient] = None
+    no_gradient: str = ""    # why there is no finite-difference check, when there is none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +161,11 @@ def _activation_backward(f, x, y, dy, request):
     d_in, d_w = f.apply_backward(x, y, dy, input_grad=request.compute_in_delta,
                                  weights_grad=request.compute_weights_delta)
     return d_in, d_w, None
+
+
+def _training_forward(f, x, out):
+    """BNNSFilterApplyBatch on a filter with a training mode (dropout): a training forward."""
+    return f.apply(x, training=True)
 
 
 # ------------------------------------------------------------------------- fused parameters
@@ -302,6 +308,14 @@ def _ref_fused_add_batch_norm(create, body) -> np.ndarray:
     return _batch_normalized(a + b, values(norm["gamma_desc"]), values(norm["beta_desc"]))
 
 
+def _ref_dropout(create, body) -> np.ndarray:
+    """Inverted dropout with the documented mask rule: keep = U >= rate, U drawn from PCG64(seed)
+    for the whole batch in C order (control 0: one draw per element)."""
+    x = values(body["in"])
+    keep = np.random.default_rng(create["seed"]).random(x.shape) >= create["rate"]
+    return x * keep / (1 - create["rate"])
+
+
 # ------------------------------------------------------------------------------ error helpers
 
 def _set(path: str, value):
@@ -430,6 +444,18 @@ KINDS: dict = {k.case: k for k in (
                      "compute_in_delta": [True, True], "out_delta": {"values": [1, -1, 2]}})),
              _ref_multiply, Gradient(0, 1, index=0)),),
          errors=(ErrorInput("one_operand_for_a_binary_function", lambda body: body["inputs"].pop(), "operand"),)),
+    Kind("dropout", codec.decode_as(dropout.DropoutParams), dropout.DropoutFilter, *_GENERIC,
+         generic_forward=_training_forward,
+         samples=(Sample("dropout", "dropout at rate 0.5 over 2-channel 1x2 images, seeded", {
+             "i_desc": desc("IMAGE_CHW", [2, 1, 2]), "o_desc": desc("IMAGE_CHW", [2, 1, 2]), "rate": 0.5, "seed": 42}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": CHW_2X1X2}}),
+                 Call("FilterApplyBackwardBatch", {"batch_size": 2, "out_delta": {"values": CHW_2X1X2_B},
+                                                   "compute_in_delta": True})),
+             _ref_dropout, no_gradient="each forward draws a new mask, so finite differences cannot hold it "
+                                       "fixed; tests/kernels/test_dropout.py checks the backward"),),
+         errors=(ErrorInput("rate_one", _set("rate", 1.0), "rate"),
+                 ErrorInput("shape_change", _set("o_desc.size", [2, 2, 1]), "o_desc"),
+                 ErrorInput("control_beyond_rank", _set("control", 16), "control"))),
     Kind("quantization", codec.quantization_params, fused.QuantizationFilter, creatable=False,
          filter_types=(fused.QUANTIZATION,)),
     Kind("fused", fused_params, fused.FusedFilter,
