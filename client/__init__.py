@@ -47,12 +47,19 @@ BNNS.DropoutLayer = _DropoutLayer
 BNNS.PoolingLayer = _PoolingLayer
 for _name in ("FusedParametersLayer", "FusedConvolutionNormalizationLayer", "FusedFullyConnectedNormalizationLayer",
               "FusedConvolutionParameters", "FusedFullyConnectedParameters", "FusedNormalizationParameters",
-              "FusedArithmeticParameters", "FusedQuantizationParameters"):
+              "FusedArithmeticParameters", "FusedQuantizationParameters", "FusedDequantizationParameters",
+              "FusedUnaryArithmeticParameters", "FusedBinaryArithmeticParameters", "FusedTernaryArithmeticParameters"):
     setattr(BNNS, _name, getattr(_fused, _name))
 BNNS.PoolingType = _PoolingType
 BNNS.NormalizationLayer = _NormalizationLayer
 BNNS.NormalizationType = _NormalizationType
 BNNS.UnaryArithmeticLayer = _UnaryArithmeticLayer
+from .arithmetic import ArithmeticBinaryFunction as _ArithmeticBinaryFunction
+from .arithmetic import ArithmeticTernaryFunction as _ArithmeticTernaryFunction
+from .arithmetic import ArithmeticUnaryFunction as _ArithmeticUnaryFunction
+BNNS.ArithmeticUnaryFunction = _ArithmeticUnaryFunction
+BNNS.ArithmeticBinaryFunction = _ArithmeticBinaryFunction
+BNNS.ArithmeticTernaryFunction = _ArithmeticTernaryFunction
 BNNS.BinaryArithmeticLayer = _BinaryArithmeticLayer
 BNNS.TernaryArithmeticLayer = _TernaryArithmeticLayer
 BNNS.DescriptorType = type("DescriptorType", (), {"constant": BNNSConstant, "sample": BNNSSample,

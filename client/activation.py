@@ -49,8 +49,8 @@ def axis_flags(axes: Optional[Sequence[int]]) -> int:
 class ActivationLayer(Layer):
     """BNNS.ActivationLayer(function:[axes:]input:output:filterParameters:)."""
 
-    def __init__(self, *, function: BNNSActivation, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-                 axes: Optional[Sequence[int]] = None, filter_parameters: Optional[BNNSFilterParameters] = None,
+    def __init__(self, function: BNNSActivation, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                 filter_parameters: Optional[BNNSFilterParameters] = None, *, axes: Optional[Sequence[int]] = None,
                  seed: int = 0):
         params = BNNSLayerParametersActivation(i_desc=input, o_desc=output, activation=function,
                                                axis_flags=axis_flags(axes), seed=seed)

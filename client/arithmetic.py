@@ -4,15 +4,17 @@ BNNSArithmeticFilterApplyBackwardBatch, and BNNS.{Unary,Binary,Ternary}Arithmeti
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Optional, Sequence
 
+from bnns.kernels import arithmetic as arithmetic_kernels
 from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .layers import Layer
+from .layers import Layer, _required
 from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
 
 
@@ -146,8 +148,12 @@ class _ArithmeticLayer(Layer):
 
 
 class UnaryArithmeticLayer(_ArithmeticLayer):
-    def __init__(self, *, input, input_descriptor_type=C.BNNSSample, output, output_descriptor_type=C.BNNSSample,
-                 function: int, activation=None, filter_parameters=None):
+    """BNNS.UnaryArithmeticLayer(input:inputDescriptorType:output:outputDescriptorType:function:activation:
+    filterParameters:)."""
+
+    def __init__(self, input=None, input_descriptor_type=C.BNNSSample, output=None,
+                 output_descriptor_type=C.BNNSSample, function: int = None, activation=None, filter_parameters=None):
+        _required(input=input, output=output, function=function)
         super().__init__(function, [(input, input_descriptor_type)], output, output_descriptor_type, activation,
                          filter_parameters)
 
@@ -159,8 +165,13 @@ class UnaryArithmeticLayer(_ArithmeticLayer):
 
 
 class BinaryArithmeticLayer(_ArithmeticLayer):
-    def __init__(self, *, input_a, input_a_descriptor_type=C.BNNSSample, input_b, input_b_descriptor_type=C.BNNSSample,
-                 output, output_descriptor_type=C.BNNSSample, function: int, activation=None, filter_parameters=None):
+    """BNNS.BinaryArithmeticLayer(inputA:inputADescriptorType:inputB:inputBDescriptorType:output:
+    outputDescriptorType:function:activation:filterParameters:)."""
+
+    def __init__(self, input_a=None, input_a_descriptor_type=C.BNNSSample, input_b=None,
+                 input_b_descriptor_type=C.BNNSSample, output=None, output_descriptor_type=C.BNNSSample,
+                 function: int = None, activation=None, filter_parameters=None):
+        _required(input_a=input_a, input_b=input_b, output=output, function=function)
         super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type)], output,
                          output_descriptor_type, activation, filter_parameters)
 
@@ -174,9 +185,14 @@ class BinaryArithmeticLayer(_ArithmeticLayer):
 
 
 class TernaryArithmeticLayer(_ArithmeticLayer):
-    def __init__(self, *, input_a, input_a_descriptor_type=C.BNNSSample, input_b, input_b_descriptor_type=C.BNNSSample,
-                 input_c, input_c_descriptor_type=C.BNNSSample, output, output_descriptor_type=C.BNNSSample,
-                 function: int, activation=None, filter_parameters=None):
+    """BNNS.TernaryArithmeticLayer(inputA:inputADescriptorType:inputB:inputBDescriptorType:inputC:
+    inputCDescriptorType:output:outputDescriptorType:function:activation:filterParameters:)."""
+
+    def __init__(self, input_a=None, input_a_descriptor_type=C.BNNSSample, input_b=None,
+                 input_b_descriptor_type=C.BNNSSample, input_c=None, input_c_descriptor_type=C.BNNSSample,
+                 output=None, output_descriptor_type=C.BNNSSample, function: int = None, activation=None,
+                 filter_parameters=None):
+        _required(input_a=input_a, input_b=input_b, input_c=input_c, output=output, function=function)
         super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type),
                                     (input_c, input_c_descriptor_type)], output, output_descriptor_type, activation,
                          filter_parameters)
@@ -189,3 +205,22 @@ class TernaryArithmeticLayer(_ArithmeticLayer):
                        generating_input_c_gradient=None):
         self._apply_backward(batch_size, [input_a, input_b, input_c], output, output_gradient,
                              [generating_input_a_gradient, generating_input_b_gradient, generating_input_c_gradient])
+
+
+def _swift_case(apple: str) -> str:
+    """'BNNSArithmeticReciprocalSquareRoot' -> 'reciprocal_square_root' (Swift's reciprocalSquareRoot)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", apple[len("BNNSArithmetic"):].replace("NaN", "Nan")).lower()
+
+
+def _swift_functions(name: str, arity: int) -> type:
+    """BNNS.Arithmetic{Unary,Binary,Ternary}Function: the cases of that arity, from the contract's
+    Apple names and the kernels' function table (each case is BNNSArithmeticFunction's raw value)."""
+    cases = {_swift_case(apple): value for apple, value in C.APPLE_CONSTANTS.items()
+             if apple.startswith("BNNSArithmetic") and apple != "BNNSArithmetic" and value in arithmetic_kernels.FUNCTIONS
+             and arithmetic_kernels.FUNCTIONS[value].arity == arity}
+    return type(name, (), {"__doc__": f"BNNS.{name}: {', '.join(sorted(cases))}.", **cases})
+
+
+ArithmeticUnaryFunction = _swift_functions("ArithmeticUnaryFunction", 1)
+ArithmeticBinaryFunction = _swift_functions("ArithmeticBinaryFunction", 2)
+ArithmeticTernaryFunction = _swift_functions("ArithmeticTernaryFunction", 3)

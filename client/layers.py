@@ -137,6 +137,15 @@ class _LearningPhase:
     inference = "inference"
 
 
+def _required(**arguments) -> None:
+    """Check the required arguments of a Swift initializer whose Python signature gives them a
+    default: every initializer takes its arguments positionally in Swift's order or by their
+    labels (Python spelling), and Python needs a default after a defaulted parameter."""
+    missing = [name for name, value in arguments.items() if value is None]
+    if missing:
+        raise TypeError(f"missing required argument(s): {', '.join(missing)}")
+
+
 class Layer:
     """BNNS.Layer: owns a filter and destroys it with ``close()``, at the end of a ``with``
     block, or when garbage-collected."""
@@ -167,12 +176,13 @@ class ConvolutionLayer(Layer):
     """BNNS.ConvolutionLayer(type:input:weights:output:bias:padding:activation:groupCount:stride:
     dilationStride:filterParameters:)."""
 
-    def __init__(self, type: str = _ConvolutionType.standard, *, input: BNNSNDArrayDescriptor,
-                 weights: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+    def __init__(self, type: str = _ConvolutionType.standard, input: BNNSNDArrayDescriptor = None,
+                 weights: BNNSNDArrayDescriptor = None, output: BNNSNDArrayDescriptor = None,
                  bias: Optional[BNNSNDArrayDescriptor] = None, padding: _ConvolutionPadding = _ConvolutionPadding.zero,
                  activation: BNNSActivation = _ActivationFunction.identity, group_count: int = 1,
                  stride: Tuple[int, int] = (1, 1), dilation_stride: Tuple[int, int] = (1, 1),
                  filter_parameters: Optional[BNNSFilterParameters] = None):
+        _required(input=input, weights=weights, output=output)
         if type not in (_ConvolutionType.standard, _ConvolutionType.transposed):
             raise InvalidArgumentError(f"type {type!r} must be BNNS.ConvolutionType.standard or .transposed")
         params = BNNSLayerParametersConvolution(
@@ -200,7 +210,7 @@ class ConvolutionLayer(Layer):
 class FullyConnectedLayer(ConvolutionLayer):
     """BNNS.FullyConnectedLayer(input:output:weights:bias:activation:filterParameters:)."""
 
-    def __init__(self, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+    def __init__(self, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
                  weights: BNNSNDArrayDescriptor, bias: Optional[BNNSNDArrayDescriptor] = None,
                  activation: BNNSActivation = _ActivationFunction.identity,
                  filter_parameters: Optional[BNNSFilterParameters] = None):

@@ -210,7 +210,7 @@ _PARAMS_CLASS = {
 class LossLayer(Layer):
     """BNNS.LossLayer(input:output:lossFunction:lossReduction:filterParameters:)."""
 
-    def __init__(self, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, loss_function,
+    def __init__(self, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, loss_function,
                  loss_reduction: int = _LossReduction.none, filter_parameters: Optional[BNNSFilterParameters] = None):
         function, extra = loss_function
         params = _PARAMS_CLASS.get(function, BNNSLayerParametersLossBase)(

@@ -152,7 +152,7 @@ class _NormalizationType:
 class NormalizationLayer(Layer):
     """BNNS.NormalizationLayer(type:input:output:beta:gamma:momentum:epsilon:activation:filterParameters:)."""
 
-    def __init__(self, type, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+    def __init__(self, type, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
                  beta: Optional[BNNSNDArrayDescriptor] = None, gamma: Optional[BNNSNDArrayDescriptor] = None,
                  momentum: float = 0.9, epsilon: float = 1e-5, activation: Optional[BNNSActivation] = None,
                  filter_parameters: Optional[BNNSFilterParameters] = None):

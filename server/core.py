@@ -533,7 +533,8 @@ class Core:
 
     def _fused_entry(self, filter_id: str, tenant: str, rpc: str, multi: bool) -> Entry:
         entry = self._entry(filter_id, tenant, rpc)
-        require(entry.filter.is_multi_input == multi,
+        # A one-operand arithmetic first member takes its input through either form.
+        require(entry.filter.is_multi_input == multi or entry.filter.arity == 1,
                 f"filter {filter_id} takes {entry.filter.arity} input(s): use "
                 f"{'FusedFilterApply*MultiInputBatch' if entry.filter.is_multi_input else 'FusedFilterApply*Batch'}")
         return entry
