@@ -17,7 +17,8 @@ from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActi
 from .activation import ActivationLayer as _ActivationLayer
 from .dropout import BNNSFilterCreateLayerDropout, BNNSLayerParametersDropout, DropoutLayer as _DropoutLayer
 from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticFilterApplyBatch,
-                         BNNSArithmeticOperand, BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
+                         BNNSArithmeticBinary, BNNSArithmeticOperand, BNNSArithmeticTernary, BNNSArithmeticUnary,
+                         BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
                          BinaryArithmeticLayer as _BinaryArithmeticLayer, TernaryArithmeticLayer as _TernaryArithmeticLayer,
                          UnaryArithmeticLayer as _UnaryArithmeticLayer)
 from .fused import (BNNSFilterCreateFusedLayer, BNNSFusedFilterApplyBackwardBatch,
@@ -68,6 +69,8 @@ BNNS.AdamOptimizer = _AdamOptimizer
 BNNS.AdamWOptimizer = _AdamWOptimizer
 BNNS.RMSPropOptimizer = _RMSPropOptimizer
 BNNS.SGDMomentumOptimizer = _SGDMomentumOptimizer
+from .optimizer import GradientClipping as _GradientClipping
+BNNS.GradientClipping = _GradientClipping
 BNNS.LossFunction = _LossFunction
 BNNS.LossReduction = _LossReduction
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,

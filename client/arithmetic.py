@@ -27,17 +27,87 @@ class BNNSArithmeticOperand:
 
 
 @dataclasses.dataclass
+class BNNSArithmeticUnary:
+    """BNNSArithmeticUnary: in, in_type, out, out_type (``in`` is spelled ``in_``)."""
+
+    in_: BNNSNDArrayDescriptor
+    in_type: int = C.BNNSSample
+    out: BNNSNDArrayDescriptor = None
+    out_type: int = C.BNNSSample
+
+    def operands(self) -> list:
+        return [BNNSArithmeticOperand(self.in_, self.in_type)]
+
+
+@dataclasses.dataclass
+class BNNSArithmeticBinary:
+    """BNNSArithmeticBinary: in1, in1_type, in2, in2_type, out, out_type."""
+
+    in1: BNNSNDArrayDescriptor
+    in1_type: int = C.BNNSSample
+    in2: BNNSNDArrayDescriptor = None
+    in2_type: int = C.BNNSSample
+    out: BNNSNDArrayDescriptor = None
+    out_type: int = C.BNNSSample
+
+    def operands(self) -> list:
+        return [BNNSArithmeticOperand(self.in1, self.in1_type), BNNSArithmeticOperand(self.in2, self.in2_type)]
+
+
+@dataclasses.dataclass
+class BNNSArithmeticTernary:
+    """BNNSArithmeticTernary: in1, in1_type, in2, in2_type, in3, in3_type, out, out_type."""
+
+    in1: BNNSNDArrayDescriptor
+    in1_type: int = C.BNNSSample
+    in2: BNNSNDArrayDescriptor = None
+    in2_type: int = C.BNNSSample
+    in3: BNNSNDArrayDescriptor = None
+    in3_type: int = C.BNNSSample
+    out: BNNSNDArrayDescriptor = None
+    out_type: int = C.BNNSSample
+
+    def operands(self) -> list:
+        return [BNNSArithmeticOperand(self.in1, self.in1_type), BNNSArithmeticOperand(self.in2, self.in2_type),
+                BNNSArithmeticOperand(self.in3, self.in3_type)]
+
+
+_FIELDS_BY_ARITY = {1: BNNSArithmeticUnary, 2: BNNSArithmeticBinary, 3: BNNSArithmeticTernary}
+
+
+def function_fields(operands, out: BNNSNDArrayDescriptor, out_type: int = C.BNNSSample):
+    """The BNNSArithmetic{Unary,Binary,Ternary} struct for (descriptor, type) operand pairs."""
+    operands = list(operands)
+    require(len(operands) in _FIELDS_BY_ARITY, f"{len(operands)} operands; an arithmetic layer takes 1, 2 or 3")
+    flat = [value for pair in operands for value in pair]
+    return _FIELDS_BY_ARITY[len(operands)](*flat, out, out_type)
+
+
+@dataclasses.dataclass
 class BNNSLayerParametersArithmetic:
-    """BNNSLayerParametersArithmetic with its function fields: ``inputs`` holds 1, 2 or 3 operands
-    (BNNSArithmeticUnary / Binary / Ternary), ``o_desc`` / ``out_type`` the output."""
+    """BNNSLayerParametersArithmetic: the function, its ``arithmetic_function_fields`` (a
+    BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary, as the function takes 1,
+    2 or 3 inputs) and the activation."""
 
     arithmetic_function: int
-    inputs: Sequence[BNNSArithmeticOperand]
-    o_desc: BNNSNDArrayDescriptor
-    out_type: int = C.BNNSSample
+    arithmetic_function_fields: object
     activation: Optional[BNNSActivation] = None
 
+    @property
+    def inputs(self) -> list:
+        """The operands (descriptor, type) in order."""
+        return self.arithmetic_function_fields.operands()
+
+    @property
+    def o_desc(self) -> BNNSNDArrayDescriptor:
+        return self.arithmetic_function_fields.out
+
+    @property
+    def out_type(self) -> int:
+        return self.arithmetic_function_fields.out_type
+
     def to_proto(self) -> types_pb2.ArithmeticParameters:
+        require(self.o_desc is not None, "arithmetic_function_fields.out is required")
         return types_pb2.ArithmeticParameters(
             arithmetic_function=int(self.arithmetic_function),
             inputs=[types_pb2.ArithmeticOperand(desc=op.desc.to_proto(op.type != C.BNNSSample), type=int(op.type))
@@ -130,9 +200,7 @@ class _ArithmeticLayer(Layer):
 
     def __init__(self, function: int, operands, output: BNNSNDArrayDescriptor, output_type: int,
                  activation, filter_parameters):
-        params = BNNSLayerParametersArithmetic(arithmetic_function=function,
-                                               inputs=[BNNSArithmeticOperand(d, t) for d, t in operands],
-                                               o_desc=output, out_type=output_type, activation=activation)
+        params = BNNSLayerParametersArithmetic(function, function_fields(operands, output, output_type), activation)
         super().__init__(BNNSFilterCreateLayerArithmetic(params, filter_parameters))
 
     def _apply(self, batch_size, inputs, output):

@@ -19,7 +19,7 @@ from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .arithmetic import BNNSArithmeticOperand, BNNSLayerParametersArithmetic
+from .arithmetic import BNNSLayerParametersArithmetic, function_fields
 from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
 from .normalization import (BNNSLayerParametersNormalization, client_moving_statistics,
                             receive_moving_statistics)
@@ -250,9 +250,8 @@ class FusedArithmeticParameters:
     input_descriptor_types: Sequence[int] = (C.BNNSSample, C.BNNSSample)
 
     def member(self, i_descs, o_desc):
-        operands = [BNNSArithmeticOperand(d, t) for d, t in zip(i_descs, self.input_descriptor_types)]
-        return C.BNNSArithmetic, BNNSLayerParametersArithmetic(arithmetic_function=self.function, inputs=operands,
-                                                               o_desc=o_desc)
+        return C.BNNSArithmetic, BNNSLayerParametersArithmetic(
+            self.function, function_fields(zip(i_descs, self.input_descriptor_types), o_desc))
 
 
 @dataclasses.dataclass
@@ -303,9 +302,9 @@ class FusedTernaryArithmeticParameters:
 def _arithmetic_member(function, input_types, output_type, i_descs, o_desc):
     require(function is not None, "function is required (a BNNS.Arithmetic*Function case)")
     require(len(i_descs) == len(input_types), f"{len(i_descs)} inputs for a {len(input_types)}-input arithmetic")
-    operands = [BNNSArithmeticOperand(d, t) for d, t in zip(i_descs, input_types)]
-    return C.BNNSArithmetic, BNNSLayerParametersArithmetic(arithmetic_function=int(function), inputs=operands,
-                                                           o_desc=o_desc, out_type=output_type)
+    return C.BNNSArithmetic, BNNSLayerParametersArithmetic(int(function),
+                                                           function_fields(zip(i_descs, input_types), o_desc,
+                                                                           output_type))
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
 from . import api
 from . import constants as C
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, Shape)
 
 
 def _destroy_quietly(filter_):
@@ -40,8 +40,25 @@ class _ActivationFunction:
     relu6 = BNNSActivation(C.BNNSActivationFunctionReLU6)
     erf = BNNSActivation(C.BNNSActivationFunctionErf)
     gelu = BNNSActivation(C.BNNSActivationFunctionGELU)
-    hard_swish = BNNSActivation(C.BNNSActivationFunctionHardSwish)
     gelu_approximation_sigmoid = BNNSActivation(C.BNNSActivationFunctionGELUApproximationSigmoid)
+
+    @staticmethod
+    def hard_swish(alpha: float = 0.0, beta: float = 0.0) -> BNNSActivation:
+        """.hardSwish(alpha:beta:) (Apple's alias of GELUApproximation2; x * ReLU6(x + 3) / 6)."""
+        return BNNSActivation(C.BNNSActivationFunctionHardSwish, alpha, beta)
+
+    @staticmethod
+    def gelu_approximation2(alpha: float = 0.0, beta: float = 0.0) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionGELUApproximation2, alpha, beta)
+
+    @staticmethod
+    def gumbel(alpha: float = 1.0, beta: float = 0.0) -> BNNSActivation:
+        """.gumbel(alpha:beta:): -log(-log(alpha * U(0, 1) + beta) + beta)."""
+        return BNNSActivation(C.BNNSActivationFunctionGumbel, alpha, beta)
+
+    @staticmethod
+    def gumbel_max(alpha: float = 1.0, beta: float = 0.0) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionGumbelMax, alpha, beta)
 
     @staticmethod
     def leaky_rectified_linear(alpha: float) -> BNNSActivation:
@@ -223,6 +240,7 @@ class BNNS:
     """The Swift ``BNNS`` namespace."""
 
     ActivationFunction = _ActivationFunction
+    Shape = Shape
     ConvolutionPadding = _ConvolutionPadding
     ConvolutionType = _ConvolutionType
     LearningPhase = _LearningPhase

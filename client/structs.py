@@ -30,10 +30,15 @@ def numpy_type(data_type: int):
 
 @dataclasses.dataclass
 class BNNSNDArrayDescriptor:
-    """BNNSNDArrayDescriptor. ``size``/``stride`` as in BNNS (size[0] fastest, strides in
-    elements, 0 = contiguous); ``data`` a NumPy array, a BNNSTensor held by the server, or None,
-    read and written as BNNS reads and writes memory: element k of the descriptor is element k of
-    ``data``'s flat C order."""
+    """BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS
+    (size[0] fastest, strides in elements, 0 = contiguous); ``data`` a NumPy array, a BNNSTensor
+    held by the server, or None, read and written as BNNS reads and writes memory: element k of the
+    descriptor is element k of ``data``'s flat C order. ``table_data`` / ``table_data_type`` (the
+    lookup table of the Indexed data types) exist for Apple's shape; this service computes no
+    Indexed data, so setting them is refused when the descriptor is sent.
+
+    Swift's ``BNNSNDArrayDescriptor(data:shape:)``: pass ``shape`` (a BNNS.Shape case) instead of
+    layout and size."""
 
     flags: int = C.BNNSNDArrayFlagBackpropSet
     layout: int = C.BNNSDataLayoutVector
@@ -41,8 +46,18 @@ class BNNSNDArrayDescriptor:
     stride: Sequence[int] = ()
     data: Optional[np.ndarray] = None
     data_type: int = C.BNNSDataTypeFloat32
+    table_data: Any = None
+    table_data_type: int = C.BNNSDataTypeFloat32
     data_scale: float = 1.0
     data_bias: float = 0.0
+    shape: dataclasses.InitVar[Optional[tuple]] = None
+
+    def __post_init__(self, shape):
+        if shape is not None:
+            self.layout, self.size = shape[0], tuple(shape[1])
+            if self.data is not None and not hasattr(self.data, "reference"):
+                array = np.asarray(self.data)
+                self.data_type = {np.dtype(np.float16): C.BNNSDataTypeFloat16}.get(array.dtype, self.data_type)
 
     # ---- Swift-style helpers (BNNSNDArrayDescriptor(data:shape:), .allocate(...))
     @classmethod
@@ -57,9 +72,18 @@ class BNNSNDArrayDescriptor:
         return cls(flags=flags, layout=layout, size=geometry.size, data=array, data_type=data_type)
 
     @classmethod
-    def allocate(cls, layout: int, size: Sequence[int], batch_size: int = 1,
-                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0):
-        """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items."""
+    def allocate(cls, layout: int = None, size: Sequence[int] = None, batch_size: int = 1,
+                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: float = None,
+                 shape: Optional[tuple] = None):
+        """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items;
+        Swift's ``.allocate(repeating:shape:batchSize:)`` as ``allocate(repeating=, shape=,
+        batch_size=)``."""
+        if shape is not None:
+            layout, size = shape
+        if repeating is not None:
+            fill = repeating
+        if layout is None or size is None:
+            raise InvalidArgumentError("allocate needs a layout and a size, or a shape (a BNNS.Shape case)")
         desc = cls(layout=layout, size=tuple(size), data_type=data_type)
         geometry = desc.geometry()
         desc.data = np.full((batch_size,) + geometry.shape, fill, dtype=numpy_type(data_type))
@@ -72,6 +96,10 @@ class BNNSNDArrayDescriptor:
                                  flags=int(self.flags))
 
     def to_proto(self, with_data: bool = True) -> types_pb2.NDArrayDescriptor:
+        if self.table_data is not None or self.data_type in _INDEXED:
+            raise InvalidArgumentError(
+                f"data_type {self.data_type:#x} / table_data: the Indexed data types (a lookup table) are not "
+                "computed by this service; give the values themselves in a Float32 or Float16 descriptor")
         pb = types_pb2.NDArrayDescriptor(
             flags=int(self.flags), layout=int(self.layout), size=[int(s) for s in self.size],
             stride=[int(s) for s in self.stride], data_type=int(self.data_type),
@@ -89,6 +117,35 @@ class BNNSNDArrayDescriptor:
         return pb
 
 
+_INDEXED = {value for name, value in C.APPLE_CONSTANTS.items() if name.startswith("BNNSDataTypeIndexed")}
+
+
+class Shape:
+    """BNNS.Shape: (layout, size) pairs for BNNSNDArrayDescriptor(data:shape:) and
+    .allocate(repeating:shape:batchSize:), sizes in BNNS's order (size[0] fastest)."""
+
+    @staticmethod
+    def vector(size: int) -> tuple:
+        return C.BNNSDataLayoutVector, (int(size),)
+
+    @staticmethod
+    def matrix_row_major(width: int, height: int) -> tuple:
+        return C.BNNSDataLayoutRowMajorMatrix, (int(width), int(height))
+
+    @staticmethod
+    def matrix_column_major(width: int, height: int) -> tuple:
+        return C.BNNSDataLayoutColumnMajorMatrix, (int(width), int(height))
+
+    @staticmethod
+    def image_chw(width: int, height: int, channels: int) -> tuple:
+        return C.BNNSDataLayoutImageCHW, (int(width), int(height), int(channels))
+
+    @staticmethod
+    def convolution_weights_oihw(width: int, height: int, input_channels: int, output_channels: int) -> tuple:
+        return C.BNNSDataLayoutConvolutionWeightsOIHW, (int(width), int(height), int(input_channels),
+                                                        int(output_channels))
+
+
 def flat_elements(array, data_type: int, name: str) -> np.ndarray:
     """``array``'s elements in flat C order, as the little-endian type of ``data_type``."""
     array = np.asarray(array)
@@ -102,13 +159,30 @@ def flat_elements(array, data_type: int, name: str) -> np.ndarray:
 
 @dataclasses.dataclass
 class BNNSActivation:
-    """BNNSActivation (function, alpha, beta)."""
+    """BNNSActivation, all nine of Apple's fields: function, alpha, beta, and the integer
+    saturation parameters iscale, ioffset, ishift and their per-channel arrays, which only
+    IntegerLinearSaturate[PerChannel] reads. This service computes on floats, so those two
+    functions are refused, naming the fields; for every other function the integer fields are
+    ignored, as BNNS ignores them."""
 
     function: int = C.BNNSActivationFunctionIdentity
     alpha: float = 0.0
     beta: float = 0.0
+    iscale: int = 0
+    ioffset: int = 0
+    ishift: int = 0
+    iscale_per_channel: Any = None
+    ioffset_per_channel: Any = None
+    ishift_per_channel: Any = None
 
     def to_proto(self) -> types_pb2.Activation:
+        if int(self.function) in (C.BNNSActivationFunctionIntegerLinearSaturate,
+                                  C.BNNSActivationFunctionIntegerLinearSaturatePerChannel):
+            raise InvalidArgumentError(
+                f"activation function {int(self.function)} (IntegerLinearSaturate"
+                f"{'PerChannel' if int(self.function) == C.BNNSActivationFunctionIntegerLinearSaturatePerChannel else ''}) "
+                f"saturates integer data with iscale {self.iscale} / ioffset {self.ioffset} / ishift {self.ishift} "
+                "(and the per-channel arrays); this service computes on Float32 and Float16 data only")
         return types_pb2.Activation(function=int(self.function), alpha=float(self.alpha), beta=float(self.beta))
 
 
