@@ -26,6 +26,7 @@ import grpc
 import numpy as np
 
 from bnns.kernels.errors import error_for_status
+from bnns.server.errors import from_rpc_error
 from bnns.server import wire
 from bnns.server.dataplane import CallIO
 from bnns.v1 import service_pb2
@@ -94,8 +95,7 @@ class RemoteBackend:
                     finish()
             return response
         except grpc.RpcError as error:
-            code = error.code()
-            raise error_for_status(code.name if code else "UNKNOWN", f"{rpc}: {error.details()}") from None
+            raise from_rpc_error(error, f"{rpc}: ") from None
 
     def _chunked(self, rpc: str, data: bytes) -> bytes:
         def chunks():

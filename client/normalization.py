@@ -3,7 +3,6 @@ BNNSNormalizationFilterApplyBackwardBatch, and BNNS.NormalizationLayer."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import numpy as np

@@ -7,7 +7,6 @@ sample's packed CHW input, ``c*H*W + h*W + w``; size_t (UInt64) by default, UInt
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence, Tuple
 
 import numpy as np

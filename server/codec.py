@@ -47,7 +47,7 @@ def array_from_buffer(buf: types_pb2.Buffer, dtype: np.dtype, name: str, limits:
         if limits.max_tensor_bytes and len(raw) > limits.max_tensor_bytes:
             raise ResourceExhaustedError(
                 f"{name} carries {len(raw)} bytes, more than the per-tensor limit of "
-                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it")
+                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it", reason="TENSOR_TOO_LARGE")
         require(len(raw) % dtype.itemsize == 0,
                 f"{name}.data has {len(raw)} bytes, not a multiple of the {dtype.itemsize}-byte {dtype.name} "
                 f"element: truncated payload or wrong data type?")
@@ -57,7 +57,7 @@ def array_from_buffer(buf: types_pb2.Buffer, dtype: np.dtype, name: str, limits:
         if limits.max_tensor_bytes and len(values) * dtype.itemsize > limits.max_tensor_bytes:
             raise ResourceExhaustedError(
                 f"{name} carries {len(values)} values, more than the per-tensor limit of "
-                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes)")
+                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes)", reason="TENSOR_TOO_LARGE")
         array = np.array(values, dtype=np.float64)
         if dtype.kind in "ui":
             require(bool(np.all(array == np.round(array))) and (array.size == 0 or array.min() >= 0),

@@ -91,7 +91,7 @@ class Core:
             if self.limits.max_request_bytes and received > self.limits.max_request_bytes:
                 raise ResourceExhaustedError(
                     f"{rpc} request is {received} bytes, over max_request_bytes "
-                    f"{self.limits.max_request_bytes}: send a smaller batch")
+                    f"{self.limits.max_request_bytes}: send a smaller batch", reason="REQUEST_TOO_LARGE")
             self._check_cancelled()
             io = (io or CallIO()).bind(self, tenant, request)
             response = method(request, io)
@@ -204,7 +204,7 @@ class Core:
         limit = self.limits.max_tensor_bytes or self.registry.max_handle_bytes
         if limit and count * dtype.itemsize > limit:   # checked before anything is allocated
             raise ResourceExhaustedError(f"a tensor of shape {shape} ({dtype.name}) is {count * dtype.itemsize} bytes, "
-                                         f"over the {limit}-byte limit")
+                                         f"over the {limit}-byte limit", reason="TENSOR_TOO_LARGE")
         require(count * dtype.itemsize < 2**40, f"a tensor of shape {shape} is too large")
         if io.present(request, "data", "data"):
             initial = io.elements(request.data, "data", dtype, "data", count=count)

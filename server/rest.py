@@ -72,7 +72,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bnns.kernels import layout
-from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError, ResourceExhaustedError)
+from bnns.errors import (REASONS, BNNSError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError,
+                         UnimplementedError, error_for_status)
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
@@ -80,7 +81,7 @@ from . import wire
 from . import kinds
 from .core import Core
 from .dataplane import CallIO
-from .errors import HTTP_STATUSES, http_status
+from .errors import HTTP_STATUSES
 from .settings import Settings
 
 log = logging.getLogger("bnns.server")
@@ -224,13 +225,18 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     @app.exception_handler(BNNSError)
     async def bnns_error(_request: Request, error: BNNSError):   # raised in a dependency (e.g. tenancy)
         challenge = {"WWW-Authenticate": "Bearer"} if error.status == "UNAUTHENTICATED" else None   # RFC 6750
-        return error_response(error.status, error.message, headers=challenge)
+        return error_response(error, headers=challenge)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
-        message = (f"no route {request.method} {request.url.path}; see /docs" if error.status_code == 404
-                   else f"{request.method} {request.url.path}: {error.detail}")
-        return error_response(_status_name(error.status_code), message, error.status_code, headers=error.headers)
+        if error.status_code == 404:
+            failure = NotFoundError(f"no route {request.method} {request.url.path}; see /docs", "ROUTE_NOT_FOUND")
+        elif error.status_code == 405:
+            failure = UnimplementedError(f"{request.method} {request.url.path}: {error.detail}", "METHOD_NOT_ALLOWED")
+        else:
+            failure = error_for_status(_status_name(error.status_code), f"{request.method} {request.url.path}: "
+                                       f"{error.detail}")
+        return error_response(failure, error.status_code, headers=error.headers)
 
     return app
 
@@ -241,10 +247,10 @@ def _endpoint(route: RestRoute, core: Core, max_body_bytes: int):
             body = await _read_body(request, max_body_bytes) if route.has_body else b""
             return await run_in_threadpool(_serve, route, core, request, body, tenant)
         except BNNSError as error:
-            return error_response(error.status, error.message)
+            return error_response(error)
         except Exception:   # a bug: keep serving, tell the caller, log the trace
             log.exception("internal error in %s", route.rpc)
-            return error_response("INTERNAL", f"internal error in {route.rpc}; the server log has the details")
+            return error_response(InternalError(f"internal error in {route.rpc}; the server log has the details"))
     return endpoint
 
 
@@ -267,8 +273,8 @@ def _serve(route: RestRoute, core: Core, request: Request, body: bytes, tenant: 
 
 def _unknown_verb_handler(verbs: list):
     async def unknown_verb(request: Request) -> Response:
-        return error_response("NOT_FOUND", f"no filter method :{request.path_params['verb']}; the methods are "
-                              f"{', '.join(':' + v for v in verbs)} (see /docs)")
+        return error_response(NotFoundError(f"no filter method :{request.path_params['verb']}; the methods are "
+                                            f"{', '.join(':' + v for v in verbs)} (see /docs)", "ROUTE_NOT_FOUND"))
     return unknown_verb
 
 
@@ -289,7 +295,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _too_large(size: int, limit: int) -> ResourceExhaustedError:
     return ResourceExhaustedError(f"request body of {size} bytes or more is over the {limit}-byte limit "
-                                  "(max_message_bytes); send a smaller batch")
+                                  "(max_message_bytes); send a smaller batch", reason="REQUEST_TOO_LARGE")
 
 
 def _decode(route: RestRoute, body: bytes, binary: bool):
@@ -300,22 +306,22 @@ def _decode(route: RestRoute, body: bytes, binary: bool):
         try:
             return wire.split(body, route.request_cls)
         except DecodeError as error:
-            raise InvalidArgumentError(f"the application/x-protobuf body is not a serialized {name}: {error}")
+            raise InvalidArgumentError(f"the application/x-protobuf body is not a serialized {name}: {error}", reason="MALFORMED_REQUEST")
     if not body.strip():
         return message, {}
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidArgumentError(f"the request body is not valid JSON: {error}")
+        raise InvalidArgumentError(f"the request body is not valid JSON: {error}", reason="MALFORMED_REQUEST")
     if not isinstance(document, dict):
         raise InvalidArgumentError(f"the request body must be a JSON object (the proto3 JSON mapping of {name}), "
-                                   f"not a {type(document).__name__}")
+                                   f"not a {type(document).__name__}", reason="MALFORMED_REQUEST")
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=False)
     except (json_format.ParseError, RecursionError, ValueError, TypeError, OverflowError, SystemError) as error:
         # json_format lets a few conversions escape unwrapped (1e400 for an enum: OverflowError; a lone
         # surrogate in a string: SystemError from the C extension).
-        raise InvalidArgumentError(f"the request body is not a valid {name}: {error}")
+        raise InvalidArgumentError(f"the request body is not a valid {name}: {error}", reason="MALFORMED_REQUEST")
     return message, {}
 
 
@@ -411,10 +417,13 @@ def _json_numbers(array: np.ndarray) -> list:
     return values
 
 
-def error_response(status: str, message: str, code: Optional[int] = None, headers=None) -> JSONResponse:
-    code = code or http_status(status)
-    return JSONResponse({"error": {"status": status, "code": code, "message": message}}, status_code=code,
-                        headers=headers)
+def error_response(error: BNNSError, code: Optional[int] = None, headers=None) -> JSONResponse:
+    """The REST error body of ``error`` (bnns.errors: status, HTTP code, message, and the AIP-193
+    ErrorInfo with its reason in ``details``)."""
+    body = error.body()
+    if code is not None:
+        body["error"]["code"] = code
+    return JSONResponse(body, status_code=body["error"]["code"], headers=headers)
 
 
 def _status_name(code: int) -> str:
@@ -477,16 +486,22 @@ _ERROR_SCHEMA = {
     "properties": {"error": {"type": "object", "properties": {
         "status": {"type": "string", "example": "INVALID_ARGUMENT"},
         "code": {"type": "integer", "example": 400},
-        "message": {"type": "string"}}}},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object", "properties": {
+            "@type": {"type": "string", "example": "type.googleapis.com/google.rpc.ErrorInfo"},
+            "reason": {"type": "string", "enum": sorted(REASONS), "example": "FILTER_NOT_FOUND"},
+            "domain": {"type": "string", "example": "bnns.v1"},
+            "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}},
 }
-_ERRORS = {
-    "400": "INVALID_ARGUMENT: malformed JSON or protobuf, unknown field, wrong type, bad parameters or sizes",
-    "401": "UNAUTHENTICATED: no valid `Authorization: Bearer <token>` (when the server is configured with tokens)",
-    "404": "NOT_FOUND: no live filter with that id",
-    "409": "FAILED_PRECONDITION: the filter is not in a state to serve this call",
-    "413": "RESOURCE_EXHAUSTED: body over max_message_bytes, or another configured limit",
-    "501": "UNIMPLEMENTED: this build does not serve the RPC or the feature",
-}
+def _error_list() -> dict:
+    """HTTP code -> description of every error a route may answer, from bnns.errors.REASONS."""
+    by_code: dict = {}
+    for reason, (status, when) in REASONS.items():
+        by_code.setdefault(str(HTTP_STATUSES.get(status, 500)), []).append(f"`{reason}` ({status}): {when}")
+    return {code: "; ".join(lines) for code, lines in sorted(by_code.items())}
+
+
+_ERRORS = _error_list()
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _PATH_PARAMETERS = {
