@@ -22,7 +22,7 @@ def test_wheel_holds_every_package_and_the_console_script(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for module in ("bnns/v1/service_pb2.py", "bnns/v1/service_pb2_grpc.py", "bnns/v1/types_pb2.py",
                    "bnns/kernels/convolution.py", "bnns/server/cli.py", "bnns/server/healthcheck.py",
-                   "bnns/client/api.py", "bnns/errors/__init__.py"):
+                   "bnns/client/api.py", "bnns/errors/__init__.py", "bnns/server/rest/app.py"):
         assert module in names, module
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "bnns-server = bnns.server.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
