@@ -562,6 +562,28 @@ class Core:
                 inputs.append(io.batch_of(buf, f"in[{k}]", desc, batch_size, f"in[{k}]"))
         return inputs
 
+    # ------------------------------------------------------------------------------ transport
+    def chunked_call(self, request: pb.MessageChunk, io: CallIO) -> pb.MessageChunk:
+        """ChunkedCall through a unary door (REST): one chunk holding the whole serialized request
+        of the RPC it names, answered by one chunk holding the serialized response. (The gRPC
+        door streams chunks of large messages itself, grpc_service.py.)"""
+        method = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name.get(request.rpc)
+        require(method is not None and request.rpc != "ChunkedCall",
+                f"ChunkedCall: rpc {request.rpc!r} is not an RPC of bnns.v1.BNNSService", "CHUNKED_CALL_MALFORMED")
+        require(request.total_bytes == len(request.data),
+                f"ChunkedCall: total_bytes {request.total_bytes} but the chunk holds {len(request.data)} bytes; "
+                "through REST the one chunk holds the whole message", "CHUNKED_CALL_MALFORMED")
+        try:
+            inner = getattr(pb, method.input_type.name).FromString(request.data)
+        except Exception as error:   # DecodeError: not the named request
+            raise InvalidArgumentError(f"ChunkedCall: the data is not a serialized {method.input_type.full_name}: "
+                                       f"{error}", "CHUNKED_CALL_MALFORMED") from None
+        inner_io = CallIO().bind(self, io.tenant, inner)
+        response = getattr(self, rpc_method_name(request.rpc))(inner, inner_io)
+        inner_io.embed(response)
+        data = response.SerializeToString()
+        return pb.MessageChunk(total_bytes=len(data), data=data)
+
     # ------------------------------------------------------------------------------- optimizer
     def optimizer_step(self, request: pb.OptimizerStepRequest, io: CallIO) -> pb.OptimizerStepResponse:
         function = int(request.function)

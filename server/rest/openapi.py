@@ -5,12 +5,14 @@ responses."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Optional
 
 from google.protobuf import json_format
 
 from bnns.errors import REASONS, BNNSError
+from bnns.v1 import service_pb2
 
 from .. import kinds
 from ..core import Core
@@ -180,11 +182,41 @@ def worked_examples() -> dict:
                 run("DestroyFilter", name, summary, None, created.filter_id)
         except Exception:   # a stale example must not stop the server; the e2e tests catch it
             log.warning("docs example %s failed", name, exc_info=True)
-    try:
-        _resident_examples(run)
-    except Exception:
-        log.warning("docs example resident failed", exc_info=True)
+    for examples in (_resident_examples, _optimizer_examples, _chunked_examples):
+        try:
+            examples(run)
+        except Exception:   # as above: the e2e tests catch a stale example
+            log.warning("docs example %s failed", examples.__name__, exc_info=True)
     return found
+
+
+def _optimizer_examples(run) -> None:
+    """BNNSOptimizerStep on an array that travels, then on a filter's weights held by the server."""
+    run("OptimizerStep", "sgd_inline", "one SGD step (learning rate 0.1) on a 3-value parameter that travels", {
+        "function": "OPTIMIZER_FUNCTION_SGD_MOMENTUM", "fields": {"learning_rate": 0.1},
+        "parameters": [{"values": {"values": [1.0, 2.0, 3.0]}}], "gradients": [{"values": [0.5, -1.0, 0.0]}]})
+    name, summary = "adam_filter_weights", "one Adam step on the convolution example's weights, held by the server"
+    conv = run("CreateFilter", name, "the convolution example, to train", {"convolution": kinds.CONVOLUTION})
+    run("OptimizerStep", name, summary + " (the server keeps the accumulators; the new weights come back)", {
+        "function": "OPTIMIZER_FUNCTION_ADAM",
+        "fields": {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "time_step": 1, "epsilon": 1e-8},
+        "parameters": [{"filter_parameter": {"filter_id": conv.filter_id, "name": "weights"}}],
+        "gradients": [{"values": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}], "return_parameters": True})
+
+
+def _chunked_examples(run) -> None:
+    """ChunkedCall over REST: one chunk holding a whole serialized request (a FilterApplyBatch on
+    the activation example's filter); the answer is one chunk holding the serialized response."""
+    kind = kinds.KINDS["activation"]
+    sample = kind.samples[0]
+    name = "apply_in_one_chunk"
+    created = run("CreateFilter", name, "the activation example, to call through ChunkedCall",
+                  kinds.sample_create_request(kind, sample))
+    inner = json_format.ParseDict(sample.calls[0].body, service_pb2.FilterApplyBatchRequest())
+    inner.filter_id = created.filter_id
+    data = inner.SerializeToString()
+    run("ChunkedCall", name, "FilterApplyBatch as one chunk (base64 of the serialized request)",
+        {"rpc": "FilterApplyBatch", "total_bytes": len(data), "data": base64.b64encode(data).decode()})
 
 
 def _resident_examples(run) -> None:
