@@ -23,11 +23,20 @@ def http_status(status: str) -> int:
     return HTTP_STATUSES.get(status, 500)
 
 
+# The message travels twice in the trailers (grpc-message and inside grpc-status-details-bin), and
+# gRPC refuses trailers over its metadata limit (8 KiB soft, 16 KiB hard by default): a message that
+# echoes a huge value is cut to fit.
+MAX_MESSAGE_CHARS = 2048
+
+
 def grpc_status(error: BNNSError) -> grpc.Status:
-    """The gRPC status of ``error``: code, message and an ErrorInfo detail."""
+    """The gRPC status of ``error``: code, message (cut to MAX_MESSAGE_CHARS) and an ErrorInfo detail."""
+    message = error.message
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = f"{message[:MAX_MESSAGE_CHARS]}... ({len(message)} characters, cut to fit gRPC's metadata limit)"
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))
-    return rpc_status.to_status(status_pb2.Status(code=grpc_code(error).value[0], message=error.message,
+    return rpc_status.to_status(status_pb2.Status(code=grpc_code(error).value[0], message=message,
                                                   details=[detail]))
 
 

@@ -81,6 +81,17 @@ def test_authentication_failures_go_through_the_same_map(door, metadata, reason)
     assert body["error"]["status"] == "UNAUTHENTICATED" and body["error"]["details"][0]["reason"] == reason
 
 
+def test_a_huge_echoed_value_is_cut_to_fit_the_trailers(door):
+    # The message rides twice in the trailers (grpc-message and the Status detail); gRPC refuses
+    # trailers over its metadata limit, which a 60 KB echoed filter id used to reach.
+    stub, _ = door
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.DescribeFilter(pb.DescribeFilterRequest(filter_id="f-" + "9" * 60000), metadata=GOOD, timeout=10)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_info(raised.value).reason == "FILTER_NOT_FOUND"
+    assert "cut to fit" in raised.value.details() and len(raised.value.details()) < 2200
+
+
 def test_chunked_call_errors_carry_a_reason(door):
     stub, _ = door
     chunks = iter([pb.MessageChunk(rpc="NoSuchRpc", total_bytes=1, data=b"x")])
