@@ -215,7 +215,7 @@ SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
 
 def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
            rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
-           shape_only: frozenset = SHAPE_ONLY) -> type:
+           shape_only: frozenset = SHAPE_ONLY, flatten: Optional[str] = None) -> type:
     """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
 
     Its fields are the message's, in the message's order (which is Apple's), under Apple's names:
@@ -227,10 +227,17 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     the message (``extra`` sets fields left out), sending descriptor data except for
     ``shape_only`` ones; ``trainables()`` maps the filter's trainable array names
     (FilterParameterRef names) to the descriptors that hold them (``trainables``: name -> field).
+    ``flatten`` names a message field whose own fields Apple's struct holds inline (Yolo's).
     """
     rename, defaults = dict(rename or {}), dict(defaults or {})
     to_apple = {proto: apple for apple, proto in rename.items()}
     fields = [f for f in message.DESCRIPTOR.fields if f.name not in without]
+    if flatten is not None:
+        at = [f.name for f in fields].index(flatten)
+        nested = fields[at].message_type
+        fields[at:at + 1] = list(nested.fields)
+        inline = {f.name for f in nested.fields}
+        nested_class = getattr(types_pb2, nested.name)
     names = [to_apple.get(f.name, f.name) for f in fields]
     unknown = (set(required) | set(defaults)) - set(names)
     if unknown:
@@ -253,7 +260,7 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     proto_of = {apple: rename.get(apple, apple) for apple in names}
 
     def to_proto(self, **extra):
-        values = {}
+        values, inner = {}, {}
         for apple, proto in proto_of.items():
             value = getattr(self, apple)
             if value is None:
@@ -264,7 +271,9 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
                 value = value.to_proto()
             elif isinstance(value, (list, tuple)):
                 value = [v.to_proto() if hasattr(v, "to_proto") else v for v in value]
-            values[proto] = value
+            (inner if flatten is not None and proto in inline else values)[proto] = value
+        if inner:
+            values[flatten] = nested_class(**inner)
         values.update(extra)
         return message(**values)
 

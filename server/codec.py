@@ -176,6 +176,8 @@ def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dic
                     value = descriptor(value, name, source, f"{prefix}.{name}")
             elif isinstance(value, types_pb2.Activation):
                 value = activation(value)
+            elif f.default is None and hasattr(value, "ListFields") and not pb.HasField(name):
+                value = None            # an unset optional message (Yolo's parameters)
             if f.name in convert:
                 value = convert[f.name](value)
             values[f.name] = value
@@ -194,19 +196,8 @@ normalization_params = decode_as(NormalizationParams, rename={
 quantization_params = decode_as(fused.QuantizationParams)
 
 
-def loss_params(pb: types_pb2.LossParameters, source, prefix: str) -> LossParams:
-    yolo = None
-    if pb.HasField("yolo"):
-        y = pb.yolo
-        yolo = YoloParams(
-            number_of_grid_columns=y.number_of_grid_columns, number_of_grid_rows=y.number_of_grid_rows,
-            number_of_anchor_boxes=y.number_of_anchor_boxes, anchor_box_size=y.anchor_box_size, rescore=y.rescore,
-            scale_xy=y.scale_xy, scale_wh=y.scale_wh, scale_object=y.scale_object, scale_no_object=y.scale_no_object,
-            scale_classification=y.scale_classification, object_minimum_iou=y.object_minimum_iou,
-            no_object_maximum_iou=y.no_object_maximum_iou, anchors_data=tuple(y.anchors_data))
-    return LossParams(function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
-                      o_desc=descriptor(pb.o_desc, "o_desc"), reduction=int(pb.reduction),
-                      label_smooth=pb.label_smooth, huber_delta=pb.huber_delta, yolo=yolo)
+_yolo_params = decode_as(YoloParams, convert={"anchors_data": tuple})
+loss_params = decode_as(LossParams, convert={"yolo": lambda pb: None if pb is None else _yolo_params(pb, None, "yolo")})
 
 
 def arithmetic_params(pb: types_pb2.ArithmeticParameters, source, prefix: str) -> ArithmeticParams:
