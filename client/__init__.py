@@ -15,8 +15,10 @@ from .tensor import BNNSTensor
 from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's raw values
 from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
 from .activation import ActivationLayer as _ActivationLayer
+from .dropout import BNNSFilterCreateLayerDropout, BNNSLayerParametersDropout, DropoutLayer as _DropoutLayer
 from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticFilterApplyBatch,
-                         BNNSArithmeticOperand, BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
+                         BNNSArithmeticBinary, BNNSArithmeticOperand, BNNSArithmeticTernary, BNNSArithmeticUnary,
+                         BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
                          BinaryArithmeticLayer as _BinaryArithmeticLayer, TernaryArithmeticLayer as _TernaryArithmeticLayer,
                          UnaryArithmeticLayer as _UnaryArithmeticLayer)
 from .fused import (BNNSFilterCreateFusedLayer, BNNSFusedFilterApplyBackwardBatch,
@@ -42,15 +44,23 @@ from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSL
 
 BNNS.LossLayer = _LossLayer
 BNNS.ActivationLayer = _ActivationLayer
+BNNS.DropoutLayer = _DropoutLayer
 BNNS.PoolingLayer = _PoolingLayer
 for _name in ("FusedParametersLayer", "FusedConvolutionNormalizationLayer", "FusedFullyConnectedNormalizationLayer",
               "FusedConvolutionParameters", "FusedFullyConnectedParameters", "FusedNormalizationParameters",
-              "FusedArithmeticParameters", "FusedQuantizationParameters"):
+              "FusedArithmeticParameters", "FusedQuantizationParameters", "FusedDequantizationParameters",
+              "FusedUnaryArithmeticParameters", "FusedBinaryArithmeticParameters", "FusedTernaryArithmeticParameters"):
     setattr(BNNS, _name, getattr(_fused, _name))
 BNNS.PoolingType = _PoolingType
 BNNS.NormalizationLayer = _NormalizationLayer
 BNNS.NormalizationType = _NormalizationType
 BNNS.UnaryArithmeticLayer = _UnaryArithmeticLayer
+from .arithmetic import ArithmeticBinaryFunction as _ArithmeticBinaryFunction
+from .arithmetic import ArithmeticTernaryFunction as _ArithmeticTernaryFunction
+from .arithmetic import ArithmeticUnaryFunction as _ArithmeticUnaryFunction
+BNNS.ArithmeticUnaryFunction = _ArithmeticUnaryFunction
+BNNS.ArithmeticBinaryFunction = _ArithmeticBinaryFunction
+BNNS.ArithmeticTernaryFunction = _ArithmeticTernaryFunction
 BNNS.BinaryArithmeticLayer = _BinaryArithmeticLayer
 BNNS.TernaryArithmeticLayer = _TernaryArithmeticLayer
 BNNS.DescriptorType = type("DescriptorType", (), {"constant": BNNSConstant, "sample": BNNSSample,
@@ -59,6 +69,8 @@ BNNS.AdamOptimizer = _AdamOptimizer
 BNNS.AdamWOptimizer = _AdamWOptimizer
 BNNS.RMSPropOptimizer = _RMSPropOptimizer
 BNNS.SGDMomentumOptimizer = _SGDMomentumOptimizer
+from .optimizer import GradientClipping as _GradientClipping
+BNNS.GradientClipping = _GradientClipping
 BNNS.LossFunction = _LossFunction
 BNNS.LossReduction = _LossReduction
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,

@@ -4,7 +4,6 @@ trainable alpha's gradient for LeakyRectifiedLinear and PReLUPerChannel)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence
 
 from bnns.kernels import layout
@@ -13,23 +12,13 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import ConvolutionLayer, Layer
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersActivation:
-    """BNNSLayerParametersActivation (plus ``seed`` for Gumbel / GumbelMax, not in BNNS)."""
-
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    activation: BNNSActivation
-    axis_flags: int = 0
-    seed: int = 0
-
-    def to_proto(self) -> types_pb2.ActivationParameters:
-        return types_pb2.ActivationParameters(i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False),
-                                              activation=self.activation.to_proto(), axis_flags=int(self.axis_flags),
-                                              seed=int(self.seed))
+BNNSLayerParametersActivation = derive(
+    types_pb2.ActivationParameters, "BNNSLayerParametersActivation",
+    "BNNSLayerParametersActivation (plus ``seed`` for Gumbel / GumbelMax, not in BNNS).",
+    required=("i_desc", "o_desc", "activation"))
 
 
 def _alpha_geometry(params: BNNSLayerParametersActivation) -> Optional[layout.Descriptor]:
@@ -60,8 +49,8 @@ def axis_flags(axes: Optional[Sequence[int]]) -> int:
 class ActivationLayer(Layer):
     """BNNS.ActivationLayer(function:[axes:]input:output:filterParameters:)."""
 
-    def __init__(self, *, function: BNNSActivation, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-                 axes: Optional[Sequence[int]] = None, filter_parameters: Optional[BNNSFilterParameters] = None,
+    def __init__(self, function: BNNSActivation, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                 filter_parameters: Optional[BNNSFilterParameters] = None, *, axes: Optional[Sequence[int]] = None,
                  seed: int = 0):
         params = BNNSLayerParametersActivation(i_desc=input, o_desc=output, activation=function,
                                                axis_flags=axis_flags(axes), seed=seed)

@@ -4,15 +4,17 @@ BNNSArithmeticFilterApplyBackwardBatch, and BNNS.{Unary,Binary,Ternary}Arithmeti
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Optional, Sequence
 
+from bnns.kernels import arithmetic as arithmetic_kernels
 from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .layers import Layer
+from .layers import Layer, _required
 from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
 
 
@@ -25,17 +27,87 @@ class BNNSArithmeticOperand:
 
 
 @dataclasses.dataclass
+class BNNSArithmeticUnary:
+    """BNNSArithmeticUnary: in, in_type, out, out_type (``in`` is spelled ``in_``)."""
+
+    in_: BNNSNDArrayDescriptor
+    in_type: int = C.BNNSSample
+    out: BNNSNDArrayDescriptor = None
+    out_type: int = C.BNNSSample
+
+    def operands(self) -> list:
+        return [BNNSArithmeticOperand(self.in_, self.in_type)]
+
+
+@dataclasses.dataclass
+class BNNSArithmeticBinary:
+    """BNNSArithmeticBinary: in1, in1_type, in2, in2_type, out, out_type."""
+
+    in1: BNNSNDArrayDescriptor
+    in1_type: int = C.BNNSSample
+    in2: BNNSNDArrayDescriptor = None
+    in2_type: int = C.BNNSSample
+    out: BNNSNDArrayDescriptor = None
+    out_type: int = C.BNNSSample
+
+    def operands(self) -> list:
+        return [BNNSArithmeticOperand(self.in1, self.in1_type), BNNSArithmeticOperand(self.in2, self.in2_type)]
+
+
+@dataclasses.dataclass
+class BNNSArithmeticTernary:
+    """BNNSArithmeticTernary: in1, in1_type, in2, in2_type, in3, in3_type, out, out_type."""
+
+    in1: BNNSNDArrayDescriptor
+    in1_type: int = C.BNNSSample
+    in2: BNNSNDArrayDescriptor = None
+    in2_type: int = C.BNNSSample
+    in3: BNNSNDArrayDescriptor = None
+    in3_type: int = C.BNNSSample
+    out: BNNSNDArrayDescriptor = None
+    out_type: int = C.BNNSSample
+
+    def operands(self) -> list:
+        return [BNNSArithmeticOperand(self.in1, self.in1_type), BNNSArithmeticOperand(self.in2, self.in2_type),
+                BNNSArithmeticOperand(self.in3, self.in3_type)]
+
+
+_FIELDS_BY_ARITY = {1: BNNSArithmeticUnary, 2: BNNSArithmeticBinary, 3: BNNSArithmeticTernary}
+
+
+def function_fields(operands, out: BNNSNDArrayDescriptor, out_type: int = C.BNNSSample):
+    """The BNNSArithmetic{Unary,Binary,Ternary} struct for (descriptor, type) operand pairs."""
+    operands = list(operands)
+    require(len(operands) in _FIELDS_BY_ARITY, f"{len(operands)} operands; an arithmetic layer takes 1, 2 or 3")
+    flat = [value for pair in operands for value in pair]
+    return _FIELDS_BY_ARITY[len(operands)](*flat, out, out_type)
+
+
+@dataclasses.dataclass
 class BNNSLayerParametersArithmetic:
-    """BNNSLayerParametersArithmetic with its function fields: ``inputs`` holds 1, 2 or 3 operands
-    (BNNSArithmeticUnary / Binary / Ternary), ``o_desc`` / ``out_type`` the output."""
+    """BNNSLayerParametersArithmetic: the function, its ``arithmetic_function_fields`` (a
+    BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary, as the function takes 1,
+    2 or 3 inputs) and the activation."""
 
     arithmetic_function: int
-    inputs: Sequence[BNNSArithmeticOperand]
-    o_desc: BNNSNDArrayDescriptor
-    out_type: int = C.BNNSSample
+    arithmetic_function_fields: object
     activation: Optional[BNNSActivation] = None
 
+    @property
+    def inputs(self) -> list:
+        """The operands (descriptor, type) in order."""
+        return self.arithmetic_function_fields.operands()
+
+    @property
+    def o_desc(self) -> BNNSNDArrayDescriptor:
+        return self.arithmetic_function_fields.out
+
+    @property
+    def out_type(self) -> int:
+        return self.arithmetic_function_fields.out_type
+
     def to_proto(self) -> types_pb2.ArithmeticParameters:
+        require(self.o_desc is not None, "arithmetic_function_fields.out is required")
         return types_pb2.ArithmeticParameters(
             arithmetic_function=int(self.arithmetic_function),
             inputs=[types_pb2.ArithmeticOperand(desc=op.desc.to_proto(op.type != C.BNNSSample), type=int(op.type))
@@ -128,9 +200,7 @@ class _ArithmeticLayer(Layer):
 
     def __init__(self, function: int, operands, output: BNNSNDArrayDescriptor, output_type: int,
                  activation, filter_parameters):
-        params = BNNSLayerParametersArithmetic(arithmetic_function=function,
-                                               inputs=[BNNSArithmeticOperand(d, t) for d, t in operands],
-                                               o_desc=output, out_type=output_type, activation=activation)
+        params = BNNSLayerParametersArithmetic(function, function_fields(operands, output, output_type), activation)
         super().__init__(BNNSFilterCreateLayerArithmetic(params, filter_parameters))
 
     def _apply(self, batch_size, inputs, output):
@@ -146,8 +216,12 @@ class _ArithmeticLayer(Layer):
 
 
 class UnaryArithmeticLayer(_ArithmeticLayer):
-    def __init__(self, *, input, input_descriptor_type=C.BNNSSample, output, output_descriptor_type=C.BNNSSample,
-                 function: int, activation=None, filter_parameters=None):
+    """BNNS.UnaryArithmeticLayer(input:inputDescriptorType:output:outputDescriptorType:function:activation:
+    filterParameters:)."""
+
+    def __init__(self, input=None, input_descriptor_type=C.BNNSSample, output=None,
+                 output_descriptor_type=C.BNNSSample, function: int = None, activation=None, filter_parameters=None):
+        _required(input=input, output=output, function=function)
         super().__init__(function, [(input, input_descriptor_type)], output, output_descriptor_type, activation,
                          filter_parameters)
 
@@ -159,8 +233,13 @@ class UnaryArithmeticLayer(_ArithmeticLayer):
 
 
 class BinaryArithmeticLayer(_ArithmeticLayer):
-    def __init__(self, *, input_a, input_a_descriptor_type=C.BNNSSample, input_b, input_b_descriptor_type=C.BNNSSample,
-                 output, output_descriptor_type=C.BNNSSample, function: int, activation=None, filter_parameters=None):
+    """BNNS.BinaryArithmeticLayer(inputA:inputADescriptorType:inputB:inputBDescriptorType:output:
+    outputDescriptorType:function:activation:filterParameters:)."""
+
+    def __init__(self, input_a=None, input_a_descriptor_type=C.BNNSSample, input_b=None,
+                 input_b_descriptor_type=C.BNNSSample, output=None, output_descriptor_type=C.BNNSSample,
+                 function: int = None, activation=None, filter_parameters=None):
+        _required(input_a=input_a, input_b=input_b, output=output, function=function)
         super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type)], output,
                          output_descriptor_type, activation, filter_parameters)
 
@@ -174,9 +253,14 @@ class BinaryArithmeticLayer(_ArithmeticLayer):
 
 
 class TernaryArithmeticLayer(_ArithmeticLayer):
-    def __init__(self, *, input_a, input_a_descriptor_type=C.BNNSSample, input_b, input_b_descriptor_type=C.BNNSSample,
-                 input_c, input_c_descriptor_type=C.BNNSSample, output, output_descriptor_type=C.BNNSSample,
-                 function: int, activation=None, filter_parameters=None):
+    """BNNS.TernaryArithmeticLayer(inputA:inputADescriptorType:inputB:inputBDescriptorType:inputC:
+    inputCDescriptorType:output:outputDescriptorType:function:activation:filterParameters:)."""
+
+    def __init__(self, input_a=None, input_a_descriptor_type=C.BNNSSample, input_b=None,
+                 input_b_descriptor_type=C.BNNSSample, input_c=None, input_c_descriptor_type=C.BNNSSample,
+                 output=None, output_descriptor_type=C.BNNSSample, function: int = None, activation=None,
+                 filter_parameters=None):
+        _required(input_a=input_a, input_b=input_b, input_c=input_c, output=output, function=function)
         super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type),
                                     (input_c, input_c_descriptor_type)], output, output_descriptor_type, activation,
                          filter_parameters)
@@ -189,3 +273,22 @@ class TernaryArithmeticLayer(_ArithmeticLayer):
                        generating_input_c_gradient=None):
         self._apply_backward(batch_size, [input_a, input_b, input_c], output, output_gradient,
                              [generating_input_a_gradient, generating_input_b_gradient, generating_input_c_gradient])
+
+
+def _swift_case(apple: str) -> str:
+    """'BNNSArithmeticReciprocalSquareRoot' -> 'reciprocal_square_root' (Swift's reciprocalSquareRoot)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", apple[len("BNNSArithmetic"):].replace("NaN", "Nan")).lower()
+
+
+def _swift_functions(name: str, arity: int) -> type:
+    """BNNS.Arithmetic{Unary,Binary,Ternary}Function: the cases of that arity, from the contract's
+    Apple names and the kernels' function table (each case is BNNSArithmeticFunction's raw value)."""
+    cases = {_swift_case(apple): value for apple, value in C.APPLE_CONSTANTS.items()
+             if apple.startswith("BNNSArithmetic") and apple != "BNNSArithmetic" and value in arithmetic_kernels.FUNCTIONS
+             and arithmetic_kernels.FUNCTIONS[value].arity == arity}
+    return type(name, (), {"__doc__": f"BNNS.{name}: {', '.join(sorted(cases))}.", **cases})
+
+
+ArithmeticUnaryFunction = _swift_functions("ArithmeticUnaryFunction", 1)
+ArithmeticBinaryFunction = _swift_functions("ArithmeticBinaryFunction", 2)
+ArithmeticTernaryFunction = _swift_functions("ArithmeticTernaryFunction", 3)

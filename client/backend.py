@@ -30,6 +30,7 @@ import grpc
 import numpy as np
 
 from bnns.kernels.errors import error_for_status
+from bnns.server.errors import from_rpc_error
 from bnns.server import wire
 from bnns.server.dataplane import CallIO
 from bnns.server.state import KEY_HEADER, MUTATING_RPCS
@@ -135,8 +136,7 @@ class RemoteBackend:
                     finish()
             return response
         except grpc.RpcError as error:
-            code = error.code()
-            raise error_for_status(code.name if code else "UNKNOWN", f"{rpc}: {error.details()}") from None
+            raise from_rpc_error(error, f"{rpc}: ") from None
 
     def _send(self, rpc: str, data: bytes, response_bytes: int, metadata) -> bytes:
         deadline, pause = time.monotonic() + self.retry_seconds, 0.05

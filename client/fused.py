@@ -13,39 +13,28 @@ from typing import Optional, Sequence, Tuple
 
 from bnns.kernels import layout
 from bnns.kernels.errors import InvalidArgumentError, require
+from bnns.server.kinds import FUSED_MEMBER_CASE
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .arithmetic import BNNSArithmeticOperand, BNNSLayerParametersArithmetic
+from .arithmetic import BNNSLayerParametersArithmetic, function_fields
 from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
-from .normalization import BNNSLayerParametersNormalization
+from .normalization import (BNNSLayerParametersNormalization, client_moving_statistics,
+                            receive_moving_statistics)
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, _desc)
+                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, derive)
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersQuantization:
-    """BNNSLayerParametersQuantization (the second member of a compute -> quantization fused layer)."""
-
-    axis_mask: int
-    function: int
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    scale: Optional[BNNSNDArrayDescriptor] = None
-    bias: Optional[BNNSNDArrayDescriptor] = None
-
-    def to_proto(self) -> types_pb2.QuantizationParameters:
-        return types_pb2.QuantizationParameters(axis_mask=self.axis_mask, function=int(self.function),
-                                                i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False),
-                                                scale=_desc(self.scale), bias=_desc(self.bias))
+BNNSLayerParametersQuantization = derive(
+    types_pb2.QuantizationParameters, "BNNSLayerParametersQuantization",
+    "BNNSLayerParametersQuantization (the second member of a compute -> quantization fused layer).",
+    required=("axis_mask", "function", "i_desc", "o_desc"))
 
 
-_MEMBER_FIELD = {C.BNNSConvolution: "convolution", C.BNNSTransposedConvolution: "transposed_convolution",
-                 C.BNNSFullyConnected: "fully_connected", C.BNNSArithmetic: "arithmetic",
-                 C.BNNSQuantization: "quantization", C.BNNSBatchNorm: "normalization",
-                 C.BNNSInstanceNorm: "normalization", C.BNNSLayerNorm: "normalization", C.BNNSGroupNorm: "normalization"}
+# BNNSFilterType -> its FusedLayerParameters case, from the table of layer kinds.
+_MEMBER_FIELD = FUSED_MEMBER_CASE
 
 
 class _FusedParams:
@@ -62,7 +51,7 @@ class _FusedParams:
                 raise InvalidArgumentError(f"filter type {t} cannot be a member of a fused layer")
             field = _MEMBER_FIELD[t]
             layers.append(types_pb2.FusedLayerParameters(
-                **{field: p.to_proto(t) if field == "normalization" else p.to_proto()}))
+                **{field: p.to_proto(type=t) if field == "normalization" else p.to_proto()}))
         return types_pb2.FusedParameters(layers=layers)
 
     def trainables(self) -> dict:
@@ -98,6 +87,7 @@ def _norm_parameter_geometry(p: BNNSLayerParametersNormalization) -> layout.Desc
 class FusedFilter(api.BNNSFilter):
     input_geometries: list = []
     delta_geometries: list = []
+    moving_stats: dict = {}     # a Batch/Instance-norm member's caller arrays (UseClientPtr)
 
 
 @api._c_style(None)
@@ -108,14 +98,20 @@ def BNNSFilterCreateFusedLayer(number_of_filters: int, filter_type: Sequence[int
             f"{len(filter_type)} filter types")
     fused = _FusedParams(filter_type, layer_params)
     inputs = fused.input_geometries()
+    moving = {}
+    for p in fused.params:
+        if isinstance(p, BNNSLayerParametersNormalization):
+            moving.update(client_moving_statistics(p, filter_params))
     return api.create_filter("fused", fused, filter_params, input_geometry=inputs[0],
                              output_geometry=layer_params[-1].o_desc.geometry(), filter_class=FusedFilter,
-                             input_geometries=inputs, delta_geometries=fused.delta_geometries())
+                             input_geometries=inputs, delta_geometries=fused.delta_geometries(),
+                             moving_stats=moving)
 
 
 def fused_apply(f: FusedFilter, batch_size, inputs, strides, out, out_stride, training) -> None:
     io = api.Exchange()
     io.receive("out", out, f.output_geometry, batch_size, out_stride)
+    receive_moving_statistics(io, f.moving_stats)   # UseClientPtr: updated in place, as BNNS does
     strides = list(strides) + [0] * (len(inputs) - len(strides))
     single = len(f.input_geometries) == 1
     buffers = [io.send("in" if single else f"in[{k}]", x, g, batch_size, s)
@@ -254,9 +250,61 @@ class FusedArithmeticParameters:
     input_descriptor_types: Sequence[int] = (C.BNNSSample, C.BNNSSample)
 
     def member(self, i_descs, o_desc):
-        operands = [BNNSArithmeticOperand(d, t) for d, t in zip(i_descs, self.input_descriptor_types)]
-        return C.BNNSArithmetic, BNNSLayerParametersArithmetic(arithmetic_function=self.function, inputs=operands,
-                                                               o_desc=o_desc)
+        return C.BNNSArithmetic, BNNSLayerParametersArithmetic(
+            self.function, function_fields(zip(i_descs, self.input_descriptor_types), o_desc))
+
+
+@dataclasses.dataclass
+class FusedUnaryArithmeticParameters:
+    """BNNS.FusedUnaryArithmeticParameters(inputDescriptorType:outputDescriptorType:function:)."""
+
+    input_descriptor_type: int = C.BNNSSample
+    output_descriptor_type: int = C.BNNSSample
+    function: int = None
+
+    def member(self, i_descs, o_desc):
+        return _arithmetic_member(self.function, [self.input_descriptor_type], self.output_descriptor_type, i_descs,
+                                  o_desc)
+
+
+@dataclasses.dataclass
+class FusedBinaryArithmeticParameters:
+    """BNNS.FusedBinaryArithmeticParameters(inputADescriptorType:inputBDescriptorType:outputDescriptorType:
+    function:)."""
+
+    input_a_descriptor_type: int = C.BNNSSample
+    input_b_descriptor_type: int = C.BNNSSample
+    output_descriptor_type: int = C.BNNSSample
+    function: int = None
+
+    def member(self, i_descs, o_desc):
+        return _arithmetic_member(self.function, [self.input_a_descriptor_type, self.input_b_descriptor_type],
+                                  self.output_descriptor_type, i_descs, o_desc)
+
+
+@dataclasses.dataclass
+class FusedTernaryArithmeticParameters:
+    """BNNS.FusedTernaryArithmeticParameters(inputADescriptorType:inputBDescriptorType:inputCDescriptorType:
+    outputDescriptorType:function:)."""
+
+    input_a_descriptor_type: int = C.BNNSSample
+    input_b_descriptor_type: int = C.BNNSSample
+    input_c_descriptor_type: int = C.BNNSSample
+    output_descriptor_type: int = C.BNNSSample
+    function: int = None
+
+    def member(self, i_descs, o_desc):
+        return _arithmetic_member(self.function, [self.input_a_descriptor_type, self.input_b_descriptor_type,
+                                                  self.input_c_descriptor_type], self.output_descriptor_type,
+                                  i_descs, o_desc)
+
+
+def _arithmetic_member(function, input_types, output_type, i_descs, o_desc):
+    require(function is not None, "function is required (a BNNS.Arithmetic*Function case)")
+    require(len(i_descs) == len(input_types), f"{len(i_descs)} inputs for a {len(input_types)}-input arithmetic")
+    return C.BNNSArithmetic, BNNSLayerParametersArithmetic(int(function),
+                                                           function_fields(zip(i_descs, input_types), o_desc,
+                                                                           output_type))
 
 
 @dataclasses.dataclass
@@ -280,7 +328,8 @@ class FusedNormalizationParameters:
 
 @dataclasses.dataclass
 class FusedQuantizationParameters:
-    """BNNS.FusedQuantizationParameters / FusedDequantizationParameters(axis:scale:bias:)."""
+    """BNNS.FusedQuantizationParameters(axis:scale:bias:) (``function`` selects Dequantize; see
+    FusedDequantizationParameters)."""
 
     scale: Optional[BNNSNDArrayDescriptor] = None
     bias: Optional[BNNSNDArrayDescriptor] = None
@@ -294,43 +343,81 @@ class FusedQuantizationParameters:
                                                                    bias=self.bias)
 
 
+@dataclasses.dataclass
+class FusedDequantizationParameters(FusedQuantizationParameters):
+    """BNNS.FusedDequantizationParameters(axis:scale:bias:): y = (x - bias) / scale."""
+
+    function: int = C.BNNSQuantizerFunctionDequantize
+
+
+_ARITHMETIC = (FusedArithmeticParameters, FusedUnaryArithmeticParameters, FusedBinaryArithmeticParameters,
+               FusedTernaryArithmeticParameters)
+
+
+def _bind(what: str, names: Sequence[str], args: tuple, kwargs: dict) -> dict:
+    """Swift's arguments of one overload: positionally in its order, or by label (Python spelling)."""
+    if len(args) > len(names):
+        raise TypeError(f"{what} takes {len(names)} arguments ({', '.join(names)}); {len(args)} were given")
+    bound = dict(zip(names, args))
+    for name, value in kwargs.items():
+        if name not in names:
+            raise TypeError(f"{what} has no argument {name!r} for this layer; its arguments are {', '.join(names)}")
+        if name in bound:
+            raise TypeError(f"{what} got {name!r} twice")
+        bound[name] = value
+    return bound
+
+
 class FusedParametersLayer(Layer):
-    """BNNS.FusedParametersLayer(input:output:fusedLayerParameters:filterParameters:) (``input`` may be a
-    list of 2 or 3 descriptors for arithmetic -> normalization).
+    """BNNS.FusedParametersLayer(input:output:fusedLayerParameters:filterParameters:), and for an
+    arithmetic first member (inputA:inputB:[inputC:]output:fusedLayerParameters:filterParameters:)
+    (seed 003; ``input`` may also be the list of inputs). apply / apply_backward take Swift's
+    arguments of the overload that fits the layer's inputs, positionally or by label.
 
     The descriptor between the two members has the output's shape: normalization and quantization
     preserve shapes, so the first member's output is the layer's output shape in Float32."""
 
-    def __init__(self, *, input, output: BNNSNDArrayDescriptor, fused_layer_parameters: Sequence,
-                 filter_parameters: Optional[BNNSFilterParameters] = None):
+    def __init__(self, input=None, output: BNNSNDArrayDescriptor = None, fused_layer_parameters: Sequence = (),
+                 filter_parameters: Optional[BNNSFilterParameters] = None, *, input_a=None, input_b=None,
+                 input_c=None):
+        if input is None:
+            input = [d for d in (input_a, input_b, input_c) if d is not None]
+        require(output is not None, "output is required")
         require(len(fused_layer_parameters) == 2, "a fused layer has exactly two members")
         first, second = fused_layer_parameters
         middle = BNNSNDArrayDescriptor(layout=output.layout, size=tuple(output.size), stride=tuple(output.stride))
         inputs = list(input) if isinstance(input, (list, tuple)) else [input]
-        t0, p0 = first.member(inputs if isinstance(first, FusedArithmeticParameters) else inputs[0], middle)
+        t0, p0 = first.member(inputs if isinstance(first, _ARITHMETIC) else inputs[0], middle)
         t1, p1 = second.member(middle, output)
         super().__init__(BNNSFilterCreateFusedLayer(2, [t0, t1], [p0, p1], filter_parameters))
 
-    def apply(self, batch_size: int, input: BNNSNDArrayDescriptor = None, output: BNNSNDArrayDescriptor = None,
-              for_: str = _LearningPhase.inference, *, input_a=None, input_b=None, input_c=None) -> None:
-        inputs = [input] if input is not None else [d for d in (input_a, input_b, input_c) if d is not None]
-        fused_apply(self.filter, batch_size, [self._data(d, "input") for d in inputs], [],
-                    self._data(output, "output"), 0, for_ == _LearningPhase.training)
+    def _input_names(self) -> list:
+        count = len(self.filter.input_geometries)
+        return ["input"] if count == 1 else ["input_a", "input_b", "input_c"][:count]
 
-    def apply_backward(self, batch_size: int, input=None, output=None, output_gradient=None,
-                       generating_input_gradient=None, generating_parameter_gradients: Sequence = (), *,
-                       input_a=None, input_b=None, input_c=None, generating_input_a_gradient=None,
-                       generating_input_b_gradient=None, generating_input_c_gradient=None) -> None:
-        """Single input: input / generating_input_gradient. Two or three inputs (seed 003):
-        input_a, input_b[, input_c] / generating_input_{a,b,c}_gradient."""
-        if input is not None or len(self.filter.input_geometries) == 1:
-            inputs, grads = [input], [generating_input_gradient]
-        else:
-            inputs = [d for d in (input_a, input_b, input_c) if d is not None]
-            grads = [generating_input_a_gradient, generating_input_b_gradient, generating_input_c_gradient][:len(inputs)]
-        fused_apply_backward(self.filter, batch_size, [d.data if d is not None else None for d in inputs], [], grads,
-                             [], output.data if output is not None else None, 0, output_gradient, 0,
-                             list(generating_parameter_gradients))
+    def apply(self, batch_size: int, *args, **kwargs) -> None:
+        """apply(batchSize:input:output:for:), or apply(batchSize:inputA:inputB:[inputC:]output:for:)."""
+        names = self._input_names()
+        bound = _bind("apply", names + ["output", "for_"], args, kwargs)
+        inputs = [bound.get(name) for name in names]
+        fused_apply(self.filter, batch_size, [self._data(d, name) for d, name in zip(inputs, names)], [],
+                    self._data(bound.get("output"), "output"), 0,
+                    bound.get("for_", _LearningPhase.inference) == _LearningPhase.training)
+
+    def apply_backward(self, batch_size: int, *args, **kwargs) -> None:
+        """applyBackward(batchSize:input:output:outputGradient:generatingInputGradient:
+        generatingParameterGradients:), or with inputA, inputB[, inputC] and
+        generatingInputAGradient, ...B..., [...C...] for an arithmetic first member (seed 003)."""
+        names = self._input_names()
+        gradient_names = [f"generating_{name}_gradient" for name in names]
+        bound = _bind("apply_backward", names + ["output", "output_gradient"] + gradient_names
+                      + ["generating_parameter_gradients"], args, kwargs)
+        inputs = [bound.get(name) for name in names]
+        output = bound.get("output")
+        fused_apply_backward(self.filter, batch_size, [d.data if d is not None else None for d in inputs], [],
+                             [bound.get(name) for name in gradient_names], [],
+                             output.data if output is not None else None, 0, bound.get("output_gradient"), 0,
+                             list(bound.get("generating_parameter_gradients") or ()))
 
 
 class FusedConvolutionNormalizationLayer(FusedParametersLayer):
@@ -338,10 +425,11 @@ class FusedConvolutionNormalizationLayer(FusedParametersLayer):
     convolutionDilationStride:convolutionPadding:normalization:normalizationBeta:normalizationGamma:
     normalizationMomentum:normalizationEpsilon:normalizationActivation:filterParameters:)."""
 
-    def __init__(self, *, input, output, convolution_weights, convolution_bias=None, convolution_stride=(1, 1),
-                 convolution_dilation_stride=(1, 1), convolution_padding=_ConvolutionPadding.zero, normalization,
+    def __init__(self, input, output, convolution_weights, convolution_bias=None, convolution_stride=(1, 1),
+                 convolution_dilation_stride=(1, 1), convolution_padding=_ConvolutionPadding.zero, normalization=None,
                  normalization_beta=None, normalization_gamma=None, normalization_momentum=0.9,
                  normalization_epsilon=1e-5, normalization_activation=None, filter_parameters=None):
+        require(normalization is not None, "normalization is required (a BNNS.NormalizationType case)")
         super().__init__(input=input, output=output, filter_parameters=filter_parameters, fused_layer_parameters=[
             FusedConvolutionParameters(weights=convolution_weights, bias=convolution_bias, stride=convolution_stride,
                                        dilation_stride=convolution_dilation_stride, padding=convolution_padding),
@@ -353,9 +441,10 @@ class FusedConvolutionNormalizationLayer(FusedParametersLayer):
 class FusedFullyConnectedNormalizationLayer(FusedParametersLayer):
     """BNNS.FusedFullyConnectedNormalizationLayer (the fully connected counterpart)."""
 
-    def __init__(self, *, input, output, fully_connected_weights, fully_connected_bias=None, normalization,
+    def __init__(self, input, output, fully_connected_weights, fully_connected_bias=None, normalization=None,
                  normalization_beta=None, normalization_gamma=None, normalization_momentum=0.9,
                  normalization_epsilon=1e-5, normalization_activation=None, filter_parameters=None):
+        require(normalization is not None, "normalization is required (a BNNS.NormalizationType case)")
         super().__init__(input=input, output=output, filter_parameters=filter_parameters, fused_layer_parameters=[
             FusedFullyConnectedParameters(weights=fully_connected_weights, bias=fully_connected_bias),
             FusedNormalizationParameters(type=normalization, beta=normalization_beta, gamma=normalization_gamma,

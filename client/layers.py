@@ -12,7 +12,7 @@ from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
 from . import api
 from . import constants as C
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, Shape)
 
 
 def _destroy_quietly(filter_):
@@ -40,8 +40,25 @@ class _ActivationFunction:
     relu6 = BNNSActivation(C.BNNSActivationFunctionReLU6)
     erf = BNNSActivation(C.BNNSActivationFunctionErf)
     gelu = BNNSActivation(C.BNNSActivationFunctionGELU)
-    hard_swish = BNNSActivation(C.BNNSActivationFunctionHardSwish)
     gelu_approximation_sigmoid = BNNSActivation(C.BNNSActivationFunctionGELUApproximationSigmoid)
+
+    @staticmethod
+    def hard_swish(alpha: float = 0.0, beta: float = 0.0) -> BNNSActivation:
+        """.hardSwish(alpha:beta:) (Apple's alias of GELUApproximation2; x * ReLU6(x + 3) / 6)."""
+        return BNNSActivation(C.BNNSActivationFunctionHardSwish, alpha, beta)
+
+    @staticmethod
+    def gelu_approximation2(alpha: float = 0.0, beta: float = 0.0) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionGELUApproximation2, alpha, beta)
+
+    @staticmethod
+    def gumbel(alpha: float = 1.0, beta: float = 0.0) -> BNNSActivation:
+        """.gumbel(alpha:beta:): -log(-log(alpha * U(0, 1) + beta) + beta)."""
+        return BNNSActivation(C.BNNSActivationFunctionGumbel, alpha, beta)
+
+    @staticmethod
+    def gumbel_max(alpha: float = 1.0, beta: float = 0.0) -> BNNSActivation:
+        return BNNSActivation(C.BNNSActivationFunctionGumbelMax, alpha, beta)
 
     @staticmethod
     def leaky_rectified_linear(alpha: float) -> BNNSActivation:
@@ -137,6 +154,15 @@ class _LearningPhase:
     inference = "inference"
 
 
+def _required(**arguments) -> None:
+    """Check the required arguments of a Swift initializer whose Python signature gives them a
+    default: every initializer takes its arguments positionally in Swift's order or by their
+    labels (Python spelling), and Python needs a default after a defaulted parameter."""
+    missing = [name for name, value in arguments.items() if value is None]
+    if missing:
+        raise TypeError(f"missing required argument(s): {', '.join(missing)}")
+
+
 class Layer:
     """BNNS.Layer: owns a filter and destroys it with ``close()``, at the end of a ``with``
     block, or when garbage-collected."""
@@ -167,12 +193,13 @@ class ConvolutionLayer(Layer):
     """BNNS.ConvolutionLayer(type:input:weights:output:bias:padding:activation:groupCount:stride:
     dilationStride:filterParameters:)."""
 
-    def __init__(self, type: str = _ConvolutionType.standard, *, input: BNNSNDArrayDescriptor,
-                 weights: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+    def __init__(self, type: str = _ConvolutionType.standard, input: BNNSNDArrayDescriptor = None,
+                 weights: BNNSNDArrayDescriptor = None, output: BNNSNDArrayDescriptor = None,
                  bias: Optional[BNNSNDArrayDescriptor] = None, padding: _ConvolutionPadding = _ConvolutionPadding.zero,
                  activation: BNNSActivation = _ActivationFunction.identity, group_count: int = 1,
                  stride: Tuple[int, int] = (1, 1), dilation_stride: Tuple[int, int] = (1, 1),
                  filter_parameters: Optional[BNNSFilterParameters] = None):
+        _required(input=input, weights=weights, output=output)
         if type not in (_ConvolutionType.standard, _ConvolutionType.transposed):
             raise InvalidArgumentError(f"type {type!r} must be BNNS.ConvolutionType.standard or .transposed")
         params = BNNSLayerParametersConvolution(
@@ -200,7 +227,7 @@ class ConvolutionLayer(Layer):
 class FullyConnectedLayer(ConvolutionLayer):
     """BNNS.FullyConnectedLayer(input:output:weights:bias:activation:filterParameters:)."""
 
-    def __init__(self, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+    def __init__(self, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
                  weights: BNNSNDArrayDescriptor, bias: Optional[BNNSNDArrayDescriptor] = None,
                  activation: BNNSActivation = _ActivationFunction.identity,
                  filter_parameters: Optional[BNNSFilterParameters] = None):
@@ -213,6 +240,7 @@ class BNNS:
     """The Swift ``BNNS`` namespace."""
 
     ActivationFunction = _ActivationFunction
+    Shape = Shape
     ConvolutionPadding = _ConvolutionPadding
     ConvolutionType = _ConvolutionType
     LearningPhase = _LearningPhase

@@ -3,8 +3,7 @@ and BNNS.LossLayer."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -16,74 +15,31 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, flat_elements
+from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersLossBase:
-    """BNNSLayerParametersLossBase (function, i_desc, o_desc, reduction)."""
+_LOSS = dict(required=("function", "i_desc", "o_desc"))
+_BASE = {"reduction": C.BNNSLossReductionNone}
 
-    function: int
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    reduction: int = C.BNNSLossReductionNone
-
-    def to_proto(self) -> types_pb2.LossParameters:
-        return types_pb2.LossParameters(function=int(self.function), i_desc=self.i_desc.to_proto(False),
-                                        o_desc=self.o_desc.to_proto(False), reduction=int(self.reduction),
-                                        **self._extra())
-
-    def _extra(self) -> dict:
-        return {}
-
-
-@dataclasses.dataclass
-class BNNSLayerParametersLossSoftmaxCrossEntropy(BNNSLayerParametersLossBase):
-    label_smooth: float = 0.0
-
-    def _extra(self):
-        return {"label_smooth": self.label_smooth}
-
-
-@dataclasses.dataclass
-class BNNSLayerParametersLossSigmoidCrossEntropy(BNNSLayerParametersLossSoftmaxCrossEntropy):
-    pass
-
-
-@dataclasses.dataclass
-class BNNSLayerParametersLossHuber(BNNSLayerParametersLossBase):
-    huber_delta: float = 1.0
-
-    def _extra(self):
-        return {"huber_delta": self.huber_delta}
-
-
-@dataclasses.dataclass
-class BNNSLayerParametersLossYolo(BNNSLayerParametersLossBase):
-    huber_delta: float = 0.0
-    number_of_grid_columns: int = 0
-    number_of_grid_rows: int = 0
-    number_of_anchor_boxes: int = 0
-    anchor_box_size: int = 0
-    rescore: bool = False
-    scale_xy: float = 1.0
-    scale_wh: float = 1.0
-    scale_object: float = 1.0
-    scale_no_object: float = 1.0
-    scale_classification: float = 1.0
-    object_minimum_iou: float = 0.0
-    no_object_maximum_iou: float = 0.0
-    anchors_data: Sequence[float] = ()
-
-    def _extra(self):
-        yolo = types_pb2.YoloParameters(
-            number_of_grid_columns=self.number_of_grid_columns, number_of_grid_rows=self.number_of_grid_rows,
-            number_of_anchor_boxes=self.number_of_anchor_boxes, anchor_box_size=self.anchor_box_size,
-            rescore=self.rescore, scale_xy=self.scale_xy, scale_wh=self.scale_wh, scale_object=self.scale_object,
-            scale_no_object=self.scale_no_object, scale_classification=self.scale_classification,
-            object_minimum_iou=self.object_minimum_iou, no_object_maximum_iou=self.no_object_maximum_iou,
-            anchors_data=[float(a) for a in self.anchors_data])
-        return {"huber_delta": self.huber_delta, "yolo": yolo}
+BNNSLayerParametersLossBase = derive(
+    types_pb2.LossParameters, "BNNSLayerParametersLossBase", "BNNSLayerParametersLossBase (function, i_desc, o_desc, reduction).",
+    without=("label_smooth", "huber_delta", "yolo"), defaults=_BASE, **_LOSS)
+BNNSLayerParametersLossSoftmaxCrossEntropy = derive(
+    types_pb2.LossParameters, "BNNSLayerParametersLossSoftmaxCrossEntropy",
+    "BNNSLayerParametersLossSoftmaxCrossEntropy (the base and label_smooth).",
+    without=("huber_delta", "yolo"), defaults=_BASE, **_LOSS)
+BNNSLayerParametersLossSigmoidCrossEntropy = derive(
+    types_pb2.LossParameters, "BNNSLayerParametersLossSigmoidCrossEntropy",
+    "BNNSLayerParametersLossSigmoidCrossEntropy (the base and label_smooth).",
+    without=("huber_delta", "yolo"), defaults=_BASE, **_LOSS)
+BNNSLayerParametersLossHuber = derive(
+    types_pb2.LossParameters, "BNNSLayerParametersLossHuber", "BNNSLayerParametersLossHuber (the base and huber_delta).",
+    without=("label_smooth", "yolo"), defaults={**_BASE, "huber_delta": 1.0}, **_LOSS)
+BNNSLayerParametersLossYolo = derive(
+    types_pb2.LossParameters, "BNNSLayerParametersLossYolo",
+    "BNNSLayerParametersLossYolo (the base, huber_delta and the Yolo fields, inline as in Apple's struct).",
+    without=("label_smooth",), flatten="yolo", defaults={**_BASE, **{f"scale_{k}": 1.0 for k in (
+        "xy", "wh", "object", "no_object", "classification")}}, **_LOSS)
 
 
 class LossFilter(api.BNNSFilter):
@@ -210,7 +166,7 @@ _PARAMS_CLASS = {
 class LossLayer(Layer):
     """BNNS.LossLayer(input:output:lossFunction:lossReduction:filterParameters:)."""
 
-    def __init__(self, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, loss_function,
+    def __init__(self, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, loss_function,
                  loss_reduction: int = _LossReduction.none, filter_parameters: Optional[BNNSFilterParameters] = None):
         function, extra = loss_function
         params = _PARAMS_CLASS.get(function, BNNSLayerParametersLossBase)(

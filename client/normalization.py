@@ -3,7 +3,6 @@ BNNSNormalizationFilterApplyBackwardBatch, and BNNS.NormalizationLayer."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -15,38 +14,15 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer, _LearningPhase
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersNormalization:
-    """BNNSLayerParametersNormalization."""
-
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    beta_desc: Optional[BNNSNDArrayDescriptor] = None
-    gamma_desc: Optional[BNNSNDArrayDescriptor] = None
-    moving_mean_desc: Optional[BNNSNDArrayDescriptor] = None
-    moving_variance_desc: Optional[BNNSNDArrayDescriptor] = None
-    momentum: float = 0.9
-    epsilon: float = 1e-5
-    activation: Optional[BNNSActivation] = None
-    num_groups: int = 1
-    normalization_axis: int = 0
-
-    def to_proto(self, norm_type: int = C.BNNSBatchNorm) -> types_pb2.NormalizationParameters:
-        def desc(d):
-            return d.to_proto() if d is not None else None
-        return types_pb2.NormalizationParameters(
-            type=norm_type, i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False),
-            beta_desc=desc(self.beta_desc), gamma_desc=desc(self.gamma_desc),
-            moving_mean_desc=desc(self.moving_mean_desc), moving_variance_desc=desc(self.moving_variance_desc),
-            momentum=self.momentum, epsilon=self.epsilon, activation=_activation(self.activation),
-            num_groups=self.num_groups, normalization_axis=self.normalization_axis)
-
-    def trainables(self) -> dict:
-        return {"beta": self.beta_desc, "gamma": self.gamma_desc, "moving_mean": self.moving_mean_desc,
-                "moving_variance": self.moving_variance_desc}
+BNNSLayerParametersNormalization = derive(
+    types_pb2.NormalizationParameters, "BNNSLayerParametersNormalization",
+    "BNNSLayerParametersNormalization (the normType is the creator's argument: to_proto(type=...)).",
+    required=("i_desc", "o_desc"), without=("type",), defaults={"momentum": 0.9, "epsilon": 1e-5, "num_groups": 1},
+    trainables={"beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
+                "moving_variance": "moving_variance_desc"})
 
 
 class _Typed:
@@ -56,7 +32,7 @@ class _Typed:
         self.norm_type, self.params = norm_type, params
 
     def to_proto(self):
-        return self.params.to_proto(self.norm_type)
+        return self.params.to_proto(type=self.norm_type)
 
     def trainables(self):
         return self.params.trainables()
@@ -72,17 +48,30 @@ class NormalizationFilter(api.BNNSFilter):
 def BNNSFilterCreateLayerNormalization(norm_type: int, layer_params: BNNSLayerParametersNormalization,
                                        filter_params: Optional[BNNSFilterParameters] = None):
     """A Batch/Instance/Layer/Group normalization filter (norm_type = BNNSBatchNorm, ...), or None."""
-    moving = {}
-    if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
-        moving = {name: d.data for name, d in (("moving_mean", layer_params.moving_mean_desc),
-                                               ("moving_variance", layer_params.moving_variance_desc))
-                  if d is not None and isinstance(d.data, np.ndarray)}   # a server tensor is bound there
     return api.create_filter("normalization", _Typed(norm_type, layer_params), filter_params,
                              input_geometry=layer_params.i_desc.geometry(),
                              output_geometry=layer_params.o_desc.geometry(),
-                             filter_class=NormalizationFilter, moving_stats=moving,
+                             filter_class=NormalizationFilter,
+                             moving_stats=client_moving_statistics(layer_params, filter_params),
                              beta_geometry=_geometry(layer_params.beta_desc),
                              gamma_geometry=_geometry(layer_params.gamma_desc))
+
+
+def client_moving_statistics(layer_params: BNNSLayerParametersNormalization,
+                             filter_params: Optional[BNNSFilterParameters]) -> dict:
+    """With BNNSFlagsUseClientPtr, the caller's moving-statistics arrays ("moving_mean",
+    "moving_variance"), which every training forward updates in place (stand-alone or fused)."""
+    if filter_params is None or not filter_params.flags & C.BNNSFlagsUseClientPtr:
+        return {}
+    return {name: d.data for name, d in (("moving_mean", layer_params.moving_mean_desc),
+                                         ("moving_variance", layer_params.moving_variance_desc))
+            if d is not None and isinstance(d.data, np.ndarray)}   # a server tensor is bound by the server
+
+
+def receive_moving_statistics(io: api.Exchange, moving_stats: dict) -> None:
+    """Have the call write the moving statistics into the caller's arrays (UseClientPtr)."""
+    for name, array in moving_stats.items():
+        io.receive_flat(name, array.reshape(-1))
 
 
 def _geometry(desc):
@@ -92,9 +81,7 @@ def _geometry(desc):
 def normalization_apply_batch(f: NormalizationFilter, batch_size, in_, in_stride, out, out_stride, training) -> None:
     io = api.Exchange()
     io.receive("out", out, f.output_geometry, batch_size, out_stride)
-    # UseClientPtr: BNNS updates the caller's moving statistics in place.
-    for name, array in f.moving_stats.items():
-        io.receive_flat(name, array.reshape(-1))
+    receive_moving_statistics(io, f.moving_stats)   # UseClientPtr: updated in place, as BNNS does
     request = pb.NormalizationFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
                                                       training=bool(training))
     getattr(request, "in").CopyFrom(io.send("in", in_, f.input_geometry, batch_size, in_stride))
@@ -164,7 +151,7 @@ class _NormalizationType:
 class NormalizationLayer(Layer):
     """BNNS.NormalizationLayer(type:input:output:beta:gamma:momentum:epsilon:activation:filterParameters:)."""
 
-    def __init__(self, type, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+    def __init__(self, type, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
                  beta: Optional[BNNSNDArrayDescriptor] = None, gamma: Optional[BNNSNDArrayDescriptor] = None,
                  momentum: float = 0.9, epsilon: float = 1e-5, activation: Optional[BNNSActivation] = None,
                  filter_parameters: Optional[BNNSFilterParameters] = None):

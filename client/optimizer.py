@@ -164,14 +164,55 @@ def BNNSOptimizerStep(function: int, OptimizerAlgFields, number_of_parameters: i
 
 # ------------------------------------------------------------------------------ Swift objects
 
+class GradientClipping:
+    """BNNS.GradientClipping: .none, .by_value(bounds=(min, max)), .by_norm(max_norm=),
+    .by_global_norm(max_norm=, use_norm=0) — the clipping_func and its fields of the
+    BNNSOptimizer*WithClippingFields structs."""
+
+    def __init__(self, function: int, **fields):
+        self.function, self.fields = function, fields
+
+    @classmethod
+    def by_value(cls, bounds) -> "GradientClipping":
+        low, high = bounds
+        return cls(C.BNNSOptimizerClippingByValue, clip_gradients_min=float(low), clip_gradients_max=float(high))
+
+    @classmethod
+    def by_norm(cls, max_norm: float) -> "GradientClipping":
+        return cls(C.BNNSOptimizerClippingByNorm, clip_gradients_max_norm=float(max_norm))
+
+    @classmethod
+    def by_global_norm(cls, max_norm: float, use_norm: float = 0.0) -> "GradientClipping":
+        return cls(C.BNNSOptimizerClippingByGlobalNorm, clip_gradients_max_norm=float(max_norm),
+                   clip_gradients_use_norm=float(use_norm))
+
+
+GradientClipping.none = GradientClipping(C.BNNSOptimizerClippingNone)
+
+# The *WithClipping function is the plain one + 6 (BNNSOptimizerFunction raw values).
+_WITH_CLIPPING_OFFSET = C.BNNSOptimizerFunctionSGDMomentumWithClipping - C.BNNSOptimizerFunctionSGDMomentum
+
+
 class _Optimizer:
-    """BNNS.*Optimizer: a fields struct with a `step(parameters:gradients:accumulators:)` method."""
+    """BNNS.*Optimizer: a fields struct with a `step(parameters:gradients:accumulators:)` method.
+    Swift's labels ``gradient_clipping`` (a BNNS.GradientClipping other than .none selects the
+    *WithClipping function and fields) and ``regularization_function`` are accepted with the
+    struct's own field names."""
 
     function: int
     fields_class: type
 
-    def __init__(self, **fields):
-        self.fields = self.fields_class(**fields)
+    def __init__(self, gradient_clipping: Optional[GradientClipping] = None, regularization_function=None,
+                 **fields):
+        if regularization_function is not None:
+            fields["regularization_func"] = int(regularization_function)
+        fields_class = self.fields_class
+        if gradient_clipping is not None and gradient_clipping.function != C.BNNSOptimizerClippingNone:
+            fields_class = _WITH_CLIPPING[fields_class]
+            fields.pop("clip_gradients", None)
+            fields.update(clipping_func=gradient_clipping.function, **gradient_clipping.fields)
+            object.__setattr__(self, "function", self.function + _WITH_CLIPPING_OFFSET)
+        self.fields = fields_class(**fields)
 
     def __getattr__(self, name):
         fields = self.__dict__.get("fields")
@@ -231,3 +272,13 @@ class SGDMomentumOptimizer(_Optimizer):
 
     fields_class = BNNSOptimizerSGDMomentumFields
     function = C.BNNSOptimizerFunctionSGDMomentum
+
+    def __init__(self, uses_nesterov_momentum: Optional[bool] = None, **fields):
+        if uses_nesterov_momentum is not None:
+            fields["nesterov"] = bool(uses_nesterov_momentum)
+        super().__init__(**fields)
+
+
+_WITH_CLIPPING = {BNNSOptimizerSGDMomentumFields: BNNSOptimizerSGDMomentumWithClippingFields,
+                  BNNSOptimizerAdamFields: BNNSOptimizerAdamWithClippingFields,
+                  BNNSOptimizerRMSPropFields: BNNSOptimizerRMSPropWithClippingFields}

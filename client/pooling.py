@@ -7,7 +7,6 @@ sample's packed CHW input, ``c*H*W + h*W + w``; size_t (UInt64) by default, UInt
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,39 +18,15 @@ from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .layers import Layer, _ConvolutionPadding
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation, _desc
+from .layers import Layer, _ConvolutionPadding, _required
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersPooling:
-    """BNNSLayerParametersPooling."""
-
-    i_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    bias: Optional[BNNSNDArrayDescriptor] = None
-    activation: Optional[BNNSActivation] = None
-    pooling_function: int = C.BNNSPoolingFunctionMax
-    k_width: int = 2
-    k_height: int = 2
-    x_stride: int = 1
-    y_stride: int = 1
-    x_dilation_stride: int = 1
-    y_dilation_stride: int = 1
-    x_padding: int = 0
-    y_padding: int = 0
-    pad: Sequence[int] = (0, 0, 0, 0)
-
-    def to_proto(self) -> types_pb2.PoolingParameters:
-        return types_pb2.PoolingParameters(
-            i_desc=self.i_desc.to_proto(False), o_desc=self.o_desc.to_proto(False), bias=_desc(self.bias),
-            activation=_activation(self.activation), pooling_function=int(self.pooling_function),
-            k_width=self.k_width, k_height=self.k_height, x_stride=self.x_stride, y_stride=self.y_stride,
-            x_dilation_stride=self.x_dilation_stride, y_dilation_stride=self.y_dilation_stride,
-            x_padding=self.x_padding, y_padding=self.y_padding, pad=[int(p) for p in self.pad])
-
-    def trainables(self) -> dict:
-        return {"bias": self.bias}
+BNNSLayerParametersPooling = derive(
+    types_pb2.PoolingParameters, "BNNSLayerParametersPooling", "BNNSLayerParametersPooling.",
+    required=("i_desc", "o_desc"), trainables={"bias": "bias"},
+    defaults={"pooling_function": C.BNNSPoolingFunctionMax, "k_width": 2, "k_height": 2, "x_stride": 1,
+              "y_stride": 1, "x_dilation_stride": 1, "y_dilation_stride": 1, "pad": (0, 0, 0, 0)})
 
 
 class PoolingFilter(api.BNNSFilter):
@@ -153,12 +128,28 @@ def BNNSPoolingFilterApplyBackwardBatchEx(filter: PoolingFilter, batch_size: int
     return 0
 
 
-class _PoolingType:
-    """BNNS.PoolingType: .max, .average(count_includes_padding=), .l2_norm, .un_max."""
+class _PoolingCase(int):
+    """A BNNS.PoolingType case with associated values: the BNNSPoolingFunction raw value (so it
+    stands wherever the C constant does), callable as Swift's .max(indices:xDilationStride:
+    yDilationStride:) / .unMax(indices:...). ``indices`` (a descriptor or array) receives Max's
+    indices and gives UnMax's; the dilation strides go to the layer."""
 
-    max = C.BNNSPoolingFunctionMax
+    def __new__(cls, function: int, indices=None, x_dilation_stride: int = 1, y_dilation_stride: int = 1):
+        case = super().__new__(cls, function)
+        case.indices, case.dilation_stride = indices, (int(x_dilation_stride), int(y_dilation_stride))
+        return case
+
+    def __call__(self, indices=None, x_dilation_stride: int = 1, y_dilation_stride: int = 1) -> "_PoolingCase":
+        return _PoolingCase(int(self), indices, x_dilation_stride, y_dilation_stride)
+
+
+class _PoolingType:
+    """BNNS.PoolingType: .max / .max(indices:xDilationStride:yDilationStride:),
+    .average(count_includes_padding=), .l2_norm, .un_max / .un_max(indices:...)."""
+
+    max = _PoolingCase(C.BNNSPoolingFunctionMax)
     l2_norm = C.BNNSPoolingFunctionL2Norm
-    un_max = C.BNNSPoolingFunctionUnMax
+    un_max = _PoolingCase(C.BNNSPoolingFunctionUnMax)
 
     @staticmethod
     def average(count_includes_padding: bool = True) -> int:
@@ -169,11 +160,16 @@ class _PoolingType:
 class PoolingLayer(Layer):
     """BNNS.PoolingLayer(type:input:output:bias:activation:kernelSize:stride:padding:filterParameters:)."""
 
-    def __init__(self, type: int = _PoolingType.max, *, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-                 bias: Optional[BNNSNDArrayDescriptor] = None, activation: Optional[BNNSActivation] = None,
-                 kernel_size: Tuple[int, int] = (2, 2), stride: Tuple[int, int] = (1, 1),
-                 dilation_stride: Tuple[int, int] = (1, 1), padding: _ConvolutionPadding = _ConvolutionPadding.zero,
-                 filter_parameters: Optional[BNNSFilterParameters] = None):
+    def __init__(self, type: int = _PoolingType.max, input: BNNSNDArrayDescriptor = None,
+                 output: BNNSNDArrayDescriptor = None, bias: Optional[BNNSNDArrayDescriptor] = None,
+                 activation: Optional[BNNSActivation] = None, kernel_size: Tuple[int, int] = (2, 2),
+                 stride: Tuple[int, int] = (1, 1), padding: _ConvolutionPadding = _ConvolutionPadding.zero,
+                 filter_parameters: Optional[BNNSFilterParameters] = None, *,
+                 dilation_stride: Tuple[int, int] = (1, 1)):
+        _required(input=input, output=output)
+        if dilation_stride == (1, 1) and isinstance(type, _PoolingCase):
+            dilation_stride = type.dilation_stride
+        self.indices = getattr(type, "indices", None)
         params = BNNSLayerParametersPooling(
             i_desc=input, o_desc=output, bias=bias, activation=activation, pooling_function=type,
             k_width=kernel_size[0], k_height=kernel_size[1], x_stride=stride[0], y_stride=stride[1],
@@ -181,8 +177,14 @@ class PoolingLayer(Layer):
             x_padding=padding.x, y_padding=padding.y, pad=padding.pad)
         super().__init__(BNNSFilterCreateLayerPooling(params, filter_parameters))
 
+    def _indices(self, indices):
+        """The indices given to the call, else those of the .max(indices:) / .unMax(indices:) case."""
+        indices = indices if indices is not None else self.indices
+        return indices.data if isinstance(indices, BNNSNDArrayDescriptor) else indices
+
     def apply(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
               indices: Optional[np.ndarray] = None) -> None:
+        indices = self._indices(indices)
         pooling_apply_batch(self.filter, batch_size, self._data(input, "input"), 0, self._data(output, "output"), 0,
                             C.BNNSDataTypeUInt64, indices, 0)
 
@@ -191,6 +193,7 @@ class PoolingLayer(Layer):
                        generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None,
                        generating_bias_gradient: Optional[BNNSNDArrayDescriptor] = None,
                        indices: Optional[np.ndarray] = None) -> None:
+        indices = self._indices(indices)
         pooling_apply_backward_batch(self.filter, batch_size, input.data if input is not None else None, 0,
                                      generating_input_gradient, 0, output.data if output is not None else None, 0,
                                      output_gradient, 0, generating_bias_gradient, C.BNNSDataTypeUInt64, indices, 0)

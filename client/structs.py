@@ -4,6 +4,7 @@ order, each able to turn itself into its wire message. Tensors are NumPy arrays.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from bnns.kernels import layout
 from bnns.kernels.layout import Descriptor   # from_array's `layout` argument shadows the module
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.server.wire import is_repeated
 from bnns.v1 import types_pb2
 
 from . import constants as C
@@ -28,10 +30,15 @@ def numpy_type(data_type: int):
 
 @dataclasses.dataclass
 class BNNSNDArrayDescriptor:
-    """BNNSNDArrayDescriptor. ``size``/``stride`` as in BNNS (size[0] fastest, strides in
-    elements, 0 = contiguous); ``data`` a NumPy array, a BNNSTensor held by the server, or None,
-    read and written as BNNS reads and writes memory: element k of the descriptor is element k of
-    ``data``'s flat C order."""
+    """BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS
+    (size[0] fastest, strides in elements, 0 = contiguous); ``data`` a NumPy array, a BNNSTensor
+    held by the server, or None, read and written as BNNS reads and writes memory: element k of the
+    descriptor is element k of ``data``'s flat C order. ``table_data`` / ``table_data_type`` (the
+    lookup table of the Indexed data types) exist for Apple's shape; this service computes no
+    Indexed data, so setting them is refused when the descriptor is sent.
+
+    Swift's ``BNNSNDArrayDescriptor(data:shape:)``: pass ``shape`` (a BNNS.Shape case) instead of
+    layout and size."""
 
     flags: int = C.BNNSNDArrayFlagBackpropSet
     layout: int = C.BNNSDataLayoutVector
@@ -39,8 +46,18 @@ class BNNSNDArrayDescriptor:
     stride: Sequence[int] = ()
     data: Optional[np.ndarray] = None
     data_type: int = C.BNNSDataTypeFloat32
+    table_data: Any = None
+    table_data_type: int = C.BNNSDataTypeFloat32
     data_scale: float = 1.0
     data_bias: float = 0.0
+    shape: dataclasses.InitVar[Optional[tuple]] = None
+
+    def __post_init__(self, shape):
+        if shape is not None:
+            self.layout, self.size = shape[0], tuple(shape[1])
+            if self.data is not None and not hasattr(self.data, "reference"):
+                array = np.asarray(self.data)
+                self.data_type = {np.dtype(np.float16): C.BNNSDataTypeFloat16}.get(array.dtype, self.data_type)
 
     # ---- Swift-style helpers (BNNSNDArrayDescriptor(data:shape:), .allocate(...))
     @classmethod
@@ -55,9 +72,18 @@ class BNNSNDArrayDescriptor:
         return cls(flags=flags, layout=layout, size=geometry.size, data=array, data_type=data_type)
 
     @classmethod
-    def allocate(cls, layout: int, size: Sequence[int], batch_size: int = 1,
-                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0):
-        """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items."""
+    def allocate(cls, layout: int = None, size: Sequence[int] = None, batch_size: int = 1,
+                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: float = None,
+                 shape: Optional[tuple] = None):
+        """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items;
+        Swift's ``.allocate(repeating:shape:batchSize:)`` as ``allocate(repeating=, shape=,
+        batch_size=)``."""
+        if shape is not None:
+            layout, size = shape
+        if repeating is not None:
+            fill = repeating
+        if layout is None or size is None:
+            raise InvalidArgumentError("allocate needs a layout and a size, or a shape (a BNNS.Shape case)")
         desc = cls(layout=layout, size=tuple(size), data_type=data_type)
         geometry = desc.geometry()
         desc.data = np.full((batch_size,) + geometry.shape, fill, dtype=numpy_type(data_type))
@@ -70,6 +96,10 @@ class BNNSNDArrayDescriptor:
                                  flags=int(self.flags))
 
     def to_proto(self, with_data: bool = True) -> types_pb2.NDArrayDescriptor:
+        if self.table_data is not None or self.data_type in _INDEXED:
+            raise InvalidArgumentError(
+                f"data_type {self.data_type:#x} / table_data: the Indexed data types (a lookup table) are not "
+                "computed by this service; give the values themselves in a Float32 or Float16 descriptor")
         pb = types_pb2.NDArrayDescriptor(
             flags=int(self.flags), layout=int(self.layout), size=[int(s) for s in self.size],
             stride=[int(s) for s in self.stride], data_type=int(self.data_type),
@@ -87,6 +117,35 @@ class BNNSNDArrayDescriptor:
         return pb
 
 
+_INDEXED = {value for name, value in C.APPLE_CONSTANTS.items() if name.startswith("BNNSDataTypeIndexed")}
+
+
+class Shape:
+    """BNNS.Shape: (layout, size) pairs for BNNSNDArrayDescriptor(data:shape:) and
+    .allocate(repeating:shape:batchSize:), sizes in BNNS's order (size[0] fastest)."""
+
+    @staticmethod
+    def vector(size: int) -> tuple:
+        return C.BNNSDataLayoutVector, (int(size),)
+
+    @staticmethod
+    def matrix_row_major(width: int, height: int) -> tuple:
+        return C.BNNSDataLayoutRowMajorMatrix, (int(width), int(height))
+
+    @staticmethod
+    def matrix_column_major(width: int, height: int) -> tuple:
+        return C.BNNSDataLayoutColumnMajorMatrix, (int(width), int(height))
+
+    @staticmethod
+    def image_chw(width: int, height: int, channels: int) -> tuple:
+        return C.BNNSDataLayoutImageCHW, (int(width), int(height), int(channels))
+
+    @staticmethod
+    def convolution_weights_oihw(width: int, height: int, input_channels: int, output_channels: int) -> tuple:
+        return C.BNNSDataLayoutConvolutionWeightsOIHW, (int(width), int(height), int(input_channels),
+                                                        int(output_channels))
+
+
 def flat_elements(array, data_type: int, name: str) -> np.ndarray:
     """``array``'s elements in flat C order, as the little-endian type of ``data_type``."""
     array = np.asarray(array)
@@ -100,13 +159,30 @@ def flat_elements(array, data_type: int, name: str) -> np.ndarray:
 
 @dataclasses.dataclass
 class BNNSActivation:
-    """BNNSActivation (function, alpha, beta)."""
+    """BNNSActivation, all nine of Apple's fields: function, alpha, beta, and the integer
+    saturation parameters iscale, ioffset, ishift and their per-channel arrays, which only
+    IntegerLinearSaturate[PerChannel] reads. This service computes on floats, so those two
+    functions are refused, naming the fields; for every other function the integer fields are
+    ignored, as BNNS ignores them."""
 
     function: int = C.BNNSActivationFunctionIdentity
     alpha: float = 0.0
     beta: float = 0.0
+    iscale: int = 0
+    ioffset: int = 0
+    ishift: int = 0
+    iscale_per_channel: Any = None
+    ioffset_per_channel: Any = None
+    ishift_per_channel: Any = None
 
     def to_proto(self) -> types_pb2.Activation:
+        if int(self.function) in (C.BNNSActivationFunctionIntegerLinearSaturate,
+                                  C.BNNSActivationFunctionIntegerLinearSaturatePerChannel):
+            raise InvalidArgumentError(
+                f"activation function {int(self.function)} (IntegerLinearSaturate"
+                f"{'PerChannel' if int(self.function) == C.BNNSActivationFunctionIntegerLinearSaturatePerChannel else ''}) "
+                f"saturates integer data with iscale {self.iscale} / ioffset {self.ioffset} / ishift {self.ishift} "
+                "(and the per-channel arrays); this service computes on Float32 and Float16 data only")
         return types_pb2.Activation(function=int(self.function), alpha=float(self.alpha), beta=float(self.beta))
 
 
@@ -131,50 +207,93 @@ def _activation(act: Optional[BNNSActivation]):
     return (act or BNNSActivation()).to_proto()
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersConvolution:
-    """BNNSLayerParametersConvolution (also for transposed convolution)."""
+# ---------------------------------------------------------------- structs derived from the contract
 
-    i_desc: BNNSNDArrayDescriptor
-    w_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    bias: Optional[BNNSNDArrayDescriptor] = None
-    activation: Optional[BNNSActivation] = None
-    x_stride: int = 1
-    y_stride: int = 1
-    x_dilation_stride: int = 1
-    y_dilation_stride: int = 1
-    x_padding: int = 0
-    y_padding: int = 0
-    groups: int = 1
-    pad: Sequence[int] = (0, 0, 0, 0)
-
-    def to_proto(self) -> types_pb2.ConvolutionParameters:
-        return types_pb2.ConvolutionParameters(
-            i_desc=_desc(self.i_desc, False), w_desc=_desc(self.w_desc), o_desc=_desc(self.o_desc, False),
-            bias=_desc(self.bias), activation=_activation(self.activation),
-            x_stride=self.x_stride, y_stride=self.y_stride, x_dilation_stride=self.x_dilation_stride,
-            y_dilation_stride=self.y_dilation_stride, x_padding=self.x_padding, y_padding=self.y_padding,
-            groups=self.groups, pad=[int(p) for p in self.pad])
-
-    def trainables(self) -> dict:
-        return {"weights": self.w_desc, "bias": self.bias}
+# Descriptors that give only a shape (their data is the call's, not the filter's): sent without data.
+SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersFullyConnected:
-    """BNNSLayerParametersFullyConnected."""
+def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
+           rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
+           shape_only: frozenset = SHAPE_ONLY, flatten: Optional[str] = None) -> type:
+    """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
 
-    i_desc: BNNSNDArrayDescriptor
-    w_desc: BNNSNDArrayDescriptor
-    o_desc: BNNSNDArrayDescriptor
-    bias: Optional[BNNSNDArrayDescriptor] = None
-    activation: Optional[BNNSActivation] = None
+    Its fields are the message's, in the message's order (which is Apple's), under Apple's names:
+    ``rename`` maps an Apple name to the proto field it fills where they differ; ``without``
+    leaves out proto fields that are not part of Apple's struct (passed another way, e.g. the
+    normalization type, which is the creator's argument). ``required`` fields come first and have
+    no default; the others default to ``defaults[name]``, else None (descriptors, activation and
+    other messages: a NULL pointer), () (repeated) or the proto zero. ``to_proto(**extra)`` builds
+    the message (``extra`` sets fields left out), sending descriptor data except for
+    ``shape_only`` ones; ``trainables()`` maps the filter's trainable array names
+    (FilterParameterRef names) to the descriptors that hold them (``trainables``: name -> field).
+    ``flatten`` names a message field whose own fields Apple's struct holds inline (Yolo's).
+    """
+    rename, defaults = dict(rename or {}), dict(defaults or {})
+    to_apple = {proto: apple for apple, proto in rename.items()}
+    fields = [f for f in message.DESCRIPTOR.fields if f.name not in without]
+    if flatten is not None:
+        at = [f.name for f in fields].index(flatten)
+        nested = fields[at].message_type
+        fields[at:at + 1] = list(nested.fields)
+        inline = {f.name for f in nested.fields}
+        nested_class = getattr(types_pb2, nested.name)
+    names = [to_apple.get(f.name, f.name) for f in fields]
+    unknown = (set(required) | set(defaults)) - set(names)
+    if unknown:
+        raise TypeError(f"{name}: {sorted(unknown)} are not fields of {message.DESCRIPTOR.full_name}")
+    spec = []
+    for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required):
+        if apple in required:
+            spec.append((apple, Any))
+        elif apple in defaults:
+            default = defaults[apple]
+            factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else None
+            spec.append((apple, Any, dataclasses.field(default_factory=factory) if factory else
+                         dataclasses.field(default=default)))
+        elif field.message_type is not None:
+            spec.append((apple, Any, dataclasses.field(default=None)))
+        elif is_repeated(field):
+            spec.append((apple, Any, dataclasses.field(default=())))
+        else:
+            spec.append((apple, Any, dataclasses.field(default=field.default_value)))
+    proto_of = {apple: rename.get(apple, apple) for apple in names}
 
-    def to_proto(self) -> types_pb2.FullyConnectedParameters:
-        return types_pb2.FullyConnectedParameters(
-            i_desc=_desc(self.i_desc, False), w_desc=_desc(self.w_desc), o_desc=_desc(self.o_desc, False),
-            bias=_desc(self.bias), activation=_activation(self.activation))
+    def to_proto(self, **extra):
+        values, inner = {}, {}
+        for apple, proto in proto_of.items():
+            value = getattr(self, apple)
+            if value is None:
+                continue
+            if isinstance(value, BNNSNDArrayDescriptor):
+                value = value.to_proto(apple not in shape_only)
+            elif hasattr(value, "to_proto"):
+                value = value.to_proto()
+            elif isinstance(value, (list, tuple)):
+                value = [v.to_proto() if hasattr(v, "to_proto") else v for v in value]
+            (inner if flatten is not None and proto in inline else values)[proto] = value
+        if inner:
+            values[flatten] = nested_class(**inner)
+        values.update(extra)
+        return message(**values)
 
-    def trainables(self) -> dict:
-        return {"weights": self.w_desc, "bias": self.bias}
+    def trainable_descriptors(self) -> dict:
+        return {array: getattr(self, field) for array, field in (trainables or {}).items()}
+
+    namespace = {"to_proto": to_proto, "trainables": trainable_descriptors, "__doc__": doc,
+                 "message": message, "rename": rename}
+    struct = dataclasses.make_dataclass(name, spec, namespace=namespace)
+    struct.__module__ = sys._getframe(1).f_globals.get("__name__", __name__)
+    return struct
+
+
+BNNSLayerParametersConvolution = derive(
+    types_pb2.ConvolutionParameters, "BNNSLayerParametersConvolution",
+    "BNNSLayerParametersConvolution (also for transposed convolution).",
+    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"},
+    defaults={"x_stride": 1, "y_stride": 1, "x_dilation_stride": 1, "y_dilation_stride": 1, "groups": 1,
+              "pad": (0, 0, 0, 0)})
+
+BNNSLayerParametersFullyConnected = derive(
+    types_pb2.FullyConnectedParameters, "BNNSLayerParametersFullyConnected", "BNNSLayerParametersFullyConnected.",
+    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"})

@@ -45,7 +45,7 @@ def same_batch(n_saved: int, n: int, name: str, what: str) -> None:
     if n != n_saved:
         raise FailedPreconditionError(
             f"{name} has batch size {n} but the last training forward of this {what} had batch size "
-            f"{n_saved}; backward must follow a forward of the same batch")
+            f"{n_saved}; backward must follow a forward of the same batch", reason="NO_TRAINING_FORWARD")
 
 
 def finite(value) -> bool:

@@ -389,7 +389,7 @@ class MultiheadAttentionFilter:
         if saved is None:
             raise FailedPreconditionError(
                 "MultiheadAttention backward needs a training forward first (BNNS's backprop cache); "
-                "this filter has had none")
+                "this filter has had none", reason="NO_TRAINING_FORWARD")
         d_out = self._batch(d_out, "d_out", name="output")
         cm.same_batch(saved.batch_size, d_out.shape[0], "d_out", self.kind)
         grads = backward(d_out, saved, dropout=self.dropout, inputs_grad=(query_grad, key_grad, value_grad),

@@ -162,7 +162,7 @@ class DropoutFilter:
         if self._keep is None:
             raise FailedPreconditionError(
                 "dropout backward needs a training forward first (it reuses that forward's mask); "
-                "this filter has had none")
+                "this filter has had none", reason="NO_TRAINING_FORWARD")
         cm.same_batch(self._keep.shape[0], d_out.shape[0], "d_out", self.kind)
         d_in = backward(d_out, self._keep, self.rate) if input_grad else None
         return d_in, None, None

@@ -1,109 +1,12 @@
-"""The one error vocabulary of bnns-rpc.
+"""The error vocabulary, re-exported for the kernels: it lives in ``bnns.errors`` (errors/), where
+the kernels, the core, both doors and the SDK import it from."""
 
-Kernels, the server core and the SDK raise subclasses of :class:`BNNSError`. Each subclass names
-the canonical status it stands for; the transports map that status to a gRPC code and an HTTP
-status in one place each (``bnns.server.errors``), and the SDK turns a remote status back into
-the same subclass, so local and remote callers catch the same types.
-"""
+from bnns.errors import (BNNSError, CancelledError, DeadlineError, ERRORS_BY_STATUS,  # noqa: F401
+                         FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
+                         PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError, UnavailableError,
+                         UnimplementedError, error_for_status, require)
 
-from __future__ import annotations
-
-
-class BNNSError(Exception):
-    """A BNNS call failed. ``status`` is the canonical (gRPC) status name."""
-
-    status = "UNKNOWN"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidArgumentError(BNNSError):
-    """Bad layer parameters, shapes, strides, data types, sizes or payloads."""
-
-    status = "INVALID_ARGUMENT"
-
-
-class NotFoundError(BNNSError):
-    """Unknown or destroyed filter handle (or one owned by another tenant)."""
-
-    status = "NOT_FOUND"
-
-
-class FailedPreconditionError(BNNSError):
-    """The call is valid but the filter is not in a state to serve it (e.g. a normalization
-    backward with no training forward before it)."""
-
-    status = "FAILED_PRECONDITION"
-
-
-class ResourceExhaustedError(BNNSError):
-    """A configured limit (message size, tensor bytes, handles, handle bytes) was exceeded."""
-
-    status = "RESOURCE_EXHAUSTED"
-
-
-class UnauthenticatedError(BNNSError):
-    """Missing or unknown bearer token."""
-
-    status = "UNAUTHENTICATED"
-
-
-class PermissionDeniedError(BNNSError):
-    """The caller is known but may not do this."""
-
-    status = "PERMISSION_DENIED"
-
-
-class UnimplementedError(BNNSError):
-    """A BNNS feature this service does not provide (named in the message)."""
-
-    status = "UNIMPLEMENTED"
-
-
-class UnavailableError(BNNSError):
-    """The server cannot take the call now (it is shutting down); retrying later, or elsewhere,
-    is right."""
-
-    status = "UNAVAILABLE"
-
-
-class DeadlineError(BNNSError):
-    """A time limit passed (a stalled upload, say) before the call could run; nothing was changed."""
-
-    status = "DEADLINE_EXCEEDED"
-
-
-class CancelledError(BNNSError):
-    """The caller cancelled the call or its deadline passed; nothing was changed."""
-
-    status = "CANCELLED"
-
-
-ERRORS_BY_STATUS = {
-    cls.status: cls
-    for cls in (
-        InvalidArgumentError,
-        NotFoundError,
-        FailedPreconditionError,
-        ResourceExhaustedError,
-        UnauthenticatedError,
-        PermissionDeniedError,
-        UnimplementedError,
-        UnavailableError,
-        DeadlineError,
-        CancelledError,
-    )
-}
-
-
-def error_for_status(status: str, message: str) -> BNNSError:
-    """The BNNSError subclass for a canonical status name (BNNSError itself if unknown)."""
-    return ERRORS_BY_STATUS.get(status, BNNSError)(message)
-
-
-def require(condition: bool, message: str) -> None:
-    """Raise InvalidArgumentError(message) unless condition holds. Never stripped by -O."""
-    if not condition:
-        raise InvalidArgumentError(message)
+__all__ = ["BNNSError", "CancelledError", "ERRORS_BY_STATUS", "FailedPreconditionError", "InternalError",
+           "InvalidArgumentError", "NotFoundError", "PermissionDeniedError", "ResourceExhaustedError",
+           "UnauthenticatedError", "UnavailableError", "DeadlineError", "UnimplementedError", "error_for_status",
+           "require"]

@@ -56,10 +56,14 @@ unless the header's own formulas settle the question (MSE, CategoricalCE, Cosine
   ``(p - y)/(p (1 - p + eps))`` with ``p = x + eps`` differs from it by O(eps).
 * **Hinge** ``max(0, 1 - t x)``, ``t = 2y - 1``; gradient ``-t`` where ``1 - t x > 0`` and 0
   elsewhere, including at the kink (the header gives -1/+1 at x = +-1; a sub-gradient either way).
-* **CosineDistance** ``1 - sum_i w y_i x_i`` exactly as the header's forward (inputs are expected to
-  be unit-normalised; nothing is normalised here), with its exact gradient ``-w y``. The header's
-  in_delta ``-t + (1 - loss) p`` (with an unbalanced parenthesis) is the gradient of the normalised
-  cosine ``1 - t.p/|p|`` at ``|p| = 1``; it differs from ours only along p.
+* **CosineDistance** ``e = 1 - sum_i w y_i x_i`` exactly as the header's forward (inputs are
+  expected to be unit-normalised; nothing is normalised here), and the header's in_delta
+  ``-t + (1 - loss) p`` (its unbalanced parenthesis read as ``(-t) + (1 - loss) * p``) with the
+  weight: ``d_x = g (-w y + (1 - e) x)``, g = d(out)/d(e) from the reduction. That is the gradient
+  of the cosine distance ``1 - w t.p / (|t| |p|)`` on unit-norm inputs (PyTorch's
+  ``1 - cosine_similarity``), not the derivative of the unnormalised forward (``-w y``, which
+  differs from it along p): a unit-norm prediction's loss cannot drop by growing |p|, and
+  Apple's header says so. Off the unit sphere it is still the header's formula.
 * **CategoricalCrossEntropy** takes **logits**: the header and Apple's documentation both say
   "softmax activation plus a cross entropy loss", and the header's in_delta ``p_c - sf`` (``y_c !=
   0``) / ``p_c`` (``y_c == 0``) is exactly the logit gradient of
@@ -236,8 +240,11 @@ def cosine_distance(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def cosine_distance_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndarray,
                              w: np.ndarray) -> np.ndarray:
-    """d_x (N, C) from d_loss (N,): ``-d_loss w y``."""
-    return -(d_loss * w)[:, None] * y
+    """d_x (N, C) from d_loss (N,), the header's in_delta ``-t + (1 - loss) p`` with the weight:
+    ``d_loss (-w y + (1 - e) x)``, e = 1 - w sum_i y_i x_i (see the Notes: the gradient of the
+    cosine distance on unit-norm inputs)."""
+    similarity = (w * np.sum(y * x, axis=-1))[:, None]      # 1 - e
+    return d_loss[:, None] * (similarity * x - w[:, None] * y)
 
 
 # =============================================================================== elementwise losses

@@ -289,7 +289,7 @@ class LSTMFilter:
         saved = self._saved
         if saved is None:
             raise FailedPreconditionError("LSTM backward needs a training forward first (BNNS's training "
-                                          "cache); this filter has had none")
+                                          "cache); this filter has had none", reason="NO_TRAINING_FORWARD")
         t, b, hidden, dirs, layers = self.seq_len, self.batch_size, self.hidden_size, self.directions, self.num_layers
         dtype = saved.inputs[0].dtype
         d_output = self._array(d_output, (t, b, dirs, hidden), "d_output").astype(dtype, copy=False)

@@ -416,12 +416,12 @@ class NormalizationFilter:
         if saved is None:
             raise FailedPreconditionError(
                 f"{KIND_NAMES[p.type]} backward needs a training-mode forward first (BNNS keeps "
-                f"x_hat and 1/std from it); this filter has had none")
+                f"x_hat and 1/std from it); this filter has had none", reason="NO_TRAINING_FORWARD")
         d_out = self._check_batch(d_out, "d_out")
         if d_out.shape[0] != saved.batch_size:
             raise FailedPreconditionError(
                 f"d_out has batch size {d_out.shape[0]} but the last training forward had "
-                f"batch size {saved.batch_size}; backward must follow a forward of the same batch")
+                f"batch size {saved.batch_size}; backward must follow a forward of the same batch", reason="NO_TRAINING_FORWARD")
         if not p.activation.is_identity and saved.pre is None:
             require(y is not None, f"y (the forward output) is needed for the backward of "
                                    f"activation {p.activation.kind.name}")

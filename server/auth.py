@@ -159,14 +159,14 @@ class Authenticator:
         if self.open:
             return OPEN_TENANT
         if not authorization or not authorization.strip():
-            raise UnauthenticatedError("no bearer token: send the header 'authorization: Bearer <token>'")
+            raise UnauthenticatedError("no bearer token: send the header 'authorization: Bearer <token>'", reason="TOKEN_MISSING")
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise UnauthenticatedError("the authorization header is not of the form 'Bearer <token>'")
+            raise UnauthenticatedError("the authorization header is not of the form 'Bearer <token>'", reason="TOKEN_MALFORMED")
         tenant = self._tenant_by_digest.get(_digest(token))
         if tenant is None:
-            raise UnauthenticatedError("unknown bearer token")
+            raise UnauthenticatedError("unknown bearer token", reason="TOKEN_UNKNOWN")
         return tenant
 
     def tenant_of_metadata(self, metadata: Mapping[str, str]) -> str:
@@ -179,11 +179,12 @@ class Authenticator:
 
 # ------------------------------------------------------------------------- the gRPC guard
 
-def _deny(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+def _deny(handler: grpc.RpcMethodHandler, error: UnauthenticatedError) -> grpc.RpcMethodHandler:
     """A handler of the same shape as ``handler`` that answers UNAUTHENTICATED without reading
     the request (so an unauthenticated caller never gets its payload decoded)."""
     def abort(_request, context: grpc.ServicerContext):
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        from .errors import abort as abort_with
+        abort_with(context, error)
 
     if handler.request_streaming and handler.response_streaming:
         return grpc.stream_stream_rpc_method_handler(abort)
@@ -211,7 +212,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             self.authenticator.tenant_of_metadata(metadata)
         except UnauthenticatedError as error:
             log.info("unauthenticated call to %s refused: %s", handler_call_details.method, error.message)
-            return _deny(handler, error.message)
+            return _deny(handler, error)
         return handler
 
 

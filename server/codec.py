@@ -50,7 +50,7 @@ def array_from_buffer(buf: types_pb2.Buffer, dtype: np.dtype, name: str, limits:
         if limits.max_tensor_bytes and len(raw) > limits.max_tensor_bytes:
             raise ResourceExhaustedError(
                 f"{name} carries {len(raw)} bytes, more than the per-tensor limit of "
-                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it")
+                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it", reason="TENSOR_TOO_LARGE")
         require(len(raw) % dtype.itemsize == 0,
                 f"{name}.data has {len(raw)} bytes, not a multiple of the {dtype.itemsize}-byte {dtype.name} "
                 f"element: truncated payload or wrong data type?")
@@ -60,7 +60,7 @@ def array_from_buffer(buf: types_pb2.Buffer, dtype: np.dtype, name: str, limits:
         if limits.max_tensor_bytes and len(values) * dtype.itemsize > limits.max_tensor_bytes:
             raise ResourceExhaustedError(
                 f"{name} carries {len(values)} values, more than the per-tensor limit of "
-                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes)")
+                f"{limits.max_tensor_bytes} bytes (max_tensor_bytes)", reason="TENSOR_TOO_LARGE")
         array = np.array(values, dtype=np.float64)
         if dtype.kind in "ui":
             require(bool(np.all(array == np.round(array))) and (array.size == 0 or array.min() >= 0),
@@ -151,66 +151,56 @@ def pad4(values, name: str = "pad") -> tuple:
 
 # ---------------------------------------------------------------------------- layer parameters
 
-def convolution_params(pb: types_pb2.ConvolutionParameters, source, prefix: str) -> ConvolutionParams:
-    return ConvolutionParams(
-        i_desc=descriptor(pb.i_desc, "i_desc"),
-        w_desc=descriptor(pb.w_desc, "w_desc", source, f"{prefix}.w_desc"),
-        o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"),
-        activation=activation(pb.activation),
-        x_stride=pb.x_stride, y_stride=pb.y_stride,
-        x_dilation_stride=pb.x_dilation_stride, y_dilation_stride=pb.y_dilation_stride,
-        x_padding=pb.x_padding, y_padding=pb.y_padding, groups=pb.groups, pad=pad4(pb.pad))
+# Descriptors that give only a shape: their data (if any) is not read at creation.
+SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
 
 
-def fully_connected_params(pb: types_pb2.FullyConnectedParameters, source, prefix: str) -> FullyConnectedParams:
-    return FullyConnectedParams(
-        i_desc=descriptor(pb.i_desc, "i_desc"),
-        w_desc=descriptor(pb.w_desc, "w_desc", source, f"{prefix}.w_desc"),
-        o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"),
-        activation=activation(pb.activation))
+def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dict] = None):
+    """A decoder ``(message, source, prefix) -> params_class`` derived from the kernel's parameters
+    dataclass: each of its fields is read from the message field of the same name (``rename``:
+    kernel name -> proto name where they differ). An NDArrayDescriptor becomes a
+    layout.Descriptor with its data resolved through ``source`` (optional when the dataclass
+    default is None or its type Optional: unset means a NULL pointer; shape only for i_desc / o_desc), an Activation
+    an Activation, anything else is taken as it is or through ``convert[name](value)``."""
+    rename, convert = dict(rename or {}), dict(convert or {})
+    fields = dataclasses.fields(params_class)
+
+    def decode(pb, source, prefix: str):
+        values = {}
+        for f in fields:
+            name = rename.get(f.name, f.name)
+            value = getattr(pb, name)
+            if isinstance(value, types_pb2.NDArrayDescriptor):
+                if f.name in SHAPE_ONLY:
+                    value = descriptor(value, name)
+                elif f.default is None or str(f.type).startswith("Optional"):
+                    value = optional_descriptor(pb, name, name, source, f"{prefix}.{name}")
+                else:
+                    value = descriptor(value, name, source, f"{prefix}.{name}")
+            elif isinstance(value, types_pb2.Activation):
+                value = activation(value)
+            elif f.default is None and hasattr(value, "ListFields") and not pb.HasField(name):
+                value = None            # an unset optional message (Yolo's parameters)
+            if f.name in convert:
+                value = convert[f.name](value)
+            values[f.name] = value
+        return params_class(**values)
+    decode.__doc__ = f"{params_class.__name__} from its wire message (codec.decode_as)."
+    return decode
 
 
-def activation_params(pb: types_pb2.ActivationParameters, source, prefix: str) -> ActivationParams:
-    return ActivationParams(i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-                            activation=activation(pb.activation), axis_flags=int(pb.axis_flags))
+convolution_params = decode_as(ConvolutionParams, convert={"pad": pad4})
+fully_connected_params = decode_as(FullyConnectedParams)
+activation_params = decode_as(ActivationParams, convert={"axis_flags": int})
+pooling_params = decode_as(PoolingParams, convert={"pad": pad4})
+normalization_params = decode_as(NormalizationParams, rename={
+    "beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
+    "moving_variance": "moving_variance_desc"}, convert={"type": int, "num_groups": lambda n: int(n) or 1})
+quantization_params = decode_as(fused.QuantizationParams)
 
 
-def loss_params(pb: types_pb2.LossParameters, source, prefix: str) -> LossParams:
-    yolo = None
-    if pb.HasField("yolo"):
-        y = pb.yolo
-        yolo = YoloParams(
-            number_of_grid_columns=y.number_of_grid_columns, number_of_grid_rows=y.number_of_grid_rows,
-            number_of_anchor_boxes=y.number_of_anchor_boxes, anchor_box_size=y.anchor_box_size, rescore=y.rescore,
-            scale_xy=y.scale_xy, scale_wh=y.scale_wh, scale_object=y.scale_object, scale_no_object=y.scale_no_object,
-            scale_classification=y.scale_classification, object_minimum_iou=y.object_minimum_iou,
-            no_object_maximum_iou=y.no_object_maximum_iou, anchors_data=tuple(y.anchors_data))
-    return LossParams(function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
-                      o_desc=descriptor(pb.o_desc, "o_desc"), reduction=int(pb.reduction),
-                      label_smooth=pb.label_smooth, huber_delta=pb.huber_delta, yolo=yolo)
-
-
-def pooling_params(pb: types_pb2.PoolingParameters, source, prefix: str) -> PoolingParams:
-    return PoolingParams(
-        i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"), activation=activation(pb.activation),
-        pooling_function=int(pb.pooling_function), k_width=int(pb.k_width), k_height=int(pb.k_height),
-        x_stride=int(pb.x_stride), y_stride=int(pb.y_stride), x_dilation_stride=int(pb.x_dilation_stride),
-        y_dilation_stride=int(pb.y_dilation_stride), x_padding=int(pb.x_padding), y_padding=int(pb.y_padding),
-        pad=pad4(pb.pad))
-
-
-def normalization_params(pb: types_pb2.NormalizationParameters, source, prefix: str) -> NormalizationParams:
-    return NormalizationParams(
-        type=int(pb.type), i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-        beta=optional_descriptor(pb, "beta_desc", "beta_desc", source, f"{prefix}.beta_desc"),
-        gamma=optional_descriptor(pb, "gamma_desc", "gamma_desc", source, f"{prefix}.gamma_desc"),
-        moving_mean=optional_descriptor(pb, "moving_mean_desc", "moving_mean_desc", source, f"{prefix}.moving_mean_desc"),
-        moving_variance=optional_descriptor(pb, "moving_variance_desc", "moving_variance_desc", source, f"{prefix}.moving_variance_desc"),
-        momentum=pb.momentum, epsilon=pb.epsilon, activation=activation(pb.activation),
-        num_groups=int(pb.num_groups) or 1, normalization_axis=int(pb.normalization_axis))
+_yolo_params = decode_as(YoloParams, convert={"anchors_data": tuple})
+loss_params = decode_as(LossParams, convert={"yolo": lambda pb: None if pb is None else _yolo_params(pb, None, "yolo")})
 
 
 def arithmetic_params(pb: types_pb2.ArithmeticParameters, source, prefix: str) -> ArithmeticParams:
@@ -219,38 +209,6 @@ def arithmetic_params(pb: types_pb2.ArithmeticParameters, source, prefix: str) -
     return ArithmeticParams(function=int(pb.arithmetic_function), inputs=operands,
                             o_desc=descriptor(pb.o_desc, "o_desc"), out_type=int(pb.out_type),
                             activation=activation(pb.activation))
-
-
-def quantization_params(pb: types_pb2.QuantizationParameters, source, prefix: str) -> fused.QuantizationParams:
-    return fused.QuantizationParams(
-        axis_mask=int(pb.axis_mask), function=int(pb.function), i_desc=descriptor(pb.i_desc, "i_desc"),
-        o_desc=descriptor(pb.o_desc, "o_desc"), scale=optional_descriptor(pb, "scale", "scale", source, f"{prefix}.scale"),
-        bias=optional_descriptor(pb, "bias", "bias", source, f"{prefix}.bias"))
-
-
-def fused_params(pb: types_pb2.FusedParameters, source, prefix: str) -> fused.FusedParams:
-    """BNNSFilterCreateFusedLayer's (types, parameter structs): the oneof case names the type."""
-    layers = []
-    for k, member in enumerate(pb.layers):
-        case = member.WhichOneof("layer")
-        try:
-            if case == "convolution":
-                layers.append((fused.CONVOLUTION, convolution_params(member.convolution, source, f"{prefix}.layers[{k}].convolution")))
-            elif case == "transposed_convolution":
-                layers.append((fused.TRANSPOSED_CONVOLUTION, convolution_params(member.transposed_convolution, source, f"{prefix}.layers[{k}].transposed_convolution")))
-            elif case == "fully_connected":
-                layers.append((fused.FULLY_CONNECTED, fully_connected_params(member.fully_connected, source, f"{prefix}.layers[{k}].fully_connected")))
-            elif case == "normalization":
-                layers.append((int(member.normalization.type), normalization_params(member.normalization, source, f"{prefix}.layers[{k}].normalization")))
-            elif case == "arithmetic":
-                layers.append((fused.ARITHMETIC, arithmetic_params(member.arithmetic, source, f"{prefix}.layers[{k}].arithmetic")))
-            elif case == "quantization":
-                layers.append((fused.QUANTIZATION, quantization_params(member.quantization, source, f"{prefix}.layers[{k}].quantization")))
-            else:
-                raise InvalidArgumentError("no layer set")
-        except InvalidArgumentError as error:
-            raise InvalidArgumentError(f"fused.layers[{k}] ({case}): {error.message}") from None
-    return fused.FusedParams(layers=tuple(layers))
 
 
 _OPTIONAL_OPTIMIZER_FIELDS = ("beta1", "beta2", "time_step", "epsilon", "alpha", "gradient_scale")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import inspect
 import logging
 import re
 import secrets
@@ -25,14 +23,13 @@ from typing import Optional
 
 import numpy as np
 
-from bnns.kernels import (activation, arithmetic, convolution, fused, layout, loss, normalization, optimizer,
-                          pooling)
+from bnns.kernels import arithmetic, layout, optimizer, pooling
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
                                  ResourceExhaustedError, UnavailableError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
-from . import codec, wire
+from . import codec, kinds, wire
 from . import state as state_mod
 from .dataplane import CallIO, MemoryBudget, SharedMemoryTable, Tensor
 from .observability import Metrics
@@ -42,32 +39,7 @@ from .registry import TENSOR, Entry, Registry
 log = logging.getLogger("bnns.server.calls")
 
 
-# CreateFilterRequest.layer case -> (codec decoder of its parameters, kernels filter class).
-LAYER_BUILDERS: dict[str, tuple] = {
-    "convolution": (codec.convolution_params, convolution.ConvolutionFilter),
-    "transposed_convolution": (codec.convolution_params, convolution.TransposedConvolutionFilter),
-    "fully_connected": (codec.fully_connected_params, convolution.FullyConnectedFilter),
-    "activation": (codec.activation_params, activation.ActivationFilter),
-    "pooling": (codec.pooling_params, pooling.PoolingFilter),
-    "loss": (codec.loss_params, loss.LossFilter),
-    "normalization": (codec.normalization_params, normalization.NormalizationFilter),
-    "arithmetic": (codec.arithmetic_params, arithmetic.ArithmeticFilter),
-    "fused": (codec.fused_params, fused.FusedFilter),
-}
-
-
-def build_filter(kind: str, parameters, io: CallIO):
-    """The kernels filter for a CreateFilterRequest.layer case (validated by its constructor);
-    ``io`` resolves the tensors (weights, bias, ...) in the parameters."""
-    decode, filter_class = LAYER_BUILDERS[kind]
-    if kind == "activation":   # the seed is not part of BNNS's struct, so it is the filter's own argument
-        return filter_class(decode(parameters, io, kind), seed=int(parameters.seed))
-    return filter_class(decode(parameters, io, kind))
-
-
-# The kinds BNNSFilterApplyBatch / BNNSFilterApplyBackwardBatch serve (the others have their own
-# entry points, as in BNNS).
-GENERIC_KINDS = {"convolution", "transposed_convolution", "fully_connected", "activation"}
+# Which kinds exist, how each is built and which entry points serve it: the table in kinds.py.
 
 
 class Core:
@@ -180,7 +152,7 @@ class Core:
             if self.limits.max_request_bytes and received > self.limits.max_request_bytes:
                 raise ResourceExhaustedError(
                     f"{rpc} request is {received} bytes, over max_request_bytes "
-                    f"{self.limits.max_request_bytes}: send a smaller batch")
+                    f"{self.limits.max_request_bytes}: send a smaller batch", reason="REQUEST_TOO_LARGE")
             require(len(idempotency_key) <= state_mod.MAX_KEY_LENGTH,
                     f"the idempotency key has {len(idempotency_key)} characters; at most {state_mod.MAX_KEY_LENGTH}")
             self._check_cancelled()
@@ -322,8 +294,8 @@ class Core:
                               optimizer_state=payload["optimizer_state"], shared=payload["shared"])
             else:
                 request = pb.CreateFilterRequest.FromString(payload["definition"])
-                filter_obj = build_filter(record.kind, getattr(request, record.kind),
-                                          CallIO().bind(self, record.owner, request))
+                filter_obj = kinds.CREATABLE[record.kind].build(getattr(request, record.kind),
+                                                                CallIO().bind(self, record.owner, request), record.kind)
                 live = filter_obj.parameters() if hasattr(filter_obj, "parameters") else {}
                 for name, values in payload["arrays"].items():
                     np.copyto(live[name], values)
@@ -364,13 +336,13 @@ class Core:
     def create_filter(self, request: pb.CreateFilterRequest, io: CallIO) -> pb.CreateFilterResponse:
         kind = request.WhichOneof("layer")
         require(kind is not None, "CreateFilterRequest.layer is not set: name the layer to create "
-                f"({', '.join(sorted(LAYER_BUILDERS))})")
-        if kind not in LAYER_BUILDERS:
+                f"({', '.join(sorted(kinds.CREATABLE))})")
+        if kind not in kinds.CREATABLE:
             raise InvalidArgumentError(f"layer kind {kind!r} is not served by this server")
         fp = request.filter_parameters
         require(fp.flags & ~1 == 0, f"filter_parameters.flags {fp.flags:#x} sets bits other than "
                 "BNNSFlagsUseClientPtr (1)")
-        filter_obj = build_filter(kind, getattr(request, kind), io)
+        filter_obj = kinds.CREATABLE[kind].build(getattr(request, kind), io, kind)
         self._bound_items(filter_obj)
         shared = self._client_pointer_tensors(request, kind, filter_obj, io) if fp.flags & 1 else []
         info_parameters = pb.CreateFilterRequest()
@@ -454,7 +426,7 @@ class Core:
         limit = min(limits) if limits else 0
         if limit and count * dtype.itemsize > limit:   # checked before anything is allocated
             raise ResourceExhaustedError(f"a tensor of shape {shape} ({dtype.name}) is {count * dtype.itemsize} bytes, "
-                                         f"over the {limit}-byte limit")
+                                         f"over the {limit}-byte limit", reason="TENSOR_TOO_LARGE")
         require(count * dtype.itemsize < 2**40, f"a tensor of shape {shape} is too large")
         if io.present(request, "data", "data"):
             initial = io.elements(request.data, "data", dtype, "data", count=count)
@@ -520,22 +492,20 @@ class Core:
 
     # ------------------------------------------------------------------ generic apply/backward
     def filter_apply_batch(self, request: pb.FilterApplyBatchRequest, io: CallIO) -> pb.FilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, GENERIC_KINDS | {"pooling"}, "FilterApplyBatch")
+        entry = self._entry(request.filter_id, io.tenant, "FilterApplyBatch")
         f, n = entry.filter, int(request.batch_size)
+        forward = kinds.KINDS[entry.kind].generic_forward or kinds.apply_into
         x = io.batch(request, "in", "in", f.input_desc, n, "in")
         with self._holding(entry):
-            if entry.kind == "pooling":   # BNNSFilterApplyBatch on pooling: no indices
-                require(f.function != pooling.UN_MAX, "UnMax pooling needs indices: use PoolingFilterApplyBatch")
-                y, _ = f.apply(x)
-            else:
-                y = _apply(f, x, io.direct("out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc))
+            y = forward(f, x, io.direct("out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc))
         io.put("out", y, f.output_desc.data_type, f.output_desc)
         return io.finish(pb.FilterApplyBatchResponse())
 
     def filter_apply_backward_batch(self, request: pb.FilterApplyBackwardBatchRequest,
                                     io: CallIO) -> pb.FilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, GENERIC_KINDS, "FilterApplyBackwardBatch")
+        entry = self._entry(request.filter_id, io.tenant, "FilterApplyBackwardBatch")
         f = entry.filter
+        backward = kinds.KINDS[entry.kind].generic_backward or kinds.generic_backward
         n = int(request.batch_size)
         require(request.compute_in_delta or request.compute_weights_delta or request.compute_bias_delta,
                 "FilterApplyBackwardBatch asks for no gradient: set compute_in_delta, compute_weights_delta "
@@ -544,16 +514,7 @@ class Core:
         y = self._optional_batch(request, "out", f.output_desc, n, io)
         dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
-            if entry.kind == "activation":
-                # A standalone activation's weights_delta is its trainable alpha (LeakyReLU, PReLU).
-                require(not request.compute_bias_delta, "an activation filter has no bias: bias_delta was asked")
-                d_in, d_w = f.apply_backward(x, y, dy, input_grad=request.compute_in_delta,
-                                             weights_grad=request.compute_weights_delta)
-                d_b = None
-            else:
-                d_in, d_w, d_b = f.apply_backward(
-                    x, y, dy, input_grad=request.compute_in_delta, weights_grad=request.compute_weights_delta,
-                    bias_grad=request.compute_bias_delta)
+            d_in, d_w, d_b = backward(f, x, y, dy, request)
         io.put("in_delta", d_in, item=_packed(f.input_desc))
         io.put("weights_delta", d_w)
         io.put("bias_delta", d_b)
@@ -562,7 +523,7 @@ class Core:
     # --------------------------------------------------------------------------------- pooling
     def pooling_filter_apply_batch(self, request: pb.PoolingFilterApplyBatchRequest,
                                    io: CallIO) -> pb.PoolingFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"pooling"}, "PoolingFilterApplyBatch")
+        entry = self._entry(request.filter_id, io.tenant, "PoolingFilterApplyBatch")
         f, n = entry.filter, int(request.batch_size)
         x = io.batch(request, "in", "in", f.input_desc, n, "in")
         index_type = request.indices_data_type or layout.DTYPE_UINT64
@@ -582,7 +543,7 @@ class Core:
 
     def pooling_filter_apply_backward_batch(self, request: pb.PoolingFilterApplyBackwardBatchRequest,
                                             io: CallIO) -> pb.PoolingFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"pooling"}, "PoolingFilterApplyBackwardBatch")
+        entry = self._entry(request.filter_id, io.tenant, "PoolingFilterApplyBackwardBatch")
         f, n = entry.filter, int(request.batch_size)
         require(request.compute_in_delta or request.compute_bias_delta,
                 "PoolingFilterApplyBackwardBatch asks for no gradient")
@@ -611,7 +572,7 @@ class Core:
     # ------------------------------------------------------------------------------------ loss
     def loss_filter_apply_batch(self, request: pb.LossFilterApplyBatchRequest,
                                 io: CallIO) -> pb.LossFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"loss"}, "LossFilterApplyBatch")
+        entry = self._entry(request.filter_id, io.tenant, "LossFilterApplyBatch")
         f, n = entry.filter, int(request.batch_size)
         x, labels, weights = self._loss_inputs(request, f, n, io)
         with self._holding(entry):
@@ -622,7 +583,7 @@ class Core:
 
     def loss_filter_apply_backward_batch(self, request: pb.LossFilterApplyBackwardBatchRequest,
                                          io: CallIO) -> pb.LossFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"loss"}, "LossFilterApplyBackwardBatch")
+        entry = self._entry(request.filter_id, io.tenant, "LossFilterApplyBackwardBatch")
         f, n = entry.filter, int(request.batch_size)
         x, labels, weights = self._loss_inputs(request, f, n, io)
         # dL/d(loss): one value when reduced, else one item of the loss output per batch item.
@@ -650,7 +611,7 @@ class Core:
     # --------------------------------------------------------------------------- normalization
     def normalization_filter_apply_batch(self, request: pb.NormalizationFilterApplyBatchRequest,
                                          io: CallIO) -> pb.NormalizationFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"normalization"}, "NormalizationFilterApplyBatch")
+        entry = self._entry(request.filter_id, io.tenant, "NormalizationFilterApplyBatch")
         f, n = entry.filter, int(request.batch_size)
         x = io.batch(request, "in", "in", f.input_desc, n, "in")
         if request.training:
@@ -659,16 +620,13 @@ class Core:
         with self._holding(entry):
             with self._committed_at_end(f, request.training):
                 y = f.apply(x, training=request.training)
-            stats = f.parameters()
             io.put("out", y, f.output_desc.data_type, f.output_desc)
-            for name in ("moving_mean", "moving_variance"):
-                if name in stats:
-                    io.put(name, stats[name].copy())   # a snapshot: the next call moves them again
+            _put_moving_statistics(f, io)
         return io.finish(pb.NormalizationFilterApplyBatchResponse())
 
     def normalization_filter_apply_backward_batch(self, request: pb.NormalizationFilterApplyBackwardBatchRequest,
                                                   io: CallIO) -> pb.NormalizationFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"normalization"}, "NormalizationFilterApplyBackwardBatch")
+        entry = self._entry(request.filter_id, io.tenant, "NormalizationFilterApplyBackwardBatch")
         f, n = entry.filter, int(request.batch_size)
         require(request.compute_in_delta or request.compute_beta_delta or request.compute_gamma_delta,
                 "NormalizationFilterApplyBackwardBatch asks for no gradient: set compute_in_delta, "
@@ -687,7 +645,7 @@ class Core:
     # ------------------------------------------------------------------------------ arithmetic
     def arithmetic_filter_apply_batch(self, request: pb.ArithmeticFilterApplyBatchRequest,
                                       io: CallIO) -> pb.ArithmeticFilterApplyBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"arithmetic"}, "ArithmeticFilterApplyBatch")
+        entry = self._entry(request.filter_id, io.tenant, "ArithmeticFilterApplyBatch")
         f = entry.filter
         inputs = self._operand_batches(request, f, int(request.batch_size), io)
         with self._holding(entry):
@@ -697,7 +655,7 @@ class Core:
 
     def arithmetic_filter_apply_backward_batch(self, request: pb.ArithmeticFilterApplyBackwardBatchRequest,
                                                io: CallIO) -> pb.ArithmeticFilterApplyBackwardBatchResponse:
-        entry = self._entry(request.filter_id, io.tenant, {"arithmetic"}, "ArithmeticFilterApplyBackwardBatch")
+        entry = self._entry(request.filter_id, io.tenant, "ArithmeticFilterApplyBackwardBatch")
         f, n = entry.filter, int(request.batch_size)
         wanted = list(request.compute_in_delta)
         require(len(wanted) == f.arity, f"compute_in_delta has {len(wanted)} entries; the function takes "
@@ -742,9 +700,11 @@ class Core:
         if request.training and f.trainable:
             _refuse_non_finite(x, "in", request.filter_id)
             self._check_cache_growth(entry, int(request.batch_size) * f.output_desc.span)
-        with self._holding(entry), self._committed_at_end(f, request.training):
-            y = f.apply([x], training=request.training)
-        io.put("out", y, f.output_desc.data_type, f.output_desc)
+        with self._holding(entry):
+            with self._committed_at_end(f, request.training):
+                y = f.apply([x], training=request.training)
+            io.put("out", y, f.output_desc.data_type, f.output_desc)
+            _put_moving_statistics(f, io)      # after a replay has put the statistics back
         return io.finish(pb.FusedFilterApplyBatchResponse())
 
     def fused_filter_apply_multi_input_batch(self, request: pb.FusedFilterApplyMultiInputBatchRequest,
@@ -756,9 +716,11 @@ class Core:
             for k, x in enumerate(inputs):
                 _refuse_non_finite(x, f"in[{k}]", request.filter_id)
             self._check_cache_growth(entry, int(request.batch_size) * f.output_desc.span)
-        with self._holding(entry), self._committed_at_end(f, request.training):
-            y = f.apply(inputs, training=request.training)
-        io.put("out", y, f.output_desc.data_type, f.output_desc)
+        with self._holding(entry):
+            with self._committed_at_end(f, request.training):
+                y = f.apply(inputs, training=request.training)
+            io.put("out", y, f.output_desc.data_type, f.output_desc)
+            _put_moving_statistics(f, io)      # after a replay has put the statistics back
         return io.finish(pb.FusedFilterApplyMultiInputBatchResponse())
 
     def fused_filter_apply_backward_batch(self, request: pb.FusedFilterApplyBackwardBatchRequest,
@@ -815,8 +777,9 @@ class Core:
             io.put(f"delta_parameters[{k}]", d)
 
     def _fused_entry(self, filter_id: str, tenant: str, rpc: str, multi: bool) -> Entry:
-        entry = self._entry(filter_id, tenant, {"fused"}, rpc)
-        require(entry.filter.is_multi_input == multi,
+        entry = self._entry(filter_id, tenant, rpc)
+        # A one-operand arithmetic first member takes its input through either form.
+        require(entry.filter.is_multi_input == multi or entry.filter.arity == 1,
                 f"filter {filter_id} takes {entry.filter.arity} input(s): use "
                 f"{'FusedFilterApply*MultiInputBatch' if entry.filter.is_multi_input else 'FusedFilterApply*Batch'}")
         return entry
@@ -843,6 +806,28 @@ class Core:
             else:
                 inputs.append(io.batch_of(buf, f"in[{k}]", desc, batch_size, f"in[{k}]"))
         return inputs
+
+    # ------------------------------------------------------------------------------ transport
+    def chunked_call(self, request: pb.MessageChunk, io: CallIO) -> pb.MessageChunk:
+        """ChunkedCall through a unary door (REST): one chunk holding the whole serialized request
+        of the RPC it names, answered by one chunk holding the serialized response. (The gRPC
+        door streams chunks of large messages itself, grpc_service.py.)"""
+        method = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name.get(request.rpc)
+        require(method is not None and request.rpc != "ChunkedCall",
+                f"ChunkedCall: rpc {request.rpc!r} is not an RPC of bnns.v1.BNNSService", "CHUNKED_CALL_MALFORMED")
+        require(request.total_bytes == len(request.data),
+                f"ChunkedCall: total_bytes {request.total_bytes} but the chunk holds {len(request.data)} bytes; "
+                "through REST the one chunk holds the whole message", "CHUNKED_CALL_MALFORMED")
+        try:
+            inner = getattr(pb, method.input_type.name).FromString(request.data)
+        except Exception as error:   # DecodeError: not the named request
+            raise InvalidArgumentError(f"ChunkedCall: the data is not a serialized {method.input_type.full_name}: "
+                                       f"{error}", "CHUNKED_CALL_MALFORMED") from None
+        inner_io = CallIO().bind(self, io.tenant, inner)
+        response = getattr(self, rpc_method_name(request.rpc))(inner, inner_io)
+        inner_io.embed(response)
+        data = response.SerializeToString()
+        return pb.MessageChunk(total_bytes=len(data), data=data)
 
     # ------------------------------------------------------------------------------- optimizer
     def optimizer_step(self, request: pb.OptimizerStepRequest, io: CallIO) -> pb.OptimizerStepResponse:
@@ -959,11 +944,13 @@ class Core:
         return fresh, [state[block] for block in blocks for state in per_param]
 
     # ------------------------------------------------------------------------------- helpers
-    def _entry(self, filter_id: str, tenant: str, kinds: set, rpc: str) -> Entry:
+    def _entry(self, filter_id: str, tenant: str, rpc: str) -> Entry:
+        """The live filter ``rpc`` is called on, if ``rpc`` serves its kind (the table's entry points)."""
         entry = self.registry.get(filter_id, tenant)
-        if entry.kind not in kinds:
+        served = kinds.served_by(rpc)
+        if entry.kind not in served:
             raise InvalidArgumentError(
-                f"filter {filter_id} is a {entry.kind} filter; {rpc} serves {', '.join(sorted(kinds))} "
+                f"filter {filter_id} is a {entry.kind} filter; {rpc} serves {', '.join(sorted(served))} "
                 f"(use the {entry.kind} entry point)")
         return entry
 
@@ -979,16 +966,13 @@ _TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "
                      "moving_mean": "moving_mean_desc", "moving_variance": "moving_variance_desc"}
 
 
-def _apply(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
-    """f.apply(x), into ``out`` when the kernel takes one (out=) and the caller gave a place."""
-    if out is not None and _takes_out(type(f)):
-        return f.apply(x, out=out)
-    return f.apply(x)
-
-
-@functools.lru_cache(maxsize=None)
-def _takes_out(filter_class) -> bool:
-    return "out" in inspect.signature(filter_class.apply).parameters
+def _put_moving_statistics(f, io: CallIO) -> None:
+    """Stage the moving mean and variance a (stand-alone or fused) Batch/Instance norm tracks:
+    snapshots taken under the handle's lock, since the next call moves them again."""
+    stats = f.parameters()
+    for name in ("moving_mean", "moving_variance"):
+        if name in stats:
+            io.put(name, stats[name].copy())
 
 
 def _response_class(rpc: str):

@@ -124,7 +124,7 @@ class Region:
             self._fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             raise NotFoundError(f"no shared-memory object {key!r} on this host (create it before registering; "
-                                "shared memory works on the same host only)") from None
+                                "shared memory works on the same host only)", reason="SHARED_MEMORY_NOT_FOUND") from None
         except OSError as error:
             raise InvalidArgumentError(f"cannot open shared-memory object {key!r}: {error.strerror}") from None
         try:
@@ -205,7 +205,7 @@ class SharedMemoryTable:
         with self._lock:
             region = self._regions.get((tenant, name))
         if region is None:
-            raise NotFoundError(f"no shared-memory region named {name!r} is registered (RegisterSharedMemory)")
+            raise NotFoundError(f"no shared-memory region named {name!r} is registered (RegisterSharedMemory)", reason="SHARED_MEMORY_NOT_FOUND")
         return region
 
     def unregister(self, tenant: str, name: str = "") -> None:
@@ -213,7 +213,7 @@ class SharedMemoryTable:
         with self._lock:
             names = [n for t, n in self._regions if t == tenant and (not name or n == name)]
             if name and not names:
-                raise NotFoundError(f"no shared-memory region named {name!r} is registered")
+                raise NotFoundError(f"no shared-memory region named {name!r} is registered", reason="SHARED_MEMORY_NOT_FOUND")
             regions = [self._regions.pop((tenant, n)) for n in names]
         for region in regions:
             region.close()
@@ -334,7 +334,7 @@ class CallIO:
             if limits.max_tensor_bytes and flat.nbytes > limits.max_tensor_bytes:
                 raise ResourceExhaustedError(
                     f"{name} carries {flat.nbytes} bytes, more than the per-tensor limit of "
-                    f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it")
+                    f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it", reason="TENSOR_TOO_LARGE")
             return flat
         which = buf.WhichOneof("contents") if buf is not None else None
         if which == "tensor":

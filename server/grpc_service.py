@@ -14,15 +14,15 @@ from google.protobuf import message as message_module
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from bnns.kernels.errors import BNNSError
+from bnns.errors import BNNSError, InternalError, InvalidArgumentError, ResourceExhaustedError
 from bnns.v1 import service_pb2
 
 from .auth import AuthInterceptor, Authenticator, grpc_server_credentials
 from . import wire
 from .core import Core
 from .dataplane import CallIO
+from .errors import abort
 from .state import KEY_HEADER
-from .errors import grpc_code
 from .settings import Settings
 
 log = logging.getLogger("bnns.server")
@@ -46,8 +46,8 @@ def _serve(core: Core, rpc: str, raw, request_cls, context: grpc.ServicerContext
         # Parsed here rather than by grpcio, which answers an undecodable request with INTERNAL.
         request, tensors = wire.split(raw, request_cls)
     except message_module.DecodeError as error:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{rpc}: the request does not parse as a serialized "
-                      f"{request_cls.DESCRIPTOR.full_name}: {error}")
+        abort(context, InvalidArgumentError(f"{rpc}: the request does not parse as a serialized "
+                                            f"{request_cls.DESCRIPTOR.full_name}: {error}", "MALFORMED_REQUEST"))
     try:
         io = CallIO(arrays=tensors)
         # The tenant comes from the server's own token table, never from a header the caller sets.
@@ -55,9 +55,9 @@ def _serve(core: Core, rpc: str, raw, request_cls, context: grpc.ServicerContext
                              cancelled=cancelled, io=io, idempotency_key=metadata.get(KEY_HEADER, ""))
         return wire.join(response, io.results)
     except BNNSError as error:
-        context.abort(grpc_code(error), error.message)
+        abort(context, error)
     except Exception:   # a bug (Core.call logged the trace): keep the server up, tell the caller
-        context.abort(grpc.StatusCode.INTERNAL, f"internal error in {rpc}; the server log has the details")
+        abort(context, InternalError(f"internal error in {rpc}; the server log has the details"))
 
 
 def _unary_handler(core: Core, rpc: str, request_cls, tenant_of):
@@ -133,7 +133,10 @@ def _chunked_handler(core: Core, tenant_of, max_message_bytes: int, message_cap:
     response_chunk = max(_MIN_CHUNK_BYTES, min(_MAX_CHUNK_BYTES, message_cap // 2))   # fits the send cap
 
     def fail(context, code, message):
-        context.abort(code, message)
+        # Through the one map, with a reason: a malformed stream, or one over the size limit.
+        error = (ResourceExhaustedError(message, "REQUEST_TOO_LARGE") if code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                 else InvalidArgumentError(message, "CHUNKED_CALL_MALFORMED"))
+        abort(context, error)
 
     def parse(raw: bytes, context, received: int):
         try:

@@ -90,14 +90,14 @@ class Registry:
             if self.max_handles and len(mine) >= self.max_handles:
                 raise ResourceExhaustedError(
                     f"live handle limit reached: {self.max_handles} filters and tensors per tenant (max_handles); "
-                    f"destroy some before creating more")
+                    f"destroy some before creating more", reason="HANDLE_LIMIT")
             if self.max_handle_bytes:
                 held = sum(e.bytes_held for e in mine)
                 if held + entry.bytes_held > self.max_handle_bytes:
                     raise ResourceExhaustedError(
                         f"handle bytes limit reached: this {'tensor' if kind == TENSOR else 'filter'} holds "
                         f"{entry.bytes_held} bytes and the tenant's filters and tensors already hold {held}, over "
-                        f"max_handle_bytes {self.max_handle_bytes}")
+                        f"max_handle_bytes {self.max_handle_bytes}", reason="HANDLE_LIMIT")
             self._entries[filter_id] = entry
         return entry
 
@@ -131,14 +131,14 @@ class Registry:
             entry = self._entries.get(handle_id)
         if entry is None or (owner is not None and entry.owner != owner) or (entry.kind == TENSOR) != tensor:
             # Another tenant's handle is reported exactly like one that never existed.
-            raise NotFoundError(_not_found(handle_id, tensor))
+            raise NotFoundError(_not_found(handle_id, tensor), reason="TENSOR_NOT_FOUND" if tensor else "FILTER_NOT_FOUND")
         return entry
 
     def remove(self, filter_id: str, owner: str = "", tensor: bool = False) -> Entry:
         with self._lock:
             entry = self._entries.get(filter_id)
             if entry is None or entry.owner != owner or (entry.kind == TENSOR) != tensor:
-                raise NotFoundError(_not_found(filter_id, tensor))
+                raise NotFoundError(_not_found(filter_id, tensor), reason="TENSOR_NOT_FOUND" if tensor else "FILTER_NOT_FOUND")
             del self._entries[filter_id]
         entry.destroyed = True
         return entry

@@ -30,3 +30,27 @@ def test_each_rpc_has_its_own_request_and_response_message():
         if method.name != "ChunkedCall":
             assert method.input_type.name == method.name + "Request"
             assert method.output_type.name == method.name + "Response"
+
+
+def test_every_route_has_a_worked_example_with_a_real_response():
+    # Including OptimizerStep and ChunkedCall: the docs never show a made-up result.
+    from bnns.server.rest import worked_examples
+    examples = worked_examples()
+    routed = {route.rpc for route in rest_routes(Core())}
+    assert routed == set(examples), routed ^ set(examples)
+    for rpc, named in examples.items():
+        assert named and all("response" in example for example in named.values()), rpc
+
+
+def test_chunked_call_through_a_unary_door_serves_the_named_rpc():
+    from bnns.errors import InvalidArgumentError
+    core = Core()
+    inner = service_pb2.ListFiltersRequest().SerializeToString()
+    answer = core.call("ChunkedCall", service_pb2.MessageChunk(rpc="ListFilters", total_bytes=len(inner), data=inner))
+    assert service_pb2.ListFiltersResponse.FromString(answer.data) == service_pb2.ListFiltersResponse()
+    for bad in (service_pb2.MessageChunk(rpc="ChunkedCall"), service_pb2.MessageChunk(rpc="ListFilters", total_bytes=9)):
+        try:
+            core.call("ChunkedCall", bad)
+            raise AssertionError("a malformed chunk must be refused")
+        except InvalidArgumentError as error:
+            assert error.reason == "CHUNKED_CALL_MALFORMED"

@@ -119,3 +119,100 @@ def test_disallowed_fused_pair_is_rejected(bnns):
     conv = bnns.BNNSLayerParametersConvolution(i_desc=image(bnns, 2, 3, 3), w_desc=w, o_desc=image(bnns, 2, 3, 3))
     assert bnns.BNNSFilterCreateFusedLayer(2, [bnns.BNNSConvolution, bnns.BNNSConvolution], [conv, conv], None) is None
     assert isinstance(bnns.last_error(), InvalidArgumentError)
+
+
+# --------------------------------------------------------------- moving statistics reach the caller
+
+def _fused_conv1x1_norm(bnns, norm_type, c_in, c_out, hw, w, b, mean, var, flags):
+    conv = bnns.BNNSLayerParametersConvolution(
+        i_desc=image(bnns, c_in, hw, hw),
+        w_desc=bnns.BNNSNDArrayDescriptor.from_array(w.reshape(c_out, c_in, 1, 1),
+                                                     bnns.BNNSDataLayoutConvolutionWeightsOIHW),
+        o_desc=image(bnns, c_out, hw, hw), bias=vector(bnns, c_out, b))
+    norm = bnns.BNNSLayerParametersNormalization(
+        i_desc=image(bnns, c_out, hw, hw), o_desc=image(bnns, c_out, hw, hw),
+        moving_mean_desc=vector(bnns, c_out, mean), moving_variance_desc=vector(bnns, c_out, var),
+        momentum=0.9, epsilon=1e-5)
+    f = bnns.BNNSFilterCreateFusedLayer(2, [bnns.BNNSConvolution, norm_type], [conv, norm],
+                                        bnns.BNNSFilterParameters(flags=flags))
+    assert f is not None, bnns.last_error()
+    return f
+
+
+def _moving_reference(mid, norm_type, batch_norm, mean0, var0):
+    """Independent float64 reference of one training step's moving statistics (momentum 0.9,
+    the unbiased variance): BatchNorm over (N, H, W) per channel; InstanceNorm per (n, c) over
+    (H, W), then averaged over the batch."""
+    if norm_type == batch_norm:
+        count = mid.shape[0] * mid.shape[2] * mid.shape[3]
+        mean, var = mid.mean(axis=(0, 2, 3)), mid.var(axis=(0, 2, 3)) * count / (count - 1)
+    else:
+        count = mid.shape[2] * mid.shape[3]
+        mean = mid.mean(axis=(2, 3)).mean(axis=0)
+        var = (mid.var(axis=(2, 3)) * count / (count - 1)).mean(axis=0)
+    return 0.9 * mean0 + 0.1 * mean, 0.9 * var0 + 0.1 * var
+
+
+def test_fused_training_forward_updates_the_callers_moving_statistics(bnns):
+    # Defect of issue 10: the fused compute -> Batch/Instance norm layer never wrote the moving
+    # statistics back (the response had no field for them). With BNNSFlagsUseClientPtr it now
+    # does, as the stand-alone normalization filter does, on every training forward.
+    rng = np.random.default_rng(41)
+    n, c_in, c_out, hw = 3, 2, 3, 4
+    w, b = rng.standard_normal((c_out, c_in)), rng.standard_normal(c_out)
+    x = (rng.standard_normal((n, c_in, hw, hw)) * 2 + 1).astype(np.float32)
+    mid = np.einsum("oi,nihw->nohw", w.astype(np.float32).astype(np.float64), x.astype(np.float64)) \
+        + b.astype(np.float32)[None, :, None, None]
+    for norm_type in (bnns.BNNSBatchNorm, bnns.BNNSInstanceNorm):
+        mean, var = np.full(c_out, 0.5, np.float32), np.full(c_out, 2.0, np.float32)
+        f = _fused_conv1x1_norm(bnns, norm_type, c_in, c_out, hw, w.astype(np.float32), b.astype(np.float32),
+                                mean, var, bnns.BNNSFlagsUseClientPtr)
+        y = np.zeros((n, c_out, hw, hw), np.float32)
+        assert bnns.BNNSFusedFilterApplyBatch(f, n, x, 0, y, 0, True) == 0, bnns.last_error()
+        expected_mean, expected_var = _moving_reference(mid, norm_type, bnns.BNNSBatchNorm, 0.5, 2.0)
+        np.testing.assert_allclose(mean, expected_mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(var, expected_var, rtol=1e-5, atol=1e-6)
+        # A second step moves them again from the caller's (now updated) values.
+        assert bnns.BNNSFusedFilterApplyBatch(f, n, x, 0, y, 0, True) == 0, bnns.last_error()
+        twice_mean, twice_var = _moving_reference(mid, norm_type, bnns.BNNSBatchNorm, expected_mean, expected_var)
+        np.testing.assert_allclose(mean, twice_mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(var, twice_var, rtol=1e-5, atol=1e-6)
+        # Inference normalises with them.
+        assert bnns.BNNSFusedFilterApplyBatch(f, n, x, 0, y, 0, False) == 0, bnns.last_error()
+        np.testing.assert_allclose(y, (mid - twice_mean[None, :, None, None])
+                                   / np.sqrt(twice_var[None, :, None, None] + 1e-5), rtol=1e-4, atol=1e-4)
+        bnns.BNNSFilterDestroy(f)
+
+
+def test_fused_moving_statistics_without_client_pointer_stay_in_the_filter(bnns):
+    # Without BNNSFlagsUseClientPtr BNNS copies the arrays at creation: the caller's are untouched.
+    rng = np.random.default_rng(42)
+    w, b = rng.standard_normal((2, 2)).astype(np.float32), np.zeros(2, np.float32)
+    mean, var = np.zeros(2, np.float32), np.ones(2, np.float32)
+    f = _fused_conv1x1_norm(bnns, bnns.BNNSBatchNorm, 2, 2, 3, w, b, mean, var, 0)
+    x = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    assert bnns.BNNSFusedFilterApplyBatch(f, 2, x, 0, np.zeros_like(x), 0, True) == 0, bnns.last_error()
+    np.testing.assert_array_equal(mean, np.zeros(2))
+    np.testing.assert_array_equal(var, np.ones(2))
+    bnns.BNNSFilterDestroy(f)
+
+
+def test_swift_fused_layer_updates_moving_statistics(bnns):
+    BNNS = bnns.BNNS
+    rng = np.random.default_rng(43)
+    w = rng.standard_normal((3, 4)).astype(np.float32)
+    mean, var = np.zeros(3, np.float32), np.ones(3, np.float32)
+    layer = BNNS.FusedParametersLayer(
+        input=vector(bnns, 4), output=vector(bnns, 3),
+        fused_layer_parameters=[
+            BNNS.FusedFullyConnectedParameters(weights=bnns.BNNSNDArrayDescriptor(
+                layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(4, 3), data=w)),
+            BNNS.FusedNormalizationParameters(type=BNNS.NormalizationType.batch(
+                moving_mean=vector(bnns, 3, mean), moving_variance=vector(bnns, 3, var)))],
+        filter_parameters=bnns.BNNSFilterParameters(flags=bnns.BNNSFlagsUseClientPtr))
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    layer.apply(5, vector(bnns, 4, x), vector(bnns, 3, np.zeros((5, 3), np.float32)), BNNS.LearningPhase.training)
+    mid = x.astype(np.float64) @ w.astype(np.float64).T
+    np.testing.assert_allclose(mean, 0.1 * mid.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(var, 0.9 + 0.1 * mid.var(axis=0, ddof=1), rtol=1e-5, atol=1e-6)
+    layer.close()

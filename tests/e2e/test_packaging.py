@@ -22,7 +22,7 @@ def test_wheel_holds_every_package_and_the_console_script(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for module in ("bnns/v1/service_pb2.py", "bnns/v1/service_pb2_grpc.py", "bnns/v1/types_pb2.py",
                    "bnns/kernels/convolution.py", "bnns/server/cli.py", "bnns/server/healthcheck.py",
-                   "bnns/client/api.py"):
+                   "bnns/client/api.py", "bnns/errors/__init__.py", "bnns/server/rest/app.py"):
         assert module in names, module
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "bnns-server = bnns.server.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
@@ -59,5 +59,5 @@ def test_dockerfile_runs_what_the_tests_cover():
     assert '"-m", "bnns.server.healthcheck"' in dockerfile                 # the tested health check
     assert "USER bnns" in dockerfile and "FROM python:3.11-slim" in dockerfile
     assert "BNNS_STATE_DIR=/var/lib/bnns" in dockerfile and "VOLUME /var/lib/bnns" in dockerfile   # durable
-    for folder in ("proto", "kernels", "server", "client"):
+    for folder in ("proto", "errors", "kernels", "server", "client"):
         assert f"COPY {folder} ./{folder}" in dockerfile

@@ -48,6 +48,13 @@ def ref_cosine(x, y, w):
     return 1 - sum(w * t * v for v, t in zip(x, y))
 
 
+def ref_cosine_similarity_distance(x, y, w):
+    """One sample: 1 - w x.y / (|x| |y|), PyTorch's 1 - cosine_similarity (weighted). Equal to
+    ref_cosine on unit vectors; its gradient there is the header's in_delta -t + (1 - loss) p."""
+    dot = sum(v * t for v, t in zip(x, y))
+    return 1 - w * dot / (math.sqrt(sum(v * v for v in x)) * math.sqrt(sum(t * t for t in y)))
+
+
 def ref_sigmoid_ce(z, t, s=0.0):
     t = t * (1 - s) + s / 2
     p = 1 / (1 + math.exp(-z))
@@ -129,6 +136,8 @@ class Case:
     params: dict = dataclasses.field(default_factory=dict)
     fd_rtol: float = 1e-6     # float64, eps 1e-6: truncation ~eps^2 |f'''|, roundoff ~1e-16 |f|/eps
     fd_atol: float = 1e-8
+    # The function whose gradient the kernel gives, when it is not `reference` itself (same form).
+    gradient_of: Callable = None
 
 
 CASES = [
@@ -159,7 +168,9 @@ CASES = [
          "log(1 - x + eps) blow up", ref_log, fd_rtol=1e-5),
     Case("cosine", L.COSINE_DISTANCE, True,
          lambda rng, s: (unit_rows(rng, s), unit_rows(rng, s)),
-         "unit vectors, the header's domain", ref_cosine),
+         "unit vectors, the header's domain; the gradient is the header's in_delta, the "
+         "gradient of the normalised cosine there", ref_cosine,
+         gradient_of=ref_cosine_similarity_distance),
     Case("hinge", L.HINGE, False, away_from_hinge_kink,
          "0/1 labels; margins kept 0.1 away from the kink where FD straddles the corner",
          ref_hinge),
@@ -209,16 +220,24 @@ def make_weights(rng, form, case_per_sample, n, c):
     return flat, per_entry
 
 
-def reference_output(case, x, y, per_entry_weights, reduction):
+def reference_output(case, x, y, per_entry_weights, reduction, reference=None):
+    reference = reference or case.reference
     entries = []
     for n in range(x.shape[0]):
         if case.per_sample:
-            entries.append(case.reference(list(x[n]), list(y[n]), per_entry_weights[n]))
+            entries.append(reference(list(x[n]), list(y[n]), per_entry_weights[n]))
         else:
             for i in range(x.shape[1]):
-                entries.append(per_entry_weights[n * x.shape[1] + i] * case.reference(x[n, i],
-                                                                                        y[n, i]))
+                entries.append(per_entry_weights[n * x.shape[1] + i] * reference(x[n, i], y[n, i]))
     return np.array(ref_reduce(entries, per_entry_weights, reduction))
+
+
+def differentiated(case, flt, y, weights, per_entry, reduction):
+    """z -> the loss output whose derivative the kernel's gradient is: the filter's own forward,
+    or the case's float64 `gradient_of` reference (CosineDistance: the normalised cosine)."""
+    if case.gradient_of is None:
+        return lambda z: flt.apply(z, y, weights)[0]
+    return lambda z: reference_output(case, z, y, per_entry, reduction, case.gradient_of)
 
 
 def case_inputs(case, seed, reduction, form):
@@ -247,11 +266,11 @@ def test_forward_matches_naive_reference(case, reduction, form):
 @pytest.mark.parametrize("reduction", REDUCTIONS, ids=red_id)
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_input_gradient_matches_finite_differences(case, reduction, form):
-    flt, x, y, weights, _ = case_inputs(case, 202, reduction, form)
+    flt, x, y, weights, per_entry = case_inputs(case, 202, reduction, form)
     _, d_x = flt.apply(x, y, weights, want_input_grad=True)
     # Reduced: d(out)/dx. None: d(sum of the entries)/dx.
-    assert_gradient_matches(d_x, lambda z: float(np.sum(flt.apply(z, y, weights)[0])), x,
-                            rtol=case.fd_rtol, atol=case.fd_atol)
+    loss = differentiated(case, flt, y, weights, per_entry, reduction)
+    assert_gradient_matches(d_x, lambda z: float(np.sum(loss(z))), x, rtol=case.fd_rtol, atol=case.fd_atol)
 
 
 @pytest.mark.parametrize("form", WEIGHT_FORMS)
@@ -267,10 +286,11 @@ def test_apply_gradient_equals_backward_of_one(case, reduction, form):
 @pytest.mark.parametrize("form", WEIGHT_FORMS)
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_unreduced_backward_matches_finite_differences(case, form):
-    flt, x, y, weights, _ = case_inputs(case, 404, L.REDUCTION_NONE, form)
+    flt, x, y, weights, per_entry = case_inputs(case, 404, L.REDUCTION_NONE, form)
     d_loss = projection(np.random.default_rng(405), flt.output_shape(N))
     d_x = flt.apply_backward(x, y, weights, d_loss)
-    assert_gradient_matches(d_x, lambda z: float(np.sum(d_loss * flt.apply(z, y, weights)[0])),
+    loss = differentiated(case, flt, y, weights, per_entry, L.REDUCTION_NONE)
+    assert_gradient_matches(d_x, lambda z: float(np.sum(d_loss * loss(z).reshape(d_loss.shape))),
                             x, rtol=case.fd_rtol, atol=case.fd_atol)
 
 
@@ -451,14 +471,31 @@ def test_log_loss_hand_computed_with_epsilon():
 
 def test_cosine_distance_hand_computed_with_weight_inside_the_sum():
     # x = (0.6, 0.8), y = (0.8, 0.6): y.x = 0.96. Weight 2 per sample: 1 - 2 * 0.96 = -0.92
-    # (the header's 1 - sum(w y x), not w (1 - y.x)); gradient -w y = (-1.6, -1.2).
+    # (the header's 1 - sum(w y x), not w (1 - y.x)); in_delta, the header's -t + (1 - loss) p
+    # with the weight: -2 (0.8, 0.6) + 1.92 (0.6, 0.8) = (-0.448, 0.336).
     flt = make_filter(L.COSINE_DISTANCE, L.REDUCTION_NONE, shape=(2,))
     x, y = np.array([[0.6, 0.8]]), np.array([[0.8, 0.6]])
-    out, _ = flt.apply(x, y)
+    out, d_x = flt.apply(x, y, want_input_grad=True)
     np.testing.assert_allclose(out, [0.04], rtol=1e-12)
+    np.testing.assert_allclose(d_x, [[-0.8 + 0.96 * 0.6, -0.6 + 0.96 * 0.8]], rtol=1e-12)   # -t + (1 - loss) p
     out, d_x = flt.apply(x, y, np.array([2.0]), want_input_grad=True)
     np.testing.assert_allclose(out, [-0.92], rtol=1e-12)
-    np.testing.assert_allclose(d_x, [[-1.6, -1.2]], rtol=1e-12)
+    np.testing.assert_allclose(d_x, [[-0.448, 0.336]], rtol=1e-12)
+
+
+def test_cosine_distance_gradient_is_the_cosine_similarity_gradient_on_unit_vectors():
+    # The defect this guards: the old -w y differed from d(1 - cos)/dp by ~0.6 relative. The
+    # reference is the float64 gradient of 1 - x.y / (|x| |y|), written out by hand:
+    # d/dx = -(y / (|x||y|) - (x.y) x / (|x|^3 |y|)).
+    rng = np.random.default_rng(31)
+    x, y = unit_rows(rng, (6, 5)), unit_rows(rng, (6, 5))
+    flt = make_filter(L.COSINE_DISTANCE, L.REDUCTION_SUM, shape=(5,))
+    _, d_x = flt.apply(x, y, want_input_grad=True)
+    nx, ny = np.linalg.norm(x, axis=1, keepdims=True), np.linalg.norm(y, axis=1, keepdims=True)
+    dot = np.sum(x * y, axis=1, keepdims=True)
+    expected = -(y / (nx * ny) - dot * x / (nx ** 3 * ny))
+    np.testing.assert_allclose(d_x, expected, rtol=1e-12, atol=1e-14)
+    assert np.linalg.norm(-y - expected) / np.linalg.norm(expected) > 0.3   # the old gradient was far off
 
 
 def test_categorical_cross_entropy_matches_the_header_formula():

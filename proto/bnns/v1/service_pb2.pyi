@@ -158,7 +158,7 @@ class MessageChunk(_message.Message):
     def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class CreateFilterRequest(_message.Message):
-    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "filter_parameters")
+    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "dropout", "filter_parameters")
     CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     TRANSPOSED_CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     FULLY_CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +168,7 @@ class CreateFilterRequest(_message.Message):
     NORMALIZATION_FIELD_NUMBER: _ClassVar[int]
     ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
     FUSED_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_FIELD_NUMBER: _ClassVar[int]
     FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     convolution: _types_pb2.ConvolutionParameters
     transposed_convolution: _types_pb2.ConvolutionParameters
@@ -178,8 +179,9 @@ class CreateFilterRequest(_message.Message):
     normalization: _types_pb2.NormalizationParameters
     arithmetic: _types_pb2.ArithmeticParameters
     fused: _types_pb2.FusedParameters
+    dropout: _types_pb2.DropoutParameters
     filter_parameters: _types_pb2.FilterParameters
-    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
+    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., dropout: _Optional[_Union[_types_pb2.DropoutParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
 
 class FilterInfo(_message.Message):
     __slots__ = ("filter_id", "kind", "parameters", "bytes_held", "trainable")
@@ -582,10 +584,14 @@ class FusedFilterApplyBatchRequest(_message.Message):
     def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyBatchResponse(_message.Message):
-    __slots__ = ("out",)
+    __slots__ = ("out", "moving_mean", "moving_variance")
     OUT_FIELD_NUMBER: _ClassVar[int]
+    MOVING_MEAN_FIELD_NUMBER: _ClassVar[int]
+    MOVING_VARIANCE_FIELD_NUMBER: _ClassVar[int]
     out: _types_pb2.Buffer
-    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    moving_mean: _types_pb2.Buffer
+    moving_variance: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_mean: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_variance: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class FusedFilterApplyMultiInputBatchRequest(_message.Message):
     __slots__ = ("filter_id", "batch_size", "training", "outputs")
@@ -608,10 +614,14 @@ class FusedFilterApplyMultiInputBatchRequest(_message.Message):
     def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., training: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class FusedFilterApplyMultiInputBatchResponse(_message.Message):
-    __slots__ = ("out",)
+    __slots__ = ("out", "moving_mean", "moving_variance")
     OUT_FIELD_NUMBER: _ClassVar[int]
+    MOVING_MEAN_FIELD_NUMBER: _ClassVar[int]
+    MOVING_VARIANCE_FIELD_NUMBER: _ClassVar[int]
     out: _types_pb2.Buffer
-    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    moving_mean: _types_pb2.Buffer
+    moving_variance: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_mean: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., moving_variance: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
 class FusedFilterApplyBackwardBatchRequest(_message.Message):
     __slots__ = ("filter_id", "batch_size", "out", "out_delta", "compute_in_delta", "compute_delta_parameters", "outputs")

@@ -713,6 +713,20 @@ class QuantizationParameters(_message.Message):
     bias: NDArrayDescriptor
     def __init__(self, axis_mask: _Optional[int] = ..., function: _Optional[_Union[QuantizerFunction, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., scale: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
 
+class DropoutParameters(_message.Message):
+    __slots__ = ("i_desc", "o_desc", "rate", "seed", "control")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    rate: float
+    seed: int
+    control: int
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., rate: _Optional[float] = ..., seed: _Optional[int] = ..., control: _Optional[int] = ...) -> None: ...
+
 class FusedLayerParameters(_message.Message):
     __slots__ = ("convolution", "transposed_convolution", "fully_connected", "normalization", "arithmetic", "quantization")
     CONVOLUTION_FIELD_NUMBER: _ClassVar[int]

@@ -1,0 +1,515 @@
+"""The one table of layer kinds (OpInfo-style; DESIGN.md "Layer kinds as rows").
+
+One ``Kind`` row per layer kind names everything the service needs to know about it:
+
+* ``case``: its parameters case, in ``CreateFilterRequest.layer`` (``creatable``) and/or
+  ``FusedLayerParameters.layer`` (``filter_types``: it can be a fused member);
+* ``decode``: the codec decoder of that message into the kernel's parameters, and ``filter``:
+  the kernels filter class built from them (``options``: constructor arguments from fields
+  that are not part of Apple's struct, such as the activation's seed);
+* ``apply`` / ``backward``: the RPCs (BNNS entry points) that serve it, with the per-kind glue
+  the generic ``FilterApply[Backward]Batch`` needs (``generic_forward`` / ``generic_backward``);
+* ``samples``: small worked examples (the kind's parameters in proto3 JSON, then its calls in
+  order) that are at once the REST documentation's examples, the test matrix's sample inputs,
+  and, with ``reference`` (an independent float64 oracle) and ``gradient`` (which call's input
+  gradient to check by finite differences), its correctness checks;
+* ``errors``: inputs its creation must refuse, and ``tolerance`` with the reason for it.
+
+The Core's builders and kind checks, the codec's fused members, the REST examples, the SDK's
+fused member map and tests/e2e/test_kinds.py read this table: adding a kind is adding a row (its
+proto message and kernel aside). It lives in server/ because a row ties the contract (proto
+cases, RPC names, JSON bodies) to the kernels, and kernels/ knows nothing of protobuf.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import inspect
+from typing import Callable, Optional
+
+import numpy as np
+
+from bnns.kernels import activation, arithmetic, convolution, dropout, fused, loss, normalization, pooling
+from bnns.kernels.errors import InvalidArgumentError, require
+from bnns.v1 import service_pb2, types_pb2
+
+from . import codec
+
+
+# ------------------------------------------------------------------------------------- the row
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One call of a sample: the RPC and its body in proto3 JSON (without the filter_id)."""
+
+    rpc: str
+    body: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Gradient:
+    """Which input gradient of a sample the matrix checks by central finite differences:
+    ``d sum(out_delta * out) / d in`` of ``calls[forward]`` against the ``in_delta`` that
+    ``calls[backward]`` returns (``index``: the input, for repeated ``in``)."""
+
+    forward: int
+    backward: int
+    index: Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    name: str                # the example's name in the REST docs
+    summary: str
+    create: dict             # the parameters message in proto3 JSON
+    calls: tuple             # Calls, in order
+    # Independent float64 oracle: (create, forward call body) -> expected values of the first
+    # call's main result (``out``), any shape (compared flat).
+    reference: Optional[Callable] = None
+    gradient: Optional[Gradient] = None
+    no_gradient: str = ""    # why there is no finite-difference check, when there is none
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorInput:
+    """A creation the kind must refuse: ``mutate`` edits a deep copy of the first sample's
+    parameters; the error has ``status`` and its message contains ``message``."""
+
+    id: str
+    mutate: Callable
+    message: str
+    status: str = "INVALID_ARGUMENT"
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerance:
+    rtol: float = 1e-5        # forward vs the float64 reference (the service computes in float32)
+    atol: float = 1e-5
+    fd_eps: float = 1e-2      # finite differences through float32 arithmetic: roundoff ~1e-7/eps
+    fd_rtol: float = 2e-2
+    fd_atol: float = 2e-3
+    why: str = "float32 arithmetic against float64 references"
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    case: str                          # CreateFilterRequest.layer / FusedLayerParameters.layer case
+    decode: Callable                   # codec decoder: (message, source, prefix) -> kernel parameters
+    filter: Callable                   # kernels filter class: filter(parameters, **options(message))
+    apply: tuple = ()                  # the RPCs that run its forward
+    backward: tuple = ()               # the RPCs that run its backward
+    creatable: bool = True             # a CreateFilterRequest.layer case (else: a fused member only)
+    filter_types: tuple = ()           # BNNSFilterType values it stands for as a fused member (none: cannot be one)
+    fused_type: Optional[Callable] = None   # message -> its BNNSFilterType, when filter_types has several
+    options: Optional[Callable] = None      # message -> extra constructor arguments
+    generic_forward: Optional[Callable] = None   # (filter, x, out) -> y for FilterApplyBatch
+    generic_backward: Optional[Callable] = None  # (filter, x, y, dy, request) -> (d_in, d_w, d_b)
+    samples: tuple = ()
+    errors: tuple = ()
+    tolerance: Tolerance = Tolerance()
+
+    def build(self, message, source, prefix: str):
+        """The kernels filter for this kind's parameters message (validated by its constructor)."""
+        extra = self.options(message) if self.options is not None else {}
+        return self.filter(self.decode(message, source, prefix), **extra)
+
+    def member(self, message, source, prefix: str) -> tuple:
+        """(BNNSFilterType, kernel parameters) as a member of BNNSFilterCreateFusedLayer."""
+        filter_type = self.fused_type(message) if self.fused_type is not None else self.filter_types[0]
+        return filter_type, self.decode(message, source, prefix)
+
+    @property
+    def message_class(self):
+        """The proto message of this kind's parameters."""
+        for holder in (service_pb2.CreateFilterRequest, types_pb2.FusedLayerParameters):
+            field = holder.DESCRIPTOR.fields_by_name.get(self.case)
+            if field is not None:
+                return getattr(types_pb2, field.message_type.name)
+        raise KeyError(self.case)
+
+
+# ------------------------------------------------------------------- per-kind glue of the doors
+
+def apply_into(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+    """f.apply(x), into ``out`` when the kernel takes one (out=) and the caller gave a place."""
+    if out is not None and _takes_out(type(f)):
+        return f.apply(x, out=out)
+    return f.apply(x)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_out(filter_class) -> bool:
+    return "out" in inspect.signature(filter_class.apply).parameters
+
+
+def generic_backward(f, x, y, dy, request):
+    return f.apply_backward(x, y, dy, input_grad=request.compute_in_delta,
+                            weights_grad=request.compute_weights_delta, bias_grad=request.compute_bias_delta)
+
+
+def _pooling_forward(f, x, out):
+    """BNNSFilterApplyBatch on a pooling filter: the output without indices."""
+    require(f.function != pooling.UN_MAX, "UnMax pooling needs indices: use PoolingFilterApplyBatch")
+    return f.apply(x)[0]
+
+
+def _activation_backward(f, x, y, dy, request):
+    """A stand-alone activation's weights_delta is its trainable alpha (LeakyReLU, PReLU)."""
+    require(not request.compute_bias_delta, "an activation filter has no bias: bias_delta was asked")
+    d_in, d_w = f.apply_backward(x, y, dy, input_grad=request.compute_in_delta,
+                                 weights_grad=request.compute_weights_delta)
+    return d_in, d_w, None
+
+
+def _training_forward(f, x, out):
+    """BNNSFilterApplyBatch on a filter with a training mode (dropout): a training forward."""
+    return f.apply(x, training=True)
+
+
+# ------------------------------------------------------------------------- fused parameters
+
+def fused_params(pb: types_pb2.FusedParameters, source, prefix: str) -> fused.FusedParams:
+    """BNNSFilterCreateFusedLayer's (types, parameter structs): each member's oneof case is a
+    row of the table that can be a fused member."""
+    layers = []
+    for k, member in enumerate(pb.layers):
+        case = member.WhichOneof("layer")
+        try:
+            kind = FUSED_MEMBERS.get(case)
+            if kind is None:
+                raise InvalidArgumentError("no layer set" if case is None else f"{case} cannot be a fused member")
+            layers.append(kind.member(getattr(member, case), source, f"{prefix}.layers[{k}].{case}"))
+        except InvalidArgumentError as error:
+            raise InvalidArgumentError(f"fused.layers[{k}] ({case}): {error.message}") from None
+    return fused.FusedParams(layers=tuple(layers))
+
+
+# ------------------------------------------------------------------------ samples' vocabulary
+
+IMAGE_4X4 = [[1, 2, 0, 1], [0, 3, 1, 2], [2, 0, 4, 1], [1, 1, 0, 3]]
+IMAGE_4X4_B = [[0, 1, 2, 3], [1, 0, 1, 0], [2, 1, 0, 1], [3, 0, 1, 2]]
+CHW_2X1X2 = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]         # batch of 2 items, C=2, H=1, W=2
+CHW_2X1X2_B = [[[0, 1], [0, 1]], [[1, 0], [1, 0]]]
+
+
+def desc(layout_name: str, size: list, values=None) -> dict:
+    """An NDArrayDescriptor in proto3 JSON (size[0] fastest, as BNNS), Float32, with data when given."""
+    document = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": "DATA_TYPE_FLOAT32"}
+    if values is not None:
+        document["data"] = {"values": values}
+    return document
+
+
+def batch_norm(size: list, channels: int, moving: bool) -> dict:
+    params = {"type": "FILTER_TYPE_BATCH_NORM", "i_desc": desc("IMAGE_CHW", size), "o_desc": desc("IMAGE_CHW", size),
+              "beta_desc": desc("VECTOR", [channels], [0.0] * channels),
+              "gamma_desc": desc("VECTOR", [channels], [1.0] * channels), "momentum": 0.9, "epsilon": 1e-5}
+    if moving:
+        params["moving_mean_desc"] = desc("VECTOR", [channels], [0.0] * channels)
+        params["moving_variance_desc"] = desc("VECTOR", [channels], [1.0] * channels)
+    return params
+
+
+CONVOLUTION = {
+    "i_desc": desc("IMAGE_CHW", [4, 4, 1]),                                    # W, H, C
+    "w_desc": desc("CONVOLUTION_WEIGHTS_OIHW", [3, 3, 1, 1], [[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
+    "o_desc": desc("IMAGE_CHW", [2, 2, 1]),
+    "bias": desc("VECTOR", [1], [0.5]),
+    "activation": {"function": "ACTIVATION_FUNCTION_IDENTITY"},
+}
+ADD_2X1X2 = {"arithmetic_function": "ARITHMETIC_FUNCTION_ADD",
+             "inputs": [{"desc": desc("IMAGE_CHW", [2, 1, 2]), "type": "DESCRIPTOR_TYPE_SAMPLE"}] * 2,
+             "o_desc": desc("IMAGE_CHW", [2, 1, 2]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}
+
+
+def values(document) -> np.ndarray:
+    """The numbers of a proto3 JSON Buffer ({"values": nested lists}) or descriptor, as float64."""
+    if "data" in document:
+        document = document["data"]
+    return np.asarray(document["values"], dtype=np.float64)
+
+
+# ------------------------------------------------ independent float64 references of the samples
+
+def _ref_convolution(create, body) -> np.ndarray:
+    """Cross-correlation with loops: out[n, y, x] = sum w[ky, kx] in[n, y + ky, x + kx] + bias."""
+    x = values(body["in"]).reshape(-1, 4, 4)
+    w = values(create["w_desc"]).reshape(3, 3)
+    out = np.zeros((x.shape[0], 2, 2))
+    for n in range(x.shape[0]):
+        for r in range(2):
+            for c in range(2):
+                out[n, r, c] = sum(w[i, j] * x[n, r + i, c + j] for i in range(3) for j in range(3))
+    return out + values(create["bias"])[0]
+
+
+def _ref_transposed_convolution(create, body) -> np.ndarray:
+    """Scatter: out[y + ky, x + kx] += in[y, x] w[ky, kx] (PyTorch's conv_transpose2d)."""
+    x = values(body["in"]).reshape(-1, 2, 2)
+    w = values(create["w_desc"]).reshape(2, 2)
+    out = np.zeros((x.shape[0], 3, 3))
+    for n in range(x.shape[0]):
+        for r in range(2):
+            for c in range(2):
+                out[n, r:r + 2, c:c + 2] += x[n, r, c] * w
+    return out
+
+
+def _ref_fully_connected(create, body) -> np.ndarray:
+    x = values(body["in"]).reshape(-1, 3)
+    w = values(create["w_desc"]).reshape(2, 3)
+    return np.maximum(x @ w.T + values(create["bias"]), 0)
+
+
+def _ref_leaky_relu(create, body) -> np.ndarray:
+    x = values(body["in"])
+    return np.where(x >= 0, x, create["activation"]["alpha"] * x)
+
+
+def _ref_max_pool(create, body) -> np.ndarray:
+    x = values(body["in"]).reshape(4, 4)
+    return np.array([[x[r:r + 2, c:c + 2].max() for c in (0, 2)] for r in (0, 2)])
+
+
+def _ref_softmax_cross_entropy_mean(create, body) -> np.ndarray:
+    x, y = values(body["in"]), values(body["labels"])
+    log_p = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    return np.array([-(y * log_p).sum(axis=1).mean()])
+
+
+def _batch_normalized(x: np.ndarray, gamma, beta, eps=1e-5) -> np.ndarray:
+    """x of shape (N, C, ...), per channel over everything else (biased variance)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return np.reshape(gamma, shape) * (x - mean) / np.sqrt(var + eps) + np.reshape(beta, shape)
+
+
+def _ref_batch_norm(create, body) -> np.ndarray:
+    return _batch_normalized(values(body["in"]), values(create["gamma_desc"]), values(create["beta_desc"]))
+
+
+def _ref_multiply(create, body) -> np.ndarray:
+    a, b = (values(v) for v in body["in"])
+    return a * b
+
+
+def _ref_fused_convolution_batch_norm(create, body) -> np.ndarray:
+    conv, norm = create["layers"][0]["convolution"], create["layers"][1]["normalization"]
+    mid = _ref_convolution(conv, body)[:, None]          # (N, C=1, 2, 2)
+    return _batch_normalized(mid, values(norm["gamma_desc"]), values(norm["beta_desc"]))
+
+
+def _ref_fused_add_batch_norm(create, body) -> np.ndarray:
+    norm = create["layers"][1]["normalization"]
+    a, b = (values(v) for v in body["in"])
+    return _batch_normalized(a + b, values(norm["gamma_desc"]), values(norm["beta_desc"]))
+
+
+def _ref_dropout(create, body) -> np.ndarray:
+    """Inverted dropout with the documented mask rule: keep = U >= rate, U drawn from PCG64(seed)
+    for the whole batch in C order (control 0: one draw per element)."""
+    x = values(body["in"])
+    keep = np.random.default_rng(create["seed"]).random(x.shape) >= create["rate"]
+    return x * keep / (1 - create["rate"])
+
+
+# ------------------------------------------------------------------------------ error helpers
+
+def _set(path: str, value):
+    """A mutation setting ``a.b.c`` (dotted keys of the JSON body) to ``value``."""
+    def mutate(body):
+        *parents, last = path.split(".")
+        for key in parents:
+            body = body[key]
+        body[last] = value
+    return mutate
+
+
+def _delete(path: str):
+    def mutate(body):
+        *parents, last = path.split(".")
+        for key in parents:
+            body = body[key]
+        del body[last]
+    return mutate
+
+
+# ---------------------------------------------------------------------------------- the table
+
+_GENERIC = ("FilterApplyBatch",), ("FilterApplyBackwardBatch",)
+_NORM_TYPES = fused.NORM_TYPES
+
+KINDS: dict = {k.case: k for k in (
+    Kind("convolution", codec.convolution_params, convolution.ConvolutionFilter, *_GENERIC,
+         filter_types=(fused.CONVOLUTION,),
+         samples=(Sample("convolution", "1-channel 3x3 convolution (a Laplacian, bias 0.5) over a 4x4 image",
+                         CONVOLUTION, (
+                             Call("FilterApplyBatch", {"batch_size": 1, "in": {"values": IMAGE_4X4}}),
+                             Call("FilterApplyBackwardBatch", {
+                                 "batch_size": 1, "in": {"values": IMAGE_4X4}, "out_delta": {"values": [[1, 0], [0, 1]]},
+                                 "compute_in_delta": True, "compute_weights_delta": True, "compute_bias_delta": True})),
+                         _ref_convolution, Gradient(0, 1)),),
+         errors=(ErrorInput("output_size_mismatch", _set("o_desc.size", [3, 3, 1]), "o_desc"),
+                 ErrorInput("weights_without_data", _delete("w_desc.data"), "w_desc"))),
+    Kind("transposed_convolution", codec.convolution_params, convolution.TransposedConvolutionFilter, *_GENERIC,
+         filter_types=(fused.TRANSPOSED_CONVOLUTION,),
+         samples=(Sample("transposed_convolution", "1-channel 2x2 transposed convolution of a 2x2 image (3x3 out)", {
+             "i_desc": desc("IMAGE_CHW", [2, 2, 1]),
+             "w_desc": desc("CONVOLUTION_WEIGHTS_OIHW", [2, 2, 1, 1], [[1, 2], [-1, 0.5]]),
+             "o_desc": desc("IMAGE_CHW", [3, 3, 1])}, (
+                 Call("FilterApplyBatch", {"batch_size": 1, "in": {"values": [[1, 2], [3, -1]]}}),
+                 Call("FilterApplyBackwardBatch", {
+                     "batch_size": 1, "in": {"values": [[1, 2], [3, -1]]},
+                     "out_delta": {"values": [[1, 0, 1], [0, 2, 0], [1, 0, -1]]},
+                     "compute_in_delta": True, "compute_weights_delta": True})),
+             _ref_transposed_convolution, Gradient(0, 1)),),
+         errors=(ErrorInput("output_size_mismatch", _set("o_desc.size", [5, 5, 1]), "o_desc"),)),
+    Kind("fully_connected", codec.fully_connected_params, convolution.FullyConnectedFilter, *_GENERIC,
+         filter_types=(fused.FULLY_CONNECTED,),
+         samples=(Sample("fully_connected", "3 -> 2 fully connected layer with ReLU", {
+             "i_desc": desc("VECTOR", [3]),
+             "w_desc": desc("ROW_MAJOR_MATRIX", [3, 2], [[1, 0, -1], [0.5, 0.5, 0.5]]),   # size (I, O): row o = W[o, :]
+             "o_desc": desc("VECTOR", [2]), "bias": desc("VECTOR", [2], [0, 1]),
+             "activation": {"function": "ACTIVATION_FUNCTION_RECTIFIED_LINEAR"}}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [[1, 2, 3], [3, 2, 1]]}}),
+                 Call("FilterApplyBackwardBatch", {
+                     "batch_size": 2, "in": {"values": [[1, 2, 3], [3, 2, 1]]}, "out": {"values": [[0, 4], [2, 4]]},
+                     "out_delta": {"values": [[1, 1], [1, 1]]}, "compute_in_delta": True,
+                     "compute_weights_delta": True})),
+             _ref_fully_connected, Gradient(0, 1)),),
+         errors=(ErrorInput("weights_size_mismatch", _set("w_desc.size", [4, 2]), "w_desc"),)),
+    Kind("activation", codec.activation_params, activation.ActivationFilter, *_GENERIC,
+         options=lambda message: {"seed": int(message.seed)}, generic_backward=_activation_backward,
+         samples=(Sample("activation", "leaky ReLU (alpha 0.1) over 4-vectors", {
+             "i_desc": desc("VECTOR", [4]), "o_desc": desc("VECTOR", [4]),
+             "activation": {"function": "ACTIVATION_FUNCTION_LEAKY_RECTIFIED_LINEAR", "alpha": 0.1}}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [[-2, -0.5, 0.5, 2], [1, -1, 3, -3]]}}),
+                 Call("FilterApplyBackwardBatch", {
+                     "batch_size": 2, "in": {"values": [[-2, -0.5, 0.5, 2], [1, -1, 3, -3]]},
+                     "out_delta": {"values": [[1, 1, 1, 1], [1, -1, 2, 0.5]]}, "compute_in_delta": True})),
+             _ref_leaky_relu, Gradient(0, 1)),),
+         errors=(ErrorInput("unknown_function", _set("activation.function", 999), "999"),
+                 ErrorInput("shape_change", _set("o_desc.size", [5]), "o_desc"))),
+    Kind("pooling", codec.pooling_params, pooling.PoolingFilter,
+         ("FilterApplyBatch", "PoolingFilterApplyBatch"), ("PoolingFilterApplyBackwardBatch",),
+         generic_forward=_pooling_forward,
+         samples=(Sample("pooling", "2x2 max pooling, stride 2, over a 4x4 image", {
+             "i_desc": desc("IMAGE_CHW", [4, 4, 1]), "o_desc": desc("IMAGE_CHW", [2, 2, 1]),
+             "pooling_function": "POOLING_FUNCTION_MAX", "k_width": 2, "k_height": 2, "x_stride": 2, "y_stride": 2}, (
+                 Call("PoolingFilterApplyBatch", {"batch_size": 1, "in": {"values": IMAGE_4X4}, "compute_indices": True,
+                                                  "indices_data_type": "DATA_TYPE_UINT64"}),
+                 Call("PoolingFilterApplyBackwardBatch", {
+                     "batch_size": 1, "in": {"values": IMAGE_4X4}, "out": {"values": [[3, 2], [2, 4]]},
+                     "out_delta": {"values": [[1, -1], [2, 1]]}, "compute_in_delta": True})),
+             _ref_max_pool, Gradient(0, 1)),),
+         errors=(ErrorInput("zero_kernel", _set("k_width", 0), "k_width"),)),
+    Kind("loss", codec.loss_params, loss.LossFilter, ("LossFilterApplyBatch",), ("LossFilterApplyBackwardBatch",),
+         samples=(Sample("loss", "softmax cross-entropy over 3 classes, mean over the batch", {
+             "function": "LOSS_FUNCTION_SOFTMAX_CROSS_ENTROPY", "i_desc": desc("VECTOR", [3]),
+             "o_desc": desc("VECTOR", [1]), "reduction": "LOSS_REDUCTION_MEAN"}, (
+                 Call("LossFilterApplyBatch", {"batch_size": 2, "in": {"values": [[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]},
+                                               "labels": {"values": [[1, 0, 0], [0, 1, 0]]}, "compute_in_delta": True}),
+                 Call("LossFilterApplyBackwardBatch", {
+                     "batch_size": 2, "in": {"values": [[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]},
+                     "labels": {"values": [[1, 0, 0], [0, 1, 0]]}, "out_delta": {"values": [1.0]}})),
+             _ref_softmax_cross_entropy_mean, Gradient(0, 1)),),
+         errors=(ErrorInput("unknown_function", _set("function", 99), "99"),
+                 ErrorInput("reduced_output_too_big", _set("o_desc.size", [3]), "o_desc"))),
+    Kind("normalization", codec.normalization_params, normalization.NormalizationFilter,
+         ("NormalizationFilterApplyBatch",), ("NormalizationFilterApplyBackwardBatch",),
+         filter_types=_NORM_TYPES, fused_type=lambda message: int(message.type),
+         samples=(Sample("normalization", "batch norm over 2 channels of 1x2 images, with moving statistics",
+                         batch_norm([2, 1, 2], 2, moving=True), (
+                             Call("NormalizationFilterApplyBatch", {"batch_size": 2, "in": {"values": CHW_2X1X2},
+                                                                    "training": True}),
+                             Call("NormalizationFilterApplyBackwardBatch", {
+                                 "batch_size": 2, "out_delta": {"values": [[[1, 0], [0, 1]], [[1, 0], [0, -1]]]},
+                                 "compute_in_delta": True, "compute_beta_delta": True, "compute_gamma_delta": True})),
+                         _ref_batch_norm, Gradient(0, 1)),),
+         errors=(ErrorInput("wrong_beta_size", _set("beta_desc.size", [3]), "beta"),
+                 ErrorInput("negative_moving_variance", _set("moving_variance_desc.data.values", [-1, 1]), "negative"))),
+    Kind("arithmetic", codec.arithmetic_params, arithmetic.ArithmeticFilter,
+         ("ArithmeticFilterApplyBatch",), ("ArithmeticFilterApplyBackwardBatch",), filter_types=(fused.ARITHMETIC,),
+         samples=(Sample("arithmetic", "element-wise product of two 3-vectors", {
+             "arithmetic_function": "ARITHMETIC_FUNCTION_MULTIPLY",
+             "inputs": [{"desc": desc("VECTOR", [3]), "type": "DESCRIPTOR_TYPE_SAMPLE"}] * 2,
+             "o_desc": desc("VECTOR", [3]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}, (
+                 Call("ArithmeticFilterApplyBatch", {"batch_size": 1, "in": [{"values": [1, 2, 3]},
+                                                                            {"values": [4, 5, 6]}]}),
+                 Call("ArithmeticFilterApplyBackwardBatch", {
+                     "batch_size": 1, "in": [{"values": [1, 2, 3]}, {"values": [4, 5, 6]}],
+                     "compute_in_delta": [True, True], "out_delta": {"values": [1, -1, 2]}})),
+             _ref_multiply, Gradient(0, 1, index=0)),),
+         errors=(ErrorInput("one_operand_for_a_binary_function", lambda body: body["inputs"].pop(), "operand"),)),
+    Kind("dropout", codec.decode_as(dropout.DropoutParams), dropout.DropoutFilter, *_GENERIC,
+         generic_forward=_training_forward,
+         samples=(Sample("dropout", "dropout at rate 0.5 over 2-channel 1x2 images, seeded", {
+             "i_desc": desc("IMAGE_CHW", [2, 1, 2]), "o_desc": desc("IMAGE_CHW", [2, 1, 2]), "rate": 0.5, "seed": 42}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": CHW_2X1X2}}),
+                 Call("FilterApplyBackwardBatch", {"batch_size": 2, "out_delta": {"values": CHW_2X1X2_B},
+                                                   "compute_in_delta": True})),
+             _ref_dropout, no_gradient="each forward draws a new mask, so finite differences cannot hold it "
+                                       "fixed; tests/kernels/test_dropout.py checks the backward"),),
+         errors=(ErrorInput("rate_one", _set("rate", 1.0), "rate"),
+                 ErrorInput("shape_change", _set("o_desc.size", [2, 2, 1]), "o_desc"),
+                 ErrorInput("control_beyond_rank", _set("control", 16), "control"))),
+    Kind("quantization", codec.quantization_params, fused.QuantizationFilter, creatable=False,
+         filter_types=(fused.QUANTIZATION,)),
+    Kind("fused", fused_params, fused.FusedFilter,
+         ("FusedFilterApplyBatch", "FusedFilterApplyMultiInputBatch"),
+         ("FusedFilterApplyBackwardBatch", "FusedFilterApplyBackwardMultiInputBatch"),
+         samples=(
+             Sample("fused_convolution_batch_norm", "the convolution example followed by batch norm",
+                    {"layers": [{"convolution": CONVOLUTION},
+                                {"normalization": batch_norm([2, 2, 1], 1, moving=False)}]}, (
+                        Call("FusedFilterApplyBatch", {"batch_size": 2, "in": {"values": [IMAGE_4X4, IMAGE_4X4_B]},
+                                                       "training": True}),
+                        Call("FusedFilterApplyBackwardBatch", {
+                            "batch_size": 2, "in": {"values": [IMAGE_4X4, IMAGE_4X4_B]},
+                            "out_delta": {"values": [[[1, 0], [0, 1]], [[0, 1], [-1, 0]]]}, "compute_in_delta": True,
+                            "compute_delta_parameters": [True, True, True, True]})),
+                    _ref_fused_convolution_batch_norm, Gradient(0, 1)),
+             Sample("fused_add_batch_norm", "the sum of two inputs followed by batch norm over 2 channels",
+                    {"layers": [{"arithmetic": ADD_2X1X2}, {"normalization": batch_norm([2, 1, 2], 2, moving=False)}]}, (
+                        Call("FusedFilterApplyMultiInputBatch", {
+                            "batch_size": 2, "in": [{"values": CHW_2X1X2}, {"values": CHW_2X1X2_B}], "training": True}),
+                        Call("FusedFilterApplyBackwardMultiInputBatch", {
+                            "batch_size": 2, "in": [{"values": CHW_2X1X2}, {"values": CHW_2X1X2_B}],
+                            "compute_in_delta": [True, True],
+                            "out_delta": {"values": [[[1, 0], [0, 1]], [[1, 0], [0, -1]]]},
+                            "compute_delta_parameters": [True, True]})),
+                    _ref_fused_add_batch_norm, Gradient(0, 1, index=1))),
+         errors=(ErrorInput("three_members", lambda body: body["layers"].append(body["layers"][1]), "exactly two"),
+                 ErrorInput("normalization_first", lambda body: body["layers"].reverse(), "not a pair"))),
+)}
+
+CREATABLE = {case: kind for case, kind in KINDS.items() if kind.creatable}
+FUSED_MEMBERS = {case: kind for case, kind in KINDS.items() if kind.filter_types}
+FUSED_MEMBER_CASE = {t: case for case, kind in FUSED_MEMBERS.items() for t in kind.filter_types}
+
+
+def served_by(rpc: str) -> frozenset:
+    """The kinds an entry point serves (its apply or backward RPC)."""
+    return _SERVED.get(rpc, frozenset())
+
+
+_SERVED: dict = {}
+for _kind in KINDS.values():
+    for _rpc in _kind.apply + _kind.backward:
+        _SERVED[_rpc] = _SERVED.get(_rpc, frozenset()) | {_kind.case}
+
+
+def samples() -> list:
+    """(kind, sample) for every sample of every creatable kind, in table order."""
+    return [(kind, sample) for kind in CREATABLE.values() for sample in kind.samples]
+
+
+def sample_create_request(kind: Kind, sample: Sample, mutate: Optional[Callable] = None) -> dict:
+    """The CreateFilterRequest body of a sample (a deep copy, edited by ``mutate`` if given)."""
+    parameters = copy.deepcopy(sample.create)
+    if mutate is not None:
+        mutate(parameters)
+    return {kind.case: parameters}
