@@ -106,7 +106,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .errors import InvalidArgumentError, require
+from .errors import InvalidArgumentError, require, require_out
 from .layout import FIRST_MAJOR_LAYOUTS, LAYOUT_IMAGE_CHW, Descriptor
 
 # BNNSActivationFunction raw values (bnns.md 3.1) ------------------------------------------------
@@ -842,15 +842,31 @@ class ActivationFilter:
         """The trainable parameters: {"alpha": live float32 array} or {}."""
         return {} if self._alpha is None else {"alpha": self._alpha}
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """y = act(x); x of shape (N, *i_desc.shape), y of shape (N, *o_desc.shape), x's dtype."""
+    def apply(self, x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """y = act(x); x of shape (N, *i_desc.shape), y of shape (N, *o_desc.shape), x's dtype.
+
+        out : optional float array of shape (N, *o_desc.shape), possibly a strided view; y is
+            written into it and it is returned (Identity and ReLU write it directly, the other
+            functions with one final copy).
+        """
         x = self._batch(x, "x", self.input_desc)
+        if out is not None:
+            require_out(out, x.shape, "out")
+            function = self._params.activation.function
+            if self._alpha is None and function == IDENTITY:
+                np.copyto(out, x)
+                return out
+            if self._alpha is None and function == RECTIFIED_LINEAR:
+                return np.maximum(x, 0, out=out)
+            np.copyto(out, self.apply(x))
+            return out
         if self._alpha is not None:
             return _leaky(x, self._alpha.reshape(self._alpha_shape)).astype(x.dtype, copy=False)
         return forward(x, self._params.activation, axes=self._axes, rng=self._rng)
 
     def apply_backward(self, x: Optional[np.ndarray], y: Optional[np.ndarray], d_out: np.ndarray,
-                       *, input_grad: bool = True, weights_grad: bool = False) -> tuple:
+                       *, input_grad: bool = True, weights_grad: bool = False,
+                       in_delta_out: Optional[np.ndarray] = None) -> tuple:
         """(dL/dx, dL/dalpha) from dL/dy.
 
         Parameters
@@ -862,11 +878,19 @@ class ActivationFilter:
         input_grad : compute dL/dx.
         weights_grad : compute dL/dalpha (LeakyRectifiedLinear: shape (1,), PReLUPerChannel:
             (C,)), summed over the batch as BNNS returns it in weights_delta.
+        in_delta_out : optional float array of shape (N, *i_desc.shape), possibly a strided
+            view; dL/dx is written into it and returned as d_in.
 
         Returns
         -------
         (d_in, d_alpha), each None when not asked; in d_out's dtype.
         """
+        if in_delta_out is not None and input_grad:
+            d_out = self._batch(d_out, "d_out", self.output_desc)
+            require_out(in_delta_out, (d_out.shape[0],) + self.input_desc.shape, "in_delta_out")
+            d_in, d_alpha = self.apply_backward(x, y, d_out, input_grad=True, weights_grad=weights_grad)
+            np.copyto(in_delta_out, d_in)
+            return in_delta_out, d_alpha
         kind = self._kind
         act = self._params.activation
         require(not weights_grad or kind.trainable_alpha,

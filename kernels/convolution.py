@@ -48,7 +48,7 @@ import numpy as np
 from . import activation as act_mod
 from . import blas
 from .activation import Activation
-from .errors import require
+from .errors import require, require_out
 from .layout import (
     Descriptor, LAYOUT_CONV_WEIGHTS_IOHRWR, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_OIHW,
     LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR,
@@ -81,7 +81,7 @@ class ConvGeometry:
                 (w + left + right - ekw) // self.stride[1] + 1)
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.ndarray] = None) -> np.ndarray:
     """2-D cross-correlation.
 
     Parameters
@@ -89,6 +89,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     x : ndarray of shape (N, C, H, W) — BNNS ImageCHW, size = (W, H, C)
     w : ndarray of shape (O, C/G, kH, kW) — logical OIHW
     geom : stride, dilation, padding, groups
+    out : optional ndarray of shape (N, O, H_out, W_out), any strides, written and returned
 
     Returns
     -------
@@ -98,9 +99,11 @@ def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     o, cg, kh, kw = w.shape
     g = geom.groups
     ho, wo = geom.output_hw(h, wd, kh, kw)
+    if _pointwise_applies(x, w, geom, out):
+        return _conv2d_pointwise(x, w, out)
     if _taps_apply(x, w.shape, geom):
-        return _conv2d_taps(x, np.asarray(w, dtype=x.dtype), geom, (ho, wo))
-    y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w))
+        return _conv2d_taps(x, np.asarray(w, dtype=x.dtype), geom, (ho, wo), out)
+    y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w)) if out is None else out
     w_groups = w.reshape(g, o // g, cg * kh * kw)
     for start, stop, cols, extended_w in _im2col_chunks(x, (kh, kw), geom, (ho, wo)):
         nb = stop - start
@@ -157,12 +160,14 @@ def conv2d_backward_weights(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom:
     return dw.reshape(w_shape)
 
 
-def conv2d_backward_input(dz: np.ndarray, w: np.ndarray, geom: ConvGeometry, input_hw: Tuple[int, int]) -> np.ndarray:
+def conv2d_backward_input(dz: np.ndarray, w: np.ndarray, geom: ConvGeometry, input_hw: Tuple[int, int],
+                          out: Optional[np.ndarray] = None) -> np.ndarray:
     """dL/dx of conv2d: the adjoint of the forward map.
 
     Parameters
     ----------
     dz : (N, O, H_out, W_out); w : (O, C/G, kH, kW); input_hw : (H, W) of x
+    out : optional (N, C, H, W) array, any strides, written and returned
 
     Returns
     -------
@@ -181,7 +186,7 @@ def conv2d_backward_input(dz: np.ndarray, w: np.ndarray, geom: ConvGeometry, inp
         pad_top, pad_left = ekh - 1 - top, ekw - 1 - left
         adjoint = ConvGeometry((1, 1), geom.dilation,
                                (pad_top, h - ho + ekh - 1 - pad_top, pad_left, wd - wo + ekw - 1 - pad_left), g)
-        return conv2d(dz, np.ascontiguousarray(w_rot), adjoint)
+        return conv2d(dz, np.ascontiguousarray(w_rot), adjoint, out)
     # Strided: scatter each tap's contribution (col2im).
     sy, sx = geom.stride
     dy_, dx_ = geom.dilation
@@ -194,14 +199,22 @@ def conv2d_backward_input(dz: np.ndarray, w: np.ndarray, geom: ConvGeometry, inp
         for v in range(kw):
             r0, c0 = u * dy_, v * dx_
             dxp[:, :, r0:r0 + (ho - 1) * sy + 1:sy, c0:c0 + (wo - 1) * sx + 1:sx] += cols[:, :, u, v]
-    return _crop(dxp, top, left, h, wd)
+    return _crop(dxp, top, left, h, wd, out)
 
 
-def _crop(xp: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
-    """The (h, w) window of a padded batch at (top, left), zero-filled where it runs outside."""
-    if top >= 0 and left >= 0 and top + h <= xp.shape[2] and left + w <= xp.shape[3]:
+def _crop(xp: np.ndarray, top: int, left: int, h: int, w: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """The (h, w) window of a padded batch at (top, left), zero-filled where it runs outside;
+    written into ``out`` when given."""
+    inside = top >= 0 and left >= 0 and top + h <= xp.shape[2] and left + w <= xp.shape[3]
+    if inside and out is None:
         return np.ascontiguousarray(xp[:, :, top:top + h, left:left + w])
-    out = np.zeros(xp.shape[:2] + (h, w), dtype=xp.dtype)
+    if inside:
+        np.copyto(out, xp[:, :, top:top + h, left:left + w])
+        return out
+    if out is None:
+        out = np.zeros(xp.shape[:2] + (h, w), dtype=xp.dtype)
+    else:
+        out[...] = 0
     src_r0, src_c0 = max(top, 0), max(left, 0)
     src_r1, src_c1 = min(top + h, xp.shape[2]), min(left + w, xp.shape[3])
     if src_r1 > src_r0 and src_c1 > src_c0:
@@ -238,7 +251,8 @@ def _tap_views(flat: np.ndarray, sample: int, group: int, cg: int, c: int, hp: i
                                                         strides=(hp * wp * item, item), writeable=False)
 
 
-def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple[int, int]) -> np.ndarray:
+def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple[int, int],
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """conv2d at stride 1 as a sum over taps of GEMMs on shifted views of the padded input:
     y_ext[o, :] = sum_{u,v} W[o, :, u, v] @ xp_shifted(u, v), accumulated in BLAS (beta = 1), rows
     computed at the padded width and the extra columns dropped. No im2col columns are built."""
@@ -250,7 +264,7 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
     hp, wp = h + top + bottom, wd + left + right
     flat = _padded_flat(x, geom, slack=(kw - 1) * geom.dilation[1])
     taps = np.ascontiguousarray(w.reshape(g, og, cg, kh, kw).transpose(3, 4, 0, 1, 2))   # (kH, kW, G, O/G, C/G)
-    y = np.empty((n, o, ho, wo), dtype=x.dtype)
+    y = np.empty((n, o, ho, wo), dtype=x.dtype) if out is None else out
     extended = np.empty((o, ho * wp), dtype=x.dtype)
     for s in range(n):
         for group in range(g):
@@ -259,6 +273,47 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
                 blas.gemm(taps[u, v, group], view, rows, beta=0.0 if (u, v) == (0, 0) else 1.0)
         y[s] = extended.reshape(o, ho, wp)[..., :wo]
     return y
+
+
+def _pointwise_applies(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.ndarray]) -> bool:
+    """A 1x1 convolution with stride 1, no padding, dilation or groups is a matrix product per
+    image; it needs a float dtype BLAS has, the same for x, w and out."""
+    return (w.shape[2:] == (1, 1) and geom.stride == (1, 1) and geom.padding == (0, 0, 0, 0)
+            and geom.groups == 1 and blas.dtype_supported(x.dtype) and w.dtype == x.dtype
+            and (out is None or out.dtype == x.dtype))
+
+
+def _conv2d_pointwise(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+    """1x1 convolution: y[n] (O x H*W) = W (O x C) @ x[n] (C x H*W), one GEMM per image written
+    straight into y[n] (one pass over memory). An image or an output whose rows are not one
+    (C or O) x H*W matrix with unit inner stride goes through a contiguous copy."""
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    y = np.empty((n, o, h, wd), dtype=x.dtype) if out is None else out
+    w2 = np.ascontiguousarray(w.reshape(o, c))
+    scratch = None
+    for s in range(n):
+        xs = _matrix_view(x[s], (c, h * wd))
+        if xs is None:
+            xs = np.ascontiguousarray(x[s]).reshape(c, h * wd)
+        ys = _matrix_view(y[s], (o, h * wd))
+        if ys is not None:
+            blas.gemm(w2, xs, ys, beta=0.0)
+            continue
+        if scratch is None:
+            scratch = np.empty((o, h * wd), dtype=x.dtype)
+        blas.gemm(w2, xs, scratch, beta=0.0)
+        np.copyto(y[s], scratch.reshape(o, h, wd))
+    return y
+
+
+def _matrix_view(a: np.ndarray, shape: Tuple[int, int]) -> Optional[np.ndarray]:
+    """a seen as a 2-D matrix of ``shape`` with unit inner stride without copying, or None."""
+    try:
+        m = np.reshape(a, shape, copy=False)
+    except ValueError:
+        return None
+    return m if m.strides[1] == m.itemsize and m.strides[0] >= 0 and m.strides[0] % m.itemsize == 0 else None
 
 
 def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out_hw: Tuple[int, int]):
@@ -315,17 +370,38 @@ def _paste(xp: np.ndarray, x: np.ndarray, top: int, left: int) -> None:
 
 # ============================================================================ fully connected
 
-def linear(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """y = x W^T for x of shape (N, I) and row-major W of shape (O, I); returns (N, O)."""
-    return x @ w.T
+def linear(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """y = x W^T for x of shape (N, I) and row-major W of shape (O, I); returns (N, O), written
+    into ``out`` (N, O) when given."""
+    return _matmul_into(x, w.T, out)
 
 
 def linear_backward(x: Optional[np.ndarray], dz: np.ndarray, w: np.ndarray,
-                    input_grad: bool, weights_grad: bool):
-    """(dx, dW) of linear: dx = dz W (N, I); dW = dz^T x (O, I), summed over the batch."""
-    dx = dz @ w if input_grad else None
+                    input_grad: bool, weights_grad: bool, dx_out: Optional[np.ndarray] = None):
+    """(dx, dW) of linear: dx = dz W (N, I), written into ``dx_out`` when given; dW = dz^T x
+    (O, I), summed over the batch."""
+    dx = _matmul_into(dz, w, dx_out) if input_grad else None
     dw = dz.T @ x if weights_grad else None
     return dx, dw
+
+
+def _matmul_into(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+    """a @ b, written into ``out`` when given: by BLAS straight into it when out is a matrix with
+    unit inner stride (matmul's own ``out=`` leaves BLAS for strided outputs), else one copy."""
+    if out is None:
+        return a @ b
+    if (out.ndim == 2 and blas.dtype_supported(out.dtype) and a.dtype == b.dtype == out.dtype
+            and _matrix_view(out, out.shape) is not None and out.flags.writeable):
+        a2 = a if _matrix_view(a, a.shape) is not None else np.ascontiguousarray(a)
+        if _matrix_view(b, b.shape) is not None:
+            blas.gemm(a2, b, out, beta=0.0)
+        elif _matrix_view(b.T, b.T.shape) is not None:
+            blas.gemm(a2, b.T, out, beta=0.0, transpose_b=True)
+        else:
+            blas.gemm(a2, np.ascontiguousarray(b), out, beta=0.0)
+        return out
+    np.copyto(out, a @ b)
+    return out
 
 
 # ============================================================================ filters
@@ -411,8 +487,14 @@ class _AffineFilter:
         return z
 
     def _finish(self, z: np.ndarray) -> np.ndarray:
-        """y = act(z + bias)."""
-        return act_mod.forward(self._add_bias(z), self.activation)
+        """y = act(z + bias), in place in z (the kernel's own buffer or the caller's ``out``)."""
+        z = self._add_bias(z)
+        if self.activation.is_identity:
+            return z
+        if self.activation.function == act_mod.RECTIFIED_LINEAR:
+            return np.maximum(z, 0, out=z)
+        np.copyto(z, act_mod.forward(z, self.activation))
+        return z
 
     def _output_grad_to_preactivation(self, x, y, d_out):
         """dL/dz from dL/dy: from y when the activation allows (BNNS), else from a recomputed z."""
@@ -424,17 +506,34 @@ class _AffineFilter:
                 f"{self.activation.kind.name} needs the input to recompute the pre-activation")
         return act_mod.backward(d_out, self.activation, x=self._add_bias(self._linear_part(x)))
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """y = act(layer(x) + bias) for a batch x of shape (N, *input_desc.shape)."""
-        return self._finish(self._linear_part(x))
+    def apply(self, x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """y = act(layer(x) + bias) for a batch x of shape (N, *input_desc.shape).
+
+        out : optional float array of shape (N, *output_desc.shape), possibly a strided view; the
+            result is written into it (by the GEMM itself where the layout allows, else with one
+            final copy) and it is returned.
+        """
+        if out is not None:
+            require_out(out, (x.shape[0],) + self.output_desc.shape, "out")
+        y = self._finish(self._linear_part(x, out))
+        if out is not None and y is not out:
+            np.copyto(out, y)
+            return out
+        return y
 
     def apply_backward(self, x: Optional[np.ndarray], y: Optional[np.ndarray], d_out: np.ndarray, *,
-                       input_grad: bool = True, weights_grad: bool = False, bias_grad: bool = False):
+                       input_grad: bool = True, weights_grad: bool = False, bias_grad: bool = False,
+                       in_delta_out: Optional[np.ndarray] = None):
         """(d_in, d_weights, d_bias); None for what was not asked.
 
         d_weights is summed over the batch and laid out as the weights were given; d_bias is
-        summed over the batch and space.
+        summed over the batch and space. in_delta_out, like ``apply``'s ``out``: an array of shape
+        (N, *input_desc.shape) that d_in is written into (and returned as).
         """
+        if in_delta_out is not None and input_grad:
+            require_out(in_delta_out, (d_out.shape[0],) + self.input_desc.shape, "in_delta_out")
+        else:
+            in_delta_out = None
         require(not bias_grad or self.bias is not None,
                 f"bias_delta was asked but this {self.kind} filter has no bias")
         if not self.activation.is_identity and y is None and act_mod.can_backward_from_output(self.activation):
@@ -442,7 +541,10 @@ class _AffineFilter:
                     f"{self.activation.kind.name} needs `out` (or `in` to recompute it)")
         require(not weights_grad or x is not None, "weights_delta needs the forward input `in`")
         dz = self._output_grad_to_preactivation(x, y, d_out)
-        d_in, d_w = self._linear_backward(x, dz, input_grad, weights_grad)
+        d_in, d_w = self._linear_backward(x, dz, input_grad, weights_grad, in_delta_out)
+        if in_delta_out is not None and d_in is not in_delta_out:
+            np.copyto(in_delta_out, d_in)
+            d_in = in_delta_out
         d_b = dz.sum(axis=tuple(i for i in range(dz.ndim) if i != 1)) if bias_grad else None
         return d_in, d_w, d_b
 
@@ -485,11 +587,12 @@ class ConvolutionFilter(_AffineFilter):
                 f"k {kw}x{kh}, stride {self.geometry.stride[::-1]}, dilation {self.geometry.dilation[::-1]}, "
                 f"padding {self.geometry.padding} (top, bottom, left, right)")
 
-    def _linear_part(self, x):
-        return conv2d(x, self.weights, self.geometry)
+    def _linear_part(self, x, out=None):
+        return conv2d(x, self.weights, self.geometry, out)
 
-    def _linear_backward(self, x, dz, input_grad, weights_grad):
-        d_in = conv2d_backward_input(dz, self.weights, self.geometry, x_hw(self.input_desc)) if input_grad else None
+    def _linear_backward(self, x, dz, input_grad, weights_grad, d_in_out=None):
+        d_in = (conv2d_backward_input(dz, self.weights, self.geometry, x_hw(self.input_desc), d_in_out)
+                if input_grad else None)
         d_w = None
         if weights_grad:
             d_w = _to_weight_layout(
@@ -537,13 +640,13 @@ class TransposedConvolutionFilter(_AffineFilter):
     def _conv_weights_t(self):
         return self.weights.swapaxes(0, 1)            # (I, O, kH, kW): conv from y-space to x-space
 
-    def _linear_part(self, x):
+    def _linear_part(self, x, out=None):
         return conv2d_backward_input(x, np.ascontiguousarray(self._conv_weights_t()), self.geometry,
-                                     x_hw(self.output_desc))
+                                     x_hw(self.output_desc), out)
 
-    def _linear_backward(self, x, dz, input_grad, weights_grad):
+    def _linear_backward(self, x, dz, input_grad, weights_grad, d_in_out=None):
         w_t = np.ascontiguousarray(self._conv_weights_t())
-        d_in = conv2d(dz, w_t, self.geometry) if input_grad else None
+        d_in = conv2d(dz, w_t, self.geometry, d_in_out) if input_grad else None
         d_w = None
         if weights_grad:
             # The forward is conv2d's input adjoint, so dW^T = conv2d_backward_weights(dz, x).
@@ -570,15 +673,19 @@ class FullyConnectedFilter(_AffineFilter):
                 f"{self.weights.shape[1]} (O x I) matrix; i_desc has {n_in} elements and o_desc {n_out}")
         self._init_bias_activation(params.bias, params.activation, n_out)
 
-    def _linear_part(self, x):
-        return linear(x.reshape(x.shape[0], -1), self.weights).reshape((x.shape[0],) + self.output_desc.shape)
+    def _linear_part(self, x, out=None):
+        n = x.shape[0]
+        out2 = _matrix_view(out, (n, self.weights.shape[0])) if out is not None else None
+        y = linear(x.reshape(n, -1), self.weights, out2)
+        return out if out2 is not None else y.reshape((n,) + self.output_desc.shape)
 
-    def _linear_backward(self, x, dz, input_grad, weights_grad):
+    def _linear_backward(self, x, dz, input_grad, weights_grad, d_in_out=None):
         n = dz.shape[0]
         x2 = x.reshape(n, -1) if x is not None else None
-        d_in, d_w = linear_backward(x2, dz.reshape(n, -1), self.weights, input_grad, weights_grad)
+        d_in_2 = _matrix_view(d_in_out, (n, self.weights.shape[1])) if d_in_out is not None else None
+        d_in, d_w = linear_backward(x2, dz.reshape(n, -1), self.weights, input_grad, weights_grad, d_in_2)
         if d_in is not None:
-            d_in = d_in.reshape((n,) + self.input_desc.shape)
+            d_in = d_in_out if d_in_2 is not None else d_in.reshape((n,) + self.input_desc.shape)
         if d_w is not None and self.params.w_desc.layout in _COLUMN_MAJOR_LAYOUTS:
             d_w = np.ascontiguousarray(d_w.T)             # column-major weights: W^T storage
         return d_in, d_w
@@ -589,9 +696,10 @@ class FullyConnectedFilter(_AffineFilter):
             z += self.bias.reshape((1,) + self.output_desc.shape)
         return z
 
-    def apply_backward(self, x, y, d_out, *, input_grad=True, weights_grad=False, bias_grad=False):
-        d_in, d_w, _ = super().apply_backward(x, y, d_out, input_grad=input_grad,
-                                              weights_grad=weights_grad, bias_grad=False)
+    def apply_backward(self, x, y, d_out, *, input_grad=True, weights_grad=False, bias_grad=False,
+                       in_delta_out=None):
+        d_in, d_w, _ = super().apply_backward(x, y, d_out, input_grad=input_grad, weights_grad=weights_grad,
+                                              bias_grad=False, in_delta_out=in_delta_out)
         d_b = None
         if bias_grad:
             require(self.bias is not None, "bias_delta was asked but this fully_connected filter has no bias")

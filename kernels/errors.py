@@ -8,6 +8,8 @@ the same subclass, so local and remote callers catch the same types.
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class BNNSError(Exception):
     """A BNNS call failed. ``status`` is the canonical (gRPC) status name."""
@@ -92,3 +94,13 @@ def require(condition: bool, message: str) -> None:
     """Raise InvalidArgumentError(message) unless condition holds. Never stripped by -O."""
     if not condition:
         raise InvalidArgumentError(message)
+
+
+def require_out(out, shape: tuple, name: str) -> None:
+    """A caller's output buffer (``out=``): a writable floating-point ndarray of exactly ``shape``,
+    any strides."""
+    dtype = getattr(out, "dtype", None)
+    require(isinstance(out, np.ndarray) and np.issubdtype(dtype, np.floating),
+            f"{name} must be a floating-point ndarray, got {type(out).__name__} {dtype or ''}".rstrip())
+    require(tuple(out.shape) == tuple(shape), f"{name} has shape {tuple(out.shape)}; expected {tuple(shape)}")
+    require(out.flags.writeable, f"{name} is read-only")

@@ -1007,3 +1007,126 @@ def test_pure_conv_functions_are_adjoint_and_match_the_filter():
     inner = np.vdot(g, y)
     assert math.isclose(np.vdot(conv2d_backward_input(g, w, geom, case.hw), x), inner, rel_tol=SAME_MATH.rtol)
     assert math.isclose(np.vdot(conv2d_backward_weights(x, g, w.shape, geom), w), inner, rel_tol=SAME_MATH.rtol)
+
+
+# ============================================================================ out= buffers
+def out_views(shape, dtype=np.float32):
+    """Caller buffers of ``shape``: a contiguous array, a view with padded rows and channels (unit
+    inner stride, so the GEMM can write it), and a view whose items are every other float."""
+    n, c, *rest = shape
+    contiguous = np.full(shape, np.nan, dtype)
+    padded = np.full((n, c + 1) + tuple(r + 2 for r in rest), np.nan, dtype)
+    every_other = np.full(tuple(shape[:-1]) + (2 * shape[-1],), np.nan, dtype)
+    return {"contiguous": contiguous,
+            "padded": padded[(slice(None), slice(1, c + 1)) + tuple(slice(1, r + 1) for r in rest)],
+            "every-other": every_other[..., ::2]}
+
+
+OUT_KINDS = ["contiguous", "padded", "every-other"]
+
+# (id, C_in, C_out, H, W, k, stride, pad, groups, act): the pointwise fast path, the stride-1 tap
+# path, im2col (strided, grouped) and a fused activation applied in place.
+OUT_CONV_CASES = [
+    ("pointwise", 3, 5, 6, 7, 1, 1, 0, 1, "identity"),
+    ("pointwise-relu", 8, 4, 5, 5, 1, 1, 0, 1, "relu"),
+    ("taps", 8, 8, 6, 5, 3, 1, 1, 1, "sigmoid"),
+    ("strided", 3, 4, 9, 8, 3, 2, 1, 1, "relu"),
+    ("grouped", 4, 4, 6, 6, 3, 1, 1, 2, "tanh"),
+]
+
+
+def _out_conv_filter(case_id, c_in, c_out, h, w, k, stride, pad, groups, act, transposed=False):
+    rng = np.random.default_rng(7)
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    wts = (0.5 * rng.standard_normal((c_out, c_in // groups, k, k))).astype(np.float32)
+    b = (0.5 * rng.standard_normal(c_out if not transposed else c_in)).astype(np.float32)
+    if transposed:   # the adjoint: (C_out, Ho, Wo) -> (C_in, H, W), weights O = C_in
+        wts = np.ascontiguousarray(wts.swapaxes(0, 1))
+        params = ConvolutionParams(i_desc=image_desc(c_out, ho, wo), w_desc=weights_desc(wts),
+                                   o_desc=image_desc(c_in, h, w), bias=vector_desc(b), activation=ACTS[act][0],
+                                   x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad)
+        return TransposedConvolutionFilter(params), (c_out, ho, wo), (c_in, h, w), rng
+    params = ConvolutionParams(i_desc=image_desc(c_in, h, w), w_desc=weights_desc(wts),
+                               o_desc=image_desc(c_out, ho, wo), bias=vector_desc(b), activation=ACTS[act][0],
+                               x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad, groups=groups)
+    return ConvolutionFilter(params), (c_in, h, w), (c_out, ho, wo), rng
+
+
+@pytest.mark.parametrize("kind", OUT_KINDS)
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv", "transposed"])
+@pytest.mark.parametrize("case", OUT_CONV_CASES, ids=[c[0] for c in OUT_CONV_CASES])
+def test_conv_out_buffers_get_the_numbers_of_the_call_without_them(case, transposed, kind):
+    if transposed and case[8] != 1:
+        pytest.skip("transposed convolution has no groups")
+    f, in_shape, out_shape, rng = _out_conv_filter(*case, transposed=transposed)
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    d_out = rng.standard_normal((N,) + out_shape).astype(np.float32)
+    out = out_views((N,) + out_shape)[kind]
+    y = f.apply(x, out=out)
+    assert y is out
+    np.testing.assert_array_equal(out, f.apply(x))
+    d_in_out = out_views((N,) + in_shape)[kind]
+    d_in, d_w, d_b = f.apply_backward(x, out, d_out, weights_grad=True, bias_grad=True, in_delta_out=d_in_out)
+    expected = f.apply_backward(x, f.apply(x), d_out, weights_grad=True, bias_grad=True)
+    assert d_in is d_in_out
+    for got, want in zip((d_in, d_w, d_b), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", OUT_KINDS[:2])
+def test_conv_out_buffer_outside_the_written_view_is_untouched(kind):
+    f, in_shape, out_shape, rng = _out_conv_filter(*OUT_CONV_CASES[0])
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    base = np.full((N, out_shape[0] + 2) + out_shape[1:], np.nan, np.float32)
+    f.apply(x, out=base[:, 1:-1])
+    assert np.isnan(base[:, 0]).all() and np.isnan(base[:, -1]).all()
+    assert not np.isnan(base[:, 1:-1]).any()
+
+
+def test_pointwise_conv_matches_a_plain_matrix_product_per_image():
+    # The 1x1 fast path is one GEMM per image; the reference is einsum in float64.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((7, 6, 1, 1)).astype(np.float32)
+    expected = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+    geom = ConvGeometry()
+    assert conv_mod._pointwise_applies(x, w, geom, None)
+    assert_close(conv2d(x, w, geom), expected, FLOAT32_SAME_MATH)
+    # A non-contiguous input (every other image) takes the same path through a copy.
+    x2 = np.repeat(x, 2, axis=0)[::2]
+    assert_close(conv2d(x2, w, geom), expected, FLOAT32_SAME_MATH)
+
+
+@pytest.mark.parametrize("kind", OUT_KINDS)
+def test_fully_connected_out_buffers_get_the_numbers_of_the_call_without_them(kind):
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 2 * 3 * 5)).astype(np.float32)
+    f = FullyConnectedFilter(FullyConnectedParams(
+        i_desc=image_desc(2, 3, 5), w_desc=fc_desc_for(w, LAYOUT_ROW_MAJOR_MATRIX),
+        o_desc=Descriptor.for_shape(LAYOUT_VECTOR, (4,)), bias=vector_desc(rng.standard_normal(4)),
+        activation=ACTS["relu"][0]))
+    x = rng.standard_normal((N, 2, 3, 5)).astype(np.float32)
+    d_out = rng.standard_normal((N, 4)).astype(np.float32)
+    out = out_views((N, 4))[kind]
+    assert f.apply(x, out=out) is out
+    np.testing.assert_array_equal(out, f.apply(x))
+    d_in_out = out_views((N, 2, 3, 5))[kind]
+    d_in, d_w, d_b = f.apply_backward(x, out, d_out, weights_grad=True, bias_grad=True, in_delta_out=d_in_out)
+    assert d_in is d_in_out
+    for got, want in zip((d_in, d_w, d_b), f.apply_backward(x, out, d_out, weights_grad=True, bias_grad=True)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("out, phrase", [
+    (np.zeros((N, 5, 6, 6), np.float32), r"out has shape \(2, 5, 6, 6\); expected \(2, 5, 6, 7\)"),
+    (np.zeros((N, 5, 6, 7), np.int32), "out must be a floating-point ndarray"),
+    (np.zeros((N, 5, 6, 7), np.float32).view(), None),   # replaced by a read-only view below
+])
+def test_conv_out_buffer_errors(out, phrase):
+    f, in_shape, _, rng = _out_conv_filter(*OUT_CONV_CASES[0])
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    if phrase is None:
+        out.flags.writeable = False
+        phrase = "out is read-only"
+    with pytest.raises(InvalidArgumentError, match=phrase):
+        f.apply(x, out=out)
