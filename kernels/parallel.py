@@ -8,10 +8,13 @@ range writes its own rows.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
+
+import numpy as np
 
 PARALLEL_BYTES = 8 << 20        # below this, one thread is faster than handing work to the pool
 
@@ -45,3 +48,47 @@ def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None]) -
     futures = [_shared_pool().submit(work, k * step, min(count, (k + 1) * step)) for k in range(workers)]
     for future in futures:
         future.result()
+
+
+# Bytes of one block of a blocked kernel: a block's input, output and scratch together stay in a
+# core's L2 (2 MiB on these machines), so the several passes a kernel makes over one block cost
+# one trip to memory.
+BLOCK_BYTES = 1048576
+
+
+def block_rows(row_bytes: int) -> int:
+    """Rows of row_bytes in one block of map_blocks."""
+    return max(1, BLOCK_BYTES // max(row_bytes, 1))
+
+
+def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object]) -> list:
+    """[work(lo, hi) for each block] over [0, count) cut into blocks of about BLOCK_BYTES
+    (whole rows of row_bytes), the blocks shared out over the cores in contiguous runs when the
+    data is big enough. Block boundaries do not depend on the number of cores, and the results
+    come back in block order, so a caller that sums per-block partial results in that order gets
+    the same numbers on any machine."""
+    rows = block_rows(row_bytes)
+    bounds = [(lo, min(count, lo + rows)) for lo in range(0, count, rows)]
+    results: list = [None] * len(bounds)
+
+    def run(first: int, last: int) -> None:
+        for b in range(first, last):
+            results[b] = work(*bounds[b])
+
+    for_ranges(len(bounds), count * row_bytes, run)
+    return results
+
+
+_local = threading.local()
+
+
+def scratch(shape: tuple, dtype) -> np.ndarray:
+    """This thread's work buffer seen as an array of ``shape`` (contents undefined). One per thread,
+    reused from call to call, so a block's temporaries cost neither an allocation nor page faults;
+    a caller uses one scratch array at a time."""
+    dtype = np.dtype(dtype)
+    need = math.prod(shape) * dtype.itemsize
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None or buffer.nbytes < need:
+        buffer = _local.buffer = np.empty(max(need, BLOCK_BYTES), np.uint8)
+    return buffer[:need].view(dtype).reshape(shape)
