@@ -150,6 +150,11 @@ LOG_EPSILON = 1e-7          # the header's epsilon in the Log loss (its value is
 DEFAULT_HUBER_DELTA = 1.0   # what huber_delta == 0 stands for
 
 
+# A row whose max is within this of the shift keeps exp(max - shift) >= e^-30 (float32's normal
+# range ends at e^-87): its sum loses no precision to underflow.
+_SHARED_SHIFT_RANGE = 30.0
+
+
 # =============================================================================== per-sample losses
 def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.0) -> np.ndarray:
     """Softmax cross entropy of logits against probability (or one-hot) labels.
@@ -165,11 +170,28 @@ def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.
     ndarray of shape (N,): ``-sum_i y'_i log softmax(x)_i = sum(y') logsumexp(x) - <y', x>``.
     """
     y = _smooth(y, label_smooth, x.shape[-1])
-    m = np.max(x, axis=-1, keepdims=True)
-    e = np.subtract(x, m)
-    np.exp(e, out=e)
-    log_sum_exp = m[:, 0] + np.log(np.sum(e, axis=-1))
-    return np.sum(y, axis=-1) * log_sum_exp - np.einsum("ij,ij->i", y, x)
+    loss = np.empty(x.shape[0], np.result_type(x, y))
+    ones = np.ones(x.shape[-1], x.dtype)
+
+    # Blocks of rows on both cores, exp(x - shift) in a per-thread scratch (no temporary the size
+    # of x); row sums as dot products with ones (BLAS speed). The shift is the block's max, one
+    # scalar (NumPy subtracts a scalar several times faster than a column of row maxima); rows
+    # whose own max lies so far below it that their exponentials could underflow take their own.
+    def rows(lo: int, hi: int) -> None:
+        xr, yr = x[lo:hi], y[lo:hi]
+        row_max = np.max(xr, axis=-1)
+        shift = np.full(hi - lo, row_max.max(), x.dtype)
+        far = row_max < shift - _SHARED_SHIFT_RANGE
+        e = np.subtract(xr, shift[0], out=parallel.scratch(xr.shape, x.dtype))
+        if far.any():
+            shift[far] = row_max[far]
+            e[far] = xr[far] - shift[far, None]
+        np.exp(e, out=e)
+        log_sum_exp = shift + np.log(np.vecdot(e, ones))
+        loss[lo:hi] = np.vecdot(yr, ones.astype(yr.dtype, copy=False)) * log_sum_exp - np.vecdot(yr, xr)
+
+    parallel.map_blocks(x.shape[0], x.strides[0], rows)
+    return loss
 
 
 def softmax_cross_entropy_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndarray,
