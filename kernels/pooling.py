@@ -249,20 +249,22 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
         local_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane
         window_base = local_base + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
+        checker = None if idx is None else _MaxIndexCheck(g, c)
+        if checker is not None:
+            checker.check_borders(idx[lo:hi], lo)
         for a, b in _chunks(lo, hi, chunk, boundary=c):
             if recompute is None:
-                local = _checked_max_indices(idx[a:b], a, c, g, winners[: b - a])
-                local += local_base[: b - a]
+                local = checker.local_offsets(idx[a:b], a, winners[: b - a])
             else:
                 recompute.load(xs[a:b])
                 taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
                 local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a],
                                           recompute.step[: b - a])
-            # d_x[winner] += d_y, with repeats adding up (several windows can share a winner).
-            # bincount beats per-tap masked adds about 2:1 and np.add.at by far.
-            summed = np.bincount(local.reshape(-1), weights=grads[a:b].reshape(-1),
-                                 minlength=(b - a) * plane)
-            np.copyto(d_xs[a:b].reshape(-1), summed, casting="same_kind")
+            # d_x[winner] += d_y, with repeats adding up (several windows can share a winner):
+            # np.add.at on the chunk's zeroed planes (in cache), about 2x np.bincount.
+            target = d_xs[a:b].reshape(-1)
+            target.fill(0)
+            np.add.at(target, local.reshape(-1), grads[a:b].reshape(-1))
 
     _for_plane_ranges(n * c, g, d_y.dtype, work)
     return d_x
@@ -719,30 +721,63 @@ def _tap_offsets_from(taps, base, g, out, scratch):
     return out
 
 
-def _checked_max_indices(idx, a, channels, g, out):
-    """In-plane offsets (h*W + w) of the flat CHW indices of planes a.. (shape (B, Ho, Wo)), each
-    checked to name an input element inside its own output's window.
+class _MaxIndexCheck:
+    """Checks that each max-pooling index names an input inside its own output's window, and
+    turns the indices into offsets in a chunk of planes.
 
-    With (r0, q0) a window's tap 0 and Wp the padded width, rel = (h - r0)*Wp + (w - q0) equals a
-    tap's offset kh*dh*Wp + kw*dw exactly when (h, w) is that tap: kw*dw < Wp, and |w - q0| < Wp
-    with w - q0 > k_eff_w - 1 - Wp, so no other row can alias it. One table lookup decides.
+    Fast test, per output: rel = index - (c*H*W + flat offset of the window's tap 0) must be one
+    of the taps' offsets kh*dh*W + kw*dw (a table lookup). For a window inside the image this is
+    exact: that offset from tap 0 is the tap's own flat index. A window reaching into the padding
+    has taps whose offsets alias real inputs of a neighbouring row or channel, so the outputs of
+    such windows (the first and last rows and columns, usually) also take the exact row/column
+    test (_indices_in_windows), once per range of planes.
     """
-    (h, w), wp = g.in_hw, g.padded_hw[1]
-    (kh, kw), (dh, dw) = g.kernel, g.dilation
-    in_plane = np.subtract(idx, _channel_offsets(a, a + idx.shape[0], channels, g), out=out)
-    good = in_plane.size == 0 or in_plane.view(np.uint64).max() < h * w   # negatives wrap high
-    if good:
+
+    def __init__(self, g: PoolingGeometry, channels: int):
+        self.g, self.channels = g, channels
+        (h, w), (kh, kw), (dh, dw) = g.in_hw, g.kernel, g.dilation
+        # Offsets are shifted by one so that np.take(mode="clip") sends every rel < 0 to entry 0
+        # and every rel past the table to the last entry, both marked outside.
+        self.base = _channel_offsets(0, channels, channels, g) + _origin_offsets(g) - 1   # (C, Ho, Wo)
+        self.outside = np.ones((kh - 1) * dh * w + (kw - 1) * dw + 3, bool)
+        self.outside[1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)] = False
+        # base minus the chunk's first plane's channel offset: (plane in chunk)*H*W + tap 0 - 1
+        self.to_local = (np.arange(channels, dtype=np.int64)[:, None, None] * (h * w)
+                         + _origin_offsets(g) - 1)
         rows, cols = g.window_origins()
-        rel = np.floor_divide(in_plane, w)      # h
-        rel *= wp - w
-        rel += in_plane                         # h*Wp + w
-        rel -= rows[:, None] * wp + cols[None, :]
-        outside = np.ones((kh - 1) * dh * wp + (kw - 1) * dw + 1, bool)   # by relative offset
-        outside[(np.arange(kh)[:, None] * dh * wp + np.arange(kw) * dw).reshape(-1)] = False
-        good = rel.view(np.uint64).max() < outside.size and not np.take(outside, rel).any()
-    if not good:
-        _raise_bad_max_index(idx, a, channels, g)
-    return in_plane
+        eh, ew = g.k_eff
+        self.border_rows = np.flatnonzero((rows < 0) | (rows + eh > h))
+        self.border_cols = np.flatnonzero((cols < 0) | (cols + ew > w))
+
+    def check_borders(self, idx, a):
+        """The exact test on the outputs of windows that reach into the padding, planes a.."""
+        for sub in ((slice(None), self.border_rows, slice(None)), (slice(None), slice(None), self.border_cols)):
+            if idx[sub].size and not _indices_in_windows(idx[sub], a, self.channels, self.g, sub[1], sub[2]):
+                _raise_bad_max_index(idx, a, self.channels, self.g)
+
+    def local_offsets(self, idx, a, out):
+        """out = offset of each winner from the first input of plane a (idx (B, Ho, Wo) of planes
+        a.., consecutive channels of one sample), after the table test."""
+        first = a % self.channels
+        rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=out)
+        if rel.size and np.take(self.outside, rel, mode="clip").any():
+            _raise_bad_max_index(idx, a, self.channels, self.g)
+        # index - c_first*H*W = (index - base) + (base - c_first*H*W)
+        out += self.to_local[:idx.shape[0]]
+        return out
+
+
+def _indices_in_windows(idx, a, channels, g, row_sel, col_sel) -> bool:
+    """The exact test of _raise_bad_max_index on the outputs idx = indices[:, row_sel, col_sel]."""
+    (h, w), (kh, kw), (dh, dw) = g.in_hw, g.kernel, g.dilation
+    rows, cols = g.window_origins()
+    in_plane = idx - _channel_offsets(a, a + idx.shape[0], channels, g)
+    row, col = np.floor_divide(in_plane, w), np.mod(in_plane, w)
+    d_row, d_col = row - rows[row_sel][:, None], col - cols[col_sel][None, :]
+    ok = (in_plane >= 0) & (in_plane < h * w)
+    ok &= (d_row >= 0) & (d_row <= (kh - 1) * dh) & (d_row % dh == 0)
+    ok &= (d_col >= 0) & (d_col <= (kw - 1) * dw) & (d_col % dw == 0)
+    return bool(ok.all())
 
 
 def _raise_bad_max_index(idx, a, channels, g):

@@ -546,6 +546,13 @@ MAX_INDEX_ERRORS = [
     pytest.param((0, 1, 3, 3), 2 * 56, r"indices\[0, 1, 3, 3\] = 112", id="beyond_sample"),
     # column 7 of row 1 wraps to column -1 of row 2 in flat terms: still outside window (1, 0)
     pytest.param((0, 0, 1, 0), 15, r"indices\[0, 0, 1, 0\] = 15 does not name", id="row_wrap"),
+    # window (2, 2) lies inside the image (rows 3..4, columns 3..5): the fast table test alone
+    pytest.param((0, 1, 2, 2), 56 + 3 * 8 + 6, r"indices\[0, 1, 2, 2\] = 86 does not name",
+                 id="interior_next_column"),
+    pytest.param((0, 1, 2, 2), 56 + 2 * 8 + 4, r"indices\[0, 1, 2, 2\] = 76 does not name",
+                 id="interior_row_above"),
+    pytest.param((0, 1, 2, 2), 3 * 8 + 4, r"indices\[0, 1, 2, 2\] = 28 does not name an input of channel 1",
+                 id="interior_other_channel"),
 ]
 
 
