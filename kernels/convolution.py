@@ -321,8 +321,11 @@ def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out
 
     cols has shape (nb, C, kH, kW, H_out, extended_w): cols[n, c, u, v, i, j] =
     xp[n, c, i*sy + u*dy, j*sx + v*dx]. With sx == 1, extended_w is the padded width and each
-    (n, c, u, v) block is one contiguous run of xp (columns j >= W_out are garbage, to be dropped);
-    otherwise extended_w == W_out.
+    (n, c, u, v) block is one contiguous run of xp (columns j >= W_out are garbage, to be dropped).
+    Strided without dilation, the padded input is first split into its sy x sx phases
+    (_phase_split), and extended_w is a phase's width: each block is again one contiguous run, of
+    the phase holding tap (u, v). Otherwise (strided and dilated) extended_w == W_out and the
+    blocks are gathered element by element.
     """
     n, c, h, w = x.shape
     kh, kw = k_hw
@@ -331,21 +334,56 @@ def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out
     dy, dx = geom.dilation
     top, bottom, left, right = geom.padding
     hp, wp = h + top + bottom, w + left + right
-    extended = sx == 1
-    extended_w = wp if extended else wo
-    flat = _padded_flat(x, geom, slack=(kw - 1) * dx if extended else 0)
+    phased = sx > 1 and geom.dilation == (1, 1)
+    if phased:
+        flat, (hq, wq) = _phase_split(x, geom, slack=(kw - 1) // sx)
+        extended_w = wq
+    else:
+        extended_w = wp if sx == 1 else wo
+        flat = _padded_flat(x, geom, slack=(kw - 1) * dx if sx == 1 else 0)
     item = flat.itemsize
     per_sample = c * kh * kw * ho * extended_w * item
     nb_max = max(1, min(n, _COLUMN_CHUNK_BYTES // max(per_sample, 1)))
     cols = np.empty((nb_max, c, kh, kw, ho, extended_w), dtype=x.dtype)
-    strides = (c * hp * wp * item, hp * wp * item, dy * wp * item, dx * item, sy * wp * item, sx * item)
     for start in range(0, n, nb_max):
         stop = min(n, start + nb_max)
         nb = stop - start
-        view = np.lib.stride_tricks.as_strided(
-            flat[start * c * hp * wp:], shape=(nb, c, kh, kw, ho, extended_w), strides=strides, writeable=False)
-        np.copyto(cols[:nb], view)
+        if phased:
+            # Tap (u, v) with u = a + sy*u', v = b + sx*v' reads phase (a, b) at (i + u', j + v').
+            for a in range(min(sy, kh)):
+                for b in range(min(sx, kw)):
+                    origin = ((a * sx + b) * n + start) * c * hq * wq
+                    view = np.lib.stride_tricks.as_strided(
+                        flat[origin:], shape=(nb, c, len(range(a, kh, sy)), len(range(b, kw, sx)), ho, wq),
+                        strides=(c * hq * wq * item, hq * wq * item, wq * item, item, wq * item, item),
+                        writeable=False)
+                    np.copyto(cols[:nb, :, a::sy, b::sx], view)
+        else:
+            strides = (c * hp * wp * item, hp * wp * item, dy * wp * item, dx * item, sy * wp * item, sx * item)
+            view = np.lib.stride_tricks.as_strided(
+                flat[start * c * hp * wp:], shape=(nb, c, kh, kw, ho, extended_w), strides=strides,
+                writeable=False)
+            np.copyto(cols[:nb], view)
         yield start, stop, cols[:nb], extended_w
+
+
+def _phase_split(x: np.ndarray, geom: ConvGeometry, slack: int):
+    """(flat, (Hq, Wq)): x zero-padded by geom.padding and split by stride phase, as one flat
+    buffer of shape (sy, sx, N, C, Hq, Wq) followed by ``slack`` zeros, where phase (a, b) holds
+    xp[:, :, a::sy, b::sx] (Hq = ceil(Hp / sy), Wq = ceil(Wp / sx), short phases zero-filled)."""
+    n, c, h, w = x.shape
+    sy, sx = geom.stride
+    top, bottom, left, right = geom.padding
+    hp, wp = h + top + bottom, w + left + right
+    hq, wq = -(-hp // sy), -(-wp // sx)
+    xp = _padded_flat(x, geom, slack=0).reshape(n, c, hp, wp)
+    flat = np.zeros(sy * sx * n * c * hq * wq + slack, dtype=x.dtype)
+    phases = flat[: sy * sx * n * c * hq * wq].reshape(sy, sx, n, c, hq, wq)
+    for a in range(sy):
+        for b in range(sx):
+            part = xp[:, :, a::sy, b::sx]
+            phases[a, b, :, :, : part.shape[2], : part.shape[3]] = part
+    return flat, (hq, wq)
 
 
 def _padded_flat(x: np.ndarray, geom: ConvGeometry, slack: int) -> np.ndarray:

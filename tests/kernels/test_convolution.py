@@ -1130,3 +1130,42 @@ def test_conv_out_buffer_errors(out, phrase):
         phrase = "out is read-only"
     with pytest.raises(InvalidArgumentError, match=phrase):
         f.apply(x, out=out)
+
+
+# ============================================================================ strided fast path
+def _strided_reference(x, w, stride, padding):
+    """Float64 sum over taps of strided slices of the zero-padded input (no kernel flip)."""
+    (sy, sx), (top, bottom, left, right) = stride, padding
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    o, _, kh, kw = w.shape
+    ho, wo = (xp.shape[2] - kh) // sy + 1, (xp.shape[3] - kw) // sx + 1
+    y = np.zeros((x.shape[0], o, ho, wo))
+    for u in range(kh):
+        for v in range(kw):
+            window = xp[:, :, u:u + sy * (ho - 1) + 1:sy, v:v + sx * (wo - 1) + 1:sx]
+            y += np.einsum("oc,ncij->noij", w[:, :, u, v].astype(np.float64), window)
+    return y
+
+
+@pytest.mark.parametrize("stride, kernel, padding, hw", [
+    ((2, 2), (7, 7), (3, 3, 3, 3), (13, 12)),     # the stem's shape, odd and even sides
+    ((3, 2), (2, 5), (0, 2, 1, 0), (11, 10)),     # kernel shorter than the stride, uneven padding
+    ((1, 3), (3, 3), (1, 1, 1, 1), (7, 9)),       # strided along x only
+    ((2, 4), (3, 4), (2, 0, 0, 3), (9, 15)),      # kernel width equal to the stride
+])
+def test_strided_conv_from_stride_phases_matches_the_tap_sums(stride, kernel, padding, hw, monkeypatch):
+    # Strided convolutions build their columns from the input split by stride phase (contiguous
+    # runs per tap); one sample per chunk so that runs cross into the next sample's phase.
+    monkeypatch.setattr(conv_mod, "_COLUMN_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 2) + hw).astype(np.float32)
+    w = rng.standard_normal((4, 2) + kernel).astype(np.float32)
+    geom = ConvGeometry(stride=stride, padding=padding)
+    assert_close(conv2d(x, w, geom), _strided_reference(x, w, stride, padding), FLOAT32_VS_FLOAT64)
+    dz = rng.standard_normal(conv2d(x, w, geom).shape).astype(np.float32)
+    # The weight gradient reads the same columns: <dz, conv(x, W)> is linear in W.
+    d_w = conv2d_backward_weights(x, dz, w.shape, geom)
+    e = np.zeros_like(w)
+    e[1, 0, -1, 0] = 1
+    assert math.isclose(float(d_w[1, 0, -1, 0]), float(np.sum(dz * _strided_reference(x, e, stride, padding))),
+                        rel_tol=1e-4, abs_tol=1e-4)
