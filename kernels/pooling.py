@@ -198,12 +198,14 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
     planes, ys = _planes(x), _planes(y)
     idx = _planes(indices) if with_indices else None
 
-    # index = c*H*W + flat offset of the window's tap 0 + offset of the winning tap
-    window_base = _channel_offsets(0, c, c, g) + _origin_offsets(g)         # (C, Ho, Wo)
+    chunk = min(_chunk_planes(g, x.dtype), n * c)
+    # index = c*H*W + flat offset of the window's tap 0 + offset of the winning tap; planes a..b
+    # (possibly across samples: channel = plane % C) read rows a % C.. of this table.
+    window_base = _channel_offsets(0, chunk + c, c, g) + _origin_offsets(g)     # (chunk + C, Ho, Wo)
 
     def work(lo, hi):
-        scratch = _Scratch(g, x.dtype, -np.inf, _chunk_planes(g, x.dtype))
-        for a, b in _chunks(lo, hi, scratch.planes, boundary=c):
+        scratch = _Scratch(g, x.dtype, -np.inf, chunk)
+        for a, b in _chunks(lo, hi, scratch.planes):
             scratch.load(planes[a:b])
             if not with_indices:
                 scratch.max_into(ys[a:b])
@@ -243,16 +245,16 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
     plane = g.in_hw[0] * g.in_hw[1]
 
     def work(lo, hi):
-        chunk = _chunk_planes(g, d_y.dtype)
+        chunk = min(_chunk_planes(g, d_y.dtype), n * c)
         recompute = None if xs is None else _Scratch(g, xs.dtype, -np.inf, chunk)
         # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
         local_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane
         window_base = local_base + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
-        checker = None if idx is None else _MaxIndexCheck(g, c)
+        checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
         if checker is not None:
             checker.check_borders(idx[lo:hi], lo)
-        for a, b in _chunks(lo, hi, chunk, boundary=c):
+        for a, b in _chunks(lo, hi, chunk):
             if recompute is None:
                 local = checker.local_offsets(idx[a:b], a, winners[: b - a])
             else:
@@ -733,17 +735,17 @@ class _MaxIndexCheck:
     test (_indices_in_windows), once per range of planes.
     """
 
-    def __init__(self, g: PoolingGeometry, channels: int):
+    def __init__(self, g: PoolingGeometry, channels: int, chunk: int):
         self.g, self.channels = g, channels
         (h, w), (kh, kw), (dh, dw) = g.in_hw, g.kernel, g.dilation
         # Offsets are shifted by one so that np.take(mode="clip") sends every rel < 0 to entry 0
-        # and every rel past the table to the last entry, both marked outside.
-        self.base = _channel_offsets(0, channels, channels, g) + _origin_offsets(g) - 1   # (C, Ho, Wo)
+        # and every rel past the table to the last entry, both marked outside. A chunk of planes
+        # a.. (possibly across samples: channel = plane % C) reads rows a % C.. of base.
+        self.base = _channel_offsets(0, chunk + channels, channels, g) + _origin_offsets(g) - 1
         self.outside = np.ones((kh - 1) * dh * w + (kw - 1) * dw + 3, bool)
         self.outside[1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)] = False
-        # base minus the chunk's first plane's channel offset: (plane in chunk)*H*W + tap 0 - 1
-        self.to_local = (np.arange(channels, dtype=np.int64)[:, None, None] * (h * w)
-                         + _origin_offsets(g) - 1)
+        # base minus the plane's channel offset plus its offset in the chunk: q*H*W + tap 0 - 1
+        self.to_local = np.arange(chunk, dtype=np.int64)[:, None, None] * (h * w) + _origin_offsets(g) - 1
         rows, cols = g.window_origins()
         eh, ew = g.k_eff
         self.border_rows = np.flatnonzero((rows < 0) | (rows + eh > h))
@@ -757,12 +759,12 @@ class _MaxIndexCheck:
 
     def local_offsets(self, idx, a, out):
         """out = offset of each winner from the first input of plane a (idx (B, Ho, Wo) of planes
-        a.., consecutive channels of one sample), after the table test."""
+        a..), after the table test."""
         first = a % self.channels
         rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=out)
         if rel.size and np.take(self.outside, rel, mode="clip").any():
             _raise_bad_max_index(idx, a, self.channels, self.g)
-        # index - c_first*H*W = (index - base) + (base - c_first*H*W)
+        # plane q of the chunk: index - c*H*W + q*H*W = (index - base) + (base - c*H*W + q*H*W)
         out += self.to_local[:idx.shape[0]]
         return out
 
@@ -831,16 +833,11 @@ def _for_plane_ranges(planes: int, g, dtype, work: Callable[[int, int], None]) -
     parallel.for_ranges(planes, planes * g.in_hw[0] * g.in_hw[1] * np.dtype(dtype).itemsize, work)
 
 
-def _chunks(lo, hi, size, boundary=None):
-    """Consecutive ranges [a, b) of at most ``size`` planes covering [lo, hi), not crossing a
-    multiple of ``boundary`` (a sample's first plane) when given."""
-    a = lo
-    while a < hi:
-        b = min(hi, a + size)
-        if boundary:
-            b = min(b, (a // boundary + 1) * boundary)
-        yield a, b
-        a = b
+def _chunks(lo, hi, size):
+    """Consecutive ranges [a, b) of at most ``size`` planes covering [lo, hi). A range may span
+    samples: small images make one chunk of many samples, not one NumPy pass per sample."""
+    for a in range(lo, hi, size):
+        yield a, min(hi, a + size)
 
 
 class _Scratch:

@@ -270,7 +270,7 @@ def test_pad_array_ignored_when_symmetric_padding_set():
 
 
 def test_chunked_threaded_engine_matches_one_chunk(monkeypatch):
-    # 3 planes per chunk with 2 channels: chunks that would cross a sample are cut at it
+    # 3 planes per chunk with 2 channels: chunks start at either channel and span samples
     geo = Geo("engine", (2, 9, 10), kernel=(3, 3), stride=(2, 2), padding="sym")
     rng = np.random.default_rng(15)
     x = rng.standard_normal((5, *geo.in_chw)).astype(np.float32)
