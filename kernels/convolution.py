@@ -126,6 +126,8 @@ def conv2d_backward_weights(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom:
     o, cg, kh, kw = w_shape
     g = geom.groups
     ho, wo = dz.shape[2:]
+    if _taps_apply(x, w_shape, geom) and dz.dtype == x.dtype:
+        return _conv2d_backward_weights_taps(x, dz, w_shape, geom)
     k = cg * kh * kw
     dw = np.zeros((g, o // g, k), dtype=np.result_type(x, dz))
     dw_t = None
@@ -237,42 +239,79 @@ def _taps_apply(x: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> bool:
             and x.dtype == np.result_type(x.dtype, np.float32))
 
 
-def _tap_views(flat: np.ndarray, sample: int, group: int, cg: int, c: int, hp: int, wp: int, length: int,
-               geom: ConvGeometry, kh: int, kw: int):
-    """(u, v, view): for each kernel tap, group ``group``'s input channels of one padded sample seen
-    at the tap's offset, a (cg, length) matrix with leading dimension hp*wp. Row i of the output
-    computed at the padded width is column i*wp.. of the view."""
-    dy, dx = geom.dilation
-    item = flat.itemsize
-    for u in range(kh):
-        for v in range(kw):
-            start = (sample * c + group * cg) * hp * wp + u * dy * wp + v * dx
-            yield u, v, np.lib.stride_tricks.as_strided(flat[start:], shape=(cg, length),
-                                                        strides=(hp * wp * item, item), writeable=False)
+def _tap_rows(flat: np.ndarray, sample: int, group: int, cg: int, c: int, hp: int, wp: int, kw: int,
+              dx: int, out: np.ndarray) -> np.ndarray:
+    """out[v*cg + ci] = channel ci of group ``group`` of one padded sample, shifted left by v*dx:
+    the kernel row's kW taps stacked along K, a (kW*cg, hp*wp) matrix. Column i*wp + j (+ u*dy*wp
+    for kernel row u) is input (i + u*dy, j + v*dx) of output (i, j) computed at the padded width."""
+    start = (sample * c + group * cg) * hp * wp
+    for v in range(kw):
+        np.copyto(out[v * cg:(v + 1) * cg].reshape(-1), flat[start + v * dx:start + v * dx + cg * hp * wp])
+    return out
 
 
 def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple[int, int],
                  out: Optional[np.ndarray] = None) -> np.ndarray:
-    """conv2d at stride 1 as a sum over taps of GEMMs on shifted views of the padded input:
-    y_ext[o, :] = sum_{u,v} W[o, :, u, v] @ xp_shifted(u, v), accumulated in BLAS (beta = 1), rows
-    computed at the padded width and the extra columns dropped. No im2col columns are built."""
+    """conv2d at stride 1 as a sum over kernel rows of GEMMs on shifted views of the padded input:
+
+        y_ext[o, :] = sum_u W[o, :, u, :] (O x kW*C) @ R[:, u*dy*wp : u*dy*wp + H_out*wp]
+
+    with R = _tap_rows (the padded sample and its kW - 1 column shifts, stacked along K: a copy of
+    kW times one sample, which stays in cache), accumulated in BLAS (beta = 1), rows computed at
+    the padded width and the extra columns dropped. K = kW*C instead of C per tap: kH GEMMs
+    instead of kH*kW, each bigger (ResNet block forward ~1.5x faster). No full im2col."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     g, og = geom.groups, w.shape[0] // geom.groups
     ho, wo = out_hw
+    dy, dx = geom.dilation
     top, bottom, left, right = geom.padding
     hp, wp = h + top + bottom, wd + left + right
-    flat = _padded_flat(x, geom, slack=(kw - 1) * geom.dilation[1])
-    taps = np.ascontiguousarray(w.reshape(g, og, cg, kh, kw).transpose(3, 4, 0, 1, 2))   # (kH, kW, G, O/G, C/G)
+    flat = _padded_flat(x, geom, slack=(kw - 1) * dx)
+    # (kH, G, O/G, kW*C/G): kernel row u of group g as one matrix whose columns are (v, ci)
+    rows_w = np.ascontiguousarray(w.reshape(g, og, cg, kh, kw).transpose(3, 0, 1, 4, 2)).reshape(kh, g, og, kw * cg)
     y = np.empty((n, o, ho, wo), dtype=x.dtype) if out is None else out
     extended = np.empty((o, ho * wp), dtype=x.dtype)
+    stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
     for s in range(n):
         for group in range(g):
-            rows = extended[group * og:(group + 1) * og]
-            for u, v, view in _tap_views(flat, s, group, cg, c, hp, wp, ho * wp, geom, kh, kw):
-                blas.gemm(taps[u, v, group], view, rows, beta=0.0 if (u, v) == (0, 0) else 1.0)
+            result = extended[group * og:(group + 1) * og]
+            _tap_rows(flat, s, group, cg, c, hp, wp, kw, dx, stacked)
+            for u in range(kh):
+                blas.gemm(rows_w[u, group], stacked[:, u * dy * wp:u * dy * wp + ho * wp], result,
+                          beta=0.0 if u == 0 else 1.0)
         y[s] = extended.reshape(o, ho, wp)[..., :wo]
     return y
+
+
+def _conv2d_backward_weights_taps(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> np.ndarray:
+    """dW of a stride-1 conv2d on the stacked rows of _conv2d_taps, per sample and kernel row u:
+
+        dW[:, :, u, :]^T (kW*C x O) += R[:, u*dy*wp : u*dy*wp + H_out*wp] @ dz_ext^T
+
+    accumulated in BLAS (beta = 1), dz_ext being dz at the padded width with zeros in the extra
+    columns (they meet the garbage columns of R). No full im2col."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w_shape
+    g, og = geom.groups, o // geom.groups
+    ho, wo = dz.shape[2:]
+    dy, dx = geom.dilation
+    top, bottom, left, right = geom.padding
+    hp, wp = h + top + bottom, wd + left + right
+    flat = _padded_flat(x, geom, slack=(kw - 1) * dx)
+    stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
+    dz_ext = np.zeros((o, ho, wp), dtype=x.dtype)
+    dz_rows = dz_ext.reshape(o, ho * wp)
+    dw_t = np.zeros((kh, g, kw * cg, og), dtype=x.dtype)        # (u, group, (v, ci), o)
+    for s in range(n):
+        dz_ext[..., :wo] = dz[s]
+        for group in range(g):
+            _tap_rows(flat, s, group, cg, c, hp, wp, kw, dx, stacked)
+            for u in range(kh):
+                blas.gemm(stacked[:, u * dy * wp:u * dy * wp + ho * wp], dz_rows[group * og:(group + 1) * og],
+                          dw_t[u, group], beta=1.0, transpose_b=True)
+    # (u, g, v, ci, o) -> (g, o, ci, u, v)
+    return np.ascontiguousarray(dw_t.reshape(kh, g, kw, cg, og).transpose(1, 4, 3, 0, 2)).reshape(w_shape)
 
 
 def _pointwise_applies(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.ndarray]) -> bool:
