@@ -54,11 +54,13 @@ def copy_gbps(mib: int = 256) -> float:
     return 2 * src.nbytes / (time_ms(lambda: np.copyto(dst, src), min_repeats=10, budget_s=2.0)["median_ms"] * 1e6)
 
 
-def torch_or_none():
-    """PyTorch with all cores, or None. Its OpenMP threads are made to sleep when idle
+def torch_or_none(wait_policy: str = "PASSIVE"):
+    """PyTorch with all cores, or None. By default its OpenMP threads are made to sleep when idle
     (OMP_WAIT_POLICY=PASSIVE, set before torch loads, unless the caller set it): spinning threads
-    would otherwise steal the cores from the NumPy calls timed between PyTorch's."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    would otherwise steal the cores from the NumPy calls timed between PyTorch's. A benchmark
+    that times all of ours before any of PyTorch's may pass "ACTIVE" (PyTorch's fastest setting
+    for tiny tensors, where waking sleeping threads costs more than the work)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", wait_policy)
     try:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
@@ -112,8 +114,14 @@ def time_pair(ours: Callable[[], object], theirs: Optional[Callable[[], object]]
     return summary(a), summary(b)
 
 
-HYGIENE = ("Timing: ours and PyTorch's calls interleaved in the same run, medians; OMP_WAIT_POLICY="
-           f"{os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')} for both sides (PyTorch's idle threads sleep).")
+def hygiene(interleaved: bool = True) -> str:
+    """How a table's PyTorch column was timed (printed under each table)."""
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")
+    if interleaved:
+        return (f"Timing: ours and PyTorch's calls interleaved in the same run, medians; OMP_WAIT_POLICY={policy} "
+                "for both sides.")
+    return (f"Timing: all of ours first, then PyTorch's, in the same run, medians; OMP_WAIT_POLICY={policy} "
+            "(PyTorch's threads spin between its calls, so nothing of ours is timed after them).")
 
 
 def time_specs(specs: list, budget_s: float) -> None:

@@ -211,7 +211,7 @@ def run(quick: bool = False) -> dict:
           + ("" if fused else "\nkernels/fused.py is not there yet: the fused conv3x3+bn+relu rows are skipped.")
           + ("" if any("torch_ms" in s for s in specs) else "\nPyTorch is not importable: no PyTorch column."))
     payload = {"copy_gbps": copy, "gemm_gflops": gemm, "rows": rows}
-    print("\n" + common.HYGIENE)
+    print("\n" + common.hygiene())
     path = common.write_json("normalization", payload)
     print(f"\nwrote {path}")
     return payload

@@ -195,7 +195,7 @@ def run(quick: bool = False) -> dict:
     print("\nIssue 3 targets: " + "; ".join(
         f"{t['goal']}: {t['ours_ms']:.2f} ms vs {t['torch_ms']:.2f} ms ({t['torch_source']}), "
         f"{t['ratio']:.2f}x -> {'MET' if t['met'] else 'NOT MET'}" for t in met.values()) + ".")
-    print("\n" + common.HYGIENE)
+    print("\n" + common.hygiene())
     path = common.write_json("pooling_loss", {"copy_gbps": copy, "rows": rows, "targets": met,
                                               "peer_torch_ms": PEER_TORCH_MS})
     print(f"\nwrote {path}")
