@@ -542,7 +542,7 @@ class _AffineFilter:
         if bias is not None and bias.data is not None:
             b = bias.tensor("bias").reshape(-1)
             require(b.size == channels,
-                    f"bias has {b.size} values but the output has {channels} channels")
+                    lambda: f"bias has {b.size} values but the output has {channels} channels")
             require(bool(np.all(np.isfinite(b))), "bias contains NaN or infinite values")
             self.bias = np.array(b, dtype=np.float32, order="C")   # the filter's own, writable copy
 
@@ -579,7 +579,7 @@ class _AffineFilter:
             return d_out
         if y is not None and act_mod.can_backward_from_output(self.activation):
             return act_mod.backward(d_out, self.activation, y=y)
-        require(x is not None, f"the backward of a {self.kind} with activation "
+        require(x is not None, lambda: f"the backward of a {self.kind} with activation "
                 f"{self.activation.kind.name} needs the input to recompute the pre-activation")
         return act_mod.backward(d_out, self.activation, x=self._add_bias(self._linear_part(x)))
 
@@ -612,9 +612,9 @@ class _AffineFilter:
         else:
             in_delta_out = None
         require(not bias_grad or self.bias is not None,
-                f"bias_delta was asked but this {self.kind} filter has no bias")
+                lambda: f"bias_delta was asked but this {self.kind} filter has no bias")
         if not self.activation.is_identity and y is None and act_mod.can_backward_from_output(self.activation):
-            require(x is not None, f"the backward of a {self.kind} with activation "
+            require(x is not None, lambda: f"the backward of a {self.kind} with activation "
                     f"{self.activation.kind.name} needs `out` (or `in` to recompute it)")
         require(not weights_grad or x is not None, "weights_delta needs the forward input `in`")
         dz = self._output_grad_to_preactivation(x, y, d_out)
@@ -648,18 +648,18 @@ class ConvolutionFilter(_AffineFilter):
         g = self.geometry.groups
         o, cg, kh, kw = self.weights.shape
         require(c_in % g == 0 and c_out % g == 0,
-                f"groups {g} must divide the input channels {c_in} and the output channels {c_out}")
+                lambda: f"groups {g} must divide the input channels {c_in} and the output channels {c_out}")
         require(g == 1 or self.params.w_desc.layout == LAYOUT_CONV_WEIGHTS_OIHW,
-                f"grouped convolution (groups {g}) needs ConvolutionWeightsOIHW weights")
+                lambda: f"grouped convolution (groups {g}) needs ConvolutionWeightsOIHW weights")
         require((o, cg) == (c_out, c_in // g),
-                f"w_desc.size {tuple(self.params.w_desc.size[:4])} gives {o} output and {cg} input channels "
+                lambda: f"w_desc.size {tuple(self.params.w_desc.size[:4])} gives {o} output and {cg} input channels "
                 f"per group; i_desc has {c_in} channels / {g} groups = {c_in // g} and o_desc has {c_out}")
         expected = self.geometry.output_hw(h, w, kh, kw)
         require(expected[0] >= 1 and expected[1] >= 1,
-                f"the {kw}x{kh} kernel (dilation {self.geometry.dilation[::-1]}) does not fit the padded "
+                lambda: f"the {kw}x{kh} kernel (dilation {self.geometry.dilation[::-1]}) does not fit the padded "
                 f"input {w}x{h} with padding {self.geometry.padding} (top, bottom, left, right)")
         require((ho, wo) == expected,
-                f"o_desc.size {tuple(self.params.o_desc.size[:3])} does not match the convolution output "
+                lambda: f"o_desc.size {tuple(self.params.o_desc.size[:3])} does not match the convolution output "
                 f"({expected[1]}, {expected[0]}, {c_out}) for i_desc {tuple(self.params.i_desc.size[:3])}, "
                 f"k {kw}x{kh}, stride {self.geometry.stride[::-1]}, dilation {self.geometry.dilation[::-1]}, "
                 f"padding {self.geometry.padding} (top, bottom, left, right)")
@@ -694,13 +694,13 @@ class TransposedConvolutionFilter(_AffineFilter):
         _check_image(params.i_desc, "i_desc")
         _check_image(params.o_desc, "o_desc")
         require(self.geometry.groups == 1,
-                f"groups {params.groups}: transposed convolution does not support groups (as in BNNS)")
+                lambda: f"groups {params.groups}: transposed convolution does not support groups (as in BNNS)")
         self.weights_storage, self.weights = _conv_weights(params.w_desc)
         c_in, h, w = params.i_desc.shape
         c_out, ho, wo = params.o_desc.shape
         o, i, kh, kw = self.weights.shape
         require((o, i) == (c_out, c_in),
-                f"w_desc.size {tuple(params.w_desc.size[:4])} gives {o} output and {i} input channels; "
+                lambda: f"w_desc.size {tuple(params.w_desc.size[:4])} gives {o} output and {i} input channels; "
                 f"the transposed convolution maps {c_in} input channels (i_desc) to {c_out} (o_desc)")
         back = self.geometry.output_hw(ho, wo, kh, kw)
         ekh, ekw = self.geometry.effective_kernel(kh, kw)
@@ -708,7 +708,7 @@ class TransposedConvolutionFilter(_AffineFilter):
         sy, sx = self.geometry.stride
         base = ((h - 1) * sy - top - bottom + ekh, (w - 1) * sx - left - right + ekw)
         require(back == (h, w) and base[0] >= 1 and base[1] >= 1,
-                f"o_desc.size {tuple(params.o_desc.size[:3])} does not match the transposed convolution output "
+                lambda: f"o_desc.size {tuple(params.o_desc.size[:3])} does not match the transposed convolution output "
                 f"for i_desc {tuple(params.i_desc.size[:3])}, k {kw}x{kh}, stride ({sx}, {sy}), dilation "
                 f"{self.geometry.dilation[::-1]}, padding {self.geometry.padding} (top, bottom, left, right): "
                 f"expected width {base[1]}..{base[1] + sx - 1} and height {base[0]}..{base[0] + sy - 1}")
@@ -746,7 +746,7 @@ class FullyConnectedFilter(_AffineFilter):
         n_in, n_out = params.i_desc.element_count, params.o_desc.element_count
         self.weights_storage, self.weights = _fc_weights(params.w_desc)
         require(self.weights.shape == (n_out, n_in),
-                f"w_desc.size {tuple(params.w_desc.size[:2])} gives a {self.weights.shape[0]} x "
+                lambda: f"w_desc.size {tuple(params.w_desc.size[:2])} gives a {self.weights.shape[0]} x "
                 f"{self.weights.shape[1]} (O x I) matrix; i_desc has {n_in} elements and o_desc {n_out}")
         self._init_bias_activation(params.bias, params.activation, n_out)
 
@@ -797,14 +797,14 @@ def _check_nonnegative(p: ConvolutionParams) -> None:
                   y_dilation_stride=p.y_dilation_stride, x_padding=p.x_padding, y_padding=p.y_padding,
                   groups=p.groups)
     for name, value in values.items():
-        require(0 <= int(value) < 2**20, f"{name} {value} must be between 0 and 2**20")
-    require(len(p.pad) in (0, 4), f"pad has {len(p.pad)} values; BNNS takes 4 (left, right, up, down)")
-    require(all(0 <= int(v) < 2**20 for v in p.pad), f"pad {tuple(p.pad)} must be non-negative and below 2**20")
+        require(0 <= int(value) < 2**20, lambda: f"{name} {value} must be between 0 and 2**20")
+    require(len(p.pad) in (0, 4), lambda: f"pad has {len(p.pad)} values; BNNS takes 4 (left, right, up, down)")
+    require(all(0 <= int(v) < 2**20 for v in p.pad), lambda: f"pad {tuple(p.pad)} must be non-negative and below 2**20")
 
 
 def _check_image(desc: Descriptor, name: str) -> None:
     require(desc.layout == LAYOUT_IMAGE_CHW,
-            f"{name}.layout {desc.layout:#x} must be ImageCHW (0x30000) for a convolution")
+            lambda: f"{name}.layout {desc.layout:#x} must be ImageCHW (0x30000) for a convolution")
     desc.validate(name)
     numpy_dtype(desc.data_type, what=f"{name}.data_type")
 
@@ -813,7 +813,7 @@ def _conv_weights(desc: Descriptor):
     """(storage, logical): the weights as given (C order of the layout's NumPy shape, a private
     float32 copy) and a view of them as logical OIHW."""
     require(desc.layout in (LAYOUT_CONV_WEIGHTS_OIHW, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_IOHRWR),
-            f"w_desc.layout {desc.layout:#x} must be ConvolutionWeightsOIHW (0x40000), OIHrWr (0x40001) or "
+            lambda: f"w_desc.layout {desc.layout:#x} must be ConvolutionWeightsOIHW (0x40000), OIHrWr (0x40001) or "
             f"IOHrWr (0x40002)")
     storage = np.array(desc.tensor("w_desc"), dtype=np.float32, order="C")
     require(bool(np.all(np.isfinite(storage))), "w_desc.data contains NaN or infinite values")
@@ -841,7 +841,7 @@ def _fc_weights(desc: Descriptor):
     """(storage, logical O x I). RowMajorMatrix size (I, O) and 2DFirstMajor size (O, I) store
     W row-major; ColumnMajorMatrix / 2DLastMajor size (O, I) store it column-major."""
     require(desc.layout in _FC_WEIGHT_LAYOUTS,
-            f"w_desc.layout {desc.layout:#x} must be a matrix: RowMajorMatrix (0x20000), ColumnMajorMatrix "
+            lambda: f"w_desc.layout {desc.layout:#x} must be a matrix: RowMajorMatrix (0x20000), ColumnMajorMatrix "
             f"(0x20001), 2DLastMajor (0x28000) or 2DFirstMajor (0x28001)")
     storage = np.array(desc.tensor("w_desc"), dtype=np.float32, order="C")
     require(bool(np.all(np.isfinite(storage))), "w_desc.data contains NaN or infinite values")

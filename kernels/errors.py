@@ -90,10 +90,14 @@ def error_for_status(status: str, message: str) -> BNNSError:
     return ERRORS_BY_STATUS.get(status, BNNSError)(message)
 
 
-def require(condition: bool, message: str) -> None:
-    """Raise InvalidArgumentError(message) unless condition holds. Never stripped by -O."""
+def require(condition: bool, message) -> None:
+    """Raise InvalidArgumentError(message) unless condition holds. Never stripped by -O.
+
+    ``message`` is a string or a function returning one: checks that run on every call pass
+    ``lambda: f"..."`` so that the message (formatting a dtype alone takes microseconds) is only
+    built when the check fails."""
     if not condition:
-        raise InvalidArgumentError(message)
+        raise InvalidArgumentError(message() if callable(message) else message)
 
 
 def require_out(out, shape: tuple, name: str) -> None:
@@ -101,6 +105,6 @@ def require_out(out, shape: tuple, name: str) -> None:
     any strides."""
     dtype = getattr(out, "dtype", None)
     require(isinstance(out, np.ndarray) and np.issubdtype(dtype, np.floating),
-            f"{name} must be a floating-point ndarray, got {type(out).__name__} {dtype or ''}".rstrip())
-    require(tuple(out.shape) == tuple(shape), f"{name} has shape {tuple(out.shape)}; expected {tuple(shape)}")
-    require(out.flags.writeable, f"{name} is read-only")
+            lambda: f"{name} must be a floating-point ndarray, got {type(out).__name__} {dtype or ''}".rstrip())
+    require(tuple(out.shape) == tuple(shape), lambda: f"{name} has shape {tuple(out.shape)}; expected {tuple(shape)}")
+    require(out.flags.writeable, lambda: f"{name} is read-only")

@@ -191,40 +191,40 @@ class Descriptor:
         """Check rank, sizes and strides (BNNS: non-decreasing; here also no aliasing)."""
         rank = layout_rank(self.layout)
         require(len(self.size) >= rank,
-                f"{name}.size has {len(self.size)} entries but layout {self.layout:#x} has rank {rank}")
+                lambda: f"{name}.size has {len(self.size)} entries but layout {self.layout:#x} has rank {rank}")
         require(all(int(s) == 0 for s in self.size[rank:]),
-                f"{name}.size {tuple(self.size)} sets dimensions beyond the layout's rank {rank}")
+                lambda: f"{name}.size {tuple(self.size)} sets dimensions beyond the layout's rank {rank}")
         require(len(self.size) <= MAX_TENSOR_DIMENSION and len(self.stride) <= MAX_TENSOR_DIMENSION,
-                f"{name} has more than {MAX_TENSOR_DIMENSION} dimensions")
+                lambda: f"{name} has more than {MAX_TENSOR_DIMENSION} dimensions")
         require(all(int(s) >= 1 for s in self.size[:rank]),
-                f"{name}.size {tuple(self.size[:rank])} has a zero dimension")
+                lambda: f"{name}.size {tuple(self.size[:rank])} has a zero dimension")
         require(all(int(s) < 2**31 for s in self.size[:rank]),
-                f"{name}.size {tuple(self.size[:rank])} has a dimension of 2**31 or more")
+                lambda: f"{name}.size {tuple(self.size[:rank])} has a dimension of 2**31 or more")
         require(all(int(s) == 0 for s in self.stride[rank:]),
-                f"{name}.stride {tuple(self.stride)} sets dimensions beyond the layout's rank {rank}")
+                lambda: f"{name}.stride {tuple(self.stride)} sets dimensions beyond the layout's rank {rank}")
         extents = self._memory_extents()
         given = tuple(self.stride) + (0,) * (rank - len(self.stride))
         dense = 1
         for k, (extent, stride) in enumerate(zip(extents, given)):
             if stride:
                 require(int(stride) >= dense,
-                        f"{name}.stride {tuple(self.stride[:rank])}: stride[{k}] = {stride} is smaller "
+                        lambda: f"{name}.stride {tuple(self.stride[:rank])}: stride[{k}] = {stride} is smaller "
                         f"than the extent {dense} of the dimensions before it (strides must not alias)")
                 dense = int(stride) * extent
             else:
                 dense *= extent
-        require(dense < 2**40, f"{name} spans {dense} elements, more than this server accepts")
+        require(dense < 2**40, lambda: f"{name} spans {dense} elements, more than this server accepts")
 
     # ------------------------------------------------------------------ data
     def tensor(self, name: str = "descriptor") -> np.ndarray:
         """The descriptor's data as a float32 array of its logical shape."""
         self.validate(name)
-        require(self.data is not None, f"{name} has no data")
+        require(self.data is not None, lambda: f"{name} has no data")
         dtype = numpy_dtype(self.data_type, what=f"{name}.data_type")
         flat = np.ascontiguousarray(self.data).reshape(-1)   # as_strided below assumes a dense buffer
-        require(flat.dtype == dtype, f"{name}.data holds {flat.dtype}, expected {dtype}")
+        require(flat.dtype == dtype, lambda: f"{name}.data holds {flat.dtype}, expected {dtype}")
         require(flat.size >= self.span,
-                f"{name}.data has {flat.size} elements; {self.describe()} with strides "
+                lambda: f"{name}.data has {flat.size} elements; {self.describe()} with strides "
                 f"{self.memory_strides()} needs {self.span}")
         view = np.lib.stride_tricks.as_strided(
             flat, shape=self.shape, strides=tuple(s * dtype.itemsize for s in self.numpy_strides),
@@ -245,21 +245,21 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
     """
     desc.validate(name)
     dtype = numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
-    require(1 <= batch_size < 2**31, f"batch_size {batch_size} must be between 1 and 2**31 - 1")
+    require(1 <= batch_size < 2**31, lambda: f"batch_size {batch_size} must be between 1 and 2**31 - 1")
     span = desc.span
     stride = int(batch_stride) or span
     require(batch_size == 1 or stride >= span,
-            f"{name}_stride {batch_stride} is smaller than one item ({span} elements for "
+            lambda: f"{name}_stride {batch_stride} is smaller than one item ({span} elements for "
             f"{desc.describe()}): items would overlap")
     needed = (batch_size - 1) * stride + span
     available = flat.size
     require(available >= needed,
-            f"{name} has {available} elements but batch_size {batch_size} with {name}_stride "
+            lambda: f"{name} has {available} elements but batch_size {batch_size} with {name}_stride "
             f"{stride} and items of {span} elements needs {needed}")
     require(available <= max(batch_size * stride, needed),
-            f"{name} has {available} elements, more than batch_size {batch_size} x {name}_stride "
+            lambda: f"{name} has {available} elements, more than batch_size {batch_size} x {name}_stride "
             f"{stride} = {batch_size * stride}: wrong batch_size, stride or data type?")
-    require(flat.dtype == dtype, f"{name} holds {flat.dtype}, expected {dtype}")
+    require(flat.dtype == dtype, lambda: f"{name} holds {flat.dtype}, expected {dtype}")
     flat = np.ascontiguousarray(flat).reshape(-1)          # as_strided below assumes a dense buffer
     item = dtype.itemsize
     view = np.lib.stride_tricks.as_strided(

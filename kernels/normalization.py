@@ -378,7 +378,7 @@ class NormalizationFilter:
         self.params = params
         kind = params.type
         require(kind in KIND_NAMES,
-                f"type {kind} is not a normalization filter type (BatchNorm 2, InstanceNorm 3, "
+                lambda: f"type {kind} is not a normalization filter type (BatchNorm 2, InstanceNorm 3, "
                 f"LayerNorm 4, GroupNorm 5)")
         name = KIND_NAMES[kind]
         for what, desc in (("i_desc", params.i_desc), ("o_desc", params.o_desc)):
@@ -386,24 +386,24 @@ class NormalizationFilter:
             numpy_dtype(desc.data_type, what=f"{what}.data_type")
         shape = params.i_desc.shape
         require(params.o_desc.shape == shape,
-                f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from "
+                lambda: f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from "
                 f"i_desc shape {shape} ({params.i_desc.describe()}); {name} keeps the shape")
         require(_finite(params.epsilon) and params.epsilon >= 0,
-                f"epsilon {params.epsilon} must be a finite number >= 0")
+                lambda: f"epsilon {params.epsilon} must be a finite number >= 0")
         require(_finite(params.momentum) and 0 <= params.momentum <= 1,
-                f"momentum {params.momentum} must be in [0, 1]")
+                lambda: f"momentum {params.momentum} must be in [0, 1]")
         params.activation.validate("activation")
         channels = shape[0]
         if kind == GROUP_NORM:
             groups = params.num_groups
             require(isinstance(groups, (int, np.integer)) and 1 <= groups <= channels
                     and channels % groups == 0,
-                    f"num_groups {groups} must divide the {channels} channels of i_desc shape "
+                    lambda: f"num_groups {groups} must divide the {channels} channels of i_desc shape "
                     f"{shape}")
         if kind == LAYER_NORM:
             axis = params.normalization_axis
             require(isinstance(axis, (int, np.integer)) and 0 <= axis < len(shape),
-                    f"normalization_axis {axis} must be in [0, {len(shape)}) for i_desc shape "
+                    lambda: f"normalization_axis {axis} must be in [0, {len(shape)}) for i_desc shape "
                     f"{shape}")
         self._geo = geometry(kind, shape, params.num_groups, params.normalization_axis)
         geo = self._geo
@@ -414,14 +414,14 @@ class NormalizationFilter:
         if kind in _WITH_MOVING_STATS:
             present = [_has_data(params.moving_mean), _has_data(params.moving_variance)]
             require(present[0] == present[1],
-                    f"moving_mean ({'given' if present[0] else 'absent'}) and moving_variance "
+                    lambda: f"moving_mean ({'given' if present[0] else 'absent'}) and moving_variance "
                     f"({'given' if present[1] else 'absent'}) must be given together")
             for field in ("moving_mean", "moving_variance"):
                 self._load(field, getattr(params, field), (channels,), name)
             if "moving_variance" in self._arrays:
                 variance = self._arrays["moving_variance"]
                 require(bool(np.all(variance >= 0)),
-                        f"moving_variance has negative values (min {variance.min()})")
+                        lambda: f"moving_variance has negative values (min {variance.min()})")
         self._saved: Optional[Saved] = None
 
     # ------------------------------------------------------------------ introspection
@@ -461,7 +461,7 @@ class NormalizationFilter:
         n = x.shape[0]
         if training and moving:
             require(geo.count(n) > 1,
-                    f"{KIND_NAMES[p.type]} training with batch_size {n} and item shape "
+                    lambda: f"{KIND_NAMES[p.type]} training with batch_size {n} and item shape "
                     f"{geo.item_shape} has one value per statistic: the unbiased variance for "
                     f"moving_variance is undefined")
         buffer = None
@@ -501,11 +501,11 @@ class NormalizationFilter:
                 f"d_out has batch size {d_out.shape[0]} but the last training forward had "
                 f"batch size {saved.batch_size}; backward must follow a forward of the same batch")
         if not p.activation.is_identity and saved.pre is None:
-            require(y is not None, f"y (the forward output) is needed for the backward of "
+            require(y is not None, lambda: f"y (the forward output) is needed for the backward of "
                                    f"activation {p.activation.kind.name}")
             y = np.asarray(self._check_batch(y, "y"), saved.x_hat.dtype)
             require(y.shape[0] == saved.batch_size,
-                    f"y has batch size {y.shape[0]}, d_out {saved.batch_size}")
+                    lambda: f"y has batch size {y.shape[0]}, d_out {saved.batch_size}")
         return backward(d_out, y, saved, self._arrays.get("gamma"), activation=p.activation,
                         input_grad=input_grad, beta_grad=beta_grad, gamma_grad=gamma_grad)
 
@@ -516,7 +516,7 @@ class NormalizationFilter:
         values = desc.tensor(field)
         expected = math.prod(shape)
         require(values.size == expected,
-                f"{field} has {values.size} values ({desc.describe()}) but {name} with i_desc "
+                lambda: f"{field} has {values.size} values ({desc.describe()}) but {name} with i_desc "
                 f"shape {self._geo.item_shape} needs {expected} (shape {shape})")
         self._arrays[field] = np.array(values.reshape(shape), dtype=np.float32)
 
@@ -524,7 +524,7 @@ class NormalizationFilter:
         a = np.asarray(a)
         shape = self._geo.item_shape
         require(a.ndim == len(shape) + 1 and a.shape[1:] == shape and a.shape[0] >= 1,
-                f"{name} has shape {a.shape}; expected (N, *{shape}) with N >= 1 for "
+                lambda: f"{name} has shape {a.shape}; expected (N, *{shape}) with N >= 1 for "
                 f"{self.params.i_desc.describe()}")
         return a if a.dtype == np.float64 else a.astype(np.float32, copy=False)
 

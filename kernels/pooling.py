@@ -119,17 +119,17 @@ class PoolingGeometry:
                                 ("stride", g.stride, 1), ("dilation", g.dilation, 1),
                                 ("pad_before", g.pad_before, 0), ("pad_after", g.pad_after, 0)):
             require(all(low <= v < _LIMIT for v in pair),
-                    f"{name} {pair} must be between {low} and 2**31 - 1")
+                    lambda: f"{name} {pair} must be between {low} and 2**31 - 1")
         for axis, name in ((0, "height"), (1, "width")):
             padded = g.in_hw[axis] + g.pad_before[axis] + g.pad_after[axis]
             require(g.k_eff[axis] <= padded,
-                    f"the effective kernel {name} {g.k_eff[axis]} (k {g.kernel[axis]}, dilation "
+                    lambda: f"the effective kernel {name} {g.k_eff[axis]} (k {g.kernel[axis]}, dilation "
                     f"{g.dilation[axis]}) exceeds the padded input {name} {padded} "
                     f"({g.describe()})")
             counts = g.valid_counts(axis)
             empty = np.flatnonzero(counts == 0)
             require(empty.size == 0,
-                    f"output {name} position {empty[0] if empty.size else 0} has a window of "
+                    lambda: f"output {name} position {empty[0] if empty.size else 0} has a window of "
                     f"padding only ({g.describe()}); every window must overlap the input")
         return g
 
@@ -412,23 +412,23 @@ class PoolingFilter:
 
     def __init__(self, params: PoolingParams):
         require(isinstance(params, PoolingParams),
-                f"params must be PoolingParams, not {type(params).__name__}")
+                lambda: f"params must be PoolingParams, not {type(params).__name__}")
         function = _as_int(params.pooling_function, "pooling_function")
         require(function in FUNCTION_NAMES,
-                f"pooling_function {function} is not a BNNSPoolingFunction (known: "
+                lambda: f"pooling_function {function} is not a BNNSPoolingFunction (known: "
                 + ", ".join(f"{k} {v}" for k, v in FUNCTION_NAMES.items()) + ")")
         self.function = function
         self.function_name = FUNCTION_NAMES[function]
         i_shape = _image_shape(params.i_desc, "i_desc")
         o_shape = _image_shape(params.o_desc, "o_desc")
         require(i_shape[0] == o_shape[0],
-                f"i_desc.size {tuple(params.i_desc.size[:3])} has {i_shape[0]} channels but "
+                lambda: f"i_desc.size {tuple(params.i_desc.size[:3])} has {i_shape[0]} channels but "
                 f"o_desc.size {tuple(params.o_desc.size[:3])} has {o_shape[0]}; pooling keeps the "
                 f"channel count")
 
         kernel = (_as_int(params.k_height, "k_height"), _as_int(params.k_width, "k_width"))
         require(kernel[0] >= 1 and kernel[1] >= 1,
-                f"k_width {kernel[1]} and k_height {kernel[0]} must both be at least 1")
+                lambda: f"k_width {kernel[1]} and k_height {kernel[0]} must both be at least 1")
         stride = tuple(max(1, _as_int(v, name, minimum=0))      # BNNS reads 0 as 1
                        for v, name in ((params.y_stride, "y_stride"),
                                        (params.x_stride, "x_stride")))
@@ -455,15 +455,15 @@ class PoolingFilter:
                 f"({self.geometry.describe()}; {_SIZE_RULE})")
 
         require(isinstance(params.activation, Activation),
-                f"activation must be an Activation, not {type(params.activation).__name__}")
+                lambda: f"activation must be an Activation, not {type(params.activation).__name__}")
         params.activation.validate("activation")
         self._bias = None
         if params.bias is not None:
             require(isinstance(params.bias, Descriptor),
-                    f"bias must be a Descriptor or None, not {type(params.bias).__name__}")
+                    lambda: f"bias must be a Descriptor or None, not {type(params.bias).__name__}")
             bias = params.bias.tensor("bias").reshape(-1)
             require(bias.size == i_shape[0],
-                    f"bias has {bias.size} values ({params.bias.describe()}) but the layer has "
+                    lambda: f"bias has {bias.size} values ({params.bias.describe()}) but the layer has "
                     f"{i_shape[0]} channels")
             self._bias = bias.copy()
         self.params = params
@@ -578,7 +578,7 @@ class PoolingFilter:
                                      count_include_padding=f == AVERAGE_COUNT_INCLUDE_PADDING)
 
     def _recompute_pooled(self, x, indices, why):
-        require(x is not None, f"{self.function_name} pooling backward needs x (in) for {why}")
+        require(x is not None, lambda: f"{self.function_name} pooling backward needs x (in) for {why}")
         return self._pool(x, indices, want_indices=False)[0]
 
     def _add_bias(self, pooled):
@@ -593,23 +593,23 @@ class PoolingFilter:
 
     def _check_batch(self, array, shape, name, batch=None):
         require(isinstance(array, np.ndarray),
-                f"{name} must be a NumPy array, not {type(array).__name__}")
+                lambda: f"{name} must be a NumPy array, not {type(array).__name__}")
         require(array.dtype.kind == "f",
-                f"{name} has dtype {array.dtype}; a float type is required")
+                lambda: f"{name} has dtype {array.dtype}; a float type is required")
         require(array.ndim == 4 and array.shape[1:] == shape and array.shape[0] >= 1,
-                f"{name} has shape {array.shape}; the filter expects "
+                lambda: f"{name} has shape {array.shape}; the filter expects "
                 f"(N, {', '.join(map(str, shape))}) with N >= 1")
         require(batch is None or array.shape[0] == batch,
-                f"{name} has batch size {array.shape[0]} but d_out has {batch}")
+                lambda: f"{name} has batch size {array.shape[0]} but d_out has {batch}")
         return array
 
     def _check_indices(self, indices, shape, what):
-        require(indices is not None, f"{what} requires indices (shape {shape}), none were given")
+        require(indices is not None, lambda: f"{what} requires indices (shape {shape}), none were given")
         require(isinstance(indices, np.ndarray) and indices.dtype.kind in "iu",
-                f"{what}: indices must be an integer NumPy array, got "
+                lambda: f"{what}: indices must be an integer NumPy array, got "
                 f"{getattr(indices, 'dtype', type(indices).__name__)}")
         require(indices.shape == shape,
-                f"{what}: indices have shape {indices.shape}, expected {shape}")
+                lambda: f"{what}: indices have shape {indices.shape}, expected {shape}")
         if indices.dtype.kind == "u" and indices.size and int(indices.max()) >= 2**63:
             raise InvalidArgumentError(f"{what}: index {int(indices.max())} is out of range")
         return indices.astype(np.int64, copy=False)
@@ -621,8 +621,8 @@ def _as_int(value, name, minimum=None) -> int:
         v = operator.index(value)
     except TypeError:
         raise InvalidArgumentError(f"{name} must be an integer, got {value!r}") from None
-    require(minimum is None or v >= minimum, f"{name} {v} must be at least {minimum}")
-    require(v < _LIMIT, f"{name} {v} must be below 2**31")
+    require(minimum is None or v >= minimum, lambda: f"{name} {v} must be at least {minimum}")
+    require(v < _LIMIT, lambda: f"{name} {v} must be below 2**31")
     return v
 
 
@@ -632,9 +632,9 @@ def _bnns_size(shape) -> tuple:
 
 
 def _image_shape(desc, name) -> tuple:
-    require(isinstance(desc, Descriptor), f"{name} must be a Descriptor, not {type(desc).__name__}")
+    require(isinstance(desc, Descriptor), lambda: f"{name} must be a Descriptor, not {type(desc).__name__}")
     require(desc.layout == LAYOUT_IMAGE_CHW,
-            f"{name}.layout {desc.layout:#x} is not ImageCHW ({LAYOUT_IMAGE_CHW:#x}); pooling "
+            lambda: f"{name}.layout {desc.layout:#x} is not ImageCHW ({LAYOUT_IMAGE_CHW:#x}); pooling "
             f"takes images")
     desc.validate(name)
     numpy_dtype(desc.data_type, what=f"{name}.data_type")
@@ -648,7 +648,7 @@ def _paddings(params) -> tuple:
     if px or py:   # symmetric padding wins; pad[4] is ignored (bnns.md 6.4)
         return (py, px), (py, px)
     pad = tuple(params.pad)
-    require(len(pad) == 4, f"pad {pad} must have 4 entries (left, right, up, down)")
+    require(len(pad) == 4, lambda: f"pad {pad} must have 4 entries (left, right, up, down)")
     left, right, up, down = (_as_int(v, f"pad[{i}]", minimum=0) for i, v in enumerate(pad))
     return (up, left), (down, right)
 
