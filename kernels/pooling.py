@@ -723,6 +723,9 @@ def _tap_offsets_from(taps, base, g, out, scratch):
     return out
 
 
+_BORDER_TABLE_LIMIT = 1 << 22     # entries of the border windows' tap tables (bools)
+
+
 class _MaxIndexCheck:
     """Checks that each max-pooling index names an input inside its own output's window, and
     turns the indices into offsets in a chunk of planes.
@@ -731,8 +734,9 @@ class _MaxIndexCheck:
     of the taps' offsets kh*dh*W + kw*dw (a table lookup). For a window inside the image this is
     exact: that offset from tap 0 is the tap's own flat index. A window reaching into the padding
     has taps whose offsets alias real inputs of a neighbouring row or channel, so the outputs of
-    such windows (the first and last rows and columns, usually) also take the exact row/column
-    test (_indices_in_windows), once per range of planes.
+    such windows (the first and last rows and columns, usually) are looked up again in a table of
+    their own that allows only their taps inside the image, once per range of planes (or, when
+    those tables would be large, take the row/column test of _indices_in_windows).
     """
 
     def __init__(self, g: PoolingGeometry, channels: int, chunk: int):
@@ -748,13 +752,43 @@ class _MaxIndexCheck:
         self.to_local = np.arange(chunk, dtype=np.int64)[:, None, None] * (h * w) + _origin_offsets(g) - 1
         rows, cols = g.window_origins()
         eh, ew = g.k_eff
-        self.border_rows = np.flatnonzero((rows < 0) | (rows + eh > h))
-        self.border_cols = np.flatnonzero((cols < 0) | (cols + ew > w))
+        size = self.outside.size
+        taps = 1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)
+        origins = _origin_offsets(g)
+        # Per strip of border windows (the rows, then the columns, reaching into the padding):
+        # (selector, table, base) with table[k*size + 1 + tap offset] true when that tap of the
+        # strip's k-th window lies inside the image, and base = tap 0 - 1 - k*size.
+        self.strips = []
+        for sel_rows, sel_cols in ((np.flatnonzero((rows < 0) | (rows + eh > h)), slice(None)),
+                                   (slice(None), np.flatnonzero((cols < 0) | (cols + ew > w)))):
+            r, q = rows[sel_rows], cols[sel_cols]
+            selector = (slice(None), sel_rows, sel_cols)
+            if r.size * q.size == 0:
+                continue
+            if r.size * q.size * size > _BORDER_TABLE_LIMIT:
+                self.strips.append((selector, None, None))
+                continue
+            row_in = (r[:, None] + np.arange(kh) * dh >= 0) & (r[:, None] + np.arange(kh) * dh < h)
+            col_in = (q[:, None] + np.arange(kw) * dw >= 0) & (q[:, None] + np.arange(kw) * dw < w)
+            table = np.zeros((r.size, q.size, size), bool)
+            table[:, :, taps] = (row_in[:, None, :, None] & col_in[None, :, None, :]).reshape(r.size, q.size, -1)
+            window = np.arange(r.size * q.size, dtype=np.int64).reshape(r.size, q.size) * size
+            self.strips.append((selector, table.reshape(-1), origins[sel_rows][:, sel_cols] - 1 - window))
 
     def check_borders(self, idx, a):
         """The exact test on the outputs of windows that reach into the padding, planes a.."""
-        for sub in ((slice(None), self.border_rows, slice(None)), (slice(None), slice(None), self.border_cols)):
-            if idx[sub].size and not _indices_in_windows(idx[sub], a, self.channels, self.g, sub[1], sub[2]):
+        for selector, table, base in self.strips:
+            sub = idx[selector]
+            if table is None:
+                good = _indices_in_windows(sub, a, self.channels, self.g, selector[1], selector[2])
+            else:
+                rel = sub - _channel_offsets(a, a + sub.shape[0], self.channels, self.g)
+                rel -= base                     # k*size + 1 + tap offset for a tap of window k
+                # An offset outside window k's own range could land in window k + 1's entries:
+                # local_offsets' test of every output rejects those, so together they are exact.
+                good = (rel.view(np.uint64).max() < table.size
+                        and bool(np.take(table, rel).all()))
+            if not good:
                 _raise_bad_max_index(idx, a, self.channels, self.g)
 
     def local_offsets(self, idx, a, out):
