@@ -65,8 +65,11 @@ def _matrix(a: np.ndarray, name: str) -> tuple:
     ld = a.strides[0] // a.itemsize
     if a.shape[0] > 1 and ld < a.shape[1]:
         raise ValueError(f"{name}: rows overlap (leading dimension {ld} < {a.shape[1]} columns)")
-    base = a          # the array that owns the memory (as_strided hides it behind a DummyArray's .base)
-    while getattr(base, "base", None) is not None:
+    # The outermost array behind the view: as_strided hides it behind a DummyArray's .base, and an
+    # array over a foreign buffer (np.frombuffer over bytes, a request's payload) has that buffer
+    # as its base; the array that wraps it spans the memory the view may use.
+    base = a
+    while hasattr(getattr(base, "base", None), "__array_interface__"):
         base = base.base
     if not isinstance(base, np.ndarray):
         raise ValueError(f"{name}: cannot find the buffer this view belongs to")

@@ -36,6 +36,19 @@ def test_gemm_reads_a_strided_view_with_a_leading_dimension():
     np.testing.assert_array_equal(c, view)
 
 
+def test_gemm_reads_views_of_a_foreign_buffer():
+    # The server's inputs are read-only views of a request's bytes (np.frombuffer): the array
+    # over the bytes bounds them, and a view reaching past it is still refused.
+    payload = np.frombuffer(np.arange(24, dtype=np.float32).tobytes(), np.float32)
+    view = np.ndarray((4, 5), np.float32, buffer=payload, offset=4, strides=(24, 4))   # rows 6 apart
+    c = np.zeros((4, 5), np.float32)
+    blas.gemm(np.eye(4, dtype=np.float32), view, c, beta=0.0)
+    np.testing.assert_array_equal(c, view)
+    beyond = np.lib.stride_tricks.as_strided(payload[20:], shape=(2, 4), strides=(16, 4))
+    with pytest.raises(ValueError, match="outside its buffer"):
+        blas.gemm(np.eye(2, dtype=np.float32), beyond, np.zeros((2, 4), np.float32), beta=0.0)
+
+
 @pytest.mark.parametrize("a, b, c, phrase", [
     (np.zeros((2, 3)), np.zeros((3, 4))[:, ::2], np.zeros((2, 2)), "unit inner stride"),
     (np.zeros((2, 3), np.float32), np.zeros((3, 4)), np.zeros((2, 4)), "one of"),
