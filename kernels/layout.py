@@ -18,6 +18,7 @@ The raw values below are Apple's (bnns.md 1.2, 1.3); the wire contract uses the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional, Sequence
 
 import numpy as np
@@ -104,6 +105,35 @@ def numpy_dtype(data_type: int, allowed: dict = FLOAT_DTYPES, what: str = "data_
         f"Float16 = 0x10010)")
 
 
+# Pure functions of (layout, size, stride), memoized: every request asks each descriptor for its
+# strides and span several times.
+@functools.lru_cache(maxsize=4096)
+def _memory_strides(layout: int, size: tuple, stride: tuple) -> tuple:
+    extents = _memory_extents(layout, size)
+    given = stride + (0,) * (len(extents) - len(stride))
+    out, default = [], 1
+    for extent, step in zip(extents, given):
+        s = int(step) if step else default
+        out.append(s)
+        default = s * extent
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _span(layout: int, size: tuple, stride: tuple) -> int:
+    return 1 + sum((e - 1) * s for e, s in zip(_memory_extents(layout, size), _memory_strides(layout, size, stride)))
+
+
+def _memory_extents(layout: int, size: tuple) -> tuple:
+    size = tuple(size[: layout_rank(layout)])
+    return tuple(reversed(size)) if layout in FIRST_MAJOR_LAYOUTS else size
+
+
+# (layout, size, stride) of descriptors that passed Descriptor.validate.
+_VALID_GEOMETRIES: set = set()
+_VALID_GEOMETRIES_MAX = 4096
+
+
 @dataclasses.dataclass(frozen=True)
 class Descriptor:
     """A BNNSNDArrayDescriptor without NumPy magic: the fields as BNNS has them.
@@ -156,14 +186,7 @@ class Descriptor:
 
     def memory_strides(self) -> tuple:
         """Element strides in memory order (stride[0] first), zeros replaced by defaults."""
-        extents = self._memory_extents()
-        given = tuple(self.stride) + (0,) * (len(extents) - len(self.stride))
-        out, default = [], 1
-        for extent, stride in zip(extents, given):
-            s = int(stride) if stride else default
-            out.append(s)
-            default = s * extent
-        return tuple(out)
+        return _memory_strides(self.layout, tuple(self.size), tuple(self.stride))
 
     @property
     def numpy_strides(self) -> tuple:
@@ -177,7 +200,7 @@ class Descriptor:
     @property
     def span(self) -> int:
         """Elements one item occupies in memory: the largest offset + 1."""
-        return 1 + sum((e - 1) * s for e, s in zip(self._memory_extents(), self.memory_strides()))
+        return _span(self.layout, tuple(self.size), tuple(self.stride))
 
     @property
     def dtype(self) -> np.dtype:
@@ -188,7 +211,20 @@ class Descriptor:
         return f"layout {self.layout:#x} size {tuple(self.size[: len(self.size)])}"
 
     def validate(self, name: str = "descriptor") -> None:
-        """Check rank, sizes and strides (BNNS: non-decreasing; here also no aliasing)."""
+        """Check rank, sizes and strides (BNNS: non-decreasing; here also no aliasing).
+
+        The checks depend only on (layout, size, stride); geometries that passed are remembered
+        (a bounded set of immutable keys), since the shape of every descriptor is re-validated on
+        each use and a request uses several."""
+        key = (self.layout, tuple(self.size), tuple(self.stride))
+        if key in _VALID_GEOMETRIES:
+            return
+        self._check_geometry(name)
+        if len(_VALID_GEOMETRIES) >= _VALID_GEOMETRIES_MAX:
+            _VALID_GEOMETRIES.clear()
+        _VALID_GEOMETRIES.add(key)
+
+    def _check_geometry(self, name: str) -> None:
         rank = layout_rank(self.layout)
         require(len(self.size) >= rank,
                 lambda: f"{name}.size has {len(self.size)} entries but layout {self.layout:#x} has rank {rank}")
@@ -226,9 +262,7 @@ class Descriptor:
         require(flat.size >= self.span,
                 lambda: f"{name}.data has {flat.size} elements; {self.describe()} with strides "
                 f"{self.memory_strides()} needs {self.span}")
-        view = np.lib.stride_tricks.as_strided(
-            flat, shape=self.shape, strides=tuple(s * dtype.itemsize for s in self.numpy_strides),
-            writeable=False)
+        view = _strided_view(flat, self.shape, tuple(s * dtype.itemsize for s in self.numpy_strides))
         return np.asarray(view, dtype=np.float32)
 
     def same_geometry(self, other: "Descriptor") -> bool:
@@ -262,11 +296,17 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
     require(flat.dtype == dtype, lambda: f"{name} holds {flat.dtype}, expected {dtype}")
     flat = np.ascontiguousarray(flat).reshape(-1)          # as_strided below assumes a dense buffer
     item = dtype.itemsize
-    view = np.lib.stride_tricks.as_strided(
-        flat, shape=(batch_size,) + desc.shape,
-        strides=(stride * item,) + tuple(s * item for s in desc.numpy_strides),
-        writeable=False)
+    view = _strided_view(flat, (batch_size,) + desc.shape,
+                         (stride * item,) + tuple(s * item for s in desc.numpy_strides))
     return np.asarray(view, dtype=np.float32) if dtype.kind == "f" else view
+
+
+def _strided_view(flat: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
+    """A read-only view of the dense 1-D ``flat`` (its bounds checked by the caller; NumPy checks
+    them again), built directly: np.lib.stride_tricks.as_strided costs ~5 us a call."""
+    view = np.ndarray(shape, flat.dtype, buffer=flat, strides=strides)
+    view.flags.writeable = False
+    return view
 
 
 def pack(array: np.ndarray, data_type: int = DTYPE_FLOAT32) -> np.ndarray:
