@@ -126,7 +126,7 @@ def conv2d_backward_weights(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom:
     o, cg, kh, kw = w_shape
     g = geom.groups
     ho, wo = dz.shape[2:]
-    if _taps_apply(x, w_shape, geom) and dz.dtype == x.dtype:
+    if _taps_apply_to_weights(x, w_shape, geom) and dz.dtype == x.dtype:
         return _conv2d_backward_weights_taps(x, dz, w_shape, geom)
     k = cg * kh * kw
     dw = np.zeros((g, o // g, k), dtype=np.result_type(x, dz))
@@ -233,10 +233,17 @@ _BLAS_MIN_FLOPS = 1 << 20
 
 
 def _taps_apply(x: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> bool:
-    """The tap-sum path serves stride-1 convolutions with wide enough groups, in a dtype the
-    bundled BLAS has; everything else takes im2col (same numbers)."""
-    return (geom.stride == (1, 1) and w_shape[1] >= _TAP_MIN_CHANNELS and blas.dtype_supported(x.dtype)
-            and x.dtype == np.result_type(x.dtype, np.float32))
+    """The tap-sum forward serves stride-1 convolutions with wide enough groups, or with several
+    groups (one batched matmul over the groups), in a dtype the bundled BLAS has; everything else
+    takes im2col (same numbers)."""
+    return (geom.stride == (1, 1) and (w_shape[1] >= _TAP_MIN_CHANNELS or geom.groups > 1)
+            and blas.dtype_supported(x.dtype) and x.dtype == np.result_type(x.dtype, np.float32))
+
+
+def _taps_apply_to_weights(x: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> bool:
+    """The tap-sum weight gradient (one BLAS call per sample, group and kernel row) needs wide
+    groups to pay for its calls."""
+    return _taps_apply(x, w_shape, geom) and w_shape[1] >= _TAP_MIN_CHANNELS
 
 
 def _tap_rows(flat: np.ndarray, sample: int, group: int, cg: int, c: int, hp: int, wp: int, kw: int,
@@ -259,7 +266,9 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
     with R = _tap_rows (the padded sample and its kW - 1 column shifts, stacked along K: a copy of
     kW times one sample, which stays in cache), accumulated in BLAS (beta = 1), rows computed at
     the padded width and the extra columns dropped. K = kW*C instead of C per tap: kH GEMMs
-    instead of kH*kW, each bigger (ResNet block forward ~1.5x faster). No full im2col."""
+    instead of kH*kW, each bigger (ResNet block forward ~1.5x faster). No full im2col.
+    Several groups: R holds every group, and each kernel row is one matmul batched over the
+    groups (NumPy's loop in C instead of one Python call per group), added up in a buffer."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     g, og = geom.groups, w.shape[0] // geom.groups
@@ -272,14 +281,27 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
     rows_w = np.ascontiguousarray(w.reshape(g, og, cg, kh, kw).transpose(3, 0, 1, 4, 2)).reshape(kh, g, og, kw * cg)
     y = np.empty((n, o, ho, wo), dtype=x.dtype) if out is None else out
     extended = np.empty((o, ho * wp), dtype=x.dtype)
+    if g > 1:
+        stacked = np.empty((g, kw, cg, hp * wp), dtype=x.dtype)           # (group, v, ci, column)
+        by_group = stacked.reshape(g, kw * cg, hp * wp)
+        result, term = extended.reshape(g, og, ho * wp), np.empty((g, og, ho * wp), dtype=x.dtype)
+        for s in range(n):
+            start = s * c * hp * wp
+            for v in range(kw):
+                stacked[:, v] = flat[start + v * dx:start + v * dx + c * hp * wp].reshape(g, cg, hp * wp)
+            for u in range(kh):
+                view = by_group[:, :, u * dy * wp:u * dy * wp + ho * wp]
+                np.matmul(rows_w[u], view, out=result if u == 0 else term)
+                if u:
+                    result += term
+            y[s] = extended.reshape(o, ho, wp)[..., :wo]
+        return y
     stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
     for s in range(n):
-        for group in range(g):
-            result = extended[group * og:(group + 1) * og]
-            _tap_rows(flat, s, group, cg, c, hp, wp, kw, dx, stacked)
-            for u in range(kh):
-                blas.gemm(rows_w[u, group], stacked[:, u * dy * wp:u * dy * wp + ho * wp], result,
-                          beta=0.0 if u == 0 else 1.0)
+        _tap_rows(flat, s, 0, cg, c, hp, wp, kw, dx, stacked)
+        for u in range(kh):
+            blas.gemm(rows_w[u, 0], stacked[:, u * dy * wp:u * dy * wp + ho * wp], extended,
+                      beta=0.0 if u == 0 else 1.0)
         y[s] = extended.reshape(o, ho, wp)[..., :wo]
     return y
 
