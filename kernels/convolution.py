@@ -21,10 +21,17 @@ Fully connected: y = act(W x + b) with W row-major O x I and x flattened in memo
 
 Notes
 -----
-* Implementation: im2col + one GEMM per chunk of samples, written straight into the NCHW output.
-  With x-stride 1 the column block of each tap (c, u, v) is a single contiguous slice of the
-  padded sample when rows are computed at the padded width ("extended rows"), so building the
-  columns is a memcpy and the few extra columns are dropped after the GEMM.
+* Implementation (each fast path is checked against plain references in tests/kernels):
+  - 1x1, stride 1, unpadded, one group: one GEMM per image, straight into the output (``out=``).
+  - Stride 1: a sum over kernel rows of GEMMs on the padded sample and its kW - 1 column shifts
+    stacked along K (_conv2d_taps), rows computed at the padded width ("extended rows") and the
+    few extra columns dropped; several groups make one matmul batched over the groups.
+  - Otherwise: im2col + one GEMM per chunk of samples. With x-stride 1 the column block of each
+    tap (c, u, v) is a single contiguous slice of the padded sample at the padded width; strided
+    (undilated) convolutions split the padded input by stride phase first, so that each block is
+    again one contiguous slice, of the phase holding the tap.
+  Forwards and input gradients take ``out=`` / ``in_delta_out=``: results land in the caller's
+  array, by the GEMM itself where the layout allows.
 * Weight layouts: ConvolutionWeightsOIHW (size kW, kH, C_in/G, C_out), OIHrWr (the same with the
   kernel rotated 180 degrees) and IOHrWr (size kW, kH, C_out, C_in, rotated). Weight gradients are
   returned in the layout the weights were given in.

@@ -40,6 +40,13 @@ Conventions chosen where BNNS is silent (bnns.md marks them UNCONFIRMED), PyTorc
   pre-activation in its cache.
 * Backward has no x argument (BNNS): it uses x_hat and 1/sqrt(var + epsilon) cached by the last
   training forward of this filter. Inference forwards do not touch that cache.
+
+Implementation: the statistics rows are cut into cache-sized blocks shared over the cores
+(parallel.map_blocks), and every pass over a block is made while it is in cache. BatchNorm, whose
+statistics span the batch, gathers them in one pass (per-row mean and centred sum of squares,
+merged per channel with Chan's formula) and normalises in a second; the other kinds normalise
+each block in one go. Row sums are dot products with ones. Tests compare every kind, cut into
+one-row blocks on every core, with naive loops.
 """
 
 from __future__ import annotations

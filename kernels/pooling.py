@@ -56,14 +56,15 @@ said otherwise:
 * ``indices`` given to a forward other than UnMax, and ``want_indices`` for a function other than
   Max, are ignored, as BNNS ignores the indices buffer there.
 
-Implementation: planes (one channel of one sample) are processed in cache-sized chunks, on one
-thread per CPU for large batches (NumPy releases the GIL in its loops; results do not depend on
-the split). Each chunk is copied once into a padded buffer whose columns are split by stride
-phase, so that every window tap is a slice with a contiguous last axis: one NumPy call per tap
-covers every window at vectorized speed. Max keeps a running maximum and a running small-integer
-tap id, turned into a flat index once per chunk; gradients reach the winners through
-``np.bincount``. Kernels with more taps than output positions (global pooling) loop over windows
-instead of taps.
+Implementation: planes (one channel of one sample) are processed in cache-sized chunks, which may
+span samples, on one thread per CPU for large batches (NumPy releases the GIL in its loops;
+results do not depend on the split). Each chunk is copied once into a padded buffer whose
+columns are split by stride phase, so that every window tap is a slice with a contiguous last
+axis: one NumPy call per tap covers every window at vectorized speed. Max keeps a running maximum
+and a running small-integer tap id, turned into a flat index once per chunk; gradients reach the
+winners through ``np.add.at`` on the chunk's zeroed planes. Given indices are checked by table
+lookups of their offset from the window's first tap (_MaxIndexCheck). Kernels with more taps
+than output positions (global pooling) loop over windows instead of taps.
 """
 
 from __future__ import annotations
