@@ -70,6 +70,7 @@ than output positions (global pooling) loop over windows instead of taps.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from typing import Callable, Optional
 
@@ -135,15 +136,16 @@ class PoolingGeometry:
         return g
 
     # ------------------------------------------------------------------ derived sizes
-    @property
+    # (cached: pure functions of the frozen fields, asked for many times per call)
+    @functools.cached_property
     def k_eff(self) -> tuple:
         return tuple((k - 1) * d + 1 for k, d in zip(self.kernel, self.dilation))
 
-    @property
+    @functools.cached_property
     def padded_hw(self) -> tuple:
         return tuple(i + a + b for i, a, b in zip(self.in_hw, self.pad_before, self.pad_after))
 
-    @property
+    @functools.cached_property
     def out_hw(self) -> tuple:
         # out = floor((in + p0 + p1 - k_eff) / s) + 1
         return tuple((p - k) // s + 1 for p, k, s in zip(self.padded_hw, self.k_eff, self.stride))
@@ -248,9 +250,9 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
     def work(lo, hi):
         chunk = min(_chunk_planes(g, d_y.dtype), n * c)
         recompute = None if xs is None else _Scratch(g, xs.dtype, -np.inf, chunk)
-        # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
-        local_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane
-        window_base = local_base + _origin_offsets(g)
+        if recompute is not None:
+            # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
+            window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
         checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
         if checker is not None:
@@ -746,16 +748,16 @@ class _MaxIndexCheck:
         # Offsets are shifted by one so that np.take(mode="clip") sends every rel < 0 to entry 0
         # and every rel past the table to the last entry, both marked outside. A chunk of planes
         # a.. (possibly across samples: channel = plane % C) reads rows a % C.. of base.
-        self.base = _channel_offsets(0, chunk + channels, channels, g) + _origin_offsets(g) - 1
+        origins = _origin_offsets(g)
+        self.base = _channel_offsets(0, chunk + channels, channels, g) + origins - 1
         self.outside = np.ones((kh - 1) * dh * w + (kw - 1) * dw + 3, bool)
         self.outside[1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)] = False
         # base minus the plane's channel offset plus its offset in the chunk: q*H*W + tap 0 - 1
-        self.to_local = np.arange(chunk, dtype=np.int64)[:, None, None] * (h * w) + _origin_offsets(g) - 1
+        self.to_local = np.arange(chunk, dtype=np.int64)[:, None, None] * (h * w) + origins - 1
         rows, cols = g.window_origins()
         eh, ew = g.k_eff
         size = self.outside.size
         taps = 1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)
-        origins = _origin_offsets(g)
         # Per strip of border windows (the rows, then the columns, reaching into the padding):
         # (selector, table, base) with table[k*size + 1 + tap offset] true when that tap of the
         # strip's k-th window lies inside the image, and base = tap 0 - 1 - k*size.
