@@ -150,9 +150,9 @@ LOG_EPSILON = 1e-7          # the header's epsilon in the Log loss (its value is
 DEFAULT_HUBER_DELTA = 1.0   # what huber_delta == 0 stands for
 
 
-# A row whose max is within this of the shift keeps exp(max - shift) >= e^-30 (float32's normal
-# range ends at e^-87): its sum loses no precision to underflow.
-_SHARED_SHIFT_RANGE = 30.0
+# A row's sum of exp(x - shift) is at least exp(max - shift); at or above 1e-30 that largest term
+# is >= 1e-33, far inside float32's normal range (from 1.2e-38): no precision lost to underflow.
+_SMALLEST_SUM = 1e-30
 
 
 # =============================================================================== per-sample losses
@@ -175,19 +175,27 @@ def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.
 
     # Blocks of rows on both cores, exp(x - shift) in a per-thread scratch (no temporary the size
     # of x); row sums as dot products with ones (BLAS speed). The shift is the block's max, one
-    # scalar (NumPy subtracts a scalar several times faster than a column of row maxima); rows
-    # whose own max lies so far below it that their exponentials could underflow take their own.
+    # scalar (a whole-block max and a scalar subtraction are several times faster in NumPy than
+    # row maxima and a column of them); a row whose sum of exponentials comes out below
+    # _SMALLEST_SUM (its own max far below the block's: its terms could underflow) is redone
+    # with its own max, as is a block holding NaN or infinity.
     def rows(lo: int, hi: int) -> None:
         xr, yr = x[lo:hi], y[lo:hi]
-        row_max = np.max(xr, axis=-1)
-        shift = np.full(hi - lo, row_max.max(), x.dtype)
-        far = row_max < shift - _SHARED_SHIFT_RANGE
-        e = np.subtract(xr, shift[0], out=parallel.scratch(xr.shape, x.dtype))
-        if far.any():
-            shift[far] = row_max[far]
-            e[far] = xr[far] - shift[far, None]
-        np.exp(e, out=e)
-        log_sum_exp = shift + np.log(np.vecdot(e, ones))
+        e = parallel.scratch(xr.shape, x.dtype)
+        block_max = xr.max()
+        if np.isfinite(block_max):
+            shift = np.full(hi - lo, block_max, x.dtype)
+            np.subtract(xr, block_max, out=e)
+            np.exp(e, out=e)
+            sums = np.vecdot(e, ones)
+            redo = ~(sums >= _SMALLEST_SUM)
+        else:
+            shift, sums, redo = np.empty(hi - lo, x.dtype), np.empty(hi - lo, x.dtype), np.ones(hi - lo, bool)
+        if np.any(redo):
+            shift[redo] = np.max(xr[redo], axis=-1)
+            own = np.exp(xr[redo] - shift[redo, None])
+            sums[redo] = np.vecdot(own, ones)
+        log_sum_exp = shift + np.log(sums)
         loss[lo:hi] = np.vecdot(yr, ones.astype(yr.dtype, copy=False)) * log_sum_exp - np.vecdot(yr, xr)
 
     parallel.map_blocks(x.shape[0], x.strides[0], rows)

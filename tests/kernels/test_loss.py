@@ -879,3 +879,19 @@ def test_softmax_cross_entropy_rows_far_below_the_shared_shift_keep_their_precis
     got = L.softmax_cross_entropy(x, y, 0.1)
     expected = [ref_softmax_ce(xr.tolist(), yr.tolist(), 1.0, 0.1) for xr, yr in zip(x.astype(np.float64), y)]
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-4)
+
+
+def test_softmax_cross_entropy_nan_or_infinity_stays_in_its_row(monkeypatch):
+    # A block holding NaN or +inf falls back to row maxima: the other rows keep their numbers.
+    from bnns.kernels import parallel
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 3 * 5 * 4)
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    y = rng.uniform(0, 1, (6, 5)).astype(np.float32)
+    clean = L.softmax_cross_entropy(x, y)
+    x[1, 2], x[4, 0] = np.nan, np.inf
+    with np.errstate(invalid="ignore"):     # inf - inf in the infinite row, as before
+        got = L.softmax_cross_entropy(x, y)
+    assert np.isnan(got[1]) and np.isnan(got[4])
+    keep = [0, 2, 3, 5]
+    np.testing.assert_allclose(got[keep], clean[keep], rtol=1e-6)
