@@ -153,6 +153,9 @@ DEFAULT_HUBER_DELTA = 1.0   # what huber_delta == 0 stands for
 # A row's sum of exp(x - shift) is at least exp(max - shift); at or above 1e-30 that largest term
 # is >= 1e-33, far inside float32's normal range (from 1.2e-38): no precision lost to underflow.
 _SMALLEST_SUM = 1e-30
+# exp(80) = 5.5e34: a sum of exponentials of values up to 80 - log(classes) stays below 5.5e34,
+# far from float32's largest value (3.4e38).
+_LARGEST_EXPONENT = 80.0
 
 
 # =============================================================================== per-sample losses
@@ -184,10 +187,14 @@ def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.
         e = parallel.scratch(xr.shape, x.dtype)
         block_max = xr.max()
         if np.isfinite(block_max):
-            shift = np.full(hi - lo, block_max, x.dtype)
-            np.subtract(xr, block_max, out=e)
-            np.exp(e, out=e)
-            sums = np.vecdot(e, ones)
+            # No shift at all while no sum can overflow (the common case): one pass less.
+            shift_value = 0 if block_max + math.log(x.shape[-1]) < _LARGEST_EXPONENT else block_max
+            shift = np.full(hi - lo, shift_value, x.dtype)
+            if shift_value:
+                np.exp(np.subtract(xr, block_max, out=e), out=e)
+            else:
+                np.exp(xr, out=e)
+            sums = e @ ones                 # row sums: a BLAS matrix-vector product
             redo = ~(sums >= _SMALLEST_SUM)
         else:
             shift, sums, redo = np.empty(hi - lo, x.dtype), np.empty(hi - lo, x.dtype), np.ones(hi - lo, bool)
@@ -196,7 +203,7 @@ def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.
             own = np.exp(xr[redo] - shift[redo, None])
             sums[redo] = np.vecdot(own, ones)
         log_sum_exp = shift + np.log(sums)
-        loss[lo:hi] = np.vecdot(yr, ones.astype(yr.dtype, copy=False)) * log_sum_exp - np.vecdot(yr, xr)
+        loss[lo:hi] = (yr @ ones.astype(yr.dtype, copy=False)) * log_sum_exp - np.vecdot(yr, xr)
 
     parallel.map_blocks(x.shape[0], x.strides[0], rows)
     return loss
