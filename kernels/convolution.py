@@ -621,6 +621,9 @@ class _AffineFilter:
         """
         if out is not None:
             require_out(out, (x.shape[0],) + self.output_desc.shape, "out")
+            if np.may_share_memory(out, x):     # the GEMMs would overwrite input they still read
+                np.copyto(out, self.apply(x))
+                return out
         y = self._finish(self._linear_part(x, out))
         if out is not None and y is not out:
             np.copyto(out, y)
@@ -638,6 +641,12 @@ class _AffineFilter:
         """
         if in_delta_out is not None and input_grad:
             require_out(in_delta_out, (d_out.shape[0],) + self.input_desc.shape, "in_delta_out")
+            if any(a is not None and np.may_share_memory(in_delta_out, a) for a in (x, y, d_out)):
+                # computed aside first: the GEMMs would overwrite operands they still read
+                d_in, d_w, d_b = self.apply_backward(x, y, d_out, input_grad=True, weights_grad=weights_grad,
+                                                     bias_grad=bias_grad)
+                np.copyto(in_delta_out, d_in)
+                return in_delta_out, d_w, d_b
         else:
             in_delta_out = None
         require(not bias_grad or self.bias is not None,
@@ -804,13 +813,13 @@ class FullyConnectedFilter(_AffineFilter):
 
     def apply_backward(self, x, y, d_out, *, input_grad=True, weights_grad=False, bias_grad=False,
                        in_delta_out=None):
-        d_in, d_w, _ = super().apply_backward(x, y, d_out, input_grad=input_grad, weights_grad=weights_grad,
-                                              bias_grad=False, in_delta_out=in_delta_out)
         d_b = None
-        if bias_grad:
+        if bias_grad:       # before d_in, which may be written over d_out (in_delta_out)
             require(self.bias is not None, "bias_delta was asked but this fully_connected filter has no bias")
             dz = self._output_grad_to_preactivation(x, y, d_out)
             d_b = dz.reshape(dz.shape[0], -1).sum(axis=0)
+        d_in, d_w, _ = super().apply_backward(x, y, d_out, input_grad=input_grad, weights_grad=weights_grad,
+                                              bias_grad=False, in_delta_out=in_delta_out)
         return d_in, d_w, d_b
 
 

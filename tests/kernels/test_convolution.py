@@ -1169,3 +1169,20 @@ def test_strided_conv_from_stride_phases_matches_the_tap_sums(stride, kernel, pa
     e[1, 0, -1, 0] = 1
     assert math.isclose(float(d_w[1, 0, -1, 0]), float(np.sum(dz * _strided_reference(x, e, stride, padding))),
                         rel_tol=1e-4, abs_tol=1e-4)
+
+
+@pytest.mark.parametrize("case", OUT_CONV_CASES[:3], ids=[c[0] for c in OUT_CONV_CASES[:3]])
+def test_out_buffers_over_the_input_get_the_numbers_of_the_call_without_them(case):
+    # The caller may reuse its input's memory for the result (same shape when C_in == C_out).
+    f, in_shape, out_shape, rng = _out_conv_filter(case[0], 4, 4, *case[3:])
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    d_out = rng.standard_normal((N,) + out_shape).astype(np.float32)
+    expected = f.apply(x)
+    grads = f.apply_backward(x, expected, d_out, weights_grad=True, bias_grad=True)
+    buffer = x.copy()
+    assert f.apply(buffer, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, expected)
+    buffer = d_out.copy()
+    got = f.apply_backward(x, expected, buffer, weights_grad=True, bias_grad=True, in_delta_out=buffer)
+    for a, b in zip(got, grads):
+        np.testing.assert_array_equal(a, b)
