@@ -14,6 +14,7 @@ base buffer) before its pointer goes to C: a bad view raises, it never reads out
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
@@ -30,7 +31,8 @@ _SYMBOLS = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", ctypes.c_int64),
 
 
 def _load():
-    """{dtype: cblas gemm} from NumPy's bundled OpenBLAS, or None."""
+    """({dtype: cblas gemm}, openblas_set_num_threads_local or None) from NumPy's bundled
+    OpenBLAS, or (None, None)."""
     folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
     for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
         try:
@@ -47,15 +49,36 @@ def _load():
                                      ctypes.c_void_p, int_type, ctypes.c_void_p, int_type, real, ctypes.c_void_p,
                                      int_type]
                 function.restype = None
-            return functions
-    return None
+            set_local = getattr(lib, "openblas_set_num_threads_local", None)
+            if set_local is not None:
+                set_local.argtypes, set_local.restype = [ctypes.c_int], ctypes.c_int
+            return functions, set_local
+    return None, None
 
 
-_GEMM = _load()
+_GEMM, _SET_THREADS_LOCAL = _load()
 
 
 def available() -> bool:
     return _GEMM is not None
+
+
+@contextlib.contextmanager
+def one_thread():
+    """BLAS calls made by this thread (ours and NumPy's) run on one core until the block ends;
+    other threads are not affected (OpenBLAS's per-thread setting; a no-op without it).
+
+    For kernels that share independent GEMMs out over the cores themselves: OpenBLAS's threads
+    synchronise on every call and spin while they wait, which on a loaded machine (more runnable
+    threads than cores) makes a sequence of GEMMs several times slower and very uneven."""
+    if _SET_THREADS_LOCAL is None:
+        yield
+        return
+    previous = _SET_THREADS_LOCAL(1)
+    try:
+        yield
+    finally:
+        _SET_THREADS_LOCAL(previous)
 
 
 def _matrix(a: np.ndarray, name: str) -> tuple:

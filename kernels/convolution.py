@@ -47,6 +47,7 @@ Notes
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Optional, Tuple
 
@@ -54,6 +55,7 @@ import numpy as np
 
 from . import activation as act_mod
 from . import blas
+from . import parallel
 from .activation import Activation
 from .errors import require, require_out
 from .layout import (
@@ -287,30 +289,50 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
     # (kH, G, O/G, kW*C/G): kernel row u of group g as one matrix whose columns are (v, ci)
     rows_w = np.ascontiguousarray(w.reshape(g, og, cg, kh, kw).transpose(3, 0, 1, 4, 2)).reshape(kh, g, og, kw * cg)
     y = np.empty((n, o, ho, wo), dtype=x.dtype) if out is None else out
-    extended = np.empty((o, ho * wp), dtype=x.dtype)
-    if g > 1:
-        stacked = np.empty((g, kw, cg, hp * wp), dtype=x.dtype)           # (group, v, ci, column)
-        by_group = stacked.reshape(g, kw * cg, hp * wp)
-        result, term = extended.reshape(g, og, ho * wp), np.empty((g, og, ho * wp), dtype=x.dtype)
-        for s in range(n):
-            start = s * c * hp * wp
-            for v in range(kw):
-                stacked[:, v] = flat[start + v * dx:start + v * dx + c * hp * wp].reshape(g, cg, hp * wp)
+
+    def samples(lo: int, hi: int) -> None:
+        extended = np.empty((o, ho * wp), dtype=x.dtype)
+        if g > 1:
+            stacked = np.empty((g, kw, cg, hp * wp), dtype=x.dtype)           # (group, v, ci, column)
+            by_group = stacked.reshape(g, kw * cg, hp * wp)
+            result, term = extended.reshape(g, og, ho * wp), np.empty((g, og, ho * wp), dtype=x.dtype)
+            for s in range(lo, hi):
+                start = s * c * hp * wp
+                for v in range(kw):
+                    stacked[:, v] = flat[start + v * dx:start + v * dx + c * hp * wp].reshape(g, cg, hp * wp)
+                for u in range(kh):
+                    view = by_group[:, :, u * dy * wp:u * dy * wp + ho * wp]
+                    np.matmul(rows_w[u], view, out=result if u == 0 else term)
+                    if u:
+                        result += term
+                y[s] = extended.reshape(o, ho, wp)[..., :wo]
+            return
+        stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
+        for s in range(lo, hi):
+            _tap_rows(flat, s, 0, cg, c, hp, wp, kw, dx, stacked)
             for u in range(kh):
-                view = by_group[:, :, u * dy * wp:u * dy * wp + ho * wp]
-                np.matmul(rows_w[u], view, out=result if u == 0 else term)
-                if u:
-                    result += term
+                blas.gemm(rows_w[u, 0], stacked[:, u * dy * wp:u * dy * wp + ho * wp], extended,
+                          beta=0.0 if u == 0 else 1.0)
             y[s] = extended.reshape(o, ho, wp)[..., :wo]
-        return y
-    stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
-    for s in range(n):
-        _tap_rows(flat, s, 0, cg, c, hp, wp, kw, dx, stacked)
-        for u in range(kh):
-            blas.gemm(rows_w[u, 0], stacked[:, u * dy * wp:u * dy * wp + ho * wp], extended,
-                      beta=0.0 if u == 0 else 1.0)
-        y[s] = extended.reshape(o, ho, wp)[..., :wo]
+
+    _over_samples(n, kw * c * hp * wp * x.itemsize, samples)
     return y
+
+
+def _over_samples(n: int, sample_bytes: int, work) -> None:
+    """work(lo, hi) over samples [0, n), shared out over the cores when the work is big enough,
+    each thread's BLAS calls then on one core (blas.one_thread): whole GEMMs go to each core
+    instead of every GEMM being split and synchronised across them, which keeps its speed when
+    other processes compete for the cores. Each sample's result is computed by one thread."""
+    if parallel.workers_for(n, n * sample_bytes) == 1:
+        work(0, n)
+        return
+
+    def on_one_core(lo: int, hi: int) -> None:
+        with blas.one_thread():
+            work(lo, hi)
+
+    parallel.for_ranges(n, n * sample_bytes, on_one_core)
 
 
 def _conv2d_backward_weights_taps(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> np.ndarray:
@@ -328,17 +350,34 @@ def _conv2d_backward_weights_taps(x: np.ndarray, dz: np.ndarray, w_shape: tuple,
     top, bottom, left, right = geom.padding
     hp, wp = h + top + bottom, wd + left + right
     flat = _padded_flat(x, geom, slack=(kw - 1) * dx)
-    stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
-    dz_ext = np.zeros((o, ho, wp), dtype=x.dtype)
-    dz_rows = dz_ext.reshape(o, ho * wp)
-    dw_t = np.zeros((kh, g, kw * cg, og), dtype=x.dtype)        # (u, group, (v, ci), o)
-    for s in range(n):
-        dz_ext[..., :wo] = dz[s]
-        for group in range(g):
-            _tap_rows(flat, s, group, cg, c, hp, wp, kw, dx, stacked)
-            for u in range(kh):
-                blas.gemm(stacked[:, u * dy * wp:u * dy * wp + ho * wp], dz_rows[group * og:(group + 1) * og],
-                          dw_t[u, group], beta=1.0, transpose_b=True)
+    # Blocks of samples (a fixed size, whatever the core count) each sum their own dW^T, shared
+    # out over the cores as the forward's samples are; the partial sums are added in block order.
+    sample_bytes = (kw * cg * hp * wp + o * ho * wp) * x.itemsize
+    blocks = -(-n // parallel.block_rows(sample_bytes))
+    threaded = parallel.workers_for(blocks, n * sample_bytes) > 1
+
+    def block(lo: int, hi: int) -> np.ndarray:
+        work = parallel.scratch((kw * cg * hp * wp + o * ho * wp,), x.dtype)
+        stacked = work[:kw * cg * hp * wp].reshape(kw * cg, hp * wp)
+        dz_ext = work[kw * cg * hp * wp:].reshape(o, ho, wp)
+        dz_ext[..., wo:] = 0                                    # meets R's garbage columns
+        dz_rows = dz_ext.reshape(o, ho * wp)
+        partial = np.zeros((kh, g, kw * cg, og), dtype=x.dtype)   # (u, group, (v, ci), o)
+        with blas.one_thread() if threaded else contextlib.nullcontext():
+            for s in range(lo, hi):
+                dz_ext[..., :wo] = dz[s]
+                for group in range(g):
+                    _tap_rows(flat, s, group, cg, c, hp, wp, kw, dx, stacked)
+                    for u in range(kh):
+                        blas.gemm(stacked[:, u * dy * wp:u * dy * wp + ho * wp],
+                                  dz_rows[group * og:(group + 1) * og], partial[u, group], beta=1.0,
+                                  transpose_b=True)
+        return partial
+
+    partials = parallel.map_blocks(n, sample_bytes, block)
+    dw_t = partials[0]
+    for partial in partials[1:]:
+        dw_t += partial
     # (u, g, v, ci, o) -> (g, o, ci, u, v)
     return np.ascontiguousarray(dw_t.reshape(kh, g, kw, cg, og).transpose(1, 4, 3, 0, 2)).reshape(w_shape)
 

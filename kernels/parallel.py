@@ -37,10 +37,15 @@ def _shared_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def workers_for(count: int, total_bytes: int) -> int:
+    """How many threads for_ranges uses for ``count`` items of ``total_bytes`` together."""
+    return max(1, min(cpus(), 8, count)) if total_bytes >= PARALLEL_BYTES else 1
+
+
 def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None]) -> None:
     """Run work(lo, hi) over [0, count) in contiguous ranges, one per core when the data is big
     enough to pay for it. The first failing range's error is raised."""
-    workers = max(1, min(cpus(), 8, count)) if total_bytes >= PARALLEL_BYTES else 1
+    workers = workers_for(count, total_bytes)
     if workers == 1:
         work(0, count)
         return

@@ -108,3 +108,38 @@ def test_tap_path_gradients_match_finite_differences(name, n, c, o, h, w, k, dil
                                rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(dw, numerical_gradient(lambda v: float((cv.conv2d(x, v, geom) * proj).sum()), wt.copy()),
                                rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, n, c, o, h, w, k, dilation, padding, groups", CASES, ids=[c[0] for c in CASES])
+def test_tap_path_shared_over_the_cores_gives_the_same_numbers(monkeypatch, name, n, c, o, h, w, k, dilation,
+                                                               padding, groups):
+    # Samples shared out over threads (each thread's BLAS on one core), dW summed per block of one
+    # sample: the numbers of the one-thread run, up to the order of the dW sums.
+    from bnns.kernels import parallel
+    x, wt = case_arrays(3 * n, c, o, h, w, k, groups, np.float64, seed=4)
+    geom = cv.ConvGeometry((1, 1), dilation, padding, groups)
+    dz = np.random.default_rng(5).standard_normal(cv.conv2d(x, wt, geom).shape)
+    one = (cv.conv2d(x, wt, geom), cv.conv2d_backward_input(dz, wt, geom, (h, w)),
+           cv.conv2d_backward_weights(x, dz, wt.shape, geom))
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 1)
+    shared = (cv.conv2d(x, wt, geom), cv.conv2d_backward_input(dz, wt, geom, (h, w)),
+              cv.conv2d_backward_weights(x, dz, wt.shape, geom))
+    for got, want in zip(shared, one):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_one_thread_sets_and_restores_this_threads_blas_thread_count():
+    set_local = blas._SET_THREADS_LOCAL
+    if set_local is None:
+        pytest.skip("this OpenBLAS has no per-thread thread count")
+
+    def current():
+        value = set_local(1)            # returns the count it replaces
+        set_local(value)
+        return value
+
+    before = current()
+    with blas.one_thread():
+        assert current() == 1
+    assert current() == before
