@@ -114,10 +114,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.nd
         return _conv2d_taps(x, np.asarray(w, dtype=x.dtype), geom, (ho, wo), out)
     y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w)) if out is None else out
     w_groups = w.reshape(g, o // g, cg * kh * kw)
-    for start, stop, cols, extended_w in _im2col_chunks(x, (kh, kw), geom, (ho, wo)):
-        nb = stop - start
-        prod = np.matmul(w_groups, cols.reshape(nb, g, cg * kh * kw, -1))   # (nb, G, O/G, L)
-        y[start:stop] = prod.reshape(nb, o, ho, extended_w)[..., :wo]
+
+    def samples(lo: int, hi: int) -> None:
+        for start, stop, cols, extended_w in _im2col_chunks(x[lo:hi], (kh, kw), geom, (ho, wo)):
+            nb = stop - start
+            prod = np.matmul(w_groups, cols.reshape(nb, g, cg * kh * kw, -1))   # (nb, G, O/G, L)
+            y[lo + start:lo + stop] = prod.reshape(nb, o, ho, extended_w)[..., :wo]
+
+    _over_samples(n, c * kh * kw * ho * wo * x.itemsize, samples)
     return y
 
 
@@ -526,15 +530,30 @@ def linear_backward(x: Optional[np.ndarray], dz: np.ndarray, w: np.ndarray,
     """(dx, dW) of linear: dx = dz W (N, I), written into ``dx_out`` when given; dW = dz^T x
     (O, I), summed over the batch."""
     dx = _matmul_into(dz, w, dx_out) if input_grad else None
-    dw = dz.T @ x if weights_grad else None
+    dw = _matmul_into(dz.T, x, None) if weights_grad else None
     return dx, dw
 
 
 def _matmul_into(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
-    """a @ b, written into ``out`` when given: by BLAS straight into it when out is a matrix with
-    unit inner stride (matmul's own ``out=`` leaves BLAS for strided outputs), else one copy."""
+    """a @ b, written into ``out`` when given (else a new array). Big products are cut into row
+    ranges of a shared over the cores, each thread's BLAS on one core (see _over_samples)."""
     if out is None:
-        return a @ b
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    total = (a.size + b.size + out.size) * out.itemsize
+    if parallel.workers_for(a.shape[0], total) == 1:
+        return _matmul_rows(a, b, out)
+
+    def rows(lo: int, hi: int) -> None:
+        with blas.one_thread():
+            _matmul_rows(a[lo:hi], b, out[lo:hi])
+
+    parallel.for_ranges(a.shape[0], total, rows)
+    return out
+
+
+def _matmul_rows(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b: by BLAS straight into out when it is a matrix with unit inner stride
+    (matmul's own ``out=`` leaves BLAS for strided outputs), else one copy."""
     if (out.ndim == 2 and blas.dtype_supported(out.dtype) and a.dtype == b.dtype == out.dtype
             and _matrix_view(out, out.shape) is not None and out.flags.writeable):
         a2 = a if _matrix_view(a, a.shape) is not None else np.ascontiguousarray(a)

@@ -1186,3 +1186,30 @@ def test_out_buffers_over_the_input_get_the_numbers_of_the_call_without_them(cas
     got = f.apply_backward(x, expected, buffer, weights_grad=True, bias_grad=True, in_delta_out=buffer)
     for a, b in zip(got, grads):
         np.testing.assert_array_equal(a, b)
+
+
+def test_fully_connected_shared_over_the_cores_gives_the_same_numbers(monkeypatch):
+    # Big products are cut into row ranges, one per thread (each thread's BLAS on one core).
+    from bnns.kernels import parallel
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    w = rng.standard_normal((3, 7)).astype(np.float32)
+    dz = rng.standard_normal((5, 3)).astype(np.float32)
+    one = (linear(x, w),) + conv_mod.linear_backward(x, dz, w, True, True)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    shared = (linear(x, w),) + conv_mod.linear_backward(x, dz, w, True, True)
+    for got, want in zip(shared, one):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert_close(shared[0], x.astype(np.float64) @ w.T.astype(np.float64), FLOAT32_SAME_MATH)
+
+
+def test_strided_conv_shared_over_the_cores_gives_the_same_numbers(monkeypatch):
+    monkeypatch.setattr(conv_mod, "_COLUMN_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((5, 3, 13, 12)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 7, 7)).astype(np.float32)
+    geom = ConvGeometry(stride=(2, 2), padding=(3, 3, 3, 3))
+    one = conv2d(x, w, geom)
+    monkeypatch.setattr(conv_mod.parallel, "PARALLEL_BYTES", 0)
+    np.testing.assert_array_equal(conv2d(x, w, geom), one)
+    assert_close(one, _strided_reference(x, w, (2, 2), (3, 3, 3, 3)), FLOAT32_VS_FLOAT64)
