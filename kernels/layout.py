@@ -18,7 +18,6 @@ The raw values below are Apple's (bnns.md 1.2, 1.3); the wire contract uses the 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Optional, Sequence
 
 import numpy as np
@@ -105,35 +104,6 @@ def numpy_dtype(data_type: int, allowed: dict = FLOAT_DTYPES, what: str = "data_
         f"Float16 = 0x10010)")
 
 
-# Pure functions of (layout, size, stride), memoized: every request asks each descriptor for its
-# strides and span several times.
-@functools.lru_cache(maxsize=4096)
-def _memory_strides(layout: int, size: tuple, stride: tuple) -> tuple:
-    extents = _memory_extents(layout, size)
-    given = stride + (0,) * (len(extents) - len(stride))
-    out, default = [], 1
-    for extent, step in zip(extents, given):
-        s = int(step) if step else default
-        out.append(s)
-        default = s * extent
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=4096)
-def _span(layout: int, size: tuple, stride: tuple) -> int:
-    return 1 + sum((e - 1) * s for e, s in zip(_memory_extents(layout, size), _memory_strides(layout, size, stride)))
-
-
-def _memory_extents(layout: int, size: tuple) -> tuple:
-    size = tuple(size[: layout_rank(layout)])
-    return tuple(reversed(size)) if layout in FIRST_MAJOR_LAYOUTS else size
-
-
-# (layout, size, stride) of descriptors that passed Descriptor.validate.
-_VALID_GEOMETRIES: set = set()
-_VALID_GEOMETRIES_MAX = 4096
-
-
 @dataclasses.dataclass(frozen=True)
 class Descriptor:
     """A BNNSNDArrayDescriptor without NumPy magic: the fields as BNNS has them.
@@ -186,7 +156,14 @@ class Descriptor:
 
     def memory_strides(self) -> tuple:
         """Element strides in memory order (stride[0] first), zeros replaced by defaults."""
-        return _memory_strides(self.layout, tuple(self.size), tuple(self.stride))
+        extents = self._memory_extents()
+        given = tuple(self.stride) + (0,) * (len(extents) - len(self.stride))
+        out, default = [], 1
+        for extent, stride in zip(extents, given):
+            s = int(stride) if stride else default
+            out.append(s)
+            default = s * extent
+        return tuple(out)
 
     @property
     def numpy_strides(self) -> tuple:
@@ -200,7 +177,7 @@ class Descriptor:
     @property
     def span(self) -> int:
         """Elements one item occupies in memory: the largest offset + 1."""
-        return _span(self.layout, tuple(self.size), tuple(self.stride))
+        return 1 + sum((e - 1) * s for e, s in zip(self._memory_extents(), self.memory_strides()))
 
     @property
     def dtype(self) -> np.dtype:
@@ -211,58 +188,47 @@ class Descriptor:
         return f"layout {self.layout:#x} size {tuple(self.size[: len(self.size)])}"
 
     def validate(self, name: str = "descriptor") -> None:
-        """Check rank, sizes and strides (BNNS: non-decreasing; here also no aliasing).
-
-        The checks depend only on (layout, size, stride); geometries that passed are remembered
-        (a bounded set of immutable keys), since the shape of every descriptor is re-validated on
-        each use and a request uses several."""
-        key = (self.layout, tuple(self.size), tuple(self.stride))
-        if key in _VALID_GEOMETRIES:
-            return
-        self._check_geometry(name)
-        if len(_VALID_GEOMETRIES) >= _VALID_GEOMETRIES_MAX:
-            _VALID_GEOMETRIES.clear()
-        _VALID_GEOMETRIES.add(key)
-
-    def _check_geometry(self, name: str) -> None:
+        """Check rank, sizes and strides (BNNS: non-decreasing; here also no aliasing)."""
         rank = layout_rank(self.layout)
         require(len(self.size) >= rank,
-                lambda: f"{name}.size has {len(self.size)} entries but layout {self.layout:#x} has rank {rank}")
+                f"{name}.size has {len(self.size)} entries but layout {self.layout:#x} has rank {rank}")
         require(all(int(s) == 0 for s in self.size[rank:]),
-                lambda: f"{name}.size {tuple(self.size)} sets dimensions beyond the layout's rank {rank}")
+                f"{name}.size {tuple(self.size)} sets dimensions beyond the layout's rank {rank}")
         require(len(self.size) <= MAX_TENSOR_DIMENSION and len(self.stride) <= MAX_TENSOR_DIMENSION,
-                lambda: f"{name} has more than {MAX_TENSOR_DIMENSION} dimensions")
+                f"{name} has more than {MAX_TENSOR_DIMENSION} dimensions")
         require(all(int(s) >= 1 for s in self.size[:rank]),
-                lambda: f"{name}.size {tuple(self.size[:rank])} has a zero dimension")
+                f"{name}.size {tuple(self.size[:rank])} has a zero dimension")
         require(all(int(s) < 2**31 for s in self.size[:rank]),
-                lambda: f"{name}.size {tuple(self.size[:rank])} has a dimension of 2**31 or more")
+                f"{name}.size {tuple(self.size[:rank])} has a dimension of 2**31 or more")
         require(all(int(s) == 0 for s in self.stride[rank:]),
-                lambda: f"{name}.stride {tuple(self.stride)} sets dimensions beyond the layout's rank {rank}")
+                f"{name}.stride {tuple(self.stride)} sets dimensions beyond the layout's rank {rank}")
         extents = self._memory_extents()
         given = tuple(self.stride) + (0,) * (rank - len(self.stride))
         dense = 1
         for k, (extent, stride) in enumerate(zip(extents, given)):
             if stride:
                 require(int(stride) >= dense,
-                        lambda: f"{name}.stride {tuple(self.stride[:rank])}: stride[{k}] = {stride} is smaller "
+                        f"{name}.stride {tuple(self.stride[:rank])}: stride[{k}] = {stride} is smaller "
                         f"than the extent {dense} of the dimensions before it (strides must not alias)")
                 dense = int(stride) * extent
             else:
                 dense *= extent
-        require(dense < 2**40, lambda: f"{name} spans {dense} elements, more than this server accepts")
+        require(dense < 2**40, f"{name} spans {dense} elements, more than this server accepts")
 
     # ------------------------------------------------------------------ data
     def tensor(self, name: str = "descriptor") -> np.ndarray:
         """The descriptor's data as a float32 array of its logical shape."""
         self.validate(name)
-        require(self.data is not None, lambda: f"{name} has no data")
+        require(self.data is not None, f"{name} has no data")
         dtype = numpy_dtype(self.data_type, what=f"{name}.data_type")
         flat = np.ascontiguousarray(self.data).reshape(-1)   # as_strided below assumes a dense buffer
-        require(flat.dtype == dtype, lambda: f"{name}.data holds {flat.dtype}, expected {dtype}")
+        require(flat.dtype == dtype, f"{name}.data holds {flat.dtype}, expected {dtype}")
         require(flat.size >= self.span,
-                lambda: f"{name}.data has {flat.size} elements; {self.describe()} with strides "
+                f"{name}.data has {flat.size} elements; {self.describe()} with strides "
                 f"{self.memory_strides()} needs {self.span}")
-        view = _strided_view(flat, self.shape, tuple(s * dtype.itemsize for s in self.numpy_strides))
+        view = np.lib.stride_tricks.as_strided(
+            flat, shape=self.shape, strides=tuple(s * dtype.itemsize for s in self.numpy_strides),
+            writeable=False)
         return np.asarray(view, dtype=np.float32)
 
     def same_geometry(self, other: "Descriptor") -> bool:
@@ -279,34 +245,28 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
     """
     desc.validate(name)
     dtype = numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
-    require(1 <= batch_size < 2**31, lambda: f"batch_size {batch_size} must be between 1 and 2**31 - 1")
+    require(1 <= batch_size < 2**31, f"batch_size {batch_size} must be between 1 and 2**31 - 1")
     span = desc.span
     stride = int(batch_stride) or span
     require(batch_size == 1 or stride >= span,
-            lambda: f"{name}_stride {batch_stride} is smaller than one item ({span} elements for "
+            f"{name}_stride {batch_stride} is smaller than one item ({span} elements for "
             f"{desc.describe()}): items would overlap")
     needed = (batch_size - 1) * stride + span
     available = flat.size
     require(available >= needed,
-            lambda: f"{name} has {available} elements but batch_size {batch_size} with {name}_stride "
+            f"{name} has {available} elements but batch_size {batch_size} with {name}_stride "
             f"{stride} and items of {span} elements needs {needed}")
     require(available <= max(batch_size * stride, needed),
-            lambda: f"{name} has {available} elements, more than batch_size {batch_size} x {name}_stride "
+            f"{name} has {available} elements, more than batch_size {batch_size} x {name}_stride "
             f"{stride} = {batch_size * stride}: wrong batch_size, stride or data type?")
-    require(flat.dtype == dtype, lambda: f"{name} holds {flat.dtype}, expected {dtype}")
+    require(flat.dtype == dtype, f"{name} holds {flat.dtype}, expected {dtype}")
     flat = np.ascontiguousarray(flat).reshape(-1)          # as_strided below assumes a dense buffer
     item = dtype.itemsize
-    view = _strided_view(flat, (batch_size,) + desc.shape,
-                         (stride * item,) + tuple(s * item for s in desc.numpy_strides))
+    view = np.lib.stride_tricks.as_strided(
+        flat, shape=(batch_size,) + desc.shape,
+        strides=(stride * item,) + tuple(s * item for s in desc.numpy_strides),
+        writeable=False)
     return np.asarray(view, dtype=np.float32) if dtype.kind == "f" else view
-
-
-def _strided_view(flat: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
-    """A read-only view of the dense 1-D ``flat`` (its bounds checked by the caller; NumPy checks
-    them again), built directly: np.lib.stride_tricks.as_strided costs ~5 us a call."""
-    view = np.ndarray(shape, flat.dtype, buffer=flat, strides=strides)
-    view.flags.writeable = False
-    return view
 
 
 def pack(array: np.ndarray, data_type: int = DTYPE_FLOAT32) -> np.ndarray:
