@@ -54,7 +54,13 @@ def copy_gbps(mib: int = 256) -> float:
     return 2 * src.nbytes / (time_ms(lambda: np.copyto(dst, src), min_repeats=10, budget_s=2.0)["median_ms"] * 1e6)
 
 
-def torch_or_none():
+def torch_or_none(wait_policy: str = "PASSIVE"):
+    """PyTorch with all cores, or None. By default its OpenMP threads are made to sleep when idle
+    (OMP_WAIT_POLICY=PASSIVE, set before torch loads, unless the caller set it): spinning threads
+    would otherwise steal the cores from the NumPy calls timed between PyTorch's. A benchmark
+    that times all of ours before any of PyTorch's may pass "ACTIVE" (PyTorch's fastest setting
+    for tiny tensors, where waking sleeping threads costs more than the work)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", wait_policy)
     try:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
@@ -89,16 +95,44 @@ def ratio(a: Optional[float], b: Optional[float]) -> str:
     return f"{a / b:.2f}x" if a and b else ""
 
 
+def time_pair(ours: Callable[[], object], theirs: Optional[Callable[[], object]], min_repeats: int = 5,
+              max_repeats: int = 40, budget_s: float = 3.0) -> tuple[dict, Optional[dict]]:
+    """time_ms of ours and of theirs (None: ours alone), interleaved call by call so that both
+    see the same machine (other jobs on these shared cores come and go); one warm-up each."""
+    if theirs is None:
+        return time_ms(ours, min_repeats, max_repeats, budget_s), None
+    ours()
+    theirs()
+    a, b = [], []
+    start = time.perf_counter()
+    while len(a) < max_repeats and (len(a) < min_repeats or time.perf_counter() - start < 2 * budget_s):
+        for fn, times in ((ours, a), (theirs, b)):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+    summary = lambda t: {"median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t), "n": len(t)}
+    return summary(a), summary(b)
+
+
+def hygiene(interleaved: bool = True) -> str:
+    """How a table's PyTorch column was timed (printed under each table)."""
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")
+    if interleaved:
+        return (f"Timing: ours and PyTorch's calls interleaved in the same run, medians; OMP_WAIT_POLICY={policy} "
+                "for both sides.")
+    return (f"Timing: all of ours first, then PyTorch's, in the same run, medians; OMP_WAIT_POLICY={policy} "
+            "(PyTorch's threads spin between its calls, so nothing of ours is timed after them).")
+
+
 def time_specs(specs: list, budget_s: float) -> None:
-    """Time each spec's "numpy" callable, then (all NumPy first: torch's OpenMP threads keep
-    spinning and would slow what is timed after them) its "torch" factory's callable when PyTorch
-    is importable. Adds "time" (time_ms's dict) and "torch_ms" to each spec."""
-    for spec in specs:
-        spec["time"] = time_ms(spec["numpy"], budget_s=budget_s)
+    """Time each spec's "numpy" callable and its "torch" factory's callable (when PyTorch is
+    importable) interleaved (time_pair). Adds "time" (time_ms's dict) and "torch_ms" to each spec."""
     torch = torch_or_none()
     for spec in specs:
-        if torch is not None:
-            spec["torch_ms"] = time_ms(spec["torch"](torch), budget_s=budget_s)["median_ms"]
+        theirs = spec["torch"](torch) if torch is not None else None
+        spec["time"], their_time = time_pair(spec["numpy"], theirs, budget_s=budget_s)
+        if their_time is not None:
+            spec["torch_ms"] = their_time["median_ms"]
 
 
 def memory_rows(specs: list, copy_rate: float, gemm_rate: Optional[float] = None) -> list:

@@ -1,8 +1,9 @@
 """Convolution family: forward and backward time, GFLOP/s, and the ratio to this machine's float32
 GEMM rate measured in the same run; PyTorch's time for the same work beside it when importable.
 
-All NumPy cases are timed before PyTorch is touched: torch's OpenMP threads keep spinning after
-its calls and would slow the BLAS threads timed after them.
+Ours and PyTorch's calls are interleaved in the same run (medians), with OMP_WAIT_POLICY=PASSIVE
+for both: torch's OpenMP threads would otherwise keep spinning after its calls and slow the BLAS
+threads timed after them.
 
     python -m bench.convolution [--quick]
 """
@@ -75,21 +76,29 @@ def run(quick: bool = False) -> dict:
     budget = 1.0 if quick else 3.0
     gemm = common.gemm_gflops()
     cases = [conv_case(*spec, rng) for spec in CONV_CASES] + [fc_case(*FC_CASE, rng)]
-    for case in cases:
-        f, x, dy = case["filter"], case["x"], case["dy"]
-        case["forward"] = common.time_ms(lambda: f.apply(x), budget_s=budget)
-        case["backward"] = common.time_ms(lambda: f.apply_backward(
-            x, None, dy, input_grad=True, weights_grad=True, bias_grad=True), budget_s=budget)
     torch = common.torch_or_none()
     for case in cases:
-        if torch is None:
-            break
-        forward, inputs, tdy = case["torch"](torch)
-        with torch.no_grad():
-            case["torch_forward"] = common.time_ms(forward, budget_s=budget)["median_ms"]
-        ty = forward()
-        case["torch_backward"] = common.time_ms(
-            lambda: torch.autograd.grad(ty, inputs, tdy, retain_graph=True), budget_s=budget)["median_ms"]
+        f, x, dy = case["filter"], case["x"], case["dy"]
+        y = np.empty((x.shape[0],) + f.output_desc.shape, np.float32)
+        d_x = np.empty_like(x)
+        # Ours writes into the caller's buffers (out=), as the server core calls it.
+        ours_forward = lambda: f.apply(x, out=y)
+        ours_backward = lambda: f.apply_backward(x, None, dy, input_grad=True, weights_grad=True, bias_grad=True,
+                                                 in_delta_out=d_x)
+        theirs_forward = theirs_backward = None
+        if torch is not None:
+            forward, inputs, tdy = case["torch"](torch)
+
+            def theirs_forward(forward=forward):
+                with torch.no_grad():
+                    return forward()
+            ty = forward()
+            theirs_backward = (lambda ty=ty, inputs=inputs, tdy=tdy:
+                               torch.autograd.grad(ty, inputs, tdy, retain_graph=True))
+        case["forward"], theirs = common.time_pair(ours_forward, theirs_forward, budget_s=budget)
+        case["torch_forward"] = theirs and theirs["median_ms"]
+        case["backward"], theirs = common.time_pair(ours_backward, theirs_backward, budget_s=budget)
+        case["torch_backward"] = theirs and theirs["median_ms"]
 
     rows = []
     for case in cases:
@@ -104,6 +113,7 @@ def run(quick: bool = False) -> dict:
         f"Convolution family (float32; same-run GEMM rate {gemm:.0f} GFLOP/s; backward = dX + dW + db)", rows,
         [("case", "case"), ("op", "op"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("gflops", "GFLOP/s"),
          ("of_gemm", "of GEMM"), ("torch_ms", "PyTorch ms"), ("vs_torch", "time / PyTorch's")])
+    print("\n" + common.hygiene())
     path = common.write_json("convolution", {"gemm_gflops": gemm, "rows": rows})
     print(f"\nwrote {path}")
     return {"gemm_gflops": gemm, "rows": rows}

@@ -8,8 +8,8 @@ once, at 4 B per float (forward x and y; backward x, dL/dy and dL/dx; parameters
 gradients included). It is a lower bound on the bytes moved, so GB/s is a lower bound on the
 bandwidth used.
 
-All NumPy cases are timed before PyTorch is touched: torch's OpenMP threads keep spinning after
-its calls and would slow the NumPy threads timed after them.
+Ours and PyTorch's calls are interleaved in the same run (medians), with OMP_WAIT_POLICY=PASSIVE for
+both: torch's OpenMP threads would otherwise keep spinning after its calls.
 
     python -m bench.normalization [--quick]
 """
@@ -211,6 +211,7 @@ def run(quick: bool = False) -> dict:
           + ("" if fused else "\nkernels/fused.py is not there yet: the fused conv3x3+bn+relu rows are skipped.")
           + ("" if any("torch_ms" in s for s in specs) else "\nPyTorch is not importable: no PyTorch column."))
     payload = {"copy_gbps": copy, "gemm_gflops": gemm, "rows": rows}
+    print("\n" + common.hygiene())
     path = common.write_json("normalization", payload)
     print(f"\nwrote {path}")
     return payload

@@ -6,8 +6,8 @@ Effective GB/s counts compulsory traffic, as peer.md does: every tensor the op m
 once, at 4 B per float and 8 B per int64 index. It is a lower bound on the bytes moved, so GB/s is
 a lower bound on the bandwidth used.
 
-All NumPy cases are timed before PyTorch is touched: torch's OpenMP threads keep spinning after
-its calls and would slow the NumPy threads timed after them.
+Ours and PyTorch's calls are interleaved in the same run (medians), with OMP_WAIT_POLICY=PASSIVE for
+both: torch's OpenMP threads would otherwise keep spinning after its calls.
 
     python -m bench.pooling_loss [--quick]
 """
@@ -195,6 +195,7 @@ def run(quick: bool = False) -> dict:
     print("\nIssue 3 targets: " + "; ".join(
         f"{t['goal']}: {t['ours_ms']:.2f} ms vs {t['torch_ms']:.2f} ms ({t['torch_source']}), "
         f"{t['ratio']:.2f}x -> {'MET' if t['met'] else 'NOT MET'}" for t in met.values()) + ".")
+    print("\n" + common.hygiene())
     path = common.write_json("pooling_loss", {"copy_gbps": copy, "rows": rows, "targets": met,
                                               "peer_torch_ms": PEER_TORCH_MS})
     print(f"\nwrote {path}")

@@ -189,7 +189,11 @@ def error_for_status(status: str, message: str, reason: Optional[str] = None,
     return cls(message, reason if known else None, metadata)
 
 
-def require(condition: bool, message: str, reason: Optional[str] = None) -> None:
-    """Raise InvalidArgumentError(message) unless condition holds. Never stripped by -O."""
+def require(condition: bool, message, reason: Optional[str] = None) -> None:
+    """Raise InvalidArgumentError(message) unless condition holds. Never stripped by -O.
+
+    ``message`` is a string or a function returning one: checks that run on every call pass
+    ``lambda: f"..."`` so that the message (formatting a dtype alone takes microseconds) is only
+    built when the check fails."""
     if not condition:
-        raise InvalidArgumentError(message, reason)
+        raise InvalidArgumentError(message() if callable(message) else message, reason)

@@ -106,7 +106,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .errors import InvalidArgumentError, require
+from .errors import InvalidArgumentError, require, require_out
 from .layout import FIRST_MAJOR_LAYOUTS, LAYOUT_IMAGE_CHW, Descriptor
 
 # BNNSActivationFunction raw values (bnns.md 3.1) ------------------------------------------------
@@ -172,7 +172,7 @@ class Activation:
     def validate(self, name: str = "activation") -> None:
         kind = self.kind
         require(np.isfinite(self.alpha) and np.isfinite(self.beta),
-                f"{name}.alpha {self.alpha} / beta {self.beta} must be finite for {kind.name}")
+                lambda: f"{name}.alpha {self.alpha} / beta {self.beta} must be finite for {kind.name}")
         if kind.check is not None:
             kind.check(self.alpha, self.beta, name)
 
@@ -415,16 +415,16 @@ def _gumbel_max(x, a, b, axes, rng):
 
 # ------------------------------------------------------------------------------ parameter checks
 def _check_clamp(alpha, beta, name):
-    require(alpha <= beta, f"{name}: Clamp needs alpha (min) {alpha} <= beta (max) {beta}")
+    require(alpha <= beta, lambda: f"{name}: Clamp needs alpha (min) {alpha} <= beta (max) {beta}")
 
 
 def _check_celu(alpha, beta, name):
-    require(alpha > 0, f"{name}.alpha {alpha} must be > 0 for CELU (it divides x by alpha)")
+    require(alpha > 0, lambda: f"{name}.alpha {alpha} must be > 0 for CELU (it divides x by alpha)")
 
 
 def _check_softplus(alpha, beta, name):
     require(alpha != 0 and beta != 0,
-            f"{name}: Softplus alpha log(1 + exp(beta x)) needs alpha != 0 and beta != 0 "
+            lambda: f"{name}: Softplus alpha log(1 + exp(beta x)) needs alpha != 0 and beta != 0 "
             f"(got alpha {alpha}, beta {beta}: a constant function)")
 
 
@@ -434,7 +434,7 @@ def _check_gumbel(alpha, beta, name):
         ok = beta > 0
     else:
         ok = ends[0] >= 0 and ends[1] <= math.exp(beta)
-    require(ok, f"{name}: Gumbel -log(-log(alpha U + beta) + beta) needs alpha U + beta inside "
+    require(ok, lambda: f"{name}: Gumbel -log(-log(alpha U + beta) + beta) needs alpha U + beta inside "
                 f"(0, exp(beta)) for U in (0, 1); alpha {alpha}, beta {beta} give "
                 f"({ends[0]}, {ends[1]}) against (0, {math.exp(beta):.6g})")
 
@@ -752,7 +752,7 @@ def axes_from_flags(axis_flags: int, desc: Descriptor) -> tuple:
     rank = desc.rank
     flags = int(axis_flags)
     require(flags == axis_flags and 0 <= flags < (1 << rank),
-            f"axis_flags {axis_flags!r} must select among the {rank} dimensions of "
+            lambda: f"axis_flags {axis_flags!r} must select among the {rank} dimensions of "
             f"{desc.describe()} (bits 0..{rank - 1}, i.e. 0 <= axis_flags < {1 << rank})")
     flags = flags or 1
     bits = [k for k in range(rank) if flags >> k & 1]
@@ -799,7 +799,7 @@ class ActivationFilter:
         act.validate("activation")
         kind = act.kind
         require(params.i_desc.shape == params.o_desc.shape,
-                f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) does not match "
+                lambda: f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) does not match "
                 f"i_desc shape {params.i_desc.shape} ({params.i_desc.describe()}): an activation "
                 f"keeps the shape of its input")
         self._params = params
@@ -809,7 +809,7 @@ class ActivationFilter:
         self._alpha_shape = None
         if act.function == PRELU_PER_CHANNEL:
             require(params.i_desc.layout == LAYOUT_IMAGE_CHW,
-                    f"i_desc layout {params.i_desc.layout:#x} is not ImageCHW (0x30000): "
+                    lambda: f"i_desc layout {params.i_desc.layout:#x} is not ImageCHW (0x30000): "
                     f"PReLUPerChannel keeps one alpha per channel of an ImageCHW input")
             channels = params.i_desc.shape[0]
             self._alpha = np.full(channels, act.alpha, dtype=np.float32)
@@ -818,7 +818,7 @@ class ActivationFilter:
             self._alpha = np.full(1, act.alpha, dtype=np.float32)
             self._alpha_shape = (1,) * (1 + len(params.i_desc.shape))
         require(isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0,
-                f"seed {seed!r} must be a non-negative integer")
+                lambda: f"seed {seed!r} must be a non-negative integer")
         self._rng = np.random.default_rng(int(seed)) if kind.random else None
 
     @property
@@ -842,15 +842,31 @@ class ActivationFilter:
         """The trainable parameters: {"alpha": live float32 array} or {}."""
         return {} if self._alpha is None else {"alpha": self._alpha}
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """y = act(x); x of shape (N, *i_desc.shape), y of shape (N, *o_desc.shape), x's dtype."""
+    def apply(self, x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """y = act(x); x of shape (N, *i_desc.shape), y of shape (N, *o_desc.shape), x's dtype.
+
+        out : optional float array of shape (N, *o_desc.shape), possibly a strided view; y is
+            written into it and it is returned (Identity and ReLU write it directly, the other
+            functions with one final copy).
+        """
         x = self._batch(x, "x", self.input_desc)
+        if out is not None:
+            require_out(out, x.shape, "out")
+            function = self._params.activation.function
+            if self._alpha is None and function == IDENTITY:
+                np.copyto(out, x)
+                return out
+            if self._alpha is None and function == RECTIFIED_LINEAR:
+                return np.maximum(x, 0, out=out)
+            np.copyto(out, self.apply(x))
+            return out
         if self._alpha is not None:
             return _leaky(x, self._alpha.reshape(self._alpha_shape)).astype(x.dtype, copy=False)
         return forward(x, self._params.activation, axes=self._axes, rng=self._rng)
 
     def apply_backward(self, x: Optional[np.ndarray], y: Optional[np.ndarray], d_out: np.ndarray,
-                       *, input_grad: bool = True, weights_grad: bool = False) -> tuple:
+                       *, input_grad: bool = True, weights_grad: bool = False,
+                       in_delta_out: Optional[np.ndarray] = None) -> tuple:
         """(dL/dx, dL/dalpha) from dL/dy.
 
         Parameters
@@ -862,15 +878,23 @@ class ActivationFilter:
         input_grad : compute dL/dx.
         weights_grad : compute dL/dalpha (LeakyRectifiedLinear: shape (1,), PReLUPerChannel:
             (C,)), summed over the batch as BNNS returns it in weights_delta.
+        in_delta_out : optional float array of shape (N, *i_desc.shape), possibly a strided
+            view; dL/dx is written into it and returned as d_in.
 
         Returns
         -------
         (d_in, d_alpha), each None when not asked; in d_out's dtype.
         """
+        if in_delta_out is not None and input_grad:
+            d_out = self._batch(d_out, "d_out", self.output_desc)
+            require_out(in_delta_out, (d_out.shape[0],) + self.input_desc.shape, "in_delta_out")
+            d_in, d_alpha = self.apply_backward(x, y, d_out, input_grad=True, weights_grad=weights_grad)
+            np.copyto(in_delta_out, d_in)
+            return in_delta_out, d_alpha
         kind = self._kind
         act = self._params.activation
         require(not weights_grad or kind.trainable_alpha,
-                f"weights_grad was requested but activation {kind.name} has no trainable "
+                lambda: f"weights_grad was requested but activation {kind.name} has no trainable "
                 f"parameter (only LeakyRectifiedLinear and PReLUPerChannel learn alpha)")
         d_out = self._batch(d_out, "d_out", self.output_desc)
         batch = d_out.shape[0]
@@ -913,11 +937,11 @@ class ActivationFilter:
         expected = desc.shape
         require(array.ndim == len(expected) + 1 and tuple(array.shape[1:]) == expected
                 and array.shape[0] >= 1,
-                f"{name} has shape {array.shape}; expected (N, *{expected}) for "
+                lambda: f"{name} has shape {array.shape}; expected (N, *{expected}) for "
                 f"{desc.describe()}")
         if batch is not None:
             require(array.shape[0] == batch,
-                    f"{name} has batch size {array.shape[0]} but d_out has {batch}")
+                    lambda: f"{name} has batch size {array.shape[0]} but d_out has {batch}")
         return array
 
 
@@ -925,14 +949,14 @@ class ActivationFilter:
 def _float_array(array, name: str) -> np.ndarray:
     array = np.asarray(array)
     require(np.issubdtype(array.dtype, np.floating),
-            f"{name} holds {array.dtype}; activations take floating-point arrays")
+            lambda: f"{name} holds {array.dtype}; activations take floating-point arrays")
     return array
 
 
 def _same_shape(array, like: np.ndarray, name: str) -> np.ndarray:
     array = _float_array(array, name)
     require(array.shape == like.shape,
-            f"{name} has shape {array.shape} but d_out has shape {like.shape}")
+            lambda: f"{name} has shape {array.shape} but d_out has shape {like.shape}")
     return array
 
 
@@ -945,7 +969,7 @@ def _normalize_axes(axes, ndim: int) -> tuple:
     out = []
     for axis in axes:
         require(isinstance(axis, (int, np.integer)) and -ndim <= axis < ndim,
-                f"axes {tuple(axes)} has {axis!r}, outside an array of {ndim} dimensions")
+                lambda: f"axes {tuple(axes)} has {axis!r}, outside an array of {ndim} dimensions")
         out.append(int(axis) % ndim)
-    require(len(set(out)) == len(out), f"axes {tuple(axes)} repeats an axis")
+    require(len(set(out)) == len(out), lambda: f"axes {tuple(axes)} repeats an axis")
     return tuple(sorted(out))

@@ -311,12 +311,12 @@ class ArithmeticFilter:
         self.kind = kind = kind_of(params.function)
         inputs = tuple(params.inputs)
         require(len(inputs) == kind.arity,
-                f"inputs has {len(inputs)} operands but {kind.name} ({params.function}) takes "
+                lambda: f"inputs has {len(inputs)} operands but {kind.name} ({params.function}) takes "
                 f"{kind.arity}")
         params.o_desc.validate("o_desc")
         numpy_dtype(params.o_desc.data_type, what="o_desc.data_type")
         require(params.out_type == SAMPLE,
-                f"out_type {params.out_type} is not supported: the output of an arithmetic "
+                lambda: f"out_type {params.out_type} is not supported: the output of an arithmetic "
                 f"filter is per batch item (BNNSSample = {SAMPLE})")
         params.activation.validate("activation")
         self._values: dict[str, np.ndarray] = {}
@@ -324,13 +324,13 @@ class ArithmeticFilter:
         for k, operand in enumerate(inputs):
             name = f"inputs[{k}]"
             require(operand.type in OPERAND_TYPE_NAMES,
-                    f"{name}.type {operand.type} is not a BNNSDescriptorType (Constant 0, "
+                    lambda: f"{name}.type {operand.type} is not a BNNSDescriptorType (Constant 0, "
                     f"Sample 1, Parameter 2)")
             operand.desc.validate(f"{name}.desc")
             numpy_dtype(operand.desc.data_type, what=f"{name}.desc.data_type")
             if operand.type != SAMPLE:
                 require(operand.desc.data is not None,
-                        f"{name} is a {OPERAND_TYPE_NAMES[operand.type]} operand but its "
+                        lambda: f"{name} is a {OPERAND_TYPE_NAMES[operand.type]} operand but its "
                         f"descriptor has no data")
                 self._values[f"in{k}"] = np.array(operand.desc.tensor(f"{name}.desc"),
                                                   dtype=np.float32)
@@ -344,7 +344,7 @@ class ArithmeticFilter:
                 f"input shapes {described} of {kind.name} do not broadcast against each other "
                 f"(each dimension must be equal or 1)") from None
         require(broadcast == out_shape,
-                f"input shapes {described} of {kind.name} broadcast to {broadcast}, but o_desc "
+                lambda: f"input shapes {described} of {kind.name} broadcast to {broadcast}, but o_desc "
                 f"has shape {out_shape} ({params.o_desc.describe()})")
         self._shapes = tuple(shapes)
         rank = len(out_shape)
@@ -400,7 +400,7 @@ class ArithmeticFilter:
         kind, p = self.kind, self.params
         wanted = [bool(w) for w in wanted]
         require(len(wanted) == kind.arity,
-                f"wanted has {len(wanted)} flags but {kind.name} takes {kind.arity} inputs")
+                lambda: f"wanted has {len(wanted)} flags but {kind.name} takes {kind.arity} inputs")
         for k, want in enumerate(wanted):
             if want and p.inputs[k].type == CONSTANT:
                 raise InvalidArgumentError(
@@ -410,11 +410,11 @@ class ArithmeticFilter:
         out_shape = p.o_desc.shape
         require(d_out.ndim == len(out_shape) + 1 and d_out.shape[1:] == out_shape
                 and d_out.shape[0] >= 1,
-                f"d_out has shape {d_out.shape}; expected (N, *{out_shape})")
+                lambda: f"d_out has shape {d_out.shape}; expected (N, *{out_shape})")
         n = d_out.shape[0]
         if y is not None:
             y = np.asarray(y, dtype=d_out.dtype)
-            require(y.shape == d_out.shape, f"y has shape {y.shape}, d_out {d_out.shape}")
+            require(y.shape == d_out.shape, lambda: f"y has shape {y.shape}, d_out {d_out.shape}")
         act = p.activation
         # The inputs are read by most derivatives, and to recompute f = the function's output
         # when y does not give it (y is act(f)) or the activation's derivative needs f.
@@ -442,33 +442,33 @@ class ArithmeticFilter:
         p = self.params
         inputs = list(inputs)
         require(len(inputs) == self.kind.arity,
-                f"{name} has {len(inputs)} entries but {self.kind.name} takes {self.kind.arity}")
+                lambda: f"{name} has {len(inputs)} entries but {self.kind.name} takes {self.kind.arity}")
         n = batch_size
         arrays = []
         for k, (operand, value) in enumerate(zip(p.inputs, inputs)):
             shape = self._shapes[k]
             if operand.type != SAMPLE:
                 require(value is None,
-                        f"{name}[{k}] is a {OPERAND_TYPE_NAMES[operand.type]} operand: its values "
+                        lambda: f"{name}[{k}] is a {OPERAND_TYPE_NAMES[operand.type]} operand: its values "
                         f"come from its descriptor; pass None")
                 arrays.append(None)
                 continue
             if value is None:
                 require(not require_samples,
-                        f"{name}[{k}] (a Sample operand of {self.kind.name}) is needed here")
+                        lambda: f"{name}[{k}] (a Sample operand of {self.kind.name}) is needed here")
                 arrays.append(None)
                 continue
             value = np.asarray(value)
             require(value.ndim == len(shape) + 1 and value.shape[1:] == shape
                     and value.shape[0] >= 1,
-                    f"{name}[{k}] has shape {value.shape}; expected (N, *{shape}) for "
+                    lambda: f"{name}[{k}] has shape {value.shape}; expected (N, *{shape}) for "
                     f"{operand.desc.describe()}")
             require(n is None or value.shape[0] == n,
-                    f"{name}[{k}] has batch size {value.shape[0]}, expected {n}")
+                    lambda: f"{name}[{k}] has batch size {value.shape[0]}, expected {n}")
             n = value.shape[0]
             arrays.append(value)
         require(n is not None and n >= 1,
-                f"batch_size must be given (>= 1) when no operand of {self.kind.name} is a Sample")
+                lambda: f"batch_size must be given (>= 1) when no operand of {self.kind.name} is a Sample")
         if dtype is None:
             dtype = np.result_type(*[a.dtype for a in arrays if a is not None], np.float32)
             dtype = np.float64 if dtype == np.float64 else np.float32

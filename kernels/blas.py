@@ -14,6 +14,7 @@ base buffer) before its pointer goes to C: a bad view raises, it never reads out
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
@@ -30,7 +31,8 @@ _SYMBOLS = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", ctypes.c_int64),
 
 
 def _load():
-    """{dtype: cblas gemm} from NumPy's bundled OpenBLAS, or None."""
+    """({dtype: cblas gemm}, openblas_set_num_threads_local or None) from NumPy's bundled
+    OpenBLAS, or (None, None)."""
     folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
     for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
         try:
@@ -47,15 +49,42 @@ def _load():
                                      ctypes.c_void_p, int_type, ctypes.c_void_p, int_type, real, ctypes.c_void_p,
                                      int_type]
                 function.restype = None
-            return functions
-    return None
+            set_local = getattr(lib, "openblas_set_num_threads_local", None)
+            if set_local is not None:
+                set_local.argtypes, set_local.restype = [ctypes.c_int], ctypes.c_int
+            return functions, set_local
+    return None, None
 
 
-_GEMM = _load()
+_GEMM, _SET_THREADS_LOCAL = _load()
 
 
 def available() -> bool:
     return _GEMM is not None
+
+
+def pin_one_thread() -> None:
+    """This thread's BLAS calls run on one core from now on (a worker pool's initializer)."""
+    if _SET_THREADS_LOCAL is not None:
+        _SET_THREADS_LOCAL(1)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """BLAS calls made by this thread (ours and NumPy's) run on one core until the block ends;
+    other threads are not affected (OpenBLAS's per-thread setting; a no-op without it).
+
+    For kernels that share independent GEMMs out over the cores themselves: OpenBLAS's threads
+    synchronise on every call and spin while they wait, which on a loaded machine (more runnable
+    threads than cores) makes a sequence of GEMMs several times slower and very uneven."""
+    if _SET_THREADS_LOCAL is None:
+        yield
+        return
+    previous = _SET_THREADS_LOCAL(1)
+    try:
+        yield
+    finally:
+        _SET_THREADS_LOCAL(previous)
 
 
 def _matrix(a: np.ndarray, name: str) -> tuple:
@@ -65,8 +94,11 @@ def _matrix(a: np.ndarray, name: str) -> tuple:
     ld = a.strides[0] // a.itemsize
     if a.shape[0] > 1 and ld < a.shape[1]:
         raise ValueError(f"{name}: rows overlap (leading dimension {ld} < {a.shape[1]} columns)")
-    base = a          # the array that owns the memory (as_strided hides it behind a DummyArray's .base)
-    while getattr(base, "base", None) is not None:
+    # The outermost array behind the view: as_strided hides it behind a DummyArray's .base, and an
+    # array over a foreign buffer (np.frombuffer over bytes, a request's payload) has that buffer
+    # as its base; the array that wraps it spans the memory the view may use.
+    base = a
+    while hasattr(getattr(base, "base", None), "__array_interface__"):
         base = base.base
     if not isinstance(base, np.ndarray):
         raise ValueError(f"{name}: cannot find the buffer this view belongs to")

@@ -181,7 +181,7 @@ class QuantizationFilter:
         self.params = params
         function = params.function
         require(function in FUNCTION_NAMES,
-                f"function {function} is not a BNNSQuantizerFunction (Quantize 0, Dequantize 1)")
+                lambda: f"function {function} is not a BNNSQuantizerFunction (Quantize 0, Dequantize 1)")
         name = FUNCTION_NAMES[function]
         for what, desc in (("i_desc", params.i_desc), ("o_desc", params.o_desc)):
             desc.validate(what)
@@ -189,18 +189,18 @@ class QuantizationFilter:
         for what, desc, allowed in (("i_desc", params.i_desc, allowed_in),
                                     ("o_desc", params.o_desc, allowed_out)):
             require(desc.data_type in allowed,
-                    f"{what}.data_type {desc.data_type:#x} is not supported by {name}; "
+                    lambda: f"{what}.data_type {desc.data_type:#x} is not supported by {name}; "
                     f"supported: {_type_list(allowed)}")
         shape = params.i_desc.shape
         require(params.o_desc.shape == shape,
-                f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from "
+                lambda: f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from "
                 f"i_desc shape {shape} ({params.i_desc.describe()}); {name} keeps the shape")
         self.axis, count = _quantization_axis(params.axis_mask, params.i_desc)
         self.scale = _load_values("scale", params.scale, count, params.axis_mask)
         self.bias = _load_values("bias", params.bias, count, params.axis_mask)
         if function == DEQUANTIZE and self.scale is not None:
             require(bool(np.all(self.scale != 0)),
-                    f"scale has a zero value ({self.scale.tolist()}); Dequantize divides by it")
+                    lambda: f"scale has a zero value ({self.scale.tolist()}); Dequantize divides by it")
         self.integer_range = INTEGER_RANGES.get(params.o_desc.data_type)
 
     @property
@@ -221,7 +221,7 @@ class QuantizationFilter:
         x = np.asarray(x)
         shape = self.params.i_desc.shape
         require(x.ndim == len(shape) + 1 and x.shape[1:] == shape and x.shape[0] >= 1,
-                f"x has shape {x.shape}; expected (N, *{shape}) with N >= 1 for "
+                lambda: f"x has shape {x.shape}; expected (N, *{shape}) with N >= 1 for "
                 f"{self.params.i_desc.describe()}")
         wide = (x.dtype == np.float64 or x.dtype.kind in "iu"
                 or self.params.o_desc.data_type in (DTYPE_INT32, DTYPE_UINT32))
@@ -263,45 +263,45 @@ class FusedFilter:
         self.params = params
         layers = params.layers
         require(isinstance(layers, (tuple, list)),
-                f"layers must be a sequence of (filter_type, params) pairs, got "
+                lambda: f"layers must be a sequence of (filter_type, params) pairs, got "
                 f"{type(layers).__name__}")
         require(len(layers) == 2,
-                f"layers has {len(layers)} members; a fused layer is exactly two filters (allowed "
+                lambda: f"layers has {len(layers)} members; a fused layer is exactly two filters (allowed "
                 f"pairs: {_allowed_pairs_text()})")
         types = []
         for k, layer in enumerate(layers):
             require(isinstance(layer, (tuple, list)) and len(layer) == 2,
-                    f"layers[{k}] must be a (filter_type, params) pair, got "
+                    lambda: f"layers[{k}] must be a (filter_type, params) pair, got "
                     f"{type(layer).__name__}")
             filter_type, member_params = layer
             require(filter_type in TYPE_NAMES,
-                    f"layers[{k}] filter_type {filter_type!r} is not a BNNSFilterType (0-8)")
+                    lambda: f"layers[{k}] filter_type {filter_type!r} is not a BNNSFilterType (0-8)")
             expected = _PARAMS_TYPES[filter_type]
             require(isinstance(member_params, expected),
-                    f"layers[{k}] is {TYPE_NAMES[filter_type]} ({filter_type}) but its params are "
+                    lambda: f"layers[{k}] is {TYPE_NAMES[filter_type]} ({filter_type}) but its params are "
                     f"a {type(member_params).__name__}; expected {expected.__name__}")
             if filter_type in NORM_TYPES:
                 require(member_params.type == filter_type,
-                        f"layers[{k}] filter_type {filter_type} ({TYPE_NAMES[filter_type]}) "
+                        lambda: f"layers[{k}] filter_type {filter_type} ({TYPE_NAMES[filter_type]}) "
                         f"differs from its NormalizationParams.type {member_params.type}")
             types.append(filter_type)
         self.filter_types = tuple(types)
         first_type, second_type = self.filter_types
         require(self.filter_types in ALLOWED_PAIRS,
-                f"layers {TYPE_NAMES[first_type]} ({first_type}) -> {TYPE_NAMES[second_type]} "
+                lambda: f"layers {TYPE_NAMES[first_type]} ({first_type}) -> {TYPE_NAMES[second_type]} "
                 f"({second_type}) is not a pair BNNS can fuse; allowed: {_allowed_pairs_text()}")
 
         self.members = tuple(_build_member(k, t, p) for k, (t, p) in enumerate(layers))
         first, second = self.members
         out, into = first.output_desc, second.input_desc
         require(_same_tensor(out, into),
-                f"layers[0].o_desc ({_describe(out)}) must equal layers[1].i_desc "
+                lambda: f"layers[0].o_desc ({_describe(out)}) must equal layers[1].i_desc "
                 f"({_describe(into)}): the first member's output is the second's input (same "
                 f"layout, size, strides and data type)")
         if second_type in NORM_TYPES:
             act = layers[0][1].activation
             require(act.is_identity,
-                    f"layers[0] ({TYPE_NAMES[first_type]}) has activation {act.kind.name} "
+                    lambda: f"layers[0] ({TYPE_NAMES[first_type]}) has activation {act.kind.name} "
                     f"({act.function}); a fused layer ending in {TYPE_NAMES[second_type]} can be "
                     f"trained, and in training BNNS requires every member but the last to use "
                     f"Identity: put the activation on layers[1] instead")
@@ -409,12 +409,12 @@ class FusedFilter:
         first, norm = self.members
         if not self.is_multi_input:
             require(not wanted["bias"] or "bias" in first.parameters(),
-                    f"delta_parameters[1] (bias) was asked but layers[0] "
+                    lambda: f"delta_parameters[1] (bias) was asked but layers[0] "
                     f"({TYPE_NAMES[self.filter_types[0]]}) has no bias")
             d_out_batch = np.shape(d_out)[0] if np.ndim(d_out) else None
             x = inputs[0]
             require(x is None or d_out_batch is None or x.shape[0] == d_out_batch,
-                    f"inputs[0] has batch size {None if x is None else x.shape[0]} but d_out has "
+                    lambda: f"inputs[0] has batch size {None if x is None else x.shape[0]} but d_out has "
                     f"{d_out_batch}")
             need_mid = input_grads[0] or wanted["weights"] or wanted["bias"]
         else:
@@ -443,9 +443,9 @@ class FusedFilter:
     # ------------------------------------------------------------------ helpers
     def _check_inputs(self, inputs, allow_missing: bool = False) -> list:
         require(isinstance(inputs, (list, tuple)),
-                f"inputs must be a list of {self.arity} array(s), got {type(inputs).__name__}")
+                lambda: f"inputs must be a list of {self.arity} array(s), got {type(inputs).__name__}")
         require(len(inputs) == self.arity,
-                f"inputs has {len(inputs)} entries but this fused layer "
+                lambda: f"inputs has {len(inputs)} entries but this fused layer "
                 f"({' -> '.join(TYPE_NAMES[t] for t in self.filter_types)}) takes {self.arity}")
         if self.is_multi_input:
             return list(inputs)           # the arithmetic member checks its operands
@@ -456,7 +456,7 @@ class FusedFilter:
         x = np.asarray(x)
         shape = self.input_desc.shape
         require(x.ndim == len(shape) + 1 and x.shape[1:] == shape and x.shape[0] >= 1,
-                f"inputs[0] has shape {x.shape}; expected (N, *{shape}) with N >= 1 for "
+                lambda: f"inputs[0] has shape {x.shape}; expected (N, *{shape}) with N >= 1 for "
                 f"{self.input_desc.describe()}")
         return [x if x.dtype == np.float64 else x.astype(np.float32, copy=False)]
 
@@ -476,7 +476,7 @@ def _member_call(k: int, filter_type: int, fn, *args, **kwargs):
 
 def _flags(flags, count: int, name: str) -> list:
     require(isinstance(flags, (list, tuple)) and len(flags) == count,
-            f"{name} must be a list of {count} flags, got {flags!r}")
+            lambda: f"{name} must be a list of {count} flags, got {flags!r}")
     return [bool(f) for f in flags]
 
 
@@ -503,18 +503,18 @@ def _type_list(types) -> str:
 def _quantization_axis(axis_mask, desc: Descriptor):
     """(batch-array axis or None, number of scale/bias values) for an axis_mask."""
     require(isinstance(axis_mask, (int, np.integer)) and axis_mask >= 0,
-            f"axis_mask {axis_mask!r} must be a non-negative integer bit mask")
+            lambda: f"axis_mask {axis_mask!r} must be a non-negative integer bit mask")
     mask = int(axis_mask)
     if mask == 0:
         return None, 1
     rank = desc.rank
     bits = [k for k in range(mask.bit_length()) if mask >> k & 1]
     require(len(bits) == 1,
-            f"axis_mask {mask:#x} sets {len(bits)} bits; scale and bias run along one dimension "
+            lambda: f"axis_mask {mask:#x} sets {len(bits)} bits; scale and bias run along one dimension "
             f"(one bit) or the whole tensor (0)")
     k = bits[0]
     require(k < rank,
-            f"axis_mask {mask:#x} selects dimension {k}, but i_desc ({desc.describe()}) has rank "
+            lambda: f"axis_mask {mask:#x} selects dimension {k}, but i_desc ({desc.describe()}) has rank "
             f"{rank}: only its dimensions 0..{rank - 1} are supported (not the batch axis)")
     axis = 1 + k if desc.layout in FIRST_MAJOR_LAYOUTS else rank - k
     return axis, int(desc.size[k])
@@ -527,7 +527,7 @@ def _load_values(name: str, desc: Optional[Descriptor], count: int, axis_mask) -
     where = (f"one per index of the selected dimension (axis_mask {int(axis_mask):#x})"
              if count != 1 or axis_mask else "one for the whole tensor (axis_mask 0)")
     require(values.size == count,
-            f"{name} has {values.size} values ({desc.describe()}); expected {count}, {where}")
-    require(bool(np.all(np.isfinite(values))), f"{name} contains NaN or infinite values")
+            lambda: f"{name} has {values.size} values ({desc.describe()}); expected {count}, {where}")
+    require(bool(np.all(np.isfinite(values))), lambda: f"{name} contains NaN or infinite values")
     return np.array(values, dtype=np.float32)
 

@@ -154,6 +154,14 @@ LOG_EPSILON = 1e-7          # the header's epsilon in the Log loss (its value is
 DEFAULT_HUBER_DELTA = 1.0   # what huber_delta == 0 stands for
 
 
+# A row's sum of exp(x - shift) is at least exp(max - shift); at or above 1e-30 that largest term
+# is >= 1e-33, far inside float32's normal range (from 1.2e-38): no precision lost to underflow.
+_SMALLEST_SUM = 1e-30
+# exp(80) = 5.5e34: a sum of exponentials of values up to 80 - log(classes) stays below 5.5e34,
+# far from float32's largest value (3.4e38).
+_LARGEST_EXPONENT = 80.0
+
+
 # =============================================================================== per-sample losses
 def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.0) -> np.ndarray:
     """Softmax cross entropy of logits against probability (or one-hot) labels.
@@ -169,11 +177,40 @@ def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.
     ndarray of shape (N,): ``-sum_i y'_i log softmax(x)_i = sum(y') logsumexp(x) - <y', x>``.
     """
     y = _smooth(y, label_smooth, x.shape[-1])
-    m = np.max(x, axis=-1, keepdims=True)
-    e = np.subtract(x, m)
-    np.exp(e, out=e)
-    log_sum_exp = m[:, 0] + np.log(np.sum(e, axis=-1))
-    return np.sum(y, axis=-1) * log_sum_exp - np.einsum("ij,ij->i", y, x)
+    loss = np.empty(x.shape[0], np.result_type(x, y))
+    ones = np.ones(x.shape[-1], x.dtype)
+
+    # Blocks of rows on both cores, exp(x - shift) in a per-thread scratch (no temporary the size
+    # of x); row sums as dot products with ones (BLAS speed). The shift is the block's max, one
+    # scalar (a whole-block max and a scalar subtraction are several times faster in NumPy than
+    # row maxima and a column of them); a row whose sum of exponentials comes out below
+    # _SMALLEST_SUM (its own max far below the block's: its terms could underflow) is redone
+    # with its own max, as is a block holding NaN or infinity.
+    def rows(lo: int, hi: int) -> None:
+        xr, yr = x[lo:hi], y[lo:hi]
+        e = parallel.scratch(xr.shape, x.dtype)
+        block_max = xr.max()
+        if np.isfinite(block_max):
+            # No shift at all while no sum can overflow (the common case): one pass less.
+            shift_value = 0 if block_max + math.log(x.shape[-1]) < _LARGEST_EXPONENT else block_max
+            shift = np.full(hi - lo, shift_value, x.dtype)
+            if shift_value:
+                np.exp(np.subtract(xr, block_max, out=e), out=e)
+            else:
+                np.exp(xr, out=e)
+            sums = e @ ones                 # row sums: a BLAS matrix-vector product
+            redo = ~(sums >= _SMALLEST_SUM)
+        else:
+            shift, sums, redo = np.empty(hi - lo, x.dtype), np.empty(hi - lo, x.dtype), np.ones(hi - lo, bool)
+        if np.any(redo):
+            shift[redo] = np.max(xr[redo], axis=-1)
+            own = np.exp(xr[redo] - shift[redo, None])
+            sums[redo] = np.vecdot(own, ones)
+        log_sum_exp = shift + np.log(sums)
+        loss[lo:hi] = (yr @ ones.astype(yr.dtype, copy=False)) * log_sum_exp - np.vecdot(yr, xr)
+
+    parallel.map_blocks(x.shape[0], x.strides[0], rows)
+    return loss
 
 
 def softmax_cross_entropy_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndarray,
@@ -643,11 +680,11 @@ class LossFilter:
         expected = self.output_shape(xs.shape[0])
         d_loss = np.asarray(d_loss)
         require(d_loss.size == math.prod(expected),
-                f"d_loss has {d_loss.size} values; the {self.kind.name} loss output with reduction "
+                lambda: f"d_loss has {d_loss.size} values; the {self.kind.name} loss output with reduction "
                 f"{REDUCTION_NAMES[self.params.reduction]} and batch_size {xs.shape[0]} has "
                 f"{math.prod(expected)} (shape {expected})")
         require(np.issubdtype(d_loss.dtype, np.number),
-                f"d_loss has dtype {d_loss.dtype}, expected float")
+                lambda: f"d_loss has dtype {d_loss.dtype}, expected float")
         return self._input_grad(d_loss.astype(xs.dtype).reshape(expected), xs, ys, w, x.shape)
 
     # ------------------------------------------------------------------ helpers
@@ -660,11 +697,11 @@ class LossFilter:
         x = np.asarray(x)
         shape = self.input_desc.shape
         require(x.ndim == len(shape) + 1 and x.shape[1:] == shape and x.shape[0] >= 1,
-                f"x has shape {x.shape}; the loss expects (N, {', '.join(map(str, shape))}) with "
+                lambda: f"x has shape {x.shape}; the loss expects (N, {', '.join(map(str, shape))}) with "
                 f"N >= 1 for i_desc {self.input_desc.describe()}")
         labels = np.asarray(labels)
         require(labels.shape == x.shape,
-                f"labels have shape {labels.shape} but x has {x.shape}: labels must have the "
+                lambda: f"labels have shape {labels.shape} but x has {x.shape}: labels must have the "
                 f"input's shape")
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
         n = x.shape[0]
@@ -683,14 +720,14 @@ class LossFilter:
         if weights is None:
             return np.ones(entries, dtype=dtype)
         weights = np.asarray(weights)
-        require(weights.ndim == 1, f"weights must be 1-D (weights_size values); got shape "
+        require(weights.ndim == 1, lambda: f"weights must be 1-D (weights_size values); got shape "
                                    f"{weights.shape}")
         self.check_weights(weights.size, n)
         if weights.size == 0:
             return np.ones(entries, dtype=dtype)
         weights = weights.astype(dtype)
         require(bool(np.all(np.isfinite(weights))),
-                f"weights contain NaN or infinity: {weights[~np.isfinite(weights)][:4]} ...")
+                lambda: f"weights contain NaN or infinity: {weights[~np.isfinite(weights)][:4]} ...")
         if weights.size == 1:
             return np.full(entries, weights[0], dtype=dtype)
         return weights.reshape(entries)
@@ -698,31 +735,31 @@ class LossFilter:
     def _validate(self) -> None:
         p, kind = self.params, self.kind
         require(p.reduction in REDUCTION_NAMES,
-                f"reduction {p.reduction} is not a BNNSLossReductionFunction (0 None, 1 Sum, "
+                lambda: f"reduction {p.reduction} is not a BNNSLossReductionFunction (0 None, 1 Sum, "
                 f"2 WeightedMean, 3 Mean, 4 NonZeroWeightMean)")
         for name, desc in (("i_desc", p.i_desc), ("o_desc", p.o_desc)):
             desc.validate(name)
             require(desc.data_type == DTYPE_FLOAT32,
-                    f"{name}.data_type {desc.data_type:#x} is not supported by the loss layer: "
+                    lambda: f"{name}.data_type {desc.data_type:#x} is not supported by the loss layer: "
                     f"BNNS requires Float32 (0x10020) input and output")
         require(_is_finite(p.label_smooth) and 0 <= p.label_smooth <= 1,
-                f"label_smooth {p.label_smooth} must be a number in [0, 1]")
+                lambda: f"label_smooth {p.label_smooth} must be a number in [0, 1]")
         require(kind.uses_label_smooth or p.label_smooth == 0,
-                f"label_smooth {p.label_smooth} is set but {kind.name} does not use it (only "
+                lambda: f"label_smooth {p.label_smooth} is set but {kind.name} does not use it (only "
                 f"SoftmaxCrossEntropy and SigmoidCrossEntropy do); leave it 0")
         require(_is_finite(p.huber_delta) and p.huber_delta >= 0,
-                f"huber_delta {p.huber_delta} must be a finite number >= 0 (0 means 1)")
+                lambda: f"huber_delta {p.huber_delta} must be a finite number >= 0 (0 means 1)")
         require(kind.uses_huber_delta or p.huber_delta == 0,
-                f"huber_delta {p.huber_delta} is set but {kind.name} does not use it (only Huber "
+                lambda: f"huber_delta {p.huber_delta} is set but {kind.name} does not use it (only Huber "
                 f"and Yolo do); leave it 0")
         if p.function == YOLO:
             self._validate_yolo()
         else:
-            require(p.yolo is None, f"yolo parameters are given but function is {kind.name}")
+            require(p.yolo is None, lambda: f"yolo parameters are given but function is {kind.name}")
         if kind.per_sample and p.function != YOLO:
             shape = p.i_desc.shape
             require(sum(1 for s in shape if s > 1) <= 1,
-                    f"i_desc {p.i_desc.describe()} describes a sample of shape {shape}, but "
+                    lambda: f"i_desc {p.i_desc.describe()} describes a sample of shape {shape}, but "
                     f"{kind.name} needs a vector of classes (one dimension > 1; BNNS input_width = "
                     f"i_desc.size[0]); describe the sample as a Vector of its classes")
         per_item = 1 if (p.reduction != REDUCTION_NONE or kind.per_sample) else \
@@ -731,43 +768,43 @@ class LossFilter:
                 "1 (one loss per sample)" if kind.per_sample else
                 f"{per_item}, one loss per input element (i_desc {p.i_desc.describe()})")
         require(p.o_desc.element_count == per_item,
-                f"o_desc {p.o_desc.describe()} holds {p.o_desc.element_count} values per item but "
+                lambda: f"o_desc {p.o_desc.describe()} holds {p.o_desc.element_count} values per item but "
                 f"{kind.name} with reduction {REDUCTION_NAMES[p.reduction]} writes {what}")
 
     def _validate_yolo(self) -> None:
         p, y = self.params, self.params.yolo
         require(y is not None, "function Yolo needs the yolo parameters (LossParams.yolo)")
         require(p.reduction == REDUCTION_SUM,
-                f"reduction {REDUCTION_NAMES[p.reduction]} ({p.reduction}) is not allowed for "
+                lambda: f"reduction {REDUCTION_NAMES[p.reduction]} ({p.reduction}) is not allowed for "
                 f"Yolo: BNNS requires Sum (1)")
         for name in ("number_of_grid_columns", "number_of_grid_rows", "number_of_anchor_boxes"):
             value = getattr(y, name)
             require(isinstance(value, (int, np.integer)) and value >= 1,
-                    f"yolo.{name} {value} must be an integer >= 1")
+                    lambda: f"yolo.{name} {value} must be an integer >= 1")
         require(isinstance(y.anchor_box_size, (int, np.integer)) and y.anchor_box_size >= 5,
-                f"yolo.anchor_box_size {y.anchor_box_size} must be an integer >= 5 "
+                lambda: f"yolo.anchor_box_size {y.anchor_box_size} must be an integer >= 5 "
                 f"(x, y, w, h, conf, then one value per class)")
         for name in ("scale_xy", "scale_wh", "scale_object", "scale_no_object",
                      "scale_classification"):
             value = getattr(y, name)
-            require(_is_finite(value) and value >= 0, f"yolo.{name} {value} must be finite, >= 0")
+            require(_is_finite(value) and value >= 0, lambda: f"yolo.{name} {value} must be finite, >= 0")
         for name in ("object_minimum_iou", "no_object_maximum_iou"):
             value = getattr(y, name)
-            require(_is_finite(value) and 0 <= value <= 1, f"yolo.{name} {value} must be in [0, 1]")
+            require(_is_finite(value) and 0 <= value <= 1, lambda: f"yolo.{name} {value} must be in [0, 1]")
         try:
             anchors = np.asarray(y.anchors_data, dtype=np.float64)
         except (TypeError, ValueError):
             raise InvalidArgumentError(
                 f"yolo.anchors_data {y.anchors_data!r} must be a sequence of numbers") from None
         require(anchors.ndim == 1 and anchors.size == 2 * y.number_of_anchor_boxes,
-                f"yolo.anchors_data has {anchors.size} values; number_of_anchor_boxes "
+                lambda: f"yolo.anchors_data has {anchors.size} values; number_of_anchor_boxes "
                 f"{y.number_of_anchor_boxes} needs {2 * y.number_of_anchor_boxes} (w0, h0, w1, h1, "
                 f"...)")
         require(bool(np.all(np.isfinite(anchors))) and bool(np.all(anchors > 0)),
-                f"yolo.anchors_data {tuple(y.anchors_data)} must be finite and > 0")
+                lambda: f"yolo.anchors_data {tuple(y.anchors_data)} must be finite and > 0")
         need = math.prod(y.grid_shape)
         require(p.i_desc.element_count == need,
-                f"i_desc {p.i_desc.describe()} holds {p.i_desc.element_count} values per sample; "
+                lambda: f"i_desc {p.i_desc.describe()} holds {p.i_desc.element_count} values per sample; "
                 f"Yolo with a {y.number_of_grid_rows} x {y.number_of_grid_columns} grid, "
                 f"{y.number_of_anchor_boxes} anchors and anchor_box_size {y.anchor_box_size} needs "
                 f"{need}")

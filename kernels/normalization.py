@@ -40,6 +40,13 @@ Conventions chosen where BNNS is silent (bnns.md marks them UNCONFIRMED), PyTorc
   pre-activation in its cache.
 * Backward has no x argument (BNNS): it uses x_hat and 1/sqrt(var + epsilon) cached by the last
   training forward of this filter. Inference forwards do not touch that cache.
+
+Implementation: the statistics rows are cut into cache-sized blocks shared over the cores
+(parallel.map_blocks), and every pass over a block is made while it is in cache. BatchNorm, whose
+statistics span the batch, gathers them in one pass (per-row mean and centred sum of squares,
+merged per channel with Chan's formula) and normalises in a second; the other kinds normalise
+each block in one go. Row sums are dot products with ones. Tests compare every kind, cut into
+one-row blocks on every core, with naive loops.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from typing import Optional
 import numpy as np
 
 from . import activation as act_mod
+from . import parallel
 from .activation import Activation
 from .errors import FailedPreconditionError, require
 from .layout import Descriptor, numpy_dtype
@@ -171,18 +179,51 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
         pre += c.astype(dtype)[:, None]
         return act_mod.forward(pre.reshape(x.shape), activation), None
 
-    count = dtype.type(geo.count(n))
-    mean = _row_sums(np.add.reduce(rows, axis=2), geo) / count
-    x_hat = np.subtract(rows, mean[..., None], out=x_hat_out)
-    # Two passes (mean, then squares of x - mean): no cancellation when |mean| >> std.
-    variance = _row_sums(np.vecdot(x_hat, x_hat), geo) / count
-    inv_std = (1 / np.sqrt(variance + dtype.type(epsilon))).astype(dtype, copy=False)
-    x_hat *= inv_std[..., None]
+    # Blocked: each block of statistics rows is normalised while it sits in cache, the blocks
+    # shared over the cores (parallel.map_blocks). The maths per row is the formula above.
+    flat = rows.reshape(-1, geo.row_length)
+    x_hat = np.empty(rows.shape, dtype) if x_hat_out is None else x_hat_out
+    x_hat_flat = x_hat.reshape(flat.shape)
+    pre = np.empty(x.shape, dtype)
+    pre_flat = pre.reshape(flat.shape)
+    scale, shift = _affine_operands(geo, n, gamma, beta, dtype)
+    eps = dtype.type(epsilon)
+    # Row sums as dot products with ones: BLAS-speed, 3x NumPy's pairwise add.reduce on rows.
+    ones = np.ones(geo.row_length, dtype)
+    if geo.stats_per_sample:
+        count = dtype.type(geo.count(n))
+        mean, variance, inv_std = (np.empty(flat.shape[0], dtype) for _ in range(3))
+
+        def normalise(lo: int, hi: int) -> None:
+            m = np.vecdot(flat[lo:hi], ones) / count
+            centred = np.subtract(flat[lo:hi], m[:, None], out=x_hat_flat[lo:hi])
+            # Two passes (mean, then squares of x - mean): no cancellation when |mean| >> std.
+            v = np.vecdot(centred, centred) / count
+            mean[lo:hi], variance[lo:hi] = m, v
+            inv_std[lo:hi] = 1 / np.sqrt(v + eps)
+            centred *= inv_std[lo:hi, None]
+            _affine_block(geo, centred, pre_flat[lo:hi], scale, shift, lo, hi)
+
+        parallel.map_blocks(flat.shape[0], flat.strides[0], normalise)
+        mean, variance, inv_std = (a.reshape(n, geo.rows) for a in (mean, variance, inv_std))
+    else:
+        # BatchNorm: the statistics span the batch, so one pass gathers them (per row of one
+        # sample and channel: its mean and centred sum of squares, merged per channel with Chan's
+        # formula, as stable as two passes) and a second pass normalises.
+        mean, variance = _batch_statistics(flat, n, geo)
+        inv_std = (1 / np.sqrt(variance + eps)).astype(dtype, copy=False)
+        row_mean, row_inv = np.tile(mean[0], n), np.tile(inv_std[0], n)
+
+        def normalise(lo: int, hi: int) -> None:
+            centred = np.subtract(flat[lo:hi], row_mean[lo:hi, None], out=x_hat_flat[lo:hi])
+            centred *= row_inv[lo:hi, None]
+            _affine_block(geo, centred, pre_flat[lo:hi], scale, shift, lo, hi)
+
+        parallel.map_blocks(flat.shape[0], flat.strides[0], normalise)
     x_hat = x_hat.reshape((n,) + geo.affine_shape)
 
     # The activation sees the item's own shape: axis functions (Softmax) act along its last axis.
-    pre = _affine(x_hat, geo, gamma, beta).reshape(x.shape)
-    y = act_mod.forward(pre, activation)
+    y = pre if activation.is_identity else act_mod.forward(pre, activation)
     keep_pre = not activation.is_identity and not act_mod.can_backward_from_output(activation)
     saved = Saved(geo, x_hat, inv_std, mean, variance, pre if keep_pre else None)
     return y, saved
@@ -210,60 +251,104 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
     (d_in (N, *item_shape), d_beta param_shape, d_gamma param_shape), None for what was not asked.
     """
     geo = saved.geometry
-    x_hat = saved.x_hat
     n = saved.batch_size
-    dtype = x_hat.dtype
+    dtype = saved.x_hat.dtype
     d_pre = act_mod.backward(np.asarray(d_out, dtype), activation, x=saved.pre, y=y)
-    d_pre = d_pre.reshape(x_hat.shape)
+    # Blocked as the forward: every pass over a block of statistics rows runs while it is in cache.
+    d_flat = np.ascontiguousarray(d_pre).reshape(-1, geo.row_length)
+    xh_flat = saved.x_hat.reshape(d_flat.shape)
     count = dtype.type(geo.count(n))
-    d_in = d_beta = d_gamma = None
+    d_in = np.empty(d_flat.shape, dtype) if input_grad else None
+    inv_rows = (saved.inv_std if geo.stats_per_sample else np.tile(saved.inv_std, (n, 1))).reshape(-1)
+    g = None if gamma is None else np.asarray(gamma, dtype)
+    d_beta = d_gamma = None
+    ones = np.ones(geo.affine_shape[1] if geo.channelwise else geo.row_length, dtype)   # row sums as dots
 
     if geo.channelwise:
         # Sums per (sample, channel) first: they give the parameter gradients (summed over the
-        # batch) and, because gamma is constant within a channel, the group sums of dx_hat.
-        sum_d = np.add.reduce(d_pre, axis=2)              # (N, C)   sum_s dL/dpre
-        sum_dx = np.vecdot(d_pre, x_hat)                  # (N, C)   sum_s dL/dpre * x_hat
-        if beta_grad:
-            d_beta = sum_d.sum(axis=0)
-        if gamma_grad:
-            d_gamma = sum_dx.sum(axis=0)
-        if input_grad:
-            g = np.ones(geo.affine_shape[0], dtype) if gamma is None else np.asarray(gamma, dtype)
-            if geo.kind == GROUP_NORM:
-                # gamma varies inside a group: the group means are those of dx_hat = gamma * d_pre.
-                mean_d = _per_channel(_to_rows(g * sum_d, geo), geo) / count
-                mean_dx = _per_channel(_to_rows(g * sum_dx, geo), geo) / count
-                d_in = x_hat * -mean_dx[..., None]
-                d_in -= mean_d[..., None]
-                d_in += d_pre * g[:, None]
-                d_in *= _per_channel(saved.inv_std, geo)[..., None]
+        # batch) and the statistics groups' sums of dx_hat = gamma * dL/dpre.
+        a = geo.affine_shape[0] // geo.rows            # channels per statistics row (GroupNorm: C/G)
+        d3, xh3 = d_flat.reshape(-1, a, geo.affine_shape[1]), xh_flat.reshape(-1, a, geo.affine_shape[1])
+        sum_d, sum_dx = np.empty(d3.shape[:2], dtype), np.empty(d3.shape[:2], dtype)
+        # Batch and Instance norm (one channel per statistics row): gamma is constant in a row and
+        # factors out, dx = gamma * inv_std * (d_pre - mean(d_pre) - x_hat * mean(d_pre * x_hat)).
+        # GroupNorm: gamma varies inside a group, whose means are those of dx_hat = gamma * d_pre.
+        factored = a == 1
+        g_rows = None if g is None else np.tile(g.reshape(geo.rows, a), (n, 1))      # (N*rows, a)
+        k_rows = inv_rows if g is None or not factored else inv_rows * g_rows[:, 0]
+
+        def channel_sums(lo: int, hi: int) -> None:
+            sum_d[lo:hi] = np.vecdot(d3[lo:hi], ones)                  # sum_s dL/dpre
+            sum_dx[lo:hi] = np.vecdot(d3[lo:hi], xh3[lo:hi])           # sum_s dL/dpre * x_hat
+
+        def group_means(lo: int, hi: int):
+            """Per statistics row: mean(d_pre), mean(d_pre x_hat) (factored) or of dx_hat."""
+            if factored or g_rows is None:
+                return sum_d[lo:hi].sum(axis=1) / count, sum_dx[lo:hi].sum(axis=1) / count
+            return ((g_rows[lo:hi] * sum_d[lo:hi]).sum(axis=1) / count,
+                    (g_rows[lo:hi] * sum_dx[lo:hi]).sum(axis=1) / count)
+
+        def input_gradient(lo: int, hi: int, mean_d: np.ndarray, mean_dx: np.ndarray) -> None:
+            out = d_in[lo:hi].reshape(-1, a, geo.affine_shape[1])
+            np.multiply(xh3[lo:hi], -mean_dx[:, None, None], out=out)
+            out -= mean_d[:, None, None]
+            if factored or g_rows is None:
+                out += d3[lo:hi]
             else:
-                # gamma is constant inside a statistics group (a channel) and factors out:
-                # dx = gamma * inv_std * (d_pre - mean(d_pre) - x_hat * mean(d_pre * x_hat)).
-                mean_d = _row_sums(sum_d, geo) / count     # (N or 1, C)
-                mean_dx = _row_sums(sum_dx, geo) / count
-                d_in = x_hat * -mean_dx[..., None]
-                d_in -= mean_d[..., None]
-                d_in += d_pre
-                d_in *= (g * saved.inv_std)[..., None]
-    else:
-        flat_d, flat_xh = d_pre.reshape(-1, geo.row_length), x_hat.reshape(-1, geo.row_length)
+                out += np.multiply(d3[lo:hi], g_rows[lo:hi, :, None], out=parallel.scratch(out.shape, dtype))
+            out *= k_rows[lo:hi, None, None]
+
+        if geo.stats_per_sample:
+            def block(lo: int, hi: int) -> None:
+                channel_sums(lo, hi)
+                if input_grad:
+                    input_gradient(lo, hi, *group_means(lo, hi))
+            parallel.map_blocks(d3.shape[0], d_flat.strides[0], block)
+        else:
+            # BatchNorm: the statistics span the batch, so all sums come before any dx.
+            parallel.map_blocks(d3.shape[0], d_flat.strides[0], channel_sums)
+            if input_grad:
+                c = geo.rows
+                mean_d = np.tile(sum_d.reshape(n, c).sum(axis=0) / count, n)
+                mean_dx = np.tile(sum_dx.reshape(n, c).sum(axis=0) / count, n)
+                parallel.map_blocks(d3.shape[0], d_flat.strides[0],
+                                    lambda lo, hi: input_gradient(lo, hi, mean_d[lo:hi], mean_dx[lo:hi]))
+        channels = geo.affine_shape[0]
         if beta_grad:
-            d_beta = np.add.reduce(flat_d, axis=0).reshape(geo.param_shape)
+            d_beta = sum_d.reshape(n, channels).sum(axis=0)
         if gamma_grad:
-            d_gamma = np.einsum("rq,rq->q", flat_d, flat_xh).reshape(geo.param_shape)
-        if input_grad:
-            # gamma varies inside a statistics row here, so dx_hat is formed explicitly.
-            if gamma is not None:
-                dxh = d_pre * np.asarray(gamma, dtype).reshape(-1)
-            else:   # d_pre is the caller's d_out when the activation is Identity: keep it intact
-                dxh = d_pre.copy() if activation.is_identity else d_pre
-            mean_dxh = (np.add.reduce(dxh, axis=2) / count)[..., None]
-            mean_dxh_xh = (np.vecdot(dxh, x_hat) / count)[..., None]
-            d_in = dxh
-            d_in -= mean_dxh
-            d_in -= x_hat * mean_dxh_xh
-            d_in *= saved.inv_std[..., None]
+            d_gamma = sum_dx.reshape(n, channels).sum(axis=0)
+    else:
+        # LayerNorm: gamma varies inside a statistics row, so dx_hat is formed explicitly; the
+        # parameter gradients are per-block column sums, added up in block order.
+        g_row = None if g is None else g.reshape(1, -1)
+        ones_column = np.ones(d_flat.shape[0], dtype)
+
+        def block(lo: int, hi: int):
+            d, xh = d_flat[lo:hi], xh_flat[lo:hi]
+            # Column sums as a vector-matrix product (BLAS) with ones.
+            partial_beta = ones_column[:hi - lo] @ d if beta_grad else None
+            partial_gamma = None
+            if gamma_grad:
+                partial_gamma = ones_column[:hi - lo] @ np.multiply(d, xh, out=parallel.scratch(d.shape, dtype))
+            if input_grad:
+                out = d_in[lo:hi]
+                if g_row is None:
+                    np.copyto(out, d)
+                else:
+                    np.multiply(d, g_row, out=out)
+                mean_dxh = np.vecdot(out, ones) / count
+                mean_dxh_xh = np.vecdot(out, xh) / count
+                out -= mean_dxh[:, None]
+                out -= np.multiply(xh, mean_dxh_xh[:, None], out=parallel.scratch(d.shape, dtype))
+                out *= inv_rows[lo:hi, None]
+            return partial_beta, partial_gamma
+
+        partials = parallel.map_blocks(d_flat.shape[0], d_flat.strides[0], block)
+        if beta_grad:
+            d_beta = _sum_in_order(p[0] for p in partials).reshape(geo.param_shape)
+        if gamma_grad:
+            d_gamma = _sum_in_order(p[1] for p in partials).reshape(geo.param_shape)
     if d_in is not None:
         d_in = d_in.reshape((n,) + geo.item_shape)
     return d_in, d_beta, d_gamma
@@ -300,7 +385,7 @@ class NormalizationFilter:
         self.params = params
         kind = params.type
         require(kind in KIND_NAMES,
-                f"type {kind} is not a normalization filter type (BatchNorm 2, InstanceNorm 3, "
+                lambda: f"type {kind} is not a normalization filter type (BatchNorm 2, InstanceNorm 3, "
                 f"LayerNorm 4, GroupNorm 5)")
         name = KIND_NAMES[kind]
         for what, desc in (("i_desc", params.i_desc), ("o_desc", params.o_desc)):
@@ -308,24 +393,24 @@ class NormalizationFilter:
             numpy_dtype(desc.data_type, what=f"{what}.data_type")
         shape = params.i_desc.shape
         require(params.o_desc.shape == shape,
-                f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from "
+                lambda: f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from "
                 f"i_desc shape {shape} ({params.i_desc.describe()}); {name} keeps the shape")
         require(_finite(params.epsilon) and params.epsilon >= 0,
-                f"epsilon {params.epsilon} must be a finite number >= 0")
+                lambda: f"epsilon {params.epsilon} must be a finite number >= 0")
         require(_finite(params.momentum) and 0 <= params.momentum <= 1,
-                f"momentum {params.momentum} must be in [0, 1]")
+                lambda: f"momentum {params.momentum} must be in [0, 1]")
         params.activation.validate("activation")
         channels = shape[0]
         if kind == GROUP_NORM:
             groups = params.num_groups
             require(isinstance(groups, (int, np.integer)) and 1 <= groups <= channels
                     and channels % groups == 0,
-                    f"num_groups {groups} must divide the {channels} channels of i_desc shape "
+                    lambda: f"num_groups {groups} must divide the {channels} channels of i_desc shape "
                     f"{shape}")
         if kind == LAYER_NORM:
             axis = params.normalization_axis
             require(isinstance(axis, (int, np.integer)) and 0 <= axis < len(shape),
-                    f"normalization_axis {axis} must be in [0, {len(shape)}) for i_desc shape "
+                    lambda: f"normalization_axis {axis} must be in [0, {len(shape)}) for i_desc shape "
                     f"{shape}")
         self._geo = geometry(kind, shape, params.num_groups, params.normalization_axis)
         geo = self._geo
@@ -336,14 +421,14 @@ class NormalizationFilter:
         if kind in _WITH_MOVING_STATS:
             present = [_has_data(params.moving_mean), _has_data(params.moving_variance)]
             require(present[0] == present[1],
-                    f"moving_mean ({'given' if present[0] else 'absent'}) and moving_variance "
+                    lambda: f"moving_mean ({'given' if present[0] else 'absent'}) and moving_variance "
                     f"({'given' if present[1] else 'absent'}) must be given together")
             for field in ("moving_mean", "moving_variance"):
                 self._load(field, getattr(params, field), (channels,), name)
             if "moving_variance" in self._arrays:
                 variance = self._arrays["moving_variance"]
                 require(bool(np.all(variance >= 0)),
-                        f"moving_variance has negative values (min {variance.min()})")
+                        lambda: f"moving_variance has negative values (min {variance.min()})")
         self._saved: Optional[Saved] = None
 
     # ------------------------------------------------------------------ introspection
@@ -383,7 +468,7 @@ class NormalizationFilter:
         n = x.shape[0]
         if training and moving:
             require(geo.count(n) > 1,
-                    f"{KIND_NAMES[p.type]} training with batch_size {n} and item shape "
+                    lambda: f"{KIND_NAMES[p.type]} training with batch_size {n} and item shape "
                     f"{geo.item_shape} has one value per statistic: the unbiased variance for "
                     f"moving_variance is undefined")
         buffer = None
@@ -423,11 +508,11 @@ class NormalizationFilter:
                 f"d_out has batch size {d_out.shape[0]} but the last training forward had "
                 f"batch size {saved.batch_size}; backward must follow a forward of the same batch", reason="NO_TRAINING_FORWARD")
         if not p.activation.is_identity and saved.pre is None:
-            require(y is not None, f"y (the forward output) is needed for the backward of "
+            require(y is not None, lambda: f"y (the forward output) is needed for the backward of "
                                    f"activation {p.activation.kind.name}")
             y = np.asarray(self._check_batch(y, "y"), saved.x_hat.dtype)
             require(y.shape[0] == saved.batch_size,
-                    f"y has batch size {y.shape[0]}, d_out {saved.batch_size}")
+                    lambda: f"y has batch size {y.shape[0]}, d_out {saved.batch_size}")
         return backward(d_out, y, saved, self._arrays.get("gamma"), activation=p.activation,
                         input_grad=input_grad, beta_grad=beta_grad, gamma_grad=gamma_grad)
 
@@ -438,7 +523,7 @@ class NormalizationFilter:
         values = desc.tensor(field)
         expected = math.prod(shape)
         require(values.size == expected,
-                f"{field} has {values.size} values ({desc.describe()}) but {name} with i_desc "
+                lambda: f"{field} has {values.size} values ({desc.describe()}) but {name} with i_desc "
                 f"shape {self._geo.item_shape} needs {expected} (shape {shape})")
         self._arrays[field] = np.array(values.reshape(shape), dtype=np.float32)
 
@@ -446,7 +531,7 @@ class NormalizationFilter:
         a = np.asarray(a)
         shape = self._geo.item_shape
         require(a.ndim == len(shape) + 1 and a.shape[1:] == shape and a.shape[0] >= 1,
-                f"{name} has shape {a.shape}; expected (N, *{shape}) with N >= 1 for "
+                lambda: f"{name} has shape {a.shape}; expected (N, *{shape}) with N >= 1 for "
                 f"{self.params.i_desc.describe()}")
         return a if a.dtype == np.float64 else a.astype(np.float32, copy=False)
 
@@ -481,6 +566,66 @@ def _per_channel(per_row: np.ndarray, geo: Geometry) -> np.ndarray:
     if geo.kind != GROUP_NORM:
         return per_row
     return np.repeat(per_row, geo.affine_shape[0] // geo.rows, axis=1)
+
+
+def _affine_operands(geo: Geometry, n: int, gamma, beta, dtype):
+    """gamma and beta shaped for _affine_block: per statistics row (N*rows, a, 1), a channels per
+    row, for the channelwise kinds; for LayerNorm repeated over a block's rows (B, 1, Q), since
+    NumPy multiplies two whole arrays about twice as fast as it broadcasts a row; None when absent."""
+    block = min(n * geo.rows, parallel.block_rows(geo.row_length * np.dtype(dtype).itemsize))
+
+    def shaped(values):
+        if values is None:
+            return None
+        values = np.asarray(values, dtype)
+        if not geo.channelwise:
+            return np.tile(values.reshape(1, -1), (block, 1))[:, None, :]
+        return np.tile(values.reshape(geo.rows, -1), (n, 1))[:, :, None]
+    return shaped(gamma), shaped(beta)
+
+
+def _affine_block(geo: Geometry, x_hat: np.ndarray, out: np.ndarray, scale, shift, lo: int, hi: int) -> None:
+    """out = gamma * x_hat + beta for statistics rows lo..hi (x_hat and out are those rows)."""
+    a = geo.affine_shape[0] // geo.rows if geo.channelwise else 1
+    x3, out3 = x_hat.reshape(hi - lo, a, -1), out.reshape(hi - lo, a, -1)
+    rows = slice(lo, hi) if geo.channelwise else slice(0, hi - lo)
+    if scale is None:
+        np.copyto(out3, x3)
+    else:
+        np.multiply(x3, scale[rows], out=out3)
+    if shift is not None:
+        out3 += shift[rows]
+
+
+def _batch_statistics(flat: np.ndarray, n: int, geo: Geometry):
+    """BatchNorm's (mean, biased variance), each (1, C), of flat = x as (N*C, S) rows in one pass:
+    per row its mean m_r and centred sum of squares M2_r, then per channel (Chan et al.)
+    mean = sum_r(S m_r) / count and M2 = sum_r M2_r + S sum_r (m_r - mean)^2."""
+    dtype = flat.dtype
+    length = flat.shape[1]
+    row_mean, row_m2 = np.empty(flat.shape[0], dtype), np.empty(flat.shape[0], dtype)
+    ones = np.ones(length, dtype)
+
+    def block(lo: int, hi: int) -> None:
+        m = np.vecdot(flat[lo:hi], ones) / dtype.type(length)
+        centred = np.subtract(flat[lo:hi], m[:, None], out=parallel.scratch((hi - lo, length), dtype))
+        row_mean[lo:hi], row_m2[lo:hi] = m, np.vecdot(centred, centred)
+
+    parallel.map_blocks(flat.shape[0], flat.strides[0], block)
+    c = geo.rows
+    row_mean, row_m2 = row_mean.reshape(n, c), row_m2.reshape(n, c)
+    count = dtype.type(geo.count(n))
+    mean = row_mean.sum(axis=0, keepdims=True) / dtype.type(n)
+    spread = row_mean - mean
+    m2 = row_m2.sum(axis=0, keepdims=True) + dtype.type(length) * np.vecdot(spread.T, spread.T)[None, :]
+    return mean, m2 / count
+
+
+def _sum_in_order(parts) -> np.ndarray:
+    total = None
+    for part in parts:
+        total = part.copy() if total is None else np.add(total, part, out=total)
+    return total
 
 
 def _affine(x_hat: np.ndarray, geo: Geometry, gamma, beta) -> np.ndarray:

@@ -178,7 +178,7 @@ def kind_of(function: int) -> OptimizerKind:
     """The table row for a BNNSOptimizerFunction raw value; InvalidArgumentError if unknown."""
     require(isinstance(function, (int, np.integer)) and not isinstance(function, bool)
             and int(function) in OPTIMIZERS,
-            f"function {function!r} is not a BNNSOptimizerFunction (1..12: SGDMomentum, Adam, RMSProp, "
+            lambda: f"function {function!r} is not a BNNSOptimizerFunction (1..12: SGDMomentum, Adam, RMSProp, "
             f"AdamW, AdamAMSGrad, AdamWAMSGrad and their WithClipping forms 7..12)")
     return OPTIMIZERS[int(function)]
 
@@ -202,7 +202,7 @@ def accumulator_count(function: int, n_params: int, fields: OptimizerFields) -> 
     RMSProp: n * (1 + centered + (momentum != 0)).
     """
     require(isinstance(n_params, (int, np.integer)) and not isinstance(n_params, bool) and n_params >= 0,
-            f"n_params {n_params!r} must be a non-negative integer")
+            lambda: f"n_params {n_params!r} must be a non-negative integer")
     return int(n_params) * len(accumulator_blocks(function, fields))
 
 
@@ -464,64 +464,64 @@ def _validated_fields(kind: OptimizerKind, fields: OptimizerFields) -> Optimizer
     """Check every field and return a copy holding plain Python float/bool/int values (so that
     float32 arrays stay float32 under NumPy's promotion rules)."""
     require(isinstance(fields, OptimizerFields),
-            f"fields must be an OptimizerFields for {kind.name}, got {type(fields).__name__}")
+            lambda: f"fields must be an OptimizerFields for {kind.name}, got {type(fields).__name__}")
     clean = {}
     for name in _FLOAT_FIELDS:
         value = getattr(fields, name)
         require(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)),
-                f"fields.{name} {value!r} must be a real number for {kind.name}")
-        require(math.isfinite(float(value)), f"fields.{name} {value!r} must be finite for {kind.name}")
+                lambda: f"fields.{name} {value!r} must be a real number for {kind.name}")
+        require(math.isfinite(float(value)), lambda: f"fields.{name} {value!r} must be finite for {kind.name}")
         clean[name] = float(value)
     for name in _BOOL_FIELDS:
         value = getattr(fields, name)
-        require(isinstance(value, (bool, np.bool_)), f"fields.{name} {value!r} must be a bool for {kind.name}")
+        require(isinstance(value, (bool, np.bool_)), lambda: f"fields.{name} {value!r} must be a bool for {kind.name}")
         clean[name] = bool(value)
     for name, allowed in _ENUM_FIELDS.items():
         value = getattr(fields, name)
         require(isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
                 and int(value) in allowed,
-                f"fields.{name} {value!r} is not one of {list(allowed)} for {kind.name}")
+                lambda: f"fields.{name} {value!r} is not one of {list(allowed)} for {kind.name}")
         clean[name] = int(value)
     f = OptimizerFields(**clean)
 
     applicable = _applicable_fields(kind, f)
     for name, default in _DEFAULTS.items():
         require(name in applicable or getattr(f, name) == default,
-                f"fields.{name} {getattr(f, name)!r} does not apply to {kind.name} "
+                lambda: f"fields.{name} {getattr(f, name)!r} does not apply to {kind.name} "
                 f"({_why_not_applicable(kind, f, name)}); leave it at its default {default!r}")
 
-    require(f.learning_rate >= 0, f"fields.learning_rate {f.learning_rate} must be >= 0 for {kind.name}")
+    require(f.learning_rate >= 0, lambda: f"fields.learning_rate {f.learning_rate} must be >= 0 for {kind.name}")
     require(f.regularization_scale >= 0,
-            f"fields.regularization_scale {f.regularization_scale} must be >= 0 for {kind.name}")
+            lambda: f"fields.regularization_scale {f.regularization_scale} must be >= 0 for {kind.name}")
     if kind.family in ("sgd_momentum", "rms_prop"):
-        require(f.momentum >= 0, f"fields.momentum {f.momentum} must be >= 0 for {kind.name}")
+        require(f.momentum >= 0, lambda: f"fields.momentum {f.momentum} must be >= 0 for {kind.name}")
     if kind.family == "sgd_momentum":
         require(not f.nesterov or f.momentum > 0,
-                f"fields.nesterov True needs fields.momentum > 0 for {kind.name}, got momentum {f.momentum}")
+                lambda: f"fields.nesterov True needs fields.momentum > 0 for {kind.name}, got momentum {f.momentum}")
     if kind.family in ("adam", "rms_prop"):
-        require(f.epsilon > 0, f"fields.epsilon {f.epsilon} must be > 0 for {kind.name}")
+        require(f.epsilon > 0, lambda: f"fields.epsilon {f.epsilon} must be > 0 for {kind.name}")
     if kind.family == "adam":
         for name in ("beta1", "beta2"):
             value = getattr(f, name)
-            require(0 <= value < 1, f"fields.{name} {value} must be in [0, 1) for {kind.name}")
+            require(0 <= value < 1, lambda: f"fields.{name} {value} must be in [0, 1) for {kind.name}")
         require(f.time_step >= 1,
-                f"fields.time_step {f.time_step} must be >= 1 for {kind.name} (the client's step count, "
+                lambda: f"fields.time_step {f.time_step} must be >= 1 for {kind.name} (the client's step count, "
                 f"starting at 1)")
     if kind.family == "rms_prop":
-        require(0 <= f.alpha <= 1, f"fields.alpha {f.alpha} must be in [0, 1] for {kind.name}")
+        require(0 <= f.alpha <= 1, lambda: f"fields.alpha {f.alpha} must be in [0, 1] for {kind.name}")
 
     clipping = _clipping_of(kind, f)
     if clipping == CLIPPING_BY_VALUE:
         require(f.clip_gradients_min <= f.clip_gradients_max,
-                f"fields.clip_gradients_min {f.clip_gradients_min} must be <= clip_gradients_max "
+                lambda: f"fields.clip_gradients_min {f.clip_gradients_min} must be <= clip_gradients_max "
                 f"{f.clip_gradients_max} for {kind.name}")
     if clipping in (CLIPPING_BY_NORM, CLIPPING_BY_GLOBAL_NORM):
         require(f.clip_gradients_max_norm > 0,
-                f"fields.clip_gradients_max_norm {f.clip_gradients_max_norm} must be > 0 for {kind.name} "
+                lambda: f"fields.clip_gradients_max_norm {f.clip_gradients_max_norm} must be > 0 for {kind.name} "
                 f"clipping {CLIPPING_NAMES[clipping]}")
     if clipping == CLIPPING_BY_GLOBAL_NORM:
         require(f.clip_gradients_use_norm >= 0,
-                f"fields.clip_gradients_use_norm {f.clip_gradients_use_norm} must be >= 0 for {kind.name} "
+                lambda: f"fields.clip_gradients_use_norm {f.clip_gradients_use_norm} must be >= 0 for {kind.name} "
                 f"(0 = compute the global norm)")
     return f
 
@@ -530,38 +530,40 @@ def _validated_arrays(function: int, kind: OptimizerKind, fields: OptimizerField
                       accumulators) -> list[np.ndarray]:
     """Check counts, types, shapes, contiguity and aliasing; return the accumulators as a list."""
     for name, seq in (("parameters", parameters), ("gradients", gradients)):
-        require(isinstance(seq, (list, tuple)), f"{name} must be a list of arrays, got {type(seq).__name__}")
+        require(isinstance(seq, (list, tuple)), lambda: f"{name} must be a list of arrays, got {type(seq).__name__}")
     if accumulators is None:
         accumulators = []
     require(isinstance(accumulators, (list, tuple)),
-            f"accumulators must be a list of arrays or None, got {type(accumulators).__name__}")
+            lambda: f"accumulators must be a list of arrays or None, got {type(accumulators).__name__}")
     n = len(parameters)
-    require(n >= 1, f"number_of_parameters is 0 for {kind.name}: nothing to update")
-    require(len(gradients) == n, f"gradients has {len(gradients)} arrays but parameters has {n} for {kind.name}")
+    require(n >= 1, lambda: f"number_of_parameters is 0 for {kind.name}: nothing to update")
+    require(len(gradients) == n,
+            lambda: f"gradients has {len(gradients)} arrays but parameters has {n} for {kind.name}")
     blocks = accumulator_blocks(function, fields)
     need = n * len(blocks)
     require(len(accumulators) == need,
-            f"accumulators has {len(accumulators)} arrays but {kind.name} with {n} parameters needs {need} "
+            lambda: f"accumulators has {len(accumulators)} arrays but {kind.name} with {n} parameters needs {need} "
             f"({len(blocks)} blocks of {n}: {blocks})")
 
     named = ([(f"parameters[{i}]", a, True) for i, a in enumerate(parameters)]
              + [(f"gradients[{i}]", a, False) for i, a in enumerate(gradients)]
              + [(f"accumulators[{j}]", a, True) for j, a in enumerate(accumulators)])
     for name, a, _ in named:
-        require(isinstance(a, np.ndarray), f"{name} must be a NumPy array, got {type(a).__name__}")
+        require(isinstance(a, np.ndarray), lambda: f"{name} must be a NumPy array, got {type(a).__name__}")
     dtype = parameters[0].dtype
-    require(dtype in (np.float32, np.float64), f"parameters[0].dtype {dtype} must be float32 (or float64)")
+    require(dtype in (np.float32, np.float64), lambda: f"parameters[0].dtype {dtype} must be float32 (or float64)")
     for name, a, written in named:
-        require(a.dtype == dtype, f"{name}.dtype {a.dtype} differs from parameters[0].dtype {dtype}")
-        require(a.flags.c_contiguous, f"{name} (shape {a.shape}, strides {a.strides}) must be contiguous")
+        require(a.dtype == dtype, lambda: f"{name}.dtype {a.dtype} differs from parameters[0].dtype {dtype}")
+        require(a.flags.c_contiguous, lambda: f"{name} (shape {a.shape}, strides {a.strides}) must be contiguous")
         if written:
-            require(a.flags.writeable, f"{name} must be writeable: the optimizer updates it in place")
+            require(a.flags.writeable, lambda: f"{name} must be writeable: the optimizer updates it in place")
     for i, (w, g) in enumerate(zip(parameters, gradients)):
-        require(g.shape == w.shape, f"gradients[{i}].shape {g.shape} does not match parameters[{i}].shape {w.shape}")
+        require(g.shape == w.shape,
+                lambda: f"gradients[{i}].shape {g.shape} does not match parameters[{i}].shape {w.shape}")
     for j, a in enumerate(accumulators):
         i, block = j % n, blocks[j // n]
         require(a.shape == parameters[i].shape,
-                f"accumulators[{j}].shape {a.shape} ({block} of parameter {i}) does not match "
+                lambda: f"accumulators[{j}].shape {a.shape} ({block} of parameter {i}) does not match "
                 f"parameters[{i}].shape {parameters[i].shape}")
 
     # Written arrays must not overlap: contiguous, so each is one byte interval.
@@ -569,5 +571,6 @@ def _validated_arrays(function: int, kind: OptimizerKind, fields: OptimizerField
                    for name, a, written in named if written and a.nbytes > 0)
     for (start0, size0, name0), (start1, _, name1) in zip(spans, spans[1:]):
         require(start1 >= start0 + size0,
-                f"{name0} and {name1} share memory; the optimizer updates both in place, so they must not overlap")
+                lambda: f"{name0} and {name1} share memory; the optimizer updates both in place, so they "
+                        f"must not overlap")
     return list(accumulators)

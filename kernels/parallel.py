@@ -8,10 +8,15 @@ range writes its own rows.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
+
+import numpy as np
+
+from . import blas
 
 PARALLEL_BYTES = 8 << 20        # below this, one thread is faster than handing work to the pool
 
@@ -30,14 +35,23 @@ def _shared_pool() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max(2, min(cpus(), 8)), thread_name_prefix="bnns-kernel")
+            # The pool's threads make their BLAS calls on one core, from their first call on: the
+            # ranges already use every core, and a reduction's rounding must not depend on what
+            # a thread ran before (OpenBLAS's per-thread setting changes how it splits some calls).
+            _pool = ThreadPoolExecutor(max(2, min(cpus(), 8)), thread_name_prefix="bnns-kernel",
+                                       initializer=blas.pin_one_thread)
         return _pool
+
+
+def workers_for(count: int, total_bytes: int) -> int:
+    """How many threads for_ranges uses for ``count`` items of ``total_bytes`` together."""
+    return max(1, min(cpus(), 8, count)) if total_bytes >= PARALLEL_BYTES else 1
 
 
 def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None]) -> None:
     """Run work(lo, hi) over [0, count) in contiguous ranges, one per core when the data is big
     enough to pay for it. The first failing range's error is raised."""
-    workers = max(1, min(cpus(), 8, count)) if total_bytes >= PARALLEL_BYTES else 1
+    workers = workers_for(count, total_bytes)
     if workers == 1:
         work(0, count)
         return
@@ -45,3 +59,47 @@ def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None]) -
     futures = [_shared_pool().submit(work, k * step, min(count, (k + 1) * step)) for k in range(workers)]
     for future in futures:
         future.result()
+
+
+# Bytes of one block of a blocked kernel: a block's input, output and scratch together stay in a
+# core's L2 (2 MiB on these machines), so the several passes a kernel makes over one block cost
+# one trip to memory.
+BLOCK_BYTES = 1048576
+
+
+def block_rows(row_bytes: int) -> int:
+    """Rows of row_bytes in one block of map_blocks."""
+    return max(1, BLOCK_BYTES // max(row_bytes, 1))
+
+
+def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object]) -> list:
+    """[work(lo, hi) for each block] over [0, count) cut into blocks of about BLOCK_BYTES
+    (whole rows of row_bytes), the blocks shared out over the cores in contiguous runs when the
+    data is big enough. Block boundaries do not depend on the number of cores, and the results
+    come back in block order, so a caller that sums per-block partial results in that order gets
+    the same numbers on any machine."""
+    rows = block_rows(row_bytes)
+    bounds = [(lo, min(count, lo + rows)) for lo in range(0, count, rows)]
+    results: list = [None] * len(bounds)
+
+    def run(first: int, last: int) -> None:
+        for b in range(first, last):
+            results[b] = work(*bounds[b])
+
+    for_ranges(len(bounds), count * row_bytes, run)
+    return results
+
+
+_local = threading.local()
+
+
+def scratch(shape: tuple, dtype) -> np.ndarray:
+    """This thread's work buffer seen as an array of ``shape`` (contents undefined). One per thread,
+    reused from call to call, so a block's temporaries cost neither an allocation nor page faults;
+    a caller uses one scratch array at a time."""
+    dtype = np.dtype(dtype)
+    need = math.prod(shape) * dtype.itemsize
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None or buffer.nbytes < need:
+        buffer = _local.buffer = np.empty(max(need, BLOCK_BYTES), np.uint8)
+    return buffer[:need].view(dtype).reshape(shape)

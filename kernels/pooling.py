@@ -56,19 +56,21 @@ said otherwise:
 * ``indices`` given to a forward other than UnMax, and ``want_indices`` for a function other than
   Max, are ignored, as BNNS ignores the indices buffer there.
 
-Implementation: planes (one channel of one sample) are processed in cache-sized chunks, on one
-thread per CPU for large batches (NumPy releases the GIL in its loops; results do not depend on
-the split). Each chunk is copied once into a padded buffer whose columns are split by stride
-phase, so that every window tap is a slice with a contiguous last axis: one NumPy call per tap
-covers every window at vectorized speed. Max keeps a running maximum and a running small-integer
-tap id, turned into a flat index once per chunk; gradients reach the winners through
-``np.bincount``. Kernels with more taps than output positions (global pooling) loop over windows
-instead of taps.
+Implementation: planes (one channel of one sample) are processed in cache-sized chunks, which may
+span samples, on one thread per CPU for large batches (NumPy releases the GIL in its loops;
+results do not depend on the split). Each chunk is copied once into a padded buffer whose
+columns are split by stride phase, so that every window tap is a slice with a contiguous last
+axis: one NumPy call per tap covers every window at vectorized speed. Max keeps a running maximum
+and a running small-integer tap id, turned into a flat index once per chunk; gradients reach the
+winners through ``np.add.at`` on the chunk's zeroed planes. Given indices are checked by table
+lookups of their offset from the window's first tap (_MaxIndexCheck). Kernels with more taps
+than output positions (global pooling) loop over windows instead of taps.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from typing import Callable, Optional
 
@@ -119,30 +121,31 @@ class PoolingGeometry:
                                 ("stride", g.stride, 1), ("dilation", g.dilation, 1),
                                 ("pad_before", g.pad_before, 0), ("pad_after", g.pad_after, 0)):
             require(all(low <= v < _LIMIT for v in pair),
-                    f"{name} {pair} must be between {low} and 2**31 - 1")
+                    lambda: f"{name} {pair} must be between {low} and 2**31 - 1")
         for axis, name in ((0, "height"), (1, "width")):
             padded = g.in_hw[axis] + g.pad_before[axis] + g.pad_after[axis]
             require(g.k_eff[axis] <= padded,
-                    f"the effective kernel {name} {g.k_eff[axis]} (k {g.kernel[axis]}, dilation "
+                    lambda: f"the effective kernel {name} {g.k_eff[axis]} (k {g.kernel[axis]}, dilation "
                     f"{g.dilation[axis]}) exceeds the padded input {name} {padded} "
                     f"({g.describe()})")
             counts = g.valid_counts(axis)
             empty = np.flatnonzero(counts == 0)
             require(empty.size == 0,
-                    f"output {name} position {empty[0] if empty.size else 0} has a window of "
+                    lambda: f"output {name} position {empty[0] if empty.size else 0} has a window of "
                     f"padding only ({g.describe()}); every window must overlap the input")
         return g
 
     # ------------------------------------------------------------------ derived sizes
-    @property
+    # (cached: pure functions of the frozen fields, asked for many times per call)
+    @functools.cached_property
     def k_eff(self) -> tuple:
         return tuple((k - 1) * d + 1 for k, d in zip(self.kernel, self.dilation))
 
-    @property
+    @functools.cached_property
     def padded_hw(self) -> tuple:
         return tuple(i + a + b for i, a, b in zip(self.in_hw, self.pad_before, self.pad_after))
 
-    @property
+    @functools.cached_property
     def out_hw(self) -> tuple:
         # out = floor((in + p0 + p1 - k_eff) / s) + 1
         return tuple((p - k) // s + 1 for p, k, s in zip(self.padded_hw, self.k_eff, self.stride))
@@ -198,12 +201,14 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
     planes, ys = _planes(x), _planes(y)
     idx = _planes(indices) if with_indices else None
 
-    # index = c*H*W + flat offset of the window's tap 0 + offset of the winning tap
-    window_base = _channel_offsets(0, c, c, g) + _origin_offsets(g)         # (C, Ho, Wo)
+    chunk = min(_chunk_planes(g, x.dtype), n * c)
+    # index = c*H*W + flat offset of the window's tap 0 + offset of the winning tap; planes a..b
+    # (possibly across samples: channel = plane % C) read rows a % C.. of this table.
+    window_base = _channel_offsets(0, chunk + c, c, g) + _origin_offsets(g)     # (chunk + C, Ho, Wo)
 
     def work(lo, hi):
-        scratch = _Scratch(g, x.dtype, -np.inf, _chunk_planes(g, x.dtype))
-        for a, b in _chunks(lo, hi, scratch.planes, boundary=c):
+        scratch = _Scratch(g, x.dtype, -np.inf, chunk)
+        for a, b in _chunks(lo, hi, scratch.planes):
             scratch.load(planes[a:b])
             if not with_indices:
                 scratch.max_into(ys[a:b])
@@ -243,26 +248,28 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
     plane = g.in_hw[0] * g.in_hw[1]
 
     def work(lo, hi):
-        chunk = _chunk_planes(g, d_y.dtype)
+        chunk = min(_chunk_planes(g, d_y.dtype), n * c)
         recompute = None if xs is None else _Scratch(g, xs.dtype, -np.inf, chunk)
-        # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
-        local_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane
-        window_base = local_base + _origin_offsets(g)
+        if recompute is not None:
+            # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
+            window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
-        for a, b in _chunks(lo, hi, chunk, boundary=c):
+        checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
+        if checker is not None:
+            checker.check_borders(idx[lo:hi], lo)
+        for a, b in _chunks(lo, hi, chunk):
             if recompute is None:
-                local = _checked_max_indices(idx[a:b], a, c, g, winners[: b - a])
-                local += local_base[: b - a]
+                local = checker.local_offsets(idx[a:b], a, winners[: b - a])
             else:
                 recompute.load(xs[a:b])
                 taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
                 local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a],
                                           recompute.step[: b - a])
-            # d_x[winner] += d_y, with repeats adding up (several windows can share a winner).
-            # bincount beats per-tap masked adds about 2:1 and np.add.at by far.
-            summed = np.bincount(local.reshape(-1), weights=grads[a:b].reshape(-1),
-                                 minlength=(b - a) * plane)
-            np.copyto(d_xs[a:b].reshape(-1), summed, casting="same_kind")
+            # d_x[winner] += d_y, with repeats adding up (several windows can share a winner):
+            # np.add.at on the chunk's zeroed planes (in cache), about 2x np.bincount.
+            target = d_xs[a:b].reshape(-1)
+            target.fill(0)
+            np.add.at(target, local.reshape(-1), grads[a:b].reshape(-1))
 
     _for_plane_ranges(n * c, g, d_y.dtype, work)
     return d_x
@@ -408,23 +415,23 @@ class PoolingFilter:
 
     def __init__(self, params: PoolingParams):
         require(isinstance(params, PoolingParams),
-                f"params must be PoolingParams, not {type(params).__name__}")
+                lambda: f"params must be PoolingParams, not {type(params).__name__}")
         function = _as_int(params.pooling_function, "pooling_function")
         require(function in FUNCTION_NAMES,
-                f"pooling_function {function} is not a BNNSPoolingFunction (known: "
+                lambda: f"pooling_function {function} is not a BNNSPoolingFunction (known: "
                 + ", ".join(f"{k} {v}" for k, v in FUNCTION_NAMES.items()) + ")")
         self.function = function
         self.function_name = FUNCTION_NAMES[function]
         i_shape = _image_shape(params.i_desc, "i_desc")
         o_shape = _image_shape(params.o_desc, "o_desc")
         require(i_shape[0] == o_shape[0],
-                f"i_desc.size {tuple(params.i_desc.size[:3])} has {i_shape[0]} channels but "
+                lambda: f"i_desc.size {tuple(params.i_desc.size[:3])} has {i_shape[0]} channels but "
                 f"o_desc.size {tuple(params.o_desc.size[:3])} has {o_shape[0]}; pooling keeps the "
                 f"channel count")
 
         kernel = (_as_int(params.k_height, "k_height"), _as_int(params.k_width, "k_width"))
         require(kernel[0] >= 1 and kernel[1] >= 1,
-                f"k_width {kernel[1]} and k_height {kernel[0]} must both be at least 1")
+                lambda: f"k_width {kernel[1]} and k_height {kernel[0]} must both be at least 1")
         stride = tuple(max(1, _as_int(v, name, minimum=0))      # BNNS reads 0 as 1
                        for v, name in ((params.y_stride, "y_stride"),
                                        (params.x_stride, "x_stride")))
@@ -451,15 +458,15 @@ class PoolingFilter:
                 f"({self.geometry.describe()}; {_SIZE_RULE})")
 
         require(isinstance(params.activation, Activation),
-                f"activation must be an Activation, not {type(params.activation).__name__}")
+                lambda: f"activation must be an Activation, not {type(params.activation).__name__}")
         params.activation.validate("activation")
         self._bias = None
         if params.bias is not None:
             require(isinstance(params.bias, Descriptor),
-                    f"bias must be a Descriptor or None, not {type(params.bias).__name__}")
+                    lambda: f"bias must be a Descriptor or None, not {type(params.bias).__name__}")
             bias = params.bias.tensor("bias").reshape(-1)
             require(bias.size == i_shape[0],
-                    f"bias has {bias.size} values ({params.bias.describe()}) but the layer has "
+                    lambda: f"bias has {bias.size} values ({params.bias.describe()}) but the layer has "
                     f"{i_shape[0]} channels")
             self._bias = bias.copy()
         self.params = params
@@ -574,7 +581,7 @@ class PoolingFilter:
                                      count_include_padding=f == AVERAGE_COUNT_INCLUDE_PADDING)
 
     def _recompute_pooled(self, x, indices, why):
-        require(x is not None, f"{self.function_name} pooling backward needs x (in) for {why}")
+        require(x is not None, lambda: f"{self.function_name} pooling backward needs x (in) for {why}")
         return self._pool(x, indices, want_indices=False)[0]
 
     def _add_bias(self, pooled):
@@ -589,23 +596,23 @@ class PoolingFilter:
 
     def _check_batch(self, array, shape, name, batch=None):
         require(isinstance(array, np.ndarray),
-                f"{name} must be a NumPy array, not {type(array).__name__}")
+                lambda: f"{name} must be a NumPy array, not {type(array).__name__}")
         require(array.dtype.kind == "f",
-                f"{name} has dtype {array.dtype}; a float type is required")
+                lambda: f"{name} has dtype {array.dtype}; a float type is required")
         require(array.ndim == 4 and array.shape[1:] == shape and array.shape[0] >= 1,
-                f"{name} has shape {array.shape}; the filter expects "
+                lambda: f"{name} has shape {array.shape}; the filter expects "
                 f"(N, {', '.join(map(str, shape))}) with N >= 1")
         require(batch is None or array.shape[0] == batch,
-                f"{name} has batch size {array.shape[0]} but d_out has {batch}")
+                lambda: f"{name} has batch size {array.shape[0]} but d_out has {batch}")
         return array
 
     def _check_indices(self, indices, shape, what):
-        require(indices is not None, f"{what} requires indices (shape {shape}), none were given")
+        require(indices is not None, lambda: f"{what} requires indices (shape {shape}), none were given")
         require(isinstance(indices, np.ndarray) and indices.dtype.kind in "iu",
-                f"{what}: indices must be an integer NumPy array, got "
+                lambda: f"{what}: indices must be an integer NumPy array, got "
                 f"{getattr(indices, 'dtype', type(indices).__name__)}")
         require(indices.shape == shape,
-                f"{what}: indices have shape {indices.shape}, expected {shape}")
+                lambda: f"{what}: indices have shape {indices.shape}, expected {shape}")
         if indices.dtype.kind == "u" and indices.size and int(indices.max()) >= 2**63:
             raise InvalidArgumentError(f"{what}: index {int(indices.max())} is out of range")
         return indices.astype(np.int64, copy=False)
@@ -617,8 +624,8 @@ def _as_int(value, name, minimum=None) -> int:
         v = operator.index(value)
     except TypeError:
         raise InvalidArgumentError(f"{name} must be an integer, got {value!r}") from None
-    require(minimum is None or v >= minimum, f"{name} {v} must be at least {minimum}")
-    require(v < _LIMIT, f"{name} {v} must be below 2**31")
+    require(minimum is None or v >= minimum, lambda: f"{name} {v} must be at least {minimum}")
+    require(v < _LIMIT, lambda: f"{name} {v} must be below 2**31")
     return v
 
 
@@ -628,9 +635,9 @@ def _bnns_size(shape) -> tuple:
 
 
 def _image_shape(desc, name) -> tuple:
-    require(isinstance(desc, Descriptor), f"{name} must be a Descriptor, not {type(desc).__name__}")
+    require(isinstance(desc, Descriptor), lambda: f"{name} must be a Descriptor, not {type(desc).__name__}")
     require(desc.layout == LAYOUT_IMAGE_CHW,
-            f"{name}.layout {desc.layout:#x} is not ImageCHW ({LAYOUT_IMAGE_CHW:#x}); pooling "
+            lambda: f"{name}.layout {desc.layout:#x} is not ImageCHW ({LAYOUT_IMAGE_CHW:#x}); pooling "
             f"takes images")
     desc.validate(name)
     numpy_dtype(desc.data_type, what=f"{name}.data_type")
@@ -644,7 +651,7 @@ def _paddings(params) -> tuple:
     if px or py:   # symmetric padding wins; pad[4] is ignored (bnns.md 6.4)
         return (py, px), (py, px)
     pad = tuple(params.pad)
-    require(len(pad) == 4, f"pad {pad} must have 4 entries (left, right, up, down)")
+    require(len(pad) == 4, lambda: f"pad {pad} must have 4 entries (left, right, up, down)")
     left, right, up, down = (_as_int(v, f"pad[{i}]", minimum=0) for i, v in enumerate(pad))
     return (up, left), (down, right)
 
@@ -719,30 +726,97 @@ def _tap_offsets_from(taps, base, g, out, scratch):
     return out
 
 
-def _checked_max_indices(idx, a, channels, g, out):
-    """In-plane offsets (h*W + w) of the flat CHW indices of planes a.. (shape (B, Ho, Wo)), each
-    checked to name an input element inside its own output's window.
+_BORDER_TABLE_LIMIT = 1 << 22     # entries of the border windows' tap tables (bools)
 
-    With (r0, q0) a window's tap 0 and Wp the padded width, rel = (h - r0)*Wp + (w - q0) equals a
-    tap's offset kh*dh*Wp + kw*dw exactly when (h, w) is that tap: kw*dw < Wp, and |w - q0| < Wp
-    with w - q0 > k_eff_w - 1 - Wp, so no other row can alias it. One table lookup decides.
+
+class _MaxIndexCheck:
+    """Checks that each max-pooling index names an input inside its own output's window, and
+    turns the indices into offsets in a chunk of planes.
+
+    Fast test, per output: rel = index - (c*H*W + flat offset of the window's tap 0) must be one
+    of the taps' offsets kh*dh*W + kw*dw (a table lookup). For a window inside the image this is
+    exact: that offset from tap 0 is the tap's own flat index. A window reaching into the padding
+    has taps whose offsets alias real inputs of a neighbouring row or channel, so the outputs of
+    such windows (the first and last rows and columns, usually) are looked up again in a table of
+    their own that allows only their taps inside the image, once per range of planes (or, when
+    those tables would be large, take the row/column test of _indices_in_windows).
     """
-    (h, w), wp = g.in_hw, g.padded_hw[1]
-    (kh, kw), (dh, dw) = g.kernel, g.dilation
-    in_plane = np.subtract(idx, _channel_offsets(a, a + idx.shape[0], channels, g), out=out)
-    good = in_plane.size == 0 or in_plane.view(np.uint64).max() < h * w   # negatives wrap high
-    if good:
+
+    def __init__(self, g: PoolingGeometry, channels: int, chunk: int):
+        self.g, self.channels = g, channels
+        (h, w), (kh, kw), (dh, dw) = g.in_hw, g.kernel, g.dilation
+        # Offsets are shifted by one so that np.take(mode="clip") sends every rel < 0 to entry 0
+        # and every rel past the table to the last entry, both marked outside. A chunk of planes
+        # a.. (possibly across samples: channel = plane % C) reads rows a % C.. of base.
+        origins = _origin_offsets(g)
+        self.base = _channel_offsets(0, chunk + channels, channels, g) + origins - 1
+        self.outside = np.ones((kh - 1) * dh * w + (kw - 1) * dw + 3, bool)
+        self.outside[1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)] = False
+        # base minus the plane's channel offset plus its offset in the chunk: q*H*W + tap 0 - 1
+        self.to_local = np.arange(chunk, dtype=np.int64)[:, None, None] * (h * w) + origins - 1
         rows, cols = g.window_origins()
-        rel = np.floor_divide(in_plane, w)      # h
-        rel *= wp - w
-        rel += in_plane                         # h*Wp + w
-        rel -= rows[:, None] * wp + cols[None, :]
-        outside = np.ones((kh - 1) * dh * wp + (kw - 1) * dw + 1, bool)   # by relative offset
-        outside[(np.arange(kh)[:, None] * dh * wp + np.arange(kw) * dw).reshape(-1)] = False
-        good = rel.view(np.uint64).max() < outside.size and not np.take(outside, rel).any()
-    if not good:
-        _raise_bad_max_index(idx, a, channels, g)
-    return in_plane
+        eh, ew = g.k_eff
+        size = self.outside.size
+        taps = 1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)
+        # Per strip of border windows (the rows, then the columns, reaching into the padding):
+        # (selector, table, base) with table[k*size + 1 + tap offset] true when that tap of the
+        # strip's k-th window lies inside the image, and base = tap 0 - 1 - k*size.
+        self.strips = []
+        for sel_rows, sel_cols in ((np.flatnonzero((rows < 0) | (rows + eh > h)), slice(None)),
+                                   (slice(None), np.flatnonzero((cols < 0) | (cols + ew > w)))):
+            r, q = rows[sel_rows], cols[sel_cols]
+            selector = (slice(None), sel_rows, sel_cols)
+            if r.size * q.size == 0:
+                continue
+            if r.size * q.size * size > _BORDER_TABLE_LIMIT:
+                self.strips.append((selector, None, None))
+                continue
+            row_in = (r[:, None] + np.arange(kh) * dh >= 0) & (r[:, None] + np.arange(kh) * dh < h)
+            col_in = (q[:, None] + np.arange(kw) * dw >= 0) & (q[:, None] + np.arange(kw) * dw < w)
+            table = np.zeros((r.size, q.size, size), bool)
+            table[:, :, taps] = (row_in[:, None, :, None] & col_in[None, :, None, :]).reshape(r.size, q.size, -1)
+            window = np.arange(r.size * q.size, dtype=np.int64).reshape(r.size, q.size) * size
+            self.strips.append((selector, table.reshape(-1), origins[sel_rows][:, sel_cols] - 1 - window))
+
+    def check_borders(self, idx, a):
+        """The exact test on the outputs of windows that reach into the padding, planes a.."""
+        for selector, table, base in self.strips:
+            sub = idx[selector]
+            if table is None:
+                good = _indices_in_windows(sub, a, self.channels, self.g, selector[1], selector[2])
+            else:
+                rel = sub - _channel_offsets(a, a + sub.shape[0], self.channels, self.g)
+                rel -= base                     # k*size + 1 + tap offset for a tap of window k
+                # An offset outside window k's own range could land in window k + 1's entries:
+                # local_offsets' test of every output rejects those, so together they are exact.
+                good = (rel.view(np.uint64).max() < table.size
+                        and bool(np.take(table, rel).all()))
+            if not good:
+                _raise_bad_max_index(idx, a, self.channels, self.g)
+
+    def local_offsets(self, idx, a, out):
+        """out = offset of each winner from the first input of plane a (idx (B, Ho, Wo) of planes
+        a..), after the table test."""
+        first = a % self.channels
+        rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=out)
+        if rel.size and np.take(self.outside, rel, mode="clip").any():
+            _raise_bad_max_index(idx, a, self.channels, self.g)
+        # plane q of the chunk: index - c*H*W + q*H*W = (index - base) + (base - c*H*W + q*H*W)
+        out += self.to_local[:idx.shape[0]]
+        return out
+
+
+def _indices_in_windows(idx, a, channels, g, row_sel, col_sel) -> bool:
+    """The exact test of _raise_bad_max_index on the outputs idx = indices[:, row_sel, col_sel]."""
+    (h, w), (kh, kw), (dh, dw) = g.in_hw, g.kernel, g.dilation
+    rows, cols = g.window_origins()
+    in_plane = idx - _channel_offsets(a, a + idx.shape[0], channels, g)
+    row, col = np.floor_divide(in_plane, w), np.mod(in_plane, w)
+    d_row, d_col = row - rows[row_sel][:, None], col - cols[col_sel][None, :]
+    ok = (in_plane >= 0) & (in_plane < h * w)
+    ok &= (d_row >= 0) & (d_row <= (kh - 1) * dh) & (d_row % dh == 0)
+    ok &= (d_col >= 0) & (d_col <= (kw - 1) * dw) & (d_col % dw == 0)
+    return bool(ok.all())
 
 
 def _raise_bad_max_index(idx, a, channels, g):
@@ -796,16 +870,11 @@ def _for_plane_ranges(planes: int, g, dtype, work: Callable[[int, int], None]) -
     parallel.for_ranges(planes, planes * g.in_hw[0] * g.in_hw[1] * np.dtype(dtype).itemsize, work)
 
 
-def _chunks(lo, hi, size, boundary=None):
-    """Consecutive ranges [a, b) of at most ``size`` planes covering [lo, hi), not crossing a
-    multiple of ``boundary`` (a sample's first plane) when given."""
-    a = lo
-    while a < hi:
-        b = min(hi, a + size)
-        if boundary:
-            b = min(b, (a // boundary + 1) * boundary)
-        yield a, b
-        a = b
+def _chunks(lo, hi, size):
+    """Consecutive ranges [a, b) of at most ``size`` planes covering [lo, hi). A range may span
+    samples: small images make one chunk of many samples, not one NumPy pass per sample."""
+    for a in range(lo, hi, size):
+        yield a, min(hi, a + size)
 
 
 class _Scratch:

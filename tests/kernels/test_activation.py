@@ -795,3 +795,38 @@ def test_prelu_requires_an_image_chw_input():
     desc = L.Descriptor.for_shape(L.LAYOUT_3D_LAST_MAJOR, (3, 4, 5))
     with pytest.raises(InvalidArgumentError, match="i_desc layout 0x38000 is not ImageCHW"):
         _filter(A.PRELU_PER_CHANNEL, 0.25, desc=desc)
+
+
+# ---------------------------------------------------------------------------- out= buffers
+def _out_buffers(shape):
+    """A contiguous buffer, a view with padded rows (unit inner stride) and an every-other view."""
+    padded = np.full(tuple(s + 2 for s in shape), np.nan, np.float32)
+    every_other = np.full(tuple(shape[:-1]) + (2 * shape[-1],), np.nan, np.float32)
+    return {"contiguous": np.full(shape, np.nan, np.float32),
+            "padded": padded[tuple(slice(1, s + 1) for s in shape)],
+            "every-other": every_other[..., ::2]}
+
+
+@pytest.mark.parametrize("kind", ["contiguous", "padded", "every-other"])
+@pytest.mark.parametrize("function, alpha", [(A.IDENTITY, 0.0), (A.RECTIFIED_LINEAR, 0.0), (A.TANH, 0.0),
+                                             (A.PRELU_PER_CHANNEL, 0.2), (A.SOFTMAX, 0.0)])
+def test_filter_out_buffers_get_the_numbers_of_the_call_without_them(function, alpha, kind):
+    f = A.ActivationFilter(A.ActivationParams(CHW, CHW, A.Activation(function, alpha)))
+    rng = np.random.default_rng(11)
+    shape = (2,) + CHW.shape
+    x = rng.standard_normal(shape).astype(np.float32)
+    d_out = rng.standard_normal(shape).astype(np.float32)
+    out = _out_buffers(shape)[kind]
+    assert f.apply(x, out=out) is out
+    np.testing.assert_array_equal(out, f.apply(x))
+    d_in_out = _out_buffers(shape)[kind]
+    d_in, _ = f.apply_backward(x, out, d_out, in_delta_out=d_in_out)
+    assert d_in is d_in_out
+    np.testing.assert_array_equal(d_in, f.apply_backward(x, f.apply(x), d_out)[0])
+
+
+def test_filter_out_buffer_of_the_wrong_shape_is_rejected():
+    f = A.ActivationFilter(A.ActivationParams(CHW, CHW, A.Activation(A.RECTIFIED_LINEAR)))
+    x = np.zeros((2,) + CHW.shape, np.float32)
+    with pytest.raises(InvalidArgumentError, match="out has shape"):
+        f.apply(x, out=np.zeros((3,) + CHW.shape, np.float32))

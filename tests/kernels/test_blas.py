@@ -36,6 +36,19 @@ def test_gemm_reads_a_strided_view_with_a_leading_dimension():
     np.testing.assert_array_equal(c, view)
 
 
+def test_gemm_reads_views_of_a_foreign_buffer():
+    # The server's inputs are read-only views of a request's bytes (np.frombuffer): the array
+    # over the bytes bounds them, and a view reaching past it is still refused.
+    payload = np.frombuffer(np.arange(24, dtype=np.float32).tobytes(), np.float32)
+    view = np.ndarray((4, 5), np.float32, buffer=payload, offset=4, strides=(24, 4))   # rows 6 apart
+    c = np.zeros((4, 5), np.float32)
+    blas.gemm(np.eye(4, dtype=np.float32), view, c, beta=0.0)
+    np.testing.assert_array_equal(c, view)
+    beyond = np.lib.stride_tricks.as_strided(payload[20:], shape=(2, 4), strides=(16, 4))
+    with pytest.raises(ValueError, match="outside its buffer"):
+        blas.gemm(np.eye(2, dtype=np.float32), beyond, np.zeros((2, 4), np.float32), beta=0.0)
+
+
 @pytest.mark.parametrize("a, b, c, phrase", [
     (np.zeros((2, 3)), np.zeros((3, 4))[:, ::2], np.zeros((2, 2)), "unit inner stride"),
     (np.zeros((2, 3), np.float32), np.zeros((3, 4)), np.zeros((2, 4)), "one of"),
@@ -95,3 +108,38 @@ def test_tap_path_gradients_match_finite_differences(name, n, c, o, h, w, k, dil
                                rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(dw, numerical_gradient(lambda v: float((cv.conv2d(x, v, geom) * proj).sum()), wt.copy()),
                                rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, n, c, o, h, w, k, dilation, padding, groups", CASES, ids=[c[0] for c in CASES])
+def test_tap_path_shared_over_the_cores_gives_the_same_numbers(monkeypatch, name, n, c, o, h, w, k, dilation,
+                                                               padding, groups):
+    # Samples shared out over threads (each thread's BLAS on one core), dW summed per block of one
+    # sample: the numbers of the one-thread run, up to the order of the dW sums.
+    from bnns.kernels import parallel
+    x, wt = case_arrays(3 * n, c, o, h, w, k, groups, np.float64, seed=4)
+    geom = cv.ConvGeometry((1, 1), dilation, padding, groups)
+    dz = np.random.default_rng(5).standard_normal(cv.conv2d(x, wt, geom).shape)
+    one = (cv.conv2d(x, wt, geom), cv.conv2d_backward_input(dz, wt, geom, (h, w)),
+           cv.conv2d_backward_weights(x, dz, wt.shape, geom))
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 1)
+    shared = (cv.conv2d(x, wt, geom), cv.conv2d_backward_input(dz, wt, geom, (h, w)),
+              cv.conv2d_backward_weights(x, dz, wt.shape, geom))
+    for got, want in zip(shared, one):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_one_thread_sets_and_restores_this_threads_blas_thread_count():
+    set_local = blas._SET_THREADS_LOCAL
+    if set_local is None:
+        pytest.skip("this OpenBLAS has no per-thread thread count")
+
+    def current():
+        value = set_local(1)            # returns the count it replaces
+        set_local(value)
+        return value
+
+    before = current()
+    with blas.one_thread():
+        assert current() == 1
+    assert current() == before

@@ -1007,3 +1007,212 @@ def test_pure_conv_functions_are_adjoint_and_match_the_filter():
     inner = np.vdot(g, y)
     assert math.isclose(np.vdot(conv2d_backward_input(g, w, geom, case.hw), x), inner, rel_tol=SAME_MATH.rtol)
     assert math.isclose(np.vdot(conv2d_backward_weights(x, g, w.shape, geom), w), inner, rel_tol=SAME_MATH.rtol)
+
+
+# ============================================================================ out= buffers
+def out_views(shape, dtype=np.float32):
+    """Caller buffers of ``shape``: a contiguous array, a view with padded rows and channels (unit
+    inner stride, so the GEMM can write it), and a view whose items are every other float."""
+    n, c, *rest = shape
+    contiguous = np.full(shape, np.nan, dtype)
+    padded = np.full((n, c + 1) + tuple(r + 2 for r in rest), np.nan, dtype)
+    every_other = np.full(tuple(shape[:-1]) + (2 * shape[-1],), np.nan, dtype)
+    return {"contiguous": contiguous,
+            "padded": padded[(slice(None), slice(1, c + 1)) + tuple(slice(1, r + 1) for r in rest)],
+            "every-other": every_other[..., ::2]}
+
+
+OUT_KINDS = ["contiguous", "padded", "every-other"]
+
+# (id, C_in, C_out, H, W, k, stride, pad, groups, act): the pointwise fast path, the stride-1 tap
+# path, im2col (strided, grouped) and a fused activation applied in place.
+OUT_CONV_CASES = [
+    ("pointwise", 3, 5, 6, 7, 1, 1, 0, 1, "identity"),
+    ("pointwise-relu", 8, 4, 5, 5, 1, 1, 0, 1, "relu"),
+    ("taps", 8, 8, 6, 5, 3, 1, 1, 1, "sigmoid"),
+    ("strided", 3, 4, 9, 8, 3, 2, 1, 1, "relu"),
+    ("grouped", 4, 4, 6, 6, 3, 1, 1, 2, "tanh"),
+]
+
+
+def _out_conv_filter(case_id, c_in, c_out, h, w, k, stride, pad, groups, act, transposed=False):
+    rng = np.random.default_rng(7)
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    wts = (0.5 * rng.standard_normal((c_out, c_in // groups, k, k))).astype(np.float32)
+    b = (0.5 * rng.standard_normal(c_out if not transposed else c_in)).astype(np.float32)
+    if transposed:   # the adjoint: (C_out, Ho, Wo) -> (C_in, H, W), weights O = C_in
+        wts = np.ascontiguousarray(wts.swapaxes(0, 1))
+        params = ConvolutionParams(i_desc=image_desc(c_out, ho, wo), w_desc=weights_desc(wts),
+                                   o_desc=image_desc(c_in, h, w), bias=vector_desc(b), activation=ACTS[act][0],
+                                   x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad)
+        return TransposedConvolutionFilter(params), (c_out, ho, wo), (c_in, h, w), rng
+    params = ConvolutionParams(i_desc=image_desc(c_in, h, w), w_desc=weights_desc(wts),
+                               o_desc=image_desc(c_out, ho, wo), bias=vector_desc(b), activation=ACTS[act][0],
+                               x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad, groups=groups)
+    return ConvolutionFilter(params), (c_in, h, w), (c_out, ho, wo), rng
+
+
+# Transposed convolutions have no groups: those cases are for the plain convolution only.
+OUT_CASES = [(case, transposed) for case in OUT_CONV_CASES for transposed in (False, True)
+             if not (transposed and case[8] != 1)]
+
+
+@pytest.mark.parametrize("kind", OUT_KINDS)
+@pytest.mark.parametrize("case, transposed", OUT_CASES,
+                         ids=[f"{c[0]}-{'transposed' if t else 'conv'}" for c, t in OUT_CASES])
+def test_conv_out_buffers_get_the_numbers_of_the_call_without_them(case, transposed, kind):
+    f, in_shape, out_shape, rng = _out_conv_filter(*case, transposed=transposed)
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    d_out = rng.standard_normal((N,) + out_shape).astype(np.float32)
+    out = out_views((N,) + out_shape)[kind]
+    y = f.apply(x, out=out)
+    assert y is out
+    np.testing.assert_array_equal(out, f.apply(x))
+    d_in_out = out_views((N,) + in_shape)[kind]
+    d_in, d_w, d_b = f.apply_backward(x, out, d_out, weights_grad=True, bias_grad=True, in_delta_out=d_in_out)
+    expected = f.apply_backward(x, f.apply(x), d_out, weights_grad=True, bias_grad=True)
+    assert d_in is d_in_out
+    for got, want in zip((d_in, d_w, d_b), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", OUT_KINDS[:2])
+def test_conv_out_buffer_outside_the_written_view_is_untouched(kind):
+    f, in_shape, out_shape, rng = _out_conv_filter(*OUT_CONV_CASES[0])
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    base = np.full((N, out_shape[0] + 2) + out_shape[1:], np.nan, np.float32)
+    f.apply(x, out=base[:, 1:-1])
+    assert np.isnan(base[:, 0]).all() and np.isnan(base[:, -1]).all()
+    assert not np.isnan(base[:, 1:-1]).any()
+
+
+def test_pointwise_conv_matches_a_plain_matrix_product_per_image():
+    # The 1x1 fast path is one GEMM per image; the reference is einsum in float64.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 6, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((7, 6, 1, 1)).astype(np.float32)
+    expected = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+    geom = ConvGeometry()
+    assert conv_mod._pointwise_applies(x, w, geom, None)
+    assert_close(conv2d(x, w, geom), expected, FLOAT32_SAME_MATH)
+    # A non-contiguous input (every other image) takes the same path through a copy.
+    x2 = np.repeat(x, 2, axis=0)[::2]
+    assert_close(conv2d(x2, w, geom), expected, FLOAT32_SAME_MATH)
+
+
+@pytest.mark.parametrize("kind", OUT_KINDS)
+def test_fully_connected_out_buffers_get_the_numbers_of_the_call_without_them(kind):
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 2 * 3 * 5)).astype(np.float32)
+    f = FullyConnectedFilter(FullyConnectedParams(
+        i_desc=image_desc(2, 3, 5), w_desc=fc_desc_for(w, LAYOUT_ROW_MAJOR_MATRIX),
+        o_desc=Descriptor.for_shape(LAYOUT_VECTOR, (4,)), bias=vector_desc(rng.standard_normal(4)),
+        activation=ACTS["relu"][0]))
+    x = rng.standard_normal((N, 2, 3, 5)).astype(np.float32)
+    d_out = rng.standard_normal((N, 4)).astype(np.float32)
+    out = out_views((N, 4))[kind]
+    assert f.apply(x, out=out) is out
+    np.testing.assert_array_equal(out, f.apply(x))
+    d_in_out = out_views((N, 2, 3, 5))[kind]
+    d_in, d_w, d_b = f.apply_backward(x, out, d_out, weights_grad=True, bias_grad=True, in_delta_out=d_in_out)
+    assert d_in is d_in_out
+    for got, want in zip((d_in, d_w, d_b), f.apply_backward(x, out, d_out, weights_grad=True, bias_grad=True)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("out, phrase", [
+    (np.zeros((N, 5, 6, 6), np.float32), r"out has shape \(2, 5, 6, 6\); expected \(2, 5, 6, 7\)"),
+    (np.zeros((N, 5, 6, 7), np.int32), "out must be a floating-point ndarray"),
+    (np.zeros((N, 5, 6, 7), np.float32).view(), None),   # replaced by a read-only view below
+])
+def test_conv_out_buffer_errors(out, phrase):
+    f, in_shape, _, rng = _out_conv_filter(*OUT_CONV_CASES[0])
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    if phrase is None:
+        out.flags.writeable = False
+        phrase = "out is read-only"
+    with pytest.raises(InvalidArgumentError, match=phrase):
+        f.apply(x, out=out)
+
+
+# ============================================================================ strided fast path
+def _strided_reference(x, w, stride, padding):
+    """Float64 sum over taps of strided slices of the zero-padded input (no kernel flip)."""
+    (sy, sx), (top, bottom, left, right) = stride, padding
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    o, _, kh, kw = w.shape
+    ho, wo = (xp.shape[2] - kh) // sy + 1, (xp.shape[3] - kw) // sx + 1
+    y = np.zeros((x.shape[0], o, ho, wo))
+    for u in range(kh):
+        for v in range(kw):
+            window = xp[:, :, u:u + sy * (ho - 1) + 1:sy, v:v + sx * (wo - 1) + 1:sx]
+            y += np.einsum("oc,ncij->noij", w[:, :, u, v].astype(np.float64), window)
+    return y
+
+
+@pytest.mark.parametrize("stride, kernel, padding, hw", [
+    ((2, 2), (7, 7), (3, 3, 3, 3), (13, 12)),     # the stem's shape, odd and even sides
+    ((3, 2), (2, 5), (0, 2, 1, 0), (11, 10)),     # kernel shorter than the stride, uneven padding
+    ((1, 3), (3, 3), (1, 1, 1, 1), (7, 9)),       # strided along x only
+    ((2, 4), (3, 4), (2, 0, 0, 3), (9, 15)),      # kernel width equal to the stride
+])
+def test_strided_conv_from_stride_phases_matches_the_tap_sums(stride, kernel, padding, hw, monkeypatch):
+    # Strided convolutions build their columns from the input split by stride phase (contiguous
+    # runs per tap); one sample per chunk so that runs cross into the next sample's phase.
+    monkeypatch.setattr(conv_mod, "_COLUMN_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 2) + hw).astype(np.float32)
+    w = rng.standard_normal((4, 2) + kernel).astype(np.float32)
+    geom = ConvGeometry(stride=stride, padding=padding)
+    assert_close(conv2d(x, w, geom), _strided_reference(x, w, stride, padding), FLOAT32_VS_FLOAT64)
+    dz = rng.standard_normal(conv2d(x, w, geom).shape).astype(np.float32)
+    # The weight gradient reads the same columns: <dz, conv(x, W)> is linear in W.
+    d_w = conv2d_backward_weights(x, dz, w.shape, geom)
+    e = np.zeros_like(w)
+    e[1, 0, -1, 0] = 1
+    assert math.isclose(float(d_w[1, 0, -1, 0]), float(np.sum(dz * _strided_reference(x, e, stride, padding))),
+                        rel_tol=1e-4, abs_tol=1e-4)
+
+
+@pytest.mark.parametrize("case", OUT_CONV_CASES[:3], ids=[c[0] for c in OUT_CONV_CASES[:3]])
+def test_out_buffers_over_the_input_get_the_numbers_of_the_call_without_them(case):
+    # The caller may reuse its input's memory for the result (same shape when C_in == C_out).
+    f, in_shape, out_shape, rng = _out_conv_filter(case[0], 4, 4, *case[3:])
+    x = rng.standard_normal((N,) + in_shape).astype(np.float32)
+    d_out = rng.standard_normal((N,) + out_shape).astype(np.float32)
+    expected = f.apply(x)
+    grads = f.apply_backward(x, expected, d_out, weights_grad=True, bias_grad=True)
+    buffer = x.copy()
+    assert f.apply(buffer, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, expected)
+    buffer = d_out.copy()
+    got = f.apply_backward(x, expected, buffer, weights_grad=True, bias_grad=True, in_delta_out=buffer)
+    for a, b in zip(got, grads):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fully_connected_shared_over_the_cores_gives_the_same_numbers(monkeypatch):
+    # Big products are cut into row ranges, one per thread (each thread's BLAS on one core).
+    from bnns.kernels import parallel
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    w = rng.standard_normal((3, 7)).astype(np.float32)
+    dz = rng.standard_normal((5, 3)).astype(np.float32)
+    one = (linear(x, w),) + conv_mod.linear_backward(x, dz, w, True, True)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    shared = (linear(x, w),) + conv_mod.linear_backward(x, dz, w, True, True)
+    for got, want in zip(shared, one):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert_close(shared[0], x.astype(np.float64) @ w.T.astype(np.float64), FLOAT32_SAME_MATH)
+
+
+def test_strided_conv_shared_over_the_cores_gives_the_same_numbers(monkeypatch):
+    monkeypatch.setattr(conv_mod, "_COLUMN_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((5, 3, 13, 12)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 7, 7)).astype(np.float32)
+    geom = ConvGeometry(stride=(2, 2), padding=(3, 3, 3, 3))
+    one = conv2d(x, w, geom)
+    monkeypatch.setattr(conv_mod.parallel, "PARALLEL_BYTES", 0)
+    np.testing.assert_array_equal(conv2d(x, w, geom), one)
+    assert_close(one, _strided_reference(x, w, (2, 2), (3, 3, 3, 3)), FLOAT32_VS_FLOAT64)

@@ -901,3 +901,34 @@ def test_yolo_weights_per_element_are_rejected():
     x, y = yolo_data(np.random.default_rng(33), 2, params)
     with pytest.raises(InvalidArgumentError, match="weights_size 192 is not allowed for Yolo"):
         yolo_filter(params).apply(x, y, np.ones(192))
+
+
+# ============================================================================ blocked fast paths
+def test_softmax_cross_entropy_rows_far_below_the_shared_shift_keep_their_precision(monkeypatch):
+    # The forward shifts each block by its max; rows far below it (here by 200, where exp would
+    # underflow to 0) take their own max. Blocks of 2 rows on every core, against the loops.
+    from bnns.kernels import parallel
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 2 * 6 * 4)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    rng = np.random.default_rng(41)
+    x = rng.standard_normal((7, 6)).astype(np.float32) + np.array([0, -200, 5, -31, 0, 80, -80])[:, None]
+    y = rng.uniform(0, 1, (7, 6)).astype(np.float32)
+    got = L.softmax_cross_entropy(x, y, 0.1)
+    expected = [ref_softmax_ce(xr.tolist(), yr.tolist(), 1.0, 0.1) for xr, yr in zip(x.astype(np.float64), y)]
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-4)
+
+
+def test_softmax_cross_entropy_nan_or_infinity_stays_in_its_row(monkeypatch):
+    # A block holding NaN or +inf falls back to row maxima: the other rows keep their numbers.
+    from bnns.kernels import parallel
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 3 * 5 * 4)
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    y = rng.uniform(0, 1, (6, 5)).astype(np.float32)
+    clean = L.softmax_cross_entropy(x, y)
+    x[1, 2], x[4, 0] = np.nan, np.inf
+    with np.errstate(invalid="ignore"):     # inf - inf in the infinite row, as before
+        got = L.softmax_cross_entropy(x, y)
+    assert np.isnan(got[1]) and np.isnan(got[4])
+    keep = [0, 2, 3, 5]
+    np.testing.assert_allclose(got[keep], clean[keep], rtol=1e-6)

@@ -295,6 +295,37 @@ def test_layer_norm_without_gamma_leaves_d_out_intact():
     np.testing.assert_array_equal(d_out, d_copy)
 
 
+@pytest.mark.parametrize("affine", [True, False], ids=["beta_gamma", "no_beta_gamma"])
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.id)
+def test_blocks_of_one_row_on_every_core_give_the_one_block_numbers(kind, affine, monkeypatch):
+    # The kernels cut the statistics rows into cache-sized blocks shared over the cores
+    # (kernels/parallel.py); the small cases above fit in one block. One row per block, threads
+    # on: the same numbers, up to the order of float64 sums, and the naive loops forward.
+    from bnns.kernels import parallel
+    rng = np.random.default_rng(109)
+    geo = kind.geometry
+    x = batch(kind, rng, n=4, dtype=np.float64)
+    gamma = rng.uniform(0.5, 1.5, kind.param_shape) if affine else None
+    beta = rng.standard_normal(kind.param_shape) if affine else None
+    d_out = projection(rng, x.shape)
+
+    def run():
+        y, saved = nm.forward(x, geo, gamma, beta, epsilon=EPS, activation=Activation(RECTIFIED_LINEAR))
+        grads = nm.backward(d_out, y, saved, gamma, activation=Activation(RECTIFIED_LINEAR),
+                            beta_grad=True, gamma_grad=True)
+        return (y,) + grads
+
+    one_block = run()
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    blocked = run()
+    for got, want in zip(blocked, one_block):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(blocked[0], naive_forward(x, kind, gamma, beta,
+                                                         activation=Activation(RECTIFIED_LINEAR)),
+                               rtol=1e-12, atol=1e-12)
+
+
 # ------------------------------------------------------------------------------------ moving stats
 def test_batch_norm_moving_stats_update_hand_computed():
     # channel 0: 1, 3, 5, 7 -> mean 4, unbiased var 20/3; channel 1: 0, 0, 0, 2 -> mean 0.5, var 1

@@ -270,7 +270,7 @@ def test_pad_array_ignored_when_symmetric_padding_set():
 
 
 def test_chunked_threaded_engine_matches_one_chunk(monkeypatch):
-    # 3 planes per chunk with 2 channels: chunks that would cross a sample are cut at it
+    # 3 planes per chunk with 2 channels: chunks start at either channel and span samples
     geo = Geo("engine", (2, 9, 10), kernel=(3, 3), stride=(2, 2), padding="sym")
     rng = np.random.default_rng(15)
     x = rng.standard_normal((5, *geo.in_chw)).astype(np.float32)
@@ -546,6 +546,13 @@ MAX_INDEX_ERRORS = [
     pytest.param((0, 1, 3, 3), 2 * 56, r"indices\[0, 1, 3, 3\] = 112", id="beyond_sample"),
     # column 7 of row 1 wraps to column -1 of row 2 in flat terms: still outside window (1, 0)
     pytest.param((0, 0, 1, 0), 15, r"indices\[0, 0, 1, 0\] = 15 does not name", id="row_wrap"),
+    # window (2, 2) lies inside the image (rows 3..4, columns 3..5): the fast table test alone
+    pytest.param((0, 1, 2, 2), 56 + 3 * 8 + 6, r"indices\[0, 1, 2, 2\] = 86 does not name",
+                 id="interior_next_column"),
+    pytest.param((0, 1, 2, 2), 56 + 2 * 8 + 4, r"indices\[0, 1, 2, 2\] = 76 does not name",
+                 id="interior_row_above"),
+    pytest.param((0, 1, 2, 2), 3 * 8 + 4, r"indices\[0, 1, 2, 2\] = 28 does not name an input of channel 1",
+                 id="interior_other_channel"),
 ]
 
 
@@ -576,3 +583,32 @@ def test_bias_gradient_without_bias_is_rejected():
     with pytest.raises(InvalidArgumentError, match=r"bias_grad was requested but the pooling layer "
                                                    r"has no bias"):
         f.apply_backward(None, None, np.zeros((1, 2, 4, 4)), bias_grad=True)
+
+
+@pytest.mark.parametrize("geo", [BASE, Geo("dilated", (3, 9, 8), kernel=(3, 2), stride=(2, 3), dilation=(2, 2),
+                                         padding="sym")], ids=lambda g: g.id)
+def test_max_backward_accepts_exactly_the_indices_inside_their_windows(geo):
+    # Every output, one at a time, gets indices from all over (and around) its sample: the fast
+    # table tests must agree with the row/column definition on each.
+    f = make_filter(geo, P.MAX)
+    rng = np.random.default_rng(44)
+    x = distinct_values(rng, (1,) + geo.in_chw)
+    y, idx = f.apply(x, want_indices=True)
+    c, h, w = geo.in_chw
+    (up, left), _ = geo.pads
+    rows = np.arange(y.shape[2]) * geo.stride[0] - up         # input row of each window's tap 0
+    cols = np.arange(y.shape[3]) * geo.stride[1] - left
+    (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+    for where in [(0, ch, i, j) for ch in range(c) for i in range(y.shape[2]) for j in range(y.shape[3])]:
+        for value in rng.integers(-3, c * h * w + 3, 12):
+            bad = idx.copy()
+            bad[where] = value
+            ch, i, j = where[1:]
+            r, q = divmod(int(value) - ch * h * w, w)
+            inside = (0 <= int(value) - ch * h * w < h * w and 0 <= r - rows[i] <= (kh - 1) * dh
+                      and (r - rows[i]) % dh == 0 and 0 <= q - cols[j] <= (kw - 1) * dw and (q - cols[j]) % dw == 0)
+            if inside:
+                f.apply_backward(x, y, np.ones_like(y), indices=bad)
+            else:
+                with pytest.raises(InvalidArgumentError, match="does not name an input"):
+                    f.apply_backward(x, y, np.ones_like(y), indices=bad)
