@@ -18,6 +18,7 @@ class Settings:
     enable_grpc: bool = True
     enable_http: bool = True
     max_message_bytes: int = 256 * MIB     # gRPC send/receive cap and REST body cap
+    max_json_bytes: int = 16 * MIB         # a REST JSON body (parsed, it takes ~50x its size)
     max_tensor_bytes: int = 0              # one tensor of a request; 0 = only max_message_bytes
     max_handles: int = 0                   # live filters per tenant; 0 = unlimited
     max_handle_bytes: int = 0              # bytes held by one tenant's filters; 0 = unlimited
@@ -52,6 +53,8 @@ _FLAGS = {
     "grpc_port": ("BNNS_GRPC_PORT", int, "gRPC port (0 = a free one)"),
     "http_port": ("BNNS_HTTP_PORT", int, "REST port (0 = a free one)"),
     "max_message_bytes": ("BNNS_MAX_MESSAGE_BYTES", int, "largest gRPC message / REST body, bytes"),
+    "max_json_bytes": ("BNNS_MAX_JSON_BYTES", int, "largest REST JSON body, bytes: parsed numbers take about 50 "
+                       "times their text, so JSON has its own cap; binary protobuf bodies have max_message_bytes"),
     "max_tensor_bytes": ("BNNS_MAX_TENSOR_BYTES", int, "largest single tensor in a request, bytes (0 = no own cap)"),
     "max_handles": ("BNNS_MAX_HANDLES", int, "live filters per tenant (0 = unlimited)"),
     "max_handle_bytes": ("BNNS_MAX_HANDLE_BYTES", int, "bytes one tenant's filters may hold (0 = unlimited)"),

@@ -51,7 +51,8 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     examples = worked_examples()
     routes = rest_routes(core)
     for route in routes:
-        app.add_api_route(route.path, _endpoint(route, core, settings.max_message_bytes), methods=[route.http_method],
+        app.add_api_route(route.path, _endpoint(route, core, settings.max_message_bytes, settings.max_json_bytes),
+                          methods=[route.http_method],
                           name=route.rpc, operation_id=route.rpc, summary=route.summary,
                           description=_description(route), tags=[_tag(route)], response_class=Response,
                           openapi_extra=_openapi_operation(route, examples.get(route.rpc, {})))
@@ -102,10 +103,14 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     return app
 
 
-def _endpoint(route: RestRoute, core: Core, max_body_bytes: int):
+def _endpoint(route: RestRoute, core: Core, max_body_bytes: int, max_json_bytes: int):
     async def endpoint(request: Request, tenant: str = Depends(tenant_of)) -> Response:
         try:
-            body = await _read_body(request, max_body_bytes) if route.has_body else b""
+            # A JSON body costs some 50 times its size once parsed (a Python float per number):
+            # its own, smaller cap. Large tensors go as application/x-protobuf, or base64 data.
+            binary = _media_type(request.headers.get("content-type")) in PROTOBUF_TYPES
+            limit = max_body_bytes if binary or not max_json_bytes else min(max_body_bytes, max_json_bytes)
+            body = await _read_body(request, limit) if route.has_body else b""
             return await run_in_threadpool(_serve, route, core, request, body, tenant)
         except BNNSError as error:
             return error_response(error)

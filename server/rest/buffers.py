@@ -50,7 +50,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _too_large(size: int, limit: int) -> ResourceExhaustedError:
     return ResourceExhaustedError(f"request body of {size} bytes or more is over the {limit}-byte limit "
-                                  "(max_message_bytes); send a smaller batch", reason="REQUEST_TOO_LARGE")
+                                  "(max_message_bytes; max_json_bytes for a JSON body, whose numbers cost "
+                                  "far more parsed: send large tensors as application/x-protobuf or base64 "
+                                  "data); send a smaller batch", reason="REQUEST_TOO_LARGE")
 
 
 def _decode(route: RestRoute, body: bytes, binary: bool):

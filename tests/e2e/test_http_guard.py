@@ -92,3 +92,23 @@ def test_a_stalled_body_is_refused_after_the_body_timeout(server):
     finally:
         sock.close()
     assert healthy(server)
+
+
+def test_a_json_body_has_its_own_smaller_cap():
+    """A JSON list of numbers costs ~50x its size once parsed: JSON bodies are capped at
+    --max-json-bytes, binary ones at --max-message-bytes."""
+    server = ServerProcess("--max-json-bytes", str(64 << 10), http=True, address_space_bytes=3 << 30)
+    try:
+        numbers = b'{"batch_size": 1, "in": {"values": [' + b",".join([b"1.0"] * 40000) + b"]}}"
+        refused = httpx.post(server.http_url + "/v1/filters/f-0123456789abcdef:filterApplyBatch", content=numbers,
+                             headers={"content-type": "application/json"}, timeout=10)
+        assert refused.status_code == 413 and "max_json_bytes" in refused.json()["error"]["message"]
+        from bnns.v1 import service_pb2, types_pb2
+        large = service_pb2.FilterApplyBatchRequest(batch_size=1, **{"in": types_pb2.Buffer(data=bytes(400000))})
+        binary = httpx.post(server.http_url + "/v1/filters/f-0123456789abcdef:filterApplyBatch",
+                            content=large.SerializeToString(), headers={"content-type": "application/x-protobuf"},
+                            timeout=10)
+        assert binary.status_code == 404                     # 400 KB binary passed the cap: no such filter
+        assert healthy(server)
+    finally:
+        assert server.stop() == 0
