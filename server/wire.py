@@ -102,13 +102,10 @@ def buffer_at(message, path: str, create: bool = False):
 
 # --------------------------------------------------------------------------------- the walks
 
-def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descriptor, path: str,
-           tensors: Dict[str, memoryview]) -> List[Chunk]:
-    """The fields in view[start:end] without Buffer data (recorded in ``tensors``)."""
+def _length_fields(view: memoryview, start: int, end: int, message: descriptor_mod.Descriptor, path: str):
+    """The length-delimited fields in view[start:end], as (field start, field number, payload
+    start, payload end, the path of the sub-message when it may hold a Buffer else None)."""
     nested = _buffer_fields(message)
-    is_buffer = message is BUFFER
-    pieces: List[Chunk] = []
-    run = start                           # start of the current run of fields copied as they are
     seen: Dict[int, int] = {}
     pos = start
     while pos < end:
@@ -121,24 +118,33 @@ def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descr
         payload_end = pos + length
         if payload_end > end:
             raise DecodeError("truncated length-delimited field")
-        if is_buffer and number == _DATA_FIELD:
+        child = None
+        if number in nested:
+            index = seen.get(number, 0)
+            seen[number] = index + 1
+            child = _child_path(path, nested[number], index)
+        yield field_start, number, pos, payload_end, child
+        pos = payload_end
+
+
+def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descriptor, path: str,
+           tensors: Dict[str, memoryview]) -> List[Chunk]:
+    """The fields in view[start:end] without Buffer data (recorded in ``tensors``)."""
+    pieces: List[Chunk] = []
+    run = start                           # start of the current run of fields copied as they are
+    for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
+        if message is BUFFER and number == _DATA_FIELD:
             tensors[path] = view[pos:payload_end]
             pieces.append(view[run:field_start])
             run = payload_end
-        elif number in nested:
-            field = nested[number]
-            index = seen.get(number, 0)
-            seen[number] = index + 1
-            child = _child_path(path, field, index)
+        elif child is not None:
             found = len(tensors)
-            inner = _strip(view, pos, payload_end, field.message_type, child, tensors)
+            inner = _strip(view, pos, payload_end, _buffer_fields(message)[number].message_type, child, tensors)
             if len(tensors) != found:     # something was taken out: re-frame with the new length
                 pieces.append(view[run:field_start])
-                size = sum(len(p) for p in inner)
-                pieces.append(_encode_tag(number) + _encode_varint(size))
+                pieces.append(_encode_tag(number) + _encode_varint(sum(len(p) for p in inner)))
                 pieces.extend(inner)
                 run = payload_end
-        pos = payload_end
     pieces.append(view[run:end])
     return pieces
 
@@ -146,31 +152,16 @@ def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descr
 def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Descriptor, path: str,
             wanted: Dict[str, memoryview], prefixes: set) -> List[Chunk]:
     """The fields in view[start:end] with wanted tensors added to the Buffers at their paths."""
-    nested = _buffer_fields(message)
     pieces: List[Chunk] = []
     run = start
-    seen: Dict[int, int] = {}
-    pos = start
-    while pos < end:
-        field_start = pos
-        number, wire_type, pos = _tag(view, pos, end)
-        if wire_type != _LEN:
-            pos = _skip(view, pos, end, wire_type)
-            continue
-        length, pos = _varint(view, pos, end)
-        payload_end = pos + length
-        if number in nested:
-            field = nested[number]
-            index = seen.get(number, 0)
-            seen[number] = index + 1
-            child = _child_path(path, field, index)
-            if child in prefixes:
-                inner = _splice(view, pos, payload_end, field.message_type, child, wanted, prefixes)
-                pieces.append(view[run:field_start])
-                pieces.append(_encode_tag(number) + _encode_varint(sum(len(p) for p in inner)))
-                pieces.extend(inner)
-                run = payload_end
-        pos = payload_end
+    for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
+        if child in prefixes:
+            inner = _splice(view, pos, payload_end, _buffer_fields(message)[number].message_type, child, wanted,
+                            prefixes)
+            pieces.append(view[run:field_start])
+            pieces.append(_encode_tag(number) + _encode_varint(sum(len(p) for p in inner)))
+            pieces.extend(inner)
+            run = payload_end
     pieces.append(view[run:end])
     if message is BUFFER and path in wanted:
         data = wanted.pop(path)
