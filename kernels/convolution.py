@@ -117,6 +117,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.nd
 
     def samples(lo: int, hi: int) -> None:
         for start, stop, cols, extended_w in _im2col_chunks(x[lo:hi], (kh, kw), geom, (ho, wo)):
+            parallel.check_cancelled()
             nb = stop - start
             prod = np.matmul(w_groups, cols.reshape(nb, g, cg * kh * kw, -1))   # (nb, G, O/G, L)
             y[lo + start:lo + stop] = prod.reshape(nb, o, ho, extended_w)[..., :wo]
@@ -146,6 +147,7 @@ def conv2d_backward_weights(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom:
     dw_t = None
     dz_ext = None
     for start, stop, cols, extended_w in _im2col_chunks(x, (kh, kw), geom, (ho, wo)):
+        parallel.check_cancelled()
         nb = stop - start
         if extended_w == wo:
             dz_chunk = dz[start:stop].reshape(nb, g, o // g, ho * wo)
@@ -301,6 +303,7 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
             by_group = stacked.reshape(g, kw * cg, hp * wp)
             result, term = extended.reshape(g, og, ho * wp), np.empty((g, og, ho * wp), dtype=x.dtype)
             for s in range(lo, hi):
+                parallel.check_cancelled()
                 start = s * c * hp * wp
                 for v in range(kw):
                     stacked[:, v] = flat[start + v * dx:start + v * dx + c * hp * wp].reshape(g, cg, hp * wp)
@@ -313,6 +316,7 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
             return
         stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
         for s in range(lo, hi):
+            parallel.check_cancelled()
             _tap_rows(flat, s, 0, cg, c, hp, wp, kw, dx, stacked)
             for u in range(kh):
                 blas.gemm(rows_w[u, 0], stacked[:, u * dy * wp:u * dy * wp + ho * wp], extended,
@@ -369,6 +373,7 @@ def _conv2d_backward_weights_taps(x: np.ndarray, dz: np.ndarray, w_shape: tuple,
         partial = np.zeros((kh, g, kw * cg, og), dtype=x.dtype)   # (u, group, (v, ci), o)
         with blas.one_thread() if threaded else contextlib.nullcontext():
             for s in range(lo, hi):
+                parallel.check_cancelled()
                 dz_ext[..., :wo] = dz[s]
                 for group in range(g):
                     _tap_rows(flat, s, group, cg, c, hp, wp, kw, dx, stacked)

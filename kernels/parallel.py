@@ -8,6 +8,7 @@ range writes its own rows.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -17,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from . import blas
+from .errors import CancelledError
 
 PARALLEL_BYTES = 8 << 20        # below this, one thread is faster than handing work to the pool
 
@@ -48,6 +50,32 @@ def workers_for(count: int, total_bytes: int) -> int:
     return max(1, min(cpus(), 8, count)) if total_bytes >= PARALLEL_BYTES else 1
 
 
+# ------------------------------------------------------------------------------ cancellation
+# A long kernel checks, between its samples, chunks or blocks, whether its call was cancelled or
+# its deadline passed (check_cancelled), so that the server stops computing for a caller who has
+# gone. The event is the calling thread's; the pool's threads see the event of the call they
+# work for.
+_cancel = threading.local()
+
+
+@contextlib.contextmanager
+def cancellable(event):
+    """Kernels run in this block stop at their next check once ``event`` is set (None: never)."""
+    outer = getattr(_cancel, "event", None)
+    _cancel.event = event
+    try:
+        yield
+    finally:
+        _cancel.event = outer
+
+
+def check_cancelled() -> None:
+    event = getattr(_cancel, "event", None)
+    if event is not None and event.is_set():
+        raise CancelledError("the call was cancelled or its deadline passed while its kernel ran; it stopped "
+                             "and nothing was changed")
+
+
 def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None]) -> None:
     """Run work(lo, hi) over [0, count) in contiguous ranges, one per core when the data is big
     enough to pay for it. The first failing range's error is raised."""
@@ -56,7 +84,13 @@ def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None]) -
         work(0, count)
         return
     step = -(-count // workers)
-    futures = [_shared_pool().submit(work, k * step, min(count, (k + 1) * step)) for k in range(workers)]
+    event = getattr(_cancel, "event", None)
+
+    def for_the_call(lo: int, hi: int) -> None:
+        with cancellable(event):
+            work(lo, hi)
+
+    futures = [_shared_pool().submit(for_the_call, k * step, min(count, (k + 1) * step)) for k in range(workers)]
     for future in futures:
         future.result()
 
@@ -84,6 +118,7 @@ def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object]) -
 
     def run(first: int, last: int) -> None:
         for b in range(first, last):
+            check_cancelled()
             results[b] = work(*bounds[b])
 
     for_ranges(len(bounds), count * row_bytes, run)

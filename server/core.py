@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from bnns.kernels import arithmetic, layout, optimizer, pooling
+from bnns.kernels import arithmetic, layout, optimizer, parallel, pooling
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
                                  ResourceExhaustedError, UnavailableError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
@@ -69,10 +69,12 @@ class Core:
     @contextlib.contextmanager
     def _holding(self, entry: Entry):
         """The handle's lock, then a last cancellation check: a call that waited for another call
-        on the same handle and was cancelled meanwhile leaves without touching it."""
+        on the same handle and was cancelled meanwhile leaves without touching it. Its kernels
+        then stop between samples or blocks if it is cancelled while they run."""
         with entry.lock:
             self._check_cancelled()
-            yield
+            with parallel.cancellable(getattr(self._local, "cancelled", None)):
+                yield
 
     @contextlib.contextmanager
     def _committed_at_end(self, filter_obj, training: bool):

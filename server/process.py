@@ -1,7 +1,7 @@
 """A bnns-server in a child process, for tests, benchmarks and anyone embedding the server.
 
 ``ServerProcess(*flags)`` starts ``python -m bnns.server.cli`` with ports chosen by the OS (and,
-with ``address_space_bytes``, under that RLIMIT_AS, as ``prlimit --as`` would), reads
+with ``address_space_bytes``, under ``prlimit --as``), reads
 the real ports from its "listening on" lines, keeps draining its output (a full pipe would stall
 the server once its JSON log filled it) and stops it with SIGTERM, as an operator would.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -27,12 +26,10 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "bnns.server.cli", "--grpc-port", "0", "--http-port", "0", *flags]
         if not http and "--no-http" not in flags:
             cmd.append("--no-http")
-        limit = None
-        if address_space_bytes:   # as `prlimit --as`: a server that tried to allocate past it would fail
-            def limit():
-                resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes, address_space_bytes))
+        if address_space_bytes:   # a server that tried to allocate past it would fail, not eat the machine
+            cmd = ["prlimit", f"--as={int(address_space_bytes)}", "--", *cmd]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, **(env or {})}, preexec_fn=limit)
+                                     env={**os.environ, **(env or {})})
         self.output: collections.deque = collections.deque(maxlen=keep_lines)
         self.ports: dict = {}
         self.host = "127.0.0.1"

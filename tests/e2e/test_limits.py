@@ -328,3 +328,25 @@ def test_a_training_cache_counts_and_is_refused_before_it_is_made():
     with pytest.raises(ResourceExhaustedError, match="training cache"):
         train(64)                                              # about 2 MiB: over the 1 MiB limit
     assert core.registry.get(filter_id).filter.has_training_cache
+
+
+def test_a_cancelled_call_stops_its_kernel_between_samples():
+    """The server stops computing for a caller who has gone: a convolution cancelled early in a
+    16-sample batch stops at its next sample instead of running the batch to its end."""
+    from bnns.kernels.errors import CancelledError
+    from bnns.server.core import Core
+    core = Core()
+    filter_id = core.call("CreateFilter", create_request(c_in=64, c_out=64, hw=48, k=5, pad=2,
+                                                         weights=np.full(64 * 64 * 25, 1e-3, np.float32))).filter_id
+    x = np.ones((16, 64, 48, 48), np.float32)
+    request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=16, **{"in": types_pb2.Buffer(data=x.tobytes())})
+    started = time.perf_counter()
+    core.call("FilterApplyBatch", request)
+    whole = time.perf_counter() - started
+    cancelled = threading.Event()
+    timer = threading.Timer(whole / 8, cancelled.set)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(CancelledError, match="while its kernel ran"):
+        core.call("FilterApplyBatch", request, cancelled=cancelled)
+    assert time.perf_counter() - started < 0.6 * whole, (time.perf_counter() - started, whole)
