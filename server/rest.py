@@ -76,7 +76,7 @@ from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError,
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
-from . import wire
+from . import kserve, wire
 from .core import Core
 from .dataplane import CallIO
 from .errors import HTTP_STATUSES, http_status
@@ -195,6 +195,7 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     verbs = [r.path.rsplit(":", 1)[1] for r in routes if r.filter_scoped and ":" in r.path]
     app.add_api_route("/v1/filters/{filter_id}:{verb}", _unknown_verb_handler(verbs), methods=["POST"],
                       include_in_schema=False)
+    kserve.add_rest_routes(app, core, tenant_of, readiness, settings.max_message_bytes)   # KServe V2 (/v2/models)
 
     default_openapi = app.openapi
 
