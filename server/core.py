@@ -171,7 +171,7 @@ class Core:
         info_parameters = pb.CreateFilterRequest()
         info_parameters.CopyFrom(request)
         codec.strip_tensor_data(info_parameters)
-        entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant)
+        entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant, alias=request.alias)
         for tensor, storage in shared:   # only once the filter exists: a failed create shares nothing
             tensor.array = storage
         return pb.CreateFilterResponse(filter_id=entry.filter_id, info=self._info(entry))

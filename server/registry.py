@@ -11,11 +11,14 @@ filter and the memory goes when the last reference does.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import threading
 from typing import Any, Iterator, Optional
 
-from bnns.kernels.errors import NotFoundError, ResourceExhaustedError
+from bnns.kernels.errors import InvalidArgumentError, NotFoundError, ResourceExhaustedError
+
+_ALIAS = re.compile(r"^(?![ft]-)[A-Za-z0-9_.\-]{1,64}$")
 
 
 @dataclasses.dataclass
@@ -29,6 +32,7 @@ class Entry:
     destroyed: bool = False
     # Server-held optimizer accumulators: (parameter name, optimizer function) -> {block: array}.
     optimizer_state: dict = dataclasses.field(default_factory=dict)
+    alias: str = ""             # the caller's name for the handle (CreateFilterRequest.alias)
 
     @property
     def trainable(self) -> dict:
@@ -55,14 +59,21 @@ def _not_found(handle_id: str, tensor: bool) -> str:
 class Registry:
     def __init__(self, max_handles: int = 0, max_handle_bytes: int = 0):
         self._entries: dict[str, Entry] = {}
+        self._aliases: dict[tuple, str] = {}       # (tenant, alias) -> filter id
         self._lock = threading.Lock()
         self.max_handles = max_handles             # per tenant; 0 = unlimited
         self.max_handle_bytes = max_handle_bytes   # per tenant; 0 = unlimited
 
-    def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "") -> Entry:
+    def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "") -> Entry:
         filter_id = ("t-" if kind == TENSOR else "f-") + secrets.token_hex(8)
-        entry = Entry(filter_id, kind, filter_obj, info_parameters, owner)
+        if alias and not _ALIAS.match(alias):
+            raise InvalidArgumentError(f"alias {alias!r} is not a handle name: 1 to 64 letters, digits, '_', '.' or "
+                                       "'-', not starting with 'f-' or 't-'")
+        entry = Entry(filter_id, kind, filter_obj, info_parameters, owner, alias=alias)
         with self._lock:
+            if alias and (owner, alias) in self._aliases:
+                raise InvalidArgumentError(f"alias {alias!r} already names live filter {self._aliases[(owner, alias)]}; "
+                                           "destroy it or choose another alias")
             mine = [e for e in self._entries.values() if e.owner == owner]
             if self.max_handles and len(mine) >= self.max_handles:
                 raise ResourceExhaustedError(
@@ -76,7 +87,14 @@ class Registry:
                         f"{entry.bytes_held} bytes and the tenant's filters and tensors already hold {held}, over "
                         f"max_handle_bytes {self.max_handle_bytes}")
             self._entries[filter_id] = entry
+            if alias:
+                self._aliases[(owner, alias)] = filter_id
         return entry
+
+    def resolve_alias(self, name: str, owner: str = "") -> str:
+        """The id of the tenant's filter aliased ``name``; ``name`` itself when it is no alias."""
+        with self._lock:
+            return self._aliases.get((owner, name), name)
 
     def get(self, filter_id: str, owner: Optional[str] = "") -> Entry:
         """The live filter; owner None skips the tenant check (metrics labels only)."""
@@ -100,6 +118,8 @@ class Registry:
             if entry is None or entry.owner != owner or (entry.kind == TENSOR) != tensor:
                 raise NotFoundError(_not_found(filter_id, tensor))
             del self._entries[filter_id]
+            if entry.alias:
+                self._aliases.pop((owner, entry.alias), None)
         entry.destroyed = True
         return entry
 

@@ -230,3 +230,37 @@ def test_models_are_the_callers_tenants_handles(guarded_server):
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
     assert httpx.get(f"{guarded_server.http_url}/v2", timeout=30).status_code == 200   # server metadata: open
     as_a.close()
+
+
+# ---------------------------------------------------------------------------------- aliases
+
+LAPLACIAN = {"convolution": {
+    "i_desc": {"layout": "DATA_LAYOUT_IMAGE_CHW", "size": [3, 3, 1]},
+    "w_desc": {"layout": "DATA_LAYOUT_CONVOLUTION_WEIGHTS_OIHW", "size": [3, 3, 1, 1],
+               "data": {"values": [0, 1, 0, 1, -4, 1, 0, 1, 0]}},
+    "o_desc": {"layout": "DATA_LAYOUT_IMAGE_CHW", "size": [3, 3, 1]},
+    "x_padding": 1, "y_padding": 1}}
+
+
+def test_a_model_is_found_by_the_alias_given_at_create(server, http_client):
+    made = httpx.post(f"{server.http_url}/v1/filters", json={**LAPLACIAN, "alias": "laplacian"}, timeout=30)
+    assert made.status_code == 200, made.text
+    filter_id = made.json()["filter_id"]
+    try:
+        again = httpx.post(f"{server.http_url}/v1/filters", json={**LAPLACIAN, "alias": "laplacian"}, timeout=30)
+        assert again.status_code == 400 and filter_id in again.json()["error"]["message"]
+        x = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)
+        result = http_client.infer("laplacian", [http_input("in", x)])
+        np.testing.assert_array_equal(result.as_numpy("out").reshape(-1),
+                                      [2, 1, -4, -3, 0, -7, -16, -11, -22])
+        assert result.get_response()["model_name"] == "laplacian"
+        assert grpc_run(server, "laplacian", {"in": x})["outputs"]["out"]["data"][:3] == [2.0, 1.0, -4.0]
+    finally:
+        httpx.delete(f"{server.http_url}/v1/filters/{filter_id}", timeout=30)
+    assert not http_client.is_model_ready("laplacian")     # the alias goes with the handle
+
+
+@pytest.mark.parametrize("alias", ["f-lookslikeanid", "has space", "x" * 65])
+def test_an_alias_that_is_no_name_is_refused(server, alias):
+    made = httpx.post(f"{server.http_url}/v1/filters", json={**LAPLACIAN, "alias": alias}, timeout=30)
+    assert made.status_code == 400 and "alias" in made.json()["error"]["message"]

@@ -156,7 +156,7 @@ class MessageChunk(_message.Message):
     def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class CreateFilterRequest(_message.Message):
-    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "filter_parameters")
+    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "filter_parameters", "alias")
     CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     TRANSPOSED_CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     FULLY_CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +167,7 @@ class CreateFilterRequest(_message.Message):
     ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
     FUSED_FIELD_NUMBER: _ClassVar[int]
     FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
     convolution: _types_pb2.ConvolutionParameters
     transposed_convolution: _types_pb2.ConvolutionParameters
     fully_connected: _types_pb2.FullyConnectedParameters
@@ -177,7 +178,8 @@ class CreateFilterRequest(_message.Message):
     arithmetic: _types_pb2.ArithmeticParameters
     fused: _types_pb2.FusedParameters
     filter_parameters: _types_pb2.FilterParameters
-    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
+    alias: str
+    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., alias: _Optional[str] = ...) -> None: ...
 
 class FilterInfo(_message.Message):
     __slots__ = ("filter_id", "kind", "parameters", "bytes_held", "trainable")
