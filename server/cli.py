@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from grpc_health.v1 import health_pb2
 
-from . import codec, rest, settings as settings_mod
+from . import calllog, codec, rest, settings as settings_mod
 from . import auth
 from .core import Core
 from .dataplane import SharedMemoryTable
@@ -57,6 +57,7 @@ def serve(settings: settings_mod.Settings) -> int:
         log.info("REST serving on %s:%d", settings.host, http_port)
         print(f"bnns-server: REST listening on {settings.host}:{http_port}{auth.tls_suffix(settings)}", flush=True)
     ready.set()
+    summary = calllog.CallSummary(core.metrics, settings.log_summary_seconds).start()
     stop_event.wait()
     ready.clear()                                   # REST /v2/health/ready -> 503
     if health_servicer is not None:
@@ -65,6 +66,7 @@ def serve(settings: settings_mod.Settings) -> int:
         grpc_server.stop(settings.grace_seconds).wait()
     if http_server is not None:
         rest.stop_http(http_server, http_thread, settings.grace_seconds)
+    summary.stop()                                  # the calls since the last summary, drained ones included
     log.info("stopped")
     return 0
 

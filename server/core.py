@@ -139,7 +139,7 @@ class Core:
             sent = (response.ByteSize() if response is not None else 0) + (
                 sum(a.nbytes for a in io.results.values()) if io is not None and not embed else 0)
             self.metrics.observe(rpc, kind, status, seconds, received, sent)
-            log.info("%s %s", rpc, status, extra={
+            log.debug("%s %s", rpc, status, extra={   # per call at DEBUG; server/calllog.py sums up at INFO
                 "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
                 "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
                 "ms": round(seconds * 1e3, 3)})

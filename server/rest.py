@@ -76,7 +76,7 @@ from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError,
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
-from . import kserve, wire
+from . import calllog, kserve, wire
 from .core import Core
 from .dataplane import CallIO
 from .errors import HTTP_STATUSES, http_status
@@ -185,7 +185,8 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
                      "application/x-protobuf`. Tensors go as `values` number lists (small, from curl) "
                      "or base64 `data` (raw little-endian elements)."))
     app.state.authenticator = authenticator if authenticator is not None else Authenticator.from_settings(settings)
-    examples = worked_examples()
+    with calllog.quiet_calls():   # the server's own calls, not traffic: never logged
+        examples = worked_examples()
     routes = rest_routes(core)
     for route in routes:
         app.add_api_route(route.path, _endpoint(route, core, settings.max_message_bytes), methods=[route.http_method],

@@ -27,6 +27,7 @@ class Settings:
     grace_seconds: float = 10.0            # SIGTERM: how long in-flight calls may finish
     shared_memory: bool = True             # RegisterSharedMemory and shared-memory Buffers (same host)
     log_level: str = "INFO"
+    log_summary_seconds: float = 60.0      # INFO line of calls served per interval (0 = only at stop)
     # Authentication and TLS (server/auth.py). No tokens = open mode, loopback only unless allow_open.
     token_file: str = ""                   # lines "token tenant"
     tokens: str = dataclasses.field(default="", repr=False)   # BNNS_TOKENS "tok=tenant,...": environment only
@@ -50,7 +51,10 @@ _FLAGS = {
     "max_streamed_bytes": ("BNNS_MAX_STREAMED_BYTES", int, "largest message sent in chunks (ChunkedCall), bytes"),
     "workers": ("BNNS_WORKERS", int, "gRPC worker threads"),
     "grace_seconds": ("BNNS_GRACE_SECONDS", float, "seconds in-flight calls get to finish on SIGTERM"),
-    "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR"),
+    "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG (a line per call), INFO (a summary of calls per interval), "
+                  "WARNING or ERROR"),
+    "log_summary_seconds": ("BNNS_LOG_SUMMARY_SECONDS", float,
+                            "seconds between INFO summaries of the calls served (0 = only at stop)"),
     "token_file": ("BNNS_TOKEN_FILE", str, "file of 'token tenant' lines; with it (or BNNS_TOKENS=tok=tenant,...) "
                    "every BNNSService call needs 'authorization: Bearer <token>'"),
     "tls_cert": ("BNNS_TLS_CERT", str, "PEM certificate: TLS for gRPC and HTTPS for REST (with --tls-key)"),

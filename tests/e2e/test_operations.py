@@ -22,7 +22,7 @@ from .test_server_grpc import create_request
 
 @pytest.fixture(scope="module")
 def server():
-    process = ServerProcess(http=True)
+    process = ServerProcess("--log-level", "DEBUG", http=True)   # a log line per call
     yield process
     assert process.stop() == 0
 

@@ -1,0 +1,48 @@
+"""What a newcomer sees when the server starts and serves: a quiet log (issue 15, rough edge 1)
+and a one-line refusal when a port is taken (rough edge 2)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from bnns.server.process import ServerProcess
+
+
+def records(server):
+    return [json.loads(line) for line in list(server.output) if line.startswith("{")]
+
+
+def test_start_up_logs_no_calls_and_no_colour_codes():
+    server = ServerProcess(http=True)
+    try:
+        assert httpx.get(server.http_url + "/docs", timeout=30).status_code == 200
+    finally:
+        assert server.stop() == 0
+    text = "".join(server.output)
+    assert "\x1b[" not in text and "color_message" not in text
+    assert not [r for r in records(server) if "rpc" in r], "the /docs examples were logged as calls"
+    assert len(records(server)) <= 8, text
+
+
+def test_calls_are_summed_up_at_info_and_listed_one_by_one_at_debug():
+    quiet = ServerProcess("--log-summary-seconds", "0.5", http=True)
+    loud = ServerProcess("--log-level", "DEBUG", http=True)
+    try:
+        for server in (quiet, loud):
+            for _ in range(3):
+                assert httpx.get(server.http_url + "/v1/filters", timeout=30).status_code == 200
+        deadline = time.monotonic() + 10
+        while not any("served" in r["message"] for r in records(quiet)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        assert quiet.stop() == 0 and loud.stop() == 0
+    summaries = [r for r in records(quiet) if r["message"].startswith("served")]
+    assert summaries and summaries[0]["calls"] == 3 and "ListFilters OK 3" in summaries[0]["message"]
+    assert not [r for r in records(quiet) if r.get("rpc")], "per-call lines at INFO"
+    per_call = [r for r in records(loud) if r.get("rpc") == "ListFilters"]
+    assert len(per_call) == 3 and all(r["level"] == "DEBUG" for r in per_call)
+    assert not [r for r in records(loud) if r.get("rpc") and r.get("rpc") != "ListFilters"], \
+        "the /docs examples were logged as calls at DEBUG"
