@@ -46,3 +46,38 @@ def test_calls_are_summed_up_at_info_and_listed_one_by_one_at_debug():
     assert len(per_call) == 3 and all(r["level"] == "DEBUG" for r in per_call)
     assert not [r for r in records(loud) if r.get("rpc") and r.get("rpc") != "ListFilters"], \
         "the /docs examples were logged as calls at DEBUG"
+
+
+# ------------------------------------------------------------------------------- busy ports
+
+import socket            # noqa: E402  (grouped with the tests that use it)
+import subprocess        # noqa: E402
+import sys               # noqa: E402
+
+import pytest            # noqa: E402
+
+
+@pytest.fixture
+def taken_port():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    yield holder.getsockname()[1]
+    holder.close()
+
+
+@pytest.mark.parametrize("flag,other,door", [("--grpc-port", "--http-port", "gRPC"), ("--http-port", "--grpc-port", "REST")])
+def test_a_taken_port_is_one_line_and_exit_code_2_before_anything_serves(taken_port, flag, other, door):
+    done = subprocess.run([sys.executable, "-m", "bnns.server.cli", flag, str(taken_port), other, "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    said = [line for line in done.stderr.splitlines() if not line.startswith("{")]   # not the JSON log
+    assert said == [(f"bnns-server: {door} port {taken_port} on 127.0.0.1 is not available "
+                                   f"(Address already in use): stop what holds it or choose another with {flag}")]
+    assert "listening" not in done.stdout and "Traceback" not in done.stderr
+
+
+def test_the_same_port_for_both_doors_is_refused():
+    done = subprocess.run([sys.executable, "-m", "bnns.server.cli", "--grpc-port", "50999", "--http-port", "50999"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "both given port 50999" in done.stderr and "listening" not in done.stdout
