@@ -76,7 +76,7 @@ from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError,
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
-from . import calllog, kserve, wire
+from . import calllog, docs_ui, kserve, wire
 from .core import Core
 from .dataplane import CallIO
 from .errors import HTTP_STATUSES, http_status
@@ -197,6 +197,7 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     app.add_api_route("/v1/filters/{filter_id}:{verb}", _unknown_verb_handler(verbs), methods=["POST"],
                       include_in_schema=False)
     kserve.add_rest_routes(app, core, tenant_of, readiness, settings.max_message_bytes)   # KServe V2 (/v2/models)
+    docs_ui.install(app)   # Swagger UI from the package, not a CDN
 
     default_openapi = app.openapi
 

@@ -81,3 +81,25 @@ def test_the_same_port_for_both_doors_is_refused():
     done = subprocess.run([sys.executable, "-m", "bnns.server.cli", "--grpc-port", "50999", "--http-port", "50999"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "both given port 50999" in done.stderr and "listening" not in done.stdout
+
+
+# ------------------------------------------------------------------------- /docs offline
+
+import re                # noqa: E402
+
+
+def test_docs_page_loads_swagger_ui_from_the_server_not_a_cdn():
+    server = ServerProcess(http=True)
+    try:
+        with httpx.Client(base_url=server.http_url, timeout=30) as http:
+            page = http.get("/docs")
+            assert page.status_code == 200 and "swagger-ui" in page.text
+            assert "https://" not in page.text and "http://" not in page.text, "an asset from outside"
+            assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', page.text)
+            assert {a.rsplit("/", 1)[1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+            for asset in assets:
+                response = http.get(asset)
+                assert response.status_code == 200 and len(response.content) > 100, asset
+            assert http.get("/redoc").status_code == 404      # FastAPI's CDN-only page is gone
+    finally:
+        assert server.stop() == 0
