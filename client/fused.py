@@ -19,7 +19,7 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .arithmetic import BNNSArithmeticOperand, BNNSLayerParametersArithmetic
-from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
+from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase, buffer_of, read_only
 from .normalization import BNNSLayerParametersNormalization
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, _desc)
@@ -328,8 +328,8 @@ class FusedParametersLayer(Layer):
         else:
             inputs = [d for d in (input_a, input_b, input_c) if d is not None]
             grads = [generating_input_a_gradient, generating_input_b_gradient, generating_input_c_gradient][:len(inputs)]
-        fused_apply_backward(self.filter, batch_size, [d.data if d is not None else None for d in inputs], [], grads,
-                             [], output.data if output is not None else None, 0, output_gradient, 0,
+        fused_apply_backward(self.filter, batch_size, [buffer_of(d, "input") for d in inputs], [], grads,
+                             [], buffer_of(output, "output"), 0, read_only(output_gradient), 0,
                              list(generating_parameter_gradients))
 
 
