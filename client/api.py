@@ -23,6 +23,7 @@ from bnns.v1 import types_pb2
 
 from . import backend as backend_mod
 from . import bindings
+from . import session as sessions
 from . import constants as C
 from .structs import (BNNSFilterParameters, BNNSLayerParametersConvolution, BNNSLayerParametersFullyConnected,
                       BNNSNDArrayDescriptor, flat_elements)
@@ -266,6 +267,7 @@ def create_filter(kind: str, layer_params, filter_params: Optional[BNNSFilterPar
     response = backend.call("CreateFilter", request)
     handle = (filter_class or BNNSFilter)(backend, response.filter_id, kind, input_geometry, output_geometry,
                                           weights_geometry, bias_geometry, **extra)
+    sessions.track(handle)    # an open bnns.session() keeps it alive and destroys it at its end
     if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
         trainables = getattr(layer_params, "trainables", lambda: {})()
         for name, desc in trainables.items():

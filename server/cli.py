@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 from grpc_health.v1 import health_pb2
 
-from . import calllog, codec, rest, settings as settings_mod
+from . import calllog, codec, leases, rest, settings as settings_mod
 from . import auth
 from .core import Core
 from .dataplane import SharedMemoryTable
@@ -24,7 +24,8 @@ log = logging.getLogger("bnns.server")
 
 
 def build_core(settings: settings_mod.Settings) -> Core:
-    return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes),
+    return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes,
+                         default_lease_seconds=settings.lease_seconds),
                 codec.Limits(max_tensor_bytes=settings.max_tensor_bytes, max_request_bytes=settings.max_request_bytes),
                 SharedMemoryTable(enabled=settings.shared_memory))
 
@@ -95,6 +96,8 @@ def serve(settings: settings_mod.Settings) -> int:
         print(f"bnns-server: REST listening on {settings.host}:{http_port}{auth.tls_suffix(settings)}", flush=True)
     ready.set()
     summary = calllog.CallSummary(core.metrics, settings.log_summary_seconds).start()
+    reaper = leases.Reaper(core.registry, core.metrics.registry, leases.Reaper.interval_for(settings.lease_seconds))
+    reaper.start()
     stop_event.wait()
     ready.clear()                                   # REST /v2/health/ready -> 503
     if health_servicer is not None:
@@ -103,6 +106,7 @@ def serve(settings: settings_mod.Settings) -> int:
         grpc_server.stop(settings.grace_seconds).wait()
     if http_server is not None:
         rest.stop_http(http_server, http_thread, settings.grace_seconds)
+    reaper.stop()
     summary.stop()                                  # the calls since the last summary, drained ones included
     log.info("stopped")
     return 0

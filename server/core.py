@@ -171,7 +171,8 @@ class Core:
         info_parameters = pb.CreateFilterRequest()
         info_parameters.CopyFrom(request)
         codec.strip_tensor_data(info_parameters)
-        entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant, alias=request.alias)
+        entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant, alias=request.alias,
+                                   lease_seconds=request.lease_seconds)
         for tensor, storage in shared:   # only once the filter exists: a failed create shares nothing
             tensor.array = storage
         return pb.CreateFilterResponse(filter_id=entry.filter_id, info=self._info(entry))
@@ -207,6 +208,10 @@ class Core:
     def destroy_filter(self, request: pb.DestroyFilterRequest, io: CallIO) -> pb.DestroyFilterResponse:
         self.registry.remove(request.filter_id, io.tenant)
         return pb.DestroyFilterResponse()
+
+    def keep_alive(self, request: pb.KeepAliveRequest, io: CallIO) -> pb.KeepAliveResponse:
+        missing, lease = self.registry.renew(list(request.handle_ids), io.tenant)
+        return pb.KeepAliveResponse(missing=missing, lease_seconds=lease)
 
     @staticmethod
     def _info(entry: Entry) -> pb.FilterInfo:

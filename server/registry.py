@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import math
 import secrets
 import threading
+import time
 from typing import Any, Iterator, Optional
 
 from bnns.kernels.errors import InvalidArgumentError, NotFoundError, ResourceExhaustedError
@@ -33,6 +35,8 @@ class Entry:
     # Server-held optimizer accumulators: (parameter name, optimizer function) -> {block: array}.
     optimizer_state: dict = dataclasses.field(default_factory=dict)
     alias: str = ""             # the caller's name for the handle (CreateFilterRequest.alias)
+    lease_seconds: float = 0.0  # destroyed after this long unused; 0 = no lease
+    last_used: float = dataclasses.field(default_factory=time.monotonic)
 
     @property
     def trainable(self) -> dict:
@@ -57,19 +61,25 @@ def _not_found(handle_id: str, tensor: bool) -> str:
 
 
 class Registry:
-    def __init__(self, max_handles: int = 0, max_handle_bytes: int = 0):
+    def __init__(self, max_handles: int = 0, max_handle_bytes: int = 0, default_lease_seconds: float = 0.0):
         self._entries: dict[str, Entry] = {}
         self._aliases: dict[tuple, str] = {}       # (tenant, alias) -> filter id
         self._lock = threading.Lock()
         self.max_handles = max_handles             # per tenant; 0 = unlimited
         self.max_handle_bytes = max_handle_bytes   # per tenant; 0 = unlimited
+        self.default_lease_seconds = default_lease_seconds   # a handle's lease when its create names none
 
-    def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "") -> Entry:
+    def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "",
+            lease_seconds: float = 0.0) -> Entry:
         filter_id = ("t-" if kind == TENSOR else "f-") + secrets.token_hex(8)
+        if not (math.isfinite(lease_seconds) and lease_seconds >= 0):
+            raise InvalidArgumentError(f"lease_seconds {lease_seconds} must be a finite number >= 0 (0 = the "
+                                       "server's default)")
         if alias and not _ALIAS.match(alias):
             raise InvalidArgumentError(f"alias {alias!r} is not a handle name: 1 to 64 letters, digits, '_', '.' or "
                                        "'-', not starting with 'f-' or 't-'")
-        entry = Entry(filter_id, kind, filter_obj, info_parameters, owner, alias=alias)
+        entry = Entry(filter_id, kind, filter_obj, info_parameters, owner, alias=alias,
+                      lease_seconds=float(lease_seconds) or self.default_lease_seconds)
         with self._lock:
             if alias and (owner, alias) in self._aliases:
                 raise InvalidArgumentError(f"alias {alias!r} already names live filter {self._aliases[(owner, alias)]}; "
@@ -110,7 +120,47 @@ class Registry:
         if entry is None or (owner is not None and entry.owner != owner) or (entry.kind == TENSOR) != tensor:
             # Another tenant's handle is reported exactly like one that never existed.
             raise NotFoundError(_not_found(handle_id, tensor))
+        if owner is not None:                       # any use by its tenant renews the lease
+            entry.last_used = time.monotonic()
         return entry
+
+    def renew(self, handle_ids, owner: str = "") -> tuple:
+        """KeepAlive: renew the tenant's handles (all of them when ``handle_ids`` is empty).
+        Returns (ids not live, the shortest lease among those renewed; 0 = none has one)."""
+        now, missing, leases = time.monotonic(), [], []
+        with self._lock:
+            if handle_ids:
+                found = [(i, self._entries.get(i)) for i in handle_ids]
+            else:
+                found = [(e.filter_id, e) for e in self._entries.values() if e.owner == owner]
+            for handle_id, entry in found:
+                if entry is None or entry.owner != owner:
+                    missing.append(handle_id)
+                    continue
+                entry.last_used = now
+                if entry.lease_seconds:
+                    leases.append(entry.lease_seconds)
+        return missing, min(leases, default=0.0)
+
+    def expire(self, now: Optional[float] = None) -> list:
+        """Remove the handles whose lease ran out (unused for longer than it) and return them. A
+        handle a call is using right now (its lock held) is renewed instead."""
+        now = time.monotonic() if now is None else now
+        expired = []
+        with self._lock:
+            for handle_id, entry in list(self._entries.items()):
+                if not entry.lease_seconds or now - entry.last_used <= entry.lease_seconds:
+                    continue
+                if entry.lock.locked():
+                    entry.last_used = now
+                    continue
+                del self._entries[handle_id]
+                if entry.alias:
+                    self._aliases.pop((entry.owner, entry.alias), None)
+                expired.append(entry)
+        for entry in expired:
+            entry.destroyed = True
+        return expired
 
     def remove(self, filter_id: str, owner: str = "", tensor: bool = False) -> Entry:
         with self._lock:

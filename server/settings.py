@@ -21,6 +21,11 @@ class Settings:
     max_tensor_bytes: int = 0              # one tensor of a request; 0 = only max_message_bytes
     max_handles: int = 0                   # live filters per tenant; 0 = unlimited
     max_handle_bytes: int = 0              # bytes held by one tenant's filters; 0 = unlimited
+    # A handle unused this long is destroyed (server/leases.py); 0 = handles live until destroyed.
+    # 15 minutes: a killed client's weights and cached activations come back within a quarter
+    # hour, while a live client keeps its handles by using them (any call renews) or through the
+    # SDK's session (KeepAlive), and a paused notebook or a long evaluation fits in the window.
+    lease_seconds: float = 900.0
     max_request_bytes: int = 0             # one request (its tensors and all); 0 = only the message caps
     max_streamed_bytes: int = 4 * GIB      # one message sent through ChunkedCall
     workers: int = 8                       # gRPC thread pool
@@ -46,6 +51,9 @@ _FLAGS = {
     "max_tensor_bytes": ("BNNS_MAX_TENSOR_BYTES", int, "largest single tensor in a request, bytes (0 = no own cap)"),
     "max_handles": ("BNNS_MAX_HANDLES", int, "live filters per tenant (0 = unlimited)"),
     "max_handle_bytes": ("BNNS_MAX_HANDLE_BYTES", int, "bytes one tenant's filters may hold (0 = unlimited)"),
+    "lease_seconds": ("BNNS_LEASE_SECONDS", float,
+                      "destroy a filter or tensor left unused this long, unless its create asked for another "
+                      "lease (0 = live until destroyed)"),
     "max_request_bytes": ("BNNS_MAX_REQUEST_BYTES", int,
                           "bytes of one request's tensors, streamed or not (0 = only the message caps)"),
     "max_streamed_bytes": ("BNNS_MAX_STREAMED_BYTES", int, "largest message sent in chunks (ChunkedCall), bytes"),
