@@ -76,7 +76,7 @@ from bnns.kernels.errors import (BNNSError, InvalidArgumentError, NotFoundError,
 from bnns.v1 import service_pb2, types_pb2
 
 from .auth import Authenticator, uvicorn_tls_options
-from . import calllog, docs_ui, kserve, wire
+from . import calllog, docs_ui, kserve, openapi_doc, wire
 from .core import Core
 from .dataplane import CallIO
 from .errors import HTTP_STATUSES, http_status
@@ -144,6 +144,8 @@ def rest_routes(core: Core) -> list[RestRoute]:
     """One RestRoute per RPC of the service, in the contract's order."""
     routes = []
     for method in SERVICE.methods:
+        if method.name == "ChunkedCall":   # gRPC streaming transport only: no REST route could serve it
+            continue
         request_cls = getattr(service_pb2, method.input_type.name)
         if method.name in _LIFECYCLE:
             http_method, path, summary = _LIFECYCLE[method.name]
@@ -198,12 +200,14 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
                       include_in_schema=False)
     kserve.add_rest_routes(app, core, tenant_of, readiness, settings.max_message_bytes)   # KServe V2 (/v2/models)
     docs_ui.install(app)   # Swagger UI from the package, not a CDN
+    openapi_doc.exclusive_handle_routes(app)   # {filter_id} never swallows the :verb paths
 
     default_openapi = app.openapi
 
     def openapi() -> dict:   # FastAPI's document plus the one error schema every route refers to
         if app.openapi_schema is None:
             default_openapi().setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+            openapi_doc.describe_messages(app.openapi_schema)   # JSON Schemas generated from the messages
         return app.openapi_schema
 
     app.openapi = openapi
@@ -232,7 +236,10 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     async def http_error(request: Request, error: StarletteHTTPException):
         message = (f"no route {request.method} {request.url.path}; see /docs" if error.status_code == 404
                    else f"{request.method} {request.url.path}: {error.detail}")
-        return error_response(_status_name(error.status_code), message, error.status_code, headers=error.headers)
+        headers = error.headers
+        if error.status_code == 405:   # the methods this path really has (not those of a route it only resembles)
+            headers = {**(headers or {}), "Allow": ", ".join(openapi_doc.allowed_methods(request.app, request.scope))}
+        return error_response(_status_name(error.status_code), message, error.status_code, headers=headers)
 
     return app
 
@@ -337,10 +344,8 @@ def _query_flag(request: Request, name: str) -> bool:
     raw = request.query_params.get(name)
     if raw is None:
         return False
-    if raw.lower() in ("", "1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
+    if raw in ("true", "false"):   # the OpenAPI document says boolean: exactly its two spellings
+        return raw == "true"
     raise InvalidArgumentError(f"query parameter {name}={raw!r} must be true or false")
 
 
