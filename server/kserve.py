@@ -234,24 +234,23 @@ def add_rest_routes(app: FastAPI, core: Core, tenant_of, readiness: Callable[[],
     async def server_metadata() -> dict:
         return {"name": SERVER_NAME, "version": server_version(), "extensions": EXTENSIONS}
 
-    async def model_metadata(name: str, version: str = "", tenant: str = Depends(tenant_of)) -> Response:
+    async def model_metadata(request: Request, name: str, tenant: str = Depends(tenant_of)) -> Response:
         try:
-            return JSONResponse(metadata(resolve(core, tenant, name, version)))
+            return JSONResponse(metadata(resolve(core, tenant, name, _version(request))))
         except BNNSError as error:
             return _v2_error(error.status, error.message)
 
-    async def model_ready(name: str, version: str = "", tenant: str = Depends(tenant_of)) -> Response:
+    async def model_ready(request: Request, name: str, tenant: str = Depends(tenant_of)) -> Response:
         try:
-            resolve(core, tenant, name, version)
+            resolve(core, tenant, name, _version(request))
         except BNNSError as error:
             return _v2_error(error.status, error.message)
         return JSONResponse({"name": name, "ready": bool(readiness())}, status_code=200 if readiness() else 503)
 
-    async def model_infer(request: Request, name: str, version: str = "",
-                          tenant: str = Depends(tenant_of)) -> Response:
+    async def model_infer(request: Request, name: str, tenant: str = Depends(tenant_of)) -> Response:
         try:
             body = await _read_body(request, max_body_bytes)
-            return await run_in_threadpool(_rest_infer, core, tenant, name, version, request, body)
+            return await run_in_threadpool(_rest_infer, core, tenant, name, _version(request), request, body)
         except BNNSError as error:
             return _v2_error(error.status, error.message)
         except Exception:   # a bug: keep serving, log the trace
@@ -259,12 +258,36 @@ def add_rest_routes(app: FastAPI, core: Core, tenant_of, readiness: Callable[[],
             return _v2_error("INTERNAL", "internal error in infer; the server log has the details")
 
     for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
-        app.add_api_route(prefix, model_metadata, methods=["GET"], tags=["KServe V2"],
-                          summary="Model metadata: a filter's inputs and outputs for this entry point")
+        versioned = [{"name": "version", "in": "path", "required": True, "schema": {"type": "string",
+                      "enum": [FORWARD, BACKWARD]}, "description": "The entry point: forward or backward."}] \
+            if "{version}" in prefix else []
+        extra = {"parameters": versioned} if versioned else {}
+        app.add_api_route(prefix, model_metadata, methods=["GET"], tags=["KServe V2"], responses=_V2_ERRORS,
+                          summary="Model metadata: a filter's inputs and outputs for this entry point",
+                          openapi_extra=extra)
         app.add_api_route(prefix + "/ready", model_ready, methods=["GET"], tags=["KServe V2"],
-                          summary="Model readiness: 200 when the filter is live and the server serving")
+                          responses={**_V2_ERRORS, 503: {"description": "The server is draining"}},
+                          summary="Model readiness: 200 when the filter is live and the server serving",
+                          openapi_extra=extra)
         app.add_api_route(prefix + "/infer", model_infer, methods=["POST"], tags=["KServe V2"],
-                          summary="Inference: forward (version forward) or backward (version backward)")
+                          responses={**_V2_ERRORS, 413: {"description": "Over a size limit", "content": _V2_ERROR_BODY}},
+                          summary="Inference: forward (version forward) or backward (version backward)",
+                          openapi_extra={**extra, "requestBody": {"required": True, "content": {
+                              "application/json": {"schema": {"type": "object"}},
+                              "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+
+
+def _version(request: Request) -> str:
+    return request.path_params.get("version", "")
+
+
+_V2_ERROR_BODY = {"application/json": {"schema": {"type": "object", "required": ["error"],
+                                                  "properties": {"error": {"type": "string"}}}}}
+_V2_ERRORS = {code: {"description": text, "content": _V2_ERROR_BODY} for code, text in (
+    (400, "Bad request: malformed body, wrong input name, datatype or shape"),
+    (401, "No valid bearer token (when the server has tokens)"),
+    (404, "No such model (filter handle or alias of the caller's tenant) or version"),
+    (409, "The filter's kind is not served by the V2 API"))}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

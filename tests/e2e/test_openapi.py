@@ -104,3 +104,13 @@ def test_405_names_the_methods_the_path_has(http, method, path, allow):
 @pytest.mark.parametrize("flag,status", [("true", 200), ("false", 200), ("", 400), ("1", 400), ("yes", 400)])
 def test_values_query_flag_is_a_boolean(http, flag, status):
     assert http.get(f"/v1/filters?values={flag}").status_code == status
+
+
+def test_v2_routes_document_their_errors_and_take_the_version_from_the_path_only(document):
+    v2 = {path: item for path, item in document["paths"].items() if path.startswith("/v2/models")}
+    assert len(v2) == 6
+    for path, item in v2.items():
+        for operation in item.values():
+            assert not [p for p in operation.get("parameters", []) if p["in"] == "query"], path
+            assert {"400", "401", "404"} <= set(operation["responses"]), path
+            assert ("{version}" in path) == any(p["name"] == "version" for p in operation["parameters"]), path
