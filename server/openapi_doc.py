@@ -58,8 +58,7 @@ def _scalar(field: d.FieldDescriptor) -> dict:
                 "pattern": r"^[A-Za-z0-9+/_-]*={0,2}$"}
     if kind == d.FieldDescriptor.TYPE_ENUM:
         values = field.enum_type.values
-        return {"oneOf": [{"type": "string", "enum": [v.name for v in values]},
-                          {"type": "integer", "enum": [v.number for v in values]}],
+        return {"enum": [v.name for v in values] + [v.number for v in values],
                 "description": f"enum {field.enum_type.full_name}, by name or number"}
     raise ValueError(f"no JSON schema for field type {kind} of {field.full_name}")
 

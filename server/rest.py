@@ -492,13 +492,14 @@ _ERRORS = {
     "404": "NOT_FOUND: no live filter with that id",
     "409": "FAILED_PRECONDITION: the filter is not in a state to serve this call",
     "413": "RESOURCE_EXHAUSTED: body over max_message_bytes, or another configured limit",
+    "405": "A method this path does not serve (e.g. GET on a :verb path); the Allow header names those it does",
     "501": "UNIMPLEMENTED: this build does not serve the RPC or the feature",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _PATH_PARAMETERS = {
-    "filter_id": {"example": _EXAMPLE_ID, "description": "The handle CreateFilter returned."},
-    "tensor_id": {"example": "t-0123456789abcdef", "description": "The id CreateTensor returned."},
+    "filter_id": {"example": _EXAMPLE_ID, "description": "The handle CreateFilter returned (ids hold no ':')."},
+    "tensor_id": {"example": "t-0123456789abcdef", "description": "The id CreateTensor returned (ids hold no ':')."},
     "name": {"example": "batch-in", "description": "The name the region was registered under."},
 }
 
@@ -527,7 +528,8 @@ def _description(route: RestRoute) -> str:
 def _openapi_operation(route: RestRoute, examples: dict) -> dict:
     parameters = []
     if route.path_field:
-        parameters.append({"name": route.path_field, "in": "path", "required": True, "schema": {"type": "string"},
+        parameters.append({"name": route.path_field, "in": "path", "required": True,
+                           "schema": {"type": "string", **({"pattern": "^[^:/]+$"} if route.path_field != "name" else {})},
                            **_PATH_PARAMETERS[route.path_field]})
     if route.returns_buffers:
         parameters.append({"name": "values", "in": "query", "required": False,

@@ -114,3 +114,13 @@ def test_v2_routes_document_their_errors_and_take_the_version_from_the_path_only
             assert not [p for p in operation.get("parameters", []) if p["in"] == "query"], path
             assert {"400", "401", "404"} <= set(operation["responses"]), path
             assert ("{version}" in path) == any(p["name"] == "version" for p in operation["parameters"]), path
+
+
+def test_handle_ids_are_documented_without_colons_and_405_is_documented(document):
+    for path, verb, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] in ("filter_id", "tensor_id"):
+                assert parameter["schema"]["pattern"] == "^[^:/]+$", path
+        assert "405" in operation["responses"], (path, verb)
+    enum = document["components"]["schemas"]["bnns.v1.NDArrayDescriptor"]["properties"]["layout"]["anyOf"][0]["enum"]
+    assert "DATA_LAYOUT_IMAGE_CHW" in enum and 0x30000 in enum        # by name or by Apple's raw value
