@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import grpc
 import numpy as np
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -223,7 +223,8 @@ def _elements(tensor: InputTensor, count: int):
 # ------------------------------------------------------------------------------------ REST
 
 def _v2_error(status: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=http_status(status))   # the V2 error object
+    challenge = {"WWW-Authenticate": "Bearer"} if status == "UNAUTHENTICATED" else None   # RFC 6750
+    return JSONResponse({"error": message}, status_code=http_status(status), headers=challenge)   # the V2 error object
 
 
 def add_rest_routes(app: FastAPI, core: Core, tenant_of, readiness: Callable[[], bool],
@@ -234,21 +235,24 @@ def add_rest_routes(app: FastAPI, core: Core, tenant_of, readiness: Callable[[],
     async def server_metadata() -> dict:
         return {"name": SERVER_NAME, "version": server_version(), "extensions": EXTENSIONS}
 
-    async def model_metadata(request: Request, name: str, tenant: str = Depends(tenant_of)) -> Response:
+    async def model_metadata(request: Request, name: str) -> Response:
         try:
+            tenant = await tenant_of(request)   # here, not a dependency: a 401 is a V2 error object too
             return JSONResponse(metadata(resolve(core, tenant, name, _version(request))))
         except BNNSError as error:
             return _v2_error(error.status, error.message)
 
-    async def model_ready(request: Request, name: str, tenant: str = Depends(tenant_of)) -> Response:
+    async def model_ready(request: Request, name: str) -> Response:
         try:
+            tenant = await tenant_of(request)
             resolve(core, tenant, name, _version(request))
         except BNNSError as error:
             return _v2_error(error.status, error.message)
         return JSONResponse({"name": name, "ready": bool(readiness())}, status_code=200 if readiness() else 503)
 
-    async def model_infer(request: Request, name: str, tenant: str = Depends(tenant_of)) -> Response:
+    async def model_infer(request: Request, name: str) -> Response:
         try:
+            tenant = await tenant_of(request)
             body = await _read_body(request, max_body_bytes)
             return await run_in_threadpool(_rest_infer, core, tenant, name, _version(request), request, body)
         except BNNSError as error:

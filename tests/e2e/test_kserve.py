@@ -228,6 +228,7 @@ def test_models_are_the_callers_tenants_handles(guarded_server):
     assert httpx.get(url, headers=headers_b, timeout=30).status_code == 404     # another tenant's: unknown
     missing = httpx.get(url, timeout=30)
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    assert isinstance(missing.json()["error"], str)                             # the V2 error object
     assert httpx.get(f"{guarded_server.http_url}/v2", timeout=30).status_code == 200   # server metadata: open
     as_a.close()
 
