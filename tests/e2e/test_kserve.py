@@ -85,8 +85,9 @@ def http_input(name, array, binary=True):
     return tensor
 
 
-def grpc_run(server, model, inputs, version="", outputs=()):
+def grpc_run(server, model, inputs, version="", outputs=(), headers=None):
     job = {"target": server.grpc_target, "model": model, "version": version, "outputs": list(outputs),
+           "headers": headers or {},
            "inputs": {name: {"shape": list(a.shape), "datatype": "FP32", "data": a.reshape(-1).tolist()}
                       for name, a in inputs.items()}}
     done = subprocess.run([sys.executable, str(GRPC_CLIENT)], input=json.dumps(job), capture_output=True, text=True,
@@ -231,6 +232,14 @@ def test_models_are_the_callers_tenants_handles(guarded_server):
     assert isinstance(missing.json()["error"], str)                             # the V2 error object
     assert httpx.get(f"{guarded_server.http_url}/v2", timeout=30).status_code == 200   # server metadata: open
     as_a.close()
+    # The gRPC door: the same handle for its tenant, unknown to another, refused without a token.
+    x = {"in": made.x}
+    mine = grpc_run(guarded_server, made.id, x, headers={"authorization": f"Bearer {TOKEN_A}"})
+    np.testing.assert_array_equal(grpc_output(mine, "out"), made.y)
+    theirs = grpc_run(guarded_server, made.id, x, headers={"authorization": f"Bearer {TOKEN_B}"})
+    assert theirs["model_ready"] is False and theirs["status"] == "StatusCode.NOT_FOUND"
+    anonymous = grpc_run(guarded_server, made.id, x)
+    assert anonymous["status"] == "StatusCode.UNAUTHENTICATED" and anonymous["live"]     # liveness stays open
 
 
 # ---------------------------------------------------------------------------------- aliases
