@@ -12,6 +12,7 @@ from .api import *            # noqa: F401,F403  the C-style functions and BNNSF
 from .api import BNNSFilter, last_error
 from .backend import LocalBackend, RemoteBackend, connect, current, idempotency_scope
 from .tensor import BNNSTensor
+from .session import Session, session
 from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's raw values
 from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
 from .activation import ActivationLayer as _ActivationLayer

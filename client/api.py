@@ -10,6 +10,7 @@ place; gradient descriptors with BNNSNDArrayFlagBackpropAccumulate are added int
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Callable, Optional
 
@@ -22,6 +23,7 @@ from bnns.v1 import types_pb2
 
 from . import backend as backend_mod
 from . import bindings
+from . import session as sessions
 from . import constants as C
 from .structs import (BNNSFilterParameters, BNNSLayerParametersConvolution, BNNSLayerParametersFullyConnected,
                       BNNSNDArrayDescriptor, flat_elements)
@@ -31,19 +33,36 @@ _state = threading.local()
 
 
 def last_error() -> Optional[BNNSError]:
-    """The error behind the last failed C-style call on this thread (None if none failed yet)."""
+    """Why the most recent C-style call (a BNNS-named function) on this thread failed: its
+    BNNSError, or None when that call succeeded. Every C-style call resets it on success (unlike
+    errno), so it never describes an older failure: read it right after the call that returned
+    None or -1."""
     return getattr(_state, "error", None)
 
 
 def _c_style(default):
-    """Run a raising implementation; on BNNSError keep it for last_error() and return default."""
+    """Run a raising implementation; on BNNSError keep it for last_error() and return default;
+    on success clear last_error(). A None handle (what a failed create returns) is a caller
+    error, as a NULL filter is in C: it raises InvalidArgumentError, naming why the create failed."""
     def wrap(fn: Callable):
+        takes_filter = next(iter(inspect.signature(fn).parameters), "") == "filter"
+
         def call(*args, **kwargs):
+            if takes_filter and (args[0] if args else kwargs.get("filter")) is None:
+                create = getattr(_state, "create_error", None)
+                raise InvalidArgumentError(
+                    f"{fn.__name__}: filter is None, which is what a failed BNNSFilterCreate* returns"
+                    + (f" (the last failed create on this thread said: {create.message})" if create else "")
+                    + "; check the create's result before using it")
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
             except BNNSError as error:
                 _state.error = error
+                if default is None and fn.__name__.startswith("BNNSFilterCreate"):
+                    _state.create_error = error
                 return default
+            _state.error = None
+            return result
         call.__name__, call.__doc__, call.__wrapped__ = fn.__name__, fn.__doc__, fn
         return call
     return wrap
@@ -248,6 +267,7 @@ def create_filter(kind: str, layer_params, filter_params: Optional[BNNSFilterPar
     response = backend.call("CreateFilter", request)
     handle = (filter_class or BNNSFilter)(backend, response.filter_id, kind, input_geometry, output_geometry,
                                           weights_geometry, bias_geometry, **extra)
+    sessions.track(handle)    # an open bnns.session() keeps it alive and destroys it at its end
     if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
         trainables = getattr(layer_params, "trainables", lambda: {})()
         for name, desc in trainables.items():

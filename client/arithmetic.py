@@ -14,7 +14,7 @@ from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .layers import Layer, _required
+from .layers import Layer, _required, buffer_of, read_only
 from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
 
 
@@ -210,9 +210,9 @@ class _ArithmeticLayer(Layer):
             raise api.last_error()
 
     def _apply_backward(self, batch_size, inputs, output, output_gradient, gradients):
-        arrays = [d.data if d is not None else None for d in inputs]
+        arrays = [buffer_of(d, "input") for d in inputs]
         arithmetic_apply_backward(self.filter, batch_size, arrays, [], list(gradients), [],
-                                  output.data if output is not None else None, 0, output_gradient, 0)
+                                  buffer_of(output, "output"), 0, read_only(output_gradient), 0)
 
 
 class UnaryArithmeticLayer(_ArithmeticLayer):

@@ -7,9 +7,12 @@ from __future__ import annotations
 import weakref
 from typing import Optional, Sequence, Tuple
 
+import numpy as np
+
 from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
 
 from . import api
+from .tensor import BNNSTensor
 from . import constants as C
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, Shape)
@@ -21,6 +24,32 @@ def _destroy_quietly(filter_):
     except Exception:   # the connection may already be gone at interpreter exit
         pass
 
+
+
+def buffer_of(argument, name: str, required: bool = False):
+    """An array argument of the object API: a NumPy array or a BNNSTensor as it is, or the data
+    of a descriptor (Swift's BNNSNDArrayDescriptor with data). Layers take either."""
+    if argument is None:
+        require(not required, f"{name} is required: give a NumPy array or a descriptor with data")
+        return None
+    if isinstance(argument, (np.ndarray, BNNSTensor)):
+        return argument
+    data = getattr(argument, "data", None)
+    require(data is not None, f"{name} must be a NumPy array, a BNNSTensor or a descriptor with data "
+            f"(got {type(argument).__name__}{' without data' if hasattr(argument, 'data') else ''})")
+    return data
+
+
+class _ReadOnly:
+    """An array given where a read-only descriptor argument goes (output_gradient)."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def read_only(argument):
+    """``argument`` for a read-only descriptor parameter: descriptors as they are, arrays wrapped."""
+    return _ReadOnly(argument) if isinstance(argument, (np.ndarray, BNNSTensor)) else argument
 
 class _ActivationFunction:
     """BNNS.ActivationFunction: cases that carry their parameters, as in Swift."""
@@ -185,8 +214,7 @@ class Layer:
 
     @staticmethod
     def _data(desc: BNNSNDArrayDescriptor, name: str):
-        require(desc is not None and desc.data is not None, f"{name} must be a descriptor with data")
-        return desc.data
+        return buffer_of(desc, name, required=True)
 
 
 class ConvolutionLayer(Layer):
@@ -219,8 +247,8 @@ class ConvolutionLayer(Layer):
                        generating_weights_gradient: Optional[BNNSNDArrayDescriptor] = None,
                        generating_bias_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:
         api.apply_backward_batch(
-            self.filter, batch_size, input.data if input is not None else None, 0, generating_input_gradient, 0,
-            output.data if output is not None else None, 0, output_gradient, 0,
+            self.filter, batch_size, buffer_of(input, "input"), 0, generating_input_gradient, 0,
+            buffer_of(output, "output"), 0, read_only(output_gradient), 0,
             generating_weights_gradient, generating_bias_gradient)
 
 

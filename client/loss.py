@@ -14,7 +14,7 @@ from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .layers import Layer
+from .layers import Layer, buffer_of, read_only
 from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
@@ -183,7 +183,7 @@ class LossLayer(Layer):
         if weights is not None:
             weights_size = 1 if broadcasts_weights else int(np.asarray(weights.data).size)
         loss_apply_batch(self.filter, batch_size, self._data(input, "input"), 0, self._data(labels, "labels"), 0,
-                         weights.data if weights is not None else None, weights_size, self._data(output, "output"),
+                         buffer_of(weights, "weights"), weights_size, self._data(output, "output"),
                          generating_input_gradient, 0)
 
     def apply_backward(self, batch_size: int, input: BNNSNDArrayDescriptor, labels: BNNSNDArrayDescriptor,
@@ -195,6 +195,6 @@ class LossLayer(Layer):
             weights_size = 1 if broadcasts_weights else int(np.asarray(weights.data).size)
         if BNNSLossFilterApplyBackwardBatch(self.filter, batch_size, self._data(input, "input"), 0,
                                             generating_input_gradient, 0, self._data(labels, "labels"), 0,
-                                            weights.data if weights is not None else None, weights_size,
-                                            output_gradient, 0) != 0:
+                                            buffer_of(weights, "weights"), weights_size,
+                                            read_only(output_gradient), 0) != 0:
             raise api.last_error()

@@ -13,7 +13,7 @@ from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .layers import Layer, _LearningPhase
+from .layers import Layer, _LearningPhase, buffer_of, read_only
 from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
@@ -172,5 +172,5 @@ class NormalizationLayer(Layer):
                        generating_gamma_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:
         """``input`` is accepted for Swift's signature; BNNS uses the last training forward's cache."""
         normalization_apply_backward_batch(self.filter, batch_size, generating_input_gradient, 0,
-                                           output.data if output is not None else None, 0, output_gradient, 0,
+                                           buffer_of(output, "output"), 0, read_only(output_gradient), 0,
                                            generating_beta_gradient, generating_gamma_gradient)

@@ -18,7 +18,7 @@ from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .layers import Layer, _ConvolutionPadding, _required
+from .layers import Layer, _ConvolutionPadding, _required, buffer_of, read_only
 from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
@@ -194,6 +194,7 @@ class PoolingLayer(Layer):
                        generating_bias_gradient: Optional[BNNSNDArrayDescriptor] = None,
                        indices: Optional[np.ndarray] = None) -> None:
         indices = self._indices(indices)
-        pooling_apply_backward_batch(self.filter, batch_size, input.data if input is not None else None, 0,
-                                     generating_input_gradient, 0, output.data if output is not None else None, 0,
-                                     output_gradient, 0, generating_bias_gradient, C.BNNSDataTypeUInt64, indices, 0)
+        pooling_apply_backward_batch(self.filter, batch_size, buffer_of(input, "input"), 0,
+                                     generating_input_gradient, 0, buffer_of(output, "output"), 0,
+                                     read_only(output_gradient), 0, generating_bias_gradient, C.BNNSDataTypeUInt64,
+                                     indices, 0)

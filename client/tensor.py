@@ -24,6 +24,7 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import backend as backend_mod
+from . import session as sessions
 from . import constants as C
 
 _DATA_TYPES = {np.dtype("<f4"): C.BNNSDataTypeFloat32, np.dtype("<f2"): C.BNNSDataTypeFloat16,
@@ -53,7 +54,7 @@ class BNNSTensor:
         """A zero-filled tensor of ``shape`` on ``backend`` (default: the current connection)."""
         backend = backend or backend_mod.current()
         request = pb.CreateTensorRequest(data_type=int(data_type), shape=[int(d) for d in shape], name=name)
-        return cls(backend, backend.call("CreateTensor", request).info)
+        return sessions.tracked(cls(backend, backend.call("CreateTensor", request).info))
 
     @classmethod
     def from_array(cls, array, name: str = "", backend=None) -> "BNNSTensor":
@@ -69,7 +70,7 @@ class BNNSTensor:
         from .api import Exchange                 # api builds on this module
         exchange = Exchange()
         exchange.arrays["data"] = array.astype(dtype, copy=False).reshape(-1)
-        return cls(backend, backend.call("CreateTensor", request, exchange=exchange).info)
+        return sessions.tracked(cls(backend, backend.call("CreateTensor", request, exchange=exchange).info))
 
     # ---------------------------------------------------------------------- Apple's fields
     @property

@@ -281,6 +281,8 @@ def check(rc: int) -> None:
 
 
 def progress(done: int, total: int, text: str, stream=sys.stdout) -> None:
+    if not stream.isatty():   # a log file or a pipe gets the per-epoch lines only, not \r redraws
+        return
     width = 30
     filled = width * done // total
     stream.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {text}")

@@ -10,3 +10,6 @@ python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto --grpc_p
 rm -f proto/bnns/v1/options_pb2_grpc.py proto/bnns/v1/types_pb2_grpc.py
 # The generated code imports "bnns.v1.x_pb2", the installed package name (pyproject maps bnns.v1
 # to proto/bnns/v1), so nothing is rewritten.
+# The KServe V2 (Open Inference Protocol) API, package `inference`: messages only (the server
+# serves it with generic handlers, server/kserve.py), imported as bnns.inference.
+python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto proto/inference/grpc_service.proto

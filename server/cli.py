@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import Optional, Sequence
 
 from grpc_health.v1 import health_pb2
 
-from . import codec, rest, settings as settings_mod
+from . import calllog, codec, leases, rest, settings as settings_mod
 from . import auth
 from .core import Core
 from .dataplane import MemoryBudget, SharedMemoryTable
@@ -26,12 +27,36 @@ log = logging.getLogger("bnns.server")
 
 
 def build_core(settings: settings_mod.Settings) -> Core:
-    return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes),
+    return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes,
+                         default_lease_seconds=settings.lease_seconds),
                 codec.Limits(max_tensor_bytes=settings.max_tensor_bytes, max_request_bytes=settings.max_request_bytes,
                              max_call_bytes=settings.max_call_bytes),
                 SharedMemoryTable(enabled=settings.shared_memory),
                 SqliteStateStore(settings.state_dir) if settings.state_dir else None,
                 MemoryBudget(settings.max_memory_bytes))
+
+
+def check_ports(settings: settings_mod.Settings) -> None:
+    """Raise OSError with a one-line reason when a door's port cannot be bound (taken, not
+    allowed, unresolvable host), before anything is served. Port 0 always binds."""
+    doors = [(door, flag, port) for door, flag, port, on in (
+        ("gRPC", "--grpc-port", settings.grpc_port, settings.enable_grpc),
+        ("REST", "--http-port", settings.http_port, settings.enable_http)) if on and port]
+    if len(doors) == 2 and doors[0][2] == doors[1][2]:
+        raise OSError(f"gRPC and REST are both given port {doors[0][2]}: give them different ports")
+    for door, flag, port in doors:
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(settings.host, port, type=socket.SOCK_STREAM,
+                                                                 flags=socket.AI_PASSIVE)[0]
+        except socket.gaierror as error:
+            raise OSError(f"cannot resolve --host {settings.host!r}: {error.strerror}") from None
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the doors bind: TIME_WAIT is no clash
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise OSError(f"{door} port {port} on {settings.host} is not available ({error.strerror}): "
+                              f"stop what holds it or choose another with {flag}") from None
 
 
 def serve(settings: settings_mod.Settings) -> int:
@@ -51,18 +76,35 @@ def serve(settings: settings_mod.Settings) -> int:
 
     signal.signal(signal.SIGTERM, drain)
     signal.signal(signal.SIGINT, drain)
-    grpc_server = health_servicer = http_server = None
-    if settings.enable_grpc:
-        grpc_server, port, health_servicer = create_server(settings, core, authenticator)
+    grpc_server = health_servicer = http_server = app = None
+    try:   # every port checked and bound before either door serves: a taken port -> exit 2, nothing served
+        check_ports(settings)
+        if settings.enable_grpc:
+            grpc_server, port, health_servicer = create_server(settings, core, authenticator)
+        if settings.enable_http:   # same core, same registry: a handle from one door works at the other
+            app = rest.create_app(core, settings, readiness=ready.is_set, authenticator=authenticator)
+    except (OSError, RuntimeError) as error:
+        print(f"bnns-server: {error}", file=sys.stderr, flush=True)
+        return 2
+    if grpc_server is not None:
         grpc_server.start()
         log.info("gRPC serving %s on %s:%d", SERVICE_NAME, settings.host, port)
         print(f"bnns-server: gRPC listening on {settings.host}:{port}{auth.tls_suffix(settings)}", flush=True)
-    if settings.enable_http:   # same core, same registry: a handle from one door works at the other
-        app = rest.create_app(core, settings, readiness=ready.is_set, authenticator=authenticator)
-        http_server, http_port, http_thread = rest.start_http(app, settings)
+    if app is not None:
+        try:
+            http_server, http_port, http_thread = rest.start_http(app, settings)
+        except OSError as error:   # taken between the check and now
+            print(f"bnns-server: {error}", file=sys.stderr, flush=True)
+            if grpc_server is not None:
+                grpc_server.stop(0)
+            return 2
         log.info("REST serving on %s:%d", settings.host, http_port)
         print(f"bnns-server: REST listening on {settings.host}:{http_port}{auth.tls_suffix(settings)}", flush=True)
     ready.set()
+    summary = calllog.CallSummary(core.metrics, settings.log_summary_seconds).start()
+    reaper = leases.Reaper(core.registry, core.metrics.registry, leases.Reaper.interval_for(settings.lease_seconds),
+                           state=core.state)
+    reaper.start()
     stop_event.wait()
     # Both doors at once: readiness and health say so, and new calls are UNAVAILABLE.
     ready.clear()                                   # REST /v2/health/ready -> 503
@@ -82,6 +124,8 @@ def serve(settings: settings_mod.Settings) -> int:
         grpc_server.stop(left).wait(left + 0.25)
     if http_server is not None:
         rest.stop_http(http_server, http_thread, max(0.0, deadline - time.monotonic()))
+    reaper.stop()
+    summary.stop()                                  # the calls since the last summary, drained ones included
     log.info("stopped")
     return 0
 

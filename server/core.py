@@ -293,7 +293,8 @@ class Core:
             payload = state_mod.load_payload(record)
             if record.kind == TENSOR:
                 entry = Entry(record.handle_id, TENSOR, payload["tensor"], None, record.owner,
-                              optimizer_state=payload["optimizer_state"], shared=payload["shared"])
+                              optimizer_state=payload["optimizer_state"], shared=payload["shared"],
+                              alias=payload.get("alias", ""), lease_seconds=payload.get("lease_seconds", 0.0))
             else:
                 request = pb.CreateFilterRequest.FromString(payload["definition"])
                 filter_obj = kinds.CREATABLE[record.kind].build(getattr(request, record.kind),
@@ -308,7 +309,8 @@ class Core:
                 codec.strip_tensor_data(info)
                 entry = Entry(record.handle_id, record.kind, filter_obj, info, record.owner,
                               optimizer_state=payload["optimizer_state"], definition=payload["definition"],
-                              shared=payload["shared"])
+                              shared=payload["shared"], alias=payload.get("alias", ""),
+                              lease_seconds=payload.get("lease_seconds", 0.0))
                 filters.append(entry)
             self.registry.put(entry)
             restored += 1
@@ -350,7 +352,8 @@ class Core:
         info_parameters = pb.CreateFilterRequest()
         info_parameters.CopyFrom(request)
         codec.strip_tensor_data(info_parameters)
-        entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant)
+        entry = self.registry.add(kind, filter_obj, info_parameters, owner=io.tenant, alias=request.alias,
+                                   lease_seconds=request.lease_seconds)
         for name, tensor_id, tensor, storage in shared:   # only once the filter exists: a failed create shares nothing
             tensor.array = storage
             entry.shared[name] = tensor_id
@@ -402,6 +405,10 @@ class Core:
     def destroy_filter(self, request: pb.DestroyFilterRequest, io: CallIO) -> pb.DestroyFilterResponse:
         self.registry.remove(request.filter_id, io.tenant)
         return pb.DestroyFilterResponse()
+
+    def keep_alive(self, request: pb.KeepAliveRequest, io: CallIO) -> pb.KeepAliveResponse:
+        missing, lease = self.registry.renew(list(request.handle_ids), io.tenant)
+        return pb.KeepAliveResponse(missing=missing, lease_seconds=lease)
 
     @staticmethod
     def _info(entry: Entry) -> pb.FilterInfo:

@@ -18,7 +18,7 @@ from bnns.errors import BNNSError, InternalError, InvalidArgumentError, Resource
 from bnns.v1 import service_pb2
 
 from .auth import AuthInterceptor, Authenticator, grpc_server_credentials
-from . import wire
+from . import kserve, wire
 from .core import Core
 from .dataplane import CallIO
 from .errors import abort
@@ -246,9 +246,10 @@ def create_server(settings: Settings, core: Core, authenticator: Optional[Authen
                                                   max_streamed_bytes=settings.max_streamed_bytes,
                                                   message_cap=settings.max_message_bytes,
                                                   stream_limits=stream_limits),))
+    server.add_generic_rpc_handlers((kserve.grpc_handler(core, authenticator.tenant_of_metadata),))   # KServe V2
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection((SERVICE_NAME, kserve.SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     address, credentials = f"{_bracket(settings.host)}:{settings.grpc_port}", grpc_server_credentials(settings)
     port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:

@@ -11,11 +11,16 @@ filter and the memory goes when the last reference does.
 from __future__ import annotations
 
 import dataclasses
+import re
+import math
 import secrets
 import threading
+import time
 from typing import Any, Iterator, Optional
 
-from bnns.kernels.errors import NotFoundError, ResourceExhaustedError
+from bnns.kernels.errors import InvalidArgumentError, NotFoundError, ResourceExhaustedError
+
+_ALIAS = re.compile(r"^(?![ft]-)[A-Za-z0-9_.\-]{1,64}$")
 
 
 @dataclasses.dataclass
@@ -34,6 +39,9 @@ class Entry:
     # id; for a tensor, filter id -> parameter name.
     definition: bytes = b""
     shared: dict = dataclasses.field(default_factory=dict)
+    alias: str = ""             # the caller's name for the handle (CreateFilterRequest.alias)
+    lease_seconds: float = 0.0  # destroyed after this long unused; 0 = no lease
+    last_used: float = dataclasses.field(default_factory=time.monotonic)
 
     @property
     def trainable(self) -> dict:
@@ -76,16 +84,29 @@ def _not_found(handle_id: str, tensor: bool) -> str:
 
 
 class Registry:
-    def __init__(self, max_handles: int = 0, max_handle_bytes: int = 0):
+    def __init__(self, max_handles: int = 0, max_handle_bytes: int = 0, default_lease_seconds: float = 0.0):
         self._entries: dict[str, Entry] = {}
+        self._aliases: dict[tuple, str] = {}       # (tenant, alias) -> filter id
         self._lock = threading.Lock()
         self.max_handles = max_handles             # per tenant; 0 = unlimited
         self.max_handle_bytes = max_handle_bytes   # per tenant; 0 = unlimited
+        self.default_lease_seconds = default_lease_seconds   # a handle's lease when its create names none
 
-    def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "") -> Entry:
+    def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "",
+            lease_seconds: float = 0.0) -> Entry:
         filter_id = ("t-" if kind == TENSOR else "f-") + secrets.token_hex(8)
-        entry = Entry(filter_id, kind, filter_obj, info_parameters, owner)
+        if not (math.isfinite(lease_seconds) and lease_seconds >= 0):
+            raise InvalidArgumentError(f"lease_seconds {lease_seconds} must be a finite number >= 0 (0 = the "
+                                       "server's default)")
+        if alias and not _ALIAS.match(alias):
+            raise InvalidArgumentError(f"alias {alias!r} is not a handle name: 1 to 64 letters, digits, '_', '.' or "
+                                       "'-', not starting with 'f-' or 't-'")
+        entry = Entry(filter_id, kind, filter_obj, info_parameters, owner, alias=alias,
+                      lease_seconds=float(lease_seconds) or self.default_lease_seconds)
         with self._lock:
+            if alias and (owner, alias) in self._aliases:
+                raise InvalidArgumentError(f"alias {alias!r} already names live filter {self._aliases[(owner, alias)]}; "
+                                           "destroy it or choose another alias")
             mine = [e for e in self._entries.values() if e.owner == owner]
             if self.max_handles and len(mine) >= self.max_handles:
                 raise ResourceExhaustedError(
@@ -99,6 +120,8 @@ class Registry:
                         f"{entry.bytes_held} bytes and the tenant's filters and tensors already hold {held}, over "
                         f"max_handle_bytes {self.max_handle_bytes}", reason="HANDLE_LIMIT")
             self._entries[filter_id] = entry
+            if alias:
+                self._aliases[(owner, alias)] = filter_id
         return entry
 
     def check_growth(self, owner: str, extra: int, what: str) -> None:
@@ -114,9 +137,16 @@ class Registry:
                 f"tensors hold, over max_handle_bytes {self.max_handle_bytes}")
 
     def put(self, entry: Entry) -> None:
-        """Put back a handle restored from the state store, under its own id."""
+        """Put back a handle restored from the state store, under its own id (and alias)."""
         with self._lock:
             self._entries[entry.filter_id] = entry
+            if entry.alias:
+                self._aliases[(entry.owner, entry.alias)] = entry.filter_id
+
+    def resolve_alias(self, name: str, owner: str = "") -> str:
+        """The id of the tenant's filter aliased ``name``; ``name`` itself when it is no alias."""
+        with self._lock:
+            return self._aliases.get((owner, name), name)
 
     def get(self, filter_id: str, owner: Optional[str] = "") -> Entry:
         """The live filter; owner None skips the tenant check (metrics labels only)."""
@@ -132,7 +162,47 @@ class Registry:
         if entry is None or (owner is not None and entry.owner != owner) or (entry.kind == TENSOR) != tensor:
             # Another tenant's handle is reported exactly like one that never existed.
             raise NotFoundError(_not_found(handle_id, tensor), reason="TENSOR_NOT_FOUND" if tensor else "FILTER_NOT_FOUND")
+        if owner is not None:                       # any use by its tenant renews the lease
+            entry.last_used = time.monotonic()
         return entry
+
+    def renew(self, handle_ids, owner: str = "") -> tuple:
+        """KeepAlive: renew the tenant's handles (all of them when ``handle_ids`` is empty).
+        Returns (ids not live, the shortest lease among those renewed; 0 = none has one)."""
+        now, missing, leases = time.monotonic(), [], []
+        with self._lock:
+            if handle_ids:
+                found = [(i, self._entries.get(i)) for i in handle_ids]
+            else:
+                found = [(e.filter_id, e) for e in self._entries.values() if e.owner == owner]
+            for handle_id, entry in found:
+                if entry is None or entry.owner != owner:
+                    missing.append(handle_id)
+                    continue
+                entry.last_used = now
+                if entry.lease_seconds:
+                    leases.append(entry.lease_seconds)
+        return missing, min(leases, default=0.0)
+
+    def expire(self, now: Optional[float] = None) -> list:
+        """Remove the handles whose lease ran out (unused for longer than it) and return them. A
+        handle a call is using right now (its lock held) is renewed instead."""
+        now = time.monotonic() if now is None else now
+        expired = []
+        with self._lock:
+            for handle_id, entry in list(self._entries.items()):
+                if not entry.lease_seconds or now - entry.last_used <= entry.lease_seconds:
+                    continue
+                if entry.lock.locked():
+                    entry.last_used = now
+                    continue
+                del self._entries[handle_id]
+                if entry.alias:
+                    self._aliases.pop((entry.owner, entry.alias), None)
+                expired.append(entry)
+        for entry in expired:
+            entry.destroyed = True
+        return expired
 
     def remove(self, filter_id: str, owner: str = "", tensor: bool = False) -> Entry:
         with self._lock:
@@ -140,6 +210,8 @@ class Registry:
             if entry is None or entry.owner != owner or (entry.kind == TENSOR) != tensor:
                 raise NotFoundError(_not_found(filter_id, tensor), reason="TENSOR_NOT_FOUND" if tensor else "FILTER_NOT_FOUND")
             del self._entries[filter_id]
+            if entry.alias:
+                self._aliases.pop((owner, entry.alias), None)
         entry.destroyed = True
         return entry
 

@@ -22,6 +22,11 @@ class Settings:
     max_tensor_bytes: int = 0              # one tensor of a request; 0 = only max_message_bytes
     max_handles: int = 0                   # live filters per tenant; 0 = unlimited
     max_handle_bytes: int = 0              # bytes held by one tenant's filters; 0 = unlimited
+    # A handle unused this long is destroyed (server/leases.py); 0 = handles live until destroyed.
+    # 15 minutes: a killed client's weights and cached activations come back within a quarter
+    # hour, while a live client keeps its handles by using them (any call renews) or through the
+    # SDK's session (KeepAlive), and a paused notebook or a long evaluation fits in the window.
+    lease_seconds: float = 900.0
     max_request_bytes: int = 0             # one request (its tensors and all); 0 = only the message caps
     max_streamed_bytes: int = 2 * GIB      # one message sent through ChunkedCall
     max_call_bytes: int = 4 * GIB          # memory one call may make the server allocate (estimated first)
@@ -38,6 +43,7 @@ class Settings:
     http_max_connections: int = 1024       # REST: open connections; past it an idle one is closed
     state_dir: str = ""                    # durable handles (SQLite) under this directory; "" = in memory only
     log_level: str = "INFO"
+    log_summary_seconds: float = 60.0      # INFO line of calls served per interval (0 = only at stop)
     # Authentication and TLS (server/auth.py). No tokens = open mode, loopback only unless allow_open.
     token_file: str = ""                   # lines "token tenant"
     tokens: str = dataclasses.field(default="", repr=False)   # BNNS_TOKENS "tok=tenant,...": environment only
@@ -58,6 +64,9 @@ _FLAGS = {
     "max_tensor_bytes": ("BNNS_MAX_TENSOR_BYTES", int, "largest single tensor in a request, bytes (0 = no own cap)"),
     "max_handles": ("BNNS_MAX_HANDLES", int, "live filters per tenant (0 = unlimited)"),
     "max_handle_bytes": ("BNNS_MAX_HANDLE_BYTES", int, "bytes one tenant's filters may hold (0 = unlimited)"),
+    "lease_seconds": ("BNNS_LEASE_SECONDS", float,
+                      "destroy a filter or tensor left unused this long, unless its create asked for another "
+                      "lease (0 = live until destroyed)"),
     "max_request_bytes": ("BNNS_MAX_REQUEST_BYTES", int,
                           "bytes of one request's tensors, streamed or not (0 = only the message caps)"),
     "max_streamed_bytes": ("BNNS_MAX_STREAMED_BYTES", int, "largest message sent in chunks (ChunkedCall), bytes"),
@@ -73,7 +82,10 @@ _FLAGS = {
     "stream_total_seconds": ("BNNS_STREAM_TOTAL_SECONDS", float, "cancel a ChunkedCall stream still sending after "
                              "this long"),
     "grace_seconds": ("BNNS_GRACE_SECONDS", float, "seconds in-flight calls get to finish on SIGTERM"),
-    "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR"),
+    "log_level": ("BNNS_LOG_LEVEL", str, "DEBUG (a line per call), INFO (a summary of calls per interval), "
+                  "WARNING or ERROR"),
+    "log_summary_seconds": ("BNNS_LOG_SUMMARY_SECONDS", float,
+                            "seconds between INFO summaries of the calls served (0 = only at stop)"),
     "http_header_seconds": ("BNNS_HTTP_HEADER_SECONDS", float, "REST: close a connection that sends no request "
                             "head within this many seconds"),
     "http_body_seconds": ("BNNS_HTTP_BODY_SECONDS", float, "REST: refuse a request whose body stalls this long"),

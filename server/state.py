@@ -56,12 +56,14 @@ def snapshot(entry) -> StoredHandle:
     trainable arrays and moving statistics, its optimizer accumulators, its generator's state,
     and which server tensors share its memory. A tensor is kept whole."""
     if entry.kind == "tensor":
-        payload = {"tensor": entry.filter, "optimizer_state": entry.optimizer_state, "shared": entry.shared}
+        payload = {"tensor": entry.filter, "optimizer_state": entry.optimizer_state, "shared": entry.shared,
+                   "alias": entry.alias, "lease_seconds": entry.lease_seconds}
     else:
         rng = getattr(entry.filter, "_rng", None)
         payload = {"definition": entry.definition, "arrays": {k: a.copy() for k, a in entry.trainable.items()},
                    "optimizer_state": entry.optimizer_state, "shared": entry.shared,
-                   "rng": rng.bit_generator.state if rng is not None else None}
+                   "rng": rng.bit_generator.state if rng is not None else None,
+                   "alias": entry.alias, "lease_seconds": entry.lease_seconds}
     return StoredHandle(entry.filter_id, entry.owner, entry.kind, pickle.dumps(payload, protocol=5))
 
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bnns.errors import BNNSError, InternalError, NotFoundError, UnimplementedError, error_for_status
 
-from .. import wire
+from .. import calllog, docs_ui, kserve, openapi_doc, wire
 from ..auth import Authenticator
 from ..core import Core
 from ..dataplane import CallIO
@@ -48,7 +48,8 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
                      "application/x-protobuf`. Tensors go as `values` number lists (small, from curl) "
                      "or base64 `data` (raw little-endian elements)."))
     app.state.authenticator = authenticator if authenticator is not None else Authenticator.from_settings(settings)
-    examples = worked_examples()
+    with calllog.quiet_calls():   # the server's own calls, not traffic: never logged
+        examples = worked_examples()
     routes = rest_routes(core)
     for route in routes:
         app.add_api_route(route.path, _endpoint(route, core, settings.max_message_bytes, settings.max_json_bytes),
@@ -59,12 +60,16 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     verbs = [r.path.rsplit(":", 1)[1] for r in routes if r.filter_scoped and ":" in r.path]
     app.add_api_route("/v1/filters/{filter_id}:{verb}", _unknown_verb_handler(verbs), methods=["POST"],
                       include_in_schema=False)
+    kserve.add_rest_routes(app, core, tenant_of, readiness, settings.max_message_bytes)   # KServe V2 (/v2/models)
+    docs_ui.install(app)   # Swagger UI from the package, not a CDN
+    openapi_doc.exclusive_handle_routes(app)   # {filter_id} never swallows the :verb paths
 
     default_openapi = app.openapi
 
     def openapi() -> dict:   # FastAPI's document plus the one error schema every route refers to
         if app.openapi_schema is None:
             default_openapi().setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+            openapi_doc.describe_messages(app.openapi_schema)   # JSON Schemas generated from the messages
         return app.openapi_schema
 
     app.openapi = openapi
@@ -98,7 +103,10 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
         else:
             failure = error_for_status(_status_name(error.status_code), f"{request.method} {request.url.path}: "
                                        f"{error.detail}")
-        return error_response(failure, error.status_code, headers=error.headers)
+        headers = error.headers
+        if error.status_code == 405:   # the methods this path really has (not those of a route it only resembles)
+            headers = {**(headers or {}), "Allow": ", ".join(openapi_doc.allowed_methods(request.app, request.scope))}
+        return error_response(failure, error.status_code, headers=headers)
 
     return app
 

@@ -98,10 +98,8 @@ def _query_flag(request: Request, name: str) -> bool:
     raw = request.query_params.get(name)
     if raw is None:
         return False
-    if raw.lower() in ("", "1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
+    if raw in ("true", "false"):   # the OpenAPI document says boolean: exactly its two spellings
+        return raw == "true"
     raise InvalidArgumentError(f"query parameter {name}={raw!r} must be true or false")
 
 

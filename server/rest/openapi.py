@@ -45,12 +45,13 @@ def _error_list() -> dict:
     return {code: "; ".join(lines) for code, lines in sorted(by_code.items())}
 
 
-_ERRORS = _error_list()
+_ERRORS = {**_error_list(), "405": "A method this path does not serve (e.g. GET on a :verb path); the Allow header "
+                                   "names those it does"}
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _PATH_PARAMETERS = {
-    "filter_id": {"example": _EXAMPLE_ID, "description": "The handle CreateFilter returned."},
-    "tensor_id": {"example": "t-0123456789abcdef", "description": "The id CreateTensor returned."},
+    "filter_id": {"example": _EXAMPLE_ID, "description": "The handle CreateFilter returned (ids hold no ':')."},
+    "tensor_id": {"example": "t-0123456789abcdef", "description": "The id CreateTensor returned (ids hold no ':')."},
     "name": {"example": "batch-in", "description": "The name the region was registered under."},
 }
 
@@ -79,7 +80,8 @@ def _description(route: RestRoute) -> str:
 def _openapi_operation(route: RestRoute, examples: dict) -> dict:
     parameters = []
     if route.path_field:
-        parameters.append({"name": route.path_field, "in": "path", "required": True, "schema": {"type": "string"},
+        parameters.append({"name": route.path_field, "in": "path", "required": True,
+                           "schema": {"type": "string", **({"pattern": "^[^:/]+$"} if route.path_field != "name" else {})},
                            **_PATH_PARAMETERS[route.path_field]})
     if route.returns_buffers:
         parameters.append({"name": "values", "in": "query", "required": False,
@@ -234,6 +236,8 @@ def _resident_examples(run) -> None:
     run("ReadTensor", name, "read the result back", {"offset": 0, "count": 0}, y_id)
     run("DescribeTensor", name, "describe the result tensor", None, y_id)
     run("ListTensors", name, "the two tensors of this example", None)
+    run("KeepAlive", name, "renew the leases of the filter and the result tensor without using them",
+        {"handle_ids": [conv.filter_id, y_id]})
     run("DestroyTensor", name, "destroy the image tensor", None, x_id)
     _shared_memory_examples(run)
 

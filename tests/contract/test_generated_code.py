@@ -22,3 +22,13 @@ def test_committed_generated_code_is_fresh(tmp_path):
              if (fresh_dir / name).read_bytes() != (committed_dir / name).read_bytes()]
     assert not stale, f"stale generated code {stale}: run proto/generate.sh and commit the result"
     assert sorted(p.name for p in fresh_dir.glob("*_pb2*.py*")) == sorted(GENERATED)
+
+
+def test_committed_kserve_generated_code_is_fresh(tmp_path):
+    pytest.importorskip("grpc_tools", reason="grpcio-tools (the test extra) regenerates the code")
+    shutil.copytree(ROOT / "proto", tmp_path / "proto")
+    subprocess.run(["bash", str(tmp_path / "proto" / "generate.sh")], check=True, cwd=tmp_path)
+    fresh_dir, committed_dir = tmp_path / "proto" / "inference", ROOT / "proto" / "inference"
+    names = ["grpc_service_pb2.py", "grpc_service_pb2.pyi"]
+    stale = [name for name in names if (fresh_dir / name).read_bytes() != (committed_dir / name).read_bytes()]
+    assert not stale, f"stale generated code {stale}: run proto/generate.sh and commit the result"

@@ -221,3 +221,26 @@ def test_training_killed_at_random_points_ends_with_the_uninterrupted_weights(tm
     finally:
         example.bnns.connect("local")
         durable.stop()
+
+
+def test_aliases_survive_a_restart_and_expired_leases_stay_gone(tmp_path):
+    w = np.ones((2, 3), np.float32)
+    durable = Durable(tmp_path, "--lease-seconds", "0")
+    try:
+        with grpc.insecure_channel(durable.target) as channel:
+            stub = service_pb2_grpc.BNNSServiceStub(channel)
+            named = fc_request(w, flags=0)
+            named.alias = "encoder"
+            kept = stub.CreateFilter(named, timeout=10).filter_id
+            short = fc_request(w, flags=0)
+            short.lease_seconds = 1
+            gone = stub.CreateFilter(short, timeout=10).filter_id
+            time.sleep(3)                                   # the short lease runs out and is reaped
+            durable.restart(signal.SIGKILL)
+            ids = {f.filter_id for f in stub.ListFilters(pb.ListFiltersRequest(), timeout=30,
+                                                         wait_for_ready=True).filters}
+            assert kept in ids and gone not in ids
+            info = stub.DescribeFilter(pb.DescribeFilterRequest(filter_id=kept), timeout=10).info
+            assert info.parameters.alias == "encoder"
+    finally:
+        durable.stop()

@@ -929,7 +929,7 @@ def test_a_handle_of_a_kind_the_rpc_does_not_serve_is_invalid_argument_at_both_d
 # names one in the path, which is not registered.
 EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INVALID, "ListTensors": OK,
                 "CreateTensor": INVALID, "ListSharedMemory": OK, "RegisterSharedMemory": INVALID,
-                "UnregisterSharedMemory": OK}
+                "UnregisterSharedMemory": OK, "KeepAlive": OK}   # no ids: renews all the caller's handles
 REST_EMPTY_ANSWER = {**EMPTY_ANSWER, "UnregisterSharedMemory": NOT_FOUND}
 
 

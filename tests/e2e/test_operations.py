@@ -4,6 +4,7 @@ request id, --help listing every setting with its environment variable."""
 from __future__ import annotations
 
 import json
+import time
 import re
 import subprocess
 import sys
@@ -70,11 +71,13 @@ def test_logs_are_json_lines_with_request_id(server):
         stub = service_pb2_grpc.BNNSServiceStub(channel)
         stub.ListFilters(pb.ListFiltersRequest(), timeout=10, metadata=(("x-request-id", "req-test-42"),))
     httpx.get(server.http_url + "/v1/filters", headers={"x-request-id": "req-rest-7"}, timeout=10)
-    records = []
-    for line in server.output:
-        if line.startswith("{"):
-            records.append(json.loads(line))
-    by_id = {r.get("request_id"): r for r in records}
+    deadline = time.monotonic() + 10     # the server's output is read by a thread: let it catch up
+    while True:
+        records = [json.loads(line) for line in list(server.output) if line.startswith("{")]
+        by_id = {r.get("request_id"): r for r in records}
+        if {"req-test-42", "req-rest-7"} <= set(by_id) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert by_id["req-test-42"]["rpc"] == "ListFilters" and by_id["req-test-42"]["status"] == "OK"
     assert by_id["req-rest-7"]["rpc"] == "ListFilters" and "ms" in by_id["req-rest-7"]
 

@@ -3,6 +3,7 @@ every module and the console script, and the health-check command tells ready fr
 
 from __future__ import annotations
 
+import os
 import pathlib
 import socket
 import subprocess
@@ -61,3 +62,44 @@ def test_dockerfile_runs_what_the_tests_cover():
     assert "BNNS_STATE_DIR=/var/lib/bnns" in dockerfile and "VOLUME /var/lib/bnns" in dockerfile   # durable
     for folder in ("proto", "errors", "kernels", "server", "client"):
         assert f"COPY {folder} ./{folder}" in dockerfile
+
+
+# ------------------------------------------------------------------------- health check, TLS
+
+from tests.e2e.test_security import pki   # noqa: E402,F401  (the CA and certificates fixture)
+
+
+def healthcheck_env(*args, env=None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("BNNS_TLS", "BNNS_HEALTHCHECK"))}
+    return subprocess.run([sys.executable, "-m", "bnns.server.healthcheck", *args], capture_output=True, text=True,
+                          timeout=60, env={**environ, **(env or {})})
+
+
+def test_healthcheck_speaks_tls_from_the_servers_environment(pki):
+    env = {"BNNS_TLS_CERT": pki["server_cert"], "BNNS_TLS_KEY": pki["server_key"]}
+    server = ServerProcess(http=True, env=env)
+    try:
+        rest, grpc_port = str(server.ports["REST"]), str(server.ports["gRPC"])
+        assert healthcheck_env("--port", rest).stdout.strip() == "not ready"            # plain HTTP to HTTPS
+        assert healthcheck_env("--port", rest, env=env).returncode == 0                 # pins BNNS_TLS_CERT
+        assert healthcheck_env("--port", rest, "--ca-file", pki["ca"]).returncode == 0
+        assert healthcheck_env("--grpc", "--port", grpc_port, "--ca-file", pki["ca"]).returncode == 0
+        assert healthcheck_env("--grpc", "--port", grpc_port).returncode == 1           # plaintext to TLS
+        stranger = healthcheck_env("--port", rest, "--ca-file", pki["other_ca"])         # a CA that did not sign it
+        assert stranger.returncode == 1
+    finally:
+        assert server.stop() == 0
+
+
+def test_healthcheck_presents_a_client_certificate_to_a_mutual_tls_server(pki):
+    env = {"BNNS_TLS_CERT": pki["server_cert"], "BNNS_TLS_KEY": pki["server_key"], "BNNS_TLS_CLIENT_CA": pki["ca"]}
+    server = ServerProcess(http=True, env=env)
+    try:
+        rest = str(server.ports["REST"])
+        assert healthcheck_env("--port", rest, env=env).returncode == 1                 # no client certificate
+        client = {"BNNS_HEALTHCHECK_CERT": pki["client_cert"], "BNNS_HEALTHCHECK_KEY": pki["client_key"]}
+        assert healthcheck_env("--port", rest, env={**env, **client}).returncode == 0
+        assert healthcheck_env("--grpc", "--port", str(server.ports["gRPC"]), "--ca-file", pki["ca"],
+                               env={**env, **client}).returncode == 0
+    finally:
+        assert server.stop() == 0

@@ -179,6 +179,11 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
                 _registered_method=True)
+        self.KeepAlive = channel.unary_unary(
+                '/bnns.v1.BNNSService/KeepAlive',
+                request_serializer=bnns_dot_v1_dot_service__pb2.KeepAliveRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.KeepAliveResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -387,6 +392,14 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def KeepAlive(self, request, context):
+        """Not a BNNS entry point: renews the leases of the caller's handles (filters and tensors), as
+        any call naming a handle does. The SDK's session calls it while a client holds handles.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -534,6 +547,11 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.ChunkedCall,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
+            ),
+            'KeepAlive': grpc.unary_unary_rpc_method_handler(
+                    servicer.KeepAlive,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.KeepAliveRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.KeepAliveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1319,6 +1337,33 @@ class BNNSService:
             '/bnns.v1.BNNSService/ChunkedCall',
             bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
             bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KeepAlive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/KeepAlive',
+            bnns_dot_v1_dot_service__pb2.KeepAliveRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.KeepAliveResponse.FromString,
             options,
             channel_credentials,
             insecure,

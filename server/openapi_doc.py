@@ -1,0 +1,164 @@
+"""An honest OpenAPI document: JSON Schemas generated from the proto messages, and Allow headers
+that name the methods a path really has.
+
+Request and response bodies are the proto3 JSON mapping of bnns.v1 messages, so their schemas
+are derived from the message descriptors (never written by hand): field names as in the .proto
+or in lowerCamel (both are accepted), at most one field of a oneof, enums by name or number,
+64-bit integers as numbers or decimal strings, floats as numbers or "NaN" / "Infinity" /
+"-Infinity", bytes as base64, maps as objects, google.protobuf.ListValue as nested number lists,
+and null for "unset" everywhere. ``describe_messages`` puts one schema per message under
+components/schemas and points every body FastAPI described as ``{"type": "object", "title":
+<message>}`` at it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Dict, Optional
+
+from google.protobuf import descriptor as d
+from google.protobuf import descriptor_pool
+from starlette.routing import Match
+
+_INT_RANGES = {
+    d.FieldDescriptor.TYPE_INT32: (-2**31, 2**31 - 1), d.FieldDescriptor.TYPE_SINT32: (-2**31, 2**31 - 1),
+    d.FieldDescriptor.TYPE_SFIXED32: (-2**31, 2**31 - 1), d.FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
+    d.FieldDescriptor.TYPE_FIXED32: (0, 2**32 - 1), d.FieldDescriptor.TYPE_INT64: (-2**63, 2**63 - 1),
+    d.FieldDescriptor.TYPE_SINT64: (-2**63, 2**63 - 1), d.FieldDescriptor.TYPE_SFIXED64: (-2**63, 2**63 - 1),
+    d.FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1), d.FieldDescriptor.TYPE_FIXED64: (0, 2**64 - 1),
+}
+_NUMBER = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
+_ANY_JSON: dict = {}                       # google.protobuf.Value: any JSON value
+_NUMBERS = {"type": "array", "items": {"anyOf": [{"type": "number"}, {"$ref": "#/components/schemas/NumberList"},
+                                                 {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}}
+_WELL_KNOWN = {"google.protobuf.ListValue": {"$ref": "#/components/schemas/NumberList"},
+               "google.protobuf.Value": _ANY_JSON, "google.protobuf.Struct": {"type": "object"}}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _scalar(field: d.FieldDescriptor) -> dict:
+    kind = field.type
+    if kind in _INT_RANGES:
+        low, high = _INT_RANGES[kind]
+        digits = r"^-?[0-9]+$" if low < 0 else r"^[0-9]+$"
+        return {"oneOf": [{"type": "integer", "minimum": low, "maximum": high},
+                          {"type": "string", "pattern": digits}]}
+    if kind in (d.FieldDescriptor.TYPE_DOUBLE, d.FieldDescriptor.TYPE_FLOAT):
+        return dict(_NUMBER)
+    if kind == d.FieldDescriptor.TYPE_BOOL:
+        return {"type": "boolean"}
+    if kind == d.FieldDescriptor.TYPE_STRING:
+        return {"type": "string"}
+    if kind == d.FieldDescriptor.TYPE_BYTES:
+        return {"type": "string", "contentEncoding": "base64",
+                "pattern": r"^[A-Za-z0-9+/_-]*={0,2}$"}
+    if kind == d.FieldDescriptor.TYPE_ENUM:
+        values = field.enum_type.values
+        return {"enum": [v.name for v in values] + [v.number for v in values],
+                "description": f"enum {field.enum_type.full_name}, by name or number"}
+    raise ValueError(f"no JSON schema for field type {kind} of {field.full_name}")
+
+
+def _value(field: d.FieldDescriptor, schemas: Dict[str, dict]) -> dict:
+    if field.type in (d.FieldDescriptor.TYPE_MESSAGE, d.FieldDescriptor.TYPE_GROUP):
+        name = field.message_type.full_name
+        if name in _WELL_KNOWN:
+            return _WELL_KNOWN[name]
+        message_schema(field.message_type, schemas)
+        return {"$ref": f"#/components/schemas/{name}"}
+    return _scalar(field)
+
+
+def _is_repeated(field: d.FieldDescriptor) -> bool:
+    if hasattr(field, "is_repeated"):          # protobuf >= 5.28; `label` is deprecated there
+        return bool(field.is_repeated)
+    return field.label == d.FieldDescriptor.LABEL_REPEATED
+
+
+def message_schema(message: d.Descriptor, schemas: Dict[str, dict]) -> dict:
+    """The schema of ``message``'s proto3 JSON form, added (with every message it uses) to
+    ``schemas`` by full name."""
+    if message.full_name in schemas:
+        return schemas[message.full_name]
+    schema: dict = {"type": "object", "title": message.full_name, "additionalProperties": False, "properties": {}}
+    schemas[message.full_name] = schema
+    for field in message.fields:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+            keys = {"pattern": r"^-?[0-9]+$"} if key.type != d.FieldDescriptor.TYPE_STRING else {}
+            prop = {"type": "object", "additionalProperties": _value(value, schemas),
+                    **({"propertyNames": keys} if keys else {})}
+        elif _is_repeated(field):
+            prop = {"type": "array", "items": _value(field, schemas)}
+        else:
+            prop = _value(field, schemas)
+        for name in {field.name, field.json_name}:
+            schema["properties"][name] = _nullable(prop)
+    exclusive = []
+    for oneof in message.oneofs:
+        names = [n for f in oneof.fields for n in sorted({f.name, f.json_name})]
+        pairs = [[a, b] for a, b in itertools.combinations(names, 2)]
+        if pairs:
+            exclusive.append({"not": {"anyOf": [{"required": p} for p in pairs]}})
+    for field in message.fields:                       # one field given under both of its names
+        if field.name != field.json_name:
+            exclusive.append({"not": {"required": [field.name, field.json_name]}})
+    if exclusive:
+        schema["allOf"] = exclusive
+    return schema
+
+
+def describe_messages(document: dict, pool: Optional[descriptor_pool.DescriptorPool] = None) -> dict:
+    """Replace every ``{"type": "object", "title": <message>}`` body schema in ``document`` by a
+    $ref to the message's generated schema under components/schemas."""
+    pool = pool or descriptor_pool.Default()
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    generated: Dict[str, dict] = {"NumberList": _NUMBERS}
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            bodies = [operation.get("requestBody", {})] + list(operation.get("responses", {}).values())
+            for body in bodies:
+                media = body.get("content", {}).get("application/json")
+                title = (media or {}).get("schema", {}).get("title", "")
+                if not title or "." not in title:
+                    continue
+                try:
+                    message = pool.FindMessageTypeByName(title)
+                except KeyError:
+                    continue
+                message_schema(message, generated)
+                media["schema"] = {"$ref": f"#/components/schemas/{title}"}
+    schemas.update(generated)
+    return document
+
+
+def allowed_methods(app, scope: dict) -> list:
+    """The methods some route of ``app`` serves at ``scope``'s path, for a 405's Allow header.
+    A filter id never holds ':' (ids are f-<hex>): /v1/filters/{filter_id} does not claim the
+    /v1/filters/{id}:{verb} paths."""
+    allowed = set()
+    for route in app.router.routes:
+        match, child = route.matches({**scope, "method": "OPTIONS"}) if hasattr(route, "matches") else (None, {})
+        if match == Match.NONE or not getattr(route, "methods", None):
+            continue
+        params = (child or {}).get("path_params", {})
+        if any(":" in str(value) for key, value in params.items() if key in ("filter_id", "tensor_id", "name")):
+            continue
+        allowed |= set(route.methods)
+    return sorted(allowed)
+
+
+def exclusive_handle_routes(app) -> None:
+    """Let /v1/filters/{filter_id} and /v1/tensors/{tensor_id} match ids only, never the
+    /v1/filters/{id}:{verb} paths (ids hold no ':'), so GET on a verb path is a 405 naming POST
+    rather than a describe of a filter called 'f-…:filterApplyBatch'."""
+    for route in app.router.routes:
+        path = getattr(route, "path", "")
+        if path in ("/v1/filters/{filter_id}", "/v1/tensors/{tensor_id}"):
+            route.path_regex = re.compile(route.path_regex.pattern.replace("[^/]+", "[^/:]+"))
