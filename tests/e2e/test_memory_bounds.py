@@ -117,3 +117,18 @@ def test_the_memory_budget_queues_calls_that_do_not_fit_and_fails_the_ones_that_
         with pytest.raises(ResourceExhaustedError, match="taken by calls in flight"):
             budget.reserve(20, cancelled)
     assert budget.in_use == 0
+
+
+def test_a_small_gzip_message_that_inflates_past_the_cap_is_refused(live):
+    """A gzip-compressed request is bounded by its inflated size (--max-message-bytes), not by
+    the bytes on the wire: 0.3 MiB of gzip that would inflate to 300 MiB is refused."""
+    server, _, health = live
+    zeros = np.zeros(75 << 20, np.float32)                          # 300 MiB of zeros
+    request = pb.FilterApplyBatchRequest(filter_id="f-0123456789abcdef", batch_size=1,
+                                         **{"in": t.Buffer(data=zeros.tobytes())})
+    with grpc.insecure_channel(server.grpc_target, options=[("grpc.max_send_message_length", 1 << 30)],
+                               compression=grpc.Compression.Gzip) as channel:
+        code, details = refused(lambda: service_pb2_grpc.BNNSServiceStub(channel).FilterApplyBatch(request, timeout=60))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, details
+    assert_healthy(server, health)
+    assert server.rss_mib("VmHWM") < 1024
