@@ -106,22 +106,16 @@ def serve(settings: settings_mod.Settings) -> int:
                            state=core.state)
     reaper.start()
     stop_event.wait()
-    # Both doors at once: readiness and health say so, and new calls are UNAVAILABLE.
-    ready.clear()                                   # REST /v2/health/ready -> 503
-    core.draining = True
+    # Both doors at once: readiness and health say so, and new calls are UNAVAILABLE (gRPC refuses
+    # them once stopping, REST while not ready); calls already in flight, even those still sending
+    # their request, get the grace period. A kernel still running after it is not waited for: the
+    # process exits (what that call computed was never committed).
+    ready.clear()                                   # REST /v2/health/ready -> 503, /v1 calls -> 503
     if health_servicer is not None:
         health_servicer.enter_graceful_shutdown()   # health -> NOT_SERVING for every service
-    # In-flight calls get the grace period, while both doors keep answering health (NOT_SERVING)
-    # and refusing new calls; then the doors close. A kernel still running after it is not waited
-    # for: the process exits (what that call computed was never committed).
     deadline = time.monotonic() + settings.grace_seconds
-    idle = core.wait_idle(settings.grace_seconds)
-    if not idle:
-        log.warning("grace period over with calls still running: they are cancelled")
-    # Time for the replies computed in time to be sent; none if the grace period is spent.
-    left = max(0.5, deadline - time.monotonic()) if idle else 0.1
     if grpc_server is not None:
-        grpc_server.stop(left).wait(left + 0.25)
+        grpc_server.stop(settings.grace_seconds).wait(settings.grace_seconds + 0.5)
     if http_server is not None:
         rest.stop_http(http_server, http_thread, max(0.0, deadline - time.monotonic()))
     reaper.stop()

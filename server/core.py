@@ -25,7 +25,7 @@ import numpy as np
 
 from bnns.kernels import arithmetic, layout, optimizer, parallel, pooling
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
-                                 ResourceExhaustedError, UnavailableError, UnimplementedError, require)
+                                 ResourceExhaustedError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -53,9 +53,6 @@ class Core:
         self.shared_memory = shared_memory if shared_memory is not None else SharedMemoryTable()
         self.state = state               # a StateStore (server/state.py), or None: nothing is durable
         self.budget = budget if budget is not None else MemoryBudget()
-        self.draining = False            # set on SIGTERM: new calls are UNAVAILABLE, in-flight ones finish
-        self._in_flight = 0
-        self._idle = threading.Condition()
         if state is not None:
             self._restore()
         self.metrics = Metrics(self.registry)
@@ -118,27 +115,7 @@ class Core:
         method = getattr(self, rpc_method_name(rpc), None)
         if method is None:
             raise UnimplementedError(f"{rpc} is not served by this build")
-        if self.draining:
-            raise UnavailableError(f"{rpc}: the server is shutting down; retry (the SDK does) on its successor")
-        with self._idle:
-            self._in_flight += 1
-        try:
-            return self._call(method, rpc, request, tenant, request_id, cancelled, io, idempotency_key)
-        finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until no call is in flight (draining); False if some still are after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        return self._call(method, rpc, request, tenant, request_id, cancelled, io, idempotency_key)
 
     def _call(self, method, rpc: str, request, tenant: str, request_id: Optional[str],
               cancelled: Optional[threading.Event], io: Optional[CallIO], idempotency_key: str):

@@ -13,7 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bnns.errors import BNNSError, InternalError, NotFoundError, UnimplementedError, error_for_status
+from bnns.errors import (BNNSError, InternalError, NotFoundError, UnavailableError, UnimplementedError,
+                         error_for_status)
 
 from .. import calllog, docs_ui, kserve, openapi_doc, wire
 from ..auth import Authenticator
@@ -52,7 +53,7 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
         examples = worked_examples()
     routes = rest_routes(core)
     for route in routes:
-        app.add_api_route(route.path, _endpoint(route, core, settings.max_message_bytes, settings.max_json_bytes),
+        app.add_api_route(route.path, _endpoint(route, core, settings.max_message_bytes, settings.max_json_bytes, readiness),
                           methods=[route.http_method],
                           name=route.rpc, operation_id=route.rpc, summary=route.summary,
                           description=_description(route), tags=[_tag(route)], response_class=Response,
@@ -111,9 +112,12 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
     return app
 
 
-def _endpoint(route: RestRoute, core: Core, max_body_bytes: int, max_json_bytes: int):
+def _endpoint(route: RestRoute, core: Core, max_body_bytes: int, max_json_bytes: int, readiness=None):
     async def endpoint(request: Request, tenant: str = Depends(tenant_of)) -> Response:
         try:
+            if readiness is not None and not readiness():   # draining (SIGTERM): no new work
+                raise UnavailableError(f"{route.rpc}: the server is shutting down; retry (the SDK does) on its "
+                                       "successor")
             # A JSON body costs some 50 times its size once parsed (a Python float per number):
             # its own, smaller cap. Large tensors go as application/x-protobuf, or base64 data.
             binary = _media_type(request.headers.get("content-type")) in PROTOBUF_TYPES

@@ -251,12 +251,13 @@ def test_sigterm_exits_within_grace_plus_one_second_and_refuses_new_work_meanwhi
     worker = threading.Thread(target=lambda: outcome.setdefault("code", _code_of(
         lambda: stub.FusedFilterApplyBatch(fused_apply(filter_id, slow, False), timeout=60))))
     worker.start()
+    watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)   # opened before the signal
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     time.sleep(1.0)                                                      # the call is computing
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
+    assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
     time.sleep(0.2)
-    assert health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == \
-        health_pb2.HealthCheckResponse.NOT_SERVING
     assert _code_of(lambda: stub.ListFilters(pb.ListFiltersRequest(), timeout=2)) == grpc.StatusCode.UNAVAILABLE
     rest = httpx.get(server.http_url + "/v1/filters", timeout=2)
     assert rest.status_code == 503 and rest.json()["error"]["status"] == "UNAVAILABLE"
