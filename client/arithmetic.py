@@ -26,8 +26,17 @@ class BNNSArithmeticOperand:
     type: int = C.BNNSSample
 
 
+class _FunctionFields:
+    """Apple's arithmetic function-fields structs: their operands are the (descriptor, type)
+    field pairs in declaration order (in/in_, in1, in2, in3), the output last."""
+
+    def operands(self) -> list:
+        names = [f.name for f in dataclasses.fields(self) if f.name.startswith("in") and not f.name.endswith("_type")]
+        return [BNNSArithmeticOperand(getattr(self, name), getattr(self, name.rstrip("_") + "_type")) for name in names]
+
+
 @dataclasses.dataclass
-class BNNSArithmeticUnary:
+class BNNSArithmeticUnary(_FunctionFields):
     """BNNSArithmeticUnary: in, in_type, out, out_type (``in`` is spelled ``in_``)."""
 
     in_: BNNSNDArrayDescriptor
@@ -35,12 +44,9 @@ class BNNSArithmeticUnary:
     out: BNNSNDArrayDescriptor = None
     out_type: int = C.BNNSSample
 
-    def operands(self) -> list:
-        return [BNNSArithmeticOperand(self.in_, self.in_type)]
-
 
 @dataclasses.dataclass
-class BNNSArithmeticBinary:
+class BNNSArithmeticBinary(_FunctionFields):
     """BNNSArithmeticBinary: in1, in1_type, in2, in2_type, out, out_type."""
 
     in1: BNNSNDArrayDescriptor
@@ -50,12 +56,9 @@ class BNNSArithmeticBinary:
     out: BNNSNDArrayDescriptor = None
     out_type: int = C.BNNSSample
 
-    def operands(self) -> list:
-        return [BNNSArithmeticOperand(self.in1, self.in1_type), BNNSArithmeticOperand(self.in2, self.in2_type)]
-
 
 @dataclasses.dataclass
-class BNNSArithmeticTernary:
+class BNNSArithmeticTernary(_FunctionFields):
     """BNNSArithmeticTernary: in1, in1_type, in2, in2_type, in3, in3_type, out, out_type."""
 
     in1: BNNSNDArrayDescriptor
@@ -66,10 +69,6 @@ class BNNSArithmeticTernary:
     in3_type: int = C.BNNSSample
     out: BNNSNDArrayDescriptor = None
     out_type: int = C.BNNSSample
-
-    def operands(self) -> list:
-        return [BNNSArithmeticOperand(self.in1, self.in1_type), BNNSArithmeticOperand(self.in2, self.in2_type),
-                BNNSArithmeticOperand(self.in3, self.in3_type)]
 
 
 _FIELDS_BY_ARITY = {1: BNNSArithmeticUnary, 2: BNNSArithmeticBinary, 3: BNNSArithmeticTernary}

@@ -21,7 +21,6 @@ import dataclasses
 import mmap
 import os
 import re
-import secrets
 import stat
 import threading
 import time
@@ -508,7 +507,3 @@ def _overlaps(a, b) -> bool:
 
 def _describe_key(key) -> str:
     return f"tensor {key[1]}" if key[0] == "tensor" else f"bytes of shared-memory region {key[1]!r}"
-
-
-def new_tensor_id() -> str:
-    return "t-" + secrets.token_hex(8)
