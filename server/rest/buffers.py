@@ -156,6 +156,12 @@ def render_json(response, request, out_dtype: Optional[Callable[[], np.dtype]] =
 
 
 def _result_dtype(field: str, request, out_dtype: Callable[[], np.dtype]) -> np.dtype:
+    named = request.DESCRIPTOR.fields_by_name.get(field)
+    if named is not None and named.message_type is not None and named.message_type.name == "NDArrayDescriptor":
+        # A filter-less function's result takes the type of the request's descriptor of its name.
+        first = getattr(request, field)
+        first = first[0] if named.is_repeated and len(first) else first
+        return layout.ALL_DTYPES.get(getattr(first, "data_type", 0) or layout.DTYPE_FLOAT32, np.dtype("<f4"))
     if field == "out":
         return out_dtype()
     if field == "indices":

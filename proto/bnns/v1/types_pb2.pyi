@@ -246,6 +246,37 @@ class OptimizerSGDMomentumVariant(int, metaclass=_enum_type_wrapper.EnumTypeWrap
     SGD_MOMENTUM_VARIANT_0: _ClassVar[OptimizerSGDMomentumVariant]
     SGD_MOMENTUM_VARIANT_1: _ClassVar[OptimizerSGDMomentumVariant]
     SGD_MOMENTUM_VARIANT_2: _ClassVar[OptimizerSGDMomentumVariant]
+
+class NormType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NORM_TYPE_UNSPECIFIED: _ClassVar[NormType]
+    NORM_TYPE_L2: _ClassVar[NormType]
+
+class RelationalOperator(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RELATIONAL_OPERATOR_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LESS: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LESS_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_GREATER: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_GREATER_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_NOT_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_AND: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_OR: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_NOT: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_NAND: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_NOR: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_XOR: _ClassVar[RelationalOperator]
+
+class ShuffleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SHUFFLE_TYPE_PIXEL_SHUFFLE_NCHW: _ClassVar[ShuffleType]
+    SHUFFLE_TYPE_PIXEL_UNSHUFFLE_NCHW: _ClassVar[ShuffleType]
+    SHUFFLE_TYPE_DEPTH_TO_SPACE_NCHW: _ClassVar[ShuffleType]
+    SHUFFLE_TYPE_SPACE_TO_DEPTH_NCHW: _ClassVar[ShuffleType]
+
+class RandomGeneratorMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RANDOM_GENERATOR_METHOD_AES_CTR: _ClassVar[RandomGeneratorMethod]
 DATA_LAYOUT_UNSPECIFIED: DataLayout
 DATA_LAYOUT_VECTOR: DataLayout
 DATA_LAYOUT_1D_LAST_MAJOR: DataLayout
@@ -436,6 +467,25 @@ OPTIMIZER_CLIPPING_BY_GLOBAL_NORM: OptimizerClippingFunction
 SGD_MOMENTUM_VARIANT_0: OptimizerSGDMomentumVariant
 SGD_MOMENTUM_VARIANT_1: OptimizerSGDMomentumVariant
 SGD_MOMENTUM_VARIANT_2: OptimizerSGDMomentumVariant
+NORM_TYPE_UNSPECIFIED: NormType
+NORM_TYPE_L2: NormType
+RELATIONAL_OPERATOR_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_LESS: RelationalOperator
+RELATIONAL_OPERATOR_LESS_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_GREATER: RelationalOperator
+RELATIONAL_OPERATOR_GREATER_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_NOT_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_AND: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_OR: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_NOT: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_NAND: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_NOR: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_XOR: RelationalOperator
+SHUFFLE_TYPE_PIXEL_SHUFFLE_NCHW: ShuffleType
+SHUFFLE_TYPE_PIXEL_UNSHUFFLE_NCHW: ShuffleType
+SHUFFLE_TYPE_DEPTH_TO_SPACE_NCHW: ShuffleType
+SHUFFLE_TYPE_SPACE_TO_DEPTH_NCHW: ShuffleType
+RANDOM_GENERATOR_METHOD_AES_CTR: RandomGeneratorMethod
 
 class Buffer(_message.Message):
     __slots__ = ("data", "values", "tensor", "shared_memory", "stride", "accumulate")
