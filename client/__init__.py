@@ -76,3 +76,24 @@ BNNS.LossFunction = _LossFunction
 BNNS.LossReduction = _LossReduction
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+# Issue 12, part C: the filter-less functions (C style) and their Swift statics on BNNS.
+from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSClipByValue, BNNSCompareTensor,
+                     BNNSComputeNorm, BNNSComputeNormBackward, BNNSCreateRandomGenerator,
+                     BNNSCreateRandomGeneratorWithSeed, BNNSDataLayoutGetRank, BNNSDestroyRandomGenerator,
+                     BNNSDirectApplyActivationBatch, BNNSDirectApplyInTopK, BNNSDirectApplyTopK,
+                     BNNSNDArrayGetDataSize, BNNSRandomFillNormalFloat, BNNSRandomFillUniformFloat,
+                     BNNSRandomFillUniformInt, BNNSRandomGenerator, BNNSRandomGeneratorGetState,
+                     BNNSRandomGeneratorSetState, BNNSRandomGeneratorStateSize, BNNSShuffle,
+                     BNNSTensorGetAllocationSize, BNNSTile, BNNSTileBackward)
+from .direct import SWIFT_STATICS as _SWIFT_STATICS
+for _name, _value in _SWIFT_STATICS.items():
+    setattr(BNNS, _name, staticmethod(_value) if callable(_value) and not isinstance(_value, type) else _value)
+BNNS.ShuffleType = type("ShuffleType", (), {"depthToSpaceNCHW": BNNSShuffleTypeDepthToSpaceNCHW,
+                                            "spaceToDepthNCHW": BNNSShuffleTypeSpaceToDepthNCHW})
+BNNS.RelationalOperator = type("RelationalOperator", (), {
+    "equal": BNNSRelationalOperatorEqual, "less": BNNSRelationalOperatorLess,
+    "lessEqual": BNNSRelationalOperatorLessEqual, "greater": BNNSRelationalOperatorGreater,
+    "greaterEqual": BNNSRelationalOperatorGreaterEqual, "notEqual": BNNSRelationalOperatorNotEqual,
+    "and": BNNSRelationalOperatorLogicalAND, "or": BNNSRelationalOperatorLogicalOR,
+    "not": BNNSRelationalOperatorLogicalNOT, "nand": BNNSRelationalOperatorLogicalNAND,
+    "nor": BNNSRelationalOperatorLogicalNOR, "xor": BNNSRelationalOperatorLogicalXOR})
