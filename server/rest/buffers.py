@@ -161,7 +161,8 @@ def _result_dtype(field: str, request, out_dtype: Callable[[], np.dtype]) -> np.
         # A filter-less function's result takes the type of the request's descriptor of its name.
         first = getattr(request, field)
         first = first[0] if named.is_repeated and len(first) else first
-        return layout.ALL_DTYPES.get(getattr(first, "data_type", 0) or layout.DTYPE_FLOAT32, np.dtype("<f4"))
+        dtype = layout.ALL_DTYPES.get(getattr(first, "data_type", 0) or layout.DTYPE_FLOAT32, np.dtype("<f4"))
+        return np.dtype("u1") if dtype == np.dtype(bool) else dtype     # Boolean as 0 / 1 numbers
     if field == "out":
         return out_dtype()
     if field == "indices":
