@@ -127,7 +127,9 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         embed = io is None
         received = request.ByteSize() + (io.received_bytes if io is not None else 0)
         self._local.cancelled = cancelled
-        durable = self.state is not None and rpc in state_mod.MUTATING_RPCS
+        # FilterApplyBatch moves the generator of a filter that draws (dropout, Gumbel): committed
+        # too (_changed_handles), so a restart continues its stream instead of repeating it.
+        durable = self.state is not None and (rpc in state_mod.MUTATING_RPCS or rpc == "FilterApplyBatch")
         try:
             if self.limits.max_request_bytes and received > self.limits.max_request_bytes:
                 raise ResourceExhaustedError(
@@ -238,6 +240,9 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         generator_change = self._direct_changed_handles(rpc, request, response, tenant)
         if generator_change is not None:
             return generator_change
+        if rpc == "FilterApplyBatch":
+            entry = self.registry.get(request.filter_id, tenant)
+            return ([entry], ()) if getattr(entry.filter, "_rng", None) is not None else (None, ())
         if rpc == "CreateFilter":
             return [self.registry.get(response.filter_id, tenant)], ()
         if rpc == "CreateTensor":
