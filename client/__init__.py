@@ -84,7 +84,8 @@ from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSCli
                      BNNSNDArrayGetDataSize, BNNSRandomFillNormalFloat, BNNSRandomFillUniformFloat,
                      BNNSRandomFillUniformInt, BNNSRandomGenerator, BNNSRandomGeneratorGetState,
                      BNNSRandomGeneratorSetState, BNNSRandomGeneratorStateSize, BNNSShuffle,
-                     BNNSTensorGetAllocationSize, BNNSTile, BNNSTileBackward)
+                     BNNSTensorGetAllocationSize, BNNSTile, BNNSTileBackward, BNNSGather, BNNSScatter,
+                     BNNSGatherND, BNNSScatterND)
 from .direct import SWIFT_STATICS as _SWIFT_STATICS
 for _name, _value in _SWIFT_STATICS.items():
     setattr(BNNS, _name, staticmethod(_value) if callable(_value) and not isinstance(_value, type) else _value)

@@ -3,12 +3,14 @@
 C style, Apple's names and argument order, returning 0 / -1 (reason in ``last_error()``):
 BNNSClipByValue, BNNSClipByNorm, BNNSClipByGlobalNorm, BNNSComputeNorm, BNNSComputeNormBackward,
 BNNSDirectApplyActivationBatch, BNNSDirectApplyTopK, BNNSDirectApplyInTopK, BNNSTile,
-BNNSTileBackward, BNNSBandPart, BNNSShuffle, BNNSCompareTensor, the random generators
+BNNSTileBackward, BNNSBandPart, BNNSShuffle, BNNSCompareTensor, BNNSGather, BNNSScatter,
+BNNSGatherND, BNNSScatterND, the random generators
 (BNNSCreateRandomGenerator[WithSeed] return a BNNSRandomGenerator or None) and the descriptor
 arithmetic BNNSNDArrayGetDataSize, BNNSDataLayoutGetRank, BNNSTensorGetAllocationSize (computed
 here, no call). Swift style: the static functions of the BNNS namespace Apple has for them
 (BNNS.applyActivation, BNNS.clip(to:...), BNNS.clipByNorm, BNNS.clipByGlobalNorm,
-BNNS.applyTopK, BNNS.applyInTopK, BNNS.tile, BNNS.tileBackward, BNNS.shuffle, BNNS.compare) and
+BNNS.applyTopK, BNNS.applyInTopK, BNNS.tile, BNNS.tileBackward, BNNS.shuffle, BNNS.compare,
+BNNS.gather, BNNS.scatter, BNNS.gatherND, BNNS.scatterND) and
 BNNS.RandomGenerator, with Swift's labels as keyword arguments in Swift's order.
 
 Inputs are descriptors with data (NumPy arrays or BNNSTensors); results are written into the
@@ -24,6 +26,7 @@ import numpy as np
 
 from bnns.kernels import layout
 from bnns.kernels import random as random_kernels
+from bnns.kernels.reduction import NONE as _REDUCE_NONE
 from bnns.kernels.errors import BNNSError, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
@@ -245,6 +248,48 @@ def BNNSCompareTensor(in0: BNNSNDArrayDescriptor, in1: BNNSNDArrayDescriptor, op
     return 0
 
 
+@api._c_style(-1)
+def BNNSGather(axis: int, input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor,
+               output: BNNSNDArrayDescriptor, filter_params: Optional[BNNSFilterParameters] = None) -> int:
+    """output = input gathered at indices along ``axis`` (element or slice mode, from output's shape)."""
+    call = _Call("Gather", axis=int(axis)).send("input", input).send("indices", indices).receive("output", output)
+    _filter_parameters(call.request, filter_params)
+    call.run()
+    return 0
+
+
+@api._c_style(-1)
+def BNNSScatter(axis: int, op: int, input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor,
+                output: BNNSNDArrayDescriptor, filter_params: Optional[BNNSFilterParameters] = None) -> int:
+    """output's values combined (op: a BNNSReduceFunction) with input's, placed at indices along ``axis``."""
+    call = _Call("Scatter", axis=int(axis), op=int(op)).send("input", input).send("indices", indices)
+    call.receive("output", output).send("output", output)          # BNNS reads the output, then writes it
+    _filter_parameters(call.request, filter_params)
+    call.run()
+    return 0
+
+
+@api._c_style(-1)
+def BNNSGatherND(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                 filter_params: Optional[BNNSFilterParameters] = None) -> int:
+    """output = input at the index vectors (the last axis of indices)."""
+    call = _Call("GatherND").send("input", input).send("indices", indices).receive("output", output)
+    _filter_parameters(call.request, filter_params)
+    call.run()
+    return 0
+
+
+@api._c_style(-1)
+def BNNSScatterND(op: int, input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor,
+                  output: BNNSNDArrayDescriptor, filter_params: Optional[BNNSFilterParameters] = None) -> int:
+    """output's values combined (op) with input's slices at the index vectors."""
+    call = _Call("ScatterND", op=int(op)).send("input", input).send("indices", indices)
+    call.receive("output", output).send("output", output)
+    _filter_parameters(call.request, filter_params)
+    call.run()
+    return 0
+
+
 # ------------------------------------------------------------------------ C: random generators
 
 class BNNSRandomGenerator:
@@ -454,6 +499,32 @@ def compare(inputA: BNNSNDArrayDescriptor, inputB: BNNSNDArrayDescriptor, using:
     _swift(BNNSCompareTensor, inputA, inputB, using, output)
 
 
+def gather(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, axis: int,
+           filterParameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.gather(input:indices:output:axis:filterParameters:)."""
+    _swift(BNNSGather, axis, input, indices, output, filterParameters)
+
+
+def scatter(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, axis: int,
+            reductionFunction: int = None, filterParameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.scatter(input:indices:output:axis:[reductionFunction:]filterParameters:) (no function: None, a copy)."""
+    op = _REDUCE_NONE if reductionFunction is None else reductionFunction
+    _swift(BNNSScatter, axis, op, input, indices, output, filterParameters)
+
+
+def gatherND(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+             filterParameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.gatherND(input:indices:output:filterParameters:)."""
+    _swift(BNNSGatherND, input, indices, output, filterParameters)
+
+
+def scatterND(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+              reductionFunction: int = None, filterParameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.scatterND(input:indices:output:[reductionFunction:]filterParameters:)."""
+    op = _REDUCE_NONE if reductionFunction is None else reductionFunction
+    _swift(BNNSScatterND, op, input, indices, output, filterParameters)
+
+
 def _swift(c_function, *args) -> None:
     """Swift's throwing form of a C-style call: its BNNSError raised instead of -1."""
     if c_function(*args) != 0:
@@ -494,4 +565,5 @@ class RandomGenerator:
 SWIFT_STATICS = {"applyActivation": applyActivation, "clip": clip, "clipByNorm": clipByNorm,
                  "clipByGlobalNorm": clipByGlobalNorm, "applyTopK": applyTopK, "applyInTopK": applyInTopK,
                  "tile": tile, "tileBackward": tileBackward, "shuffle": shuffle, "compare": compare,
+                 "gather": gather, "scatter": scatter, "gatherND": gatherND, "scatterND": scatterND,
                  "RandomGenerator": RandomGenerator}

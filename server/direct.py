@@ -16,7 +16,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from bnns.kernels import bandpart, clipping, compare, layout, shuffle, tile, topk
+from bnns.kernels import bandpart, clipping, compare, gather, layout, shuffle, tile, topk
 from bnns.kernels import random as random_kernels
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import service_pb2 as pb
@@ -38,6 +38,8 @@ class Function:
     outputs: Tuple[str, ...]       # request NDArrayDescriptor fields the results are shaped as
     compute: Callable              # (request, {input: array}, {output: Descriptor}) -> {output: array}
     input_types: dict = dataclasses.field(default_factory=lambda: FLOAT)
+    index_inputs: Tuple[str, ...] = ()   # inputs read as integers (indices)
+    read_outputs: Tuple[str, ...] = ()   # outputs whose data is read too (scatter: the values scattered into)
 
 
 def _global_norm(r, x, o):
@@ -69,6 +71,18 @@ FUNCTIONS = {f.rpc: f for f in (
              lambda r, x, o: {"output": shuffle.shuffle(x["input"], r.type, o["output"].shape)}),
     Function("CompareTensor", ("in0", "in1"), ("out",),
              lambda r, x, o: {"out": compare.compare(x["in0"], x["in1"], r.op)}, input_types=NUMERIC),
+    Function("Gather", ("input", "indices"), ("output",),
+             lambda r, x, o: {"output": gather.gather(x["input"], x["indices"], r.axis, o["output"].shape)},
+             input_types=NUMERIC, index_inputs=("indices",)),
+    Function("Scatter", ("input", "indices"), ("output",),
+             lambda r, x, o: {"output": gather.scatter(x["input"], x["indices"], x["output"], r.axis, r.op)},
+             input_types=NUMERIC, index_inputs=("indices",), read_outputs=("output",)),
+    Function("GatherND", ("input", "indices"), ("output",),
+             lambda r, x, o: {"output": gather.gather_nd(x["input"], x["indices"])},
+             input_types=NUMERIC, index_inputs=("indices",)),
+    Function("ScatterND", ("input", "indices"), ("output",),
+             lambda r, x, o: {"output": gather.scatter_nd(x["input"], x["indices"], x["output"], r.op)},
+             input_types=NUMERIC, index_inputs=("indices",), read_outputs=("output",)),
 )}
 
 
@@ -101,12 +115,12 @@ def read_descriptor(io, pb_desc, path: str, allowed: dict) -> np.ndarray:
     return np.asarray(view, dtype=np.float32) if dtype.kind == "f" else view
 
 
-def output_descriptor(pb_desc, path: str) -> layout.Descriptor:
+def output_descriptor(pb_desc, path: str, read: bool = False) -> layout.Descriptor:
     """An output descriptor: its geometry and data type; its data must be unset (the result's place
-    is the caller's array, or `outputs[path]`)."""
+    is the caller's array, or `outputs[path]`) unless the function reads it too (``read``)."""
     desc = codec.descriptor(pb_desc, path)
     layout.numpy_dtype(desc.data_type, allowed=NUMERIC, what=f"{path}.data_type")
-    require(not pb_desc.HasField("data"), f"{path}.data is set, but {path} is an output: leave its data unset "
+    require(read or not pb_desc.HasField("data"), f"{path}.data is set, but {path} is an output: leave its data unset "
             f"(the result comes back in the response) or name a server tensor in outputs['{path}']")
     return desc
 
@@ -148,10 +162,12 @@ class Functions:
         outputs = [(path, d) for name in function.outputs for path, d in _fields(request, name)]
         require(inputs and outputs, f"{function.rpc} needs its {', '.join(function.inputs + function.outputs)} "
                 "descriptors")
-        out_descs = {path: output_descriptor(d, path) for path, d in outputs}
+        out_descs = {path: output_descriptor(d, path, path in function.read_outputs) for path, d in outputs}
         spans = sum(codec.descriptor(d, path).span for path, d in inputs) + sum(d.span for d in out_descs.values())
         _bound(self, function.rpc, spans)
-        arrays = {path: read_descriptor(io, d, path, function.input_types) for path, d in inputs}
+        arrays = {path: read_descriptor(io, d, path, INDEX if path.split("[")[0] in function.index_inputs
+                                        else function.input_types)
+                  for path, d in inputs + [(p, d) for p, d in outputs if p in function.read_outputs]}
         self._check_cancelled()
         with self.budget.reserve(spans * self._BYTES_PER_ELEMENT):
             results = function.compute(request, arrays, out_descs)
@@ -370,6 +386,21 @@ EXAMPLES = {
     "Shuffle": ("pixel shuffle of 4 channels of 1x1 into one 2x2 channel", {
         "type": "SHUFFLE_TYPE_PIXEL_SHUFFLE_NCHW", "input": _d("IMAGE_CHW", [1, 1, 4], [1, 2, 3, 4]),
         "output": _d("IMAGE_CHW", [2, 2, 1])}),
+    "Gather": ("rows 2 and 0 of a 3x3 matrix (slice mode, axis 0)", {
+        "axis": 0, "input": _d("ROW_MAJOR_MATRIX", [3, 3], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]),
+        "indices": _d("VECTOR", [2], [2, 0], data_type="DATA_TYPE_INT32"), "output": _d("ROW_MAJOR_MATRIX", [3, 2])}),
+    "Scatter": ("add two rows into rows 0 and 0 of a zero 3x2 matrix (Sum)", {
+        "axis": 0, "op": 6, "input": _d("ROW_MAJOR_MATRIX", [2, 2], [[1, 2], [3, 4]]),
+        "indices": _d("VECTOR", [2], [0, 0], data_type="DATA_TYPE_INT32"),
+        "output": _d("ROW_MAJOR_MATRIX", [2, 3], [[0, 0], [0, 0], [0, 0]])}),
+    "GatherND": ("elements (0, 1) and (2, 2) of a 3x3 matrix", {
+        "input": _d("ROW_MAJOR_MATRIX", [3, 3], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]),
+        "indices": _d("ROW_MAJOR_MATRIX", [2, 2], [[0, 1], [2, 2]], data_type="DATA_TYPE_INT32"),
+        "output": _d("VECTOR", [2])}),
+    "ScatterND": ("the maximum of 5 and what (1, 1) holds, in a 2x2 matrix of 9s", {
+        "op": 0, "input": _d("VECTOR", [1], [5]),
+        "indices": _d("ROW_MAJOR_MATRIX", [2, 1], [[1, 1]], data_type="DATA_TYPE_INT32"),
+        "output": _d("ROW_MAJOR_MATRIX", [2, 2], [[9, 9], [9, 0]])}),
     "CompareTensor": ("a < b elementwise", {
         "in0": _d("VECTOR", [3], [1, 5, 3]), "in1": _d("VECTOR", [3], [2, 5, 1]), "op": "RELATIONAL_OPERATOR_LESS",
         "out": _d("VECTOR", [3], data_type="DATA_TYPE_BOOLEAN")}),

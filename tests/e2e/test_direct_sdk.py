@@ -144,6 +144,27 @@ def test_band_part_shuffle_and_compare(bnns):
     assert out.tolist() == [False, True, True]
 
 
+def test_gather_and_scatter_in_both_forms(bnns):
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    rows = np.zeros((2, 4), np.float32)
+    bnns.BNNS.gather(input=desc(bnns, x), indices=desc(bnns, np.array([2, 0], np.int32)), output=desc(bnns, rows),
+                     axis=0)
+    np.testing.assert_array_equal(rows, x[[2, 0]])
+    canvas = np.ones((3, 4), np.float32)
+    bnns.BNNS.scatter(input=desc(bnns, rows), indices=desc(bnns, np.array([1, 1], np.int32)),
+                      output=desc(bnns, canvas), axis=0, reductionFunction=6)            # Sum
+    expected = np.ones((3, 4))
+    expected[1] += x[2] + x[0]
+    np.testing.assert_array_equal(canvas, expected)
+    picks = np.zeros(2, np.float32)
+    points = np.array([[0, 1], [2, 3]], np.int32)
+    ok(bnns, bnns.BNNSGatherND(desc(bnns, x), desc(bnns, points), desc(bnns, picks), None))
+    np.testing.assert_array_equal(picks, [x[0, 1], x[2, 3]])
+    grid = np.zeros((3, 4), np.float32)
+    bnns.BNNS.scatterND(input=desc(bnns, picks), indices=desc(bnns, points), output=desc(bnns, grid))   # None: copy
+    assert grid[0, 1] == x[0, 1] and grid[2, 3] == x[2, 3] and np.count_nonzero(grid) == 2
+
+
 # ------------------------------------------------------------------------------------ errors
 
 @pytest.mark.parametrize("case", ["shape", "norm_type", "tile_multiple", "shuffle_factor", "bad_op", "missing_data"])
@@ -194,7 +215,12 @@ def _run_everything(bnns) -> list:
     bnns.BNNSRandomFillNormalFloat(generator, desc(bnns, noise[1]), 0, 2)
     bnns.BNNSRandomFillUniformInt(generator, desc(bnns, noise[2]), -5, 5)
     bnns.BNNSDestroyRandomGenerator(generator)
-    return outs + [y] + noise
+    gathered, scattered = np.zeros((3, 2), np.float32), np.ones((3, 4), np.float32)
+    bnns.BNNSGather(1, desc(bnns, x), desc(bnns, np.array([[3, 0], [1, 1], [2, 3]], np.int64)),
+                    desc(bnns, gathered), None)
+    bnns.BNNSScatter(1, 0, desc(bnns, gathered), desc(bnns, np.array([[0, 1], [1, 2], [3, 3]], np.int64)),
+                     desc(bnns, scattered), None)
+    return outs + [y] + noise + [gathered, scattered]
 
 
 def test_local_and_remote_agree_bit_for_bit(grpc_server):
@@ -208,7 +234,7 @@ def test_local_and_remote_agree_bit_for_bit(grpc_server):
         sdk.connect("local")
     for k, (a, b) in enumerate(zip(local, remote)):
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), k
-    assert local[5].any() and local[8].any() and np.unique(local[-1]).size > 3   # nothing trivially zero
+    assert local[5].any() and local[8].any() and np.unique(local[11]).size > 3   # nothing trivially zero
 
 
 # -------------------------------------------------------------------------- random generators

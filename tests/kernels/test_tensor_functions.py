@@ -134,3 +134,75 @@ def test_top_k_refuses_bad_k_and_axis(k, axis, phrase):
 def test_in_top_k_refuses_out_of_range_test_indices():
     with pytest.raises(InvalidArgumentError, match="test_indices"):
         topk.in_top_k(np.zeros((1, 4)), np.array([4]), 1, 0)
+
+
+# ---------------------------------------------------------------------------- gather / scatter
+from bnns.kernels import gather as gk          # noqa: E402
+from bnns.kernels.reduction import MAX, MIN, NONE, PRODUCT, SUM   # noqa: E402
+
+
+def test_gather_element_mode_matches_the_torch_formula():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4, 5))
+    idx = rng.integers(0, 4, (2, 3, 5))
+    y = gk.gather(x, idx, 1, idx.shape)
+    for i, j, k in np.ndindex(*idx.shape):
+        assert y[i, j, k] == x[i, idx[i, j, k], k]
+
+
+def test_gather_slice_mode_matches_the_tf_formula():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 4))
+    idx = rng.integers(0, 4, (2, 2))
+    y = gk.gather(x, idx, 1, (3, 2, 2))
+    for a, i, j in np.ndindex(3, 2, 2):
+        assert y[a, i, j] == x[a, idx[i, j]]
+
+
+@pytest.mark.parametrize("op", [NONE, SUM, MAX, MIN, PRODUCT])
+def test_scatter_combines_with_the_existing_output_in_c_order(op):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3))
+    idx = np.array([[0, 2, 0], [1, 0, 0]])            # repeats along axis 0 of a (3, 3) output
+    y0 = rng.standard_normal((3, 3))
+    got = gk.scatter(x, idx, y0, 0, op)
+    expected = y0.copy()
+    combine = {NONE: lambda old, new: new, SUM: lambda o, n: o + n, MAX: max, MIN: min, PRODUCT: lambda o, n: o * n}[op]
+    for i, j in np.ndindex(*idx.shape):
+        expected[idx[i, j], j] = combine(expected[idx[i, j], j], x[i, j])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_gather_nd_and_scatter_nd_follow_the_index_vectors():
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, 4, 2))
+    idx = np.array([[[0, 1], [2, 3]], [[1, 1], [0, 0]]])   # (2, 2, K=2) -> output (2, 2, 2)
+    y = gk.gather_nd(x, idx)
+    for p, q in np.ndindex(2, 2):
+        np.testing.assert_array_equal(y[p, q], x[idx[p, q, 0], idx[p, q, 1]])
+    out = gk.scatter_nd(np.ones((2, 2, 2)), idx, np.zeros((3, 4, 2)), SUM)
+    expected = np.zeros((3, 4, 2))
+    for p, q in np.ndindex(2, 2):
+        expected[idx[p, q, 0], idx[p, q, 1]] += 1
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_gather_gradient_is_a_sum_scatter():
+    rng = np.random.default_rng(11)
+    x, idx = rng.standard_normal((4, 3)), np.array([3, 0, 3])
+    w = projection(rng, (3, 3))
+    grad = gk.scatter(w, idx, np.zeros_like(x), 0, SUM)
+    assert_gradient_matches(grad, lambda v: float(np.sum(w * gk.gather(v, idx, 0, (3, 3)))), x)
+
+
+@pytest.mark.parametrize("call, phrase", [
+    (lambda: gk.gather(np.zeros((2, 3)), np.array([3]), 1, (2, 1)), "valid positions"),
+    (lambda: gk.gather(np.zeros((2, 3)), np.array([-1]), 1, (2, 1)), "valid positions"),
+    (lambda: gk.gather(np.zeros((2, 3)), np.array([0.0]), 1, (2, 1)), "integers"),
+    (lambda: gk.gather(np.zeros((2, 3)), np.array([0]), 1, (5, 5)), "neither"),
+    (lambda: gk.scatter(np.zeros(2), np.array([0, 1]), np.zeros(3), 0, 4), "scatter reduction"),
+    (lambda: gk.gather_nd(np.zeros((2, 3)), np.array([[0, 3]])), "positions|extent"),
+    (lambda: gk.scatter_nd(np.zeros(3), np.array([[0, 1]]), np.zeros((2, 2)), SUM), "need")])
+def test_gather_and_scatter_errors(call, phrase):
+    with pytest.raises(InvalidArgumentError, match=phrase):
+        call()

@@ -249,6 +249,26 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.CompareTensorRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.CompareTensorResponse.FromString,
                 _registered_method=True)
+        self.Gather = channel.unary_unary(
+                '/bnns.v1.BNNSService/Gather',
+                request_serializer=bnns_dot_v1_dot_service__pb2.GatherRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.GatherResponse.FromString,
+                _registered_method=True)
+        self.Scatter = channel.unary_unary(
+                '/bnns.v1.BNNSService/Scatter',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ScatterRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ScatterResponse.FromString,
+                _registered_method=True)
+        self.GatherND = channel.unary_unary(
+                '/bnns.v1.BNNSService/GatherND',
+                request_serializer=bnns_dot_v1_dot_service__pb2.GatherNDRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.GatherNDResponse.FromString,
+                _registered_method=True)
+        self.ScatterND = channel.unary_unary(
+                '/bnns.v1.BNNSService/ScatterND',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ScatterNDRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ScatterNDResponse.FromString,
+                _registered_method=True)
         self.CreateRandomGenerator = channel.unary_unary(
                 '/bnns.v1.BNNSService/CreateRandomGenerator',
                 request_serializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorRequest.SerializeToString,
@@ -585,6 +605,30 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Gather(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Scatter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GatherND(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScatterND(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateRandomGenerator(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -850,6 +894,26 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.CompareTensor,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.CompareTensorRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.CompareTensorResponse.SerializeToString,
+            ),
+            'Gather': grpc.unary_unary_rpc_method_handler(
+                    servicer.Gather,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.GatherRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.GatherResponse.SerializeToString,
+            ),
+            'Scatter': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scatter,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ScatterRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ScatterResponse.SerializeToString,
+            ),
+            'GatherND': grpc.unary_unary_rpc_method_handler(
+                    servicer.GatherND,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.GatherNDRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.GatherNDResponse.SerializeToString,
+            ),
+            'ScatterND': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScatterND,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ScatterNDRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ScatterNDResponse.SerializeToString,
             ),
             'CreateRandomGenerator': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateRandomGenerator,
@@ -2053,6 +2117,114 @@ class BNNSService:
             '/bnns.v1.BNNSService/CompareTensor',
             bnns_dot_v1_dot_service__pb2.CompareTensorRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.CompareTensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Gather(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Gather',
+            bnns_dot_v1_dot_service__pb2.GatherRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.GatherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scatter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Scatter',
+            bnns_dot_v1_dot_service__pb2.ScatterRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ScatterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GatherND(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/GatherND',
+            bnns_dot_v1_dot_service__pb2.GatherNDRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.GatherNDResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScatterND(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ScatterND',
+            bnns_dot_v1_dot_service__pb2.ScatterNDRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ScatterNDResponse.FromString,
             options,
             channel_credentials,
             insecure,
