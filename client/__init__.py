@@ -98,3 +98,4 @@ BNNS.RelationalOperator = type("RelationalOperator", (), {
     "and": BNNSRelationalOperatorLogicalAND, "or": BNNSRelationalOperatorLogicalOR,
     "not": BNNSRelationalOperatorLogicalNOT, "nand": BNNSRelationalOperatorLogicalNAND,
     "nor": BNNSRelationalOperatorLogicalNOR, "xor": BNNSRelationalOperatorLogicalXOR})
+BNNS.RandomGeneratorMethod = type("RandomGeneratorMethod", (), {"aesCtr": BNNSRandomGeneratorMethodAES_CTR})

@@ -346,3 +346,33 @@ def test_rest_random_generator_round_trip(http_server):
                                                                  "generator_id": "g-0000000000000000"})
         assert missing.status_code == 404 and "GENERATOR_NOT_FOUND" in missing.text
         assert http.post("/v1/destroyRandomGenerator", json={"generator_id": generator_id}).status_code == 200
+
+
+# ----------------------------------------------------------------------- descriptor arithmetic
+
+def test_data_size_counts_the_span_at_the_type_width():
+    import bnns.client as sdk
+    D = sdk.BNNSNDArrayDescriptor
+    assert sdk.BNNSNDArrayGetDataSize(D(layout=sdk.BNNSDataLayoutImageCHW, size=(4, 3, 2))) == 4 * 3 * 2 * 4
+    # rows 5 apart: elements 0..2, 5..7 -> a span of 8 Float16 values
+    assert sdk.BNNSNDArrayGetDataSize(D(layout=sdk.BNNSDataLayoutRowMajorMatrix, size=(3, 2), stride=(1, 5),
+                                        data_type=sdk.BNNSDataTypeFloat16)) == 16
+    assert sdk.BNNSNDArrayGetDataSize(D(size=(5,), data_type=sdk.BNNSDataTypeInt4)) == 3          # 20 bits
+    # FirstMajor: stride[0] pairs with the last extent (3), stride[1] = 4 with the first (2): span 1 + 2 + 4
+    assert sdk.BNNSNDArrayGetDataSize(D(layout=sdk.BNNSDataLayout2DFirstMajor, size=(2, 3), stride=(1, 4))) == 28
+    assert sdk.BNNSNDArrayGetDataSize(D(layout=sdk.BNNSDataLayoutImageCHW, size=(4, 0, 2))) == 0
+
+
+def test_layout_rank_and_tensor_allocation_size():
+    import types
+    import bnns.client as sdk
+    ranks = {sdk.BNNSDataLayoutVector: 1, sdk.BNNSDataLayoutRowMajorMatrix: 2, sdk.BNNSDataLayout2DFirstMajor: 2,
+             sdk.BNNSDataLayoutImageCHW: 3, sdk.BNNSDataLayoutConvolutionWeightsOIHW: 4,
+             sdk.BNNSDataLayout8DLastMajor: 8, 0x12345: 0}
+    for value, rank in ranks.items():
+        assert sdk.BNNSDataLayoutGetRank(value) == rank, hex(value)
+    sdk.connect("local")
+    with sdk.BNNSTensor.from_array(np.zeros((3, 4), np.float32)) as tensor:
+        assert sdk.BNNSTensorGetAllocationSize(tensor) == 48 == tensor.data_size_in_bytes
+    padded = types.SimpleNamespace(shape=(2, 3), stride=(8, 1), data_type=sdk.BNNSDataTypeFloat32)
+    assert sdk.BNNSTensorGetAllocationSize(padded) == (1 + 1 * 8 + 2 * 1) * 4
