@@ -89,13 +89,13 @@ from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSCli
 from .direct import SWIFT_STATICS as _SWIFT_STATICS
 for _name, _value in _SWIFT_STATICS.items():
     setattr(BNNS, _name, staticmethod(_value) if callable(_value) and not isinstance(_value, type) else _value)
-BNNS.ShuffleType = type("ShuffleType", (), {"depthToSpaceNCHW": BNNSShuffleTypeDepthToSpaceNCHW,
-                                            "spaceToDepthNCHW": BNNSShuffleTypeSpaceToDepthNCHW})
-BNNS.RelationalOperator = type("RelationalOperator", (), {
+BNNS.ShuffleType = type("ShuffleType", (), {"depth_to_space_nchw": BNNSShuffleTypeDepthToSpaceNCHW,
+                                            "space_to_depth_nchw": BNNSShuffleTypeSpaceToDepthNCHW})
+BNNS.RelationalOperator = type("RelationalOperator", (), {   # Swift's .and / .or / .not: and_ / or_ / not_
     "equal": BNNSRelationalOperatorEqual, "less": BNNSRelationalOperatorLess,
-    "lessEqual": BNNSRelationalOperatorLessEqual, "greater": BNNSRelationalOperatorGreater,
-    "greaterEqual": BNNSRelationalOperatorGreaterEqual, "notEqual": BNNSRelationalOperatorNotEqual,
-    "and": BNNSRelationalOperatorLogicalAND, "or": BNNSRelationalOperatorLogicalOR,
-    "not": BNNSRelationalOperatorLogicalNOT, "nand": BNNSRelationalOperatorLogicalNAND,
+    "less_equal": BNNSRelationalOperatorLessEqual, "greater": BNNSRelationalOperatorGreater,
+    "greater_equal": BNNSRelationalOperatorGreaterEqual, "not_equal": BNNSRelationalOperatorNotEqual,
+    "and_": BNNSRelationalOperatorLogicalAND, "or_": BNNSRelationalOperatorLogicalOR,
+    "not_": BNNSRelationalOperatorLogicalNOT, "nand": BNNSRelationalOperatorLogicalNAND,
     "nor": BNNSRelationalOperatorLogicalNOR, "xor": BNNSRelationalOperatorLogicalXOR})
-BNNS.RandomGeneratorMethod = type("RandomGeneratorMethod", (), {"aesCtr": BNNSRandomGeneratorMethodAES_CTR})
+BNNS.RandomGeneratorMethod = type("RandomGeneratorMethod", (), {"aes_ctr": BNNSRandomGeneratorMethodAES_CTR})

@@ -7,11 +7,12 @@ BNNSTileBackward, BNNSBandPart, BNNSShuffle, BNNSCompareTensor, BNNSGather, BNNS
 BNNSGatherND, BNNSScatterND, the random generators
 (BNNSCreateRandomGenerator[WithSeed] return a BNNSRandomGenerator or None) and the descriptor
 arithmetic BNNSNDArrayGetDataSize, BNNSDataLayoutGetRank, BNNSTensorGetAllocationSize (computed
-here, no call). Swift style: the static functions of the BNNS namespace Apple has for them
-(BNNS.applyActivation, BNNS.clip(to:...), BNNS.clipByNorm, BNNS.clipByGlobalNorm,
-BNNS.applyTopK, BNNS.applyInTopK, BNNS.tile, BNNS.tileBackward, BNNS.shuffle, BNNS.compare,
-BNNS.gather, BNNS.scatter, BNNS.gatherND, BNNS.scatterND) and
-BNNS.RandomGenerator, with Swift's labels as keyword arguments in Swift's order.
+here, no call). Swift style: the static functions of the BNNS namespace Apple has for them, in
+this SDK's spelling of Swift (snake_case names and labels, in Swift's order): BNNS.applyActivation
+is ``BNNS.apply_activation(activation=, [axes=,] input=, output=, batch_size=,
+filter_parameters=)``; likewise clip(to:...), clip_by_norm, clip_by_global_norm, apply_top_k,
+apply_in_top_k, tile, tile_backward, shuffle, compare, gather, scatter, gather_nd, scatter_nd,
+and BNNS.RandomGenerator(method, seed, filter_parameters).
 
 Inputs are descriptors with data (NumPy arrays or BNNSTensors); results are written into the
 output descriptors' data, at their strides, as BNNS writes them; a BNNSTensor there receives the
@@ -432,13 +433,13 @@ def BNNSTensorGetAllocationSize(tensor) -> int:
 
 # ------------------------------------------------------------------------------ Swift statics
 
-def applyActivation(activation, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, batchSize: int,
-                    filterParameters: Optional[BNNSFilterParameters] = None, *, axes: Optional[Sequence[int]] = None):
-    """BNNS.applyActivation(activation:[axes:]input:output:batchSize:filterParameters:); ``axes``
+def apply_activation(activation, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, batch_size: int,
+                    filter_parameters: Optional[BNNSFilterParameters] = None, *, axes: Optional[Sequence[int]] = None):
+    """BNNS.applyActivation(activation:[axes:]input:output:batchSize:filter_parameters:); ``axes``
     index size[] (Softmax's axes), as BNNS.ActivationLayer's. Raises BNNSError."""
     params = BNNSLayerParametersActivation(i_desc=input, o_desc=output, activation=activation,
                                            axis_flags=axis_flags(axes))
-    _swift(BNNSDirectApplyActivationBatch, params, filterParameters, batchSize, 0, 0)
+    _swift(BNNSDirectApplyActivationBatch, params, filter_parameters, batch_size, 0, 0)
 
 
 def clip(to, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor):
@@ -447,82 +448,82 @@ def clip(to, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor):
     _swift(BNNSClipByValue, output, input, lower, upper)
 
 
-def clipByNorm(threshold: float, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+def clip_by_norm(threshold: float, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
                axes: Optional[Sequence[int]] = None):
     """BNNS.clipByNorm(threshold:input:output:axes:); axes index the logical (NumPy) axes, as
     BNNSClipByNorm's axis_flags bits (None: all)."""
     _swift(BNNSClipByNorm, output, input, threshold, sum(1 << int(a) for a in axes) if axes else 0)
 
 
-def clipByGlobalNorm(threshold: float, inputs: Sequence[BNNSNDArrayDescriptor],
-                     outputs: Sequence[BNNSNDArrayDescriptor], globalNorm: float = 0.0):
+def clip_by_global_norm(threshold: float, inputs: Sequence[BNNSNDArrayDescriptor],
+                     outputs: Sequence[BNNSNDArrayDescriptor], global_norm: float = 0.0):
     """BNNS.clipByGlobalNorm(threshold:inputs:outputs:globalNorm:)."""
     require(len(inputs) == len(outputs), f"{len(inputs)} inputs but {len(outputs)} outputs")
-    _swift(BNNSClipByGlobalNorm, list(outputs), list(inputs), len(inputs), threshold, globalNorm)
+    _swift(BNNSClipByGlobalNorm, list(outputs), list(inputs), len(inputs), threshold, global_norm)
 
 
-def applyTopK(k: int, input: BNNSNDArrayDescriptor, bestValues: BNNSNDArrayDescriptor,
-              bestIndices: BNNSNDArrayDescriptor, axis: int, batchSize: int,
-              filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.applyTopK(k:input:bestValues:bestIndices:axis:batchSize:filterParameters:)."""
-    _swift(BNNSDirectApplyTopK, k, axis, batchSize, input, 0, bestValues, 0, bestIndices, 0, filterParameters)
+def apply_top_k(k: int, input: BNNSNDArrayDescriptor, best_values: BNNSNDArrayDescriptor,
+              best_indices: BNNSNDArrayDescriptor, axis: int, batch_size: int,
+              filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.applyTopK(k:input:best_values:best_indices:axis:batchSize:filter_parameters:)."""
+    _swift(BNNSDirectApplyTopK, k, axis, batch_size, input, 0, best_values, 0, best_indices, 0, filter_parameters)
 
 
-def applyInTopK(k: int, input: BNNSNDArrayDescriptor, testIndices: BNNSNDArrayDescriptor,
-                output: BNNSNDArrayDescriptor, axis: int, batchSize: int,
-                filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.applyInTopK(k:input:testIndices:output:axis:batchSize:filterParameters:)."""
-    _swift(BNNSDirectApplyInTopK, k, axis, batchSize, input, 0, testIndices, 0, output, 0, filterParameters)
+def apply_in_top_k(k: int, input: BNNSNDArrayDescriptor, test_indices: BNNSNDArrayDescriptor,
+                output: BNNSNDArrayDescriptor, axis: int, batch_size: int,
+                filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.applyInTopK(k:input:test_indices:output:axis:batchSize:filter_parameters:)."""
+    _swift(BNNSDirectApplyInTopK, k, axis, batch_size, input, 0, test_indices, 0, output, 0, filter_parameters)
 
 
 def tile(input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-         filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.tile(input:output:filterParameters:)."""
-    _swift(BNNSTile, input, output, filterParameters)
+         filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.tile(input:output:filter_parameters:)."""
+    _swift(BNNSTile, input, output, filter_parameters)
 
 
-def tileBackward(outputGradient: BNNSNDArrayDescriptor, generatingInputGradient: BNNSNDArrayDescriptor,
-                 filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.tileBackward(outputGradient:generatingInputGradient:filterParameters:)."""
-    _swift(BNNSTileBackward, generatingInputGradient, outputGradient, filterParameters)
+def tile_backward(output_gradient: BNNSNDArrayDescriptor, generating_input_gradient: BNNSNDArrayDescriptor,
+                 filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.tileBackward(outputGradient:generating_input_gradient:filter_parameters:)."""
+    _swift(BNNSTileBackward, generating_input_gradient, output_gradient, filter_parameters)
 
 
-def shuffle(shuffleType: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-            filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.shuffle(_:input:output:filterParameters:) (shuffleType: a BNNS.ShuffleType case)."""
-    _swift(BNNSShuffle, shuffleType, input, output, filterParameters)
+def shuffle(shuffle_type: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+            filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.shuffle(_:input:output:filter_parameters:) (shuffle_type: a BNNS.ShuffleType case)."""
+    _swift(BNNSShuffle, shuffle_type, input, output, filter_parameters)
 
 
-def compare(inputA: BNNSNDArrayDescriptor, inputB: BNNSNDArrayDescriptor, using: int,
+def compare(input_a: BNNSNDArrayDescriptor, input_b: BNNSNDArrayDescriptor, using: int,
             output: BNNSNDArrayDescriptor):
     """BNNS.compare(_:_:using:output:) (using: a BNNS.RelationalOperator)."""
-    _swift(BNNSCompareTensor, inputA, inputB, using, output)
+    _swift(BNNSCompareTensor, input_a, input_b, using, output)
 
 
 def gather(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, axis: int,
-           filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.gather(input:indices:output:axis:filterParameters:)."""
-    _swift(BNNSGather, axis, input, indices, output, filterParameters)
+           filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.gather(input:indices:output:axis:filter_parameters:)."""
+    _swift(BNNSGather, axis, input, indices, output, filter_parameters)
 
 
 def scatter(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, axis: int,
-            reductionFunction: int = None, filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.scatter(input:indices:output:axis:[reductionFunction:]filterParameters:) (no function: None, a copy)."""
-    op = _REDUCE_NONE if reductionFunction is None else reductionFunction
-    _swift(BNNSScatter, axis, op, input, indices, output, filterParameters)
+            reduction_function: int = None, filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.scatter(input:indices:output:axis:[reduction_function:]filter_parameters:) (no function: None, a copy)."""
+    op = _REDUCE_NONE if reduction_function is None else reduction_function
+    _swift(BNNSScatter, axis, op, input, indices, output, filter_parameters)
 
 
-def gatherND(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-             filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.gatherND(input:indices:output:filterParameters:)."""
-    _swift(BNNSGatherND, input, indices, output, filterParameters)
+def gather_nd(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+             filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.gatherND(input:indices:output:filter_parameters:)."""
+    _swift(BNNSGatherND, input, indices, output, filter_parameters)
 
 
-def scatterND(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-              reductionFunction: int = None, filterParameters: Optional[BNNSFilterParameters] = None):
-    """BNNS.scatterND(input:indices:output:[reductionFunction:]filterParameters:)."""
-    op = _REDUCE_NONE if reductionFunction is None else reductionFunction
-    _swift(BNNSScatterND, op, input, indices, output, filterParameters)
+def scatter_nd(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+              reduction_function: int = None, filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.scatterND(input:indices:output:[reduction_function:]filter_parameters:)."""
+    op = _REDUCE_NONE if reduction_function is None else reduction_function
+    _swift(BNNSScatterND, op, input, indices, output, filter_parameters)
 
 
 def _swift(c_function, *args) -> None:
@@ -532,14 +533,14 @@ def _swift(c_function, *args) -> None:
 
 
 class RandomGenerator:
-    """BNNS.RandomGenerator(method:seed:filterParameters:): seed None = OS entropy. ``state``
+    """BNNS.RandomGenerator(method:seed:filter_parameters:): seed None = OS entropy. ``state``
     reads and sets the generator's state (BNNS.RandomGeneratorState: opaque bytes here). The
     BNNSRandomFill* functions take it as their generator. Close it with ``close()`` or a ``with``."""
 
     def __init__(self, method: int = C.BNNSRandomGeneratorMethodAES_CTR, seed: Optional[int] = None,
-                 filterParameters: Optional[BNNSFilterParameters] = None):
-        handle = (BNNSCreateRandomGenerator(method, filterParameters) if seed is None
-                  else BNNSCreateRandomGeneratorWithSeed(method, seed, filterParameters))
+                 filter_parameters: Optional[BNNSFilterParameters] = None):
+        handle = (BNNSCreateRandomGenerator(method, filter_parameters) if seed is None
+                  else BNNSCreateRandomGeneratorWithSeed(method, seed, filter_parameters))
         if handle is None:
             raise api.last_error()
         self.generator = handle
@@ -562,8 +563,10 @@ class RandomGenerator:
         self.close()
 
 
-SWIFT_STATICS = {"applyActivation": applyActivation, "clip": clip, "clipByNorm": clipByNorm,
-                 "clipByGlobalNorm": clipByGlobalNorm, "applyTopK": applyTopK, "applyInTopK": applyInTopK,
-                 "tile": tile, "tileBackward": tileBackward, "shuffle": shuffle, "compare": compare,
-                 "gather": gather, "scatter": scatter, "gatherND": gatherND, "scatterND": scatterND,
+# Swift's BNNS statics in this SDK's spelling of Swift (snake_case names and labels, Swift's order).
+SWIFT_STATICS = {"apply_activation": apply_activation, "clip": clip, "clip_by_norm": clip_by_norm,
+                 "clip_by_global_norm": clip_by_global_norm, "apply_top_k": apply_top_k,
+                 "apply_in_top_k": apply_in_top_k, "tile": tile, "tile_backward": tile_backward, "shuffle": shuffle,
+                 "compare": compare, "gather": gather, "scatter": scatter, "gather_nd": gather_nd,
+                 "scatter_nd": scatter_nd,
                  "RandomGenerator": RandomGenerator}

@@ -92,7 +92,7 @@ def test_direct_activation_batch_honours_both_strides_and_softmax_axes(bnns):
     assert np.all(y[:, 4] == 7)
     relu_in = np.array([[-1, 0, 2], [3, -4, 5]], np.float32)
     relu_out = np.zeros_like(relu_in)
-    bnns.BNNS.applyActivation(bnns.BNNSActivation(function=bnns.BNNSActivationFunctionRectifiedLinear),
+    bnns.BNNS.apply_activation(bnns.BNNSActivation(function=bnns.BNNSActivationFunctionRectifiedLinear),
                               desc(bnns, relu_in, size=(3,)), desc(bnns, relu_out, size=(3,)), 2)
     np.testing.assert_array_equal(relu_out, np.maximum(relu_in, 0))
 
@@ -107,8 +107,8 @@ def test_top_k_and_in_top_k_per_item(bnns):
     np.testing.assert_array_equal(values, np.take_along_axis(x, order, 1))
     labels = np.array([[order[0, 0]], [order[1, 1]], [0], [4]], np.int32)
     hits = np.zeros((4, 1), bool)
-    bnns.BNNS.applyInTopK(k=2, input=desc(bnns, x, size=(5,)), testIndices=desc(bnns, labels, size=(1,)),
-                          output=desc(bnns, hits, size=(1,)), axis=0, batchSize=4)
+    bnns.BNNS.apply_in_top_k(k=2, input=desc(bnns, x, size=(5,)), test_indices=desc(bnns, labels, size=(1,)),
+                          output=desc(bnns, hits, size=(1,)), axis=0, batch_size=4)
     expected = [(x[n] > x[n, labels[n, 0]]).sum() < 2 for n in range(4)]
     assert hits[:, 0].tolist() == expected and hits[0, 0] and hits[1, 0]
 
@@ -122,7 +122,7 @@ def test_tile_and_its_backward_against_numpy_and_finite_differences(bnns):
     np.testing.assert_array_equal(y, np.tile(x, (2, 3)))
     w = np.random.default_rng(5).standard_normal((4, 9))
     dx = np.zeros_like(x)
-    bnns.BNNS.tileBackward(outputGradient=desc(bnns, w.astype(np.float32)), generatingInputGradient=desc(bnns, dx))
+    bnns.BNNS.tile_backward(output_gradient=desc(bnns, w.astype(np.float32)), generating_input_gradient=desc(bnns, dx))
     numeric = numerical_gradient(lambda v: float(np.sum(w * np.tile(v, (2, 3)))), x.astype(np.float64))
     np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-6)
 
@@ -134,12 +134,12 @@ def test_band_part_shuffle_and_compare(bnns):
     np.testing.assert_array_equal(band, np.tril(m) - np.tril(m, -2))
     x = np.arange(16, dtype=np.float32).reshape(4, 2, 2)           # (C, H, W): ImageCHW size (2, 2, 4)
     y = np.zeros((1, 4, 4), np.float32)
-    bnns.BNNS.shuffle(bnns.BNNS.ShuffleType.depthToSpaceNCHW, input=desc(bnns, x), output=desc(bnns, y))
+    bnns.BNNS.shuffle(bnns.BNNS.ShuffleType.depth_to_space_nchw, input=desc(bnns, x), output=desc(bnns, y))
     expected = x.reshape(1, 2, 2, 2, 2).transpose(0, 3, 1, 4, 2).reshape(1, 4, 4)   # PyTorch's pixel_shuffle
     np.testing.assert_array_equal(y, expected)
     a, b = np.array([1, 5, 3], np.float32), np.array([2, 5, 1], np.float32)
     out = np.zeros(3, bool)
-    bnns.BNNS.compare(desc(bnns, a), desc(bnns, b), using=bnns.BNNS.RelationalOperator.greaterEqual,
+    bnns.BNNS.compare(desc(bnns, a), desc(bnns, b), using=bnns.BNNS.RelationalOperator.greater_equal,
                       output=desc(bnns, out))
     assert out.tolist() == [False, True, True]
 
@@ -152,7 +152,7 @@ def test_gather_and_scatter_in_both_forms(bnns):
     np.testing.assert_array_equal(rows, x[[2, 0]])
     canvas = np.ones((3, 4), np.float32)
     bnns.BNNS.scatter(input=desc(bnns, rows), indices=desc(bnns, np.array([1, 1], np.int32)),
-                      output=desc(bnns, canvas), axis=0, reductionFunction=6)            # Sum
+                      output=desc(bnns, canvas), axis=0, reduction_function=6)            # Sum
     expected = np.ones((3, 4))
     expected[1] += x[2] + x[0]
     np.testing.assert_array_equal(canvas, expected)
@@ -161,7 +161,7 @@ def test_gather_and_scatter_in_both_forms(bnns):
     ok(bnns, bnns.BNNSGatherND(desc(bnns, x), desc(bnns, points), desc(bnns, picks), None))
     np.testing.assert_array_equal(picks, [x[0, 1], x[2, 3]])
     grid = np.zeros((3, 4), np.float32)
-    bnns.BNNS.scatterND(input=desc(bnns, picks), indices=desc(bnns, points), output=desc(bnns, grid))   # None: copy
+    bnns.BNNS.scatter_nd(input=desc(bnns, picks), indices=desc(bnns, points), output=desc(bnns, grid))   # None: copy
     assert grid[0, 1] == x[0, 1] and grid[2, 3] == x[2, 3] and np.count_nonzero(grid) == 2
 
 
