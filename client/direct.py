@@ -33,6 +33,7 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import api, backend as backend_mod
+from .session import tracked as _tracked      # (the package rebinds `session` to the function)
 from . import constants as C
 from .activation import BNNSLayerParametersActivation, axis_flags
 from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor
@@ -303,6 +304,9 @@ class BNNSRandomGenerator:
         require(not self.destroyed, f"random generator {self.generator_id} was destroyed (BNNSDestroyRandomGenerator)")
         return self.backend.call(rpc, getattr(pb, rpc + "Request")(generator_id=self.generator_id, **fields))
 
+    def destroy(self) -> None:
+        BNNSDestroyRandomGenerator(self)
+
     def __repr__(self) -> str:
         return f"<BNNSRandomGenerator {self.generator_id} on {'destroyed' if self.destroyed else self.backend}>"
 
@@ -313,7 +317,7 @@ def BNNSCreateRandomGenerator(method: int, filter_params: Optional[BNNSFilterPar
     backend = backend_mod.current()
     request = pb.CreateRandomGeneratorRequest(method=int(method))
     _filter_parameters(request, filter_params)
-    return BNNSRandomGenerator(backend, backend.call("CreateRandomGenerator", request).generator_id)
+    return _tracked(BNNSRandomGenerator(backend, backend.call("CreateRandomGenerator", request).generator_id))
 
 
 @api._c_style(None)
@@ -322,7 +326,8 @@ def BNNSCreateRandomGeneratorWithSeed(method: int, seed: int, filter_params: Opt
     backend = backend_mod.current()
     request = pb.CreateRandomGeneratorWithSeedRequest(method=int(method), seed=int(seed))
     _filter_parameters(request, filter_params)
-    return BNNSRandomGenerator(backend, backend.call("CreateRandomGeneratorWithSeed", request).generator_id)
+    return _tracked(BNNSRandomGenerator(backend, backend.call("CreateRandomGeneratorWithSeed",
+                                                                      request).generator_id))
 
 
 def BNNSDestroyRandomGenerator(generator: Optional[BNNSRandomGenerator]) -> None:
