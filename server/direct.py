@@ -11,6 +11,7 @@ own below. Maths lives in kernels/; this module only reads, checks, bounds and r
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from typing import Callable, Dict, Optional, Tuple
 
@@ -430,9 +431,9 @@ def worked_examples(run) -> None:
     run("CreateRandomGenerator", "unseeded", "a generator seeded from OS entropy",
         {"method": "RANDOM_GENERATOR_METHOD_AES_CTR"})
     generator_id = created.generator_id if created is not None else "g-0"
-    for rpc, (summary, body) in generator_examples(generator_id).items():
-        state = run(rpc, _method_name(rpc), summary, body)
+    answers = {rpc: run(rpc, _method_name(rpc), summary, body)
+               for rpc, (summary, body) in generator_examples(generator_id).items()}
+    state = answers["RandomGeneratorGetState"]
     run("RandomGeneratorSetState", "rewind", "put back the state read above", {
-        "generator_id": generator_id, "state": __import__("base64").b64encode(state.state).decode()
-        if state is not None else ""})
+        "generator_id": generator_id, "state": base64.b64encode(state.state if state is not None else b"").decode()})
     run("DestroyRandomGenerator", "seeded", "destroy the seeded generator", {"generator_id": generator_id})
