@@ -9,7 +9,6 @@ import jsonschema_rs
 import pytest
 
 from bnns.server.process import ServerProcess
-from bnns.v1 import service_pb2 as pb
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +55,7 @@ def test_every_v1_body_is_the_generated_schema_of_its_message(document):
 
 def test_the_worked_examples_validate_against_the_schemas(document):
     checked = 0
-    for path, verb, operation in operations(document):
+    for path, _verb, operation in operations(document):
         request = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
         if request:
             check = validator(document, request["schema"]["$ref"])
