@@ -16,12 +16,11 @@ import numpy as np
 from bnns.kernels import optimizer as optimizer_kernels
 from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api, backend as backend_mod, bindings
 from . import constants as C
 from .tensor import BNNSTensor
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, flat_elements
+from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor
 
 
 @dataclasses.dataclass

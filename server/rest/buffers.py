@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 from bnns.errors import DeadlineError, InvalidArgumentError, NotFoundError, ResourceExhaustedError
 from bnns.kernels import layout
 
-from .. import wire
+from .. import openapi_doc, wire
 from ..core import Core
 from .routes import _BUFFER, RestRoute
 
@@ -63,22 +63,26 @@ def _decode(route: RestRoute, body: bytes, binary: bool):
         try:
             return wire.split(body, route.request_cls)
         except DecodeError as error:
-            raise InvalidArgumentError(f"the application/x-protobuf body is not a serialized {name}: {error}", reason="MALFORMED_REQUEST")
+            raise InvalidArgumentError(f"the application/x-protobuf body is not a serialized {name}: {error}",
+                                       reason="MALFORMED_REQUEST") from None
     if not body.strip():
         return message, {}
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidArgumentError(f"the request body is not valid JSON: {error}", reason="MALFORMED_REQUEST")
+        raise InvalidArgumentError(f"the request body is not valid JSON: {error}", reason="MALFORMED_REQUEST") from None
     if not isinstance(document, dict):
         raise InvalidArgumentError(f"the request body must be a JSON object (the proto3 JSON mapping of {name}), "
                                    f"not a {type(document).__name__}", reason="MALFORMED_REQUEST")
+    conflict = openapi_doc.naming_conflict(document, route.request_cls.DESCRIPTOR)
+    if conflict:
+        raise InvalidArgumentError(f"the request body is not a valid {name}: {conflict}", reason="MALFORMED_REQUEST")
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=False)
     except (json_format.ParseError, RecursionError, ValueError, TypeError, OverflowError, SystemError) as error:
         # json_format lets a few conversions escape unwrapped (1e400 for an enum: OverflowError; a lone
         # surrogate in a string: SystemError from the C extension).
-        raise InvalidArgumentError(f"the request body is not a valid {name}: {error}", reason="MALFORMED_REQUEST")
+        raise InvalidArgumentError(f"the request body is not a valid {name}: {error}", reason="MALFORMED_REQUEST") from None
     return message, {}
 
 
