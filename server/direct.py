@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 
 from bnns.kernels import bandpart, clipping, compare, gather, layout, shuffle, tile, topk
 from bnns.kernels import random as random_kernels
-from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
+from bnns.kernels.errors import ResourceExhaustedError, require
 from bnns.v1 import service_pb2 as pb
 
 from . import codec, kinds, wire

@@ -272,7 +272,7 @@ def test_bad_fill_is_invalid_and_does_not_move_the_generator(bnns):
         ok(bnns, bnns.BNNSRandomFillUniformFloat(generator, desc(bnns, out), 0, 1))
         np.testing.assert_array_equal(out, np.random.default_rng(5).uniform(0, 1, 4).astype(np.float32))
     with pytest.raises(bnns.BNNSError, match="destroyed"):            # a closed generator is refused
-        generator.state
+        _ = generator.state
 
 
 def test_a_session_keeps_generators_alive_and_destroys_them(bnns):
