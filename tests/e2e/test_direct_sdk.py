@@ -388,3 +388,33 @@ def test_layout_rank_and_tensor_allocation_size():
         assert sdk.BNNSTensorGetAllocationSize(tensor) == 48 == tensor.data_size_in_bytes
     padded = types.SimpleNamespace(shape=(2, 3), stride=(8, 1), data_type=sdk.BNNSDataTypeFloat32)
     assert sdk.BNNSTensorGetAllocationSize(padded) == (1 + 1 * 8 + 2 * 1) * 4
+
+
+# ------------------------------------------------------------- resident tensors and Float16
+
+def test_functions_chain_on_server_tensors_and_a_failure_leaves_the_target_alone(bnns):
+    x = np.random.default_rng(12).standard_normal((4, 6)).astype(np.float32)
+    D = bnns.BNNSNDArrayDescriptor
+    with bnns.BNNSTensor.from_array(x) as src, bnns.BNNSTensor.empty((4, 6)) as clipped, \
+            bnns.BNNSTensor.empty((4, 2)) as best:
+        matrix = dict(layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(6, 4))
+        ok(bnns, bnns.BNNSClipByValue(D(**matrix, data=clipped), D(**matrix, data=src), -0.5, 0.5))
+        ok(bnns, bnns.BNNSDirectApplyTopK(2, 0, 4, D(size=(6,), data=clipped), 6, D(size=(2,), data=best), 2,
+                                          None, 0, None))
+        expected = -np.sort(-np.clip(x, -0.5, 0.5), axis=1)[:, :2]
+        np.testing.assert_array_equal(best.numpy(), expected)
+        before = clipped.numpy()
+        assert bnns.BNNSClipByValue(D(**matrix, data=clipped), D(**matrix, data=src), 1, -1) == -1   # min > max
+        assert bnns.last_error().status == "INVALID_ARGUMENT"
+        np.testing.assert_array_equal(clipped.numpy(), before)
+
+
+def test_float16_descriptors_are_converted_on_the_way_in_and_out(bnns):
+    x = np.array([[0.1, -3.0, 2.5]], np.float16)
+    y = np.zeros_like(x)
+    D = bnns.BNNSNDArrayDescriptor
+    ok(bnns, bnns.BNNSClipByValue(D(layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(3, 1), data=y,
+                                    data_type=bnns.BNNSDataTypeFloat16),
+                                  D(layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(3, 1), data=x,
+                                    data_type=bnns.BNNSDataTypeFloat16), -1, 1))
+    np.testing.assert_array_equal(y, np.clip(x.astype(np.float32), -1, 1).astype(np.float16))
