@@ -418,3 +418,28 @@ def test_float16_descriptors_are_converted_on_the_way_in_and_out(bnns):
                                   D(layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(3, 1), data=x,
                                     data_type=bnns.BNNSDataTypeFloat16), -1, 1))
     np.testing.assert_array_equal(y, np.clip(x.astype(np.float32), -1, 1).astype(np.float16))
+
+
+def test_a_small_request_for_a_huge_result_is_refused_before_allocation(grpc_server):
+    import bnns.client as sdk
+    backend = sdk.connect(grpc_server.grpc_target)
+    try:
+        tile = json_format.ParseDict({"input": {"layout": "DATA_LAYOUT_ROW_MAJOR_MATRIX", "size": [1, 1],
+                                                "data": {"values": [1]}},
+                                      "output": {"layout": "DATA_LAYOUT_ROW_MAJOR_MATRIX", "size": [2**30, 2**9]}},
+                                     pb.TileRequest())
+        generator = backend.call("CreateRandomGeneratorWithSeed", pb.CreateRandomGeneratorWithSeedRequest(seed=1))
+        fill = json_format.ParseDict({"generator_id": generator.generator_id, "a": 0, "b": 1,
+                                      "desc": {"layout": "DATA_LAYOUT_ROW_MAJOR_MATRIX", "size": [2**30, 2**5]}},
+                                     pb.RandomFillUniformFloatRequest())
+        for rpc, request in (("Tile", tile), ("RandomFillUniformFloat", fill)):
+            assert request.ByteSize() < 100
+            with pytest.raises(sdk.BNNSError) as error:
+                backend.call(rpc, request)
+            assert error.value.status == "RESOURCE_EXHAUSTED" and "max_call_bytes" in error.value.message
+        state = backend.call("RandomGeneratorGetState", pb.RandomGeneratorGetStateRequest(
+            generator_id=generator.generator_id)).state
+        with sdk.BNNS.RandomGenerator(seed=1) as fresh:
+            assert state == fresh.state                               # the refused fill did not move it
+    finally:
+        sdk.connect("local")
