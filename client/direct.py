@@ -531,6 +531,15 @@ def scatter_nd(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, out
     _swift(BNNSScatterND, op, input, indices, output, filter_parameters)
 
 
+def fill_uniform(generator, array: np.ndarray, data_type: int, bounds) -> None:
+    """``array`` (all its elements, as one Vector) from the generator: uniform floats in
+    [low, high), or integers in [low, high] for an integer data type. Raises BNNSError."""
+    require(bounds is not None and len(bounds) == 2, f"range must be a (low, high) pair, not {bounds!r}")
+    whole = BNNSNDArrayDescriptor(layout=C.BNNSDataLayoutVector, size=(array.size,), data=array, data_type=data_type)
+    fill = BNNSRandomFillUniformInt if np.dtype(array.dtype).kind in "iu" else BNNSRandomFillUniformFloat
+    _swift(fill, generator, whole, bounds[0], bounds[1])
+
+
 def _swift(c_function, *args) -> None:
     """Swift's throwing form of a C-style call: its BNNSError raised instead of -1."""
     if c_function(*args) != 0:

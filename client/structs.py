@@ -74,10 +74,12 @@ class BNNSNDArrayDescriptor:
     @classmethod
     def allocate(cls, layout: int = None, size: Sequence[int] = None, batch_size: int = 1,
                  data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: float = None,
-                 shape: Optional[tuple] = None):
+                 shape: Optional[tuple] = None, random_uniform_using=None, range: Optional[tuple] = None):
         """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items;
         Swift's ``.allocate(repeating:shape:batchSize:)`` as ``allocate(repeating=, shape=,
-        batch_size=)``."""
+        batch_size=)``, and ``.allocate(randomUniformUsing:range:shape:batchSize:)`` as
+        ``allocate(random_uniform_using=generator, range=(low, high), shape=, batch_size=)``
+        (BNNSRandomFillUniformFloat, or BNNSRandomFillUniformInt for an integer data type)."""
         if shape is not None:
             layout, size = shape
         if repeating is not None:
@@ -87,6 +89,9 @@ class BNNSNDArrayDescriptor:
         desc = cls(layout=layout, size=tuple(size), data_type=data_type)
         geometry = desc.geometry()
         desc.data = np.full((batch_size,) + geometry.shape, fill, dtype=numpy_type(data_type))
+        if random_uniform_using is not None:
+            from .direct import fill_uniform       # the random generators build on this module
+            fill_uniform(random_uniform_using, desc.data, data_type, range)
         return desc
 
     def geometry(self) -> layout.Descriptor:

@@ -263,6 +263,18 @@ def test_seeded_generator_is_numpy_pcg64_from_the_seed_and_fills_resident_tensor
     assert bnns.BNNSRandomFillUniformFloat(generator, desc(bnns, again[0]), 0, 1) == -1
 
 
+def test_swift_allocate_random_uniform_using_a_generator(bnns):
+    with bnns.BNNS.RandomGenerator(bnns.BNNS.RandomGeneratorMethod.aes_ctr, 8) as generator:
+        floats = bnns.BNNSNDArrayDescriptor.allocate(random_uniform_using=generator, range=(-1.0, 1.0),
+                                                     shape=bnns.BNNS.Shape.matrix_row_major(3, 2), batch_size=2)
+        ints = bnns.BNNSNDArrayDescriptor.allocate(random_uniform_using=generator, range=(1, 6),
+                                                   shape=bnns.BNNS.Shape.vector(50), data_type=bnns.BNNSDataTypeInt32)
+    reference = np.random.default_rng(8)
+    assert floats.data.shape == (2, 2, 3)
+    np.testing.assert_array_equal(floats.data.reshape(-1), reference.uniform(-1, 1, 12).astype(np.float32))
+    np.testing.assert_array_equal(ints.data.reshape(-1), reference.integers(1, 6, 50, endpoint=True))
+
+
 def test_bad_fill_is_invalid_and_does_not_move_the_generator(bnns):
     with bnns.BNNS.RandomGenerator(seed=5) as generator:
         out = np.full(4, 3, np.float32)
