@@ -2,7 +2,7 @@
 
 C style, Apple's names and argument order, returning 0 / -1 (reason in ``last_error()``):
 BNNSClipByValue, BNNSClipByNorm, BNNSClipByGlobalNorm, BNNSComputeNorm, BNNSComputeNormBackward,
-BNNSDirectApplyActivationBatch, BNNSDirectApplyTopK, BNNSDirectApplyInTopK, BNNSTile,
+BNNSDirectApplyActivationBatch, BNNSDirectApplyQuantizer, BNNSDirectApplyTopK, BNNSDirectApplyInTopK, BNNSTile,
 BNNSTileBackward, BNNSBandPart, BNNSShuffle, BNNSCompareTensor, BNNSGather, BNNSScatter,
 BNNSGatherND, BNNSScatterND, the random generators
 (BNNSCreateRandomGenerator[WithSeed] return a BNNSRandomGenerator or None) and the descriptor
@@ -36,6 +36,7 @@ from . import api, backend as backend_mod
 from .session import tracked as _tracked      # (the package rebinds `session` to the function)
 from . import constants as C
 from .activation import BNNSLayerParametersActivation, axis_flags
+from .fused import BNNSLayerParametersQuantization
 from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor
 
 
@@ -141,18 +142,36 @@ def BNNSDirectApplyActivationBatch(layer_params: BNNSLayerParametersActivation,
                                    out_stride: int) -> int:
     """The activation of layer_params on batch_size items read from i_desc.data (every in_stride
     elements) into o_desc.data (every out_stride elements)."""
+    return _direct_apply_batch("DirectApplyActivationBatch", layer_params, filter_params, batch_size, in_stride,
+                               out_stride)
+
+
+@api._c_style(-1)
+def BNNSDirectApplyQuantizer(layer_params: BNNSLayerParametersQuantization,
+                             filter_params: Optional[BNNSFilterParameters], batch_size: int, input_stride: int,
+                             output_stride: int) -> int:
+    """Quantize or dequantize (layer_params.function) batch_size items read from i_desc.data
+    (every input_stride elements) into o_desc.data (every output_stride elements)."""
+    return _direct_apply_batch("DirectApplyQuantizer", layer_params, filter_params, batch_size, input_stride,
+                               output_stride)
+
+
+def _direct_apply_batch(rpc: str, layer_params, filter_params, batch_size: int, in_stride: int, out_stride: int):
+    """A filter-less batch apply: layer_params travel without the i_desc / o_desc data, which is
+    the batch read in and the place the results are written."""
     i_desc, o_desc = layer_params.i_desc, layer_params.o_desc
     require(i_desc is not None and i_desc.data is not None, "layer_params.i_desc.data is not set: the input")
     require(o_desc is not None and o_desc.data is not None, "layer_params.o_desc.data is not set: BNNS writes there")
-    call = _Call("DirectApplyActivationBatch", batch_size=int(batch_size))
+    call = _Call(rpc, batch_size=int(batch_size))
     call.request.layer_params.CopyFrom(layer_params.to_proto())
     for name in ("i_desc", "o_desc"):
         getattr(call.request.layer_params, name).ClearField("data")
     _filter_parameters(call.request, filter_params)
     getattr(call.request, "in").CopyFrom(
         call.exchange.send("in", i_desc.data, i_desc.geometry(), batch_size, in_stride))
-    call.exchange.receive("out", o_desc.data, o_desc.geometry(), batch_size, out_stride)
-    call.result_bytes = int(batch_size) * o_desc.geometry().span * 4
+    wire = layout.numpy_dtype(o_desc.data_type, allowed=layout.ALL_DTYPES, what="o_desc.data_type")
+    call.exchange.receive("out", o_desc.data, o_desc.geometry(), batch_size, out_stride, wire=wire)
+    call.result_bytes = int(batch_size) * o_desc.geometry().span * wire.itemsize
     call.run()
     return 0
 
@@ -447,6 +466,27 @@ def apply_activation(activation, input: BNNSNDArrayDescriptor, output: BNNSNDArr
     _swift(BNNSDirectApplyActivationBatch, params, filter_parameters, batch_size, 0, 0)
 
 
+def quantize(batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+             axis: Optional[int] = None, scale: Optional[BNNSNDArrayDescriptor] = None,
+             bias: Optional[BNNSNDArrayDescriptor] = None, filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.quantize(batchSize:input:output:axis:scale:bias:filterParameters:): y = scale * x + bias,
+    rounded and saturated to output's integer type; ``axis`` None = one scale and bias for all."""
+    _quantizer(C.BNNSQuantizerFunctionQuantize, batch_size, input, output, axis, scale, bias, filter_parameters)
+
+
+def dequantize(batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+               axis: Optional[int] = None, scale: Optional[BNNSNDArrayDescriptor] = None,
+               bias: Optional[BNNSNDArrayDescriptor] = None, filter_parameters: Optional[BNNSFilterParameters] = None):
+    """BNNS.dequantize(batchSize:input:output:axis:scale:bias:filterParameters:): y = (x - bias) / scale."""
+    _quantizer(C.BNNSQuantizerFunctionDequantize, batch_size, input, output, axis, scale, bias, filter_parameters)
+
+
+def _quantizer(function, batch_size, input, output, axis, scale, bias, filter_parameters):
+    params = BNNSLayerParametersQuantization(axis_mask=0 if axis is None else 1 << int(axis), function=function,
+                                            i_desc=input, o_desc=output, scale=scale, bias=bias)
+    _swift(BNNSDirectApplyQuantizer, params, filter_parameters, batch_size, 0, 0)
+
+
 def clip(to, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor):
     """BNNS.clip(to: bounds, input:output:), bounds a (lower, upper) pair (Swift's ClosedRange)."""
     lower, upper = to
@@ -578,7 +618,7 @@ class RandomGenerator:
 
 
 # Swift's BNNS statics in this SDK's spelling of Swift (snake_case names and labels, Swift's order).
-SWIFT_STATICS = {"apply_activation": apply_activation, "clip": clip, "clip_by_norm": clip_by_norm,
+SWIFT_STATICS = {"apply_activation": apply_activation, "quantize": quantize, "dequantize": dequantize, "clip": clip, "clip_by_norm": clip_by_norm,
                  "clip_by_global_norm": clip_by_global_norm, "apply_top_k": apply_top_k,
                  "apply_in_top_k": apply_in_top_k, "tile": tile, "tile_backward": tile_backward, "shuffle": shuffle,
                  "compare": compare, "gather": gather, "scatter": scatter, "gather_nd": gather_nd,

@@ -182,17 +182,25 @@ class Functions:
     # ------------------------------------------------------------------------- batch functions
     def direct_apply_activation_batch(self, request: pb.DirectApplyActivationBatchRequest, io):
         """BNNSDirectApplyActivationBatch: the activation filter's kernel, without a handle."""
-        kind = kinds.KINDS["activation"]
+        return self._direct_apply_batch("activation", "DirectApplyActivationBatch", request, io)
+
+    def direct_apply_quantizer(self, request: pb.DirectApplyQuantizerRequest, io):
+        """BNNSDirectApplyQuantizer: the fused layer's quantization member, without a handle."""
+        return self._direct_apply_batch("quantization", "DirectApplyQuantizer", request, io)
+
+    def _direct_apply_batch(self, kind_name: str, rpc: str, request, io):
+        """Create, apply to a batch and forget a filter of ``kind_name`` (the layer-kinds row)."""
+        kind = kinds.KINDS[kind_name]
         f = kind.build(request.layer_params, io, "layer_params")
         n = int(request.batch_size)
         require(1 <= n < 2**31, f"batch_size {n} must be between 1 and 2**31 - 1")
-        _bound(self, "DirectApplyActivationBatch", n * (f.input_desc.span + f.output_desc.span))
-        x = io.batch(request, "in", "in", f.input_desc, n, "in")
+        _bound(self, rpc, n * (f.input_desc.span + f.output_desc.span))
+        x = io.batch(request, "in", "in", f.input_desc, n, "in", allowed=NUMERIC)
         forward = kind.generic_forward or kinds.apply_into
         self._check_cancelled()
         y = forward(f, x, io.direct("out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc))
         io.put("out", y, f.output_desc.data_type, f.output_desc)
-        return io.finish(pb.DirectApplyActivationBatchResponse())
+        return io.finish(getattr(pb, rpc + "Response")())
 
     def direct_apply_top_k(self, request: pb.DirectApplyTopKRequest, io):
         n, x = self._batch_input(request, "input", "input_batch_stride", io, "DirectApplyTopK")
@@ -369,6 +377,11 @@ EXAMPLES = {
         "layer_params": {"i_desc": _d("VECTOR", [3]), "o_desc": _d("VECTOR", [3]),
                          "activation": {"function": "ACTIVATION_FUNCTION_RECTIFIED_LINEAR"}},
         "batch_size": 2, "in": {"values": [[-1, 0, 2], [3, -4, 5]]}}),
+    "DirectApplyQuantizer": ("two 4-vectors quantized to Int8 with scale 10 and bias 1, without a filter", {
+        "layer_params": {"function": "QUANTIZER_FUNCTION_QUANTIZE", "i_desc": _d("VECTOR", [4]),
+                         "o_desc": _d("VECTOR", [4], data_type="DATA_TYPE_INT8"),
+                         "scale": _d("VECTOR", [1], [10]), "bias": _d("VECTOR", [1], [1])},
+        "batch_size": 2, "in": {"values": [[0.1, -0.25, 3, 20], [0, 1, -1, -20]]}}),
     "DirectApplyTopK": ("the 2 largest of each of two 4-vectors, with their indices", {
         "k": 2, "axis": 0, "batch_size": 2, "input": _d("VECTOR", [4], [[1, 9, 3, 7], [8, 2, 6, 4]]),
         "best_values": _d("VECTOR", [2]), "best_indices": _d("VECTOR", [2], data_type="DATA_TYPE_INT64")}),

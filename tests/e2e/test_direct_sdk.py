@@ -40,6 +40,58 @@ def ok(bnns, rc):
     assert rc == 0, bnns.last_error()
 
 
+# --------------------------------------------------------------------------------- quantizer
+
+def _int8(bnns, array, size):
+    """An Int8 descriptor of one item of ``size`` over ``array`` (which may hold a whole batch)."""
+    return bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutVector if len(size) == 1 else
+                                      bnns.BNNSDataLayoutRowMajorMatrix, size=size, data=array,
+                                      data_type=bnns.BNNSDataTypeInt8)
+
+
+def test_direct_quantizer_quantizes_per_axis_at_both_strides_against_the_closed_form(bnns):
+    """y = round_half_even(scale * x + bias), saturated to Int8; one scale and bias per column
+    (axis 0 of a row-major 4x2 item: size[0] = 4 columns)."""
+    rng = np.random.default_rng(4)
+    x_flat = rng.uniform(-40, 40, (3, 10)).astype(np.float32)             # 3 items of 2x4 at stride 10
+    x_flat[:, 8:] = 1e9                                                    # the gap after each item is never read
+    x_flat[0, 2], x_flat[1, 6] = -1000, 1000                               # beyond Int8 both ways
+    y = np.full((3, 9), 99, np.int8)                                       # out stride 9
+    scale, bias = np.array([0.5, 2, 4, 1], np.float32), np.array([1, -1, 0, 3], np.float32)
+    params = bnns.BNNSLayerParametersQuantization(
+        axis_mask=1, function=bnns.BNNSQuantizerFunctionQuantize,
+        i_desc=desc(bnns, x_flat, layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(4, 2)),
+        o_desc=_int8(bnns, y, (4, 2)), scale=desc(bnns, scale), bias=desc(bnns, bias))
+    ok(bnns, bnns.BNNSDirectApplyQuantizer(params, None, 3, 10, 9))
+    items = x_flat[:, :8].reshape(3, 2, 4).astype(np.float64)
+    expected = np.clip(np.round(items * scale + bias), -128, 127).astype(np.int8)     # np.round: half to even
+    np.testing.assert_array_equal(y[:, :8].reshape(3, 2, 4), expected)
+    assert np.all(y[:, 8] == 99)                                           # nothing written between items
+    assert (expected == 127).any() and (expected == -128).any()            # saturation was exercised
+
+
+def test_swift_dequantize_inverts_quantize_and_bad_parameters_change_nothing(bnns):
+    q = np.array([[-128, -3, 0, 127], [5, 6, 7, 8]], np.int8)               # a batch of two 4-vectors
+    y = np.zeros((2, 4), np.float32)
+    scale, bias = np.array([0.25], np.float32), np.array([2], np.float32)
+    bnns.BNNS.dequantize(batch_size=2, input=_int8(bnns, q, (4,)), output=desc(bnns, y, size=(4,)),
+                         scale=desc(bnns, scale), bias=desc(bnns, bias))
+    np.testing.assert_allclose(y, (q.astype(np.float64) - 2) / 0.25, rtol=1e-7)
+    back = np.zeros((2, 4), np.int8)
+    bnns.BNNS.quantize(2, desc(bnns, y, size=(4,)), _int8(bnns, back, (4,)), None, desc(bnns, scale),
+                       desc(bnns, bias))
+    np.testing.assert_array_equal(back, q)
+    untouched = np.full(4, 7, np.float32)
+    with pytest.raises(bnns.BNNSError, match="scale has a zero value"):
+        bnns.BNNS.dequantize(1, _int8(bnns, q[0], (4,)), desc(bnns, untouched),
+                             scale=desc(bnns, np.zeros(1, np.float32)))
+    assert np.all(untouched == 7)
+    short = np.full(3, 7, np.int8)
+    with pytest.raises(bnns.BNNSError, match="keeps the shape"):                # 4 values into 3
+        bnns.BNNS.quantize(1, desc(bnns, y[0]), _int8(bnns, short, (3,)), None, desc(bnns, scale), desc(bnns, bias))
+    assert np.all(short == 7)
+
+
 # --------------------------------------------------------------------------- clipping and norms
 
 def test_clip_by_value_writes_dest_at_its_strides(bnns):
@@ -209,6 +261,12 @@ def _run_everything(bnns) -> list:
         i_desc=desc(bnns, x, size=(4,)), o_desc=desc(bnns, y, size=(4,)),
         activation=bnns.BNNSActivation(function=bnns.BNNSActivationFunctionGELU))
     bnns.BNNSDirectApplyActivationBatch(params, None, 3, 4, 4)
+    quantized = np.zeros((3, 4), np.int8)
+    bnns.BNNSDirectApplyQuantizer(bnns.BNNSLayerParametersQuantization(
+        axis_mask=0, function=bnns.BNNSQuantizerFunctionQuantize, i_desc=desc(bnns, x, size=(4,)),
+        o_desc=bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutVector, size=(4,), data=quantized,
+                                          data_type=bnns.BNNSDataTypeInt8),
+        scale=desc(bnns, np.array([37.5], np.float32)), bias=desc(bnns, np.array([0.5], np.float32))), None, 3, 4, 4)
     generator = bnns.BNNSCreateRandomGeneratorWithSeed(bnns.BNNSRandomGeneratorMethodAES_CTR, 123)
     noise = [np.zeros(16, np.float32), np.zeros(16, np.float32), np.zeros(16, np.int32)]
     bnns.BNNSRandomFillUniformFloat(generator, desc(bnns, noise[0]), -1, 1)
@@ -220,7 +278,7 @@ def _run_everything(bnns) -> list:
                     desc(bnns, gathered), None)
     bnns.BNNSScatter(1, 0, desc(bnns, gathered), desc(bnns, np.array([[0, 1], [1, 2], [3, 3]], np.int64)),
                      desc(bnns, scattered), None)
-    return outs + [y] + noise + [gathered, scattered]
+    return outs + [y] + noise + [gathered, scattered, quantized]
 
 
 def test_local_and_remote_agree_bit_for_bit(grpc_server):

@@ -966,6 +966,32 @@ class DirectApplyActivationBatchResponse(_message.Message):
     out: _types_pb2.Buffer
     def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
+class DirectApplyQuantizerRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_parameters", "batch_size", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.QuantizationParameters
+    filter_parameters: _types_pb2.FilterParameters
+    batch_size: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.QuantizationParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., batch_size: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
+
+class DirectApplyQuantizerResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
 class DirectApplyTopKRequest(_message.Message):
     __slots__ = ("k", "axis", "batch_size", "input", "input_batch_stride", "best_values", "best_indices", "filter_parameters", "outputs")
     class OutputsEntry(_message.Message):

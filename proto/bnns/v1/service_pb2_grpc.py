@@ -214,6 +214,11 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchResponse.FromString,
                 _registered_method=True)
+        self.DirectApplyQuantizer = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyQuantizer',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyQuantizerRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyQuantizerResponse.FromString,
+                _registered_method=True)
         self.DirectApplyTopK = channel.unary_unary(
                 '/bnns.v1.BNNSService/DirectApplyTopK',
                 request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyTopKRequest.SerializeToString,
@@ -563,6 +568,12 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DirectApplyQuantizer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DirectApplyTopK(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -859,6 +870,11 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.DirectApplyActivationBatch,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchResponse.SerializeToString,
+            ),
+            'DirectApplyQuantizer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyQuantizer,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyQuantizerRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyQuantizerResponse.SerializeToString,
             ),
             'DirectApplyTopK': grpc.unary_unary_rpc_method_handler(
                     servicer.DirectApplyTopK,
@@ -1928,6 +1944,33 @@ class BNNSService:
             '/bnns.v1.BNNSService/DirectApplyActivationBatch',
             bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyQuantizer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyQuantizer',
+            bnns_dot_v1_dot_service__pb2.DirectApplyQuantizerRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyQuantizerResponse.FromString,
             options,
             channel_credentials,
             insecure,
