@@ -83,7 +83,7 @@ from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSCli
                      BNNSDirectApplyActivationBatch, BNNSDirectApplyInTopK, BNNSDirectApplyQuantizer,
                      BNNSDirectApplyTopK,
                      BNNSNDArrayGetDataSize, BNNSRandomFillNormalFloat, BNNSRandomFillUniformFloat,
-                     BNNSRandomFillUniformInt, BNNSRandomGenerator, BNNSRandomGeneratorGetState,
+                     BNNSRandomFillCategoricalFloat, BNNSRandomFillUniformInt, BNNSRandomGenerator, BNNSRandomGeneratorGetState,
                      BNNSRandomGeneratorSetState, BNNSRandomGeneratorStateSize, BNNSShuffle,
                      BNNSTensorGetAllocationSize, BNNSTile, BNNSTileBackward, BNNSGather, BNNSScatter,
                      BNNSGatherND, BNNSScatterND)

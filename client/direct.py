@@ -412,6 +412,21 @@ def BNNSRandomFillUniformInt(generator: BNNSRandomGenerator, desc: BNNSNDArrayDe
     return _fill("RandomFillUniformInt", generator, desc, a=int(a), b=int(b))
 
 
+@api._c_style(-1)
+def BNNSRandomFillCategoricalFloat(generator: BNNSRandomGenerator, desc: BNNSNDArrayDescriptor,
+                                   probabilities: BNNSNDArrayDescriptor, log_probabilities: bool) -> int:
+    """desc's data filled with event indices drawn from the categorical distributions on
+    probabilities' last axis (its leading axes index the distributions; desc has the same leading
+    axes and the draws on its last); log_probabilities: the values are unnormalized logits."""
+    generator = getattr(generator, "generator", generator)
+    require(isinstance(generator, BNNSRandomGenerator) and not generator.destroyed,
+            "generator must be a live BNNSRandomGenerator (BNNSCreateRandomGenerator[WithSeed])")
+    call = _Call("RandomFillCategoricalFloat", generator.backend, generator_id=generator.generator_id,
+                 log_probabilities=bool(log_probabilities))
+    call.send("probabilities", probabilities).receive("desc", desc).run()
+    return 0
+
+
 # ----------------------------------------------------------------- C: descriptor arithmetic
 
 def _bits(data_type: int) -> int:

@@ -3,6 +3,7 @@
     RandomFillUniformFloat(a, b):   x ~ U[a, b)
     RandomFillNormalFloat(m, s):    x ~ N(m, s^2)
     RandomFillUniformInt(a, b):     x ~ U{a, ..., b}   (both bounds included)
+    RandomFillCategoricalFloat(p):  x[..., j] ~ Categorical(p[..., :])   (event indices 0..K-1)
 
 A generator is an object with a state; each fill draws the next values from it, in the
 destination's logical (C) element order, so one seed gives one sequence of fills.
@@ -19,6 +20,14 @@ Notes
   moved to the largest value below it, so the interval stays half-open. a >= b is an error
   (NumPy would accept it), as is a non-finite bound or a negative stddev.
 * Integer bounds outside the destination type's range are InvalidArgumentError.
+* Categorical (BNNS is silent on shapes; TensorFlow's ``random.categorical`` and PyTorch's
+  ``multinomial(replacement=True)`` convention): the probabilities' last logical axis holds the K
+  events of one distribution and its leading axes index independent distributions; the
+  destination has the same leading axes and its last axis holds the draws from that
+  distribution. Probabilities need not sum to 1 (each distribution is normalized), must be
+  finite, non-negative, with a positive sum; log probabilities are unnormalized logits (any
+  finite values or -inf, not all -inf). A draw is the inverse CDF of one uniform:
+  the first event whose cumulative probability exceeds U[0, 1).
 """
 
 from __future__ import annotations
@@ -67,6 +76,37 @@ class RandomGenerator:
                 f"([{info.min}, {info.max}])")
         return self._rng.integers(lo, hi, shape, dtype=np.int64 if info.min < 0 or hi < 2**63 else np.uint64,
                                   endpoint=True).astype(dtype)
+
+    def categorical(self, probabilities: np.ndarray, shape: tuple, log_probabilities: bool, dtype) -> np.ndarray:
+        """Event indices of shape ``shape`` = (*lead, M) drawn from the distributions
+        ``probabilities`` of shape (*lead, K) (see the Notes)."""
+        p = np.asarray(probabilities, np.float64)
+        require(p.ndim >= 1 and p.shape[-1] >= 1, "probabilities need at least one event")
+        require(len(shape) == p.ndim and tuple(shape[:-1]) == p.shape[:-1],
+                f"desc has shape {tuple(shape)}; with probabilities of shape {p.shape} (K = {p.shape[-1]} events "
+                f"on the last axis) it must be {p.shape[:-1] + ('M',)}: the same leading axes, M draws each")
+        if log_probabilities:
+            require(not np.isnan(p).any() and not (p == np.inf).any(), "log probabilities must be finite or -inf")
+            top = p.max(axis=-1, keepdims=True)
+            require(bool(np.all(np.isfinite(top))), "each distribution needs one log probability above -inf")
+            p = np.exp(p - top)                                   # softmax, unnormalized: shifted for range
+        else:
+            require(bool(np.all(np.isfinite(p))) and bool(np.all(p >= 0)),
+                    "probabilities must be finite and non-negative")
+        totals = p.sum(axis=-1, keepdims=True)
+        require(bool(np.all(totals > 0)), "each distribution's probabilities must have a positive sum")
+        k = p.shape[-1]
+        require(k - 1 <= np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else True,
+                f"{k} events do not fit the destination type {np.dtype(dtype).name}")
+        cdf = np.cumsum(p / totals, axis=-1).reshape(-1, k)
+        cdf[:, -1] = 1.0                                           # the last event closes the interval
+        u = self._rng.random(shape).reshape(cdf.shape[0], -1)
+        # Fast path: one searchsorted over all distributions at once; row r's CDF and draws are
+        # offset by r, so the concatenated CDFs stay sorted and each draw lands in its own row.
+        offsets = np.arange(cdf.shape[0], dtype=np.float64)[:, None]
+        hits = np.searchsorted((cdf + offsets).ravel(), (u + offsets).ravel(), side="right")
+        events = np.minimum(hits.reshape(u.shape) - offsets.astype(np.int64) * k, k - 1)
+        return events.reshape(shape).astype(dtype)
 
     # ------------------------------------------------------------------------------ state
     def get_state(self) -> bytes:

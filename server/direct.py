@@ -286,13 +286,19 @@ class Functions:
     def random_fill_uniform_int(self, request: pb.RandomFillUniformIntRequest, io):
         return self._fill(request, io, INDEX, lambda g, shape, dtype: g.uniform_int(shape, request.a, request.b, dtype))
 
-    def _fill(self, request, io, allowed: dict, draw: Callable):
+    def random_fill_categorical_float(self, request: pb.RandomFillCategoricalFloatRequest, io):
+        self.registry.get_generator(request.generator_id, io.tenant)        # an unknown handle first: NOT_FOUND
+        probabilities = read_descriptor(io, request.probabilities, "probabilities", FLOAT)
+        return self._fill(request, io, NUMERIC, lambda g, shape, dtype: g.categorical(
+            probabilities, shape, request.log_probabilities, dtype), extra_elements=probabilities.size)
+
+    def _fill(self, request, io, allowed: dict, draw: Callable, extra_elements: int = 0):
         """A BNNSRandomFill*: the next values of the generator, written as `desc` says. The
         generator moves only when the call succeeds (its state is put back otherwise)."""
         entry = self.registry.get_generator(request.generator_id, io.tenant)
         desc = output_descriptor(request.desc, "desc")
         dtype = layout.numpy_dtype(desc.data_type, allowed=allowed, what="desc.data_type")
-        _bound(self, type(request).__name__[:-7], desc.span)
+        _bound(self, type(request).__name__[:-7], desc.span + extra_elements)
         with self._holding(entry):
             generator = entry.filter
             before = generator.get_state()
@@ -321,7 +327,7 @@ class Functions:
 
 
 GENERATOR_MUTATING_RPCS = frozenset({"RandomGeneratorSetState", "RandomFillUniformFloat", "RandomFillNormalFloat",
-                                     "RandomFillUniformInt"})
+                                     "RandomFillUniformInt", "RandomFillCategoricalFloat"})
 # The RPCs whose effect the state store must keep (server/state.py MUTATING_RPCS takes these).
 MUTATING_RPCS = GENERATOR_MUTATING_RPCS | {"CreateRandomGenerator", "CreateRandomGeneratorWithSeed",
                                            "DestroyRandomGenerator"}
@@ -431,6 +437,9 @@ def generator_examples(generator_id: str) -> dict:
             "generator_id": generator_id, "desc": _d("VECTOR", [4]), "mean": 0, "stddev": 1}),
         "RandomFillUniformInt": ("four dice", {
             "generator_id": generator_id, "desc": _d("VECTOR", [4], data_type="DATA_TYPE_INT32"), "a": 1, "b": 6}),
+        "RandomFillCategoricalFloat": ("six draws from each of two 3-event distributions", {
+            "generator_id": generator_id, "desc": _d("ROW_MAJOR_MATRIX", [6, 2], data_type="DATA_TYPE_INT32"),
+            "probabilities": _d("ROW_MAJOR_MATRIX", [3, 2], [[0.7, 0.2, 0.1], [0, 0, 1]])}),
         "RandomGeneratorGetState": ("the generator's 40-byte state", {"generator_id": generator_id}),
     }
 

@@ -272,6 +272,10 @@ def _run_everything(bnns) -> list:
     bnns.BNNSRandomFillUniformFloat(generator, desc(bnns, noise[0]), -1, 1)
     bnns.BNNSRandomFillNormalFloat(generator, desc(bnns, noise[1]), 0, 2)
     bnns.BNNSRandomFillUniformInt(generator, desc(bnns, noise[2]), -5, 5)
+    categories = np.zeros((1, 64), np.int32)
+    bnns.BNNSRandomFillCategoricalFloat(generator, desc(bnns, categories),
+                                        desc(bnns, np.array([[1, 2, 3, 4]], np.float32)), False)
+    noise.append(categories)
     bnns.BNNSDestroyRandomGenerator(generator)
     gathered, scattered = np.zeros((3, 2), np.float32), np.ones((3, 4), np.float32)
     bnns.BNNSGather(1, desc(bnns, x), desc(bnns, np.array([[3, 0], [1, 1], [2, 3]], np.int64)),
@@ -319,6 +323,31 @@ def test_seeded_generator_is_numpy_pcg64_from_the_seed_and_fills_resident_tensor
     np.testing.assert_array_equal(again[0], again[1])
     bnns.BNNSDestroyRandomGenerator(generator)
     assert bnns.BNNSRandomFillUniformFloat(generator, desc(bnns, again[0]), 0, 1) == -1
+
+
+def test_categorical_fill_draws_event_indices_per_distribution_from_the_stream(bnns):
+    """Two distributions (rows of probabilities) of 3 events; 500 draws each into Int32, into a
+    resident tensor too; the same seed gives the same draws as the kernel in process."""
+    p = np.array([[0.5, 0.0, 1.5], [-1.0, 2.0, 0.5]], np.float32)       # the second row: log probabilities
+    draws = np.zeros((2, 500), np.int32)
+    with bnns.BNNS.RandomGenerator(seed=21) as generator:
+        ok(bnns, bnns.BNNSRandomFillCategoricalFloat(generator, desc(bnns, draws[:1]), desc(bnns, p[:1]), False))
+        logged = np.zeros((1, 500), np.int32)
+        ok(bnns, bnns.BNNSRandomFillCategoricalFloat(generator, desc(bnns, logged), desc(bnns, p[1:]), True))
+    from bnns.kernels.random import RandomGenerator
+    reference = RandomGenerator(seed=21)
+    np.testing.assert_array_equal(draws[:1], reference.categorical(p[:1], (1, 500), False, np.int32))
+    np.testing.assert_array_equal(logged, reference.categorical(p[1:], (1, 500), True, np.int32))
+    assert not (draws[0] == 1).any() and abs((draws[0] == 2).mean() - 0.75) < 0.07
+    with bnns.BNNS.RandomGenerator(seed=21) as generator, bnns.BNNSTensor.empty((1, 500), bnns.BNNSDataTypeInt32) as resident:
+        ok(bnns, bnns.BNNSRandomFillCategoricalFloat(generator, bnns.BNNSNDArrayDescriptor(
+            layout=bnns.BNNSDataLayoutRowMajorMatrix, size=(500, 1), data=resident, data_type=bnns.BNNSDataTypeInt32),
+            desc(bnns, p[:1]), False))
+        np.testing.assert_array_equal(resident.numpy(), draws[:1])
+    untouched = np.full((2, 4), 9, np.int32)
+    with bnns.BNNS.RandomGenerator(seed=21) as generator:
+        assert bnns.BNNSRandomFillCategoricalFloat(generator, desc(bnns, untouched), desc(bnns, p[:1]), False) == -1
+        assert "same leading axes" in str(bnns.last_error()) and np.all(untouched == 9)
 
 
 def test_swift_allocate_random_uniform_using_a_generator(bnns):

@@ -58,3 +58,46 @@ def test_bad_arguments_are_invalid_and_leave_the_stream_alone(call, phrase):
 def test_unknown_method_is_refused():
     with pytest.raises(InvalidArgumentError, match="AES_CTR"):
         rk.RandomGenerator(1, 0)
+
+
+def _categorical_loop(p: np.ndarray, u: np.ndarray, log: bool) -> np.ndarray:
+    """The inverse CDF, one draw at a time: the first event whose cumulative probability exceeds u."""
+    out = np.zeros(u.shape, np.int64)
+    for row in np.ndindex(p.shape[:-1]):
+        weights = np.exp(p[row] - p[row].max()) if log else p[row].astype(np.float64)
+        cdf = np.cumsum(weights / weights.sum())
+        cdf[-1] = 1.0
+        for j in range(u.shape[-1]):
+            out[row + (j,)] = min(int(np.sum(cdf <= u[row + (j,)])), len(cdf) - 1)
+    return out
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_categorical_is_the_inverse_cdf_of_the_streams_uniforms(log):
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, (2, 3, 5)) if not log else rng.normal(0, 2, (2, 3, 5))
+    if not log:
+        p[0, 1, 2] = 0.0                                   # an impossible event is never drawn
+    draws = rk.RandomGenerator(seed=11).categorical(p, (2, 3, 400), log, np.int32)
+    uniforms = np.random.default_rng(11).random((2, 3, 400))
+    np.testing.assert_array_equal(draws, _categorical_loop(p, uniforms, log))
+    assert draws.dtype == np.int32 and (log or not (draws[0, 1] == 2).any())
+
+
+def test_categorical_frequencies_follow_the_probabilities_unnormalized():
+    draws = rk.RandomGenerator(seed=2).categorical(np.array([[2.0, 6.0, 0.0, 2.0]]), (1, 20000), False, np.int64)
+    np.testing.assert_allclose(np.bincount(draws[0], minlength=4) / 20000, [0.2, 0.6, 0.0, 0.2], atol=0.015)
+
+
+@pytest.mark.parametrize("p, shape, log, phrase", [
+    (np.array([[0.5, -0.1]]), (1, 3), False, "non-negative"),
+    (np.array([[0.0, 0.0]]), (1, 3), False, "positive sum"),
+    (np.array([[-np.inf, -np.inf]]), (1, 3), True, "above -inf"),
+    (np.array([[0.5, 0.5]]), (2, 3), False, "same leading axes"),
+    (np.full((1, 300), 1.0), (1, 2), False, "do not fit"),
+])
+def test_bad_categorical_arguments_are_invalid_and_leave_the_stream_alone(p, shape, log, phrase):
+    generator = rk.RandomGenerator(seed=4)
+    with pytest.raises(InvalidArgumentError, match=phrase):
+        generator.categorical(p, shape, log, np.int8)
+    np.testing.assert_array_equal(generator.uniform((3,), 0, 1), rk.RandomGenerator(seed=4).uniform((3,), 0, 1))

@@ -1463,3 +1463,30 @@ class RandomFillUniformIntResponse(_message.Message):
     DESC_FIELD_NUMBER: _ClassVar[int]
     desc: _types_pb2.Buffer
     def __init__(self, desc: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class RandomFillCategoricalFloatRequest(_message.Message):
+    __slots__ = ("generator_id", "desc", "probabilities", "log_probabilities", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    LOG_PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    desc: _types_pb2.NDArrayDescriptor
+    probabilities: _types_pb2.NDArrayDescriptor
+    log_probabilities: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, generator_id: _Optional[str] = ..., desc: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., probabilities: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., log_probabilities: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class RandomFillCategoricalFloatResponse(_message.Message):
+    __slots__ = ("desc",)
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    desc: _types_pb2.Buffer
+    def __init__(self, desc: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...

@@ -314,6 +314,11 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntResponse.FromString,
                 _registered_method=True)
+        self.RandomFillCategoricalFloat = channel.unary_unary(
+                '/bnns.v1.BNNSService/RandomFillCategoricalFloat',
+                request_serializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -688,6 +693,12 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RandomFillCategoricalFloat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -970,6 +981,11 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.RandomFillUniformInt,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntResponse.SerializeToString,
+            ),
+            'RandomFillCategoricalFloat': grpc.unary_unary_rpc_method_handler(
+                    servicer.RandomFillCategoricalFloat,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2484,6 +2500,33 @@ class BNNSService:
             '/bnns.v1.BNNSService/RandomFillUniformInt',
             bnns_dot_v1_dot_service__pb2.RandomFillUniformIntRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.RandomFillUniformIntResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RandomFillCategoricalFloat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/RandomFillCategoricalFloat',
+            bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.FromString,
             options,
             channel_credentials,
             insecure,
