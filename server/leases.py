@@ -44,7 +44,11 @@ class Reaper:
     def sweep(self) -> int:
         now = time.monotonic()
         expired = self.registry.expire(now)
-        if expired and self.state is not None:
+        if expired and getattr(self.state, "shared", False):
+            # Another replica may serve the handle now: the store destroys it only if no replica
+            # touched it for its lease; this replica's copy goes either way (registry.expire).
+            self.state.expire_idle([entry.filter_id for entry in expired])
+        elif expired and self.state is not None:
             self.state.commit((), [entry.filter_id for entry in expired])
         for entry in expired:
             kind = "tensor" if entry.kind == TENSOR else "filter"
