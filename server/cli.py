@@ -125,6 +125,7 @@ def serve(settings: settings_mod.Settings) -> int:
                     health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING if reachable
                                         else health_pb2.HealthCheckResponse.NOT_SERVING)
         watch = StoreWatch(core.state, store_changed).start()
+        print(f"bnns-server: replica {core.state.replica} over the shared state store", flush=True)
     summary = calllog.CallSummary(core.metrics, settings.log_summary_seconds).start()
     reaper = leases.Reaper(core.registry, core.metrics.registry, leases.Reaper.interval_for(settings.lease_seconds),
                            state=core.state)
