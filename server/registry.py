@@ -95,6 +95,7 @@ class Registry:
         # With replicas over a shared store: tenant -> (handles, bytes) over every replica, which
         # the limits are checked against instead of this replica's own entries (server/replicas.py).
         self.usage = None
+        self.alias_lookup = None    # (alias, tenant) -> id or None, from the shared store
 
     def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "",
             lease_seconds: float = 0.0) -> Entry:
@@ -168,7 +169,10 @@ class Registry:
     def resolve_alias(self, name: str, owner: str = "") -> str:
         """The id of the tenant's filter aliased ``name``; ``name`` itself when it is no alias."""
         with self._lock:
-            return self._aliases.get((owner, name), name)
+            found = self._aliases.get((owner, name))
+        if found is None and self.alias_lookup is not None and _ALIAS.match(name):   # made on another replica
+            found = self.alias_lookup(name, owner)
+        return found or name
 
     def get(self, filter_id: str, owner: Optional[str] = "") -> Entry:
         """The live filter; owner None skips the tenant check (metrics labels only)."""

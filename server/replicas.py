@@ -67,6 +67,7 @@ class ReplicaSync:
         self.core, self.store, self.attempts = core, store, attempts
         self.registry = core.registry
         self.registry.usage = store.usage          # tenant limits counted over every replica
+        self.registry.alias_lookup = store.resolve_alias
         self._locks: dict = {}
         self._guard = threading.Lock()
         self.conflicts = 0                          # calls computed again after losing a race

@@ -33,7 +33,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import redis
 
-from bnns.kernels.errors import ResourceExhaustedError, UnavailableError
+from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, UnavailableError
 
 from .state import StoredHandle
 
@@ -226,7 +226,6 @@ class RedisStateStore:
         if outcome in ("conflict", "replayed"):
             raise VersionConflict(ids, f"{outcome}: {detail}")
         if outcome == "alias":
-            from bnns.kernels.errors import InvalidArgumentError
             error = InvalidArgumentError(f"alias {detail!r} already names a live filter of this tenant; destroy it "
                                          "or choose another alias")
         elif outcome == "handles":

@@ -9,6 +9,7 @@ which .ci/run installs): a missing one fails these tests, it does not skip them.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
@@ -151,7 +152,7 @@ def test_replicas_share_handles_destroy_and_limits(store_url):
 
 
 # ------------------------------------------------------------------------ processes, nginx
-def test_training_through_nginx_survives_a_killed_replica(store_url, tmp_path):
+def test_training_through_nginx_survives_a_killed_replica(store_url, tmp_path, monkeypatch):
     example = load_example()
     x_train, y_train, _, _ = example.load_digits()
     batches = [(np.ascontiguousarray(x_train[i:i + 32]), y_train[i:i + 32]) for i in range(0, 32 * 36, 32)]
@@ -173,26 +174,41 @@ def test_training_through_nginx_survives_a_killed_replica(store_url, tmp_path):
             token = store.client.hget(f"bnns:h:{filter_id}", "holder").decode()
             return next(r for r in replicas if any(token in line for line in r.server.output))
 
-        killer = []
+        step_now, late = [0], []
+        forward = example.bnns.BNNSNormalizationFilterApplyBatch
+
+        def forward_then_kill(*args, **kwargs):
+            """In step 11, SIGKILL the norm's replica right after its training forward: the
+            backward, passed on to another replica, finds no cache there, and the step is redone."""
+            result = forward(*args, **kwargs)
+            if step_now[0] == 11 and not events:
+                victim = holder_of(net.norm.filter_id)
+                victim.kill()
+                events.append(("killed", replicas.index(victim)))
+            return result
+
+        monkeypatch.setattr(example.bnns, "BNNSNormalizationFilterApplyBatch", forward_then_kill)
 
         def on_step(step: int) -> None:
-            for thread in killer:
-                thread.join(60)
-            if step == 10:      # SIGKILL the norm's replica a moment into the next step
-                victim = holder_of(net.norm.filter_id)
-
-                def kill():
-                    victim.kill()
-                    events.append(("killed", replicas.index(victim)))
-                killer.append(threading.Timer(0.004, kill))
-                killer[-1].start()
-            if step == 22:      # and bring it back: the handles move back to it
+            step_now[0] = step + 1
+            if step == 16:      # meanwhile another replica serves the norm, from the store
+                events.append(("moved", replicas.index(holder_of(net.norm.filter_id))))
+            if step == 22:      # bring the killed one back: the handles move back to it
                 victim = replicas[events[0][1]]
                 victim.restart()
                 events.append(("restarted", replicas.index(victim)))
+            if step == 26:      # and SIGKILL the fc's replica at a random moment of the next step
+                victim = holder_of(net.fc.filter_id)
+                late.append(threading.Timer(random.Random(step).uniform(0.0, 0.02), victim.kill))
+                late[-1].start()
+                events.append(("killed", replicas.index(victim)))
+            if step == 31:
+                late[0].join(60)
+                replicas[events[-1][1]].restart()
 
         redone = train(example, net, batches, on_step=on_step)
-        assert [e[0] for e in events] == ["killed", "restarted"], events
+        assert [e[0] for e in events] == ["killed", "moved", "restarted", "killed"], events
+        assert events[1][1] != events[0][1] and redone[:1] == [11], (events, redone)
         for name in ("conv_w", "conv_b", "beta", "gamma", "moving_mean", "moving_var", "fc_w", "fc_b"):
             assert getattr(net, name).tobytes() == getattr(reference, name).tobytes(), (name, redone)
         # No handle lost: all five are in the store, listed and described through nginx.
