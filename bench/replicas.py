@@ -3,6 +3,7 @@ apply, apply, backward, destroy on a small convolution and a fully connected lay
 concurrent gRPC clients) against
 
     a single server without a store (the floor),
+    a single server with its embedded SQLite store (--state-dir: durable, one server),
     a single server over the Redis store, directly,
     1, 2 and 3 replicas over the store behind nginx (docker/nginx.conf, hashed on x-bnns-handle),
 
@@ -101,12 +102,16 @@ def run(clients: int = 8, calls: int = 1000, rounds: int = 3, warmup: int = 200)
         try:
             single = ServerProcess()
             started.append(single)
+            sqlite = ServerProcess("--state-dir", f"{tmp}/sqlite")
+            started.append(sqlite)
             direct = Replica(redis.url)
             replicas = [Replica(redis.url) for _ in range(3)]
             started += [direct, *replicas]
             fronts = [NginxProcess(f"{tmp}/nginx{n}", [r.grpc_target for r in replicas[:n]]) for n in (1, 2, 3)]
             started += fronts
-            targets = {"single server, no store": single.grpc_target, "single server, Redis store": direct.grpc_target,
+            targets = {"single server, no store": single.grpc_target,
+                       "single server, SQLite store (--state-dir)": sqlite.grpc_target,
+                       "single server, Redis store": direct.grpc_target,
                        **{f"{n} replica{'s' * (n > 1)} + nginx": f.grpc_target for n, f in zip((1, 2, 3), fronts)}}
             for target in targets.values():
                 load.phase(target, mix, clients, warmup, deadline, None)

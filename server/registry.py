@@ -109,12 +109,14 @@ class Registry:
                                        "'-', not starting with 'f-' or 't-'")
         entry = Entry(filter_id, kind, filter_obj, info_parameters, owner, alias=alias,
                       lease_seconds=float(lease_seconds) or self.default_lease_seconds)
+        # Over replicas: the tenant's count and bytes in the shared store (asked outside the lock).
+        shared = self.usage(owner) if self.usage is not None and (self.max_handles or self.max_handle_bytes) else None
         with self._lock:
             if alias and (owner, alias) in self._aliases:
                 raise InvalidArgumentError(f"alias {alias!r} already names live filter {self._aliases[(owner, alias)]}; "
                                            "destroy it or choose another alias")
             mine = [e for e in self._entries.values() if e.owner == owner]
-            count, held = self.usage(owner) if self.usage is not None else (len(mine), None)
+            count, held = shared if shared is not None else (len(mine), None)
             if self.max_handles and count >= self.max_handles:
                 raise ResourceExhaustedError(
                     f"live handle limit reached: {self.max_handles} filters and tensors per tenant (max_handles); "

@@ -35,6 +35,10 @@ log = logging.getLogger("bnns.server")
 
 # Calls that name every handle of the tenant.
 _WHOLE_TENANT = frozenset({"ListFilters", "ListTensors"})
+# Calls that only look at a handle (or drop it): they need its current version, not this
+# replica's training caches, so they do not take the handle over from the replica computing on it.
+_LOOKING = frozenset({"DescribeFilter", "DescribeTensor", "ReadTensor", "KeepAlive", "DestroyFilter",
+                      "DestroyTensor"}) | _WHOLE_TENANT
 
 
 def named_handles(rpc: str, request) -> List[str]:
@@ -86,7 +90,7 @@ class ReplicaSync:
         for number in range(self.attempts):
             locks = self._lock_all(ids)
             try:
-                self.sync(ids, tenant)
+                self.sync(ids, tenant, claim=rpc not in _LOOKING)
                 return attempt()
             except VersionConflict as conflict:
                 self._drop(set(ids) | set(conflict.handle_ids))
@@ -104,13 +108,13 @@ class ReplicaSync:
         raise UnavailableError(f"{rpc}: other replicas kept changing {', '.join(ids)} while this call was computed "
                                f"({self.attempts} attempts); retry it (with the same idempotency key)")
 
-    def sync(self, ids, tenant: str) -> None:
+    def sync(self, ids, tenant: str, claim: bool = True) -> None:
         """Bring this replica's copies of ``ids`` to the store's versions (one round trip when
-        they are hot)."""
+        they are hot); with ``claim``, also drop copies another replica computed on since."""
         if not ids:
             return
         stale = []
-        for handle_id, version in zip(ids, self.store.check(ids, tenant)):
+        for handle_id, version in zip(ids, self.store.check(ids, tenant, claim)):
             local = self.registry.peek(handle_id)
             if version == 0:
                 if local is not None:

@@ -47,25 +47,30 @@ class VersionConflict(Exception):
         self.handle_ids = list(handle_ids)
 
 
-# One round trip before each use of hot handles: their version, whether this replica still
-# holds them (the last to use them: its training caches are the current ones), and a touch of
-# the leased ones. A handle that is missing or another tenant's answers 0.
+# One round trip before each use of hot handles: their version and, for a call that computes
+# (claim = 1), whether this replica still holds them (it was the last to compute on them, so its
+# training caches are the current ones), taking them over if not; the leased ones are touched
+# (at most every eighth of their lease: a write is an fsync). A handle that is missing or another
+# tenant's answers 0.
 _CHECK = """
-local p, t, me = ARGV[1], ARGV[2], ARGV[3]
-local now = redis.call('TIME')[1]
+local p, t, me, claim = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now = tonumber(redis.call('TIME')[1])
 local out = {}
-for j = 4, #ARGV do
+for j = 5, #ARGV do
   local h = p .. 'h:' .. ARGV[j]
-  local r = redis.call('HMGET', h, 'v', 'owner', 'holder', 'lease')
+  local r = redis.call('HMGET', h, 'v', 'owner', 'holder', 'lease', 'touched')
   if not r[1] or r[2] ~= t then
     out[#out + 1] = 0
   else
     local v = tonumber(r[1])
-    if r[3] ~= me then
+    if claim == '1' and r[3] ~= me then
       redis.call('HSET', h, 'holder', me)
       v = -v
     end
-    if tonumber(r[4] or '0') > 0 then redis.call('HSET', h, 'touched', now) end
+    local lease = tonumber(r[4] or '0')
+    if lease > 0 and now - tonumber(r[5] or '0') >= math.max(1, lease / 8) then
+      redis.call('HSET', h, 'touched', now)
+    end
     out[#out + 1] = v
   end
 end
@@ -243,13 +248,14 @@ class RedisStateStore:
         self.client.close()
 
     # -------------------------------------------------------------------------- for the replicas
-    def check(self, handle_ids: Sequence[str], tenant: str) -> List[int]:
-        """One round trip: per handle, its version (negative when another replica held it since
-        this one: its caches are stale), or 0 when it is not the tenant's live handle."""
+    def check(self, handle_ids: Sequence[str], tenant: str, claim: bool = True) -> List[int]:
+        """One round trip: per handle, its version (negative when ``claim`` and another replica
+        computed on it since this one did: its caches here are stale), or 0 when it is not the
+        tenant's live handle."""
         if not handle_ids:
             return []
         return [int(v) for v in self._do(lambda: self._check(args=[self.prefix, _tenant(tenant), self.replica,
-                                                                   *handle_ids]), handle_ids)]
+                                                                   int(claim), *handle_ids]), handle_ids)]
 
     def fetch(self, handle_ids: Sequence[str], tenant: str) -> List[Optional[Tuple[StoredHandle, int]]]:
         """The tenant's stored handles with their versions (None for one that is not there)."""

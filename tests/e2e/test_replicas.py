@@ -112,7 +112,11 @@ def test_tenants_see_only_their_handles_and_limits_count_every_replica(store_url
     store.commit([record("f-a", owner="team-a")], tenant="team-a")
     assert store.fetch(["f-a"], "team-b") == [None] and store.check(["f-a"], "team-b") == [0]
     assert store.check(["f-a"], "team-a") == [1]                 # this replica committed it: it holds it
-    assert RedisStateStore(store_url).check(["f-a"], "team-a") == [-1]   # another replica: not hot there
+    other = RedisStateStore(store_url)
+    assert other.check(["f-a"], "team-a", claim=False) == [1]    # a look (Describe, List) takes nothing over
+    assert store.check(["f-a"], "team-a") == [1]
+    assert other.check(["f-a"], "team-a") == [-1]                # computing elsewhere: not hot here any more
+    assert store.check(["f-a"], "team-a") == [-1]                # and back
     with pytest.raises(ResourceExhaustedError, match="max_handle_bytes"):
         store.commit([record("f-b", owner="team-a", nbytes=20)], tenant="team-a")
     store.commit([record("f-b", owner="team-a")], tenant="team-a")
@@ -122,6 +126,20 @@ def test_tenants_see_only_their_handles_and_limits_count_every_replica(store_url
     store.commit([record("f-c", owner="team-b")], tenant="team-b")   # another tenant's own count
     with pytest.raises(VersionConflict):                              # team-b cannot destroy team-a's
         store.commit([], ["f-a"], tenant="team-b")
+
+
+def test_a_lease_expires_in_the_store_only_when_no_replica_used_the_handle(store_url):
+    store = RedisStateStore(store_url)
+    leased = StoredHandle("f-a", "", "fully_connected", b"x", 10, "encoder", 1.0)
+    store.commit([leased, record("f-b")])
+    assert store.expire_idle(["f-a", "f-b"]) == 0               # just used; f-b has no lease
+    time.sleep(1.2)
+    assert RedisStateStore(store_url).check(["f-a"], "", claim=False) == [1]   # another replica uses it
+    assert store.expire_idle(["f-a"]) == 0
+    time.sleep(2.2)
+    assert store.expire_idle(["f-a", "f-b"]) == 1
+    assert store.fetch(["f-a"], "") == [None] and store.resolve_alias("encoder", "") is None
+    assert store.usage("") == (1, 10) and store.handle_ids("") == ["f-b"]
 
 
 def test_replicas_share_handles_destroy_and_limits(store_url):
