@@ -32,6 +32,8 @@ import time
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, UnavailableError
 
@@ -186,7 +188,7 @@ class RedisStateStore:
         # No retries inside the client: a store that does not answer is UNAVAILABLE at once, and
         # the SDK (or gRPC's retry policy) retries the call with its idempotency key.
         self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                           retry_on_timeout=False, retry=None)
+                                           retry=Retry(NoBackoff(), 0))
         self._check = self.client.register_script(_CHECK)
         self._commit = self.client.register_script(_COMMIT)
         self._expire = self.client.register_script(_EXPIRE)
