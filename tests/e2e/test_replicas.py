@@ -342,3 +342,16 @@ def test_the_store_is_unavailable_in_process_too(tmp_path):
     with pytest.raises(UnavailableError, match="state store"):
         core.call("CreateFilter", fc_request(np.zeros((2, 3), np.float32)))
     assert len(core.registry) == 0          # the create that was not committed left nothing behind
+
+
+def test_the_sdk_names_the_handle_of_every_call_about_one():
+    from bnns.client.backend import handle_named
+    assert handle_named(apply("f-1", np.ones(2))) == "f-1"
+    assert handle_named(pb.ReadTensorRequest(tensor_id="t-2")) == "t-2"
+    assert handle_named(sgd_step("f-3", np.ones(2))) == "f-3"
+    by_tensor = pb.OptimizerStepRequest()
+    by_tensor.parameters.add().values.tensor.tensor_id = "t-4"
+    assert handle_named(by_tensor) == "t-4"
+    assert handle_named(pb.KeepAliveRequest(handle_ids=["f-5", "f-6"])) == "f-5"
+    assert handle_named(fc_request(np.ones((2, 2), np.float32))) == ""      # a create names none yet
+    assert handle_named(pb.ListFiltersRequest()) == ""
