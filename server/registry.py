@@ -99,8 +99,9 @@ class Registry:
 
     def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "",
             lease_seconds: float = 0.0) -> Entry:
-        # 128 random bits: unique across replicas that share a state store without asking it.
-        filter_id = ("t-" if kind == TENSOR else "f-") + secrets.token_hex(16)
+        # Random; over replicas, a shared store refuses a create whose id exists and the create
+        # is made again with another (server/replicas.py), so ids are unique across replicas.
+        filter_id = ("t-" if kind == TENSOR else "f-") + secrets.token_hex(8)
         if not (math.isfinite(lease_seconds) and lease_seconds >= 0):
             raise InvalidArgumentError(f"lease_seconds {lease_seconds} must be a finite number >= 0 (0 = the "
                                        "server's default)")

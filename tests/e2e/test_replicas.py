@@ -83,7 +83,7 @@ def test_a_commit_is_whole_or_nothing_and_versions_refuse_a_stale_writer(store_u
     assert set(refused.value.handle_ids) == {"f-a", "f-b"}
     (a, va), (b, vb) = store.fetch(["f-a", "f-b"], "")
     assert (a.blob, va, b.blob, vb) == (b"a2", 2, b"x", 1)
-    # A create of an id that exists is a conflict too (ids are 128 random bits: never, in practice).
+    # A create of an id that exists is a conflict too: the replica makes it again with a new id.
     with pytest.raises(VersionConflict):
         store.commit([record("f-a")], versions={})
     assert store.usage("") == (2, 20)
@@ -142,6 +142,20 @@ def test_a_lease_expires_in_the_store_only_when_no_replica_used_the_handle(store
     assert store.usage("") == (1, 10) and store.handle_ids("") == ["f-b"]
 
 
+def test_ids_are_unique_across_replicas(store_url, monkeypatch):
+    """Two replicas that draw the same random id: the store refuses the second create and that
+    replica makes its handle again under a new id."""
+    import bnns.server.registry as registry_module
+    one, two = [Core(Registry(), state=RedisStateStore(store_url)) for _ in range(2)]
+    draws, real = iter(["0" * 16, "0" * 16, "1" * 16]), registry_module.secrets.token_hex
+    monkeypatch.setattr(registry_module.secrets, "token_hex", lambda n: next(draws) if n == 8 else real(n))
+    first = one.call("CreateFilter", fc_request(np.zeros((2, 3), np.float32))).filter_id
+    second = two.call("CreateFilter", fc_request(np.ones((2, 3), np.float32))).filter_id
+    assert (first, second) == ("f-" + "0" * 16, "f-" + "1" * 16)
+    assert one.call("DescribeFilter", pb.DescribeFilterRequest(filter_id=second)).info.filter_id == second
+    assert two.replicas.conflicts == 1
+
+
 def test_replicas_share_handles_destroy_and_limits(store_url):
     """Two cores (as two replicas would be) over the store: a handle made on one is served by
     the other, a step on either continues from the other's, a destroy on one is NOT_FOUND on the
@@ -150,7 +164,6 @@ def test_replicas_share_handles_destroy_and_limits(store_url):
     two = Core(Registry(max_handles=2), state=RedisStateStore(store_url, max_handles=2))
     w = np.zeros((2, 3), np.float32)
     filter_id = one.call("CreateFilter", fc_request(w)).filter_id
-    assert len(filter_id) == 2 + 32                                  # "f-" and 128 random bits
     for k, core in enumerate([two, one, two, two, one]):
         core.call("OptimizerStep", sgd_step(filter_id, -np.ones((2, 3))), idempotency_key=f"s{k}")
     x = np.ones(3, np.float32)
