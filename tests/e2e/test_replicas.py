@@ -368,3 +368,15 @@ def test_the_sdk_names_the_handle_of_every_call_about_one():
     assert handle_named(pb.KeepAliveRequest(handle_ids=["f-5", "f-6"])) == "f-5"
     assert handle_named(fc_request(np.ones((2, 2), np.float32))) == ""      # a create names none yet
     assert handle_named(pb.ListFiltersRequest()) == ""
+
+
+def test_the_state_store_flag(capsys):
+    from bnns.server import settings
+    assert settings.parse(["--state-store", "redis://10.0.0.5:6379/2"], environ={}).state_store == \
+        "redis://10.0.0.5:6379/2"
+    assert settings.parse([], environ={"BNNS_STATE_STORE": "redis://r:6379/0"}).state_store == "redis://r:6379/0"
+    for argv, message in ((["--state-store", "r:6379"], "give a redis://host:port/db URL"),
+                          (["--state-store", "redis://r", "--state-dir", "/tmp/x"], "give one")):
+        with pytest.raises(SystemExit):
+            settings.parse(argv, environ={})
+        assert message in capsys.readouterr().err
