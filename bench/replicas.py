@@ -4,14 +4,16 @@ concurrent gRPC clients) against
 
     a single server without a store (the floor),
     a single server with its embedded SQLite store (--state-dir: durable, one server),
-    a single server over the Redis store, directly,
+    a single server over the Redis store, directly (and over a Redis that fsyncs once a second),
     1, 2 and 3 replicas over the store behind nginx (docker/nginx.conf, hashed on x-bnns-handle),
 
 interleaved round by round so that the machine's noise falls on all of them alike (medians over
-the rounds); and, in process, what the store adds to one call: the version check before each
+the rounds); the same with hot handles (each client's filters made once, then apply, apply,
+backward: how training uses them); and, in process, what the store adds to one call: the version check before each
 use of a hot handle, the replay-key lookup and the commit of a mutating call.
 
-Every process shares this 2-core machine with the clients: more replicas cannot add cores, so the
+Redis runs with --appendfsync always, as docker/ deploys it (an acknowledged call is on disk),
+except in the one row that says otherwise. Every process shares this 2-core machine with the clients: more replicas cannot add cores, so the
 absolute throughput does not scale here; the per-call overhead is the portable figure.
 
     python -m bench.replicas [--clients 8] [--calls 1000] [--rounds 3]
@@ -37,6 +39,60 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import common, load
+
+
+HOT_CYCLE = ("FilterApplyBatch", "FilterApplyBatch", "FilterApplyBackwardBatch")
+
+
+def hot_phase(target: str, mix: list, clients: int, calls: int) -> dict:
+    """Long-lived handles, as in training: each client makes one filter per layer (not timed),
+    then runs apply, apply, backward on them for ``calls`` calls in all, and destroys them."""
+    import threading
+
+    import grpc
+
+    from bnns.v1 import service_pb2_grpc
+    latencies, errors, left = [[] for _ in range(clients)], [], [calls]
+    lock, ready = threading.Lock(), threading.Barrier(clients + 1)
+
+    def client(k: int) -> None:
+        with grpc.insecure_channel(target) as channel:
+            stub = service_pb2_grpc.BNNSServiceStub(channel)
+            ids = [stub.CreateFilter(layer.create, timeout=load.CALL_TIMEOUT).filter_id for layer in mix]
+            ready.wait()
+            turn = k
+            while True:
+                with lock:
+                    if left[0] <= 0:
+                        break
+                    left[0] -= 1
+                layer, handle = mix[turn % len(mix)], ids[turn % len(mix)]
+                rpc = HOT_CYCLE[(turn // len(mix)) % len(HOT_CYCLE)]
+                turn += 1
+                request = layer.apply(handle) if rpc == "FilterApplyBatch" else layer.backward(handle)
+                start = time.perf_counter()
+                try:
+                    response = getattr(stub, rpc)(request, timeout=load.CALL_TIMEOUT, metadata=(("x-bnns-handle", handle),))
+                    problem = load.check(rpc, layer, response)
+                    if problem:
+                        errors.append(problem)
+                except grpc.RpcError as error:
+                    errors.append(f"{rpc}: {error.code().name}: {error.details()}")
+                latencies[k].append((time.perf_counter() - start) * 1e3)
+            for handle in ids:
+                stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=handle), timeout=load.CALL_TIMEOUT,
+                                   metadata=(("x-bnns-handle", handle),))
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start     # includes the destroys at the end: a few calls
+    ms = [m for per in latencies for m in per]
+    return {"throughput": len(ms) / seconds, **load.percentiles(ms), "errors": len(errors)}
 
 
 def overhead(store_url: str) -> list:
@@ -104,46 +160,59 @@ def run(clients: int = 8, calls: int = 1000, rounds: int = 3, warmup: int = 200)
             started.append(single)
             sqlite = ServerProcess("--state-dir", f"{tmp}/sqlite")
             started.append(sqlite)
+            everysec = RedisProcess(f"{tmp}/redis-everysec", fsync="everysec")
+            started.append(everysec)
+            lazy = Replica(everysec.url)
             direct = Replica(redis.url)
             replicas = [Replica(redis.url) for _ in range(3)]
-            started += [direct, *replicas]
+            started += [lazy, direct, *replicas]
             fronts = [NginxProcess(f"{tmp}/nginx{n}", [r.grpc_target for r in replicas[:n]]) for n in (1, 2, 3)]
             started += fronts
             targets = {"single server, no store": single.grpc_target,
                        "single server, SQLite store (--state-dir)": sqlite.grpc_target,
                        "single server, Redis store": direct.grpc_target,
+                       "single server, Redis store, appendfsync everysec": lazy.grpc_target,
                        **{f"{n} replica{'s' * (n > 1)} + nginx": f.grpc_target for n, f in zip((1, 2, 3), fronts)}}
             for target in targets.values():
                 load.phase(target, mix, clients, warmup, deadline, None)
-            results = collections.defaultdict(list)
+            results, hot = collections.defaultdict(list), collections.defaultdict(list)
             for _ in range(rounds):
                 for name, target in targets.items():
                     measured = load.phase(target, mix, clients, calls, deadline, None)
                     ms = [m for _, m in measured["latencies"]]
                     results[name].append({"throughput": len(ms) / measured["seconds"], **load.percentiles(ms),
                                           "errors": len(measured["errors"])})
+                    hot[name].append(hot_phase(target, mix, clients, calls))
             direct_rows = overhead(redis.url)
         finally:
             for process in reversed(started):
                 process.stop()
             redis.stop()
-    rows = []
-    floor = statistics.median(r["throughput"] for r in results["single server, no store"])
-    for name, per_round in results.items():
-        throughput = statistics.median(r["throughput"] for r in per_round)
-        rows.append({"setup": name, "throughput": throughput, "vs_floor": throughput / floor,
-                     "p50_ms": statistics.median(r["p50_ms"] for r in per_round),
-                     "p99_ms": statistics.median(r["p99_ms"] for r in per_round),
-                     "errors": sum(r["errors"] for r in per_round)})
-    common.print_table(f"The load mix, {clients} gRPC clients, {calls} calls a round, medians of {rounds} interleaved "
-                       "rounds (2 shared cores: every process on them)", rows,
-                       [("setup", "setup"), ("throughput", "calls/s"), ("vs_floor", "vs no store"),
-                        ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("errors", "errors")])
+    def table(results) -> list:
+        rows = []
+        floor = statistics.median(r["throughput"] for r in results["single server, no store"])
+        for name, per_round in results.items():
+            throughput = statistics.median(r["throughput"] for r in per_round)
+            rows.append({"setup": name, "throughput": throughput, "vs_floor": throughput / floor,
+                         "p50_ms": statistics.median(r["p50_ms"] for r in per_round),
+                         "p99_ms": statistics.median(r["p99_ms"] for r in per_round),
+                         "errors": sum(r["errors"] for r in per_round)})
+        return rows
+
+    columns = [("setup", "setup"), ("throughput", "calls/s"), ("vs_floor", "vs no store"), ("p50_ms", "p50 ms"),
+               ("p99_ms", "p99 ms"), ("errors", "errors")]
+    rows, hot_rows = table(results), table(hot)
+    common.print_table(f"The load mix (create, apply, apply, backward, destroy), {clients} gRPC clients, {calls} calls "
+                       f"a round, medians of {rounds} interleaved rounds (2 shared cores: every process on them)",
+                       rows, columns)
+    common.print_table("Hot handles (each client's filters made once; apply, apply, backward), same rounds", hot_rows,
+                       columns)
     common.print_table("What the store adds to one call, in process (medians)", direct_rows,
                        [("what", "what"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("n", "n")])
-    path = common.write_json("replicas", {"load": rows, "rounds": dict(results), "overhead": direct_rows})
+    path = common.write_json("replicas", {"load": rows, "hot": hot_rows, "rounds": dict(results),
+                                          "hot_rounds": dict(hot), "overhead": direct_rows})
     print(f"wrote {path}")
-    return {"load": rows, "overhead": direct_rows}
+    return {"load": rows, "hot": hot_rows, "overhead": direct_rows}
 
 
 def main(argv=None) -> int:
@@ -156,7 +225,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.clients, args.calls, args.rounds = 4, 300, 1
     summary = run(args.clients, args.calls, args.rounds)
-    return 1 if any(r["errors"] for r in summary["load"]) else 0
+    return 1 if any(r["errors"] for r in summary["load"] + summary["hot"]) else 0
 
 
 if __name__ == "__main__":

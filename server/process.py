@@ -107,10 +107,11 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 20
 
 class RedisProcess:
     """redis-server on a loopback port, its files in ``directory``; with ``durable`` every write
-    is in its append-only file before it answers, so a stop and start keeps everything."""
+    is in its append-only file before it answers (``fsync`` "always"; "everysec" syncs once a
+    second), so a stop and start keeps everything."""
 
-    def __init__(self, directory: str, port: int = 0, durable: bool = True):
-        self.directory, self.port, self.durable = str(directory), port or free_port(), durable
+    def __init__(self, directory: str, port: int = 0, durable: bool = True, fsync: str = "always"):
+        self.directory, self.port, self.durable, self.fsync = str(directory), port or free_port(), durable, fsync
         self.proc: Optional[subprocess.Popen] = None
         self.start()
 
@@ -122,7 +123,7 @@ class RedisProcess:
         os.makedirs(self.directory, exist_ok=True)
         cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory,
                "--save", "", "--protected-mode", "no"]
-        cmd += ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
+        cmd += ["--appendonly", "yes", "--appendfsync", self.fsync] if self.durable else ["--appendonly", "no"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_port(self.port, self.proc, "redis-server")
 
