@@ -257,6 +257,42 @@ def test_training_through_nginx_survives_a_killed_replica(store_url, tmp_path, m
             replica.stop()
 
 
+def test_rest_through_nginx_keeps_each_handle_on_one_replica(store_url, tmp_path):
+    """REST is hashed on the handle in the path: every call about a handle reaches the replica that
+    computed on it last (its holder in the store stays the same), and answers are right."""
+    replicas = [Replica(store_url, http=True) for _ in range(3)]
+    nginx = NginxProcess(tmp_path / "nginx", [r.grpc_target for r in replicas], [r.http_target for r in replicas])
+    store = RedisStateStore(store_url)
+    try:
+        with httpx.Client(base_url=nginx.http_url, timeout=30) as http:
+            rng = np.random.default_rng(4)
+            for _ in range(4):
+                w = rng.standard_normal((2, 3)).astype(np.float32)
+                made = http.post("/v1/filters", json={"fully_connected": {
+                    "i_desc": {"layout": "DATA_LAYOUT_VECTOR", "size": [3]},
+                    "o_desc": {"layout": "DATA_LAYOUT_VECTOR", "size": [2]},
+                    "w_desc": {"layout": "DATA_LAYOUT_ROW_MAJOR_MATRIX", "size": [3, 2],
+                               "data": {"values": w.ravel().tolist()}}}})
+                assert made.status_code == 200, made.text
+                handle = made.json()["filter_id"]
+                holders = set()
+                for _ in range(3):
+                    x = rng.standard_normal(3).astype(np.float32)
+                    out = http.post(f"/v1/filters/{handle}:filterApplyBatch",
+                                    json={"batch_size": 1, "in": {"values": x.tolist()}})
+                    assert out.status_code == 200, out.text
+                    np.testing.assert_allclose(out.json()["out"]["values"], w @ x, rtol=1e-5)
+                    holders.add(store.client.hget(f"bnns:h:{handle}", "holder"))
+                assert len(holders) == 1
+                assert http.delete(f"/v1/filters/{handle}").status_code == 200
+                for replica in replicas:        # gone everywhere
+                    assert httpx.get(f"{replica.server.http_url}/v1/filters/{handle}").status_code == 404
+    finally:
+        nginx.stop()
+        for replica in replicas:
+            replica.stop()
+
+
 def test_concurrent_clients_on_one_handle_through_two_replicas(store_url):
     """Bypassing nginx on purpose: each client steps the same filter through its own replica.
     Every step adds exactly 1 to every weight, so the end is exactly the number of steps (no
