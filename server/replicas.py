@@ -87,17 +87,17 @@ class ReplicaSync:
         else:
             ids = named_handles(rpc, request)
         pause = 0.002
-        for number in range(self.attempts):
+        for _ in range(self.attempts):
             locks = self._lock_all(ids)
             try:
                 self.sync(ids, tenant, claim=rpc not in _LOOKING)
                 return attempt()
             except VersionConflict as conflict:
-                self._drop(set(ids) | set(conflict.handle_ids))
+                self._drop(set(ids) | set(conflict.handle_ids), tenant)
                 self.conflicts += 1
                 log.debug("%s lost a race for %s (%s): computing it again", rpc, conflict.handle_ids, conflict)
             except BNNSError as error:
-                self._drop(getattr(error, "handle_ids", ()))
+                self._drop(getattr(error, "handle_ids", ()), tenant)
                 raise
             finally:
                 for lock in reversed(locks):
@@ -116,6 +116,8 @@ class ReplicaSync:
         stale = []
         for handle_id, version in zip(ids, self.store.check(ids, tenant, claim)):
             local = self.registry.peek(handle_id)
+            if local is not None and local.owner != tenant:
+                continue                                # another tenant's: NOT_FOUND, and left alone
             if version == 0:
                 if local is not None:
                     self.registry.forget(handle_id)     # destroyed (or expired) on another replica
@@ -131,7 +133,9 @@ class ReplicaSync:
         while wanted:
             for handle_id, found in zip(wanted, self.store.fetch(wanted, tenant)):
                 if found is None:
-                    self.registry.forget(handle_id)
+                    local = self.registry.peek(handle_id)
+                    if local is not None and local.owner == tenant:
+                        self.registry.forget(handle_id)
                     continue
                 records[handle_id] = found
             wanted = sorted({partner for record, _ in records.values()
@@ -149,7 +153,10 @@ class ReplicaSync:
             lock.acquire()
         return locks
 
-    def _drop(self, ids) -> None:
+    def _drop(self, ids, tenant: str) -> None:
+        """Drop the tenant's copies of ``ids`` here (the store has the handles)."""
         for handle_id in ids:
-            self.registry.forget(handle_id)
+            local = self.registry.peek(handle_id)
+            if local is not None and local.owner == tenant:
+                self.registry.forget(handle_id)
 

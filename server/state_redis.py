@@ -257,7 +257,7 @@ class RedisStateStore:
         if not handle_ids:
             return []
         return [int(v) for v in self._do(lambda: self._check(args=[self.prefix, _tenant(tenant), self.replica,
-                                                                   int(claim), *handle_ids]), handle_ids)]
+                                                                   int(claim), *handle_ids]))]
 
     def fetch(self, handle_ids: Sequence[str], tenant: str) -> List[Optional[Tuple[StoredHandle, int]]]:
         """The tenant's stored handles with their versions (None for one that is not there)."""
@@ -267,7 +267,7 @@ class RedisStateStore:
                 pipe.hmget(self._handle(handle_id), "v", "owner", "kind", "blob")
             return pipe.execute()
         found = []
-        for handle_id, (v, owner, kind, blob) in zip(handle_ids, self._do(read, handle_ids)):
+        for handle_id, (v, owner, kind, blob) in zip(handle_ids, self._do(read)):
             if v is None or owner.decode() != _tenant(tenant):
                 found.append(None)
             else:
@@ -302,6 +302,9 @@ class RedisStateStore:
 
     # ------------------------------------------------------------------------------- plumbing
     def _do(self, operation, handle_ids: Sequence[str] = ()):
+        """Run ``operation`` on Redis; a store that does not answer is UNAVAILABLE, naming the
+        handles (``handle_ids``) whose copies the replica must drop: those of a commit whose
+        outcome it cannot know."""
         try:
             result = operation()
         except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,

@@ -156,6 +156,22 @@ def test_ids_are_unique_across_replicas(store_url, monkeypatch):
     assert two.replicas.conflicts == 1
 
 
+def test_another_tenant_naming_a_handle_leaves_its_copy_alone(tmp_path):
+    """A call of tenant B naming tenant A's handle is NOT_FOUND and does not make the replica drop
+    A's hot copy (nor its training cache), whether the store answers or not."""
+    own = RedisProcess(tmp_path / "redis")
+    core = Core(Registry(), state=RedisStateStore(own.url, timeout=0.5))
+    handle = core.call("CreateFilter", fc_request(np.zeros((2, 3), np.float32)), tenant="a").filter_id
+    copy = core.registry.peek(handle)
+    with pytest.raises(NotFoundError):
+        core.call("FilterApplyBatch", apply(handle, np.ones(3)), tenant="b")
+    assert core.registry.peek(handle) is copy
+    own.stop()                                                          # the store goes away
+    with pytest.raises(UnavailableError):
+        core.call("FilterApplyBatch", apply(handle, np.ones(3)), tenant="a")
+    assert core.registry.peek(handle) is copy                           # a failed look drops nothing
+
+
 def test_replicas_share_handles_destroy_and_limits(store_url):
     """Two cores (as two replicas would be) over the store: a handle made on one is served by
     the other, a step on either continues from the other's, a destroy on one is NOT_FOUND on the
