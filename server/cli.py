@@ -128,7 +128,7 @@ def serve(settings: settings_mod.Settings) -> int:
         print(f"bnns-server: replica {core.state.replica} over the shared state store", flush=True)
     summary = calllog.CallSummary(core.metrics, settings.log_summary_seconds).start()
     reaper = leases.Reaper(core.registry, core.metrics.registry, leases.Reaper.interval_for(settings.lease_seconds),
-                           state=core.state)
+                           state=core.state, replicas=core.replicas)
     reaper.start()
     stop_event.wait()
     # Both doors at once: readiness and health say so, and new calls are UNAVAILABLE (gRPC refuses

@@ -146,6 +146,34 @@ class ReplicaSync:
         for entry in entries:
             entry.version = records[entry.filter_id][1]
 
+    def evict_moved(self) -> int:
+        """Drop the copies of handles another replica now computes on (nginx moved them there
+        after a failover, or back after one) or that the store no longer has: their next use
+        here would load them anyway, and meanwhile they take memory. Returns how many. (The
+        lease reaper calls it on each sweep.)"""
+        started = time.monotonic()
+        entries = [e for e in self.registry.all_entries() if e.version]
+        try:
+            holders = self.store.holders([e.filter_id for e in entries])
+        except UnavailableError:
+            return 0                   # the store is down: nothing is known, nothing dropped
+        dropped = 0
+        for entry, holder in zip(entries, holders):
+            if holder == self.store.replica or entry.last_used > started:
+                continue
+            with self._guard:
+                lock = self._locks.setdefault(entry.filter_id, threading.Lock())
+            if not lock.acquire(blocking=False):
+                continue               # a call is using it: it decides
+            try:
+                # Used here since the holders were read (it took the handle back): kept.
+                if entry.last_used <= started and self.registry.peek(entry.filter_id) is entry:
+                    self.registry.forget(entry.filter_id)
+                    dropped += 1
+            finally:
+                lock.release()
+        return dropped
+
     def _lock_all(self, ids) -> list:
         with self._guard:      # a lock per id ever named here (some 100 bytes each), kept
             locks = [self._locks.setdefault(i, threading.Lock()) for i in ids]

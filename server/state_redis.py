@@ -274,6 +274,15 @@ class RedisStateStore:
                 found.append((StoredHandle(handle_id, tenant, kind.decode(), blob), int(v)))
         return found
 
+    def holders(self, handle_ids: Sequence[str]) -> List[Optional[str]]:
+        """The replica that last computed on each handle (None for one the store does not have)."""
+        def read():
+            pipe = self.client.pipeline(transaction=False)
+            for handle_id in handle_ids:
+                pipe.hget(self._handle(handle_id), "holder")
+            return pipe.execute()
+        return [h.decode() if h is not None else None for h in self._do(read)] if handle_ids else []
+
     def handle_ids(self, tenant: str) -> List[str]:
         """Every live handle of the tenant, whichever replica made it."""
         return sorted(i.decode() for i in self._do(lambda: self.client.smembers(self._set(tenant))))

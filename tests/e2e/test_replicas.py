@@ -185,6 +185,10 @@ def test_replicas_share_handles_destroy_and_limits(store_url):
     x = np.ones(3, np.float32)
     out = one.call("FilterApplyBatch", apply(filter_id, x))
     assert np.frombuffer(out.out.data, np.float32).tolist() == [15.0, 15.0]   # 5 steps of +1, 3 inputs
+    # The copy of a replica another one has taken the handle from goes at the reaper's next sweep.
+    assert two.registry.peek(filter_id) is not None and one.replicas.evict_moved() == 0
+    assert two.replicas.evict_moved() == 1 and two.registry.peek(filter_id) is None
+    assert one.registry.peek(filter_id) is not None
     two.call("CreateFilter", fc_request(w))
     with pytest.raises(ResourceExhaustedError, match="max_handles"):
         one.call("CreateFilter", fc_request(w))
