@@ -43,7 +43,8 @@ _LOOKING = frozenset({"DescribeFilter", "DescribeTensor", "ReadTensor", "KeepAli
 
 def named_handles(rpc: str, request) -> List[str]:
     """Every handle id the request names: its filter or tensor, the filter parameters and tensors
-    an OptimizerStep updates, the tensors its Buffers reference, KeepAlive's list."""
+    an OptimizerStep updates, the tensors its Buffers reference (inputs, and the outputs map),
+    KeepAlive's list."""
     found = set()
 
     def walk(message):
@@ -51,9 +52,11 @@ def named_handles(rpc: str, request) -> List[str]:
             if field.name in ("filter_id", "tensor_id") and isinstance(value, str):
                 found.add(value)
             elif field.message_type is not None:
-                if wire.is_repeated(field):
-                    if field.message_type.GetOptions().map_entry:
-                        continue
+                if field.message_type.GetOptions().map_entry:      # outputs: name -> Buffer
+                    if field.message_type.fields_by_name["value"].message_type is not None:
+                        for item in value.values():
+                            walk(item)
+                elif wire.is_repeated(field):
                     for item in value:
                         walk(item)
                 else:

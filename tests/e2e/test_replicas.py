@@ -413,6 +413,19 @@ def test_the_store_is_unavailable_in_process_too(tmp_path):
     assert len(core.registry) == 0          # the create that was not committed left nothing behind
 
 
+def test_a_replica_syncs_every_handle_a_request_names():
+    from bnns.server.replicas import named_handles
+    request = apply("f-1", np.ones(2))
+    request.outputs["out"].tensor.tensor_id = "t-out"
+    getattr(request, "in").ClearField("data")
+    getattr(request, "in").tensor.tensor_id = "t-in"
+    assert named_handles("FilterApplyBatch", request) == ["f-1", "t-in", "t-out"]
+    step = sgd_step("f-2", np.ones(2))
+    step.parameters.add().values.tensor.tensor_id = "t-3"
+    assert named_handles("OptimizerStep", step) == ["f-2", "t-3"]
+    assert named_handles("KeepAlive", pb.KeepAliveRequest(handle_ids=["f-5", "t-6"])) == ["f-5", "t-6"]
+
+
 def test_the_sdk_names_the_handle_of_every_call_about_one():
     from bnns.client.backend import handle_named
     assert handle_named(apply("f-1", np.ones(2))) == "f-1"
