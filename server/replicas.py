@@ -28,6 +28,7 @@ from typing import List
 
 from bnns.kernels.errors import BNNSError, UnavailableError
 
+from . import state as state_mod
 from . import wire
 from .state_redis import VersionConflict
 
@@ -94,7 +95,9 @@ class ReplicaSync:
             locks = self._lock_all(ids)
             try:
                 self.sync(ids, tenant, claim=rpc not in _LOOKING)
-                return attempt()
+                response = attempt()
+                self._commit_outputs(request, tenant)
+                return response
             except VersionConflict as conflict:
                 self._drop(set(ids) | set(conflict.handle_ids), tenant)
                 self.conflicts += 1
@@ -148,6 +151,30 @@ class ReplicaSync:
         entries = self.core._put_back([record for record, _ in records.values()])
         for entry in entries:
             entry.version = records[entry.filter_id][1]
+
+    def _commit_outputs(self, request, tenant: str) -> None:
+        """Server tensors a call wrote its results into (``outputs``) are committed too: another
+        replica may serve the tensor (a ReadTensor is routed by the tensor's id, the call that
+        wrote it by its filter's), and must read what was written."""
+        outputs = getattr(request, "outputs", None)
+        if not outputs or not hasattr(outputs, "values"):
+            return
+        entries = []
+        for buf in outputs.values():
+            if buf.WhichOneof("contents") == "tensor":
+                entry = self.registry.peek(buf.tensor.tensor_id)
+                if entry is not None and entry.owner == tenant and entry not in entries:
+                    entries.append(entry)
+        if not entries:
+            return
+        records = []
+        for entry in entries:
+            with entry.lock:
+                records.append(state_mod.snapshot(entry))
+        versions = self.store.commit(records, (), None, tenant=tenant,
+                                     versions={e.filter_id: e.version for e in entries})
+        for entry in entries:
+            entry.version = versions[entry.filter_id]
 
     def evict_moved(self) -> int:
         """Drop the copies of handles another replica now computes on (nginx moved them there

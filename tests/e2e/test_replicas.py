@@ -172,6 +172,19 @@ def test_another_tenant_naming_a_handle_leaves_its_copy_alone(tmp_path):
     assert core.registry.peek(handle) is copy                           # a failed look drops nothing
 
 
+def test_a_tensor_written_as_an_output_on_one_replica_reads_the_same_on_another(store_url):
+    one, two = [Core(Registry(), state=RedisStateStore(store_url)) for _ in range(2)]
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    filter_id = one.call("CreateFilter", fc_request(w)).filter_id
+    tensor_id = one.call("CreateTensor", pb.CreateTensorRequest(shape=[2])).info.tensor_id
+    assert one.call("ReadTensor", pb.ReadTensorRequest(tensor_id=tensor_id)).data.data == bytes(8)
+    request = apply(filter_id, np.ones(3))
+    request.outputs["out"].tensor.tensor_id = tensor_id
+    two.call("FilterApplyBatch", request)                    # routed by the filter: replica two
+    read = one.call("ReadTensor", pb.ReadTensorRequest(tensor_id=tensor_id))   # by the tensor: one
+    assert np.frombuffer(read.data.data, np.float32).tolist() == [3.0, 12.0]
+
+
 def test_replicas_share_handles_destroy_and_limits(store_url):
     """Two cores (as two replicas would be) over the store: a handle made on one is served by
     the other, a step on either continues from the other's, a destroy on one is NOT_FOUND on the
