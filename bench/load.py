@@ -133,8 +133,9 @@ def client(index: int, target: str, mix: list[Layer], tickets: Tickets, latencie
                 else:
                     request = pb.DestroyFilterRequest(filter_id=filter_id)
                 start = time.perf_counter()
-                try:
-                    response = getattr(stub, rpc)(request, timeout=CALL_TIMEOUT)
+                try:   # the handle named as the SDK names it, for a balancer's affinity (bench/replicas.py)
+                    response = getattr(stub, rpc)(request, timeout=CALL_TIMEOUT,
+                                                  metadata=(("x-bnns-handle", filter_id),) if filter_id else ())
                 except grpc.RpcError as error:
                     errors.append((rpc, f"{error.code().name}: {error.details()}"))
                     continue

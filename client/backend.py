@@ -33,7 +33,7 @@ from bnns.kernels.errors import error_for_status
 from bnns.server.errors import from_rpc_error
 from bnns.server import wire
 from bnns.server.dataplane import CallIO
-from bnns.server.state import KEY_HEADER, MUTATING_RPCS
+from bnns.server.state import HANDLE_HEADER, KEY_HEADER, MUTATING_RPCS
 from bnns.v1 import service_pb2
 
 from .shared_memory import SharedMemoryPool
@@ -76,6 +76,24 @@ def next_idempotency_key() -> str:
         return uuid.uuid4().hex
     state[1] += 1
     return f"{state[0]}/{state[1]}"
+
+
+def handle_named(request) -> str:
+    """The handle a request is about (its filter, tensor or generator, an OptimizerStep's first parameter,
+    KeepAlive's first id); "" for a create or a list."""
+    fields = request.DESCRIPTOR.fields_by_name
+    for name in ("filter_id", "tensor_id", "generator_id"):
+        if name in fields and getattr(request, name):
+            return getattr(request, name)
+    if "parameters" in fields and len(request.parameters) and hasattr(request.parameters[0], "filter_parameter"):
+        first = request.parameters[0]
+        if first.WhichOneof("target") == "filter_parameter":
+            return first.filter_parameter.filter_id
+        if first.HasField("values") and first.values.WhichOneof("contents") == "tensor":
+            return first.values.tensor.tensor_id
+    if "handle_ids" in fields and len(request.handle_ids):
+        return request.handle_ids[0]
+    return ""
 
 
 class RemoteBackend:
@@ -128,6 +146,9 @@ class RemoteBackend:
             metadata = self.metadata
             if rpc in MUTATING_RPCS:
                 metadata = metadata + ((KEY_HEADER, next_idempotency_key()),)
+            handle = handle_named(request)
+            if handle:      # a balancer in front of replicas routes each handle to one of them
+                metadata = metadata + ((HANDLE_HEADER, handle),)
             raw = self._send(rpc, data, response_bytes, metadata)
             response, tensors = wire.split(raw, self._response_cls[rpc])
             if exchange is not None:

@@ -25,13 +25,21 @@ from .tuning import keep_freed_memory
 log = logging.getLogger("bnns.server")
 
 
+def build_store(settings: settings_mod.Settings):
+    if settings.state_store:
+        from .state_redis import RedisStateStore
+        return RedisStateStore(settings.state_store, max_handles=settings.max_handles,
+                               max_handle_bytes=settings.max_handle_bytes)
+    return SqliteStateStore(settings.state_dir) if settings.state_dir else None
+
+
 def build_core(settings: settings_mod.Settings) -> Core:
     return Core(Registry(max_handles=settings.max_handles, max_handle_bytes=settings.max_handle_bytes,
                          default_lease_seconds=settings.lease_seconds),
                 codec.Limits(max_tensor_bytes=settings.max_tensor_bytes, max_request_bytes=settings.max_request_bytes,
                              max_call_bytes=settings.max_call_bytes),
                 SharedMemoryTable(enabled=settings.shared_memory),
-                SqliteStateStore(settings.state_dir) if settings.state_dir else None,
+                build_store(settings),
                 MemoryBudget(settings.max_memory_bytes))
 
 
@@ -68,6 +76,8 @@ def serve(settings: settings_mod.Settings) -> int:
         return 2
     core = build_core(settings)
     stop_event, ready = threading.Event(), threading.Event()
+    store_up = threading.Event()      # a shared store's reachability (readiness includes it)
+    store_up.set()
 
     def drain(signum, _frame):
         log.info("signal %d: draining", signum)
@@ -81,7 +91,8 @@ def serve(settings: settings_mod.Settings) -> int:
         if settings.enable_grpc:
             grpc_server, port, health_servicer = create_server(settings, core, authenticator)
         if settings.enable_http:   # same core, same registry: a handle from one door works at the other
-            app = rest.create_app(core, settings, readiness=ready.is_set, authenticator=authenticator)
+            app = rest.create_app(core, settings, readiness=lambda: ready.is_set() and store_up.is_set(),
+                                  authenticator=authenticator)
     except (OSError, RuntimeError) as error:
         print(f"bnns-server: {error}", file=sys.stderr, flush=True)
         return 2
@@ -100,9 +111,23 @@ def serve(settings: settings_mod.Settings) -> int:
         log.info("REST serving on %s:%d", settings.host, http_port)
         print(f"bnns-server: REST listening on {settings.host}:{http_port}{auth.tls_suffix(settings)}", flush=True)
     ready.set()
+    watch = None
+    if getattr(core.state, "shared", False):   # readiness and health follow the shared store
+        from .state_redis import StoreWatch
+
+        def store_changed(reachable: bool) -> None:
+            (store_up.set if reachable else store_up.clear)()
+            if not reachable:
+                log.warning("the state store %s does not answer: not ready, calls are UNAVAILABLE", settings.state_store)
+            if health_servicer is not None and ready.is_set():
+                for name in ("", SERVICE_NAME):
+                    health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING if reachable
+                                        else health_pb2.HealthCheckResponse.NOT_SERVING)
+        watch = StoreWatch(core.state, store_changed).start()
+        print(f"bnns-server: replica {core.state.replica} over the shared state store", flush=True)
     summary = calllog.CallSummary(core.metrics, settings.log_summary_seconds).start()
     reaper = leases.Reaper(core.registry, core.metrics.registry, leases.Reaper.interval_for(settings.lease_seconds),
-                           state=core.state)
+                           state=core.state, replicas=core.replicas)
     reaper.start()
     stop_event.wait()
     # Both doors at once: readiness and health say so, and new calls are UNAVAILABLE (gRPC refuses
@@ -118,6 +143,8 @@ def serve(settings: settings_mod.Settings) -> int:
     if http_server is not None:
         rest.stop_http(http_server, http_thread, max(0.0, deadline - time.monotonic()))
     reaper.stop()
+    if watch is not None:
+        watch.stop()
     summary.stop()                                  # the calls since the last summary, drained ones included
     log.info("stopped")
     return 0

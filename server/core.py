@@ -54,6 +54,10 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         self.shared_memory = shared_memory if shared_memory is not None else SharedMemoryTable()
         self.state = state               # a StateStore (server/state.py), or None: nothing is durable
         self.budget = budget if budget is not None else MemoryBudget()
+        self.replicas = None
+        if getattr(state, "shared", False):      # several servers share the store: server/replicas.py
+            from .replicas import ReplicaSync
+            self.replicas = ReplicaSync(self, state)
         if state is not None:
             self._restore()
         self.metrics = Metrics(self.registry)
@@ -139,16 +143,21 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                     f"the idempotency key has {len(idempotency_key)} characters; at most {state_mod.MAX_KEY_LENGTH}")
             self._check_cancelled()
             io = (io or CallIO()).bind(self, tenant, request)
-            recorded = self.state.replay(tenant, idempotency_key) if durable and idempotency_key else None
-            if recorded is not None and rpc not in state_mod.RECOMPUTED_ON_REPLAY:
-                response = _response_class(rpc)()
-                response.ParseFromString(recorded[1] or b"")
-                return response
-            self._local.replay = recorded is not None
-            with self.budget.reserve(self._footprint(rpc, request, tenant), cancelled):
-                response = method(request, io)
-            if durable and recorded is None:
-                self._commit(rpc, request, response, io, tenant, idempotency_key, embed)
+
+            def attempt():
+                recorded = self.state.replay(tenant, idempotency_key) if durable and idempotency_key else None
+                if recorded is not None and rpc not in state_mod.RECOMPUTED_ON_REPLAY:
+                    return _response_class(rpc).FromString(recorded[1] or b"")
+                self._local.replay = recorded is not None
+                with self.budget.reserve(self._footprint(rpc, request, tenant), cancelled):
+                    result = method(request, io)
+                if durable and recorded is None:
+                    self._commit(rpc, request, result, io, tenant, idempotency_key, embed)
+                return result
+
+            # Replicas over a shared store: on the store's current copies, computed again if
+            # another replica changed them meanwhile (server/replicas.py).
+            response = attempt() if self.replicas is None else self.replicas.run(rpc, request, tenant, io, attempt)
             if embed:
                 io.embed(response)
             return response
@@ -233,7 +242,10 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 clone.CopyFrom(response)
                 recorded = wire.join(clone, {} if embedded else io.results)
             applied = (tenant, key, recorded)
-        self.state.commit(records, removed, applied)
+        versions = self.state.commit(records, removed, applied, tenant=tenant,
+                                     versions={e.filter_id: e.version for e in entries.values()})
+        for entry in entries.values() if versions else ():     # a shared store's new versions
+            entry.version = versions[entry.filter_id]
 
     def _changed_handles(self, rpc: str, request, response, tenant: str):
         """(entries whose durable state the call changed, ids it removed); (None, ()) if none."""
@@ -273,9 +285,21 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
 
     def _restore(self) -> None:
         """Put back every handle the state store holds, under its id and tenant."""
-        restored = 0
-        filters = []
-        for record in self.state.load():
+        restored = len(self._put_back(self.state.load()))
+        if restored:
+            log.info("restored %d handles from the %s state store", restored, self.state.name)
+
+    @staticmethod
+    def shared_partners(record) -> list:
+        """The ids of the handles a stored handle shares memory with (BNNSFlagsUseClientPtr)."""
+        shared = state_mod.load_payload(record)["shared"]
+        return list(shared.keys() if record.kind == TENSOR else shared.values())
+
+    def _put_back(self, records) -> list:
+        """Rebuild stored handles into the registry, sharing memory again where they did; the
+        entries made."""
+        made, filters = [], []
+        for record in records:
             payload = state_mod.load_payload(record)
             if record.kind in (TENSOR, registry_mod.GENERATOR):    # kept whole
                 entry = Entry(record.handle_id, record.kind, payload["tensor"], None, record.owner,
@@ -299,15 +323,14 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                               lease_seconds=payload.get("lease_seconds", 0.0))
                 filters.append(entry)
             self.registry.put(entry)
-            restored += 1
+            made.append(entry)
         for entry in filters:          # memory shared with tensors (BNNSFlagsUseClientPtr), shared again
             live = entry.trainable
             for name, tensor_id in entry.shared.items():
                 tensor_entry = self.registry.get_tensor(tensor_id, entry.owner)
                 tensor_entry.filter.array = live[name].reshape(-1)
                 tensor_entry.shared[entry.filter_id] = name
-        if restored:
-            log.info("restored %d handles from the %s state store", restored, self.state.name)
+        return made
 
     def _kind_of(self, request, tenant: str) -> str:
         """The filter kind a request touches (for the latency label); '' when there is none, or

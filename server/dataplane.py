@@ -302,6 +302,10 @@ class CallIO:
         self._targets = self._output_targets(request)
         return self
 
+    def reset(self) -> None:
+        """Forget the staged results of an attempt that is computed again (server/replicas.py)."""
+        self.results, self._staged = {}, []
+
     def embed(self, response) -> None:
         """Put the results into the response message's Buffers as `data` (the message-only path)."""
         for path, array in self.results.items():

@@ -15,13 +15,15 @@ import time
 
 from prometheus_client import Counter
 
+from bnns.kernels.errors import BNNSError
+
 from .registry import TENSOR
 
 log = logging.getLogger("bnns.server")
 
 
 class Reaper:
-    def __init__(self, registry, metrics_registry, interval: float = 1.0, state=None):
+    def __init__(self, registry, metrics_registry, interval: float = 1.0, state=None, replicas=None):
         self.registry, self.interval = registry, interval
         self.expired = Counter("bnns_expired_handles", "Handles destroyed because their lease ran out",
                                ["kind"], registry=metrics_registry)
@@ -30,6 +32,7 @@ class Reaper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bnns-lease-reaper", daemon=True)
         self.state = state          # a StateStore: what expires is gone after a restart too
+        self.replicas = replicas    # over a shared store: drop copies of handles served elsewhere
 
     @staticmethod
     def interval_for(default_lease: float) -> float:
@@ -44,7 +47,14 @@ class Reaper:
     def sweep(self) -> int:
         now = time.monotonic()
         expired = self.registry.expire(now)
-        if expired and self.state is not None:
+        if expired and getattr(self.state, "shared", False):
+            # Another replica may serve the handle now: the store destroys it only if no replica
+            # touched it for its lease; this replica's copy goes either way (registry.expire).
+            try:
+                self.state.expire_idle([entry.filter_id for entry in expired])
+            except BNNSError as error:      # the store is down: the replica that loads it next reaps it
+                log.warning("lease sweep: %s", error)
+        elif expired and self.state is not None:
             self.state.commit((), [entry.filter_id for entry in expired])
         for entry in expired:
             kind = "tensor" if entry.kind == TENSOR else "filter"
@@ -58,6 +68,8 @@ class Reaper:
         while not self._stop.wait(self.interval):
             try:
                 self.sweep()
+                if self.replicas is not None:
+                    self.replicas.evict_moved()
             except Exception:      # a bug must not end the sweeping
                 log.exception("lease sweep failed")
 

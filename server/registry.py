@@ -42,6 +42,7 @@ class Entry:
     alias: str = ""             # the caller's name for the handle (CreateFilterRequest.alias)
     lease_seconds: float = 0.0  # destroyed after this long unused; 0 = no lease
     last_used: float = dataclasses.field(default_factory=time.monotonic)
+    version: int = 0            # a shared state store's version of the handle this copy is at (0 = none yet)
 
     @property
     def trainable(self) -> dict:
@@ -93,9 +94,15 @@ class Registry:
         self.max_handles = max_handles             # per tenant; 0 = unlimited
         self.max_handle_bytes = max_handle_bytes   # per tenant; 0 = unlimited
         self.default_lease_seconds = default_lease_seconds   # a handle's lease when its create names none
+        # With replicas over a shared store: tenant -> (handles, bytes) over every replica, which
+        # the limits are checked against instead of this replica's own entries (server/replicas.py).
+        self.usage = None
+        self.alias_lookup = None    # (alias, tenant) -> id or None, from the shared store
 
     def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "",
             lease_seconds: float = 0.0) -> Entry:
+        # Random; over replicas, a shared store refuses a create whose id exists and the create
+        # is made again with another (server/replicas.py), so ids are unique across replicas.
         filter_id = _PREFIX.get(kind, "f-") + secrets.token_hex(8)
         if not (math.isfinite(lease_seconds) and lease_seconds >= 0):
             raise InvalidArgumentError(f"lease_seconds {lease_seconds} must be a finite number >= 0 (0 = the "
@@ -105,17 +112,20 @@ class Registry:
                                        "'-', not starting with 'f-' or 't-'")
         entry = Entry(filter_id, kind, filter_obj, info_parameters, owner, alias=alias,
                       lease_seconds=float(lease_seconds) or self.default_lease_seconds)
+        # Over replicas: the tenant's count and bytes in the shared store (asked outside the lock).
+        shared = self.usage(owner) if self.usage is not None and (self.max_handles or self.max_handle_bytes) else None
         with self._lock:
             if alias and (owner, alias) in self._aliases:
                 raise InvalidArgumentError(f"alias {alias!r} already names live filter {self._aliases[(owner, alias)]}; "
                                            "destroy it or choose another alias")
             mine = [e for e in self._entries.values() if e.owner == owner]
-            if self.max_handles and len(mine) >= self.max_handles:
+            count, held = shared if shared is not None else (len(mine), None)
+            if self.max_handles and count >= self.max_handles:
                 raise ResourceExhaustedError(
                     f"live handle limit reached: {self.max_handles} filters and tensors per tenant (max_handles); "
                     f"destroy some before creating more", reason="HANDLE_LIMIT")
             if self.max_handle_bytes:
-                held = sum(e.bytes_held for e in mine)
+                held = sum(e.bytes_held for e in mine) if held is None else held
                 if held + entry.bytes_held > self.max_handle_bytes:
                     raise ResourceExhaustedError(
                         f"handle bytes limit reached: this {'tensor' if kind == TENSOR else 'filter'} holds "
@@ -131,8 +141,11 @@ class Registry:
         accumulators, a training cache) when it would take the tenant past max_handle_bytes."""
         if not self.max_handle_bytes or extra <= 0:
             return
-        with self._lock:
-            held = sum(e.bytes_held for e in self._entries.values() if e.owner == owner)
+        if self.usage is not None:
+            held = self.usage(owner)[1]
+        else:
+            with self._lock:
+                held = sum(e.bytes_held for e in self._entries.values() if e.owner == owner)
         if held + extra > self.max_handle_bytes:
             raise ResourceExhaustedError(
                 f"handle bytes limit reached: {what} would add {extra} bytes to the {held} the tenant's filters and "
@@ -145,10 +158,26 @@ class Registry:
             if entry.alias:
                 self._aliases[(entry.owner, entry.alias)] = entry.filter_id
 
+    def peek(self, handle_id: str) -> Optional[Entry]:
+        """The entry under ``handle_id`` whatever its kind and owner (None if not here)."""
+        with self._lock:
+            return self._entries.get(handle_id)
+
+    def forget(self, handle_id: str) -> None:
+        """Drop this server's copy of a handle without destroying it (a replica's stale copy: the
+        shared state store has the handle)."""
+        with self._lock:
+            entry = self._entries.pop(handle_id, None)
+            if entry is not None and entry.alias and self._aliases.get((entry.owner, entry.alias)) == handle_id:
+                del self._aliases[(entry.owner, entry.alias)]
+
     def resolve_alias(self, name: str, owner: str = "") -> str:
         """The id of the tenant's filter aliased ``name``; ``name`` itself when it is no alias."""
         with self._lock:
-            return self._aliases.get((owner, name), name)
+            found = self._aliases.get((owner, name))
+        if found is None and self.alias_lookup is not None and _ALIAS.match(name):   # made on another replica
+            found = self.alias_lookup(name, owner)
+        return found or name
 
     def get(self, filter_id: str, owner: Optional[str] = "") -> Entry:
         """The live filter; owner None skips the tenant check (metrics labels only)."""

@@ -42,6 +42,7 @@ class Settings:
     http_body_seconds: float = 30.0        # REST: each piece of a body must come within this
     http_max_connections: int = 1024       # REST: open connections; past it an idle one is closed
     state_dir: str = ""                    # durable handles (SQLite) under this directory; "" = in memory only
+    state_store: str = ""                  # redis://host:port/db: a store shared by replicas (server/state_redis.py)
     log_level: str = "INFO"
     log_summary_seconds: float = 60.0      # INFO line of calls served per interval (0 = only at stop)
     # Authentication and TLS (server/auth.py). No tokens = open mode, loopback only unless allow_open.
@@ -93,6 +94,8 @@ _FLAGS = {
                              "request is closed to make room"),
     "state_dir": ("BNNS_STATE_DIR", str, "keep every handle in a SQLite file under this directory, so that it "
                   "survives a crash or a restart (empty: handles live in memory only)"),
+    "state_store": ("BNNS_STATE_STORE", str, "redis://host:port/db: keep every handle in Redis instead, shared by "
+                    "several replicas behind a balancer (README, 'Running several replicas'); excludes --state-dir"),
     "token_file": ("BNNS_TOKEN_FILE", str, "file of 'token tenant' lines; with it (or BNNS_TOKENS=tok=tenant,...) "
                    "every BNNSService call needs 'authorization: Bearer <token>'"),
     "tls_cert": ("BNNS_TLS_CERT", str, "PEM certificate: TLS for gRPC and HTTPS for REST (with --tls-key)"),
@@ -126,6 +129,10 @@ def parse(argv: Optional[Sequence[str]] = None, environ=os.environ) -> Settings:
         args.enable_http = False
     if not (args.enable_grpc or args.enable_http):
         parser.error("--no-grpc and --no-http together leave nothing to serve")
+    if args.state_store and args.state_dir:
+        parser.error("--state-store and --state-dir are two state stores: give one")
+    if args.state_store and not args.state_store.startswith(("redis://", "rediss://", "unix://")):
+        parser.error(f"--state-store {args.state_store!r}: give a redis://host:port/db URL")
     if args.max_streams >= args.workers:
         parser.error(f"--max-streams {args.max_streams} must be below --workers {args.workers}: waiting ChunkedCall "
                      "streams would leave no worker for other calls")

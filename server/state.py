@@ -28,6 +28,7 @@ import time
 from typing import Iterable, List, Optional, Tuple
 
 from . import direct
+from .registry import cache_bytes
 
 # Mutating RPCs and what they change. Training forwards change moving statistics only when asked
 # to train; the core decides (Core.changed_handles).
@@ -40,16 +41,22 @@ MUTATING_RPCS = frozenset({
 RECOMPUTED_ON_REPLAY = frozenset({"NormalizationFilterApplyBatch", "FusedFilterApplyBatch",
                                   "FusedFilterApplyMultiInputBatch"})
 KEY_HEADER = "x-idempotency-key"
+# The handle a call names, for a balancer's affinity (README, "Running several replicas").
+HANDLE_HEADER = "x-bnns-handle"
 MAX_KEY_LENGTH = 200
 
 
 class StoredHandle:
-    """One handle as the store holds it: id, owner, kind and the pickled object."""
+    """One handle as the store holds it: id, owner, kind and the pickled object; for a shared
+    store (server/state_redis.py) also the bytes it counts toward the tenant's limit, its alias
+    and its lease."""
 
-    __slots__ = ("handle_id", "owner", "kind", "blob")
+    __slots__ = ("handle_id", "owner", "kind", "blob", "nbytes", "alias", "lease_seconds")
 
-    def __init__(self, handle_id: str, owner: str, kind: str, blob: bytes):
+    def __init__(self, handle_id: str, owner: str, kind: str, blob: bytes, nbytes: int = 0, alias: str = "",
+                 lease_seconds: float = 0.0):
         self.handle_id, self.owner, self.kind, self.blob = handle_id, owner, kind, blob
+        self.nbytes, self.alias, self.lease_seconds = nbytes, alias, lease_seconds
 
 
 def snapshot(entry) -> StoredHandle:
@@ -66,7 +73,8 @@ def snapshot(entry) -> StoredHandle:
                    "optimizer_state": entry.optimizer_state, "shared": entry.shared,
                    "rng": rng.bit_generator.state if rng is not None else None,
                    "alias": entry.alias, "lease_seconds": entry.lease_seconds}
-    return StoredHandle(entry.filter_id, entry.owner, entry.kind, pickle.dumps(payload, protocol=5))
+    return StoredHandle(entry.filter_id, entry.owner, entry.kind, pickle.dumps(payload, protocol=5),
+                        entry.bytes_held - cache_bytes(entry.filter), entry.alias, entry.lease_seconds)
 
 
 def load_payload(record: StoredHandle) -> dict:
@@ -104,9 +112,11 @@ class SqliteStateStore:
         return None if row is None else (True, row[0])
 
     def commit(self, changed: Iterable[StoredHandle], removed: Iterable[str] = (),
-               applied: Optional[Tuple[str, str, Optional[bytes]]] = None) -> None:
+               applied: Optional[Tuple[str, str, Optional[bytes]]] = None, tenant: str = "",
+               versions: Optional[dict] = None) -> None:
         """Write the changed handles, drop the removed ones and record the applied key, in one
-        transaction."""
+        transaction. (``tenant`` and ``versions`` are for a shared store: one server alone has
+        no concurrent writer to check versions against.)"""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
