@@ -904,15 +904,16 @@ def test_yolo_weights_per_element_are_rejected():
 
 
 # ============================================================================ blocked fast paths
-def test_softmax_cross_entropy_rows_far_below_the_shared_shift_keep_their_precision(monkeypatch):
-    # The forward shifts each block by its max; rows far below it (here by 200, where exp would
-    # underflow to 0) take their own max. Blocks of 2 rows on every core, against the loops.
+def test_softmax_cross_entropy_rows_whose_exponentials_overflow_or_underflow_keep_their_precision(monkeypatch):
+    # The forward sums exp(x) unshifted; rows whose sum overflows (a logit of 100) or underflows
+    # (all near -200, or -80) are redone with their own max. Blocks of 2 rows on every core,
+    # against the loops.
     from bnns.kernels import parallel
     monkeypatch.setattr(parallel, "BLOCK_BYTES", 2 * 6 * 4)
     monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
     rng = np.random.default_rng(41)
-    x = rng.standard_normal((7, 6)).astype(np.float32) + np.array([0, -200, 5, -31, 0, 80, -80])[:, None]
-    y = rng.uniform(0, 1, (7, 6)).astype(np.float32)
+    x = rng.standard_normal((8, 6)).astype(np.float32) + np.array([0, -200, 5, -31, 0, 80, -80, 100])[:, None]
+    y = rng.uniform(0, 1, (8, 6)).astype(np.float32)
     got = L.softmax_cross_entropy(x, y, 0.1)
     expected = [ref_softmax_ce(xr.tolist(), yr.tolist(), 1.0, 0.1) for xr, yr in zip(x.astype(np.float64), y)]
     np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-4)
