@@ -215,28 +215,42 @@ def softmax_cross_entropy_with_grad(x: np.ndarray, y: np.ndarray, label_smooth: 
     """Loss and input gradient together, from one log-softmax (what apply with in_delta needs).
 
     Same maths as softmax_cross_entropy and its backward with d_loss = g, in fewer passes:
-    loss_n = sum(y') (m + log s) - <y', x>, with m the row max and s = sum exp(x - m); the
-    gradient reuses exp(x - m) in place: g * (sum(y') exp(x - m) / s - y').
+    loss_n = sum(y') (m + log s) - <y', x>, with s = sum exp(x - m); the gradient reuses
+    exp(x - m) in place: g * (sum(y') exp(x - m) / s - y').
+
+    m is 0 (no shift, no pass to find the row max) unless a row's s overflows, underflows or is
+    NaN; such a row is redone with its own max, as in softmax_cross_entropy. Blocks of rows
+    (parallel.map_blocks) keep exp(x) in cache between its passes; row sums are dot products
+    with ones (BLAS). When g is the same for every row of a block (no per-sample weights),
+    g y' is a scalar multiple: one whole-array pass instead of a broadcast over rows.
 
     Returns (loss of shape (N,), d_x of shape (N, C)).
     """
     y = _smooth(y, label_smooth, x.shape[-1])
     loss, d_x = np.empty(x.shape[0], x.dtype), np.empty_like(x)
     g = np.broadcast_to(np.asarray(g, x.dtype).reshape(-1), (x.shape[0],))
+    ones = np.ones(x.shape[-1], x.dtype)
 
     def rows(lo: int, hi: int) -> None:
-        xr, yr, e = x[lo:hi], y[lo:hi], d_x[lo:hi]
-        m = np.max(xr, axis=-1, keepdims=True)
-        np.subtract(xr, m, out=e)
-        np.exp(e, out=e)
-        s = np.sum(e, axis=-1, keepdims=True)
-        y_sum = np.sum(yr, axis=-1, keepdims=True)
-        loss[lo:hi] = (y_sum * (m + np.log(s)))[:, 0] - np.einsum("ij,ij->i", yr, xr)
-        e *= y_sum / s
-        e -= yr
-        e *= g[lo:hi, None]
+        xr, yr, e, gr = x[lo:hi], y[lo:hi], d_x[lo:hi], g[lo:hi]
+        with np.errstate(over="ignore"):       # an overflow is caught by the test below
+            s = np.exp(xr, out=e) @ ones
+        m = np.zeros(hi - lo, x.dtype)
+        redo = ~((s >= _SMALLEST_SUM) & (s < np.inf))
+        if redo.any():
+            m[redo] = np.max(xr[redo], axis=-1)
+            with np.errstate(invalid="ignore"):      # a row of +-inf gives NaN, as it should
+                e[redo] = np.exp(xr[redo] - m[redo, None])
+            s[redo] = np.vecdot(e[redo], ones)
+        y_sum = yr @ ones.astype(yr.dtype, copy=False)
+        loss[lo:hi] = y_sum * (m + np.log(s)) - np.vecdot(yr, xr)
+        e *= (gr * y_sum / s)[:, None]
+        if gr[0] == gr.min() == gr.max():
+            e -= np.multiply(yr, gr[0], out=parallel.scratch(e.shape, e.dtype))
+        else:
+            e -= np.multiply(yr, gr[:, None], out=parallel.scratch(e.shape, e.dtype))
 
-    parallel.for_ranges(x.shape[0], x.nbytes, rows)
+    parallel.map_blocks(x.shape[0], x.strides[0], rows)
     return loss, d_x
 
 
