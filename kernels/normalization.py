@@ -325,7 +325,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
         #     mean(dx_hat) = <dL/dpre, g> / m,   mean(dx_hat x_hat) = <P, g> / m
         #     dL/dx = dL/dpre * (s g) - s mean(dx_hat) - (s mean(dx_hat x_hat)) x_hat
         # so dx_hat is never formed; the outer products (s g, and the per-row constant) are
-        # rank-1 GEMMs (_outer), a third of the time NumPy takes to broadcast a column over rows.
+        # rank-1 GEMMs (_outer), faster than NumPy's broadcasts of a column over rows.
         # The parameter gradients are per-block column sums of dL/dpre and P (vector-matrix
         # products with ones), added up in block order.
         g_vec = np.ones(geo.row_length, dtype) if g is None else g.reshape(-1)
@@ -627,10 +627,10 @@ def _batch_statistics(flat: np.ndarray, n: int, geo: Geometry):
 
 
 def _outer(column: np.ndarray, row: np.ndarray, out: np.ndarray, *, add: bool) -> None:
-    """out = column[:, None] * row (add: out += that), by BLAS as a rank-1 GEMM where it can:
-    NumPy broadcasts a column over rows at about a third of its whole-array speed, BLAS writes
-    an outer product at about copy speed. Each element is one product (and one sum): the same
-    numbers either way."""
+    """out = column[:, None] * row (add: out += that), by BLAS as a rank-1 GEMM where it can. On
+    a (341, 768) float32 block in cache, NumPy's broadcast of a column over the rows takes about
+    50 us, the GEMM 25-33 us (a copy: 16 us). Each element is one product (and one sum): the
+    same numbers either way (tests/kernels/test_normalization.py checks the bits)."""
     column = np.ascontiguousarray(column, out.dtype).reshape(-1, 1)
     row = np.ascontiguousarray(row, out.dtype).reshape(1, -1)
     if blas.dtype_supported(out.dtype) and out.flags.c_contiguous:
