@@ -47,6 +47,23 @@ def gemm_gflops(n: int = 1024) -> float:
     return 2 * n ** 3 / (time_ms(lambda: a @ b, min_repeats=20, budget_s=2.0)["median_ms"] * 1e6)
 
 
+def blas_kernels() -> str:
+    """Which OpenBLAS kernels NumPy's GEMM runs, and whether the CPU could run wider ones: the
+    GEMM rate (every convolution's floor) depends on it. OPENBLAS_CORETYPE, when set, forces
+    OpenBLAS's choice; the benchmark machines' environment sets it to Haswell (AVX2), which runs
+    float32 GEMM at about half the rate of the AVX-512 (SkylakeX) kernels the CPU supports."""
+    from bnns.kernels import blas
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+        avx512 = all(features.get(f) for f in ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL"))
+    except ImportError:
+        avx512 = None
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return (f"OpenBLAS kernels {blas.corename() or 'unknown'}"
+            + (f" (OPENBLAS_CORETYPE={forced})" if forced else "")
+            + {True: "; the CPU has AVX-512", False: "; no AVX-512", None: ""}[avx512])
+
+
 def copy_gbps(mib: int = 256) -> float:
     """Memory copy rate into an existing buffer (read + write bytes / s)."""
     src = np.ones(mib << 18, np.float32)

@@ -31,8 +31,8 @@ _SYMBOLS = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", ctypes.c_int64),
 
 
 def _load():
-    """({dtype: cblas gemm}, openblas_set_num_threads_local or None) from NumPy's bundled
-    OpenBLAS, or (None, None)."""
+    """({dtype: cblas gemm}, openblas_set_num_threads_local or None, the library) from NumPy's
+    bundled OpenBLAS, or (None, None, None)."""
     folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
     for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
         try:
@@ -52,11 +52,22 @@ def _load():
             set_local = getattr(lib, "openblas_set_num_threads_local", None)
             if set_local is not None:
                 set_local.argtypes, set_local.restype = [ctypes.c_int], ctypes.c_int
-            return functions, set_local
-    return None, None
+            return functions, set_local, lib
+    return None, None, None
 
 
-_GEMM, _SET_THREADS_LOCAL = _load()
+_GEMM, _SET_THREADS_LOCAL, _LIB = _load()
+
+
+def corename() -> str:
+    """The kernel set OpenBLAS chose for this CPU (e.g. "Haswell": AVX2, "SkylakeX": AVX-512), or
+    "" when unknown; benchmarks print it beside the GEMM rate it explains."""
+    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename"):
+        function = getattr(_LIB, name, None)
+        if function is not None:
+            function.restype = ctypes.c_char_p
+            return (function() or b"").decode()
+    return ""
 
 
 def available() -> bool:
@@ -97,14 +108,20 @@ def _matrix(a: np.ndarray, name: str) -> tuple:
     # The outermost array behind the view: as_strided hides it behind a DummyArray's .base, and an
     # array over a foreign buffer (np.frombuffer over bytes, a request's payload) has that buffer
     # as its base; the array that wraps it spans the memory the view may use.
+    # (An ndarray's __array_interface__ builds a dict on every access: ndarrays are recognised by
+    # type, and addresses read from .ctypes.data, which keeps these checks to a few microseconds
+    # per GEMM.)
     base = a
-    while hasattr(getattr(base, "base", None), "__array_interface__"):
-        base = base.base
+    while True:
+        parent = getattr(base, "base", None)
+        if parent is None or not (isinstance(parent, np.ndarray) or hasattr(parent, "__array_interface__")):
+            break
+        base = parent
     if not isinstance(base, np.ndarray):
         raise ValueError(f"{name}: cannot find the buffer this view belongs to")
-    start = a.__array_interface__["data"][0]
+    start = a.ctypes.data
     end = start + ((a.shape[0] - 1) * ld + a.shape[1]) * a.itemsize
-    lo = base.__array_interface__["data"][0]
+    lo = base.ctypes.data
     if a.size and not (lo <= start and end <= lo + base.nbytes):
         raise ValueError(f"{name}: the view reaches outside its buffer")
     return start, max(ld, 1)

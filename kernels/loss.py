@@ -157,9 +157,6 @@ DEFAULT_HUBER_DELTA = 1.0   # what huber_delta == 0 stands for
 # A row's sum of exp(x - shift) is at least exp(max - shift); at or above 1e-30 that largest term
 # is >= 1e-33, far inside float32's normal range (from 1.2e-38): no precision lost to underflow.
 _SMALLEST_SUM = 1e-30
-# exp(80) = 5.5e34: a sum of exponentials of values up to 80 - log(classes) stays below 5.5e34,
-# far from float32's largest value (3.4e38).
-_LARGEST_EXPONENT = 80.0
 
 
 # =============================================================================== per-sample losses
@@ -180,31 +177,23 @@ def softmax_cross_entropy(x: np.ndarray, y: np.ndarray, label_smooth: float = 0.
     loss = np.empty(x.shape[0], np.result_type(x, y))
     ones = np.ones(x.shape[-1], x.dtype)
 
-    # Blocks of rows on both cores, exp(x - shift) in a per-thread scratch (no temporary the size
-    # of x); row sums as dot products with ones (BLAS speed). The shift is the block's max, one
-    # scalar (a whole-block max and a scalar subtraction are several times faster in NumPy than
-    # row maxima and a column of them); a row whose sum of exponentials comes out below
-    # _SMALLEST_SUM (its own max far below the block's: its terms could underflow) is redone
-    # with its own max, as is a block holding NaN or infinity.
+    # Blocks of rows on both cores, exp(x) in a per-thread scratch (no temporary the size of x);
+    # row sums as dot products with ones (BLAS speed). No shift by the row max, and no pass to
+    # find it: log(sum exp(x)) keeps float32's relative precision as long as every term is
+    # finite and the sum is a normal number well above underflow, so a row is redone with its
+    # own max only when its sum came out infinite, NaN or below _SMALLEST_SUM (a term over about
+    # 88.7 overflows; all terms tiny could underflow). Same maths, one pass over x less.
     def rows(lo: int, hi: int) -> None:
         xr, yr = x[lo:hi], y[lo:hi]
         e = parallel.scratch(xr.shape, x.dtype)
-        block_max = xr.max()
-        if np.isfinite(block_max):
-            # No shift at all while no sum can overflow (the common case): one pass less.
-            shift_value = 0 if block_max + math.log(x.shape[-1]) < _LARGEST_EXPONENT else block_max
-            shift = np.full(hi - lo, shift_value, x.dtype)
-            if shift_value:
-                np.exp(np.subtract(xr, block_max, out=e), out=e)
-            else:
-                np.exp(xr, out=e)
-            sums = e @ ones                 # row sums: a BLAS matrix-vector product
-            redo = ~(sums >= _SMALLEST_SUM)
-        else:
-            shift, sums, redo = np.empty(hi - lo, x.dtype), np.empty(hi - lo, x.dtype), np.ones(hi - lo, bool)
-        if np.any(redo):
+        with np.errstate(over="ignore"):       # an overflow is caught by the test below
+            sums = np.exp(xr, out=e) @ ones     # row sums: a BLAS matrix-vector product
+        shift = np.zeros(hi - lo, x.dtype)
+        redo = ~((sums >= _SMALLEST_SUM) & (sums < np.inf))
+        if redo.any():
             shift[redo] = np.max(xr[redo], axis=-1)
-            own = np.exp(xr[redo] - shift[redo, None])
+            with np.errstate(invalid="ignore"):      # a row of +-inf gives NaN, as it should
+                own = np.exp(xr[redo] - shift[redo, None])
             sums[redo] = np.vecdot(own, ones)
         log_sum_exp = shift + np.log(sums)
         loss[lo:hi] = (yr @ ones.astype(yr.dtype, copy=False)) * log_sum_exp - np.vecdot(yr, xr)
@@ -226,28 +215,42 @@ def softmax_cross_entropy_with_grad(x: np.ndarray, y: np.ndarray, label_smooth: 
     """Loss and input gradient together, from one log-softmax (what apply with in_delta needs).
 
     Same maths as softmax_cross_entropy and its backward with d_loss = g, in fewer passes:
-    loss_n = sum(y') (m + log s) - <y', x>, with m the row max and s = sum exp(x - m); the
-    gradient reuses exp(x - m) in place: g * (sum(y') exp(x - m) / s - y').
+    loss_n = sum(y') (m + log s) - <y', x>, with s = sum exp(x - m); the gradient reuses
+    exp(x - m) in place: g * (sum(y') exp(x - m) / s - y').
+
+    m is 0 (no shift, no pass to find the row max) unless a row's s overflows, underflows or is
+    NaN; such a row is redone with its own max, as in softmax_cross_entropy. Blocks of rows
+    (parallel.map_blocks) keep exp(x) in cache between its passes; row sums are dot products
+    with ones (BLAS). When g is the same for every row of a block (no per-sample weights),
+    g y' is a scalar multiple: one whole-array pass instead of a broadcast over rows.
 
     Returns (loss of shape (N,), d_x of shape (N, C)).
     """
     y = _smooth(y, label_smooth, x.shape[-1])
     loss, d_x = np.empty(x.shape[0], x.dtype), np.empty_like(x)
     g = np.broadcast_to(np.asarray(g, x.dtype).reshape(-1), (x.shape[0],))
+    ones = np.ones(x.shape[-1], x.dtype)
 
     def rows(lo: int, hi: int) -> None:
-        xr, yr, e = x[lo:hi], y[lo:hi], d_x[lo:hi]
-        m = np.max(xr, axis=-1, keepdims=True)
-        np.subtract(xr, m, out=e)
-        np.exp(e, out=e)
-        s = np.sum(e, axis=-1, keepdims=True)
-        y_sum = np.sum(yr, axis=-1, keepdims=True)
-        loss[lo:hi] = (y_sum * (m + np.log(s)))[:, 0] - np.einsum("ij,ij->i", yr, xr)
-        e *= y_sum / s
-        e -= yr
-        e *= g[lo:hi, None]
+        xr, yr, e, gr = x[lo:hi], y[lo:hi], d_x[lo:hi], g[lo:hi]
+        with np.errstate(over="ignore"):       # an overflow is caught by the test below
+            s = np.exp(xr, out=e) @ ones
+        m = np.zeros(hi - lo, x.dtype)
+        redo = ~((s >= _SMALLEST_SUM) & (s < np.inf))
+        if redo.any():
+            m[redo] = np.max(xr[redo], axis=-1)
+            with np.errstate(invalid="ignore"):      # a row of +-inf gives NaN, as it should
+                e[redo] = np.exp(xr[redo] - m[redo, None])
+            s[redo] = np.vecdot(e[redo], ones)
+        y_sum = yr @ ones.astype(yr.dtype, copy=False)
+        loss[lo:hi] = y_sum * (m + np.log(s)) - np.vecdot(yr, xr)
+        e *= (gr * y_sum / s)[:, None]
+        if gr[0] == gr.min() == gr.max():
+            e -= np.multiply(yr, gr[0], out=parallel.scratch(e.shape, e.dtype))
+        else:
+            e -= np.multiply(yr, gr[:, None], out=parallel.scratch(e.shape, e.dtype))
 
-    parallel.for_ranges(x.shape[0], x.nbytes, rows)
+    parallel.map_blocks(x.shape[0], x.strides[0], rows)
     return loss, d_x
 
 

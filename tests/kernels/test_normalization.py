@@ -326,6 +326,30 @@ def test_blocks_of_one_row_on_every_core_give_the_one_block_numbers(kind, affine
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False], ids=["beta_gamma", "no_beta_gamma"])
+def test_layer_norm_backward_outer_products_by_blas_equal_numpys(affine, dtype, monkeypatch):
+    # The layer-norm backward forms its outer products with rank-1 GEMMs (normalization._outer);
+    # each element is one product (and one sum) either way, so NumPy's broadcasts give the same
+    # bits.
+    from bnns.kernels import blas
+    kind = next(k for k in KINDS if k.id == "layer_hw")
+    rng = np.random.default_rng(110)
+    x = batch(kind, rng, n=5, dtype=dtype)
+    gamma = rng.uniform(0.5, 1.5, kind.param_shape).astype(dtype) if affine else None
+    d_out = rng.standard_normal(x.shape).astype(dtype)
+    _, saved = nm.forward(x, kind.geometry, gamma, None, epsilon=EPS)
+
+    def run():
+        return nm.backward(d_out, None, saved, gamma, beta_grad=True, gamma_grad=True)
+
+    with_blas = run()
+    monkeypatch.setattr(blas, "dtype_supported", lambda dtype: False)
+    without = run()
+    for got, want in zip(with_blas, without):
+        np.testing.assert_array_equal(got, want)
+
+
 # ------------------------------------------------------------------------------------ moving stats
 def test_batch_norm_moving_stats_update_hand_computed():
     # channel 0: 1, 3, 5, 7 -> mean 4, unbiased var 20/3; channel 1: 0, 0, 0, 2 -> mean 0.5, var 1
