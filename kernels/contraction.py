@@ -164,6 +164,16 @@ class _TwoInputFilter:
         """{"a" or "b": live float32 weights} for the operands that are weights."""
         return dict(self._weights)
 
+    @property
+    def per_sample(self) -> tuple:
+        """(A, B): whether each operand is a per-sample input of apply (False: weights, or not read)."""
+        return tuple(k < len(self._names) and self._names[k] not in self._weights for k in range(2))
+
+    @property
+    def weights_operand(self) -> Optional[str]:
+        """"a" or "b", the operand held as weights (its gradient is BNNS's weights_delta), or None."""
+        return next(iter(self._weights), None)
+
     def _operands(self, inputs, name, *, needed=None, batch_size=None):
         """Sample operands (N, *shape) and weights (shape) in one dtype; None where allowed."""
         arrays, n = [], batch_size
