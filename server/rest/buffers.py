@@ -156,6 +156,12 @@ def render_json(response, request, out_dtype: Optional[Callable[[], np.dtype]] =
 
 
 def _result_dtype(field: str, request, out_dtype: Callable[[], np.dtype]) -> np.dtype:
+    # A filter-less call's result is laid out as the request's descriptor of the same name
+    # (Transpose/Copy `dest`, MatMul `output`) or its layer_params.o_desc (DirectApplyReduction).
+    holder = getattr(request, "layer_params", request) if field == "out" else request
+    described = getattr(holder, "o_desc" if field == "out" else field, None)
+    if described is not None and hasattr(described, "data_type") and hasattr(described, "layout"):
+        return layout.FLOAT_DTYPES.get(described.data_type or layout.DTYPE_FLOAT32, np.dtype("<f4"))
     if field == "out":
         return out_dtype()
     if field == "indices":
