@@ -70,7 +70,7 @@ def matmul(a: np.ndarray, b: np.ndarray, *, alpha: float = 1.0, trans_a: bool = 
     """
     a_op = np.swapaxes(a, -1, -2) if trans_a else a
     b_op = np.swapaxes(b, -1, -2) if trans_b else b
-    y = np.matmul(a_op, b_op)
+    y = _product(a_op, b_op)
     if alpha != 1.0:
         y *= y.dtype.type(alpha)
     return y
@@ -87,7 +87,7 @@ def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.
     d_a = d_b = None
     if a_grad:
         b_op = np.swapaxes(b, -1, -2) if trans_b else b
-        g = np.matmul(c, np.swapaxes(b_op, -1, -2))             # dL/dop(a): (..., M, K)
+        g = _product(c, np.swapaxes(b_op, -1, -2))              # dL/dop(a): (..., M, K)
         g = _sum_to(g, a.shape[:-2] + ((a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]))
         d_a = np.swapaxes(g, -1, -2) if trans_a else g
     if b_grad:
@@ -99,7 +99,7 @@ def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.
             k, cols = a_op.shape[-1], c.shape[-1]
             g = (a_op.reshape(-1, k).T @ c.reshape(-1, cols)).reshape(target)
         else:
-            g = _sum_to(np.matmul(np.swapaxes(a_op, -1, -2), c), target)   # dL/dop(b): (..., K, P)
+            g = _sum_to(_product(np.swapaxes(a_op, -1, -2), c), target)   # dL/dop(b): (..., K, P)
         d_b = np.swapaxes(g, -1, -2) if trans_b else g
     return (None if d_a is None else np.ascontiguousarray(d_a),
             None if d_b is None else np.ascontiguousarray(d_b))
@@ -622,6 +622,22 @@ class GramFilter:
 
 
 # ============================================================================ private
+def _product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """np.matmul(x, y), as one GEMM when one side is a single matrix shared by every batch item
+    (NumPy's stacked matmul of a broadcast operand runs far below BLAS speed): the stacked side's
+    matrices are laid side by side."""
+    if x.ndim <= 2 and y.ndim <= 2:
+        return np.matmul(x, y)
+    lead = tuple(np.broadcast_shapes(x.shape[:-2], y.shape[:-2]))
+    m, k, p = x.shape[-2], x.shape[-1], y.shape[-1]
+    if math.prod(y.shape[:-2]) == 1 and x.shape[:-2] == lead:              # X (..., M, K) @ W (K, P)
+        return (x.reshape(-1, k) @ y.reshape(k, p)).reshape(lead + (m, p))
+    if math.prod(x.shape[:-2]) == 1 and y.shape[:-2] == lead:              # W (M, K) @ Y (..., K, P)
+        stacked = np.swapaxes(y, -1, -2).reshape(-1, k) @ x.reshape(m, k).T  # (... * P, M)
+        return np.swapaxes(stacked.reshape(lead + (p, m)), -1, -2)
+    return np.matmul(x, y)
+
+
 def _sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum g down to ``shape`` (same rank, or fewer leading axes): NumPy broadcasting undone."""
     extra = g.ndim - len(shape)
