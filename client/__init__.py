@@ -78,7 +78,8 @@ from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersC
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
 
 # Issue 12, part A: two-input and shape layers, data movement and matrix products.
-from .shape import (BNNSCopy, BNNSDirectApplyReduction, BNNSFilterCreateLayerGram, BNNSFilterCreateLayerPadding,
+from .shape import (BNNSCopy, BNNSCropResize, BNNSCropResizeBackward, BNNSDirectApplyReduction,
+                    BNNSLayerParametersCropResize, BNNSFilterCreateLayerGram, BNNSFilterCreateLayerPadding,
                     BNNSFilterCreateLayerPermute, BNNSFilterCreateLayerReduction, BNNSFilterCreateLayerResize,
                     BNNSLayerParametersGram, BNNSLayerParametersPadding, BNNSLayerParametersPermute,
                     BNNSLayerParametersReduction, BNNSLayerParametersResize, BNNSPermuteFilterApplyBackwardBatch,
@@ -88,7 +89,7 @@ from .matmul import (BNNSDirectApplyBroadcastMatMul, BNNSFilterApplyBackwardTwoI
                      BNNSFilterCreateLayerTensorContraction, BNNSLayerParametersBroadcastMatMul,
                      BNNSLayerParametersTensorContraction, BNNSMatMul, BNNSMatMulWorkspaceSize)
 from . import matmul as _matmul, shape as _shape
-for _name in ("PermuteLayer", "PaddingLayer", "ResizeLayer", "ReductionLayer", "GramLayer"):
+for _name in ("PermuteLayer", "PaddingLayer", "ResizeLayer", "ReductionLayer", "GramLayer", "CropResizeLayer"):
     setattr(BNNS, _name, getattr(_shape, _name))
 for _name in ("BinaryLayer", "BroadcastMatrixMultiplyLayer", "TensorContractionLayer"):
     setattr(BNNS, _name, getattr(_matmul, _name))

@@ -283,3 +283,95 @@ class GramLayer(UnaryLayer):
                  filter_parameters: Optional[BNNSFilterParameters] = None):
         params = BNNSLayerParametersGram(alpha=alpha, i_desc=input, o_desc=output)
         Layer.__init__(self, BNNSFilterCreateLayerGram(params, filter_parameters))
+
+
+# ------------------------------------------------------------------------------ crop and resize
+
+BNNSLayerParametersCropResize = derive(
+    types_pb2.CropResizeParameters, "BNNSLayerParametersCropResize",
+    "BNNSLayerParametersCropResize (the sample positions of each sampling_mode are in the README's conventions).",
+    defaults={"spatial_scale": 1.0})
+
+
+@api._c_style(-1)
+def BNNSCropResize(layer_params: BNNSLayerParametersCropResize, input: BNNSNDArrayDescriptor,
+                   roi: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+                   filter_params: Optional[BNNSFilterParameters] = None) -> int:
+    """Each box of ``roi`` ([image index, 4 coordinates] rows) cut out of ``input`` (N, C, H, W)
+    and resized into ``output`` (boxes, C, crop_h, crop_w); 0 or -1."""
+    request = pb.CropResizeRequest(layer_params=layer_params.to_proto(), input=input.to_proto(False),
+                                   roi=roi.to_proto(False), output=output.to_proto(False))
+    if filter_params is not None:
+        request.filter_parameters.CopyFrom(filter_params.to_proto())
+    direct_call("CropResize", request, {"input.data": input, "roi.data": roi}, {"output": output})
+    return 0
+
+
+@api._c_style(-1)
+def BNNSCropResizeBackward(layer_params: BNNSLayerParametersCropResize, in_delta: BNNSNDArrayDescriptor,
+                           roi: BNNSNDArrayDescriptor, out_delta: BNNSNDArrayDescriptor,
+                           filter_params: Optional[BNNSFilterParameters] = None) -> int:
+    """dL/d(input) into in_delta's data (summed where boxes overlap; Accumulate adds); 0 or -1."""
+    require(in_delta is not None and in_delta.data is not None, "in_delta.data is required: the gradient is written there")
+    request = pb.CropResizeBackwardRequest(layer_params=layer_params.to_proto(), in_delta=in_delta.to_proto(False),
+                                           roi=roi.to_proto(False), out_delta=out_delta.to_proto(False))
+    if filter_params is not None:
+        request.filter_parameters.CopyFrom(filter_params.to_proto())
+    io = api.Exchange()
+    for path, desc in (("roi.data", roi), ("out_delta.data", out_delta)):
+        require(desc is not None and desc.data is not None, f"{path.split('.')[0]} needs data")
+        buf = io.send(path, desc.data, desc.geometry(), 1, 0)
+        if buf.WhichOneof("contents") is not None:
+            buffer_at(request, path, create=True).CopyFrom(buf)
+    io.receive_gradient("in_delta", in_delta, in_delta.geometry(), 1, 0)
+    backend_mod.current().call("CropResizeBackward", request, exchange=io)
+    return 0
+
+
+class _LinearSamplingMode:
+    """BNNS.CropResizeLayer.LinearSamplingMode."""
+
+    default = C.BNNSLinearSamplingDefault
+    align_corners = C.BNNSLinearSamplingAlignCorners
+    unalign_corners = C.BNNSLinearSamplingUnalignCorners
+    strict_align_corners = C.BNNSLinearSamplingStrictAlignCorners
+    offset_corners = C.BNNSLinearSamplingOffsetCorners
+
+
+class _BoxCoordinateMode:
+    """BNNS.CropResizeLayer.BoxCoordinateMode."""
+
+    corners_height_first = C.BNNSCornersHeightFirst
+    corners_width_first = C.BNNSCornersWidthFirst
+    center_size_height_first = C.BNNSCenterSizeHeightFirst
+    center_size_width_first = C.BNNSCenterSizeWidthFirst
+
+
+class CropResizeLayer:
+    """BNNS.CropResizeLayer(coordinatesAreNormalized:spatialScale:extrapolationValue:samplingMode:
+    boxCoordinateMode:) with apply(input:regionOfInterest:output:filterParameters:) and
+    applyBackward(regionOfInterest:outputGradient:generatingInputGradient:filterParameters:).
+    It holds no filter (BNNSCropResize is filter-less); it resizes bilinearly."""
+
+    LinearSamplingMode = _LinearSamplingMode
+    BoxCoordinateMode = _BoxCoordinateMode
+
+    def __init__(self, coordinates_are_normalized: bool, spatial_scale: float, extrapolation_value: float = 0.0,
+                 sampling_mode: int = _LinearSamplingMode.default, box_coordinate_mode: int = None):
+        require(box_coordinate_mode is not None, "box_coordinate_mode is required (BNNS.CropResizeLayer.BoxCoordinateMode)")
+        self.params = BNNSLayerParametersCropResize(
+            normalized_coordinates=coordinates_are_normalized, spatial_scale=spatial_scale,
+            extrapolation_value=extrapolation_value, sampling_mode=sampling_mode,
+            box_coordinate_mode=box_coordinate_mode, method=C.BNNSInterpolationMethodLinear)
+
+    def apply(self, input: BNNSNDArrayDescriptor, region_of_interest: BNNSNDArrayDescriptor,
+              output: BNNSNDArrayDescriptor, filter_parameters: Optional[BNNSFilterParameters] = None) -> None:
+        if BNNSCropResize(self.params, input, region_of_interest, output, filter_parameters) != 0:
+            raise api.last_error()
+
+    def apply_backward(self, region_of_interest: BNNSNDArrayDescriptor, output_gradient: BNNSNDArrayDescriptor,
+                       generating_input_gradient: BNNSNDArrayDescriptor,
+                       filter_parameters: Optional[BNNSFilterParameters] = None) -> None:
+        if BNNSCropResizeBackward(self.params, generating_input_gradient, region_of_interest, output_gradient,
+                                  filter_parameters) != 0:
+            raise api.last_error()

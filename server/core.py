@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from bnns.kernels import arithmetic, layout, optimizer, parallel, pooling
-from bnns.kernels import contraction, permute, reduction
+from bnns.kernels import contraction, permute, reduction, resize
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
                                  ResourceExhaustedError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
@@ -922,6 +922,26 @@ class Core:
             alpha=float(request.alpha), transA=request.trans_a, transB=request.trans_b))
         return f, a, b
 
+    def crop_resize(self, request: pb.CropResizeRequest, io: CallIO) -> pb.CropResizeResponse:
+        x, roi, output = self._direct_descriptors(request, io, ("input", "roi"), ("output",))
+        images, shape = _images(x, "input"), output.shape
+        require(len(shape) == 4 and shape[:2] == (roi.shape[0], images.shape[1]),
+                f"output shape {shape} must be (boxes {roi.shape[0]}, channels {images.shape[1]}, crop_h, crop_w)")
+        y = _crop_resize(request.layer_params).apply(images, roi.tensor("roi"), shape[2:])
+        return self._direct_result(io, pb.CropResizeResponse(), "output", output, y[None])
+
+    def crop_resize_backward(self, request: pb.CropResizeBackwardRequest,
+                             io: CallIO) -> pb.CropResizeBackwardResponse:
+        roi, dy, d_in = self._direct_descriptors(request, io, ("roi", "out_delta"), ("in_delta",))
+        shape = d_in.shape if len(d_in.shape) == 4 else (1,) + d_in.shape
+        require(len(shape) == 4, f"in_delta shape {d_in.shape} must be (N, C, H, W) or (C, H, W)")
+        d_out = dy.tensor("out_delta")
+        require(d_out.ndim == 4 and d_out.shape[:2] == (roi.shape[0], shape[1]),
+                f"out_delta shape {d_out.shape} must be (boxes {roi.shape[0]}, channels {shape[1]}, crop_h, crop_w)")
+        g = _crop_resize(request.layer_params).apply_backward(roi.tensor("roi"), d_out, shape)
+        return self._direct_result(io, pb.CropResizeBackwardResponse(), "in_delta",
+                                   dataclasses.replace(d_in, data_type=layout.DTYPE_FLOAT32), g.reshape((1,) + d_in.shape))
+
     def _direct_descriptors(self, request, io: CallIO, inputs: tuple, outputs: tuple) -> list:
         """A filter-less call's descriptors: ``inputs`` with their data, ``outputs`` as shapes, each
         bounded by max_call_bytes before anything is computed."""
@@ -1149,6 +1169,17 @@ def _descriptors(message, path: str):
                 yield item_path, item
             elif hasattr(item, "ListFields"):
                 yield from _descriptors(item, item_path)
+
+
+def _images(desc, name: str) -> np.ndarray:
+    """A crop-resize input's data as (N, C, H, W) (a rank-3 view is one image)."""
+    x = desc.tensor(name)
+    require(x.ndim in (3, 4), f"{name} has shape {x.shape}; expected (N, C, H, W) or (C, H, W)")
+    return x if x.ndim == 4 else x[None]
+
+
+def _crop_resize(pb_params) -> resize.CropResize:
+    return resize.CropResize(kinds.crop_resize_params(pb_params, None, "layer_params"))
 
 
 def _refuse_non_finite(x: np.ndarray, name: str, filter_id: str) -> None:

@@ -395,6 +395,8 @@ _padding_params = codec.decode_as(padding.PaddingParams, convert={"padding_size"
 _resize_params = codec.decode_as(resize.ResizeParams, convert={"method": int})
 _reduction_params = codec.decode_as(reduction.ReductionParams, convert={"reduce_func": int})
 _gram_params = codec.decode_as(contraction.GramParams)
+crop_resize_params = codec.decode_as(resize.CropResizeParams, convert={
+    "sampling_mode": int, "box_coordinate_mode": int, "method": int})    # BNNSCropResize's (no filter)
 
 
 def _ref_permute_chw_to_hwc(create, body) -> np.ndarray:

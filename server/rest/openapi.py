@@ -275,3 +275,11 @@ def _filterless_a_examples(run) -> None:
         dict(product, alpha=0.5))
     run("MatMulWorkspaceSize", "matrix", "BNNSMatMulWorkspaceSize for the BNNSMatMul example",
         dict(product, input_a=desc("ROW_MAJOR_MATRIX", [3, 2]), input_b=desc("ROW_MAJOR_MATRIX", [2, 3])))
+    crop = {"layer_params": {"spatial_scale": 1.0, "method": "INTERPOLATION_METHOD_LINEAR"},
+            "roi": desc("ROW_MAJOR_MATRIX", [5, 1], [[0, 0.5, 0.5, 2.5, 2.5]])}         # [image, y0, x0, y1, x1]
+    image = desc("4D_FIRST_MAJOR", [1, 1, 4, 4], [[kinds.IMAGE_4X4]])
+    run("CropResize", "bilinear", "BNNSCropResize: one box of a 4x4 image, bilinear to 3x3",
+        dict(crop, input=image, output=desc("4D_FIRST_MAJOR", [1, 1, 3, 3])))
+    run("CropResizeBackward", "bilinear", "BNNSCropResizeBackward: the crop's gradient sent back to the image",
+        dict(crop, in_delta=desc("4D_FIRST_MAJOR", [1, 1, 4, 4]),
+             out_delta=desc("4D_FIRST_MAJOR", [1, 1, 3, 3], [[[[1, 0, 0], [0, 1, 0], [0, 0, 1]]]])))

@@ -323,3 +323,44 @@ def test_rest_matmul_and_a_two_input_filter_with_json_values(http):
     refused = http.post(f"/v1/filters/{filter_id}:filterApplyTwoInputBatch",
                         json={"batch_size": 1, "in_a": {"values": [1, 2]}, "in_b": {"values": [1, 2]}})
     assert refused.status_code == 400 and "weights" in refused.json()["error"]["message"]
+
+
+# ----------------------------------------------------------------------------- crop and resize
+
+def test_c_crop_resize_on_pixel_centres_and_its_backward(bnns):
+    fm4, rm = bnns.BNNSDataLayout4DFirstMajor, bnns.BNNSDataLayoutRowMajorMatrix
+    x = rand(2, 3, 5, 6)                                        # (N, C, H, W)
+    roi = np.array([[1, 1, 1, 2, 3], [0, 0, 4, 4, 5]], np.float32)   # [image, y0, x0, y1, x1]
+    params = bnns.BNNSLayerParametersCropResize(method=bnns.BNNSInterpolationMethodLinear,
+                                                sampling_mode=bnns.BNNSLinearSamplingAlignCorners)
+    out = np.zeros((2, 3, 2, 3), np.float32)
+    rc = bnns.BNNSCropResize(params, desc(bnns, fm4, (2, 3, 5, 6), x), desc(bnns, rm, (5, 2), roi),
+                             desc(bnns, fm4, (2, 3, 2, 3), out), None)
+    assert rc == 0, bnns.last_error()
+    np.testing.assert_allclose(out[0], x[1, :, 1:3, 1:4], rtol=1e-6)          # samples on pixel centres
+    rows = x[0][:, [0, 4]]                                      # y 0..4 at 2 samples: rows 0 and 4
+    np.testing.assert_allclose(out[1], np.stack([rows[..., 4], (rows[..., 4] + rows[..., 5]) / 2, rows[..., 5]], -1),
+                               rtol=1e-5, atol=1e-6)                    # x 4..5 at 3 samples: 4, 4.5, 5
+    dy = rand(2, 3, 2, 3)
+    dx = np.zeros_like(x)
+    rc = bnns.BNNSCropResizeBackward(params, desc(bnns, fm4, (2, 3, 5, 6), dx), desc(bnns, rm, (5, 2), roi),
+                                     desc(bnns, fm4, (2, 3, 2, 3), dy), None)
+    assert rc == 0, bnns.last_error()
+    np.testing.assert_allclose(dx[1, :, 1:3, 1:4], dy[0], rtol=1e-6)
+    np.testing.assert_allclose(dx[0].sum(), dy[1].sum(), rtol=1e-5)             # linear weights sum to 1
+    assert not dx[1, :, 3:].any() and not dx[1, :, :, 4:].any()
+
+
+def test_swift_crop_resize_layer_extrapolates_outside_the_image(bnns):
+    BNNS, fm4, rm = bnns.BNNS, bnns.BNNSDataLayout4DFirstMajor, bnns.BNNSDataLayoutRowMajorMatrix
+    layer = BNNS.CropResizeLayer(True, 1.0, -5.0, BNNS.CropResizeLayer.LinearSamplingMode.align_corners,
+                                 BNNS.CropResizeLayer.BoxCoordinateMode.corners_width_first)
+    x = rand(1, 2, 3, 3)
+    roi = np.array([[0, 0.0, 0.0, 2.0, 1.0]], np.float32)      # normalized, width first: x 0..2 (past the edge)
+    out = np.zeros((1, 2, 2, 3), np.float32)
+    layer.apply(desc(bnns, fm4, (1, 2, 3, 3), x), desc(bnns, rm, (5, 1), roi), desc(bnns, fm4, (1, 2, 2, 3), out))
+    np.testing.assert_allclose(out[0, :, :, :2], x[0][:, [0, 2]][:, :, [0, 2]], rtol=1e-6)   # y 0, 2; x 0, 2
+    np.testing.assert_array_equal(out[0, :, :, 2], -5.0)         # x = 4 (pixels) is outside: extrapolated
+    with pytest.raises(bnns.BNNSError, match="image 3"):
+        layer.apply(desc(bnns, fm4, (1, 2, 3, 3), x), desc(bnns, rm, (5, 1), np.array([[3, 0, 0, 1, 1]], np.float32)),
+                    desc(bnns, fm4, (1, 2, 2, 3), out))

@@ -1079,3 +1079,61 @@ class MatMulWorkspaceSizeResponse(_message.Message):
     WORKSPACE_SIZE_FIELD_NUMBER: _ClassVar[int]
     workspace_size: int
     def __init__(self, workspace_size: _Optional[int] = ...) -> None: ...
+
+class CropResizeRequest(_message.Message):
+    __slots__ = ("layer_params", "input", "roi", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    ROI_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.CropResizeParameters
+    input: _types_pb2.NDArrayDescriptor
+    roi: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.CropResizeParameters, _Mapping]] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., roi: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class CropResizeResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class CropResizeBackwardRequest(_message.Message):
+    __slots__ = ("layer_params", "in_delta", "roi", "out_delta", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    ROI_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.CropResizeParameters
+    in_delta: _types_pb2.NDArrayDescriptor
+    roi: _types_pb2.NDArrayDescriptor
+    out_delta: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.CropResizeParameters, _Mapping]] = ..., in_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., roi: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class CropResizeBackwardResponse(_message.Message):
+    __slots__ = ("in_delta",)
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...

@@ -229,6 +229,16 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeResponse.FromString,
                 _registered_method=True)
+        self.CropResize = channel.unary_unary(
+                '/bnns.v1.BNNSService/CropResize',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CropResizeRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeResponse.FromString,
+                _registered_method=True)
+        self.CropResizeBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/CropResizeBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -510,6 +520,20 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CropResize(self, request, context):
+        """BNNSCropResize.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CropResizeBackward(self, request, context):
+        """BNNSCropResizeBackward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -707,6 +731,16 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.MatMulWorkspaceSize,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeResponse.SerializeToString,
+            ),
+            'CropResize': grpc.unary_unary_rpc_method_handler(
+                    servicer.CropResize,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CropResizeResponse.SerializeToString,
+            ),
+            'CropResizeBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.CropResizeBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1762,6 +1796,60 @@ class BNNSService:
             '/bnns.v1.BNNSService/MatMulWorkspaceSize',
             bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CropResize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CropResize',
+            bnns_dot_v1_dot_service__pb2.CropResizeRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CropResizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CropResizeBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CropResizeBackward',
+            bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.FromString,
             options,
             channel_credentials,
             insecure,

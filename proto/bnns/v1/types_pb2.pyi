@@ -277,6 +277,21 @@ class ReduceFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REDUCE_FUNCTION_PRODUCT: _ClassVar[ReduceFunction]
     REDUCE_FUNCTION_NONE: _ClassVar[ReduceFunction]
     REDUCE_FUNCTION_LOG_SUM: _ClassVar[ReduceFunction]
+
+class LinearSamplingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LINEAR_SAMPLING_MODE_DEFAULT: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_ALIGN_CORNERS: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_UNALIGN_CORNERS: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_STRICT_ALIGN_CORNERS: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_OFFSET_CORNERS: _ClassVar[LinearSamplingMode]
+
+class BoxCoordinateMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BOX_COORDINATE_MODE_CORNERS_HEIGHT_FIRST: _ClassVar[BoxCoordinateMode]
+    BOX_COORDINATE_MODE_CORNERS_WIDTH_FIRST: _ClassVar[BoxCoordinateMode]
+    BOX_COORDINATE_MODE_CENTER_SIZE_HEIGHT_FIRST: _ClassVar[BoxCoordinateMode]
+    BOX_COORDINATE_MODE_CENTER_SIZE_WIDTH_FIRST: _ClassVar[BoxCoordinateMode]
 DATA_LAYOUT_UNSPECIFIED: DataLayout
 DATA_LAYOUT_VECTOR: DataLayout
 DATA_LAYOUT_1D_LAST_MAJOR: DataLayout
@@ -489,6 +504,15 @@ REDUCE_FUNCTION_LOG_SUM_EXP: ReduceFunction
 REDUCE_FUNCTION_PRODUCT: ReduceFunction
 REDUCE_FUNCTION_NONE: ReduceFunction
 REDUCE_FUNCTION_LOG_SUM: ReduceFunction
+LINEAR_SAMPLING_MODE_DEFAULT: LinearSamplingMode
+LINEAR_SAMPLING_MODE_ALIGN_CORNERS: LinearSamplingMode
+LINEAR_SAMPLING_MODE_UNALIGN_CORNERS: LinearSamplingMode
+LINEAR_SAMPLING_MODE_STRICT_ALIGN_CORNERS: LinearSamplingMode
+LINEAR_SAMPLING_MODE_OFFSET_CORNERS: LinearSamplingMode
+BOX_COORDINATE_MODE_CORNERS_HEIGHT_FIRST: BoxCoordinateMode
+BOX_COORDINATE_MODE_CORNERS_WIDTH_FIRST: BoxCoordinateMode
+BOX_COORDINATE_MODE_CENTER_SIZE_HEIGHT_FIRST: BoxCoordinateMode
+BOX_COORDINATE_MODE_CENTER_SIZE_WIDTH_FIRST: BoxCoordinateMode
 
 class Buffer(_message.Message):
     __slots__ = ("data", "values", "tensor", "shared_memory", "stride", "accumulate")
@@ -901,3 +925,19 @@ class TensorContractionParameters(_message.Message):
     ib_desc: NDArrayDescriptor
     o_desc: NDArrayDescriptor
     def __init__(self, operation: _Optional[str] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., ia_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., ib_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class CropResizeParameters(_message.Message):
+    __slots__ = ("normalized_coordinates", "spatial_scale", "extrapolation_value", "sampling_mode", "box_coordinate_mode", "method")
+    NORMALIZED_COORDINATES_FIELD_NUMBER: _ClassVar[int]
+    SPATIAL_SCALE_FIELD_NUMBER: _ClassVar[int]
+    EXTRAPOLATION_VALUE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_MODE_FIELD_NUMBER: _ClassVar[int]
+    BOX_COORDINATE_MODE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    normalized_coordinates: bool
+    spatial_scale: float
+    extrapolation_value: float
+    sampling_mode: LinearSamplingMode
+    box_coordinate_mode: BoxCoordinateMode
+    method: InterpolationMethod
+    def __init__(self, normalized_coordinates: _Optional[bool] = ..., spatial_scale: _Optional[float] = ..., extrapolation_value: _Optional[float] = ..., sampling_mode: _Optional[_Union[LinearSamplingMode, str]] = ..., box_coordinate_mode: _Optional[_Union[BoxCoordinateMode, str]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ...) -> None: ...
