@@ -69,7 +69,9 @@ def _create_two_input(kind: str, params, filter_params):
     reads_b = params.iB_desc is not None and not getattr(params, "quadratic", False)
     per_sample = (not flags[0], reads_b and not flags[1])
     weights = next((g for g, w in zip(geometries, flags) if w), None)
-    return api.create_filter(kind, params, filter_params, input_geometry=geometries[0],
+    # BNNSFilterApply[Backward]Batch's `in` is the one per-sample operand, when there is one.
+    single = geometries[per_sample.index(True)] if sum(per_sample) == 1 else geometries[0]
+    return api.create_filter(kind, params, filter_params, input_geometry=single,
                              output_geometry=params.o_desc.geometry(), weights_geometry=weights,
                              a_geometry=geometries[0], b_geometry=geometries[1], per_sample=per_sample,
                              beta=float(params.beta))

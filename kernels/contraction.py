@@ -170,6 +170,19 @@ class _TwoInputFilter:
         return tuple(k < len(self._names) and self._names[k] not in self._weights for k in range(2))
 
     @property
+    def single_operand(self) -> int:
+        """0 (A) or 1 (B): the one per-sample operand, for BNNSFilterApply[Backward]Batch."""
+        sample = [k for k, s in enumerate(self.per_sample) if s]
+        require(len(sample) == 1, f"this {self.kind} filter takes two per-sample inputs: use "
+                                  "BNNSFilterApplyTwoInputBatch / BNNSFilterApplyBackwardTwoInputBatch")
+        return sample[0]
+
+    @property
+    def input_desc(self) -> Descriptor:
+        """The one per-sample operand's descriptor (see single_operand)."""
+        return (self.params.iA_desc, self.params.iB_desc)[self.single_operand]
+
+    @property
     def weights_operand(self) -> Optional[str]:
         """"a" or "b", the operand held as weights (its gradient is BNNS's weights_delta), or None."""
         return next(iter(self._weights), None)

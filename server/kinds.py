@@ -358,6 +358,30 @@ def _delete(path: str):
 
 # ------------------------------------------ issue 12, part A: two-input and shape layers (rows below)
 
+def _one_operand_forward(f, x, out):
+    """BNNSFilterApplyBatch on a two-input filter with one per-sample operand (the other weights,
+    or not read): x is that operand."""
+    require(not f.params.beta, "beta 1 adds the output's previous contents: use FilterApplyTwoInputBatch with `out`")
+    pair = [None, None]
+    pair[f.single_operand] = x
+    return f.apply(*pair)
+
+
+def _one_operand_backward(f, x, y, dy, request):
+    """BNNSFilterApplyBackwardBatch on such a filter: in_delta is the per-sample operand's
+    gradient, weights_delta the weights operand's."""
+    k, weights = f.single_operand, f.weights_operand
+    require(not request.compute_bias_delta, f"bias_delta was asked but a {f.kind} filter has no bias")
+    require(not request.compute_weights_delta or weights is not None,
+            f"weights_delta was asked but this {f.kind} filter has no weights operand")
+    pair, wanted = [None, None], [False, False]
+    pair[k], wanted[k] = x, bool(request.compute_in_delta)
+    if weights is not None:
+        wanted["ab".index(weights)] = bool(request.compute_weights_delta)
+    grads = f.apply_backward(*pair, dy, a_grad=wanted[0], b_grad=wanted[1])
+    return grads[k], grads["ab".index(weights)] if weights is not None else None, None
+
+
 def _padding_pairs(values) -> tuple:
     """padding_size[8][2] from its flattened wire form (before, after per dimension)."""
     values = [int(v) for v in values]
@@ -497,6 +521,16 @@ def _ref_matmul_broadcast_trans_b(create, body) -> np.ndarray:
     return out
 
 
+def _ref_contraction_weights(create, body) -> np.ndarray:
+    """y_ik = alpha sum_j x_ij w_jk with loops."""
+    x = values(body["in"]).reshape(-1, 2, 3)
+    w = values(create["ib_desc"]).reshape(3, 2)
+    out = np.zeros((x.shape[0], 2, 2))
+    for n, i, k in np.ndindex(*out.shape):
+        out[n, i, k] = create["alpha"] * sum(x[n, i, j] * w[j, k] for j in range(3))
+    return out
+
+
 def _ref_contraction(create, body) -> np.ndarray:
     """o_pq = sum_ij a_ijp b_ijq (the header's example)."""
     a = values(body["in_a"]).reshape(-1, 2, 2, 2)
@@ -607,7 +641,8 @@ _LAYERS_A = (
          errors=(ErrorInput("rank_two_input", _set("i_desc", desc("ROW_MAJOR_MATRIX", [3, 4])), "rank"),
                  ErrorInput("output_size_mismatch", _set("o_desc.size", [2, 2]), "o_desc"))),
     Kind("broadcast_matmul", _broadcast_matmul_params, contraction.BroadcastMatMulFilter,
-         ("FilterApplyTwoInputBatch",), ("FilterApplyBackwardTwoInputBatch",),
+         ("FilterApplyTwoInputBatch", "FilterApplyBatch"), ("FilterApplyBackwardTwoInputBatch", "FilterApplyBackwardBatch"),
+         generic_forward=_one_operand_forward, generic_backward=_one_operand_backward,
          samples=(Sample("broadcast_matmul_weights", "0.5 * A @ B, A a per-sample 2x3 matrix, B 3x2 weights",
                          _MATMUL_WEIGHTS, (
                              Call("FilterApplyTwoInputBatch", {"batch_size": 2, "in_a": {"values": _A_2X3}}),
@@ -634,7 +669,8 @@ _LAYERS_A = (
                  ErrorInput("weights_without_data", _delete("ib_desc.data"), "iB_desc"),
                  ErrorInput("both_weights", _both_weights, "per-sample"))),
     Kind("tensor_contraction", _tensor_contraction_params, contraction.TensorContractionFilter,
-         ("FilterApplyTwoInputBatch",), ("FilterApplyBackwardTwoInputBatch",),
+         ("FilterApplyTwoInputBatch", "FilterApplyBatch"), ("FilterApplyBackwardTwoInputBatch", "FilterApplyBackwardBatch"),
+         generic_forward=_one_operand_forward, generic_backward=_one_operand_backward,
          samples=(Sample("tensor_contraction", "o_pq = sum_ij a_ijp b_ijq (the header's example)", {
              "operation": "a_ijp, b_ijq -> o_pq", "alpha": 1.0, "ia_desc": desc("3D_FIRST_MAJOR", [2, 2, 2]),
              "ib_desc": desc("3D_FIRST_MAJOR", [2, 2, 3]), "o_desc": desc("2D_FIRST_MAJOR", [2, 3])}, (
@@ -645,7 +681,18 @@ _LAYERS_A = (
                      "in_b": {"values": _CHW_3X2X2}, "out_delta": {"values": [[1, -1, 0.5], [2, 0, 1]]},
                      "compute_in_a_delta": True, "compute_in_b_delta": True})),
              _ref_contraction, Gradient(0, 1, field="in_a", delta="in_a_delta"),
-             more_gradients=(Gradient(0, 1, field="in_b", delta="in_b_delta"),)),),
+             more_gradients=(Gradient(0, 1, field="in_b", delta="in_b_delta"),)),
+             Sample("tensor_contraction_weights", "y_ik = 2 sum_j x_ij w_jk, w the filter's weights, as a one-input filter", {
+                 "operation": "x_ij, w_jk -> y_ik", "alpha": 2.0, "ia_desc": desc("2D_FIRST_MAJOR", [2, 3]),
+                 "ib_desc": desc("2D_FIRST_MAJOR", [3, 2], [[1, -1], [0.5, 2], [-2, 1]]),
+                 "o_desc": desc("2D_FIRST_MAJOR", [2, 2])}, (
+                     Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": _A_2X3}}),
+                     Call("FilterApplyBackwardBatch", {
+                         "batch_size": 2, "in": {"values": _A_2X3},
+                         "out_delta": {"values": [[[1, -1], [0.5, 2]], [[0, 1], [-1, 1]]]},
+                         "compute_in_delta": True, "compute_weights_delta": True})),
+                 _ref_contraction_weights, Gradient(0, 1),
+                 more_gradients=(Gradient(0, 1, field="ib_desc", delta="weights_delta", weights=True),))),
          errors=(ErrorInput("malformed_operation", _set("operation", "a_ij b_jk"), "->"),
                  ErrorInput("extent_mismatch", _set("ib_desc.size", [3, 2, 3]), "extent"),
                  ErrorInput("both_weights", _set("operation", "w_ijp, w_ijq -> o_pq"), "weights"))),

@@ -364,3 +364,24 @@ def test_swift_crop_resize_layer_extrapolates_outside_the_image(bnns):
     with pytest.raises(bnns.BNNSError, match="image 3"):
         layer.apply(desc(bnns, fm4, (1, 2, 3, 3), x), desc(bnns, rm, (5, 1), np.array([[3, 0, 0, 1, 1]], np.float32)),
                     desc(bnns, fm4, (1, 2, 2, 3), out))
+
+
+def test_c_one_input_contraction_through_the_generic_entry_points(bnns):
+    """A contraction with weights first and one per-sample operand is a one-input filter:
+    BNNSFilterApplyBatch and BNNSFilterApplyBackwardBatch (in_delta, and the weights' gradient)."""
+    fm2 = bnns.BNNSDataLayout2DFirstMajor
+    w = rand(3, 4)
+    f = bnns.BNNSFilterCreateLayerTensorContraction(bnns.BNNSLayerParametersTensorContraction(
+        operation="w_ij, x_jk -> y_ik", alpha=1.0, iA_desc=desc(bnns, fm2, (3, 4), w.copy()),
+        iB_desc=desc(bnns, fm2, (4, 2)), o_desc=desc(bnns, fm2, (3, 2))), None)
+    assert f is not None, bnns.last_error()
+    x, y = rand(6, 4, 2), np.zeros((6, 3, 2), np.float32)
+    assert bnns.BNNSFilterApplyBatch(f, 6, x, 8, y, 6) == 0, bnns.last_error()
+    np.testing.assert_allclose(y, w @ x, rtol=1e-5, atol=1e-5)
+    dy, dx, dw = rand(6, 3, 2), np.zeros_like(x), np.zeros_like(w)
+    rc = bnns.BNNSFilterApplyBackwardBatch(f, 6, x, 8, desc(bnns, fm2, (4, 2), dx), 8, y, 6,
+                                           desc(bnns, fm2, (3, 2), dy), 6, desc(bnns, fm2, (3, 4), dw), None)
+    assert rc == 0, bnns.last_error()
+    np.testing.assert_allclose(dx, np.swapaxes(w, 0, 1) @ dy, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dw, np.einsum("nik,njk->ij", dy, x), rtol=1e-5, atol=1e-4)
+    bnns.BNNSFilterDestroy(f)
