@@ -182,6 +182,8 @@ class Core:
     def _footprint(self, rpc: str, request, tenant: str) -> int:
         """The memory a call may allocate, from validated parameters, checked against
         max_call_bytes before anything is allocated."""
+        if rpc in _DIRECT_DESCRIPTORS:
+            return self._direct_footprint(rpc, request)
         n = getattr(request, "batch_size", None)
         filter_id = getattr(request, "filter_id", "")
         if n is None or not filter_id:
@@ -888,7 +890,6 @@ class Core:
         params = kinds.KINDS["reduction"].decode(request.layer_params, io, "layer_params")
         x = codec.descriptor(request.layer_params.i_desc, "i_desc", io, "layer_params.i_desc")
         require(x.data is not None, "layer_params.i_desc.data is not set: BNNSDirectApplyReduction reads its input there")
-        self._bound_direct(params.i_desc, params.o_desc)
         y = reduction.direct_apply(params, x.tensor("i_desc")[None])
         return self._direct_result(io, pb.DirectApplyReductionResponse(), "out", params.o_desc, y)
 
@@ -916,7 +917,6 @@ class Core:
             a, b, output = self._direct_descriptors(request, io, ("input_a", "input_b"), ("output",))
         else:
             a, b, output = (codec.descriptor(getattr(request, f), f) for f in ("input_a", "input_b", "output"))
-            self._bound_direct(a, b, output)
         f = contraction.BroadcastMatMulFilter(contraction.BroadcastMatMulParams(
             iA_desc=dataclasses.replace(a, data=None), iB_desc=dataclasses.replace(b, data=None), o_desc=output,
             alpha=float(request.alpha), transA=request.trans_a, transB=request.trans_b))
@@ -942,9 +942,28 @@ class Core:
         return self._direct_result(io, pb.CropResizeBackwardResponse(), "in_delta",
                                    dataclasses.replace(d_in, data_type=layout.DTYPE_FLOAT32), g.reshape((1,) + d_in.shape))
 
+    def _direct_footprint(self, rpc: str, request) -> int:
+        """A filter-less call's memory: its descriptors' elements (inputs, outputs and the
+        kernels' scratch, as for a filter's item), checked against max_call_bytes before anything
+        is read or allocated; an unset descriptor counts nothing (the call says it is missing)."""
+        elements = 0
+        for path in _DIRECT_DESCRIPTORS[rpc]:
+            holder, *rest = path.split(".")
+            desc = getattr(request, holder)
+            for name in rest:
+                desc = getattr(desc, name)
+            if desc.layout:
+                elements += codec.descriptor(desc, path).span
+        footprint = elements * self._BYTES_PER_ELEMENT
+        limit = self.limits.max_call_bytes
+        if limit and footprint > limit:
+            raise ResourceExhaustedError(f"{rpc}'s descriptors hold {elements} elements: about {footprint} bytes, "
+                                         f"over max_call_bytes {limit}")
+        return footprint
+
     def _direct_descriptors(self, request, io: CallIO, inputs: tuple, outputs: tuple) -> list:
-        """A filter-less call's descriptors: ``inputs`` with their data, ``outputs`` as shapes, each
-        bounded by max_call_bytes before anything is computed."""
+        """A filter-less call's descriptors: ``inputs`` with their data, ``outputs`` as shapes
+        (bounded by _direct_footprint before the call ran)."""
         descs = []
         for field in inputs:
             require(request.HasField(field), f"{field} is not set")
@@ -954,15 +973,7 @@ class Core:
         for field in outputs:
             require(request.HasField(field), f"{field} is not set")
             descs.append(codec.descriptor(getattr(request, field), field))
-        self._bound_direct(*descs)
         return descs
-
-    def _bound_direct(self, *descs) -> None:
-        limit = self.limits.max_call_bytes
-        elements = sum(d.span for d in descs if d is not None)
-        if limit and elements * self._BYTES_PER_ELEMENT > limit:
-            raise ResourceExhaustedError(f"the descriptors of this call hold {elements} elements: about "
-                                         f"{elements * self._BYTES_PER_ELEMENT} bytes, over max_call_bytes {limit}")
 
     @staticmethod
     def _direct_result(io: CallIO, response, path: str, desc, y):
@@ -1123,6 +1134,13 @@ class Core:
             return None
         return io.batch(request, field, field, desc, batch_size, field)
 
+
+# The descriptors of each filter-less call (issue 12, part A), whose elements bound its memory.
+_DIRECT_DESCRIPTORS = {
+    "Transpose": ("src", "dest"), "Copy": ("src", "dest"),
+    "DirectApplyReduction": ("layer_params.i_desc", "layer_params.o_desc", "layer_params.w_desc"),
+    "DirectApplyBroadcastMatMul": ("input_a", "input_b", "output"), "MatMul": ("input_a", "input_b", "output"),
+    "CropResize": ("input", "roi", "output"), "CropResizeBackward": ("in_delta", "roi", "out_delta")}
 
 # Where a filter's bound arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).
 _TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc",

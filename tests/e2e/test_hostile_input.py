@@ -929,7 +929,10 @@ def test_a_handle_of_a_kind_the_rpc_does_not_serve_is_invalid_argument_at_both_d
 # names one in the path, which is not registered.
 EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INVALID, "ListTensors": OK,
                 "CreateTensor": INVALID, "ListSharedMemory": OK, "RegisterSharedMemory": INVALID,
-                "UnregisterSharedMemory": OK, "KeepAlive": OK}   # no ids: renews all the caller's handles
+                "UnregisterSharedMemory": OK, "KeepAlive": OK,   # no ids: renews all the caller's handles
+                # issue 12, part A: filter-less calls lack their descriptors
+                **{rpc: INVALID for rpc in ("Transpose", "Copy", "DirectApplyReduction", "DirectApplyBroadcastMatMul",
+                                            "MatMul", "MatMulWorkspaceSize", "CropResize", "CropResizeBackward")}}
 REST_EMPTY_ANSWER = {**EMPTY_ANSWER, "UnregisterSharedMemory": NOT_FOUND}
 
 

@@ -385,3 +385,18 @@ def test_c_one_input_contraction_through_the_generic_entry_points(bnns):
     np.testing.assert_allclose(dx, np.swapaxes(w, 0, 1) @ dy, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(dw, np.einsum("nik,njk->ij", dy, x), rtol=1e-5, atol=1e-4)
     bnns.BNNSFilterDestroy(f)
+
+
+def test_a_small_filterless_request_asking_for_a_huge_result_is_refused_before_allocating():
+    from bnns.server import codec
+    from bnns.server.core import Core
+    from bnns.v1 import service_pb2 as pb, types_pb2
+    from bnns.errors import ResourceExhaustedError
+    core = Core(limits=codec.Limits(max_call_bytes=1 << 20))
+    small = types_pb2.NDArrayDescriptor(layout=0x20000, size=[2, 2], data=types_pb2.Buffer(data=bytes(16)))
+    huge = types_pb2.NDArrayDescriptor(layout=0x20000, size=[1 << 16, 1 << 16])
+    for rpc, request in (("Copy", pb.CopyRequest(src=small, dest=huge)),
+                         ("MatMul", pb.MatMulRequest(input_a=small, input_b=small, output=huge)),
+                         ("CropResize", pb.CropResizeRequest(input=small, roi=small, output=huge))):
+        with pytest.raises(ResourceExhaustedError, match="max_call_bytes"):
+            core.call(rpc, request)
