@@ -62,15 +62,15 @@ from .layout import Descriptor
 
 # ============================================================================ kernels
 def matmul(a: np.ndarray, b: np.ndarray, *, alpha: float = 1.0, trans_a: bool = False,
-           trans_b: bool = False) -> np.ndarray:
+           trans_b: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
     """alpha * op(a) @ op(b) with NumPy broadcasting of the leading axes.
 
     a : (..., M, K), or (..., K, M) with trans_a;  b : (..., K, P), or (..., P, K) with trans_b.
-    Returns (..., M, P).
+    Returns (..., M, P), written into ``out`` when given (of that shape and dtype).
     """
     a_op = np.swapaxes(a, -1, -2) if trans_a else a
     b_op = np.swapaxes(b, -1, -2) if trans_b else b
-    y = _product(a_op, b_op)
+    y = _product(a_op, b_op, out)
     if alpha != 1.0:
         y *= y.dtype.type(alpha)
     return y
@@ -285,6 +285,10 @@ class BroadcastMatMulFilter(_TwoInputFilter):
         Returns (N, *o_desc.shape); written into ``out`` when given (needed when beta != 0)."""
         a, b, n = self._pair(a, b, "apply")
         a, b = self._align(a, b, n)
+        shape = (n,) + self._out_shape
+        if (self._beta == 0.0 and isinstance(out, np.ndarray) and out.shape == shape and out.dtype == a.dtype
+                and out.flags.writeable):   # the product written where the caller wants it
+            return matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB, out=out)
         y = matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB)
         return self._accumulate(y, out, n)
 
@@ -635,20 +639,26 @@ class GramFilter:
 
 
 # ============================================================================ private
-def _product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """np.matmul(x, y), as one GEMM when one side is a single matrix shared by every batch item
-    (NumPy's stacked matmul of a broadcast operand runs far below BLAS speed): the stacked side's
-    matrices are laid side by side."""
+def _product(x: np.ndarray, y: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """np.matmul(x, y) (into ``out`` when given), as one GEMM when one side is a single matrix
+    shared by every batch item (NumPy's stacked matmul of a broadcast operand runs far below BLAS
+    speed): the stacked side's matrices are laid side by side."""
     if x.ndim <= 2 and y.ndim <= 2:
-        return np.matmul(x, y)
+        return np.matmul(x, y, out=out)
     lead = tuple(np.broadcast_shapes(x.shape[:-2], y.shape[:-2]))
     m, k, p = x.shape[-2], x.shape[-1], y.shape[-1]
     if math.prod(y.shape[:-2]) == 1 and x.shape[:-2] == lead:              # X (..., M, K) @ W (K, P)
-        return (x.reshape(-1, k) @ y.reshape(k, p)).reshape(lead + (m, p))
-    if math.prod(x.shape[:-2]) == 1 and y.shape[:-2] == lead:              # W (M, K) @ Y (..., K, P)
+        flat_out = out.reshape(-1, p) if out is not None and out.flags.c_contiguous else None
+        z = np.matmul(x.reshape(-1, k), y.reshape(k, p), out=flat_out).reshape(lead + (m, p))
+    elif math.prod(x.shape[:-2]) == 1 and y.shape[:-2] == lead:            # W (M, K) @ Y (..., K, P)
         stacked = np.swapaxes(y, -1, -2).reshape(-1, k) @ x.reshape(m, k).T  # (... * P, M)
-        return np.swapaxes(stacked.reshape(lead + (p, m)), -1, -2)
-    return np.matmul(x, y)
+        z = np.swapaxes(stacked.reshape(lead + (p, m)), -1, -2)
+    else:
+        return np.matmul(x, y, out=out)
+    if out is not None and not np.shares_memory(z, out):
+        out[...] = z
+        return out
+    return z if out is None else out
 
 
 def _sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:

@@ -807,8 +807,10 @@ class Core:
             require(io.present(request, "out", "out"), f"filter {request.filter_id} has beta 1: send the output's "
                     "previous contents in `out` (they are added to)")
             previous = np.array(io.batch(request, "out", "out", f.output_desc, n, "out"), dtype=np.float32)
+        target = previous if previous is not None else io.direct(
+            "out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc)   # the caller's array, if local
         with self._holding(entry):
-            y = f.apply(a, b, out=previous)
+            y = f.apply(a, b, out=target)
         io.put("out", y, f.output_desc.data_type, f.output_desc)
         return io.finish(pb.FilterApplyTwoInputBatchResponse())
 
