@@ -85,22 +85,28 @@ def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.
     """
     c = d_out * d_out.dtype.type(alpha) if alpha != 1.0 else d_out
     d_a = d_b = None
+    # Each gradient is computed in its operand's own orientation (dL/da = (dL/dop(a))^T when
+    # transposed, i.e. op(b) c^T), so no transposed copy is made afterwards.
     if a_grad:
         b_op = np.swapaxes(b, -1, -2) if trans_b else b
-        g = _product(c, np.swapaxes(b_op, -1, -2))              # dL/dop(a): (..., M, K)
-        g = _sum_to(g, a.shape[:-2] + ((a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]))
-        d_a = np.swapaxes(g, -1, -2) if trans_a else g
+        if trans_a:
+            g = _product(b_op, np.swapaxes(c, -1, -2))          # (..., K, M)
+        else:
+            g = _product(c, np.swapaxes(b_op, -1, -2))          # (..., M, K)
+        d_a = _sum_to(g, a.shape)
     if b_grad:
         a_op = np.swapaxes(a, -1, -2) if trans_a else a
-        target = b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:])
         if math.prod(b.shape[:-2]) == 1 and a_op.shape[:-2] == c.shape[:-2]:
             # b is shared by every matrix (weights): one GEMM over the stacked rows, no
             # per-matrix partial products to sum afterwards.
             k, cols = a_op.shape[-1], c.shape[-1]
-            g = (a_op.reshape(-1, k).T @ c.reshape(-1, cols)).reshape(target)
+            rows_a, rows_c = a_op.reshape(-1, k), c.reshape(-1, cols)
+            g = (rows_c.T @ rows_a if trans_b else rows_a.T @ rows_c).reshape(b.shape)
+        elif trans_b:
+            g = _sum_to(_product(np.swapaxes(c, -1, -2), a_op), b.shape)    # (..., P, K)
         else:
-            g = _sum_to(_product(np.swapaxes(a_op, -1, -2), c), target)   # dL/dop(b): (..., K, P)
-        d_b = np.swapaxes(g, -1, -2) if trans_b else g
+            g = _sum_to(_product(np.swapaxes(a_op, -1, -2), c), b.shape)    # (..., K, P)
+        d_b = g
     return (None if d_a is None else np.ascontiguousarray(d_a),
             None if d_b is None else np.ascontiguousarray(d_b))
 
