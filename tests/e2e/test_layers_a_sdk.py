@@ -400,3 +400,25 @@ def test_a_small_filterless_request_asking_for_a_huge_result_is_refused_before_a
                          ("CropResize", pb.CropResizeRequest(input=small, roi=small, output=huge))):
         with pytest.raises(ResourceExhaustedError, match="max_call_bytes"):
             core.call(rpc, request)
+
+
+def test_broadcast_matmul_weights_bound_with_client_ptr_train_with_the_optimizer(bnns):
+    """b_is_weights with BNNSFlagsUseClientPtr: the caller's B array is the filter's trainable "b";
+    BNNSOptimizerStep updates it on the server and in place, and the next apply uses it."""
+    rm = bnns.BNNSDataLayoutRowMajorMatrix
+    w = rand(3, 2)
+    w_array = w.copy()
+    b_desc = desc(bnns, rm, (2, 3), w_array)
+    f = bnns.BNNSFilterCreateLayerBroadcastMatMul(bnns.BNNSLayerParametersBroadcastMatMul(
+        b_is_weights=True, iA_desc=desc(bnns, rm, (3, 2)), iB_desc=b_desc, o_desc=desc(bnns, rm, (2, 2))),
+        bnns.BNNSFilterParameters(flags=bnns.BNNSFlagsUseClientPtr))
+    assert f is not None, bnns.last_error()
+    grad = rand(3, 2)
+    sgd = bnns.BNNSOptimizerSGDMomentumFields(learning_rate=0.5)
+    assert bnns.BNNSOptimizerStep(bnns.BNNSOptimizerFunctionSGDMomentum, sgd, 1, [b_desc],
+                                  [bnns.BNNSNDArrayDescriptor(data=grad)], None) == 0, bnns.last_error()
+    np.testing.assert_allclose(w_array, w - 0.5 * grad, rtol=1e-6)
+    a, y = rand(4, 2, 3), np.zeros((4, 2, 2), np.float32)
+    assert bnns.BNNSFilterApplyTwoInputBatch(f, 4, a, 0, None, 0, y, 0) == 0, bnns.last_error()
+    np.testing.assert_allclose(y, a @ (w - 0.5 * grad), rtol=1e-5, atol=1e-5)
+    bnns.BNNSFilterDestroy(f)
