@@ -97,3 +97,26 @@ BNNS.InterpolationMethod = _shape._InterpolationMethod
 BNNS.PaddingMode = _shape._PaddingMode
 BNNS.ReductionFunction = _shape._ReductionFunction
 BNNS.apply_matrix_multiplication = staticmethod(_matmul.apply_matrix_multiplication)
+# Issue 12, part C: the filter-less functions (C style) and their Swift statics on BNNS.
+from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSClipByValue, BNNSCompareTensor,
+                     BNNSComputeNorm, BNNSComputeNormBackward, BNNSCreateRandomGenerator,
+                     BNNSCreateRandomGeneratorWithSeed, BNNSDataLayoutGetRank, BNNSDestroyRandomGenerator,
+                     BNNSDirectApplyActivationBatch, BNNSDirectApplyInTopK, BNNSDirectApplyTopK,
+                     BNNSNDArrayGetDataSize, BNNSRandomFillNormalFloat, BNNSRandomFillUniformFloat,
+                     BNNSRandomFillUniformInt, BNNSRandomGenerator, BNNSRandomGeneratorGetState,
+                     BNNSRandomGeneratorSetState, BNNSRandomGeneratorStateSize, BNNSShuffle,
+                     BNNSTensorGetAllocationSize, BNNSTile, BNNSTileBackward, BNNSGather, BNNSScatter,
+                     BNNSGatherND, BNNSScatterND)
+from .direct import SWIFT_STATICS as _SWIFT_STATICS
+for _name, _value in _SWIFT_STATICS.items():
+    setattr(BNNS, _name, staticmethod(_value) if callable(_value) and not isinstance(_value, type) else _value)
+BNNS.ShuffleType = type("ShuffleType", (), {"depth_to_space_nchw": BNNSShuffleTypeDepthToSpaceNCHW,
+                                            "space_to_depth_nchw": BNNSShuffleTypeSpaceToDepthNCHW})
+BNNS.RelationalOperator = type("RelationalOperator", (), {   # Swift's .and / .or / .not: and_ / or_ / not_
+    "equal": BNNSRelationalOperatorEqual, "less": BNNSRelationalOperatorLess,
+    "less_equal": BNNSRelationalOperatorLessEqual, "greater": BNNSRelationalOperatorGreater,
+    "greater_equal": BNNSRelationalOperatorGreaterEqual, "not_equal": BNNSRelationalOperatorNotEqual,
+    "and_": BNNSRelationalOperatorLogicalAND, "or_": BNNSRelationalOperatorLogicalOR,
+    "not_": BNNSRelationalOperatorLogicalNOT, "nand": BNNSRelationalOperatorLogicalNAND,
+    "nor": BNNSRelationalOperatorLogicalNOR, "xor": BNNSRelationalOperatorLogicalXOR})
+BNNS.RandomGeneratorMethod = type("RandomGeneratorMethod", (), {"aes_ctr": BNNSRandomGeneratorMethodAES_CTR})

@@ -35,41 +35,22 @@ class _FunctionFields:
         return [BNNSArithmeticOperand(getattr(self, name), getattr(self, name.rstrip("_") + "_type")) for name in names]
 
 
-@dataclasses.dataclass
-class BNNSArithmeticUnary(_FunctionFields):
-    """BNNSArithmeticUnary: in, in_type, out, out_type (``in`` is spelled ``in_``)."""
-
-    in_: BNNSNDArrayDescriptor
-    in_type: int = C.BNNSSample
-    out: BNNSNDArrayDescriptor = None
-    out_type: int = C.BNNSSample
-
-
-@dataclasses.dataclass
-class BNNSArithmeticBinary(_FunctionFields):
-    """BNNSArithmeticBinary: in1, in1_type, in2, in2_type, out, out_type."""
-
-    in1: BNNSNDArrayDescriptor
-    in1_type: int = C.BNNSSample
-    in2: BNNSNDArrayDescriptor = None
-    in2_type: int = C.BNNSSample
-    out: BNNSNDArrayDescriptor = None
-    out_type: int = C.BNNSSample
+def _function_fields(name: str, inputs: Sequence[str]) -> type:
+    """Apple's BNNSArithmetic{Unary,Binary,Ternary}: each input and its type, then out and out_type
+    (``in`` is spelled ``in_``); the first input is required."""
+    spec = [(inputs[0], BNNSNDArrayDescriptor)]
+    for k, field in enumerate(inputs):
+        spec += ([] if k == 0 else [(field, BNNSNDArrayDescriptor, dataclasses.field(default=None))]) + \
+                [(field.rstrip("_") + "_type", int, dataclasses.field(default=C.BNNSSample))]
+    spec += [("out", BNNSNDArrayDescriptor, dataclasses.field(default=None)),
+             ("out_type", int, dataclasses.field(default=C.BNNSSample))]
+    return dataclasses.make_dataclass(name, spec, bases=(_FunctionFields,), namespace={
+        "__doc__": f"{name}: {', '.join(n for n, *_ in spec)}."})
 
 
-@dataclasses.dataclass
-class BNNSArithmeticTernary(_FunctionFields):
-    """BNNSArithmeticTernary: in1, in1_type, in2, in2_type, in3, in3_type, out, out_type."""
-
-    in1: BNNSNDArrayDescriptor
-    in1_type: int = C.BNNSSample
-    in2: BNNSNDArrayDescriptor = None
-    in2_type: int = C.BNNSSample
-    in3: BNNSNDArrayDescriptor = None
-    in3_type: int = C.BNNSSample
-    out: BNNSNDArrayDescriptor = None
-    out_type: int = C.BNNSSample
-
+BNNSArithmeticUnary = _function_fields("BNNSArithmeticUnary", ("in_",))
+BNNSArithmeticBinary = _function_fields("BNNSArithmeticBinary", ("in1", "in2"))
+BNNSArithmeticTernary = _function_fields("BNNSArithmeticTernary", ("in1", "in2", "in3"))
 
 _FIELDS_BY_ARITY = {1: BNNSArithmeticUnary, 2: BNNSArithmeticBinary, 3: BNNSArithmeticTernary}
 

@@ -8,7 +8,6 @@ Any other parameter travels with its gradient and accumulators, exactly as BNNS 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence
 
 import numpy as np
@@ -16,85 +15,49 @@ import numpy as np
 from bnns.kernels import optimizer as optimizer_kernels
 from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api, backend as backend_mod, bindings
 from . import constants as C
 from .tensor import BNNSTensor
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, flat_elements
+from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class _Fields:
-    """Common base: turns a BNNSOptimizer*Fields struct into the wire's OptimizerFields."""
-
-    def to_proto(self) -> pb.OptimizerFields:
-        values = {k: v for k, v in dataclasses.asdict(self).items()}
-        return pb.OptimizerFields(**{k: (int(v) if isinstance(v, bool) is False and k in _ENUM_FIELDS else v)
-                                     for k, v in values.items()})
-
-
-_ENUM_FIELDS = {"sgd_momentum_variant", "regularization_func", "clipping_func"}
-
-
-@dataclasses.dataclass
-class BNNSOptimizerSGDMomentumFields(_Fields):
-    learning_rate: float
-    momentum: float = 0.0
-    gradient_scale: float = 1.0
-    regularization_scale: float = 0.0
-    clip_gradients: bool = False
-    clip_gradients_min: float = 0.0
-    clip_gradients_max: float = 0.0
-    nesterov: bool = False
-    regularization_func: int = C.BNNSOptimizerRegularizationNone
-    sgd_momentum_variant: int = C.BNNSSGDMomentumVariant0
+# The optimizers' field structs: each is Apple's subset of the wire's OptimizerFields, in Apple's
+# order with Apple's defaults; the *WithClippingFields forms trade clip_gradients for a clipping
+# function and its norms.
+_CLIPPING = ("clipping_func", "clip_gradients_max_norm", "clip_gradients_use_norm")
+_OPTIMIZERS = {
+    "SGDMomentum": (("learning_rate", "momentum", "gradient_scale", "regularization_scale", "clip_gradients",
+                     "clip_gradients_min", "clip_gradients_max", "nesterov", "regularization_func",
+                     "sgd_momentum_variant"), "BNNSOptimizerSGDMomentumFields."),
+    "Adam": (("learning_rate", "beta1", "beta2", "time_step", "epsilon", "gradient_scale", "regularization_scale",
+              "clip_gradients", "clip_gradients_min", "clip_gradients_max", "regularization_func"),
+             "BNNSOptimizerAdamFields; also AdamW's (regularization_scale is its decoupled weight decay) and "
+             "the AMSGrad forms'."),
+    "RMSProp": (("learning_rate", "alpha", "epsilon", "centered", "momentum", "gradient_scale", "regularization_scale",
+                 "clip_gradients", "clip_gradients_min", "clip_gradients_max", "regularization_func"),
+                "BNNSOptimizerRMSPropFields."),
+}
+_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "time_step": 1.0, "epsilon": 1e-8, "alpha": 0.99, "gradient_scale": 1.0,
+             "regularization_func": C.BNNSOptimizerRegularizationNone,
+             "sgd_momentum_variant": C.BNNSSGDMomentumVariant0, "clipping_func": C.BNNSOptimizerClippingNone}
 
 
-@dataclasses.dataclass
-class BNNSOptimizerAdamFields(_Fields):
-    """Also the fields of AdamW (regularization_scale is its decoupled weight decay) and the AMSGrad forms."""
-
-    learning_rate: float
-    beta1: float = 0.9
-    beta2: float = 0.999
-    time_step: float = 1.0
-    epsilon: float = 1e-8
-    gradient_scale: float = 1.0
-    regularization_scale: float = 0.0
-    clip_gradients: bool = False
-    clip_gradients_min: float = 0.0
-    clip_gradients_max: float = 0.0
-    regularization_func: int = C.BNNSOptimizerRegularizationNone
+def _fields(optimizer: str, clipping: bool) -> type:
+    names, doc = _OPTIMIZERS[optimizer]
+    if clipping:
+        names = tuple(n for n in names if n != "clip_gradients") + _CLIPPING
+        doc = doc.replace("Fields", "WithClippingFields", 1)
+    return derive(pb.OptimizerFields, f"BNNSOptimizer{optimizer}{'WithClipping' if clipping else ''}Fields", doc,
+                  only=names, required=("learning_rate",), defaults={n: _DEFAULTS[n] for n in names if n in _DEFAULTS})
 
 
-@dataclasses.dataclass
-class BNNSOptimizerRMSPropFields(_Fields):
-    learning_rate: float
-    alpha: float = 0.99
-    epsilon: float = 1e-8
-    centered: bool = False
-    momentum: float = 0.0
-    gradient_scale: float = 1.0
-    regularization_scale: float = 0.0
-    clip_gradients: bool = False
-    clip_gradients_min: float = 0.0
-    clip_gradients_max: float = 0.0
-    regularization_func: int = C.BNNSOptimizerRegularizationNone
-
-
-def _with_clipping(base):
-    """The *WithClippingFields struct of a base: clip_gradients replaced by a clipping function."""
-    fields = [(f.name, f.type, f.default) for f in dataclasses.fields(base) if f.name != "clip_gradients"]
-    fields += [("clipping_func", int, C.BNNSOptimizerClippingNone), ("clip_gradients_max_norm", float, 0.0),
-               ("clip_gradients_use_norm", float, 0.0)]
-    spec = [(n, t) if d is dataclasses.MISSING else (n, t, dataclasses.field(default=d)) for n, t, d in fields]
-    return dataclasses.make_dataclass(base.__name__.replace("Fields", "WithClippingFields"), spec, bases=(_Fields,))
-
-
-BNNSOptimizerSGDMomentumWithClippingFields = _with_clipping(BNNSOptimizerSGDMomentumFields)
-BNNSOptimizerAdamWithClippingFields = _with_clipping(BNNSOptimizerAdamFields)
-BNNSOptimizerRMSPropWithClippingFields = _with_clipping(BNNSOptimizerRMSPropFields)
+BNNSOptimizerSGDMomentumFields = _fields("SGDMomentum", False)
+BNNSOptimizerAdamFields = _fields("Adam", False)
+BNNSOptimizerRMSPropFields = _fields("RMSProp", False)
+BNNSOptimizerSGDMomentumWithClippingFields = _fields("SGDMomentum", True)
+BNNSOptimizerAdamWithClippingFields = _fields("Adam", True)
+BNNSOptimizerRMSPropWithClippingFields = _fields("RMSProp", True)
 
 
 def optimizer_step(function: int, fields, parameters: Sequence[BNNSNDArrayDescriptor],

@@ -7,7 +7,7 @@ sample's packed CHW input, ``c*H*W + h*W + w``; size_t (UInt64) by default, UInt
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 

@@ -58,7 +58,7 @@ class Session:
     def _ids(self) -> list:
         with self._lock:
             live = [h for h in self.handles if not h.destroyed]
-        return [getattr(h, "filter_id", None) or h.tensor_id for h in live]
+        return [getattr(h, "filter_id", None) or getattr(h, "tensor_id", None) or h.generator_id for h in live]
 
     def keep_alive(self) -> float:
         """Renew the session's handles now; returns the shortest lease (0 = none has one)."""

@@ -103,7 +103,6 @@ class SharedMemoryPool:
                 moves.append(("out", path, target, nbytes))
         if not moves:
             return []
-        direct = [m for m in moves if self._segment_of(m) is not None]
         copied = [m for m in moves if self._segment_of(m) is None]
         arena = self._arena(sum(_aligned(m[3]) for m in copied)) if copied else None
         finish, offset = [], 0

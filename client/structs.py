@@ -28,29 +28,12 @@ def numpy_type(data_type: int):
     return _NUMPY_OF[data_type]
 
 
-@dataclasses.dataclass
-class BNNSNDArrayDescriptor:
-    """BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS
-    (size[0] fastest, strides in elements, 0 = contiguous); ``data`` a NumPy array, a BNNSTensor
-    held by the server, or None, read and written as BNNS reads and writes memory: element k of the
-    descriptor is element k of ``data``'s flat C order. ``table_data`` / ``table_data_type`` (the
-    lookup table of the Indexed data types) exist for Apple's shape; this service computes no
-    Indexed data, so setting them is refused when the descriptor is sent.
-
-    Swift's ``BNNSNDArrayDescriptor(data:shape:)``: pass ``shape`` (a BNNS.Shape case) instead of
-    layout and size."""
-
-    flags: int = C.BNNSNDArrayFlagBackpropSet
-    layout: int = C.BNNSDataLayoutVector
-    size: Sequence[int] = ()
-    stride: Sequence[int] = ()
-    data: Optional[np.ndarray] = None
-    data_type: int = C.BNNSDataTypeFloat32
-    table_data: Any = None
-    table_data_type: int = C.BNNSDataTypeFloat32
-    data_scale: float = 1.0
-    data_bias: float = 0.0
-    shape: dataclasses.InitVar[Optional[tuple]] = None
+class _Descriptor:
+    """What BNNSNDArrayDescriptor does beyond its fields (which derive() takes from the wire's
+    NDArrayDescriptor): ``data`` is a NumPy array, a BNNSTensor held by the server, or None,
+    read and written as BNNS reads and writes memory (element k of the descriptor is element k
+    of ``data``'s flat C order); Swift's ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``,
+    a BNNS.Shape case, instead of layout and size) and ``.allocate(repeating:shape:batchSize:)``."""
 
     def __post_init__(self, shape):
         if shape is not None:
@@ -59,7 +42,6 @@ class BNNSNDArrayDescriptor:
                 array = np.asarray(self.data)
                 self.data_type = {np.dtype(np.float16): C.BNNSDataTypeFloat16}.get(array.dtype, self.data_type)
 
-    # ---- Swift-style helpers (BNNSNDArrayDescriptor(data:shape:), .allocate(...))
     @classmethod
     def from_array(cls, array: np.ndarray, layout: int, flags: int = C.BNNSNDArrayFlagBackpropSet):
         """A contiguous descriptor over ``array``, whose NumPy shape is the logical shape
@@ -74,10 +56,12 @@ class BNNSNDArrayDescriptor:
     @classmethod
     def allocate(cls, layout: int = None, size: Sequence[int] = None, batch_size: int = 1,
                  data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: float = None,
-                 shape: Optional[tuple] = None):
+                 shape: Optional[tuple] = None, random_uniform_using=None, range: Optional[tuple] = None):
         """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items;
         Swift's ``.allocate(repeating:shape:batchSize:)`` as ``allocate(repeating=, shape=,
-        batch_size=)``."""
+        batch_size=)``, and ``.allocate(randomUniformUsing:range:shape:batchSize:)`` as
+        ``allocate(random_uniform_using=generator, range=(low, high), shape=, batch_size=)``
+        (BNNSRandomFillUniformFloat, or BNNSRandomFillUniformInt for an integer data type)."""
         if shape is not None:
             layout, size = shape
         if repeating is not None:
@@ -87,6 +71,9 @@ class BNNSNDArrayDescriptor:
         desc = cls(layout=layout, size=tuple(size), data_type=data_type)
         geometry = desc.geometry()
         desc.data = np.full((batch_size,) + geometry.shape, fill, dtype=numpy_type(data_type))
+        if random_uniform_using is not None:
+            from .direct import fill_uniform       # the random generators build on this module
+            fill_uniform(random_uniform_using, desc.data, data_type, range)
         return desc
 
     def geometry(self) -> layout.Descriptor:
@@ -96,17 +83,18 @@ class BNNSNDArrayDescriptor:
                                  flags=int(self.flags))
 
     def to_proto(self, with_data: bool = True) -> types_pb2.NDArrayDescriptor:
-        if self.table_data is not None or self.data_type in _INDEXED:
-            raise InvalidArgumentError(
-                f"data_type {self.data_type:#x} / table_data: the Indexed data types (a lookup table) are not "
-                "computed by this service; give the values themselves in a Float32 or Float16 descriptor")
+        """The wire's descriptor; ``data`` (and a table) sent as a tensor reference or as bytes,
+        the flat elements the descriptor spans."""
         pb = types_pb2.NDArrayDescriptor(
             flags=int(self.flags), layout=int(self.layout), size=[int(s) for s in self.size],
             stride=[int(s) for s in self.stride], data_type=int(self.data_type),
-            data_scale=float(self.data_scale), data_bias=float(self.data_bias))
+            table_data_type=int(self.table_data_type), data_scale=float(self.data_scale),
+            data_bias=float(self.data_bias))
+        if self.table_data is not None:     # the server refuses it, naming the Indexed types
+            pb.table_data.data = flat_elements(self.table_data, int(self.table_data_type), "table_data").tobytes()
         if with_data and self.data is not None and hasattr(self.data, "reference"):   # a BNNSTensor
             pb.data.CopyFrom(self.data.reference())
-        elif with_data and self.data is not None:
+        elif with_data and self.data is not None and int(self.data_type) in _NUMPY_OF:
             geometry = self.geometry()
             flat = flat_elements(self.data, self.data_type, "data")
             if flat.size < geometry.span:
@@ -115,9 +103,6 @@ class BNNSNDArrayDescriptor:
                     f"{tuple(self.stride)} needs {geometry.span}")
             pb.data.data = flat[: geometry.span].tobytes()
         return pb
-
-
-_INDEXED = {value for name, value in C.APPLE_CONSTANTS.items() if name.startswith("BNNSDataTypeIndexed")}
 
 
 class Shape:
@@ -157,56 +142,6 @@ def flat_elements(array, data_type: int, name: str) -> np.ndarray:
     return np.ravel(array, order="C")
 
 
-@dataclasses.dataclass
-class BNNSActivation:
-    """BNNSActivation, all nine of Apple's fields: function, alpha, beta, and the integer
-    saturation parameters iscale, ioffset, ishift and their per-channel arrays, which only
-    IntegerLinearSaturate[PerChannel] reads. This service computes on floats, so those two
-    functions are refused, naming the fields; for every other function the integer fields are
-    ignored, as BNNS ignores them."""
-
-    function: int = C.BNNSActivationFunctionIdentity
-    alpha: float = 0.0
-    beta: float = 0.0
-    iscale: int = 0
-    ioffset: int = 0
-    ishift: int = 0
-    iscale_per_channel: Any = None
-    ioffset_per_channel: Any = None
-    ishift_per_channel: Any = None
-
-    def to_proto(self) -> types_pb2.Activation:
-        if int(self.function) in (C.BNNSActivationFunctionIntegerLinearSaturate,
-                                  C.BNNSActivationFunctionIntegerLinearSaturatePerChannel):
-            raise InvalidArgumentError(
-                f"activation function {int(self.function)} (IntegerLinearSaturate"
-                f"{'PerChannel' if int(self.function) == C.BNNSActivationFunctionIntegerLinearSaturatePerChannel else ''}) "
-                f"saturates integer data with iscale {self.iscale} / ioffset {self.ioffset} / ishift {self.ishift} "
-                "(and the per-channel arrays); this service computes on Float32 and Float16 data only")
-        return types_pb2.Activation(function=int(self.function), alpha=float(self.alpha), beta=float(self.beta))
-
-
-@dataclasses.dataclass
-class BNNSFilterParameters:
-    """BNNSFilterParameters (flags, n_threads; the allocator fields have no meaning remotely)."""
-
-    flags: int = 0
-    n_threads: int = 0
-    alloc_memory: Any = None
-    free_memory: Any = None
-
-    def to_proto(self) -> types_pb2.FilterParameters:
-        return types_pb2.FilterParameters(flags=int(self.flags), n_threads=int(self.n_threads))
-
-
-def _desc(desc: Optional[BNNSNDArrayDescriptor], with_data: bool = True):
-    return desc.to_proto(with_data) if desc is not None else None
-
-
-def _activation(act: Optional[BNNSActivation]):
-    return (act or BNNSActivation()).to_proto()
-
-
 # ---------------------------------------------------------------- structs derived from the contract
 
 # Descriptors that give only a shape (their data is the call's, not the filter's): sent without data.
@@ -215,7 +150,8 @@ SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
 
 def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
            rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
-           shape_only: frozenset = SHAPE_ONLY, flatten: Optional[str] = None) -> type:
+           shape_only: frozenset = SHAPE_ONLY, flatten: Optional[str] = None, only: Sequence[str] = (),
+           extra: Sequence[tuple] = (), base: type = object) -> type:
     """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
 
     Its fields are the message's, in the message's order (which is Apple's), under Apple's names:
@@ -228,10 +164,15 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     ``shape_only`` ones; ``trainables()`` maps the filter's trainable array names
     (FilterParameterRef names) to the descriptors that hold them (``trainables``: name -> field).
     ``flatten`` names a message field whose own fields Apple's struct holds inline (Yolo's).
+    ``only`` takes just those fields, in that order (Apple's struct is a subset of a shared
+    message: the optimizers' fields). ``extra`` appends dataclass fields that never travel
+    (Apple's allocator pointers, Swift's ``shape:`` argument); ``base`` gives the behaviour
+    beyond the fields (its ``to_proto``, if it has one, replaces the generic one).
     """
     rename, defaults = dict(rename or {}), dict(defaults or {})
     to_apple = {proto: apple for apple, proto in rename.items()}
-    fields = [f for f in message.DESCRIPTOR.fields if f.name not in without]
+    by_name = message.DESCRIPTOR.fields_by_name
+    fields = [by_name[n] for n in only] if only else [f for f in message.DESCRIPTOR.fields if f.name not in without]
     if flatten is not None:
         at = [f.name for f in fields].index(flatten)
         nested = fields[at].message_type
@@ -257,6 +198,7 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
             spec.append((apple, Any, dataclasses.field(default=())))
         else:
             spec.append((apple, Any, dataclasses.field(default=field.default_value)))
+    spec += list(extra)
     proto_of = {apple: rename.get(apple, apple) for apple in names}
 
     def to_proto(self, **extra):
@@ -280,11 +222,44 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     def trainable_descriptors(self) -> dict:
         return {array: getattr(self, field) for array, field in (trainables or {}).items()}
 
-    namespace = {"to_proto": to_proto, "trainables": trainable_descriptors, "__doc__": doc,
-                 "message": message, "rename": rename}
-    struct = dataclasses.make_dataclass(name, spec, namespace=namespace)
+    namespace = {"trainables": trainable_descriptors, "__doc__": doc, "message": message, "rename": rename}
+    if not hasattr(base, "to_proto"):
+        namespace["to_proto"] = to_proto
+    struct = dataclasses.make_dataclass(name, spec, namespace=namespace, bases=(base,))
     struct.__module__ = sys._getframe(1).f_globals.get("__name__", __name__)
     return struct
+
+
+BNNSNDArrayDescriptor = derive(
+    types_pb2.NDArrayDescriptor, "BNNSNDArrayDescriptor",
+    "BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS (size[0] "
+    "fastest, strides in elements, 0 = contiguous); ``table_data``/``table_data_type`` (the lookup table "
+    "of the Indexed types) exist for Apple's shape: the service refuses Indexed data. " + _Descriptor.__doc__,
+    defaults={"flags": C.BNNSNDArrayFlagBackpropSet, "layout": C.BNNSDataLayoutVector,
+              "data_type": C.BNNSDataTypeFloat32, "table_data_type": C.BNNSDataTypeFloat32, "data_scale": 1.0},
+    extra=(("shape", dataclasses.InitVar[Optional[tuple]], dataclasses.field(default=None)),), base=_Descriptor)
+
+BNNSActivation = derive(
+    types_pb2.Activation, "BNNSActivation",
+    "BNNSActivation, all nine of Apple's fields: function, alpha, beta, and the integer saturation "
+    "parameters iscale, ioffset, ishift and their per-channel arrays, which only "
+    "IntegerLinearSaturate[PerChannel] reads; the service computes on floats and refuses those two "
+    "functions, naming the fields, and every other function ignores them, as BNNS does.",
+    defaults={"function": C.BNNSActivationFunctionIdentity})
+
+BNNSFilterParameters = derive(
+    types_pb2.FilterParameters, "BNNSFilterParameters",
+    "BNNSFilterParameters: flags and n_threads; the allocator pointers have no meaning across a "
+    "network and are never sent.",
+    extra=(("alloc_memory", Any, dataclasses.field(default=None)), ("free_memory", Any, dataclasses.field(default=None))))
+
+
+def _desc(desc: Optional[BNNSNDArrayDescriptor], with_data: bool = True):
+    return desc.to_proto(with_data) if desc is not None else None
+
+
+def _activation(act: Optional[BNNSActivation]):
+    return (act or BNNSActivation()).to_proto()
 
 
 BNNSLayerParametersConvolution = derive(

@@ -32,6 +32,7 @@ REASONS: dict = {
     "NOT_FOUND": ("NOT_FOUND", "no such object"),
     "FILTER_NOT_FOUND": ("NOT_FOUND", "no live filter with that id (never created, destroyed, or another tenant's)"),
     "TENSOR_NOT_FOUND": ("NOT_FOUND", "no live server tensor with that id"),
+    "GENERATOR_NOT_FOUND": ("NOT_FOUND", "no live random generator with that id (BNNSCreateRandomGenerator)"),
     "SHARED_MEMORY_NOT_FOUND": ("NOT_FOUND", "no such shared-memory region or object"),
     "ROUTE_NOT_FOUND": ("NOT_FOUND", "no such REST route or filter method"),
     "FAILED_PRECONDITION": ("FAILED_PRECONDITION", "the call is valid but the object is not in a state to serve it"),

@@ -77,7 +77,10 @@ INDEX_DTYPES = {DTYPE_UINT64: np.dtype("<u8"), DTYPE_UINT32: np.dtype("<u4")}
 INTEGER_DTYPES = {DTYPE_INT8: np.dtype("i1"), DTYPE_INT16: np.dtype("<i2"), DTYPE_INT32: np.dtype("<i4"),
                   DTYPE_INT64: np.dtype("<i8"), DTYPE_UINT8: np.dtype("u1"), DTYPE_UINT16: np.dtype("<u2"),
                   **INDEX_DTYPES}
-ALL_DTYPES = {**FLOAT_DTYPES, **INTEGER_DTYPES}
+DTYPE_BOOLEAN = 0x100008
+# BNNSDataTypeBoolean: one byte per value (BNNSCompareTensor's output).
+BOOLEAN_DTYPES = {DTYPE_BOOLEAN: np.dtype("?")}
+ALL_DTYPES = {**FLOAT_DTYPES, **INTEGER_DTYPES, **BOOLEAN_DTYPES}
 
 # BNNSNDArrayFlags
 FLAG_BACKPROP_SET = 0

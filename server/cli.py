@@ -11,7 +11,6 @@ import threading
 import time
 from typing import Optional, Sequence
 
-from grpc_health.v1 import health_pb2
 
 from . import calllog, codec, leases, rest, settings as settings_mod
 from . import auth

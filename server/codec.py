@@ -105,6 +105,9 @@ def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, source=None, path: st
     """
     require(pb.layout != 0, f"{name}.layout is not set")
     data_type = pb.data_type or layout.DTYPE_FLOAT32
+    require(not pb.HasField("table_data") and data_type & 0xF0000 != _INDEXED_FAMILY,
+            lambda: f"{name}: data_type {data_type:#x} / table_data: the Indexed data types (a lookup table) are "
+                    "not computed by this service; give the values themselves in a Float32 or Float16 descriptor")
     require(len(pb.size) <= layout.MAX_TENSOR_DIMENSION,
             f"{name}.size has {len(pb.size)} entries; BNNS descriptors have at most 8")
     require(len(pb.stride) <= layout.MAX_TENSOR_DIMENSION,
@@ -139,8 +142,18 @@ def optional_descriptor(parent, field: str, name: str, source=None, path: str = 
     return descriptor(pb, name, source, path)
 
 
+_INDEXED_FAMILY = 0x80000          # BNNSDataTypeIndexed1..8: 0x80000 | bits
+_INTEGER_SATURATIONS = {9: "IntegerLinearSaturate", 10: "IntegerLinearSaturatePerChannel"}
+
+
 def activation(pb: types_pb2.Activation) -> Activation:
-    """The wire's Activation; each filter validates it with the rest of its parameters."""
+    """The wire's Activation; each filter validates it with the rest of its parameters. The
+    integer saturations (the only functions that read iscale / ioffset / ishift) are refused
+    here, naming the values; every other function ignores those fields, as BNNS does."""
+    require(pb.function not in _INTEGER_SATURATIONS,
+            lambda: f"activation function {pb.function} ({_INTEGER_SATURATIONS[pb.function]}) saturates integer data "
+                    f"with iscale {pb.iscale} / ioffset {pb.ioffset} / ishift {pb.ishift} (and the per-channel "
+                    "arrays); this service computes on Float32 and Float16 data only")
     return Activation(function=int(pb.function), alpha=float(pb.alpha), beta=float(pb.beta))
 
 

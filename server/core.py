@@ -33,6 +33,7 @@ from bnns.v1 import types_pb2
 from . import codec, kinds, wire
 from . import state as state_mod
 from .dataplane import CallIO, MemoryBudget, SharedMemoryTable, Tensor
+from .direct import Functions
 from .observability import Metrics
 from . import registry as registry_mod
 from .registry import TENSOR, Entry, Registry
@@ -43,7 +44,7 @@ log = logging.getLogger("bnns.server.calls")
 # Which kinds exist, how each is built and which entry points serve it: the table in kinds.py.
 
 
-class Core:
+class Core(Functions):   # Functions: the filter-less entry points (server/direct.py)
     """Filter lifecycle and every apply/backward entry point over one handle registry."""
 
     def __init__(self, registry: Optional[Registry] = None, limits: Optional[codec.Limits] = None,
@@ -127,7 +128,9 @@ class Core:
         embed = io is None
         received = request.ByteSize() + (io.received_bytes if io is not None else 0)
         self._local.cancelled = cancelled
-        durable = self.state is not None and rpc in state_mod.MUTATING_RPCS
+        # FilterApplyBatch moves the generator of a filter that draws (dropout, Gumbel): committed
+        # too (_changed_handles), so a restart continues its stream instead of repeating it.
+        durable = self.state is not None and (rpc in state_mod.MUTATING_RPCS or rpc == "FilterApplyBatch")
         try:
             if self.limits.max_request_bytes and received > self.limits.max_request_bytes:
                 raise ResourceExhaustedError(
@@ -237,6 +240,12 @@ class Core:
 
     def _changed_handles(self, rpc: str, request, response, tenant: str):
         """(entries whose durable state the call changed, ids it removed); (None, ()) if none."""
+        generator_change = self._direct_changed_handles(rpc, request, response, tenant)
+        if generator_change is not None:
+            return generator_change
+        if rpc == "FilterApplyBatch":
+            entry = self.registry.get(request.filter_id, tenant)
+            return ([entry], ()) if getattr(entry.filter, "_rng", None) is not None else (None, ())
         if rpc == "CreateFilter":
             return [self.registry.get(response.filter_id, tenant)], ()
         if rpc == "CreateTensor":
@@ -271,8 +280,8 @@ class Core:
         filters = []
         for record in self.state.load():
             payload = state_mod.load_payload(record)
-            if record.kind == TENSOR:
-                entry = Entry(record.handle_id, TENSOR, payload["tensor"], None, record.owner,
+            if record.kind in (TENSOR, registry_mod.GENERATOR):    # kept whole
+                entry = Entry(record.handle_id, record.kind, payload["tensor"], None, record.owner,
                               optimizer_state=payload["optimizer_state"], shared=payload["shared"],
                               alias=payload.get("alias", ""), lease_seconds=payload.get("lease_seconds", 0.0))
             else:

@@ -84,7 +84,8 @@ def message_schema(message: d.Descriptor, schemas: Dict[str, dict]) -> dict:
     ``schemas`` by full name."""
     if message.full_name in schemas:
         return schemas[message.full_name]
-    schema: dict = {"type": "object", "title": message.full_name, "additionalProperties": False, "properties": {}}
+    schema: dict = {"type": "object", "title": message.full_name, "additionalProperties": False, "properties": {},
+                    "description": "Each field is named as in the .proto or in lowerCamelCase, not both."}
     schemas[message.full_name] = schema
     for field in message.fields:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
@@ -98,18 +99,54 @@ def message_schema(message: d.Descriptor, schemas: Dict[str, dict]) -> dict:
             prop = _value(field, schemas)
         for name in {field.name, field.json_name}:
             schema["properties"][name] = _nullable(prop)
+    # A oneof holds one member: no two of its fields may be named, under either spelling. (A field
+    # named under both of its own spellings is left to the parser, which refuses two values for
+    # one field: spelling that out too would make the schema a product of alternatives no
+    # generator (Schemathesis's canonicalizer) can expand.) The REST door enforces this rule with
+    # ``naming_conflict`` before parsing, so the schema and the server agree on null members too.
     exclusive = []
     for oneof in message.oneofs:
-        names = [n for f in oneof.fields for n in sorted({f.name, f.json_name})]
-        pairs = [[a, b] for a, b in itertools.combinations(names, 2)]
+        pairs = [[a, b] for f, g in itertools.combinations(oneof.fields, 2)
+                 for a in sorted({f.name, f.json_name}) for b in sorted({g.name, g.json_name})]
         if pairs:
             exclusive.append({"not": {"anyOf": [{"required": p} for p in pairs]}})
-    for field in message.fields:                       # one field given under both of its names
-        if field.name != field.json_name:
-            exclusive.append({"not": {"required": [field.name, field.json_name]}})
     if exclusive:
         schema["allOf"] = exclusive
     return schema
+
+
+def naming_conflict(document, message: d.Descriptor, path: str = "") -> Optional[str]:
+    """Where the proto3 JSON ``document`` names one field of ``message`` (or of a message inside
+    it) under both of its names, or two members of one oneof; None if nowhere. The schema and its
+    description forbid both; json_format lets the last of two spellings win and skips a null
+    oneof member, so without this check the server would take what its document refuses."""
+    if not isinstance(document, dict):
+        return None
+    for field in message.fields:
+        if field.name != field.json_name and field.name in document and field.json_name in document:
+            return f"{path or message.name}: {field.name!r} and {field.json_name!r} are one field; give it once"
+    for oneof in message.oneofs:
+        named = [key for f in oneof.fields for key in sorted({f.name, f.json_name}) if key in document]
+        members = {message.fields_by_name.get(key) or message.fields_by_camelcase_name.get(key) for key in named}
+        if len(members) > 1:
+            return f"{path or message.name}: {' and '.join(repr(k) for k in named)} are members of one oneof ({oneof.name}); give at most one"
+    for field in message.fields:
+        nested = field.message_type
+        if nested is None or nested.full_name in _WELL_KNOWN:
+            continue
+        if nested.GetOptions().map_entry:          # a map: its values are the messages, if any
+            nested = nested.fields_by_name["value"].message_type
+            if nested is None:
+                continue
+        for key in {field.name, field.json_name} & document.keys():
+            value = document[key]
+            items = value.values() if isinstance(value, dict) and field.message_type is not nested else \
+                value if isinstance(value, list) else [value]
+            for item in items:
+                problem = naming_conflict(item, nested, f"{path}.{key}" if path else key)
+                if problem:
+                    return problem
+    return None
 
 
 def describe_messages(document: dict, pool: Optional[descriptor_pool.DescriptorPool] = None) -> dict:
@@ -135,6 +172,40 @@ def describe_messages(document: dict, pool: Optional[descriptor_pool.DescriptorP
                 message_schema(message, generated)
                 media["schema"] = {"$ref": f"#/components/schemas/{title}"}
     schemas.update(generated)
+    return document
+
+
+# Which operation creates each kind of handle, and where its reply holds the id: OpenAPI links
+# from it to every operation that takes that handle in its path (a KServe V2 model name may be a
+# filter id), so a client generator or a stateful tester can chain create -> use -> destroy.
+_HANDLE_SOURCES = {
+    "filter_id": ("CreateFilter", "$response.body#/filter_id", {"filter_id": "/v1/filters/", "name": "/v2/models/"}),
+    "tensor_id": ("CreateTensor", "$response.body#/info/tensor_id", {"tensor_id": "/v1/tensors/"}),
+}
+
+
+def link_handles(document: dict) -> dict:
+    """Add ``links`` to the 200 response of each creating operation (see _HANDLE_SOURCES)."""
+    operations = [(path, operation) for path, item in document.get("paths", {}).items()
+                  for operation in item.values() if isinstance(operation, dict)]
+    by_id = {operation.get("operationId"): operation for _, operation in operations}
+    for handle, (creator_id, expression, parameters) in _HANDLE_SOURCES.items():
+        creator = by_id.get(creator_id)
+        if creator is None or "200" not in creator.get("responses", {}):
+            continue
+        links = {}
+        for path, operation in operations:
+            takes = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"
+                     and path.startswith(parameters.get(p.get("name"), "\0"))]
+            if operation is creator or not takes:
+                continue
+            other = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "path" and p["name"] not in takes]
+            if other:                    # e.g. a model version: not something the creator's reply holds
+                continue
+            links[operation["operationId"]] = {"operationId": operation["operationId"],
+                                               "parameters": {name: expression for name in takes},
+                                               "description": f"the {handle} the reply names"}
+        creator["responses"]["200"]["links"] = links
     return document
 
 

@@ -61,6 +61,8 @@ class Entry:
 
 
 TENSOR = "tensor"
+GENERATOR = "random_generator"   # BNNSCreateRandomGenerator's handles (server/direct.py): "g-" ids
+_PREFIX = {TENSOR: "t-", GENERATOR: "g-"}
 
 
 def cache_bytes(obj, depth: int = 3) -> int:
@@ -94,7 +96,7 @@ class Registry:
 
     def add(self, kind: str, filter_obj: Any, info_parameters: Any, owner: str = "", alias: str = "",
             lease_seconds: float = 0.0) -> Entry:
-        filter_id = ("t-" if kind == TENSOR else "f-") + secrets.token_hex(8)
+        filter_id = _PREFIX.get(kind, "f-") + secrets.token_hex(8)
         if not (math.isfinite(lease_seconds) and lease_seconds >= 0):
             raise InvalidArgumentError(f"lease_seconds {lease_seconds} must be a finite number >= 0 (0 = the "
                                        "server's default)")
@@ -156,10 +158,18 @@ class Registry:
         """The live tensor (Entry.filter is a dataplane.Tensor)."""
         return self._get(tensor_id, owner, tensor=True)
 
-    def _get(self, handle_id: str, owner: Optional[str], tensor: bool) -> Entry:
+    def get_generator(self, generator_id: str, owner: str = "") -> Entry:
+        """The live random generator (Entry.filter is a kernels.random.RandomGenerator)."""
+        return self._get(generator_id, owner, tensor=False, generator=True)
+
+    def _get(self, handle_id: str, owner: Optional[str], tensor: bool, generator: bool = False) -> Entry:
         with self._lock:
             entry = self._entries.get(handle_id)
-        if entry is None or (owner is not None and entry.owner != owner) or (entry.kind == TENSOR) != tensor:
+        if entry is None or (owner is not None and entry.owner != owner) or (entry.kind == TENSOR) != tensor \
+                or (entry.kind == GENERATOR) != generator:
+            if generator:
+                raise NotFoundError(f"no live random generator with id {handle_id!r} (never created, or destroyed)",
+                                    reason="GENERATOR_NOT_FOUND")
             # Another tenant's handle is reported exactly like one that never existed.
             raise NotFoundError(_not_found(handle_id, tensor), reason="TENSOR_NOT_FOUND" if tensor else "FILTER_NOT_FOUND")
         if owner is not None:                       # any use by its tenant renews the lease
@@ -204,10 +214,11 @@ class Registry:
             entry.destroyed = True
         return expired
 
-    def remove(self, filter_id: str, owner: str = "", tensor: bool = False) -> Entry:
+    def remove(self, filter_id: str, owner: str = "", tensor: bool = False, generator: bool = False) -> Entry:
         with self._lock:
             entry = self._entries.get(filter_id)
-            if entry is None or entry.owner != owner or (entry.kind == TENSOR) != tensor:
+            if entry is None or entry.owner != owner or (entry.kind == TENSOR) != tensor \
+                    or (entry.kind == GENERATOR) != generator:
                 raise NotFoundError(_not_found(filter_id, tensor), reason="TENSOR_NOT_FOUND" if tensor else "FILTER_NOT_FOUND")
             del self._entries[filter_id]
             if entry.alias:
@@ -218,7 +229,7 @@ class Registry:
     def entries(self, owner: str = "") -> Iterator[Entry]:
         """The tenant's live filters."""
         with self._lock:
-            snapshot = [e for e in self._entries.values() if e.owner == owner and e.kind != TENSOR]
+            snapshot = [e for e in self._entries.values() if e.owner == owner and e.kind not in (TENSOR, GENERATOR)]
         return iter(snapshot)
 
     def tensors(self, owner: str = "") -> Iterator[Entry]:

@@ -27,12 +27,14 @@ import threading
 import time
 from typing import Iterable, List, Optional, Tuple
 
+from . import direct
+
 # Mutating RPCs and what they change. Training forwards change moving statistics only when asked
 # to train; the core decides (Core.changed_handles).
 MUTATING_RPCS = frozenset({
     "CreateFilter", "DestroyFilter", "CreateTensor", "WriteTensor", "DestroyTensor", "OptimizerStep",
     "NormalizationFilterApplyBatch", "FusedFilterApplyBatch", "FusedFilterApplyMultiInputBatch",
-})
+}) | direct.MUTATING_RPCS     # the random generators (issue 12, part C)
 # Calls that are computed again on a replay (their output is not recorded, only that their state
 # change happened).
 RECOMPUTED_ON_REPLAY = frozenset({"NormalizationFilterApplyBatch", "FusedFilterApplyBatch",
@@ -55,7 +57,7 @@ def snapshot(entry) -> StoredHandle:
     CreateFilterRequest with every tensor's data in it) plus what changes after creation: its
     trainable arrays and moving statistics, its optimizer accumulators, its generator's state,
     and which server tensors share its memory. A tensor is kept whole."""
-    if entry.kind == "tensor":
+    if entry.kind in ("tensor", "random_generator"):     # a tensor, a generator: kept whole
         payload = {"tensor": entry.filter, "optimizer_state": entry.optimizer_state, "shared": entry.shared,
                    "alias": entry.alias, "lease_seconds": entry.lease_seconds}
     else:

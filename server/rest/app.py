@@ -71,6 +71,7 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
         if app.openapi_schema is None:
             default_openapi().setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
             openapi_doc.describe_messages(app.openapi_schema)   # JSON Schemas generated from the messages
+            openapi_doc.link_handles(app.openapi_schema)        # create -> use links for the handles
         return app.openapi_schema
 
     app.openapi = openapi

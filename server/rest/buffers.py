@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 from bnns.errors import DeadlineError, InvalidArgumentError, NotFoundError, ResourceExhaustedError
 from bnns.kernels import layout
 
-from .. import wire
+from .. import openapi_doc, wire
 from ..core import Core
 from .routes import _BUFFER, RestRoute
 
@@ -63,22 +63,26 @@ def _decode(route: RestRoute, body: bytes, binary: bool):
         try:
             return wire.split(body, route.request_cls)
         except DecodeError as error:
-            raise InvalidArgumentError(f"the application/x-protobuf body is not a serialized {name}: {error}", reason="MALFORMED_REQUEST")
+            raise InvalidArgumentError(f"the application/x-protobuf body is not a serialized {name}: {error}",
+                                       reason="MALFORMED_REQUEST") from None
     if not body.strip():
         return message, {}
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidArgumentError(f"the request body is not valid JSON: {error}", reason="MALFORMED_REQUEST")
+        raise InvalidArgumentError(f"the request body is not valid JSON: {error}", reason="MALFORMED_REQUEST") from None
     if not isinstance(document, dict):
         raise InvalidArgumentError(f"the request body must be a JSON object (the proto3 JSON mapping of {name}), "
                                    f"not a {type(document).__name__}", reason="MALFORMED_REQUEST")
+    conflict = openapi_doc.naming_conflict(document, route.request_cls.DESCRIPTOR)
+    if conflict:
+        raise InvalidArgumentError(f"the request body is not a valid {name}: {conflict}", reason="MALFORMED_REQUEST")
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=False)
     except (json_format.ParseError, RecursionError, ValueError, TypeError, OverflowError, SystemError) as error:
         # json_format lets a few conversions escape unwrapped (1e400 for an enum: OverflowError; a lone
         # surrogate in a string: SystemError from the C extension).
-        raise InvalidArgumentError(f"the request body is not a valid {name}: {error}", reason="MALFORMED_REQUEST")
+        raise InvalidArgumentError(f"the request body is not a valid {name}: {error}", reason="MALFORMED_REQUEST") from None
     return message, {}
 
 
@@ -156,12 +160,16 @@ def render_json(response, request, out_dtype: Optional[Callable[[], np.dtype]] =
 
 
 def _result_dtype(field: str, request, out_dtype: Callable[[], np.dtype]) -> np.dtype:
-    # A filter-less call's result is laid out as the request's descriptor of the same name
-    # (Transpose/Copy `dest`, MatMul `output`) or its layer_params.o_desc (DirectApplyReduction).
-    holder = getattr(request, "layer_params", request) if field == "out" else request
-    described = getattr(holder, "o_desc" if field == "out" else field, None)
-    if described is not None and hasattr(described, "data_type") and hasattr(described, "layout"):
-        return layout.FLOAT_DTYPES.get(described.data_type or layout.DTYPE_FLOAT32, np.dtype("<f4"))
+    named = request.DESCRIPTOR.fields_by_name.get(field)
+    if named is not None and named.message_type is not None and named.message_type.name == "NDArrayDescriptor":
+        # A filter-less function's result takes the type of the request's descriptor of its name.
+        first = getattr(request, field)
+        first = first[0] if named.is_repeated and len(first) else first
+        dtype = layout.ALL_DTYPES.get(getattr(first, "data_type", 0) or layout.DTYPE_FLOAT32, np.dtype("<f4"))
+        return np.dtype("u1") if dtype == np.dtype(bool) else dtype     # Boolean as 0 / 1 numbers
+    if field == "out" and request.DESCRIPTOR.fields_by_name.get("layer_params") is not None:
+        # DirectApplyReduction's result is laid out as its layer_params.o_desc (issue 12, part A).
+        return layout.FLOAT_DTYPES.get(request.layer_params.o_desc.data_type or layout.DTYPE_FLOAT32, np.dtype("<f4"))
     if field == "out":
         return out_dtype()
     if field == "indices":

@@ -184,7 +184,9 @@ def worked_examples() -> dict:
                 run("DestroyFilter", name, summary, None, created.filter_id)
         except Exception:   # a stale example must not stop the server; the e2e tests catch it
             log.warning("docs example %s failed", name, exc_info=True)
-    for examples in (_resident_examples, _optimizer_examples, _chunked_examples, _filterless_a_examples):
+    from .. import direct      # the filter-less functions (issue 12, part C)
+    for examples in (_resident_examples, _optimizer_examples, _chunked_examples, direct.worked_examples,
+                     _filterless_a_examples):
         try:
             examples(run)
         except Exception:   # as above: the e2e tests catch a stale example

@@ -6,7 +6,6 @@ built on them."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bnns.kernels.errors import InvalidArgumentError
 

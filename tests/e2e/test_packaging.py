@@ -75,7 +75,7 @@ def healthcheck_env(*args, env=None) -> subprocess.CompletedProcess:
                           timeout=60, env={**environ, **(env or {})})
 
 
-def test_healthcheck_speaks_tls_from_the_servers_environment(pki):
+def test_healthcheck_speaks_tls_from_the_servers_environment(pki):   # noqa: F811 (the fixture imported above)
     env = {"BNNS_TLS_CERT": pki["server_cert"], "BNNS_TLS_KEY": pki["server_key"]}
     server = ServerProcess(http=True, env=env)
     try:
@@ -91,7 +91,7 @@ def test_healthcheck_speaks_tls_from_the_servers_environment(pki):
         assert server.stop() == 0
 
 
-def test_healthcheck_presents_a_client_certificate_to_a_mutual_tls_server(pki):
+def test_healthcheck_presents_a_client_certificate_to_a_mutual_tls_server(pki):   # noqa: F811
     env = {"BNNS_TLS_CERT": pki["server_cert"], "BNNS_TLS_KEY": pki["server_key"], "BNNS_TLS_CLIENT_CA": pki["ca"]}
     server = ServerProcess(http=True, env=env)
     try:

@@ -816,6 +816,642 @@ class OptimizerFields(_message.Message):
     clip_gradients_use_norm: float
     def __init__(self, learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., time_step: _Optional[float] = ..., epsilon: _Optional[float] = ..., alpha: _Optional[float] = ..., centered: _Optional[bool] = ..., nesterov: _Optional[bool] = ..., sgd_momentum_variant: _Optional[_Union[_types_pb2.OptimizerSGDMomentumVariant, str]] = ..., gradient_scale: _Optional[float] = ..., regularization_scale: _Optional[float] = ..., regularization_func: _Optional[_Union[_types_pb2.OptimizerRegularizationFunction, str]] = ..., clip_gradients: _Optional[bool] = ..., clip_gradients_min: _Optional[float] = ..., clip_gradients_max: _Optional[float] = ..., clipping_func: _Optional[_Union[_types_pb2.OptimizerClippingFunction, str]] = ..., clip_gradients_max_norm: _Optional[float] = ..., clip_gradients_use_norm: _Optional[float] = ...) -> None: ...
 
+class ClipByValueRequest(_message.Message):
+    __slots__ = ("dest", "src", "min_val", "max_val", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    MIN_VAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_VAL_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.NDArrayDescriptor
+    src: _types_pb2.NDArrayDescriptor
+    min_val: float
+    max_val: float
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, dest: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., src: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., min_val: _Optional[float] = ..., max_val: _Optional[float] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ClipByValueResponse(_message.Message):
+    __slots__ = ("dest",)
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.Buffer
+    def __init__(self, dest: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ClipByNormRequest(_message.Message):
+    __slots__ = ("dest", "src", "max_norm", "axis_flags", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    MAX_NORM_FIELD_NUMBER: _ClassVar[int]
+    AXIS_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.NDArrayDescriptor
+    src: _types_pb2.NDArrayDescriptor
+    max_norm: float
+    axis_flags: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, dest: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., src: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., max_norm: _Optional[float] = ..., axis_flags: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ClipByNormResponse(_message.Message):
+    __slots__ = ("dest",)
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.Buffer
+    def __init__(self, dest: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ClipByGlobalNormRequest(_message.Message):
+    __slots__ = ("dest", "src", "max_norm", "use_norm", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    MAX_NORM_FIELD_NUMBER: _ClassVar[int]
+    USE_NORM_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    dest: _containers.RepeatedCompositeFieldContainer[_types_pb2.NDArrayDescriptor]
+    src: _containers.RepeatedCompositeFieldContainer[_types_pb2.NDArrayDescriptor]
+    max_norm: float
+    use_norm: float
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, dest: _Optional[_Iterable[_Union[_types_pb2.NDArrayDescriptor, _Mapping]]] = ..., src: _Optional[_Iterable[_Union[_types_pb2.NDArrayDescriptor, _Mapping]]] = ..., max_norm: _Optional[float] = ..., use_norm: _Optional[float] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ClipByGlobalNormResponse(_message.Message):
+    __slots__ = ("dest",)
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    dest: _containers.RepeatedCompositeFieldContainer[_types_pb2.Buffer]
+    def __init__(self, dest: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ...) -> None: ...
+
+class ComputeNormRequest(_message.Message):
+    __slots__ = ("dest", "src", "norm_type", "axis_flags", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    NORM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AXIS_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.NDArrayDescriptor
+    src: _types_pb2.NDArrayDescriptor
+    norm_type: _types_pb2.NormType
+    axis_flags: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, dest: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., src: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., norm_type: _Optional[_Union[_types_pb2.NormType, str]] = ..., axis_flags: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ComputeNormResponse(_message.Message):
+    __slots__ = ("dest",)
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.Buffer
+    def __init__(self, dest: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ComputeNormBackwardRequest(_message.Message):
+    __slots__ = ("in_delta", "out", "out_delta", "norm_type", "axis_flags", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    IN_FIELD_NUMBER: _ClassVar[int]
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    NORM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AXIS_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.NDArrayDescriptor
+    out: _types_pb2.NDArrayDescriptor
+    out_delta: _types_pb2.NDArrayDescriptor
+    norm_type: _types_pb2.NormType
+    axis_flags: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., norm_type: _Optional[_Union[_types_pb2.NormType, str]] = ..., axis_flags: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
+
+class ComputeNormBackwardResponse(_message.Message):
+    __slots__ = ("in_delta",)
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyActivationBatchRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_parameters", "batch_size", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.ActivationParameters
+    filter_parameters: _types_pb2.FilterParameters
+    batch_size: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., batch_size: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
+
+class DirectApplyActivationBatchResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyTopKRequest(_message.Message):
+    __slots__ = ("k", "axis", "batch_size", "input", "input_batch_stride", "best_values", "best_indices", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    K_FIELD_NUMBER: _ClassVar[int]
+    AXIS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_BATCH_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    BEST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BEST_INDICES_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    k: int
+    axis: int
+    batch_size: int
+    input: _types_pb2.NDArrayDescriptor
+    input_batch_stride: int
+    best_values: _types_pb2.NDArrayDescriptor
+    best_indices: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, k: _Optional[int] = ..., axis: _Optional[int] = ..., batch_size: _Optional[int] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., input_batch_stride: _Optional[int] = ..., best_values: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., best_indices: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class DirectApplyTopKResponse(_message.Message):
+    __slots__ = ("best_values", "best_indices")
+    BEST_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BEST_INDICES_FIELD_NUMBER: _ClassVar[int]
+    best_values: _types_pb2.Buffer
+    best_indices: _types_pb2.Buffer
+    def __init__(self, best_values: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., best_indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyInTopKRequest(_message.Message):
+    __slots__ = ("k", "axis", "batch_size", "input", "input_batch_stride", "test_indices", "test_indices_batch_stride", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    K_FIELD_NUMBER: _ClassVar[int]
+    AXIS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_BATCH_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    TEST_INDICES_FIELD_NUMBER: _ClassVar[int]
+    TEST_INDICES_BATCH_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    k: int
+    axis: int
+    batch_size: int
+    input: _types_pb2.NDArrayDescriptor
+    input_batch_stride: int
+    test_indices: _types_pb2.NDArrayDescriptor
+    test_indices_batch_stride: int
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, k: _Optional[int] = ..., axis: _Optional[int] = ..., batch_size: _Optional[int] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., input_batch_stride: _Optional[int] = ..., test_indices: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., test_indices_batch_stride: _Optional[int] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class DirectApplyInTopKResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class TileRequest(_message.Message):
+    __slots__ = ("input", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    input: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class TileResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class TileBackwardRequest(_message.Message):
+    __slots__ = ("in_delta", "out_delta", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.NDArrayDescriptor
+    out_delta: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class TileBackwardResponse(_message.Message):
+    __slots__ = ("in_delta",)
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class BandPartRequest(_message.Message):
+    __slots__ = ("num_lower", "num_upper", "input", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    NUM_LOWER_FIELD_NUMBER: _ClassVar[int]
+    NUM_UPPER_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    num_lower: int
+    num_upper: int
+    input: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, num_lower: _Optional[int] = ..., num_upper: _Optional[int] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class BandPartResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ShuffleRequest(_message.Message):
+    __slots__ = ("type", "input", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    type: _types_pb2.ShuffleType
+    input: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, type: _Optional[_Union[_types_pb2.ShuffleType, str]] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ShuffleResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class CompareTensorRequest(_message.Message):
+    __slots__ = ("in0", "in1", "op", "out", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    IN0_FIELD_NUMBER: _ClassVar[int]
+    IN1_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    in0: _types_pb2.NDArrayDescriptor
+    in1: _types_pb2.NDArrayDescriptor
+    op: _types_pb2.RelationalOperator
+    out: _types_pb2.NDArrayDescriptor
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, in0: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., in1: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., op: _Optional[_Union[_types_pb2.RelationalOperator, str]] = ..., out: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class CompareTensorResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class GatherRequest(_message.Message):
+    __slots__ = ("axis", "input", "indices", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    AXIS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    axis: int
+    input: _types_pb2.NDArrayDescriptor
+    indices: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, axis: _Optional[int] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., indices: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class GatherResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ScatterRequest(_message.Message):
+    __slots__ = ("axis", "op", "input", "indices", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    AXIS_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    axis: int
+    op: int
+    input: _types_pb2.NDArrayDescriptor
+    indices: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, axis: _Optional[int] = ..., op: _Optional[int] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., indices: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ScatterResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class GatherNDRequest(_message.Message):
+    __slots__ = ("input", "indices", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    input: _types_pb2.NDArrayDescriptor
+    indices: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., indices: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class GatherNDResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ScatterNDRequest(_message.Message):
+    __slots__ = ("op", "input", "indices", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    OP_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    op: int
+    input: _types_pb2.NDArrayDescriptor
+    indices: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, op: _Optional[int] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., indices: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ScatterNDResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class CreateRandomGeneratorRequest(_message.Message):
+    __slots__ = ("method", "filter_parameters", "lease_seconds")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    method: _types_pb2.RandomGeneratorMethod
+    filter_parameters: _types_pb2.FilterParameters
+    lease_seconds: float
+    def __init__(self, method: _Optional[_Union[_types_pb2.RandomGeneratorMethod, str]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+
+class CreateRandomGeneratorResponse(_message.Message):
+    __slots__ = ("generator_id",)
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    def __init__(self, generator_id: _Optional[str] = ...) -> None: ...
+
+class CreateRandomGeneratorWithSeedRequest(_message.Message):
+    __slots__ = ("method", "seed", "filter_parameters", "lease_seconds")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    method: _types_pb2.RandomGeneratorMethod
+    seed: int
+    filter_parameters: _types_pb2.FilterParameters
+    lease_seconds: float
+    def __init__(self, method: _Optional[_Union[_types_pb2.RandomGeneratorMethod, str]] = ..., seed: _Optional[int] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+
+class CreateRandomGeneratorWithSeedResponse(_message.Message):
+    __slots__ = ("generator_id",)
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    def __init__(self, generator_id: _Optional[str] = ...) -> None: ...
+
+class DestroyRandomGeneratorRequest(_message.Message):
+    __slots__ = ("generator_id",)
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    def __init__(self, generator_id: _Optional[str] = ...) -> None: ...
+
+class DestroyRandomGeneratorResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RandomGeneratorGetStateRequest(_message.Message):
+    __slots__ = ("generator_id",)
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    def __init__(self, generator_id: _Optional[str] = ...) -> None: ...
+
+class RandomGeneratorGetStateResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: bytes
+    def __init__(self, state: _Optional[bytes] = ...) -> None: ...
+
+class RandomGeneratorSetStateRequest(_message.Message):
+    __slots__ = ("generator_id", "state")
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    state: bytes
+    def __init__(self, generator_id: _Optional[str] = ..., state: _Optional[bytes] = ...) -> None: ...
+
+class RandomGeneratorSetStateResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RandomFillUniformFloatRequest(_message.Message):
+    __slots__ = ("generator_id", "desc", "a", "b", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    desc: _types_pb2.NDArrayDescriptor
+    a: float
+    b: float
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, generator_id: _Optional[str] = ..., desc: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., a: _Optional[float] = ..., b: _Optional[float] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class RandomFillUniformFloatResponse(_message.Message):
+    __slots__ = ("desc",)
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    desc: _types_pb2.Buffer
+    def __init__(self, desc: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class RandomFillNormalFloatRequest(_message.Message):
+    __slots__ = ("generator_id", "desc", "mean", "stddev", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STDDEV_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    desc: _types_pb2.NDArrayDescriptor
+    mean: float
+    stddev: float
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, generator_id: _Optional[str] = ..., desc: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class RandomFillNormalFloatResponse(_message.Message):
+    __slots__ = ("desc",)
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    desc: _types_pb2.Buffer
+    def __init__(self, desc: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class RandomFillUniformIntRequest(_message.Message):
+    __slots__ = ("generator_id", "desc", "a", "b", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    GENERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    generator_id: str
+    desc: _types_pb2.NDArrayDescriptor
+    a: int
+    b: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, generator_id: _Optional[str] = ..., desc: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., a: _Optional[int] = ..., b: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class RandomFillUniformIntResponse(_message.Message):
+    __slots__ = ("desc",)
+    DESC_FIELD_NUMBER: _ClassVar[int]
+    desc: _types_pb2.Buffer
+    def __init__(self, desc: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
 class FilterApplyTwoInputBatchRequest(_message.Message):
     __slots__ = ("filter_id", "batch_size", "in_a", "in_b", "out", "outputs")
     class OutputsEntry(_message.Message):

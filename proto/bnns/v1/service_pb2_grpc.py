@@ -184,6 +184,131 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.KeepAliveRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.KeepAliveResponse.FromString,
                 _registered_method=True)
+        self.ClipByValue = channel.unary_unary(
+                '/bnns.v1.BNNSService/ClipByValue',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ClipByValueRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ClipByValueResponse.FromString,
+                _registered_method=True)
+        self.ClipByNorm = channel.unary_unary(
+                '/bnns.v1.BNNSService/ClipByNorm',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ClipByNormRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ClipByNormResponse.FromString,
+                _registered_method=True)
+        self.ClipByGlobalNorm = channel.unary_unary(
+                '/bnns.v1.BNNSService/ClipByGlobalNorm',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ClipByGlobalNormRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ClipByGlobalNormResponse.FromString,
+                _registered_method=True)
+        self.ComputeNorm = channel.unary_unary(
+                '/bnns.v1.BNNSService/ComputeNorm',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ComputeNormRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ComputeNormResponse.FromString,
+                _registered_method=True)
+        self.ComputeNormBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/ComputeNormBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ComputeNormBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ComputeNormBackwardResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyActivationBatch = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyActivationBatch',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyTopK = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyTopK',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyTopKRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyTopKResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyInTopK = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyInTopK',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyInTopKRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyInTopKResponse.FromString,
+                _registered_method=True)
+        self.Tile = channel.unary_unary(
+                '/bnns.v1.BNNSService/Tile',
+                request_serializer=bnns_dot_v1_dot_service__pb2.TileRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.TileResponse.FromString,
+                _registered_method=True)
+        self.TileBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/TileBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.TileBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.TileBackwardResponse.FromString,
+                _registered_method=True)
+        self.BandPart = channel.unary_unary(
+                '/bnns.v1.BNNSService/BandPart',
+                request_serializer=bnns_dot_v1_dot_service__pb2.BandPartRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.BandPartResponse.FromString,
+                _registered_method=True)
+        self.Shuffle = channel.unary_unary(
+                '/bnns.v1.BNNSService/Shuffle',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ShuffleRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ShuffleResponse.FromString,
+                _registered_method=True)
+        self.CompareTensor = channel.unary_unary(
+                '/bnns.v1.BNNSService/CompareTensor',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CompareTensorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CompareTensorResponse.FromString,
+                _registered_method=True)
+        self.Gather = channel.unary_unary(
+                '/bnns.v1.BNNSService/Gather',
+                request_serializer=bnns_dot_v1_dot_service__pb2.GatherRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.GatherResponse.FromString,
+                _registered_method=True)
+        self.Scatter = channel.unary_unary(
+                '/bnns.v1.BNNSService/Scatter',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ScatterRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ScatterResponse.FromString,
+                _registered_method=True)
+        self.GatherND = channel.unary_unary(
+                '/bnns.v1.BNNSService/GatherND',
+                request_serializer=bnns_dot_v1_dot_service__pb2.GatherNDRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.GatherNDResponse.FromString,
+                _registered_method=True)
+        self.ScatterND = channel.unary_unary(
+                '/bnns.v1.BNNSService/ScatterND',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ScatterNDRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ScatterNDResponse.FromString,
+                _registered_method=True)
+        self.CreateRandomGenerator = channel.unary_unary(
+                '/bnns.v1.BNNSService/CreateRandomGenerator',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorResponse.FromString,
+                _registered_method=True)
+        self.CreateRandomGeneratorWithSeed = channel.unary_unary(
+                '/bnns.v1.BNNSService/CreateRandomGeneratorWithSeed',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorWithSeedRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorWithSeedResponse.FromString,
+                _registered_method=True)
+        self.DestroyRandomGenerator = channel.unary_unary(
+                '/bnns.v1.BNNSService/DestroyRandomGenerator',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DestroyRandomGeneratorRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DestroyRandomGeneratorResponse.FromString,
+                _registered_method=True)
+        self.RandomGeneratorGetState = channel.unary_unary(
+                '/bnns.v1.BNNSService/RandomGeneratorGetState',
+                request_serializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorGetStateRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorGetStateResponse.FromString,
+                _registered_method=True)
+        self.RandomGeneratorSetState = channel.unary_unary(
+                '/bnns.v1.BNNSService/RandomGeneratorSetState',
+                request_serializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorSetStateRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorSetStateResponse.FromString,
+                _registered_method=True)
+        self.RandomFillUniformFloat = channel.unary_unary(
+                '/bnns.v1.BNNSService/RandomFillUniformFloat',
+                request_serializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformFloatRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformFloatResponse.FromString,
+                _registered_method=True)
+        self.RandomFillNormalFloat = channel.unary_unary(
+                '/bnns.v1.BNNSService/RandomFillNormalFloat',
+                request_serializer=bnns_dot_v1_dot_service__pb2.RandomFillNormalFloatRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillNormalFloatResponse.FromString,
+                _registered_method=True)
+        self.RandomFillUniformInt = channel.unary_unary(
+                '/bnns.v1.BNNSService/RandomFillUniformInt',
+                request_serializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntResponse.FromString,
+                _registered_method=True)
         self.FilterApplyTwoInputBatch = channel.unary_unary(
                 '/bnns.v1.BNNSService/FilterApplyTwoInputBatch',
                 request_serializer=bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchRequest.SerializeToString,
@@ -455,6 +580,158 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClipByValue(self, request, context):
+        """Part C of issue 12: filter-less BNNS functions, one RPC per entry point (no handle, except
+        the random generators, which are handles of their own: "g-" ids, durable like filters).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClipByNorm(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClipByGlobalNorm(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ComputeNorm(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ComputeNormBackward(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyActivationBatch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyTopK(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyInTopK(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Tile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TileBackward(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BandPart(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Shuffle(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompareTensor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Gather(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Scatter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GatherND(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScatterND(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRandomGenerator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRandomGeneratorWithSeed(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DestroyRandomGenerator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RandomGeneratorGetState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RandomGeneratorSetState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RandomFillUniformFloat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RandomFillNormalFloat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RandomFillUniformInt(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FilterApplyTwoInputBatch(self, request, context):
         """---- issue 12, part A: two-input filters, permute backward, and the filter-less data movement,
         reduction and matrix products.
@@ -686,6 +963,131 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.KeepAlive,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.KeepAliveRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.KeepAliveResponse.SerializeToString,
+            ),
+            'ClipByValue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClipByValue,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ClipByValueRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ClipByValueResponse.SerializeToString,
+            ),
+            'ClipByNorm': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClipByNorm,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ClipByNormRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ClipByNormResponse.SerializeToString,
+            ),
+            'ClipByGlobalNorm': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClipByGlobalNorm,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ClipByGlobalNormRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ClipByGlobalNormResponse.SerializeToString,
+            ),
+            'ComputeNorm': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComputeNorm,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ComputeNormRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ComputeNormResponse.SerializeToString,
+            ),
+            'ComputeNormBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComputeNormBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ComputeNormBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ComputeNormBackwardResponse.SerializeToString,
+            ),
+            'DirectApplyActivationBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyActivationBatch,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchResponse.SerializeToString,
+            ),
+            'DirectApplyTopK': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyTopK,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyTopKRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyTopKResponse.SerializeToString,
+            ),
+            'DirectApplyInTopK': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyInTopK,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyInTopKRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyInTopKResponse.SerializeToString,
+            ),
+            'Tile': grpc.unary_unary_rpc_method_handler(
+                    servicer.Tile,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.TileRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.TileResponse.SerializeToString,
+            ),
+            'TileBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.TileBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.TileBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.TileBackwardResponse.SerializeToString,
+            ),
+            'BandPart': grpc.unary_unary_rpc_method_handler(
+                    servicer.BandPart,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.BandPartRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.BandPartResponse.SerializeToString,
+            ),
+            'Shuffle': grpc.unary_unary_rpc_method_handler(
+                    servicer.Shuffle,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ShuffleRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ShuffleResponse.SerializeToString,
+            ),
+            'CompareTensor': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareTensor,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CompareTensorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CompareTensorResponse.SerializeToString,
+            ),
+            'Gather': grpc.unary_unary_rpc_method_handler(
+                    servicer.Gather,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.GatherRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.GatherResponse.SerializeToString,
+            ),
+            'Scatter': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scatter,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ScatterRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ScatterResponse.SerializeToString,
+            ),
+            'GatherND': grpc.unary_unary_rpc_method_handler(
+                    servicer.GatherND,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.GatherNDRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.GatherNDResponse.SerializeToString,
+            ),
+            'ScatterND': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScatterND,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ScatterNDRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ScatterNDResponse.SerializeToString,
+            ),
+            'CreateRandomGenerator': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRandomGenerator,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorResponse.SerializeToString,
+            ),
+            'CreateRandomGeneratorWithSeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRandomGeneratorWithSeed,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorWithSeedRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorWithSeedResponse.SerializeToString,
+            ),
+            'DestroyRandomGenerator': grpc.unary_unary_rpc_method_handler(
+                    servicer.DestroyRandomGenerator,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DestroyRandomGeneratorRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DestroyRandomGeneratorResponse.SerializeToString,
+            ),
+            'RandomGeneratorGetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.RandomGeneratorGetState,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorGetStateRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorGetStateResponse.SerializeToString,
+            ),
+            'RandomGeneratorSetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.RandomGeneratorSetState,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorSetStateRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.RandomGeneratorSetStateResponse.SerializeToString,
+            ),
+            'RandomFillUniformFloat': grpc.unary_unary_rpc_method_handler(
+                    servicer.RandomFillUniformFloat,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformFloatRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformFloatResponse.SerializeToString,
+            ),
+            'RandomFillNormalFloat': grpc.unary_unary_rpc_method_handler(
+                    servicer.RandomFillNormalFloat,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillNormalFloatRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.RandomFillNormalFloatResponse.SerializeToString,
+            ),
+            'RandomFillUniformInt': grpc.unary_unary_rpc_method_handler(
+                    servicer.RandomFillUniformInt,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.RandomFillUniformIntResponse.SerializeToString,
             ),
             'FilterApplyTwoInputBatch': grpc.unary_unary_rpc_method_handler(
                     servicer.FilterApplyTwoInputBatch,
@@ -1553,6 +1955,681 @@ class BNNSService:
             '/bnns.v1.BNNSService/KeepAlive',
             bnns_dot_v1_dot_service__pb2.KeepAliveRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.KeepAliveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClipByValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ClipByValue',
+            bnns_dot_v1_dot_service__pb2.ClipByValueRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ClipByValueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClipByNorm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ClipByNorm',
+            bnns_dot_v1_dot_service__pb2.ClipByNormRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ClipByNormResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClipByGlobalNorm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ClipByGlobalNorm',
+            bnns_dot_v1_dot_service__pb2.ClipByGlobalNormRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ClipByGlobalNormResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComputeNorm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ComputeNorm',
+            bnns_dot_v1_dot_service__pb2.ComputeNormRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ComputeNormResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComputeNormBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ComputeNormBackward',
+            bnns_dot_v1_dot_service__pb2.ComputeNormBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ComputeNormBackwardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyActivationBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyActivationBatch',
+            bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyActivationBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyTopK(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyTopK',
+            bnns_dot_v1_dot_service__pb2.DirectApplyTopKRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyTopKResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyInTopK(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyInTopK',
+            bnns_dot_v1_dot_service__pb2.DirectApplyInTopKRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyInTopKResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Tile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Tile',
+            bnns_dot_v1_dot_service__pb2.TileRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.TileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TileBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/TileBackward',
+            bnns_dot_v1_dot_service__pb2.TileBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.TileBackwardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BandPart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/BandPart',
+            bnns_dot_v1_dot_service__pb2.BandPartRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.BandPartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Shuffle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Shuffle',
+            bnns_dot_v1_dot_service__pb2.ShuffleRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ShuffleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareTensor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CompareTensor',
+            bnns_dot_v1_dot_service__pb2.CompareTensorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CompareTensorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Gather(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Gather',
+            bnns_dot_v1_dot_service__pb2.GatherRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.GatherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scatter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Scatter',
+            bnns_dot_v1_dot_service__pb2.ScatterRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ScatterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GatherND(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/GatherND',
+            bnns_dot_v1_dot_service__pb2.GatherNDRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.GatherNDResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScatterND(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ScatterND',
+            bnns_dot_v1_dot_service__pb2.ScatterNDRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ScatterNDResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRandomGenerator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CreateRandomGenerator',
+            bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRandomGeneratorWithSeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CreateRandomGeneratorWithSeed',
+            bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorWithSeedRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CreateRandomGeneratorWithSeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DestroyRandomGenerator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DestroyRandomGenerator',
+            bnns_dot_v1_dot_service__pb2.DestroyRandomGeneratorRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DestroyRandomGeneratorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RandomGeneratorGetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/RandomGeneratorGetState',
+            bnns_dot_v1_dot_service__pb2.RandomGeneratorGetStateRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.RandomGeneratorGetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RandomGeneratorSetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/RandomGeneratorSetState',
+            bnns_dot_v1_dot_service__pb2.RandomGeneratorSetStateRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.RandomGeneratorSetStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RandomFillUniformFloat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/RandomFillUniformFloat',
+            bnns_dot_v1_dot_service__pb2.RandomFillUniformFloatRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.RandomFillUniformFloatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RandomFillNormalFloat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/RandomFillNormalFloat',
+            bnns_dot_v1_dot_service__pb2.RandomFillNormalFloatRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.RandomFillNormalFloatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RandomFillUniformInt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/RandomFillUniformInt',
+            bnns_dot_v1_dot_service__pb2.RandomFillUniformIntRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.RandomFillUniformIntResponse.FromString,
             options,
             channel_credentials,
             insecure,

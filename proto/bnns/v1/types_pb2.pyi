@@ -247,6 +247,37 @@ class OptimizerSGDMomentumVariant(int, metaclass=_enum_type_wrapper.EnumTypeWrap
     SGD_MOMENTUM_VARIANT_1: _ClassVar[OptimizerSGDMomentumVariant]
     SGD_MOMENTUM_VARIANT_2: _ClassVar[OptimizerSGDMomentumVariant]
 
+class NormType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NORM_TYPE_UNSPECIFIED: _ClassVar[NormType]
+    NORM_TYPE_L2: _ClassVar[NormType]
+
+class RelationalOperator(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RELATIONAL_OPERATOR_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LESS: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LESS_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_GREATER: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_GREATER_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_NOT_EQUAL: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_AND: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_OR: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_NOT: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_NAND: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_NOR: _ClassVar[RelationalOperator]
+    RELATIONAL_OPERATOR_LOGICAL_XOR: _ClassVar[RelationalOperator]
+
+class ShuffleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SHUFFLE_TYPE_PIXEL_SHUFFLE_NCHW: _ClassVar[ShuffleType]
+    SHUFFLE_TYPE_PIXEL_UNSHUFFLE_NCHW: _ClassVar[ShuffleType]
+    SHUFFLE_TYPE_DEPTH_TO_SPACE_NCHW: _ClassVar[ShuffleType]
+    SHUFFLE_TYPE_SPACE_TO_DEPTH_NCHW: _ClassVar[ShuffleType]
+
+class RandomGeneratorMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RANDOM_GENERATOR_METHOD_AES_CTR: _ClassVar[RandomGeneratorMethod]
+
 class PaddingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PADDING_MODE_CONSTANT: _ClassVar[PaddingMode]
@@ -482,6 +513,25 @@ OPTIMIZER_CLIPPING_BY_GLOBAL_NORM: OptimizerClippingFunction
 SGD_MOMENTUM_VARIANT_0: OptimizerSGDMomentumVariant
 SGD_MOMENTUM_VARIANT_1: OptimizerSGDMomentumVariant
 SGD_MOMENTUM_VARIANT_2: OptimizerSGDMomentumVariant
+NORM_TYPE_UNSPECIFIED: NormType
+NORM_TYPE_L2: NormType
+RELATIONAL_OPERATOR_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_LESS: RelationalOperator
+RELATIONAL_OPERATOR_LESS_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_GREATER: RelationalOperator
+RELATIONAL_OPERATOR_GREATER_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_NOT_EQUAL: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_AND: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_OR: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_NOT: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_NAND: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_NOR: RelationalOperator
+RELATIONAL_OPERATOR_LOGICAL_XOR: RelationalOperator
+SHUFFLE_TYPE_PIXEL_SHUFFLE_NCHW: ShuffleType
+SHUFFLE_TYPE_PIXEL_UNSHUFFLE_NCHW: ShuffleType
+SHUFFLE_TYPE_DEPTH_TO_SPACE_NCHW: ShuffleType
+SHUFFLE_TYPE_SPACE_TO_DEPTH_NCHW: ShuffleType
+RANDOM_GENERATOR_METHOD_AES_CTR: RandomGeneratorMethod
 PADDING_MODE_CONSTANT: PaddingMode
 PADDING_MODE_REFLECT: PaddingMode
 PADDING_MODE_SYMMETRIC: PaddingMode
@@ -549,13 +599,15 @@ class SharedMemorySlice(_message.Message):
     def __init__(self, region: _Optional[str] = ..., offset: _Optional[int] = ..., byte_size: _Optional[int] = ...) -> None: ...
 
 class NDArrayDescriptor(_message.Message):
-    __slots__ = ("flags", "layout", "size", "stride", "data", "data_type", "data_scale", "data_bias")
+    __slots__ = ("flags", "layout", "size", "stride", "data", "data_type", "table_data", "table_data_type", "data_scale", "data_bias")
     FLAGS_FIELD_NUMBER: _ClassVar[int]
     LAYOUT_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     STRIDE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TABLE_DATA_FIELD_NUMBER: _ClassVar[int]
+    TABLE_DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
     DATA_SCALE_FIELD_NUMBER: _ClassVar[int]
     DATA_BIAS_FIELD_NUMBER: _ClassVar[int]
     flags: NDArrayFlags
@@ -564,19 +616,33 @@ class NDArrayDescriptor(_message.Message):
     stride: _containers.RepeatedScalarFieldContainer[int]
     data: Buffer
     data_type: DataType
+    table_data: Buffer
+    table_data_type: DataType
     data_scale: float
     data_bias: float
-    def __init__(self, flags: _Optional[_Union[NDArrayFlags, str]] = ..., layout: _Optional[_Union[DataLayout, str]] = ..., size: _Optional[_Iterable[int]] = ..., stride: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[Buffer, _Mapping]] = ..., data_type: _Optional[_Union[DataType, str]] = ..., data_scale: _Optional[float] = ..., data_bias: _Optional[float] = ...) -> None: ...
+    def __init__(self, flags: _Optional[_Union[NDArrayFlags, str]] = ..., layout: _Optional[_Union[DataLayout, str]] = ..., size: _Optional[_Iterable[int]] = ..., stride: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[Buffer, _Mapping]] = ..., data_type: _Optional[_Union[DataType, str]] = ..., table_data: _Optional[_Union[Buffer, _Mapping]] = ..., table_data_type: _Optional[_Union[DataType, str]] = ..., data_scale: _Optional[float] = ..., data_bias: _Optional[float] = ...) -> None: ...
 
 class Activation(_message.Message):
-    __slots__ = ("function", "alpha", "beta")
+    __slots__ = ("function", "alpha", "beta", "iscale", "ioffset", "ishift", "iscale_per_channel", "ioffset_per_channel", "ishift_per_channel")
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
     BETA_FIELD_NUMBER: _ClassVar[int]
+    ISCALE_FIELD_NUMBER: _ClassVar[int]
+    IOFFSET_FIELD_NUMBER: _ClassVar[int]
+    ISHIFT_FIELD_NUMBER: _ClassVar[int]
+    ISCALE_PER_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    IOFFSET_PER_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ISHIFT_PER_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     function: ActivationFunction
     alpha: float
     beta: float
-    def __init__(self, function: _Optional[_Union[ActivationFunction, str]] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ...) -> None: ...
+    iscale: int
+    ioffset: int
+    ishift: int
+    iscale_per_channel: _containers.RepeatedScalarFieldContainer[int]
+    ioffset_per_channel: _containers.RepeatedScalarFieldContainer[int]
+    ishift_per_channel: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, function: _Optional[_Union[ActivationFunction, str]] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., iscale: _Optional[int] = ..., ioffset: _Optional[int] = ..., ishift: _Optional[int] = ..., iscale_per_channel: _Optional[_Iterable[int]] = ..., ioffset_per_channel: _Optional[_Iterable[int]] = ..., ishift_per_channel: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class FilterParameters(_message.Message):
     __slots__ = ("flags", "n_threads")
