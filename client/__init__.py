@@ -76,6 +76,27 @@ BNNS.LossFunction = _LossFunction
 BNNS.LossReduction = _LossReduction
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+
+# Issue 12, part A: two-input and shape layers, data movement and matrix products.
+from .shape import (BNNSCopy, BNNSCropResize, BNNSCropResizeBackward, BNNSDirectApplyReduction,
+                    BNNSLayerParametersCropResize, BNNSFilterCreateLayerGram, BNNSFilterCreateLayerPadding,
+                    BNNSFilterCreateLayerPermute, BNNSFilterCreateLayerReduction, BNNSFilterCreateLayerResize,
+                    BNNSLayerParametersGram, BNNSLayerParametersPadding, BNNSLayerParametersPermute,
+                    BNNSLayerParametersReduction, BNNSLayerParametersResize, BNNSPermuteFilterApplyBackwardBatch,
+                    BNNSTranspose)
+from .matmul import (BNNSDirectApplyBroadcastMatMul, BNNSFilterApplyBackwardTwoInputBatch, BNNSFilterApplyTwoInput,
+                     BNNSFilterApplyTwoInputBatch, BNNSFilterCreateLayerBroadcastMatMul,
+                     BNNSFilterCreateLayerTensorContraction, BNNSLayerParametersBroadcastMatMul,
+                     BNNSLayerParametersTensorContraction, BNNSMatMul, BNNSMatMulWorkspaceSize)
+from . import matmul as _matmul, shape as _shape
+for _name in ("PermuteLayer", "PaddingLayer", "ResizeLayer", "ReductionLayer", "GramLayer", "CropResizeLayer"):
+    setattr(BNNS, _name, getattr(_shape, _name))
+for _name in ("BinaryLayer", "BroadcastMatrixMultiplyLayer", "TensorContractionLayer"):
+    setattr(BNNS, _name, getattr(_matmul, _name))
+BNNS.InterpolationMethod = _shape._InterpolationMethod
+BNNS.PaddingMode = _shape._PaddingMode
+BNNS.ReductionFunction = _shape._ReductionFunction
+BNNS.apply_matrix_multiplication = staticmethod(_matmul.apply_matrix_multiplication)
 # Issue 12, part C: the filter-less functions (C style) and their Swift statics on BNNS.
 from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSClipByValue, BNNSCompareTensor,
                      BNNSComputeNorm, BNNSComputeNormBackward, BNNSCreateRandomGenerator,

@@ -217,6 +217,21 @@ class Layer:
         return buffer_of(desc, name, required=True)
 
 
+class UnaryLayer(Layer):
+    """BNNS.UnaryLayer: a one-input filter's apply(batchSize:input:output:) and
+    applyBackward(batchSize:input:output:outputGradient:generatingInputGradient:), on the generic
+    BNNSFilterApplyBatch / BNNSFilterApplyBackwardBatch."""
+
+    def apply(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor) -> None:
+        api.apply_batch(self.filter, batch_size, self._data(input, "input"), 0, self._data(output, "output"), 0)
+
+    def apply_backward(self, batch_size: int, input: Optional[BNNSNDArrayDescriptor], output: BNNSNDArrayDescriptor,
+                       output_gradient: BNNSNDArrayDescriptor,
+                       generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:
+        api.apply_backward_batch(self.filter, batch_size, buffer_of(input, "input"), 0, generating_input_gradient, 0,
+                                 buffer_of(output, "output"), 0, read_only(output_gradient), 0, None, None)
+
+
 class ConvolutionLayer(Layer):
     """BNNS.ConvolutionLayer(type:input:weights:output:bias:padding:activation:groupCount:stride:
     dilationStride:filterParameters:)."""
@@ -273,6 +288,7 @@ class BNNS:
     ConvolutionType = _ConvolutionType
     LearningPhase = _LearningPhase
     Layer = Layer
+    UnaryLayer = UnaryLayer
     ConvolutionLayer = ConvolutionLayer
     FullyConnectedLayer = FullyConnectedLayer
     Error = BNNSError

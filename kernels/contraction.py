@@ -62,15 +62,15 @@ from .layout import Descriptor
 
 # ============================================================================ kernels
 def matmul(a: np.ndarray, b: np.ndarray, *, alpha: float = 1.0, trans_a: bool = False,
-           trans_b: bool = False) -> np.ndarray:
+           trans_b: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
     """alpha * op(a) @ op(b) with NumPy broadcasting of the leading axes.
 
     a : (..., M, K), or (..., K, M) with trans_a;  b : (..., K, P), or (..., P, K) with trans_b.
-    Returns (..., M, P).
+    Returns (..., M, P), written into ``out`` when given (of that shape and dtype).
     """
     a_op = np.swapaxes(a, -1, -2) if trans_a else a
     b_op = np.swapaxes(b, -1, -2) if trans_b else b
-    y = np.matmul(a_op, b_op)
+    y = _product(a_op, b_op, out)
     if alpha != 1.0:
         y *= y.dtype.type(alpha)
     return y
@@ -85,22 +85,28 @@ def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.
     """
     c = d_out * d_out.dtype.type(alpha) if alpha != 1.0 else d_out
     d_a = d_b = None
+    # Each gradient is computed in its operand's own orientation (dL/da = (dL/dop(a))^T when
+    # transposed, i.e. op(b) c^T), so no transposed copy is made afterwards.
     if a_grad:
         b_op = np.swapaxes(b, -1, -2) if trans_b else b
-        g = np.matmul(c, np.swapaxes(b_op, -1, -2))             # dL/dop(a): (..., M, K)
-        g = _sum_to(g, a.shape[:-2] + ((a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]))
-        d_a = np.swapaxes(g, -1, -2) if trans_a else g
+        if trans_a:
+            g = _product(b_op, np.swapaxes(c, -1, -2))          # (..., K, M)
+        else:
+            g = _product(c, np.swapaxes(b_op, -1, -2))          # (..., M, K)
+        d_a = _sum_to(g, a.shape)
     if b_grad:
         a_op = np.swapaxes(a, -1, -2) if trans_a else a
-        target = b.shape[:-2] + ((b.shape[-1], b.shape[-2]) if trans_b else b.shape[-2:])
         if math.prod(b.shape[:-2]) == 1 and a_op.shape[:-2] == c.shape[:-2]:
             # b is shared by every matrix (weights): one GEMM over the stacked rows, no
             # per-matrix partial products to sum afterwards.
             k, cols = a_op.shape[-1], c.shape[-1]
-            g = (a_op.reshape(-1, k).T @ c.reshape(-1, cols)).reshape(target)
+            rows_a, rows_c = a_op.reshape(-1, k), c.reshape(-1, cols)
+            g = (rows_c.T @ rows_a if trans_b else rows_a.T @ rows_c).reshape(b.shape)
+        elif trans_b:
+            g = _sum_to(_product(np.swapaxes(c, -1, -2), a_op), b.shape)    # (..., P, K)
         else:
-            g = _sum_to(np.matmul(np.swapaxes(a_op, -1, -2), c), target)   # dL/dop(b): (..., K, P)
-        d_b = np.swapaxes(g, -1, -2) if trans_b else g
+            g = _sum_to(_product(np.swapaxes(a_op, -1, -2), c), b.shape)    # (..., K, P)
+        d_b = g
     return (None if d_a is None else np.ascontiguousarray(d_a),
             None if d_b is None else np.ascontiguousarray(d_b))
 
@@ -163,6 +169,29 @@ class _TwoInputFilter:
     def parameters(self) -> dict:
         """{"a" or "b": live float32 weights} for the operands that are weights."""
         return dict(self._weights)
+
+    @property
+    def per_sample(self) -> tuple:
+        """(A, B): whether each operand is a per-sample input of apply (False: weights, or not read)."""
+        return tuple(k < len(self._names) and self._names[k] not in self._weights for k in range(2))
+
+    @property
+    def single_operand(self) -> int:
+        """0 (A) or 1 (B): the one per-sample operand, for BNNSFilterApply[Backward]Batch."""
+        sample = [k for k, s in enumerate(self.per_sample) if s]
+        require(len(sample) == 1, f"this {self.kind} filter takes two per-sample inputs: use "
+                                  "BNNSFilterApplyTwoInputBatch / BNNSFilterApplyBackwardTwoInputBatch")
+        return sample[0]
+
+    @property
+    def input_desc(self) -> Descriptor:
+        """The one per-sample operand's descriptor (see single_operand)."""
+        return (self.params.iA_desc, self.params.iB_desc)[self.single_operand]
+
+    @property
+    def weights_operand(self) -> Optional[str]:
+        """"a" or "b", the operand held as weights (its gradient is BNNS's weights_delta), or None."""
+        return next(iter(self._weights), None)
 
     def _operands(self, inputs, name, *, needed=None, batch_size=None):
         """Sample operands (N, *shape) and weights (shape) in one dtype; None where allowed."""
@@ -262,6 +291,10 @@ class BroadcastMatMulFilter(_TwoInputFilter):
         Returns (N, *o_desc.shape); written into ``out`` when given (needed when beta != 0)."""
         a, b, n = self._pair(a, b, "apply")
         a, b = self._align(a, b, n)
+        shape = (n,) + self._out_shape
+        if (self._beta == 0.0 and isinstance(out, np.ndarray) and out.shape == shape and out.dtype == a.dtype
+                and out.flags.writeable):   # the product written where the caller wants it
+            return matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB, out=out)
         y = matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB)
         return self._accumulate(y, out, n)
 
@@ -612,6 +645,28 @@ class GramFilter:
 
 
 # ============================================================================ private
+def _product(x: np.ndarray, y: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """np.matmul(x, y) (into ``out`` when given), as one GEMM when one side is a single matrix
+    shared by every batch item (NumPy's stacked matmul of a broadcast operand runs far below BLAS
+    speed): the stacked side's matrices are laid side by side."""
+    if x.ndim <= 2 and y.ndim <= 2:
+        return np.matmul(x, y, out=out)
+    lead = tuple(np.broadcast_shapes(x.shape[:-2], y.shape[:-2]))
+    m, k, p = x.shape[-2], x.shape[-1], y.shape[-1]
+    if math.prod(y.shape[:-2]) == 1 and x.shape[:-2] == lead:              # X (..., M, K) @ W (K, P)
+        flat_out = out.reshape(-1, p) if out is not None and out.flags.c_contiguous else None
+        z = np.matmul(x.reshape(-1, k), y.reshape(k, p), out=flat_out).reshape(lead + (m, p))
+    elif math.prod(x.shape[:-2]) == 1 and y.shape[:-2] == lead:            # W (M, K) @ Y (..., K, P)
+        stacked = np.swapaxes(y, -1, -2).reshape(-1, k) @ x.reshape(m, k).T  # (... * P, M)
+        z = np.swapaxes(stacked.reshape(lead + (p, m)), -1, -2)
+    else:
+        return np.matmul(x, y, out=out)
+    if out is not None and not np.shares_memory(z, out):
+        out[...] = z
+        return out
+    return z if out is None else out
+
+
 def _sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum g down to ``shape`` (same rank, or fewer leading axes): NumPy broadcasting undone."""
     extra = g.ndim - len(shape)

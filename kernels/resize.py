@@ -47,22 +47,30 @@ METHOD_NAMES = {NEAREST: "Nearest", LINEAR: "Linear"}
 def interpolation_matrix(size_in: int, size_out: int, method: int, align_corners: bool) -> np.ndarray:
     """(size_out, size_in) float64 weights: y = M @ x along one dimension."""
     o = np.arange(size_out, dtype=np.float64)
-    m = np.zeros((size_out, size_in))
     if align_corners:
         s = o * ((size_in - 1) / (size_out - 1)) if size_out > 1 else np.zeros(size_out)
     elif method == LINEAR:
         s = np.maximum((o + 0.5) * (size_in / size_out) - 0.5, 0.0)
     else:
         s = o * (size_in / size_out)
+    return sampling_matrix(s, size_in, method, round_nearest=align_corners)
+
+
+def sampling_matrix(s: np.ndarray, size_in: int, method: int, round_nearest: bool = True) -> np.ndarray:
+    """(len(s), size_in) float64 weights sampling x at source coordinates ``s`` (in [0, size_in - 1]):
+    Nearest takes x[round(s)] (x[floor(s)] without ``round_nearest``), Linear interpolates
+    between x[floor(s)] and x[floor(s) + 1]."""
+    m = np.zeros((s.size, size_in))
+    rows = np.arange(s.size)
     if method == NEAREST:
-        src = np.floor(s + 0.5) if align_corners else np.floor(s)
-        m[np.arange(size_out), np.minimum(src.astype(int), size_in - 1)] = 1.0
+        src = np.floor(s + 0.5) if round_nearest else np.floor(s)
+        m[rows, np.clip(src.astype(int), 0, size_in - 1)] = 1.0
         return m
-    lo = np.minimum(np.floor(s).astype(int), size_in - 1)
+    lo = np.clip(np.floor(s).astype(int), 0, size_in - 1)
     hi = np.minimum(lo + 1, size_in - 1)
     t = s - lo
-    np.add.at(m, (np.arange(size_out), lo), 1 - t)
-    np.add.at(m, (np.arange(size_out), hi), t)
+    np.add.at(m, (rows, lo), 1 - t)
+    np.add.at(m, (rows, hi), t)
     return m
 
 
@@ -150,3 +158,124 @@ class ResizeFilter:
             return None, None, None
         g = resize_backward(cm.to_dims(d_out, self.params.o_desc), self._matrices)
         return cm.from_dims(g, self.params.i_desc), None, None
+
+
+# ------------------------------------------------------------------------------ crop and resize
+# BNNSCropResize / BNNSCropResizeBackward (bnns.md 4): each region of interest of an image, resized
+# to the output's spatial size with the sampling matrices above. Conventions chosen where Apple's
+# documentation is silent (README "Conventions"): TensorFlow's crop_and_resize, with Core ML's
+# sampling modes.
+(SAMPLING_DEFAULT, SAMPLING_ALIGN_CORNERS, SAMPLING_UNALIGN_CORNERS, SAMPLING_STRICT_ALIGN_CORNERS,
+ SAMPLING_OFFSET_CORNERS) = range(5)                                     # BNNSLinearSamplingMode
+CORNERS_HEIGHT_FIRST, CORNERS_WIDTH_FIRST, CENTER_SIZE_HEIGHT_FIRST, CENTER_SIZE_WIDTH_FIRST = range(4)
+SAMPLING_NAMES = {SAMPLING_DEFAULT: "Default", SAMPLING_ALIGN_CORNERS: "AlignCorners",
+                  SAMPLING_UNALIGN_CORNERS: "UnalignCorners", SAMPLING_STRICT_ALIGN_CORNERS: "StrictAlignCorners",
+                  SAMPLING_OFFSET_CORNERS: "OffsetCorners"}
+BOX_NAMES = {CORNERS_HEIGHT_FIRST: "CornersHeightFirst", CORNERS_WIDTH_FIRST: "CornersWidthFirst",
+             CENTER_SIZE_HEIGHT_FIRST: "CenterSizeHeightFirst", CENTER_SIZE_WIDTH_FIRST: "CenterSizeWidthFirst"}
+
+
+@dataclasses.dataclass(frozen=True)
+class CropResizeParams:
+    """BNNSLayerParametersCropResize: normalized_coordinates, spatial_scale, extrapolation_value,
+    sampling_mode, box_coordinate_mode, method."""
+
+    normalized_coordinates: bool = False
+    spatial_scale: float = 1.0
+    extrapolation_value: float = 0.0
+    sampling_mode: int = SAMPLING_DEFAULT
+    box_coordinate_mode: int = CORNERS_HEIGHT_FIRST
+    method: int = LINEAR
+
+
+def crop_positions(start: float, end: float, count: int, mode: int) -> np.ndarray:
+    """Source coordinates of ``count`` samples of the box edge [start, end] (pixel units).
+
+    Default / AlignCorners: start + o (end - start) / (count - 1), the middle when count is 1
+    (TensorFlow); StrictAlignCorners: the same, but start when count is 1; UnalignCorners:
+    start + (o + 0.5) (end - start) / count - 0.5 (half-pixel centres); OffsetCorners:
+    start + (o + 0.5) (end - start) / count (ROI Align's bin centres)."""
+    o = np.arange(count, dtype=np.float64)
+    if mode in (SAMPLING_DEFAULT, SAMPLING_ALIGN_CORNERS, SAMPLING_STRICT_ALIGN_CORNERS):
+        if count == 1:
+            return np.array([start if mode == SAMPLING_STRICT_ALIGN_CORNERS else (start + end) / 2])
+        return start + o * (end - start) / (count - 1)
+    if mode == SAMPLING_UNALIGN_CORNERS:
+        return start + (o + 0.5) * (end - start) / count - 0.5
+    return start + (o + 0.5) * (end - start) / count
+
+
+class CropResize:
+    """Crops and resizes boxes of images: x (N, C, H, W), roi (B, 5) rows [image index, 4 box
+    coordinates] (or (B, 4): image 0) -> y (B, C, crop_h, crop_w). Samples outside the image
+    ([0, H - 1] x [0, W - 1]) take extrapolation_value (and send no gradient)."""
+
+    def __init__(self, params: CropResizeParams):
+        self.params = p = params
+        require(p.method in METHOD_NAMES, f"method {p.method} is not a BNNSInterpolationMethod (Nearest 0, Linear 1)")
+        require(p.sampling_mode in SAMPLING_NAMES, f"sampling_mode {p.sampling_mode} is not a BNNSLinearSamplingMode "
+                f"(0..4)")
+        require(p.box_coordinate_mode in BOX_NAMES, f"box_coordinate_mode {p.box_coordinate_mode} is not a "
+                f"BNNSBoxCoordinateMode (0..3)")
+        self.spatial_scale = cm.as_real(p.spatial_scale, "spatial_scale")
+        self.extrapolation_value = cm.as_real(p.extrapolation_value, "extrapolation_value")
+
+    def _boxes(self, roi: np.ndarray, n: int, h: int, w: int) -> list:
+        """[(image index, (y0, y1), (x0, x1))] in pixel units, per box."""
+        require(roi.ndim == 2 and roi.shape[1] in (4, 5),
+                f"roi has shape {roi.shape}; expected (boxes, 5) rows [image index, 4 coordinates] or (boxes, 4)")
+        require(bool(np.all(np.isfinite(roi))), "roi contains NaN or infinite values")
+        boxes = []
+        for k, row in enumerate(roi.astype(np.float64)):
+            index = 0.0 if roi.shape[1] == 4 else row[0]
+            require(index == int(index) and 0 <= index < n,
+                    f"roi[{k}] names image {index:g}; the input has {n} image(s)")
+            a, b, c, d = row[-4:] * self.spatial_scale
+            mode = self.params.box_coordinate_mode
+            if mode in (CORNERS_WIDTH_FIRST, CENTER_SIZE_WIDTH_FIRST):
+                a, b, c, d = b, a, d, c                          # now height first
+            if mode in (CENTER_SIZE_HEIGHT_FIRST, CENTER_SIZE_WIDTH_FIRST):
+                (y0, y1), (x0, x1) = (a - c / 2, a + c / 2), (b - d / 2, b + d / 2)
+            else:
+                (y0, y1), (x0, x1) = (a, c), (b, d)
+            if self.params.normalized_coordinates:
+                y0, y1, x0, x1 = y0 * (h - 1), y1 * (h - 1), x0 * (w - 1), x1 * (w - 1)
+            boxes.append((int(index), (y0, y1), (x0, x1)))
+        return boxes
+
+    def _sampling(self, edge: tuple, count: int, size: int):
+        """(the (count, size) sampling matrix, the mask of samples inside the image)."""
+        s = crop_positions(edge[0], edge[1], count, self.params.sampling_mode)
+        inside = (s >= 0) & (s <= size - 1)
+        m = sampling_matrix(np.clip(s, 0, size - 1), size, self.params.method)
+        return m * inside[:, None], inside
+
+    def _plans(self, roi, shape, out_hw):
+        n, _, h, w = shape
+        return [(index, *self._sampling(ys, out_hw[0], h), *self._sampling(xs, out_hw[1], w))
+                for index, ys, xs in self._boxes(np.asarray(roi), n, h, w)]
+
+    def apply(self, x: np.ndarray, roi: np.ndarray, out_hw: tuple) -> np.ndarray:
+        """x (N, C, H, W), roi (B, 5 | 4) -> (B, C, *out_hw)."""
+        x = cm.as_float(x)
+        require(x.ndim == 4, f"input has shape {x.shape}; expected (N, C, H, W)")
+        plans = self._plans(roi, x.shape, out_hw)
+        y = np.empty((len(plans), x.shape[1]) + tuple(out_hw), dtype=x.dtype)
+        for b, (index, my, inside_y, mx, inside_x) in enumerate(plans):
+            y[b] = (my.astype(x.dtype) @ x[index]) @ mx.T.astype(x.dtype)
+            if self.extrapolation_value:
+                outside = ~(inside_y[:, None] & inside_x[None, :])
+                y[b][:, outside] = self.extrapolation_value
+        return y
+
+    def apply_backward(self, roi: np.ndarray, d_out: np.ndarray, in_shape: tuple) -> np.ndarray:
+        """dL/dx (N, C, H, W) from d_out (B, C, crop_h, crop_w): each box's gradient sent back
+        through its sampling matrices (the adjoint), summed where boxes overlap."""
+        d_out = cm.as_float(d_out)
+        require(d_out.ndim == 4, f"out_delta has shape {d_out.shape}; expected (boxes, C, crop_h, crop_w)")
+        plans = self._plans(roi, in_shape, d_out.shape[2:])
+        require(len(plans) == d_out.shape[0], f"out_delta has {d_out.shape[0]} boxes; roi has {len(plans)}")
+        dx = np.zeros(in_shape, dtype=d_out.dtype)
+        for b, (index, my, _, mx, _) in enumerate(plans):
+            dx[index] += (my.T.astype(d_out.dtype) @ d_out[b]) @ mx.astype(d_out.dtype)
+        return dx

@@ -24,6 +24,7 @@ from typing import Optional
 import numpy as np
 
 from bnns.kernels import arithmetic, layout, optimizer, parallel, pooling
+from bnns.kernels import contraction, permute, reduction, resize
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
                                  ResourceExhaustedError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
@@ -193,6 +194,8 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
     def _footprint(self, rpc: str, request, tenant: str) -> int:
         """The memory a call may allocate, from validated parameters, checked against
         max_call_bytes before anything is allocated."""
+        if rpc in _DIRECT_DESCRIPTORS:
+            return self._direct_footprint(rpc, request)
         n = getattr(request, "batch_size", None)
         filter_id = getattr(request, "filter_id", "")
         if n is None or not filter_id:
@@ -825,6 +828,193 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 inputs.append(io.batch_of(buf, f"in[{k}]", desc, batch_size, f"in[{k}]"))
         return inputs
 
+    # ------------------------------------------------ issue 12, part A: two-input filters, permute
+    def filter_apply_two_input_batch(self, request: pb.FilterApplyTwoInputBatchRequest,
+                                     io: CallIO) -> pb.FilterApplyTwoInputBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, "FilterApplyTwoInputBatch")
+        f, n = entry.filter, int(request.batch_size)
+        a, b = self._two_inputs(request, f, n, io, needed=f.per_sample)
+        previous = None
+        if f.params.beta:        # beta 1 adds the output's previous contents: the caller sends them
+            require(io.present(request, "out", "out"), f"filter {request.filter_id} has beta 1: send the output's "
+                    "previous contents in `out` (they are added to)")
+            previous = np.array(io.batch(request, "out", "out", f.output_desc, n, "out"), dtype=np.float32)
+        target = previous if previous is not None else io.direct(
+            "out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc)   # the caller's array, if local
+        with self._holding(entry):
+            y = f.apply(a, b, out=target)
+        io.put("out", y, f.output_desc.data_type, f.output_desc)
+        return io.finish(pb.FilterApplyTwoInputBatchResponse())
+
+    def filter_apply_backward_two_input_batch(self, request: pb.FilterApplyBackwardTwoInputBatchRequest,
+                                              io: CallIO) -> pb.FilterApplyBackwardTwoInputBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, "FilterApplyBackwardTwoInputBatch")
+        f, n = entry.filter, int(request.batch_size)
+        weights = f.weights_operand
+        require(not request.compute_bias_delta, f"bias_delta was asked but a {f.kind} filter has no bias")
+        require(not request.compute_weights_delta or weights is not None,
+                f"weights_delta was asked but neither operand of this {f.kind} filter is weights "
+                "(a_is_weights / b_is_weights, or a w_ term)")
+        wanted = [bool(request.compute_in_a_delta), bool(request.compute_in_b_delta)]
+        for k, operand in enumerate("AB"):
+            require(not wanted[k] or f.per_sample[k],
+                    f"in{operand}_delta was asked but operand {operand} of this {f.kind} filter is "
+                    + ("its weights: ask for weights_delta" if weights == operand.lower() else "not read"))
+        if weights is not None:
+            wanted["ab".index(weights)] = bool(request.compute_weights_delta)
+        require(any(wanted), "FilterApplyBackwardTwoInputBatch asks for no gradient: set compute_in_a_delta, "
+                "compute_in_b_delta or compute_weights_delta")
+        a, b = self._two_inputs(request, f, n, io, needed=(False, False))   # the kernel names what it needs
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
+        with self._holding(entry):
+            grads = f.apply_backward(a, b, dy, a_grad=wanted[0], b_grad=wanted[1])
+        descs = tuple(f.input_descs) + (None,)
+        for k, (name, g) in enumerate(zip("ab", grads)):
+            if name == weights:
+                io.put("weights_delta", g)
+            else:
+                io.put(f"in_{name}_delta", g, item=_packed(descs[k]) if g is not None else None)
+        return io.finish(pb.FilterApplyBackwardTwoInputBatchResponse())
+
+    @staticmethod
+    def _two_inputs(request, f, n: int, io: CallIO, needed) -> list:
+        """in_a, in_b as (N, *shape) for the per-sample operands given (None for weights, for an
+        operand that is not read, and for one not given that is not ``needed``)."""
+        descs = tuple(f.input_descs) + (None, None)
+        arrays = []
+        for k, (field, operand) in enumerate((("in_a", "A"), ("in_b", "B"))):
+            given = io.present(request, field, field)
+            if not f.per_sample[k]:
+                require(not given, f"{field} is given but operand {operand} of this {f.kind} filter is "
+                        + ("its weights (from the descriptor's data)" if f.weights_operand == operand.lower()
+                           else "not read") + ": leave it unset")
+                arrays.append(None)
+            elif given:
+                arrays.append(io.batch(request, field, field, descs[k], n, field))
+            else:
+                require(not needed[k], f"{field} is empty but operand {operand} of this {f.kind} filter is a "
+                        "per-sample input: send its batch")
+                arrays.append(None)
+        return arrays
+
+    def permute_filter_apply_backward_batch(self, request: pb.PermuteFilterApplyBackwardBatchRequest,
+                                            io: CallIO) -> pb.PermuteFilterApplyBackwardBatchResponse:
+        entry = self._entry(request.filter_id, io.tenant, "PermuteFilterApplyBackwardBatch")
+        f, n = entry.filter, int(request.batch_size)
+        dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
+        with self._holding(entry):
+            d_in, _, _ = f.apply_backward(None, None, dy)
+        io.put("in_delta", d_in, item=_packed(f.input_desc))
+        return io.finish(pb.PermuteFilterApplyBackwardBatchResponse())
+
+    # ------------------------------- issue 12, part A: filter-less movement, reduction and products
+    def transpose(self, request: pb.TransposeRequest, io: CallIO) -> pb.TransposeResponse:
+        src, dest = self._direct_descriptors(request, io, ("src",), ("dest",))
+        moved = permute.TransposeFilter(permute.TransposeParams(i_desc=src, o_desc=dest, axis0=int(request.axis0),
+                                                                axis1=int(request.axis1)))
+        return self._direct_result(io, pb.TransposeResponse(), "dest", dest, moved.apply(src.tensor("src")[None]))
+
+    def copy(self, request: pb.CopyRequest, io: CallIO) -> pb.CopyResponse:
+        src, dest = self._direct_descriptors(request, io, ("src",), ("dest",))
+        copied = permute.CopyFilter(permute.CopyParams(i_desc=src, o_desc=dest))
+        return self._direct_result(io, pb.CopyResponse(), "dest", dest, copied.apply(src.tensor("src")[None]))
+
+    def direct_apply_reduction(self, request: pb.DirectApplyReductionRequest,
+                               io: CallIO) -> pb.DirectApplyReductionResponse:
+        params = kinds.KINDS["reduction"].decode(request.layer_params, io, "layer_params")
+        x = codec.descriptor(request.layer_params.i_desc, "i_desc", io, "layer_params.i_desc")
+        require(x.data is not None, "layer_params.i_desc.data is not set: BNNSDirectApplyReduction reads its input there")
+        y = reduction.direct_apply(params, x.tensor("i_desc")[None])
+        return self._direct_result(io, pb.DirectApplyReductionResponse(), "out", params.o_desc, y)
+
+    def direct_apply_broadcast_mat_mul(self, request: pb.DirectApplyBroadcastMatMulRequest,
+                                       io: CallIO) -> pb.DirectApplyBroadcastMatMulResponse:
+        return self._matmul(request, io, pb.DirectApplyBroadcastMatMulResponse())
+
+    def mat_mul(self, request: pb.MatMulRequest, io: CallIO) -> pb.MatMulResponse:
+        return self._matmul(request, io, pb.MatMulResponse())
+
+    def mat_mul_workspace_size(self, request: pb.MatMulWorkspaceSizeRequest,
+                               io: CallIO) -> pb.MatMulWorkspaceSizeResponse:
+        self._matmul_filter(request, io, with_data=False)      # refuses what BNNSMatMul would refuse
+        return pb.MatMulWorkspaceSizeResponse(workspace_size=0)
+
+    def _matmul(self, request, io: CallIO, response):
+        """BNNSMatMul and BNNSDirectApplyBroadcastMatMul: alpha * op(A) @ op(B), batch axes broadcast,
+        on the BroadcastMatMul kernel (both operands as one-item batches)."""
+        f, a, b = self._matmul_filter(request, io, with_data=True)
+        return self._direct_result(io, response, "output", f.output_desc,
+                                   f.apply(a.tensor("input_a")[None], b.tensor("input_b")[None]))
+
+    def _matmul_filter(self, request, io: CallIO, with_data: bool):
+        if with_data:
+            a, b, output = self._direct_descriptors(request, io, ("input_a", "input_b"), ("output",))
+        else:
+            a, b, output = (codec.descriptor(getattr(request, f), f) for f in ("input_a", "input_b", "output"))
+        f = contraction.BroadcastMatMulFilter(contraction.BroadcastMatMulParams(
+            iA_desc=dataclasses.replace(a, data=None), iB_desc=dataclasses.replace(b, data=None), o_desc=output,
+            alpha=float(request.alpha), transA=request.trans_a, transB=request.trans_b))
+        return f, a, b
+
+    def crop_resize(self, request: pb.CropResizeRequest, io: CallIO) -> pb.CropResizeResponse:
+        x, roi, output = self._direct_descriptors(request, io, ("input", "roi"), ("output",))
+        images, shape = _images(x, "input"), output.shape
+        require(len(shape) == 4 and shape[:2] == (roi.shape[0], images.shape[1]),
+                f"output shape {shape} must be (boxes {roi.shape[0]}, channels {images.shape[1]}, crop_h, crop_w)")
+        y = _crop_resize(request.layer_params).apply(images, roi.tensor("roi"), shape[2:])
+        return self._direct_result(io, pb.CropResizeResponse(), "output", output, y[None])
+
+    def crop_resize_backward(self, request: pb.CropResizeBackwardRequest,
+                             io: CallIO) -> pb.CropResizeBackwardResponse:
+        roi, dy, d_in = self._direct_descriptors(request, io, ("roi", "out_delta"), ("in_delta",))
+        shape = d_in.shape if len(d_in.shape) == 4 else (1,) + d_in.shape
+        require(len(shape) == 4, f"in_delta shape {d_in.shape} must be (N, C, H, W) or (C, H, W)")
+        d_out = dy.tensor("out_delta")
+        require(d_out.ndim == 4 and d_out.shape[:2] == (roi.shape[0], shape[1]),
+                f"out_delta shape {d_out.shape} must be (boxes {roi.shape[0]}, channels {shape[1]}, crop_h, crop_w)")
+        g = _crop_resize(request.layer_params).apply_backward(roi.tensor("roi"), d_out, shape)
+        return self._direct_result(io, pb.CropResizeBackwardResponse(), "in_delta",
+                                   dataclasses.replace(d_in, data_type=layout.DTYPE_FLOAT32), g.reshape((1,) + d_in.shape))
+
+    def _direct_footprint(self, rpc: str, request) -> int:
+        """A filter-less call's memory: its descriptors' elements (inputs, outputs and the
+        kernels' scratch, as for a filter's item), checked against max_call_bytes before anything
+        is read or allocated; an unset descriptor counts nothing (the call says it is missing)."""
+        elements = 0
+        for path in _DIRECT_DESCRIPTORS[rpc]:
+            holder, *rest = path.split(".")
+            desc = getattr(request, holder)
+            for name in rest:
+                desc = getattr(desc, name)
+            if desc.layout:
+                elements += codec.descriptor(desc, path).span
+        footprint = elements * self._BYTES_PER_ELEMENT
+        limit = self.limits.max_call_bytes
+        if limit and footprint > limit:
+            raise ResourceExhaustedError(f"{rpc}'s descriptors hold {elements} elements: about {footprint} bytes, "
+                                         f"over max_call_bytes {limit}")
+        return footprint
+
+    def _direct_descriptors(self, request, io: CallIO, inputs: tuple, outputs: tuple) -> list:
+        """A filter-less call's descriptors: ``inputs`` with their data, ``outputs`` as shapes
+        (bounded by _direct_footprint before the call ran)."""
+        descs = []
+        for field in inputs:
+            require(request.HasField(field), f"{field} is not set")
+            desc = codec.descriptor(getattr(request, field), field, io, field)
+            require(desc.data is not None, f"{field}.data is not set: the call reads its {field} there")
+            descs.append(desc)
+        for field in outputs:
+            require(request.HasField(field), f"{field} is not set")
+            descs.append(codec.descriptor(getattr(request, field), field))
+        return descs
+
+    @staticmethod
+    def _direct_result(io: CallIO, response, path: str, desc, y):
+        """Stage a filter-less call's one result (a one-item batch) laid out as ``desc``."""
+        io.put(path, y, desc.data_type, dataclasses.replace(desc, data=None))
+        return io.finish(response)
+
     # ------------------------------------------------------------------------------ transport
     def chunked_call(self, request: pb.MessageChunk, io: CallIO) -> pb.MessageChunk:
         """ChunkedCall through a unary door (REST): one chunk holding the whole serialized request
@@ -979,9 +1169,17 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         return io.batch(request, field, field, desc, batch_size, field)
 
 
+# The descriptors of each filter-less call (issue 12, part A), whose elements bound its memory.
+_DIRECT_DESCRIPTORS = {
+    "Transpose": ("src", "dest"), "Copy": ("src", "dest"),
+    "DirectApplyReduction": ("layer_params.i_desc", "layer_params.o_desc", "layer_params.w_desc"),
+    "DirectApplyBroadcastMatMul": ("input_a", "input_b", "output"), "MatMul": ("input_a", "input_b", "output"),
+    "CropResize": ("input", "roi", "output"), "CropResizeBackward": ("in_delta", "roi", "out_delta")}
+
 # Where a filter's bound arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).
 _TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc",
-                     "moving_mean": "moving_mean_desc", "moving_variance": "moving_variance_desc"}
+                     "moving_mean": "moving_mean_desc", "moving_variance": "moving_variance_desc",
+                     "a": "ia_desc", "b": "ib_desc"}      # a two-input filter's weights operand
 
 
 def _put_moving_statistics(f, io: CallIO) -> None:
@@ -1023,6 +1221,17 @@ def _descriptors(message, path: str):
                 yield item_path, item
             elif hasattr(item, "ListFields"):
                 yield from _descriptors(item, item_path)
+
+
+def _images(desc, name: str) -> np.ndarray:
+    """A crop-resize input's data as (N, C, H, W) (a rank-3 view is one image)."""
+    x = desc.tensor(name)
+    require(x.ndim in (3, 4), f"{name} has shape {x.shape}; expected (N, C, H, W) or (C, H, W)")
+    return x if x.ndim == 4 else x[None]
+
+
+def _crop_resize(pb_params) -> resize.CropResize:
+    return resize.CropResize(kinds.crop_resize_params(pb_params, None, "layer_params"))
 
 
 def _refuse_non_finite(x: np.ndarray, name: str, filter_id: str) -> None:

@@ -32,6 +32,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from bnns.kernels import activation, arithmetic, convolution, dropout, fused, loss, normalization, pooling
+from bnns.kernels import contraction, padding, permute, reduction, resize
 from bnns.kernels.errors import InvalidArgumentError, require
 from bnns.v1 import service_pb2, types_pb2
 
@@ -52,11 +53,24 @@ class Call:
 class Gradient:
     """Which input gradient of a sample the matrix checks by central finite differences:
     ``d sum(out_delta * out) / d in`` of ``calls[forward]`` against the ``in_delta`` that
-    ``calls[backward]`` returns (``index``: the input, for repeated ``in``)."""
+    ``calls[backward]`` returns (``index``: the input, for repeated ``in``).
+
+    ``field`` names another Buffer of the forward body (``in_a``), compared with the backward's
+    ``delta`` path (``in_a_delta``); with ``weights`` it names a descriptor of the parameters
+    (``ib_desc``, ``w_desc``), whose data is perturbed by re-creating the filter, compared with
+    ``delta`` (``weights_delta``)."""
 
     forward: int
     backward: int
     index: Optional[int] = None
+    field: str = "in"
+    delta: str = ""
+    weights: bool = False
+
+    @property
+    def result(self) -> str:
+        """The backward response's path that holds this gradient."""
+        return self.delta or "in_delta" + ("" if self.index is None else f"[{self.index}]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +84,11 @@ class Sample:
     reference: Optional[Callable] = None
     gradient: Optional[Gradient] = None
     no_gradient: str = ""    # why there is no finite-difference check, when there is none
+    more_gradients: tuple = ()   # further Gradients (a second input, the weights) checked the same way
+
+    @property
+    def gradients(self) -> tuple:
+        return ((self.gradient,) if self.gradient is not None else ()) + tuple(self.more_gradients)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,13 +356,356 @@ def _delete(path: str):
     return mutate
 
 
+# ------------------------------------------ issue 12, part A: two-input and shape layers (rows below)
+
+def _one_operand_forward(f, x, out):
+    """BNNSFilterApplyBatch on a two-input filter with one per-sample operand (the other weights,
+    or not read): x is that operand."""
+    require(not f.params.beta, "beta 1 adds the output's previous contents: use FilterApplyTwoInputBatch with `out`")
+    pair = [None, None]
+    pair[f.single_operand] = x
+    return f.apply(*pair)
+
+
+def _one_operand_backward(f, x, y, dy, request):
+    """BNNSFilterApplyBackwardBatch on such a filter: in_delta is the per-sample operand's
+    gradient, weights_delta the weights operand's."""
+    k, weights = f.single_operand, f.weights_operand
+    require(not request.compute_bias_delta, f"bias_delta was asked but a {f.kind} filter has no bias")
+    require(not request.compute_weights_delta or weights is not None,
+            f"weights_delta was asked but this {f.kind} filter has no weights operand")
+    pair, wanted = [None, None], [False, False]
+    pair[k], wanted[k] = x, bool(request.compute_in_delta)
+    if weights is not None:
+        wanted["ab".index(weights)] = bool(request.compute_weights_delta)
+    grads = f.apply_backward(*pair, dy, a_grad=wanted[0], b_grad=wanted[1])
+    return grads[k], grads["ab".index(weights)] if weights is not None else None, None
+
+
+def _padding_pairs(values) -> tuple:
+    """padding_size[8][2] from its flattened wire form (before, after per dimension)."""
+    values = [int(v) for v in values]
+    require(len(values) % 2 == 0, f"padding_size has {len(values)} values; give (before, after) pairs, "
+                                  "one pair per dimension")
+    return tuple((values[k], values[k + 1]) for k in range(0, len(values), 2))
+
+
+def _operand_descriptor(pb, field: str, name: str, source, prefix: str, read: bool):
+    """A matrix operand's descriptor (with its data, for weights); None when it is not read."""
+    if not read and not pb.HasField(field):
+        return None
+    return codec.descriptor(getattr(pb, field), name, source, f"{prefix}.{field}")
+
+
+def _broadcast_matmul_params(pb, source, prefix: str) -> contraction.BroadcastMatMulParams:
+    return contraction.BroadcastMatMulParams(
+        iA_desc=_operand_descriptor(pb, "ia_desc", "iA_desc", source, prefix, True),
+        iB_desc=_operand_descriptor(pb, "ib_desc", "iB_desc", source, prefix, not pb.quadratic),
+        o_desc=codec.descriptor(pb.o_desc, "o_desc"), alpha=float(pb.alpha), beta=float(pb.beta),
+        transA=pb.trans_a, transB=pb.trans_b, quadratic=pb.quadratic, a_is_weights=pb.a_is_weights,
+        b_is_weights=pb.b_is_weights)
+
+
+def _tensor_contraction_params(pb, source, prefix: str) -> contraction.TensorContractionParams:
+    return contraction.TensorContractionParams(
+        operation=pb.operation, iA_desc=_operand_descriptor(pb, "ia_desc", "iA_desc", source, prefix, True),
+        iB_desc=_operand_descriptor(pb, "ib_desc", "iB_desc", source, prefix, False),
+        o_desc=codec.descriptor(pb.o_desc, "o_desc"), alpha=float(pb.alpha), beta=float(pb.beta))
+
+
+_permute_params = codec.decode_as(permute.PermuteParams, convert={"permutation": tuple})
+_padding_params = codec.decode_as(padding.PaddingParams, convert={"padding_size": _padding_pairs,
+                                                                  "padding_mode": int, "padding_value": int})
+_resize_params = codec.decode_as(resize.ResizeParams, convert={"method": int})
+_reduction_params = codec.decode_as(reduction.ReductionParams, convert={"reduce_func": int})
+_gram_params = codec.decode_as(contraction.GramParams)
+crop_resize_params = codec.decode_as(resize.CropResizeParams, convert={
+    "sampling_mode": int, "box_coordinate_mode": int, "method": int})    # BNNSCropResize's (no filter)
+
+
+def _ref_permute_chw_to_hwc(create, body) -> np.ndarray:
+    """out dimension k <- in dimension permutation[k]: [2, 0, 1] takes (W, H, C) to (C, W, H),
+    i.e. NumPy (C, H, W) -> (H, W, C)."""
+    x = values(body["in"]).reshape(-1, 2, 2, 3)
+    out = np.zeros((x.shape[0], 2, 3, 2))
+    for n, c, h, w in np.ndindex(*x.shape):
+        out[n, h, w, c] = x[n, c, h, w]
+    return out
+
+
+def _ref_padding(mode: str):
+    def reference(create, body) -> np.ndarray:
+        """Each padded index mapped to its source by hand: reflect mirrors about the edge element
+        (not repeated), symmetric about the edge itself (repeated); constant fills 1.0."""
+        x = values(body["in"]).reshape(-1, 2, 3)        # (N, H, W)
+        sizes = create["padding_size"]                  # W before/after, H before/after
+        (wb, wa), (hb, ha) = (sizes[0], sizes[1]), (sizes[2], sizes[3])
+
+        def source(i, n):
+            if 0 <= i < n:
+                return i
+            if mode == "reflect":
+                return -i if i < 0 else 2 * (n - 1) - i
+            return -i - 1 if i < 0 else 2 * n - 1 - i
+        out = np.ones((x.shape[0], 2 + hb + ha, 3 + wb + wa))
+        for n, r, c in np.ndindex(*out.shape):
+            i, j = r - hb, c - wb
+            if mode == "constant":
+                if 0 <= i < 2 and 0 <= j < 3:
+                    out[n, r, c] = x[n, i, j]
+            else:
+                out[n, r, c] = x[n, source(i, 2), source(j, 3)]
+        return out
+    return reference
+
+
+def _ref_resize_bilinear(create, body) -> np.ndarray:
+    """PyTorch's bilinear rule, align_corners false: source s = (o + 0.5) / 2 - 0.5, clamped at 0."""
+    x = values(body["in"]).reshape(-1, 2, 2)
+
+    def weights(o):
+        s = max((o + 0.5) / 2 - 0.5, 0.0)
+        lo = min(int(np.floor(s)), 1)
+        return lo, min(lo + 1, 1), s - lo
+    out = np.zeros((x.shape[0], 4, 4))
+    for n, r, c in np.ndindex(*out.shape):
+        r0, r1, tr = weights(r)
+        c0, c1, tc = weights(c)
+        out[n, r, c] = ((1 - tr) * ((1 - tc) * x[n, r0, c0] + tc * x[n, r0, c1])
+                        + tr * ((1 - tc) * x[n, r1, c0] + tc * x[n, r1, c1]))
+    return out
+
+
+def _ref_resize_nearest_align_corners(create, body) -> np.ndarray:
+    """Nearest with align_corners: out o takes in round(o * (in - 1) / (out - 1)), 3 -> 6 along W."""
+    x = values(body["in"]).reshape(-1, 3)
+    src = [int(np.floor(o * 2 / 5 + 0.5)) for o in range(6)]
+    return x[:, src]
+
+
+def _ref_reduction_weighted_l2(create, body) -> np.ndarray:
+    """sqrt(sum over W of (x * w)^2), per (C, H)."""
+    x = values(body["in"]).reshape(-1, 2, 2, 3)
+    w = values(create["w_desc"]).reshape(2, 2, 3)
+    return np.sqrt(((x * w) ** 2).sum(axis=-1))
+
+
+def _ref_reduction_log_sum_exp(create, body) -> np.ndarray:
+    x = values(body["in"]).reshape(-1, 6)
+    return np.log(np.exp(x).sum(axis=1))
+
+
+def _ref_gram(create, body) -> np.ndarray:
+    """G[f, c] = alpha * sum over (C, H) of x[., ., f] x[., ., c]: features are W (size[0])."""
+    x = values(body["in"]).reshape(-1, 4, 3)
+    return create["alpha"] * np.einsum("nsf,nsc->nfc", x, x)
+
+
+def _ref_matmul_weights(create, body) -> np.ndarray:
+    """alpha * A @ B, B (3 x 2) the filter's weights."""
+    a = values(body["in_a"]).reshape(-1, 2, 3)
+    b = values(create["ib_desc"]).reshape(3, 2)
+    out = np.zeros((a.shape[0], 2, 2))
+    for n, i, j in np.ndindex(*out.shape):
+        out[n, i, j] = create["alpha"] * sum(a[n, i, k] * b[k, j] for k in range(3))
+    return out
+
+
+def _ref_matmul_broadcast_trans_b(create, body) -> np.ndarray:
+    """A (2, 2, 3) @ B^T with B (1, 2, 3): B's one matrix is used against both of A's."""
+    a = values(body["in_a"]).reshape(-1, 2, 2, 3)
+    b = values(body["in_b"]).reshape(-1, 1, 2, 3)
+    out = np.zeros((a.shape[0], 2, 2, 2))
+    for n, m, i, j in np.ndindex(*out.shape):
+        out[n, m, i, j] = sum(a[n, m, i, k] * b[n, 0, j, k] for k in range(3))
+    return out
+
+
+def _ref_contraction_weights(create, body) -> np.ndarray:
+    """y_ik = alpha sum_j x_ij w_jk with loops."""
+    x = values(body["in"]).reshape(-1, 2, 3)
+    w = values(create["ib_desc"]).reshape(3, 2)
+    out = np.zeros((x.shape[0], 2, 2))
+    for n, i, k in np.ndindex(*out.shape):
+        out[n, i, k] = create["alpha"] * sum(x[n, i, j] * w[j, k] for j in range(3))
+    return out
+
+
+def _ref_contraction(create, body) -> np.ndarray:
+    """o_pq = sum_ij a_ijp b_ijq (the header's example)."""
+    a = values(body["in_a"]).reshape(-1, 2, 2, 2)
+    b = values(body["in_b"]).reshape(-1, 2, 2, 3)
+    out = np.zeros((a.shape[0], 2, 3))
+    for n, p, q in np.ndindex(*out.shape):
+        out[n, p, q] = sum(a[n, i, j, p] * b[n, i, j, q] for i in range(2) for j in range(2))
+    return out
+
+
+_CHW_3X2X2 = [[[1, -2, 3], [0.5, 4, -1]], [[2, 0, -3], [1, 1.5, 2]]]            # one item, C=2, H=2, W=3
+_CHW_3X2X2_B = [[[0, 1, -1], [2, -0.5, 1]], [[-2, 3, 0.5], [1, 0, -1]]]
+_HW_3X2 = [[[1, 2, -1], [0.5, -3, 2]], [[2, -1, 0], [1, 1, -2]]]                 # two items, H=2, W=3
+
+
+def _padding_sample(mode: str, sizes: list) -> Sample:
+    out_size = [3 + sizes[0] + sizes[1], 2 + sizes[2] + sizes[3], 1]
+    create = {"i_desc": desc("IMAGE_CHW", [3, 2, 1]), "o_desc": desc("IMAGE_CHW", out_size),
+              "padding_size": sizes + [0, 0], "padding_mode": f"PADDING_MODE_{mode.upper()}"}
+    if mode == "constant":
+        create["padding_value"] = 0x3F800000                      # the bits of 1.0f
+    delta = np.arange(out_size[0] * out_size[1] * 2, dtype=float).reshape(2, out_size[1], out_size[0]) % 3 - 1
+    return Sample(f"padding_{mode}", f"{mode} padding of 3x2 images (W by {sizes[:2]}, H by {sizes[2:4]})", create, (
+        Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": _HW_3X2}}),
+        Call("FilterApplyBackwardBatch", {"batch_size": 2, "out_delta": {"values": delta.tolist()},
+                                          "compute_in_delta": True})),
+        _ref_padding(mode), Gradient(0, 1))
+
+
+_MATMUL_WEIGHTS = {"alpha": 0.5, "b_is_weights": True,
+                   "ia_desc": desc("ROW_MAJOR_MATRIX", [3, 2]),                          # A: 2 x 3
+                   "ib_desc": desc("ROW_MAJOR_MATRIX", [2, 3], [[1, -1], [0.5, 2], [-2, 1]]),   # B: 3 x 2
+                   "o_desc": desc("ROW_MAJOR_MATRIX", [2, 2])}
+_A_2X3 = [[[1, 2, 3], [-1, 0, 2]], [[0.5, -1, 1], [2, 1, -3]]]
+
+def _both_weights(body):
+    body["a_is_weights"] = True
+    body["ia_desc"]["data"] = {"values": [[1, 2, 3], [4, 5, 6]]}
+
+
+_LAYERS_A = (
+    Kind("permute", _permute_params, permute.PermuteFilter,
+         ("FilterApplyBatch",), ("PermuteFilterApplyBackwardBatch", "FilterApplyBackwardBatch"),
+         samples=(Sample("permute", "CHW -> HWC: permutation [2, 0, 1] of 3x2 images with 2 channels", {
+             "i_desc": desc("IMAGE_CHW", [3, 2, 2]), "o_desc": desc("IMAGE_CHW", [2, 3, 2]),
+             "permutation": [2, 0, 1]}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [_CHW_3X2X2, _CHW_3X2X2_B]}}),
+                 Call("PermuteFilterApplyBackwardBatch", {
+                     "batch_size": 2, "out_delta": {"values": np.arange(24.0).reshape(2, 2, 3, 2).tolist()}})),
+             _ref_permute_chw_to_hwc, Gradient(0, 1)),),
+         errors=(ErrorInput("not_a_permutation", _set("permutation", [0, 0, 1]), "permutation"),
+                 ErrorInput("output_size_mismatch", _set("o_desc.size", [3, 2, 2]), "o_desc"))),
+    Kind("padding", _padding_params, padding.PaddingFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+         samples=(_padding_sample("reflect", [2, 1, 1, 0]), _padding_sample("symmetric", [2, 3, 0, 2]),
+                  _padding_sample("constant", [1, 0, 2, 1])),
+         errors=(ErrorInput("reflect_too_wide", _set("padding_size", [3, 0, 1, 0, 0, 0]), "too wide"),
+                 ErrorInput("odd_padding_size", _set("padding_size", [2, 1, 1, 0, 0]), "pairs"),
+                 ErrorInput("output_size_mismatch", _set("o_desc.size", [7, 3, 1]), "o_desc"))),
+    Kind("resize", _resize_params, resize.ResizeFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+         samples=(Sample("resize_bilinear", "bilinear 2x upsampling of a 2x2 image (align_corners false)", {
+             "method": "INTERPOLATION_METHOD_LINEAR", "i_desc": desc("IMAGE_CHW", [2, 2, 1]),
+             "o_desc": desc("IMAGE_CHW", [4, 4, 1])}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [[[1, 2], [3, -1]], [[0, 4], [-2, 1]]]}}),
+                 Call("FilterApplyBackwardBatch", {
+                     "batch_size": 2, "out_delta": {"values": (np.arange(32.0).reshape(2, 4, 4) % 5 - 2).tolist()},
+                     "compute_in_delta": True})),
+             _ref_resize_bilinear, Gradient(0, 1)),
+             Sample("resize_nearest_align_corners", "nearest 3 -> 6 along vectors, align_corners true", {
+                 "method": "INTERPOLATION_METHOD_NEAREST", "i_desc": desc("VECTOR", [3]), "o_desc": desc("VECTOR", [6]),
+                 "align_corners": True}, (
+                     Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [[1, 2, 3], [-1, 5, 0.5]]}}),
+                     Call("FilterApplyBackwardBatch", {"batch_size": 2, "out_delta": {
+                         "values": [[1, 2, 3, 4, 5, 6], [1, -1, 1, -1, 1, -1]]}, "compute_in_delta": True})),
+                 _ref_resize_nearest_align_corners, Gradient(0, 1))),
+         errors=(ErrorInput("not_an_integral_scale", _set("o_desc.size", [3, 4, 1]), "integral"),
+                 ErrorInput("unknown_method", _set("method", 7), "method"))),
+    Kind("reduction", _reduction_params, reduction.ReductionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+         samples=(Sample("reduction_weighted_l2", "weighted L2 norm over W (size[0]) of 3x2 images with 2 channels", {
+             "i_desc": desc("IMAGE_CHW", [3, 2, 2]), "o_desc": desc("IMAGE_CHW", [1, 2, 2]),
+             "w_desc": desc("IMAGE_CHW", [3, 2, 2], [[[1, 0.5, 2], [1, 1, -1]], [[0.5, 2, 1], [-1, 1, 0.25]]]),
+             "reduce_func": "REDUCE_FUNCTION_L2_NORM"}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [_CHW_3X2X2, _CHW_3X2X2_B]}}),
+                 Call("FilterApplyBackwardBatch", {
+                     "batch_size": 2, "in": {"values": [_CHW_3X2X2, _CHW_3X2X2_B]},
+                     "out_delta": {"values": [[[[1], [-1]], [[2], [0.5]]], [[[0.5], [1]], [[-1], [1]]]]},
+                     "compute_in_delta": True, "compute_weights_delta": True})),
+             _ref_reduction_weighted_l2, Gradient(0, 1),
+             more_gradients=(Gradient(0, 1, field="w_desc", delta="weights_delta", weights=True),)),
+             Sample("reduction_log_sum_exp", "log-sum-exp of each 3x2 image (W and H reduced)", {
+                 "i_desc": desc("IMAGE_CHW", [3, 2, 1]), "o_desc": desc("IMAGE_CHW", [1, 1, 1]),
+                 "reduce_func": "REDUCE_FUNCTION_LOG_SUM_EXP"}, (
+                     Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": _HW_3X2}}),
+                     Call("FilterApplyBackwardBatch", {"batch_size": 2, "in": {"values": _HW_3X2},
+                                                       "out_delta": {"values": [1.5, -1]}, "compute_in_delta": True})),
+                 _ref_reduction_log_sum_exp, Gradient(0, 1))),
+         errors=(ErrorInput("none_function", _set("reduce_func", "REDUCE_FUNCTION_NONE"), "BNNSCopy"),
+                 ErrorInput("size_not_reduced_to_one", _set("o_desc.size", [2, 2, 2]), "o_desc.size"),
+                 ErrorInput("weights_size_mismatch", _set("w_desc.size", [3, 2, 1]), "w_desc"))),
+    Kind("gram", _gram_params, contraction.GramFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+         samples=(Sample("gram", "Gram matrix (alpha 0.5) of the 3 features (W) of 3x2 images with 2 channels", {
+             "alpha": 0.5, "i_desc": desc("IMAGE_CHW", [3, 2, 2]), "o_desc": desc("ROW_MAJOR_MATRIX", [3, 3])}, (
+                 Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [_CHW_3X2X2, _CHW_3X2X2_B]}}),
+                 Call("FilterApplyBackwardBatch", {
+                     "batch_size": 2, "in": {"values": [_CHW_3X2X2, _CHW_3X2X2_B]},
+                     "out_delta": {"values": (np.arange(18.0).reshape(2, 3, 3) % 4 - 1.5).tolist()},
+                     "compute_in_delta": True})),
+             _ref_gram, Gradient(0, 1)),),
+         errors=(ErrorInput("rank_two_input", _set("i_desc", desc("ROW_MAJOR_MATRIX", [3, 4])), "rank"),
+                 ErrorInput("output_size_mismatch", _set("o_desc.size", [2, 2]), "o_desc"))),
+    Kind("broadcast_matmul", _broadcast_matmul_params, contraction.BroadcastMatMulFilter,
+         ("FilterApplyTwoInputBatch", "FilterApplyBatch"), ("FilterApplyBackwardTwoInputBatch", "FilterApplyBackwardBatch"),
+         generic_forward=_one_operand_forward, generic_backward=_one_operand_backward,
+         samples=(Sample("broadcast_matmul_weights", "0.5 * A @ B, A a per-sample 2x3 matrix, B 3x2 weights",
+                         _MATMUL_WEIGHTS, (
+                             Call("FilterApplyTwoInputBatch", {"batch_size": 2, "in_a": {"values": _A_2X3}}),
+                             Call("FilterApplyBackwardTwoInputBatch", {
+                                 "batch_size": 2, "in_a": {"values": _A_2X3},
+                                 "out_delta": {"values": [[[1, -1], [0.5, 2]], [[0, 1], [-1, 1]]]},
+                                 "compute_in_a_delta": True, "compute_weights_delta": True})),
+                         _ref_matmul_weights, Gradient(0, 1, field="in_a", delta="in_a_delta"),
+                         more_gradients=(Gradient(0, 1, field="ib_desc", delta="weights_delta", weights=True),)),
+                  Sample("broadcast_matmul_broadcast", "A (2 matrices of 2x3) @ B^T, B's one 2x3 matrix broadcast", {
+                      "alpha": 1.0, "trans_b": True, "ia_desc": desc("3D_FIRST_MAJOR", [2, 2, 3]),
+                      "ib_desc": desc("3D_FIRST_MAJOR", [1, 2, 3]), "o_desc": desc("3D_FIRST_MAJOR", [2, 2, 2])}, (
+                          Call("FilterApplyTwoInputBatch", {"batch_size": 1, "in_a": {"values": _A_2X3},
+                                                            "in_b": {"values": [[[1, 0, -1], [2, 1, 0.5]]]}}),
+                          Call("FilterApplyBackwardTwoInputBatch", {
+                              "batch_size": 1, "in_a": {"values": _A_2X3},
+                              "in_b": {"values": [[[1, 0, -1], [2, 1, 0.5]]]},
+                              "out_delta": {"values": [[[1, 2], [-1, 0]], [[0.5, 1], [1, -2]]]},
+                              "compute_in_a_delta": True, "compute_in_b_delta": True})),
+                      _ref_matmul_broadcast_trans_b, Gradient(0, 1, field="in_a", delta="in_a_delta"),
+                      more_gradients=(Gradient(0, 1, field="in_b", delta="in_b_delta"),))),
+         errors=(ErrorInput("inner_sizes_differ", _set("ia_desc.size", [4, 2]), "inner sizes"),
+                 ErrorInput("beta_not_0_or_1", _set("beta", 0.5), "beta"),
+                 ErrorInput("weights_without_data", _delete("ib_desc.data"), "iB_desc"),
+                 ErrorInput("both_weights", _both_weights, "per-sample"))),
+    Kind("tensor_contraction", _tensor_contraction_params, contraction.TensorContractionFilter,
+         ("FilterApplyTwoInputBatch", "FilterApplyBatch"), ("FilterApplyBackwardTwoInputBatch", "FilterApplyBackwardBatch"),
+         generic_forward=_one_operand_forward, generic_backward=_one_operand_backward,
+         samples=(Sample("tensor_contraction", "o_pq = sum_ij a_ijp b_ijq (the header's example)", {
+             "operation": "a_ijp, b_ijq -> o_pq", "alpha": 1.0, "ia_desc": desc("3D_FIRST_MAJOR", [2, 2, 2]),
+             "ib_desc": desc("3D_FIRST_MAJOR", [2, 2, 3]), "o_desc": desc("2D_FIRST_MAJOR", [2, 3])}, (
+                 Call("FilterApplyTwoInputBatch", {"batch_size": 1, "in_a": {"values": [[[1, 2], [0, -1]], [[2, 0.5], [1, 1]]]},
+                                                   "in_b": {"values": _CHW_3X2X2}}),
+                 Call("FilterApplyBackwardTwoInputBatch", {
+                     "batch_size": 1, "in_a": {"values": [[[1, 2], [0, -1]], [[2, 0.5], [1, 1]]]},
+                     "in_b": {"values": _CHW_3X2X2}, "out_delta": {"values": [[1, -1, 0.5], [2, 0, 1]]},
+                     "compute_in_a_delta": True, "compute_in_b_delta": True})),
+             _ref_contraction, Gradient(0, 1, field="in_a", delta="in_a_delta"),
+             more_gradients=(Gradient(0, 1, field="in_b", delta="in_b_delta"),)),
+             Sample("tensor_contraction_weights", "y_ik = 2 sum_j x_ij w_jk, w the filter's weights, as a one-input filter", {
+                 "operation": "x_ij, w_jk -> y_ik", "alpha": 2.0, "ia_desc": desc("2D_FIRST_MAJOR", [2, 3]),
+                 "ib_desc": desc("2D_FIRST_MAJOR", [3, 2], [[1, -1], [0.5, 2], [-2, 1]]),
+                 "o_desc": desc("2D_FIRST_MAJOR", [2, 2])}, (
+                     Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": _A_2X3}}),
+                     Call("FilterApplyBackwardBatch", {
+                         "batch_size": 2, "in": {"values": _A_2X3},
+                         "out_delta": {"values": [[[1, -1], [0.5, 2]], [[0, 1], [-1, 1]]]},
+                         "compute_in_delta": True, "compute_weights_delta": True})),
+                 _ref_contraction_weights, Gradient(0, 1),
+                 more_gradients=(Gradient(0, 1, field="ib_desc", delta="weights_delta", weights=True),))),
+         errors=(ErrorInput("malformed_operation", _set("operation", "a_ij b_jk"), "->"),
+                 ErrorInput("extent_mismatch", _set("ib_desc.size", [3, 2, 3]), "extent"),
+                 ErrorInput("both_weights", _set("operation", "w_ijp, w_ijq -> o_pq"), "weights"))),
+)
+
+
 # ---------------------------------------------------------------------------------- the table
 
 _GENERIC = ("FilterApplyBatch",), ("FilterApplyBackwardBatch",)
 _NORM_TYPES = fused.NORM_TYPES
 
 KINDS: dict = {k.case: k for k in (
-    Kind("convolution", codec.convolution_params, convolution.ConvolutionFilter, *_GENERIC,
+    Kind("convolution", codec.convolution_params, convolution.ConvolutionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          filter_types=(fused.CONVOLUTION,),
          samples=(Sample("convolution", "1-channel 3x3 convolution (a Laplacian, bias 0.5) over a 4x4 image",
                          CONVOLUTION, (
@@ -354,7 +716,7 @@ KINDS: dict = {k.case: k for k in (
                          _ref_convolution, Gradient(0, 1)),),
          errors=(ErrorInput("output_size_mismatch", _set("o_desc.size", [3, 3, 1]), "o_desc"),
                  ErrorInput("weights_without_data", _delete("w_desc.data"), "w_desc"))),
-    Kind("transposed_convolution", codec.convolution_params, convolution.TransposedConvolutionFilter, *_GENERIC,
+    Kind("transposed_convolution", codec.convolution_params, convolution.TransposedConvolutionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          filter_types=(fused.TRANSPOSED_CONVOLUTION,),
          samples=(Sample("transposed_convolution", "1-channel 2x2 transposed convolution of a 2x2 image (3x3 out)", {
              "i_desc": desc("IMAGE_CHW", [2, 2, 1]),
@@ -367,7 +729,7 @@ KINDS: dict = {k.case: k for k in (
                      "compute_in_delta": True, "compute_weights_delta": True})),
              _ref_transposed_convolution, Gradient(0, 1)),),
          errors=(ErrorInput("output_size_mismatch", _set("o_desc.size", [5, 5, 1]), "o_desc"),)),
-    Kind("fully_connected", codec.fully_connected_params, convolution.FullyConnectedFilter, *_GENERIC,
+    Kind("fully_connected", codec.fully_connected_params, convolution.FullyConnectedFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          filter_types=(fused.FULLY_CONNECTED,),
          samples=(Sample("fully_connected", "3 -> 2 fully connected layer with ReLU", {
              "i_desc": desc("VECTOR", [3]),
@@ -381,7 +743,7 @@ KINDS: dict = {k.case: k for k in (
                      "compute_weights_delta": True})),
              _ref_fully_connected, Gradient(0, 1)),),
          errors=(ErrorInput("weights_size_mismatch", _set("w_desc.size", [4, 2]), "w_desc"),)),
-    Kind("activation", codec.activation_params, activation.ActivationFilter, *_GENERIC,
+    Kind("activation", codec.activation_params, activation.ActivationFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          options=lambda message: {"seed": int(message.seed)}, generic_backward=_activation_backward,
          samples=(Sample("activation", "leaky ReLU (alpha 0.1) over 4-vectors", {
              "i_desc": desc("VECTOR", [4]), "o_desc": desc("VECTOR", [4]),
@@ -444,7 +806,7 @@ KINDS: dict = {k.case: k for k in (
                      "compute_in_delta": [True, True], "out_delta": {"values": [1, -1, 2]}})),
              _ref_multiply, Gradient(0, 1, index=0)),),
          errors=(ErrorInput("one_operand_for_a_binary_function", lambda body: body["inputs"].pop(), "operand"),)),
-    Kind("dropout", codec.decode_as(dropout.DropoutParams), dropout.DropoutFilter, *_GENERIC,
+    Kind("dropout", codec.decode_as(dropout.DropoutParams), dropout.DropoutFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          generic_forward=_training_forward,
          samples=(Sample("dropout", "dropout at rate 0.5 over 2-channel 1x2 images, seeded", {
              "i_desc": desc("IMAGE_CHW", [2, 1, 2]), "o_desc": desc("IMAGE_CHW", [2, 1, 2]), "rate": 0.5, "seed": 42}, (
@@ -484,6 +846,7 @@ KINDS: dict = {k.case: k for k in (
                     _ref_fused_add_batch_norm, Gradient(0, 1, index=1))),
          errors=(ErrorInput("three_members", lambda body: body["layers"].append(body["layers"][1]), "exactly two"),
                  ErrorInput("normalization_first", lambda body: body["layers"].reverse(), "not a pair"))),
+    *_LAYERS_A,
 )}
 
 CREATABLE = {case: kind for case, kind in KINDS.items() if kind.creatable}

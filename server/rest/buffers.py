@@ -167,6 +167,9 @@ def _result_dtype(field: str, request, out_dtype: Callable[[], np.dtype]) -> np.
         first = first[0] if named.is_repeated and len(first) else first
         dtype = layout.ALL_DTYPES.get(getattr(first, "data_type", 0) or layout.DTYPE_FLOAT32, np.dtype("<f4"))
         return np.dtype("u1") if dtype == np.dtype(bool) else dtype     # Boolean as 0 / 1 numbers
+    if field == "out" and request.DESCRIPTOR.fields_by_name.get("layer_params") is not None:
+        # DirectApplyReduction's result is laid out as its layer_params.o_desc (issue 12, part A).
+        return layout.FLOAT_DTYPES.get(request.layer_params.o_desc.data_type or layout.DTYPE_FLOAT32, np.dtype("<f4"))
     if field == "out":
         return out_dtype()
     if field == "indices":

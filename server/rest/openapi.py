@@ -185,7 +185,8 @@ def worked_examples() -> dict:
         except Exception:   # a stale example must not stop the server; the e2e tests catch it
             log.warning("docs example %s failed", name, exc_info=True)
     from .. import direct      # the filter-less functions (issue 12, part C)
-    for examples in (_resident_examples, _optimizer_examples, _chunked_examples, direct.worked_examples):
+    for examples in (_resident_examples, _optimizer_examples, _chunked_examples, direct.worked_examples,
+                     _filterless_a_examples):
         try:
             examples(run)
         except Exception:   # as above: the e2e tests catch a stale example
@@ -256,3 +257,31 @@ def _shared_memory_examples(run) -> None:
     finally:
         segment.close()
         segment.unlink()
+
+
+def _filterless_a_examples(run) -> None:
+    """Issue 12, part A: the filter-less data movement, reduction and matrix products."""
+    desc = kinds.desc
+    matrix_a = desc("ROW_MAJOR_MATRIX", [3, 2], [[1, 2, 3], [4, 5, 6]])          # 2 x 3
+    matrix_b = desc("ROW_MAJOR_MATRIX", [2, 3], [[1, 0], [0, 1], [1, 1]])        # 3 x 2
+    product = {"alpha": 1.0, "input_a": matrix_a, "input_b": matrix_b, "output": desc("ROW_MAJOR_MATRIX", [2, 2])}
+    run("Transpose", "matrix", "BNNSTranspose of a 2x3 matrix (dimensions 0 and 1 swapped)",
+        {"dest": desc("ROW_MAJOR_MATRIX", [2, 3]), "src": matrix_a, "axis0": 0, "axis1": 1})
+    run("Copy", "to_half", "BNNSCopy of a 2x3 matrix into a Float16 one",
+        {"dest": dict(desc("ROW_MAJOR_MATRIX", [3, 2]), data_type="DATA_TYPE_FLOAT16"), "src": matrix_a})
+    run("DirectApplyReduction", "row_sums", "BNNSDirectApplyReduction: the sum of each row of a 2x3 matrix",
+        {"layer_params": {"i_desc": matrix_a, "o_desc": desc("ROW_MAJOR_MATRIX", [1, 2]),
+                          "reduce_func": "REDUCE_FUNCTION_SUM"}})
+    run("MatMul", "matrix", "BNNSMatMul: a 2x3 matrix times a 3x2 one", product)
+    run("DirectApplyBroadcastMatMul", "matrix", "BNNSDirectApplyBroadcastMatMul: 0.5 * A @ B",
+        dict(product, alpha=0.5))
+    run("MatMulWorkspaceSize", "matrix", "BNNSMatMulWorkspaceSize for the BNNSMatMul example",
+        dict(product, input_a=desc("ROW_MAJOR_MATRIX", [3, 2]), input_b=desc("ROW_MAJOR_MATRIX", [2, 3])))
+    crop = {"layer_params": {"spatial_scale": 1.0, "method": "INTERPOLATION_METHOD_LINEAR"},
+            "roi": desc("ROW_MAJOR_MATRIX", [5, 1], [[0, 0.5, 0.5, 2.5, 2.5]])}         # [image, y0, x0, y1, x1]
+    image = desc("4D_FIRST_MAJOR", [1, 1, 4, 4], [[kinds.IMAGE_4X4]])
+    run("CropResize", "bilinear", "BNNSCropResize: one box of a 4x4 image, bilinear to 3x3",
+        dict(crop, input=image, output=desc("4D_FIRST_MAJOR", [1, 1, 3, 3])))
+    run("CropResizeBackward", "bilinear", "BNNSCropResizeBackward: the crop's gradient sent back to the image",
+        dict(crop, in_delta=desc("4D_FIRST_MAJOR", [1, 1, 4, 4]),
+             out_delta=desc("4D_FIRST_MAJOR", [1, 1, 3, 3], [[[[1, 0, 0], [0, 1, 0], [0, 0, 1]]]])))

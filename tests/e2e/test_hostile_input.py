@@ -934,7 +934,10 @@ EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INV
                 # issue 12 part C: the functions lack their descriptors; a generator needs no argument
                 **{rpc: INVALID for rpc in (*direct.FUNCTIONS, "DirectApplyActivationBatch", "DirectApplyQuantizer", "DirectApplyTopK",
                                             "DirectApplyInTopK")},
-                "CreateRandomGenerator": OK, "CreateRandomGeneratorWithSeed": OK}
+                "CreateRandomGenerator": OK, "CreateRandomGeneratorWithSeed": OK,
+                # issue 12, part A: filter-less calls lack their descriptors
+                **{rpc: INVALID for rpc in ("Transpose", "Copy", "DirectApplyReduction", "DirectApplyBroadcastMatMul",
+                                            "MatMul", "MatMulWorkspaceSize", "CropResize", "CropResizeBackward")}}
 REST_EMPTY_ANSWER = {**EMPTY_ANSWER, "UnregisterSharedMemory": NOT_FOUND}
 
 

@@ -127,29 +127,37 @@ def test_forward_matches_the_independent_reference(kind, sample):
                                atol=kind.tolerance.atol, err_msg=kind.tolerance.why)
 
 
-# Samples whose input gradient finite differences can check (a row that cannot, dropout whose
-# every forward draws a new mask, says why in `no_gradient`; its kernel test checks the backward).
-GRADIENT_SAMPLES = [(kind, sample) for kind, sample in SAMPLES if sample.gradient is not None]
+# Samples' gradients that finite differences can check (a row that cannot, dropout whose every
+# forward draws a new mask, says why in `no_gradient`; its kernel test checks the backward): the
+# input's, and further ones a row names (a second input, the weights).
+GRADIENT_SAMPLES = [(kind, sample, gradient) for kind, sample in SAMPLES for gradient in sample.gradients]
+GRADIENT_IDS = [f"{sample.name}-{gradient.field}" + ("" if gradient.index is None else f"[{gradient.index}]")
+                for _, sample, gradient in GRADIENT_SAMPLES]
 
 
-@pytest.mark.parametrize("kind, sample", GRADIENT_SAMPLES,
-                         ids=[i for (_, s), i in zip(SAMPLES, SAMPLE_IDS) if s.gradient is not None])
-def test_input_gradient_matches_finite_differences(kind, sample):
+@pytest.mark.parametrize("kind, sample, gradient", GRADIENT_SAMPLES, ids=GRADIENT_IDS)
+def test_gradient_matches_finite_differences(kind, sample, gradient):
     call = InProcess()
-    gradient, tolerance = sample.gradient, kind.tolerance
+    tolerance = kind.tolerance
     filter_id, responses = run_sample(call, kind, sample)
-    index = "" if gradient.index is None else f"[{gradient.index}]"
-    analytic = result(responses[gradient.backward], f"in_delta{index}")
+    analytic = result(responses[gradient.backward], gradient.result)
     forward = sample.calls[gradient.forward]
     cotangent = kinds.values(sample.calls[gradient.backward].body["out_delta"]).reshape(-1)
     body = copy.deepcopy(forward.body)
-    held = body["in"] if gradient.index is None else body["in"][gradient.index]
+    if gradient.weights:         # a descriptor of the parameters: a new filter per perturbation
+        create = kinds.sample_create_request(kind, sample)
+        held = create[kind.case][gradient.field]["data"]
+    else:
+        held = body[gradient.field] if gradient.index is None else body[gradient.field][gradient.index]
     x = kinds.values(held)
     shape = x.shape
 
     def objective(z: np.ndarray) -> float:
         held["values"] = z.reshape(shape).tolist()
-        out = result(call(forward.rpc, request(forward.rpc, body, filter_id)), "out")
+        target = filter_id
+        if gradient.weights:
+            target = call("CreateFilter", request("CreateFilter", create)).filter_id
+        out = result(call(forward.rpc, request(forward.rpc, body, target)), "out")
         return float(np.dot(cotangent, out))
 
     flat, numeric = x.reshape(-1), np.zeros(x.size)

@@ -412,3 +412,26 @@ def test_contraction_star_gradients_for_weights_match_finite_differences(operati
                             rtol=GRAD_RTOL, atol=GRAD_ATOL)
     assert_gradient_matches(d_w, lambda v: float(np.sum(proj * reference(a, v))), w,
                             rtol=GRAD_RTOL, atol=GRAD_ATOL)
+
+
+@pytest.mark.parametrize("b_is_weights, trans_a", [(True, False), (False, False), (True, True)])
+def test_broadcast_matmul_writes_into_a_strided_out_as_it_returns(b_is_weights, trans_a):
+    """out= (the caller's memory, possibly strided) gets exactly the product returned without it,
+    through the one-GEMM path of a shared B and the stacked path alike."""
+    rng = np.random.default_rng(8)
+    a_shape = (2, 5, 4) if trans_a else (2, 4, 5)
+    w = rng.standard_normal((5, 3)).astype(np.float32)
+    desc = lambda shape, data=None: L.Descriptor.for_shape(L.LAYOUT_3D_FIRST_MAJOR if len(shape) == 3
+                                                           else L.LAYOUT_ROW_MAJOR_MATRIX, shape, data)
+    f = ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(
+        iA_desc=desc(a_shape), iB_desc=desc((5, 3), w if b_is_weights else None), o_desc=desc((2, 4, 3)),
+        alpha=0.5, transA=trans_a, b_is_weights=b_is_weights))
+    a = rng.standard_normal((3,) + a_shape).astype(np.float32)
+    b = None if b_is_weights else np.broadcast_to(w, (3, 5, 3)).copy()
+    expected = f.apply(a, b)
+    memory = np.full((3, 2, 4, 5), 9.0, np.float32)
+    out = memory[..., :3]                                       # rows 5 apart: not contiguous
+    assert f.apply(a, b, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    assert np.all(memory[..., 3:] == 9.0)
+    np.testing.assert_allclose(expected, 0.5 * (np.swapaxes(a, -1, -2) if trans_a else a) @ w, rtol=1e-5, atol=1e-5)

@@ -90,3 +90,84 @@ def test_linear_matches_pytorch_numbers():
 def test_invalid_parameters_raise_invalid_argument(kwargs, message):
     with pytest.raises(InvalidArgumentError, match=message):
         make(kwargs["method"], kwargs["in_size"], kwargs["out_size"])
+
+
+# ------------------------------------------------------------------------------ crop and resize
+
+def crop_reference(x, roi, out_hw, sampling, extrapolation=0.0, normalized=False):
+    """TensorFlow's crop_and_resize as a scalar loop (boxes [index, y0, x0, y1, x1]), with the
+    documented sample positions of each BNNSLinearSamplingMode."""
+    n, c, h, w = x.shape
+    out = np.zeros((len(roi), c) + out_hw)
+
+    def positions(a, b, count, size):
+        if normalized:
+            a, b = a * (size - 1), b * (size - 1)
+        if sampling in (rs.SAMPLING_DEFAULT, rs.SAMPLING_ALIGN_CORNERS, rs.SAMPLING_STRICT_ALIGN_CORNERS):
+            if count == 1:
+                return [a if sampling == rs.SAMPLING_STRICT_ALIGN_CORNERS else (a + b) / 2]
+            return [a + o * (b - a) / (count - 1) for o in range(count)]
+        shift = 0.5 if sampling == rs.SAMPLING_UNALIGN_CORNERS else 0.0
+        return [a + (o + 0.5) * (b - a) / count - shift for o in range(count)]
+
+    for k, (index, y0, x0, y1, x1) in enumerate(roi):
+        for i, sy in enumerate(positions(y0, y1, out_hw[0], h)):
+            for j, sx in enumerate(positions(x0, x1, out_hw[1], w)):
+                if not (0 <= sy <= h - 1 and 0 <= sx <= w - 1):
+                    out[k, :, i, j] = extrapolation
+                    continue
+                r0, c0 = int(math.floor(sy)), int(math.floor(sx))
+                r1, c1 = min(r0 + 1, h - 1), min(c0 + 1, w - 1)
+                ty, tx = sy - r0, sx - c0
+                img = x[int(index)]
+                out[k, :, i, j] = ((1 - ty) * ((1 - tx) * img[:, r0, c0] + tx * img[:, r0, c1])
+                                   + ty * ((1 - tx) * img[:, r1, c0] + tx * img[:, r1, c1]))
+    return out
+
+
+ROI = np.array([[0, 0.5, 1.0, 3.0, 4.5], [1, 2.0, 0.0, 0.5, 2.0], [1, -1.0, 1.0, 2.0, 6.0]])
+
+
+@pytest.mark.parametrize("sampling", sorted(rs.SAMPLING_NAMES))
+def test_crop_resize_matches_the_scalar_reference(sampling):
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 6))
+    crop = rs.CropResize(rs.CropResizeParams(sampling_mode=sampling, extrapolation_value=-7.0))
+    np.testing.assert_allclose(crop.apply(x, ROI, (3, 5)), crop_reference(x, ROI, (3, 5), sampling, -7.0),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_crop_resize_box_modes_and_normalized_coordinates_name_the_same_box():
+    x = np.random.default_rng(4).standard_normal((1, 2, 5, 5))
+    corners = rs.CropResize(rs.CropResizeParams()).apply(x, np.array([[0, 1.0, 0.5, 3.0, 3.5]]), (2, 3))
+    for mode, row in ((rs.CORNERS_WIDTH_FIRST, [0, 0.5, 1.0, 3.5, 3.0]),
+                      (rs.CENTER_SIZE_HEIGHT_FIRST, [0, 2.0, 2.0, 2.0, 3.0]),
+                      (rs.CENTER_SIZE_WIDTH_FIRST, [0, 2.0, 2.0, 3.0, 2.0])):
+        got = rs.CropResize(rs.CropResizeParams(box_coordinate_mode=mode)).apply(x, np.array([row]), (2, 3))
+        np.testing.assert_allclose(got, corners, rtol=1e-12)
+    scaled = rs.CropResize(rs.CropResizeParams(normalized_coordinates=True, spatial_scale=2.0))
+    np.testing.assert_allclose(scaled.apply(x, np.array([[0, 0.125, 0.0625, 0.375, 0.4375]]), (2, 3)), corners,
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", [rs.LINEAR, rs.NEAREST])
+def test_crop_resize_backward_is_the_adjoint_by_finite_differences(method):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 2, 4, 5))
+    crop = rs.CropResize(rs.CropResizeParams(method=method, sampling_mode=rs.SAMPLING_UNALIGN_CORNERS,
+                                             extrapolation_value=3.0))
+    proj = projection(rng, (3, 2, 3, 4))
+    analytic = crop.apply_backward(ROI, proj, x.shape)
+    assert_gradient_matches(analytic, lambda z: float((proj * crop.apply(z, ROI, (3, 4))).sum()), x)
+
+
+def test_crop_resize_refuses_bad_boxes_and_parameters():
+    crop = rs.CropResize(rs.CropResizeParams())
+    x = np.zeros((2, 1, 3, 3))
+    with pytest.raises(InvalidArgumentError, match="image 2"):
+        crop.apply(x, np.array([[2, 0, 0, 1, 1]]), (2, 2))
+    with pytest.raises(InvalidArgumentError, match="roi has shape"):
+        crop.apply(x, np.zeros((1, 3)), (2, 2))
+    with pytest.raises(InvalidArgumentError, match="sampling_mode"):
+        rs.CropResize(rs.CropResizeParams(sampling_mode=9))
+    with pytest.raises(InvalidArgumentError, match="box_coordinate_mode"):
+        rs.CropResize(rs.CropResizeParams(box_coordinate_mode=4))

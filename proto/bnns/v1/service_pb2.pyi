@@ -172,7 +172,7 @@ class MessageChunk(_message.Message):
     def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class CreateFilterRequest(_message.Message):
-    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "dropout", "filter_parameters", "alias", "lease_seconds")
+    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "dropout", "permute", "padding", "resize", "reduction", "gram", "broadcast_matmul", "tensor_contraction", "filter_parameters", "alias", "lease_seconds")
     CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     TRANSPOSED_CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     FULLY_CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,13 @@ class CreateFilterRequest(_message.Message):
     ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
     FUSED_FIELD_NUMBER: _ClassVar[int]
     DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    PERMUTE_FIELD_NUMBER: _ClassVar[int]
+    PADDING_FIELD_NUMBER: _ClassVar[int]
+    RESIZE_FIELD_NUMBER: _ClassVar[int]
+    REDUCTION_FIELD_NUMBER: _ClassVar[int]
+    GRAM_FIELD_NUMBER: _ClassVar[int]
+    BROADCAST_MATMUL_FIELD_NUMBER: _ClassVar[int]
+    TENSOR_CONTRACTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -196,10 +203,17 @@ class CreateFilterRequest(_message.Message):
     arithmetic: _types_pb2.ArithmeticParameters
     fused: _types_pb2.FusedParameters
     dropout: _types_pb2.DropoutParameters
+    permute: _types_pb2.PermuteParameters
+    padding: _types_pb2.PaddingParameters
+    resize: _types_pb2.ResizeParameters
+    reduction: _types_pb2.ReductionParameters
+    gram: _types_pb2.GramParameters
+    broadcast_matmul: _types_pb2.BroadcastMatMulParameters
+    tensor_contraction: _types_pb2.TensorContractionParameters
     filter_parameters: _types_pb2.FilterParameters
     alias: str
     lease_seconds: float
-    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., dropout: _Optional[_Union[_types_pb2.DropoutParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., alias: _Optional[str] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., dropout: _Optional[_Union[_types_pb2.DropoutParameters, _Mapping]] = ..., permute: _Optional[_Union[_types_pb2.PermuteParameters, _Mapping]] = ..., padding: _Optional[_Union[_types_pb2.PaddingParameters, _Mapping]] = ..., resize: _Optional[_Union[_types_pb2.ResizeParameters, _Mapping]] = ..., reduction: _Optional[_Union[_types_pb2.ReductionParameters, _Mapping]] = ..., gram: _Optional[_Union[_types_pb2.GramParameters, _Mapping]] = ..., broadcast_matmul: _Optional[_Union[_types_pb2.BroadcastMatMulParameters, _Mapping]] = ..., tensor_contraction: _Optional[_Union[_types_pb2.TensorContractionParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., alias: _Optional[str] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class FilterInfo(_message.Message):
     __slots__ = ("filter_id", "kind", "parameters", "bytes_held", "trainable")
@@ -1490,3 +1504,325 @@ class RandomFillCategoricalFloatResponse(_message.Message):
     DESC_FIELD_NUMBER: _ClassVar[int]
     desc: _types_pb2.Buffer
     def __init__(self, desc: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class FilterApplyTwoInputBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "in_a", "in_b", "out", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_A_FIELD_NUMBER: _ClassVar[int]
+    IN_B_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    in_a: _types_pb2.Buffer
+    in_b: _types_pb2.Buffer
+    out: _types_pb2.Buffer
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., in_a: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., in_b: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class FilterApplyTwoInputBatchResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class FilterApplyBackwardTwoInputBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "in_a", "in_b", "out", "out_delta", "compute_in_a_delta", "compute_in_b_delta", "compute_weights_delta", "compute_bias_delta", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    IN_A_FIELD_NUMBER: _ClassVar[int]
+    IN_B_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_A_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_IN_B_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    in_a: _types_pb2.Buffer
+    in_b: _types_pb2.Buffer
+    out: _types_pb2.Buffer
+    out_delta: _types_pb2.Buffer
+    compute_in_a_delta: bool
+    compute_in_b_delta: bool
+    compute_weights_delta: bool
+    compute_bias_delta: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., in_a: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., in_b: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_a_delta: _Optional[bool] = ..., compute_in_b_delta: _Optional[bool] = ..., compute_weights_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class FilterApplyBackwardTwoInputBatchResponse(_message.Message):
+    __slots__ = ("in_a_delta", "in_b_delta", "weights_delta", "bias_delta")
+    IN_A_DELTA_FIELD_NUMBER: _ClassVar[int]
+    IN_B_DELTA_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_a_delta: _types_pb2.Buffer
+    in_b_delta: _types_pb2.Buffer
+    weights_delta: _types_pb2.Buffer
+    bias_delta: _types_pb2.Buffer
+    def __init__(self, in_a_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., in_b_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class PermuteFilterApplyBackwardBatchRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "out_delta", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    out_delta: _types_pb2.Buffer
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class PermuteFilterApplyBackwardBatchResponse(_message.Message):
+    __slots__ = ("in_delta",)
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class TransposeRequest(_message.Message):
+    __slots__ = ("dest", "src", "axis0", "axis1", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    AXIS0_FIELD_NUMBER: _ClassVar[int]
+    AXIS1_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.NDArrayDescriptor
+    src: _types_pb2.NDArrayDescriptor
+    axis0: int
+    axis1: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, dest: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., src: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., axis0: _Optional[int] = ..., axis1: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class TransposeResponse(_message.Message):
+    __slots__ = ("dest",)
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.Buffer
+    def __init__(self, dest: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class CopyRequest(_message.Message):
+    __slots__ = ("dest", "src", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    SRC_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.NDArrayDescriptor
+    src: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, dest: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., src: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class CopyResponse(_message.Message):
+    __slots__ = ("dest",)
+    DEST_FIELD_NUMBER: _ClassVar[int]
+    dest: _types_pb2.Buffer
+    def __init__(self, dest: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyReductionRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.ReductionParameters
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.ReductionParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class DirectApplyReductionResponse(_message.Message):
+    __slots__ = ("out",)
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    out: _types_pb2.Buffer
+    def __init__(self, out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyBroadcastMatMulRequest(_message.Message):
+    __slots__ = ("trans_a", "trans_b", "alpha", "input_a", "input_b", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    TRANS_A_FIELD_NUMBER: _ClassVar[int]
+    TRANS_B_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    INPUT_A_FIELD_NUMBER: _ClassVar[int]
+    INPUT_B_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    trans_a: bool
+    trans_b: bool
+    alpha: float
+    input_a: _types_pb2.NDArrayDescriptor
+    input_b: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, trans_a: _Optional[bool] = ..., trans_b: _Optional[bool] = ..., alpha: _Optional[float] = ..., input_a: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., input_b: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class DirectApplyBroadcastMatMulResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class MatMulRequest(_message.Message):
+    __slots__ = ("trans_a", "trans_b", "alpha", "input_a", "input_b", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    TRANS_A_FIELD_NUMBER: _ClassVar[int]
+    TRANS_B_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    INPUT_A_FIELD_NUMBER: _ClassVar[int]
+    INPUT_B_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    trans_a: bool
+    trans_b: bool
+    alpha: float
+    input_a: _types_pb2.NDArrayDescriptor
+    input_b: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, trans_a: _Optional[bool] = ..., trans_b: _Optional[bool] = ..., alpha: _Optional[float] = ..., input_a: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., input_b: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class MatMulResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class MatMulWorkspaceSizeRequest(_message.Message):
+    __slots__ = ("trans_a", "trans_b", "alpha", "input_a", "input_b", "output", "filter_parameters")
+    TRANS_A_FIELD_NUMBER: _ClassVar[int]
+    TRANS_B_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    INPUT_A_FIELD_NUMBER: _ClassVar[int]
+    INPUT_B_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    trans_a: bool
+    trans_b: bool
+    alpha: float
+    input_a: _types_pb2.NDArrayDescriptor
+    input_b: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    def __init__(self, trans_a: _Optional[bool] = ..., trans_b: _Optional[bool] = ..., alpha: _Optional[float] = ..., input_a: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., input_b: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
+
+class MatMulWorkspaceSizeResponse(_message.Message):
+    __slots__ = ("workspace_size",)
+    WORKSPACE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    workspace_size: int
+    def __init__(self, workspace_size: _Optional[int] = ...) -> None: ...
+
+class CropResizeRequest(_message.Message):
+    __slots__ = ("layer_params", "input", "roi", "output", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    ROI_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.CropResizeParameters
+    input: _types_pb2.NDArrayDescriptor
+    roi: _types_pb2.NDArrayDescriptor
+    output: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.CropResizeParameters, _Mapping]] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., roi: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class CropResizeResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class CropResizeBackwardRequest(_message.Message):
+    __slots__ = ("layer_params", "in_delta", "roi", "out_delta", "filter_parameters", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    ROI_FIELD_NUMBER: _ClassVar[int]
+    OUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.CropResizeParameters
+    in_delta: _types_pb2.NDArrayDescriptor
+    roi: _types_pb2.NDArrayDescriptor
+    out_delta: _types_pb2.NDArrayDescriptor
+    filter_parameters: _types_pb2.FilterParameters
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.CropResizeParameters, _Mapping]] = ..., in_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., roi: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class CropResizeBackwardResponse(_message.Message):
+    __slots__ = ("in_delta",)
+    IN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    in_delta: _types_pb2.Buffer
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...

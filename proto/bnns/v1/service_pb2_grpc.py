@@ -319,6 +319,61 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.FromString,
                 _registered_method=True)
+        self.FilterApplyTwoInputBatch = channel.unary_unary(
+                '/bnns.v1.BNNSService/FilterApplyTwoInputBatch',
+                request_serializer=bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchResponse.FromString,
+                _registered_method=True)
+        self.FilterApplyBackwardTwoInputBatch = channel.unary_unary(
+                '/bnns.v1.BNNSService/FilterApplyBackwardTwoInputBatch',
+                request_serializer=bnns_dot_v1_dot_service__pb2.FilterApplyBackwardTwoInputBatchRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.FilterApplyBackwardTwoInputBatchResponse.FromString,
+                _registered_method=True)
+        self.PermuteFilterApplyBackwardBatch = channel.unary_unary(
+                '/bnns.v1.BNNSService/PermuteFilterApplyBackwardBatch',
+                request_serializer=bnns_dot_v1_dot_service__pb2.PermuteFilterApplyBackwardBatchRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.PermuteFilterApplyBackwardBatchResponse.FromString,
+                _registered_method=True)
+        self.Transpose = channel.unary_unary(
+                '/bnns.v1.BNNSService/Transpose',
+                request_serializer=bnns_dot_v1_dot_service__pb2.TransposeRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.TransposeResponse.FromString,
+                _registered_method=True)
+        self.Copy = channel.unary_unary(
+                '/bnns.v1.BNNSService/Copy',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CopyRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CopyResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyReduction = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyReduction',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyReductionRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyReductionResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyBroadcastMatMul = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyBroadcastMatMul',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyBroadcastMatMulRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyBroadcastMatMulResponse.FromString,
+                _registered_method=True)
+        self.MatMul = channel.unary_unary(
+                '/bnns.v1.BNNSService/MatMul',
+                request_serializer=bnns_dot_v1_dot_service__pb2.MatMulRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.MatMulResponse.FromString,
+                _registered_method=True)
+        self.MatMulWorkspaceSize = channel.unary_unary(
+                '/bnns.v1.BNNSService/MatMulWorkspaceSize',
+                request_serializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeResponse.FromString,
+                _registered_method=True)
+        self.CropResize = channel.unary_unary(
+                '/bnns.v1.BNNSService/CropResize',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CropResizeRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeResponse.FromString,
+                _registered_method=True)
+        self.CropResizeBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/CropResizeBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -699,6 +754,85 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FilterApplyTwoInputBatch(self, request, context):
+        """---- issue 12, part A: two-input filters, permute backward, and the filter-less data movement,
+        reduction and matrix products.
+        BNNSFilterApplyTwoInputBatch (and BNNSFilterApplyTwoInput, batch 1): BroadcastMatMul, TensorContraction.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FilterApplyBackwardTwoInputBatch(self, request, context):
+        """BNNSFilterApplyBackwardTwoInputBatch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PermuteFilterApplyBackwardBatch(self, request, context):
+        """BNNSPermuteFilterApplyBackwardBatch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Transpose(self, request, context):
+        """BNNSTranspose.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Copy(self, request, context):
+        """BNNSCopy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyReduction(self, request, context):
+        """BNNSDirectApplyReduction.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyBroadcastMatMul(self, request, context):
+        """BNNSDirectApplyBroadcastMatMul.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MatMul(self, request, context):
+        """BNNSMatMul.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MatMulWorkspaceSize(self, request, context):
+        """BNNSMatMulWorkspaceSize.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CropResize(self, request, context):
+        """BNNSCropResize.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CropResizeBackward(self, request, context):
+        """BNNSCropResizeBackward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -986,6 +1120,61 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.RandomFillCategoricalFloat,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.SerializeToString,
+            ),
+            'FilterApplyTwoInputBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.FilterApplyTwoInputBatch,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchResponse.SerializeToString,
+            ),
+            'FilterApplyBackwardTwoInputBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.FilterApplyBackwardTwoInputBatch,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.FilterApplyBackwardTwoInputBatchRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.FilterApplyBackwardTwoInputBatchResponse.SerializeToString,
+            ),
+            'PermuteFilterApplyBackwardBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.PermuteFilterApplyBackwardBatch,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.PermuteFilterApplyBackwardBatchRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.PermuteFilterApplyBackwardBatchResponse.SerializeToString,
+            ),
+            'Transpose': grpc.unary_unary_rpc_method_handler(
+                    servicer.Transpose,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.TransposeRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.TransposeResponse.SerializeToString,
+            ),
+            'Copy': grpc.unary_unary_rpc_method_handler(
+                    servicer.Copy,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CopyRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CopyResponse.SerializeToString,
+            ),
+            'DirectApplyReduction': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyReduction,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyReductionRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyReductionResponse.SerializeToString,
+            ),
+            'DirectApplyBroadcastMatMul': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyBroadcastMatMul,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyBroadcastMatMulRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyBroadcastMatMulResponse.SerializeToString,
+            ),
+            'MatMul': grpc.unary_unary_rpc_method_handler(
+                    servicer.MatMul,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.MatMulRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.MatMulResponse.SerializeToString,
+            ),
+            'MatMulWorkspaceSize': grpc.unary_unary_rpc_method_handler(
+                    servicer.MatMulWorkspaceSize,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeResponse.SerializeToString,
+            ),
+            'CropResize': grpc.unary_unary_rpc_method_handler(
+                    servicer.CropResize,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CropResizeResponse.SerializeToString,
+            ),
+            'CropResizeBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.CropResizeBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2527,6 +2716,303 @@ class BNNSService:
             '/bnns.v1.BNNSService/RandomFillCategoricalFloat',
             bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FilterApplyTwoInputBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/FilterApplyTwoInputBatch',
+            bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FilterApplyBackwardTwoInputBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/FilterApplyBackwardTwoInputBatch',
+            bnns_dot_v1_dot_service__pb2.FilterApplyBackwardTwoInputBatchRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.FilterApplyBackwardTwoInputBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PermuteFilterApplyBackwardBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/PermuteFilterApplyBackwardBatch',
+            bnns_dot_v1_dot_service__pb2.PermuteFilterApplyBackwardBatchRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.PermuteFilterApplyBackwardBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Transpose(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Transpose',
+            bnns_dot_v1_dot_service__pb2.TransposeRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.TransposeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Copy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/Copy',
+            bnns_dot_v1_dot_service__pb2.CopyRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CopyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyReduction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyReduction',
+            bnns_dot_v1_dot_service__pb2.DirectApplyReductionRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyReductionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyBroadcastMatMul(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyBroadcastMatMul',
+            bnns_dot_v1_dot_service__pb2.DirectApplyBroadcastMatMulRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyBroadcastMatMulResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MatMul(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/MatMul',
+            bnns_dot_v1_dot_service__pb2.MatMulRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.MatMulResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MatMulWorkspaceSize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/MatMulWorkspaceSize',
+            bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.MatMulWorkspaceSizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CropResize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CropResize',
+            bnns_dot_v1_dot_service__pb2.CropResizeRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CropResizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CropResizeBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CropResizeBackward',
+            bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.FromString,
             options,
             channel_credentials,
             insecure,

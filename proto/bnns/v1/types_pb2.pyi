@@ -277,6 +277,52 @@ class ShuffleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 class RandomGeneratorMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RANDOM_GENERATOR_METHOD_AES_CTR: _ClassVar[RandomGeneratorMethod]
+
+class PaddingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PADDING_MODE_CONSTANT: _ClassVar[PaddingMode]
+    PADDING_MODE_REFLECT: _ClassVar[PaddingMode]
+    PADDING_MODE_SYMMETRIC: _ClassVar[PaddingMode]
+
+class InterpolationMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INTERPOLATION_METHOD_NEAREST: _ClassVar[InterpolationMethod]
+    INTERPOLATION_METHOD_LINEAR: _ClassVar[InterpolationMethod]
+
+class ReduceFunction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REDUCE_FUNCTION_MAX: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_MIN: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_ARG_MAX: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_ARG_MIN: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_MEAN: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_MEAN_NON_ZERO: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_SUM: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_SUM_SQUARE: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_SUM_LOG: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_L1_NORM: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_LOGICAL_OR: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_LOGICAL_AND: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_L2_NORM: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_LOG_SUM_EXP: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_PRODUCT: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_NONE: _ClassVar[ReduceFunction]
+    REDUCE_FUNCTION_LOG_SUM: _ClassVar[ReduceFunction]
+
+class LinearSamplingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LINEAR_SAMPLING_MODE_DEFAULT: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_ALIGN_CORNERS: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_UNALIGN_CORNERS: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_STRICT_ALIGN_CORNERS: _ClassVar[LinearSamplingMode]
+    LINEAR_SAMPLING_MODE_OFFSET_CORNERS: _ClassVar[LinearSamplingMode]
+
+class BoxCoordinateMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BOX_COORDINATE_MODE_CORNERS_HEIGHT_FIRST: _ClassVar[BoxCoordinateMode]
+    BOX_COORDINATE_MODE_CORNERS_WIDTH_FIRST: _ClassVar[BoxCoordinateMode]
+    BOX_COORDINATE_MODE_CENTER_SIZE_HEIGHT_FIRST: _ClassVar[BoxCoordinateMode]
+    BOX_COORDINATE_MODE_CENTER_SIZE_WIDTH_FIRST: _ClassVar[BoxCoordinateMode]
 DATA_LAYOUT_UNSPECIFIED: DataLayout
 DATA_LAYOUT_VECTOR: DataLayout
 DATA_LAYOUT_1D_LAST_MAJOR: DataLayout
@@ -486,6 +532,37 @@ SHUFFLE_TYPE_PIXEL_UNSHUFFLE_NCHW: ShuffleType
 SHUFFLE_TYPE_DEPTH_TO_SPACE_NCHW: ShuffleType
 SHUFFLE_TYPE_SPACE_TO_DEPTH_NCHW: ShuffleType
 RANDOM_GENERATOR_METHOD_AES_CTR: RandomGeneratorMethod
+PADDING_MODE_CONSTANT: PaddingMode
+PADDING_MODE_REFLECT: PaddingMode
+PADDING_MODE_SYMMETRIC: PaddingMode
+INTERPOLATION_METHOD_NEAREST: InterpolationMethod
+INTERPOLATION_METHOD_LINEAR: InterpolationMethod
+REDUCE_FUNCTION_MAX: ReduceFunction
+REDUCE_FUNCTION_MIN: ReduceFunction
+REDUCE_FUNCTION_ARG_MAX: ReduceFunction
+REDUCE_FUNCTION_ARG_MIN: ReduceFunction
+REDUCE_FUNCTION_MEAN: ReduceFunction
+REDUCE_FUNCTION_MEAN_NON_ZERO: ReduceFunction
+REDUCE_FUNCTION_SUM: ReduceFunction
+REDUCE_FUNCTION_SUM_SQUARE: ReduceFunction
+REDUCE_FUNCTION_SUM_LOG: ReduceFunction
+REDUCE_FUNCTION_L1_NORM: ReduceFunction
+REDUCE_FUNCTION_LOGICAL_OR: ReduceFunction
+REDUCE_FUNCTION_LOGICAL_AND: ReduceFunction
+REDUCE_FUNCTION_L2_NORM: ReduceFunction
+REDUCE_FUNCTION_LOG_SUM_EXP: ReduceFunction
+REDUCE_FUNCTION_PRODUCT: ReduceFunction
+REDUCE_FUNCTION_NONE: ReduceFunction
+REDUCE_FUNCTION_LOG_SUM: ReduceFunction
+LINEAR_SAMPLING_MODE_DEFAULT: LinearSamplingMode
+LINEAR_SAMPLING_MODE_ALIGN_CORNERS: LinearSamplingMode
+LINEAR_SAMPLING_MODE_UNALIGN_CORNERS: LinearSamplingMode
+LINEAR_SAMPLING_MODE_STRICT_ALIGN_CORNERS: LinearSamplingMode
+LINEAR_SAMPLING_MODE_OFFSET_CORNERS: LinearSamplingMode
+BOX_COORDINATE_MODE_CORNERS_HEIGHT_FIRST: BoxCoordinateMode
+BOX_COORDINATE_MODE_CORNERS_WIDTH_FIRST: BoxCoordinateMode
+BOX_COORDINATE_MODE_CENTER_SIZE_HEIGHT_FIRST: BoxCoordinateMode
+BOX_COORDINATE_MODE_CENTER_SIZE_WIDTH_FIRST: BoxCoordinateMode
 
 class Buffer(_message.Message):
     __slots__ = ("data", "values", "tensor", "shared_memory", "stride", "accumulate")
@@ -814,3 +891,119 @@ class FusedParameters(_message.Message):
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     layers: _containers.RepeatedCompositeFieldContainer[FusedLayerParameters]
     def __init__(self, layers: _Optional[_Iterable[_Union[FusedLayerParameters, _Mapping]]] = ...) -> None: ...
+
+class PermuteParameters(_message.Message):
+    __slots__ = ("i_desc", "o_desc", "permutation")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    PERMUTATION_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    permutation: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., permutation: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class PaddingParameters(_message.Message):
+    __slots__ = ("i_desc", "o_desc", "padding_size", "padding_mode", "padding_value")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    PADDING_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PADDING_MODE_FIELD_NUMBER: _ClassVar[int]
+    PADDING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    padding_size: _containers.RepeatedScalarFieldContainer[int]
+    padding_mode: PaddingMode
+    padding_value: int
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., padding_size: _Optional[_Iterable[int]] = ..., padding_mode: _Optional[_Union[PaddingMode, str]] = ..., padding_value: _Optional[int] = ...) -> None: ...
+
+class ResizeParameters(_message.Message):
+    __slots__ = ("method", "i_desc", "o_desc", "align_corners")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    ALIGN_CORNERS_FIELD_NUMBER: _ClassVar[int]
+    method: InterpolationMethod
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    align_corners: bool
+    def __init__(self, method: _Optional[_Union[InterpolationMethod, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., align_corners: _Optional[bool] = ...) -> None: ...
+
+class ReductionParameters(_message.Message):
+    __slots__ = ("i_desc", "o_desc", "w_desc", "reduce_func", "epsilon")
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    W_DESC_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_FUNC_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    w_desc: NDArrayDescriptor
+    reduce_func: ReduceFunction
+    epsilon: float
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., w_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., reduce_func: _Optional[_Union[ReduceFunction, str]] = ..., epsilon: _Optional[float] = ...) -> None: ...
+
+class GramParameters(_message.Message):
+    __slots__ = ("alpha", "i_desc", "o_desc")
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    alpha: float
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    def __init__(self, alpha: _Optional[float] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class BroadcastMatMulParameters(_message.Message):
+    __slots__ = ("alpha", "beta", "trans_a", "trans_b", "quadratic", "a_is_weights", "b_is_weights", "ia_desc", "ib_desc", "o_desc")
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    BETA_FIELD_NUMBER: _ClassVar[int]
+    TRANS_A_FIELD_NUMBER: _ClassVar[int]
+    TRANS_B_FIELD_NUMBER: _ClassVar[int]
+    QUADRATIC_FIELD_NUMBER: _ClassVar[int]
+    A_IS_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    B_IS_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    IA_DESC_FIELD_NUMBER: _ClassVar[int]
+    IB_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    alpha: float
+    beta: float
+    trans_a: bool
+    trans_b: bool
+    quadratic: bool
+    a_is_weights: bool
+    b_is_weights: bool
+    ia_desc: NDArrayDescriptor
+    ib_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    def __init__(self, alpha: _Optional[float] = ..., beta: _Optional[float] = ..., trans_a: _Optional[bool] = ..., trans_b: _Optional[bool] = ..., quadratic: _Optional[bool] = ..., a_is_weights: _Optional[bool] = ..., b_is_weights: _Optional[bool] = ..., ia_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., ib_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class TensorContractionParameters(_message.Message):
+    __slots__ = ("operation", "alpha", "beta", "ia_desc", "ib_desc", "o_desc")
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    BETA_FIELD_NUMBER: _ClassVar[int]
+    IA_DESC_FIELD_NUMBER: _ClassVar[int]
+    IB_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    operation: str
+    alpha: float
+    beta: float
+    ia_desc: NDArrayDescriptor
+    ib_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    def __init__(self, operation: _Optional[str] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., ia_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., ib_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class CropResizeParameters(_message.Message):
+    __slots__ = ("normalized_coordinates", "spatial_scale", "extrapolation_value", "sampling_mode", "box_coordinate_mode", "method")
+    NORMALIZED_COORDINATES_FIELD_NUMBER: _ClassVar[int]
+    SPATIAL_SCALE_FIELD_NUMBER: _ClassVar[int]
+    EXTRAPOLATION_VALUE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_MODE_FIELD_NUMBER: _ClassVar[int]
+    BOX_COORDINATE_MODE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    normalized_coordinates: bool
+    spatial_scale: float
+    extrapolation_value: float
+    sampling_mode: LinearSamplingMode
+    box_coordinate_mode: BoxCoordinateMode
+    method: InterpolationMethod
+    def __init__(self, normalized_coordinates: _Optional[bool] = ..., spatial_scale: _Optional[float] = ..., extrapolation_value: _Optional[float] = ..., sampling_mode: _Optional[_Union[LinearSamplingMode, str]] = ..., box_coordinate_mode: _Optional[_Union[BoxCoordinateMode, str]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ...) -> None: ...
