@@ -240,3 +240,36 @@ def strip_tensor_data(message) -> None:
                 item.ClearField("data")
             elif hasattr(item, "ListFields"):
                 strip_tensor_data(item)
+
+
+# ------------------------------------------------------------------ issue 12, part B (layers)
+
+def _mha_projection(pb, source, prefix: str):
+    from bnns.kernels.attention import MHAProjectionParameters
+    return MHAProjectionParameters(target_desc=descriptor(pb.target_desc, f"{prefix}.target_desc"),
+                                   weights=descriptor(pb.weights, f"{prefix}.weights", source, f"{prefix}.weights"),
+                                   bias=optional_descriptor(pb, "bias", f"{prefix}.bias", source, f"{prefix}.bias"))
+
+
+def multihead_attention_params(pb: types_pb2.MultiheadAttentionParameters, source, prefix: str):
+    """BNNSLayerParametersMultiheadAttention: four BNNSMHAProjectionParameters (target_desc shape
+    only; weights and bias with their data) and the attention biases."""
+    from bnns.kernels.attention import MultiheadAttentionParams
+    projections = {}
+    for name in ("query", "key", "value", "output"):
+        require(pb.HasField(name), f"{name} (BNNSMHAProjectionParameters) is not set")
+        projections[name] = _mha_projection(getattr(pb, name), source, f"{prefix}.{name}")
+    return MultiheadAttentionParams(
+        **projections, add_zero_attn=pb.add_zero_attn, dropout=pb.dropout, seed=pb.seed,
+        key_attn_bias=optional_descriptor(pb, "key_attn_bias", "key_attn_bias", source, f"{prefix}.key_attn_bias"),
+        value_attn_bias=optional_descriptor(pb, "value_attn_bias", "value_attn_bias", source,
+                                            f"{prefix}.value_attn_bias"))
+
+
+def embedding_params(pb: types_pb2.EmbeddingParameters, source, prefix: str):
+    """BNNSLayerParametersEmbedding: padding_idx unset = none, norm_type 0 = 2 (Euclidean)."""
+    from bnns.kernels.embedding import EmbeddingParams
+    return EmbeddingParams(i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
+                           dictionary=descriptor(pb.dictionary, "dictionary", source, f"{prefix}.dictionary"),
+                           flags=pb.flags, padding_idx=pb.padding_idx if pb.HasField("padding_idx") else None,
+                           max_norm=pb.max_norm, norm_type=pb.norm_type or 2.0)

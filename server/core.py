@@ -194,7 +194,7 @@ class Core:
         require(n < 2**31, f"batch_size {n} must be between 1 and 2**31 - 1")
         descs = list(getattr(f, "input_descs", None) or [getattr(f, "input_desc", None)])
         descs.append(getattr(f, "output_desc", None))
-        elements = sum(d.span for d in descs if d is not None)
+        elements = sum(d.span for d in descs if d is not None) + getattr(f, "scratch_per_item", 0)
         footprint = n * elements * self._BYTES_PER_ELEMENT
         limit = self.limits.max_call_bytes
         if limit and footprint > limit:
@@ -481,7 +481,7 @@ class Core:
         entry = self._entry(request.filter_id, io.tenant, "FilterApplyBatch")
         f, n = entry.filter, int(request.batch_size)
         forward = kinds.KINDS[entry.kind].generic_forward or kinds.apply_into
-        x = io.batch(request, "in", "in", f.input_desc, n, "in")
+        x = io.batch(request, "in", "in", f.input_desc, n, "in", allowed=kinds.KINDS[entry.kind].input_dtypes)
         with self._holding(entry):
             y = forward(f, x, io.direct("out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc))
         io.put("out", y, f.output_desc.data_type, f.output_desc)
@@ -496,7 +496,7 @@ class Core:
         require(request.compute_in_delta or request.compute_weights_delta or request.compute_bias_delta,
                 "FilterApplyBackwardBatch asks for no gradient: set compute_in_delta, compute_weights_delta "
                 "or compute_bias_delta")
-        x = self._optional_batch(request, "in", f.input_desc, n, io)
+        x = self._optional_batch(request, "in", f.input_desc, n, io, kinds.KINDS[entry.kind].input_dtypes)
         y = self._optional_batch(request, "out", f.output_desc, n, io)
         dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
@@ -929,6 +929,59 @@ class Core:
             per_param.append(state)
         return fresh, [state[block] for block in blocks for state in per_param]
 
+    # ------------------------------------------------- issue 12, part B: multi-head attention
+    def apply_multihead_attention(self, request: pb.ApplyMultiheadAttentionRequest,
+                                  io: CallIO) -> pb.ApplyMultiheadAttentionResponse:
+        """A training forward when the caller passes a backprop cache (it comes back as Float32
+        elements, or goes into outputs["backprop_cache"]); the size query computes nothing."""
+        entry = self._entry(request.filter_id, io.tenant, "ApplyMultiheadAttention")
+        f, n = entry.filter, int(request.batch_size)
+        require(n >= 1, f"batch_size {n} must be at least 1")
+        response = pb.ApplyMultiheadAttentionResponse(backprop_cache_size=4 * f.cache_elements(n), workspace_size=0)
+        if request.size_query:
+            return io.finish(response)
+        query, key, value = (io.batch(request, name, name, desc, n, name)
+                             for name, desc in zip(("query", "key", "value"), f.input_descs))
+        mask = extra = None
+        if io.present(request, "key_mask", "key_mask"):
+            mask_desc = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (f.source_length,))
+            mask = io.batch(request, "key_mask", "key_mask", mask_desc, n, "key_mask")
+        if io.present(request, "add_to_attention", "add_to_attention"):
+            count = f.target_length * f.source_length
+            flat = io.elements(request.add_to_attention if request.HasField("add_to_attention") else None,
+                               "add_to_attention", np.dtype(np.float32), "add_to_attention", count=count)
+            require(flat.size == count, f"add_to_attention has {flat.size} values; L x S = {f.target_length} x "
+                    f"{f.source_length} = {count} are needed")
+            extra = flat.reshape(f.target_length, f.source_length)
+        with self._holding(entry):
+            y = f.apply(query, key, value, key_mask=mask, add_to_attention=extra, training=request.backprop_cache)
+            cache = f.take_cache() if request.backprop_cache else None
+        io.put("output", y, item=f.output_desc)
+        io.put("backprop_cache", cache)
+        return io.finish(response)
+
+    def apply_multihead_attention_backward(self, request: pb.ApplyMultiheadAttentionBackwardRequest,
+                                           io: CallIO) -> pb.ApplyMultiheadAttentionBackwardResponse:
+        entry = self._entry(request.filter_id, io.tenant, "ApplyMultiheadAttentionBackward")
+        f, n = entry.filter, int(request.batch_size)
+        asked = (request.compute_query_delta, request.compute_key_delta, request.compute_value_delta)
+        require(any(asked) or request.compute_parameter_deltas, "ApplyMultiheadAttentionBackward asks for no "
+                "gradient: set compute_query_delta, compute_key_delta, compute_value_delta or compute_parameter_deltas")
+        require(io.present(request, "backprop_cache", "backprop_cache"),
+                "backprop_cache is required: the cache a training ApplyMultiheadAttention returned")
+        dy = io.batch(request, "output_delta", "output_delta", f.output_desc, n, "output_delta")
+        cache = io.elements(request.backprop_cache if request.HasField("backprop_cache") else None, "backprop_cache",
+                            np.dtype(np.float32), "backprop_cache", count=f.cache_elements(n))
+        with self._holding(entry):
+            g = f.apply_backward(dy, query_grad=asked[0], key_grad=asked[1], value_grad=asked[2],
+                                 parameters_grad=request.compute_parameter_deltas, cache=cache)
+        for name, desc in zip(("query", "key", "value"), f.input_descs):   # in this order: see the SDK
+            io.put(f"{name}_delta", getattr(g, name), item=_packed(desc))
+        for name in ("query_weights", "query_bias", "key_weights", "key_bias", "value_weights", "value_bias",
+                     "output_weights", "output_bias", "key_attn_bias", "value_attn_bias"):
+            io.put(f"{name}_delta", getattr(g, name))
+        return io.finish(pb.ApplyMultiheadAttentionBackwardResponse())
+
     # ------------------------------------------------------------------------------- helpers
     def _entry(self, filter_id: str, tenant: str, rpc: str) -> Entry:
         """The live filter ``rpc`` is called on, if ``rpc`` serves its kind (the table's entry points)."""
@@ -941,10 +994,11 @@ class Core:
         return entry
 
     @staticmethod
-    def _optional_batch(request, field: str, desc, batch_size: int, io: CallIO) -> Optional[np.ndarray]:
+    def _optional_batch(request, field: str, desc, batch_size: int, io: CallIO,
+                        allowed: dict = layout.FLOAT_DTYPES) -> Optional[np.ndarray]:
         if not io.present(request, field, field):
             return None
-        return io.batch(request, field, field, desc, batch_size, field)
+        return io.batch(request, field, field, desc, batch_size, field, allowed)
 
 
 # Where a filter's bound arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).

@@ -140,7 +140,7 @@ def _kind_examples() -> list:
     """(name, summary, CreateFilter body, [(RPC, body without filter_id), ...]) of every sample in
     the table of layer kinds (kinds.py), in table order."""
     return [(sample.name, sample.summary, kinds.sample_create_request(kind, sample),
-             [(call.rpc, call.body) for call in sample.calls]) for kind, sample in kinds.samples()]
+             [(call.rpc, call) for call in sample.calls]) for kind, sample in kinds.samples()]
 
 
 def worked_examples() -> dict:
@@ -176,8 +176,10 @@ def worked_examples() -> dict:
     for name, summary, create, calls in _kind_examples():
         try:
             created = run("CreateFilter", name, summary, create)
-            for rpc, body in calls:
-                run(rpc, name, summary, body, created.filter_id if created else _EXAMPLE_ID)
+            responses = []
+            for rpc, call in calls:    # a call may be fed a Buffer an earlier one returned (Call.feed)
+                body = call.body_after(responses) if None not in responses else call.body
+                responses.append(run(rpc, name, summary, body, created.filter_id if created else _EXAMPLE_ID))
             if name == "convolution" and created:
                 run("DescribeFilter", name, summary, None, created.filter_id)
                 run("ListFilters", name, "the convolution example's filter, alone", None)

@@ -68,8 +68,15 @@ def request(rpc: str, body: dict, filter_id: str = ""):
 
 def run_sample(call, kind, sample) -> tuple:
     """Create the sample's filter and run its calls in order: (filter_id, responses)."""
-    created = call("CreateFilter", request("CreateFilter", kinds.sample_create_request(kind, sample)))
-    return created.filter_id, [call(c.rpc, request(c.rpc, c.body, created.filter_id)) for c in sample.calls]
+    return run_calls(call, kinds.sample_create_request(kind, sample), sample.calls)
+
+
+def run_calls(call, create: dict, calls) -> tuple:
+    created = call("CreateFilter", request("CreateFilter", create))
+    responses = []
+    for c in calls:
+        responses.append(call(c.rpc, request(c.rpc, c.body_after(responses), created.filter_id)))
+    return created.filter_id, responses
 
 
 def result(response, path: str) -> np.ndarray:
@@ -123,33 +130,45 @@ def test_every_kind_entry_point_is_an_rpc_of_the_service():
 def test_forward_matches_the_independent_reference(kind, sample):
     _, responses = run_sample(InProcess(), kind, sample)
     expected = np.asarray(sample.reference(sample.create, sample.calls[0].body), dtype=np.float64).reshape(-1)
-    np.testing.assert_allclose(result(responses[0], "out"), expected, rtol=kind.tolerance.rtol,
+    np.testing.assert_allclose(result(responses[0], sample.result), expected, rtol=kind.tolerance.rtol,
                                atol=kind.tolerance.atol, err_msg=kind.tolerance.why)
 
 
-# Samples whose input gradient finite differences can check (a row that cannot, dropout whose
-# every forward draws a new mask, says why in `no_gradient`; its kernel test checks the backward).
-GRADIENT_SAMPLES = [(kind, sample) for kind, sample in SAMPLES if sample.gradient is not None]
+# Each gradient a sample names (its input's, and any parameter's) against central differences of its
+# forward (a row that cannot have one, dropout whose every forward draws a new mask, says why in
+# `no_gradient`; its kernel test checks the backward).
+GRADIENTS = [(kind, sample, g) for kind, sample in SAMPLES for g in sample.gradients]
+GRADIENT_IDS = [f"{sample.name}-{g.parameter or g.input}{'' if g.index is None else g.index}"
+                for _, sample, g in GRADIENTS]
 
 
-@pytest.mark.parametrize("kind, sample", GRADIENT_SAMPLES,
-                         ids=[i for (_, s), i in zip(SAMPLES, SAMPLE_IDS) if s.gradient is not None])
-def test_input_gradient_matches_finite_differences(kind, sample):
+@pytest.mark.parametrize("kind, sample, gradient", GRADIENTS, ids=GRADIENT_IDS)
+def test_gradient_matches_finite_differences(kind, sample, gradient):
     call = InProcess()
-    gradient, tolerance = sample.gradient, kind.tolerance
-    filter_id, responses = run_sample(call, kind, sample)
+    tolerance = kind.tolerance
+    create = kinds.sample_create_request(kind, sample)
+    filter_id, responses = run_calls(call, create, sample.calls)
     index = "" if gradient.index is None else f"[{gradient.index}]"
-    analytic = result(responses[gradient.backward], f"in_delta{index}")
+    analytic = result(responses[gradient.backward], f"{gradient.delta}{index}")
     forward = sample.calls[gradient.forward]
-    cotangent = kinds.values(sample.calls[gradient.backward].body["out_delta"]).reshape(-1)
+    cotangent = kinds.values(sample.calls[gradient.backward].body[gradient.out_delta]).reshape(-1)
     body = copy.deepcopy(forward.body)
-    held = body["in"] if gradient.index is None else body["in"][gradient.index]
+    if gradient.parameter:          # a descriptor of the parameters: the filter is re-created each time
+        held = create[kind.case]
+        for key in gradient.parameter.split("."):
+            held = held[key]
+        held = held["data"]
+    else:
+        held = body[gradient.input] if gradient.index is None else body[gradient.input][gradient.index]
     x = kinds.values(held)
     shape = x.shape
 
     def objective(z: np.ndarray) -> float:
         held["values"] = z.reshape(shape).tolist()
-        out = result(call(forward.rpc, request(forward.rpc, body, filter_id)), "out")
+        target = filter_id
+        if gradient.parameter:
+            target = call("CreateFilter", request("CreateFilter", create)).filter_id
+        out = result(call(forward.rpc, request(forward.rpc, body, target)), gradient.output)
         return float(np.dot(cotangent, out))
 
     flat, numeric = x.reshape(-1), np.zeros(x.size)

@@ -369,3 +369,37 @@ def test_invalid_targets_and_apply_inputs_raise_invalid_argument():
         good.apply(xq, xk, xv, key_mask=np.zeros((N, 3)))
     with pytest.raises(InvalidArgumentError, match=r"add_to_attention has shape \(4, 3\); expected \(L, S\)"):
         good.apply(xq, xk, xv, add_to_attention=np.zeros((S, LT)))
+
+
+@pytest.mark.parametrize("extra", [{}, {"add_zero_attn": True, "dropout": 0.4, "seed": 9}], ids=["plain", "zero_dropout"])
+def test_packed_cache_gives_the_same_gradients_as_the_filter_cache(extra):
+    """take_cache packs the training forward's cache into caller memory (BNNS's backprop_cache);
+    backward from it equals backward from the cache the filter kept, bit for bit."""
+    rng = np.random.default_rng(11)
+    d = random_dims(rng, attn_bias=True)
+    xs = [a.astype(np.float32) for a in inputs(rng)]
+    proj = projection(rng, (N, LT, EO)).astype(np.float32)
+    a, b = make_filter(d, **extra), make_filter(d, **extra)
+    np.testing.assert_array_equal(a.apply(*xs), b.apply(*xs))
+    kept = a.apply_backward(proj)
+    cache = b.take_cache()
+    assert cache.dtype == np.float32 and cache.size == b.cache_elements(N)
+    assert not b.has_training_cache
+    packed = b.apply_backward(proj, cache=cache)
+    for name, value in kept._asdict().items():
+        np.testing.assert_array_equal(getattr(packed, name), value, err_msg=name)
+
+
+def test_packed_cache_of_another_batch_size_or_filter_is_refused():
+    rng = np.random.default_rng(12)
+    d = random_dims(rng)
+    xs = [a.astype(np.float32) for a in inputs(rng)]
+    filt = make_filter(d)
+    filt.apply(*xs)
+    cache = filt.take_cache()
+    with pytest.raises(InvalidArgumentError, match="batch_size 1"):
+        filt.apply_backward(np.ones((1, LT, EO), np.float32), cache=cache)
+    with pytest.raises(InvalidArgumentError, match="needs"):
+        filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=cache[:-1])
+    with pytest.raises(InvalidArgumentError, match="not written"):
+        filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=np.zeros_like(cache))

@@ -172,7 +172,7 @@ class MessageChunk(_message.Message):
     def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class CreateFilterRequest(_message.Message):
-    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "dropout", "filter_parameters", "alias", "lease_seconds")
+    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "dropout", "multihead_attention", "embedding", "filter_parameters", "alias", "lease_seconds")
     CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     TRANSPOSED_CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     FULLY_CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,8 @@ class CreateFilterRequest(_message.Message):
     ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
     FUSED_FIELD_NUMBER: _ClassVar[int]
     DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    MULTIHEAD_ATTENTION_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -196,10 +198,12 @@ class CreateFilterRequest(_message.Message):
     arithmetic: _types_pb2.ArithmeticParameters
     fused: _types_pb2.FusedParameters
     dropout: _types_pb2.DropoutParameters
+    multihead_attention: _types_pb2.MultiheadAttentionParameters
+    embedding: _types_pb2.EmbeddingParameters
     filter_parameters: _types_pb2.FilterParameters
     alias: str
     lease_seconds: float
-    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., dropout: _Optional[_Union[_types_pb2.DropoutParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., alias: _Optional[str] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., dropout: _Optional[_Union[_types_pb2.DropoutParameters, _Mapping]] = ..., multihead_attention: _Optional[_Union[_types_pb2.MultiheadAttentionParameters, _Mapping]] = ..., embedding: _Optional[_Union[_types_pb2.EmbeddingParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., alias: _Optional[str] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class FilterInfo(_message.Message):
     __slots__ = ("filter_id", "kind", "parameters", "bytes_held", "trainable")
@@ -801,3 +805,105 @@ class OptimizerFields(_message.Message):
     clip_gradients_max_norm: float
     clip_gradients_use_norm: float
     def __init__(self, learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., time_step: _Optional[float] = ..., epsilon: _Optional[float] = ..., alpha: _Optional[float] = ..., centered: _Optional[bool] = ..., nesterov: _Optional[bool] = ..., sgd_momentum_variant: _Optional[_Union[_types_pb2.OptimizerSGDMomentumVariant, str]] = ..., gradient_scale: _Optional[float] = ..., regularization_scale: _Optional[float] = ..., regularization_func: _Optional[_Union[_types_pb2.OptimizerRegularizationFunction, str]] = ..., clip_gradients: _Optional[bool] = ..., clip_gradients_min: _Optional[float] = ..., clip_gradients_max: _Optional[float] = ..., clipping_func: _Optional[_Union[_types_pb2.OptimizerClippingFunction, str]] = ..., clip_gradients_max_norm: _Optional[float] = ..., clip_gradients_use_norm: _Optional[float] = ...) -> None: ...
+
+class ApplyMultiheadAttentionRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "query", "key", "key_mask", "value", "add_to_attention", "backprop_cache", "size_query", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_MASK_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ADD_TO_ATTENTION_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_QUERY_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    query: _types_pb2.Buffer
+    key: _types_pb2.Buffer
+    key_mask: _types_pb2.Buffer
+    value: _types_pb2.Buffer
+    add_to_attention: _types_pb2.Buffer
+    backprop_cache: bool
+    size_query: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., query: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_mask: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., add_to_attention: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache: _Optional[bool] = ..., size_query: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ApplyMultiheadAttentionResponse(_message.Message):
+    __slots__ = ("output", "backprop_cache", "backprop_cache_size", "workspace_size")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    backprop_cache: _types_pb2.Buffer
+    backprop_cache_size: int
+    workspace_size: int
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache_size: _Optional[int] = ..., workspace_size: _Optional[int] = ...) -> None: ...
+
+class ApplyMultiheadAttentionBackwardRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "output_delta", "backprop_cache", "compute_query_delta", "compute_key_delta", "compute_value_delta", "compute_parameter_deltas", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_QUERY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_KEY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_VALUE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_PARAMETER_DELTAS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    output_delta: _types_pb2.Buffer
+    backprop_cache: _types_pb2.Buffer
+    compute_query_delta: bool
+    compute_key_delta: bool
+    compute_value_delta: bool
+    compute_parameter_deltas: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., output_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_query_delta: _Optional[bool] = ..., compute_key_delta: _Optional[bool] = ..., compute_value_delta: _Optional[bool] = ..., compute_parameter_deltas: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ApplyMultiheadAttentionBackwardResponse(_message.Message):
+    __slots__ = ("query_delta", "key_delta", "value_delta", "query_weights_delta", "query_bias_delta", "key_weights_delta", "key_bias_delta", "value_weights_delta", "value_bias_delta", "output_weights_delta", "output_bias_delta", "key_attn_bias_delta", "value_attn_bias_delta")
+    QUERY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    QUERY_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    QUERY_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_ATTN_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ATTN_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    query_delta: _types_pb2.Buffer
+    key_delta: _types_pb2.Buffer
+    value_delta: _types_pb2.Buffer
+    query_weights_delta: _types_pb2.Buffer
+    query_bias_delta: _types_pb2.Buffer
+    key_weights_delta: _types_pb2.Buffer
+    key_bias_delta: _types_pb2.Buffer
+    value_weights_delta: _types_pb2.Buffer
+    value_bias_delta: _types_pb2.Buffer
+    output_weights_delta: _types_pb2.Buffer
+    output_bias_delta: _types_pb2.Buffer
+    key_attn_bias_delta: _types_pb2.Buffer
+    value_attn_bias_delta: _types_pb2.Buffer
+    def __init__(self, query_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., query_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., query_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., output_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., output_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_attn_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_attn_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...

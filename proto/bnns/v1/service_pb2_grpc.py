@@ -184,6 +184,16 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.KeepAliveRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.KeepAliveResponse.FromString,
                 _registered_method=True)
+        self.ApplyMultiheadAttention = channel.unary_unary(
+                '/bnns.v1.BNNSService/ApplyMultiheadAttention',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionResponse.FromString,
+                _registered_method=True)
+        self.ApplyMultiheadAttentionBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/ApplyMultiheadAttentionBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -400,6 +410,21 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyMultiheadAttention(self, request, context):
+        """Issue 12, part B: multi-head attention and LSTM training.
+        BNNSApplyMultiheadAttention (with its size-query mode).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyMultiheadAttentionBackward(self, request, context):
+        """BNNSApplyMultiheadAttentionBackward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -552,6 +577,16 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.KeepAlive,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.KeepAliveRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.KeepAliveResponse.SerializeToString,
+            ),
+            'ApplyMultiheadAttention': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyMultiheadAttention,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionResponse.SerializeToString,
+            ),
+            'ApplyMultiheadAttentionBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyMultiheadAttentionBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1364,6 +1399,60 @@ class BNNSService:
             '/bnns.v1.BNNSService/KeepAlive',
             bnns_dot_v1_dot_service__pb2.KeepAliveRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.KeepAliveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyMultiheadAttention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ApplyMultiheadAttention',
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyMultiheadAttentionBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ApplyMultiheadAttentionBackward',
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.FromString,
             options,
             channel_credentials,
             insecure,

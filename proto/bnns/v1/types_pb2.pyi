@@ -748,3 +748,53 @@ class FusedParameters(_message.Message):
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     layers: _containers.RepeatedCompositeFieldContainer[FusedLayerParameters]
     def __init__(self, layers: _Optional[_Iterable[_Union[FusedLayerParameters, _Mapping]]] = ...) -> None: ...
+
+class MHAProjectionParameters(_message.Message):
+    __slots__ = ("target_desc", "weights", "bias")
+    TARGET_DESC_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    target_desc: NDArrayDescriptor
+    weights: NDArrayDescriptor
+    bias: NDArrayDescriptor
+    def __init__(self, target_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., weights: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class MultiheadAttentionParameters(_message.Message):
+    __slots__ = ("query", "key", "value", "add_zero_attn", "key_attn_bias", "value_attn_bias", "output", "dropout", "seed")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ADD_ZERO_ATTN_FIELD_NUMBER: _ClassVar[int]
+    KEY_ATTN_BIAS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ATTN_BIAS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    query: MHAProjectionParameters
+    key: MHAProjectionParameters
+    value: MHAProjectionParameters
+    add_zero_attn: bool
+    key_attn_bias: NDArrayDescriptor
+    value_attn_bias: NDArrayDescriptor
+    output: MHAProjectionParameters
+    dropout: float
+    seed: int
+    def __init__(self, query: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., key: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., value: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., add_zero_attn: _Optional[bool] = ..., key_attn_bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., value_attn_bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., dropout: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class EmbeddingParameters(_message.Message):
+    __slots__ = ("flags", "i_desc", "o_desc", "dictionary", "padding_idx", "max_norm", "norm_type")
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    DICTIONARY_FIELD_NUMBER: _ClassVar[int]
+    PADDING_IDX_FIELD_NUMBER: _ClassVar[int]
+    MAX_NORM_FIELD_NUMBER: _ClassVar[int]
+    NORM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    flags: int
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    dictionary: NDArrayDescriptor
+    padding_idx: int
+    max_norm: float
+    norm_type: float
+    def __init__(self, flags: _Optional[int] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., dictionary: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., padding_idx: _Optional[int] = ..., max_norm: _Optional[float] = ..., norm_type: _Optional[float] = ...) -> None: ...
