@@ -359,9 +359,9 @@ class Core:
         params = getattr(request, kind)
         pairs = []
         for name, array in filter_obj.parameters().items() if hasattr(filter_obj, "parameters") else ():
-            field = _TRAINABLE_FIELDS.get(name)
-            holder = getattr(params, field, None) if field and params.DESCRIPTOR.fields_by_name.get(field) else None
-            if holder is None or not params.HasField(field) or holder.data.WhichOneof("contents") != "tensor":
+            field = _TRAINABLE_FIELDS.get(name, name)
+            holder = _field_at(params, field)
+            if holder is None or holder.data.WhichOneof("contents") != "tensor":
                 continue
             ref = holder.data.tensor
             tensor = self.tensor(ref.tensor_id, io.tenant)
@@ -1004,6 +1004,16 @@ class Core:
 # Where a filter's bound arrays come from in its layer parameters (for BNNSFlagsUseClientPtr).
 _TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc",
                      "moving_mean": "moving_mean_desc", "moving_variance": "moving_variance_desc"}
+
+
+def _field_at(message, dotted: str):
+    """The set message field at a dotted path ("w_desc", "query.weights"), else None."""
+    for name in dotted.split("."):
+        field = message.DESCRIPTOR.fields_by_name.get(name)
+        if field is None or field.message_type is None or wire.is_repeated(field) or not message.HasField(name):
+            return None
+        message = getattr(message, name)
+    return message
 
 
 def _put_moving_statistics(f, io: CallIO) -> None:
