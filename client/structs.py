@@ -19,7 +19,9 @@ from . import constants as C
 
 _NUMPY_OF = {C.BNNSDataTypeFloat32: np.float32, C.BNNSDataTypeFloat16: np.float16,
              C.BNNSDataTypeUInt32: np.uint32, C.BNNSDataTypeUInt64: np.uint64,
-             C.BNNSDataTypeInt32: np.int32, C.BNNSDataTypeInt64: np.int64}
+             C.BNNSDataTypeInt32: np.int32, C.BNNSDataTypeInt64: np.int64,
+             C.BNNSDataTypeInt8: np.int8, C.BNNSDataTypeInt16: np.int16,        # embedding indices
+             C.BNNSDataTypeUInt8: np.uint8, C.BNNSDataTypeUInt16: np.uint16}
 
 
 def numpy_type(data_type: int):
