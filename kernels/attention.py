@@ -67,6 +67,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _common as cm
+from . import blas
 from .errors import FailedPreconditionError, require
 from .layout import Descriptor
 
@@ -371,9 +372,10 @@ class MultiheadAttentionFilter:
         weights = self._compute_weights(dtype)
         if training:
             self._saved = None        # a failure below leaves no stale cache behind
-        y, saved = forward(xq, xk, xv, weights, num_heads=self.num_heads, add_zero_attn=self.add_zero_attn,
-                           key_mask=mask, add_to_attention=extra,
-                           dropout=self.dropout if training else 0.0, rng=self._rng)
+        with blas.one_thread():      # a chain of small GEMMs: OpenBLAS's spinning threads only slow it down
+            y, saved = forward(xq, xk, xv, weights, num_heads=self.num_heads, add_zero_attn=self.add_zero_attn,
+                               key_mask=mask, add_to_attention=extra,
+                               dropout=self.dropout if training else 0.0, rng=self._rng)
         if training:
             self._saved = saved
         return self._from_dims(y, "output")
@@ -395,8 +397,9 @@ class MultiheadAttentionFilter:
                 "this filter has had none", reason="NO_TRAINING_FORWARD")
         d_out = self._batch(d_out, "d_out", name="output")
         cm.same_batch(saved.batch_size, d_out.shape[0], "d_out", self.kind)
-        grads = backward(d_out, saved, dropout=self.dropout, inputs_grad=(query_grad, key_grad, value_grad),
-                         parameters_grad=parameters_grad)
+        with blas.one_thread():
+            grads = backward(d_out, saved, dropout=self.dropout, inputs_grad=(query_grad, key_grad, value_grad),
+                             parameters_grad=parameters_grad)
         out = {}
         for name in _PROJECTIONS:
             out[name] = self._from_dims(grads[name], name) if name in grads else None

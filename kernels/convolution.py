@@ -545,7 +545,8 @@ def _matmul_into(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray]) -> np.
     item = np.result_type(a, b).itemsize
     total = (a.size + b.size + a.shape[0] * b.shape[1]) * item
     if parallel.workers_for(a.shape[0], total) == 1:
-        return a @ b if out is None else _matmul_rows(a, b, out)
+        with blas.one_thread():      # too small to share: OpenBLAS's own threads would only spin
+            return a @ b if out is None else _matmul_rows(a, b, out)
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
 
