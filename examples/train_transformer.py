@@ -309,6 +309,7 @@ class TorchTwin:
         import torch
         self.torch = torch
         torch.manual_seed(seed)
+        torch.set_num_threads(1)     # as the bnns kernels run this small model (more threads only spin here)
         nn = torch.nn
         w = initial_weights(seed)
         t = lambda a: torch.tensor(a)    # noqa: E731
@@ -349,7 +350,7 @@ class TorchTwin:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return float(loss), float((logits.argmax(dim=2).numpy() == targets).mean())
+        return loss.item(), float((logits.argmax(dim=2).numpy() == targets).mean())
 
     def accuracy(self, digits, targets) -> float:
         with self.torch.no_grad():
