@@ -61,7 +61,11 @@ def lookup_backward(indices: np.ndarray, d_out: np.ndarray, rows: int, *,
     flat_idx = indices.reshape(-1)
     flat_d = d_out.reshape(flat_idx.size, -1)
     grad = np.zeros((rows, flat_d.shape[1]), dtype=d_out.dtype)
-    np.add.at(grad, flat_idx, flat_d)
+    if flat_idx.size:       # rows grouped by index (a stable sort), each group summed in one reduceat pass
+        order = np.argsort(flat_idx, kind="stable")
+        sorted_idx = flat_idx[order]
+        starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+        grad[sorted_idx[starts]] = np.add.reduceat(flat_d[order], starts, axis=0)
     if scale_by_frequency:
         counts = np.bincount(flat_idx, minlength=rows)
         grad /= np.maximum(counts, 1)[:, None].astype(grad.dtype)

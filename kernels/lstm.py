@@ -58,6 +58,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _common as cm
+from . import blas
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
 from .errors import FailedPreconditionError, UnimplementedError, require
@@ -235,6 +236,22 @@ class LSTMFilter:
     # ------------------------------------------------------------------ apply
     def apply(self, x: np.ndarray, h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None, *,
               training: bool = True):
+        """BNNSDirectApplyLSTMBatchTrainingCaching: see :meth:`_apply`. BLAS runs on one thread: the
+        steps are a chain of small GEMMs, between which OpenBLAS's threads would spin (on this
+        2-core machine under load, 2 threads made the whole layer 2-6x slower)."""
+        with blas.one_thread():
+            return self._apply(x, h0, c0, training=training)
+
+    def apply_backward(self, d_output: np.ndarray, d_hidden: Optional[np.ndarray] = None,
+                       d_cell: Optional[np.ndarray] = None, *, input_grad: bool = True,
+                       state_grads: bool = True, weights_grad: bool = True) -> "LSTMGradients":
+        """BNNSDirectApplyLSTMBatchBackward: see :meth:`_apply_backward` (BLAS on one thread)."""
+        with blas.one_thread():
+            return self._apply_backward(d_output, d_hidden, d_cell, input_grad=input_grad,
+                                        state_grads=state_grads, weights_grad=weights_grad)
+
+    def _apply(self, x: np.ndarray, h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None, *,
+               training: bool = True):
         """BNNSDirectApplyLSTMBatchTrainingCaching (training=True keeps the cache; False is the
         inference apply).
 
@@ -278,9 +295,9 @@ class LSTMFilter:
             self._saved = _Saved(inputs, all_steps, keeps, all_weights, b)
         return out, h_n, c_n
 
-    def apply_backward(self, d_output: np.ndarray, d_hidden: Optional[np.ndarray] = None,
-                       d_cell: Optional[np.ndarray] = None, *, input_grad: bool = True,
-                       state_grads: bool = True, weights_grad: bool = True) -> LSTMGradients:
+    def _apply_backward(self, d_output: np.ndarray, d_hidden: Optional[np.ndarray] = None,
+                        d_cell: Optional[np.ndarray] = None, *, input_grad: bool = True,
+                        state_grads: bool = True, weights_grad: bool = True) -> LSTMGradients:
         """BNNSDirectApplyLSTMBatchBackward from the last training forward's cache.
 
         d_output : [seq_len][batch][num_directions][hidden]; d_hidden, d_cell : dL/dh_n, dL/dc_n
@@ -313,9 +330,9 @@ class LSTMFilter:
                                                                  w, self._acts, hidden)
                 dh0[layer, d], dc0[layer, d] = dh_first, dc_first
                 x_steps = layer_in[order]                                             # (T, B, in)
-                d_in[order] += dz @ w["wx"]
+                d_in[order] += (dz.reshape(-1, dz.shape[2]) @ w["wx"]).reshape(dz.shape[0], dz.shape[1], -1)
                 if weights_grad:
-                    dwx = np.einsum("tbg,tbi->gi", dz, x_steps)
+                    dwx = dz.reshape(-1, dz.shape[2]).T @ x_steps.reshape(-1, x_steps.shape[2])   # one GEMM
                     db = dz.sum(axis=(0, 1))
                     per_layer[layer][d] = (dwx, dwh, dwc, db)
             if layer > 0:
@@ -399,9 +416,9 @@ class LSTMFilter:
 # ---------------------------------------------------------------------------------------- kernels
 def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict, acts: dict, *, reverse: bool) -> list:
     """One direction of one layer over the sequence; returns the _Steps in processing order."""
-    t = x.shape[0]
-    hidden = h.shape[1]
-    pre_x = x @ w["wx"].T + w["bias"]                                  # (T, B, 4H), one GEMM
+    pre_x = (x.reshape(-1, x.shape[2]) @ w["wx"].T).reshape(x.shape[0], x.shape[1], -1)   # (T, B, 4H), one GEMM
+    pre_x += w["bias"]
+    t, hidden = pre_x.shape[0], h.shape[1]
     wc = w["wc"]
     steps = []
     for k in range(t):
