@@ -348,6 +348,80 @@ class LSTMFilter:
         return LSTMGradients(d_x if input_grad else None, dh0 if state_grads else None,
                              dc0 if state_grads else None, *gate_grads)
 
+    # ------------------------------------------------------------------ the training cache
+    # BNNS's training cache is caller memory (BNNSComputeLSTMTrainingCacheCapacity bytes): the
+    # training forward's _Saved as one flat float32 array, [header | per layer: its input, its
+    # dropout mask (layers > 0, dropout > 0), per direction the steps' z, gates, c_prev, h_prev,
+    # c, a]. The weights are not in it: the backward reads them from its own layer parameters.
+    _CACHE_MAGIC = 19795.0
+    _STEP_FIELDS = ("z", "gates", "c_prev", "h_prev", "c", "a")
+
+    def _cache_parts(self) -> list:
+        t, b, hidden, dirs = self.seq_len, self.batch_size, self.hidden_size, self.directions
+        parts = [("header", (4,))]
+        for layer in range(self.num_layers):
+            width = self.input_size if layer == 0 else dirs * hidden
+            parts.append((f"{layer}.input", (t, b, width)))
+            if layer > 0 and self.dropout > 0:
+                parts.append((f"{layer}.keep", (t, b, width)))
+            for d in range(dirs):
+                for name in self._STEP_FIELDS:
+                    parts.append((f"{layer}.{d}.{name}", (t, b, 4 * hidden if name in ("z", "gates") else hidden)))
+        return parts
+
+    def cache_elements(self) -> int:
+        """Float32 elements of the training cache (BNNSComputeLSTMTrainingCacheCapacity / 4)."""
+        return sum(math.prod(shape) for _, shape in self._cache_parts())
+
+    def take_cache(self) -> np.ndarray:
+        """The last training forward's cache as one flat float32 array (dropped from the filter)."""
+        saved = self._saved
+        if saved is None:
+            raise FailedPreconditionError("no training forward to take a training cache from",
+                                          reason="NO_TRAINING_FORWARD")
+        arrays = {"header": np.array([self._CACHE_MAGIC, self.seq_len, self.batch_size, self.hidden_size])}
+        for layer in range(self.num_layers):
+            arrays[f"{layer}.input"] = saved.inputs[layer]
+            arrays[f"{layer}.keep"] = saved.keeps[layer]
+            for d, steps in enumerate(saved.steps[layer]):
+                for name in self._STEP_FIELDS:
+                    arrays[f"{layer}.{d}.{name}"] = np.stack([getattr(step, name) for step in steps])
+        flat = np.empty(self.cache_elements(), np.float32)
+        at = 0
+        for name, shape in self._cache_parts():
+            size = math.prod(shape)
+            flat[at:at + size] = np.reshape(arrays[name], -1)
+            at += size
+        self._saved = None
+        return flat
+
+    def load_cache(self, flat: np.ndarray) -> None:
+        """Make ``flat`` (what :meth:`take_cache` packed, for these sizes) the cache the next
+        backward reads; its weights are this filter's."""
+        flat = np.asarray(flat)
+        require(flat.dtype == np.float32 and flat.ndim == 1, "training_cache must be a flat float32 array")
+        expected = self.cache_elements()
+        require(flat.size >= expected, f"training_cache has {flat.size} float32 elements; these parameters need "
+                f"{expected} ({4 * expected} bytes, BNNSComputeLSTMTrainingCacheCapacity)")
+        parts, at = {}, 0
+        for name, shape in self._cache_parts():
+            size = math.prod(shape)
+            parts[name] = flat[at:at + size].reshape(shape)
+            at += size
+        header = parts["header"]
+        require(header.tolist() == [self._CACHE_MAGIC, self.seq_len, self.batch_size, self.hidden_size],
+                f"training_cache was not written by a training forward of these sizes (its header reads "
+                f"{header.tolist()})")
+        inputs, steps, keeps, weights = [], [], [], []
+        for layer in range(self.num_layers):
+            inputs.append(parts[f"{layer}.input"])
+            keep = parts.get(f"{layer}.keep")
+            keeps.append(None if keep is None else keep.astype(bool))
+            steps.append([[_Step(*(parts[f"{layer}.{d}.{name}"][k] for name in self._STEP_FIELDS))
+                           for k in range(self.seq_len)] for d in range(self.directions)])
+            weights.append([self._compute_weights(layer, d, np.dtype(np.float32)) for d in range(self.directions)])
+        self._saved = _Saved(inputs, steps, keeps, weights, self.batch_size)
+
     # ------------------------------------------------------------------ helpers
     def _gate_gradients(self, gi: int, per_layer) -> GateGradients:
         gate, hidden = GATES[gi], self.hidden_size

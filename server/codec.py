@@ -273,3 +273,39 @@ def embedding_params(pb: types_pb2.EmbeddingParameters, source, prefix: str):
                            dictionary=descriptor(pb.dictionary, "dictionary", source, f"{prefix}.dictionary"),
                            flags=pb.flags, padding_idx=pb.padding_idx if pb.HasField("padding_idx") else None,
                            max_norm=pb.max_norm, norm_type=pb.norm_type or 2.0)
+
+
+def lstm_params(pb: types_pb2.LSTMParameters, source, prefix: str):
+    """BNNSLayerParametersLSTM: the gates' weights with their data; the data descriptors with
+    theirs when given (x, h0, c0; the output descriptor's shapes only)."""
+    from bnns.kernels import lstm as ls
+
+    def data(parent, field: str, path: str, required: bool = False):
+        if required:
+            require(parent.HasField(field), f"{path} is not set")
+            return descriptor(getattr(parent, field), path, source, path)
+        return optional_descriptor(parent, field, path, source, path)
+
+    def sequence(name: str):
+        require(pb.HasField(name), f"{name} (BNNSLSTMDataDescriptor) is not set")
+        holder, path = getattr(pb, name), f"{prefix}.{name}"
+        return ls.LSTMDataDescriptor(data(holder, "data_desc", f"{path}.data_desc", required=True),
+                                     data(holder, "hidden_desc", f"{path}.hidden_desc"),
+                                     data(holder, "cell_state_desc", f"{path}.cell_state_desc"))
+
+    def gate(name: str):
+        require(pb.HasField(name), f"{name} (BNNSLSTMGateDescriptor) is not set")
+        g, path = getattr(pb, name), f"{prefix}.{name}"
+        require(1 <= len(g.iw_desc) <= 2, f"{name}.iw_desc has {len(g.iw_desc)} descriptors; BNNS has 2 (the second "
+                "may be left out)")
+        iw = tuple(descriptor(d, f"{name}.iw_desc[{k}]", source, f"{path}.iw_desc[{k}]")
+                   for k, d in enumerate(g.iw_desc))
+        return ls.LSTMGateDescriptor(iw + (None,) * (2 - len(iw)), data(g, "hw_desc", f"{path}.hw_desc", required=True),
+                                     data(g, "cw_desc", f"{path}.cw_desc"), data(g, "b_desc", f"{path}.b_desc"),
+                                     activation(g.activation) if g.HasField("activation") else None)
+    return ls.LSTMParams(
+        input_size=pb.input_size, hidden_size=pb.hidden_size, batch_size=pb.batch_size, num_layers=pb.num_layers,
+        seq_len=pb.seq_len, input_descriptor=sequence("input_descriptor"), output_descriptor=sequence("output_descriptor"),
+        **{name: gate(name) for name in ls.GATES}, dropout=pb.dropout, lstm_flags=pb.lstm_flags,
+        hidden_activation=activation(pb.hidden_activation) if pb.HasField("hidden_activation") else None,
+        sequence_descriptor=data(pb, "sequence_descriptor", f"{prefix}.sequence_descriptor"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import re
 import secrets
 import threading
@@ -23,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from bnns.kernels import arithmetic, layout, optimizer, parallel, pooling
+from bnns.kernels import arithmetic, layout, lstm, optimizer, parallel, pooling
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
                                  ResourceExhaustedError, UnimplementedError, require)
 from bnns.v1 import service_pb2 as pb
@@ -982,6 +983,92 @@ class Core:
             io.put(f"{name}_delta", getattr(g, name))
         return io.finish(pb.ApplyMultiheadAttentionBackwardResponse())
 
+    # --------------------------------------------------------- issue 12, part B: LSTM training
+    def _lstm_filter(self, request, io: CallIO, seed: int = 0):
+        """The LSTM of a filter-less call's layer_params (weights decoded), its sizes bounded."""
+        require(request.HasField("layer_params"), "layer_params (BNNSLayerParametersLSTM) is not set")
+        require(request.filter_params.flags & ~1 == 0, f"filter_params.flags {request.filter_params.flags:#x} sets "
+                "bits other than BNNSFlagsUseClientPtr (1)")
+        f = lstm.LSTMFilter(codec.lstm_params(request.layer_params, io, "layer_params"), seed=seed)
+        t, b, dirs, hidden = f.seq_len, f.batch_size, f.directions, f.hidden_size
+        elements = f.cache_elements() + t * b * (f.input_size + 2 * dirs * hidden) + 4 * f.num_layers * dirs * b * hidden
+        limit = self.limits.max_call_bytes
+        if limit and elements * self._BYTES_PER_ELEMENT > limit:
+            raise ResourceExhaustedError(f"this LSTM (seq_len {t}, batch_size {b}, {f.num_layers} layers of {hidden}) "
+                                         f"would need about {elements * self._BYTES_PER_ELEMENT} bytes, over "
+                                         f"max_call_bytes {limit}")
+        return f
+
+    @staticmethod
+    def _lstm_state(desc, name: str, shape: tuple):
+        """A state or sequence given as a descriptor's data, in its hierarchy (None: absent)."""
+        if desc is None or desc.data is None:
+            return None
+        return desc.tensor(name).reshape(shape)
+
+    def compute_lstm_training_cache_capacity(self, request: pb.ComputeLSTMTrainingCacheCapacityRequest,
+                                             io: CallIO) -> pb.ComputeLSTMTrainingCacheCapacityResponse:
+        f = self._lstm_filter(request, io)
+        return io.finish(pb.ComputeLSTMTrainingCacheCapacityResponse(capacity=4 * f.cache_elements()))
+
+    def direct_apply_lstm_batch_training_caching(self, request: pb.DirectApplyLSTMBatchTrainingCachingRequest,
+                                                 io: CallIO) -> pb.DirectApplyLSTMBatchTrainingCachingResponse:
+        f = self._lstm_filter(request, io, seed=request.seed)
+        capacity, needed = int(request.training_cache_capacity), 4 * f.cache_elements()
+        require(capacity == 0 or capacity >= needed, f"training_cache_capacity {capacity} is below the {needed} bytes "
+                "this LSTM's cache needs (BNNSComputeLSTMTrainingCacheCapacity)")
+        p = f.params
+        state = (f.num_layers, f.directions, f.batch_size, f.hidden_size)
+        x = self._lstm_state(p.input_descriptor.data_desc, "input_descriptor.data_desc",
+                             (f.seq_len, f.batch_size, f.input_size))
+        require(x is not None, "input_descriptor.data_desc has no data: the input sequence x is required")
+        h0 = self._lstm_state(p.input_descriptor.hidden_desc, "input_descriptor.hidden_desc", state)
+        c0 = self._lstm_state(p.input_descriptor.cell_state_desc, "input_descriptor.cell_state_desc", state)
+        out, h_n, c_n = f.apply(x, h0, c0, training=capacity > 0)
+        io.put("output", out)
+        io.put("hidden", h_n)
+        io.put("cell_state", c_n)
+        io.put("training_cache", f.take_cache() if capacity else None)
+        return io.finish(pb.DirectApplyLSTMBatchTrainingCachingResponse())
+
+    def direct_apply_lstm_batch_backward(self, request: pb.DirectApplyLSTMBatchBackwardRequest,
+                                         io: CallIO) -> pb.DirectApplyLSTMBatchBackwardResponse:
+        f = self._lstm_filter(request, io)
+        require(request.compute_input_delta or request.compute_state_deltas or request.compute_weights_deltas,
+                "DirectApplyLSTMBatchBackward asks for no gradient: set compute_input_delta, compute_state_deltas or "
+                "compute_weights_deltas")
+        require(io.present(request, "training_cache", "training_cache"),
+                "training_cache is required: the cache a training DirectApplyLSTMBatchTrainingCaching returned")
+        needed = f.cache_elements()
+        require(request.training_cache_capacity == 0 or request.training_cache_capacity >= 4 * needed,
+                f"training_cache_capacity {request.training_cache_capacity} is below the {4 * needed} bytes of this "
+                "LSTM's cache")
+        f32 = np.dtype(np.float32)
+        f.load_cache(io.elements(request.training_cache if request.HasField("training_cache") else None,
+                                 "training_cache", f32, "training_cache", count=needed))
+        state = (f.num_layers, f.directions, f.batch_size, f.hidden_size)
+
+        def given(field: str, shape: tuple, required: bool = False):
+            if not io.present(request, field, field):
+                require(not required, f"{field} is required")
+                return None
+            flat = io.elements(getattr(request, field) if request.HasField(field) else None, field, f32, field,
+                               count=math.prod(shape))
+            require(flat.size == math.prod(shape), f"{field} has {flat.size} values; {shape} needs {math.prod(shape)}")
+            return flat.reshape(shape)
+        d_out = given("output_delta", (f.seq_len, f.batch_size, f.directions, f.hidden_size), required=True)
+        g = f.apply_backward(d_out, given("hidden_delta", state), given("cell_state_delta", state),
+                             input_grad=request.compute_input_delta, state_grads=request.compute_state_deltas,
+                             weights_grad=request.compute_weights_deltas)
+        io.put("input_delta", g.input)
+        io.put("hidden_delta", g.hidden)
+        io.put("cell_state_delta", g.cell_state)
+        for gate in lstm.GATES:
+            deltas = getattr(g, gate)
+            for part in lstm.GateGradients._fields if deltas is not None else ():
+                io.put(f"{gate}.{part}", getattr(deltas, part))
+        return io.finish(pb.DirectApplyLSTMBatchBackwardResponse())
+
     # ------------------------------------------------------------------------------- helpers
     def _entry(self, filter_id: str, tenant: str, rpc: str) -> Entry:
         """The live filter ``rpc`` is called on, if ``rpc`` serves its kind (the table's entry points)."""
@@ -1125,5 +1212,6 @@ def _describe_target(target) -> str:
 
 
 def rpc_method_name(rpc: str) -> str:
-    """'FilterApplyBatch' -> 'filter_apply_batch': the Core method serving an RPC."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc).lower()
+    """'FilterApplyBatch' -> 'filter_apply_batch', 'ComputeLSTMTrainingCacheCapacity' ->
+    'compute_lstm_training_cache_capacity': the Core method serving an RPC."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", rpc).lower()

@@ -907,3 +907,115 @@ class ApplyMultiheadAttentionBackwardResponse(_message.Message):
     key_attn_bias_delta: _types_pb2.Buffer
     value_attn_bias_delta: _types_pb2.Buffer
     def __init__(self, query_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., query_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., query_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., output_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., output_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_attn_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_attn_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ComputeLSTMTrainingCacheCapacityRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_params")
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.LSTMParameters
+    filter_params: _types_pb2.FilterParameters
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.LSTMParameters, _Mapping]] = ..., filter_params: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
+
+class ComputeLSTMTrainingCacheCapacityResponse(_message.Message):
+    __slots__ = ("capacity",)
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    capacity: int
+    def __init__(self, capacity: _Optional[int] = ...) -> None: ...
+
+class DirectApplyLSTMBatchTrainingCachingRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_params", "training_cache_capacity", "seed", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.LSTMParameters
+    filter_params: _types_pb2.FilterParameters
+    training_cache_capacity: int
+    seed: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.LSTMParameters, _Mapping]] = ..., filter_params: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., training_cache_capacity: _Optional[int] = ..., seed: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class DirectApplyLSTMBatchTrainingCachingResponse(_message.Message):
+    __slots__ = ("output", "hidden", "cell_state", "training_cache")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    hidden: _types_pb2.Buffer
+    cell_state: _types_pb2.Buffer
+    training_cache: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hidden: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cell_state: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., training_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyLSTMBatchBackwardRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_params", "output_delta", "hidden_delta", "cell_state_delta", "training_cache", "training_cache_capacity", "compute_input_delta", "compute_state_deltas", "compute_weights_deltas", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_INPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_STATE_DELTAS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_WEIGHTS_DELTAS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.LSTMParameters
+    filter_params: _types_pb2.FilterParameters
+    output_delta: _types_pb2.Buffer
+    hidden_delta: _types_pb2.Buffer
+    cell_state_delta: _types_pb2.Buffer
+    training_cache: _types_pb2.Buffer
+    training_cache_capacity: int
+    compute_input_delta: bool
+    compute_state_deltas: bool
+    compute_weights_deltas: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.LSTMParameters, _Mapping]] = ..., filter_params: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., output_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hidden_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cell_state_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., training_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., training_cache_capacity: _Optional[int] = ..., compute_input_delta: _Optional[bool] = ..., compute_state_deltas: _Optional[bool] = ..., compute_weights_deltas: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class LSTMGateDeltas(_message.Message):
+    __slots__ = ("iw", "iw_upper", "hw", "cw", "b")
+    IW_FIELD_NUMBER: _ClassVar[int]
+    IW_UPPER_FIELD_NUMBER: _ClassVar[int]
+    HW_FIELD_NUMBER: _ClassVar[int]
+    CW_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    iw: _types_pb2.Buffer
+    iw_upper: _types_pb2.Buffer
+    hw: _types_pb2.Buffer
+    cw: _types_pb2.Buffer
+    b: _types_pb2.Buffer
+    def __init__(self, iw: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., iw_upper: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hw: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cw: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyLSTMBatchBackwardResponse(_message.Message):
+    __slots__ = ("input_delta", "hidden_delta", "cell_state_delta", "input_gate", "forget_gate", "candidate_gate", "output_gate")
+    INPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    INPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    FORGET_GATE_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_GATE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    input_delta: _types_pb2.Buffer
+    hidden_delta: _types_pb2.Buffer
+    cell_state_delta: _types_pb2.Buffer
+    input_gate: LSTMGateDeltas
+    forget_gate: LSTMGateDeltas
+    candidate_gate: LSTMGateDeltas
+    output_gate: LSTMGateDeltas
+    def __init__(self, input_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hidden_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cell_state_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., input_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ..., forget_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ..., candidate_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ..., output_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ...) -> None: ...

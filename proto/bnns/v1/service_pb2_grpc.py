@@ -194,6 +194,21 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.FromString,
                 _registered_method=True)
+        self.ComputeLSTMTrainingCacheCapacity = channel.unary_unary(
+                '/bnns.v1.BNNSService/ComputeLSTMTrainingCacheCapacity',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyLSTMBatchTrainingCaching = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyLSTMBatchTrainingCaching',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyLSTMBatchBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyLSTMBatchBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -425,6 +440,27 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ComputeLSTMTrainingCacheCapacity(self, request, context):
+        """BNNSComputeLSTMTrainingCacheCapacity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyLSTMBatchTrainingCaching(self, request, context):
+        """BNNSDirectApplyLSTMBatchTrainingCaching (and, with no cache, the inference apply).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyLSTMBatchBackward(self, request, context):
+        """BNNSDirectApplyLSTMBatchBackward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -587,6 +623,21 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.ApplyMultiheadAttentionBackward,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.SerializeToString,
+            ),
+            'ComputeLSTMTrainingCacheCapacity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComputeLSTMTrainingCacheCapacity,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityResponse.SerializeToString,
+            ),
+            'DirectApplyLSTMBatchTrainingCaching': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyLSTMBatchTrainingCaching,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingResponse.SerializeToString,
+            ),
+            'DirectApplyLSTMBatchBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyLSTMBatchBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1453,6 +1504,87 @@ class BNNSService:
             '/bnns.v1.BNNSService/ApplyMultiheadAttentionBackward',
             bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComputeLSTMTrainingCacheCapacity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ComputeLSTMTrainingCacheCapacity',
+            bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyLSTMBatchTrainingCaching(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyLSTMBatchTrainingCaching',
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyLSTMBatchBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyLSTMBatchBackward',
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -798,3 +798,61 @@ class EmbeddingParameters(_message.Message):
     max_norm: float
     norm_type: float
     def __init__(self, flags: _Optional[int] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., dictionary: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., padding_idx: _Optional[int] = ..., max_norm: _Optional[float] = ..., norm_type: _Optional[float] = ...) -> None: ...
+
+class LSTMGateDescriptor(_message.Message):
+    __slots__ = ("iw_desc", "hw_desc", "cw_desc", "b_desc", "activation")
+    IW_DESC_FIELD_NUMBER: _ClassVar[int]
+    HW_DESC_FIELD_NUMBER: _ClassVar[int]
+    CW_DESC_FIELD_NUMBER: _ClassVar[int]
+    B_DESC_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    iw_desc: _containers.RepeatedCompositeFieldContainer[NDArrayDescriptor]
+    hw_desc: NDArrayDescriptor
+    cw_desc: NDArrayDescriptor
+    b_desc: NDArrayDescriptor
+    activation: Activation
+    def __init__(self, iw_desc: _Optional[_Iterable[_Union[NDArrayDescriptor, _Mapping]]] = ..., hw_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., cw_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., b_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
+
+class LSTMDataDescriptor(_message.Message):
+    __slots__ = ("data_desc", "hidden_desc", "cell_state_desc")
+    DATA_DESC_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_DESC_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_DESC_FIELD_NUMBER: _ClassVar[int]
+    data_desc: NDArrayDescriptor
+    hidden_desc: NDArrayDescriptor
+    cell_state_desc: NDArrayDescriptor
+    def __init__(self, data_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., hidden_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., cell_state_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class LSTMParameters(_message.Message):
+    __slots__ = ("input_size", "hidden_size", "batch_size", "num_layers", "seq_len", "dropout", "lstm_flags", "sequence_descriptor", "input_descriptor", "output_descriptor", "input_gate", "forget_gate", "candidate_gate", "output_gate", "hidden_activation")
+    INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NUM_LAYERS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_LEN_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    LSTM_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    INPUT_DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    INPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    FORGET_GATE_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_GATE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    input_size: int
+    hidden_size: int
+    batch_size: int
+    num_layers: int
+    seq_len: int
+    dropout: float
+    lstm_flags: int
+    sequence_descriptor: NDArrayDescriptor
+    input_descriptor: LSTMDataDescriptor
+    output_descriptor: LSTMDataDescriptor
+    input_gate: LSTMGateDescriptor
+    forget_gate: LSTMGateDescriptor
+    candidate_gate: LSTMGateDescriptor
+    output_gate: LSTMGateDescriptor
+    hidden_activation: Activation
+    def __init__(self, input_size: _Optional[int] = ..., hidden_size: _Optional[int] = ..., batch_size: _Optional[int] = ..., num_layers: _Optional[int] = ..., seq_len: _Optional[int] = ..., dropout: _Optional[float] = ..., lstm_flags: _Optional[int] = ..., sequence_descriptor: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., input_descriptor: _Optional[_Union[LSTMDataDescriptor, _Mapping]] = ..., output_descriptor: _Optional[_Union[LSTMDataDescriptor, _Mapping]] = ..., input_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., forget_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., candidate_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., output_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., hidden_activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
