@@ -22,6 +22,10 @@ from .attention import (BNNSApplyMultiheadAttention, BNNSApplyMultiheadAttention
                         BNNSMHAProjectionParameters, MultiheadAttentionLayer as _MultiheadAttentionLayer)
 from .embedding import (BNNSEmbeddingFlagScaleGradientByFrequency, BNNSFilterCreateLayerEmbedding,
                         BNNSLayerParametersEmbedding, EmbeddingLayer as _EmbeddingLayer)
+from .lstm import (BNNSComputeLSTMTrainingCacheCapacity, BNNSDirectApplyLSTMBatchBackward,
+                   BNNSDirectApplyLSTMBatchTrainingCaching, BNNSLayerFlagsLSTMBidirectional,
+                   BNNSLayerFlagsLSTMDefaultActivations, BNNSLayerParametersLSTM, BNNSLSTMDataDescriptor,
+                   BNNSLSTMGateDescriptor)
 from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticFilterApplyBatch,
                          BNNSArithmeticBinary, BNNSArithmeticOperand, BNNSArithmeticTernary, BNNSArithmeticUnary,
                          BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
