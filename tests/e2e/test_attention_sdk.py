@@ -288,3 +288,27 @@ def test_in_process_equals_remote_bit_for_bit(grpc_server):
         np.testing.assert_array_equal(a, b)
     for name in g1:
         np.testing.assert_array_equal(g1[name], g2[name])
+
+
+def test_swift_initializer_takes_positional_order_and_labels(bnns):
+    """BNNS.MultiheadAttentionLayer(query:key:value:output:addZeroAttention:keyAttentionBias:
+    valueAttentionBias:dropout:seed:filterParameters:), positionally in that order or by label."""
+    rng = np.random.default_rng(8)
+    arrays = {k: np.ascontiguousarray(v, np.float32) for k, v in _weights(rng).items()}
+
+    def projections():
+        return [bnns.BNNSMHAProjectionParameters(first_major(target), first_major(arrays[f"{name}.weights"].shape,
+                                                                                  arrays[f"{name}.weights"]))
+                for name, target in (("query", (L, E)), ("key", (L, E)), ("value", (L, E)), ("output", (L, EO)))]
+    x = rng.normal(0, 1, (N, L, E)).astype(np.float32)
+    outputs = []
+    for layer in (bnns.BNNS.MultiheadAttentionLayer(*projections(), True, None, None, 0.0, 0, None),
+                  bnns.BNNS.MultiheadAttentionLayer(*projections()[:3], output=projections()[3], add_zero_attention=True,
+                                                    key_attention_bias=None, value_attention_bias=None, dropout=0.0,
+                                                    seed=0, filter_parameters=None)):
+        y = np.zeros((N, L, EO), np.float32)
+        layer.apply(N, x, x, x, y, key_mask=np.ones((N, L), np.float32))   # every key masked: the zero row remains
+        layer.close()
+        outputs.append(y)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_allclose(outputs[0], 0.0, atol=1e-7)     # attention to the zero row only: no bias, 0

@@ -120,3 +120,24 @@ def test_in_process_equals_remote_bit_for_bit(grpc_server):
             sdk.connect("local")
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_swift_initializer_takes_positional_order_and_labels(bnns):
+    """BNNS.EmbeddingLayer(input:output:dictionary:paddingIndex:maximumNorm:normType:
+    scalesGradientByFrequency:filterParameters:), positionally in that order or by label."""
+    outputs = []
+    for make in (lambda i, o, d: bnns.BNNS.EmbeddingLayer(i, o, d, None, 20.0, 2.0, True, None),
+                 lambda i, o, d: bnns.BNNS.EmbeddingLayer(input=i, output=o, dictionary=d, padding_index=None,
+                                                          maximum_norm=20.0, norm_type="euclidean",
+                                                          scales_gradient_by_frequency=True, filter_parameters=None)):
+        i, d, o = descs(bnns, 3)
+        out, grad = np.zeros((1, 3, 5), np.float32), np.zeros((7, 5), np.float32)
+        with make(i, o, d) as layer:
+            layer.apply(1, np.array([3, 1, 3], np.int8), out)
+            layer.apply_backward(1, np.array([3, 1, 3], np.int8), out, np.ones_like(out), bnns.BNNSNDArrayDescriptor(
+                layout=bnns.BNNSDataLayout2DLastMajor, size=(5, 7), data=grad))
+        outputs.append((out, grad))
+    for a, b in zip(*outputs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(outputs[0][1][3], 1.0)            # two hits, scaled by their frequency
+    assert np.linalg.norm(outputs[0][0][0, 0]) <= 20.0 + 1e-4   # row 3 (norm 71) renormalised
