@@ -346,7 +346,7 @@ class Core:
         limit = self.limits.max_call_bytes
         descs = list(getattr(filter_obj, "input_descs", None) or [getattr(filter_obj, "input_desc", None)])
         descs.append(getattr(filter_obj, "output_desc", None))
-        elements = sum(d.span for d in descs if d is not None)
+        elements = sum(d.span for d in descs if d is not None) + getattr(filter_obj, "scratch_per_item", 0)
         if limit and elements * self._BYTES_PER_ELEMENT > limit:
             raise ResourceExhaustedError(f"one item of this filter has {elements} elements of inputs and outputs: a "
                                          f"call of batch 1 would need about {elements * self._BYTES_PER_ELEMENT} bytes, "

@@ -312,3 +312,31 @@ def test_swift_initializer_takes_positional_order_and_labels(bnns):
         outputs.append(y)
     np.testing.assert_array_equal(outputs[0], outputs[1])
     np.testing.assert_allclose(outputs[0], 0.0, atol=1e-7)     # attention to the zero row only: no bias, 0
+
+
+def test_an_attention_too_big_to_run_is_refused_at_create_and_at_call(grpc_server):
+    """Sequence lengths whose score matrices alone exceed the server's max_call_bytes: refused
+    before anything is allocated (the weights are tiny, the L x S scores are not)."""
+    sdk.connect(grpc_server.grpc_target)
+    try:
+        _too_big(sdk)
+    finally:
+        sdk.connect("local")
+
+
+def _too_big(bnns):
+    long = 1 << 17
+    w = np.zeros((E, DK, H), np.float32)
+    params = bnns.BNNSLayerParametersMultiheadAttention(
+        query=bnns.BNNSMHAProjectionParameters(first_major((long, E)), first_major((E, DK, H), w)),
+        key=bnns.BNNSMHAProjectionParameters(first_major((long, E)), first_major((E, DK, H), w)),
+        value=bnns.BNNSMHAProjectionParameters(first_major((long, E)), first_major((E, DK, H), w)),
+        output=bnns.BNNSMHAProjectionParameters(first_major((long, EO)), first_major((H * DK, EO),
+                                                                                     np.zeros((H * DK, EO), np.float32))))
+    assert bnns.BNNSFilterCreateLayerMultiheadAttention(params, None) is None
+    assert bnns.last_error().status == "RESOURCE_EXHAUSTED"
+    rng = np.random.default_rng(9)
+    f, _ = make(bnns, _weights(rng))
+    size = [0]
+    assert bnns.BNNSApplyMultiheadAttention(f, 1 << 40, None, 0, None, 0, None, 0, None, 0, None, 0, None, size) == -1
+    assert bnns.last_error().status in ("RESOURCE_EXHAUSTED", "INVALID_ARGUMENT") and size == [0]
