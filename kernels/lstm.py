@@ -59,6 +59,7 @@ import numpy as np
 
 from . import _common as cm
 from . import blas
+from .convolution import _matmul_into
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
 from .errors import FailedPreconditionError, UnimplementedError, require
@@ -330,9 +331,10 @@ class LSTMFilter:
                                                                  w, self._acts, hidden)
                 dh0[layer, d], dc0[layer, d] = dh_first, dc_first
                 x_steps = layer_in[order]                                             # (T, B, in)
-                d_in[order] += (dz.reshape(-1, dz.shape[2]) @ w["wx"]).reshape(dz.shape[0], dz.shape[1], -1)
+                dz2 = dz.reshape(-1, dz.shape[2])                                     # (T * B, 4H)
+                d_in[order] += matmul(dz2, w["wx"]).reshape(dz.shape[0], dz.shape[1], -1)
                 if weights_grad:
-                    dwx = dz.reshape(-1, dz.shape[2]).T @ x_steps.reshape(-1, x_steps.shape[2])   # one GEMM
+                    dwx = matmul(dz2.T, x_steps.reshape(-1, x_steps.shape[2]))           # one GEMM
                     db = dz.sum(axis=(0, 1))
                     per_layer[layer][d] = (dwx, dwh, dwc, db)
             if layer > 0:
@@ -488,9 +490,14 @@ class LSTMFilter:
 
 
 # ---------------------------------------------------------------------------------------- kernels
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b; a big product's rows shared over the kernel pool (convolution's GEMM helper)."""
+    return _matmul_into(a, b, None)
+
+
 def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict, acts: dict, *, reverse: bool) -> list:
     """One direction of one layer over the sequence; returns the _Steps in processing order."""
-    pre_x = (x.reshape(-1, x.shape[2]) @ w["wx"].T).reshape(x.shape[0], x.shape[1], -1)   # (T, B, 4H), one GEMM
+    pre_x = matmul(x.reshape(-1, x.shape[2]), w["wx"].T).reshape(x.shape[0], x.shape[1], -1)   # (T, B, 4H), one GEMM
     pre_x += w["bias"]
     t, hidden = pre_x.shape[0], h.shape[1]
     wc = w["wc"]
@@ -529,7 +536,6 @@ def _run_backward(steps: list, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np
     t = len(steps)
     dz_all = np.empty((t,) + steps[0].z.shape, d_y.dtype)
     dh, dc = dh_last.copy(), dc_last.copy()
-    dwh = np.zeros_like(w["wh"])
     wc = w["wc"]
     dwc = [None if m is None else np.zeros_like(m) for m in wc]
     for k in range(t - 1, -1, -1):
@@ -552,8 +558,9 @@ def _run_backward(steps: list, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np
                 sl = slice(gi * hidden, (gi + 1) * hidden)
                 dc_prev = dc_prev + dz[:, sl] @ wc[gi]
                 dwc[gi] += dz[:, sl].T @ s.c_prev
-        dwh += dz.T @ s.h_prev
         dh = dz @ w["wh"]
         dc = dc_prev
         dz_all[k] = dz
+    h_prev = np.stack([s.h_prev for s in steps])                          # dL/dW_h over all steps: one GEMM
+    dwh = matmul(dz_all.reshape(-1, dz_all.shape[2]).T, h_prev.reshape(-1, h_prev.shape[2]))
     return dz_all, dh, dc, dwh, dwc
