@@ -315,7 +315,6 @@ class LSTMFilter:
         d_hidden = np.zeros(state, dtype) if d_hidden is None else self._array(d_hidden, state, "d_hidden").astype(dtype, copy=False)
         d_cell = np.zeros(state, dtype) if d_cell is None else self._array(d_cell, state, "d_cell").astype(dtype, copy=False)
         dh0, dc0 = np.zeros(state, dtype), np.zeros(state, dtype)
-        grads = {gate: {k: [] for k in ("iw", "hw", "cw", "b")} for gate in GATES}
         per_layer = [[None] * dirs for _ in range(layers)]
         d_out = d_output
         d_x = None
@@ -428,18 +427,18 @@ class LSTMFilter:
     def _gate_gradients(self, gi: int, per_layer) -> GateGradients:
         gate, hidden = GATES[gi], self.hidden_size
         sl = slice(gi * hidden, (gi + 1) * hidden)
-        iw_layers = [np.stack([per_layer[l][d][0][sl] for d in range(self.directions)])
-                     for l in range(self.num_layers)]
-        hw = np.stack([np.stack([per_layer[l][d][1][sl] for d in range(self.directions)])
-                       for l in range(self.num_layers)])
+        iw_layers = [np.stack([per_layer[k][d][0][sl] for d in range(self.directions)])
+                     for k in range(self.num_layers)]
+        hw = np.stack([np.stack([per_layer[k][d][1][sl] for d in range(self.directions)])
+                       for k in range(self.num_layers)])
         cw = None
         if f"{gate}.cw" in self._arrays:
-            cw = np.stack([np.stack([per_layer[l][d][2][gi] for d in range(self.directions)])
-                           for l in range(self.num_layers)])
+            cw = np.stack([np.stack([per_layer[k][d][2][gi] for d in range(self.directions)])
+                           for k in range(self.num_layers)])
         b = None
         if f"{gate}.b" in self._arrays:
-            b = np.stack([np.stack([per_layer[l][d][3][sl] for d in range(self.directions)])
-                          for l in range(self.num_layers)])
+            b = np.stack([np.stack([per_layer[k][d][3][sl] for d in range(self.directions)])
+                          for k in range(self.num_layers)])
         upper = None
         if self._upper[gate]:
             iw, upper = iw_layers[0][None], np.stack(iw_layers[1:])

@@ -170,11 +170,9 @@ def _check_all(grads, loss, d, xs):
     assert_gradient_matches(grads["query"], lambda a: loss(d, a, k, v), q, **tol)
     assert_gradient_matches(grads["key"], lambda a: loss(d, q, a, v), k, **tol)
     assert_gradient_matches(grads["value"], lambda a: loss(d, q, k, a), v, **tol)
-    for field, key, shape_of in [("wq", "query.weights", None), ("wk", "key.weights", None),
-                                 ("wv", "value.weights", None), ("wo", "output.weights", None),
-                                 ("bq", "query.bias", None), ("bk", "key.bias", None),
-                                 ("bv", "value.bias", None), ("bo", "output.bias", None),
-                                 ("attn_k", "key_attn_bias", None), ("attn_v", "value_attn_bias", None)]:
+    for field, key in [("wq", "query.weights"), ("wk", "key.weights"), ("wv", "value.weights"),
+                       ("wo", "output.weights"), ("bq", "query.bias"), ("bk", "key.bias"), ("bv", "value.bias"),
+                       ("bo", "output.bias"), ("attn_k", "key_attn_bias"), ("attn_v", "value_attn_bias")]:
         value = getattr(d, field)
         if value is None:
             assert key not in grads

@@ -12,7 +12,7 @@ import pytest
 
 from bnns.kernels import layout as L
 from bnns.kernels import lstm as ls
-from bnns.kernels.activation import SIGMOID, TANH, Activation
+from bnns.kernels.activation import Activation
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
 from tests.numeric import assert_gradient_matches, projection
 
