@@ -930,6 +930,8 @@ def test_a_handle_of_a_kind_the_rpc_does_not_serve_is_invalid_argument_at_both_d
 EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INVALID, "ListTensors": OK,
                 "CreateTensor": INVALID, "ListSharedMemory": OK, "RegisterSharedMemory": INVALID,
                 "UnregisterSharedMemory": OK, "KeepAlive": OK}   # no ids: renews all the caller's handles
+EMPTY_ANSWER.update(dict.fromkeys(("ComputeLSTMTrainingCacheCapacity", "DirectApplyLSTMBatchTrainingCaching",
+                                   "DirectApplyLSTMBatchBackward"), INVALID))   # filter-less: no layer_params
 REST_EMPTY_ANSWER = {**EMPTY_ANSWER, "UnregisterSharedMemory": NOT_FOUND}
 
 
