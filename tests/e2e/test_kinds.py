@@ -1,7 +1,7 @@
 """The test matrix of the table of layer kinds (server/kinds.py): every sample of every row runs
 in process and against the live server, and is checked four ways: its forward against the row's
-independent float64 reference, its input gradient against central finite differences of its
-forward, the in-process responses against the remote ones, and each of the row's error inputs
+independent float64 reference, each gradient it names (its input's, and any parameter's: the
+filter re-created for each perturbation) against central finite differences of its forward, the in-process responses against the remote ones, and each of the row's error inputs
 refused with its status. A kind added as a row is tested here with no edit to this file."""
 
 from __future__ import annotations
