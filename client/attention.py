@@ -185,6 +185,8 @@ def BNNSApplyMultiheadAttentionBackward(filter: api.BNNSFilter, batch_size: int,
     require(any((request.compute_query_delta, request.compute_key_delta, request.compute_value_delta,
                  request.compute_parameter_deltas)), "no delta descriptor with data was given: nothing to compute")
     f.call("ApplyMultiheadAttentionBackward", request, io)
+    if workspace_size is not None:           # the server needs no workspace
+        _write_size(workspace_size, 0, "workspace_size")
     return 0
 
 
