@@ -68,6 +68,7 @@ import numpy as np
 
 from . import _common as cm
 from . import blas
+from .convolution import matmul
 from .errors import FailedPreconditionError, require
 from .layout import Descriptor
 
@@ -166,7 +167,7 @@ def forward(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, weights: Weights, *,
     for name, x in (("query", xq), ("key", xk), ("value", xv)):
         t = x.shape[1]
         flat[name] = x.reshape(n * t, x.shape[2])
-        y = flat[name] @ weights.w[name]
+        y = matmul(flat[name], weights.w[name])
         if weights.b[name] is not None:
             y += weights.b[name]
         heads[name] = np.ascontiguousarray(y.reshape(n, t, h, -1).transpose(0, 2, 1, 3))
@@ -190,7 +191,7 @@ def forward(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, weights: Weights, *,
         probs *= dtype.type(1 / (1 - dropout))
     context = probs @ v                                      # (N, H, L, Dv)
     context = np.ascontiguousarray(context.transpose(0, 2, 1, 3)).reshape(n * length, -1)
-    y = context @ weights.w["output"]
+    y = matmul(context, weights.w["output"])
     if weights.b["output"] is not None:
         y += weights.b["output"]
     saved = Saved(flat, q, k, v, p, keep, context, weights)
@@ -209,10 +210,10 @@ def backward(d_out: np.ndarray, saved: Saved, *, dropout: float = 0.0, inputs_gr
     grads = {}
     d_y = d_out.reshape(n * length, -1).astype(dtype, copy=False)
     if parameters_grad:
-        grads["output.weights"] = saved.context.T @ d_y
+        grads["output.weights"] = matmul(saved.context.T, d_y)
         if w.b["output"] is not None:
             grads["output.bias"] = d_y.sum(axis=0)
-    d_context = (d_y @ w.w["output"].T).reshape(n, length, h, -1).transpose(0, 2, 1, 3)   # (N,H,L,Dv)
+    d_context = matmul(d_y, w.w["output"].T).reshape(n, length, h, -1).transpose(0, 2, 1, 3)   # (N,H,L,Dv)
     probs = saved.p
     if saved.keep is not None:
         probs = saved.p * saved.keep
@@ -243,11 +244,11 @@ def backward(d_out: np.ndarray, saved: Saved, *, dropout: float = 0.0, inputs_gr
         t = g.shape[2]
         g2 = np.ascontiguousarray(g.transpose(0, 2, 1, 3)).reshape(n * t, -1)   # (N*T, H*D)
         if parameters_grad:
-            grads[f"{name}.weights"] = saved.x[name].T @ g2
+            grads[f"{name}.weights"] = matmul(saved.x[name].T, g2)
             if w.b[name] is not None:
                 grads[f"{name}.bias"] = g2.sum(axis=0)
         if want_x:
-            grads[name] = (g2 @ w.w[name].T).reshape(n, t, -1)
+            grads[name] = matmul(g2, w.w[name].T).reshape(n, t, -1)
     return grads
 
 

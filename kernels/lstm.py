@@ -59,7 +59,7 @@ import numpy as np
 
 from . import _common as cm
 from . import blas
-from .convolution import _matmul_into
+from .convolution import matmul
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
 from .errors import FailedPreconditionError, UnimplementedError, require
@@ -489,11 +489,6 @@ class LSTMFilter:
 
 
 # ---------------------------------------------------------------------------------------- kernels
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b; a big product's rows shared over the kernel pool (convolution's GEMM helper)."""
-    return _matmul_into(a, b, None)
-
-
 def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict, acts: dict, *, reverse: bool) -> list:
     """One direction of one layer over the sequence; returns the _Steps in processing order."""
     pre_x = matmul(x.reshape(-1, x.shape[2]), w["wx"].T).reshape(x.shape[0], x.shape[1], -1)   # (T, B, 4H), one GEMM
