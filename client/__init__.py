@@ -17,6 +17,15 @@ from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's ra
 from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
 from .activation import ActivationLayer as _ActivationLayer
 from .dropout import BNNSFilterCreateLayerDropout, BNNSLayerParametersDropout, DropoutLayer as _DropoutLayer
+from .attention import (BNNSApplyMultiheadAttention, BNNSApplyMultiheadAttentionBackward,   # issue 12, part B
+                        BNNSFilterCreateLayerMultiheadAttention, BNNSLayerParametersMultiheadAttention,
+                        BNNSMHAProjectionParameters, MultiheadAttentionLayer as _MultiheadAttentionLayer)
+from .embedding import (BNNSEmbeddingFlagScaleGradientByFrequency, BNNSFilterCreateLayerEmbedding,
+                        BNNSLayerParametersEmbedding, EmbeddingLayer as _EmbeddingLayer)
+from .lstm import (BNNSComputeLSTMTrainingCacheCapacity, BNNSDirectApplyLSTMBatchBackward,
+                   BNNSDirectApplyLSTMBatchTrainingCaching, BNNSLayerFlagsLSTMBidirectional,
+                   BNNSLayerFlagsLSTMDefaultActivations, BNNSLayerParametersLSTM, BNNSLSTMDataDescriptor,
+                   BNNSLSTMGateDescriptor)
 from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticFilterApplyBatch,
                          BNNSArithmeticBinary, BNNSArithmeticOperand, BNNSArithmeticTernary, BNNSArithmeticUnary,
                          BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
@@ -46,6 +55,7 @@ from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSL
 BNNS.LossLayer = _LossLayer
 BNNS.ActivationLayer = _ActivationLayer
 BNNS.DropoutLayer = _DropoutLayer
+BNNS.MultiheadAttentionLayer, BNNS.EmbeddingLayer = _MultiheadAttentionLayer, _EmbeddingLayer   # issue 12, part B
 BNNS.PoolingLayer = _PoolingLayer
 for _name in ("FusedParametersLayer", "FusedConvolutionNormalizationLayer", "FusedFullyConnectedNormalizationLayer",
               "FusedConvolutionParameters", "FusedFullyConnectedParameters", "FusedNormalizationParameters",

@@ -67,6 +67,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _common as cm
+from . import blas
+from .convolution import matmul
 from .errors import FailedPreconditionError, require
 from .layout import Descriptor
 
@@ -165,7 +167,7 @@ def forward(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, weights: Weights, *,
     for name, x in (("query", xq), ("key", xk), ("value", xv)):
         t = x.shape[1]
         flat[name] = x.reshape(n * t, x.shape[2])
-        y = flat[name] @ weights.w[name]
+        y = matmul(flat[name], weights.w[name])
         if weights.b[name] is not None:
             y += weights.b[name]
         heads[name] = np.ascontiguousarray(y.reshape(n, t, h, -1).transpose(0, 2, 1, 3))
@@ -189,7 +191,7 @@ def forward(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, weights: Weights, *,
         probs *= dtype.type(1 / (1 - dropout))
     context = probs @ v                                      # (N, H, L, Dv)
     context = np.ascontiguousarray(context.transpose(0, 2, 1, 3)).reshape(n * length, -1)
-    y = context @ weights.w["output"]
+    y = matmul(context, weights.w["output"])
     if weights.b["output"] is not None:
         y += weights.b["output"]
     saved = Saved(flat, q, k, v, p, keep, context, weights)
@@ -208,10 +210,10 @@ def backward(d_out: np.ndarray, saved: Saved, *, dropout: float = 0.0, inputs_gr
     grads = {}
     d_y = d_out.reshape(n * length, -1).astype(dtype, copy=False)
     if parameters_grad:
-        grads["output.weights"] = saved.context.T @ d_y
+        grads["output.weights"] = matmul(saved.context.T, d_y)
         if w.b["output"] is not None:
             grads["output.bias"] = d_y.sum(axis=0)
-    d_context = (d_y @ w.w["output"].T).reshape(n, length, h, -1).transpose(0, 2, 1, 3)   # (N,H,L,Dv)
+    d_context = matmul(d_y, w.w["output"].T).reshape(n, length, h, -1).transpose(0, 2, 1, 3)   # (N,H,L,Dv)
     probs = saved.p
     if saved.keep is not None:
         probs = saved.p * saved.keep
@@ -242,11 +244,11 @@ def backward(d_out: np.ndarray, saved: Saved, *, dropout: float = 0.0, inputs_gr
         t = g.shape[2]
         g2 = np.ascontiguousarray(g.transpose(0, 2, 1, 3)).reshape(n * t, -1)   # (N*T, H*D)
         if parameters_grad:
-            grads[f"{name}.weights"] = saved.x[name].T @ g2
+            grads[f"{name}.weights"] = matmul(saved.x[name].T, g2)
             if w.b[name] is not None:
                 grads[f"{name}.bias"] = g2.sum(axis=0)
         if want_x:
-            grads[name] = (g2 @ w.w[name].T).reshape(n, t, -1)
+            grads[name] = matmul(g2, w.w[name].T).reshape(n, t, -1)
     return grads
 
 
@@ -319,6 +321,7 @@ class MultiheadAttentionFilter:
         self._rng = np.random.default_rng(seed if seed else None)
         self.add_zero_attn = bool(p.add_zero_attn)
         self.target_length, self.source_length = length, source
+        self._features = {"query": model, "key": key_in, "value": value_in, "output": out_features}
         self._descs = {name: getattr(p, name).target_desc for name in _PROJECTIONS + ("output",)}
         self._saved: Optional[Saved] = None
 
@@ -370,30 +373,34 @@ class MultiheadAttentionFilter:
         weights = self._compute_weights(dtype)
         if training:
             self._saved = None        # a failure below leaves no stale cache behind
-        y, saved = forward(xq, xk, xv, weights, num_heads=self.num_heads, add_zero_attn=self.add_zero_attn,
-                           key_mask=mask, add_to_attention=extra,
-                           dropout=self.dropout if training else 0.0, rng=self._rng)
+        with blas.one_thread():      # a chain of small GEMMs: OpenBLAS's spinning threads only slow it down
+            y, saved = forward(xq, xk, xv, weights, num_heads=self.num_heads, add_zero_attn=self.add_zero_attn,
+                               key_mask=mask, add_to_attention=extra,
+                               dropout=self.dropout if training else 0.0, rng=self._rng)
         if training:
             self._saved = saved
         return self._from_dims(y, "output")
 
     def apply_backward(self, d_out: np.ndarray, *, query_grad: bool = True, key_grad: bool = True,
-                       value_grad: bool = True, parameters_grad: bool = True) -> MHAGradients:
-        """BNNSApplyMultiheadAttentionBackward from the last training forward's cache.
+                       value_grad: bool = True, parameters_grad: bool = True,
+                       cache: Optional[np.ndarray] = None) -> MHAGradients:
+        """BNNSApplyMultiheadAttentionBackward from the last training forward's cache, or from
+        ``cache`` (what :meth:`take_cache` packed) when given.
 
         d_out : (N, *output.target_desc.shape), dL/d(output).
         Returns :class:`MHAGradients`: input gradients in their descriptors' views (N first);
         weight and bias gradients summed over the batch, in their descriptors' views.
         """
-        saved = self._saved
+        saved = self._saved if cache is None else self.unpack_cache(cache, np.shape(d_out)[0] if np.ndim(d_out) else 0)
         if saved is None:
             raise FailedPreconditionError(
                 "MultiheadAttention backward needs a training forward first (BNNS's backprop cache); "
                 "this filter has had none", reason="NO_TRAINING_FORWARD")
         d_out = self._batch(d_out, "d_out", name="output")
         cm.same_batch(saved.batch_size, d_out.shape[0], "d_out", self.kind)
-        grads = backward(d_out, saved, dropout=self.dropout, inputs_grad=(query_grad, key_grad, value_grad),
-                         parameters_grad=parameters_grad)
+        with blas.one_thread():
+            grads = backward(d_out, saved, dropout=self.dropout, inputs_grad=(query_grad, key_grad, value_grad),
+                             parameters_grad=parameters_grad)
         out = {}
         for name in _PROJECTIONS:
             out[name] = self._from_dims(grads[name], name) if name in grads else None
@@ -416,6 +423,97 @@ class MultiheadAttentionFilter:
             b = grads.get(name)
             out[name] = None if b is None else self._param_view(b.T, getattr(self.params, name))
         return MHAGradients(**out)
+
+    # ------------------------------------------------------------------ packed backprop cache
+    # BNNS's backprop_cache is caller memory: the cache of a training forward as one flat float32
+    # array, [header | inputs | Q' K' V' | P | keep | context | weights]; its layout is private
+    # to this filter (the header guards against another filter's or another batch size's).
+    _CACHE_MAGIC = 19784.0
+
+    @property
+    def input_descs(self) -> tuple:
+        return tuple(self._descs[name] for name in _PROJECTIONS)
+
+    @property
+    def output_desc(self) -> Descriptor:
+        return self._descs["output"]
+
+    def _cache_parts(self, n: int) -> list:
+        """(name, shape) of each part of the packed cache of batch size ``n``."""
+        h, dk, dv = self.num_heads, self.d_key, self.d_value
+        length, source = self.target_length, self.source_length
+        ext = source + (self._arrays.get("key_attn_bias") is not None) + self.add_zero_attn
+        e = self._features
+        parts = [("header", (4,)),
+                 ("x.query", (n * length, e["query"])), ("x.key", (n * source, e["key"])),
+                 ("x.value", (n * source, e["value"])),
+                 ("q", (n, h, length, dk)), ("k", (n, h, ext, dk)), ("v", (n, h, ext, dv)), ("p", (n, h, length, ext))]
+        if 0.0 < self.dropout < 1.0:
+            parts.append(("keep", (n, h, length, ext)))
+        parts.append(("context", (n * length, h * dv)))
+        for name in _PROJECTIONS:
+            parts.append((f"w.{name}", (e[name], h * (dv if name == "value" else dk))))
+        parts.append(("w.output", (h * dv, e["output"])))
+        return parts
+
+    @property
+    def scratch_per_item(self) -> int:
+        """Elements one sample may need beyond its inputs and output: its share of the packed
+        cache, plus the scores, probabilities and dropout mask held while it is built."""
+        h, length = self.num_heads, self.target_length
+        ext = self.source_length + 2
+        return self.cache_elements(1) + 3 * h * length * ext
+
+    def cache_elements(self, n: int) -> int:
+        """Float32 elements of the packed backprop cache of a training forward of ``n`` samples."""
+        return sum(math.prod(shape) for _, shape in self._cache_parts(int(n)))
+
+    def take_cache(self) -> np.ndarray:
+        """The last training forward's cache, packed into one flat float32 array (and dropped
+        from the filter: the caller holds it, as BNNS's backprop_cache)."""
+        saved = self._saved
+        if saved is None:
+            raise FailedPreconditionError("no training forward to take a backprop cache from",
+                                          reason="NO_TRAINING_FORWARD")
+        n = saved.batch_size
+        arrays = {"header": np.array([self._CACHE_MAGIC, n, self.target_length, saved.k.shape[2]]),
+                  "x.query": saved.x["query"], "x.key": saved.x["key"], "x.value": saved.x["value"],
+                  "q": saved.q, "k": saved.k, "v": saved.v, "p": saved.p, "keep": saved.keep,
+                  "context": saved.context}
+        for name in _PROJECTIONS + ("output",):
+            arrays[f"w.{name}"] = saved.weights.w[name]
+        flat = np.empty(self.cache_elements(n), np.float32)
+        at = 0
+        for name, shape in self._cache_parts(n):
+            size = math.prod(shape)
+            flat[at:at + size] = np.reshape(arrays[name], -1)
+            at += size
+        self._saved = None
+        return flat
+
+    def unpack_cache(self, flat: np.ndarray, n: int) -> Saved:
+        """The :class:`Saved` of a packed cache of ``n`` samples (views into ``flat``)."""
+        flat = np.asarray(flat)
+        require(flat.dtype == np.float32 and flat.ndim == 1, "backprop_cache must be a flat float32 array")
+        require(n >= 1, f"batch_size {n} must be at least 1")
+        expected = self.cache_elements(n)
+        require(flat.size >= expected, f"backprop_cache has {flat.size} float32 elements; a batch of {n} needs "
+                f"{expected} ({4 * expected} bytes, the size ApplyMultiheadAttention reports)")
+        parts, at = {}, 0
+        for name, shape in self._cache_parts(n):
+            size = math.prod(shape)
+            parts[name] = flat[at:at + size].reshape(shape)
+            at += size
+        header = parts["header"]
+        require(header[0] == self._CACHE_MAGIC and header[1] == n and header[2] == self.target_length,
+                f"backprop_cache was not written by a training forward of this filter with batch_size {n} "
+                f"(its header reads {header.tolist()})")
+        current = self._compute_weights(np.dtype(np.float32))
+        w = {name: parts[f"w.{name}"] for name in _PROJECTIONS + ("output",)}
+        weights = Weights(w, current.b, current.bias_k, current.bias_v)
+        keep = parts.get("keep")
+        return Saved({name: parts[f"x.{name}"] for name in _PROJECTIONS}, parts["q"], parts["k"], parts["v"],
+                     parts["p"], None if keep is None else keep.astype(bool), parts["context"], weights)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

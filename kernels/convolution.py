@@ -539,13 +539,20 @@ def linear_backward(x: Optional[np.ndarray], dz: np.ndarray, w: np.ndarray,
     return dx, dw
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for 2-D operands, a big product's rows shared over the kernel pool (the attention
+    and LSTM kernels' projections use it too)."""
+    return _matmul_into(a, b, None)
+
+
 def _matmul_into(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
     """a @ b, written into ``out`` when given (else a new array). Big products are cut into row
     ranges of a shared over the cores, each thread's BLAS on one core (see _over_samples)."""
     item = np.result_type(a, b).itemsize
     total = (a.size + b.size + a.shape[0] * b.shape[1]) * item
     if parallel.workers_for(a.shape[0], total) == 1:
-        return a @ b if out is None else _matmul_rows(a, b, out)
+        with blas.one_thread():      # too small to share: OpenBLAS's own threads would only spin
+            return a @ b if out is None else _matmul_rows(a, b, out)
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
 

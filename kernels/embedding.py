@@ -61,7 +61,17 @@ def lookup_backward(indices: np.ndarray, d_out: np.ndarray, rows: int, *,
     flat_idx = indices.reshape(-1)
     flat_d = d_out.reshape(flat_idx.size, -1)
     grad = np.zeros((rows, flat_d.shape[1]), dtype=d_out.dtype)
-    np.add.at(grad, flat_idx, flat_d)
+    if flat_idx.size:       # positions grouped by index (a stable sort): a group of one is copied, larger ones summed
+        order = np.argsort(flat_idx, kind="stable")
+        sorted_idx = flat_idx[order]
+        starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+        counts = np.diff(np.r_[starts, sorted_idx.size])
+        single = counts == 1
+        grad[sorted_idx[starts[single]]] = flat_d[order[starts[single]]]
+        if not single.all():
+            group = np.repeat(~single, counts)                  # sorted positions inside a larger group
+            sub_starts = np.cumsum(np.r_[0, counts[~single][:-1]])
+            grad[sorted_idx[starts[~single]]] = np.add.reduceat(flat_d[order[group]], sub_starts, axis=0)
     if scale_by_frequency:
         counts = np.bincount(flat_idx, minlength=rows)
         grad /= np.maximum(counts, 1)[:, None].astype(grad.dtype)

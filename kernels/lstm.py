@@ -58,6 +58,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _common as cm
+from . import blas
+from .convolution import matmul
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
 from .errors import FailedPreconditionError, UnimplementedError, require
@@ -235,6 +237,22 @@ class LSTMFilter:
     # ------------------------------------------------------------------ apply
     def apply(self, x: np.ndarray, h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None, *,
               training: bool = True):
+        """BNNSDirectApplyLSTMBatchTrainingCaching: see :meth:`_apply`. BLAS runs on one thread: the
+        steps are a chain of small GEMMs, between which OpenBLAS's threads would spin (on this
+        2-core machine under load, 2 threads made the whole layer 2-6x slower)."""
+        with blas.one_thread():
+            return self._apply(x, h0, c0, training=training)
+
+    def apply_backward(self, d_output: np.ndarray, d_hidden: Optional[np.ndarray] = None,
+                       d_cell: Optional[np.ndarray] = None, *, input_grad: bool = True,
+                       state_grads: bool = True, weights_grad: bool = True) -> "LSTMGradients":
+        """BNNSDirectApplyLSTMBatchBackward: see :meth:`_apply_backward` (BLAS on one thread)."""
+        with blas.one_thread():
+            return self._apply_backward(d_output, d_hidden, d_cell, input_grad=input_grad,
+                                        state_grads=state_grads, weights_grad=weights_grad)
+
+    def _apply(self, x: np.ndarray, h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None, *,
+               training: bool = True):
         """BNNSDirectApplyLSTMBatchTrainingCaching (training=True keeps the cache; False is the
         inference apply).
 
@@ -278,9 +296,9 @@ class LSTMFilter:
             self._saved = _Saved(inputs, all_steps, keeps, all_weights, b)
         return out, h_n, c_n
 
-    def apply_backward(self, d_output: np.ndarray, d_hidden: Optional[np.ndarray] = None,
-                       d_cell: Optional[np.ndarray] = None, *, input_grad: bool = True,
-                       state_grads: bool = True, weights_grad: bool = True) -> LSTMGradients:
+    def _apply_backward(self, d_output: np.ndarray, d_hidden: Optional[np.ndarray] = None,
+                        d_cell: Optional[np.ndarray] = None, *, input_grad: bool = True,
+                        state_grads: bool = True, weights_grad: bool = True) -> LSTMGradients:
         """BNNSDirectApplyLSTMBatchBackward from the last training forward's cache.
 
         d_output : [seq_len][batch][num_directions][hidden]; d_hidden, d_cell : dL/dh_n, dL/dc_n
@@ -297,7 +315,6 @@ class LSTMFilter:
         d_hidden = np.zeros(state, dtype) if d_hidden is None else self._array(d_hidden, state, "d_hidden").astype(dtype, copy=False)
         d_cell = np.zeros(state, dtype) if d_cell is None else self._array(d_cell, state, "d_cell").astype(dtype, copy=False)
         dh0, dc0 = np.zeros(state, dtype), np.zeros(state, dtype)
-        grads = {gate: {k: [] for k in ("iw", "hw", "cw", "b")} for gate in GATES}
         per_layer = [[None] * dirs for _ in range(layers)]
         d_out = d_output
         d_x = None
@@ -313,9 +330,10 @@ class LSTMFilter:
                                                                  w, self._acts, hidden)
                 dh0[layer, d], dc0[layer, d] = dh_first, dc_first
                 x_steps = layer_in[order]                                             # (T, B, in)
-                d_in[order] += dz @ w["wx"]
+                dz2 = dz.reshape(-1, dz.shape[2])                                     # (T * B, 4H)
+                d_in[order] += matmul(dz2, w["wx"]).reshape(dz.shape[0], dz.shape[1], -1)
                 if weights_grad:
-                    dwx = np.einsum("tbg,tbi->gi", dz, x_steps)
+                    dwx = matmul(dz2.T, x_steps.reshape(-1, x_steps.shape[2]))           # one GEMM
                     db = dz.sum(axis=(0, 1))
                     per_layer[layer][d] = (dwx, dwh, dwc, db)
             if layer > 0:
@@ -331,22 +349,96 @@ class LSTMFilter:
         return LSTMGradients(d_x if input_grad else None, dh0 if state_grads else None,
                              dc0 if state_grads else None, *gate_grads)
 
+    # ------------------------------------------------------------------ the training cache
+    # BNNS's training cache is caller memory (BNNSComputeLSTMTrainingCacheCapacity bytes): the
+    # training forward's _Saved as one flat float32 array, [header | per layer: its input, its
+    # dropout mask (layers > 0, dropout > 0), per direction the steps' z, gates, c_prev, h_prev,
+    # c, a]. The weights are not in it: the backward reads them from its own layer parameters.
+    _CACHE_MAGIC = 19795.0
+    _STEP_FIELDS = ("z", "gates", "c_prev", "h_prev", "c", "a")
+
+    def _cache_parts(self) -> list:
+        t, b, hidden, dirs = self.seq_len, self.batch_size, self.hidden_size, self.directions
+        parts = [("header", (4,))]
+        for layer in range(self.num_layers):
+            width = self.input_size if layer == 0 else dirs * hidden
+            parts.append((f"{layer}.input", (t, b, width)))
+            if layer > 0 and self.dropout > 0:
+                parts.append((f"{layer}.keep", (t, b, width)))
+            for d in range(dirs):
+                for name in self._STEP_FIELDS:
+                    parts.append((f"{layer}.{d}.{name}", (t, b, 4 * hidden if name in ("z", "gates") else hidden)))
+        return parts
+
+    def cache_elements(self) -> int:
+        """Float32 elements of the training cache (BNNSComputeLSTMTrainingCacheCapacity / 4)."""
+        return sum(math.prod(shape) for _, shape in self._cache_parts())
+
+    def take_cache(self) -> np.ndarray:
+        """The last training forward's cache as one flat float32 array (dropped from the filter)."""
+        saved = self._saved
+        if saved is None:
+            raise FailedPreconditionError("no training forward to take a training cache from",
+                                          reason="NO_TRAINING_FORWARD")
+        arrays = {"header": np.array([self._CACHE_MAGIC, self.seq_len, self.batch_size, self.hidden_size])}
+        for layer in range(self.num_layers):
+            arrays[f"{layer}.input"] = saved.inputs[layer]
+            arrays[f"{layer}.keep"] = saved.keeps[layer]
+            for d, steps in enumerate(saved.steps[layer]):
+                for name in self._STEP_FIELDS:
+                    arrays[f"{layer}.{d}.{name}"] = np.stack([getattr(step, name) for step in steps])
+        flat = np.empty(self.cache_elements(), np.float32)
+        at = 0
+        for name, shape in self._cache_parts():
+            size = math.prod(shape)
+            flat[at:at + size] = np.reshape(arrays[name], -1)
+            at += size
+        self._saved = None
+        return flat
+
+    def load_cache(self, flat: np.ndarray) -> None:
+        """Make ``flat`` (what :meth:`take_cache` packed, for these sizes) the cache the next
+        backward reads; its weights are this filter's."""
+        flat = np.asarray(flat)
+        require(flat.dtype == np.float32 and flat.ndim == 1, "training_cache must be a flat float32 array")
+        expected = self.cache_elements()
+        require(flat.size >= expected, f"training_cache has {flat.size} float32 elements; these parameters need "
+                f"{expected} ({4 * expected} bytes, BNNSComputeLSTMTrainingCacheCapacity)")
+        parts, at = {}, 0
+        for name, shape in self._cache_parts():
+            size = math.prod(shape)
+            parts[name] = flat[at:at + size].reshape(shape)
+            at += size
+        header = parts["header"]
+        require(header.tolist() == [self._CACHE_MAGIC, self.seq_len, self.batch_size, self.hidden_size],
+                f"training_cache was not written by a training forward of these sizes (its header reads "
+                f"{header.tolist()})")
+        inputs, steps, keeps, weights = [], [], [], []
+        for layer in range(self.num_layers):
+            inputs.append(parts[f"{layer}.input"])
+            keep = parts.get(f"{layer}.keep")
+            keeps.append(None if keep is None else keep.astype(bool))
+            steps.append([[_Step(*(parts[f"{layer}.{d}.{name}"][k] for name in self._STEP_FIELDS))
+                           for k in range(self.seq_len)] for d in range(self.directions)])
+            weights.append([self._compute_weights(layer, d, np.dtype(np.float32)) for d in range(self.directions)])
+        self._saved = _Saved(inputs, steps, keeps, weights, self.batch_size)
+
     # ------------------------------------------------------------------ helpers
     def _gate_gradients(self, gi: int, per_layer) -> GateGradients:
         gate, hidden = GATES[gi], self.hidden_size
         sl = slice(gi * hidden, (gi + 1) * hidden)
-        iw_layers = [np.stack([per_layer[l][d][0][sl] for d in range(self.directions)])
-                     for l in range(self.num_layers)]
-        hw = np.stack([np.stack([per_layer[l][d][1][sl] for d in range(self.directions)])
-                       for l in range(self.num_layers)])
+        iw_layers = [np.stack([per_layer[k][d][0][sl] for d in range(self.directions)])
+                     for k in range(self.num_layers)]
+        hw = np.stack([np.stack([per_layer[k][d][1][sl] for d in range(self.directions)])
+                       for k in range(self.num_layers)])
         cw = None
         if f"{gate}.cw" in self._arrays:
-            cw = np.stack([np.stack([per_layer[l][d][2][gi] for d in range(self.directions)])
-                           for l in range(self.num_layers)])
+            cw = np.stack([np.stack([per_layer[k][d][2][gi] for d in range(self.directions)])
+                           for k in range(self.num_layers)])
         b = None
         if f"{gate}.b" in self._arrays:
-            b = np.stack([np.stack([per_layer[l][d][3][sl] for d in range(self.directions)])
-                          for l in range(self.num_layers)])
+            b = np.stack([np.stack([per_layer[k][d][3][sl] for d in range(self.directions)])
+                          for k in range(self.num_layers)])
         upper = None
         if self._upper[gate]:
             iw, upper = iw_layers[0][None], np.stack(iw_layers[1:])
@@ -399,9 +491,9 @@ class LSTMFilter:
 # ---------------------------------------------------------------------------------------- kernels
 def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict, acts: dict, *, reverse: bool) -> list:
     """One direction of one layer over the sequence; returns the _Steps in processing order."""
-    t = x.shape[0]
-    hidden = h.shape[1]
-    pre_x = x @ w["wx"].T + w["bias"]                                  # (T, B, 4H), one GEMM
+    pre_x = matmul(x.reshape(-1, x.shape[2]), w["wx"].T).reshape(x.shape[0], x.shape[1], -1)   # (T, B, 4H), one GEMM
+    pre_x += w["bias"]
+    t, hidden = pre_x.shape[0], h.shape[1]
     wc = w["wc"]
     steps = []
     for k in range(t):
@@ -438,7 +530,6 @@ def _run_backward(steps: list, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np
     t = len(steps)
     dz_all = np.empty((t,) + steps[0].z.shape, d_y.dtype)
     dh, dc = dh_last.copy(), dc_last.copy()
-    dwh = np.zeros_like(w["wh"])
     wc = w["wc"]
     dwc = [None if m is None else np.zeros_like(m) for m in wc]
     for k in range(t - 1, -1, -1):
@@ -461,8 +552,9 @@ def _run_backward(steps: list, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np
                 sl = slice(gi * hidden, (gi + 1) * hidden)
                 dc_prev = dc_prev + dz[:, sl] @ wc[gi]
                 dwc[gi] += dz[:, sl].T @ s.c_prev
-        dwh += dz.T @ s.h_prev
         dh = dz @ w["wh"]
         dc = dc_prev
         dz_all[k] = dz
+    h_prev = np.stack([s.h_prev for s in steps])                          # dL/dW_h over all steps: one GEMM
+    dwh = matmul(dz_all.reshape(-1, dz_all.shape[2]).T, h_prev.reshape(-1, h_prev.shape[2]))
     return dz_all, dh, dc, dwh, dwc

@@ -253,3 +253,72 @@ def strip_tensor_data(message) -> None:
                 item.ClearField("data")
             elif hasattr(item, "ListFields"):
                 strip_tensor_data(item)
+
+
+# ------------------------------------------------------------------ issue 12, part B (layers)
+
+def _mha_projection(pb, source, prefix: str):
+    from bnns.kernels.attention import MHAProjectionParameters
+    return MHAProjectionParameters(target_desc=descriptor(pb.target_desc, f"{prefix}.target_desc"),
+                                   weights=descriptor(pb.weights, f"{prefix}.weights", source, f"{prefix}.weights"),
+                                   bias=optional_descriptor(pb, "bias", f"{prefix}.bias", source, f"{prefix}.bias"))
+
+
+def multihead_attention_params(pb: types_pb2.MultiheadAttentionParameters, source, prefix: str):
+    """BNNSLayerParametersMultiheadAttention: four BNNSMHAProjectionParameters (target_desc shape
+    only; weights and bias with their data) and the attention biases."""
+    from bnns.kernels.attention import MultiheadAttentionParams
+    projections = {}
+    for name in ("query", "key", "value", "output"):
+        require(pb.HasField(name), f"{name} (BNNSMHAProjectionParameters) is not set")
+        projections[name] = _mha_projection(getattr(pb, name), source, f"{prefix}.{name}")
+    return MultiheadAttentionParams(
+        **projections, add_zero_attn=pb.add_zero_attn, dropout=pb.dropout, seed=pb.seed,
+        key_attn_bias=optional_descriptor(pb, "key_attn_bias", "key_attn_bias", source, f"{prefix}.key_attn_bias"),
+        value_attn_bias=optional_descriptor(pb, "value_attn_bias", "value_attn_bias", source,
+                                            f"{prefix}.value_attn_bias"))
+
+
+def embedding_params(pb: types_pb2.EmbeddingParameters, source, prefix: str):
+    """BNNSLayerParametersEmbedding: padding_idx unset = none, norm_type 0 = 2 (Euclidean)."""
+    from bnns.kernels.embedding import EmbeddingParams
+    return EmbeddingParams(i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
+                           dictionary=descriptor(pb.dictionary, "dictionary", source, f"{prefix}.dictionary"),
+                           flags=pb.flags, padding_idx=pb.padding_idx if pb.HasField("padding_idx") else None,
+                           max_norm=pb.max_norm, norm_type=pb.norm_type or 2.0)
+
+
+def lstm_params(pb: types_pb2.LSTMParameters, source, prefix: str):
+    """BNNSLayerParametersLSTM: the gates' weights with their data; the data descriptors with
+    theirs when given (x, h0, c0; the output descriptor's shapes only)."""
+    from bnns.kernels import lstm as ls
+
+    def data(parent, field: str, path: str, required: bool = False):
+        if required:
+            require(parent.HasField(field), f"{path} is not set")
+            return descriptor(getattr(parent, field), path, source, path)
+        return optional_descriptor(parent, field, path, source, path)
+
+    def sequence(name: str):
+        require(pb.HasField(name), f"{name} (BNNSLSTMDataDescriptor) is not set")
+        holder, path = getattr(pb, name), f"{prefix}.{name}"
+        return ls.LSTMDataDescriptor(data(holder, "data_desc", f"{path}.data_desc", required=True),
+                                     data(holder, "hidden_desc", f"{path}.hidden_desc"),
+                                     data(holder, "cell_state_desc", f"{path}.cell_state_desc"))
+
+    def gate(name: str):
+        require(pb.HasField(name), f"{name} (BNNSLSTMGateDescriptor) is not set")
+        g, path = getattr(pb, name), f"{prefix}.{name}"
+        require(1 <= len(g.iw_desc) <= 2, f"{name}.iw_desc has {len(g.iw_desc)} descriptors; BNNS has 2 (the second "
+                "may be left out)")
+        iw = tuple(descriptor(d, f"{name}.iw_desc[{k}]", source, f"{path}.iw_desc[{k}]")
+                   for k, d in enumerate(g.iw_desc))
+        return ls.LSTMGateDescriptor(iw + (None,) * (2 - len(iw)), data(g, "hw_desc", f"{path}.hw_desc", required=True),
+                                     data(g, "cw_desc", f"{path}.cw_desc"), data(g, "b_desc", f"{path}.b_desc"),
+                                     activation(g.activation) if g.HasField("activation") else None)
+    return ls.LSTMParams(
+        input_size=pb.input_size, hidden_size=pb.hidden_size, batch_size=pb.batch_size, num_layers=pb.num_layers,
+        seq_len=pb.seq_len, input_descriptor=sequence("input_descriptor"), output_descriptor=sequence("output_descriptor"),
+        **{name: gate(name) for name in ls.GATES}, dropout=pb.dropout, lstm_flags=pb.lstm_flags,
+        hidden_activation=activation(pb.hidden_activation) if pb.HasField("hidden_activation") else None,
+        sequence_descriptor=data(pb, "sequence_descriptor", f"{prefix}.sequence_descriptor"))

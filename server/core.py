@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import re
 import secrets
 import threading
@@ -23,7 +24,7 @@ from typing import Optional
 
 import numpy as np
 
-from bnns.kernels import arithmetic, layout, optimizer, parallel, pooling
+from bnns.kernels import arithmetic, layout, lstm, optimizer, parallel, pooling
 from bnns.kernels import contraction, permute, reduction, resize
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
                                  ResourceExhaustedError, UnimplementedError, require)
@@ -209,7 +210,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         require(n < 2**31, f"batch_size {n} must be between 1 and 2**31 - 1")
         descs = list(getattr(f, "input_descs", None) or [getattr(f, "input_desc", None)])
         descs.append(getattr(f, "output_desc", None))
-        elements = sum(d.span for d in descs if d is not None)
+        elements = sum(d.span for d in descs if d is not None) + getattr(f, "scratch_per_item", 0)
         footprint = n * elements * self._BYTES_PER_ELEMENT
         limit = self.limits.max_call_bytes
         if limit and footprint > limit:
@@ -380,7 +381,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         limit = self.limits.max_call_bytes
         descs = list(getattr(filter_obj, "input_descs", None) or [getattr(filter_obj, "input_desc", None)])
         descs.append(getattr(filter_obj, "output_desc", None))
-        elements = sum(d.span for d in descs if d is not None)
+        elements = sum(d.span for d in descs if d is not None) + getattr(filter_obj, "scratch_per_item", 0)
         if limit and elements * self._BYTES_PER_ELEMENT > limit:
             raise ResourceExhaustedError(f"one item of this filter has {elements} elements of inputs and outputs: a "
                                          f"call of batch 1 would need about {elements * self._BYTES_PER_ELEMENT} bytes, "
@@ -394,9 +395,9 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         params = getattr(request, kind)
         pairs = []
         for name, array in filter_obj.parameters().items() if hasattr(filter_obj, "parameters") else ():
-            field = _TRAINABLE_FIELDS.get(name)
-            holder = getattr(params, field, None) if field and params.DESCRIPTOR.fields_by_name.get(field) else None
-            if holder is None or not params.HasField(field) or holder.data.WhichOneof("contents") != "tensor":
+            field = _TRAINABLE_FIELDS.get(name, name)
+            holder = _field_at(params, field)
+            if holder is None or holder.data.WhichOneof("contents") != "tensor":
                 continue
             ref = holder.data.tensor
             tensor = self.tensor(ref.tensor_id, io.tenant)
@@ -516,7 +517,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         entry = self._entry(request.filter_id, io.tenant, "FilterApplyBatch")
         f, n = entry.filter, int(request.batch_size)
         forward = kinds.KINDS[entry.kind].generic_forward or kinds.apply_into
-        x = io.batch(request, "in", "in", f.input_desc, n, "in")
+        x = io.batch(request, "in", "in", f.input_desc, n, "in", allowed=kinds.KINDS[entry.kind].input_dtypes)
         with self._holding(entry):
             y = forward(f, x, io.direct("out", (n,) + f.output_desc.shape, f.output_desc.data_type, f.output_desc))
         io.put("out", y, f.output_desc.data_type, f.output_desc)
@@ -531,7 +532,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         require(request.compute_in_delta or request.compute_weights_delta or request.compute_bias_delta,
                 "FilterApplyBackwardBatch asks for no gradient: set compute_in_delta, compute_weights_delta "
                 "or compute_bias_delta")
-        x = self._optional_batch(request, "in", f.input_desc, n, io)
+        x = self._optional_batch(request, "in", f.input_desc, n, io, kinds.KINDS[entry.kind].input_dtypes)
         y = self._optional_batch(request, "out", f.output_desc, n, io)
         dy = io.batch(request, "out_delta", "out_delta", f.output_desc, n, "out_delta")
         with self._holding(entry):
@@ -1151,6 +1152,145 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             per_param.append(state)
         return fresh, [state[block] for block in blocks for state in per_param]
 
+    # ------------------------------------------------- issue 12, part B: multi-head attention
+    def apply_multihead_attention(self, request: pb.ApplyMultiheadAttentionRequest,
+                                  io: CallIO) -> pb.ApplyMultiheadAttentionResponse:
+        """A training forward when the caller passes a backprop cache (it comes back as Float32
+        elements, or goes into outputs["backprop_cache"]); the size query computes nothing."""
+        entry = self._entry(request.filter_id, io.tenant, "ApplyMultiheadAttention")
+        f, n = entry.filter, int(request.batch_size)
+        require(n >= 1, f"batch_size {n} must be at least 1")
+        response = pb.ApplyMultiheadAttentionResponse(backprop_cache_size=4 * f.cache_elements(n), workspace_size=0)
+        if request.size_query:
+            return io.finish(response)
+        query, key, value = (io.batch(request, name, name, desc, n, name)
+                             for name, desc in zip(("query", "key", "value"), f.input_descs))
+        mask = extra = None
+        if io.present(request, "key_mask", "key_mask"):
+            mask_desc = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (f.source_length,))
+            mask = io.batch(request, "key_mask", "key_mask", mask_desc, n, "key_mask")
+        if io.present(request, "add_to_attention", "add_to_attention"):
+            count = f.target_length * f.source_length
+            flat = io.elements(request.add_to_attention if request.HasField("add_to_attention") else None,
+                               "add_to_attention", np.dtype(np.float32), "add_to_attention", count=count)
+            require(flat.size == count, f"add_to_attention has {flat.size} values; L x S = {f.target_length} x "
+                    f"{f.source_length} = {count} are needed")
+            extra = flat.reshape(f.target_length, f.source_length)
+        with self._holding(entry):
+            y = f.apply(query, key, value, key_mask=mask, add_to_attention=extra, training=request.backprop_cache)
+            cache = f.take_cache() if request.backprop_cache else None
+        io.put("output", y, item=f.output_desc)
+        io.put("backprop_cache", cache)
+        return io.finish(response)
+
+    def apply_multihead_attention_backward(self, request: pb.ApplyMultiheadAttentionBackwardRequest,
+                                           io: CallIO) -> pb.ApplyMultiheadAttentionBackwardResponse:
+        entry = self._entry(request.filter_id, io.tenant, "ApplyMultiheadAttentionBackward")
+        f, n = entry.filter, int(request.batch_size)
+        asked = (request.compute_query_delta, request.compute_key_delta, request.compute_value_delta)
+        require(any(asked) or request.compute_parameter_deltas, "ApplyMultiheadAttentionBackward asks for no "
+                "gradient: set compute_query_delta, compute_key_delta, compute_value_delta or compute_parameter_deltas")
+        require(io.present(request, "backprop_cache", "backprop_cache"),
+                "backprop_cache is required: the cache a training ApplyMultiheadAttention returned")
+        dy = io.batch(request, "output_delta", "output_delta", f.output_desc, n, "output_delta")
+        cache = io.elements(request.backprop_cache if request.HasField("backprop_cache") else None, "backprop_cache",
+                            np.dtype(np.float32), "backprop_cache", count=f.cache_elements(n))
+        with self._holding(entry):
+            g = f.apply_backward(dy, query_grad=asked[0], key_grad=asked[1], value_grad=asked[2],
+                                 parameters_grad=request.compute_parameter_deltas, cache=cache)
+        for name, desc in zip(("query", "key", "value"), f.input_descs):   # in this order: see the SDK
+            io.put(f"{name}_delta", getattr(g, name), item=_packed(desc))
+        for name in ("query_weights", "query_bias", "key_weights", "key_bias", "value_weights", "value_bias",
+                     "output_weights", "output_bias", "key_attn_bias", "value_attn_bias"):
+            io.put(f"{name}_delta", getattr(g, name))
+        return io.finish(pb.ApplyMultiheadAttentionBackwardResponse())
+
+    # --------------------------------------------------------- issue 12, part B: LSTM training
+    def _lstm_filter(self, request, io: CallIO, seed: int = 0):
+        """The LSTM of a filter-less call's layer_params (weights decoded), its sizes bounded."""
+        require(request.HasField("layer_params"), "layer_params (BNNSLayerParametersLSTM) is not set")
+        require(request.filter_params.flags & ~1 == 0, f"filter_params.flags {request.filter_params.flags:#x} sets "
+                "bits other than BNNSFlagsUseClientPtr (1)")
+        f = lstm.LSTMFilter(codec.lstm_params(request.layer_params, io, "layer_params"), seed=seed)
+        t, b, dirs, hidden = f.seq_len, f.batch_size, f.directions, f.hidden_size
+        elements = f.cache_elements() + t * b * (f.input_size + 2 * dirs * hidden) + 4 * f.num_layers * dirs * b * hidden
+        limit = self.limits.max_call_bytes
+        if limit and elements * self._BYTES_PER_ELEMENT > limit:
+            raise ResourceExhaustedError(f"this LSTM (seq_len {t}, batch_size {b}, {f.num_layers} layers of {hidden}) "
+                                         f"would need about {elements * self._BYTES_PER_ELEMENT} bytes, over "
+                                         f"max_call_bytes {limit}")
+        return f
+
+    @staticmethod
+    def _lstm_state(desc, name: str, shape: tuple):
+        """A state or sequence given as a descriptor's data, in its hierarchy (None: absent)."""
+        if desc is None or desc.data is None:
+            return None
+        return desc.tensor(name).reshape(shape)
+
+    def compute_lstm_training_cache_capacity(self, request: pb.ComputeLSTMTrainingCacheCapacityRequest,
+                                             io: CallIO) -> pb.ComputeLSTMTrainingCacheCapacityResponse:
+        f = self._lstm_filter(request, io)
+        return io.finish(pb.ComputeLSTMTrainingCacheCapacityResponse(capacity=4 * f.cache_elements()))
+
+    def direct_apply_lstm_batch_training_caching(self, request: pb.DirectApplyLSTMBatchTrainingCachingRequest,
+                                                 io: CallIO) -> pb.DirectApplyLSTMBatchTrainingCachingResponse:
+        f = self._lstm_filter(request, io, seed=request.seed)
+        capacity, needed = int(request.training_cache_capacity), 4 * f.cache_elements()
+        require(capacity == 0 or capacity >= needed, f"training_cache_capacity {capacity} is below the {needed} bytes "
+                "this LSTM's cache needs (BNNSComputeLSTMTrainingCacheCapacity)")
+        p = f.params
+        state = (f.num_layers, f.directions, f.batch_size, f.hidden_size)
+        x = self._lstm_state(p.input_descriptor.data_desc, "input_descriptor.data_desc",
+                             (f.seq_len, f.batch_size, f.input_size))
+        require(x is not None, "input_descriptor.data_desc has no data: the input sequence x is required")
+        h0 = self._lstm_state(p.input_descriptor.hidden_desc, "input_descriptor.hidden_desc", state)
+        c0 = self._lstm_state(p.input_descriptor.cell_state_desc, "input_descriptor.cell_state_desc", state)
+        out, h_n, c_n = f.apply(x, h0, c0, training=capacity > 0)
+        io.put("output", out)
+        io.put("hidden", h_n)
+        io.put("cell_state", c_n)
+        io.put("training_cache", f.take_cache() if capacity else None)
+        return io.finish(pb.DirectApplyLSTMBatchTrainingCachingResponse())
+
+    def direct_apply_lstm_batch_backward(self, request: pb.DirectApplyLSTMBatchBackwardRequest,
+                                         io: CallIO) -> pb.DirectApplyLSTMBatchBackwardResponse:
+        f = self._lstm_filter(request, io)
+        require(request.compute_input_delta or request.compute_state_deltas or request.compute_weights_deltas,
+                "DirectApplyLSTMBatchBackward asks for no gradient: set compute_input_delta, compute_state_deltas or "
+                "compute_weights_deltas")
+        require(io.present(request, "training_cache", "training_cache"),
+                "training_cache is required: the cache a training DirectApplyLSTMBatchTrainingCaching returned")
+        needed = f.cache_elements()
+        require(request.training_cache_capacity == 0 or request.training_cache_capacity >= 4 * needed,
+                f"training_cache_capacity {request.training_cache_capacity} is below the {4 * needed} bytes of this "
+                "LSTM's cache")
+        f32 = np.dtype(np.float32)
+        f.load_cache(io.elements(request.training_cache if request.HasField("training_cache") else None,
+                                 "training_cache", f32, "training_cache", count=needed))
+        state = (f.num_layers, f.directions, f.batch_size, f.hidden_size)
+
+        def given(field: str, shape: tuple, required: bool = False):
+            if not io.present(request, field, field):
+                require(not required, f"{field} is required")
+                return None
+            flat = io.elements(getattr(request, field) if request.HasField(field) else None, field, f32, field,
+                               count=math.prod(shape))
+            require(flat.size == math.prod(shape), f"{field} has {flat.size} values; {shape} needs {math.prod(shape)}")
+            return flat.reshape(shape)
+        d_out = given("output_delta", (f.seq_len, f.batch_size, f.directions, f.hidden_size), required=True)
+        g = f.apply_backward(d_out, given("hidden_delta", state), given("cell_state_delta", state),
+                             input_grad=request.compute_input_delta, state_grads=request.compute_state_deltas,
+                             weights_grad=request.compute_weights_deltas)
+        io.put("input_delta", g.input)
+        io.put("hidden_delta", g.hidden)
+        io.put("cell_state_delta", g.cell_state)
+        for gate in lstm.GATES:
+            deltas = getattr(g, gate)
+            for part in lstm.GateGradients._fields if deltas is not None else ():
+                io.put(f"{gate}.{part}", getattr(deltas, part))
+        return io.finish(pb.DirectApplyLSTMBatchBackwardResponse())
+
     # ------------------------------------------------------------------------------- helpers
     def _entry(self, filter_id: str, tenant: str, rpc: str) -> Entry:
         """The live filter ``rpc`` is called on, if ``rpc`` serves its kind (the table's entry points)."""
@@ -1163,10 +1303,11 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         return entry
 
     @staticmethod
-    def _optional_batch(request, field: str, desc, batch_size: int, io: CallIO) -> Optional[np.ndarray]:
+    def _optional_batch(request, field: str, desc, batch_size: int, io: CallIO,
+                        allowed: dict = layout.FLOAT_DTYPES) -> Optional[np.ndarray]:
         if not io.present(request, field, field):
             return None
-        return io.batch(request, field, field, desc, batch_size, field)
+        return io.batch(request, field, field, desc, batch_size, field, allowed)
 
 
 # The descriptors of each filter-less call (issue 12, part A), whose elements bound its memory.
@@ -1180,6 +1321,16 @@ _DIRECT_DESCRIPTORS = {
 _TRAINABLE_FIELDS = {"weights": "w_desc", "bias": "bias", "beta": "beta_desc", "gamma": "gamma_desc",
                      "moving_mean": "moving_mean_desc", "moving_variance": "moving_variance_desc",
                      "a": "ia_desc", "b": "ib_desc"}      # a two-input filter's weights operand
+
+
+def _field_at(message, dotted: str):
+    """The set message field at a dotted path ("w_desc", "query.weights"), else None."""
+    for name in dotted.split("."):
+        field = message.DESCRIPTOR.fields_by_name.get(name)
+        if field is None or field.message_type is None or wire.is_repeated(field) or not message.HasField(name):
+            return None
+        message = getattr(message, name)
+    return message
 
 
 def _put_moving_statistics(f, io: CallIO) -> None:
@@ -1302,5 +1453,6 @@ def _describe_target(target) -> str:
 
 
 def rpc_method_name(rpc: str) -> str:
-    """'FilterApplyBatch' -> 'filter_apply_batch': the Core method serving an RPC."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc).lower()
+    """'FilterApplyBatch' -> 'filter_apply_batch', 'ComputeLSTMTrainingCacheCapacity' ->
+    'compute_lstm_training_cache_capacity': the Core method serving an RPC."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", rpc).lower()

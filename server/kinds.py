@@ -33,6 +33,7 @@ import numpy as np
 
 from bnns.kernels import activation, arithmetic, convolution, dropout, fused, loss, normalization, pooling
 from bnns.kernels import contraction, padding, permute, reduction, resize
+from bnns.kernels import attention, embedding, layout
 from bnns.kernels.errors import InvalidArgumentError, require
 from bnns.v1 import service_pb2, types_pb2
 
@@ -47,6 +48,19 @@ class Call:
 
     rpc: str
     body: dict
+    # (body field, index of an earlier call, its response's field): a Buffer an earlier call
+    # returned, fed into this one (the backprop cache a training forward hands back).
+    feed: tuple = ()
+
+    def body_after(self, responses: list) -> dict:
+        """The body with the fed Buffers of earlier ``responses`` in it (proto3 JSON)."""
+        if not self.feed:
+            return self.body
+        from google.protobuf import json_format
+        body = copy.deepcopy(self.body)
+        for field, index, path in self.feed:
+            body[field] = json_format.MessageToDict(getattr(responses[index], path))
+        return body
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,14 +77,15 @@ class Gradient:
     forward: int
     backward: int
     index: Optional[int] = None
-    field: str = "in"
-    delta: str = ""
-    weights: bool = False
-
-    @property
-    def result(self) -> str:
-        """The backward response's path that holds this gradient."""
-        return self.delta or "in_delta" + ("" if self.index is None else f"[{self.index}]")
+    # The fields involved (defaults: the generic entry points'): the forward body's perturbed
+    # input, its response's result, the backward response's gradient and body's cotangent.
+    # ``parameter``: a descriptor of the created parameters (dotted path) perturbed instead of
+    # an input, the filter re-created for each perturbation.
+    input: str = "in"
+    output: str = "out"
+    delta: str = "in_delta"
+    out_delta: str = "out_delta"
+    parameter: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +99,8 @@ class Sample:
     reference: Optional[Callable] = None
     gradient: Optional[Gradient] = None
     no_gradient: str = ""    # why there is no finite-difference check, when there is none
-    more_gradients: tuple = ()   # further Gradients (a second input, the weights) checked the same way
+    more_gradients: tuple = ()   # further Gradients checked (parameters, other inputs)
+    result: str = "out"      # the first call's response field the reference is compared with
 
     @property
     def gradients(self) -> tuple:
@@ -128,6 +144,7 @@ class Kind:
     samples: tuple = ()
     errors: tuple = ()
     tolerance: Tolerance = Tolerance()
+    input_dtypes: dict = dataclasses.field(default_factory=lambda: dict(layout.FLOAT_DTYPES))  # generic `in`
 
     def build(self, message, source, prefix: str):
         """The kernels filter for this kind's parameters message (validated by its constructor)."""
@@ -618,7 +635,7 @@ _LAYERS_A = (
                      "out_delta": {"values": [[[[1], [-1]], [[2], [0.5]]], [[[0.5], [1]], [[-1], [1]]]]},
                      "compute_in_delta": True, "compute_weights_delta": True})),
              _ref_reduction_weighted_l2, Gradient(0, 1),
-             more_gradients=(Gradient(0, 1, field="w_desc", delta="weights_delta", weights=True),)),
+             more_gradients=(Gradient(0, 1, parameter="w_desc", delta="weights_delta"),)),
              Sample("reduction_log_sum_exp", "log-sum-exp of each 3x2 image (W and H reduced)", {
                  "i_desc": desc("IMAGE_CHW", [3, 2, 1]), "o_desc": desc("IMAGE_CHW", [1, 1, 1]),
                  "reduce_func": "REDUCE_FUNCTION_LOG_SUM_EXP"}, (
@@ -650,8 +667,8 @@ _LAYERS_A = (
                                  "batch_size": 2, "in_a": {"values": _A_2X3},
                                  "out_delta": {"values": [[[1, -1], [0.5, 2]], [[0, 1], [-1, 1]]]},
                                  "compute_in_a_delta": True, "compute_weights_delta": True})),
-                         _ref_matmul_weights, Gradient(0, 1, field="in_a", delta="in_a_delta"),
-                         more_gradients=(Gradient(0, 1, field="ib_desc", delta="weights_delta", weights=True),)),
+                         _ref_matmul_weights, Gradient(0, 1, input="in_a", delta="in_a_delta"),
+                         more_gradients=(Gradient(0, 1, parameter="ib_desc", delta="weights_delta"),)),
                   Sample("broadcast_matmul_broadcast", "A (2 matrices of 2x3) @ B^T, B's one 2x3 matrix broadcast", {
                       "alpha": 1.0, "trans_b": True, "ia_desc": desc("3D_FIRST_MAJOR", [2, 2, 3]),
                       "ib_desc": desc("3D_FIRST_MAJOR", [1, 2, 3]), "o_desc": desc("3D_FIRST_MAJOR", [2, 2, 2])}, (
@@ -662,8 +679,8 @@ _LAYERS_A = (
                               "in_b": {"values": [[[1, 0, -1], [2, 1, 0.5]]]},
                               "out_delta": {"values": [[[1, 2], [-1, 0]], [[0.5, 1], [1, -2]]]},
                               "compute_in_a_delta": True, "compute_in_b_delta": True})),
-                      _ref_matmul_broadcast_trans_b, Gradient(0, 1, field="in_a", delta="in_a_delta"),
-                      more_gradients=(Gradient(0, 1, field="in_b", delta="in_b_delta"),))),
+                      _ref_matmul_broadcast_trans_b, Gradient(0, 1, input="in_a", delta="in_a_delta"),
+                      more_gradients=(Gradient(0, 1, input="in_b", delta="in_b_delta"),))),
          errors=(ErrorInput("inner_sizes_differ", _set("ia_desc.size", [4, 2]), "inner sizes"),
                  ErrorInput("beta_not_0_or_1", _set("beta", 0.5), "beta"),
                  ErrorInput("weights_without_data", _delete("ib_desc.data"), "iB_desc"),
@@ -680,8 +697,8 @@ _LAYERS_A = (
                      "batch_size": 1, "in_a": {"values": [[[1, 2], [0, -1]], [[2, 0.5], [1, 1]]]},
                      "in_b": {"values": _CHW_3X2X2}, "out_delta": {"values": [[1, -1, 0.5], [2, 0, 1]]},
                      "compute_in_a_delta": True, "compute_in_b_delta": True})),
-             _ref_contraction, Gradient(0, 1, field="in_a", delta="in_a_delta"),
-             more_gradients=(Gradient(0, 1, field="in_b", delta="in_b_delta"),)),
+             _ref_contraction, Gradient(0, 1, input="in_a", delta="in_a_delta"),
+             more_gradients=(Gradient(0, 1, input="in_b", delta="in_b_delta"),)),
              Sample("tensor_contraction_weights", "y_ik = 2 sum_j x_ij w_jk, w the filter's weights, as a one-input filter", {
                  "operation": "x_ij, w_jk -> y_ik", "alpha": 2.0, "ia_desc": desc("2D_FIRST_MAJOR", [2, 3]),
                  "ib_desc": desc("2D_FIRST_MAJOR", [3, 2], [[1, -1], [0.5, 2], [-2, 1]]),
@@ -692,10 +709,111 @@ _LAYERS_A = (
                          "out_delta": {"values": [[[1, -1], [0.5, 2]], [[0, 1], [-1, 1]]]},
                          "compute_in_delta": True, "compute_weights_delta": True})),
                  _ref_contraction_weights, Gradient(0, 1),
-                 more_gradients=(Gradient(0, 1, field="ib_desc", delta="weights_delta", weights=True),))),
+                 more_gradients=(Gradient(0, 1, parameter="ib_desc", delta="weights_delta"),))),
          errors=(ErrorInput("malformed_operation", _set("operation", "a_ij b_jk"), "->"),
                  ErrorInput("extent_mismatch", _set("ib_desc.size", [3, 2, 3]), "extent"),
                  ErrorInput("both_weights", _set("operation", "w_ijp, w_ijq -> o_pq"), "weights"))),
+)
+
+
+# ----------------------------------------------------- issue 12, part B: attention and embedding
+
+def _ref_embedding(create, body) -> np.ndarray:
+    """out[n, p, :] = dictionary row idx[n, p] (dictionary 2DLastMajor (dim, rows): view (rows, dim))."""
+    table = values(create["dictionary"])
+    return table[values(body["in"]).astype(int)]
+
+
+def _ref_multihead_attention(create, body) -> np.ndarray:
+    """Per sample and head, with loops over heads: Q = x Wq[:, :, h] + bq[:, h] (K, V likewise),
+    P = softmax(Q Kᵀ / sqrt(dk) + X, masked keys at -inf), the heads' P V concatenated head-major,
+    times Wo plus bo. Descriptors are 2D/3DFirstMajor, so the JSON nesting is BNNS's dims order."""
+    w = {name: values(create[name]["weights"]) for name in ("query", "key", "value", "output")}
+    b = {name: values(create[name]["bias"]) if "bias" in create[name] else None for name in ("query", "key", "value")}
+    xq, xk, xv = (values(body[name]) for name in ("query", "key", "value"))
+    mask = values(body["key_mask"]) if "key_mask" in body else np.zeros(xk.shape[:2])
+    extra = values(body["add_to_attention"]) if "add_to_attention" in body else 0.0
+    heads, d_key = w["query"].shape[2], w["query"].shape[1]
+    out = []
+    for n in range(xq.shape[0]):
+        context = []
+        for h in range(heads):
+            q, k, v = (x[n] @ w[name][:, :, h] + (0 if b[name] is None else b[name][:, h])
+                       for x, name in ((xq, "query"), (xk, "key"), (xv, "value")))
+            scores = q @ k.T / np.sqrt(d_key) + extra
+            scores[:, mask[n] != 0] = -np.inf
+            p = np.exp(scores - scores.max(axis=1, keepdims=True))
+            context.append((p / p.sum(axis=1, keepdims=True)) @ v)
+        out.append(np.concatenate(context, axis=1) @ w["output"] + values(create["output"]["bias"]))
+    return np.array(out)
+
+
+def _first_major(size: list, values_=None) -> dict:
+    return desc(f"{len(size)}D_FIRST_MAJOR", size, values_)
+
+
+MHA_SELF_ATTENTION = {     # L = S = 2, d_model 2, 2 heads of d_key = d_value = 1, d_out 2
+    "query": {"target_desc": _first_major([2, 2]), "weights": _first_major([2, 1, 2], [[[0.5, -0.3]], [[0.2, 0.8]]]),
+              "bias": _first_major([1, 2], [[0.1, -0.1]])},
+    "key": {"target_desc": _first_major([2, 2]), "weights": _first_major([2, 1, 2], [[[0.4, 0.1]], [[-0.6, 0.3]]])},
+    "value": {"target_desc": _first_major([2, 2]), "weights": _first_major([2, 1, 2], [[[1.0, -0.5]], [[0.3, 0.7]]]),
+              "bias": _first_major([1, 2], [[0.0, 0.2]])},
+    "output": {"target_desc": _first_major([2, 2]), "weights": _first_major([2, 2], [[1.0, 0.5], [-0.5, 1.0]]),
+               "bias": desc("VECTOR", [2], [0.1, -0.2])},
+}
+MHA_INPUT = [[[1, 2], [0, -1]], [[0.5, 0.5], [-1, 1]]]
+MHA_FORWARD = {"batch_size": 2, "query": {"values": MHA_INPUT}, "key": {"values": MHA_INPUT},
+               "value": {"values": MHA_INPUT}, "key_mask": {"values": [[0, 0], [0, 1]]},
+               "add_to_attention": {"values": [[0, -0.5], [0.25, 0]]}, "backprop_cache": True}
+MHA_BACKWARD = {"batch_size": 2, "output_delta": {"values": [[[1, -1], [0.5, 2]], [[-1, 0], [1, 1]]]},
+                "compute_query_delta": True, "compute_key_delta": True, "compute_value_delta": True,
+                "compute_parameter_deltas": True}
+
+
+def _mha_gradient(field: str = "", parameter: str = "", delta: str = "") -> Gradient:
+    return Gradient(0, 1, input=field or "query", output="output", delta=delta or f"{field}_delta",
+                    out_delta="output_delta", parameter=parameter)
+
+
+_MHA_GRADIENTS = tuple(_mha_gradient(field) for field in ("key", "value")) + tuple(
+    _mha_gradient(parameter=path, delta=path.replace(".", "_") + "_delta")
+    for path in ("query.weights", "query.bias", "key.weights", "value.weights", "value.bias", "output.weights",
+                 "output.bias"))
+
+EMBEDDING = {"i_desc": {"layout": "DATA_LAYOUT_VECTOR", "size": [3], "data_type": "DATA_TYPE_INT32"},
+             "o_desc": desc("2D_LAST_MAJOR", [2, 3]),
+             "dictionary": desc("2D_LAST_MAJOR", [2, 4], [[1, 2], [11, 12], [21, 22], [31, 32]])}
+
+_GENERIC_ENTRY_POINTS = ("FilterApplyBatch",), ("FilterApplyBackwardBatch",)
+PART_B_KINDS = (
+    Kind("multihead_attention", codec.multihead_attention_params, attention.MultiheadAttentionFilter,
+         ("ApplyMultiheadAttention",), ("ApplyMultiheadAttentionBackward",),
+         samples=(Sample("multihead_attention", "self-attention over 2 positions, 2 heads, with a key mask and an "
+                         "additive attention mask; the backward reads the forward's backprop cache",
+                         MHA_SELF_ATTENTION, (
+                             Call("ApplyMultiheadAttention", MHA_FORWARD),
+                             Call("ApplyMultiheadAttentionBackward", MHA_BACKWARD,
+                                  feed=(("backprop_cache", 0, "backprop_cache"),))),
+                         _ref_multihead_attention, _mha_gradient("query"), more_gradients=_MHA_GRADIENTS,
+                         result="output"),),
+         errors=(ErrorInput("heads_disagree", _set("key.weights.size", [2, 1, 3]), "key.weights"),
+                 ErrorInput("output_weights_size", _set("output.weights.size", [3, 2]), "output.weights"),
+                 ErrorInput("no_output", _delete("output"), "output"),
+                 ErrorInput("one_attention_bias", _set("key_attn_bias", _first_major([1, 2], [[0, 0]])),
+                            "together"))),
+    Kind("embedding", codec.embedding_params, embedding.EmbeddingFilter, *_GENERIC_ENTRY_POINTS,
+         input_dtypes=layout.INTEGER_DTYPES,
+         samples=(Sample("embedding", "3 indices into a dictionary of 4 two-element rows (Apple's example, smaller)",
+                         EMBEDDING, (
+                             Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [[1, 3, 1], [0, 2, 2]]}}),
+                             Call("FilterApplyBackwardBatch", {
+                                 "batch_size": 2, "in": {"values": [[1, 3, 1], [0, 2, 2]]},
+                                 "out_delta": {"values": [[[1, 0], [0, 1], [2, 2]], [[-1, 1], [0.5, 0], [1, -1]]]},
+                                 "compute_weights_delta": True})),
+                         _ref_embedding, Gradient(0, 1, delta="weights_delta", parameter="dictionary")),),
+         errors=(ErrorInput("float_indices", _set("i_desc.data_type", "DATA_TYPE_FLOAT32"), "i_desc.data_type"),
+                 ErrorInput("output_size", _set("o_desc.size", [3, 3]), "o_desc"),
+                 ErrorInput("unknown_flag", _set("flags", 2), "flags"))),
 )
 
 
@@ -847,7 +965,7 @@ KINDS: dict = {k.case: k for k in (
          errors=(ErrorInput("three_members", lambda body: body["layers"].append(body["layers"][1]), "exactly two"),
                  ErrorInput("normalization_first", lambda body: body["layers"].reverse(), "not a pair"))),
     *_LAYERS_A,
-)}
+) + PART_B_KINDS}
 
 CREATABLE = {case: kind for case, kind in KINDS.items() if kind.creatable}
 FUSED_MEMBERS = {case: kind for case, kind in KINDS.items() if kind.filter_types}

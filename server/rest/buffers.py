@@ -156,6 +156,11 @@ def render_json(response, request, out_dtype: Optional[Callable[[], np.dtype]] =
                 dtype = _result_dtype(field.name, request, out_dtype)
                 entry.pop("data", None)
                 entry["values"] = _json_numbers(np.frombuffer(buffer.data, dtype))
+    for field in response.DESCRIPTOR.fields:    # a group of gradients (an LSTM gate's): Float32 values too
+        if (field.message_type is not None and not field.is_repeated and field.name in document
+                and any(f.message_type is not None and f.message_type.full_name == _BUFFER
+                        for f in field.message_type.fields)):
+            document[field.name] = render_json(getattr(response, field.name), request, lambda: np.dtype("<f4"))
     return document
 
 

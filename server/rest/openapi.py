@@ -140,7 +140,7 @@ def _kind_examples() -> list:
     """(name, summary, CreateFilter body, [(RPC, body without filter_id), ...]) of every sample in
     the table of layer kinds (kinds.py), in table order."""
     return [(sample.name, sample.summary, kinds.sample_create_request(kind, sample),
-             [(call.rpc, call.body) for call in sample.calls]) for kind, sample in kinds.samples()]
+             [(call.rpc, call) for call in sample.calls]) for kind, sample in kinds.samples()]
 
 
 def worked_examples() -> dict:
@@ -176,8 +176,10 @@ def worked_examples() -> dict:
     for name, summary, create, calls in _kind_examples():
         try:
             created = run("CreateFilter", name, summary, create)
-            for rpc, body in calls:
-                run(rpc, name, summary, body, created.filter_id if created else _EXAMPLE_ID)
+            responses = []
+            for rpc, call in calls:    # a call may be fed a Buffer an earlier one returned (Call.feed)
+                body = call.body_after(responses) if None not in responses else call.body
+                responses.append(run(rpc, name, summary, body, created.filter_id if created else _EXAMPLE_ID))
             if name == "convolution" and created:
                 run("DescribeFilter", name, summary, None, created.filter_id)
                 run("ListFilters", name, "the convolution example's filter, alone", None)
@@ -186,7 +188,7 @@ def worked_examples() -> dict:
             log.warning("docs example %s failed", name, exc_info=True)
     from .. import direct      # the filter-less functions (issue 12, part C)
     for examples in (_resident_examples, _optimizer_examples, _chunked_examples, direct.worked_examples,
-                     _filterless_a_examples):
+                     _filterless_a_examples, _lstm_examples):
         try:
             examples(run)
         except Exception:   # as above: the e2e tests catch a stale example
@@ -206,6 +208,33 @@ def _optimizer_examples(run) -> None:
         "fields": {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "time_step": 1, "epsilon": 1e-8},
         "parameters": [{"filter_parameter": {"filter_id": conv.filter_id, "name": "weights"}}],
         "gradients": [{"values": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}], "return_parameters": True})
+
+
+def _lstm_gate(iw: float, hw: float, b: float) -> dict:
+    return {"iw_desc": [kinds.desc("VECTOR", [1], [iw])], "hw_desc": kinds.desc("VECTOR", [1], [hw]),
+            "b_desc": kinds.desc("VECTOR", [1], [b])}
+
+
+LSTM_EXAMPLE = {   # one layer of one unit over 2 steps of 1 input, default activations
+    "input_size": 1, "hidden_size": 1, "batch_size": 1, "num_layers": 1, "seq_len": 2, "lstm_flags": 2,
+    "input_descriptor": {"data_desc": kinds.desc("3D_LAST_MAJOR", [1, 1, 2], [0.5, -1.0])},
+    "output_descriptor": {"data_desc": kinds.desc("4D_LAST_MAJOR", [1, 1, 1, 2])},
+    "input_gate": _lstm_gate(0.5, 0.25, 0.1), "forget_gate": _lstm_gate(-0.5, 0.5, 1.0),
+    "candidate_gate": _lstm_gate(1.0, -0.25, 0.0), "output_gate": _lstm_gate(0.75, 0.5, -0.1)}
+
+
+def _lstm_examples(run) -> None:
+    """The LSTM training entry points (issue 12, part B): the cache's size, a training forward,
+    and the backward fed the cache the forward returned."""
+    name = "lstm_one_unit"
+    size = run("ComputeLSTMTrainingCacheCapacity", name, "the training cache of a 1-unit LSTM over 2 steps",
+               {"layer_params": LSTM_EXAMPLE})
+    forward = run("DirectApplyLSTMBatchTrainingCaching", name, "a training forward: output, h_n, c_n and the cache",
+                  {"layer_params": LSTM_EXAMPLE, "training_cache_capacity": size.capacity})
+    run("DirectApplyLSTMBatchBackward", name, "every gradient from the forward's cache", {
+        "layer_params": LSTM_EXAMPLE, "output_delta": {"values": [1.0, -0.5]},
+        "training_cache": json_format.MessageToDict(forward.training_cache), "compute_input_delta": True,
+        "compute_state_deltas": True, "compute_weights_deltas": True})
 
 
 def _chunked_examples(run) -> None:

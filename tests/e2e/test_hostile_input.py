@@ -938,6 +938,8 @@ EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INV
                 # issue 12, part A: filter-less calls lack their descriptors
                 **{rpc: INVALID for rpc in ("Transpose", "Copy", "DirectApplyReduction", "DirectApplyBroadcastMatMul",
                                             "MatMul", "MatMulWorkspaceSize", "CropResize", "CropResizeBackward")}}
+EMPTY_ANSWER.update(dict.fromkeys(("ComputeLSTMTrainingCacheCapacity", "DirectApplyLSTMBatchTrainingCaching",
+                                   "DirectApplyLSTMBatchBackward"), INVALID))   # filter-less: no layer_params
 REST_EMPTY_ANSWER = {**EMPTY_ANSWER, "UnregisterSharedMemory": NOT_FOUND}
 
 

@@ -1,7 +1,7 @@
 """The test matrix of the table of layer kinds (server/kinds.py): every sample of every row runs
 in process and against the live server, and is checked four ways: its forward against the row's
-independent float64 reference, its input gradient against central finite differences of its
-forward, the in-process responses against the remote ones, and each of the row's error inputs
+independent float64 reference, each gradient it names (its input's, and any parameter's: the
+filter re-created for each perturbation) against central finite differences of its forward, the in-process responses against the remote ones, and each of the row's error inputs
 refused with its status. A kind added as a row is tested here with no edit to this file."""
 
 from __future__ import annotations
@@ -68,8 +68,15 @@ def request(rpc: str, body: dict, filter_id: str = ""):
 
 def run_sample(call, kind, sample) -> tuple:
     """Create the sample's filter and run its calls in order: (filter_id, responses)."""
-    created = call("CreateFilter", request("CreateFilter", kinds.sample_create_request(kind, sample)))
-    return created.filter_id, [call(c.rpc, request(c.rpc, c.body, created.filter_id)) for c in sample.calls]
+    return run_calls(call, kinds.sample_create_request(kind, sample), sample.calls)
+
+
+def run_calls(call, create: dict, calls) -> tuple:
+    created = call("CreateFilter", request("CreateFilter", create))
+    responses = []
+    for c in calls:
+        responses.append(call(c.rpc, request(c.rpc, c.body_after(responses), created.filter_id)))
+    return created.filter_id, responses
 
 
 def result(response, path: str) -> np.ndarray:
@@ -123,41 +130,45 @@ def test_every_kind_entry_point_is_an_rpc_of_the_service():
 def test_forward_matches_the_independent_reference(kind, sample):
     _, responses = run_sample(InProcess(), kind, sample)
     expected = np.asarray(sample.reference(sample.create, sample.calls[0].body), dtype=np.float64).reshape(-1)
-    np.testing.assert_allclose(result(responses[0], "out"), expected, rtol=kind.tolerance.rtol,
+    np.testing.assert_allclose(result(responses[0], sample.result), expected, rtol=kind.tolerance.rtol,
                                atol=kind.tolerance.atol, err_msg=kind.tolerance.why)
 
 
-# Samples' gradients that finite differences can check (a row that cannot, dropout whose every
-# forward draws a new mask, says why in `no_gradient`; its kernel test checks the backward): the
-# input's, and further ones a row names (a second input, the weights).
-GRADIENT_SAMPLES = [(kind, sample, gradient) for kind, sample in SAMPLES for gradient in sample.gradients]
-GRADIENT_IDS = [f"{sample.name}-{gradient.field}" + ("" if gradient.index is None else f"[{gradient.index}]")
-                for _, sample, gradient in GRADIENT_SAMPLES]
+# Each gradient a sample names (its input's, and any parameter's) against central differences of its
+# forward (a row that cannot have one, dropout whose every forward draws a new mask, says why in
+# `no_gradient`; its kernel test checks the backward).
+GRADIENTS = [(kind, sample, g) for kind, sample in SAMPLES for g in sample.gradients]
+GRADIENT_IDS = [f"{sample.name}-{g.parameter or g.input}{'' if g.index is None else g.index}"
+                for _, sample, g in GRADIENTS]
 
 
-@pytest.mark.parametrize("kind, sample, gradient", GRADIENT_SAMPLES, ids=GRADIENT_IDS)
+@pytest.mark.parametrize("kind, sample, gradient", GRADIENTS, ids=GRADIENT_IDS)
 def test_gradient_matches_finite_differences(kind, sample, gradient):
     call = InProcess()
     tolerance = kind.tolerance
-    filter_id, responses = run_sample(call, kind, sample)
-    analytic = result(responses[gradient.backward], gradient.result)
+    create = kinds.sample_create_request(kind, sample)
+    filter_id, responses = run_calls(call, create, sample.calls)
+    index = "" if gradient.index is None else f"[{gradient.index}]"
+    analytic = result(responses[gradient.backward], f"{gradient.delta}{index}")
     forward = sample.calls[gradient.forward]
-    cotangent = kinds.values(sample.calls[gradient.backward].body["out_delta"]).reshape(-1)
+    cotangent = kinds.values(sample.calls[gradient.backward].body[gradient.out_delta]).reshape(-1)
     body = copy.deepcopy(forward.body)
-    if gradient.weights:         # a descriptor of the parameters: a new filter per perturbation
-        create = kinds.sample_create_request(kind, sample)
-        held = create[kind.case][gradient.field]["data"]
+    if gradient.parameter:          # a descriptor of the parameters: the filter is re-created each time
+        held = create[kind.case]
+        for key in gradient.parameter.split("."):
+            held = held[key]
+        held = held["data"]
     else:
-        held = body[gradient.field] if gradient.index is None else body[gradient.field][gradient.index]
+        held = body[gradient.input] if gradient.index is None else body[gradient.input][gradient.index]
     x = kinds.values(held)
     shape = x.shape
 
     def objective(z: np.ndarray) -> float:
         held["values"] = z.reshape(shape).tolist()
         target = filter_id
-        if gradient.weights:
+        if gradient.parameter:
             target = call("CreateFilter", request("CreateFilter", create)).filter_id
-        out = result(call(forward.rpc, request(forward.rpc, body, target)), "out")
+        out = result(call(forward.rpc, request(forward.rpc, body, target)), gradient.output)
         return float(np.dot(cotangent, out))
 
     flat, numeric = x.reshape(-1), np.zeros(x.size)

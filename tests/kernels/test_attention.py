@@ -170,11 +170,9 @@ def _check_all(grads, loss, d, xs):
     assert_gradient_matches(grads["query"], lambda a: loss(d, a, k, v), q, **tol)
     assert_gradient_matches(grads["key"], lambda a: loss(d, q, a, v), k, **tol)
     assert_gradient_matches(grads["value"], lambda a: loss(d, q, k, a), v, **tol)
-    for field, key, shape_of in [("wq", "query.weights", None), ("wk", "key.weights", None),
-                                 ("wv", "value.weights", None), ("wo", "output.weights", None),
-                                 ("bq", "query.bias", None), ("bk", "key.bias", None),
-                                 ("bv", "value.bias", None), ("bo", "output.bias", None),
-                                 ("attn_k", "key_attn_bias", None), ("attn_v", "value_attn_bias", None)]:
+    for field, key in [("wq", "query.weights"), ("wk", "key.weights"), ("wv", "value.weights"),
+                       ("wo", "output.weights"), ("bq", "query.bias"), ("bk", "key.bias"), ("bv", "value.bias"),
+                       ("bo", "output.bias"), ("attn_k", "key_attn_bias"), ("attn_v", "value_attn_bias")]:
         value = getattr(d, field)
         if value is None:
             assert key not in grads
@@ -369,3 +367,37 @@ def test_invalid_targets_and_apply_inputs_raise_invalid_argument():
         good.apply(xq, xk, xv, key_mask=np.zeros((N, 3)))
     with pytest.raises(InvalidArgumentError, match=r"add_to_attention has shape \(4, 3\); expected \(L, S\)"):
         good.apply(xq, xk, xv, add_to_attention=np.zeros((S, LT)))
+
+
+@pytest.mark.parametrize("extra", [{}, {"add_zero_attn": True, "dropout": 0.4, "seed": 9}], ids=["plain", "zero_dropout"])
+def test_packed_cache_gives_the_same_gradients_as_the_filter_cache(extra):
+    """take_cache packs the training forward's cache into caller memory (BNNS's backprop_cache);
+    backward from it equals backward from the cache the filter kept, bit for bit."""
+    rng = np.random.default_rng(11)
+    d = random_dims(rng, attn_bias=True)
+    xs = [a.astype(np.float32) for a in inputs(rng)]
+    proj = projection(rng, (N, LT, EO)).astype(np.float32)
+    a, b = make_filter(d, **extra), make_filter(d, **extra)
+    np.testing.assert_array_equal(a.apply(*xs), b.apply(*xs))
+    kept = a.apply_backward(proj)
+    cache = b.take_cache()
+    assert cache.dtype == np.float32 and cache.size == b.cache_elements(N)
+    assert not b.has_training_cache
+    packed = b.apply_backward(proj, cache=cache)
+    for name, value in kept._asdict().items():
+        np.testing.assert_array_equal(getattr(packed, name), value, err_msg=name)
+
+
+def test_packed_cache_of_another_batch_size_or_filter_is_refused():
+    rng = np.random.default_rng(12)
+    d = random_dims(rng)
+    xs = [a.astype(np.float32) for a in inputs(rng)]
+    filt = make_filter(d)
+    filt.apply(*xs)
+    cache = filt.take_cache()
+    with pytest.raises(InvalidArgumentError, match="batch_size 1"):
+        filt.apply_backward(np.ones((1, LT, EO), np.float32), cache=cache)
+    with pytest.raises(InvalidArgumentError, match="needs"):
+        filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=cache[:-1])
+    with pytest.raises(InvalidArgumentError, match="not written"):
+        filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=np.zeros_like(cache))

@@ -11,7 +11,7 @@ import pytest
 
 from bnns.kernels import contraction as ct
 from bnns.kernels import layout as L
-from bnns.kernels.errors import InvalidArgumentError, UnimplementedError
+from bnns.kernels.errors import InvalidArgumentError
 from tests.numeric import assert_gradient_matches, projection
 
 BATCH = 2

@@ -134,3 +134,16 @@ def test_invalid_indices_and_requests_raise_invalid_argument():
             L.Descriptor.for_shape(L.LAYOUT_VECTOR, (3,), data_type=L.DTYPE_INT32),
             L.Descriptor(L.LAYOUT_2D_LAST_MAJOR, (DIM, 3)),
             L.Descriptor.for_shape(L.LAYOUT_VECTOR, (DIM,), np.ones(DIM))))
+
+
+@pytest.mark.parametrize("draw", ["all_distinct", "all_the_same", "mixed"])
+def test_scatter_add_equals_add_at_for_any_grouping(draw):
+    """lookup_backward copies rows hit once and sums rows hit more often: the same numbers as
+    np.add.at (float64 here, so the summation order cannot hide a difference of values)."""
+    rng = np.random.default_rng(3)
+    idx = {"all_distinct": rng.permutation(40)[:25], "all_the_same": np.full(25, 7),
+           "mixed": rng.integers(0, 9, 25)}[draw].reshape(5, 5)
+    d = rng.standard_normal((5, 5, 3))
+    expected = np.zeros((40, 3))
+    np.add.at(expected, idx.reshape(-1), d.reshape(-1, 3))
+    np.testing.assert_allclose(em.lookup_backward(idx, d, 40), expected, rtol=1e-12, atol=1e-12)

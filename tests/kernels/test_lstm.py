@@ -12,7 +12,7 @@ import pytest
 
 from bnns.kernels import layout as L
 from bnns.kernels import lstm as ls
-from bnns.kernels.activation import SIGMOID, TANH, Activation
+from bnns.kernels.activation import Activation
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
 from tests.numeric import assert_gradient_matches, projection
 
@@ -262,3 +262,32 @@ def test_invalid_parameters_raise_invalid_argument():
     filt = make(good, gw)
     with pytest.raises(InvalidArgumentError, match=r"x has shape \(3, 2, 4\); expected \(3, 2, 3\)"):
         filt.apply(np.ones((T, B, 4)))
+
+
+@pytest.mark.parametrize("cfg", CONFIGS + [pytest.param(Config(4, 2, 3, True, dropout=0.4), id="dropout")])
+def test_packed_training_cache_gives_the_same_gradients(cfg):
+    """take_cache packs the training forward's cache into caller memory (BNNS's training cache);
+    another filter of the same parameters, loading it, computes the same gradients bit for bit."""
+    rng = np.random.default_rng(7)
+    w = random_weights(rng, cfg)
+    x = rng.standard_normal((T, B, cfg.input_size)).astype(np.float32)
+    h0, c0 = (a.astype(np.float32) for a in states(rng, cfg))
+    kept, packer, loader = make(cfg, w, seed=3), make(cfg, w, seed=3), make(cfg, w)
+    for f in (kept, packer):
+        f.apply(x, h0, c0)
+    cache = packer.take_cache()
+    assert cache.dtype == np.float32 and cache.size == loader.cache_elements() and not packer.has_training_cache
+    loader.load_cache(cache)
+    dy = rng.standard_normal((T, B, cfg.dirs, cfg.hidden)).astype(np.float32)
+    a, b = kept.apply_backward(dy), loader.apply_backward(dy)
+    for name in ("input", "hidden", "cell_state"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    for ga, gb in zip(a[3:], b[3:]):
+        for pa, pb in zip(ga, gb):
+            assert (pa is None) == (pb is None)
+            if pa is not None:
+                np.testing.assert_array_equal(pa, pb)
+    with pytest.raises(InvalidArgumentError, match="need"):
+        loader.load_cache(cache[:-1])
+    with pytest.raises(InvalidArgumentError, match="not written"):
+        loader.load_cache(np.zeros_like(cache))

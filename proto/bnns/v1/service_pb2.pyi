@@ -172,7 +172,7 @@ class MessageChunk(_message.Message):
     def __init__(self, rpc: _Optional[str] = ..., total_bytes: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class CreateFilterRequest(_message.Message):
-    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "dropout", "permute", "padding", "resize", "reduction", "gram", "broadcast_matmul", "tensor_contraction", "filter_parameters", "alias", "lease_seconds")
+    __slots__ = ("convolution", "transposed_convolution", "fully_connected", "pooling", "activation", "loss", "normalization", "arithmetic", "fused", "dropout", "permute", "padding", "resize", "reduction", "gram", "broadcast_matmul", "tensor_contraction", "multihead_attention", "embedding", "filter_parameters", "alias", "lease_seconds")
     CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     TRANSPOSED_CONVOLUTION_FIELD_NUMBER: _ClassVar[int]
     FULLY_CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -190,6 +190,8 @@ class CreateFilterRequest(_message.Message):
     GRAM_FIELD_NUMBER: _ClassVar[int]
     BROADCAST_MATMUL_FIELD_NUMBER: _ClassVar[int]
     TENSOR_CONTRACTION_FIELD_NUMBER: _ClassVar[int]
+    MULTIHEAD_ATTENTION_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_FIELD_NUMBER: _ClassVar[int]
     FILTER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -210,10 +212,12 @@ class CreateFilterRequest(_message.Message):
     gram: _types_pb2.GramParameters
     broadcast_matmul: _types_pb2.BroadcastMatMulParameters
     tensor_contraction: _types_pb2.TensorContractionParameters
+    multihead_attention: _types_pb2.MultiheadAttentionParameters
+    embedding: _types_pb2.EmbeddingParameters
     filter_parameters: _types_pb2.FilterParameters
     alias: str
     lease_seconds: float
-    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., dropout: _Optional[_Union[_types_pb2.DropoutParameters, _Mapping]] = ..., permute: _Optional[_Union[_types_pb2.PermuteParameters, _Mapping]] = ..., padding: _Optional[_Union[_types_pb2.PaddingParameters, _Mapping]] = ..., resize: _Optional[_Union[_types_pb2.ResizeParameters, _Mapping]] = ..., reduction: _Optional[_Union[_types_pb2.ReductionParameters, _Mapping]] = ..., gram: _Optional[_Union[_types_pb2.GramParameters, _Mapping]] = ..., broadcast_matmul: _Optional[_Union[_types_pb2.BroadcastMatMulParameters, _Mapping]] = ..., tensor_contraction: _Optional[_Union[_types_pb2.TensorContractionParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., alias: _Optional[str] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., transposed_convolution: _Optional[_Union[_types_pb2.ConvolutionParameters, _Mapping]] = ..., fully_connected: _Optional[_Union[_types_pb2.FullyConnectedParameters, _Mapping]] = ..., pooling: _Optional[_Union[_types_pb2.PoolingParameters, _Mapping]] = ..., activation: _Optional[_Union[_types_pb2.ActivationParameters, _Mapping]] = ..., loss: _Optional[_Union[_types_pb2.LossParameters, _Mapping]] = ..., normalization: _Optional[_Union[_types_pb2.NormalizationParameters, _Mapping]] = ..., arithmetic: _Optional[_Union[_types_pb2.ArithmeticParameters, _Mapping]] = ..., fused: _Optional[_Union[_types_pb2.FusedParameters, _Mapping]] = ..., dropout: _Optional[_Union[_types_pb2.DropoutParameters, _Mapping]] = ..., permute: _Optional[_Union[_types_pb2.PermuteParameters, _Mapping]] = ..., padding: _Optional[_Union[_types_pb2.PaddingParameters, _Mapping]] = ..., resize: _Optional[_Union[_types_pb2.ResizeParameters, _Mapping]] = ..., reduction: _Optional[_Union[_types_pb2.ReductionParameters, _Mapping]] = ..., gram: _Optional[_Union[_types_pb2.GramParameters, _Mapping]] = ..., broadcast_matmul: _Optional[_Union[_types_pb2.BroadcastMatMulParameters, _Mapping]] = ..., tensor_contraction: _Optional[_Union[_types_pb2.TensorContractionParameters, _Mapping]] = ..., multihead_attention: _Optional[_Union[_types_pb2.MultiheadAttentionParameters, _Mapping]] = ..., embedding: _Optional[_Union[_types_pb2.EmbeddingParameters, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., alias: _Optional[str] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class FilterInfo(_message.Message):
     __slots__ = ("filter_id", "kind", "parameters", "bytes_held", "trainable")
@@ -1826,3 +1830,217 @@ class CropResizeBackwardResponse(_message.Message):
     IN_DELTA_FIELD_NUMBER: _ClassVar[int]
     in_delta: _types_pb2.Buffer
     def __init__(self, in_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ApplyMultiheadAttentionRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "query", "key", "key_mask", "value", "add_to_attention", "backprop_cache", "size_query", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_MASK_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ADD_TO_ATTENTION_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_QUERY_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    query: _types_pb2.Buffer
+    key: _types_pb2.Buffer
+    key_mask: _types_pb2.Buffer
+    value: _types_pb2.Buffer
+    add_to_attention: _types_pb2.Buffer
+    backprop_cache: bool
+    size_query: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., query: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_mask: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., add_to_attention: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache: _Optional[bool] = ..., size_query: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ApplyMultiheadAttentionResponse(_message.Message):
+    __slots__ = ("output", "backprop_cache", "backprop_cache_size", "workspace_size")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    backprop_cache: _types_pb2.Buffer
+    backprop_cache_size: int
+    workspace_size: int
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache_size: _Optional[int] = ..., workspace_size: _Optional[int] = ...) -> None: ...
+
+class ApplyMultiheadAttentionBackwardRequest(_message.Message):
+    __slots__ = ("filter_id", "batch_size", "output_delta", "backprop_cache", "compute_query_delta", "compute_key_delta", "compute_value_delta", "compute_parameter_deltas", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    FILTER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    BACKPROP_CACHE_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_QUERY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_KEY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_VALUE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_PARAMETER_DELTAS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    filter_id: str
+    batch_size: int
+    output_delta: _types_pb2.Buffer
+    backprop_cache: _types_pb2.Buffer
+    compute_query_delta: bool
+    compute_key_delta: bool
+    compute_value_delta: bool
+    compute_parameter_deltas: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., output_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., backprop_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_query_delta: _Optional[bool] = ..., compute_key_delta: _Optional[bool] = ..., compute_value_delta: _Optional[bool] = ..., compute_parameter_deltas: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class ApplyMultiheadAttentionBackwardResponse(_message.Message):
+    __slots__ = ("query_delta", "key_delta", "value_delta", "query_weights_delta", "query_bias_delta", "key_weights_delta", "key_bias_delta", "value_weights_delta", "value_bias_delta", "output_weights_delta", "output_bias_delta", "key_attn_bias_delta", "value_attn_bias_delta")
+    QUERY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    QUERY_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    QUERY_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_WEIGHTS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    KEY_ATTN_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ATTN_BIAS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    query_delta: _types_pb2.Buffer
+    key_delta: _types_pb2.Buffer
+    value_delta: _types_pb2.Buffer
+    query_weights_delta: _types_pb2.Buffer
+    query_bias_delta: _types_pb2.Buffer
+    key_weights_delta: _types_pb2.Buffer
+    key_bias_delta: _types_pb2.Buffer
+    value_weights_delta: _types_pb2.Buffer
+    value_bias_delta: _types_pb2.Buffer
+    output_weights_delta: _types_pb2.Buffer
+    output_bias_delta: _types_pb2.Buffer
+    key_attn_bias_delta: _types_pb2.Buffer
+    value_attn_bias_delta: _types_pb2.Buffer
+    def __init__(self, query_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., query_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., query_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., output_weights_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., output_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., key_attn_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., value_attn_bias_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class ComputeLSTMTrainingCacheCapacityRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_params")
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.LSTMParameters
+    filter_params: _types_pb2.FilterParameters
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.LSTMParameters, _Mapping]] = ..., filter_params: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ...) -> None: ...
+
+class ComputeLSTMTrainingCacheCapacityResponse(_message.Message):
+    __slots__ = ("capacity",)
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    capacity: int
+    def __init__(self, capacity: _Optional[int] = ...) -> None: ...
+
+class DirectApplyLSTMBatchTrainingCachingRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_params", "training_cache_capacity", "seed", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.LSTMParameters
+    filter_params: _types_pb2.FilterParameters
+    training_cache_capacity: int
+    seed: int
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.LSTMParameters, _Mapping]] = ..., filter_params: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., training_cache_capacity: _Optional[int] = ..., seed: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class DirectApplyLSTMBatchTrainingCachingResponse(_message.Message):
+    __slots__ = ("output", "hidden", "cell_state", "training_cache")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_FIELD_NUMBER: _ClassVar[int]
+    output: _types_pb2.Buffer
+    hidden: _types_pb2.Buffer
+    cell_state: _types_pb2.Buffer
+    training_cache: _types_pb2.Buffer
+    def __init__(self, output: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hidden: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cell_state: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., training_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyLSTMBatchBackwardRequest(_message.Message):
+    __slots__ = ("layer_params", "filter_params", "output_delta", "hidden_delta", "cell_state_delta", "training_cache", "training_cache_capacity", "compute_input_delta", "compute_state_deltas", "compute_weights_deltas", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    LAYER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CACHE_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_INPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_STATE_DELTAS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_WEIGHTS_DELTAS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    layer_params: _types_pb2.LSTMParameters
+    filter_params: _types_pb2.FilterParameters
+    output_delta: _types_pb2.Buffer
+    hidden_delta: _types_pb2.Buffer
+    cell_state_delta: _types_pb2.Buffer
+    training_cache: _types_pb2.Buffer
+    training_cache_capacity: int
+    compute_input_delta: bool
+    compute_state_deltas: bool
+    compute_weights_deltas: bool
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, layer_params: _Optional[_Union[_types_pb2.LSTMParameters, _Mapping]] = ..., filter_params: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., output_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hidden_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cell_state_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., training_cache: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., training_cache_capacity: _Optional[int] = ..., compute_input_delta: _Optional[bool] = ..., compute_state_deltas: _Optional[bool] = ..., compute_weights_deltas: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class LSTMGateDeltas(_message.Message):
+    __slots__ = ("iw", "iw_upper", "hw", "cw", "b")
+    IW_FIELD_NUMBER: _ClassVar[int]
+    IW_UPPER_FIELD_NUMBER: _ClassVar[int]
+    HW_FIELD_NUMBER: _ClassVar[int]
+    CW_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    iw: _types_pb2.Buffer
+    iw_upper: _types_pb2.Buffer
+    hw: _types_pb2.Buffer
+    cw: _types_pb2.Buffer
+    b: _types_pb2.Buffer
+    def __init__(self, iw: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., iw_upper: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hw: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cw: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
+class DirectApplyLSTMBatchBackwardResponse(_message.Message):
+    __slots__ = ("input_delta", "hidden_delta", "cell_state_delta", "input_gate", "forget_gate", "candidate_gate", "output_gate")
+    INPUT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_DELTA_FIELD_NUMBER: _ClassVar[int]
+    INPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    FORGET_GATE_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_GATE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    input_delta: _types_pb2.Buffer
+    hidden_delta: _types_pb2.Buffer
+    cell_state_delta: _types_pb2.Buffer
+    input_gate: LSTMGateDeltas
+    forget_gate: LSTMGateDeltas
+    candidate_gate: LSTMGateDeltas
+    output_gate: LSTMGateDeltas
+    def __init__(self, input_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., hidden_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., cell_state_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., input_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ..., forget_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ..., candidate_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ..., output_gate: _Optional[_Union[LSTMGateDeltas, _Mapping]] = ...) -> None: ...

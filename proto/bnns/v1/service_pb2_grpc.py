@@ -374,6 +374,31 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.FromString,
                 _registered_method=True)
+        self.ApplyMultiheadAttention = channel.unary_unary(
+                '/bnns.v1.BNNSService/ApplyMultiheadAttention',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionResponse.FromString,
+                _registered_method=True)
+        self.ApplyMultiheadAttentionBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/ApplyMultiheadAttentionBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.FromString,
+                _registered_method=True)
+        self.ComputeLSTMTrainingCacheCapacity = channel.unary_unary(
+                '/bnns.v1.BNNSService/ComputeLSTMTrainingCacheCapacity',
+                request_serializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyLSTMBatchTrainingCaching = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyLSTMBatchTrainingCaching',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingResponse.FromString,
+                _registered_method=True)
+        self.DirectApplyLSTMBatchBackward = channel.unary_unary(
+                '/bnns.v1.BNNSService/DirectApplyLSTMBatchBackward',
+                request_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardResponse.FromString,
+                _registered_method=True)
 
 
 class BNNSServiceServicer:
@@ -833,6 +858,42 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyMultiheadAttention(self, request, context):
+        """Issue 12, part B: multi-head attention and LSTM training.
+        BNNSApplyMultiheadAttention (with its size-query mode).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyMultiheadAttentionBackward(self, request, context):
+        """BNNSApplyMultiheadAttentionBackward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ComputeLSTMTrainingCacheCapacity(self, request, context):
+        """BNNSComputeLSTMTrainingCacheCapacity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyLSTMBatchTrainingCaching(self, request, context):
+        """BNNSDirectApplyLSTMBatchTrainingCaching (and, with no cache, the inference apply).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectApplyLSTMBatchBackward(self, request, context):
+        """BNNSDirectApplyLSTMBatchBackward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BNNSServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1175,6 +1236,31 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.CropResizeBackward,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.SerializeToString,
+            ),
+            'ApplyMultiheadAttention': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyMultiheadAttention,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionResponse.SerializeToString,
+            ),
+            'ApplyMultiheadAttentionBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyMultiheadAttentionBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.SerializeToString,
+            ),
+            'ComputeLSTMTrainingCacheCapacity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComputeLSTMTrainingCacheCapacity,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityResponse.SerializeToString,
+            ),
+            'DirectApplyLSTMBatchTrainingCaching': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyLSTMBatchTrainingCaching,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingResponse.SerializeToString,
+            ),
+            'DirectApplyLSTMBatchBackward': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectApplyLSTMBatchBackward,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -3013,6 +3099,141 @@ class BNNSService:
             '/bnns.v1.BNNSService/CropResizeBackward',
             bnns_dot_v1_dot_service__pb2.CropResizeBackwardRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.CropResizeBackwardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyMultiheadAttention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ApplyMultiheadAttention',
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyMultiheadAttentionBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ApplyMultiheadAttentionBackward',
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ApplyMultiheadAttentionBackwardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComputeLSTMTrainingCacheCapacity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/ComputeLSTMTrainingCacheCapacity',
+            bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.ComputeLSTMTrainingCacheCapacityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyLSTMBatchTrainingCaching(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyLSTMBatchTrainingCaching',
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchTrainingCachingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectApplyLSTMBatchBackward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/DirectApplyLSTMBatchBackward',
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.DirectApplyLSTMBatchBackwardResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1007,3 +1007,111 @@ class CropResizeParameters(_message.Message):
     box_coordinate_mode: BoxCoordinateMode
     method: InterpolationMethod
     def __init__(self, normalized_coordinates: _Optional[bool] = ..., spatial_scale: _Optional[float] = ..., extrapolation_value: _Optional[float] = ..., sampling_mode: _Optional[_Union[LinearSamplingMode, str]] = ..., box_coordinate_mode: _Optional[_Union[BoxCoordinateMode, str]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ...) -> None: ...
+
+class MHAProjectionParameters(_message.Message):
+    __slots__ = ("target_desc", "weights", "bias")
+    TARGET_DESC_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    target_desc: NDArrayDescriptor
+    weights: NDArrayDescriptor
+    bias: NDArrayDescriptor
+    def __init__(self, target_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., weights: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class MultiheadAttentionParameters(_message.Message):
+    __slots__ = ("query", "key", "value", "add_zero_attn", "key_attn_bias", "value_attn_bias", "output", "dropout", "seed")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ADD_ZERO_ATTN_FIELD_NUMBER: _ClassVar[int]
+    KEY_ATTN_BIAS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ATTN_BIAS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    query: MHAProjectionParameters
+    key: MHAProjectionParameters
+    value: MHAProjectionParameters
+    add_zero_attn: bool
+    key_attn_bias: NDArrayDescriptor
+    value_attn_bias: NDArrayDescriptor
+    output: MHAProjectionParameters
+    dropout: float
+    seed: int
+    def __init__(self, query: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., key: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., value: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., add_zero_attn: _Optional[bool] = ..., key_attn_bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., value_attn_bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[MHAProjectionParameters, _Mapping]] = ..., dropout: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class EmbeddingParameters(_message.Message):
+    __slots__ = ("flags", "i_desc", "o_desc", "dictionary", "padding_idx", "max_norm", "norm_type")
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    I_DESC_FIELD_NUMBER: _ClassVar[int]
+    O_DESC_FIELD_NUMBER: _ClassVar[int]
+    DICTIONARY_FIELD_NUMBER: _ClassVar[int]
+    PADDING_IDX_FIELD_NUMBER: _ClassVar[int]
+    MAX_NORM_FIELD_NUMBER: _ClassVar[int]
+    NORM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    flags: int
+    i_desc: NDArrayDescriptor
+    o_desc: NDArrayDescriptor
+    dictionary: NDArrayDescriptor
+    padding_idx: int
+    max_norm: float
+    norm_type: float
+    def __init__(self, flags: _Optional[int] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., dictionary: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., padding_idx: _Optional[int] = ..., max_norm: _Optional[float] = ..., norm_type: _Optional[float] = ...) -> None: ...
+
+class LSTMGateDescriptor(_message.Message):
+    __slots__ = ("iw_desc", "hw_desc", "cw_desc", "b_desc", "activation")
+    IW_DESC_FIELD_NUMBER: _ClassVar[int]
+    HW_DESC_FIELD_NUMBER: _ClassVar[int]
+    CW_DESC_FIELD_NUMBER: _ClassVar[int]
+    B_DESC_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    iw_desc: _containers.RepeatedCompositeFieldContainer[NDArrayDescriptor]
+    hw_desc: NDArrayDescriptor
+    cw_desc: NDArrayDescriptor
+    b_desc: NDArrayDescriptor
+    activation: Activation
+    def __init__(self, iw_desc: _Optional[_Iterable[_Union[NDArrayDescriptor, _Mapping]]] = ..., hw_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., cw_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., b_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
+
+class LSTMDataDescriptor(_message.Message):
+    __slots__ = ("data_desc", "hidden_desc", "cell_state_desc")
+    DATA_DESC_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_DESC_FIELD_NUMBER: _ClassVar[int]
+    CELL_STATE_DESC_FIELD_NUMBER: _ClassVar[int]
+    data_desc: NDArrayDescriptor
+    hidden_desc: NDArrayDescriptor
+    cell_state_desc: NDArrayDescriptor
+    def __init__(self, data_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., hidden_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., cell_state_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+
+class LSTMParameters(_message.Message):
+    __slots__ = ("input_size", "hidden_size", "batch_size", "num_layers", "seq_len", "dropout", "lstm_flags", "sequence_descriptor", "input_descriptor", "output_descriptor", "input_gate", "forget_gate", "candidate_gate", "output_gate", "hidden_activation")
+    INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NUM_LAYERS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_LEN_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    LSTM_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    INPUT_DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    INPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    FORGET_GATE_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_GATE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_GATE_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    input_size: int
+    hidden_size: int
+    batch_size: int
+    num_layers: int
+    seq_len: int
+    dropout: float
+    lstm_flags: int
+    sequence_descriptor: NDArrayDescriptor
+    input_descriptor: LSTMDataDescriptor
+    output_descriptor: LSTMDataDescriptor
+    input_gate: LSTMGateDescriptor
+    forget_gate: LSTMGateDescriptor
+    candidate_gate: LSTMGateDescriptor
+    output_gate: LSTMGateDescriptor
+    hidden_activation: Activation
+    def __init__(self, input_size: _Optional[int] = ..., hidden_size: _Optional[int] = ..., batch_size: _Optional[int] = ..., num_layers: _Optional[int] = ..., seq_len: _Optional[int] = ..., dropout: _Optional[float] = ..., lstm_flags: _Optional[int] = ..., sequence_descriptor: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., input_descriptor: _Optional[_Union[LSTMDataDescriptor, _Mapping]] = ..., output_descriptor: _Optional[_Union[LSTMDataDescriptor, _Mapping]] = ..., input_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., forget_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., candidate_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., output_gate: _Optional[_Union[LSTMGateDescriptor, _Mapping]] = ..., hidden_activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
