@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import re
 import secrets
 import threading
 import time
@@ -119,7 +118,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         With a state store, a mutating call is acknowledged only once what it changed is
         committed; ``idempotency_key`` (per tenant) makes a retried call apply once: a call whose
         key is recorded is answered from the record."""
-        method = getattr(self, rpc_method_name(rpc), None)
+        method = getattr(self, wire.rpc_method_name(rpc), None)
         if method is None:
             raise UnimplementedError(f"{rpc} is not served by this build")
         return self._call(method, rpc, request, tenant, request_id, cancelled, io, idempotency_key)
@@ -1033,7 +1032,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             raise InvalidArgumentError(f"ChunkedCall: the data is not a serialized {method.input_type.full_name}: "
                                        f"{error}", "CHUNKED_CALL_MALFORMED") from None
         inner_io = CallIO().bind(self, io.tenant, inner)
-        response = getattr(self, rpc_method_name(request.rpc))(inner, inner_io)
+        response = getattr(self, wire.rpc_method_name(request.rpc))(inner, inner_io)
         inner_io.embed(response)
         data = response.SerializeToString()
         return pb.MessageChunk(total_bytes=len(data), data=data)
@@ -1452,7 +1451,3 @@ def _describe_target(target) -> str:
     return f"shared-memory region {target.region!r}"
 
 
-def rpc_method_name(rpc: str) -> str:
-    """'FilterApplyBatch' -> 'filter_apply_batch', 'ComputeLSTMTrainingCacheCapacity' ->
-    'compute_lstm_training_cache_capacity': the Core method serving an RPC."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", rpc).lower()

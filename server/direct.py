@@ -341,13 +341,8 @@ def _method(function: Function):
     return serve
 
 
-def _method_name(rpc: str) -> str:
-    import re
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", rpc).lower()
-
-
 for _function in FUNCTIONS.values():
-    setattr(Functions, _method_name(_function.rpc), _method(_function))
+    setattr(Functions, wire.rpc_method_name(_function.rpc), _method(_function))
 
 
 # ------------------------------------------------------------------------- worked examples
@@ -447,13 +442,13 @@ def generator_examples(generator_id: str) -> dict:
 def worked_examples(run) -> None:
     """Run every example with the docs' ``run(rpc, name, summary, body)``."""
     for rpc, (summary, body) in EXAMPLES.items():
-        run(rpc, _method_name(rpc), summary, body)
+        run(rpc, wire.rpc_method_name(rpc), summary, body)
     created = run("CreateRandomGeneratorWithSeed", "seeded", f"a generator seeded with {SEED}",
                   {"method": "RANDOM_GENERATOR_METHOD_AES_CTR", "seed": SEED})
     run("CreateRandomGenerator", "unseeded", "a generator seeded from OS entropy",
         {"method": "RANDOM_GENERATOR_METHOD_AES_CTR"})
     generator_id = created.generator_id if created is not None else "g-0"
-    answers = {rpc: run(rpc, _method_name(rpc), summary, body)
+    answers = {rpc: run(rpc, wire.rpc_method_name(rpc), summary, body)
                for rpc, (summary, body) in generator_examples(generator_id).items()}
     state = answers["RandomGeneratorGetState"]
     run("RandomGeneratorSetState", "rewind", "put back the state read above", {

@@ -253,3 +253,9 @@ def _encode_varint(value: int) -> bytes:
 
 def _encode_tag(number: int) -> bytes:
     return _encode_varint((number << 3) | _LEN)
+
+
+def rpc_method_name(rpc: str) -> str:
+    """'FilterApplyBatch' -> 'filter_apply_batch', 'ComputeLSTMTrainingCacheCapacity' ->
+    'compute_lstm_training_cache_capacity': the Core method serving an RPC."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", rpc).lower()

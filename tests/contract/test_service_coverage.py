@@ -3,7 +3,8 @@ REST doors expose them all (ChunkedCall is the gRPC transport for the others).""
 
 from __future__ import annotations
 
-from bnns.server.core import Core, rpc_method_name
+from bnns.server.core import Core
+from bnns.server.wire import rpc_method_name
 from bnns.server.rest import rest_routes
 from bnns.v1 import service_pb2
 
