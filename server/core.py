@@ -144,6 +144,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                     f"the idempotency key has {len(idempotency_key)} characters; at most {state_mod.MAX_KEY_LENGTH}")
             self._check_cancelled()
             io = (io or CallIO()).bind(self, tenant, request)
+            io.idempotency_key = idempotency_key      # a ChunkedCall hands it to the call it carries
 
             def attempt():
                 recorded = self.state.replay(tenant, idempotency_key) if durable and idempotency_key else None
@@ -153,7 +154,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 with self.budget.reserve(self._footprint(rpc, request, tenant), cancelled):
                     result = method(request, io)
                 if durable and recorded is None:
-                    self._commit(rpc, request, result, io, tenant, idempotency_key, embed)
+                    self._commit(rpc, request, result, io, tenant, idempotency_key)
                 return result
 
             # Replicas over a shared store: on the store's current copies, computed again if
@@ -219,7 +220,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         return footprint
 
     # ------------------------------------------------------------------------------ durability
-    def _commit(self, rpc: str, request, response, io: CallIO, tenant: str, key: str, embedded: bool) -> None:
+    def _commit(self, rpc: str, request, response, io: CallIO, tenant: str, key: str) -> None:
         """Write what the call changed (and its key, with the response to answer a retry with)
         to the state store, in one transaction, before the call is acknowledged."""
         changed, removed = self._changed_handles(rpc, request, response, tenant)
@@ -243,7 +244,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             if rpc not in state_mod.RECOMPUTED_ON_REPLAY:
                 clone = type(response)()
                 clone.CopyFrom(response)
-                recorded = wire.join(clone, {} if embedded else io.results)
+                recorded = wire.join(clone, io.results)      # the results are still staged in io here
             applied = (tenant, key, recorded)
         versions = self.state.commit(records, removed, applied, tenant=tenant,
                                      versions={e.filter_id: e.version for e in entries.values()})
@@ -1031,9 +1032,10 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         except Exception as error:   # DecodeError: not the named request
             raise InvalidArgumentError(f"ChunkedCall: the data is not a serialized {method.input_type.full_name}: "
                                        f"{error}", "CHUNKED_CALL_MALFORMED") from None
-        inner_io = CallIO().bind(self, io.tenant, inner)
-        response = getattr(self, wire.rpc_method_name(request.rpc))(inner, inner_io)
-        inner_io.embed(response)
+        # Served as the call it carries, through the one entry every door uses: the inner call is
+        # bounded, committed with its idempotency key and synced over replicas like any other.
+        response = self.call(request.rpc, inner, tenant=io.tenant, cancelled=self._local.cancelled,
+                             idempotency_key=io.idempotency_key)
         data = response.SerializeToString()
         return pb.MessageChunk(total_bytes=len(data), data=data)
 

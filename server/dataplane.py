@@ -288,6 +288,7 @@ class CallIO:
         self.results: Dict[str, np.ndarray] = {}
         self._staged: List[tuple] = []
         self.core, self.tenant, self.request = None, "", None
+        self.idempotency_key = ""          # the call's (Core.call sets it)
         self._targets: Dict[str, types_pb2.Buffer] = {}
 
     @property

@@ -40,12 +40,12 @@ def free_port() -> int:
 class Durable:
     """A bnns-server on a fixed port and state directory, restartable."""
 
-    def __init__(self, state_dir, *flags):
-        self.port, self.state_dir, self.flags = free_port(), str(state_dir), flags
+    def __init__(self, state_dir, *flags, http: bool = False):
+        self.port, self.state_dir, self.flags, self.http = free_port(), str(state_dir), flags, http
         self.server = self.start()
 
     def start(self) -> ServerProcess:
-        return ServerProcess("--grpc-port", str(self.port), "--state-dir", self.state_dir, *self.flags)
+        return ServerProcess("--grpc-port", str(self.port), "--state-dir", self.state_dir, *self.flags, http=self.http)
 
     def restart(self, how: int = signal.SIGKILL) -> None:
         self.server.proc.send_signal(how)
@@ -242,5 +242,39 @@ def test_aliases_survive_a_restart_and_expired_leases_stay_gone(tmp_path):
             assert kept in ids and gone not in ids
             info = stub.DescribeFilter(pb.DescribeFilterRequest(filter_id=kept), timeout=10).info
             assert info.parameters.alias == "encoder"
+    finally:
+        durable.stop()
+
+
+def test_a_call_carried_by_rest_chunked_call_is_committed_and_applied_once(tmp_path):
+    """/v1/chunkedCall serves the call it carries as that call: an OptimizerStep inside it is
+    committed (it survives a crash) and its idempotency key makes a resent chunk apply once."""
+    import base64
+    import httpx
+    rng = np.random.default_rng(3)
+    w, g = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal((2, 3)).astype(np.float32)
+    durable = Durable(tmp_path, "--http-port", str(free_port()), http=True)
+    try:
+        http = httpx.Client(base_url=durable.server.http_url, timeout=30)
+        created = http.post("/v1/chunkedCall", json={"rpc": "CreateFilter", "total_bytes": fc_request(w).ByteSize(),
+                                                     "data": base64.b64encode(fc_request(w).SerializeToString()).decode()})
+        assert created.status_code == 200, created.text
+        filter_id = pb.CreateFilterResponse.FromString(base64.b64decode(created.json()["data"])).filter_id
+        step = adam_step(filter_id, g, 1).SerializeToString()
+        chunk = {"rpc": "OptimizerStep", "total_bytes": len(step), "data": base64.b64encode(step).decode()}
+        answers = [http.post("/v1/chunkedCall", json=chunk, headers={"x-idempotency-key": "chunked-step"})
+                   for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 200] and answers[0].json() == answers[1].json()
+        http.close()
+        durable.restart(signal.SIGKILL)
+        with grpc.insecure_channel(durable.target) as channel:
+            stub = service_pb2_grpc.BNNSServiceStub(channel)
+            after = stub.OptimizerStep(adam_step(filter_id, g, 2), timeout=30, wait_for_ready=True).parameters[0].data
+        # The same as one committed first step, then the second: not zero steps, not two.
+        from bnns.server.core import Core
+        control = Core()
+        control_id = control.call("CreateFilter", fc_request(w)).filter_id
+        control.call("OptimizerStep", adam_step(control_id, g, 1))
+        assert after == control.call("OptimizerStep", adam_step(control_id, g, 2)).parameters[0].data
     finally:
         durable.stop()
