@@ -118,6 +118,11 @@ from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSCli
                      BNNSRandomGeneratorSetState, BNNSRandomGeneratorStateSize, BNNSShuffle,
                      BNNSTensorGetAllocationSize, BNNSTile, BNNSTileBackward, BNNSGather, BNNSScatter,
                      BNNSGatherND, BNNSScatterND)
+# The classic creators (deprecated since macOS 11), translated into their successors' parameters.
+from .classic import (BNNSConvolutionLayerParameters, BNNSFilterCreateConvolutionLayer,
+                      BNNSFilterCreateFullyConnectedLayer, BNNSFilterCreatePoolingLayer,
+                      BNNSFilterCreateVectorActivationLayer, BNNSFullyConnectedLayerParameters,
+                      BNNSImageStackDescriptor, BNNSLayerData, BNNSPoolingLayerParameters, BNNSVectorDescriptor)
 from .direct import SWIFT_STATICS as _SWIFT_STATICS
 for _name, _value in _SWIFT_STATICS.items():
     setattr(BNNS, _name, staticmethod(_value) if callable(_value) and not isinstance(_value, type) else _value)
