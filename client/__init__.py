@@ -123,6 +123,8 @@ from .classic import (BNNSConvolutionLayerParameters, BNNSFilterCreateConvolutio
                       BNNSFilterCreateFullyConnectedLayer, BNNSFilterCreatePoolingLayer,
                       BNNSFilterCreateVectorActivationLayer, BNNSFullyConnectedLayerParameters,
                       BNNSImageStackDescriptor, BNNSLayerData, BNNSPoolingLayerParameters, BNNSVectorDescriptor)
+from .neighbors import (BNNSCreateNearestNeighbors, BNNSDestroyNearestNeighbors, BNNSNearestNeighbors,
+                        BNNSNearestNeighborsGetInfo, BNNSNearestNeighborsLoad)
 from .direct import SWIFT_STATICS as _SWIFT_STATICS
 for _name, _value in _SWIFT_STATICS.items():
     setattr(BNNS, _name, staticmethod(_value) if callable(_value) and not isinstance(_value, type) else _value)

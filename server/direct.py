@@ -17,7 +17,7 @@ from typing import Callable, Tuple
 
 import numpy as np
 
-from bnns.kernels import bandpart, clipping, compare, gather, layout, shuffle, tile, topk
+from bnns.kernels import bandpart, clipping, compare, gather, layout, neighbors, shuffle, tile, topk
 from bnns.kernels import random as random_kernels
 from bnns.kernels.errors import ResourceExhaustedError, require
 from bnns.v1 import service_pb2 as pb
@@ -292,6 +292,24 @@ class Functions:
         return self._fill(request, io, NUMERIC, lambda g, shape, dtype: g.categorical(
             probabilities, shape, request.log_probabilities, dtype), extra_elements=probabilities.size)
 
+    # ------------------------------------------------------------------- nearest neighbours
+    def nearest_neighbors_get_info(self, request: pb.NearestNeighborsGetInfoRequest, io):
+        """BNNSNearestNeighborsGetInfo over the loaded samples (kernels/neighbors.py)."""
+        n, features, k = int(request.n_samples), int(request.n_features), int(request.n_neighbors)
+        require(n >= 1 and features >= 1, f"n_samples {n} and n_features {features} must be at least 1")
+        data_type = int(request.data_type) or layout.DTYPE_FLOAT32
+        dtype = layout.numpy_dtype(data_type, allowed=FLOAT, what="data_type")
+        _bound(self, "NearestNeighborsGetInfo", n * features + 2 * k)
+        flat = io.elements(request.samples if request.HasField("samples") else None, "samples", dtype, "samples",
+                           count=n * features)
+        require(flat.size == n * features, f"samples has {flat.size} elements; {n} samples of {features} features "
+                f"need {n * features}")
+        indices, distances = neighbors.nearest(flat.reshape(n, features), int(request.sample_number), k)
+        vector = lambda t: layout.Descriptor(layout=layout.LAYOUT_VECTOR, size=(k,), data_type=t)   # noqa: E731
+        io.put("indices", indices[None], layout.DTYPE_INT32, vector(layout.DTYPE_INT32))
+        io.put("distances", distances[None], data_type, vector(data_type))
+        return io.finish(pb.NearestNeighborsGetInfoResponse())
+
     def _fill(self, request, io, allowed: dict, draw: Callable, extra_elements: int = 0):
         """A BNNSRandomFill*: the next values of the generator, written as `desc` says. The
         generator moves only when the call succeeds (its state is put back otherwise)."""
@@ -390,6 +408,9 @@ EXAMPLES = {
         "k": 2, "axis": 0, "batch_size": 2, "input": _d("VECTOR", [4], [[1, 9, 3, 7], [8, 2, 6, 4]]),
         "test_indices": _d("VECTOR", [1], [[3], [1]], data_type="DATA_TYPE_INT32"),
         "output": _d("VECTOR", [1], data_type="DATA_TYPE_BOOLEAN")}),
+    "NearestNeighborsGetInfo": ("the 2 of four 2-D samples nearest sample 1 (itself first)", {
+        "samples": {"values": [[0, 0], [1, 0], [3, 0], [1, 2]]}, "n_samples": 4, "n_features": 2,
+        "n_neighbors": 2, "sample_number": 1}),
     "Tile": ("a 1x2 matrix tiled to 2x4", {
         "input": _d("ROW_MAJOR_MATRIX", [2, 1], [[1, 2]]), "output": _d("ROW_MAJOR_MATRIX", [4, 2])}),
     "TileBackward": ("the gradient of that tile: sums over the four tiles", {

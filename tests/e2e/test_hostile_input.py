@@ -932,7 +932,7 @@ EMPTY_ANSWER = {"ListFilters": OK, "CreateFilter": INVALID, "OptimizerStep": INV
                 "CreateTensor": INVALID, "ListSharedMemory": OK, "RegisterSharedMemory": INVALID,
                 "UnregisterSharedMemory": OK, "KeepAlive": OK,   # no ids: renews all the caller's handles
                 # issue 12 part C: the functions lack their descriptors; a generator needs no argument
-                **{rpc: INVALID for rpc in (*direct.FUNCTIONS, "DirectApplyActivationBatch", "DirectApplyQuantizer", "DirectApplyTopK",
+                **{rpc: INVALID for rpc in (*direct.FUNCTIONS, "DirectApplyActivationBatch", "DirectApplyQuantizer", "NearestNeighborsGetInfo", "DirectApplyTopK",
                                             "DirectApplyInTopK")},
                 "CreateRandomGenerator": OK, "CreateRandomGeneratorWithSeed": OK,
                 # issue 12, part A: filter-less calls lack their descriptors

@@ -1509,6 +1509,39 @@ class RandomFillCategoricalFloatResponse(_message.Message):
     desc: _types_pb2.Buffer
     def __init__(self, desc: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
 
+class NearestNeighborsGetInfoRequest(_message.Message):
+    __slots__ = ("samples", "n_samples", "n_features", "n_neighbors", "sample_number", "data_type", "outputs")
+    class OutputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _types_pb2.Buffer
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    N_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    N_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    N_NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    samples: _types_pb2.Buffer
+    n_samples: int
+    n_features: int
+    n_neighbors: int
+    sample_number: int
+    data_type: _types_pb2.DataType
+    outputs: _containers.MessageMap[str, _types_pb2.Buffer]
+    def __init__(self, samples: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., n_samples: _Optional[int] = ..., n_features: _Optional[int] = ..., n_neighbors: _Optional[int] = ..., sample_number: _Optional[int] = ..., data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+
+class NearestNeighborsGetInfoResponse(_message.Message):
+    __slots__ = ("indices", "distances")
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    DISTANCES_FIELD_NUMBER: _ClassVar[int]
+    indices: _types_pb2.Buffer
+    distances: _types_pb2.Buffer
+    def __init__(self, indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., distances: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ...) -> None: ...
+
 class FilterApplyTwoInputBatchRequest(_message.Message):
     __slots__ = ("filter_id", "batch_size", "in_a", "in_b", "out", "outputs")
     class OutputsEntry(_message.Message):

@@ -319,6 +319,11 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.FromString,
                 _registered_method=True)
+        self.NearestNeighborsGetInfo = channel.unary_unary(
+                '/bnns.v1.BNNSService/NearestNeighborsGetInfo',
+                request_serializer=bnns_dot_v1_dot_service__pb2.NearestNeighborsGetInfoRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.NearestNeighborsGetInfoResponse.FromString,
+                _registered_method=True)
         self.FilterApplyTwoInputBatch = channel.unary_unary(
                 '/bnns.v1.BNNSService/FilterApplyTwoInputBatch',
                 request_serializer=bnns_dot_v1_dot_service__pb2.FilterApplyTwoInputBatchRequest.SerializeToString,
@@ -779,6 +784,13 @@ class BNNSServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def NearestNeighborsGetInfo(self, request, context):
+        """BNNSNearestNeighborsGetInfo (the SDK's BNNSNearestNeighbors keeps its samples in a server tensor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FilterApplyTwoInputBatch(self, request, context):
         """---- issue 12, part A: two-input filters, permute backward, and the filter-less data movement,
         reduction and matrix products.
@@ -1181,6 +1193,11 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.RandomFillCategoricalFloat,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.SerializeToString,
+            ),
+            'NearestNeighborsGetInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.NearestNeighborsGetInfo,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.NearestNeighborsGetInfoRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.NearestNeighborsGetInfoResponse.SerializeToString,
             ),
             'FilterApplyTwoInputBatch': grpc.unary_unary_rpc_method_handler(
                     servicer.FilterApplyTwoInputBatch,
@@ -2802,6 +2819,33 @@ class BNNSService:
             '/bnns.v1.BNNSService/RandomFillCategoricalFloat',
             bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatRequest.SerializeToString,
             bnns_dot_v1_dot_service__pb2.RandomFillCategoricalFloatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NearestNeighborsGetInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/NearestNeighborsGetInfo',
+            bnns_dot_v1_dot_service__pb2.NearestNeighborsGetInfoRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.NearestNeighborsGetInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
