@@ -67,8 +67,8 @@ class BNNSLayerData:
 
 
 @dataclasses.dataclass
-class BNNSConvolutionLayerParameters:
-    """BNNSConvolutionLayerParameters, Apple's fields in Apple's order."""
+class _Window:
+    """The fields the classic convolution and pooling parameters begin with, in Apple's order."""
 
     x_stride: int = 1
     y_stride: int = 1
@@ -78,6 +78,12 @@ class BNNSConvolutionLayerParameters:
     k_height: int = 1
     in_channels: int = 1
     out_channels: int = 1
+
+
+@dataclasses.dataclass
+class BNNSConvolutionLayerParameters(_Window):
+    """BNNSConvolutionLayerParameters, Apple's fields in Apple's order."""
+
     weights: BNNSLayerData = dataclasses.field(default_factory=BNNSLayerData)
     bias: BNNSLayerData = dataclasses.field(default_factory=BNNSLayerData)
     activation: BNNSActivation = dataclasses.field(default_factory=BNNSActivation)
@@ -95,17 +101,9 @@ class BNNSFullyConnectedLayerParameters:
 
 
 @dataclasses.dataclass
-class BNNSPoolingLayerParameters:
+class BNNSPoolingLayerParameters(_Window):
     """BNNSPoolingLayerParameters, Apple's fields in Apple's order."""
 
-    x_stride: int = 1
-    y_stride: int = 1
-    x_padding: int = 0
-    y_padding: int = 0
-    k_width: int = 1
-    k_height: int = 1
-    in_channels: int = 1
-    out_channels: int = 1
     pooling_function: int = C.BNNSPoolingFunctionMax
     bias: BNNSLayerData = dataclasses.field(default_factory=BNNSLayerData)
     activation: BNNSActivation = dataclasses.field(default_factory=BNNSActivation)
