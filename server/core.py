@@ -208,16 +208,20 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         if n < 1:
             return 0                  # and so it does of an empty batch
         require(n < 2**31, f"batch_size {n} must be between 1 and 2**31 - 1")
-        descs = list(getattr(f, "input_descs", None) or [getattr(f, "input_desc", None)])
-        descs.append(getattr(f, "output_desc", None))
-        elements = sum(d.span for d in descs if d is not None) + getattr(f, "scratch_per_item", 0)
-        footprint = n * elements * self._BYTES_PER_ELEMENT
+        elements = _item_elements(f)
+        return self._bounded(n * elements, f"{rpc} with batch_size {n} ({elements} elements of inputs and outputs "
+                             "per item)", "send a smaller batch")
+
+    def _bounded(self, elements: int, what: str, remedy: str = "") -> int:
+        """The bytes ``elements`` (of inputs, outputs and scratch) may make a call allocate; over
+        max_call_bytes, RESOURCE_EXHAUSTED before anything is allocated. The one bound every
+        call and create goes through."""
+        need = elements * self._BYTES_PER_ELEMENT
         limit = self.limits.max_call_bytes
-        if limit and footprint > limit:
-            raise ResourceExhaustedError(
-                f"{rpc} with batch_size {n} would need about {footprint} bytes ({elements} elements of inputs and "
-                f"outputs per item), over max_call_bytes {limit}: send a smaller batch")
-        return footprint
+        if limit and need > limit:
+            raise ResourceExhaustedError(f"{what} would need about {need} bytes, over max_call_bytes {limit}"
+                                         + (f": {remedy}" if remedy else ""))
+        return need
 
     # ------------------------------------------------------------------------------ durability
     def _commit(self, rpc: str, request, response, io: CallIO, tenant: str, key: str) -> None:
@@ -378,14 +382,9 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
     def _bound_items(self, filter_obj) -> None:
         """A filter whose one item would not fit max_call_bytes could serve no call: refused at
         create (a 2-pixel input with padding 8192, an output stride of 8192, ...)."""
-        limit = self.limits.max_call_bytes
-        descs = list(getattr(filter_obj, "input_descs", None) or [getattr(filter_obj, "input_desc", None)])
-        descs.append(getattr(filter_obj, "output_desc", None))
-        elements = sum(d.span for d in descs if d is not None) + getattr(filter_obj, "scratch_per_item", 0)
-        if limit and elements * self._BYTES_PER_ELEMENT > limit:
-            raise ResourceExhaustedError(f"one item of this filter has {elements} elements of inputs and outputs: a "
-                                         f"call of batch 1 would need about {elements * self._BYTES_PER_ELEMENT} bytes, "
-                                         f"over max_call_bytes {limit}")
+        elements = _item_elements(filter_obj)
+        self._bounded(elements, f"one item of this filter has {elements} elements of inputs and outputs: a call "
+                      "of batch 1")
 
     def _client_pointer_tensors(self, request, kind: str, filter_obj, io: CallIO) -> list:
         """BNNSFlagsUseClientPtr with a trainable array given as a server tensor: the filter and
@@ -989,12 +988,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 desc = getattr(desc, name)
             if desc.layout:
                 elements += codec.descriptor(desc, path).span
-        footprint = elements * self._BYTES_PER_ELEMENT
-        limit = self.limits.max_call_bytes
-        if limit and footprint > limit:
-            raise ResourceExhaustedError(f"{rpc}'s descriptors hold {elements} elements: about {footprint} bytes, "
-                                         f"over max_call_bytes {limit}")
-        return footprint
+        return self._bounded(elements, f"{rpc} ({elements} elements in its descriptors)")
 
     def _direct_descriptors(self, request, io: CallIO, inputs: tuple, outputs: tuple) -> list:
         """A filter-less call's descriptors: ``inputs`` with their data, ``outputs`` as shapes
@@ -1215,11 +1209,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         f = lstm.LSTMFilter(codec.lstm_params(request.layer_params, io, "layer_params"), seed=seed)
         t, b, dirs, hidden = f.seq_len, f.batch_size, f.directions, f.hidden_size
         elements = f.cache_elements() + t * b * (f.input_size + 2 * dirs * hidden) + 4 * f.num_layers * dirs * b * hidden
-        limit = self.limits.max_call_bytes
-        if limit and elements * self._BYTES_PER_ELEMENT > limit:
-            raise ResourceExhaustedError(f"this LSTM (seq_len {t}, batch_size {b}, {f.num_layers} layers of {hidden}) "
-                                         f"would need about {elements * self._BYTES_PER_ELEMENT} bytes, over "
-                                         f"max_call_bytes {limit}")
+        self._bounded(elements, f"this LSTM (seq_len {t}, batch_size {b}, {f.num_layers} layers of {hidden})")
         return f
 
     @staticmethod
@@ -1453,3 +1443,8 @@ def _describe_target(target) -> str:
     return f"shared-memory region {target.region!r}"
 
 
+def _item_elements(f) -> int:
+    """Elements of one item of a filter's inputs and output, plus its kernels' scratch per item."""
+    descs = list(getattr(f, "input_descs", None) or [getattr(f, "input_desc", None)])
+    descs.append(getattr(f, "output_desc", None))
+    return sum(d.span for d in descs if d is not None) + getattr(f, "scratch_per_item", 0)

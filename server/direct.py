@@ -19,7 +19,7 @@ import numpy as np
 
 from bnns.kernels import bandpart, clipping, compare, gather, layout, neighbors, shuffle, tile, topk
 from bnns.kernels import random as random_kernels
-from bnns.kernels.errors import ResourceExhaustedError, require
+from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
 
 from . import codec, kinds, wire
@@ -139,11 +139,7 @@ def fit(result: np.ndarray, desc: layout.Descriptor, path: str) -> np.ndarray:
 
 def _bound(core, rpc: str, elements: int) -> None:
     """Refuse, before anything is allocated, a call whose tensors are over max_call_bytes."""
-    limit = core.limits.max_call_bytes
-    need = elements * core._BYTES_PER_ELEMENT
-    if limit and need > limit:
-        raise ResourceExhaustedError(f"{rpc} would need about {need} bytes ({elements} elements of inputs and "
-                                     f"outputs), over max_call_bytes {limit}: use smaller tensors")
+    core._bounded(elements, f"{rpc} ({elements} elements of inputs and outputs)", "use smaller tensors")
 
 
 def _fields(request, name: str):
