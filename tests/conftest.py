@@ -3,6 +3,7 @@ in-process kernels ("local"), so SDK tests run against both backends."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from bnns.server.process import ServerProcess   # noqa: F401  (the tests import it from here)
@@ -22,3 +23,19 @@ def bnns(request, grpc_server):
     sdk.connect("local" if request.param == "local" else grpc_server.grpc_target)
     yield sdk
     sdk.connect("local")
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A bnns-server with its REST door, for one test module (a module that needs other flags
+    defines its own ``server``)."""
+    process = ServerProcess(http=True)
+    yield process
+    assert process.stop() == 0, "".join(process.output)
+
+
+@pytest.fixture(scope="module")
+def http(server):
+    """An httpx client of the module's server's REST door."""
+    with httpx.Client(base_url=server.http_url, timeout=30) as client:
+        yield client

@@ -24,7 +24,6 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc
 from bnns.v1 import types_pb2 as t
 
-from ..conftest import ServerProcess
 
 CALL_TIMEOUT = 30.0     # seconds per call: generous, the machine is shared
 JOIN_TIMEOUT = 120.0    # seconds for a whole group of threads; a deadlock shows up as a thread still alive
@@ -114,13 +113,6 @@ def grpc_outcome(call, request):
 
 
 # ------------------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="module")
-def server():
-    process = ServerProcess(http=True)
-    yield process
-    assert process.stop() == 0, "".join(process.output)
-
 
 @pytest.fixture(scope="module")
 def channel(server):

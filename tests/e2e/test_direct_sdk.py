@@ -17,7 +17,6 @@ from bnns.server import direct
 from bnns.server.core import Core
 from bnns.v1 import service_pb2 as pb
 
-from ..conftest import ServerProcess
 from ..numeric import numerical_gradient
 from .test_durability import Durable
 
@@ -414,13 +413,6 @@ def test_generator_state_survives_a_restart(tmp_path):
 
 # ----------------------------------------------------------------------------------------- REST
 
-@pytest.fixture(scope="module")
-def http_server():
-    server = ServerProcess(http=True)
-    yield server
-    server.stop()
-
-
 def _local_answer(rpc: str, body: dict) -> dict:
     from bnns.server.rest import render_json
     request = json_format.ParseDict(body, getattr(pb, rpc + "Request")())
@@ -428,17 +420,17 @@ def _local_answer(rpc: str, body: dict) -> dict:
 
 
 @pytest.mark.parametrize("rpc", sorted(direct.EXAMPLES))
-def test_rest_serves_each_function_with_a_json_body(http_server, rpc):
+def test_rest_serves_each_function_with_a_json_body(server, rpc):
     summary, body = direct.EXAMPLES[rpc]
     name = rpc[0].lower() + rpc[1:]
-    with httpx.Client(base_url=http_server.http_url, timeout=30) as http:
+    with httpx.Client(base_url=server.http_url, timeout=30) as http:
         response = http.post(f"/v1/{name}", json=body)
     assert response.status_code == 200, response.text
     assert response.json() == _local_answer(rpc, body)
 
 
-def test_rest_random_generator_round_trip(http_server):
-    with httpx.Client(base_url=http_server.http_url, timeout=30) as http:
+def test_rest_random_generator_round_trip(server):
+    with httpx.Client(base_url=server.http_url, timeout=30) as http:
         made = http.post("/v1/createRandomGeneratorWithSeed", json={"seed": direct.SEED})
         assert made.status_code == 200, made.text
         generator_id = made.json()["generator_id"]

@@ -21,13 +21,6 @@ GRPC_CLIENT = pathlib.Path(__file__).with_name("triton_grpc_client.py")
 
 
 @pytest.fixture(scope="module")
-def server():
-    process = ServerProcess(http=True)
-    yield process
-    assert process.stop() == 0, "".join(process.output)
-
-
-@pytest.fixture(scope="module")
 def sdk(server):
     import bnns.client as sdk
     sdk.connect(server.grpc_target)

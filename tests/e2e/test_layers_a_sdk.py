@@ -6,11 +6,9 @@ workspace size) and BNNSDirectApplyBroadcastMatMul, and REST reachability of the
 
 from __future__ import annotations
 
-import httpx
 import numpy as np
 import pytest
 
-from bnns.server.process import ServerProcess
 
 RNG = np.random.default_rng(12)
 
@@ -293,14 +291,6 @@ def test_c_matmul_direct_broadcast_matmul_and_the_workspace_size(bnns):
 
 
 # ---------------------------------------------------------------------------------------- REST
-
-@pytest.fixture(scope="module")
-def http():
-    process = ServerProcess(http=True)
-    with httpx.Client(base_url=process.http_url, timeout=30) as client:
-        yield client
-    assert process.stop() == 0, "".join(process.output)
-
 
 def test_rest_matmul_and_a_two_input_filter_with_json_values(http):
     matrix = {"layout": "DATA_LAYOUT_ROW_MAJOR_MATRIX", "data_type": "DATA_TYPE_FLOAT32"}

@@ -11,7 +11,6 @@ import sys
 import textwrap
 import time
 
-import httpx
 import numpy as np
 import pytest
 
@@ -83,12 +82,6 @@ def server():
     process = ServerProcess("--lease-seconds", str(LEASE), http=True)
     yield process
     assert process.stop() == 0, "".join(process.output)
-
-
-@pytest.fixture(scope="module")
-def http(server):
-    with httpx.Client(base_url=server.http_url, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

@@ -4,24 +4,9 @@ no route that can never succeed is listed, and ?values= is a boolean."""
 
 from __future__ import annotations
 
-import httpx
 import jsonschema_rs
 import pytest
 
-from bnns.server.process import ServerProcess
-
-
-@pytest.fixture(scope="module")
-def server():
-    process = ServerProcess(http=True)
-    yield process
-    assert process.stop() == 0, "".join(process.output)
-
-
-@pytest.fixture(scope="module")
-def http(server):
-    with httpx.Client(base_url=server.http_url, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -86,19 +86,6 @@ def assert_error(response, code, status, *phrases):
 # --------------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def server():
-    process = ServerProcess(http=True)
-    yield process
-    assert process.stop() == 0, "".join(process.output)
-
-
-@pytest.fixture(scope="module")
-def http(server):
-    with httpx.Client(base_url=server.http_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def stub(server):
     with grpc.insecure_channel(server.grpc_target) as channel:
         yield service_pb2_grpc.BNNSServiceStub(channel)

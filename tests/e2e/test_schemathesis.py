@@ -19,16 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
-from bnns.server.process import ServerProcess
-
-
-@pytest.fixture(scope="module")
-def server():
-    process = ServerProcess(http=True)
-    yield process
-    assert process.stop() == 0, "".join(process.output)
 
 
 def test_schemathesis_conformance(server, tmp_path):
