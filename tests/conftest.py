@@ -3,10 +3,24 @@ in-process kernels ("local"), so SDK tests run against both backends."""
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
+
 import httpx
 import pytest
 
 from bnns.server.process import ServerProcess   # noqa: F401  (the tests import it from here)
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(script: str, module_name: str = ""):
+    """examples/<script>.py as a fresh module (``module_name``: a name of its own, so a test that
+    changes the module's state does not share it)."""
+    spec = importlib.util.spec_from_file_location(module_name or script, EXAMPLES / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ points that ends with the very weights of an uninterrupted run."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 import random
 import signal
 import socket
@@ -21,14 +19,11 @@ from bnns.server.process import ServerProcess
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "train_digits.py"
+from ..conftest import load_example as _load_example
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("train_digits_durable", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_example("train_digits", "train_digits_durable")
 
 
 def free_port() -> int:

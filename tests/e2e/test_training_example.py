@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
-EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "train_digits.py"
+from ..conftest import load_example as _load_example
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("train_digits", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_example("train_digits")
 
 
 def test_digits_cnn_trains_through_the_server(grpc_server):

@@ -4,19 +4,13 @@ the same numbers in process and over gRPC."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "train_transformer.py"
+from ..conftest import load_example as _load_example
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("train_transformer", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_example("train_transformer")
 
 
 def test_transformer_learns_to_reverse_digits_through_the_server(grpc_server):
