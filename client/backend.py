@@ -33,7 +33,7 @@ from bnns.kernels.errors import error_for_status
 from bnns.server.errors import from_rpc_error
 from bnns.server import wire
 from bnns.server.dataplane import CallIO
-from bnns.server.state import HANDLE_HEADER, KEY_HEADER, MUTATING_RPCS
+from bnns.server.state import HANDLE_FIELDS, HANDLE_HEADER, KEY_HEADER, MUTATING_RPCS
 from bnns.v1 import service_pb2
 
 from .shared_memory import SharedMemoryPool
@@ -82,7 +82,7 @@ def handle_named(request) -> str:
     """The handle a request is about (its filter, tensor or generator, an OptimizerStep's first parameter,
     KeepAlive's first id); "" for a create or a list."""
     fields = request.DESCRIPTOR.fields_by_name
-    for name in ("filter_id", "tensor_id", "generator_id"):
+    for name in HANDLE_FIELDS:
         if name in fields and getattr(request, name):
             return getattr(request, name)
     if "parameters" in fields and len(request.parameters) and hasattr(request.parameters[0], "filter_parameter"):

@@ -50,7 +50,7 @@ def named_handles(rpc: str, request) -> List[str]:
 
     def walk(message):
         for field, value in message.ListFields():
-            if field.name in ("filter_id", "tensor_id", "generator_id") and isinstance(value, str):
+            if field.name in state_mod.HANDLE_FIELDS and isinstance(value, str):
                 found.add(value)
             elif field.message_type is not None:
                 if field.message_type.GetOptions().map_entry:      # outputs: name -> Buffer

@@ -43,6 +43,8 @@ RECOMPUTED_ON_REPLAY = frozenset({"NormalizationFilterApplyBatch", "FusedFilterA
 KEY_HEADER = "x-idempotency-key"
 # The handle a call names, for a balancer's affinity (README, "Running several replicas").
 HANDLE_HEADER = "x-bnns-handle"
+# The request fields that name a handle (a filter, a tensor, a random generator).
+HANDLE_FIELDS = ("filter_id", "tensor_id", "generator_id")
 MAX_KEY_LENGTH = 200
 
 
