@@ -233,11 +233,12 @@ class Descriptor:
         require(dense < 2**40, f"{name} spans {dense} elements, more than this server accepts")
 
     # ------------------------------------------------------------------ data
-    def tensor(self, name: str = "descriptor") -> np.ndarray:
-        """The descriptor's data as a float32 array of its logical shape."""
+    def tensor(self, name: str = "descriptor", allowed: dict = FLOAT_DTYPES) -> np.ndarray:
+        """The descriptor's data as an array of its logical shape: float32 for a float type, a
+        read-only view for another type of ``allowed`` (integer indices, Booleans)."""
         self.validate(name)
         require(self.data is not None, f"{name} has no data")
-        dtype = numpy_dtype(self.data_type, what=f"{name}.data_type")
+        dtype = numpy_dtype(self.data_type, allowed=allowed, what=f"{name}.data_type")
         flat = np.ascontiguousarray(self.data).reshape(-1)   # as_strided below assumes a dense buffer
         require(flat.dtype == dtype, f"{name}.data holds {flat.dtype}, expected {dtype}")
         require(flat.size >= self.span,
@@ -246,7 +247,7 @@ class Descriptor:
         view = np.lib.stride_tricks.as_strided(
             flat, shape=self.shape, strides=tuple(s * dtype.itemsize for s in self.numpy_strides),
             writeable=False)
-        return np.asarray(view, dtype=np.float32)
+        return np.asarray(view, dtype=np.float32) if dtype.kind == "f" else view
 
     def same_geometry(self, other: "Descriptor") -> bool:
         return (self.layout == other.layout and self.shape == other.shape)

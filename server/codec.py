@@ -95,7 +95,8 @@ def _flatten_list(values: struct_pb2.ListValue, name: str) -> list:
 
 # --------------------------------------------------------------------------------- descriptors
 
-def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, source=None, path: str = "") -> layout.Descriptor:
+def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, source=None, path: str = "",
+               allowed: dict = layout.FLOAT_DTYPES) -> layout.Descriptor:
     """A layout.Descriptor from an NDArrayDescriptor (data resolved when present).
 
     ``source`` (a dataplane.CallIO) resolves the data Buffer at ``path + ".data"``: bytes,
@@ -122,7 +123,7 @@ def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, source=None, path: st
     desc.validate(name)
     data_path = f"{path}.data" if path else "data"
     if source is not None and (pb.HasField("data") or data_path in source.arrays):   # set, even if empty
-        dtype = layout.numpy_dtype(data_type, what=f"{name}.data_type")
+        dtype = layout.numpy_dtype(data_type, allowed=allowed, what=f"{name}.data_type")
         data = source.elements(pb.data if pb.HasField("data") else None, data_path, dtype, f"{name}.data",
                                count=desc.span)
         require(data.size == desc.span,

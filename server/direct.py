@@ -102,18 +102,8 @@ def _as_shape(y: np.ndarray, x: dict, r) -> np.ndarray:
 
 def read_descriptor(io, pb_desc, path: str, allowed: dict) -> np.ndarray:
     """The logical (NumPy-order) array of an input descriptor with data; floats as float32."""
-    desc = codec.descriptor(pb_desc, path)
-    dtype = layout.numpy_dtype(desc.data_type, allowed=allowed, what=f"{path}.data_type")
     require(io.present(pb_desc, "data", f"{path}.data"), f"{path}.data is not set: the input's elements are needed")
-    flat = io.elements(pb_desc.data if pb_desc.HasField("data") else None, f"{path}.data", dtype, f"{path}.data",
-                       count=desc.span)
-    require(flat.size == desc.span, f"{path}.data has {flat.size} elements; {path} (size {tuple(desc.size)}, "
-            f"stride {desc.memory_strides()}) needs {desc.span}")
-    flat = np.ascontiguousarray(flat)
-    view = np.lib.stride_tricks.as_strided(flat, shape=desc.shape,
-                                           strides=tuple(s * dtype.itemsize for s in desc.numpy_strides),
-                                           writeable=False)
-    return np.asarray(view, dtype=np.float32) if dtype.kind == "f" else view
+    return codec.descriptor(pb_desc, path, io, path, allowed).tensor(path, allowed)
 
 
 def output_descriptor(pb_desc, path: str, read: bool = False) -> layout.Descriptor:
