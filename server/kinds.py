@@ -518,14 +518,17 @@ def _ref_gram(create, body) -> np.ndarray:
     return create["alpha"] * np.einsum("nsf,nsc->nfc", x, x)
 
 
-def _ref_matmul_weights(create, body) -> np.ndarray:
-    """alpha * A @ B, B (3 x 2) the filter's weights."""
-    a = values(body["in_a"]).reshape(-1, 2, 3)
-    b = values(create["ib_desc"]).reshape(3, 2)
-    out = np.zeros((a.shape[0], 2, 2))
-    for n, i, j in np.ndindex(*out.shape):
-        out[n, i, j] = create["alpha"] * sum(a[n, i, k] * b[k, j] for k in range(3))
-    return out
+def _ref_times_weights(field: str):
+    """alpha * X @ W with loops: X (2 x 3) the call's ``field``, W (3 x 2) the filter's weights
+    (ib_desc); BroadcastMatMul's and TensorContraction's weights samples alike."""
+    def reference(create, body) -> np.ndarray:
+        x = values(body[field]).reshape(-1, 2, 3)
+        w = values(create["ib_desc"]).reshape(3, 2)
+        out = np.zeros((x.shape[0], 2, 2))
+        for n, i, k in np.ndindex(*out.shape):
+            out[n, i, k] = create["alpha"] * sum(x[n, i, j] * w[j, k] for j in range(3))
+        return out
+    return reference
 
 
 def _ref_matmul_broadcast_trans_b(create, body) -> np.ndarray:
@@ -535,16 +538,6 @@ def _ref_matmul_broadcast_trans_b(create, body) -> np.ndarray:
     out = np.zeros((a.shape[0], 2, 2, 2))
     for n, m, i, j in np.ndindex(*out.shape):
         out[n, m, i, j] = sum(a[n, m, i, k] * b[n, 0, j, k] for k in range(3))
-    return out
-
-
-def _ref_contraction_weights(create, body) -> np.ndarray:
-    """y_ik = alpha sum_j x_ij w_jk with loops."""
-    x = values(body["in"]).reshape(-1, 2, 3)
-    w = values(create["ib_desc"]).reshape(3, 2)
-    out = np.zeros((x.shape[0], 2, 2))
-    for n, i, k in np.ndindex(*out.shape):
-        out[n, i, k] = create["alpha"] * sum(x[n, i, j] * w[j, k] for j in range(3))
     return out
 
 
@@ -667,7 +660,7 @@ _LAYERS_A = (
                                  "batch_size": 2, "in_a": {"values": _A_2X3},
                                  "out_delta": {"values": [[[1, -1], [0.5, 2]], [[0, 1], [-1, 1]]]},
                                  "compute_in_a_delta": True, "compute_weights_delta": True})),
-                         _ref_matmul_weights, Gradient(0, 1, input="in_a", delta="in_a_delta"),
+                         _ref_times_weights("in_a"), Gradient(0, 1, input="in_a", delta="in_a_delta"),
                          more_gradients=(Gradient(0, 1, parameter="ib_desc", delta="weights_delta"),)),
                   Sample("broadcast_matmul_broadcast", "A (2 matrices of 2x3) @ B^T, B's one 2x3 matrix broadcast", {
                       "alpha": 1.0, "trans_b": True, "ia_desc": desc("3D_FIRST_MAJOR", [2, 2, 3]),
@@ -708,7 +701,7 @@ _LAYERS_A = (
                          "batch_size": 2, "in": {"values": _A_2X3},
                          "out_delta": {"values": [[[1, -1], [0.5, 2]], [[0, 1], [-1, 1]]]},
                          "compute_in_delta": True, "compute_weights_delta": True})),
-                 _ref_contraction_weights, Gradient(0, 1),
+                 _ref_times_weights("in"), Gradient(0, 1),
                  more_gradients=(Gradient(0, 1, parameter="ib_desc", delta="weights_delta"),))),
          errors=(ErrorInput("malformed_operation", _set("operation", "a_ij b_jk"), "->"),
                  ErrorInput("extent_mismatch", _set("ib_desc.size", [3, 2, 3]), "extent"),
