@@ -10,6 +10,7 @@ place; gradient descriptors with BNNSNDArrayFlagBackpropAccumulate are added int
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from typing import Callable, Optional
@@ -92,8 +93,12 @@ class BNNSFilter:
         # What the response may carry back (outputs and input gradients), so that the transport can
         # stream it when it is larger than one message.
         items = int(getattr(request, "batch_size", 0) or 0)
-        spans = sum(g.span for g in (self.input_geometry, self.output_geometry) if g is not None)
-        return self.backend.call(rpc, request, response_bytes=items * spans * 4, exchange=exchange)
+        return self.backend.call(rpc, request, response_bytes=items * self._spans * 4, exchange=exchange)
+
+    @functools.cached_property
+    def _spans(self) -> int:
+        """Elements of one item of input and output (the geometries are fixed at create)."""
+        return sum(g.span for g in (self.input_geometry, self.output_geometry) if g is not None)
 
     def __repr__(self) -> str:
         state = "destroyed" if self.destroyed else self.backend
@@ -120,8 +125,8 @@ class Exchange:
 
     def send(self, path: str, array, geometry: layout.Descriptor, batch_size: int, stride: int) -> types_pb2.Buffer:
         """The Buffer for the part of ``array`` (a NumPy array or a BNNSTensor) a BNNS call reads."""
-        require(array is not None, f"{path} is required")
-        require(int(batch_size) >= 1, f"batch_size {batch_size} must be at least 1")
+        require(array is not None, lambda: f"{path} is required")
+        require(int(batch_size) >= 1, lambda: f"batch_size {batch_size} must be at least 1")
         if isinstance(array, BNNSTensor):
             check_fits(array, geometry, batch_size, stride, path)
             return array.reference(stride)
@@ -130,7 +135,7 @@ class Exchange:
         stride = int(stride) or span
         needed = (int(batch_size) - 1) * stride + span
         require(flat.size >= needed,
-                f"{path} has {flat.size} elements but batch_size {batch_size} with {path}_stride {stride} "
+                lambda: f"{path} has {flat.size} elements but batch_size {batch_size} with {path}_stride {stride} "
                 f"and items of {span} elements needs {needed}")
         self.arrays[path] = flat[:needed]
         return types_pb2.Buffer(stride=stride)
@@ -138,11 +143,11 @@ class Exchange:
     def send_flat(self, path: str, array, data_type: int, count: Optional[int] = None) -> types_pb2.Buffer:
         """The Buffer for ``count`` elements (default: all) of a flat operand (weights, gradients)."""
         if isinstance(array, BNNSTensor):
-            require(not array.destroyed, f"{path} is tensor {array.tensor_id}, which was destroyed")
+            require(not array.destroyed, lambda: f"{path} is tensor {array.tensor_id}, which was destroyed")
             return array.reference()
         flat = flat_elements(array, data_type, path)
         if count is not None:
-            require(flat.size >= count, f"{path} has {flat.size} values; {count} are needed")
+            require(flat.size >= count, lambda: f"{path} has {flat.size} values; {count} are needed")
             flat = flat[:count]
         self.arrays[path] = flat
         return types_pb2.Buffer()
@@ -162,10 +167,10 @@ class Exchange:
         """A gradient descriptor (whose data receives the result; Accumulate adds into it)."""
         if desc is None:
             return
-        require(desc.data is not None, f"{path}.data is not set: BNNS writes the gradient there")
+        require(desc.data is not None, lambda: f"{path}.data is not set: BNNS writes the gradient there")
         own = desc.geometry()
         require(own.shape == geometry.shape,
-                f"{path} has shape {own.shape} (size {tuple(desc.size)}) but the gradient has shape {geometry.shape}")
+                lambda: f"{path} has shape {own.shape} (size {tuple(desc.size)}) but the gradient has shape {geometry.shape}")
         self.receive(path, desc.data, own, batch_size, stride,
                      accumulate=desc.flags == C.BNNSNDArrayFlagBackpropAccumulate, wire=FLOAT32)
 
@@ -183,7 +188,7 @@ class Exchange:
             request.outputs[path].CopyFrom(buf)
         for path in self.arrays:
             buf = buffer_at(request, path, create=True)
-            require(buf is not None, f"the request has no Buffer at {path}")
+            require(buf is not None, lambda: f"the request has no Buffer at {path}")
             buf.SetInParent()
         return self.arrays
 
@@ -207,7 +212,7 @@ class Exchange:
             if data is None:
                 buf = buffer_at(response, path)
                 require(buf is not None and buf.WhichOneof("contents") == "data",
-                        f"the server sent no {path}")
+                        lambda: f"the server sent no {path}")
                 data = buf.data
             target.write(data)
 
@@ -218,9 +223,10 @@ class _Target:
 
     def __init__(self, array, geometry: layout.Descriptor, batch_size: int, stride: int, name: str,
                  accumulate: bool = False, wire: Optional[np.dtype] = None):
-        require(isinstance(array, np.ndarray), f"{name} must be a NumPy array or a BNNSTensor to be written in place")
+        require(isinstance(array, np.ndarray),
+                lambda: f"{name} must be a NumPy array or a BNNSTensor to be written in place")
         require(array.flags.c_contiguous and array.flags.writeable,
-                f"{name} must be a writable C-contiguous array (BNNS writes its memory in place)")
+                lambda: f"{name} must be a writable C-contiguous array (BNNS writes its memory in place)")
         self.flat = array.reshape(-1)
         self.geometry, self.name, self.accumulate = geometry, name, accumulate
         self.wire = wire if wire is not None else geometry.dtype
@@ -228,17 +234,20 @@ class _Target:
         self.stride = int(stride) or geometry.span
         needed = (self.batch_size - 1) * self.stride + geometry.span
         require(self.flat.size >= needed,
-                f"{name} has {self.flat.size} elements but batch_size {batch_size} with stride {self.stride} "
-                f"and items of {geometry.span} elements needs {needed}")
-        item = self.flat.itemsize
-        self.view = np.lib.stride_tricks.as_strided(
-            self.flat, shape=(self.batch_size,) + self.geometry.shape,
-            strides=(self.stride * item,) + tuple(s * item for s in self.geometry.numpy_strides))
+                lambda: f"{name} has {self.flat.size} elements but batch_size {batch_size} with stride "
+                f"{self.stride} and items of {geometry.span} elements needs {needed}")
+        if self.stride == geometry.span and geometry.is_packed:     # the same view, a tenth of the cost
+            self.view = self.flat[:needed].reshape((self.batch_size,) + geometry.shape)
+        else:
+            item = self.flat.itemsize
+            self.view = np.lib.stride_tricks.as_strided(
+                self.flat, shape=(self.batch_size,) + self.geometry.shape,
+                strides=(self.stride * item,) + tuple(s * item for s in self.geometry.numpy_strides))
 
     def write(self, data) -> None:
         """Write a packed result (bytes in the wire type, or an array) at the caller's strides."""
         packed = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=self.wire)
-        require(packed.size == self.view.size, f"the server sent {packed.size} values for {self.name}; "
+        require(packed.size == self.view.size, lambda: f"the server sent {packed.size} values for {self.name}; "
                 f"{self.view.size} were expected")
         packed = packed.reshape(self.view.shape)
         if self.accumulate:

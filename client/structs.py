@@ -4,6 +4,7 @@ order, each able to turn itself into its wire message. Tensors are NumPy arrays.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from typing import Any, Optional, Sequence
 
@@ -80,9 +81,8 @@ class _Descriptor:
 
     def geometry(self) -> layout.Descriptor:
         """The descriptor's geometry (shape, strides, span) without its data."""
-        return layout.Descriptor(layout=int(self.layout), size=tuple(int(s) for s in self.size),
-                                 stride=tuple(int(s) for s in self.stride), data_type=int(self.data_type),
-                                 flags=int(self.flags))
+        return _geometry(int(self.layout), tuple(int(s) for s in self.size), tuple(int(s) for s in self.stride),
+                         int(self.data_type), int(self.flags))
 
     def to_proto(self, with_data: bool = True) -> types_pb2.NDArrayDescriptor:
         """The wire's descriptor; ``data`` (and a table) sent as a tensor reference or as bytes,
@@ -133,10 +133,22 @@ class Shape:
                                                         int(output_channels))
 
 
+@functools.lru_cache(maxsize=4096)
+def _geometry(layout_: int, size: tuple, stride: tuple, data_type: int, flags: int) -> layout.Descriptor:
+    """One frozen Descriptor per set of fields (every one of them is the key), so that a call's
+    gradient descriptors are validated once, not on every call."""
+    return layout.Descriptor(layout=layout_, size=size, stride=stride, data_type=data_type, flags=flags)
+
+
+@functools.lru_cache(maxsize=None)
+def _little_endian(data_type: int) -> np.dtype:
+    return np.dtype(numpy_type(data_type)).newbyteorder("<")
+
+
 def flat_elements(array, data_type: int, name: str) -> np.ndarray:
     """``array``'s elements in flat C order, as the little-endian type of ``data_type``."""
     array = np.asarray(array)
-    target = np.dtype(numpy_type(data_type)).newbyteorder("<")
+    target = _little_endian(data_type)
     if array.dtype != target:
         if array.dtype.kind not in "fiub":
             raise InvalidArgumentError(f"{name} has dtype {array.dtype}; a numeric array is needed")

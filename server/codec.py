@@ -52,8 +52,8 @@ def array_from_buffer(buf: types_pb2.Buffer, dtype: np.dtype, name: str, limits:
                 f"{name} carries {len(raw)} bytes, more than the per-tensor limit of "
                 f"{limits.max_tensor_bytes} bytes (max_tensor_bytes); send a smaller batch or stream it", reason="TENSOR_TOO_LARGE")
         require(len(raw) % dtype.itemsize == 0,
-                f"{name}.data has {len(raw)} bytes, not a multiple of the {dtype.itemsize}-byte {dtype.name} "
-                f"element: truncated payload or wrong data type?")
+                lambda: f"{name}.data has {len(raw)} bytes, not a multiple of the {dtype.itemsize}-byte "
+                f"{dtype.name} element: truncated payload or wrong data type?")
         return np.frombuffer(raw, dtype=dtype)
     if which == "values":
         values = _flatten_list(buf.values, name)

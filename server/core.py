@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import secrets
@@ -118,14 +119,13 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         With a state store, a mutating call is acknowledged only once what it changed is
         committed; ``idempotency_key`` (per tenant) makes a retried call apply once: a call whose
         key is recorded is answered from the record."""
-        method = getattr(self, wire.rpc_method_name(rpc), None)
+        method = getattr(self, _method_name(rpc), None)
         if method is None:
             raise UnimplementedError(f"{rpc} is not served by this build")
         return self._call(method, rpc, request, tenant, request_id, cancelled, io, idempotency_key)
 
     def _call(self, method, rpc: str, request, tenant: str, request_id: Optional[str],
               cancelled: Optional[threading.Event], io: Optional[CallIO], idempotency_key: str):
-        request_id = request_id or secrets.token_hex(6)
         kind = self._kind_of(request, tenant)
         start = time.perf_counter()
         status, response = "OK", None
@@ -168,6 +168,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             raise
         except Exception:
             status = "INTERNAL"
+            request_id = request_id or secrets.token_hex(6)
             log.exception("internal error", extra={"request_id": request_id, "rpc": rpc})
             raise
         finally:
@@ -181,6 +182,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             # failures at INFO. /metrics counts every call.
             level = logging.DEBUG if status == "OK" else logging.INFO
             if log.isEnabledFor(level):
+                request_id = request_id or secrets.token_hex(6)     # made only for a line that is written
                 log.log(level, "%s %s", rpc, status, extra={
                     "request_id": request_id, "rpc": rpc, "status": status, "kind": kind, "tenant": tenant,
                     "filter_id": getattr(request, "filter_id", "") or getattr(response, "filter_id", ""),
@@ -1331,6 +1333,13 @@ def _put_moving_statistics(f, io: CallIO) -> None:
     for name in ("moving_mean", "moving_variance"):
         if name in stats:
             io.put(name, stats[name].copy())
+
+
+@functools.lru_cache(maxsize=512)      # bounded: a door may pass a name no RPC has
+def _method_name(rpc: str) -> str:
+    """wire.rpc_method_name, once per RPC name (a regular expression on every call costs more
+    than a small call's bookkeeping)."""
+    return wire.rpc_method_name(rpc)
 
 
 def _response_class(rpc: str):

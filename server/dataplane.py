@@ -70,10 +70,13 @@ def batch_view(flat: np.ndarray, item: layout.Descriptor, batch_size: int, strid
     packed) and each item at the descriptor's strides: where BNNS would write the batch."""
     span = item.span
     stride = int(stride) or span
-    require(batch_size == 1 or stride >= span, f"{name} stride {stride} is smaller than one item ({span} elements)")
+    require(batch_size == 1 or stride >= span,
+            lambda: f"{name} stride {stride} is smaller than one item ({span} elements)")
     needed = (batch_size - 1) * stride + span
-    require(flat.size >= needed, f"{name} has {flat.size} elements but batch_size {batch_size} with stride "
+    require(flat.size >= needed, lambda: f"{name} has {flat.size} elements but batch_size {batch_size} with stride "
             f"{stride} and items of {span} elements needs {needed}")
+    if stride == span and item.is_packed and flat.flags.c_contiguous:   # the same view by a reshape
+        return flat[:needed].reshape((batch_size,) + item.shape)
     itemsize = flat.dtype.itemsize
     return np.lib.stride_tricks.as_strided(
         flat, shape=(batch_size,) + item.shape,
@@ -332,7 +335,7 @@ class CallIO:
             else:
                 raw = memoryview(given).cast("B")
                 require(raw.nbytes % dtype.itemsize == 0,
-                        f"{name}.data has {raw.nbytes} bytes, not a multiple of the {dtype.itemsize}-byte "
+                        lambda: f"{name}.data has {raw.nbytes} bytes, not a multiple of the {dtype.itemsize}-byte "
                         f"{dtype.name} element: truncated payload or wrong data type?")
                 flat = np.frombuffer(raw, dtype=dtype)
             if limits.max_tensor_bytes and flat.nbytes > limits.max_tensor_bytes:
@@ -371,10 +374,10 @@ class CallIO:
     def _tensor_elements(self, ref, dtype: np.dtype, name: str, count: Optional[int]) -> np.ndarray:
         tensor = self.core.tensor(ref.tensor_id, self.tenant)
         own = layout.numpy_dtype(tensor.data_type, allowed=layout.ALL_DTYPES)
-        require(own == dtype, f"{name} names tensor {ref.tensor_id}, which holds {own.name}; this buffer "
+        require(own == dtype, lambda: f"{name} names tensor {ref.tensor_id}, which holds {own.name}; this buffer "
                 f"is {dtype.name}")
         size = tensor.array.size
-        require(ref.offset <= size, f"{name}.tensor.offset {ref.offset} is past the end of tensor "
+        require(ref.offset <= size, lambda: f"{name}.tensor.offset {ref.offset} is past the end of tensor "
                 f"{ref.tensor_id} ({size} elements)")
         flat = tensor.array[int(ref.offset):]
         return flat[:count] if count is not None and flat.size > count else flat
@@ -457,15 +460,15 @@ class CallIO:
             flat = self._tensor_elements(buf.tensor, dtype, name, None)
         else:
             raw = self._shared_bytes(buf.shared_memory, name)
-            require(raw.nbytes % dtype.itemsize == 0, f"{name} is {raw.nbytes} bytes, not a multiple of the "
-                    f"{dtype.itemsize}-byte {dtype.name} element")
+            require(raw.nbytes % dtype.itemsize == 0, lambda: f"{name} is {raw.nbytes} bytes, not a multiple of "
+                    f"the {dtype.itemsize}-byte {dtype.name} element")
             flat = raw.view(dtype)
-        require(flat.flags.writeable, f"{name} is read-only")
+        require(flat.flags.writeable, lambda: f"{name} is read-only")
         if item is not None:
             view = batch_view(flat, item, int(shape[0]), int(buf.stride), name)
         else:
             count = int(np.prod(shape, dtype=np.int64))
-            require(flat.size >= count, f"{name} has {flat.size} elements; the result has {count}")
+            require(flat.size >= count, lambda: f"{name} has {flat.size} elements; the result has {count}")
             view = flat[:count].reshape(shape)
         sink = Sink(view, accumulate=buf.accumulate)
         self.sinks[path] = sink

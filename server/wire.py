@@ -82,6 +82,10 @@ _PATH_PART = re.compile(r"^([a-z_0-9]+)(?:\[(\d+)\])?$")
 def buffer_at(message, path: str, create: bool = False):
     """The Buffer at ``path`` ("in", "in_delta[1]", "parameters[0].values") in ``message``;
     None when absent (or created, with ``create``; repeated entries must exist already)."""
+    if path.isidentifier():                  # a field of the message itself: most paths, every call
+        if path not in message.DESCRIPTOR.fields_by_name or not create and not message.HasField(path):
+            return None
+        return getattr(message, path)
     node = message
     for part in path.split("."):
         match = _PATH_PART.match(part)
