@@ -790,6 +790,8 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         """A training forward keeps a cache of about two float32 arrays of its normalized
         activations for the backward: counted in the handle's bytes, and refused before it is
         made when it would take the tenant past max_handle_bytes."""
+        if not self.registry.max_handle_bytes:
+            return          # nothing to refuse: skip the walk over the filter's caches
         grow = 2 * 4 * elements - registry_mod.cache_bytes(entry.filter)   # the old cache is replaced
         self.registry.check_growth(entry.owner, grow, f"the training cache of filter {entry.filter_id}")
 
