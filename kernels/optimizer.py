@@ -310,14 +310,26 @@ def adam_update(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax
     W -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)      t = fields.time_step
     """
     lr, b1, b2, t, eps = fields.learning_rate, fields.beta1, fields.beta2, fields.time_step, fields.epsilon
-    m[...] = b1 * m + (1 - b1) * g
-    v[...] = b2 * v + (1 - b2) * (g * g)
+    # The formulas above in place, in the same order of operations, with two scratch arrays: on
+    # the small tensors of a training step each NumPy call costs more than its arithmetic.
+    scratch = np.multiply(g, 1 - b1)
+    m *= b1
+    m += scratch
+    np.multiply(g, g, out=scratch)
+    scratch *= 1 - b2
+    v *= b2
+    v += scratch
     if vmax is not None:
         np.maximum(vmax, v, out=vmax)
         v = vmax
     bias_correction1 = 1 - b1 ** t
     bias_correction2 = 1 - b2 ** t
-    w[...] = w - (lr / bias_correction1) * m / (np.sqrt(v) / math.sqrt(bias_correction2) + eps)
+    np.sqrt(v, out=scratch)
+    scratch /= math.sqrt(bias_correction2)
+    scratch += eps                                   # the denominator
+    step = np.multiply(m, lr / bias_correction1)
+    step /= scratch
+    w -= step
 
 
 def adamw_update(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: Optional[np.ndarray],
@@ -566,11 +578,26 @@ def _validated_arrays(function: int, kind: OptimizerKind, fields: OptimizerField
                 lambda: f"accumulators[{j}].shape {a.shape} ({block} of parameter {i}) does not match "
                 f"parameters[{i}].shape {parameters[i].shape}")
 
-    # Written arrays must not overlap: contiguous, so each is one byte interval.
-    spans = sorted((a.__array_interface__["data"][0], a.nbytes, name)
-                   for name, a, written in named if written and a.nbytes > 0)
-    for (start0, size0, name0), (start1, _, name1) in zip(spans, spans[1:]):
-        require(start1 >= start0 + size0,
-                lambda: f"{name0} and {name1} share memory; the optimizer updates both in place, so they "
-                        f"must not overlap")
+    # Written arrays must not overlap: contiguous, so each is one byte interval. An array whose
+    # memory belongs to an ndarray that owns it can only overlap arrays over that same owner, so
+    # when every written array has such an owner only arrays sharing one are compared (reading an
+    # address costs a microsecond; a step has dozens of arrays).
+    written_arrays = [(name, a) for name, a, written in named if written and a.nbytes > 0]
+    by_owner: dict = {}
+    for name, a in written_arrays:
+        owner = a
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        if not owner.flags.owndata:            # foreign memory (bytes, mmap, shared memory): compare all
+            by_owner = {None: written_arrays}
+            break
+        by_owner.setdefault(id(owner), []).append((name, a))
+    for members in by_owner.values():
+        if len(members) < 2:
+            continue
+        spans = sorted((a.__array_interface__["data"][0], a.nbytes, name) for name, a in members)
+        for (start0, size0, name0), (start1, _, name1) in zip(spans, spans[1:]):
+            require(start1 >= start0 + size0,
+                    lambda: f"{name0} and {name1} share memory; the optimizer updates both in place, so they "
+                            f"must not overlap")
     return list(accumulators)
