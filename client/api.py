@@ -198,8 +198,17 @@ class Exchange:
         the remote path does), so an in-place call reads its input unchanged."""
         from bnns.server.dataplane import Sink
         inputs = list(self.arrays.values())
-        return {path: Sink(t.view, t.accumulate) for path, t in self.targets.items()
-                if not any(np.may_share_memory(t.view, a) for a in inputs)}
+        owners = {_owner(a) for a in inputs}
+        sinks = {}
+        for path, t in self.targets.items():
+            # An array over memory its own ndarray owns can only overlap arrays over that owner
+            # (the common case is settled without a bounds check per pair of arrays).
+            owner = _owner(t.view)
+            if owner is not None and None not in owners and owner not in owners:
+                sinks[path] = Sink(t.view, t.accumulate)
+            elif not any(np.may_share_memory(t.view, a) for a in inputs):
+                sinks[path] = Sink(t.view, t.accumulate)
+        return sinks
 
     def deliver(self, response, results: dict, written=()) -> None:
         """Write each target's result: from ``results`` (path -> packed bytes or array), else from
@@ -215,6 +224,16 @@ class Exchange:
                         lambda: f"the server sent no {path}")
                 data = buf.data
             target.write(data)
+
+
+def _owner(array) -> Optional[int]:
+    """The id of the ndarray that owns ``array``'s memory, None for foreign memory (bytes,
+    shared memory, a buffer NumPy does not own) or a non-array."""
+    if not isinstance(array, np.ndarray):
+        return None
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return id(array) if array.flags.owndata else None
 
 
 class _Target:
@@ -376,7 +395,7 @@ def apply_backward_batch(f: BNNSFilter, batch_size, in_, in_stride, in_delta, in
 
 
 def _bias_shape(f: BNNSFilter) -> layout.Descriptor:
-    require(f.bias_geometry is not None, f"bias_delta was given but filter {f.filter_id} was created without a bias")
+    require(f.bias_geometry is not None, lambda: f"bias_delta was given but filter {f.filter_id} was created without a bias")
     return f.bias_geometry
 
 

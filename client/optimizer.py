@@ -77,11 +77,11 @@ def optimizer_step(function: int, fields, parameters: Sequence[BNNSNDArrayDescri
         if binding is not None:   # the server steps the filter's copy; the caller's array follows
             entry.filter_parameter.filter_id, entry.filter_parameter.name = binding[0].filter_id, binding[1]
         else:
-            require(param.data is not None, f"parameters[{k}].data is not set")
+            require(param.data is not None, lambda: f"parameters[{k}].data is not set")
             entry.values.CopyFrom(io.send_flat(f"parameters[{k}].values", param.data, C.BNNSDataTypeFloat32))
         _write_back(io, f"parameters[{k}]", param.data)
     for k, grad in enumerate(gradients):
-        require(grad.data is not None, f"gradients[{k}].data is not set")
+        require(grad.data is not None, lambda: f"gradients[{k}].data is not set")
         request.gradients.append(io.send_flat(f"gradients[{k}]", grad.data, C.BNNSDataTypeFloat32))
     # The server keeps the accumulators when every parameter lives there (a filter's or a tensor).
     server_held = all(b is not None or isinstance(p.data, BNNSTensor) for b, p in zip(bound, parameters))
@@ -89,7 +89,7 @@ def optimizer_step(function: int, fields, parameters: Sequence[BNNSNDArrayDescri
         request.return_accumulators = bool(accumulators)
     else:
         for k, acc in enumerate(accumulators):
-            require(acc.data is not None, f"accumulators[{k}].data is not set")
+            require(acc.data is not None, lambda: f"accumulators[{k}].data is not set")
             request.accumulators.append(io.send_flat(f"accumulators[{k}]", acc.data, C.BNNSDataTypeFloat32))
     on_server = [isinstance(a.data, BNNSTensor) for a in accumulators]
     require(server_held or len(set(on_server)) <= 1, "the accumulators must all be server tensors or all arrays")

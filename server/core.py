@@ -209,18 +209,20 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             return 0                  # the call itself says so
         if n < 1:
             return 0                  # and so it does of an empty batch
-        require(n < 2**31, f"batch_size {n} must be between 1 and 2**31 - 1")
+        require(n < 2**31, lambda: f"batch_size {n} must be between 1 and 2**31 - 1")
         elements = _item_elements(f)
-        return self._bounded(n * elements, f"{rpc} with batch_size {n} ({elements} elements of inputs and outputs "
-                             "per item)", "send a smaller batch")
+        return self._bounded(n * elements, lambda: f"{rpc} with batch_size {n} ({elements} elements of inputs and "
+                             "outputs per item)", "send a smaller batch")
 
-    def _bounded(self, elements: int, what: str, remedy: str = "") -> int:
+    def _bounded(self, elements: int, what, remedy: str = "") -> int:
         """The bytes ``elements`` (of inputs, outputs and scratch) may make a call allocate; over
         max_call_bytes, RESOURCE_EXHAUSTED before anything is allocated. The one bound every
-        call and create goes through."""
+        call and create goes through. ``what`` names the call, or is a function that does (the
+        calls made on every request build their message only when it is needed)."""
         need = elements * self._BYTES_PER_ELEMENT
         limit = self.limits.max_call_bytes
         if limit and need > limit:
+            what = what() if callable(what) else what
             raise ResourceExhaustedError(f"{what} would need about {need} bytes, over max_call_bytes {limit}"
                                          + (f": {remedy}" if remedy else ""))
         return need
@@ -1045,7 +1047,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         count = len(request.parameters)
         require(count >= 1, "OptimizerStep needs at least one parameter")
         require(len(request.gradients) == count,
-                f"{count} parameters but {len(request.gradients)} gradients: give one gradient per parameter")
+                lambda: f"{count} parameters but {len(request.gradients)} gradients: give one gradient per parameter")
         targets = [_optimizer_target(p) for p in request.parameters]
         # The handles whose memory the step changes in place: filters, and tensors named as parameters.
         entries = {}
@@ -1071,7 +1073,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             for k, (buf, param) in enumerate(zip(request.gradients, parameters)):
                 g = io.elements(buf, f"gradients[{k}]", np.dtype("<f4"), f"gradients[{k}]", count=param.size)
                 require(g.size == param.size,
-                        f"gradients[{k}] has {g.size} values but parameters[{k}] has {param.size}")
+                        lambda: f"gradients[{k}] has {g.size} values but parameters[{k}] has {param.size}")
                 # A non-finite gradient would silently destroy weights that live here (the kernel, like
                 # BNNS, lets it through: for inline arrays the caller sees the result and keeps its own).
                 if targets[k] is not None and not np.all(np.isfinite(g)):
@@ -1091,7 +1093,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 for k, b in enumerate(request.accumulators):
                     param = parameters[k % count]
                     acc = io.elements(b, f"accumulators[{k}]", np.dtype("<f4"), f"accumulators[{k}]", count=param.size)
-                    require(acc.size == param.size, f"accumulators[{k}] has {acc.size} values but its parameter "
+                    require(acc.size == param.size, lambda: f"accumulators[{k}] has {acc.size} values but its parameter "
                             f"(parameters[{k % count}]) has {param.size}")
                     referenced = b.WhichOneof("contents") in ("tensor", "shared_memory")
                     in_place_accumulators = in_place_accumulators or referenced
@@ -1128,10 +1130,10 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             return trainable[target.name]
         path = f"parameters[{k}].values"
         require(p.WhichOneof("target") == "values" or path in io.arrays,
-                f"parameters[{k}] is empty: reference a filter parameter or send its values")
+                lambda: f"parameters[{k}] is empty: reference a filter parameter or send its values")
         values = io.elements(p.values, path, np.dtype("<f4"), f"parameters[{k}]")
         if target is not None:     # a server tensor or shared memory: stepped where it lives
-            require(values.flags.writeable, f"parameters[{k}] is read-only memory")
+            require(values.flags.writeable, lambda: f"parameters[{k}] is read-only memory")
             return values
         return values.copy()
 
