@@ -77,7 +77,11 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         then stop between samples or blocks if it is cancelled while they run."""
         with entry.lock:
             self._check_cancelled()
-            with parallel.cancellable(getattr(self._local, "cancelled", None)):
+            event = getattr(self._local, "cancelled", None)
+            if event is None and not parallel.cancel_event():
+                yield                      # nothing can cancel this call: no event for the kernels to check
+                return
+            with parallel.cancellable(event):
                 yield
 
     @contextlib.contextmanager
