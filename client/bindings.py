@@ -25,9 +25,16 @@ def _key(array: np.ndarray) -> Tuple[int, int]:
     return array.__array_interface__["data"][0], array.nbytes
 
 
+# id of a bound array object -> its _bound key: the array a caller bound is the one it passes to
+# every BNNSOptimizerStep, found without reading its address (a microsecond per parameter).
+_key_of_bound: dict = {}
+
+
 def bind(array: np.ndarray, filter_, name: str) -> None:
     with _lock:
-        _bound[_key(array)] = (weakref.ref(array), weakref.ref(filter_), name)
+        key = _key(array)
+        _bound[key] = (weakref.ref(array), weakref.ref(filter_), name)
+        _key_of_bound[id(array)] = key
 
 
 def lookup(array) -> Optional[Tuple[object, str]]:
@@ -35,7 +42,10 @@ def lookup(array) -> Optional[Tuple[object, str]]:
     if not isinstance(array, np.ndarray):
         return None
     with _lock:
-        found = _bound.get(_key(array))
+        key = _key_of_bound.get(id(array))
+        found = _bound.get(key) if key is not None else None
+        if found is None or found[0]() is not array or key[1] != array.nbytes:   # else by address
+            found = _bound.get(_key(array))
     if found is None:
         return None
     array_ref, filter_ref, name = found
@@ -51,3 +61,5 @@ def unbind_filter(filter_) -> None:
     with _lock:
         for key in [k for k, (_, f, _) in _bound.items() if f() is filter_ or f() is None]:
             del _bound[key]
+        for ident in [i for i, key in _key_of_bound.items() if key not in _bound]:
+            del _key_of_bound[ident]

@@ -1078,13 +1078,10 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 g = io.elements(buf, f"gradients[{k}]", np.dtype("<f4"), f"gradients[{k}]", count=param.size)
                 require(g.size == param.size,
                         lambda: f"gradients[{k}] has {g.size} values but parameters[{k}] has {param.size}")
-                # A non-finite gradient would silently destroy weights that live here (the kernel, like
-                # BNNS, lets it through: for inline arrays the caller sees the result and keeps its own).
-                if targets[k] is not None and not np.all(np.isfinite(g)):
-                    raise InvalidArgumentError(
-                        f"gradients[{k}] holds NaN or infinite values; refusing to step parameters[{k}] "
-                        f"({_describe_target(targets[k])}), which lives on the server")
                 gradients.append(g.reshape(param.shape))
+            # A non-finite gradient would silently destroy weights that live here (the kernel, like
+            # BNNS, lets it through: for inline arrays the caller sees the result and keeps its own).
+            _refuse_non_finite_gradients(gradients, targets)
             blocks = optimizer.accumulator_blocks(function, fields)
             in_place_accumulators = False
             if server_held:
@@ -1401,6 +1398,25 @@ def _refuse_non_finite(x: np.ndarray, name: str, filter_id: str) -> None:
                                    f"{filter_id}, whose moving statistics it would poison")
 
 
+# Gradients up to this many bytes in all are checked for NaN and infinity in one pass over a
+# joined copy (one NumPy call instead of one per parameter: a small model has many tiny arrays).
+_JOINED_CHECK_BYTES = 256 << 10
+
+
+def _refuse_non_finite_gradients(gradients: list, targets: list) -> None:
+    """INVALID_ARGUMENT, naming the first, for a NaN or infinity in the gradient of a parameter
+    that lives on the server (``targets[k]`` not None)."""
+    held = [g for g, target in zip(gradients, targets) if target is not None]
+    if held and sum(g.nbytes for g in held) <= _JOINED_CHECK_BYTES:
+        if np.isfinite(np.concatenate([g.reshape(-1) for g in held])).all():
+            return
+    for k, (g, target) in enumerate(zip(gradients, targets)):
+        if target is not None and not np.all(np.isfinite(g)):
+            raise InvalidArgumentError(
+                f"gradients[{k}] holds NaN or infinite values; refusing to step parameters[{k}] "
+                f"({_describe_target(target)}), which lives on the server")
+
+
 def _filter_state(filter_obj, depth: int = 3) -> list:
     """What a training forward may change, to put back: each kernel object's attributes (the
     backward cache is replaced, not edited) and copies of its moving statistics (edited in place)."""
@@ -1425,8 +1441,17 @@ def _restore_filter_state(state: list, arrays_only: bool = False) -> None:
 
 
 def _packed(desc: layout.Descriptor, data_type: int = layout.DTYPE_FLOAT32) -> layout.Descriptor:
-    """``desc``'s shape, contiguous, in ``data_type``: how gradients and indices are laid out."""
-    return dataclasses.replace(desc, stride=(), data_type=data_type, data=None)
+    """``desc``'s shape, contiguous, in ``data_type``: how gradients and indices are laid out.
+    One frozen descriptor per (geometry, type), so that its checks and derived geometry are
+    computed once rather than on every call."""
+    if desc.data is not None:
+        return dataclasses.replace(desc, stride=(), data_type=data_type, data=None)
+    return _packed_geometry(desc, data_type)
+
+
+@functools.lru_cache(maxsize=4096)
+def _packed_geometry(desc: layout.Descriptor, data_type: int) -> layout.Descriptor:
+    return dataclasses.replace(desc, stride=(), data_type=data_type)
 
 
 def _count_paths(io: CallIO, field: str) -> int:

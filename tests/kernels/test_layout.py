@@ -323,3 +323,55 @@ LAYOUT_ERRORS = [
 def test_layout_error(call, phrase):
     with pytest.raises(InvalidArgumentError, match=phrase):
         call()
+
+
+# ============================================================================ packed fast paths
+PACKING_CASES = [
+    # (descriptor, whether an item is dense in C order of its shape)
+    pytest.param(Descriptor(LAYOUT_IMAGE_CHW, (4, 3, 2)), True, id="ImageCHW-default-strides"),
+    pytest.param(Descriptor(LAYOUT_IMAGE_CHW, (4, 3, 2), stride=(1, 4, 12)), True, id="ImageCHW-explicit-dense"),
+    pytest.param(Descriptor(LAYOUT_IMAGE_CHW, (4, 3, 2), stride=(1, 5, 15)), False, id="ImageCHW-padded-rows"),
+    pytest.param(Descriptor(LAYOUT_ROW_MAJOR_MATRIX, (5, 2), stride=(2, 10)), False, id="RowMajor-strided"),
+    pytest.param(Descriptor(LAYOUT_3D_FIRST_MAJOR, (2, 3, 4)), True, id="3DFirstMajor"),
+    pytest.param(Descriptor(LAYOUT_VECTOR, (7,), stride=(2,)), False, id="Vector-stride-2"),
+]
+
+
+@pytest.mark.parametrize("desc, packed", PACKING_CASES)
+def test_is_packed_says_whether_items_are_dense(desc, packed):
+    assert desc.is_packed is packed
+
+
+@pytest.mark.parametrize("desc, packed", PACKING_CASES)
+@pytest.mark.parametrize("batch, extra", [(1, 0), (3, 0), (3, 5)])
+def test_read_batch_fast_path_reads_what_the_address_formula_reads(desc, packed, batch, extra):
+    # read_batch views packed batches by a reshape; every case must read the elements the strided
+    # view (the general path, written out here) reads, read-only, without a copy.
+    stride = desc.span + extra
+    flat = np.arange((batch - 1) * stride + desc.span, dtype=np.float32)
+    got = read_batch(flat, desc, batch, stride if extra else 0)
+    item = flat.itemsize
+    expected = np.lib.stride_tricks.as_strided(
+        flat, shape=(batch,) + desc.shape, strides=(stride * item,) + tuple(s * item for s in desc.numpy_strides))
+    np.testing.assert_array_equal(got, expected)
+    assert not got.flags.writeable
+    assert np.shares_memory(got, flat)
+    assert flat.flags.writeable          # the caller's array keeps its own flag
+
+
+def test_read_batch_of_float16_comes_back_as_float32_values():
+    desc = Descriptor(LAYOUT_VECTOR, (4,), data_type=DTYPE_FLOAT16)
+    flat = np.arange(8, dtype=np.float16)
+    got = read_batch(flat, desc, 2, 0)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, flat.astype(np.float32).reshape(2, 4))
+
+
+def test_for_shape_without_data_is_one_descriptor_per_geometry():
+    # Made (and validated) once per layout, shape and type; a different type is another object.
+    a = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (2, 3, 4))
+    assert Descriptor.for_shape(LAYOUT_IMAGE_CHW, [2, 3, 4]) is a
+    assert Descriptor.for_shape(LAYOUT_IMAGE_CHW, (2, 3, 4), data_type=DTYPE_FLOAT16) is not a
+    assert Descriptor.for_shape(LAYOUT_IMAGE_CHW, (2, 3, 4), data_type=DTYPE_FLOAT16).data_type == DTYPE_FLOAT16
+    with_data = Descriptor.for_shape(LAYOUT_VECTOR, (3,), data=np.ones(3, np.float32))
+    assert with_data.data is not None and with_data is not Descriptor.for_shape(LAYOUT_VECTOR, (3,))

@@ -593,6 +593,18 @@ def _overlapping_views(c):
     c.params[0], c.accs[0] = buf[:6].reshape(2, 3), buf[5:11].reshape(2, 3)
 
 
+def _overlapping_foreign_memory(c):
+    # Two arrays over one bytearray (memory no ndarray owns): the overlap check must still see them.
+    raw = bytearray(12 * 4)
+    c.params[0] = np.frombuffer(raw, np.float32, count=6).reshape(2, 3)
+    c.accs[0] = np.frombuffer(raw, np.float32, count=6, offset=5 * 4).reshape(2, 3)
+
+
+def _foreign_memory_aliases_owned(c):
+    # An array over a memoryview of an owned array: its owner is foreign to NumPy's base chain.
+    c.accs[0] = np.frombuffer(memoryview(c.params[0]).cast("B"), np.float32).reshape(c.params[0].shape)
+
+
 ERROR_CASES = [  # (id, edit of a valid Adam call, text the message must contain)
     ("accumulator_count", lambda c: c.accs.pop(), "accumulators has 3 arrays"),
     ("accumulators_for_sgd_without_momentum",
@@ -656,6 +668,8 @@ ERROR_CASES = [  # (id, edit of a valid Adam call, text the message must contain
     ("read_only_accumulator", _set(3, "accs", _read_only), "accumulators[3] must be writeable"),
     ("parameter_aliases_accumulator", _alias_accumulator, "share memory"),
     ("overlapping_views", _overlapping_views, "share memory"),
+    ("overlapping_foreign_memory", _overlapping_foreign_memory, "share memory"),
+    ("foreign_memory_aliases_owned", _foreign_memory_aliases_owned, "share memory"),
     ("gradient_not_an_array", _set(1, "grads", lambda a: a.tolist()), "gradients[1] must be a NumPy array"),
     ("parameters_not_a_list", lambda c: setattr(c, "params", c.params[0]), "parameters must be a list"),
 ]
@@ -733,3 +747,28 @@ def test_minimises_a_quadratic(function, fields, steps):
         f = _at_time_step(function, fields, t)
         opt.optimizer_step(function, f, params, grads, accs)
     assert loss() < start / MIN_LOSS_RATIO
+
+
+def _adam_as_written(w, g, m, v, fields):
+    """adam_update's docstring formulas, term by term, as NumPy expressions with temporaries."""
+    lr, b1, b2, t, eps = fields.learning_rate, fields.beta1, fields.beta2, fields.time_step, fields.epsilon
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * (g * g)
+    w[...] = w - (lr / (1 - b1 ** t)) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_in_place_update_is_bit_identical_to_the_formulas(dtype):
+    # The in-place form with scratch arrays keeps the formulas' order of operations.
+    rng = np.random.default_rng(11)
+    w, m, v = (rng.standard_normal((7, 5)).astype(dtype) for _ in range(3))
+    v = np.abs(v)
+    ref = [a.copy() for a in (w, m, v)]
+    fields = F(learning_rate=0.01, time_step=4.0)
+    for _ in range(3):
+        g = rng.standard_normal((7, 5)).astype(dtype)
+        opt.adam_update(w, g, m, v, None, fields)
+        _adam_as_written(ref[0], g, ref[1], ref[2], fields)
+    for ours, theirs in zip((w, m, v), ref):
+        assert ours.dtype == dtype
+        assert ours.tobytes() == theirs.tobytes()
