@@ -69,11 +69,6 @@ def cancellable(event):
         _cancel.event = outer
 
 
-def cancel_event():
-    """The event the kernels of this thread check (None outside a cancellable block)."""
-    return getattr(_cancel, "event", None)
-
-
 def check_cancelled() -> None:
     event = getattr(_cancel, "event", None)
     if event is not None and event.is_set():

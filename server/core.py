@@ -78,8 +78,10 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         with entry.lock:
             self._check_cancelled()
             event = getattr(self._local, "cancelled", None)
-            if event is None and not parallel.cancel_event():
-                yield                      # nothing can cancel this call: no event for the kernels to check
+            if event is None:
+                # Nothing can cancel this call (the in-process SDK's): no event for the kernels to
+                # check, and no outer one to hide (core calls never run inside a kernel's block).
+                yield
                 return
             with parallel.cancellable(event):
                 yield
