@@ -76,7 +76,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .errors import require
+from .errors import InvalidArgumentError, require
 
 # BNNSOptimizerFunction
 SGD_MOMENTUM = 1
@@ -557,32 +557,38 @@ def _validated_arrays(function: int, kind: OptimizerKind, fields: OptimizerField
             lambda: f"accumulators has {len(accumulators)} arrays but {kind.name} with {n} parameters needs {need} "
             f"({len(blocks)} blocks of {n}: {blocks})")
 
-    named = ([(f"parameters[{i}]", a, True) for i, a in enumerate(parameters)]
-             + [(f"gradients[{i}]", a, False) for i, a in enumerate(gradients)]
-             + [(f"accumulators[{j}]", a, True) for j, a in enumerate(accumulators)])
-    for name, a, _ in named:
-        require(isinstance(a, np.ndarray), lambda: f"{name} must be a NumPy array, got {type(a).__name__}")
+    # (The checks below run on every step of every array: plain conditions, the message made only
+    # when one fails, in the order the arrays are named.)
+    named = [(label, i, a, written) for label, arrays, written in
+             (("parameters", parameters, True), ("gradients", gradients, False), ("accumulators", accumulators, True))
+             for i, a in enumerate(arrays)]
+    for label, i, a, _ in named:
+        if not isinstance(a, np.ndarray):
+            raise InvalidArgumentError(f"{label}[{i}] must be a NumPy array, got {type(a).__name__}")
     dtype = parameters[0].dtype
     require(dtype in (np.float32, np.float64), lambda: f"parameters[0].dtype {dtype} must be float32 (or float64)")
-    for name, a, written in named:
-        require(a.dtype == dtype, lambda: f"{name}.dtype {a.dtype} differs from parameters[0].dtype {dtype}")
-        require(a.flags.c_contiguous, lambda: f"{name} (shape {a.shape}, strides {a.strides}) must be contiguous")
-        if written:
-            require(a.flags.writeable, lambda: f"{name} must be writeable: the optimizer updates it in place")
+    for label, i, a, written in named:
+        flags = a.flags
+        if a.dtype != dtype:
+            raise InvalidArgumentError(f"{label}[{i}].dtype {a.dtype} differs from parameters[0].dtype {dtype}")
+        if not flags.c_contiguous:
+            raise InvalidArgumentError(f"{label}[{i}] (shape {a.shape}, strides {a.strides}) must be contiguous")
+        if written and not flags.writeable:
+            raise InvalidArgumentError(f"{label}[{i}] must be writeable: the optimizer updates it in place")
     for i, (w, g) in enumerate(zip(parameters, gradients)):
-        require(g.shape == w.shape,
-                lambda: f"gradients[{i}].shape {g.shape} does not match parameters[{i}].shape {w.shape}")
+        if g.shape != w.shape:
+            raise InvalidArgumentError(f"gradients[{i}].shape {g.shape} does not match parameters[{i}].shape {w.shape}")
     for j, a in enumerate(accumulators):
         i, block = j % n, blocks[j // n]
-        require(a.shape == parameters[i].shape,
-                lambda: f"accumulators[{j}].shape {a.shape} ({block} of parameter {i}) does not match "
-                f"parameters[{i}].shape {parameters[i].shape}")
+        if a.shape != parameters[i].shape:
+            raise InvalidArgumentError(f"accumulators[{j}].shape {a.shape} ({block} of parameter {i}) does not match "
+                                       f"parameters[{i}].shape {parameters[i].shape}")
 
     # Written arrays must not overlap: contiguous, so each is one byte interval. An array whose
     # memory belongs to an ndarray that owns it can only overlap arrays over that same owner, so
     # when every written array has such an owner only arrays sharing one are compared (reading an
     # address costs a microsecond; a step has dozens of arrays).
-    written_arrays = [(name, a) for name, a, written in named if written and a.nbytes > 0]
+    written_arrays = [((label, i), a) for label, i, a, written in named if written and a.nbytes > 0]
     by_owner: dict = {}
     for name, a in written_arrays:
         owner = a
@@ -598,6 +604,6 @@ def _validated_arrays(function: int, kind: OptimizerKind, fields: OptimizerField
         spans = sorted((a.__array_interface__["data"][0], a.nbytes, name) for name, a in members)
         for (start0, size0, name0), (start1, _, name1) in zip(spans, spans[1:]):
             require(start1 >= start0 + size0,
-                    lambda: f"{name0} and {name1} share memory; the optimizer updates both in place, so they "
-                            f"must not overlap")
+                    lambda: f"{name0[0]}[{name0[1]}] and {name1[0]}[{name1[1]}] share memory; the optimizer updates "
+                            "both in place, so they must not overlap")
     return list(accumulators)
