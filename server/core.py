@@ -1428,9 +1428,18 @@ def _filter_state(filter_obj, depth: int = 3) -> list:
     if depth > 0:
         for value in vars(filter_obj).values():
             for member in value if isinstance(value, (list, tuple)) else (value,):
-                if type(member).__module__.startswith("bnns.kernels") and hasattr(member, "__dict__"):
+                if type(member).__module__.startswith("bnns.kernels") and hasattr(member, "__dict__") \
+                        and not _frozen(type(member)):
                     state += _filter_state(member, depth - 1)
     return state
+
+
+@functools.lru_cache(maxsize=None)
+def _frozen(cls) -> bool:
+    """A frozen dataclass (descriptors, parameter records): nothing in it is reassigned, and it has
+    no moving statistics, so a snapshot of it would put back what is there."""
+    params = getattr(cls, "__dataclass_params__", None)
+    return bool(params is not None and params.frozen and not hasattr(cls, "parameters"))
 
 
 def _restore_filter_state(state: list, arrays_only: bool = False) -> None:
