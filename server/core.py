@@ -147,7 +147,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                     f"{rpc} request is {received} bytes, over max_request_bytes "
                     f"{self.limits.max_request_bytes}: send a smaller batch", reason="REQUEST_TOO_LARGE")
             require(len(idempotency_key) <= state_mod.MAX_KEY_LENGTH,
-                    f"the idempotency key has {len(idempotency_key)} characters; at most {state_mod.MAX_KEY_LENGTH}")
+                    lambda: f"the idempotency key has {len(idempotency_key)} characters; at most {state_mod.MAX_KEY_LENGTH}")
             self._check_cancelled()
             io = (io or CallIO()).bind(self, tenant, request)
             io.idempotency_key = idempotency_key      # a ChunkedCall hands it to the call it carries

@@ -15,11 +15,16 @@ Logs are JSON lines (one object per record) with the request id, RPC, filter, st
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
+import threading
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -27,33 +32,71 @@ _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 class Metrics:
     def __init__(self, registry_of_handles):
         self.registry = CollectorRegistry()
-        self.requests = Counter("bnns_requests_total", "Calls by RPC and outcome", ["rpc", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("bnns_request_seconds", "Call latency by RPC and filter kind", ["rpc", "kind"],
-                                 buckets=_BUCKETS, registry=self.registry)
-        self.received = Counter("bnns_received_bytes_total", "Request bytes by RPC", ["rpc"], registry=self.registry)
-        self.sent = Counter("bnns_sent_bytes_total", "Response bytes by RPC", ["rpc"], registry=self.registry)
+        self._calls = _CallCounts()
+        self.registry.register(self._calls)
         live = Gauge("bnns_live_handles", "Live filter handles", registry=self.registry)
         live.set_function(lambda: len(registry_of_handles))
         held = Gauge("bnns_handle_bytes", "Bytes held by live filters (weights and training state)",
                      registry=self.registry)
         held.set_function(lambda: sum(e.bytes_held for e in registry_of_handles.all_entries()))
 
-        self._children: dict = {}
+    def observe(self, rpc: str, kind: str, status: str, seconds: float, received: int, sent: int) -> None:
+        self._calls.observe(rpc, kind or "none", status, seconds, received, sent)
+
+
+class _CallCounts:
+    """The per-call metrics (bnns_requests_total, bnns_request_seconds, bnns_received_bytes_total,
+    bnns_sent_bytes_total), counted under one lock with plain arithmetic and turned into the same
+    families prometheus_client's Counter and Histogram expose when scraped. (Four labelled
+    prometheus_client children cost a small call more than the rest of its bookkeeping.)"""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._created = time.time()
+        # (rpc, kind, status) -> [calls, seconds, bucket counts..., received bytes, sent bytes]
+        self._rows: dict = {}
 
     def observe(self, rpc: str, kind: str, status: str, seconds: float, received: int, sent: int) -> None:
-        # The labelled children are looked up once per label set: prometheus_client's labels()
-        # costs more than the rest of a small call's bookkeeping.
-        children = self._children.get((rpc, kind, status))
-        if children is None:
-            children = self._children[(rpc, kind, status)] = (
-                self.requests.labels(rpc, status), self.latency.labels(rpc, kind or "none"),
-                self.received.labels(rpc), self.sent.labels(rpc))
-        requests, latency, received_bytes, sent_bytes = children
-        requests.inc()
-        latency.observe(seconds)
-        received_bytes.inc(received)
-        sent_bytes.inc(sent)
+        bucket = bisect.bisect_left(_BUCKETS, seconds)        # le: the first bound >= seconds (+Inf last)
+        with self._lock:
+            row = self._rows.get((rpc, kind, status))
+            if row is None:
+                row = self._rows[(rpc, kind, status)] = [0, 0.0] + [0] * (len(_BUCKETS) + 1) + [0, 0]
+            row[0] += 1
+            row[1] += seconds
+            row[2 + bucket] += 1
+            row[-2] += received
+            row[-1] += sent
+
+    def collect(self):
+        with self._lock:
+            rows = {key: list(row) for key, row in self._rows.items()}
+        requests, latency, received, sent = {}, {}, {}, {}
+        for (rpc, kind, status), row in rows.items():
+            requests[(rpc, status)] = requests.get((rpc, status), 0) + row[0]
+            total = latency.setdefault((rpc, kind), [0.0] + [0] * (len(_BUCKETS) + 1))
+            total[0] += row[1]
+            for k, count in enumerate(row[2:-2]):
+                total[1 + k] += count
+            received[rpc] = received.get(rpc, 0) + row[-2]
+            sent[rpc] = sent.get(rpc, 0) + row[-1]
+        family = CounterMetricFamily("bnns_requests", "Calls by RPC and outcome", labels=["rpc", "status"])
+        for labels, value in requests.items():
+            family.add_metric(labels, value, created=self._created)
+        yield family
+        family = HistogramMetricFamily("bnns_request_seconds", "Call latency by RPC and filter kind",
+                                       labels=["rpc", "kind"])
+        for labels, (seconds, *counts) in latency.items():
+            cumulative = list(itertools.accumulate(counts))
+            bounds = [floatToGoString(b) for b in _BUCKETS] + ["+Inf"]
+            family.add_metric(labels, list(zip(bounds, cumulative)), seconds)
+        yield family
+        for name, doc, values in (("bnns_received_bytes", "Request bytes by RPC", received),
+                                  ("bnns_sent_bytes", "Response bytes by RPC", sent)):
+            family = CounterMetricFamily(name, doc, labels=["rpc"])
+            for rpc, value in values.items():
+                family.add_metric([rpc], value, created=self._created)
+            yield family
 
 
 class JsonFormatter(logging.Formatter):

@@ -153,3 +153,41 @@ def test_packed_gradient_geometry_is_one_descriptor_per_geometry_and_type():
     assert indices is not packed and indices.data_type == layout.DTYPE_UINT64
     with_data = layout.Descriptor(layout.LAYOUT_VECTOR, (3,), data=np.ones(3, np.float32))
     assert core_mod._packed(with_data).data is None
+
+
+def test_call_metrics_expose_what_prometheus_counters_and_histograms_would():
+    # The per-call counts are kept with plain arithmetic; scraped, they must read exactly as the
+    # prometheus_client Counter and Histogram they replace (names, labels, buckets, sums).
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from bnns.server import observability
+
+    class NoHandles:
+        def __len__(self):
+            return 0
+
+        def all_entries(self):
+            return []
+
+    ours = observability.Metrics(NoHandles())
+    reference = CollectorRegistry()
+    requests = Counter("bnns_requests_total", "Calls by RPC and outcome", ["rpc", "status"], registry=reference)
+    latency = Histogram("bnns_request_seconds", "Call latency by RPC and filter kind", ["rpc", "kind"],
+                        buckets=observability._BUCKETS, registry=reference)
+    received = Counter("bnns_received_bytes_total", "Request bytes by RPC", ["rpc"], registry=reference)
+    sent = Counter("bnns_sent_bytes_total", "Response bytes by RPC", ["rpc"], registry=reference)
+    calls = [("FilterApplyBatch", "convolution", "OK", 0.0005, 4096, 4096),      # on a bucket's bound
+             ("FilterApplyBatch", "convolution", "OK", 0.0031, 4096, 4096),
+             ("FilterApplyBatch", "", "NOT_FOUND", 0.00001, 80, 0),
+             ("OptimizerStep", "", "OK", 45.0, 1 << 20, 1 << 20)]                  # past the last bound
+    for rpc, kind, status, seconds, n_in, n_out in calls:
+        ours.observe(rpc, kind, status, seconds, n_in, n_out)
+        requests.labels(rpc, status).inc()
+        latency.labels(rpc, kind or "none").observe(seconds)
+        received.labels(rpc).inc(n_in)
+        sent.labels(rpc).inc(n_out)
+
+    def samples(registry):
+        return sorted(line for line in generate_latest(registry).decode().splitlines()
+                      if line.startswith(("bnns_request", "bnns_received", "bnns_sent")) and "_created" not in line)
+
+    assert samples(ours.registry) == samples(reference)
