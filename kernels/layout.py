@@ -98,10 +98,12 @@ def layout_rank(layout: int) -> int:
     return _RANK[layout]
 
 
-def numpy_dtype(data_type: int, allowed: dict = FLOAT_DTYPES, what: str = "data_type") -> np.dtype:
-    """The little-endian NumPy dtype of a BNNSDataType among ``allowed``."""
+def numpy_dtype(data_type: int, allowed: dict = FLOAT_DTYPES, what="data_type") -> np.dtype:
+    """The little-endian NumPy dtype of a BNNSDataType among ``allowed``. ``what`` names the field
+    for the error, or is a function that does (callers on every call's path: made only on error)."""
     if data_type in allowed:
         return allowed[data_type]
+    what = what() if callable(what) else what
     names = ", ".join(f"{k:#x}" for k in allowed)
     raise InvalidArgumentError(
         f"{what} {data_type:#x} is not supported here (supported: {names}; Float32 = 0x10020, "
@@ -280,7 +282,7 @@ def read_batch(flat: np.ndarray, desc: Descriptor, batch_size: int, batch_stride
     copy when it is float32 already); other ``allowed`` types (pooling indices) keep their type.
     """
     desc.validate(name)
-    dtype = numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
+    dtype = numpy_dtype(desc.data_type, allowed=allowed, what=lambda: f"{name} data_type")
     if not 1 <= batch_size < 2**31:
         raise InvalidArgumentError(f"batch_size {batch_size} must be between 1 and 2**31 - 1")
     span = desc.span

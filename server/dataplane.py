@@ -364,7 +364,7 @@ class CallIO:
 
     def batch_of(self, buf, path: str, desc: layout.Descriptor, batch_size: int, name: str,
                  allowed: dict = layout.FLOAT_DTYPES) -> np.ndarray:
-        dtype = layout.numpy_dtype(desc.data_type, allowed=allowed, what=f"{name} data_type")
+        dtype = layout.numpy_dtype(desc.data_type, allowed=allowed, what=lambda: f"{name} data_type")
         stride = int(buf.stride) if buf is not None else 0
         n = int(batch_size)
         needed = (n - 1) * (stride or desc.span) + desc.span if n >= 1 else None
