@@ -132,6 +132,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
 
     def _call(self, method, rpc: str, request, tenant: str, request_id: Optional[str],
               cancelled: Optional[threading.Event], io: Optional[CallIO], idempotency_key: str):
+        self._local.entry = None
         kind = self._kind_of(request, tenant)
         start = time.perf_counter()
         status, response = "OK", None
@@ -180,6 +181,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         finally:
             self._local.cancelled = None
             self._local.replay = False
+            self._local.entry = None
             seconds = time.perf_counter() - start
             sent = (response.ByteSize() if response is not None else 0) + (
                 sum(a.nbytes for a in io.results.values()) if io is not None and not embed else 0)
@@ -210,13 +212,17 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         if n is None or not filter_id:
             return 0
         try:
-            f = self.registry.get(filter_id, tenant).filter
+            entry = self._filter_entry(filter_id, tenant)
         except NotFoundError:
             return 0                  # the call itself says so
         if n < 1:
             return 0                  # and so it does of an empty batch
         require(n < 2**31, lambda: f"batch_size {n} must be between 1 and 2**31 - 1")
-        elements = _item_elements(f)
+        elements = entry.__dict__.get("item_elements")
+        if elements is None or entry.__dict__.get("item_elements_of") is not entry.filter:
+            # fixed at create: the filter's descriptors (cached on the entry, keyed by its filter)
+            elements = entry.item_elements = _item_elements(entry.filter)
+            entry.item_elements_of = entry.filter
         return self._bounded(n * elements, lambda: f"{rpc} with batch_size {n} ({elements} elements of inputs and "
                              "outputs per item)", "send a smaller batch")
 
@@ -358,10 +364,22 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         filter_id = getattr(request, "filter_id", "")
         if filter_id:
             try:
-                return self.registry.get(filter_id, tenant).kind
+                entry = self.registry.get(filter_id, tenant)
             except BNNSError:
                 return ""
+            self._local.entry = entry        # the call's own lookups take it from here (_filter_entry)
+            return entry.kind
         return ""
+
+    def _filter_entry(self, filter_id: str, tenant: str) -> Entry:
+        """registry.get(filter_id, tenant), looked up once per call: the entry _kind_of found for
+        this call when it is this id's and tenant's (with replicas, each lookup asks the registry,
+        which a replica may refill meanwhile). A filter destroyed since is finished on, as a call
+        that holds its entry is."""
+        entry = getattr(self._local, "entry", None)
+        if entry is not None and entry.filter_id == filter_id and entry.owner == tenant and self.replicas is None:
+            return entry
+        return self.registry.get(filter_id, tenant)
 
     # ------------------------------------------------------------------------------ lifecycle
     def create_filter(self, request: pb.CreateFilterRequest, io: CallIO) -> pb.CreateFilterResponse:
@@ -1294,7 +1312,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
     # ------------------------------------------------------------------------------- helpers
     def _entry(self, filter_id: str, tenant: str, rpc: str) -> Entry:
         """The live filter ``rpc`` is called on, if ``rpc`` serves its kind (the table's entry points)."""
-        entry = self.registry.get(filter_id, tenant)
+        entry = self._filter_entry(filter_id, tenant)
         served = kinds.served_by(rpc)
         if entry.kind not in served:
             raise InvalidArgumentError(
