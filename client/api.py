@@ -176,9 +176,7 @@ class Exchange:
 
     def receive_flat(self, path: str, destination: np.ndarray) -> None:
         """Write the packed result at ``path`` into the 1-D ``destination``."""
-        self.targets[path] = _Target(destination, layout.Descriptor.for_shape(layout.LAYOUT_VECTOR,
-                                                                              (destination.size,)),
-                                     1, 0, path, wire=destination.dtype)
+        self.targets[path] = _Target.whole(destination, path)
 
     def prepare(self, request) -> dict:
         """Name the server-side outputs in ``request`` and make sure a Buffer stands at every path
@@ -262,6 +260,24 @@ class _Target:
             self.view = np.lib.stride_tricks.as_strided(
                 self.flat, shape=(self.batch_size,) + self.geometry.shape,
                 strides=(self.stride * item,) + tuple(s * item for s in self.geometry.numpy_strides))
+
+    @classmethod
+    def whole(cls, array, name: str) -> "_Target":
+        """A target that is all of ``array``, in its flat order, in its own type: what the general
+        constructor makes of a Vector of ``array.size`` elements, batch 1 (the optimizer's
+        write-backs: a step has a dozen of them), without its geometry work."""
+        require(isinstance(array, np.ndarray),
+                lambda: f"{name} must be a NumPy array or a BNNSTensor to be written in place")
+        flags = array.flags
+        require(flags.c_contiguous and flags.writeable,
+                lambda: f"{name} must be a writable C-contiguous array (BNNS writes its memory in place)")
+        target = cls.__new__(cls)
+        target.flat = array.reshape(-1)
+        target.geometry = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (target.flat.size,))
+        target.name, target.accumulate, target.wire = name, False, array.dtype
+        target.batch_size, target.stride = 1, target.flat.size
+        target.view = target.flat.reshape((1,) + target.geometry.shape)   # (validated, as the constructor does)
+        return target
 
     def write(self, data) -> None:
         """Write a packed result (bytes in the wire type, or an array) at the caller's strides."""
