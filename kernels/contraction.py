@@ -134,7 +134,7 @@ class BroadcastMatMulParams:
     b_is_weights, iA_desc, iB_desc, o_desc."""
 
     iA_desc: Descriptor
-    iB_desc: Descriptor
+    iB_desc: Optional[Descriptor]      # not read when quadratic
     o_desc: Descriptor
     alpha: float = 1.0
     beta: float = 0.0
@@ -260,6 +260,7 @@ class BroadcastMatMulFilter(_TwoInputFilter):
             self._init_operands((p.iA_desc,), (False,), p.o_desc)
             self._shapes = self._shapes * 2
         else:
+            require(p.iB_desc is not None, "iB_desc is not set; only a quadratic product leaves it out")
             self._init_operands((p.iA_desc, p.iB_desc), (p.a_is_weights, p.b_is_weights), p.o_desc)
         a, b = self._shapes
         for name, shape in (("iA_desc", a), ("iB_desc", b)):

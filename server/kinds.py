@@ -407,37 +407,15 @@ def _padding_pairs(values) -> tuple:
     return tuple((values[k], values[k + 1]) for k in range(0, len(values), 2))
 
 
-def _operand_descriptor(pb, field: str, name: str, source, prefix: str, read: bool):
-    """A matrix operand's descriptor (with its data, for weights); None when it is not read."""
-    if not read and not pb.HasField(field):
-        return None
-    return codec.descriptor(getattr(pb, field), name, source, f"{prefix}.{field}")
-
-
-def _broadcast_matmul_params(pb, source, prefix: str) -> contraction.BroadcastMatMulParams:
-    return contraction.BroadcastMatMulParams(
-        iA_desc=_operand_descriptor(pb, "ia_desc", "iA_desc", source, prefix, True),
-        iB_desc=_operand_descriptor(pb, "ib_desc", "iB_desc", source, prefix, not pb.quadratic),
-        o_desc=codec.descriptor(pb.o_desc, "o_desc"), alpha=float(pb.alpha), beta=float(pb.beta),
-        transA=pb.trans_a, transB=pb.trans_b, quadratic=pb.quadratic, a_is_weights=pb.a_is_weights,
-        b_is_weights=pb.b_is_weights)
-
-
-def _tensor_contraction_params(pb, source, prefix: str) -> contraction.TensorContractionParams:
-    return contraction.TensorContractionParams(
-        operation=pb.operation, iA_desc=_operand_descriptor(pb, "ia_desc", "iA_desc", source, prefix, True),
-        iB_desc=_operand_descriptor(pb, "ib_desc", "iB_desc", source, prefix, False),
-        o_desc=codec.descriptor(pb.o_desc, "o_desc"), alpha=float(pb.alpha), beta=float(pb.beta))
-
-
-_permute_params = codec.decode_as(permute.PermuteParams, convert={"permutation": tuple})
-_padding_params = codec.decode_as(padding.PaddingParams, convert={"padding_size": _padding_pairs,
-                                                                  "padding_mode": int, "padding_value": int})
-_resize_params = codec.decode_as(resize.ResizeParams, convert={"method": int})
-_reduction_params = codec.decode_as(reduction.ReductionParams, convert={"reduce_func": int})
+_OPERANDS = {"iA_desc": "ia_desc", "iB_desc": "ib_desc", "transA": "trans_a", "transB": "trans_b"}
+_broadcast_matmul_params = codec.decode_as(contraction.BroadcastMatMulParams, rename=_OPERANDS)
+_tensor_contraction_params = codec.decode_as(contraction.TensorContractionParams, rename=_OPERANDS)
+_permute_params = codec.decode_as(permute.PermuteParams)
+_padding_params = codec.decode_as(padding.PaddingParams, convert={"padding_size": _padding_pairs})
+_resize_params = codec.decode_as(resize.ResizeParams)
+_reduction_params = codec.decode_as(reduction.ReductionParams)
 _gram_params = codec.decode_as(contraction.GramParams)
-crop_resize_params = codec.decode_as(resize.CropResizeParams, convert={
-    "sampling_mode": int, "box_coordinate_mode": int, "method": int})    # BNNSCropResize's (no filter)
+crop_resize_params = codec.decode_as(resize.CropResizeParams)    # BNNSCropResize's (no filter)
 
 
 def _ref_permute_chw_to_hwc(create, body) -> np.ndarray:

@@ -145,6 +145,7 @@ MATMUL_ERRORS = [
     pytest.param(dict(a=(3, 4), b=(4, 5), o=(3, 5), a_is_weights=True), "iA_desc \\(weights\\) has no data",
                  id="weights_without_data"),
     pytest.param(dict(a=(3, 4), b=(4, 5), o=(3, 5), beta=0.5), "beta 0.5 must be 0 or 1", id="beta"),
+    pytest.param(dict(a=(3, 4), b=None, o=(3, 5)), "iB_desc is not set; only a quadratic product", id="no_b"),
 ]
 
 
@@ -153,7 +154,7 @@ def test_matmul_invalid_parameters_raise_invalid_argument(case, message):
     case = dict(case)
     a, b, o = case.pop("a"), case.pop("b"), case.pop("o")
     with pytest.raises(InvalidArgumentError, match=message):
-        ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc(a), desc(b), desc(o), **case))
+        ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc(a), b and desc(b), desc(o), **case))
 
 
 def test_matmul_with_both_operands_weights_is_refused():
