@@ -15,7 +15,7 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer, _required, buffer_of, read_only
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor
 
 
 @dataclasses.dataclass
@@ -92,7 +92,7 @@ class BNNSLayerParametersArithmetic:
             arithmetic_function=int(self.arithmetic_function),
             inputs=[types_pb2.ArithmeticOperand(desc=op.desc.to_proto(op.type != C.BNNSSample), type=int(op.type))
                     for op in self.inputs],
-            o_desc=self.o_desc.to_proto(False), out_type=int(self.out_type), activation=_activation(self.activation))
+            o_desc=self.o_desc.to_proto(False), out_type=int(self.out_type), activation=(self.activation or BNNSActivation()).to_proto())
 
     def trainables(self) -> dict:
         return {f"in{k}": op.desc for k, op in enumerate(self.inputs) if op.type == C.BNNSParameter}

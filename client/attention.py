@@ -31,7 +31,7 @@ BNNSMHAProjectionParameters = derive(
     types_pb2.MHAProjectionParameters, "BNNSMHAProjectionParameters",
     "BNNSMHAProjectionParameters(target_desc, weights, bias): the projected input's shape (its data, "
     "in a backward delta, receives the input gradient), the weights and the bias (None: none).",
-    required=("target_desc", "weights"), shape_only=frozenset({"target_desc"}))
+    required=("target_desc", "weights"))
 
 BNNSLayerParametersMultiheadAttention = derive(
     types_pb2.MultiheadAttentionParameters, "BNNSLayerParametersMultiheadAttention",

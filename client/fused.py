@@ -254,49 +254,24 @@ class FusedArithmeticParameters:
             self.function, function_fields(zip(i_descs, self.input_descriptor_types), o_desc))
 
 
-@dataclasses.dataclass
-class FusedUnaryArithmeticParameters:
-    """BNNS.FusedUnaryArithmeticParameters(inputDescriptorType:outputDescriptorType:function:)."""
-
-    input_descriptor_type: int = C.BNNSSample
-    output_descriptor_type: int = C.BNNSSample
-    function: int = None
-
-    def member(self, i_descs, o_desc):
-        return _arithmetic_member(self.function, [self.input_descriptor_type], self.output_descriptor_type, i_descs,
-                                  o_desc)
-
-
-@dataclasses.dataclass
-class FusedBinaryArithmeticParameters:
-    """BNNS.FusedBinaryArithmeticParameters(inputADescriptorType:inputBDescriptorType:outputDescriptorType:
-    function:)."""
-
-    input_a_descriptor_type: int = C.BNNSSample
-    input_b_descriptor_type: int = C.BNNSSample
-    output_descriptor_type: int = C.BNNSSample
-    function: int = None
+def _fused_arithmetic(name: str, inputs: Sequence[str]) -> type:
+    """BNNS.Fused{Unary,Binary,Ternary}ArithmeticParameters: each input's descriptor type, the output's,
+    then the function (a BNNS.Arithmetic*Function case), in Swift's label order."""
+    types = [f"{i}_descriptor_type" for i in inputs] + ["output_descriptor_type"]
+    spec = [(t, int, dataclasses.field(default=C.BNNSSample)) for t in types] + [("function", int, None)]
+    swift = "".join(n.split("_")[0] + "".join(w.title() for w in n.split("_")[1:]) + ":" for n in types + ["function"])
 
     def member(self, i_descs, o_desc):
-        return _arithmetic_member(self.function, [self.input_a_descriptor_type, self.input_b_descriptor_type],
-                                  self.output_descriptor_type, i_descs, o_desc)
-
-
-@dataclasses.dataclass
-class FusedTernaryArithmeticParameters:
-    """BNNS.FusedTernaryArithmeticParameters(inputADescriptorType:inputBDescriptorType:inputCDescriptorType:
-    outputDescriptorType:function:)."""
-
-    input_a_descriptor_type: int = C.BNNSSample
-    input_b_descriptor_type: int = C.BNNSSample
-    input_c_descriptor_type: int = C.BNNSSample
-    output_descriptor_type: int = C.BNNSSample
-    function: int = None
-
-    def member(self, i_descs, o_desc):
-        return _arithmetic_member(self.function, [self.input_a_descriptor_type, self.input_b_descriptor_type,
-                                                  self.input_c_descriptor_type], self.output_descriptor_type,
+        return _arithmetic_member(self.function, [getattr(self, t) for t in types[:-1]], self.output_descriptor_type,
                                   i_descs, o_desc)
+    struct = dataclasses.make_dataclass(name, spec, namespace={"member": member, "__doc__": f"BNNS.{name}({swift})."})
+    struct.__module__ = __name__
+    return struct
+
+
+FusedUnaryArithmeticParameters = _fused_arithmetic("FusedUnaryArithmeticParameters", ("input",))
+FusedBinaryArithmeticParameters = _fused_arithmetic("FusedBinaryArithmeticParameters", ("input_a", "input_b"))
+FusedTernaryArithmeticParameters = _fused_arithmetic("FusedTernaryArithmeticParameters", ("input_a", "input_b", "input_c"))
 
 
 def _arithmetic_member(function, input_types, output_type, i_descs, o_desc):

@@ -50,17 +50,6 @@ BNNSLayerParametersLSTM = derive(
               "output_descriptor", "input_gate", "forget_gate", "candidate_gate", "output_gate"))
 GATES = ("input_gate", "forget_gate", "candidate_gate", "output_gate")
 
-_gate_to_proto = BNNSLSTMGateDescriptor.to_proto
-
-
-def _gate_proto(self, **extra):
-    """iw_desc without its absent second descriptor (a NULL in C)."""
-    present = tuple(d for d in (self.iw_desc or ()) if d is not None)
-    return _gate_to_proto(dataclasses.replace(self, iw_desc=present), **extra)
-
-
-BNNSLSTMGateDescriptor.to_proto = _gate_proto
-
 
 def _without_data(data: BNNSLSTMDataDescriptor) -> BNNSLSTMDataDescriptor:
     """The output descriptors' shapes only: their data is where results go, not an input."""

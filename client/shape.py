@@ -44,19 +44,6 @@ BNNSLayerParametersGram = derive(
     required=("alpha", "i_desc", "o_desc"))
 
 
-def _flat_pairs(pairs) -> list:
-    """padding_size[8][2] (pairs, or already flat) as the wire's flat before, after, before, ..."""
-    flat = []
-    for entry in pairs:
-        flat.extend(int(v) for v in (entry if isinstance(entry, (tuple, list)) else (entry,)))
-    return flat
-
-
-_padding_to_proto = BNNSLayerParametersPadding.to_proto
-BNNSLayerParametersPadding.to_proto = lambda self, **extra: _padding_to_proto(
-    self, padding_size=_flat_pairs(self.padding_size), **extra)
-
-
 def _create(kind: str, params, filter_params, **extra):
     require(params.i_desc is not None and params.o_desc is not None, "i_desc and o_desc are required")
     return api.create_filter(kind, params, filter_params, input_geometry=params.i_desc.geometry(),

@@ -147,12 +147,11 @@ def flat_elements(array, data_type: int, name: str) -> np.ndarray:
 # ---------------------------------------------------------------- structs derived from the contract
 
 # Descriptors that give only a shape (their data is the call's, not the filter's): sent without data.
-SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
+SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 
 
 def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
-           rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
-           shape_only: frozenset = SHAPE_ONLY, flatten: Optional[str] = None, only: Sequence[str] = (),
+           rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None, flatten: Optional[str] = None, only: Sequence[str] = (),
            extra: Sequence[tuple] = (), base: type = object) -> type:
     """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
 
@@ -163,7 +162,8 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     no default; the others default to ``defaults[name]``, else None (descriptors, activation and
     other messages: a NULL pointer), () (repeated) or the proto zero. ``to_proto(**extra)`` builds
     the message (``extra`` sets fields left out), sending descriptor data except for
-    ``shape_only`` ones; ``trainables()`` maps the filter's trainable array names
+    SHAPE_ONLY ones, leaving out None entries of lists and flattening pairs (Apple's
+    two-dimensional arrays, e.g. padding_size[8][2]); ``trainables()`` maps the filter's trainable array names
     (FilterParameterRef names) to the descriptors that hold them (``trainables``: name -> field).
     ``flatten`` names a message field whose own fields Apple's struct holds inline (Yolo's).
     ``only`` takes just those fields, in that order (Apple's struct is a subset of a shared
@@ -210,11 +210,12 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
             if value is None:
                 continue
             if isinstance(value, BNNSNDArrayDescriptor):
-                value = value.to_proto(apple not in shape_only)
+                value = value.to_proto(apple not in SHAPE_ONLY)
             elif hasattr(value, "to_proto"):
                 value = value.to_proto()
             elif isinstance(value, (list, tuple)):
-                value = [v.to_proto() if hasattr(v, "to_proto") else v for v in value]
+                value = [w.to_proto() if hasattr(w, "to_proto") else w for v in value if v is not None
+                         for w in (v if isinstance(v, (list, tuple)) else (v,))]
             (inner if flatten is not None and proto in inline else values)[proto] = value
         if inner:
             values[flatten] = nested_class(**inner)
@@ -254,14 +255,6 @@ BNNSFilterParameters = derive(
     "BNNSFilterParameters: flags and n_threads; the allocator pointers have no meaning across a "
     "network and are never sent.",
     extra=(("alloc_memory", Any, dataclasses.field(default=None)), ("free_memory", Any, dataclasses.field(default=None))))
-
-
-def _desc(desc: Optional[BNNSNDArrayDescriptor], with_data: bool = True):
-    return desc.to_proto(with_data) if desc is not None else None
-
-
-def _activation(act: Optional[BNNSActivation]):
-    return (act or BNNSActivation()).to_proto()
 
 
 BNNSLayerParametersConvolution = derive(

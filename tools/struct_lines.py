@@ -13,7 +13,8 @@ Counted, as whole top-level definitions (decorators and docstrings included, bla
   ``*Parameters`` or ``*Fields``, plus those that mirror a wire message under another name
   (Activation, ArithmeticOperand, LSTMGateDescriptor, LSTMDataDescriptor);
 * the wire -> kernel parameter decoders: the functions and tables of server/codec.py from its
-  "layer parameters" section on (array and descriptor decoding, above it, is the data path),
+  "layer parameters" section on, and the activation, pad and optional-descriptor readers above
+  it (the rest above it, array and descriptor decoding, is the data path),
   and in server/kinds.py every statement that decodes a parameters message (calls
   ``decode_as(`` or is a ``*_params`` function) with the helpers only they use.
 
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KERNEL_NAME = re.compile(r"(Params|Parameters|Fields)$")
 KERNEL_EXTRA = {"Activation", "ArithmeticOperand", "LSTMGateDescriptor", "LSTMDataDescriptor"}
 KINDS_HELPERS = {"_padding_pairs", "_operand_descriptor"}
+CODEC_ABOVE = {"activation", "pad4", "_INTEGER_SATURATIONS", "optional_descriptor"}   # parameter decoding too
 CODEC_START = "# ---------------------------------------------------------------------------- layer parameters"
 
 
@@ -97,8 +99,8 @@ def _codec(path: str, text: str, tree: ast.Module) -> list:
     if start is None:
         return []
     skip = {"strip_tensor_data"}         # FilterInfo's descriptor stripping, not a decoder
-    return [n for n in tree.body if n.lineno > start and not isinstance(n, (ast.Import, ast.ImportFrom))
-            and _name(n) not in skip]
+    return [n for n in tree.body if (n.lineno > start and not isinstance(n, (ast.Import, ast.ImportFrom))
+                                     and _name(n) not in skip) or _name(n) in CODEC_ABOVE]
 
 
 def _kinds(path: str, text: str, tree: ast.Module) -> list:
