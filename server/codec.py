@@ -171,44 +171,60 @@ def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dic
     an Activation the kernel's (Optional: unset is None); another message the annotated
     dataclass, decoded alike (``nested[class]``, else ``decode_as(class)``; Optional: unset is
     None, else unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field
-    leaves the dataclass's default."""
+    leaves the dataclass's default. What each field takes is worked out once per message type."""
     rename, convert, nested = dict(rename or {}), dict(convert or {}), dict(nested or {})
-    hints = typing.get_type_hints(params_class)
-    fields = dataclasses.fields(params_class)
+    hints, plans = typing.get_type_hints(params_class), {}
+
+    def plan(message) -> list:
+        steps = []
+        for f in dataclasses.fields(params_class):
+            name = rename.get(f.name, f.name)
+            field = message.fields_by_name[name]
+            kind, optional = _unwrap(hints[f.name], f.default is None)
+            if is_repeated(field):
+                how, kind = ("repeated" if field.message_type else "values"), (typing.get_args(kind) or (None,))[0]
+            elif field.message_type is None:
+                how = "optional value" if field.has_presence else "value"
+            else:
+                how = "struct" if field.message_type.name not in ("NDArrayDescriptor", "Activation") else \
+                      "optional message" if optional else "message"
+            steps.append((f.name, name, how, kind, optional, convert.get(f.name)))
+        return steps
 
     def read(value, kind, optional: bool, label: str, source, path: str):
         if isinstance(value, types_pb2.NDArrayDescriptor):
             if label.rpartition(".")[2] in SHAPE_ONLY:
                 return descriptor(value, label)
-            if optional and not (value.HasField("data") or (source is not None and f"{path}.data" in source.arrays)) \
-                    and value.layout == 0:
+            if optional and value.layout == 0 and not (
+                    value.HasField("data") or (source is not None and f"{path}.data" in source.arrays)):
                 return None
             return descriptor(value, label, source, path)
         if isinstance(value, types_pb2.Activation):
             return activation(value)
-        if hasattr(value, "ListFields"):
-            return (nested.get(kind) or _decoder(kind))(value, source, path, f"{label}.")
-        return value
+        return (nested.get(kind) or _decoder(kind))(value, source, path, f"{label}.")
 
     def decode(pb, source=None, prefix: str = "", where: str = ""):
+        steps = plans.get(pb.DESCRIPTOR) or plans.setdefault(pb.DESCRIPTOR, plan(pb.DESCRIPTOR))
         values = {}
-        for f in fields:
-            name = rename.get(f.name, f.name)
-            field, value = pb.DESCRIPTOR.fields_by_name[name], getattr(pb, name)
-            kind, optional = _unwrap(hints[f.name], f.default is None)
-            label, path = where + name, f"{prefix}.{name}" if prefix else name
-            struct = field.message_type is not None and field.message_type.name not in ("NDArrayDescriptor", "Activation")
-            if is_repeated(field):
-                item = (typing.get_args(kind) or (None,))[0]
-                value = tuple(read(v, item, False, f"{label}[{k}]", source, f"{path}[{k}]") for k, v in enumerate(value))
-            elif field.has_presence and not pb.HasField(name) and (field.message_type is None or struct or optional):
-                require(optional or not struct, lambda: f"{label} ({field.message_type.name}) is not set")
-                if field.message_type is None:
-                    continue                            # an unset `optional` scalar: the kernel's default
-                value = None
+        for attr, name, how, kind, optional, conv in steps:
+            if how == "value" or how == "optional value" and pb.HasField(name):
+                value = getattr(pb, name)
+            elif how == "optional value":
+                continue                                # an unset `optional` scalar: the kernel's default
+            elif how == "values":
+                value = tuple(getattr(pb, name))
             else:
-                value = read(value, kind, optional, label, source, path)
-            values[f.name] = convert[f.name](value) if f.name in convert else value
+                label, path = where + name, f"{prefix}.{name}" if prefix else name
+                if how == "repeated":
+                    value = tuple(read(v, kind, False, f"{label}[{k}]", source, f"{path}[{k}]")
+                                  for k, v in enumerate(getattr(pb, name)))
+                elif how != "message" and not pb.HasField(name):
+                    require(optional, lambda: f"{label} ({pb.DESCRIPTOR.fields_by_name[name].message_type.name}) "
+                                              "is not set")
+                    value = None
+                else:
+                    value = read(getattr(pb, name), kind, optional, label, source, path)
+            values[attr] = conv(value) if conv else value
         return params_class(**values)
     decode.__doc__ = f"{params_class.__name__} from its wire message (codec.decode_as)."
     return decode
