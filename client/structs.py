@@ -151,8 +151,8 @@ SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 
 
 def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
-           rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None, flatten: Optional[str] = None, only: Sequence[str] = (),
-           extra: Sequence[tuple] = (), base: type = object) -> type:
+           rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
+           flatten: Optional[str] = None, only: Sequence[str] = (), extra: Sequence[tuple] = (), base: type = object) -> type:
     """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
 
     Its fields are the message's, in the message's order (which is Apple's), under Apple's names:
@@ -163,8 +163,9 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     other messages: a NULL pointer), () (repeated) or the proto zero. ``to_proto(**extra)`` builds
     the message (``extra`` sets fields left out), sending descriptor data except for
     SHAPE_ONLY ones, leaving out None entries of lists and flattening pairs (Apple's
-    two-dimensional arrays, e.g. padding_size[8][2]); ``trainables()`` maps the filter's trainable array names
-    (FilterParameterRef names) to the descriptors that hold them (``trainables``: name -> field).
+    two-dimensional arrays, e.g. padding_size[8][2]); ``trainables()`` maps the filter's trainable
+    array names (FilterParameterRef names) to the descriptors that hold them (``trainables``:
+    name -> field).
     ``flatten`` names a message field whose own fields Apple's struct holds inline (Yolo's).
     ``only`` takes just those fields, in that order (Apple's struct is a subset of a shared
     message: the optimizers' fields). ``extra`` appends dataclass fields that never travel
@@ -185,21 +186,12 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     unknown = (set(required) | set(defaults)) - set(names)
     if unknown:
         raise TypeError(f"{name}: {sorted(unknown)} are not fields of {message.DESCRIPTOR.full_name}")
-    spec = []
-    for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required):
-        if apple in required:
-            spec.append((apple, Any))
-        elif apple in defaults:
-            default = defaults[apple]
-            factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else None
-            spec.append((apple, Any, dataclasses.field(default_factory=factory) if factory else
-                         dataclasses.field(default=default)))
-        elif field.message_type is not None:
-            spec.append((apple, Any, dataclasses.field(default=None)))
-        elif is_repeated(field):
-            spec.append((apple, Any, dataclasses.field(default=())))
-        else:
-            spec.append((apple, Any, dataclasses.field(default=field.default_value)))
+    def default(apple: str, field):
+        if apple in defaults:
+            return defaults[apple]
+        return None if field.message_type is not None else () if is_repeated(field) else field.default_value
+    spec = [(apple, Any) if apple in required else (apple, Any, dataclasses.field(default=default(apple, field)))
+            for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required)]
     spec += list(extra)
     proto_of = {apple: rename.get(apple, apple) for apple in names}
 

@@ -230,7 +230,7 @@ def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dic
     return decode
 
 
-_decoder = functools.lru_cache(maxsize=None)(lambda kind: decode_as(kind))
+_decoder = functools.lru_cache(maxsize=None)(decode_as)     # a nested dataclass's own decoder, made once
 
 
 def _unwrap(hint, default_none: bool) -> tuple:
