@@ -13,3 +13,8 @@ rm -f proto/bnns/v1/options_pb2_grpc.py proto/bnns/v1/types_pb2_grpc.py
 # The KServe V2 (Open Inference Protocol) API, package `inference`: messages only (the server
 # serves it with generic handlers, server/kserve.py), imported as bnns.inference.
 python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto proto/inference/grpc_service.proto
+# The SDK's constants are made from the apple_name options at import; their typing stub (for mypy,
+# which cannot follow that) is written from the same contract. Not in a copy of proto/ alone.
+if [ -d client ]; then
+  python -c "from bnns.client.constants import typing_stub; print(typing_stub(), end='')" > client/constants.pyi
+fi
