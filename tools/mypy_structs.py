@@ -4,8 +4,9 @@ contract at import, as the classes they are.
 mypy cannot follow ``BNNSLayerParametersPooling = derive(types_pb2.PoolingParameters, ...)``: the
 fields come from the proto descriptor at run time. Rather than a second, hand-written list of
 fields, the plugin imports the module being checked and reads the class ``derive`` made: its
-dataclass fields become attributes, its ``__init__`` signature the constructor (every field
-``Any``, as in the dataclass), and ``to_proto`` / ``trainables`` / ``message`` are typed. A
+dataclass fields become attributes (also of its ``base=``, the methods written for it, which read
+them and call ``cls(...)``), its ``__init__`` signature the constructor (every field ``Any``, as in the dataclass), and
+``to_proto`` / ``trainables`` / ``message`` are typed. A
 misspelled field, keyword or method is then an error, as for a hand-written class.
 """
 
@@ -17,7 +18,7 @@ import importlib
 import inspect
 from typing import Any, Callable
 
-from mypy.nodes import (ARG_NAMED, ARG_NAMED_OPT, ARG_OPT, ARG_POS, ARG_STAR2, GDEF, Argument, Block, ClassDef,
+from mypy.nodes import (ARG_NAMED, ArgKind, ARG_NAMED_OPT, ARG_OPT, ARG_POS, ARG_STAR2, GDEF, Argument, Block, ClassDef,
                         SymbolTable, SymbolTableNode, TypeInfo, Var)
 from mypy.plugin import DynamicClassDefContext, Plugin, ReportConfigContext
 from mypy.plugins.common import add_attribute_to_class, add_method_to_class
@@ -54,15 +55,22 @@ def _derived_class(ctx: DynamicClassDefContext) -> None:
     anything = AnyType(TypeOfAny.explicit)
     for field in dataclasses.fields(struct):
         add_attribute_to_class(ctx.api, class_def, field.name, anything)
+        if base.type.fullname.startswith("bnns.") and field.name not in base.type.names:
+            # The base (derive's ``base=``) is the struct's behaviour and reads its fields.
+            add_attribute_to_class(ctx.api, base.type.defn, field.name, anything)
     add_attribute_to_class(ctx.api, class_def, "message", TypeType(message), is_classvar=True)
+    fields_type = ctx.api.named_type("builtins.dict", [ctx.api.named_type("builtins.str"), anything])
+    add_attribute_to_class(ctx.api, class_def, "__dataclass_fields__", fields_type, is_classvar=True)  # a dataclass
     add_attribute_to_class(ctx.api, class_def, "rename", ctx.api.named_type("builtins.dict", [anything, anything]),
                            is_classvar=True)
-    kinds = {(inspect.Parameter.POSITIONAL_OR_KEYWORD, False): ARG_POS,
+    kinds: dict[tuple[Any, bool], ArgKind] = {(inspect.Parameter.POSITIONAL_OR_KEYWORD, False): ARG_POS,
              (inspect.Parameter.POSITIONAL_OR_KEYWORD, True): ARG_OPT,
              (inspect.Parameter.KEYWORD_ONLY, False): ARG_NAMED, (inspect.Parameter.KEYWORD_ONLY, True): ARG_NAMED_OPT}
     init = [Argument(Var(p.name, anything), anything, None, kinds[p.kind, p.default is not p.empty])
             for p in list(inspect.signature(struct.__init__).parameters.values())[1:]]
     add_method_to_class(ctx.api, class_def, "__init__", init, NoneType())
+    if base.type.fullname.startswith("bnns.") and "__init__" not in base.type.names:
+        add_method_to_class(ctx.api, base.type.defn, "__init__", init, NoneType())   # its cls(...) calls
     if not any(getattr(c, "to_proto", None) is not None for c in struct.__mro__[1:]):
         extra = Argument(Var("extra", anything), anything, None, ARG_STAR2)
         add_method_to_class(ctx.api, class_def, "to_proto", [extra], message)
