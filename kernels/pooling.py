@@ -199,7 +199,7 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
     y = np.empty((n, c) + g.out_hw, x.dtype)
     indices = np.empty(y.shape, np.int64) if with_indices else None
     planes, ys = _planes(x), _planes(y)
-    idx = _planes(indices) if with_indices else None
+    idx = _planes(indices) if indices is not None else None
 
     chunk = min(_chunk_planes(g, x.dtype), n * c)
     # index = c*H*W + flat offset of the window's tap 0 + offset of the winning tap; planes a..b
@@ -243,7 +243,7 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             "Max pooling backward needs either the forward indices or the forward input x")
     d_x = np.empty((n, c) + g.in_hw, d_y.dtype)
     grads, d_xs = _planes(d_y), _planes(d_x)
-    xs = _planes(x) if indices is None else None
+    xs = _planes(x) if indices is None and x is not None else None
     idx = _planes(indices) if indices is not None else None
     plane = g.in_hw[0] * g.in_hw[1]
 
@@ -761,7 +761,7 @@ class _MaxIndexCheck:
         # Per strip of border windows (the rows, then the columns, reaching into the padding):
         # (selector, table, base) with table[k*size + 1 + tap offset] true when that tap of the
         # strip's k-th window lies inside the image, and base = tap 0 - 1 - k*size.
-        self.strips = []
+        self.strips: list[tuple] = []      # (selector, table or None, base or None)
         for sel_rows, sel_cols in ((np.flatnonzero((rows < 0) | (rows + eh > h)), slice(None)),
                                    (slice(None), np.flatnonzero((cols < 0) | (cols + ew > w)))):
             r, q = rows[sel_rows], cols[sel_cols]
