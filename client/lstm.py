@@ -18,7 +18,7 @@ or a Float32 BNNSTensor, which keeps it on the server. None is an inference appl
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def _gate_proto(self, **extra):
     return _gate_to_proto(dataclasses.replace(self, iw_desc=present), **extra)
 
 
-BNNSLSTMGateDescriptor.to_proto = _gate_proto
+BNNSLSTMGateDescriptor.to_proto = _gate_proto   # type: ignore[method-assign]  # on purpose: replaces derive()'s
 
 
 def _without_data(data: BNNSLSTMDataDescriptor) -> BNNSLSTMDataDescriptor:
@@ -77,7 +77,7 @@ def _filter_params(filter_params: Optional[BNNSFilterParameters]) -> types_pb2.F
     return filter_params.to_proto() if filter_params is not None else types_pb2.FilterParameters()
 
 
-def _data(desc) -> object:
+def _data(desc) -> Any:
     return None if desc is None else desc.data
 
 
