@@ -45,7 +45,7 @@ GRPC_OPTIONS = [("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_me
 def serve_echo() -> None:
     """A bare grpcio server answering every request with its own bytes (the floor)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=GRPC_OPTIONS)
-    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    handler: grpc.RpcMethodHandler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -79,7 +79,7 @@ def interleaved(ways: dict, rounds: int) -> dict:
     """Median/min ms of each way, timed round after round (one warm-up each)."""
     for fn in ways.values():
         fn()
-    times = {name: [] for name in ways}
+    times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(rounds):
         for name, fn in ways.items():
             t0 = time.perf_counter()

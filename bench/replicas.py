@@ -52,7 +52,9 @@ def hot_phase(target: str, mix: list, clients: int, calls: int) -> dict:
     import grpc
 
     from bnns.v1 import service_pb2_grpc
-    latencies, errors, left = [[] for _ in range(clients)], [], [calls]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list = []
+    left = [calls]
     lock, ready = threading.Lock(), threading.Barrier(clients + 1)
 
     def client(k: int) -> None:
@@ -154,7 +156,7 @@ def run(clients: int = 8, calls: int = 1000, rounds: int = 3, warmup: int = 200)
     deadline = time.monotonic() + 1800
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisProcess(f"{tmp}/redis", durable=True)
-        started = []
+        started: list = []     # every process, stopped at the end
         try:
             single = ServerProcess()
             started.append(single)
