@@ -18,6 +18,7 @@ def load_example(script: str, module_name: str = ""):
     """examples/<script>.py as a fresh module (``module_name``: a name of its own, so a test that
     changes the module's state does not share it)."""
     spec = importlib.util.spec_from_file_location(module_name or script, EXAMPLES / f"{script}.py")
+    assert spec is not None and spec.loader is not None, f"examples/{script}.py is not a module"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

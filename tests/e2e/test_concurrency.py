@@ -74,7 +74,7 @@ def batch_norm_request(rng, channels=3, hw=4) -> pb.CreateFilterRequest:
 
 
 def apply_request(filter_id: str, x: np.ndarray) -> pb.FilterApplyBatchRequest:
-    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=x.shape[0], **{"in": buffer(x)})
+    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=x.shape[0], **{"in": buffer(x)})  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
 
 
 def run_threads(workers: list[Callable[[], None]], timeout: float = JOIN_TIMEOUT) -> None:

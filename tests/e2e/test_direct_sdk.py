@@ -267,7 +267,7 @@ def _run_everything(bnns) -> list:
                                           data_type=bnns.BNNSDataTypeInt8),
         scale=desc(bnns, np.array([37.5], np.float32)), bias=desc(bnns, np.array([0.5], np.float32))), None, 3, 4, 4)
     generator = bnns.BNNSCreateRandomGeneratorWithSeed(bnns.BNNSRandomGeneratorMethodAES_CTR, 123)
-    noise = [np.zeros(16, np.float32), np.zeros(16, np.float32), np.zeros(16, np.int32)]
+    noise: list[np.ndarray] = [np.zeros(16, np.float32), np.zeros(16, np.float32), np.zeros(16, np.int32)]
     bnns.BNNSRandomFillUniformFloat(generator, desc(bnns, noise[0]), -1, 1)
     bnns.BNNSRandomFillNormalFloat(generator, desc(bnns, noise[1]), 0, 2)
     bnns.BNNSRandomFillUniformInt(generator, desc(bnns, noise[2]), -5, 5)

@@ -21,6 +21,7 @@ NEVER_ID = "f-00000000deadbeef"
 
 
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    assert isinstance(error, grpc.Call), f"{error!r} is not a failed call"
     status = rpc_status.from_call(error)
     assert status is not None, "no google.rpc.Status in the trailing metadata"
     info = error_details_pb2.ErrorInfo()

@@ -48,7 +48,8 @@ def closed(sock: socket.socket, within: float) -> bool:
 def healthy(server) -> bool:
     rest = httpx.get(server.http_url + "/v2/health/ready", timeout=5).status_code == 200
     with grpc.insecure_channel(server.grpc_target) as channel:
-        status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+        status = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # the stubs' HealthStub has no methods
+            health_pb2.HealthCheckRequest(), timeout=5).status
     return rest and status == health_pb2.HealthCheckResponse.SERVING
 
 

@@ -54,8 +54,8 @@ def sgd_step(filter_id: str, gradient: np.ndarray) -> pb.OptimizerStepRequest:
 
 
 def apply(filter_id: str, x: np.ndarray) -> pb.FilterApplyBatchRequest:
-    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": types_pb2.Buffer(
-        data=x.astype(np.float32).tobytes())})
+    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": types_pb2.Buffer(   # type: ignore[arg-type]
+        data=x.astype(np.float32).tobytes())})   # (mypy checks **{"in": ...}, "in" being a keyword, against every parameter)
 
 
 def stub_for(target: str):

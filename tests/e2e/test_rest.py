@@ -8,6 +8,7 @@ import base64
 import json
 import signal
 import threading
+from typing import Any
 import time
 
 import grpc
@@ -257,7 +258,7 @@ def test_bad_request_gets_json_error_and_changes_nothing(http, conv, path, body,
 
 # Values at the edges of what the JSON mapping converts (non-finite numbers, out-of-range and
 # fractional integers, wrong kinds), then arbitrary JSON.
-_EDGES = st.sampled_from([float("inf"), float("-inf"), float("nan"), -1, 2**31, 2**64, 1.5, "", "NaN", True, None,
+_EDGES: st.SearchStrategy[Any] = st.sampled_from([float("inf"), float("-inf"), float("nan"), -1, 2**31, 2**64, 1.5, "", "NaN", True, None,
                           [], {}, [[]], {"values": []}, {"data": "!"}])
 _JSON = _EDGES | st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=8),

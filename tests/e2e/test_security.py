@@ -56,7 +56,7 @@ def fc_request() -> pb.CreateFilterRequest:
         i_desc=types_pb2.NDArrayDescriptor(layout=vector, size=[3], data_type=types_pb2.DATA_TYPE_FLOAT32),
         w_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_ROW_MAJOR_MATRIX, size=[3, 2],
                                            data_type=types_pb2.DATA_TYPE_FLOAT32,
-                                           data=types_pb2.Buffer(values=[1, 0, -1, 0.5, 0.5, 0.5])),
+                                           data=types_pb2.Buffer(values=[1, 0, -1, 0.5, 0.5, 0.5])),  # type: ignore[arg-type]  # a list fills a ListValue (the stubs do not say so)
         o_desc=types_pb2.NDArrayDescriptor(layout=vector, size=[2], data_type=types_pb2.DATA_TYPE_FLOAT32)))
 
 

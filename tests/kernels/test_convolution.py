@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 import pytest
@@ -66,7 +66,7 @@ def assert_close(actual, expected, tol: Tol):
 
 # ============================================================================ activations
 # Independent elementwise references (NumPy float64), not the kernel's activation table.
-ACTS = {
+ACTS: dict[str, Tuple[Activation, Callable]] = {
     "identity": (Activation(act_mod.IDENTITY), lambda z: z),
     "relu": (Activation(act_mod.RECTIFIED_LINEAR), lambda z: np.where(z > 0, z, 0.0)),
     "sigmoid": (Activation(act_mod.SIGMOID), lambda z: 1 / (1 + np.exp(-z))),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import pytest
@@ -137,7 +137,7 @@ class Case:
     fd_rtol: float = 1e-6     # float64, eps 1e-6: truncation ~eps^2 |f'''|, roundoff ~1e-16 |f|/eps
     fd_atol: float = 1e-8
     # The function whose gradient the kernel gives, when it is not `reference` itself (same form).
-    gradient_of: Callable = None
+    gradient_of: Optional[Callable] = None
 
 
 CASES = [

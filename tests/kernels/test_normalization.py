@@ -87,8 +87,8 @@ def naive_forward(x, kind: Kind, gamma, beta, eps=EPS, activation=Activation()):
     elif kind.type == nm.GROUP_NORM:
         width = channels // kind.num_groups
         for n in range(n_items):
-            for g in range(kind.num_groups):
-                normalise((n, slice(g * width, (g + 1) * width)))
+            for group in range(kind.num_groups):
+                normalise((n, slice(group * width, (group + 1) * width)))
     else:
         for n in range(n_items):
             for outer in np.ndindex(*x.shape[1:1 + kind.axis]):
