@@ -36,7 +36,12 @@ def _instance(api: SemanticAnalyzerPluginInterface, fullname: str) -> Instance |
 
 
 def _derived_class(ctx: DynamicClassDefContext) -> None:
-    struct = getattr(importlib.import_module(ctx.api.cur_mod_id), ctx.name)
+    try:
+        struct = getattr(importlib.import_module(ctx.api.cur_mod_id), ctx.name)
+    except Exception as error:     # the module does not import: say so where derive() is called
+        ctx.api.fail(f"{ctx.name}: the struct derive() makes cannot be read ({ctx.api.cur_mod_id} does not import: "
+                     f"{type(error).__name__}: {error})", ctx.call)
+        return
     base_type = struct.__bases__[0]
     base = _instance(ctx.api, f"{base_type.__module__}.{base_type.__qualname__}")
     message = _instance(ctx.api, f"{struct.message.__module__}.{struct.message.__qualname__}")
@@ -44,7 +49,8 @@ def _derived_class(ctx: DynamicClassDefContext) -> None:
         if not ctx.api.final_iteration:
             ctx.api.defer()
             return
-        raise RuntimeError(f"{ctx.name}: mypy does not know {base_type} or {struct.message}")
+        ctx.api.fail(f"{ctx.name}: mypy does not know {base_type} or {struct.message}", ctx.call)
+        return
     class_def = ClassDef(ctx.name, Block([]))
     class_def.fullname = ctx.api.qualified_name(ctx.name)
     info = TypeInfo(SymbolTable(), class_def, ctx.api.cur_mod_id)
