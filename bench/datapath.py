@@ -58,9 +58,11 @@ class Echo:
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.datapath", "--echo-server"],
                                      stdout=subprocess.PIPE, text=True,
                                      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        if self.proc.stdout is None:
+            raise RuntimeError("the echo server's stdout is not a pipe")
         port = int(self.proc.stdout.readline().split()[-1])
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS)
-        self.call = self.channel.unary_unary(ECHO_METHOD)
+        self.call: grpc.UnaryUnaryMultiCallable = self.channel.unary_unary(ECHO_METHOD)
 
     def round_trip(self, array: np.ndarray, out: np.ndarray) -> None:
         """Bytes of ``array`` there and back, read into ``out``: what any RPC of it must cost."""

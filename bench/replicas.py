@@ -115,7 +115,7 @@ def overhead(store_url: str) -> list:
 
     def apply(core):
         return lambda: core.call("FilterApplyBatch", pb.FilterApplyBatchRequest(
-            filter_id=ids[core], batch_size=1, **{"in": types_pb2.Buffer(data=x)}))
+            filter_id=ids[core], batch_size=1, **{"in": types_pb2.Buffer(data=x)}))  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
 
     def step(core):
         def run():

@@ -183,9 +183,12 @@ def BNNSArithmeticFilterApplyBackwardBatch(filter: ArithmeticFilter, batch_size:
 class _ArithmeticLayer(Layer):
     """BNNS.{Unary,Binary,Ternary}ArithmeticLayer."""
 
+    filter: ArithmeticFilter   # what its creator returns
+
     def __init__(self, function: Optional[int], operands, output: BNNSNDArrayDescriptor, output_type: int,
                  activation, filter_parameters):
-        params = BNNSLayerParametersArithmetic(given(function, "function is required"), function_fields(operands, output, output_type), activation)
+        params = BNNSLayerParametersArithmetic(given(function, "function is required"),
+                                               function_fields(operands, output, output_type), activation)
         super().__init__(BNNSFilterCreateLayerArithmetic(params, filter_parameters))
 
     def _apply(self, batch_size, inputs, output):

@@ -207,7 +207,8 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     proto_of = {apple: rename.get(apple, apple) for apple in names}
 
     def to_proto(self, **extra):
-        values, inner = {}, {}
+        values: dict[str, Any] = {}
+        inner: dict[str, Any] = {}
         for apple, proto in proto_of.items():
             value = getattr(self, apple)
             if value is None:
@@ -219,7 +220,7 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
             elif isinstance(value, (list, tuple)):
                 value = [v.to_proto() if hasattr(v, "to_proto") else v for v in value]
             (inner if flatten is not None and proto in inline else values)[proto] = value
-        if inner:
+        if flatten is not None and inner:
             values[flatten] = nested_class(**inner)
         values.update(extra)
         return message(**values)

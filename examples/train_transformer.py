@@ -275,6 +275,8 @@ class TransformerNet:
         return d_x
 
     def _attention_backward(self, n, d_out, d_x, g):
+        if self.cache is None:
+            raise RuntimeError("the attention's backward needs the cache of a training forward")
         shared = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayout2DFirstMajor, size=(LENGTH, MODEL), data=d_x,
                                             flags=bnns.BNNSNDArrayFlagBackpropAccumulate)
 

@@ -446,7 +446,7 @@ class ArithmeticFilter:
         require(len(inputs) == self.kind.arity,
                 lambda: f"{name} has {len(inputs)} entries but {self.kind.name} takes {self.kind.arity}")
         n = batch_size
-        arrays = []
+        arrays: list[Optional[np.ndarray]] = []
         for k, (operand, value) in enumerate(zip(p.inputs, inputs)):
             shape = self._shapes[k]
             if operand.type != SAMPLE:
@@ -474,7 +474,7 @@ class ArithmeticFilter:
         if dtype is None:
             dtype = np.result_type(*[a.dtype for a in arrays if a is not None], np.float32)
             dtype = np.float64 if dtype == np.float64 else np.float32
-        aligned = []
+        aligned: list[Optional[np.ndarray]] = []
         for k, value in enumerate(arrays):
             if p.inputs[k].type != SAMPLE:
                 value = self._values[f"in{k}"].astype(dtype, copy=False)

@@ -154,6 +154,7 @@ class _TwoInputFilter:
     kind = "two-input"
     _names: tuple[str, ...] = ("a", "b")
     params: BroadcastMatMulParams | TensorContractionParams
+    _beta: float
 
     def _init_operands(self, descs, is_weights, out_desc):
         self._shapes = tuple(cm.check_desc(d, f"i{n.upper()}_desc") for d, n in zip(descs, self._names))
@@ -199,7 +200,8 @@ class _TwoInputFilter:
 
     def _operands(self, inputs, name, *, needed=None, batch_size=None):
         """Sample operands (N, *shape) and weights (shape) in one dtype; None where allowed."""
-        arrays, n = [], batch_size
+        arrays: list[Optional[np.ndarray]] = []
+        n = batch_size
         for k, (op_name, value) in enumerate(zip(self._names, inputs)):
             if op_name in self._weights:
                 require(value is None, f"{name} {op_name} is weights (from i{op_name.upper()}_desc "

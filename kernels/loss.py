@@ -709,7 +709,7 @@ class LossFilter:
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
         n = x.shape[0]
         if self.params.function == YOLO:
-            work = (n,) + self.params.yolo.grid_shape
+            work = (n,) + given(self.params.yolo, "function Yolo needs the yolo parameters").grid_shape
         elif self.kind.per_sample:
             work = (n, self.input_width)
         else:

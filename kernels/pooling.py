@@ -79,7 +79,7 @@ import numpy as np
 from . import activation as activation_mod
 from .activation import Activation
 from . import parallel
-from .errors import InvalidArgumentError, require
+from .errors import InternalError, InvalidArgumentError, require
 from .layout import LAYOUT_IMAGE_CHW, Descriptor, numpy_dtype
 
 MAX, AVERAGE_COUNT_INCLUDE_PADDING, AVERAGE_COUNT_EXCLUDE_PADDING, UN_MAX, L2_NORM = 0, 1, 2, 3, 4
@@ -210,7 +210,7 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
         scratch = _Scratch(g, x.dtype, -np.inf, chunk)
         for a, b in _chunks(lo, hi, scratch.planes):
             scratch.load(planes[a:b])
-            if not with_indices:
+            if idx is None:                   # (not with_indices)
                 scratch.max_into(ys[a:b])
                 continue
             taps = scratch.max_into(ys[a:b], scratch.taps[: b - a])
@@ -255,16 +255,18 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
         checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
-        if checker is not None:
+        if checker is not None and idx is not None:
             checker.check_borders(idx[lo:hi], lo)
         for a, b in _chunks(lo, hi, chunk):
-            if recompute is None:
+            if checker is not None and idx is not None:      # (recompute is None: the indices were given)
                 local = checker.local_offsets(idx[a:b], a, winners[: b - a])
-            else:
+            elif recompute is not None and xs is not None:
                 recompute.load(xs[a:b])
                 taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
                 local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a],
                                           recompute.step[: b - a])
+            else:
+                raise InternalError("max pooling backward has neither the indices nor x")
             # d_x[winner] += d_y, with repeats adding up (several windows can share a winner):
             # np.add.at on the chunk's zeroed planes (in cache), about 2x np.bincount.
             target = d_xs[a:b].reshape(-1)

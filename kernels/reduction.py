@@ -54,7 +54,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _common as cm
-from .errors import InvalidArgumentError, given, require
+from .errors import InternalError, InvalidArgumentError, given, require
 from .layout import Descriptor
 
 (MAX, MIN, ARG_MAX, ARG_MIN, MEAN, MEAN_NON_ZERO, SUM, SUM_SQUARE, SUM_LOG, L1_NORM, LOGICAL_OR,
@@ -213,7 +213,8 @@ class ReductionFilter:
         x = cm.to_dims(x, self.params.i_desc)
         if self._weights is None:
             return x, None, None
-        w = np.transpose(self._weights, cm.dims_axes(self.params.w_desc))[None].astype(x.dtype, copy=False)
+        w_desc = given(self.params.w_desc, "w_desc (it holds the weights)", error=InternalError)
+        w = np.transpose(self._weights, cm.dims_axes(w_desc))[None].astype(x.dtype, copy=False)
         counted = np.broadcast_to(w != 0, x.shape) if self.function == MEAN_NON_ZERO else None
         return x * w, w, counted
 

@@ -161,7 +161,7 @@ class Kind:
         """The proto message of this kind's parameters."""
         for holder in (service_pb2.CreateFilterRequest, types_pb2.FusedLayerParameters):
             field = holder.DESCRIPTOR.fields_by_name.get(self.case)
-            if field is not None:
+            if field is not None and field.message_type is not None:
                 return getattr(types_pb2, field.message_type.name)
         raise KeyError(self.case)
 

@@ -433,12 +433,14 @@ def grpc_handler(core: Core, tenant_of_metadata, readiness: Callable[[], bool] =
                 f"{len(request.inputs)} inputs: give every input's bytes there, or none")
         inputs = []
         for k, tensor in enumerate(request.inputs):
+            elements: Union[memoryview, np.ndarray]
             if raw:
                 elements = memoryview(raw[k])
             else:
                 field = _CONTENTS.get(tensor.datatype)
-                require(field is not None, f"input {tensor.name!r}: {tensor.datatype} data travels in "
-                        "raw_input_contents only")
+                if field is None:
+                    raise InvalidArgumentError(f"input {tensor.name!r}: {tensor.datatype} data travels in "
+                                               "raw_input_contents only")
                 elements = np.asarray(getattr(tensor.contents, field), dtype=DATATYPES[tensor.datatype])
             inputs.append(InputTensor(tensor.name, tensor.datatype, list(tensor.shape), elements))
         metadata_ = dict(context.invocation_metadata() or ())

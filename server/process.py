@@ -37,7 +37,7 @@ class ServerProcess:
         started = threading.Event()
 
         def pump():
-            for line in self.proc.stdout:
+            for line in self.proc.stdout or ():      # (stdout=PIPE: always there)
                 self.output.append(line)
                 match = _LISTEN.search(line)
                 if match:
