@@ -476,3 +476,4 @@ BNNSShuffleTypeSpaceToDepthNCHW: int
 BNNSTransposedConvolution: int
 BNNSPoolingFunctionAverage: int
 BNNS_MAX_TENSOR_DIMENSION: int
+def typing_stub() -> str: ...
