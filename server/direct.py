@@ -373,7 +373,7 @@ def _d(layout_name: str, size: list, values=None, data_type: str = "DATA_TYPE_FL
 
 _M23 = [[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]]            # a RowMajorMatrix of size (3, 2): 2 rows, 3 columns
 
-EXAMPLES = {
+EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "ClipByValue": ("clip [[1,-2,3],[-4,5,-6]] to [-2, 2]", {
         "src": _d("ROW_MAJOR_MATRIX", [3, 2], _M23), "dest": _d("ROW_MAJOR_MATRIX", [3, 2]),
         "min_val": -2, "max_val": 2}),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Dict, List, Mapping, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple, Union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +43,7 @@ SPLIT_MIN_BYTES = 64 << 10
 Chunk = Union[bytes, memoryview]
 
 
-def split(raw: Union[bytes, memoryview], message_class) -> Tuple[object, Dict[str, memoryview]]:
+def split(raw: Union[bytes, bytearray, memoryview], message_class) -> Tuple[Any, Dict[str, memoryview]]:
     """(message without its tensor bytes, {Buffer path: memoryview of its data over ``raw``}).
 
     Raises DecodeError for bytes that are not a well-formed ``message_class``."""
