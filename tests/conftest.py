@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,12 @@ import pytest
 from bnns.server.process import ServerProcess   # noqa: F401  (the tests import it from here)
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def with_in(value) -> dict[str, Any]:
+    """A request's ``in`` field as keyword arguments, ``**with_in(buffer)`` (``in`` is a Python
+    keyword, and a ``**{"in": ...}`` literal is checked by mypy against every parameter)."""
+    return {"in": value}
 
 
 def load_example(script: str, module_name: str = ""):

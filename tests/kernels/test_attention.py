@@ -93,7 +93,7 @@ def weights_of(d: Dims) -> at.Weights:
                       None if d.attn_v is None else d.attn_v.T.copy())
 
 
-def inputs(rng):
+def inputs(rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (rng.standard_normal((N, LT, E)), rng.standard_normal((N, S, EK)), rng.standard_normal((N, S, EV)))
 
 

@@ -391,6 +391,7 @@ def test_delta_parameter_names_follow_the_pair(first_type, second, names):
     rng = np.random.default_rng(306)
     first = FIRSTS[first_type](rng)
     mid = first.params.o_desc
+    member: Any
     if second == fu.QUANTIZATION:
         member = fu.QuantizationParams(0, fu.QUANTIZE, mid,
                                        dataclasses.replace(mid, data_type=fu.DTYPE_INT8))

@@ -60,7 +60,8 @@ def reference_step(function, f, params, grads, accs):
             g = [x + f.regularization_scale * w for x, w in zip(g, params)]
 
     lr = f.learning_rate
-    new_p, blocks = [], [[] for _ in range(len(accs) // n)]
+    new_p: list = []
+    blocks: list[list] = [[] for _ in range(len(accs) // n)]
     for i, (w, gi) in enumerate(zip(params, g)):
         a = [accs[j * n + i] for j in range(len(blocks))]
         if family == "sgd":
@@ -125,7 +126,7 @@ def reference_step(function, f, params, grads, accs):
 # The case table: optimizer x regularization x clipping x options
 # ----------------------------------------------------------------------------------------------
 
-OPTIONS = {
+OPTIONS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "sgd": [("plain", dict(momentum=0.0))] + [
         (f"v{v}{'_nesterov' if n else ''}", dict(momentum=0.9, sgd_momentum_variant=v, nesterov=n))
         for v in (0, 1, 2) for n in (False, True)],
@@ -136,13 +137,13 @@ OPTIONS = {
 }
 OPTIONS_OF = {1: "sgd", 2: "adam", 3: "rms", 4: "adam", 5: "adam", 6: "adam"}
 LEARNING_RATE = {1: 0.1, 2: 0.05, 3: 0.01, 4: 0.05, 5: 0.05, 6: 0.05}
-REGULARIZATIONS = [("none", dict()),
+REGULARIZATIONS: list[tuple[str, dict[str, Any]]] = [("none", dict()),
                    ("L1", dict(regularization_func=opt.REGULARIZATION_L1, regularization_scale=0.05)),
                    ("L2", dict(regularization_func=opt.REGULARIZATION_L2, regularization_scale=0.05))]
-DECAYS = [("no_decay", dict()), ("decay", dict(regularization_scale=0.1))]      # AdamW
-CLIPPINGS_PLAIN = [("noclip", dict()),
+DECAYS: list[tuple[str, dict[str, Any]]] = [("no_decay", dict()), ("decay", dict(regularization_scale=0.1))]      # AdamW
+CLIPPINGS_PLAIN: list[tuple[str, dict[str, Any]]] = [("noclip", dict()),
                    ("value", dict(clip_gradients=True, clip_gradients_min=-0.3, clip_gradients_max=0.4))]
-CLIPPINGS_WITH = [
+CLIPPINGS_WITH: list[tuple[str, dict[str, Any]]] = [
     ("none", dict()),
     ("value", dict(clipping_func=opt.CLIPPING_BY_VALUE, clip_gradients_min=-0.3, clip_gradients_max=0.4)),
     ("norm", dict(clipping_func=opt.CLIPPING_BY_NORM, clip_gradients_max_norm=0.5)),
@@ -313,7 +314,7 @@ def test_sgd_momentum_variants_match_hand_computed(variant, nesterov, momentum, 
         opt.optimizer_step(opt.SGD_MOMENTUM, fields, [w], [np.array([2.0])], accs)
         assert w[0] == pytest.approx(w_want, abs=1e-12)
         if v_expected is not None:
-            assert accs[0][0] == pytest.approx(v_expected[step], abs=1e-12)
+            assert accs is not None and accs[0][0] == pytest.approx(v_expected[step], abs=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -534,7 +535,7 @@ def test_step_updates_the_callers_arrays_in_place():
             np.zeros(4, np.float32)]
     ids = [id(a) for a in params + accs]
     grads = [rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)]
-    result = opt.optimizer_step(opt.ADAM, F(learning_rate=0.1), params, grads, accs)
+    result = opt.optimizer_step(opt.ADAM, F(learning_rate=0.1), params, grads, accs)  # type: ignore[func-returns-value]  # checked: nothing
     assert result is None
     assert [id(a) for a in params + accs] == ids
     assert np.all(buffer != before)

@@ -187,7 +187,7 @@ def test_forward_adds_bias_then_activation(function):
     bias = [0.25, -0.5]
     y, _ = make_filter(geo, function, bias=bias, activation=Activation(SIGMOID)).apply(x)
     pooled, _ = naive_pool(x, geo, function)
-    expected = sigmoid(pooled + np.float32(bias).astype(np.float64)[None, :, None, None])
+    expected = sigmoid(pooled + np.asarray(bias, np.float32).astype(np.float64)[None, :, None, None])
     np.testing.assert_allclose(y, expected, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)
 
 
@@ -298,7 +298,7 @@ def test_chunked_threaded_engine_matches_one_chunk(monkeypatch):
 
 def test_parameters_return_the_bias():
     f = make_filter(FORWARD_GEOS[0], P.MAX, bias=[1.5, -2.0])
-    np.testing.assert_array_equal(f.parameters()["bias"], np.float32([1.5, -2.0]))
+    np.testing.assert_array_equal(f.parameters()["bias"], np.array([1.5, -2.0], np.float32))
     assert make_filter(FORWARD_GEOS[0], P.MAX).parameters() == {}
 
 
@@ -398,7 +398,7 @@ def test_l2_backward_of_all_zero_window_is_zero():
     x = np.zeros((1, 1, 2, 4))
     x[0, 0, :, 2:] = [[3.0, 4.0], [0.0, 0.0]]
     d_in, _ = make_filter(geo, P.L2_NORM).apply_backward(x, None, np.ones((1, 1, 1, 2)))
-    np.testing.assert_allclose(d_in[0, 0], [[0, 0, 0.6, 0.8], [0, 0, 0, 0]])
+    np.testing.assert_allclose(d_in[0, 0], [[0.0, 0.0, 0.6, 0.8], [0.0, 0.0, 0.0, 0.0]])
 
 
 # ------------------------------------------------------------------------------------ UnMax
