@@ -56,7 +56,7 @@ def _to_proto_with_weights(struct):
             if desc is not None:
                 operands[field] = desc.to_proto(with_data=weights)
         return derived(self, **operands, **extra)
-    struct.to_proto = to_proto   # type: ignore[method-assign]  # replaced on purpose: derive()'s, wrapped
+    struct.to_proto = to_proto   # (derive()'s, wrapped)
 
 
 _to_proto_with_weights(BNNSLayerParametersBroadcastMatMul)
