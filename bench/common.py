@@ -31,7 +31,7 @@ def setup() -> None:
 def time_ms(fn: Callable[[], object], min_repeats: int = 5, max_repeats: int = 40, budget_s: float = 3.0) -> dict:
     """Median/min/max wall time of fn in ms: one warm-up, then repeats until the budget is spent."""
     fn()
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < max_repeats and (len(times) < min_repeats or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
@@ -120,7 +120,8 @@ def time_pair(ours: Callable[[], object], theirs: Optional[Callable[[], object]]
         return time_ms(ours, min_repeats, max_repeats, budget_s), None
     ours()
     theirs()
-    a, b = [], []
+    a: list[float] = []
+    b: list[float] = []
     start = time.perf_counter()
     while len(a) < max_repeats and (len(a) < min_repeats or time.perf_counter() - start < 2 * budget_s):
         for fn, times in ((ours, a), (theirs, b)):

@@ -18,7 +18,7 @@ or a Float32 BNNSTensor, which keeps it on the server. None is an inference appl
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -66,7 +66,7 @@ def _filter_params(filter_params: Optional[BNNSFilterParameters]) -> types_pb2.F
     return filter_params.to_proto() if filter_params is not None else types_pb2.FilterParameters()
 
 
-def _data(desc) -> object:
+def _data(desc) -> Any:
     return None if desc is None else desc.data
 
 

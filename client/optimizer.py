@@ -9,7 +9,7 @@ Any other parameter travels with its gradient and accumulators, exactly as BNNS 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import ClassVar, Optional, Sequence
 
 import numpy as np
 
@@ -131,6 +131,8 @@ class GradientClipping:
     """BNNS.GradientClipping: .none, .by_value(bounds=(min, max)), .by_norm(max_norm=),
     .by_global_norm(max_norm=, use_norm=0) — the clipping_func and its fields of the
     BNNSOptimizer*WithClippingFields structs."""
+
+    none: ClassVar[GradientClipping]     # set below the class
 
     def __init__(self, function: int, **fields):
         self.function, self.fields = function, fields

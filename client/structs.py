@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,9 @@ def numpy_type(data_type: int):
     return _NUMPY_OF[data_type]
 
 
+_D = TypeVar("_D", bound="_Descriptor")
+
+
 class _Descriptor:
     """What BNNSNDArrayDescriptor does beyond its fields (which derive() takes from the wire's
     NDArrayDescriptor): ``data`` is a NumPy array, a BNNSTensor held by the server, or None,
@@ -37,7 +40,7 @@ class _Descriptor:
     of ``data``'s flat C order); Swift's ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``,
     a BNNS.Shape case, instead of layout and size) and ``.allocate(repeating:shape:batchSize:)``."""
 
-    def __post_init__(self, shape):
+    def __post_init__(self, shape) -> None:
         if shape is not None:
             self.layout, self.size = shape[0], tuple(shape[1])
             if self.data is not None and not hasattr(self.data, "reference"):
@@ -45,7 +48,7 @@ class _Descriptor:
                 self.data_type = {np.dtype(np.float16): C.BNNSDataTypeFloat16}.get(array.dtype, self.data_type)
 
     @classmethod
-    def from_array(cls, array: np.ndarray, layout: int, flags: int = C.BNNSNDArrayFlagBackpropSet):
+    def from_array(cls: type[_D], array: np.ndarray, layout: int, flags: int = C.BNNSNDArrayFlagBackpropSet) -> _D:
         """A contiguous descriptor over ``array``, whose NumPy shape is the logical shape
         (e.g. (C, H, W) for ImageCHW, (O, I, kH, kW) for ConvolutionWeightsOIHW)."""
         array = np.asarray(array)
@@ -56,9 +59,9 @@ class _Descriptor:
         return cls(flags=flags, layout=layout, size=geometry.size, data=array, data_type=data_type)
 
     @classmethod
-    def allocate(cls, layout: int = None, size: Sequence[int] = None, batch_size: int = 1,
-                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: float = None,
-                 shape: Optional[tuple] = None, random_uniform_using=None, range: Optional[tuple] = None):
+    def allocate(cls: type[_D], layout: Optional[int] = None, size: Optional[Sequence[int]] = None, batch_size: int = 1,
+                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: Optional[float] = None,
+                 shape: Optional[tuple] = None, random_uniform_using=None, range: Optional[tuple] = None) -> _D:
         """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items;
         Swift's ``.allocate(repeating:shape:batchSize:)`` as ``allocate(repeating=, shape=,
         batch_size=)``, and ``.allocate(randomUniformUsing:range:shape:batchSize:)`` as
@@ -196,7 +199,8 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     proto_of = {apple: rename.get(apple, apple) for apple in names}
 
     def to_proto(self, **extra):
-        values, inner = {}, {}
+        values: dict[str, Any] = {}
+        inner: dict[str, Any] = {}
         for apple, proto in proto_of.items():
             value = getattr(self, apple)
             if value is None:
@@ -209,7 +213,7 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
                 value = [w.to_proto() if hasattr(w, "to_proto") else w for v in value if v is not None
                          for w in (v if isinstance(v, (list, tuple)) else (v,))]
             (inner if flatten is not None and proto in inline else values)[proto] = value
-        if inner:
+        if flatten is not None and inner:
             values[flatten] = nested_class(**inner)
         values.update(extra)
         return message(**values)
@@ -229,7 +233,7 @@ BNNSNDArrayDescriptor = derive(
     types_pb2.NDArrayDescriptor, "BNNSNDArrayDescriptor",
     "BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS (size[0] "
     "fastest, strides in elements, 0 = contiguous); ``table_data``/``table_data_type`` (the lookup table "
-    "of the Indexed types) exist for Apple's shape: the service refuses Indexed data. " + _Descriptor.__doc__,
+    "of the Indexed types) exist for Apple's shape: the service refuses Indexed data. " + str(_Descriptor.__doc__),
     defaults={"flags": C.BNNSNDArrayFlagBackpropSet, "layout": C.BNNSDataLayoutVector,
               "data_type": C.BNNSDataTypeFloat32, "table_data_type": C.BNNSDataTypeFloat32, "data_scale": 1.0},
     extra=(("shape", dataclasses.InitVar[Optional[tuple]], dataclasses.field(default=None)),), base=_Descriptor)

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -57,7 +57,7 @@ from . import activation as act_mod
 from . import blas
 from . import parallel
 from .activation import Activation
-from .errors import require, require_out
+from .errors import given, require, require_out
 from .layout import (
     Descriptor, LAYOUT_CONV_WEIGHTS_IOHRWR, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_OIHW,
     LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR,
@@ -225,7 +225,7 @@ def _crop(xp: np.ndarray, top: int, left: int, h: int, w: int, out: Optional[np.
     inside = top >= 0 and left >= 0 and top + h <= xp.shape[2] and left + w <= xp.shape[3]
     if inside and out is None:
         return np.ascontiguousarray(xp[:, :, top:top + h, left:left + w])
-    if inside:
+    if inside and out is not None:
         np.copyto(out, xp[:, :, top:top + h, left:left + w])
         return out
     if out is None:
@@ -535,7 +535,7 @@ def linear_backward(x: Optional[np.ndarray], dz: np.ndarray, w: np.ndarray,
     """(dx, dW) of linear: dx = dz W (N, I), written into ``dx_out`` when given; dW = dz^T x
     (O, I), summed over the batch."""
     dx = _matmul_into(dz, w, dx_out) if input_grad else None
-    dw = _matmul_into(dz.T, x, None) if weights_grad else None
+    dw = _matmul_into(dz.T, given(x, "weights_grad needs the forward input x"), None) if weights_grad else None
     return dx, dw
 
 
@@ -610,7 +610,7 @@ class ConvolutionParams:
             padding = (up, down, left, right)
         return ConvGeometry(stride=(max(self.y_stride, 1), max(self.x_stride, 1)),
                             dilation=(max(self.y_dilation_stride, 1), max(self.x_dilation_stride, 1)),
-                            padding=tuple(int(p) for p in padding),
+                            padding=(int(padding[0]), int(padding[1]), int(padding[2]), int(padding[3])),
                             groups=max(int(self.groups), 1))
 
 
@@ -634,6 +634,9 @@ class _AffineFilter:
     input_desc: Descriptor
     output_desc: Descriptor
     activation: Activation
+    weights_storage: np.ndarray
+    _linear_part: Callable[..., np.ndarray]           # each subclass's linear map
+    _linear_backward: Callable[..., tuple]            # and its adjoint: (d_in, d_weights)
 
     def _init_bias_activation(self, bias: Optional[Descriptor], activation: Activation, channels: int):
         activation.validate("activation")

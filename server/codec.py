@@ -173,7 +173,8 @@ def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dic
     None, else unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field
     leaves the dataclass's default. What each field takes is worked out once per message type."""
     rename, convert, nested = dict(rename or {}), dict(convert or {}), dict(nested or {})
-    hints, plans = typing.get_type_hints(params_class), {}
+    hints = typing.get_type_hints(params_class)
+    plans: dict[type, list] = {}
 
     def plan(message) -> list:
         steps = []

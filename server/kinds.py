@@ -27,7 +27,7 @@ import copy
 import dataclasses
 import functools
 import inspect
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class Kind:
         """The proto message of this kind's parameters."""
         for holder in (service_pb2.CreateFilterRequest, types_pb2.FusedLayerParameters):
             field = holder.DESCRIPTOR.fields_by_name.get(self.case)
-            if field is not None:
+            if field is not None and field.message_type is not None:
                 return getattr(types_pb2, field.message_type.name)
         raise KeyError(self.case)
 
@@ -170,13 +170,14 @@ class Kind:
 
 def apply_into(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
     """f.apply(x), into ``out`` when the kernel takes one (out=) and the caller gave a place."""
-    if out is not None and _takes_out(type(f)):
+    kernel: type = type(f)
+    if out is not None and _takes_out(kernel):
         return f.apply(x, out=out)
     return f.apply(x)
 
 
 @functools.lru_cache(maxsize=None)
-def _takes_out(filter_class) -> bool:
+def _takes_out(filter_class: Any) -> bool:
     return "out" in inspect.signature(filter_class.apply).parameters
 
 
@@ -232,7 +233,7 @@ CHW_2X1X2_B = [[[0, 1], [0, 1]], [[1, 0], [1, 0]]]
 
 def desc(layout_name: str, size: list, values=None) -> dict:
     """An NDArrayDescriptor in proto3 JSON (size[0] fastest, as BNNS), Float32, with data when given."""
-    document = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": "DATA_TYPE_FLOAT32"}
+    document: dict[str, Any] = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": "DATA_TYPE_FLOAT32"}
     if values is not None:
         document["data"] = {"values": values}
     return document
@@ -536,7 +537,7 @@ _HW_3X2 = [[[1, 2, -1], [0.5, -3, 2]], [[2, -1, 0], [1, 1, -2]]]                
 
 def _padding_sample(mode: str, sizes: list) -> Sample:
     out_size = [3 + sizes[0] + sizes[1], 2 + sizes[2] + sizes[3], 1]
-    create = {"i_desc": desc("IMAGE_CHW", [3, 2, 1]), "o_desc": desc("IMAGE_CHW", out_size),
+    create: dict[str, Any] = {"i_desc": desc("IMAGE_CHW", [3, 2, 1]), "o_desc": desc("IMAGE_CHW", out_size),
               "padding_size": sizes + [0, 0], "padding_mode": f"PADDING_MODE_{mode.upper()}"}
     if mode == "constant":
         create["padding_value"] = 0x3F800000                      # the bits of 1.0f
@@ -700,7 +701,8 @@ def _ref_multihead_attention(create, body) -> np.ndarray:
     P = softmax(Q Kᵀ / sqrt(dk) + X, masked keys at -inf), the heads' P V concatenated head-major,
     times Wo plus bo. Descriptors are 2D/3DFirstMajor, so the JSON nesting is BNNS's dims order."""
     w = {name: values(create[name]["weights"]) for name in ("query", "key", "value", "output")}
-    b = {name: values(create[name]["bias"]) if "bias" in create[name] else None for name in ("query", "key", "value")}
+    b: dict[str, Any] = {name: values(create[name]["bias"]) if "bias" in create[name] else None
+                         for name in ("query", "key", "value")}
     xq, xk, xv = (values(body[name]) for name in ("query", "key", "value"))
     mask = values(body["key_mask"]) if "key_mask" in body else np.zeros(xk.shape[:2])
     extra = values(body["add_to_attention"]) if "add_to_attention" in body else 0.0

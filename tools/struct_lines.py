@@ -53,11 +53,12 @@ def _files(rev: str | None, folder: str) -> list:
     return sorted(f"{folder}/{n}" for n in done.stdout.split() if n.endswith(".py"))
 
 
-def _lines(text: str, node: ast.AST) -> tuple:
+def _lines(text: str, node: ast.stmt) -> tuple:
     """(first line, last line, non-blank lines) of a top-level statement."""
     first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    body = text.splitlines()[first - 1:node.end_lineno]
-    return first, node.end_lineno, sum(1 for line in body if line.strip())
+    last = node.end_lineno or node.lineno
+    body = text.splitlines()[first - 1:last]
+    return first, last, sum(1 for line in body if line.strip())
 
 
 def _name(node: ast.AST) -> str:
@@ -76,7 +77,7 @@ def _client(path: str, text: str, tree: ast.Module) -> list:
     if path.endswith("/structs.py"):
         return list(tree.body)
     bases = set(re.findall(r"base=(\w+)", text)) | set(re.findall(r"bases=\((\w+),", text))
-    chosen = []
+    chosen: list[ast.stmt] = []
     for node in tree.body:
         code = ast.get_source_segment(text, node) or ""
         if isinstance(node, ast.ClassDef):
@@ -104,7 +105,7 @@ def _codec(path: str, text: str, tree: ast.Module) -> list:
 
 
 def _kinds(path: str, text: str, tree: ast.Module) -> list:
-    chosen = []
+    chosen: list[ast.stmt] = []
     for node in tree.body:
         code = ast.get_source_segment(text, node) or ""
         name = _name(node)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import bnns.kernels.convolution as cv
+from typing import Any
 from bnns.kernels import blas
 
 from ..numeric import numerical_gradient, projection
@@ -91,7 +92,7 @@ def test_tap_path_equals_im2col_path(monkeypatch, dtype, name, n, c, o, h, w, k,
     dw_blas = cv.conv2d_backward_weights(x, dz, wt.shape, geom)
     monkeypatch.setattr(cv, "_taps_apply", lambda *args: False)
     monkeypatch.setattr(cv.blas, "dtype_supported", lambda dtype: False)
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    tol: dict[str, Any] = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(taps, cv.conv2d(x, wt, geom), **tol)
     np.testing.assert_allclose(dx_taps, cv.conv2d_backward_input(dz, wt, geom, (h, w)), **tol)
     np.testing.assert_allclose(dw_blas, cv.conv2d_backward_weights(x, dz, wt.shape, geom), **tol)

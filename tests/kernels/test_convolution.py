@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 import pytest
@@ -66,7 +66,7 @@ def assert_close(actual, expected, tol: Tol):
 
 # ============================================================================ activations
 # Independent elementwise references (NumPy float64), not the kernel's activation table.
-ACTS = {
+ACTS: dict[str, Tuple[Activation, Callable]] = {
     "identity": (Activation(act_mod.IDENTITY), lambda z: z),
     "relu": (Activation(act_mod.RECTIFIED_LINEAR), lambda z: np.where(z > 0, z, 0.0)),
     "sigmoid": (Activation(act_mod.SIGMOID), lambda z: 1 / (1 + np.exp(-z))),
@@ -301,7 +301,7 @@ def sample_conv(case: ConvCase, seed: int):
 
 # ============================================================================ 1. forward
 def test_conv_case_table_covers_every_pair():
-    options = {
+    options: dict[str, set] = {
         "stride": set(STRIDES), "dilation": {1, 2}, "groups": {1, 2},
         "padding": {p.kind for p in PADDINGS}, "bias": {True, False}, "act": set(ACTS)}
     rows = [dict(stride=c.stride, dilation=c.dilation, groups=c.groups, padding=c.padding.kind,
@@ -1061,7 +1061,7 @@ OUT_CASES = [(case, transposed) for case in OUT_CONV_CASES for transposed in (Fa
 @pytest.mark.parametrize("case, transposed", OUT_CASES,
                          ids=[f"{c[0]}-{'transposed' if t else 'conv'}" for c, t in OUT_CASES])
 def test_conv_out_buffers_get_the_numbers_of_the_call_without_them(case, transposed, kind):
-    f, in_shape, out_shape, rng = _out_conv_filter(*case, transposed=transposed)
+    f, in_shape, out_shape, rng = _out_conv_filter(*case, transposed=transposed)  # type: ignore[misc]  # case: the 10 before it
     x = rng.standard_normal((N,) + in_shape).astype(np.float32)
     d_out = rng.standard_normal((N,) + out_shape).astype(np.float32)
     out = out_views((N,) + out_shape)[kind]
