@@ -59,17 +59,6 @@ def _load():
 _GEMM, _SET_THREADS_LOCAL, _LIB = _load()
 
 
-def corename() -> str:
-    """The kernel set OpenBLAS chose for this CPU (e.g. "Haswell": AVX2, "SkylakeX": AVX-512), or
-    "" when unknown; benchmarks print it beside the GEMM rate it explains."""
-    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename"):
-        function = getattr(_LIB, name, None)
-        if function is not None:
-            function.restype = ctypes.c_char_p
-            return (function() or b"").decode()
-    return ""
-
-
 def available() -> bool:
     return _GEMM is not None
 
