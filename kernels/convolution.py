@@ -143,37 +143,52 @@ def conv2d_backward_weights(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom:
     if _taps_apply_to_weights(x, w_shape, geom) and dz.dtype == x.dtype:
         return _conv2d_backward_weights_taps(x, dz, w_shape, geom)
     k = cg * kh * kw
-    dw = np.zeros((g, o // g, k), dtype=np.result_type(x, dz))
-    dw_t = None
-    dz_ext = None
-    for start, stop, cols, extended_w in _im2col_chunks(x, (kh, kw), geom, (ho, wo)):
-        parallel.check_cancelled()
-        nb = stop - start
-        if extended_w == wo:
-            dz_chunk = dz[start:stop].reshape(nb, g, o // g, ho * wo)
-        else:
-            # Columns computed at the padded width hold garbage past W_out; zeros in dz there
-            # keep it out of the sum.
-            if dz_ext is None or dz_ext.shape[0] != nb:
-                dz_ext = np.zeros((nb, o, ho, extended_w), dtype=dz.dtype)
-            dz_ext[..., :wo] = dz[start:stop]
-            dz_chunk = dz_ext.reshape(nb, g, o // g, ho * extended_w)
-        cols_g = cols.reshape(nb, g, k, -1)
-        # One BLAS call per (sample, group): worth it only when each is a real GEMM (grouped and
-        # depthwise convolutions make many tiny ones, where one batched matmul is faster).
-        big_enough = k * (o // g) * cols_g.shape[-1] >= _BLAS_MIN_FLOPS
-        if big_enough and blas.dtype_supported(dw.dtype) and dz_chunk.dtype == cols_g.dtype == dw.dtype:
-            # Accumulate dW^T = cols @ dz^T straight in BLAS (beta = 1): no per-sample product to
-            # sum, and the (K x O/G) orientation runs ~25% faster than (O/G x K) on these shapes.
-            if dw_t is None:
-                dw_t = np.zeros((g, k, o // g), dtype=dw.dtype)
-            for s in range(nb):
-                for group in range(g):
-                    blas.gemm(cols_g[s, group], dz_chunk[s, group], dw_t[group], beta=1.0, transpose_b=True)
-        else:
-            dw += np.matmul(dz_chunk, cols_g.swapaxes(-1, -2)).sum(axis=0)
-    if dw_t is not None:
-        dw += dw_t.swapaxes(1, 2)
+    og = o // g
+    dtype = np.result_type(x, dz)
+    # Blocks of samples (a fixed size, whatever the core count) each sum their own dW from their
+    # own im2col columns, shared out over the cores; the partial sums are added in block order.
+    sample_bytes = x.shape[1] * kh * kw * ho * wo * x.itemsize
+    blocks = -(-x.shape[0] // parallel.block_rows(sample_bytes))
+    threaded = parallel.workers_for(blocks, x.shape[0] * sample_bytes) > 1
+
+    def block(lo: int, hi: int) -> np.ndarray:
+        dw = np.zeros((g, og, k), dtype=dtype)
+        dw_t = None
+        dz_ext = None
+        with blas.one_thread() if threaded else contextlib.nullcontext():
+            for start, stop, cols, extended_w in _im2col_chunks(x[lo:hi], (kh, kw), geom, (ho, wo)):
+                parallel.check_cancelled()
+                nb = stop - start
+                if extended_w == wo:
+                    dz_chunk = dz[lo + start:lo + stop].reshape(nb, g, og, ho * wo)
+                else:
+                    # Columns computed at the padded width hold garbage past W_out; zeros in dz
+                    # there keep it out of the sum.
+                    if dz_ext is None or dz_ext.shape[0] != nb:
+                        dz_ext = np.zeros((nb, o, ho, extended_w), dtype=dz.dtype)
+                    dz_ext[..., :wo] = dz[lo + start:lo + stop]
+                    dz_chunk = dz_ext.reshape(nb, g, og, ho * extended_w)
+                cols_g = cols.reshape(nb, g, k, -1)
+                # One BLAS call per (sample, group): worth it only when each is a real GEMM (grouped
+                # and depthwise convolutions make many tiny ones, where one batched matmul is faster).
+                big_enough = k * og * cols_g.shape[-1] >= _BLAS_MIN_FLOPS
+                if big_enough and blas.dtype_supported(dtype) and dz_chunk.dtype == cols_g.dtype == dtype:
+                    # Accumulate dW^T = cols @ dz^T straight in BLAS (beta = 1): no per-sample product
+                    # to sum, and the (K x O/G) orientation runs ~25% faster than (O/G x K) here.
+                    if dw_t is None:
+                        dw_t = np.zeros((g, k, og), dtype=dtype)
+                    for s in range(nb):
+                        for group in range(g):
+                            blas.gemm(cols_g[s, group], dz_chunk[s, group], dw_t[group], beta=1.0, transpose_b=True)
+                else:
+                    dw += np.matmul(dz_chunk, cols_g.swapaxes(-1, -2)).sum(axis=0)
+        if dw_t is not None:
+            dw += dw_t.swapaxes(1, 2)
+        return dw
+
+    dw = np.zeros((g, og, k), dtype=dtype)
+    for partial in parallel.map_blocks(x.shape[0], sample_bytes, block):
+        dw += partial
     return dw.reshape(w_shape)
 
 
@@ -204,19 +219,54 @@ def conv2d_backward_input(dz: np.ndarray, w: np.ndarray, geom: ConvGeometry, inp
         adjoint = ConvGeometry((1, 1), geom.dilation,
                                (pad_top, h - ho + ekh - 1 - pad_top, pad_left, wd - wo + ekw - 1 - pad_left), g)
         return conv2d(dz, np.ascontiguousarray(w_rot), adjoint, out)
-    # Strided: scatter each tap's contribution (col2im).
+    # Strided: scatter each tap's contribution (col2im), a block of samples at a time so that the
+    # columns and the padded gradient stay in cache (one GEMM-sized product per block instead of
+    # the whole batch's columns), the blocks shared out over the cores. Padded row i*sy + u*dy is
+    # row i + (u*dy) // sy of stride phase (u*dy) % sy (columns likewise), so with dz extended to
+    # the phase width Wq (zero columns) each tap's block is one contiguous run added into its
+    # phase at a shifted offset: a vectorised add per tap, where adding into every sy-th row and
+    # sx-th column of the padded gradient is not. The extra columns' products are set to zero,
+    # so what they add past a row's end changes nothing. The phases are then interleaved into the
+    # padded gradient and each block's samples cropped straight into dx.
     sy, sx = geom.stride
     dy_, dx_ = geom.dilation
     hp, wp = h + top + bottom, wd + left + right
-    dxp = np.zeros((n, g * cg, hp, wp), dtype=np.result_type(dz, w))
-    w_t = w.reshape(g, o // g, cg * kh * kw).swapaxes(1, 2)                  # (G, K, O/G)
-    cols = np.matmul(w_t, dz.reshape(n, g, o // g, ho * wo))                  # (N, G, K, L)
-    cols = cols.reshape(n, g * cg, kh, kw, ho, wo)
-    for u in range(kh):
-        for v in range(kw):
-            r0, c0 = u * dy_, v * dx_
-            dxp[:, :, r0:r0 + (ho - 1) * sy + 1:sy, c0:c0 + (wo - 1) * sx + 1:sx] += cols[:, :, u, v]
-    return _crop(dxp, top, left, h, wd, out)
+    hq, wq = -(-hp // sy), -(-wp // sx)
+    slack = (kw - 1) * dx_ // sx                   # the largest column shift of a tap in its phase
+    dtype = np.result_type(dz, w)
+    k = cg * kh * kw
+    w_t = np.ascontiguousarray(w.reshape(g, o // g, k).swapaxes(1, 2), dtype=dtype)   # (G, K, O/G)
+    dx = np.empty((n, g * cg, h, wd), dtype=dtype) if out is None else out
+    sample_bytes = (g * k * ho * wq + o * ho * wq + 2 * g * cg * hp * wp) * dtype.itemsize
+    per_block = max(1, min(n, parallel.block_rows(sample_bytes)))
+
+    def samples(lo: int, hi: int) -> None:
+        dz_ext = np.zeros((per_block, o, ho, wq), dtype=dtype)
+        cols_buffer = np.empty((per_block, g, k, ho * wq), dtype=dtype)
+        phase_buffer = np.empty((per_block, sy, sx, g * cg, hq * wq + slack), dtype=dtype)
+        dxp_buffer = np.empty((per_block, g * cg, hp, wp), dtype=dtype)
+        for start in range(lo, hi, per_block):
+            parallel.check_cancelled()
+            nb = min(hi, start + per_block) - start
+            dz_ext[:nb, :, :, :wo] = dz[start:start + nb]
+            cols = np.matmul(w_t, dz_ext[:nb].reshape(nb, g, o // g, ho * wq), out=cols_buffer[:nb])
+            cols.reshape(nb, g, k, ho, wq)[..., wo:] = 0
+            cols = cols.reshape(nb, g * cg, kh, kw, ho * wq)
+            phases, dxp = phase_buffer[:nb], dxp_buffer[:nb]
+            phases[...] = 0
+            for u in range(kh):
+                r0, a = divmod(u * dy_, sy)
+                for v in range(kw):
+                    c0, b = divmod(v * dx_, sx)
+                    phases[:, a, b, :, r0 * wq + c0:(r0 + ho) * wq + c0] += cols[:, :, u, v]
+            grid = phases[..., :hq * wq].reshape(nb, sy, sx, g * cg, hq, wq)
+            for a in range(sy):
+                for b in range(sx):
+                    dxp[:, :, a::sy, b::sx] = grid[:, a, b, :, :len(range(a, hp, sy)), :len(range(b, wp, sx))]
+            _crop(dxp, top, left, h, wd, dx[start:start + nb])
+
+    _over_samples(n, sample_bytes, samples)
+    return dx
 
 
 def _crop(xp: np.ndarray, top: int, left: int, h: int, w: int, out: Optional[np.ndarray] = None) -> np.ndarray:
