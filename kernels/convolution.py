@@ -63,9 +63,11 @@ from .layout import (
     LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR,
     LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR, numpy_dtype)
 
-# Bytes of im2col columns built per GEMM: big enough that each GEMM is efficient, small enough
-# to stay in the last-level cache and not to fault in a huge fresh buffer.
-_COLUMN_CHUNK_BYTES = 8 << 20
+# Bytes of im2col columns built per chunk of samples (one GEMM per sample either way): each
+# thread's columns stay in its share of the cache between their copy and the GEMM reading them
+# (the stem, 1.9 MB of columns per sample: 8 MiB chunks took ~2x the time of one-sample chunks
+# on two threads), and no huge fresh buffer is faulted in.
+_COLUMN_CHUNK_BYTES = 2 << 20
 
 
 # ============================================================================ geometry
@@ -311,14 +313,26 @@ def _taps_apply_to_weights(x: np.ndarray, w_shape: tuple, geom: ConvGeometry) ->
     return _taps_apply(x, w_shape, geom) and w_shape[1] >= _TAP_MIN_CHANNELS
 
 
-def _tap_rows(flat: np.ndarray, sample: int, group: int, cg: int, c: int, hp: int, wp: int, kw: int,
-              dx: int, out: np.ndarray) -> np.ndarray:
-    """out[v*cg + ci] = channel ci of group ``group`` of one padded sample, shifted left by v*dx:
-    the kernel row's kW taps stacked along K, a (kW*cg, hp*wp) matrix. Column i*wp + j (+ u*dy*wp
-    for kernel row u) is input (i + u*dy, j + v*dx) of output (i, j) computed at the padded width."""
-    start = (sample * c + group * cg) * hp * wp
+def _stack_shifts(x_s: np.ndarray, geom: ConvGeometry, kw: int, wo: int, out: np.ndarray) -> np.ndarray:
+    """out[g, v, ci, r, j] = xp[g*C/G + ci, r, j + v*dx] for one sample x_s (C, H, W), xp being it
+    zero-padded by geom.padding: the kW column shifts of the padded sample, cut to the output
+    width W_out and stacked along K, group by group; out has shape (G, kW, C/G, Hp, W_out).
+    Row block R[:, u*dy*W_out : (u*dy + H_out)*W_out] of group g's (kW*C/G, Hp*W_out) matrix is
+    then exactly the input of kernel row u for every output (i, j), in the output's own layout."""
+    c, h, wd = x_s.shape
+    g, _, cg, hp, _ = out.shape
+    top, left = geom.padding[0], geom.padding[2]
+    dx = geom.dilation[1]
+    r0, r1 = max(top, 0), min(hp, h + top)                   # rows of out that come from x
+    x_g = x_s.reshape(g, cg, h, wd)
+    out[:, :, :, :r0] = 0
+    out[:, :, :, max(r1, r0):] = 0
     for v in range(kw):
-        np.copyto(out[v * cg:(v + 1) * cg].reshape(-1), flat[start + v * dx:start + v * dx + cg * hp * wp])
+        j0, j1 = min(max(0, left - v * dx), wo), max(0, min(wo, wd + left - v * dx))
+        out[:, v, :, r0:r1, :j0] = 0
+        out[:, v, :, r0:r1, max(j1, j0):] = 0
+        if r1 > r0 and j1 > j0:
+            out[:, v, :, r0:r1, j0:j1] = x_g[:, :, r0 - top:r1 - top, j0 + v * dx - left:j1 + v * dx - left]
     return out
 
 
@@ -326,54 +340,51 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """conv2d at stride 1 as a sum over kernel rows of GEMMs on shifted views of the padded input:
 
-        y_ext[o, :] = sum_u W[o, :, u, :] (O x kW*C) @ R[:, u*dy*wp : u*dy*wp + H_out*wp]
+        y[n] (O x H_out*W_out) = sum_u W[:, :, u, :] (O x kW*C) @ R[:, u*dy*W_out : (u*dy + H_out)*W_out]
 
-    with R = _tap_rows (the padded sample and its kW - 1 column shifts, stacked along K: a copy of
-    kW times one sample, which stays in cache), accumulated in BLAS (beta = 1), rows computed at
-    the padded width and the extra columns dropped. K = kW*C instead of C per tap: kH GEMMs
-    instead of kH*kW, each bigger (ResNet block forward ~1.5x faster). No full im2col.
+    with R = _stack_shifts (the padded sample and its kW - 1 column shifts cut to the output
+    width, stacked along K: kW copies of one sample, which stay in cache), accumulated in BLAS
+    (beta = 1) straight into y[n] when it is a matrix with unit inner stride. K = kW*C instead of
+    C per tap: kH GEMMs instead of kH*kW, each bigger (ResNet block forward ~1.5x faster); no
+    full im2col, no padded copy of the batch, no output copy.
     Several groups: R holds every group, and each kernel row is one matmul batched over the
-    groups (NumPy's loop in C instead of one Python call per group), added up in a buffer."""
+    groups (NumPy's loop in C instead of one Python call per group), added up in place."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     g, og = geom.groups, w.shape[0] // geom.groups
     ho, wo = out_hw
-    dy, dx = geom.dilation
-    top, bottom, left, right = geom.padding
-    hp, wp = h + top + bottom, wd + left + right
-    flat = _padded_flat(x, geom, slack=(kw - 1) * dx)
+    dy = geom.dilation[0]
+    top, bottom = geom.padding[:2]
+    hp = h + top + bottom
     # (kH, G, O/G, kW*C/G): kernel row u of group g as one matrix whose columns are (v, ci)
     rows_w = np.ascontiguousarray(w.reshape(g, og, cg, kh, kw).transpose(3, 0, 1, 4, 2)).reshape(kh, g, og, kw * cg)
     y = np.empty((n, o, ho, wo), dtype=x.dtype) if out is None else out
 
     def samples(lo: int, hi: int) -> None:
-        extended = np.empty((o, ho * wp), dtype=x.dtype)
-        if g > 1:
-            stacked = np.empty((g, kw, cg, hp * wp), dtype=x.dtype)           # (group, v, ci, column)
-            by_group = stacked.reshape(g, kw * cg, hp * wp)
-            result, term = extended.reshape(g, og, ho * wp), np.empty((g, og, ho * wp), dtype=x.dtype)
-            for s in range(lo, hi):
-                parallel.check_cancelled()
-                start = s * c * hp * wp
-                for v in range(kw):
-                    stacked[:, v] = flat[start + v * dx:start + v * dx + c * hp * wp].reshape(g, cg, hp * wp)
-                for u in range(kh):
-                    view = by_group[:, :, u * dy * wp:u * dy * wp + ho * wp]
-                    np.matmul(rows_w[u], view, out=result if u == 0 else term)
-                    if u:
-                        result += term
-                y[s] = extended.reshape(o, ho, wp)[..., :wo]
-            return
-        stacked = np.empty((kw * cg, hp * wp), dtype=x.dtype)
+        stacked = np.empty((g, kw, cg, hp, wo), dtype=x.dtype)
+        by_group = stacked.reshape(g, kw * cg, hp * wo)
+        scratch = term = None
         for s in range(lo, hi):
             parallel.check_cancelled()
-            _tap_rows(flat, s, 0, cg, c, hp, wp, kw, dx, stacked)
-            for u in range(kh):
-                blas.gemm(rows_w[u, 0], stacked[:, u * dy * wp:u * dy * wp + ho * wp], extended,
-                          beta=0.0 if u == 0 else 1.0)
-            y[s] = extended.reshape(o, ho, wp)[..., :wo]
+            _stack_shifts(x[s], geom, kw, wo, stacked)
+            target = _matrix_view(y[s], (o, ho * wo)) if y.dtype == x.dtype and y.flags.writeable else None
+            if target is None:
+                scratch = target = np.empty((o, ho * wo), dtype=x.dtype) if scratch is None else scratch
+            if g == 1:
+                for u in range(kh):
+                    blas.gemm(rows_w[u, 0], by_group[0, :, u * dy * wo:(u * dy + ho) * wo], target,
+                              beta=0.0 if u == 0 else 1.0)
+            else:
+                result = target.reshape(g, og, ho * wo)
+                term = np.empty((g, og, ho * wo), dtype=x.dtype) if term is None else term
+                for u in range(kh):
+                    np.matmul(rows_w[u], by_group[:, :, u * dy * wo:(u * dy + ho) * wo], out=result if u == 0 else term)
+                    if u:
+                        result += term
+            if target is scratch:
+                y[s] = scratch.reshape(o, ho, wo)
 
-    _over_samples(n, kw * c * hp * wp * x.itemsize, samples)
+    _over_samples(n, kw * c * hp * wo * x.itemsize, samples)
     return y
 
 
@@ -394,48 +405,45 @@ def _over_samples(n: int, sample_bytes: int, work) -> None:
 
 
 def _conv2d_backward_weights_taps(x: np.ndarray, dz: np.ndarray, w_shape: tuple, geom: ConvGeometry) -> np.ndarray:
-    """dW of a stride-1 conv2d on the stacked rows of _conv2d_taps, per sample and kernel row u:
+    """dW of a stride-1 conv2d on the stacked shifts R of _conv2d_taps, per sample and kernel row u:
 
-        dW[:, :, u, :]^T (kW*C x O) += R[:, u*dy*wp : u*dy*wp + H_out*wp] @ dz_ext^T
+        dW[:, :, u, :]^T (kW*C x O) += R[:, u*dy*W_out : (u*dy + H_out)*W_out] @ dz[n]^T
 
-    accumulated in BLAS (beta = 1), dz_ext being dz at the padded width with zeros in the extra
-    columns (they meet the garbage columns of R). No full im2col."""
+    accumulated in BLAS (beta = 1), dz[n] read in place as an (O x H_out*W_out) matrix. No full
+    im2col."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w_shape
     g, og = geom.groups, o // geom.groups
     ho, wo = dz.shape[2:]
-    dy, dx = geom.dilation
-    top, bottom, left, right = geom.padding
-    hp, wp = h + top + bottom, wd + left + right
-    flat = _padded_flat(x, geom, slack=(kw - 1) * dx)
+    dy = geom.dilation[0]
+    top, bottom = geom.padding[:2]
+    hp = h + top + bottom
     # Blocks of samples (a fixed size, whatever the core count) each sum their own dW^T, shared
     # out over the cores as the forward's samples are; the partial sums are added in block order.
-    sample_bytes = (kw * cg * hp * wp + o * ho * wp) * x.itemsize
+    sample_bytes = (kw * c * hp * wo + o * ho * wo) * x.itemsize
     blocks = -(-n // parallel.block_rows(sample_bytes))
     threaded = parallel.workers_for(blocks, n * sample_bytes) > 1
 
     def block(lo: int, hi: int) -> np.ndarray:
-        work = parallel.scratch((kw * cg * hp * wp + o * ho * wp,), x.dtype)
-        stacked = work[:kw * cg * hp * wp].reshape(kw * cg, hp * wp)
-        dz_ext = work[kw * cg * hp * wp:].reshape(o, ho, wp)
-        dz_ext[..., wo:] = 0                                    # meets R's garbage columns
-        dz_rows = dz_ext.reshape(o, ho * wp)
+        stacked = parallel.scratch((g, kw, cg, hp, wo), x.dtype)
+        by_group = stacked.reshape(g, kw * cg, hp * wo)
         partial = np.zeros((kh, g, kw * cg, og), dtype=x.dtype)   # (u, group, (v, ci), o)
         with blas.one_thread() if threaded else contextlib.nullcontext():
             for s in range(lo, hi):
                 parallel.check_cancelled()
-                dz_ext[..., :wo] = dz[s]
+                _stack_shifts(x[s], geom, kw, wo, stacked)
+                dz_rows = _matrix_view(dz[s], (o, ho * wo))
+                if dz_rows is None:
+                    dz_rows = np.ascontiguousarray(dz[s]).reshape(o, ho * wo)
                 for group in range(g):
-                    _tap_rows(flat, s, group, cg, c, hp, wp, kw, dx, stacked)
                     for u in range(kh):
-                        blas.gemm(stacked[:, u * dy * wp:u * dy * wp + ho * wp],
+                        blas.gemm(by_group[group, :, u * dy * wo:(u * dy + ho) * wo],
                                   dz_rows[group * og:(group + 1) * og], partial[u, group], beta=1.0,
                                   transpose_b=True)
         return partial
 
-    partials = parallel.map_blocks(n, sample_bytes, block)
-    dw_t = partials[0]
-    for partial in partials[1:]:
+    dw_t = np.zeros((kh, g, kw * cg, og), dtype=x.dtype)
+    for partial in parallel.map_blocks(n, sample_bytes, block):
         dw_t += partial
     # (u, g, v, ci, o) -> (g, o, ci, u, v)
     return np.ascontiguousarray(dw_t.reshape(kh, g, kw, cg, og).transpose(1, 4, 3, 0, 2)).reshape(w_shape)
