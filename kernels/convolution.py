@@ -313,24 +313,29 @@ def _taps_apply_to_weights(x: np.ndarray, w_shape: tuple, geom: ConvGeometry) ->
     return _taps_apply(x, w_shape, geom) and w_shape[1] >= _TAP_MIN_CHANNELS
 
 
-def _stack_shifts(x_s: np.ndarray, geom: ConvGeometry, kw: int, wo: int, out: np.ndarray) -> np.ndarray:
+def _stack_shifts(x_s: np.ndarray, geom: ConvGeometry, kw: int, wo: int, out: np.ndarray,
+                  borders_zeroed: bool = False) -> np.ndarray:
     """out[g, v, ci, r, j] = xp[g*C/G + ci, r, j + v*dx] for one sample x_s (C, H, W), xp being it
     zero-padded by geom.padding: the kW column shifts of the padded sample, cut to the output
     width W_out and stacked along K, group by group; out has shape (G, kW, C/G, Hp, W_out).
     Row block R[:, u*dy*W_out : (u*dy + H_out)*W_out] of group g's (kW*C/G, Hp*W_out) matrix is
-    then exactly the input of kernel row u for every output (i, j), in the output's own layout."""
+    then exactly the input of kernel row u for every output (i, j), in the output's own layout.
+    The zero borders (padding) are the same for every sample: ``borders_zeroed`` says out holds
+    them already (it holds the previous sample's stack), and only the part from x is written."""
     c, h, wd = x_s.shape
     g, _, cg, hp, _ = out.shape
     top, left = geom.padding[0], geom.padding[2]
     dx = geom.dilation[1]
     r0, r1 = max(top, 0), min(hp, h + top)                   # rows of out that come from x
     x_g = x_s.reshape(g, cg, h, wd)
-    out[:, :, :, :r0] = 0
-    out[:, :, :, max(r1, r0):] = 0
+    if not borders_zeroed:
+        out[:, :, :, :r0] = 0
+        out[:, :, :, max(r1, r0):] = 0
     for v in range(kw):
         j0, j1 = min(max(0, left - v * dx), wo), max(0, min(wo, wd + left - v * dx))
-        out[:, v, :, r0:r1, :j0] = 0
-        out[:, v, :, r0:r1, max(j1, j0):] = 0
+        if not borders_zeroed:
+            out[:, v, :, r0:r1, :j0] = 0
+            out[:, v, :, r0:r1, max(j1, j0):] = 0
         if r1 > r0 and j1 > j0:
             out[:, v, :, r0:r1, j0:j1] = x_g[:, :, r0 - top:r1 - top, j0 + v * dx - left:j1 + v * dx - left]
     return out
@@ -366,7 +371,7 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
         scratch = term = None
         for s in range(lo, hi):
             parallel.check_cancelled()
-            _stack_shifts(x[s], geom, kw, wo, stacked)
+            _stack_shifts(x[s], geom, kw, wo, stacked, borders_zeroed=s > lo)
             target = _matrix_view(y[s], (o, ho * wo)) if y.dtype == x.dtype and y.flags.writeable else None
             if target is None:
                 scratch = target = np.empty((o, ho * wo), dtype=x.dtype) if scratch is None else scratch
@@ -431,7 +436,7 @@ def _conv2d_backward_weights_taps(x: np.ndarray, dz: np.ndarray, w_shape: tuple,
         with blas.one_thread() if threaded else contextlib.nullcontext():
             for s in range(lo, hi):
                 parallel.check_cancelled()
-                _stack_shifts(x[s], geom, kw, wo, stacked)
+                _stack_shifts(x[s], geom, kw, wo, stacked, borders_zeroed=s > lo)
                 dz_rows = _matrix_view(dz[s], (o, ho * wo))
                 if dz_rows is None:
                     dz_rows = np.ascontiguousarray(dz[s]).reshape(o, ho * wo)
