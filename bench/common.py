@@ -7,6 +7,7 @@ runs, more for 1-5 ms ops).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -49,11 +50,14 @@ def gemm_gflops(n: int = 1024) -> float:
     return 2 * n ** 3 / (time_ms(lambda: a @ b, min_repeats=20, budget_s=2.0)["median_ms"] * 1e6)
 
 
+@functools.lru_cache(maxsize=1)
 def blas_info() -> dict:
     """NumPy's BLAS as threadpoolctl reports it: library, version, the kernel set ("architecture":
     OpenBLAS's choice for this CPU, e.g. Haswell = AVX2, SkylakeX = AVX-512) and threads, plus
     whether the CPU has AVX-512 and OPENBLAS_CORETYPE when it forces the choice. "unknown" for
-    what cannot be found (threadpoolctl is the optional `bench` extra: pip install -e ".[bench]")."""
+    what cannot be found (threadpoolctl is the optional `bench` extra: pip install -e ".[bench]").
+    Read once, at the benchmark's start (setup): the kernels' pool later sets OpenBLAS to one
+    thread for the whole process (kernels/blas.py pin_one_thread)."""
     info = {"library": "unknown", "version": "unknown", "architecture": "unknown", "threads": "unknown"}
     try:
         import threadpoolctl

@@ -64,15 +64,21 @@ def available() -> bool:
 
 
 def pin_one_thread() -> None:
-    """This thread's BLAS calls run on one core from now on (a worker pool's initializer)."""
+    """BLAS calls run on one core from now on (a worker pool's initializer).
+
+    Measured with the OpenBLAS NumPy 2.4 ships (0.3.31): openblas_set_num_threads_local acts on
+    the whole process, not on the calling thread only: once a pool thread has called this, a
+    GEMM on the main thread runs on one core too (threadpoolctl then reports 1 thread)."""
     if _SET_THREADS_LOCAL is not None:
         _SET_THREADS_LOCAL(1)
 
 
 @contextlib.contextmanager
 def one_thread():
-    """BLAS calls made by this thread (ours and NumPy's) run on one core until the block ends;
-    other threads are not affected (OpenBLAS's per-thread setting; a no-op without it).
+    """BLAS calls made by this thread (ours and NumPy's) run on one core until the block ends,
+    then the previous setting returns (a no-op without openblas_set_num_threads_local). The
+    setting is process-wide in the OpenBLAS measured (see pin_one_thread), so other threads'
+    calls run on one core meanwhile too.
 
     For kernels that share independent GEMMs out over the cores themselves: OpenBLAS's threads
     synchronise on every call and spin while they wait, which on a loaded machine (more runnable

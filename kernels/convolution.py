@@ -23,15 +23,25 @@ Notes
 -----
 * Implementation (each fast path is checked against plain references in tests/kernels):
   - 1x1, stride 1, unpadded, one group: one GEMM per image, straight into the output (``out=``).
-  - Stride 1: a sum over kernel rows of GEMMs on the padded sample and its kW - 1 column shifts
-    stacked along K (_conv2d_taps), rows computed at the padded width ("extended rows") and the
-    few extra columns dropped; several groups make one matmul batched over the groups.
-  - Otherwise: im2col + one GEMM per chunk of samples. With x-stride 1 the column block of each
-    tap (c, u, v) is a single contiguous slice of the padded sample at the padded width; strided
-    (undilated) convolutions split the padded input by stride phase first, so that each block is
-    again one contiguous slice, of the phase holding the tap.
+  - Stride 1: a sum over kernel rows of GEMMs on the padded sample's kW column shifts, cut to
+    the output width and stacked along K (_stack_shifts, _conv2d_taps), accumulated (beta = 1)
+    straight into y[n]; the weight gradient reads the same stack against dz[n] in place. Several
+    groups make one matmul batched over the groups.
+  - Otherwise: im2col + one GEMM per sample, in chunks of samples whose columns stay in cache.
+    With x-stride 1 the column block of each tap (c, u, v) is a single contiguous slice of the
+    padded sample at the padded width; strided (undilated) convolutions split the padded input
+    by stride phase first, so that each block is again one contiguous slice, of the phase
+    holding the tap.
+  - Strided input gradient: per block of samples, the columns W^T dz (one GEMM) are added tap by
+    tap into the stride phases of the padded gradient, each tap one contiguous run (dz taken at
+    the phase width), then the phases interleaved and cropped (col2im).
+  - Two cores: samples (forward, input gradient) or fixed blocks of samples (weight gradient,
+    partial sums added in block order) are shared out over the kernel pool's threads, each
+    running its GEMMs on one core. Against one BLAS call on two threads (same run, interleaved)
+    the best times are close, but with other processes competing for the cores the BLAS threads
+    (which wait on each other at every call) took 3-10x longer, and the batch split did not.
   Forwards and input gradients take ``out=`` / ``in_delta_out=``: results land in the caller's
-  array, by the GEMM itself where the layout allows.
+  array, by the GEMM itself where the layout allows. No result depends on the number of cores.
 * Weight layouts: ConvolutionWeightsOIHW (size kW, kH, C_in/G, C_out), OIHrWr (the same with the
   kernel rotated 180 degrees) and IOHrWr (size kW, kH, C_out, C_in, rotated). Weight gradients are
   returned in the layout the weights were given in.
