@@ -143,3 +143,28 @@ def test_one_thread_sets_and_restores_this_threads_blas_thread_count():
     with blas.one_thread():
         assert current() == 1
     assert current() == before
+
+
+@pytest.mark.parametrize("name, n, c, o, h, w, k, dilation, padding, groups", [CASES[2], CASES[3], CASES[5]],
+                         ids=[CASES[i][0] for i in (2, 3, 5)])
+def test_tap_path_into_strided_or_other_dtype_buffers_gives_the_plain_numbers(name, n, c, o, h, w, k, dilation,
+                                                                               padding, groups):
+    # The GEMMs accumulate straight into y[n] when it is one matrix of this dtype; an output that
+    # is not (every other column of a wider buffer, or float64 for float32 data) goes through a
+    # buffer, and a strided dz is read through a copy: the same numbers, nothing else written.
+    x, wt = case_arrays(n, c, o, h, w, k, groups, np.float32, seed=6)
+    geom = cv.ConvGeometry((1, 1), dilation, padding, groups)
+    plain = cv.conv2d(x, wt, geom)
+    wide = np.full(plain.shape[:3] + (2 * plain.shape[3],), 7.0, np.float32)
+    view = wide[..., ::2]
+    assert cv.conv2d(x, wt, geom, view) is view
+    np.testing.assert_array_equal(wide[..., ::2], plain)
+    assert np.all(wide[..., 1::2] == 7.0)
+    as_float64 = np.empty(plain.shape)
+    cv.conv2d(x, wt, geom, as_float64)
+    np.testing.assert_array_equal(as_float64, plain)
+    dz = np.random.default_rng(7).standard_normal(plain.shape).astype(np.float32)
+    dz_wide = np.zeros(wide.shape, np.float32)
+    dz_wide[..., ::2] = dz
+    np.testing.assert_allclose(cv.conv2d_backward_weights(x, dz_wide[..., ::2], wt.shape, geom),
+                               cv.conv2d_backward_weights(x, dz, wt.shape, geom), rtol=1e-6, atol=1e-6)
