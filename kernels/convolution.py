@@ -102,8 +102,9 @@ class ConvGeometry:
                 (w + left + right - ekw) // self.stride[1] + 1)
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """2-D cross-correlation.
+def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.ndarray] = None,
+           bias: Optional[np.ndarray] = None) -> np.ndarray:
+    """2-D cross-correlation, plus a bias per output channel when given.
 
     Parameters
     ----------
@@ -111,28 +112,35 @@ def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.nd
     w : ndarray of shape (O, C/G, kH, kW) — logical OIHW
     geom : stride, dilation, padding, groups
     out : optional ndarray of shape (N, O, H_out, W_out), any strides, written and returned
+    bias : optional ndarray of shape (O,), added to every output of its channel (by each sample's
+        thread while the sample is in cache, rather than in one more pass over y)
 
     Returns
     -------
-    y : ndarray of shape (N, O, H_out, W_out), no bias, no activation.
+    y : ndarray of shape (N, O, H_out, W_out), no activation.
     """
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     g = geom.groups
     ho, wo = geom.output_hw(h, wd, kh, kw)
     if _pointwise_applies(x, w, geom, out):
-        return _conv2d_pointwise(x, w, out)
+        return _conv2d_pointwise(x, w, out, bias)
     if _taps_apply(x, w.shape, geom):
-        return _conv2d_taps(x, np.asarray(w, dtype=x.dtype), geom, (ho, wo), out)
+        return _conv2d_taps(x, np.asarray(w, dtype=x.dtype), geom, (ho, wo), out, bias)
     y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w)) if out is None else out
     w_groups = w.reshape(g, o // g, cg * kh * kw)
+    bias_4d = None if bias is None else bias.reshape(1, o, 1, 1)
 
     def samples(lo: int, hi: int) -> None:
         for start, stop, cols, extended_w in _im2col_chunks(x[lo:hi], (kh, kw), geom, (ho, wo)):
             parallel.check_cancelled()
             nb = stop - start
             prod = np.matmul(w_groups, cols.reshape(nb, g, cg * kh * kw, -1))   # (nb, G, O/G, L)
-            y[lo + start:lo + stop] = prod.reshape(nb, o, ho, extended_w)[..., :wo]
+            prod = prod.reshape(nb, o, ho, extended_w)[..., :wo]
+            if bias_4d is None:
+                y[lo + start:lo + stop] = prod
+            else:
+                np.add(prod, bias_4d, out=y[lo + start:lo + stop])
 
     _over_samples(n, c * kh * kw * ho * wo * x.itemsize, samples)
     return y
@@ -352,7 +360,7 @@ def _stack_shifts(x_s: np.ndarray, geom: ConvGeometry, kw: int, wo: int, out: np
 
 
 def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple[int, int],
-                 out: Optional[np.ndarray] = None) -> np.ndarray:
+                 out: Optional[np.ndarray] = None, bias: Optional[np.ndarray] = None) -> np.ndarray:
     """conv2d at stride 1 as a sum over kernel rows of GEMMs on shifted views of the padded input:
 
         y[n] (O x H_out*W_out) = sum_u W[:, :, u, :] (O x kW*C) @ R[:, u*dy*W_out : (u*dy + H_out)*W_out]
@@ -361,7 +369,7 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
     width, stacked along K: kW copies of one sample, which stay in cache), accumulated in BLAS
     (beta = 1) straight into y[n] when it is a matrix with unit inner stride. K = kW*C instead of
     C per tap: kH GEMMs instead of kH*kW, each bigger (ResNet block forward ~1.5x faster); no
-    full im2col, no padded copy of the batch, no output copy.
+    full im2col, no padded copy of the batch, no output copy. A bias is y[n]'s starting value.
     Several groups: R holds every group, and each kernel row is one matmul batched over the
     groups (NumPy's loop in C instead of one Python call per group), added up in place."""
     n, c, h, wd = x.shape
@@ -386,9 +394,11 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
             if target is None:
                 scratch = target = np.empty((o, ho * wo), dtype=x.dtype) if scratch is None else scratch
             if g == 1:
+                if bias is not None:
+                    target[...] = bias[:, None]
                 for u in range(kh):
                     blas.gemm(rows_w[u, 0], by_group[0, :, u * dy * wo:(u * dy + ho) * wo], target,
-                              beta=0.0 if u == 0 else 1.0)
+                              beta=0.0 if u == 0 and bias is None else 1.0)
             else:
                 result = target.reshape(g, og, ho * wo)
                 term = np.empty((g, og, ho * wo), dtype=x.dtype) if term is None else term
@@ -396,6 +406,8 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
                     np.matmul(rows_w[u], by_group[:, :, u * dy * wo:(u * dy + ho) * wo], out=result if u == 0 else term)
                     if u:
                         result += term
+                if bias is not None:
+                    result += bias.reshape(g, og, 1)
             if target is scratch:
                 y[s] = scratch.reshape(o, ho, wo)
 
@@ -472,10 +484,12 @@ def _pointwise_applies(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Op
             and (out is None or out.dtype == x.dtype))
 
 
-def _conv2d_pointwise(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
-    """1x1 convolution: y[n] (O x H*W) = W (O x C) @ x[n] (C x H*W), one GEMM per image written
-    straight into y[n] (one pass over memory). An image or an output whose rows are not one
-    (C or O) x H*W matrix with unit inner stride goes through a contiguous copy."""
+def _conv2d_pointwise(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray],
+                      bias: Optional[np.ndarray] = None) -> np.ndarray:
+    """1x1 convolution: y[n] (O x H*W) = W (O x C) @ x[n] (C x H*W) (+ bias, y[n]'s starting
+    value), one GEMM per image written straight into y[n] (one pass over memory). An image or an
+    output whose rows are not one (C or O) x H*W matrix with unit inner stride goes through a
+    contiguous copy."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     y = np.empty((n, o, h, wd), dtype=x.dtype) if out is None else out
@@ -486,13 +500,13 @@ def _conv2d_pointwise(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray]) -
         if xs is None:
             xs = np.ascontiguousarray(x[s]).reshape(c, h * wd)
         ys = _matrix_view(y[s], (o, h * wd))
-        if ys is not None:
-            blas.gemm(w2, xs, ys, beta=0.0)
-            continue
-        if scratch is None:
-            scratch = np.empty((o, h * wd), dtype=x.dtype)
-        blas.gemm(w2, xs, scratch, beta=0.0)
-        np.copyto(y[s], scratch.reshape(o, h, wd))
+        if ys is None:
+            scratch = ys = np.empty((o, h * wd), dtype=x.dtype) if scratch is None else scratch
+        if bias is not None:
+            ys[...] = bias[:, None]
+        blas.gemm(w2, xs, ys, beta=0.0 if bias is None else 1.0)
+        if ys is scratch:
+            np.copyto(y[s], scratch.reshape(o, h, wd))
     return y
 
 
@@ -847,7 +861,12 @@ class ConvolutionFilter(_AffineFilter):
                 f"padding {self.geometry.padding} (top, bottom, left, right)")
 
     def _linear_part(self, x, out=None):
-        return conv2d(x, self.weights, self.geometry, out)
+        return conv2d(x, self.weights, self.geometry, out, self.bias)
+
+    def _add_bias(self, z):
+        """The bias is added inside conv2d (by each sample's thread while the sample is in cache,
+        where a pass over the whole output afterwards would cost as much as a copy of it)."""
+        return z
 
     def _linear_backward(self, x, dz, input_grad, weights_grad, d_in_out=None):
         d_in = (conv2d_backward_input(dz, self.weights, self.geometry, x_hw(self.input_desc), d_in_out)

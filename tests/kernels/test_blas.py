@@ -168,3 +168,22 @@ def test_tap_path_into_strided_or_other_dtype_buffers_gives_the_plain_numbers(na
     dz_wide[..., ::2] = dz
     np.testing.assert_allclose(cv.conv2d_backward_weights(x, dz_wide[..., ::2], wt.shape, geom),
                                cv.conv2d_backward_weights(x, dz, wt.shape, geom), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, c, o, k, stride, padding, groups", [
+    ("pointwise", 8, 5, 1, (1, 1), (0, 0, 0, 0), 1),
+    ("taps", 8, 5, 3, (1, 1), (1, 0, 2, 1), 1),
+    ("taps-groups", 16, 6, 3, (1, 1), (1, 1, 1, 1), 2),
+    ("im2col-strided", 3, 5, 3, (2, 1), (1, 1, 0, 2), 1),
+])
+def test_bias_is_added_once_by_every_path(name, c, o, k, stride, padding, groups):
+    # Each path adds the bias inside (as the GEMM's starting value, or while the sample is in
+    # cache): y must be the plain convolution plus the bias, into a new array and into out=.
+    x, wt = case_arrays(3, c, o, 7, 6, k, groups, np.float32, seed=8)
+    bias = np.random.default_rng(9).standard_normal(o).astype(np.float32)
+    geom = cv.ConvGeometry(stride, (1, 1), padding, groups)
+    want = cv.conv2d(x.astype(np.float64), wt.astype(np.float64), geom) + bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(cv.conv2d(x, wt, geom, bias=bias), want, rtol=1e-5, atol=1e-5)
+    out = np.empty(want.shape, np.float32)
+    assert cv.conv2d(x, wt, geom, out, bias) is out
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
