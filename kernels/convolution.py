@@ -384,7 +384,7 @@ def _conv2d_taps(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out_hw: Tuple
     y = np.empty((n, o, ho, wo), dtype=x.dtype) if out is None else out
 
     def samples(lo: int, hi: int) -> None:
-        stacked = np.empty((g, kw, cg, hp, wo), dtype=x.dtype)
+        stacked = parallel.scratch((g, kw, cg, hp, wo), x.dtype)       # this thread's, reused
         by_group = stacked.reshape(g, kw * cg, hp * wo)
         scratch = term = None
         for s in range(lo, hi):
