@@ -73,7 +73,6 @@ def pin_one_thread() -> None:
         _SET_THREADS_LOCAL(1)
 
 
-@contextlib.contextmanager
 def one_thread():
     """BLAS calls made by this thread (ours and NumPy's) run on one core until the block ends,
     then the previous setting returns (a no-op without openblas_set_num_threads_local). The
@@ -83,10 +82,18 @@ def one_thread():
     For kernels that share independent GEMMs out over the cores themselves: OpenBLAS's threads
     synchronise on every call and spin while they wait, which on a loaded machine (more runnable
     threads than cores) makes a sequence of GEMMs several times slower and very uneven."""
+    return threads(1)
+
+
+@contextlib.contextmanager
+def threads(count: int):
+    """BLAS calls run on ``count`` threads until the block ends, then the previous setting
+    returns (a no-op without openblas_set_num_threads_local; see one_thread). Benchmarks measure
+    the machine's GEMM rate on every core with it, whatever the kernels' pool set before."""
     if _SET_THREADS_LOCAL is None:
         yield
         return
-    previous = _SET_THREADS_LOCAL(1)
+    previous = _SET_THREADS_LOCAL(count)
     try:
         yield
     finally:

@@ -143,6 +143,12 @@ def test_one_thread_sets_and_restores_this_threads_blas_thread_count():
     with blas.one_thread():
         assert current() == 1
     assert current() == before
+    with blas.threads(2):
+        assert current() == 2
+        with blas.one_thread():
+            assert current() == 1
+        assert current() == 2
+    assert current() == before
 
 
 @pytest.mark.parametrize("name, n, c, o, h, w, k, dilation, padding, groups", [CASES[2], CASES[3], CASES[5]],
