@@ -130,11 +130,24 @@ def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.nd
     y = np.empty((n, o, ho, wo), dtype=np.result_type(x, w)) if out is None else out
     w_groups = w.reshape(g, o // g, cg * kh * kw)
     bias_4d = None if bias is None else bias.reshape(1, o, 1, 1)
+    # One group, columns at the output width, one float dtype: each sample's GEMM writes y[n]
+    # itself (from the bias, beta = 1), where the general path makes a product and copies it.
+    direct = (g == 1 and blas.dtype_supported(x.dtype) and y.dtype == x.dtype == np.result_type(x, w)
+              and y.flags.writeable)
+    w_matrix = np.ascontiguousarray(w.reshape(o, cg * kh * kw), dtype=x.dtype) if direct else None
 
     def samples(lo: int, hi: int) -> None:
         for start, stop, cols, extended_w in _im2col_chunks(x[lo:hi], (kh, kw), geom, (ho, wo)):
             parallel.check_cancelled()
             nb = stop - start
+            targets = [_matrix_view(y[lo + s], (o, ho * wo)) for s in range(start, stop)] \
+                if direct and extended_w == wo else [None]
+            if all(t is not None for t in targets):
+                for s, target in enumerate(targets):
+                    if bias is not None:
+                        target[...] = bias[:, None]
+                    blas.gemm(w_matrix, cols[s].reshape(-1, ho * wo), target, beta=0.0 if bias is None else 1.0)
+                continue
             prod = np.matmul(w_groups, cols.reshape(nb, g, cg * kh * kw, -1))   # (nb, G, O/G, L)
             prod = prod.reshape(nb, o, ho, extended_w)[..., :wo]
             if bias_4d is None:
@@ -547,7 +560,7 @@ def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out
     phased = sx > 1 and geom.dilation == (1, 1)
     if phased:
         flat, (hq, wq) = _phase_split(x, geom, slack=(kw - 1) // sx)
-        extended_w = wq
+        extended_w = wo           # rows cut to W_out: the GEMM then writes y's own layout
     else:
         extended_w = wp if sx == 1 else wo
         flat = _padded_flat(x, geom, slack=(kw - 1) * dx if sx == 1 else 0)
@@ -564,7 +577,7 @@ def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out
                 for b in range(min(sx, kw)):
                     origin = ((a * sx + b) * n + start) * c * hq * wq
                     view = np.lib.stride_tricks.as_strided(
-                        flat[origin:], shape=(nb, c, len(range(a, kh, sy)), len(range(b, kw, sx)), ho, wq),
+                        flat[origin:], shape=(nb, c, len(range(a, kh, sy)), len(range(b, kw, sx)), ho, wo),
                         strides=(c * hq * wq * item, hq * wq * item, wq * item, item, wq * item, item),
                         writeable=False)
                     np.copyto(cols[:nb, :, a::sy, b::sx], view)

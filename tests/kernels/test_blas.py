@@ -181,6 +181,8 @@ def test_tap_path_into_strided_or_other_dtype_buffers_gives_the_plain_numbers(na
     ("taps", 8, 5, 3, (1, 1), (1, 0, 2, 1), 1),
     ("taps-groups", 16, 6, 3, (1, 1), (1, 1, 1, 1), 2),
     ("im2col-strided", 3, 5, 3, (2, 1), (1, 1, 0, 2), 1),
+    ("im2col-phases-direct", 3, 5, 3, (2, 2), (1, 0, 1, 2), 1),
+    ("im2col-phases-groups", 4, 6, 3, (1, 2), (1, 1, 1, 1), 2),
 ])
 def test_bias_is_added_once_by_every_path(name, c, o, k, stride, padding, groups):
     # Each path adds the bias inside (as the GEMM's starting value, or while the sample is in
