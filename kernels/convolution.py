@@ -30,8 +30,9 @@ Notes
   - Otherwise: im2col + one GEMM per sample, in chunks of samples whose columns stay in cache.
     With x-stride 1 the column block of each tap (c, u, v) is a single contiguous slice of the
     padded sample at the padded width; strided (undilated) convolutions split the padded input
-    by stride phase first, so that each block is again one contiguous slice, of the phase
-    holding the tap.
+    by stride phase first, so that each block is a window of unit-stride rows of the phase
+    holding the tap, taken at the output width: with one group each sample's GEMM then writes
+    y[n] itself, starting from the bias.
   - Strided input gradient: per block of samples, the columns W^T dz (one GEMM) are added tap by
     tap into the stride phases of the padded gradient, each tap one contiguous run (dz taken at
     the phase width), then the phases interleaved and cropped (col2im).
@@ -546,9 +547,10 @@ def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out
     xp[n, c, i*sy + u*dy, j*sx + v*dx]. With sx == 1, extended_w is the padded width and each
     (n, c, u, v) block is one contiguous run of xp (columns j >= W_out are garbage, to be dropped).
     Strided without dilation, the padded input is first split into its sy x sx phases
-    (_phase_split), and extended_w is a phase's width: each block is again one contiguous run, of
-    the phase holding tap (u, v). Otherwise (strided and dilated) extended_w == W_out and the
-    blocks are gathered element by element.
+    (_phase_split): each block is a plain window (unit-stride rows) of the phase holding tap
+    (u, v), copied at extended_w == W_out, so that a sample's product is y's own layout.
+    Otherwise (strided and dilated) extended_w == W_out and the blocks are gathered element by
+    element.
     """
     n, c, h, w = x.shape
     kh, kw = k_hw
