@@ -601,14 +601,25 @@ def _phase_split(x: np.ndarray, geom: ConvGeometry, slack: int):
     top, bottom, left, right = geom.padding
     hp, wp = h + top + bottom, w + left + right
     hq, wq = -(-hp // sy), -(-wp // sx)
-    xp = _padded_flat(x, geom, slack=0).reshape(n, c, hp, wp)
     flat = np.zeros(sy * sx * n * c * hq * wq + slack, dtype=x.dtype)
     phases = flat[: sy * sx * n * c * hq * wq].reshape(sy, sx, n, c, hq, wq)
+    # Straight from x (no padded copy first): phase row i is padded row a + sy*i, i.e. x row
+    # a + sy*i - top, inside x for i0 <= i < i1; columns likewise.
     for a in range(sy):
+        i0, i1 = _phase_span(a, sy, top, h, hp)
         for b in range(sx):
-            part = xp[:, :, a::sy, b::sx]
-            phases[a, b, :, :, : part.shape[2], : part.shape[3]] = part
+            j0, j1 = _phase_span(b, sx, left, w, wp)
+            if i1 > i0 and j1 > j0:
+                r, q = a + sy * i0 - top, b + sx * j0 - left
+                phases[a, b, :, :, i0:i1, j0:j1] = x[:, :, r:r + sy * (i1 - i0 - 1) + 1:sy, q:q + sx * (j1 - j0 - 1) + 1:sx]
     return flat, (hq, wq)
+
+
+def _phase_span(a: int, s: int, pad: int, size: int, padded: int) -> Tuple[int, int]:
+    """[i0, i1): the rows i of stride phase a (padded row a + s*i < padded) that lie inside the
+    input, 0 <= a + s*i - pad < size."""
+    count = len(range(a, padded, s))
+    return max(0, -(-(pad - a) // s)), max(0, min(count, (size - 1 + pad - a) // s + 1))
 
 
 def _padded_flat(x: np.ndarray, geom: ConvGeometry, slack: int) -> np.ndarray:

@@ -1277,3 +1277,25 @@ def test_strided_input_gradient_of_an_infinite_weight_reaches_only_its_taps():
         got = conv2d_backward_input(dz, w, geom, (13, 12))
     np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
     assert 0 < np.isfinite(want).sum() < want.size
+
+
+@pytest.mark.parametrize("stride", [(2, 2), (3, 2), (1, 3)])
+@pytest.mark.parametrize("padding", [(0, 0, 0, 0), (3, 3, 3, 3), (1, 0, 2, 1), (-1, 2, -1, 0), (0, -2, 3, -1)])
+def test_phase_split_from_x_is_the_padded_input_split_by_phase(stride, padding):
+    # Phases are filled straight from x (negative padding crops it): each must be the zero-padded
+    # input's every sy-th row and sx-th column from (a, b), zero past its end, then the slack.
+    x = np.random.default_rng(14).standard_normal((2, 3, 7, 8))
+    geom = ConvGeometry(stride=stride, padding=padding)
+    flat, (hq, wq) = conv_mod._phase_split(x, geom, slack=3)
+    top, bottom, left, right = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))))
+    xp = xp[:, :, max(-top, 0):xp.shape[2] - max(-bottom, 0), max(-left, 0):xp.shape[3] - max(-right, 0)]
+    sy, sx = stride
+    phases = flat[:-3].reshape(sy, sx, 2, 3, hq, wq)
+    for a in range(sy):
+        for b in range(sx):
+            part = xp[:, :, a::sy, b::sx]
+            want = np.zeros((2, 3, hq, wq))
+            want[:, :, :part.shape[2], :part.shape[3]] = part
+            np.testing.assert_array_equal(phases[a, b], want)
+    assert not flat[-3:].any()
