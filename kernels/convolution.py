@@ -570,25 +570,23 @@ def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out
     per_sample = c * kh * kw * ho * extended_w * item
     nb_max = max(1, min(n, _COLUMN_CHUNK_BYTES // max(per_sample, 1)))
     cols = np.empty((nb_max, c, kh, kw, ho, extended_w), dtype=x.dtype)
+    # (destination taps, read-only view of the whole batch's source), made once: a chunk copies
+    # slices of them.
+    if phased:
+        # Tap (u, v) with u = a + sy*u', v = b + sx*v' reads phase (a, b) at (i + u', j + v').
+        sources = [((slice(None), slice(a, None, sy), slice(b, None, sx)), np.lib.stride_tricks.as_strided(
+            flat[(a * sx + b) * n * c * hq * wq:], shape=(n, c, len(range(a, kh, sy)), len(range(b, kw, sx)), ho, wo),
+            strides=(c * hq * wq * item, hq * wq * item, wq * item, item, wq * item, item), writeable=False))
+            for a in range(min(sy, kh)) for b in range(min(sx, kw))]
+    else:
+        strides = (c * hp * wp * item, hp * wp * item, dy * wp * item, dx * item, sy * wp * item, sx * item)
+        sources = [((), np.lib.stride_tricks.as_strided(flat, shape=(n, c, kh, kw, ho, extended_w), strides=strides,
+                                                        writeable=False))]
     for start in range(0, n, nb_max):
         stop = min(n, start + nb_max)
         nb = stop - start
-        if phased:
-            # Tap (u, v) with u = a + sy*u', v = b + sx*v' reads phase (a, b) at (i + u', j + v').
-            for a in range(min(sy, kh)):
-                for b in range(min(sx, kw)):
-                    origin = ((a * sx + b) * n + start) * c * hq * wq
-                    view = np.lib.stride_tricks.as_strided(
-                        flat[origin:], shape=(nb, c, len(range(a, kh, sy)), len(range(b, kw, sx)), ho, wo),
-                        strides=(c * hq * wq * item, hq * wq * item, wq * item, item, wq * item, item),
-                        writeable=False)
-                    np.copyto(cols[:nb, :, a::sy, b::sx], view)
-        else:
-            strides = (c * hp * wp * item, hp * wp * item, dy * wp * item, dx * item, sy * wp * item, sx * item)
-            view = np.lib.stride_tricks.as_strided(
-                flat[start * c * hp * wp:], shape=(nb, c, kh, kw, ho, extended_w), strides=strides,
-                writeable=False)
-            np.copyto(cols[:nb], view)
+        for taps, view in sources:
+            np.copyto(cols[:nb][(slice(None),) + taps], view[start:stop])
         yield start, stop, cols[:nb], extended_w
 
 
