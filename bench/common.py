@@ -61,7 +61,7 @@ def blas_info() -> dict:
     what cannot be found (threadpoolctl is the optional `bench` extra: pip install -e ".[bench]").
     Read once, at the benchmark's start (setup): the kernels' pool later sets OpenBLAS to one
     thread for the whole process (kernels/blas.py pin_one_thread)."""
-    info = {"library": "unknown", "version": "unknown", "architecture": "unknown", "threads": "unknown"}
+    info: dict[str, object] = {"library": "unknown", "version": "unknown", "architecture": "unknown", "threads": "unknown"}
     try:
         import threadpoolctl
         pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]

@@ -143,8 +143,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, geom: ConvGeometry, out: Optional[np.nd
             nb = stop - start
             targets = [_matrix_view(y[lo + s], (o, ho * wo)) for s in range(start, stop)] \
                 if direct and extended_w == wo else [None]
-            if all(t is not None for t in targets):
+            if w_matrix is not None and all(t is not None for t in targets):
                 for s, target in enumerate(targets):
+                    assert target is not None   # checked just above (for mypy, which cannot see all())
                     if bias is not None:
                         target[...] = bias[:, None]
                     blas.gemm(w_matrix, cols[s].reshape(-1, ho * wo), target, beta=0.0 if bias is None else 1.0)
@@ -573,6 +574,7 @@ def _im2col_chunks(x: np.ndarray, k_hw: Tuple[int, int], geom: ConvGeometry, out
     cols = np.empty((nb_max, c, kh, kw, ho, extended_w), dtype=x.dtype)
     # (destination taps, read-only view of the whole batch's source), made once: a chunk copies
     # slices of them.
+    sources: list[tuple[tuple[slice, ...], np.ndarray]]
     if phased:
         # Tap (u, v) with u = a + sy*u', v = b + sx*v' reads phase (a, b) at (i + u', j + v').
         sources = [((slice(None), slice(a, None, sy), slice(b, None, sx)), np.lib.stride_tricks.as_strided(
