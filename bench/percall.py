@@ -23,6 +23,7 @@ import functools
 import os
 import statistics
 import time
+from typing import Dict, List
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -33,6 +34,9 @@ from . import common, datapath  # noqa: E402
 from .training import BATCH, load_example, torch_step  # noqa: E402
 
 
+CALL = "call"      # the in-process backend's method, timed around each call
+
+
 def digits_split(rounds: int) -> dict:
     """Median per-step microseconds of each RPC's kernel, core and SDK share, and the step's."""
     from bnns.client import backend as backend_mod
@@ -40,7 +44,9 @@ def digits_split(rounds: int) -> dict:
     example = load_example()
     x_train, y_train, _, _ = example.load_digits()
     x, y = np.ascontiguousarray(x_train[:BATCH]), y_train[:BATCH]
-    kernel_time, call_time, current = collections.Counter(), collections.Counter(), [""]
+    kernel_time: Dict[str, float] = collections.defaultdict(float)      # seconds by RPC
+    call_time: Dict[str, float] = collections.defaultdict(float)
+    current = [""]
 
     def timed_kernel(function):
         @functools.wraps(function)
@@ -70,14 +76,16 @@ def digits_split(rounds: int) -> dict:
     original_call = backend_mod.LocalBackend.call
     for owner, name, function in originals:
         setattr(owner, name, timed_kernel(function))
-    backend_mod.LocalBackend.call = timed_call(original_call)
+    setattr(backend_mod.LocalBackend, CALL, timed_call(original_call))
     example.bnns.connect("local")
     net = example.DigitNet(seed=0)
     torch = common.torch_or_none()
     if torch is not None:
         torch.set_num_threads(1)
     peer = torch_step(torch, x, y) if torch is not None else None
-    steps, torch_steps, per_rpc = [], [], collections.defaultdict(lambda: collections.defaultdict(list))
+    steps: List[float] = []
+    torch_steps: List[float] = []
+    per_rpc: Dict[str, Dict[str, List[float]]] = collections.defaultdict(lambda: collections.defaultdict(list))
     try:
         for _ in range(10):
             net.train_step(x, y)
@@ -97,7 +105,7 @@ def digits_split(rounds: int) -> dict:
     finally:
         for owner, name, function in originals:
             setattr(owner, name, function)
-        backend_mod.LocalBackend.call = original_call
+        setattr(backend_mod.LocalBackend, CALL, original_call)
         net.close()
     us = lambda values: statistics.median(values) * 1e6   # noqa: E731
     rows = [{"rpc": rpc, "kernel_us": us(parts["kernel"]), "core_us": us(parts["core"])}
@@ -121,10 +129,11 @@ def small_call(rounds: int) -> dict:
         x = rng.standard_normal((1, 1, 32, 32)).astype(np.float32)
         y, echo_out = np.zeros_like(x), np.empty_like(x)
         channel = grpc.insecure_channel(server.grpc_target)
-        apply_raw = pb.FilterApplyBatchRequest(filter_id=f.filter_id, batch_size=1,
-                                               **{"in": types_pb2.Buffer(data=x.tobytes())}).SerializeToString()
-        apply = channel.unary_unary("/bnns.v1.BNNSService/FilterApplyBatch")
-        trivial = channel.unary_unary("/bnns.v1.BNNSService/ListSharedMemory")
+        request = pb.FilterApplyBatchRequest(filter_id=f.filter_id, batch_size=1)
+        getattr(request, "in").CopyFrom(types_pb2.Buffer(data=x.tobytes()))
+        apply_raw = request.SerializeToString()
+        apply: grpc.UnaryUnaryMultiCallable = channel.unary_unary("/bnns.v1.BNNSService/FilterApplyBatch")
+        trivial: grpc.UnaryUnaryMultiCallable = channel.unary_unary("/bnns.v1.BNNSService/ListSharedMemory")
         ways = {"bare grpcio echo of the bytes (floor)": lambda: echo.round_trip(x, echo_out),
                 "a trivial RPC of this server (ListSharedMemory)": lambda: trivial(b"", timeout=60),
                 "the call's request on a raw channel (server's cost)": lambda: apply(apply_raw, timeout=60),

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .api import BNNSFilter
 
 _lock = threading.Lock()
 # (address, byte length) of a caller's array -> (weakref to the array, weakref to the filter, name)
@@ -37,14 +40,14 @@ def bind(array: np.ndarray, filter_, name: str) -> None:
         _key_of_bound[id(array)] = key
 
 
-def lookup(array) -> Optional[Tuple[object, str]]:
+def lookup(array) -> Optional[Tuple[BNNSFilter, str]]:
     """(filter, parameter name) if ``array`` is a live bound parameter array, else None."""
     if not isinstance(array, np.ndarray):
         return None
     with _lock:
         key = _key_of_bound.get(id(array))
         found = _bound.get(key) if key is not None else None
-        if found is None or found[0]() is not array or key[1] != array.nbytes:   # else by address
+        if key is None or found is None or found[0]() is not array or key[1] != array.nbytes:   # else by address
             found = _bound.get(_key(array))
     if found is None:
         return None

@@ -315,7 +315,7 @@ class LSTMFilter:
         d_hidden = np.zeros(state, dtype) if d_hidden is None else self._array(d_hidden, state, "d_hidden").astype(dtype, copy=False)
         d_cell = np.zeros(state, dtype) if d_cell is None else self._array(d_cell, state, "d_cell").astype(dtype, copy=False)
         dh0, dc0 = np.zeros(state, dtype), np.zeros(state, dtype)
-        per_layer = [[None] * dirs for _ in range(layers)]
+        per_layer: list[list[Optional[tuple]]] = [[None] * dirs for _ in range(layers)]
         d_out = d_output
         d_x = None
         for layer in range(layers - 1, -1, -1):
@@ -343,7 +343,7 @@ class LSTMFilter:
                 d_out = d_in.reshape(t, b, dirs, hidden)
             else:
                 d_x = d_in
-        gate_grads = [None] * 4
+        gate_grads: list[Optional[GateGradients]] = [None] * 4
         if weights_grad:
             gate_grads = [self._gate_gradients(gi, per_layer) for gi in range(4)]
         return LSTMGradients(d_x if input_grad else None, dh0 if state_grads else None,
@@ -359,7 +359,7 @@ class LSTMFilter:
 
     def _cache_parts(self) -> list:
         t, b, hidden, dirs = self.seq_len, self.batch_size, self.hidden_size, self.directions
-        parts = [("header", (4,))]
+        parts: list[tuple[str, tuple[int, ...]]] = [("header", (4,))]
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else dirs * hidden
             parts.append((f"{layer}.input", (t, b, width)))

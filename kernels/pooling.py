@@ -79,7 +79,7 @@ import numpy as np
 from . import activation as activation_mod
 from .activation import Activation
 from . import parallel
-from .errors import InvalidArgumentError, require
+from .errors import InternalError, InvalidArgumentError, require
 from .layout import LAYOUT_IMAGE_CHW, Descriptor, numpy_dtype
 
 MAX, AVERAGE_COUNT_INCLUDE_PADDING, AVERAGE_COUNT_EXCLUDE_PADDING, UN_MAX, L2_NORM = 0, 1, 2, 3, 4
@@ -199,7 +199,7 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
     y = np.empty((n, c) + g.out_hw, x.dtype)
     indices = np.empty(y.shape, np.int64) if with_indices else None
     planes, ys = _planes(x), _planes(y)
-    idx = _planes(indices) if with_indices else None
+    idx = _planes(indices) if indices is not None else None
 
     chunk = min(_chunk_planes(g, x.dtype), n * c)
     # index = c*H*W + flat offset of the window's tap 0 + offset of the winning tap; planes a..b
@@ -210,7 +210,7 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
         scratch = _Scratch(g, x.dtype, -np.inf, chunk)
         for a, b in _chunks(lo, hi, scratch.planes):
             scratch.load(planes[a:b])
-            if not with_indices:
+            if idx is None:                   # (not with_indices)
                 scratch.max_into(ys[a:b])
                 continue
             taps = scratch.max_into(ys[a:b], scratch.taps[: b - a])
@@ -243,7 +243,7 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             "Max pooling backward needs either the forward indices or the forward input x")
     d_x = np.empty((n, c) + g.in_hw, d_y.dtype)
     grads, d_xs = _planes(d_y), _planes(d_x)
-    xs = _planes(x) if indices is None else None
+    xs = _planes(x) if indices is None and x is not None else None
     idx = _planes(indices) if indices is not None else None
     plane = g.in_hw[0] * g.in_hw[1]
 
@@ -255,16 +255,18 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
         checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
-        if checker is not None:
+        if checker is not None and idx is not None:
             checker.check_borders(idx[lo:hi], lo)
         for a, b in _chunks(lo, hi, chunk):
-            if recompute is None:
+            if checker is not None and idx is not None:      # (recompute is None: the indices were given)
                 local = checker.local_offsets(idx[a:b], a, winners[: b - a])
-            else:
+            elif recompute is not None and xs is not None:
                 recompute.load(xs[a:b])
                 taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
                 local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a],
                                           recompute.step[: b - a])
+            else:
+                raise InternalError("max pooling backward has neither the indices nor x")
             # d_x[winner] += d_y, with repeats adding up (several windows can share a winner):
             # np.add.at on the chunk's zeroed planes (in cache), about 2x np.bincount.
             target = d_xs[a:b].reshape(-1)
@@ -761,7 +763,7 @@ class _MaxIndexCheck:
         # Per strip of border windows (the rows, then the columns, reaching into the padding):
         # (selector, table, base) with table[k*size + 1 + tap offset] true when that tap of the
         # strip's k-th window lies inside the image, and base = tap 0 - 1 - k*size.
-        self.strips = []
+        self.strips: list[tuple] = []      # (selector, table or None, base or None)
         for sel_rows, sel_cols in ((np.flatnonzero((rows < 0) | (rows + eh > h)), slice(None)),
                                    (slice(None), np.flatnonzero((cols < 0) | (cols + ew > w)))):
             r, q = rows[sel_rows], cols[sel_cols]

@@ -20,14 +20,14 @@ import math
 import secrets
 import threading
 import time
-from typing import Optional
+from typing import Optional, Protocol
 
 import numpy as np
 
 from bnns.kernels import arithmetic, layout, lstm, optimizer, parallel, pooling
 from bnns.kernels import contraction, permute, reduction, resize
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
-                                 ResourceExhaustedError, UnimplementedError, require)
+                                 InternalError, ResourceExhaustedError, UnimplementedError, given, require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -43,6 +43,15 @@ log = logging.getLogger("bnns.server.calls")
 
 
 # Which kinds exist, how each is built and which entry points serve it: the table in kinds.py.
+
+
+class Cancellation(Protocol):
+    """What a door passes to say its caller has gone: set by the door, polled by the core and the
+    kernels (a threading.Event is one)."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
 
 
 class Core(Functions):   # Functions: the filter-less entry points (server/direct.py)
@@ -108,7 +117,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             _restore_filter_state(snapshot, arrays_only=True)
 
     def call(self, rpc: str, request, tenant: str = "", request_id: Optional[str] = None,
-             cancelled: Optional[threading.Event] = None, io: Optional[CallIO] = None,
+             cancelled: Optional[Cancellation] = None, io: Optional[CallIO] = None,
              idempotency_key: str = ""):
         """Serve one RPC by name: the single entry every front door uses. Times, counts and logs
         the call; BNNSErrors propagate for the transport to map, anything else is logged and
@@ -131,7 +140,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         return self._call(method, rpc, request, tenant, request_id, cancelled, io, idempotency_key)
 
     def _call(self, method, rpc: str, request, tenant: str, request_id: Optional[str],
-              cancelled: Optional[threading.Event], io: Optional[CallIO], idempotency_key: str):
+              cancelled: Optional[Cancellation], io: Optional[CallIO], idempotency_key: str):
         self._local.entry = None
         kind = self._kind_of(request, tenant)
         start = time.perf_counter()
@@ -218,11 +227,12 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         if n < 1:
             return 0                  # and so it does of an empty batch
         require(n < 2**31, lambda: f"batch_size {n} must be between 1 and 2**31 - 1")
-        elements = entry.__dict__.get("item_elements")
-        if elements is None or entry.__dict__.get("item_elements_of") is not entry.filter:
-            # fixed at create: the filter's descriptors (cached on the entry, keyed by its filter)
-            elements = entry.item_elements = _item_elements(entry.filter)
-            entry.item_elements_of = entry.filter
+        cached = entry.item_elements
+        if cached is not None and cached[0] is entry.filter:
+            elements = cached[1]
+        else:
+            elements = _item_elements(entry.filter)
+            entry.item_elements = (entry.filter, elements)
         return self._bounded(n * elements, lambda: f"{rpc} with batch_size {n} ({elements} elements of inputs and "
                              "outputs per item)", "send a smaller batch")
 
@@ -728,7 +738,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         require(count in (0, f.arity) and (count == f.arity or not required),
                 f"`in` has {count} buffers; the function takes {f.arity} operands: give one per operand "
                 "(empty for Constant and Parameter operands)")
-        inputs = []
+        inputs: list[Optional[np.ndarray]] = []
         for k, (operand, desc) in enumerate(zip(f.params.inputs, f.input_descs)):
             buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
             given = f"in[{k}]" in io.arrays or buf.WhichOneof("contents") is not None
@@ -848,7 +858,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         count = max(len(buffers), _count_paths(io, "in"))
         require(count == f.arity or (not required and count == 0),
                 f"`in` has {count} buffers; the fused filter takes {f.arity} inputs")
-        inputs = []
+        inputs: list[Optional[np.ndarray]] = []
         for k, desc in enumerate(f.input_descs):
             buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
             if f"in[{k}]" not in io.arrays and buf.WhichOneof("contents") is None:
@@ -911,7 +921,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         """in_a, in_b as (N, *shape) for the per-sample operands given (None for weights, for an
         operand that is not read, and for one not given that is not ``needed``)."""
         descs = tuple(f.input_descs) + (None, None)
-        arrays = []
+        arrays: list[Optional[np.ndarray]] = []
         for k, (field, operand) in enumerate((("in_a", "A"), ("in_b", "B"))):
             given = io.present(request, field, field)
             if not f.per_sample[k]:
@@ -1046,8 +1056,9 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         of the RPC it names, answered by one chunk holding the serialized response. (The gRPC
         door streams chunks of large messages itself, grpc_service.py.)"""
         method = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name.get(request.rpc)
-        require(method is not None and request.rpc != "ChunkedCall",
-                f"ChunkedCall: rpc {request.rpc!r} is not an RPC of bnns.v1.BNNSService", "CHUNKED_CALL_MALFORMED")
+        unknown = f"ChunkedCall: rpc {request.rpc!r} is not an RPC of bnns.v1.BNNSService"
+        method = given(method, unknown, "CHUNKED_CALL_MALFORMED")
+        require(request.rpc != "ChunkedCall", unknown, "CHUNKED_CALL_MALFORMED")
         require(request.total_bytes == len(request.data),
                 f"ChunkedCall: total_bytes {request.total_bytes} but the chunk holds {len(request.data)} bytes; "
                 "through REST the one chunk holds the whole message", "CHUNKED_CALL_MALFORMED")
@@ -1380,7 +1391,7 @@ def _definition(request: pb.CreateFilterRequest, kind: str, io: CallIO) -> bytes
         if desc.HasField("data") or f"{path}.data" in io.arrays:
             resolved = codec.descriptor(desc, path, io, path)
             desc.data.Clear()
-            desc.data.data = resolved.data.tobytes()
+            desc.data.data = given(resolved.data, path, error=InternalError).tobytes()
     return full.SerializeToString()
 
 
@@ -1452,12 +1463,17 @@ def _filter_state(filter_obj, depth: int = 3) -> list:
     return state
 
 
-@functools.lru_cache(maxsize=None)
-def _frozen(cls) -> bool:
+_FROZEN: dict = {}
+
+
+def _frozen(cls: type) -> bool:
     """A frozen dataclass (descriptors, parameter records): nothing in it is reassigned, and it has
-    no moving statistics, so a snapshot of it would put back what is there."""
-    params = getattr(cls, "__dataclass_params__", None)
-    return bool(params is not None and params.frozen and not hasattr(cls, "parameters"))
+    no moving statistics, so a snapshot of it would put back what is there. (Known per class.)"""
+    frozen = _FROZEN.get(cls)
+    if frozen is None:
+        params = getattr(cls, "__dataclass_params__", None)
+        frozen = _FROZEN[cls] = bool(params is not None and params.frozen and not hasattr(cls, "parameters"))
+    return frozen
 
 
 def _restore_filter_state(state: list, arrays_only: bool = False) -> None:

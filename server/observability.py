@@ -71,7 +71,10 @@ class _CallCounts:
     def collect(self):
         with self._lock:
             rows = {key: list(row) for key, row in self._rows.items()}
-        requests, latency, received, sent = {}, {}, {}, {}
+        requests: dict[tuple[str, str], int] = {}
+        latency: dict[tuple[str, str], list] = {}          # [seconds, bucket counts...]
+        received: dict[str, int] = {}
+        sent: dict[str, int] = {}
         for (rpc, kind, status), row in rows.items():
             requests[(rpc, status)] = requests.get((rpc, status), 0) + row[0]
             total = latency.setdefault((rpc, kind), [0.0] + [0] * (len(_BUCKETS) + 1))
@@ -81,22 +84,21 @@ class _CallCounts:
             received[rpc] = received.get(rpc, 0) + row[-2]
             sent[rpc] = sent.get(rpc, 0) + row[-1]
         family = CounterMetricFamily("bnns_requests", "Calls by RPC and outcome", labels=["rpc", "status"])
-        for labels, value in requests.items():
-            family.add_metric(labels, value, created=self._created)
+        for (rpc, status), value in requests.items():
+            family.add_metric([rpc, status], value, created=self._created)
         yield family
-        family = HistogramMetricFamily("bnns_request_seconds", "Call latency by RPC and filter kind",
-                                       labels=["rpc", "kind"])
+        histogram = HistogramMetricFamily("bnns_request_seconds", "Call latency by RPC and filter kind",
+                                          labels=["rpc", "kind"])
+        bounds = [floatToGoString(b) for b in _BUCKETS] + ["+Inf"]
         for labels, (seconds, *counts) in latency.items():
-            cumulative = list(itertools.accumulate(counts))
-            bounds = [floatToGoString(b) for b in _BUCKETS] + ["+Inf"]
-            family.add_metric(labels, list(zip(bounds, cumulative)), seconds)
-        yield family
+            histogram.add_metric(list(labels), list(zip(bounds, itertools.accumulate(counts))), seconds)
+        yield histogram
         for name, doc, values in (("bnns_received_bytes", "Request bytes by RPC", received),
                                   ("bnns_sent_bytes", "Response bytes by RPC", sent)):
-            family = CounterMetricFamily(name, doc, labels=["rpc"])
+            counter = CounterMetricFamily(name, doc, labels=["rpc"])
             for rpc, value in values.items():
-                family.add_metric([rpc], value, created=self._created)
-            yield family
+                counter.add_metric([rpc], value, created=self._created)
+            yield counter
 
 
 class JsonFormatter(logging.Formatter):

@@ -43,6 +43,9 @@ class Entry:
     lease_seconds: float = 0.0  # destroyed after this long unused; 0 = no lease
     last_used: float = dataclasses.field(default_factory=time.monotonic)
     version: int = 0            # a shared state store's version of the handle this copy is at (0 = none yet)
+    # (the filter object, elements of one item of its inputs and outputs): the memory bound's
+    # count, fixed at create, kept for the calls (Core._footprint); None until the first call.
+    item_elements: Optional[tuple] = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def trainable(self) -> dict:
