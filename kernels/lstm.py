@@ -59,6 +59,7 @@ import numpy as np
 
 from . import _common as cm
 from . import blas
+from . import parallel
 from .convolution import matmul
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
@@ -138,10 +139,13 @@ class LSTMGradients(NamedTuple):
 
 
 @dataclasses.dataclass
-class _Step:
-    z: np.ndarray        # (B, 4H) pre-activations i, f, g, o
-    gates: np.ndarray    # (B, 4H) activations
-    c_prev: np.ndarray
+class _Direction:
+    """A training forward's record of one direction of one layer: (T, B, .) arrays, steps in
+    processing order (the training cache's order)."""
+
+    z: np.ndarray        # (T, B, 4H) pre-activations i, f, g, o
+    gates: np.ndarray    # (T, B, 4H) activations
+    c_prev: np.ndarray   # (T, B, H)
     h_prev: np.ndarray
     c: np.ndarray
     a: np.ndarray        # hidden_activation(c)
@@ -150,7 +154,7 @@ class _Step:
 @dataclasses.dataclass
 class _Saved:
     inputs: list          # per layer: (T, B, in_l) the layer's input (after dropout)
-    steps: list           # per layer, per direction: list of _Step in processing order
+    steps: list           # per layer, per direction: its _Direction
     keeps: list           # per layer > 0: dropout mask on its input, or None
     weights: list         # per layer, per direction: dict of the compute-form weights
     batch_size: int
@@ -281,13 +285,10 @@ class LSTMFilter:
             layer_steps, layer_weights = [], []
             for d in range(dirs):
                 w = self._compute_weights(layer, d, dtype)
-                steps = _run(layer_in, h0[layer, d], c0[layer, d], w, self._acts, reverse=d == 1)
-                order = range(t - 1, -1, -1) if d == 1 else range(t)
-                for k, step_t in enumerate(order):
-                    out[step_t, :, d] = steps[k].gates[:, 3 * hidden:] * steps[k].a
-                h_n[layer, d] = out[order[-1], :, d]
-                c_n[layer, d] = steps[-1].c
-                layer_steps.append(steps)
+                record, h = _run(layer_in, h0[layer, d], c0[layer, d], w, self._acts, reverse=d == 1)
+                out[:, :, d] = h[::-1] if d == 1 else h                  # h in processing order
+                h_n[layer, d], c_n[layer, d] = h[-1], record.c[-1]
+                layer_steps.append(record)
                 layer_weights.append(w)
             all_steps.append(layer_steps)
             all_weights.append(layer_weights)
@@ -320,20 +321,24 @@ class LSTMFilter:
         d_x = None
         for layer in range(layers - 1, -1, -1):
             layer_in = saved.inputs[layer]
-            d_in = np.zeros(layer_in.shape, dtype)
+            d_in = None
             for d in range(dirs):
                 w = saved.weights[layer][d]
-                steps = saved.steps[layer][d]
-                order = list(range(t - 1, -1, -1)) if d == 1 else list(range(t))
-                d_y = np.stack([d_out[step_t, :, d] for step_t in order])             # processing order
-                dz, dh_first, dc_first, dwh, dwc = _run_backward(steps, d_y, d_hidden[layer, d], d_cell[layer, d],
-                                                                 w, self._acts, hidden)
+                # Steps in processing order: the second direction reads the sequence backwards.
+                x_steps = np.ascontiguousarray(layer_in[::-1]) if d == 1 else layer_in
+                d_y = np.array(d_out[::-1, :, d] if d == 1 else d_out[:, :, d])     # (T, B, H), owned
+                dz, dh_first, dc_first, dwh, dwc = _run_backward(saved.steps[layer][d], d_y, d_hidden[layer, d],
+                                                                 d_cell[layer, d], w, self._acts)
                 dh0[layer, d], dc0[layer, d] = dh_first, dc_first
-                x_steps = layer_in[order]                                             # (T, B, in)
                 dz2 = dz.reshape(-1, dz.shape[2])                                     # (T * B, 4H)
-                d_in[order] += matmul(dz2, w["wx"]).reshape(dz.shape[0], dz.shape[1], -1)
+                d_steps = matmul(dz2, w["wx"]).reshape(t, b, -1)                     # dL/dx = dz W_x
+                d_steps = d_steps[::-1] if d == 1 else d_steps
+                if d_in is None:
+                    d_in = d_steps
+                else:
+                    d_in += d_steps
                 if weights_grad:
-                    dwx = matmul(dz2.T, x_steps.reshape(-1, x_steps.shape[2]))           # one GEMM
+                    dwx = _matmul_tn(dz2, x_steps.reshape(-1, x_steps.shape[2]))      # dL/dW_x = dz^T x
                     db = dz.sum(axis=(0, 1))
                     per_layer[layer][d] = (dwx, dwh, dwc, db)
             if layer > 0:
@@ -386,7 +391,7 @@ class LSTMFilter:
             arrays[f"{layer}.keep"] = saved.keeps[layer]
             for d, steps in enumerate(saved.steps[layer]):
                 for name in self._STEP_FIELDS:
-                    arrays[f"{layer}.{d}.{name}"] = np.stack([getattr(step, name) for step in steps])
+                    arrays[f"{layer}.{d}.{name}"] = getattr(steps, name)
         flat = np.empty(self.cache_elements(), np.float32)
         at = 0
         for name, shape in self._cache_parts():
@@ -418,8 +423,8 @@ class LSTMFilter:
             inputs.append(parts[f"{layer}.input"])
             keep = parts.get(f"{layer}.keep")
             keeps.append(None if keep is None else keep.astype(bool))
-            steps.append([[_Step(*(parts[f"{layer}.{d}.{name}"][k] for name in self._STEP_FIELDS))
-                           for k in range(self.seq_len)] for d in range(self.directions)])
+            steps.append([_Direction(*(parts[f"{layer}.{d}.{name}"] for name in self._STEP_FIELDS))
+                          for d in range(self.directions)])
             weights.append([self._compute_weights(layer, d, np.dtype(np.float32)) for d in range(self.directions)])
         self._saved = _Saved(inputs, steps, keeps, weights, self.batch_size)
 
@@ -489,72 +494,185 @@ class LSTMFilter:
 
 
 # ---------------------------------------------------------------------------------------- kernels
-def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict, acts: dict, *, reverse: bool) -> list:
-    """One direction of one layer over the sequence; returns the _Steps in processing order."""
-    pre_x = matmul(x.reshape(-1, x.shape[2]), w["wx"].T).reshape(x.shape[0], x.shape[1], -1)   # (T, B, 4H), one GEMM
-    pre_x += w["bias"]
-    t, hidden = pre_x.shape[0], h.shape[1]
-    wc = w["wc"]
-    steps = []
-    for k in range(t):
-        step_t = t - 1 - k if reverse else k
-        z = pre_x[step_t] + h @ w["wh"].T
-        if wc[0] is not None:
-            z[:, :hidden] += c @ wc[0].T
-        if wc[1] is not None:
-            z[:, hidden:2 * hidden] += c @ wc[1].T
-        if wc[2] is not None:
-            z[:, 2 * hidden:3 * hidden] += c @ wc[2].T
-        gates = np.empty_like(z)
-        for gi, gate in enumerate(GATES[:3]):
-            sl = slice(gi * hidden, (gi + 1) * hidden)
-            gates[:, sl] = act_mod.forward(z[:, sl], acts[gate])
-        i, f, g = gates[:, :hidden], gates[:, hidden:2 * hidden], gates[:, 2 * hidden:3 * hidden]
-        c_new = f * c + i * g
-        if wc[3] is not None:
-            z[:, 3 * hidden:] += c_new @ wc[3].T
-        gates[:, 3 * hidden:] = act_mod.forward(z[:, 3 * hidden:], acts["output_gate"])
-        a = act_mod.forward(c_new, acts["hidden"])
-        steps.append(_Step(z, gates, c, h, c_new, a))
-        h = gates[:, 3 * hidden:] * a
-        c = c_new
-    return steps
+# The recurrence is a chain of small products (one (B, H) @ (H, 4H) GEMM a step each way) and a
+# few elementwise passes over (B, H) blocks. To keep it at the GEMM rate: the input's product for
+# every step is one GEMM before the loop (z = x W_x^T), each step adds h_prev W_h^T into its slice
+# of z in place (GEMM beta = 1), the elementwise maths writes into preallocated (T, B, .) arrays
+# (which are the training cache), and the backward leaves every weight gradient to GEMMs over all
+# steps after its loop (dW = dz^T [x | h_prev]).
+
+def _run(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: dict, acts: dict, *, reverse: bool):
+    """One direction of one layer over the sequence.
+
+    x (T, B, in), h0 and c0 (B, H). Returns its _Direction (steps in processing order: reversed
+    when ``reverse``) and h (T, B, H) in processing order."""
+    x = np.ascontiguousarray(x[::-1]) if reverse else x
+    t, b, hidden = x.shape[0], x.shape[1], h0.shape[1]
+    dtype = x.dtype
+    z = matmul(x.reshape(-1, x.shape[2]), w["wx"].T).reshape(t, b, 4 * hidden)    # x W_x^T, every step
+    gates = np.empty_like(z)
+    h_all, c_all = np.empty((t + 1, b, hidden), dtype), np.empty((t + 1, b, hidden), dtype)
+    h_all[0], c_all[0] = h0, c0
+    a = np.empty((t, b, hidden), dtype)
+    scratch = np.empty((b, 4 * hidden), dtype)
+    wh, bias, wc = w["wh"], w["bias"], w["wc"]
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    # Without an output-gate peephole, o depends on z alone, so it is activated with i, f and g.
+    early = 4 if wc[3] is None else 3
+    with np.errstate(over="ignore"):                  # the sigmoid's exp(-z) may overflow to inf: 1 / inf = 0
+        for k in range(t):
+            zk, gk, c_prev, c = z[k], gates[k], c_all[k], c_all[k + 1]
+            zk += bias
+            _gemm_acc(h_all[k], wh, zk)                                              # z += h_prev W_h^T
+            for gi in range(3):
+                if wc[gi] is not None:
+                    sl = slice(gi * hidden, (gi + 1) * hidden)
+                    _gemm_acc(c_prev, wc[gi], zk[:, sl])                             # peephole: += c_prev W_c^T
+            _activate(zk, gk, acts, hidden, GATES[:early], scratch)
+            np.multiply(gk[:, f_], c_prev, out=c)                                    # c = f c_prev + i g
+            np.multiply(gk[:, i_], gk[:, g_], out=scratch[:, :hidden])
+            c += scratch[:, :hidden]
+            if wc[3] is not None:
+                _gemm_acc(c, wc[3], zk[:, o_])                                       # peephole on the new c
+                _activate(zk[:, o_], gk[:, o_], acts, hidden, ("output_gate",), scratch)
+            _act_into(c, acts["hidden"], a[k], scratch)                              # a = hidden_activation(c)
+            np.multiply(gk[:, o_], a[k], out=h_all[k + 1])                           # h = o a
+    return _Direction(z, gates, c_all[:-1], h_all[:-1], c_all[1:], a), h_all[1:]
 
 
-def _run_backward(steps: list, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np.ndarray, w: dict,
-                  acts: dict, hidden: int):
-    """Backward through one direction of one layer. d_y (T, B, H) in processing order.
+def _run_backward(record: _Direction, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np.ndarray, w: dict,
+                  acts: dict):
+    """Backward through one direction of one layer. d_y (T, B, H) in processing order, owned: it
+    is overwritten (each step's dL/dh accumulates into it).
 
     Returns dz (T, B, 4H) in processing order, dL/dh0, dL/dc0, dL/dW_h (4H, H) and the peephole
-    gradients (list of four (H, H) or None)."""
-    t = len(steps)
-    dz_all = np.empty((t,) + steps[0].z.shape, d_y.dtype)
-    dh, dc = dh_last.copy(), dc_last.copy()
-    wc = w["wc"]
-    dwc = [None if m is None else np.zeros_like(m) for m in wc]
+    gradients (list of four (H, H) or None).
+
+    Per step, with dh = d_y + dz_next W_h and dc the cell's gradient from the step after:
+    dc += dh o hidden'(c); dz = (dc g, dc c_prev, dc i, dh a) * (i', f', g', o'); dc_prev = dc f
+    (plus the peepholes' dz W_c)."""
+    t, b, hidden = d_y.shape
+    z, gates = record.z, record.gates
+    dz_all = np.empty(z.shape, d_y.dtype)
+    dh_first = np.empty((b, hidden), d_y.dtype)
+    dc = dc_last.astype(d_y.dtype, copy=True)
+    d_y[-1] += dh_last
+    wh, wc = w["wh"], w["wc"]
+    t_h = np.empty((b, hidden), d_y.dtype)
+    scratch = np.empty((b, 4 * hidden), d_y.dtype)
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
     for k in range(t - 1, -1, -1):
-        s = steps[k]
-        i, f, g, o = (s.gates[:, j * hidden:(j + 1) * hidden] for j in range(4))
-        dh = dh + d_y[k]
-        do = dh * s.a
-        dc = dc + act_mod.backward(dh * o, acts["hidden"], x=s.c, y=s.a)
-        dz = np.empty_like(s.z)
-        dz[:, 3 * hidden:] = act_mod.backward(do, acts["output_gate"], x=s.z[:, 3 * hidden:], y=o)
+        dh, gk, zk, dz = d_y[k], gates[k], z[k], dz_all[k]
+        np.multiply(dh, gk[:, o_], out=t_h)                                          # dc += dh o hidden'(c)
+        _act_backward_into(t_h, acts["hidden"], record.c[k], record.a[k], scratch)
+        dc += t_h
+        np.multiply(dh, record.a[k], out=dz[:, o_])                                  # dL/do = dh a
+        _act_backward_into(dz[:, o_], acts["output_gate"], zk[:, o_], gk[:, o_], scratch)
         if wc[3] is not None:
-            dc = dc + dz[:, 3 * hidden:] @ wc[3]
-            dwc[3] += dz[:, 3 * hidden:].T @ s.c
-        for gi, (gate, d_act) in enumerate(zip(GATES[:3], (dc * g, dc * s.c_prev, dc * i))):
-            sl = slice(gi * hidden, (gi + 1) * hidden)
-            dz[:, sl] = act_mod.backward(d_act, acts[gate], x=s.z[:, sl], y=s.gates[:, sl])
-        dc_prev = dc * f
+            dc += dz[:, o_] @ wc[3]
+        np.multiply(dc, gk[:, g_], out=dz[:, i_])                                    # dL/di = dc g
+        np.multiply(dc, record.c_prev[k], out=dz[:, f_])                             # dL/df = dc c_prev
+        np.multiply(dc, gk[:, i_], out=dz[:, g_])                                    # dL/dg = dc i
+        _act_backward_gates(dz, zk, gk, acts, hidden, scratch)
+        dc *= gk[:, f_]                                                              # dL/dc_prev
         for gi in range(3):
             if wc[gi] is not None:
-                sl = slice(gi * hidden, (gi + 1) * hidden)
-                dc_prev = dc_prev + dz[:, sl] @ wc[gi]
-                dwc[gi] += dz[:, sl].T @ s.c_prev
-        dh = dz @ w["wh"]
-        dc = dc_prev
-        dz_all[k] = dz
-    h_prev = np.stack([s.h_prev for s in steps])                          # dL/dW_h over all steps: one GEMM
-    dwh = matmul(dz_all.reshape(-1, dz_all.shape[2]).T, h_prev.reshape(-1, h_prev.shape[2]))
-    return dz_all, dh, dc, dwh, dwc
+                dc += dz[:, gi * hidden:(gi + 1) * hidden] @ wc[gi]
+        if k > 0:
+            _gemm_acc(dz, wh.T, d_y[k - 1])                                          # dh_prev += dz W_h
+        else:
+            np.matmul(dz, wh, out=dh_first)
+    dz2 = dz_all.reshape(-1, dz_all.shape[2])
+    dwh = _matmul_tn(dz2, record.h_prev.reshape(-1, hidden))                        # dL/dW_h = dz^T h_prev
+    dwc = [None] * 4
+    for gi in range(4):
+        if wc[gi] is not None:
+            cell = record.c if gi == 3 else record.c_prev
+            dwc[gi] = _matmul_tn(dz_all[:, :, gi * hidden:(gi + 1) * hidden].reshape(-1, hidden),
+                                 cell.reshape(-1, hidden))
+    return dz_all, dh_first, dc, dwh, dwc
+
+
+def _gemm_acc(a: np.ndarray, b_t: np.ndarray, c: np.ndarray) -> None:
+    """c += a @ b_t.T in place (GEMM with beta = 1; NumPy's matmul and an add without blas)."""
+    if blas.dtype_supported(c.dtype) and a.dtype == b_t.dtype == c.dtype:
+        if b_t.strides[-1] == b_t.itemsize:
+            blas.gemm(a, b_t, c, beta=1.0, transpose_b=True)
+            return
+        if b_t.strides[0] == b_t.itemsize:
+            blas.gemm(a, b_t.T, c, beta=1.0)
+            return
+    c += a @ b_t.T
+
+
+def _matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a.T @ b for a (K, M) and b (K, N) with unit inner strides: NumPy hands the transposed view to
+    BLAS as it is (copying a.T first costs more than the product), the result's rows shared over
+    the kernel pool."""
+    out = np.empty((a.shape[1], b.shape[1]), np.result_type(a, b))
+
+    def rows(lo: int, hi: int) -> None:
+        with blas.one_thread():
+            np.matmul(a[:, lo:hi].T, b, out=out[lo:hi])
+
+    parallel.for_ranges(out.shape[0], (a.size + b.size + out.size) * out.itemsize, rows)
+    return out
+
+
+def _activate(z: np.ndarray, out: np.ndarray, acts: dict, hidden: int, gates: tuple, scratch: np.ndarray) -> None:
+    """out[:, gate] = act_gate(z[:, gate]) for the named consecutive gates (the first at column 0
+    of z and out), neighbouring gates with one activation in one call."""
+    k = 0
+    while k < len(gates):
+        end = k + 1
+        while end < len(gates) and acts[gates[end]] == acts[gates[k]]:
+            end += 1
+        sl = slice(k * hidden, end * hidden)
+        _act_into(z[:, sl], acts[gates[k]], out[:, sl], scratch)
+        k = end
+
+
+def _act_backward_gates(dz: np.ndarray, z: np.ndarray, y: np.ndarray, acts: dict, hidden: int,
+                        scratch: np.ndarray) -> None:
+    """dz[:, gate] *= act_gate'(z) for the input, forget and candidate gates (neighbours with one
+    activation in one call)."""
+    k = 0
+    while k < 3:
+        end = k + 1
+        while end < 3 and acts[GATES[end]] == acts[GATES[k]]:
+            end += 1
+        sl = slice(k * hidden, end * hidden)
+        _act_backward_into(dz[:, sl], acts[GATES[k]], z[:, sl], y[:, sl], scratch)
+        k = end
+
+
+def _act_into(x: np.ndarray, act: Activation, out: np.ndarray, scratch: np.ndarray) -> None:
+    """out = act(x). Fast path for the default gates, in place with no temporaries: Sigmoid as
+    1 / (1 + exp(-x)) (exp may overflow to inf, giving 0: callers silence the warning) and Tanh;
+    any other function through activation.forward (the one definition; the fast path is tested
+    against it)."""
+    if act.function == SIGMOID:
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        out += 1
+        np.reciprocal(out, out=out)
+    elif act.function == TANH:
+        np.tanh(x, out=out)
+    else:
+        out[...] = act_mod.forward(x, act)
+
+
+def _act_backward_into(d: np.ndarray, act: Activation, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
+    """d *= act'(x), in place (y = act(x)). Fast path for Sigmoid (y (1 - y)) and Tanh (1 - y^2);
+    any other function through activation.backward."""
+    if act.function in (SIGMOID, TANH):
+        s = scratch[:, :d.shape[1]]
+        if act.function == SIGMOID:
+            np.subtract(1, y, out=s)
+            s *= y
+        else:
+            np.multiply(y, y, out=s)
+            np.subtract(1, s, out=s)
+        d *= s
+    else:
+        d[...] = act_mod.backward(d, act, x=x, y=y)
