@@ -60,7 +60,6 @@ import numpy as np
 from . import _common as cm
 from . import blas
 from . import parallel
-from .convolution import matmul
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
 from .errors import FailedPreconditionError, UnimplementedError, require
@@ -327,20 +326,18 @@ class LSTMFilter:
                 # Steps in processing order: the second direction reads the sequence backwards.
                 x_steps = np.ascontiguousarray(layer_in[::-1]) if d == 1 else layer_in
                 d_y = np.array(d_out[::-1, :, d] if d == 1 else d_out[:, :, d])     # (T, B, H), owned
-                dz, dh_first, dc_first, dwh, dwc = _run_backward(saved.steps[layer][d], d_y, d_hidden[layer, d],
-                                                                 d_cell[layer, d], w, self._acts)
+                d_steps, dh_first, dc_first, grads = _run_backward(
+                    saved.steps[layer][d], d_y, d_hidden[layer, d], d_cell[layer, d], w, self._acts, x_steps,
+                    input_grad=input_grad or layer > 0, weights_grad=weights_grad)
                 dh0[layer, d], dc0[layer, d] = dh_first, dc_first
-                dz2 = dz.reshape(-1, dz.shape[2])                                     # (T * B, 4H)
-                d_steps = matmul(dz2, w["wx"]).reshape(t, b, -1)                     # dL/dx = dz W_x
+                per_layer[layer][d] = grads
+                if d_steps is None:
+                    continue
                 d_steps = d_steps[::-1] if d == 1 else d_steps
                 if d_in is None:
                     d_in = d_steps
                 else:
                     d_in += d_steps
-                if weights_grad:
-                    dwx = _matmul_tn(dz2, x_steps.reshape(-1, x_steps.shape[2]))      # dL/dW_x = dz^T x
-                    db = dz.sum(axis=(0, 1))
-                    per_layer[layer][d] = (dwx, dwh, dwc, db)
             if layer > 0:
                 keep = saved.keeps[layer]
                 if keep is not None:
@@ -509,119 +506,162 @@ def _run(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: dict, acts: dict, *, 
     x = np.ascontiguousarray(x[::-1]) if reverse else x
     t, b, hidden = x.shape[0], x.shape[1], h0.shape[1]
     dtype = x.dtype
-    z = matmul(x.reshape(-1, x.shape[2]), w["wx"].T).reshape(t, b, 4 * hidden)    # x W_x^T, every step
+    z = np.empty((t, b, 4 * hidden), dtype)
+    wx_t = w["wx"].T
+
+    def project(lo: int, hi: int) -> None:                                      # z = x W_x^T
+        with blas.one_thread():
+            np.matmul(x[lo:hi].reshape(-1, x.shape[2]), wx_t, out=z[lo:hi].reshape(-1, 4 * hidden))
+            z[lo:hi] += w["bias"]
+
+    # The steps in chunks: chunk j + 1's input product runs on the second core while the
+    # recurrence runs through chunk j (one chunk when the layer is too small to pay for it).
+    chunks = _chunks(t, z.nbytes)
+    project(*chunks[0])
+    pending = parallel.start(lambda: project(*chunks[1])) if len(chunks) > 1 else None
     gates = np.empty_like(z)
     h_all, c_all = np.empty((t + 1, b, hidden), dtype), np.empty((t + 1, b, hidden), dtype)
     h_all[0], c_all[0] = h0, c0
     a = np.empty((t, b, hidden), dtype)
     scratch = np.empty((b, 4 * hidden), dtype)
-    wh, bias, wc = w["wh"], w["bias"], w["wc"]
+    wh_t, wc = w["wh"].T, w["wc"]
     i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
     # Without an output-gate peephole, o depends on z alone, so it is activated with i, f and g.
     early = 4 if wc[3] is None else 3
     with np.errstate(over="ignore"):                  # the sigmoid's exp(-z) may overflow to inf: 1 / inf = 0
-        for k in range(t):
-            zk, gk, c_prev, c = z[k], gates[k], c_all[k], c_all[k + 1]
-            zk += bias
-            _gemm_acc(h_all[k], wh, zk)                                              # z += h_prev W_h^T
-            for gi in range(3):
-                if wc[gi] is not None:
-                    sl = slice(gi * hidden, (gi + 1) * hidden)
-                    _gemm_acc(c_prev, wc[gi], zk[:, sl])                             # peephole: += c_prev W_c^T
-            _activate(zk, gk, acts, hidden, GATES[:early], scratch)
-            np.multiply(gk[:, f_], c_prev, out=c)                                    # c = f c_prev + i g
-            np.multiply(gk[:, i_], gk[:, g_], out=scratch[:, :hidden])
-            c += scratch[:, :hidden]
-            if wc[3] is not None:
-                _gemm_acc(c, wc[3], zk[:, o_])                                       # peephole on the new c
-                _activate(zk[:, o_], gk[:, o_], acts, hidden, ("output_gate",), scratch)
-            _act_into(c, acts["hidden"], a[k], scratch)                              # a = hidden_activation(c)
-            np.multiply(gk[:, o_], a[k], out=h_all[k + 1])                           # h = o a
+        for j, (lo, hi) in enumerate(chunks):
+            if j > 0:
+                pending.result()
+                pending = parallel.start(lambda j=j: project(*chunks[j + 1])) if j + 1 < len(chunks) else None
+            for k in range(lo, hi):
+                zk, gk, c_prev, c = z[k], gates[k], c_all[k], c_all[k + 1]
+                zk += np.matmul(h_all[k], wh_t, out=scratch)                         # z += h_prev W_h^T
+                for gi in range(3):
+                    if wc[gi] is not None:
+                        zk[:, gi * hidden:(gi + 1) * hidden] += c_prev @ wc[gi].T             # + c_prev W_c^T
+                _activate(zk, gk, acts, hidden, GATES[:early], scratch)
+                np.multiply(gk[:, f_], c_prev, out=c)                                # c = f c_prev + i g
+                np.multiply(gk[:, i_], gk[:, g_], out=scratch[:, :hidden])
+                c += scratch[:, :hidden]
+                if wc[3] is not None:
+                    zk[:, o_] += c @ wc[3].T                                         # peephole on the new c
+                    _activate(zk[:, o_], gk[:, o_], acts, hidden, ("output_gate",), scratch)
+                _act_into(c, acts["hidden"], a[k], scratch)                          # a = hidden_activation(c)
+                np.multiply(gk[:, o_], a[k], out=h_all[k + 1])                       # h = o a
     return _Direction(z, gates, c_all[:-1], h_all[:-1], c_all[1:], a), h_all[1:]
 
 
 def _run_backward(record: _Direction, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np.ndarray, w: dict,
-                  acts: dict):
+                  acts: dict, x: np.ndarray, *, input_grad: bool, weights_grad: bool):
     """Backward through one direction of one layer. d_y (T, B, H) in processing order, owned: it
-    is overwritten (each step's dL/dh accumulates into it).
+    is overwritten (each step's dL/dh accumulates into it); x (T, B, in) the layer's input in
+    processing order.
 
-    Returns dz (T, B, 4H) in processing order, dL/dh0, dL/dc0, dL/dW_h (4H, H) and the peephole
-    gradients (list of four (H, H) or None).
+    Returns dL/dx (T, B, in) in processing order (None unless input_grad), dL/dh0, dL/dc0 and
+    (dL/dW_x (4H, in), dL/dW_h (4H, H), the peephole gradients (list of four (H, H) or None),
+    dL/db (4H,)) (None unless weights_grad).
 
     Per step, with dh = d_y + dz_next W_h and dc the cell's gradient from the step after:
     dc += dh o hidden'(c); dz = (dc g, dc c_prev, dc i, dh a) * (i', f', g', o'); dc_prev = dc f
-    (plus the peepholes' dz W_c)."""
+    (plus the peepholes' dz W_c). Then dL/dx = dz W_x, dL/dW_x = dz^T x, dL/dW_h = dz^T h_prev,
+    dL/db = sum dz over the steps and the batch."""
     t, b, hidden = d_y.shape
+    dtype = d_y.dtype
     z, gates = record.z, record.gates
-    dz_all = np.empty(z.shape, d_y.dtype)
-    dh_first = np.empty((b, hidden), d_y.dtype)
-    dc = dc_last.astype(d_y.dtype, copy=True)
+    dz_all = np.empty(z.shape, dtype)
+    dh_first = np.empty((b, hidden), dtype)
+    dc = dc_last.astype(dtype, copy=True)
     d_y[-1] += dh_last
-    wh, wc = w["wh"], w["wc"]
-    t_h = np.empty((b, hidden), d_y.dtype)
-    scratch = np.empty((b, 4 * hidden), d_y.dtype)
-    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
-    for k in range(t - 1, -1, -1):
-        dh, gk, zk, dz = d_y[k], gates[k], z[k], dz_all[k]
-        np.multiply(dh, gk[:, o_], out=t_h)                                          # dc += dh o hidden'(c)
-        _act_backward_into(t_h, acts["hidden"], record.c[k], record.a[k], scratch)
-        dc += t_h
-        np.multiply(dh, record.a[k], out=dz[:, o_])                                  # dL/do = dh a
-        _act_backward_into(dz[:, o_], acts["output_gate"], zk[:, o_], gk[:, o_], scratch)
-        if wc[3] is not None:
-            dc += dz[:, o_] @ wc[3]
-        np.multiply(dc, gk[:, g_], out=dz[:, i_])                                    # dL/di = dc g
-        np.multiply(dc, record.c_prev[k], out=dz[:, f_])                             # dL/df = dc c_prev
-        np.multiply(dc, gk[:, i_], out=dz[:, g_])                                    # dL/dg = dc i
-        _act_backward_gates(dz, zk, gk, acts, hidden, scratch)
-        dc *= gk[:, f_]                                                              # dL/dc_prev
-        for gi in range(3):
-            if wc[gi] is not None:
-                dc += dz[:, gi * hidden:(gi + 1) * hidden] @ wc[gi]
-        if k > 0:
-            _gemm_acc(dz, wh.T, d_y[k - 1])                                          # dh_prev += dz W_h
-        else:
-            np.matmul(dz, wh, out=dh_first)
-    dz2 = dz_all.reshape(-1, dz_all.shape[2])
-    dwh = _matmul_tn(dz2, record.h_prev.reshape(-1, hidden))                        # dL/dW_h = dz^T h_prev
-    dwc = [None] * 4
-    for gi in range(4):
-        if wc[gi] is not None:
-            cell = record.c if gi == 3 else record.c_prev
-            dwc[gi] = _matmul_tn(dz_all[:, :, gi * hidden:(gi + 1) * hidden].reshape(-1, hidden),
-                                 cell.reshape(-1, hidden))
-    return dz_all, dh_first, dc, dwh, dwc
+    wh, wc, wx = w["wh"], w["wc"], w["wx"]
+    d_x = np.empty(x.shape, dtype) if input_grad else None
+    sums: list = [None] * 4 if weights_grad else None            # dW_x, dW_h, dW_c (list), db
 
-
-def _gemm_acc(a: np.ndarray, b_t: np.ndarray, c: np.ndarray) -> None:
-    """c += a @ b_t.T in place (GEMM with beta = 1; NumPy's matmul and an add without blas)."""
-    if blas.dtype_supported(c.dtype) and a.dtype == b_t.dtype == c.dtype:
-        if b_t.strides[-1] == b_t.itemsize:
-            blas.gemm(a, b_t, c, beta=1.0, transpose_b=True)
-            return
-        if b_t.strides[0] == b_t.itemsize:
-            blas.gemm(a, b_t.T, c, beta=1.0)
-            return
-    c += a @ b_t.T
-
-
-def _matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a.T @ b for a (K, M) and b (K, N) with unit inner strides: NumPy hands the transposed view to
-    BLAS as it is (copying a.T first costs more than the product), the result's rows shared over
-    the kernel pool."""
-    out = np.empty((a.shape[1], b.shape[1]), np.result_type(a, b))
-
-    def rows(lo: int, hi: int) -> None:
+    def products(lo: int, hi: int) -> None:
+        """The products over steps lo..hi - 1 that need only their dz: dL/dx, and the weight
+        gradients' terms added into ``sums`` (chunks in a fixed order: the last steps first)."""
         with blas.one_thread():
-            np.matmul(a[:, lo:hi].T, b, out=out[lo:hi])
+            dz = dz_all[lo:hi].reshape(-1, 4 * hidden)
+            if d_x is not None:
+                np.matmul(dz, wx, out=d_x[lo:hi].reshape(-1, x.shape[2]))
+            if sums is None:
+                return
+            terms = [dz.T @ x[lo:hi].reshape(-1, x.shape[2]), dz.T @ record.h_prev[lo:hi].reshape(-1, hidden),
+                     [None if wc[gi] is None else
+                      dz[:, gi * hidden:(gi + 1) * hidden].T @ (record.c if gi == 3 else record.c_prev)[lo:hi]
+                      .reshape(-1, hidden) for gi in range(4)],
+                     dz.sum(axis=0)]
+            if sums[0] is None:
+                sums[:] = terms
+                return
+            for n in (0, 1, 3):
+                sums[n] += terms[n]
+            for gi in range(4):
+                if terms[2][gi] is not None:
+                    sums[2][gi] += terms[2][gi]
 
-    parallel.for_ranges(out.shape[0], (a.size + b.size + out.size) * out.itemsize, rows)
-    return out
+    # The steps in chunks (last first): a finished chunk's products run on the second core while
+    # the recurrence runs through the next (one chunk when the layer is too small to pay for it).
+    chunks = _chunks(t, z.nbytes)[::-1]
+    pending = None
+    scratch = np.empty((b, 4 * hidden), dtype)
+    t_h = np.empty((b, hidden), dtype)
+    late = 4 if wc[3] is None else 3
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    for j, (lo, hi) in enumerate(chunks):
+        for k in range(hi - 1, lo - 1, -1):
+            dh, gk, zk, dz = d_y[k], gates[k], z[k], dz_all[k]
+            np.multiply(dh, gk[:, o_], out=t_h)                                      # dc += dh o hidden'(c)
+            _act_backward_into(t_h, acts["hidden"], record.c[k], record.a[k], scratch)
+            dc += t_h
+            np.multiply(dh, record.a[k], out=dz[:, o_])                              # dL/do = dh a
+            if wc[3] is not None:               # (without this peephole, o' is applied with i', f', g')
+                _act_backward_into(dz[:, o_], acts["output_gate"], zk[:, o_], gk[:, o_], scratch)
+                dc += dz[:, o_] @ wc[3]
+            np.multiply(dc, gk[:, g_], out=dz[:, i_])                                # dL/di = dc g
+            np.multiply(dc, record.c_prev[k], out=dz[:, f_])                         # dL/df = dc c_prev
+            np.multiply(dc, gk[:, i_], out=dz[:, g_])                                # dL/dg = dc i
+            _act_backward_gates(dz, zk, gk, acts, hidden, GATES[:late], scratch)
+            dc *= gk[:, f_]                                                          # dL/dc_prev
+            for gi in range(3):
+                if wc[gi] is not None:
+                    dc += dz[:, gi * hidden:(gi + 1) * hidden] @ wc[gi]
+            if k > 0:
+                d_y[k - 1] += np.matmul(dz, wh, out=t_h)                             # dh_prev += dz W_h
+            else:
+                np.matmul(dz, wh, out=dh_first)
+        if pending is not None:
+            pending.result()
+        if j + 1 < len(chunks):
+            pending = parallel.start(lambda lo=lo, hi=hi: products(lo, hi))
+        else:
+            products(lo, hi)
+    grads = None
+    if sums is not None:
+        grads = (sums[0], sums[1], sums[2], sums[3])
+    return d_x, dh_first, dc, grads
+
+
+def _chunks(t: int, nbytes: int) -> list:
+    """(lo, hi) step ranges of _CHUNK_STEPS for the overlapped products; one range when the
+    layer's (T, B, 4H) pre-activations are smaller than _OVERLAP_BYTES."""
+    if nbytes < _OVERLAP_BYTES or t <= _CHUNK_STEPS:
+        return [(0, t)]
+    return [(lo, min(t, lo + _CHUNK_STEPS)) for lo in range(0, t, _CHUNK_STEPS)]
+
+
+_CHUNK_STEPS = 8
+_OVERLAP_BYTES = parallel.PARALLEL_BYTES
 
 
 def _activate(z: np.ndarray, out: np.ndarray, acts: dict, hidden: int, gates: tuple, scratch: np.ndarray) -> None:
     """out[:, gate] = act_gate(z[:, gate]) for the named consecutive gates (the first at column 0
     of z and out), neighbouring gates with one activation in one call."""
+    if gates == GATES and _default_gates(acts):
+        # Fast path for the default gates: Sigmoid over all four in one call, then the
+        # candidate's columns overwritten by its Tanh (fewer, wider calls per step).
+        _act_into(z, acts["input_gate"], out, scratch)
+        np.tanh(z[:, 2 * hidden:3 * hidden], out=out[:, 2 * hidden:3 * hidden])
+        return
     k = 0
     while k < len(gates):
         end = k + 1
@@ -632,18 +672,34 @@ def _activate(z: np.ndarray, out: np.ndarray, acts: dict, hidden: int, gates: tu
         k = end
 
 
-def _act_backward_gates(dz: np.ndarray, z: np.ndarray, y: np.ndarray, acts: dict, hidden: int,
+def _act_backward_gates(dz: np.ndarray, z: np.ndarray, y: np.ndarray, acts: dict, hidden: int, gates: tuple,
                         scratch: np.ndarray) -> None:
-    """dz[:, gate] *= act_gate'(z) for the input, forget and candidate gates (neighbours with one
-    activation in one call)."""
+    """dz[:, gate] *= act_gate'(z) for the named gates (GATES from the first; y = the gates'
+    activations), neighbouring gates with one activation in one call."""
+    if gates == GATES and _default_gates(acts):
+        # Fast path for the default gates: one derivative array over all four, Sigmoid's y (1 - y)
+        # with the candidate's columns overwritten by Tanh's 1 - y^2, and one product.
+        s, g = scratch, slice(2 * hidden, 3 * hidden)
+        np.subtract(1, y, out=s)
+        s *= y
+        np.multiply(y[:, g], y[:, g], out=s[:, g])
+        np.subtract(1, s[:, g], out=s[:, g])
+        dz *= s
+        return
     k = 0
-    while k < 3:
+    while k < len(gates):
         end = k + 1
-        while end < 3 and acts[GATES[end]] == acts[GATES[k]]:
+        while end < len(gates) and acts[gates[end]] == acts[gates[k]]:
             end += 1
         sl = slice(k * hidden, end * hidden)
-        _act_backward_into(dz[:, sl], acts[GATES[k]], z[:, sl], y[:, sl], scratch)
+        _act_backward_into(dz[:, sl], acts[gates[k]], z[:, sl], y[:, sl], scratch)
         k = end
+
+
+def _default_gates(acts: dict) -> bool:
+    """Sigmoid input, forget and output gates and a Tanh candidate (BNNS's defaults)."""
+    return (acts["input_gate"].function == acts["forget_gate"].function == acts["output_gate"].function == SIGMOID
+            and acts["candidate_gate"].function == TANH)
 
 
 def _act_into(x: np.ndarray, act: Activation, out: np.ndarray, scratch: np.ndarray) -> None:
