@@ -401,3 +401,16 @@ def test_packed_cache_of_another_batch_size_or_filter_is_refused():
         filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=cache[:-1])
     with pytest.raises(InvalidArgumentError, match="not written"):
         filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=np.zeros_like(cache))
+
+
+def test_weight_gradient_product_shared_over_cores_equals_the_plain_product():
+    """_matmul_tn (a.T @ b on the transposed view, rows over the kernel pool) against NumPy's a.T @ b,
+    at a size the pool splits (float32, 9 MiB of operands) and a small one it does not."""
+    from bnns.kernels import parallel
+    rng = np.random.default_rng(11)
+    for k, m, n in ((4096, 300, 256), (7, 5, 3)):
+        a, b = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+        got = at._matmul_tn(a, b)
+        want = a.astype(np.float64).T @ b.astype(np.float64)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    assert parallel.workers_for(300, (4096 * 556 + 300 * 256) * 4) > 1 or parallel.cpus() == 1
