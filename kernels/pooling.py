@@ -257,14 +257,18 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
         checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
         if checker is not None:
             checker.check_borders(idx[lo:hi], lo)
+        if recompute is None:
+            # Given indices are flat offsets in their sample's CHW input: with chunks cut at
+            # sample boundaries, they index the sample's d_x as they are (no offset arithmetic).
+            for a, b in _chunks_in_samples(lo, hi, chunk, c):
+                checker.check(idx[a:b], a, winners[: b - a])
+                d_xs[a:b].fill(0)
+                np.add.at(d_x[a // c].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
+            return
         for a, b in _chunks(lo, hi, chunk):
-            if recompute is None:
-                local = checker.local_offsets(idx[a:b], a, winners[: b - a])
-            else:
-                recompute.load(xs[a:b])
-                taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
-                local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a],
-                                          recompute.step[: b - a])
+            recompute.load(xs[a:b])
+            taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
+            local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a], recompute.step[: b - a])
             # d_x[winner] += d_y, with repeats adding up (several windows can share a winner):
             # np.add.at on the chunk's zeroed planes (in cache), about 2x np.bincount.
             target = d_xs[a:b].reshape(-1)
@@ -730,8 +734,7 @@ _BORDER_TABLE_LIMIT = 1 << 22     # entries of the border windows' tap tables (b
 
 
 class _MaxIndexCheck:
-    """Checks that each max-pooling index names an input inside its own output's window, and
-    turns the indices into offsets in a chunk of planes.
+    """Checks that each max-pooling index names an input inside its own output's window.
 
     Fast test, per output: rel = index - (c*H*W + flat offset of the window's tap 0) must be one
     of the taps' offsets kh*dh*W + kw*dw (a table lookup). For a window inside the image this is
@@ -752,8 +755,6 @@ class _MaxIndexCheck:
         self.base = _channel_offsets(0, chunk + channels, channels, g) + origins - 1
         self.outside = np.ones((kh - 1) * dh * w + (kw - 1) * dw + 3, bool)
         self.outside[1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)] = False
-        # base minus the plane's channel offset plus its offset in the chunk: q*H*W + tap 0 - 1
-        self.to_local = np.arange(chunk, dtype=np.int64)[:, None, None] * (h * w) + origins - 1
         rows, cols = g.window_origins()
         eh, ew = g.k_eff
         size = self.outside.size
@@ -788,22 +789,18 @@ class _MaxIndexCheck:
                 rel = sub - _channel_offsets(a, a + sub.shape[0], self.channels, self.g)
                 rel -= base                     # k*size + 1 + tap offset for a tap of window k
                 # An offset outside window k's own range could land in window k + 1's entries:
-                # local_offsets' test of every output rejects those, so together they are exact.
+                # check's test of every output rejects those, so together they are exact.
                 good = (rel.view(np.uint64).max() < table.size
                         and bool(np.take(table, rel).all()))
             if not good:
                 _raise_bad_max_index(idx, a, self.channels, self.g)
 
-    def local_offsets(self, idx, a, out):
-        """out = offset of each winner from the first input of plane a (idx (B, Ho, Wo) of planes
-        a..), after the table test."""
+    def check(self, idx, a, scratch):
+        """The table test of every output (idx (B, Ho, Wo) of planes a..; scratch int64 like idx)."""
         first = a % self.channels
-        rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=out)
+        rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=scratch)
         if rel.size and np.take(self.outside, rel, mode="clip").any():
             _raise_bad_max_index(idx, a, self.channels, self.g)
-        # plane q of the chunk: index - c*H*W + q*H*W = (index - base) + (base - c*H*W + q*H*W)
-        out += self.to_local[:idx.shape[0]]
-        return out
 
 
 def _indices_in_windows(idx, a, channels, g, row_sel, col_sel) -> bool:
@@ -875,6 +872,15 @@ def _chunks(lo, hi, size):
     samples: small images make one chunk of many samples, not one NumPy pass per sample."""
     for a in range(lo, hi, size):
         yield a, min(hi, a + size)
+
+
+def _chunks_in_samples(lo, hi, size, channels):
+    """The ranges of _chunks, each cut where a sample (``channels`` planes) ends."""
+    for a, b in _chunks(lo, hi, size):
+        while a < b:
+            end = min(b, (a // channels + 1) * channels)
+            yield a, end
+            a = end
 
 
 class _Scratch:
