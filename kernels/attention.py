@@ -600,9 +600,28 @@ def _matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in place on ``scores``."""
+    """Softmax over the last axis, in place on ``scores``: exp(s - max s) / sum exp(s - max s).
+
+    The rows are short (the source length), where NumPy's reductions along the last axis pay a
+    per-row overhead: the max is taken by halving (_row_max) and the sum is a matrix-vector
+    product with ones."""
     with np.errstate(invalid="ignore"):      # a fully masked row: -inf - -inf = NaN, as in PyTorch
-        scores -= scores.max(axis=-1, keepdims=True)
+        scores -= _row_max(scores)
         np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
+        rows = scores.reshape(-1, scores.shape[-1])
+        scores /= (rows @ np.ones(rows.shape[1], scores.dtype)).reshape(scores.shape[:-1] + (1,))
     return scores
+
+
+def _row_max(a: np.ndarray) -> np.ndarray:
+    """a.max(axis=-1, keepdims=True) as a chain of np.maximum over halves of the last axis (one
+    vectorised call per halving; an odd leftover column is folded into column 0). The max is
+    exact whatever the order, so the result is the reduction's, NaN included."""
+    m = a
+    while m.shape[-1] > 1:
+        half = m.shape[-1] // 2
+        top = np.maximum(m[..., :half], m[..., half:2 * half])
+        if m.shape[-1] % 2:
+            np.maximum(top[..., :1], m[..., -1:], out=top[..., :1])
+        m = top
+    return m if m is not a else a.copy()
