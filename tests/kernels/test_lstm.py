@@ -362,3 +362,37 @@ def test_steps_in_chunks_give_what_one_chunk_gives(cfg, chunk, monkeypatch):
             assert (got is None) == (want is None)
             if got is not None:
                 np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_gradients_not_asked_for_are_none_and_the_rest_unchanged(chunk, monkeypatch):
+    """input_grad / weights_grad / state_grads False leave those out (None) and change nothing
+    else, in one chunk and in chunks of one step."""
+    if chunk is not None:
+        monkeypatch.setattr(ls, "_OVERLAP_BYTES", 0)
+        monkeypatch.setattr(ls, "_CHUNK_STEPS", chunk)
+    cfg = Config(3, 2, 2, True, upper=True, peephole=True)
+    rng = np.random.default_rng(10)
+    w = random_weights(rng, cfg)
+    x = rng.standard_normal((T, B, cfg.input_size))
+    dy = rng.standard_normal((T, B, cfg.dirs, cfg.hidden))
+    f = make(cfg, w)
+    f.apply(x)
+    full = f.apply_backward(dy)
+    for flags in (dict(input_grad=False), dict(weights_grad=False), dict(state_grads=False),
+                  dict(input_grad=False, weights_grad=False, state_grads=False)):
+        f.apply(x)
+        part = f.apply_backward(dy, **flags)
+        assert (part.input is None) == (not flags.get("input_grad", True))
+        assert (part.hidden is None) == (part.cell_state is None) == (not flags.get("state_grads", True))
+        assert all((g is None) == (not flags.get("weights_grad", True)) for g in part[3:])
+        for got, want in zip(part, full):
+            if got is None:
+                continue
+            if isinstance(got, tuple):
+                for a, b in zip(got, want):
+                    assert (a is None) == (b is None)
+                    if a is not None:
+                        np.testing.assert_array_equal(a, b)
+            else:
+                np.testing.assert_array_equal(got, want)
