@@ -262,7 +262,7 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             # sample boundaries, they index the sample's d_x as they are (no offset arithmetic).
             for a, b in _chunks_in_samples(lo, hi, chunk, c):
                 checker.check(idx[a:b], a, winners[: b - a])
-                d_xs[a:b].fill(0)
+                _zero(d_xs[a:b])
                 np.add.at(d_x[a // c].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
             return
         for a, b in _chunks(lo, hi, chunk):
@@ -272,7 +272,7 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             # d_x[winner] += d_y, with repeats adding up (several windows can share a winner):
             # np.add.at on the chunk's zeroed planes (in cache), about 2x np.bincount.
             target = d_xs[a:b].reshape(-1)
-            target.fill(0)
+            _zero(target)
             np.add.at(target, local.reshape(-1), grads[a:b].reshape(-1))
 
     _for_plane_ranges(n * c, g, d_y.dtype, work)
@@ -872,6 +872,13 @@ def _chunks(lo, hi, size):
     samples: small images make one chunk of many samples, not one NumPy pass per sample."""
     for a in range(lo, hi, size):
         yield a, min(hi, a + size)
+
+
+def _zero(a: np.ndarray) -> None:
+    """a[...] = 0 for a contiguous array, through a byte view: NumPy fills bytes with memset, which
+    writes whole cache lines without first reading them from memory (about 1.6x faster than a
+    float fill on planes not in cache)."""
+    a.reshape(-1).view(np.uint8).fill(0)
 
 
 def _chunks_in_samples(lo, hi, size, channels):
