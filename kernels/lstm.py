@@ -493,11 +493,12 @@ class LSTMFilter:
 
 # ---------------------------------------------------------------------------------------- kernels
 # The recurrence is a chain of small products (one (B, H) @ (H, 4H) GEMM a step each way) and a
-# few elementwise passes over (B, H) blocks. To keep it at the GEMM rate: the input's product for
-# every step is one GEMM before the loop (z = x W_x^T), each step adds h_prev W_h^T into its slice
-# of z in place (GEMM beta = 1), the elementwise maths writes into preallocated (T, B, .) arrays
-# (which are the training cache), and the backward leaves every weight gradient to GEMMs over all
-# steps after its loop (dW = dz^T [x | h_prev]).
+# few elementwise passes over (B, H) blocks, on one core. Everything that does not depend on the
+# previous step is taken out of the chain as large GEMMs over many steps: the input products
+# z = x W_x^T + b before the steps need them, and the backward's dW_x = dz^T x, dW_h = dz^T h_prev,
+# db and dL/dx = dz W_x once the steps have produced dz. For large layers these run on the second
+# core chunk by chunk while the chain runs (_chunks); the elementwise maths writes in place into
+# preallocated (T, B, .) arrays, which are the training cache.
 
 def _run(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: dict, acts: dict, *, reverse: bool):
     """One direction of one layer over the sequence.
