@@ -243,28 +243,18 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             "Max pooling backward needs either the forward indices or the forward input x")
     d_x = np.empty((n, c) + g.in_hw, d_y.dtype)
     grads, d_xs = _planes(d_y), _planes(d_x)
-    xs = _planes(x) if indices is None else None
-    idx = _planes(indices) if indices is not None else None
+    if indices is not None:
+        _max_backward_from_indices(grads, _planes(indices), d_x, g, c)
+        return d_x
+    xs = _planes(x)
     plane = g.in_hw[0] * g.in_hw[1]
 
     def work(lo, hi):
         chunk = min(_chunk_planes(g, d_y.dtype), n * c)
-        recompute = None if xs is None else _Scratch(g, xs.dtype, -np.inf, chunk)
-        if recompute is not None:
-            # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
-            window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
+        recompute = _Scratch(g, xs.dtype, -np.inf, chunk)
+        # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
+        window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
-        checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
-        if checker is not None:
-            checker.check_borders(idx[lo:hi], lo)
-        if recompute is None:
-            # Given indices are flat offsets in their sample's CHW input: with chunks cut at
-            # sample boundaries, they index the sample's d_x as they are (no offset arithmetic).
-            for a, b in _chunks_in_samples(lo, hi, chunk, c):
-                checker.check(idx[a:b], a, winners[: b - a])
-                _zero(d_xs[a:b])
-                np.add.at(d_x[a // c].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
-            return
         for a, b in _chunks(lo, hi, chunk):
             recompute.load(xs[a:b])
             taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
@@ -277,6 +267,47 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
 
     _for_plane_ranges(n * c, g, d_y.dtype, work)
     return d_x
+
+
+def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: int) -> None:
+    """d_x (N, C, H, W) = the scatter of grads to the given winners (grads and idx as (N*C, Ho, Wo)
+    planes), after checking every index lies in its own output's window.
+
+    The scatter (np.add.at) holds the GIL, so a second thread scattering only waits for it: this
+    thread scatters, chunk by chunk while the chunk's planes are in cache, and the indices are
+    checked meanwhile on the second core in large slabs (few GIL hand-overs). A bad index is
+    reported once the check ends, and d_x is dropped with the error. The indices are flat offsets
+    in their sample's CHW input: with chunks cut at sample boundaries they index the sample's d_x
+    as they are."""
+    planes = grads.shape[0]
+    d_xs = _planes(d_x)
+    chunk = min(_chunk_planes(g, grads.dtype), planes)
+    slab = min(planes, max(chunk, _CHECK_SLAB_BYTES // (g.out_hw[0] * g.out_hw[1] * 8)))
+
+    def check() -> None:
+        checker = _MaxIndexCheck(g, channels, slab)
+        checker.check_borders(idx, 0)
+        scratch = np.empty((slab,) + g.out_hw, np.int64)
+        for a, b in _chunks(0, planes, slab):
+            checker.check(idx[a:b], a, scratch[: b - a])
+
+    large = planes * g.in_hw[0] * g.in_hw[1] * grads.itemsize >= parallel.PARALLEL_BYTES
+    pending = parallel.start(check) if large else None
+    if pending is None:
+        check()
+    try:
+        for a, b in _chunks_in_samples(0, planes, chunk, channels):
+            _zero(d_xs[a:b])
+            np.add.at(d_x[a // channels].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
+    except IndexError:
+        if pending is not None:
+            pending.result()        # an index outside its sample fails the check, which names it
+        raise
+    if pending is not None:
+        pending.result()
+
+
+_CHECK_SLAB_BYTES = 4 << 20     # int64 indices checked per call on the second core
 
 
 def average_pool(x: np.ndarray, g: PoolingGeometry, *, count_include_padding: bool) -> np.ndarray:
