@@ -63,7 +63,8 @@ columns are split by stride phase, so that every window tap is a slice with a co
 axis: one NumPy call per tap covers every window at vectorized speed. Max keeps a running maximum
 and a running small-integer tap id, turned into a flat index once per chunk; gradients reach the
 winners through ``np.add.at`` on the chunk's zeroed planes. Given indices are checked by table
-lookups of their offset from the window's first tap (_MaxIndexCheck). Kernels with more taps
+lookups of their offset from the window's first tap (_MaxIndexCheck); since ``np.add.at`` holds
+the GIL, the backward from given indices scatters on one thread while the other checks. Kernels with more taps
 than output positions (global pooling) loop over windows instead of taps.
 """
 
