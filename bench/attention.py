@@ -106,7 +106,9 @@ def lstm_spec(rng) -> dict:
     f = ls.LSTMFilter(ls.LSTMParams(
         input_size=i, hidden_size=hidden, batch_size=b, num_layers=1, seq_len=t,
         input_descriptor=ls.LSTMDataDescriptor(L.Descriptor(L.LAYOUT_3D_LAST_MAJOR, (i, b, t)), state, state),
-        output_descriptor=ls.LSTMDataDescriptor(L.Descriptor(0x48000, (hidden, 1, b, t)), state, state), **gates))
+        output_descriptor=ls.LSTMDataDescriptor(L.Descriptor(0x48000, (hidden, 1, b, t)), state, state),
+        input_gate=gates["input_gate"], forget_gate=gates["forget_gate"], candidate_gate=gates["candidate_gate"],
+        output_gate=gates["output_gate"]))
     x = rng.standard_normal((t, b, i)).astype(np.float32)
     dy = rng.standard_normal((t, b, 1, hidden)).astype(np.float32)
 

@@ -7,6 +7,7 @@ runs, more for 1-5 ms ops).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -24,14 +25,16 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def setup() -> None:
-    """The same process tuning the server applies at start-up."""
+    """The same process tuning the server applies at start-up; prints the BLAS in use (every
+    GEMM-bound figure depends on it)."""
     keep_freed_memory()
+    print(blas_line())
 
 
 def time_ms(fn: Callable[[], object], min_repeats: int = 5, max_repeats: int = 40, budget_s: float = 3.0) -> dict:
     """Median/min/max wall time of fn in ms: one warm-up, then repeats until the budget is spent."""
     fn()
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < max_repeats and (len(times) < min_repeats or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
@@ -41,27 +44,48 @@ def time_ms(fn: Callable[[], object], min_repeats: int = 5, max_repeats: int = 4
 
 
 def gemm_gflops(n: int = 1024) -> float:
-    """This machine's float32 GEMM rate right now (NumPy's BLAS, all threads)."""
+    """This machine's float32 GEMM rate right now (NumPy's BLAS on every core: OpenBLAS's thread
+    setting is process-wide, and the kernels' pool sets it to one once it has run)."""
+    from bnns.kernels import blas, parallel
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
-    return 2 * n ** 3 / (time_ms(lambda: a @ b, min_repeats=20, budget_s=2.0)["median_ms"] * 1e6)
+    with blas.threads(parallel.cpus()):
+        return 2 * n ** 3 / (time_ms(lambda: a @ b, min_repeats=20, budget_s=2.0)["median_ms"] * 1e6)
 
 
-def blas_kernels() -> str:
-    """Which OpenBLAS kernels NumPy's GEMM runs, and whether the CPU could run wider ones: the
-    GEMM rate (every convolution's floor) depends on it. OPENBLAS_CORETYPE, when set, forces
-    OpenBLAS's choice; the benchmark machines' environment sets it to Haswell (AVX2), which runs
-    float32 GEMM at about half the rate of the AVX-512 (SkylakeX) kernels the CPU supports."""
-    from bnns.kernels import blas
+@functools.lru_cache(maxsize=1)
+def blas_info() -> dict:
+    """NumPy's BLAS as threadpoolctl reports it: library, version, the kernel set ("architecture":
+    OpenBLAS's choice for this CPU, e.g. Haswell = AVX2, SkylakeX = AVX-512) and threads, plus
+    whether the CPU has AVX-512 and OPENBLAS_CORETYPE when it forces the choice. "unknown" for
+    what cannot be found (threadpoolctl is the optional `bench` extra: pip install -e ".[bench]").
+    Read once, at the benchmark's start (setup): the kernels' pool later sets OpenBLAS to one
+    thread for the whole process (kernels/blas.py pin_one_thread)."""
+    info: dict[str, object] = {"library": "unknown", "version": "unknown", "architecture": "unknown", "threads": "unknown"}
+    try:
+        import threadpoolctl
+        pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+    except ImportError:
+        pools = []
+    if pools:
+        pool = pools[0]
+        info.update(library=pool.get("internal_api", "unknown"), version=pool.get("version") or "unknown",
+                    architecture=pool.get("architecture") or "unknown", threads=pool.get("num_threads", "unknown"))
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as features
-        avx512 = all(features.get(f) for f in ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL"))
+        info["cpu_avx512"] = all(features.get(f) for f in ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL"))
     except ImportError:
-        avx512 = None
-    forced = os.environ.get("OPENBLAS_CORETYPE")
-    return (f"OpenBLAS kernels {blas.corename() or 'unknown'}"
-            + (f" (OPENBLAS_CORETYPE={forced})" if forced else "")
-            + {True: "; the CPU has AVX-512", False: "; no AVX-512", None: ""}[avx512])
+        info["cpu_avx512"] = "unknown"
+    info["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "unset")
+    return info
+
+
+def blas_line() -> str:
+    """blas_info in one printed line."""
+    i = blas_info()
+    avx512 = {True: "the CPU has AVX-512", False: "no AVX-512"}.get(i["cpu_avx512"], "AVX-512 unknown")
+    return (f"BLAS: {i['library']} {i['version']}, architecture {i['architecture']}, {i['threads']} threads "
+            f"(OPENBLAS_CORETYPE {i['OPENBLAS_CORETYPE']}; {avx512})")
 
 
 def copy_gbps(mib: int = 256) -> float:
@@ -103,7 +127,7 @@ def write_json(name: str, payload: dict) -> pathlib.Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(),
-                        "cpus": os.cpu_count(), "numpy": np.__version__}, **payload}
+                        "cpus": os.cpu_count(), "numpy": np.__version__, "blas": blas_info()}, **payload}
     path.write_text(json.dumps(payload, indent=2))
     return path
 
@@ -120,7 +144,8 @@ def time_pair(ours: Callable[[], object], theirs: Optional[Callable[[], object]]
         return time_ms(ours, min_repeats, max_repeats, budget_s), None
     ours()
     theirs()
-    a, b = [], []
+    a: list[float] = []
+    b: list[float] = []
     start = time.perf_counter()
     while len(a) < max_repeats and (len(a) < min_repeats or time.perf_counter() - start < 2 * budget_s):
         for fn, times in ((ours, a), (theirs, b)):

@@ -113,9 +113,9 @@ def run(quick: bool = False) -> dict:
         f"Convolution family (float32; same-run GEMM rate {gemm:.0f} GFLOP/s; backward = dX + dW + db)", rows,
         [("case", "case"), ("op", "op"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("gflops", "GFLOP/s"),
          ("of_gemm", "of GEMM"), ("torch_ms", "PyTorch ms"), ("vs_torch", "time / PyTorch's")])
-    print("\n" + common.blas_kernels() + ".")
+    print("\n" + common.blas_line() + ".")
     print(common.hygiene())
-    path = common.write_json("convolution", {"gemm_gflops": gemm, "blas": common.blas_kernels(), "rows": rows})
+    path = common.write_json("convolution", {"gemm_gflops": gemm, "rows": rows})
     print(f"\nwrote {path}")
     return {"gemm_gflops": gemm, "rows": rows}
 

@@ -45,7 +45,7 @@ GRPC_OPTIONS = [("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_me
 def serve_echo() -> None:
     """A bare grpcio server answering every request with its own bytes (the floor)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=GRPC_OPTIONS)
-    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    handler: grpc.RpcMethodHandler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -58,9 +58,11 @@ class Echo:
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.datapath", "--echo-server"],
                                      stdout=subprocess.PIPE, text=True,
                                      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        if self.proc.stdout is None:
+            raise RuntimeError("the echo server's stdout is not a pipe")
         port = int(self.proc.stdout.readline().split()[-1])
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS)
-        self.call = self.channel.unary_unary(ECHO_METHOD)
+        self.call: grpc.UnaryUnaryMultiCallable = self.channel.unary_unary(ECHO_METHOD)
 
     def round_trip(self, array: np.ndarray, out: np.ndarray) -> None:
         """Bytes of ``array`` there and back, read into ``out``: what any RPC of it must cost."""
@@ -79,7 +81,7 @@ def interleaved(ways: dict, rounds: int) -> dict:
     """Median/min ms of each way, timed round after round (one warm-up each)."""
     for fn in ways.values():
         fn()
-    times = {name: [] for name in ways}
+    times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(rounds):
         for name, fn in ways.items():
             t0 = time.perf_counter()

@@ -26,9 +26,11 @@ import collections
 import sys
 import threading
 import time
+from typing import Optional
 
 import grpc
 import numpy as np
+from google.protobuf.message import Message
 
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2 as t
@@ -62,12 +64,12 @@ class Layer:
         self.in_bytes = x.nbytes
 
     def apply(self, filter_id: str) -> pb.FilterApplyBatchRequest:
-        return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=self.batch, **{"in": self.x})
+        return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=self.batch, **{"in": self.x})  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
 
     def backward(self, filter_id: str) -> pb.FilterApplyBackwardBatchRequest:
         return pb.FilterApplyBackwardBatchRequest(filter_id=filter_id, batch_size=self.batch, out_delta=self.dy,
                                                   compute_in_delta=True, compute_weights_delta=True,
-                                                  compute_bias_delta=True, **{"in": self.x})
+                                                  compute_bias_delta=True, **{"in": self.x})  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
 
 
 def layers() -> list[Layer]:
@@ -120,6 +122,7 @@ def client(index: int, target: str, mix: list[Layer], tickets: Tickets, latencie
             layer = mix[turn % len(mix)]
             turn += 1
             filter_id = None
+            request: Message
             for rpc in CYCLE:
                 if rpc == "CreateFilter":
                     request = layer.create
@@ -160,7 +163,7 @@ def check(rpc: str, layer: Layer, response) -> str:
     return ""
 
 
-def phase(target: str, mix: list[Layer], clients: int, calls: int, deadline: float, server: common.ServerProcess,
+def phase(target: str, mix: list[Layer], clients: int, calls: int, deadline: float, server: Optional[common.ServerProcess],
           samples: list | None = None) -> dict:
     """``calls`` calls (whole cycles) by ``clients`` threads; RSS sampled every second if asked."""
     tickets = Tickets(-(-calls // len(CYCLE)), deadline)
@@ -173,7 +176,7 @@ def phase(target: str, mix: list[Layer], clients: int, calls: int, deadline: flo
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
-        if samples is not None:
+        if samples is not None and server is not None:
             samples.append({"s": round(time.perf_counter() - start, 1), "calls": sum(d[0] for d in done),
                             "rss_mib": round(server.rss_mib(), 1)})
         for thread in threads:

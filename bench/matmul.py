@@ -15,6 +15,7 @@ Each "ours" variant is timed interleaved with PyTorch's same work (common.time_p
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from bnns.kernels.layout import LAYOUT_3D_FIRST_MAJOR, LAYOUT_ROW_MAJOR_MATRIX, 
 
 from . import common
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "linear 32 x (128x256 @ 256x256 weights)": dict(batch=32, a=(128, 256), b=(256, 256), weights=True, trans_b=False),
     "attention QK^T 32 x (8x128x32 @ (8x128x32)^T)": dict(batch=32, a=(8, 128, 32), b=(8, 128, 32), weights=False,
                                                           trans_b=True),

@@ -52,7 +52,9 @@ def hot_phase(target: str, mix: list, clients: int, calls: int) -> dict:
     import grpc
 
     from bnns.v1 import service_pb2_grpc
-    latencies, errors, left = [[] for _ in range(clients)], [], [calls]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list = []
+    left = [calls]
     lock, ready = threading.Lock(), threading.Barrier(clients + 1)
 
     def client(k: int) -> None:
@@ -113,7 +115,7 @@ def overhead(store_url: str) -> list:
 
     def apply(core):
         return lambda: core.call("FilterApplyBatch", pb.FilterApplyBatchRequest(
-            filter_id=ids[core], batch_size=1, **{"in": types_pb2.Buffer(data=x)}))
+            filter_id=ids[core], batch_size=1, **{"in": types_pb2.Buffer(data=x)}))  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
 
     def step(core):
         def run():
@@ -154,7 +156,7 @@ def run(clients: int = 8, calls: int = 1000, rounds: int = 3, warmup: int = 200)
     deadline = time.monotonic() + 1800
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisProcess(f"{tmp}/redis", durable=True)
-        started = []
+        started: list = []     # every process, stopped at the end
         try:
             single = ServerProcess()
             started.append(single)

@@ -31,6 +31,8 @@ BATCH = 64
 
 def load_example():
     spec = importlib.util.spec_from_file_location("train_digits", EXAMPLE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{EXAMPLE} is not a module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -47,11 +47,12 @@ def run(quick: bool = False) -> dict:
         core = Core()
         local_id = core.call("CreateFilter", create_request()).filter_id
         x = np.random.default_rng(0).standard_normal(SIDE * SIDE).astype(np.float32)
-        request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": types_pb2.Buffer(data=x.tobytes())})
+        request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1,
+                                             **{"in": types_pb2.Buffer(data=x.tobytes())})  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
         body = request.SerializeToString()
         json_body = json.dumps({"batch_size": 1, "in": {"data": __import__("base64").b64encode(x.tobytes()).decode()}})
         local_request = pb.FilterApplyBatchRequest(filter_id=local_id, batch_size=1,
-                                                   **{"in": types_pb2.Buffer(data=x.tobytes())})
+                                                   **{"in": types_pb2.Buffer(data=x.tobytes())})  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
         url = f"/v1/filters/{filter_id}:filterApplyBatch"
         ways = {
             "gRPC (raw stub)": lambda: stub.FilterApplyBatch(request, timeout=60),
@@ -61,7 +62,7 @@ def run(quick: bool = False) -> dict:
                                                    headers={"content-type": "application/json"}).raise_for_status(),
             "in process (Core, no transport)": lambda: core.call("FilterApplyBatch", local_request),
         }
-        times = {name: [] for name in ways}
+        times: dict[str, list[float]] = {name: [] for name in ways}
         for fn in ways.values():
             fn()
         for _ in range(rounds):

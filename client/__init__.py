@@ -35,7 +35,7 @@ from .fused import (BNNSFilterCreateFusedLayer, BNNSFusedFilterApplyBackwardBatc
                     BNNSFusedFilterApplyBackwardMultiInputBatch, BNNSFusedFilterApplyBatch,
                     BNNSFusedFilterApplyMultiInputBatch, BNNSLayerParametersQuantization)
 from . import fused as _fused
-from .layers import BNNS
+from .layers import BNNS as _SwiftCore
 from .pooling import (BNNSFilterCreateLayerPooling, BNNSLayerParametersPooling, BNNSPoolingFilterApplyBackwardBatch,
                       BNNSPoolingFilterApplyBackwardBatchEx, BNNSPoolingFilterApplyBatch, BNNSPoolingFilterApplyBatchEx,
                       PoolingLayer as _PoolingLayer, _PoolingType)
@@ -52,38 +52,10 @@ from .loss import (BNNSFilterCreateLayerLoss, BNNSLayerParametersLossBase, BNNSL
                    BNNSLayerParametersLossYolo, BNNSLossFilterApplyBackwardBatch, BNNSLossFilterApplyBatch,
                    LossLayer as _LossLayer, _LossFunction, _LossReduction)
 
-BNNS.LossLayer = _LossLayer
-BNNS.ActivationLayer = _ActivationLayer
-BNNS.DropoutLayer = _DropoutLayer
-BNNS.MultiheadAttentionLayer, BNNS.EmbeddingLayer = _MultiheadAttentionLayer, _EmbeddingLayer   # issue 12, part B
-BNNS.PoolingLayer = _PoolingLayer
-for _name in ("FusedParametersLayer", "FusedConvolutionNormalizationLayer", "FusedFullyConnectedNormalizationLayer",
-              "FusedConvolutionParameters", "FusedFullyConnectedParameters", "FusedNormalizationParameters",
-              "FusedArithmeticParameters", "FusedQuantizationParameters", "FusedDequantizationParameters",
-              "FusedUnaryArithmeticParameters", "FusedBinaryArithmeticParameters", "FusedTernaryArithmeticParameters"):
-    setattr(BNNS, _name, getattr(_fused, _name))
-BNNS.PoolingType = _PoolingType
-BNNS.NormalizationLayer = _NormalizationLayer
-BNNS.NormalizationType = _NormalizationType
-BNNS.UnaryArithmeticLayer = _UnaryArithmeticLayer
 from .arithmetic import ArithmeticBinaryFunction as _ArithmeticBinaryFunction
 from .arithmetic import ArithmeticTernaryFunction as _ArithmeticTernaryFunction
 from .arithmetic import ArithmeticUnaryFunction as _ArithmeticUnaryFunction
-BNNS.ArithmeticUnaryFunction = _ArithmeticUnaryFunction
-BNNS.ArithmeticBinaryFunction = _ArithmeticBinaryFunction
-BNNS.ArithmeticTernaryFunction = _ArithmeticTernaryFunction
-BNNS.BinaryArithmeticLayer = _BinaryArithmeticLayer
-BNNS.TernaryArithmeticLayer = _TernaryArithmeticLayer
-BNNS.DescriptorType = type("DescriptorType", (), {"constant": BNNSConstant, "sample": BNNSSample,
-                                                  "parameter": BNNSParameter})
-BNNS.AdamOptimizer = _AdamOptimizer
-BNNS.AdamWOptimizer = _AdamWOptimizer
-BNNS.RMSPropOptimizer = _RMSPropOptimizer
-BNNS.SGDMomentumOptimizer = _SGDMomentumOptimizer
 from .optimizer import GradientClipping as _GradientClipping
-BNNS.GradientClipping = _GradientClipping
-BNNS.LossFunction = _LossFunction
-BNNS.LossReduction = _LossReduction
 from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
                       BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
 
@@ -99,14 +71,6 @@ from .matmul import (BNNSDirectApplyBroadcastMatMul, BNNSFilterApplyBackwardTwoI
                      BNNSFilterCreateLayerTensorContraction, BNNSLayerParametersBroadcastMatMul,
                      BNNSLayerParametersTensorContraction, BNNSMatMul, BNNSMatMulWorkspaceSize)
 from . import matmul as _matmul, shape as _shape
-for _name in ("PermuteLayer", "PaddingLayer", "ResizeLayer", "ReductionLayer", "GramLayer", "CropResizeLayer"):
-    setattr(BNNS, _name, getattr(_shape, _name))
-for _name in ("BinaryLayer", "BroadcastMatrixMultiplyLayer", "TensorContractionLayer"):
-    setattr(BNNS, _name, getattr(_matmul, _name))
-BNNS.InterpolationMethod = _shape._InterpolationMethod
-BNNS.PaddingMode = _shape._PaddingMode
-BNNS.ReductionFunction = _shape._ReductionFunction
-BNNS.apply_matrix_multiplication = staticmethod(_matmul.apply_matrix_multiplication)
 # Issue 12, part C: the filter-less functions (C style) and their Swift statics on BNNS.
 from .direct import (BNNSBandPart, BNNSClipByGlobalNorm, BNNSClipByNorm, BNNSClipByValue, BNNSCompareTensor,
                      BNNSComputeNorm, BNNSComputeNormBackward, BNNSCreateRandomGenerator,
@@ -125,16 +89,74 @@ from .classic import (BNNSConvolutionLayerParameters, BNNSFilterCreateConvolutio
                       BNNSImageStackDescriptor, BNNSLayerData, BNNSPoolingLayerParameters, BNNSVectorDescriptor)
 from .neighbors import (BNNSCreateNearestNeighbors, BNNSDestroyNearestNeighbors, BNNSNearestNeighbors,
                         BNNSNearestNeighborsGetInfo, BNNSNearestNeighborsLoad)
-from .direct import SWIFT_STATICS as _SWIFT_STATICS
-for _name, _value in _SWIFT_STATICS.items():
-    setattr(BNNS, _name, staticmethod(_value) if callable(_value) and not isinstance(_value, type) else _value)
-BNNS.ShuffleType = type("ShuffleType", (), {"depth_to_space_nchw": BNNSShuffleTypeDepthToSpaceNCHW,
-                                            "space_to_depth_nchw": BNNSShuffleTypeSpaceToDepthNCHW})
-BNNS.RelationalOperator = type("RelationalOperator", (), {   # Swift's .and / .or / .not: and_ / or_ / not_
-    "equal": BNNSRelationalOperatorEqual, "less": BNNSRelationalOperatorLess,
-    "less_equal": BNNSRelationalOperatorLessEqual, "greater": BNNSRelationalOperatorGreater,
-    "greater_equal": BNNSRelationalOperatorGreaterEqual, "not_equal": BNNSRelationalOperatorNotEqual,
-    "and_": BNNSRelationalOperatorLogicalAND, "or_": BNNSRelationalOperatorLogicalOR,
-    "not_": BNNSRelationalOperatorLogicalNOT, "nand": BNNSRelationalOperatorLogicalNAND,
-    "nor": BNNSRelationalOperatorLogicalNOR, "xor": BNNSRelationalOperatorLogicalXOR})
-BNNS.RandomGeneratorMethod = type("RandomGeneratorMethod", (), {"aes_ctr": BNNSRandomGeneratorMethodAES_CTR})
+from . import direct as _direct
+
+
+class BNNS(_SwiftCore):
+    """The Swift ``BNNS`` namespace: layers.py's core, then every module's layers, cases and statics."""
+
+    LossLayer, LossFunction, LossReduction = _LossLayer, _LossFunction, _LossReduction
+    ActivationLayer, DropoutLayer = _ActivationLayer, _DropoutLayer
+    MultiheadAttentionLayer, EmbeddingLayer = _MultiheadAttentionLayer, _EmbeddingLayer   # issue 12, part B
+    PoolingLayer, PoolingType = _PoolingLayer, _PoolingType
+    NormalizationLayer, NormalizationType = _NormalizationLayer, _NormalizationType
+    FusedParametersLayer = _fused.FusedParametersLayer
+    FusedConvolutionNormalizationLayer = _fused.FusedConvolutionNormalizationLayer
+    FusedFullyConnectedNormalizationLayer = _fused.FusedFullyConnectedNormalizationLayer
+    FusedConvolutionParameters = _fused.FusedConvolutionParameters
+    FusedFullyConnectedParameters = _fused.FusedFullyConnectedParameters
+    FusedNormalizationParameters = _fused.FusedNormalizationParameters
+    FusedArithmeticParameters = _fused.FusedArithmeticParameters
+    FusedQuantizationParameters = _fused.FusedQuantizationParameters
+    FusedDequantizationParameters = _fused.FusedDequantizationParameters
+    FusedUnaryArithmeticParameters = _fused.FusedUnaryArithmeticParameters
+    FusedBinaryArithmeticParameters = _fused.FusedBinaryArithmeticParameters
+    FusedTernaryArithmeticParameters = _fused.FusedTernaryArithmeticParameters
+    UnaryArithmeticLayer = _UnaryArithmeticLayer
+    BinaryArithmeticLayer = _BinaryArithmeticLayer
+    TernaryArithmeticLayer = _TernaryArithmeticLayer
+    ArithmeticUnaryFunction = _ArithmeticUnaryFunction
+    ArithmeticBinaryFunction = _ArithmeticBinaryFunction
+    ArithmeticTernaryFunction = _ArithmeticTernaryFunction
+
+    class DescriptorType:
+        constant, sample, parameter = BNNSConstant, BNNSSample, BNNSParameter
+
+    AdamOptimizer, AdamWOptimizer = _AdamOptimizer, _AdamWOptimizer
+    RMSPropOptimizer, SGDMomentumOptimizer = _RMSPropOptimizer, _SGDMomentumOptimizer
+    GradientClipping = _GradientClipping
+    # Issue 12, part A: two-input and shape layers, data movement and matrix products.
+    PermuteLayer, PaddingLayer, ResizeLayer = _shape.PermuteLayer, _shape.PaddingLayer, _shape.ResizeLayer
+    ReductionLayer, GramLayer, CropResizeLayer = _shape.ReductionLayer, _shape.GramLayer, _shape.CropResizeLayer
+    BinaryLayer = _matmul.BinaryLayer
+    BroadcastMatrixMultiplyLayer = _matmul.BroadcastMatrixMultiplyLayer
+    TensorContractionLayer = _matmul.TensorContractionLayer
+    InterpolationMethod = _shape._InterpolationMethod
+    PaddingMode = _shape._PaddingMode
+    ReductionFunction = _shape._ReductionFunction
+    apply_matrix_multiplication = staticmethod(_matmul.apply_matrix_multiplication)
+    # Issue 12, part C: the filter-less functions' Swift statics.
+    apply_activation = staticmethod(_direct.apply_activation)
+    quantize, dequantize = staticmethod(_direct.quantize), staticmethod(_direct.dequantize)
+    clip, clip_by_norm = staticmethod(_direct.clip), staticmethod(_direct.clip_by_norm)
+    clip_by_global_norm = staticmethod(_direct.clip_by_global_norm)
+    apply_top_k, apply_in_top_k = staticmethod(_direct.apply_top_k), staticmethod(_direct.apply_in_top_k)
+    tile, tile_backward = staticmethod(_direct.tile), staticmethod(_direct.tile_backward)
+    shuffle, compare = staticmethod(_direct.shuffle), staticmethod(_direct.compare)
+    gather, scatter = staticmethod(_direct.gather), staticmethod(_direct.scatter)
+    gather_nd, scatter_nd = staticmethod(_direct.gather_nd), staticmethod(_direct.scatter_nd)
+    RandomGenerator = _direct.RandomGenerator
+
+    class ShuffleType:
+        depth_to_space_nchw = BNNSShuffleTypeDepthToSpaceNCHW
+        space_to_depth_nchw = BNNSShuffleTypeSpaceToDepthNCHW
+
+    class RelationalOperator:     # Swift's .and / .or / .not: and_ / or_ / not_
+        equal, less, less_equal = BNNSRelationalOperatorEqual, BNNSRelationalOperatorLess, BNNSRelationalOperatorLessEqual
+        greater, greater_equal = BNNSRelationalOperatorGreater, BNNSRelationalOperatorGreaterEqual
+        not_equal = BNNSRelationalOperatorNotEqual
+        and_, or_, not_ = BNNSRelationalOperatorLogicalAND, BNNSRelationalOperatorLogicalOR, BNNSRelationalOperatorLogicalNOT
+        nand, nor, xor = BNNSRelationalOperatorLogicalNAND, BNNSRelationalOperatorLogicalNOR, BNNSRelationalOperatorLogicalXOR
+
+    class RandomGeneratorMethod:
+        aes_ctr = BNNSRandomGeneratorMethodAES_CTR

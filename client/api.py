@@ -10,6 +10,7 @@ place; gradient descriptors with BNNSNDArrayFlagBackpropAccumulate are added int
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from typing import Callable, Optional
@@ -17,7 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from bnns.kernels import layout
-from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
+from bnns.kernels.errors import BNNSError, InvalidArgumentError, given, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -38,6 +39,12 @@ def last_error() -> Optional[BNNSError]:
     errno), so it never describes an older failure: read it right after the call that returned
     None or -1."""
     return getattr(_state, "error", None)
+
+
+def failure() -> BNNSError:
+    """last_error(), for the Swift-style forms that raise it right after a C-style call failed
+    (which always records why)."""
+    return last_error() or BNNSError("the call failed and recorded no error")
 
 
 def _c_style(default):
@@ -63,7 +70,7 @@ def _c_style(default):
                 return default
             _state.error = None
             return result
-        call.__name__, call.__doc__, call.__wrapped__ = fn.__name__, fn.__doc__, fn
+        functools.update_wrapper(call, fn, assigned=("__name__", "__doc__"), updated=())   # and __wrapped__
         return call
     return wrap
 
@@ -73,7 +80,7 @@ class BNNSFilter:
     the buffers the SDK reads and writes for it."""
 
     def __init__(self, backend, filter_id: str, kind: str, input_geometry: layout.Descriptor,
-                 output_geometry: Optional[layout.Descriptor], weights_geometry: Optional[layout.Descriptor] = None,
+                 output_geometry: layout.Descriptor, weights_geometry: Optional[layout.Descriptor] = None,
                  bias_geometry: Optional[layout.Descriptor] = None, **extra):
         self.backend = backend
         self.filter_id = filter_id
@@ -157,11 +164,12 @@ class Exchange:
         self.targets[path] = _Target(array, geometry, batch_size, stride, path, accumulate,
                                      wire if wire is not None else geometry.dtype)
 
-    def receive_gradient(self, path: str, desc: Optional[BNNSNDArrayDescriptor], geometry: layout.Descriptor,
-                         batch_size: int, stride: int) -> None:
+    def receive_gradient(self, path: str, desc: Optional[BNNSNDArrayDescriptor],
+                         geometry: Optional[layout.Descriptor], batch_size: int, stride: int) -> None:
         """A gradient descriptor (whose data receives the result; Accumulate adds into it)."""
         if desc is None:
             return
+        geometry = given(geometry, f"{path} was given but the filter has no such operand")
         require(desc.data is not None, f"{path}.data is not set: BNNS writes the gradient there")
         own = desc.geometry()
         require(own.shape == geometry.shape,
@@ -269,7 +277,7 @@ def create_filter(kind: str, layer_params, filter_params: Optional[BNNSFilterPar
                                           weights_geometry, bias_geometry, **extra)
     sessions.track(handle)    # an open bnns.session() keeps it alive and destroys it at its end
     if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
-        trainables = getattr(layer_params, "trainables", lambda: {})()
+        trainables: dict = getattr(layer_params, "trainables", lambda: {})()
         for name, desc in trainables.items():
             # A server tensor is bound by the server itself: it and the filter share one memory.
             if desc is not None and isinstance(desc.data, np.ndarray) and name in response.info.trainable:
@@ -328,7 +336,7 @@ def apply_batch(f: BNNSFilter, batch_size, in_, in_stride, out, out_stride) -> N
     io.receive("out", out, f.output_geometry, batch_size, out_stride)
     f.call("FilterApplyBatch", pb.FilterApplyBatchRequest(
         filter_id=f.filter_id, batch_size=int(batch_size),
-        **{"in": io.send("in", in_, f.input_geometry, batch_size, in_stride)}), io)
+        **{"in": io.send("in", in_, f.input_geometry, batch_size, in_stride)}), io)  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
 
 
 @_c_style(-1)
@@ -367,8 +375,7 @@ def apply_backward_batch(f: BNNSFilter, batch_size, in_, in_stride, in_delta, in
 
 
 def _bias_shape(f: BNNSFilter) -> layout.Descriptor:
-    require(f.bias_geometry is not None, f"bias_delta was given but filter {f.filter_id} was created without a bias")
-    return f.bias_geometry
+    return given(f.bias_geometry, f"bias_delta was given but filter {f.filter_id} was created without a bias")
 
 
 @_c_style(-1)

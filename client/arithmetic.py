@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Optional, Sequence
+from typing import Any, ClassVar, Optional, Sequence
 
 from bnns.kernels import arithmetic as arithmetic_kernels
-from bnns.kernels.errors import require
+from bnns.kernels.errors import given, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
 from .layers import Layer, _required, buffer_of, read_only
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, _activation
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor
 
 
 @dataclasses.dataclass
@@ -30,6 +30,10 @@ class _FunctionFields:
     """Apple's arithmetic function-fields structs: their operands are the (descriptor, type)
     field pairs in declaration order (in/in_, in1, in2, in3), the output last."""
 
+    __dataclass_fields__: ClassVar[dict[str, Any]]     # each is a dataclass (_function_fields)
+    out: Optional[BNNSNDArrayDescriptor]
+    out_type: int
+
     def operands(self) -> list:
         names = [f.name for f in dataclasses.fields(self) if f.name.startswith("in") and not f.name.endswith("_type")]
         return [BNNSArithmeticOperand(getattr(self, name), getattr(self, name.rstrip("_") + "_type")) for name in names]
@@ -38,7 +42,7 @@ class _FunctionFields:
 def _function_fields(name: str, inputs: Sequence[str]) -> type:
     """Apple's BNNSArithmetic{Unary,Binary,Ternary}: each input and its type, then out and out_type
     (``in`` is spelled ``in_``); the first input is required."""
-    spec = [(inputs[0], BNNSNDArrayDescriptor)]
+    spec: list[tuple] = [(inputs[0], BNNSNDArrayDescriptor)]
     for k, field in enumerate(inputs):
         spec += ([] if k == 0 else [(field, BNNSNDArrayDescriptor, dataclasses.field(default=None))]) + \
                 [(field.rstrip("_") + "_type", int, dataclasses.field(default=C.BNNSSample))]
@@ -70,7 +74,7 @@ class BNNSLayerParametersArithmetic:
     2 or 3 inputs) and the activation."""
 
     arithmetic_function: int
-    arithmetic_function_fields: object
+    arithmetic_function_fields: _FunctionFields
     activation: Optional[BNNSActivation] = None
 
     @property
@@ -79,7 +83,7 @@ class BNNSLayerParametersArithmetic:
         return self.arithmetic_function_fields.operands()
 
     @property
-    def o_desc(self) -> BNNSNDArrayDescriptor:
+    def o_desc(self) -> Optional[BNNSNDArrayDescriptor]:
         return self.arithmetic_function_fields.out
 
     @property
@@ -87,12 +91,12 @@ class BNNSLayerParametersArithmetic:
         return self.arithmetic_function_fields.out_type
 
     def to_proto(self) -> types_pb2.ArithmeticParameters:
-        require(self.o_desc is not None, "arithmetic_function_fields.out is required")
+        o_desc = given(self.o_desc, "arithmetic_function_fields.out is required")
         return types_pb2.ArithmeticParameters(
             arithmetic_function=int(self.arithmetic_function),
             inputs=[types_pb2.ArithmeticOperand(desc=op.desc.to_proto(op.type != C.BNNSSample), type=int(op.type))
                     for op in self.inputs],
-            o_desc=self.o_desc.to_proto(False), out_type=int(self.out_type), activation=_activation(self.activation))
+            o_desc=o_desc.to_proto(False), out_type=int(self.out_type), activation=(self.activation or BNNSActivation()).to_proto())
 
     def trainables(self) -> dict:
         return {f"in{k}": op.desc for k, op in enumerate(self.inputs) if op.type == C.BNNSParameter}
@@ -109,7 +113,8 @@ def BNNSFilterCreateLayerArithmetic(layer_params: BNNSLayerParametersArithmetic,
     """An arithmetic filter, or None (see last_error())."""
     return api.create_filter("arithmetic", layer_params, filter_params,
                              input_geometry=layer_params.inputs[0].desc.geometry(),
-                             output_geometry=layer_params.o_desc.geometry(), filter_class=ArithmeticFilter,
+                             output_geometry=given(layer_params.o_desc, "arithmetic_function_fields.out is required")
+                             .geometry(), filter_class=ArithmeticFilter,
                              operand_geometries=[op.desc.geometry() for op in layer_params.inputs],
                              operand_types=[int(op.type) for op in layer_params.inputs])
 
@@ -178,16 +183,19 @@ def BNNSArithmeticFilterApplyBackwardBatch(filter: ArithmeticFilter, batch_size:
 class _ArithmeticLayer(Layer):
     """BNNS.{Unary,Binary,Ternary}ArithmeticLayer."""
 
-    def __init__(self, function: int, operands, output: BNNSNDArrayDescriptor, output_type: int,
+    filter: ArithmeticFilter   # what its creator returns
+
+    def __init__(self, function: Optional[int], operands, output: BNNSNDArrayDescriptor, output_type: int,
                  activation, filter_parameters):
-        params = BNNSLayerParametersArithmetic(function, function_fields(operands, output, output_type), activation)
+        params = BNNSLayerParametersArithmetic(given(function, "function is required"),
+                                               function_fields(operands, output, output_type), activation)
         super().__init__(BNNSFilterCreateLayerArithmetic(params, filter_parameters))
 
     def _apply(self, batch_size, inputs, output):
         arrays = [d.data if d is not None and t == C.BNNSSample else None
                   for d, t in zip(inputs, self.filter.operand_types)]
         if BNNSArithmeticFilterApplyBatch(self.filter, batch_size, len(arrays), arrays, [], output.data, 0) != 0:
-            raise api.last_error()
+            raise api.failure()
 
     def _apply_backward(self, batch_size, inputs, output, output_gradient, gradients):
         arrays = [buffer_of(d, "input") for d in inputs]
@@ -200,7 +208,7 @@ class UnaryArithmeticLayer(_ArithmeticLayer):
     filterParameters:)."""
 
     def __init__(self, input=None, input_descriptor_type=C.BNNSSample, output=None,
-                 output_descriptor_type=C.BNNSSample, function: int = None, activation=None, filter_parameters=None):
+                 output_descriptor_type=C.BNNSSample, function: Optional[int] = None, activation=None, filter_parameters=None):
         _required(input=input, output=output, function=function)
         super().__init__(function, [(input, input_descriptor_type)], output, output_descriptor_type, activation,
                          filter_parameters)
@@ -218,7 +226,7 @@ class BinaryArithmeticLayer(_ArithmeticLayer):
 
     def __init__(self, input_a=None, input_a_descriptor_type=C.BNNSSample, input_b=None,
                  input_b_descriptor_type=C.BNNSSample, output=None, output_descriptor_type=C.BNNSSample,
-                 function: int = None, activation=None, filter_parameters=None):
+                 function: Optional[int] = None, activation=None, filter_parameters=None):
         _required(input_a=input_a, input_b=input_b, output=output, function=function)
         super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type)], output,
                          output_descriptor_type, activation, filter_parameters)
@@ -238,7 +246,7 @@ class TernaryArithmeticLayer(_ArithmeticLayer):
 
     def __init__(self, input_a=None, input_a_descriptor_type=C.BNNSSample, input_b=None,
                  input_b_descriptor_type=C.BNNSSample, input_c=None, input_c_descriptor_type=C.BNNSSample,
-                 output=None, output_descriptor_type=C.BNNSSample, function: int = None, activation=None,
+                 output=None, output_descriptor_type=C.BNNSSample, function: Optional[int] = None, activation=None,
                  filter_parameters=None):
         _required(input_a=input_a, input_b=input_b, input_c=input_c, output=output, function=function)
         super().__init__(function, [(input_a, input_a_descriptor_type), (input_b, input_b_descriptor_type),

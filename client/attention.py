@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from bnns.kernels import layout
-from bnns.kernels.errors import require
+from bnns.kernels.errors import InvalidArgumentError, given, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -31,7 +31,7 @@ BNNSMHAProjectionParameters = derive(
     types_pb2.MHAProjectionParameters, "BNNSMHAProjectionParameters",
     "BNNSMHAProjectionParameters(target_desc, weights, bias): the projected input's shape (its data, "
     "in a backward delta, receives the input gradient), the weights and the bias (None: none).",
-    required=("target_desc", "weights"), shape_only=frozenset({"target_desc"}))
+    required=("target_desc", "weights"))
 
 BNNSLayerParametersMultiheadAttention = derive(
     types_pb2.MultiheadAttentionParameters, "BNNSLayerParametersMultiheadAttention",
@@ -52,7 +52,22 @@ def _trainables(self) -> dict:
     return found
 
 
-BNNSLayerParametersMultiheadAttention.trainables = _trainables
+BNNSLayerParametersMultiheadAttention.trainables = _trainables   # type: ignore[method-assign]  # on purpose: the
+#                                                                  projections' nested descriptors
+
+
+class AttentionFilter(api.BNNSFilter):
+    """A multi-head attention handle: the geometry of each projection's target (query, key, value,
+    output) and of each parameter ("query.weights", ...; None for one not given)."""
+
+    targets: dict[str, layout.Descriptor]
+    parameter_geometry: dict[str, Optional[layout.Descriptor]]
+
+
+def _attention(f: api.BNNSFilter) -> AttentionFilter:
+    if not isinstance(f, AttentionFilter):
+        raise InvalidArgumentError(f"filter {f.filter_id} ({f.kind}) is not a multi-head attention filter")
+    return f
 
 
 @api._c_style(None)
@@ -64,7 +79,8 @@ def BNNSFilterCreateLayerMultiheadAttention(layer_params: BNNSLayerParametersMul
         geometry[name] = desc.geometry() if desc is not None and desc.data is not None else None
     targets = {name: getattr(layer_params, name).target_desc.geometry() for name in _PROJECTIONS}
     return api.create_filter("multihead_attention", layer_params, filter_params, input_geometry=targets["query"],
-                             output_geometry=targets["output"], targets=targets, parameter_geometry=geometry)
+                             output_geometry=targets["output"], targets=targets, parameter_geometry=geometry,
+                             filter_class=AttentionFilter)
 
 
 def _write_size(holder, value: int, name: str) -> None:
@@ -89,7 +105,7 @@ def BNNSApplyMultiheadAttention(filter: api.BNNSFilter, batch_size: int, query, 
     ``key_mask``: None or (batch, S) values, nonzero = ignore that key. ``add_to_attention``: None
     or an (L, S) array added to the scores. ``backprop_cache``: None (inference: no dropout, no
     cache) or where the training forward's cache goes (see the module's notes)."""
-    f, n = filter, int(batch_size)
+    f, n = _attention(filter), int(batch_size)
     size_query = (backprop_cache_size is not None and backprop_cache is None) or \
                  (workspace_size is not None and workspace is None)
     io = api.Exchange()
@@ -139,7 +155,7 @@ def BNNSApplyMultiheadAttentionBackward(filter: api.BNNSFilter, batch_size: int,
     as BNNS sums deltas sharing a pointer), ``.weights`` / ``.bias`` and the attention-bias deltas
     the parameters' (summed over the batch). query, key, value, masks and output are in the cache
     and are not sent again."""
-    f, n = filter, int(batch_size)
+    f, n = _attention(filter), int(batch_size)
     require(output_param_delta is not None and output_param_delta.target_desc is not None
             and output_param_delta.target_desc.data is not None,
             "output_param_delta.target_desc.data (dL/d(output)) is required")
@@ -154,7 +170,7 @@ def BNNSApplyMultiheadAttentionBackward(filter: api.BNNSFilter, batch_size: int,
         count = int(backprop_cache_size) // 4 if backprop_cache_size else None
         request.backprop_cache.CopyFrom(io.send_flat("backprop_cache", _cache_view(backprop_cache, "backprop_cache"),
                                                      layout.DTYPE_FLOAT32, count))
-    seen = []
+    seen: list = []
     deltas = {"query": (query_param_delta, query_stride), "key": (key_param_delta, key_stride),
               "value": (value_param_delta, value_stride)}
     for name, (delta, stride) in deltas.items():            # in the order the server writes them
@@ -194,6 +210,8 @@ class MultiheadAttentionLayer(Layer):
     """BNNS.MultiheadAttentionLayer(query:key:value:addZeroAttention:keyAttentionBias:valueAttentionBias:
     output:dropout:seed:filterParameters:): the projections as BNNSMHAProjectionParameters."""
 
+    filter: AttentionFilter   # what its creator returns
+
     def __init__(self, query, key, value, output, add_zero_attention: bool = False,
                  key_attention_bias: Optional[BNNSNDArrayDescriptor] = None,
                  value_attention_bias: Optional[BNNSNDArrayDescriptor] = None, dropout: float = 0.0, seed: int = 0,
@@ -232,7 +250,7 @@ class MultiheadAttentionLayer(Layer):
         def desc(name: str, array):
             if array is None:
                 return None
-            geometry = self.filter.parameter_geometry[name]
+            geometry = given(self.filter.parameter_geometry[name], f"the filter was created without {name}")
             return BNNSNDArrayDescriptor(layout=geometry.layout, size=geometry.size, data=array)
 
         def delta(name: str, gradient, output_gradient=None):
@@ -252,4 +270,4 @@ class MultiheadAttentionLayer(Layer):
 
 def _raise_on_failure(status: int) -> None:
     if status != 0:
-        raise api.last_error()
+        raise api.failure()

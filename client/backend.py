@@ -117,8 +117,9 @@ class RemoteBackend:
         self.stream_threshold = stream_threshold
         # Each chunk must fit the server's message cap, which streaming is below by construction.
         self.chunk_bytes = max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, stream_threshold // 2))
-        self._methods, self._response_cls = {}, {}
-        self._chunked_call = self._channel.stream_stream(
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable] = {}
+        self._response_cls: dict[str, type] = {}
+        self._chunked_call: grpc.StreamStreamMultiCallable = self._channel.stream_stream(
             f"/{SERVICE.full_name}/ChunkedCall", request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=service_pb2.MessageChunk.FromString)
         for method in SERVICE.methods:

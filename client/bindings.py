@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .api import BNNSFilter
 
 _lock = threading.Lock()
 # (address, byte length) of a caller's array -> (weakref to the array, weakref to the filter, name)
@@ -30,7 +33,7 @@ def bind(array: np.ndarray, filter_, name: str) -> None:
         _bound[_key(array)] = (weakref.ref(array), weakref.ref(filter_), name)
 
 
-def lookup(array) -> Optional[Tuple[object, str]]:
+def lookup(array) -> Optional[Tuple[BNNSFilter, str]]:
     """(filter, parameter name) if ``array`` is a live bound parameter array, else None."""
     if not isinstance(array, np.ndarray):
         return None

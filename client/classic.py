@@ -210,4 +210,4 @@ def BNNSFilterCreateVectorActivationLayer(in_desc: BNNSVectorDescriptor, out_des
 
 def _raise():
     """The successor creator failed and said why in last_error(): raise it for _c_style to keep."""
-    raise api.last_error()
+    raise api.failure()

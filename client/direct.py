@@ -567,7 +567,7 @@ def gather(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output:
 
 
 def scatter(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, axis: int,
-            reduction_function: int = None, filter_parameters: Optional[BNNSFilterParameters] = None):
+            reduction_function: Optional[int] = None, filter_parameters: Optional[BNNSFilterParameters] = None):
     """BNNS.scatter(input:indices:output:axis:[reduction_function:]filter_parameters:) (no function: None, a copy)."""
     op = _REDUCE_NONE if reduction_function is None else reduction_function
     _swift(BNNSScatter, axis, op, input, indices, output, filter_parameters)
@@ -580,7 +580,7 @@ def gather_nd(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, outp
 
 
 def scatter_nd(input: BNNSNDArrayDescriptor, indices: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-              reduction_function: int = None, filter_parameters: Optional[BNNSFilterParameters] = None):
+              reduction_function: Optional[int] = None, filter_parameters: Optional[BNNSFilterParameters] = None):
     """BNNS.scatterND(input:indices:output:[reduction_function:]filter_parameters:)."""
     op = _REDUCE_NONE if reduction_function is None else reduction_function
     _swift(BNNSScatterND, op, input, indices, output, filter_parameters)
@@ -598,7 +598,7 @@ def fill_uniform(generator, array: np.ndarray, data_type: int, bounds) -> None:
 def _swift(c_function, *args) -> None:
     """Swift's throwing form of a C-style call: its BNNSError raised instead of -1."""
     if c_function(*args) != 0:
-        raise api.last_error()
+        raise api.failure()
 
 
 class RandomGenerator:
@@ -611,7 +611,7 @@ class RandomGenerator:
         handle = (BNNSCreateRandomGenerator(method, filter_parameters) if seed is None
                   else BNNSCreateRandomGeneratorWithSeed(method, seed, filter_parameters))
         if handle is None:
-            raise api.last_error()
+            raise api.failure()
         self.generator = handle
 
     @property
@@ -631,11 +631,3 @@ class RandomGenerator:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-# Swift's BNNS statics in this SDK's spelling of Swift (snake_case names and labels, Swift's order).
-SWIFT_STATICS = {"apply_activation": apply_activation, "quantize": quantize, "dequantize": dequantize, "clip": clip, "clip_by_norm": clip_by_norm,
-                 "clip_by_global_norm": clip_by_global_norm, "apply_top_k": apply_top_k,
-                 "apply_in_top_k": apply_in_top_k, "tile": tile, "tile_backward": tile_backward, "shuffle": shuffle,
-                 "compare": compare, "gather": gather, "scatter": scatter, "gather_nd": gather_nd,
-                 "scatter_nd": scatter_nd,
-                 "RandomGenerator": RandomGenerator}

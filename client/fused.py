@@ -9,10 +9,10 @@ delta_parameters come in BNNS's order: [weights, bias, beta, gamma] for compute 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 from bnns.kernels import layout
-from bnns.kernels.errors import InvalidArgumentError, require
+from bnns.kernels.errors import InvalidArgumentError, given, require
 from bnns.server.kinds import FUSED_MEMBER_CASE
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
@@ -116,13 +116,14 @@ def fused_apply(f: FusedFilter, batch_size, inputs, strides, out, out_stride, tr
     single = len(f.input_geometries) == 1
     buffers = [io.send("in" if single else f"in[{k}]", x, g, batch_size, s)
                for k, (x, g, s) in enumerate(zip(inputs, f.input_geometries, strides))]
+    request: pb.FusedFilterApplyBatchRequest | pb.FusedFilterApplyMultiInputBatchRequest
     if single:
         request = pb.FusedFilterApplyBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
-                                                  training=bool(training), **{"in": buffers[0]})
+                                                  training=bool(training), **{"in": buffers[0]})  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
         f.call("FusedFilterApplyBatch", request, io)
     else:
         request = pb.FusedFilterApplyMultiInputBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size),
-                                                            training=bool(training), **{"in": buffers})
+                                                            training=bool(training), **{"in": buffers})  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
         f.call("FusedFilterApplyMultiInputBatch", request, io)
 
 
@@ -165,9 +166,11 @@ def fused_apply_backward(f: FusedFilter, batch_size, inputs, strides, in_deltas,
         io.receive_gradient(f"delta_parameters[{k}]", d, g, 1, 0)
     buffers = [io.send("in" if single else f"in[{k}]", x, g, batch_size, s) if x is not None else types_pb2.Buffer()
                for k, (x, g, s) in enumerate(zip(inputs, f.input_geometries, strides))]
-    common = dict(filter_id=f.filter_id, batch_size=int(batch_size),
-                  out_delta=io.send("out_delta", out_delta.data, f.output_geometry, batch_size, out_delta_stride),
-                  compute_delta_parameters=[d is not None for d in delta_parameters])
+    common: dict[str, Any] = dict(filter_id=f.filter_id, batch_size=int(batch_size),
+                                  out_delta=io.send("out_delta", out_delta.data, f.output_geometry, batch_size,
+                                                    out_delta_stride),
+                                  compute_delta_parameters=[d is not None for d in delta_parameters])
+    request: pb.FusedFilterApplyBackwardBatchRequest | pb.FusedFilterApplyBackwardMultiInputBatchRequest
     if single:
         request = pb.FusedFilterApplyBackwardBatchRequest(compute_in_delta=in_deltas[0] is not None, **common)
         if inputs[0] is not None:
@@ -175,7 +178,7 @@ def fused_apply_backward(f: FusedFilter, batch_size, inputs, strides, in_deltas,
         rpc = "FusedFilterApplyBackwardBatch"
     else:
         request = pb.FusedFilterApplyBackwardMultiInputBatchRequest(
-            compute_in_delta=[d is not None for d in in_deltas], **{"in": buffers}, **common)
+            compute_in_delta=[d is not None for d in in_deltas], **{"in": buffers}, **common)  # type: ignore[arg-type]  # mypy checks **{"in": ...} ("in" is a keyword) against every parameter
         rpc = "FusedFilterApplyBackwardMultiInputBatch"
     if out is not None:
         request.out.CopyFrom(io.send("out", out, f.output_geometry, batch_size, out_stride))
@@ -254,49 +257,24 @@ class FusedArithmeticParameters:
             self.function, function_fields(zip(i_descs, self.input_descriptor_types), o_desc))
 
 
-@dataclasses.dataclass
-class FusedUnaryArithmeticParameters:
-    """BNNS.FusedUnaryArithmeticParameters(inputDescriptorType:outputDescriptorType:function:)."""
-
-    input_descriptor_type: int = C.BNNSSample
-    output_descriptor_type: int = C.BNNSSample
-    function: int = None
-
-    def member(self, i_descs, o_desc):
-        return _arithmetic_member(self.function, [self.input_descriptor_type], self.output_descriptor_type, i_descs,
-                                  o_desc)
-
-
-@dataclasses.dataclass
-class FusedBinaryArithmeticParameters:
-    """BNNS.FusedBinaryArithmeticParameters(inputADescriptorType:inputBDescriptorType:outputDescriptorType:
-    function:)."""
-
-    input_a_descriptor_type: int = C.BNNSSample
-    input_b_descriptor_type: int = C.BNNSSample
-    output_descriptor_type: int = C.BNNSSample
-    function: int = None
+def _fused_arithmetic(name: str, inputs: Sequence[str]) -> type:
+    """BNNS.Fused{Unary,Binary,Ternary}ArithmeticParameters: each input's descriptor type, the output's,
+    then the function (a BNNS.Arithmetic*Function case), in Swift's label order."""
+    types = [f"{i}_descriptor_type" for i in inputs] + ["output_descriptor_type"]
+    spec = [(t, int, dataclasses.field(default=C.BNNSSample)) for t in types] + [("function", int, None)]
+    swift = "".join(n.split("_")[0] + "".join(w.title() for w in n.split("_")[1:]) + ":" for n in types + ["function"])
 
     def member(self, i_descs, o_desc):
-        return _arithmetic_member(self.function, [self.input_a_descriptor_type, self.input_b_descriptor_type],
-                                  self.output_descriptor_type, i_descs, o_desc)
-
-
-@dataclasses.dataclass
-class FusedTernaryArithmeticParameters:
-    """BNNS.FusedTernaryArithmeticParameters(inputADescriptorType:inputBDescriptorType:inputCDescriptorType:
-    outputDescriptorType:function:)."""
-
-    input_a_descriptor_type: int = C.BNNSSample
-    input_b_descriptor_type: int = C.BNNSSample
-    input_c_descriptor_type: int = C.BNNSSample
-    output_descriptor_type: int = C.BNNSSample
-    function: int = None
-
-    def member(self, i_descs, o_desc):
-        return _arithmetic_member(self.function, [self.input_a_descriptor_type, self.input_b_descriptor_type,
-                                                  self.input_c_descriptor_type], self.output_descriptor_type,
+        return _arithmetic_member(self.function, [getattr(self, t) for t in types[:-1]], self.output_descriptor_type,
                                   i_descs, o_desc)
+    struct = dataclasses.make_dataclass(name, spec, namespace={"member": member, "__doc__": f"BNNS.{name}({swift})."})
+    struct.__module__ = __name__
+    return struct
+
+
+FusedUnaryArithmeticParameters = _fused_arithmetic("FusedUnaryArithmeticParameters", ("input",))
+FusedBinaryArithmeticParameters = _fused_arithmetic("FusedBinaryArithmeticParameters", ("input_a", "input_b"))
+FusedTernaryArithmeticParameters = _fused_arithmetic("FusedTernaryArithmeticParameters", ("input_a", "input_b", "input_c"))
 
 
 def _arithmetic_member(function, input_types, output_type, i_descs, o_desc):
@@ -377,12 +355,14 @@ class FusedParametersLayer(Layer):
     The descriptor between the two members has the output's shape: normalization and quantization
     preserve shapes, so the first member's output is the layer's output shape in Float32."""
 
-    def __init__(self, input=None, output: BNNSNDArrayDescriptor = None, fused_layer_parameters: Sequence = (),
+    filter: FusedFilter   # what its creator returns
+
+    def __init__(self, input=None, output: Optional[BNNSNDArrayDescriptor] = None, fused_layer_parameters: Sequence = (),
                  filter_parameters: Optional[BNNSFilterParameters] = None, *, input_a=None, input_b=None,
                  input_c=None):
         if input is None:
             input = [d for d in (input_a, input_b, input_c) if d is not None]
-        require(output is not None, "output is required")
+        output = given(output, "output is required")
         require(len(fused_layer_parameters) == 2, "a fused layer has exactly two members")
         first, second = fused_layer_parameters
         middle = BNNSNDArrayDescriptor(layout=output.layout, size=tuple(output.size), stride=tuple(output.stride))

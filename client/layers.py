@@ -5,7 +5,7 @@ implementation of every call."""
 from __future__ import annotations
 
 import weakref
-from typing import Optional, Sequence, Tuple
+from typing import ClassVar, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -153,6 +153,8 @@ class _ActivationFunction:
 class _ConvolutionPadding:
     """BNNS.ConvolutionPadding: .zero, .symmetric(x:y:), .asymmetric(left:right:up:down:)."""
 
+    zero: ClassVar[_ConvolutionPadding]     # set below the class
+
     def __init__(self, x: int = 0, y: int = 0, pad: Sequence[int] = (0, 0, 0, 0)):
         self.x, self.y, self.pad = int(x), int(y), tuple(int(p) for p in pad)
 
@@ -213,7 +215,7 @@ class Layer:
         self.close()
 
     @staticmethod
-    def _data(desc: BNNSNDArrayDescriptor, name: str):
+    def _data(desc: Optional[BNNSNDArrayDescriptor], name: str):
         return buffer_of(desc, name, required=True)
 
 
@@ -236,8 +238,8 @@ class ConvolutionLayer(Layer):
     """BNNS.ConvolutionLayer(type:input:weights:output:bias:padding:activation:groupCount:stride:
     dilationStride:filterParameters:)."""
 
-    def __init__(self, type: str = _ConvolutionType.standard, input: BNNSNDArrayDescriptor = None,
-                 weights: BNNSNDArrayDescriptor = None, output: BNNSNDArrayDescriptor = None,
+    def __init__(self, type: str = _ConvolutionType.standard, input: Optional[BNNSNDArrayDescriptor] = None,
+                 weights: Optional[BNNSNDArrayDescriptor] = None, output: Optional[BNNSNDArrayDescriptor] = None,
                  bias: Optional[BNNSNDArrayDescriptor] = None, padding: _ConvolutionPadding = _ConvolutionPadding.zero,
                  activation: BNNSActivation = _ActivationFunction.identity, group_count: int = 1,
                  stride: Tuple[int, int] = (1, 1), dilation_stride: Tuple[int, int] = (1, 1),
@@ -256,8 +258,8 @@ class ConvolutionLayer(Layer):
     def apply(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor) -> None:
         api.apply_batch(self.filter, batch_size, self._data(input, "input"), 0, self._data(output, "output"), 0)
 
-    def apply_backward(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
-                       output_gradient: BNNSNDArrayDescriptor,
+    def apply_backward(self: Layer, batch_size: int, input: Optional[BNNSNDArrayDescriptor],   # (activation and
+                       output: BNNSNDArrayDescriptor, output_gradient: BNNSNDArrayDescriptor,   # dropout use it too)
                        generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None,
                        generating_weights_gradient: Optional[BNNSNDArrayDescriptor] = None,
                        generating_bias_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:

@@ -3,7 +3,7 @@ and BNNS.LossLayer."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .layers import Layer, buffer_of, read_only
 from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-_LOSS = dict(required=("function", "i_desc", "o_desc"))
+_LOSS: dict[str, Any] = dict(required=("function", "i_desc", "o_desc"))
 _BASE = {"reduction": C.BNNSLossReductionNone}
 
 BNNSLayerParametersLossBase = derive(
@@ -139,12 +139,12 @@ class _LossFunction:
     def yolo(**parameters):
         return (C.BNNSLossFunctionYolo, parameters)
 
-    mean_square_error = (C.BNNSLossFunctionMeanSquareError, {})
-    log = (C.BNNSLossFunctionLog, {})
-    cosine_distance = (C.BNNSLossFunctionCosineDistance, {})
-    hinge = (C.BNNSLossFunctionHinge, {})
-    mean_absolute_error = (C.BNNSLossFunctionMeanAbsoluteError, {})
-    categorical_cross_entropy = (C.BNNSLossFunctionCategoricalCrossEntropy, {})
+    mean_square_error: tuple[int, dict] = (C.BNNSLossFunctionMeanSquareError, {})
+    log: tuple[int, dict] = (C.BNNSLossFunctionLog, {})
+    cosine_distance: tuple[int, dict] = (C.BNNSLossFunctionCosineDistance, {})
+    hinge: tuple[int, dict] = (C.BNNSLossFunctionHinge, {})
+    mean_absolute_error: tuple[int, dict] = (C.BNNSLossFunctionMeanAbsoluteError, {})
+    categorical_cross_entropy: tuple[int, dict] = (C.BNNSLossFunctionCategoricalCrossEntropy, {})
 
 
 class _LossReduction:
@@ -165,6 +165,8 @@ _PARAMS_CLASS = {
 
 class LossLayer(Layer):
     """BNNS.LossLayer(input:output:lossFunction:lossReduction:filterParameters:)."""
+
+    filter: LossFilter   # what its creator returns
 
     def __init__(self, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor, loss_function,
                  loss_reduction: int = _LossReduction.none, filter_parameters: Optional[BNNSFilterParameters] = None):
@@ -197,4 +199,4 @@ class LossLayer(Layer):
                                             generating_input_gradient, 0, self._data(labels, "labels"), 0,
                                             buffer_of(weights, "weights"), weights_size,
                                             read_only(output_gradient), 0) != 0:
-            raise api.last_error()
+            raise api.failure()

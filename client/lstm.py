@@ -18,7 +18,7 @@ or a Float32 BNNSTensor, which keeps it on the server. None is an inference appl
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -50,17 +50,6 @@ BNNSLayerParametersLSTM = derive(
               "output_descriptor", "input_gate", "forget_gate", "candidate_gate", "output_gate"))
 GATES = ("input_gate", "forget_gate", "candidate_gate", "output_gate")
 
-_gate_to_proto = BNNSLSTMGateDescriptor.to_proto
-
-
-def _gate_proto(self, **extra):
-    """iw_desc without its absent second descriptor (a NULL in C)."""
-    present = tuple(d for d in (self.iw_desc or ()) if d is not None)
-    return _gate_to_proto(dataclasses.replace(self, iw_desc=present), **extra)
-
-
-BNNSLSTMGateDescriptor.to_proto = _gate_proto
-
 
 def _without_data(data: BNNSLSTMDataDescriptor) -> BNNSLSTMDataDescriptor:
     """The output descriptors' shapes only: their data is where results go, not an input."""
@@ -77,7 +66,7 @@ def _filter_params(filter_params: Optional[BNNSFilterParameters]) -> types_pb2.F
     return filter_params.to_proto() if filter_params is not None else types_pb2.FilterParameters()
 
 
-def _data(desc) -> object:
+def _data(desc) -> Any:
     return None if desc is None else desc.data
 
 

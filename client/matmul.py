@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Optional
 
 from bnns.kernels import contraction
-from bnns.kernels.errors import BNNSError, require
+from bnns.kernels import layout
+from bnns.kernels.errors import BNNSError, InvalidArgumentError, given, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -55,11 +56,27 @@ def _to_proto_with_weights(struct):
             if desc is not None:
                 operands[field] = desc.to_proto(with_data=weights)
         return derived(self, **operands, **extra)
-    struct.to_proto = to_proto
+    struct.to_proto = to_proto   # (derive()'s, wrapped)
 
 
 _to_proto_with_weights(BNNSLayerParametersBroadcastMatMul)
 _to_proto_with_weights(BNNSLayerParametersTensorContraction)
+
+
+class TwoInputFilter(api.BNNSFilter):
+    """A BroadcastMatMul or TensorContraction handle: its operands' geometries (None for an
+    absent one), whether each is per sample (not the weights), and beta."""
+
+    a_geometry: Optional[layout.Descriptor]
+    b_geometry: Optional[layout.Descriptor]
+    per_sample: tuple[bool, bool]
+    beta: float
+
+
+def _two_input(f: api.BNNSFilter) -> TwoInputFilter:
+    if not isinstance(f, TwoInputFilter):
+        raise InvalidArgumentError(f"filter {f.filter_id} ({f.kind}) is not a two-input filter")
+    return f
 
 
 def _create_two_input(kind: str, params, filter_params):
@@ -74,7 +91,7 @@ def _create_two_input(kind: str, params, filter_params):
     return api.create_filter(kind, params, filter_params, input_geometry=single,
                              output_geometry=params.o_desc.geometry(), weights_geometry=weights,
                              a_geometry=geometries[0], b_geometry=geometries[1], per_sample=per_sample,
-                             beta=float(params.beta))
+                             beta=float(params.beta), filter_class=TwoInputFilter)
 
 
 @api._c_style(None)
@@ -93,14 +110,14 @@ def BNNSFilterCreateLayerTensorContraction(layer_params: BNNSLayerParametersTens
 
 def apply_two_input_batch(f: api.BNNSFilter, batch_size, in_a, in_a_stride, in_b, in_b_stride, out,
                           out_stride) -> None:
-    require(hasattr(f, "per_sample"), f"filter {f.filter_id} ({f.kind}) is not a two-input filter")
+    f = _two_input(f)
     io = api.Exchange()
     io.receive("out", out, f.output_geometry, batch_size, out_stride)
     request = pb.FilterApplyTwoInputBatchRequest(filter_id=f.filter_id, batch_size=int(batch_size))
     for field, array, geometry, stride, sample in (("in_a", in_a, f.a_geometry, in_a_stride, f.per_sample[0]),
                                                     ("in_b", in_b, f.b_geometry, in_b_stride, f.per_sample[1])):
         if sample:             # a weights operand is not read (BNNS takes NULL there)
-            getattr(request, field).CopyFrom(io.send(field, array, geometry, batch_size, stride))
+            getattr(request, field).CopyFrom(io.send(field, array, given(geometry, field), batch_size, stride))
     if f.beta:                 # beta 1 adds to the output's previous contents
         request.out.CopyFrom(io.send("out", out, f.output_geometry, batch_size, out_stride))
     f.call("FilterApplyTwoInputBatch", request, io)
@@ -124,7 +141,7 @@ def BNNSFilterApplyTwoInput(filter: api.BNNSFilter, inA, inB, out) -> int:
 def apply_backward_two_input_batch(f: api.BNNSFilter, batch_size, in_a, in_a_stride, in_a_delta, in_a_delta_stride,
                                    in_b, in_b_stride, in_b_delta, in_b_delta_stride, out, out_stride, out_delta,
                                    out_delta_stride, weights_delta, bias_delta) -> None:
-    require(hasattr(f, "per_sample"), f"filter {f.filter_id} ({f.kind}) is not a two-input filter")
+    f = _two_input(f)
     require(out_delta is not None and out_delta.data is not None, "out_delta (with data) is required")
     io = api.Exchange()
     io.receive_gradient("in_a_delta", in_a_delta, f.a_geometry, batch_size, in_a_delta_stride)
@@ -141,7 +158,7 @@ def apply_backward_two_input_batch(f: api.BNNSFilter, batch_size, in_a, in_a_str
     for field, array, geometry, stride, sample in (("in_a", in_a, f.a_geometry, in_a_stride, f.per_sample[0]),
                                                     ("in_b", in_b, f.b_geometry, in_b_stride, f.per_sample[1])):
         if sample and array is not None:
-            getattr(request, field).CopyFrom(io.send(field, array, geometry, batch_size, stride))
+            getattr(request, field).CopyFrom(io.send(field, array, given(geometry, field), batch_size, stride))
     f.call("FilterApplyBackwardTwoInputBatch", request, io)
 
 
@@ -215,6 +232,8 @@ class BinaryLayer(Layer):
     generatingInputBGradient:). A weights operand's descriptor is not read; its gradient comes
     through ``generating_weights_gradient`` (a keyword this SDK adds after Swift's labels)."""
 
+    filter: TwoInputFilter   # what its creator returns
+
     def apply(self, batch_size: int, input_a: BNNSNDArrayDescriptor, input_b: BNNSNDArrayDescriptor,
               output: BNNSNDArrayDescriptor) -> None:
         apply_two_input_batch(self.filter, batch_size, buffer_of(input_a, "input_a"), 0,
@@ -239,8 +258,8 @@ class BroadcastMatrixMultiplyLayer(BinaryLayer):
     with Swift's parameter names (transpose_a, a_is_weights, ...)."""
 
     def __init__(self, input_a: BNNSNDArrayDescriptor, transpose_a: bool = False, a_is_weights: bool = False,
-                 input_b: BNNSNDArrayDescriptor = None, transpose_b: bool = False, b_is_weights: bool = False,
-                 output: BNNSNDArrayDescriptor = None, alpha: float = 1.0, accumulates_to_output: bool = False,
+                 input_b: Optional[BNNSNDArrayDescriptor] = None, transpose_b: bool = False,
+                 b_is_weights: bool = False, output: Optional[BNNSNDArrayDescriptor] = None, alpha: float = 1.0, accumulates_to_output: bool = False,
                  is_quadratic: bool = False, filter_parameters: Optional[BNNSFilterParameters] = None):
         require(output is not None and (input_b is not None or is_quadratic), "input_b and output are required")
         params = BNNSLayerParametersBroadcastMatMul(
@@ -255,8 +274,9 @@ class TensorContractionLayer(BinaryLayer):
     labels follow BNNSLayerParametersTensorContraction's order; input_b may be None for a one-operand
     contraction)."""
 
-    def __init__(self, operation: str, alpha: float = 1.0, beta: float = 0.0, input_a: BNNSNDArrayDescriptor = None,
-                 input_b: Optional[BNNSNDArrayDescriptor] = None, output: BNNSNDArrayDescriptor = None,
+    def __init__(self, operation: str, alpha: float = 1.0, beta: float = 0.0,
+                 input_a: Optional[BNNSNDArrayDescriptor] = None, input_b: Optional[BNNSNDArrayDescriptor] = None,
+                 output: Optional[BNNSNDArrayDescriptor] = None,
                  filter_parameters: Optional[BNNSFilterParameters] = None):
         require(input_a is not None and output is not None, "input_a and output are required")
         params = BNNSLayerParametersTensorContraction(operation=operation, alpha=alpha, beta=beta, iA_desc=input_a,

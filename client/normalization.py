@@ -151,6 +151,8 @@ class _NormalizationType:
 class NormalizationLayer(Layer):
     """BNNS.NormalizationLayer(type:input:output:beta:gamma:momentum:epsilon:activation:filterParameters:)."""
 
+    filter: NormalizationFilter   # what its creator returns
+
     def __init__(self, type, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
                  beta: Optional[BNNSNDArrayDescriptor] = None, gamma: Optional[BNNSNDArrayDescriptor] = None,
                  momentum: float = 0.9, epsilon: float = 1e-5, activation: Optional[BNNSActivation] = None,

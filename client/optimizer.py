@@ -8,7 +8,8 @@ Any other parameter travels with its gradient and accumulators, exactly as BNNS 
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import dataclasses
+from typing import ClassVar, Optional, Sequence
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
 # The optimizers' field structs: each is Apple's subset of the wire's OptimizerFields, in Apple's
-# order with Apple's defaults; the *WithClippingFields forms trade clip_gradients for a clipping
+# order with the kernel's defaults (learning_rate has none); the *WithClippingFields forms trade clip_gradients for a clipping
 # function and its norms.
 _CLIPPING = ("clipping_func", "clip_gradients_max_norm", "clip_gradients_use_norm")
 _OPTIMIZERS = {
@@ -38,9 +39,8 @@ _OPTIMIZERS = {
                  "clip_gradients", "clip_gradients_min", "clip_gradients_max", "regularization_func"),
                 "BNNSOptimizerRMSPropFields."),
 }
-_DEFAULTS = {"beta1": 0.9, "beta2": 0.999, "time_step": 1.0, "epsilon": 1e-8, "alpha": 0.99, "gradient_scale": 1.0,
-             "regularization_func": C.BNNSOptimizerRegularizationNone,
-             "sgd_momentum_variant": C.BNNSSGDMomentumVariant0, "clipping_func": C.BNNSOptimizerClippingNone}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(optimizer_kernels.OptimizerFields)
+             if f.default is not dataclasses.MISSING}
 
 
 def _fields(optimizer: str, clipping: bool) -> type:
@@ -131,6 +131,8 @@ class GradientClipping:
     """BNNS.GradientClipping: .none, .by_value(bounds=(min, max)), .by_norm(max_norm=),
     .by_global_norm(max_norm=, use_norm=0) — the clipping_func and its fields of the
     BNNSOptimizer*WithClippingFields structs."""
+
+    none: ClassVar[GradientClipping]     # set below the class
 
     def __init__(self, function: int, **fields):
         self.function, self.fields = function, fields

@@ -7,7 +7,7 @@ sample's packed CHW input, ``c*H*W + h*W + w``; size_t (UInt64) by default, UInt
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -134,6 +134,9 @@ class _PoolingCase(int):
     yDilationStride:) / .unMax(indices:...). ``indices`` (a descriptor or array) receives Max's
     indices and gives UnMax's; the dilation strides go to the layer."""
 
+    indices: Any
+    dilation_stride: tuple[int, int]
+
     def __new__(cls, function: int, indices=None, x_dilation_stride: int = 1, y_dilation_stride: int = 1):
         case = super().__new__(cls, function)
         case.indices, case.dilation_stride = indices, (int(x_dilation_stride), int(y_dilation_stride))
@@ -160,8 +163,10 @@ class _PoolingType:
 class PoolingLayer(Layer):
     """BNNS.PoolingLayer(type:input:output:bias:activation:kernelSize:stride:padding:filterParameters:)."""
 
-    def __init__(self, type: int = _PoolingType.max, input: BNNSNDArrayDescriptor = None,
-                 output: BNNSNDArrayDescriptor = None, bias: Optional[BNNSNDArrayDescriptor] = None,
+    filter: PoolingFilter   # what its creator returns
+
+    def __init__(self, type: int = _PoolingType.max, input: Optional[BNNSNDArrayDescriptor] = None,
+                 output: Optional[BNNSNDArrayDescriptor] = None, bias: Optional[BNNSNDArrayDescriptor] = None,
                  activation: Optional[BNNSActivation] = None, kernel_size: Tuple[int, int] = (2, 2),
                  stride: Tuple[int, int] = (1, 1), padding: _ConvolutionPadding = _ConvolutionPadding.zero,
                  filter_parameters: Optional[BNNSFilterParameters] = None, *,

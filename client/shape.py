@@ -44,19 +44,6 @@ BNNSLayerParametersGram = derive(
     required=("alpha", "i_desc", "o_desc"))
 
 
-def _flat_pairs(pairs) -> list:
-    """padding_size[8][2] (pairs, or already flat) as the wire's flat before, after, before, ..."""
-    flat = []
-    for entry in pairs:
-        flat.extend(int(v) for v in (entry if isinstance(entry, (tuple, list)) else (entry,)))
-    return flat
-
-
-_padding_to_proto = BNNSLayerParametersPadding.to_proto
-BNNSLayerParametersPadding.to_proto = lambda self, **extra: _padding_to_proto(
-    self, padding_size=_flat_pairs(self.padding_size), **extra)
-
-
 def _create(kind: str, params, filter_params, **extra):
     require(params.i_desc is not None and params.o_desc is not None, "i_desc and o_desc are required")
     return api.create_filter(kind, params, filter_params, input_geometry=params.i_desc.geometry(),
@@ -194,6 +181,8 @@ class _PaddingMode:
 class _ReductionCase(int):
     """A BNNS.ReductionFunction case (a BNNSReduceFunction value, with sumLog's epsilon)."""
 
+    epsilon: float
+
     def __new__(cls, value: int, epsilon: float = 0.0):
         case = super().__new__(cls, value)
         case.epsilon = float(epsilon)
@@ -267,7 +256,7 @@ class ReductionLayer(UnaryLayer):
                                               epsilon=getattr(function, "epsilon", 0.0))
         Layer.__init__(self, BNNSFilterCreateLayerReduction(params, filter_parameters))
 
-    def apply_backward(self, batch_size: int, input: BNNSNDArrayDescriptor, output: BNNSNDArrayDescriptor,
+    def apply_backward(self, batch_size: int, input: Optional[BNNSNDArrayDescriptor], output: BNNSNDArrayDescriptor,
                        output_gradient: BNNSNDArrayDescriptor,
                        generating_input_gradient: Optional[BNNSNDArrayDescriptor] = None,
                        generating_weights_gradient: Optional[BNNSNDArrayDescriptor] = None) -> None:
@@ -357,7 +346,7 @@ class CropResizeLayer:
     BoxCoordinateMode = _BoxCoordinateMode
 
     def __init__(self, coordinates_are_normalized: bool, spatial_scale: float, extrapolation_value: float = 0.0,
-                 sampling_mode: int = _LinearSamplingMode.default, box_coordinate_mode: int = None):
+                 sampling_mode: int = _LinearSamplingMode.default, box_coordinate_mode: Optional[int] = None):
         require(box_coordinate_mode is not None, "box_coordinate_mode is required (BNNS.CropResizeLayer.BoxCoordinateMode)")
         self.params = BNNSLayerParametersCropResize(
             normalized_coordinates=coordinates_are_normalized, spatial_scale=spatial_scale,
@@ -367,11 +356,11 @@ class CropResizeLayer:
     def apply(self, input: BNNSNDArrayDescriptor, region_of_interest: BNNSNDArrayDescriptor,
               output: BNNSNDArrayDescriptor, filter_parameters: Optional[BNNSFilterParameters] = None) -> None:
         if BNNSCropResize(self.params, input, region_of_interest, output, filter_parameters) != 0:
-            raise api.last_error()
+            raise api.failure()
 
     def apply_backward(self, region_of_interest: BNNSNDArrayDescriptor, output_gradient: BNNSNDArrayDescriptor,
                        generating_input_gradient: BNNSNDArrayDescriptor,
                        filter_parameters: Optional[BNNSFilterParameters] = None) -> None:
         if BNNSCropResizeBackward(self.params, generating_input_gradient, region_of_interest, output_gradient,
                                   filter_parameters) != 0:
-            raise api.last_error()
+            raise api.failure()

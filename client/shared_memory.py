@@ -13,6 +13,7 @@ requests instead of sending bytes over the socket. Two ways in:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import threading
@@ -21,6 +22,7 @@ from typing import Callable, List
 
 import numpy as np
 
+from bnns.kernels.errors import InternalError, given
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -35,7 +37,7 @@ class _Segment:
         self.memory = shared_memory.SharedMemory(create=True, size=max(int(size), 1))
         self.name = f"sdk-{os.getpid()}-{next(_names)}"
         self.size = self.memory.size
-        self.address = np.frombuffer(self.memory.buf, dtype=np.uint8).__array_interface__["data"][0]
+        self.address = np.frombuffer(_buffer(self), dtype=np.uint8).__array_interface__["data"][0]
         region = pb.SharedMemoryRegion(name=self.name, key="/" + self.memory.name.lstrip("/"), offset=0,
                                        byte_size=self.size)
         try:
@@ -105,19 +107,21 @@ class SharedMemoryPool:
             return []
         copied = [m for m in moves if self._segment_of(m) is None]
         arena = self._arena(sum(_aligned(m[3]) for m in copied)) if copied else None
-        finish, offset = [], 0
+        finish: List[Callable[[], None]] = []
+        offset = 0
         for kind, path, item, nbytes in moves:
             segment = self._segment_of((kind, path, item, nbytes))
             if segment is not None:
                 array = item if kind == "in" else item.flat
                 buf = segment.slice(array, nbytes)
             else:
-                space = np.frombuffer(arena.memory.buf, dtype=np.uint8, count=nbytes, offset=offset)
+                arena = given(arena, "the arena exists when a move is copied", error=InternalError)
+                space = np.frombuffer(_buffer(arena), dtype=np.uint8, count=nbytes, offset=offset)
                 offset += _aligned(nbytes)
                 if kind == "in":
                     space[:] = item.view(np.uint8).reshape(-1)
                 else:
-                    finish.append(lambda target=item, space=space: target.write(space.view(target.wire)))
+                    finish.append(functools.partial(item.write, space.view(item.wire)))
                 buf = arena.slice(space, nbytes)
             if kind == "in":
                 buffer_at(request, path, create=True).CopyFrom(buf)
@@ -161,3 +165,8 @@ class SharedMemoryPool:
 
 def _aligned(nbytes: int) -> int:
     return (nbytes + 63) // 64 * 64
+
+
+def _buffer(segment: _Segment) -> memoryview:
+    """The segment's memory (None only once closed, which no caller does before this)."""
+    return given(segment.memory.buf, f"shared memory segment {segment.name} is closed", error=InternalError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,9 @@ def numpy_type(data_type: int):
     return _NUMPY_OF[data_type]
 
 
+_D = TypeVar("_D", bound="_Descriptor")
+
+
 class _Descriptor:
     """What BNNSNDArrayDescriptor does beyond its fields (which derive() takes from the wire's
     NDArrayDescriptor): ``data`` is a NumPy array, a BNNSTensor held by the server, or None,
@@ -37,7 +40,7 @@ class _Descriptor:
     of ``data``'s flat C order); Swift's ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``,
     a BNNS.Shape case, instead of layout and size) and ``.allocate(repeating:shape:batchSize:)``."""
 
-    def __post_init__(self, shape):
+    def __post_init__(self, shape) -> None:
         if shape is not None:
             self.layout, self.size = shape[0], tuple(shape[1])
             if self.data is not None and not hasattr(self.data, "reference"):
@@ -45,7 +48,7 @@ class _Descriptor:
                 self.data_type = {np.dtype(np.float16): C.BNNSDataTypeFloat16}.get(array.dtype, self.data_type)
 
     @classmethod
-    def from_array(cls, array: np.ndarray, layout: int, flags: int = C.BNNSNDArrayFlagBackpropSet):
+    def from_array(cls: type[_D], array: np.ndarray, layout: int, flags: int = C.BNNSNDArrayFlagBackpropSet) -> _D:
         """A contiguous descriptor over ``array``, whose NumPy shape is the logical shape
         (e.g. (C, H, W) for ImageCHW, (O, I, kH, kW) for ConvolutionWeightsOIHW)."""
         array = np.asarray(array)
@@ -56,9 +59,9 @@ class _Descriptor:
         return cls(flags=flags, layout=layout, size=geometry.size, data=array, data_type=data_type)
 
     @classmethod
-    def allocate(cls, layout: int = None, size: Sequence[int] = None, batch_size: int = 1,
-                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: float = None,
-                 shape: Optional[tuple] = None, random_uniform_using=None, range: Optional[tuple] = None):
+    def allocate(cls: type[_D], layout: Optional[int] = None, size: Optional[Sequence[int]] = None, batch_size: int = 1,
+                 data_type: int = C.BNNSDataTypeFloat32, fill: float = 0.0, *, repeating: Optional[float] = None,
+                 shape: Optional[tuple] = None, random_uniform_using=None, range: Optional[tuple] = None) -> _D:
         """A descriptor with a zero-filled (or ``fill``) packed buffer for ``batch_size`` items;
         Swift's ``.allocate(repeating:shape:batchSize:)`` as ``allocate(repeating=, shape=,
         batch_size=)``, and ``.allocate(randomUniformUsing:range:shape:batchSize:)`` as
@@ -147,13 +150,12 @@ def flat_elements(array, data_type: int, name: str) -> np.ndarray:
 # ---------------------------------------------------------------- structs derived from the contract
 
 # Descriptors that give only a shape (their data is the call's, not the filter's): sent without data.
-SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
+SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 
 
 def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
            rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
-           shape_only: frozenset = SHAPE_ONLY, flatten: Optional[str] = None, only: Sequence[str] = (),
-           extra: Sequence[tuple] = (), base: type = object) -> type:
+           flatten: Optional[str] = None, only: Sequence[str] = (), extra: Sequence[tuple] = (), base: type = object) -> type:
     """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
 
     Its fields are the message's, in the message's order (which is Apple's), under Apple's names:
@@ -163,8 +165,10 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     no default; the others default to ``defaults[name]``, else None (descriptors, activation and
     other messages: a NULL pointer), () (repeated) or the proto zero. ``to_proto(**extra)`` builds
     the message (``extra`` sets fields left out), sending descriptor data except for
-    ``shape_only`` ones; ``trainables()`` maps the filter's trainable array names
-    (FilterParameterRef names) to the descriptors that hold them (``trainables``: name -> field).
+    SHAPE_ONLY ones, leaving out None entries of lists and flattening pairs (Apple's
+    two-dimensional arrays, e.g. padding_size[8][2]); ``trainables()`` maps the filter's trainable
+    array names (FilterParameterRef names) to the descriptors that hold them (``trainables``:
+    name -> field).
     ``flatten`` names a message field whose own fields Apple's struct holds inline (Yolo's).
     ``only`` takes just those fields, in that order (Apple's struct is a subset of a shared
     message: the optimizers' fields). ``extra`` appends dataclass fields that never travel
@@ -185,38 +189,31 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     unknown = (set(required) | set(defaults)) - set(names)
     if unknown:
         raise TypeError(f"{name}: {sorted(unknown)} are not fields of {message.DESCRIPTOR.full_name}")
-    spec = []
-    for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required):
-        if apple in required:
-            spec.append((apple, Any))
-        elif apple in defaults:
-            default = defaults[apple]
-            factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else None
-            spec.append((apple, Any, dataclasses.field(default_factory=factory) if factory else
-                         dataclasses.field(default=default)))
-        elif field.message_type is not None:
-            spec.append((apple, Any, dataclasses.field(default=None)))
-        elif is_repeated(field):
-            spec.append((apple, Any, dataclasses.field(default=())))
-        else:
-            spec.append((apple, Any, dataclasses.field(default=field.default_value)))
+    def default(apple: str, field):
+        if apple in defaults:
+            return defaults[apple]
+        return None if field.message_type is not None else () if is_repeated(field) else field.default_value
+    spec = [(apple, Any) if apple in required else (apple, Any, dataclasses.field(default=default(apple, field)))
+            for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required)]
     spec += list(extra)
     proto_of = {apple: rename.get(apple, apple) for apple in names}
 
     def to_proto(self, **extra):
-        values, inner = {}, {}
+        values: dict[str, Any] = {}
+        inner: dict[str, Any] = {}
         for apple, proto in proto_of.items():
             value = getattr(self, apple)
             if value is None:
                 continue
             if isinstance(value, BNNSNDArrayDescriptor):
-                value = value.to_proto(apple not in shape_only)
+                value = value.to_proto(apple not in SHAPE_ONLY)
             elif hasattr(value, "to_proto"):
                 value = value.to_proto()
             elif isinstance(value, (list, tuple)):
-                value = [v.to_proto() if hasattr(v, "to_proto") else v for v in value]
+                value = [w.to_proto() if hasattr(w, "to_proto") else w for v in value if v is not None
+                         for w in (v if isinstance(v, (list, tuple)) else (v,))]
             (inner if flatten is not None and proto in inline else values)[proto] = value
-        if inner:
+        if flatten is not None and inner:
             values[flatten] = nested_class(**inner)
         values.update(extra)
         return message(**values)
@@ -236,7 +233,7 @@ BNNSNDArrayDescriptor = derive(
     types_pb2.NDArrayDescriptor, "BNNSNDArrayDescriptor",
     "BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS (size[0] "
     "fastest, strides in elements, 0 = contiguous); ``table_data``/``table_data_type`` (the lookup table "
-    "of the Indexed types) exist for Apple's shape: the service refuses Indexed data. " + _Descriptor.__doc__,
+    "of the Indexed types) exist for Apple's shape: the service refuses Indexed data. " + str(_Descriptor.__doc__),
     defaults={"flags": C.BNNSNDArrayFlagBackpropSet, "layout": C.BNNSDataLayoutVector,
               "data_type": C.BNNSDataTypeFloat32, "table_data_type": C.BNNSDataTypeFloat32, "data_scale": 1.0},
     extra=(("shape", dataclasses.InitVar[Optional[tuple]], dataclasses.field(default=None)),), base=_Descriptor)
@@ -254,14 +251,6 @@ BNNSFilterParameters = derive(
     "BNNSFilterParameters: flags and n_threads; the allocator pointers have no meaning across a "
     "network and are never sent.",
     extra=(("alloc_memory", Any, dataclasses.field(default=None)), ("free_memory", Any, dataclasses.field(default=None))))
-
-
-def _desc(desc: Optional[BNNSNDArrayDescriptor], with_data: bool = True):
-    return desc.to_proto(with_data) if desc is not None else None
-
-
-def _activation(act: Optional[BNNSActivation]):
-    return (act or BNNSActivation()).to_proto()
 
 
 BNNSLayerParametersConvolution = derive(

@@ -18,7 +18,9 @@ imports neither grpc nor protobuf, so the kernels can use it.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence, TypeVar
+
+T = TypeVar("T")
 
 DOMAIN = "bnns.v1"
 
@@ -80,6 +82,8 @@ class BNNSError(Exception):
 
     status = "UNKNOWN"
     reason = "UNKNOWN"
+    # The handles a refused replicated change named (server/replicas.py drops its copies of them).
+    handle_ids: Sequence[str] = ()
 
     def __init__(self, message: str, reason: Optional[str] = None, metadata: Optional[dict] = None):
         super().__init__(message)
@@ -190,11 +194,20 @@ def error_for_status(status: str, message: str, reason: Optional[str] = None,
     return cls(message, reason if known else None, metadata)
 
 
-def require(condition: bool, message, reason: Optional[str] = None) -> None:
-    """Raise InvalidArgumentError(message) unless condition holds. Never stripped by -O.
+def require(condition: object, message, reason: Optional[str] = None) -> None:
+    """Raise InvalidArgumentError(message) unless condition (a bool or NumPy bool) holds. Never stripped by -O.
 
     ``message`` is a string or a function returning one: checks that run on every call pass
     ``lambda: f"..."`` so that the message (formatting a dtype alone takes microseconds) is only
     built when the check fails."""
     if not condition:
         raise InvalidArgumentError(message() if callable(message) else message, reason)
+
+
+def given(value: Optional[T], message, reason: Optional[str] = None, error: type[BNNSError] = InvalidArgumentError) -> T:
+    """``value``, or ``error(message)`` (InvalidArgumentError) when it is None: ``require`` for an
+    Optional that must be there, returning it (so type checkers see it is not None). An invariant
+    of our own, not the caller's input, passes ``error=InternalError``."""
+    if value is None:
+        raise error(message() if callable(message) else message, reason)
+    return value

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -148,7 +149,7 @@ class TransformerNet:
         self.accumulators = [vector(w[name].size, np.zeros(w[name].size, np.float32))
                              for _ in range(2) for name in self.names]       # Adam: all m, then all v
         self.adam = bnns.BNNSOptimizerAdamFields(learning_rate=learning_rate, time_step=1)
-        self.cache = None                  # the attention's backprop cache, a server tensor per batch size
+        self.cache: Optional[tuple[int, bnns.BNNSTensor]] = None   # the attention's backprop cache, a server tensor per batch size
 
     @staticmethod
     def _dictionary(data):
@@ -274,6 +275,8 @@ class TransformerNet:
         return d_x
 
     def _attention_backward(self, n, d_out, d_x, g):
+        if self.cache is None:
+            raise RuntimeError("the attention's backward needs the cache of a training forward")
         shared = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayout2DFirstMajor, size=(LENGTH, MODEL), data=d_x,
                                             flags=bnns.BNNSNDArrayFlagBackpropAccumulate)
 
@@ -376,6 +379,7 @@ def train(server: str = "local", epochs: int = 4, steps: int = 100, batch_size: 
           learning_rate: float = 3e-3, show_progress: bool = True, engine: str = "bnns") -> list:
     """Train on freshly generated sequences; returns one dict per epoch (loss, train and held-out
     token accuracy, seconds, milliseconds per step)."""
+    net: TransformerNet | TorchTwin
     if engine == "bnns":
         bnns.connect(server)
         net = TransformerNet(seed, learning_rate)

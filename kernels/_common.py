@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import FailedPreconditionError, require
+from .errors import FailedPreconditionError, given, require
 from .layout import FIRST_MAJOR_LAYOUTS, Descriptor, numpy_dtype
 
 
@@ -92,7 +92,8 @@ def dim_to_axis(desc: Descriptor, dim: int) -> int:
 def weights(desc: Optional[Descriptor], name: str, shape: Optional[tuple] = None) -> np.ndarray:
     """A descriptor's data as the filter's own float32 array of its logical shape (or ``shape``,
     when only the element count has to agree); finite values only."""
-    require(desc is not None and desc.data is not None, f"{name} has no data")
+    desc = given(desc, f"{name} has no data")
+    require(desc.data is not None, f"{name} has no data")
     values = desc.tensor(name)
     if shape is not None:
         require(values.size == math.prod(shape),

@@ -106,7 +106,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .errors import InvalidArgumentError, require, require_out
+from .errors import InternalError, InvalidArgumentError, given, require, require_out
 from .layout import FIRST_MAJOR_LAYOUTS, LAYOUT_IMAGE_CHW, Descriptor
 
 # BNNSActivationFunction raw values (bnns.md 3.1) ------------------------------------------------
@@ -720,9 +720,9 @@ def backward(d_out: np.ndarray, act: Activation, *, x: Optional[np.ndarray] = No
     if y is not None and can_backward_from_output(act):
         y = _same_shape(y, d_out, "y")
         if kind.along_axes:
-            d_in = kind.vjp_from_y(d_out, y, act.alpha, act.beta, axes)
+            d_in = given(kind.vjp_from_y, lambda: f"activation {kind.name}'s row lacks it", error=InternalError)(d_out, y, act.alpha, act.beta, axes)
         else:
-            d_in = d_out * kind.grad_from_y(y, act.alpha, act.beta)
+            d_in = d_out * given(kind.grad_from_y, lambda: f"activation {kind.name}'s row lacks it", error=InternalError)(y, act.alpha, act.beta)
     else:
         if x is None:
             raise InvalidArgumentError(
@@ -733,9 +733,9 @@ def backward(d_out: np.ndarray, act: Activation, *, x: Optional[np.ndarray] = No
                    "the derivative)"))
         x = _same_shape(x, d_out, "x")
         if kind.along_axes:
-            d_in = kind.vjp_from_x(d_out, x, act.alpha, act.beta, axes)
+            d_in = given(kind.vjp_from_x, lambda: f"activation {kind.name}'s row lacks it", error=InternalError)(d_out, x, act.alpha, act.beta, axes)
         else:
-            d_in = d_out * kind.grad_from_x(x, act.alpha, act.beta)
+            d_in = d_out * given(kind.grad_from_x, lambda: f"activation {kind.name}'s row lacks it", error=InternalError)(x, act.alpha, act.beta)
     return np.asarray(d_in).astype(d_out.dtype, copy=False)
 
 
@@ -921,10 +921,11 @@ class ActivationFilter:
                 f"which was not given")
         d_in = d_alpha = None
         if input_grad:
-            v = y if from_y else x
+            v = given(y if from_y else x, "x or y", error=InternalError)   # checked above
             d_in = (d_out * np.where(v >= 0, 1, alpha)).astype(d_out.dtype, copy=False)
         if weights_grad:
             # dy/da_c = x where x < 0; summed over the batch and every axis but the channel's.
+            x = given(x, "x", error=InternalError)                           # checked above
             contribution = d_out * np.where(x < 0, x, 0)
             keep = 1 if act.function == PRELU_PER_CHANNEL else None
             axes = tuple(a for a in range(contribution.ndim) if a != keep)

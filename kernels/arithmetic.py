@@ -51,7 +51,7 @@ import numpy as np
 
 from . import activation as act_mod
 from .activation import Activation
-from .errors import InvalidArgumentError, require
+from .errors import InternalError, InvalidArgumentError, given, require
 from .layout import Descriptor, numpy_dtype
 
 CONSTANT, SAMPLE, PARAMETER = 0, 1, 2   # BNNSDescriptorType
@@ -179,7 +179,8 @@ FUNCTIONS: dict[int, ArithmeticKind] = {
                        uses_output=True),
     SQUARE: _unary("Square", np.square, lambda g, o, f: 2 * g * o[0]),
     ERF: _unary("Erf", lambda a: act_mod.forward(a, _ERF),
-                lambda g, o, f: g * _ERF.kind.grad_from_x(o[0], _ERF.alpha, _ERF.beta)),
+                lambda g, o, f: g * given(_ERF.kind.grad_from_x, "Erf's derivative", error=InternalError)(
+                    o[0], _ERF.alpha, _ERF.beta)),
     # ---- ternary
     MULTIPLY_ADD: ArithmeticKind(
         "MultiplyAdd", lambda a, b, c: a * b + c,
@@ -262,13 +263,14 @@ def backward(function: int, operands: Sequence[Optional[np.ndarray]], d_out: np.
             g = act_mod.backward(d_out, activation, x=f)
         if kind.uses_output and f is None:
             f = kind.forward(*operands)
-        grads = []
+        grads: list[Optional[np.ndarray]] = []
         for k, want in enumerate(wanted):
             if not want:
                 grads.append(None)
                 continue
             full = np.asarray(kind.grads[k](g, operands, f), dtype=dtype)
-            shape = operands[k].shape if shapes is None else tuple(shapes[k])
+            shape = (given(operands[k], lambda: f"operand {k} (or shapes) is needed for its gradient").shape
+                     if shapes is None else tuple(shapes[k]))
             grad = _sum_to(np.broadcast_to(full, d_out.shape), shape)
             # Each gradient is a writable array of its own: never d_out itself (Add returns
             # it), nor a view shared with another gradient.
@@ -444,7 +446,7 @@ class ArithmeticFilter:
         require(len(inputs) == self.kind.arity,
                 lambda: f"{name} has {len(inputs)} entries but {self.kind.name} takes {self.kind.arity}")
         n = batch_size
-        arrays = []
+        arrays: list[Optional[np.ndarray]] = []
         for k, (operand, value) in enumerate(zip(p.inputs, inputs)):
             shape = self._shapes[k]
             if operand.type != SAMPLE:
@@ -472,7 +474,7 @@ class ArithmeticFilter:
         if dtype is None:
             dtype = np.result_type(*[a.dtype for a in arrays if a is not None], np.float32)
             dtype = np.float64 if dtype == np.float64 else np.float32
-        aligned = []
+        aligned: list[Optional[np.ndarray]] = []
         for k, value in enumerate(arrays):
             if p.inputs[k].type != SAMPLE:
                 value = self._values[f"in{k}"].astype(dtype, copy=False)

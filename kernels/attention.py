@@ -70,7 +70,7 @@ from . import _common as cm
 from . import blas
 from . import parallel
 from .convolution import matmul
-from .errors import FailedPreconditionError, require
+from .errors import FailedPreconditionError, InternalError, given, require
 from .layout import Descriptor
 
 _PROJECTIONS = ("query", "key", "value")
@@ -187,7 +187,7 @@ def forward(xq: np.ndarray, xk: np.ndarray, xv: np.ndarray, weights: Weights, *,
     keep = None
     probs = p
     if 0.0 < dropout < 1.0:
-        keep = rng.random(p.shape) >= dropout
+        keep = given(rng, "attention dropout needs a random generator").random(p.shape) >= dropout
         probs = p * keep
         probs *= dtype.type(1 / (1 - dropout))
     context = probs @ v                                      # (N, H, L, Dv)
@@ -519,7 +519,7 @@ class MultiheadAttentionFilter:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _dims_of(desc: Optional[Descriptor], name: str, rank: int) -> tuple:
-        require(desc is not None, f"{name} is missing")
+        desc = given(desc, f"{name} is missing")
         cm.check_desc(desc, name)
         require(desc.rank == rank, f"{name} has rank {desc.rank} ({desc.describe()}); expected {rank}")
         return tuple(int(s) for s in desc.size[:rank])
@@ -542,18 +542,19 @@ class MultiheadAttentionFilter:
         inverse = (0,) + tuple(1 + dims.index(axis) for axis in range(len(dims)))
         return np.ascontiguousarray(np.transpose(a, inverse)) if inverse != (0, 1, 2) else a
 
-    def _param_view(self, dims_array: np.ndarray, desc: Descriptor) -> np.ndarray:
+    def _param_view(self, dims_array: np.ndarray, desc: Optional[Descriptor]) -> np.ndarray:
         """An array in BNNS dimension order -> the descriptor's NumPy view."""
-        dims = self._dims_axes(desc)
+        dims = self._dims_axes(given(desc, "a gradient's parameter descriptor", error=InternalError))
         inverse = tuple(dims.index(axis) for axis in range(len(dims)))
         return np.ascontiguousarray(np.transpose(dims_array, inverse))
 
-    def _in_dims(self, name: str, desc: Descriptor) -> np.ndarray:
-        return np.transpose(self._arrays[name], self._dims_axes(desc))
+    def _in_dims(self, name: str, desc: Optional[Descriptor]) -> np.ndarray:
+        return np.transpose(self._arrays[name], self._dims_axes(given(desc, name, error=InternalError)))
 
     def _compute_weights(self, dtype) -> Weights:
         p = self.params
-        w, b = {}, {}
+        w: dict[str, np.ndarray] = {}
+        b: dict[str, Optional[np.ndarray]] = {}
         for name in _PROJECTIONS:
             dims = self._in_dims(f"{name}.weights", getattr(p, name).weights)           # (E, D, H)
             w[name] = np.ascontiguousarray(dims.transpose(0, 2, 1).reshape(dims.shape[0], -1), dtype)

@@ -59,39 +59,41 @@ def _load():
 _GEMM, _SET_THREADS_LOCAL, _LIB = _load()
 
 
-def corename() -> str:
-    """The kernel set OpenBLAS chose for this CPU (e.g. "Haswell": AVX2, "SkylakeX": AVX-512), or
-    "" when unknown; benchmarks print it beside the GEMM rate it explains."""
-    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename"):
-        function = getattr(_LIB, name, None)
-        if function is not None:
-            function.restype = ctypes.c_char_p
-            return (function() or b"").decode()
-    return ""
-
-
 def available() -> bool:
     return _GEMM is not None
 
 
 def pin_one_thread() -> None:
-    """This thread's BLAS calls run on one core from now on (a worker pool's initializer)."""
+    """BLAS calls run on one core from now on (a worker pool's initializer).
+
+    Measured with the OpenBLAS NumPy 2.4 ships (0.3.31): openblas_set_num_threads_local acts on
+    the whole process, not on the calling thread only: once a pool thread has called this, a
+    GEMM on the main thread runs on one core too (threadpoolctl then reports 1 thread)."""
     if _SET_THREADS_LOCAL is not None:
         _SET_THREADS_LOCAL(1)
 
 
-@contextlib.contextmanager
 def one_thread():
-    """BLAS calls made by this thread (ours and NumPy's) run on one core until the block ends;
-    other threads are not affected (OpenBLAS's per-thread setting; a no-op without it).
+    """BLAS calls made by this thread (ours and NumPy's) run on one core until the block ends,
+    then the previous setting returns (a no-op without openblas_set_num_threads_local). The
+    setting is process-wide in the OpenBLAS measured (see pin_one_thread), so other threads'
+    calls run on one core meanwhile too.
 
     For kernels that share independent GEMMs out over the cores themselves: OpenBLAS's threads
     synchronise on every call and spin while they wait, which on a loaded machine (more runnable
     threads than cores) makes a sequence of GEMMs several times slower and very uneven."""
+    return threads(1)
+
+
+@contextlib.contextmanager
+def threads(count: int):
+    """BLAS calls run on ``count`` threads until the block ends, then the previous setting
+    returns (a no-op without openblas_set_num_threads_local; see one_thread). Benchmarks measure
+    the machine's GEMM rate on every core with it, whatever the kernels' pool set before."""
     if _SET_THREADS_LOCAL is None:
         yield
         return
-    previous = _SET_THREADS_LOCAL(1)
+    previous = _SET_THREADS_LOCAL(count)
     try:
         yield
     finally:

@@ -17,6 +17,8 @@ Notes
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .errors import require
@@ -24,7 +26,7 @@ from .errors import require
 EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, NOT_EQUAL = 0, 1, 2, 3, 4, 5
 LOGICAL_AND, LOGICAL_OR, LOGICAL_NOT, LOGICAL_NAND, LOGICAL_NOR, LOGICAL_XOR = 6, 7, 8, 9, 10, 11
 
-_OPERATORS = {
+_OPERATORS: dict[int, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     EQUAL: np.equal, LESS: np.less, LESS_EQUAL: np.less_equal, GREATER: np.greater,
     GREATER_EQUAL: np.greater_equal, NOT_EQUAL: np.not_equal,
     LOGICAL_AND: lambda a, b: (a != 0) & (b != 0), LOGICAL_OR: lambda a, b: (a != 0) | (b != 0),

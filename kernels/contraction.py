@@ -56,7 +56,7 @@ from typing import Optional
 import numpy as np
 
 from . import _common as cm
-from .errors import InvalidArgumentError, require
+from .errors import InternalError, InvalidArgumentError, given, require
 from .layout import Descriptor
 
 
@@ -88,6 +88,7 @@ def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.
     # Each gradient is computed in its operand's own orientation (dL/da = (dL/dop(a))^T when
     # transposed, i.e. op(b) c^T), so no transposed copy is made afterwards.
     if a_grad:
+        a, b = given(a, "the gradient of a needs a's shape"), given(b, "the gradient of a needs b")
         b_op = np.swapaxes(b, -1, -2) if trans_b else b
         if trans_a:
             g = _product(b_op, np.swapaxes(c, -1, -2))          # (..., K, M)
@@ -95,6 +96,7 @@ def matmul_backward(a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.
             g = _product(c, np.swapaxes(b_op, -1, -2))          # (..., M, K)
         d_a = _sum_to(g, a.shape)
     if b_grad:
+        a, b = given(a, "the gradient of b needs a"), given(b, "the gradient of b needs b's shape")
         a_op = np.swapaxes(a, -1, -2) if trans_a else a
         if math.prod(b.shape[:-2]) == 1 and a_op.shape[:-2] == c.shape[:-2]:
             # b is shared by every matrix (weights): one GEMM over the stacked rows, no
@@ -134,7 +136,7 @@ class BroadcastMatMulParams:
     b_is_weights, iA_desc, iB_desc, o_desc."""
 
     iA_desc: Descriptor
-    iB_desc: Descriptor
+    iB_desc: Optional[Descriptor]      # not read when quadratic
     o_desc: Descriptor
     alpha: float = 1.0
     beta: float = 0.0
@@ -150,7 +152,9 @@ class _TwoInputFilter:
     beta accumulation into ``out`` and the (d_a, d_b) backward."""
 
     kind = "two-input"
-    _names = ("a", "b")
+    _names: tuple[str, ...] = ("a", "b")
+    params: BroadcastMatMulParams | TensorContractionParams
+    _beta: float
 
     def _init_operands(self, descs, is_weights, out_desc):
         self._shapes = tuple(cm.check_desc(d, f"i{n.upper()}_desc") for d, n in zip(descs, self._names))
@@ -186,7 +190,8 @@ class _TwoInputFilter:
     @property
     def input_desc(self) -> Descriptor:
         """The one per-sample operand's descriptor (see single_operand)."""
-        return (self.params.iA_desc, self.params.iB_desc)[self.single_operand]
+        return given((self.params.iA_desc, self.params.iB_desc)[self.single_operand], "the per-sample operand",
+                     error=InternalError)
 
     @property
     def weights_operand(self) -> Optional[str]:
@@ -195,7 +200,8 @@ class _TwoInputFilter:
 
     def _operands(self, inputs, name, *, needed=None, batch_size=None):
         """Sample operands (N, *shape) and weights (shape) in one dtype; None where allowed."""
-        arrays, n = [], batch_size
+        arrays: list[Optional[np.ndarray]] = []
+        n = batch_size
         for k, (op_name, value) in enumerate(zip(self._names, inputs)):
             if op_name in self._weights:
                 require(value is None, f"{name} {op_name} is weights (from i{op_name.upper()}_desc "
@@ -246,6 +252,7 @@ class BroadcastMatMulFilter(_TwoInputFilter):
     """O = alpha * op(A) @ op(B) + beta * O over broadcast batch axes; A or B may be weights."""
 
     kind = "BroadcastMatMul"
+    params: BroadcastMatMulParams
 
     def __init__(self, params: BroadcastMatMulParams):
         self.params = p = params
@@ -260,6 +267,7 @@ class BroadcastMatMulFilter(_TwoInputFilter):
             self._init_operands((p.iA_desc,), (False,), p.o_desc)
             self._shapes = self._shapes * 2
         else:
+            require(p.iB_desc is not None, "iB_desc is not set; only a quadratic product leaves it out")
             self._init_operands((p.iA_desc, p.iB_desc), (p.a_is_weights, p.b_is_weights), p.o_desc)
         a, b = self._shapes
         for name, shape in (("iA_desc", a), ("iB_desc", b)):
@@ -395,9 +403,8 @@ def parse_operation(operation: str) -> tuple:
     left, right = text.split("->")
     terms = []
     for part in left.split(",") + [right]:
-        match = _TERM.match(part)
-        require(match is not None,
-                f"operation {operation!r}: term {part!r} is not <name>_<lower-case indices and '*'>")
+        match = given(_TERM.match(part),
+                      f"operation {operation!r}: term {part!r} is not <name>_<lower-case indices and '*'>")
         term = Term(match.group(1), match.group(2))
         require(term.indices.count("*") <= 1,
                 f"operation {operation!r}: term {part!r} has more than one '*'")
@@ -427,6 +434,7 @@ class TensorContractionFilter(_TwoInputFilter):
     """O = alpha * contraction(A[, B]) + beta * O, the contraction given by an einsum-like string."""
 
     kind = "TensorContraction"
+    params: TensorContractionParams
     _BATCH = "Z"          # the batch index added to per-sample terms (indices are lower-case)
 
     def __init__(self, params: TensorContractionParams):
@@ -446,7 +454,8 @@ class TensorContractionFilter(_TwoInputFilter):
         descs = (p.iA_desc, p.iB_desc)[:count]
         self._init_operands(descs, tuple(inputs[k].is_weights for k in range(count)), p.o_desc)
         # Extents: equal per letter, or 1 (broadcast); '*' axes broadcast; the output has exactly those.
-        extents, ellipses = {}, []
+        extents: dict[str, int] = {}
+        ellipses: list = []
         for k, term in enumerate(inputs):
             shape, name = self._shapes[self._operand_of[k]], ("iA_desc", "iB_desc")[self._operand_of[k]]
             named = term.named
@@ -469,7 +478,7 @@ class TensorContractionFilter(_TwoInputFilter):
             star_shape = tuple(np.broadcast_shapes(*ellipses)) if ellipses else ()
         except ValueError:
             raise InvalidArgumentError(f"the '*' axes {ellipses} of {p.operation!r} do not broadcast") from None
-        expected = []
+        expected: list[int] = []
         for c in self._output.indices:
             expected.extend(star_shape if c == "*" else (extents[c],))
         require(self._out_shape == tuple(expected),

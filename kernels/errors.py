@@ -7,12 +7,12 @@ import numpy as np
 from bnns.errors import (BNNSError, CancelledError, DeadlineError, ERRORS_BY_STATUS,  # noqa: F401
                          FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
                          PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError, UnavailableError,
-                         UnimplementedError, error_for_status, require)
+                         UnimplementedError, error_for_status, given, require)
 
 __all__ = ["BNNSError", "CancelledError", "ERRORS_BY_STATUS", "FailedPreconditionError", "InternalError",
            "InvalidArgumentError", "NotFoundError", "PermissionDeniedError", "ResourceExhaustedError",
            "UnauthenticatedError", "UnavailableError", "DeadlineError", "UnimplementedError", "error_for_status",
-           "require", "require_out"]
+           "given", "require", "require_out"]
 
 
 def require_out(out, shape: tuple, name: str) -> None:

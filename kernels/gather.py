@@ -82,9 +82,9 @@ def scatter(x: np.ndarray, idx: np.ndarray, y: np.ndarray, axis: int, op: int) -
     if idx.shape == x.shape and idx.ndim == out.ndim:
         require(all(i <= s for k, (i, s) in enumerate(zip(idx.shape, out.shape)) if k != a),
                 f"input {x.shape} is larger than output {out.shape} off axis {a}")
-        grid = list(np.indices(idx.shape, sparse=True))
+        grid: list[np.ndarray] = list(np.indices(idx.shape, sparse=True))
         grid[a] = idx
-        target = tuple(grid)
+        target: tuple = tuple(grid)       # an index tuple: arrays, or slices then indices
     else:
         require(idx.ndim == 1 and x.shape == out.shape[:a] + idx.shape + out.shape[a + 1:],
                 f"input {x.shape} and indices {idx.shape} fit neither an element scatter (equal shapes) nor a "

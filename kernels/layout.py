@@ -71,16 +71,16 @@ DTYPE_UINT32 = 0x40020
 DTYPE_UINT64 = 0x40040
 
 # Element types a tensor may carry. Compute is float32; float16 is converted on the way in/out.
-FLOAT_DTYPES = {DTYPE_FLOAT32: np.dtype("<f4"), DTYPE_FLOAT16: np.dtype("<f2")}
-INDEX_DTYPES = {DTYPE_UINT64: np.dtype("<u8"), DTYPE_UINT32: np.dtype("<u4")}
+FLOAT_DTYPES: dict[int, np.dtype] = {DTYPE_FLOAT32: np.dtype("<f4"), DTYPE_FLOAT16: np.dtype("<f2")}
+INDEX_DTYPES: dict[int, np.dtype] = {DTYPE_UINT64: np.dtype("<u8"), DTYPE_UINT32: np.dtype("<u4")}
 # Integer types a result may be packed into (quantization outputs).
-INTEGER_DTYPES = {DTYPE_INT8: np.dtype("i1"), DTYPE_INT16: np.dtype("<i2"), DTYPE_INT32: np.dtype("<i4"),
+INTEGER_DTYPES: dict[int, np.dtype] = {DTYPE_INT8: np.dtype("i1"), DTYPE_INT16: np.dtype("<i2"), DTYPE_INT32: np.dtype("<i4"),
                   DTYPE_INT64: np.dtype("<i8"), DTYPE_UINT8: np.dtype("u1"), DTYPE_UINT16: np.dtype("<u2"),
                   **INDEX_DTYPES}
 DTYPE_BOOLEAN = 0x100008
 # BNNSDataTypeBoolean: one byte per value (BNNSCompareTensor's output).
-BOOLEAN_DTYPES = {DTYPE_BOOLEAN: np.dtype("?")}
-ALL_DTYPES = {**FLOAT_DTYPES, **INTEGER_DTYPES, **BOOLEAN_DTYPES}
+BOOLEAN_DTYPES: dict[int, np.dtype] = {DTYPE_BOOLEAN: np.dtype("?")}
+ALL_DTYPES: dict[int, np.dtype] = {**FLOAT_DTYPES, **INTEGER_DTYPES, **BOOLEAN_DTYPES}
 
 # BNNSNDArrayFlags
 FLAG_BACKPROP_SET = 0

@@ -123,7 +123,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import parallel
-from .errors import InvalidArgumentError, require
+from .errors import InvalidArgumentError, given, require
 from .layout import DTYPE_FLOAT32, Descriptor
 
 # BNNSLossFunction raw values (bnns.md 3.3) ------------------------------------------------------
@@ -519,7 +519,7 @@ class LossKind:
     forward_with_grad: Optional[Callable] = None
 
 
-def _weighted(f, f_backward, *extra):
+def _weighted(f, f_backward, *extra) -> tuple[Callable, Callable]:
     """Forward/backward of ``e = w * f(x, y, *extra(params))``."""
     def forward(x, y, w, p):
         return w * f(x, y, *[get(p) for get in extra])
@@ -709,7 +709,7 @@ class LossFilter:
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
         n = x.shape[0]
         if self.params.function == YOLO:
-            work = (n,) + self.params.yolo.grid_shape
+            work = (n,) + given(self.params.yolo, "function Yolo needs the yolo parameters").grid_shape
         elif self.kind.per_sample:
             work = (n, self.input_width)
         else:
@@ -775,8 +775,7 @@ class LossFilter:
                 f"{kind.name} with reduction {REDUCTION_NAMES[p.reduction]} writes {what}")
 
     def _validate_yolo(self) -> None:
-        p, y = self.params, self.params.yolo
-        require(y is not None, "function Yolo needs the yolo parameters (LossParams.yolo)")
+        p, y = self.params, given(self.params.yolo, "function Yolo needs the yolo parameters (LossParams.yolo)")
         require(p.reduction == REDUCTION_SUM,
                 lambda: f"reduction {REDUCTION_NAMES[p.reduction]} ({p.reduction}) is not allowed for "
                 f"Yolo: BNNS requires Sum (1)")

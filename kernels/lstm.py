@@ -52,6 +52,7 @@ Conventions chosen where BNNS is silent (PyTorch's ``nn.LSTM`` unless said):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import NamedTuple, Optional
 
@@ -63,7 +64,7 @@ from . import parallel
 from .convolution import matmul
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
-from .errors import FailedPreconditionError, UnimplementedError, require
+from .errors import FailedPreconditionError, InternalError, UnimplementedError, given, require
 from .layout import Descriptor
 
 FLAG_BIDIRECTIONAL = 1           # BNNSLayerFlagsLSTMBidirectional
@@ -316,7 +317,7 @@ class LSTMFilter:
         d_hidden = np.zeros(state, dtype) if d_hidden is None else self._array(d_hidden, state, "d_hidden").astype(dtype, copy=False)
         d_cell = np.zeros(state, dtype) if d_cell is None else self._array(d_cell, state, "d_cell").astype(dtype, copy=False)
         dh0, dc0 = np.zeros(state, dtype), np.zeros(state, dtype)
-        per_layer = [[None] * dirs for _ in range(layers)]
+        per_layer: list[list[Optional[tuple]]] = [[None] * dirs for _ in range(layers)]
         d_out = d_output
         d_x = None
         for layer in range(layers - 1, -1, -1):
@@ -340,13 +341,14 @@ class LSTMFilter:
                 else:
                     d_in += d_steps
             if layer > 0:
+                d_in = given(d_in, "layers above the first compute their input's gradient", error=InternalError)
                 keep = saved.keeps[layer]
                 if keep is not None:
                     d_in = d_in * keep * dtype.type(1 / (1 - self.dropout))
                 d_out = d_in.reshape(t, b, dirs, hidden)
             else:
                 d_x = d_in
-        gate_grads = [None] * 4
+        gate_grads: list[Optional[GateGradients]] = [None] * 4
         if weights_grad:
             gate_grads = [self._gate_gradients(gi, per_layer) for gi in range(4)]
         return LSTMGradients(d_x if input_grad else None, dh0 if state_grads else None,
@@ -362,7 +364,7 @@ class LSTMFilter:
 
     def _cache_parts(self) -> list:
         t, b, hidden, dirs = self.seq_len, self.batch_size, self.hidden_size, self.directions
-        parts = [("header", (4,))]
+        parts: list[tuple[str, tuple[int, ...]]] = [("header", (4,))]
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else dirs * hidden
             parts.append((f"{layer}.input", (t, b, width)))
@@ -520,7 +522,7 @@ def _run(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: dict, acts: dict, *, 
     # recurrence runs through chunk j (one chunk when the layer is too small to pay for it).
     chunks = _chunks(t, z.nbytes)
     project(*chunks[0])
-    pending = parallel.start(lambda: project(*chunks[1])) if len(chunks) > 1 else None
+    pending = parallel.start(functools.partial(project, *chunks[1])) if len(chunks) > 1 else None
     gates = np.empty_like(z)
     h_all, c_all = np.empty((t + 1, b, hidden), dtype), np.empty((t + 1, b, hidden), dtype)
     h_all[0], c_all[0] = h0, c0
@@ -533,8 +535,8 @@ def _run(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: dict, acts: dict, *, 
     with np.errstate(over="ignore"):                  # the sigmoid's exp(-z) may overflow to inf: 1 / inf = 0
         for j, (lo, hi) in enumerate(chunks):
             if j > 0:
-                pending.result()
-                pending = parallel.start(lambda j=j: project(*chunks[j + 1])) if j + 1 < len(chunks) else None
+                given(pending, "chunk j's product was started", error=InternalError).result()
+                pending = parallel.start(functools.partial(project, *chunks[j + 1])) if j + 1 < len(chunks) else None
             for k in range(lo, hi):
                 zk, gk, c_prev, c = z[k], gates[k], c_all[k], c_all[k + 1]
                 zk += np.matmul(h_all[k], wh_t, out=scratch)                         # z += h_prev W_h^T
@@ -575,7 +577,7 @@ def _run_backward(record: _Direction, d_y: np.ndarray, dh_last: np.ndarray, dc_l
     dc = dc_last.astype(dtype, copy=True)
     d_y[-1] += dh_last
     wh, wc, wx = w["wh"], w["wc"], w["wx"]
-    sums: list = [None] * 4 if weights_grad else None            # dW_x, dW_h, dW_c (list), db
+    sums: list = [None] * 4                                       # dW_x, dW_h, dW_c (list), db
 
     def products(lo: int, hi: int) -> None:
         """The weight gradients' terms over steps lo..hi - 1 added into ``sums`` (chunks in a
@@ -627,19 +629,19 @@ def _run_backward(record: _Direction, d_y: np.ndarray, dh_last: np.ndarray, dc_l
                 d_y[k - 1] += np.matmul(dz, wh, out=t_h)                             # dh_prev += dz W_h
             else:
                 np.matmul(dz, wh, out=dh_first)
-        if sums is None:
+        if not weights_grad:
             continue
         if pending is not None:
             pending.result()
         if j + 1 < len(chunks):
-            pending = parallel.start(lambda lo=lo, hi=hi: products(lo, hi))
+            pending = parallel.start(functools.partial(products, lo, hi))
         else:
             products(lo, hi)
     d_x = None
     if input_grad:
         d_x = matmul(dz_all.reshape(-1, 4 * hidden), wx).reshape(t, b, -1)
     grads = None
-    if sums is not None:
+    if weights_grad:
         grads = (sums[0], sums[1], sums[2], sums[3])
     return d_x, dh_first, dc, grads
 

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Optional
+from typing import Optional, TypeGuard
 
 import numpy as np
 
@@ -61,7 +61,7 @@ from . import activation as act_mod
 from . import blas
 from . import parallel
 from .activation import Activation
-from .errors import FailedPreconditionError, require
+from .errors import FailedPreconditionError, InternalError, given, require
 from .layout import Descriptor, numpy_dtype
 
 BATCH_NORM, INSTANCE_NORM, LAYER_NORM, GROUP_NORM = 2, 3, 4, 5     # BNNSFilterType raw values
@@ -200,7 +200,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
             centred = np.subtract(flat[lo:hi], m[:, None], out=x_hat_flat[lo:hi])
             # Two passes (mean, then squares of x - mean): no cancellation when |mean| >> std.
             v = np.vecdot(centred, centred) / count
-            mean[lo:hi], variance[lo:hi] = m, v
+            mean[lo:hi], variance[lo:hi] = m, v   # type: ignore[index]  # the arrays made above (mypy drops narrowing in closures)
             inv_std[lo:hi] = 1 / np.sqrt(v + eps)
             centred *= inv_std[lo:hi, None]
             _affine_block(geo, centred, pre_flat[lo:hi], scale, shift, lo, hi)
@@ -276,7 +276,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
         # GroupNorm: gamma varies inside a group, whose means are those of dx_hat = gamma * d_pre.
         factored = a == 1
         g_rows = None if g is None else np.tile(g.reshape(geo.rows, a), (n, 1))      # (N*rows, a)
-        k_rows = inv_rows if g is None or not factored else inv_rows * g_rows[:, 0]
+        k_rows = inv_rows if g_rows is None or not factored else inv_rows * g_rows[:, 0]
 
         def channel_sums(lo: int, hi: int) -> None:
             sum_d[lo:hi] = np.vecdot(d3[lo:hi], ones)                  # sum_s dL/dpre
@@ -290,7 +290,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
                     (g_rows[lo:hi] * sum_dx[lo:hi]).sum(axis=1) / count)
 
         def input_gradient(lo: int, hi: int, mean_d: np.ndarray, mean_dx: np.ndarray) -> None:
-            out = d_in[lo:hi].reshape(-1, a, geo.affine_shape[1])
+            out = given(d_in, "d_in", error=InternalError)[lo:hi].reshape(-1, a, geo.affine_shape[1])
             np.multiply(xh3[lo:hi], -mean_dx[:, None, None], out=out)
             out -= mean_d[:, None, None]
             if factored or g_rows is None:
@@ -331,7 +331,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
         g_vec = np.ones(geo.row_length, dtype) if g is None else g.reshape(-1)
         ones_column = np.ones(d_flat.shape[0], dtype)
 
-        def block(lo: int, hi: int):
+        def row_block(lo: int, hi: int):
             d, xh = d_flat[lo:hi], xh_flat[lo:hi]
             p = None
             if gamma_grad or input_grad:
@@ -342,14 +342,14 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
                 s = inv_rows[lo:hi]
                 shift = (d @ g_vec) * s / count                 # s mean(dx_hat) per row
                 slope = (p @ g_vec) * s / count                 # s mean(dx_hat x_hat) per row
-                out = d_in[lo:hi]
+                out = given(d_in, "d_in", error=InternalError)[lo:hi]
                 _outer(s, g_vec, out, add=False)
                 out *= d
                 _outer(-shift, ones, out, add=True)
                 out -= np.multiply(xh, slope[:, None], out=p)   # p is no longer needed
             return partial_beta, partial_gamma
 
-        partials = parallel.map_blocks(d_flat.shape[0], d_flat.strides[0], block)
+        partials = parallel.map_blocks(d_flat.shape[0], d_flat.strides[0], row_block)
         if beta_grad:
             d_beta = _sum_in_order(p[0] for p in partials).reshape(geo.param_shape)
         if gamma_grad:
@@ -642,10 +642,10 @@ def _outer(column: np.ndarray, row: np.ndarray, out: np.ndarray, *, add: bool) -
 
 
 def _sum_in_order(parts) -> np.ndarray:
-    total = None
+    total: Optional[np.ndarray] = None
     for part in parts:
         total = part.copy() if total is None else np.add(total, part, out=total)
-    return total
+    return given(total, "no parts to sum", error=InternalError)
 
 
 def _affine(x_hat: np.ndarray, geo: Geometry, gamma, beta) -> np.ndarray:
@@ -661,7 +661,7 @@ def _affine(x_hat: np.ndarray, geo: Geometry, gamma, beta) -> np.ndarray:
     return out
 
 
-def _has_data(desc: Optional[Descriptor]) -> bool:
+def _has_data(desc: Optional[Descriptor]) -> TypeGuard[Descriptor]:
     return desc is not None and desc.data is not None
 
 

@@ -72,11 +72,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .errors import require
+from .errors import given, require
 
 # BNNSOptimizerFunction
 SGD_MOMENTUM = 1
@@ -285,9 +285,10 @@ def sgd_momentum_update(w: np.ndarray, g: np.ndarray, v: Optional[np.ndarray],
     if mu == 0:
         w[...] = w - lr * g
         return
+    v = given(v, lambda: f"momentum {mu} needs the velocity accumulator V")
     variant, nesterov = fields.sgd_momentum_variant, fields.nesterov
     if variant == SGD_MOMENTUM_VARIANT_0:
-        v_prev = v.copy() if nesterov else None
+        v_prev = v.copy() if nesterov else v      # (read only by Nesterov's form)
         v[...] = mu * v - lr * g
         w[...] = (w + v + mu * (v - v_prev)) if nesterov else (w + v)
     elif variant == SGD_MOMENTUM_VARIANT_1 or nesterov:
@@ -344,11 +345,13 @@ def rms_prop_update(w: np.ndarray, g: np.ndarray, n: np.ndarray, g_bar: Optional
     lr, a, eps, mu = fields.learning_rate, fields.alpha, fields.epsilon, fields.momentum
     n[...] = a * n + (1 - a) * (g * g)
     if fields.centered:
+        g_bar = given(g_bar, "centered RMSProp needs the gradient average accumulator g_bar")
         g_bar[...] = a * g_bar + (1 - a) * g
         denom = np.sqrt(np.maximum(n - g_bar * g_bar, 0)) + eps
     else:
         denom = np.sqrt(n) + eps
     if mu != 0:
+        delta = given(delta, lambda: f"momentum {mu} needs the accumulator delta")
         delta[...] = mu * delta + g / denom
         w[...] = w - lr * delta
     else:
@@ -465,7 +468,7 @@ def _validated_fields(kind: OptimizerKind, fields: OptimizerFields) -> Optimizer
     float32 arrays stay float32 under NumPy's promotion rules)."""
     require(isinstance(fields, OptimizerFields),
             lambda: f"fields must be an OptimizerFields for {kind.name}, got {type(fields).__name__}")
-    clean = {}
+    clean: dict[str, Any] = {}  # field name -> its plain value
     for name in _FLOAT_FIELDS:
         value = getattr(fields, name)
         require(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)),

@@ -29,7 +29,7 @@ Notes
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Literal, Optional
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from .layout import MAX_TENSOR_DIMENSION, Descriptor
 
 CONSTANT, REFLECT, SYMMETRIC = 0, 1, 2            # BNNSPaddingMode
 MODE_NAMES = {CONSTANT: "Constant", REFLECT: "Reflect", SYMMETRIC: "Symmetric"}
-_NUMPY_MODE = {REFLECT: "reflect", SYMMETRIC: "symmetric"}
+_NUMPY_MODE: dict[int, Literal["reflect", "symmetric"]] = {REFLECT: "reflect", SYMMETRIC: "symmetric"}
 
 
 # ---------------------------------------------------------------------------------------- kernels

@@ -76,21 +76,23 @@ def check_cancelled() -> None:
                              "and nothing was changed")
 
 
-def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None]) -> None:
+def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None], pieces_per_worker: int = 1) -> None:
     """Run work(lo, hi) over [0, count) in contiguous ranges, one per core when the data is big
-    enough to pay for it. The first failing range's error is raised."""
+    enough to pay for it (or pieces_per_worker per core, taken by whichever thread is free: a
+    core that other processes slow down then does less of the work). The first failing range's
+    error is raised."""
     workers = workers_for(count, total_bytes)
     if workers == 1:
         work(0, count)
         return
-    step = -(-count // workers)
+    step = -(-count // (workers * max(1, pieces_per_worker)))
     event = getattr(_cancel, "event", None)
 
     def for_the_call(lo: int, hi: int) -> None:
         with cancellable(event):
             work(lo, hi)
 
-    futures = [_shared_pool().submit(for_the_call, k * step, min(count, (k + 1) * step)) for k in range(workers)]
+    futures = [_shared_pool().submit(for_the_call, lo, min(count, lo + step)) for lo in range(0, count, step)]
     for future in futures:
         future.result()
 
@@ -121,12 +123,12 @@ def block_rows(row_bytes: int) -> int:
     return max(1, BLOCK_BYTES // max(row_bytes, 1))
 
 
-def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object]) -> list:
+def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object], pieces_per_worker: int = 1) -> list:
     """[work(lo, hi) for each block] over [0, count) cut into blocks of about BLOCK_BYTES
     (whole rows of row_bytes), the blocks shared out over the cores in contiguous runs when the
     data is big enough. Block boundaries do not depend on the number of cores, and the results
     come back in block order, so a caller that sums per-block partial results in that order gets
-    the same numbers on any machine."""
+    the same numbers on any machine. pieces_per_worker: as for for_ranges."""
     rows = block_rows(row_bytes)
     bounds = [(lo, min(count, lo + rows)) for lo in range(0, count, rows)]
     results: list = [None] * len(bounds)
@@ -136,7 +138,7 @@ def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object]) -
             check_cancelled()
             results[b] = work(*bounds[b])
 
-    for_ranges(len(bounds), count * row_bytes, run)
+    for_ranges(len(bounds), count * row_bytes, run, pieces_per_worker)
     return results
 
 

@@ -80,7 +80,7 @@ import numpy as np
 from . import activation as activation_mod
 from .activation import Activation
 from . import parallel
-from .errors import InvalidArgumentError, require
+from .errors import InternalError, InvalidArgumentError, require
 from .layout import LAYOUT_IMAGE_CHW, Descriptor, numpy_dtype
 
 MAX, AVERAGE_COUNT_INCLUDE_PADDING, AVERAGE_COUNT_EXCLUDE_PADDING, UN_MAX, L2_NORM = 0, 1, 2, 3, 4
@@ -200,7 +200,7 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
     y = np.empty((n, c) + g.out_hw, x.dtype)
     indices = np.empty(y.shape, np.int64) if with_indices else None
     planes, ys = _planes(x), _planes(y)
-    idx = _planes(indices) if with_indices else None
+    idx = _planes(indices) if indices is not None else None
 
     chunk = min(_chunk_planes(g, x.dtype), n * c)
     # index = c*H*W + flat offset of the window's tap 0 + offset of the winning tap; planes a..b
@@ -211,7 +211,7 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
         scratch = _Scratch(g, x.dtype, -np.inf, chunk)
         for a, b in _chunks(lo, hi, scratch.planes):
             scratch.load(planes[a:b])
-            if not with_indices:
+            if idx is None:                   # (not with_indices)
                 scratch.max_into(ys[a:b])
                 continue
             taps = scratch.max_into(ys[a:b], scratch.taps[: b - a])
@@ -247,6 +247,8 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
     if indices is not None:
         _max_backward_from_indices(grads, _planes(indices), d_x, g, c)
         return d_x
+    if x is None:
+        raise InternalError("max pooling backward has neither the indices nor x")
     xs = _planes(x)
     plane = g.in_hw[0] * g.in_hw[1]
 
@@ -794,7 +796,7 @@ class _MaxIndexCheck:
         # Per strip of border windows (the rows, then the columns, reaching into the padding):
         # (selector, table, base) with table[k*size + 1 + tap offset] true when that tap of the
         # strip's k-th window lies inside the image, and base = tap 0 - 1 - k*size.
-        self.strips = []
+        self.strips: list[tuple] = []      # (selector, table or None, base or None)
         for sel_rows, sel_cols in ((np.flatnonzero((rows < 0) | (rows + eh > h)), slice(None)),
                                    (slice(None), np.flatnonzero((cols < 0) | (cols + ew > w)))):
             r, q = rows[sel_rows], cols[sel_cols]

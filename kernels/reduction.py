@@ -49,12 +49,12 @@ Conventions chosen where BNNS is silent:
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from . import _common as cm
-from .errors import InvalidArgumentError, require
+from .errors import InternalError, InvalidArgumentError, given, require
 from .layout import Descriptor
 
 (MAX, MIN, ARG_MAX, ARG_MIN, MEAN, MEAN_NON_ZERO, SUM, SUM_SQUARE, SUM_LOG, L1_NORM, LOGICAL_OR,
@@ -71,7 +71,7 @@ def reduce(v: np.ndarray, function: int, axes: tuple, *, epsilon: float = 0.0,
            counted: Optional[np.ndarray] = None) -> np.ndarray:
     """f(v) over ``axes`` (keepdims). ``counted``: bool mask of the elements MeanNonZero counts
     (default v != 0)."""
-    kw = dict(axis=axes, keepdims=True)
+    kw: dict[str, Any] = dict(axis=axes, keepdims=True)
     if function == MAX:
         return v.max(**kw)
     if function == MIN:
@@ -113,7 +113,7 @@ def reduce(v: np.ndarray, function: int, axes: tuple, *, epsilon: float = 0.0,
 def reduce_backward(v: np.ndarray, y: np.ndarray, d_y: np.ndarray, function: int, axes: tuple, *,
                     epsilon: float = 0.0, counted: Optional[np.ndarray] = None) -> np.ndarray:
     """dL/dv from dL/dy (keepdims shapes); see the module table."""
-    kw = dict(axis=axes, keepdims=True)
+    kw: dict[str, Any] = dict(axis=axes, keepdims=True)
     if function in (MAX, MIN):
         hit = v == y
         return d_y * hit / hit.sum(**kw)
@@ -213,7 +213,8 @@ class ReductionFilter:
         x = cm.to_dims(x, self.params.i_desc)
         if self._weights is None:
             return x, None, None
-        w = np.transpose(self._weights, cm.dims_axes(self.params.w_desc))[None].astype(x.dtype, copy=False)
+        w_desc = given(self.params.w_desc, "w_desc (it holds the weights)", error=InternalError)
+        w = np.transpose(self._weights, cm.dims_axes(w_desc))[None].astype(x.dtype, copy=False)
         counted = np.broadcast_to(w != 0, x.shape) if self.function == MEAN_NON_ZERO else None
         return x * w, w, counted
 
@@ -251,7 +252,7 @@ class ReductionFilter:
             d_in = cm.from_dims(d_v if w is None else d_v * w, self.params.i_desc)
         if weights_grad:
             g = (d_v * cm.to_dims(x, self.params.i_desc)).sum(axis=0)
-            axes = cm.dims_axes(self.params.w_desc)
+            axes = cm.dims_axes(given(self.params.w_desc, "weights_grad needs w_desc"))
             d_w = np.ascontiguousarray(np.transpose(g, tuple(axes.index(a) for a in range(len(axes)))))
         return d_in, d_w, None
 

@@ -13,3 +13,11 @@ rm -f proto/bnns/v1/options_pb2_grpc.py proto/bnns/v1/types_pb2_grpc.py
 # The KServe V2 (Open Inference Protocol) API, package `inference`: messages only (the server
 # serves it with generic handlers, server/kserve.py), imported as bnns.inference.
 python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto proto/inference/grpc_service.proto
+# protoc's stubs type an enum field's argument as its enum or a value name, but an open proto3 enum
+# takes any int (and the SDK passes Apple's raw values as ints): the stubs say so.
+perl -pi -e 's/_Union\[([\w.]+), str\]/_Union[$1, str, int]/g' proto/bnns/v1/*_pb2.pyi proto/inference/*_pb2.pyi
+# The SDK's constants are made from the apple_name options at import; their typing stub (for mypy,
+# which cannot follow that) is written from the same contract. Not in a copy of proto/ alone.
+if [ -d client ]; then
+  python -c "from bnns.client.constants import typing_stub; print(typing_stub(), end='')" > client/constants.pyi
+fi

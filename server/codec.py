@@ -6,6 +6,8 @@ Buffer), the kernels never see protobuf."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from typing import Optional
 
 import numpy as np
@@ -14,12 +16,12 @@ from google.protobuf import struct_pb2
 from bnns.kernels import layout
 from bnns.kernels.activation import Activation, ActivationParams
 from bnns.kernels.convolution import ConvolutionParams, FullyConnectedParams
-from bnns.kernels.loss import LossParams, YoloParams
+from bnns.kernels.loss import LossParams
 from bnns.kernels.optimizer import OptimizerFields
-from bnns.kernels.arithmetic import ArithmeticOperand, ArithmeticParams
+from bnns.kernels.arithmetic import ArithmeticParams
 from bnns.kernels.normalization import NormalizationParams
 from bnns.kernels.pooling import PoolingParams
-from bnns.kernels import fused
+from bnns.kernels import attention, embedding, fused, lstm
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import types_pb2
 
@@ -133,16 +135,6 @@ def descriptor(pb: types_pb2.NDArrayDescriptor, name: str, source=None, path: st
     return desc
 
 
-def optional_descriptor(parent, field: str, name: str, source=None, path: str = "") -> Optional[layout.Descriptor]:
-    """The descriptor in ``parent.field`` if it was set with data, else None (a NULL pointer)."""
-    if not parent.HasField(field):
-        return None
-    pb = getattr(parent, field)
-    if not (pb.HasField("data") or f"{path}.data" in source.arrays) and pb.layout == 0:
-        return None
-    return descriptor(pb, name, source, path)
-
-
 _INDEXED_FAMILY = 0x80000          # BNNSDataTypeIndexed1..8: 0x80000 | bits
 _INTEGER_SATURATIONS = {9: "IntegerLinearSaturate", 10: "IntegerLinearSaturatePerChannel"}
 
@@ -166,81 +158,101 @@ def pad4(values, name: str = "pad") -> tuple:
 # ---------------------------------------------------------------------------- layer parameters
 
 # Descriptors that give only a shape: their data (if any) is not read at creation.
-SHAPE_ONLY = frozenset({"i_desc", "o_desc"})
+SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 
 
-def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dict] = None):
-    """A decoder ``(message, source, prefix) -> params_class`` derived from the kernel's parameters
-    dataclass: each of its fields is read from the message field of the same name (``rename``:
-    kernel name -> proto name where they differ). An NDArrayDescriptor becomes a
-    layout.Descriptor with its data resolved through ``source`` (optional when the dataclass
-    default is None or its type Optional: unset means a NULL pointer; shape only for i_desc / o_desc), an Activation
-    an Activation, anything else is taken as it is or through ``convert[name](value)``."""
-    rename, convert = dict(rename or {}), dict(convert or {})
-    fields = dataclasses.fields(params_class)
+def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dict] = None, nested: Optional[dict] = None):
+    """A decoder ``(message, source=None, prefix="") -> params_class`` derived from the kernel's
+    parameters dataclass, so no decoder is written per message: each field is read from the
+    message field of the same name (``rename``: kernel name -> proto name where they differ),
+    as its type annotation says, then through ``convert[name]``. An NDArrayDescriptor becomes a
+    layout.Descriptor with its data resolved through ``source`` (Optional: unset, or without
+    layout and data, is None, a NULL pointer; i_desc / o_desc / target_desc give a shape only);
+    an Activation the kernel's (Optional: unset is None); another message the annotated
+    dataclass, decoded alike (``nested[class]``, else ``decode_as(class)``; Optional: unset is
+    None, else unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field
+    leaves the dataclass's default. What each field takes is worked out once per message type."""
+    rename, convert, nested = dict(rename or {}), dict(convert or {}), dict(nested or {})
+    hints = typing.get_type_hints(params_class)
+    plans: dict[type, list] = {}
 
-    def decode(pb, source, prefix: str):
-        values = {}
-        for f in fields:
+    def plan(message) -> list:
+        steps = []
+        for f in dataclasses.fields(params_class):
             name = rename.get(f.name, f.name)
-            value = getattr(pb, name)
-            if isinstance(value, types_pb2.NDArrayDescriptor):
-                if f.name in SHAPE_ONLY:
-                    value = descriptor(value, name)
-                elif f.default is None or str(f.type).startswith("Optional"):
-                    value = optional_descriptor(pb, name, name, source, f"{prefix}.{name}")
+            field = message.fields_by_name[name]
+            kind, optional = _unwrap(hints[f.name], f.default is None)
+            if is_repeated(field):
+                how, kind = ("repeated" if field.message_type else "values"), (typing.get_args(kind) or (None,))[0]
+            elif field.message_type is None:
+                how = "optional value" if field.has_presence else "value"
+            else:
+                how = "struct" if field.message_type.name not in ("NDArrayDescriptor", "Activation") else \
+                      "optional message" if optional else "message"
+            steps.append((f.name, name, how, kind, optional, convert.get(f.name)))
+        return steps
+
+    def read(value, kind, optional: bool, label: str, source, path: str):
+        if isinstance(value, types_pb2.NDArrayDescriptor):
+            if label.rpartition(".")[2] in SHAPE_ONLY:
+                return descriptor(value, label)
+            if optional and value.layout == 0 and not (
+                    value.HasField("data") or (source is not None and f"{path}.data" in source.arrays)):
+                return None
+            return descriptor(value, label, source, path)
+        if isinstance(value, types_pb2.Activation):
+            return activation(value)
+        return (nested.get(kind) or _decoder(kind))(value, source, path, f"{label}.")
+
+    def decode(pb, source=None, prefix: str = "", where: str = ""):
+        steps = plans.get(pb.DESCRIPTOR) or plans.setdefault(pb.DESCRIPTOR, plan(pb.DESCRIPTOR))
+        values = {}
+        for attr, name, how, kind, optional, conv in steps:
+            if how == "value" or how == "optional value" and pb.HasField(name):
+                value = getattr(pb, name)
+            elif how == "optional value":
+                continue                                # an unset `optional` scalar: the kernel's default
+            elif how == "values":
+                value = tuple(getattr(pb, name))
+            else:
+                label, path = where + name, f"{prefix}.{name}" if prefix else name
+                if how == "repeated":
+                    value = tuple(read(v, kind, False, f"{label}[{k}]", source, f"{path}[{k}]")
+                                  for k, v in enumerate(getattr(pb, name)))
+                elif how != "message" and not pb.HasField(name):
+                    require(optional, lambda: f"{label} ({pb.DESCRIPTOR.fields_by_name[name].message_type.name}) "
+                                              "is not set")
+                    value = None
                 else:
-                    value = descriptor(value, name, source, f"{prefix}.{name}")
-            elif isinstance(value, types_pb2.Activation):
-                value = activation(value)
-            elif f.default is None and hasattr(value, "ListFields") and not pb.HasField(name):
-                value = None            # an unset optional message (Yolo's parameters)
-            if f.name in convert:
-                value = convert[f.name](value)
-            values[f.name] = value
+                    value = read(getattr(pb, name), kind, optional, label, source, path)
+            values[attr] = conv(value) if conv else value
         return params_class(**values)
     decode.__doc__ = f"{params_class.__name__} from its wire message (codec.decode_as)."
     return decode
 
 
+_decoder = functools.lru_cache(maxsize=None)(decode_as)     # a nested dataclass's own decoder, made once
+
+
+def _unwrap(hint, default_none: bool) -> tuple:
+    """(X, optional) of a field annotated X or Optional[X] (or defaulting to None)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Union and len(args) == 1:
+        return args[0], True
+    return hint, default_none
+
+
 convolution_params = decode_as(ConvolutionParams, convert={"pad": pad4})
 fully_connected_params = decode_as(FullyConnectedParams)
-activation_params = decode_as(ActivationParams, convert={"axis_flags": int})
+activation_params = decode_as(ActivationParams)
 pooling_params = decode_as(PoolingParams, convert={"pad": pad4})
 normalization_params = decode_as(NormalizationParams, rename={
     "beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
-    "moving_variance": "moving_variance_desc"}, convert={"type": int, "num_groups": lambda n: int(n) or 1})
+    "moving_variance": "moving_variance_desc"}, convert={"num_groups": lambda n: n or 1})
 quantization_params = decode_as(fused.QuantizationParams)
-
-
-_yolo_params = decode_as(YoloParams, convert={"anchors_data": tuple})
-loss_params = decode_as(LossParams, convert={"yolo": lambda pb: None if pb is None else _yolo_params(pb, None, "yolo")})
-
-
-def arithmetic_params(pb: types_pb2.ArithmeticParameters, source, prefix: str) -> ArithmeticParams:
-    operands = tuple(ArithmeticOperand(desc=descriptor(op.desc, f"inputs[{k}].desc", source, f"{prefix}.inputs[{k}].desc"), type=int(op.type))
-                     for k, op in enumerate(pb.inputs))
-    return ArithmeticParams(function=int(pb.arithmetic_function), inputs=operands,
-                            o_desc=descriptor(pb.o_desc, "o_desc"), out_type=int(pb.out_type),
-                            activation=activation(pb.activation))
-
-
-_OPTIONAL_OPTIMIZER_FIELDS = ("beta1", "beta2", "time_step", "epsilon", "alpha", "gradient_scale")
-
-
-def optimizer_fields(pb) -> OptimizerFields:
-    """OptimizerFields from the wire: unset `optional` fields take the kernel's defaults."""
-    values = dict(
-        learning_rate=pb.learning_rate, momentum=pb.momentum, centered=pb.centered, nesterov=pb.nesterov,
-        sgd_momentum_variant=int(pb.sgd_momentum_variant), regularization_scale=pb.regularization_scale,
-        regularization_func=int(pb.regularization_func), clip_gradients=pb.clip_gradients,
-        clip_gradients_min=pb.clip_gradients_min, clip_gradients_max=pb.clip_gradients_max,
-        clipping_func=int(pb.clipping_func), clip_gradients_max_norm=pb.clip_gradients_max_norm,
-        clip_gradients_use_norm=pb.clip_gradients_use_norm)
-    for name in _OPTIONAL_OPTIMIZER_FIELDS:
-        if pb.HasField(name):
-            values[name] = getattr(pb, name)
-    return OptimizerFields(**values)
+loss_params = decode_as(LossParams)
+arithmetic_params = decode_as(ArithmeticParams, rename={"function": "arithmetic_function"})
+optimizer_fields = decode_as(OptimizerFields)
 
 
 def strip_tensor_data(message) -> None:
@@ -258,68 +270,13 @@ def strip_tensor_data(message) -> None:
 
 # ------------------------------------------------------------------ issue 12, part B (layers)
 
-def _mha_projection(pb, source, prefix: str):
-    from bnns.kernels.attention import MHAProjectionParameters
-    return MHAProjectionParameters(target_desc=descriptor(pb.target_desc, f"{prefix}.target_desc"),
-                                   weights=descriptor(pb.weights, f"{prefix}.weights", source, f"{prefix}.weights"),
-                                   bias=optional_descriptor(pb, "bias", f"{prefix}.bias", source, f"{prefix}.bias"))
+def _input_weights(iw: tuple) -> tuple:
+    """BNNSLSTMGateDescriptor.iw_desc[2]: the second may be left out (None)."""
+    require(1 <= len(iw) <= 2, f"iw_desc has {len(iw)} descriptors; BNNS has 2 (the second may be left out)")
+    return iw + (None,) * (2 - len(iw))
 
 
-def multihead_attention_params(pb: types_pb2.MultiheadAttentionParameters, source, prefix: str):
-    """BNNSLayerParametersMultiheadAttention: four BNNSMHAProjectionParameters (target_desc shape
-    only; weights and bias with their data) and the attention biases."""
-    from bnns.kernels.attention import MultiheadAttentionParams
-    projections = {}
-    for name in ("query", "key", "value", "output"):
-        require(pb.HasField(name), f"{name} (BNNSMHAProjectionParameters) is not set")
-        projections[name] = _mha_projection(getattr(pb, name), source, f"{prefix}.{name}")
-    return MultiheadAttentionParams(
-        **projections, add_zero_attn=pb.add_zero_attn, dropout=pb.dropout, seed=pb.seed,
-        key_attn_bias=optional_descriptor(pb, "key_attn_bias", "key_attn_bias", source, f"{prefix}.key_attn_bias"),
-        value_attn_bias=optional_descriptor(pb, "value_attn_bias", "value_attn_bias", source,
-                                            f"{prefix}.value_attn_bias"))
-
-
-def embedding_params(pb: types_pb2.EmbeddingParameters, source, prefix: str):
-    """BNNSLayerParametersEmbedding: padding_idx unset = none, norm_type 0 = 2 (Euclidean)."""
-    from bnns.kernels.embedding import EmbeddingParams
-    return EmbeddingParams(i_desc=descriptor(pb.i_desc, "i_desc"), o_desc=descriptor(pb.o_desc, "o_desc"),
-                           dictionary=descriptor(pb.dictionary, "dictionary", source, f"{prefix}.dictionary"),
-                           flags=pb.flags, padding_idx=pb.padding_idx if pb.HasField("padding_idx") else None,
-                           max_norm=pb.max_norm, norm_type=pb.norm_type or 2.0)
-
-
-def lstm_params(pb: types_pb2.LSTMParameters, source, prefix: str):
-    """BNNSLayerParametersLSTM: the gates' weights with their data; the data descriptors with
-    theirs when given (x, h0, c0; the output descriptor's shapes only)."""
-    from bnns.kernels import lstm as ls
-
-    def data(parent, field: str, path: str, required: bool = False):
-        if required:
-            require(parent.HasField(field), f"{path} is not set")
-            return descriptor(getattr(parent, field), path, source, path)
-        return optional_descriptor(parent, field, path, source, path)
-
-    def sequence(name: str):
-        require(pb.HasField(name), f"{name} (BNNSLSTMDataDescriptor) is not set")
-        holder, path = getattr(pb, name), f"{prefix}.{name}"
-        return ls.LSTMDataDescriptor(data(holder, "data_desc", f"{path}.data_desc", required=True),
-                                     data(holder, "hidden_desc", f"{path}.hidden_desc"),
-                                     data(holder, "cell_state_desc", f"{path}.cell_state_desc"))
-
-    def gate(name: str):
-        require(pb.HasField(name), f"{name} (BNNSLSTMGateDescriptor) is not set")
-        g, path = getattr(pb, name), f"{prefix}.{name}"
-        require(1 <= len(g.iw_desc) <= 2, f"{name}.iw_desc has {len(g.iw_desc)} descriptors; BNNS has 2 (the second "
-                "may be left out)")
-        iw = tuple(descriptor(d, f"{name}.iw_desc[{k}]", source, f"{path}.iw_desc[{k}]")
-                   for k, d in enumerate(g.iw_desc))
-        return ls.LSTMGateDescriptor(iw + (None,) * (2 - len(iw)), data(g, "hw_desc", f"{path}.hw_desc", required=True),
-                                     data(g, "cw_desc", f"{path}.cw_desc"), data(g, "b_desc", f"{path}.b_desc"),
-                                     activation(g.activation) if g.HasField("activation") else None)
-    return ls.LSTMParams(
-        input_size=pb.input_size, hidden_size=pb.hidden_size, batch_size=pb.batch_size, num_layers=pb.num_layers,
-        seq_len=pb.seq_len, input_descriptor=sequence("input_descriptor"), output_descriptor=sequence("output_descriptor"),
-        **{name: gate(name) for name in ls.GATES}, dropout=pb.dropout, lstm_flags=pb.lstm_flags,
-        hidden_activation=activation(pb.hidden_activation) if pb.HasField("hidden_activation") else None,
-        sequence_descriptor=data(pb, "sequence_descriptor", f"{prefix}.sequence_descriptor"))
+multihead_attention_params = decode_as(attention.MultiheadAttentionParams)
+embedding_params = decode_as(embedding.EmbeddingParams, convert={"norm_type": lambda p: p or 2.0})   # 0 means 2
+lstm_params = decode_as(lstm.LSTMParams, nested={
+    lstm.LSTMGateDescriptor: decode_as(lstm.LSTMGateDescriptor, convert={"iw_desc": _input_weights})})

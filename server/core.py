@@ -26,7 +26,7 @@ import numpy as np
 from bnns.kernels import arithmetic, layout, lstm, optimizer, parallel, pooling
 from bnns.kernels import contraction, permute, reduction, resize
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
-                                 ResourceExhaustedError, UnimplementedError, require)
+                                 InternalError, ResourceExhaustedError, UnimplementedError, given, require)
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -700,7 +700,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         require(count in (0, f.arity) and (count == f.arity or not required),
                 f"`in` has {count} buffers; the function takes {f.arity} operands: give one per operand "
                 "(empty for Constant and Parameter operands)")
-        inputs = []
+        inputs: list[Optional[np.ndarray]] = []
         for k, (operand, desc) in enumerate(zip(f.params.inputs, f.input_descs)):
             buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
             given = f"in[{k}]" in io.arrays or buf.WhichOneof("contents") is not None
@@ -818,7 +818,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         count = max(len(buffers), _count_paths(io, "in"))
         require(count == f.arity or (not required and count == 0),
                 f"`in` has {count} buffers; the fused filter takes {f.arity} inputs")
-        inputs = []
+        inputs: list[Optional[np.ndarray]] = []
         for k, desc in enumerate(f.input_descs):
             buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
             if f"in[{k}]" not in io.arrays and buf.WhichOneof("contents") is None:
@@ -881,7 +881,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         """in_a, in_b as (N, *shape) for the per-sample operands given (None for weights, for an
         operand that is not read, and for one not given that is not ``needed``)."""
         descs = tuple(f.input_descs) + (None, None)
-        arrays = []
+        arrays: list[Optional[np.ndarray]] = []
         for k, (field, operand) in enumerate((("in_a", "A"), ("in_b", "B"))):
             given = io.present(request, field, field)
             if not f.per_sample[k]:
@@ -1016,8 +1016,9 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         of the RPC it names, answered by one chunk holding the serialized response. (The gRPC
         door streams chunks of large messages itself, grpc_service.py.)"""
         method = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name.get(request.rpc)
-        require(method is not None and request.rpc != "ChunkedCall",
-                f"ChunkedCall: rpc {request.rpc!r} is not an RPC of bnns.v1.BNNSService", "CHUNKED_CALL_MALFORMED")
+        unknown = f"ChunkedCall: rpc {request.rpc!r} is not an RPC of bnns.v1.BNNSService"
+        method = given(method, unknown, "CHUNKED_CALL_MALFORMED")
+        require(request.rpc != "ChunkedCall", unknown, "CHUNKED_CALL_MALFORMED")
         require(request.total_bytes == len(request.data),
                 f"ChunkedCall: total_bytes {request.total_bytes} but the chunk holds {len(request.data)} bytes; "
                 "through REST the one chunk holds the whole message", "CHUNKED_CALL_MALFORMED")
@@ -1346,7 +1347,7 @@ def _definition(request: pb.CreateFilterRequest, kind: str, io: CallIO) -> bytes
         if desc.HasField("data") or f"{path}.data" in io.arrays:
             resolved = codec.descriptor(desc, path, io, path)
             desc.data.Clear()
-            desc.data.data = resolved.data.tobytes()
+            desc.data.data = given(resolved.data, path, error=InternalError).tobytes()
     return full.SerializeToString()
 
 

@@ -24,17 +24,22 @@ import re
 import stat
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from bnns.kernels import layout
-from bnns.kernels.errors import (FailedPreconditionError, InvalidArgumentError, NotFoundError,
-                                 ResourceExhaustedError, UnimplementedError, require)
+from bnns.kernels.errors import (FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
+                                 ResourceExhaustedError, UnimplementedError, given, require)
 from bnns.v1 import types_pb2
 
 from . import codec
 from .wire import buffer_at, is_repeated
+
+if TYPE_CHECKING:
+    from bnns.v1 import service_pb2
+
+    from .core import Core
 
 
 # ------------------------------------------------------------------------------ result sinks
@@ -156,7 +161,7 @@ class Region:
                                           f"to {info.st_size} bytes (the region needs {self.offset + self.byte_size}); "
                                           "register it again")
 
-    def message(self) -> types_pb2.Buffer:
+    def message(self) -> service_pb2.SharedMemoryRegion:
         from bnns.v1 import service_pb2
         return service_pb2.SharedMemoryRegion(name=self.name, key=self.key, offset=self.offset,
                                               byte_size=self.byte_size)
@@ -287,7 +292,8 @@ class CallIO:
         self.sinks = dict(sinks or {})
         self.results: Dict[str, np.ndarray] = {}
         self._staged: List[tuple] = []
-        self.core, self.tenant, self.request = None, "", None
+        self.core: Optional[Core] = None        # bind() attaches the call
+        self.tenant, self.request = "", None
         self.idempotency_key = ""          # the call's (Core.call sets it)
         self._targets: Dict[str, types_pb2.Buffer] = {}
 
@@ -322,7 +328,7 @@ class CallIO:
     def elements(self, buf, path: str, dtype: np.dtype, name: str, count: Optional[int] = None) -> np.ndarray:
         """The elements of the Buffer at ``path`` as a 1-D array of ``dtype``; a reference
         (tensor, shared memory) is cut to ``count`` elements when given."""
-        limits = self.core.limits
+        limits = self._core.limits
         if path in self.arrays:
             given = self.arrays[path]
             if isinstance(given, np.ndarray) and given.dtype != np.uint8:
@@ -344,10 +350,10 @@ class CallIO:
         if which == "tensor":
             return self._tensor_elements(buf.tensor, dtype, name, count)
         if which == "shared_memory":
-            raw = self._shared_bytes(buf.shared_memory, name)
-            require(raw.nbytes % dtype.itemsize == 0, f"{name} is {raw.nbytes} bytes of shared memory, not a "
+            shared = self._shared_bytes(buf.shared_memory, name)
+            require(shared.nbytes % dtype.itemsize == 0, f"{name} is {shared.nbytes} bytes of shared memory, not a "
                     f"multiple of the {dtype.itemsize}-byte {dtype.name} element")
-            flat = raw.view(dtype)
+            flat = shared.view(dtype)
             return flat[:count] if count is not None and flat.size > count else flat
         if buf is None:
             raise InvalidArgumentError(f"{name} is empty: set `data`, `values`, `tensor` or `shared_memory`")
@@ -369,7 +375,7 @@ class CallIO:
         return layout.read_batch(flat, desc, n, stride, name, allowed)
 
     def _tensor_elements(self, ref, dtype: np.dtype, name: str, count: Optional[int]) -> np.ndarray:
-        tensor = self.core.tensor(ref.tensor_id, self.tenant)
+        tensor = self._core.tensor(ref.tensor_id, self.tenant)
         own = layout.numpy_dtype(tensor.data_type, allowed=layout.ALL_DTYPES)
         require(own == dtype, f"{name} names tensor {ref.tensor_id}, which holds {own.name}; this buffer "
                 f"is {dtype.name}")
@@ -380,7 +386,11 @@ class CallIO:
         return flat[:count] if count is not None and flat.size > count else flat
 
     def _shared_bytes(self, piece, name: str) -> np.ndarray:
-        return self.core.shared_memory.get(self.tenant, piece.region).slice(piece.offset, piece.byte_size, name)
+        return self._core.shared_memory.get(self.tenant, piece.region).slice(piece.offset, piece.byte_size, name)
+
+    @property
+    def _core(self) -> Core:
+        return given(self.core, "the call is not bound to a core (CallIO.bind)", error=InternalError)
 
     # ----------------------------------------------------------------------------- results
     def _output_targets(self, request) -> Dict[str, types_pb2.Buffer]:

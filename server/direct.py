@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from typing import Callable, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Tuple
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from bnns.v1 import service_pb2 as pb
 
 from . import codec, kinds, wire
 from .registry import GENERATOR
+
+if TYPE_CHECKING:
+    from .dataplane import MemoryBudget
+    from .registry import Entry, Registry
 
 FLOAT = layout.FLOAT_DTYPES
 NUMERIC = layout.ALL_DTYPES                  # floats, integers and Boolean
@@ -143,6 +147,13 @@ def _fields(request, name: str):
 
 class Functions:
     """The Core methods of part C (mixed into server.core.Core)."""
+
+    # What they use of the Core they are mixed into:
+    registry: Registry
+    budget: MemoryBudget
+    _BYTES_PER_ELEMENT: int
+    _check_cancelled: Callable[[], None]
+    _holding: Callable[[Entry], ContextManager]
 
     def _serve_function(self, function: Function, request, io):
         inputs = [(path, d) for name in function.inputs for path, d in _fields(request, name)]
@@ -354,7 +365,7 @@ for _function in FUNCTIONS.values():
 # Core to show real answers, and tests/e2e/test_direct_sdk.py posts them to a live REST door.
 
 def _d(layout_name: str, size: list, values=None, data_type: str = "DATA_TYPE_FLOAT32") -> dict:
-    document = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": data_type}
+    document: dict[str, Any] = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": data_type}
     if values is not None:
         document["data"] = {"values": values}
     return document
@@ -362,7 +373,7 @@ def _d(layout_name: str, size: list, values=None, data_type: str = "DATA_TYPE_FL
 
 _M23 = [[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]]            # a RowMajorMatrix of size (3, 2): 2 rows, 3 columns
 
-EXAMPLES = {
+EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "ClipByValue": ("clip [[1,-2,3],[-4,5,-6]] to [-2, 2]", {
         "src": _d("ROW_MAJOR_MATRIX", [3, 2], _M23), "dest": _d("ROW_MAJOR_MATRIX", [3, 2]),
         "min_val": -2, "max_val": 2}),

@@ -5,6 +5,8 @@ sent with grpcio-status and read back by the SDK."""
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -40,7 +42,7 @@ def grpc_status(error: BNNSError) -> grpc.Status:
                                                   details=[detail]))
 
 
-def abort(context: grpc.ServicerContext, error: BNNSError):
+def abort(context: grpc.ServicerContext, error: BNNSError) -> NoReturn:
     """End the call with ``error``'s status (raises, as context.abort does)."""
     context.abort_with_status(grpc_status(error))
 
@@ -50,9 +52,10 @@ def from_rpc_error(error: grpc.RpcError, prefix: str = "") -> BNNSError:
     code = error.code() if hasattr(error, "code") else None
     reason, metadata = None, None
     try:
-        status = rpc_status.from_call(error)
+        status = rpc_status.from_call(error) if isinstance(error, grpc.Call) else None   # (a failed call is both)
     except (ValueError, AttributeError):
         status = None
+    detail: Any
     for detail in status.details if status is not None else ():
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info) and info.domain == DOMAIN:

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from concurrent import futures
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import grpc
 from google.protobuf import message as message_module
@@ -39,7 +39,7 @@ def _open_access(_metadata: dict) -> str:
 def _serve(core: Core, rpc: str, raw, request_cls, context: grpc.ServicerContext, tenant_of) -> bytes:
     """Decode (tensors as views over ``raw``), core.call with the caller's tenant, request id and
     cancellation, encode (each result tensor copied once, into the reply); errors mapped once."""
-    metadata = dict(context.invocation_metadata() or ())
+    metadata: Dict[str, Any] = dict(context.invocation_metadata() or ())   # str values (bytes only for -bin keys)
     cancelled = threading.Event()
     context.add_callback(cancelled.set)          # fires when the caller cancels or the deadline passes
     try:
@@ -208,7 +208,7 @@ def bnns_handler(core: Core, tenant_of=_open_access, max_streamed_bytes: int = 4
                  message_cap: int = 1 << 30, stream_limits: Optional[StreamLimits] = None) -> grpc.GenericRpcHandler:
     """Handlers for every RPC; ``tenant_of(metadata) -> tenant`` authenticates (raising
     UnauthenticatedError) and names the caller's tenant."""
-    handlers = {"ChunkedCall": grpc.stream_stream_rpc_method_handler(
+    handlers: Dict[str, grpc.RpcMethodHandler] = {"ChunkedCall": grpc.stream_stream_rpc_method_handler(
         _chunked_handler(core, tenant_of, max_streamed_bytes, message_cap, stream_limits or StreamLimits()),
         response_serializer=service_pb2.MessageChunk.SerializeToString)}
     for method in SERVICE.methods:
@@ -236,7 +236,7 @@ def create_server(settings: Settings, core: Core, authenticator: Optional[Authen
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.workers), options=options,
                          # An interceptor costs every call some 80 us; with no tokens it would pass all.
-                         interceptors=() if authenticator.open else (AuthInterceptor(authenticator, SERVICE_NAME),))
+                         interceptors=[] if authenticator.open else [AuthInterceptor(authenticator, SERVICE_NAME)])
     stream_limits = StreamLimits(max_streams=settings.max_streams, max_streams_per_tenant=settings.max_streams_per_tenant,
                                  idle_seconds=settings.stream_idle_seconds, total_seconds=settings.stream_total_seconds)
     if stream_limits.max_streams >= settings.workers:

@@ -42,7 +42,7 @@ def grpc_ready(host: str, port: int, timeout: float, credentials=None, server_na
     try:
         with (grpc.secure_channel(target, credentials, options) if credentials is not None
               else grpc.insecure_channel(target)) as channel:
-            status = health_pb2_grpc.HealthStub(channel).Check(
+            status = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # the stubs' HealthStub has no methods
                 health_pb2.HealthCheckRequest(service="bnns.v1.BNNSService"), timeout=timeout).status
         return status == health_pb2.HealthCheckResponse.SERVING
     except grpc.RpcError:

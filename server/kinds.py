@@ -27,7 +27,7 @@ import copy
 import dataclasses
 import functools
 import inspect
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class Kind:
         """The proto message of this kind's parameters."""
         for holder in (service_pb2.CreateFilterRequest, types_pb2.FusedLayerParameters):
             field = holder.DESCRIPTOR.fields_by_name.get(self.case)
-            if field is not None:
+            if field is not None and field.message_type is not None:
                 return getattr(types_pb2, field.message_type.name)
         raise KeyError(self.case)
 
@@ -170,13 +170,14 @@ class Kind:
 
 def apply_into(f, x: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
     """f.apply(x), into ``out`` when the kernel takes one (out=) and the caller gave a place."""
-    if out is not None and _takes_out(type(f)):
+    kernel: type = type(f)
+    if out is not None and _takes_out(kernel):
         return f.apply(x, out=out)
     return f.apply(x)
 
 
 @functools.lru_cache(maxsize=None)
-def _takes_out(filter_class) -> bool:
+def _takes_out(filter_class: Any) -> bool:
     return "out" in inspect.signature(filter_class.apply).parameters
 
 
@@ -232,7 +233,7 @@ CHW_2X1X2_B = [[[0, 1], [0, 1]], [[1, 0], [1, 0]]]
 
 def desc(layout_name: str, size: list, values=None) -> dict:
     """An NDArrayDescriptor in proto3 JSON (size[0] fastest, as BNNS), Float32, with data when given."""
-    document = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": "DATA_TYPE_FLOAT32"}
+    document: dict[str, Any] = {"layout": f"DATA_LAYOUT_{layout_name}", "size": size, "data_type": "DATA_TYPE_FLOAT32"}
     if values is not None:
         document["data"] = {"values": values}
     return document
@@ -407,37 +408,15 @@ def _padding_pairs(values) -> tuple:
     return tuple((values[k], values[k + 1]) for k in range(0, len(values), 2))
 
 
-def _operand_descriptor(pb, field: str, name: str, source, prefix: str, read: bool):
-    """A matrix operand's descriptor (with its data, for weights); None when it is not read."""
-    if not read and not pb.HasField(field):
-        return None
-    return codec.descriptor(getattr(pb, field), name, source, f"{prefix}.{field}")
-
-
-def _broadcast_matmul_params(pb, source, prefix: str) -> contraction.BroadcastMatMulParams:
-    return contraction.BroadcastMatMulParams(
-        iA_desc=_operand_descriptor(pb, "ia_desc", "iA_desc", source, prefix, True),
-        iB_desc=_operand_descriptor(pb, "ib_desc", "iB_desc", source, prefix, not pb.quadratic),
-        o_desc=codec.descriptor(pb.o_desc, "o_desc"), alpha=float(pb.alpha), beta=float(pb.beta),
-        transA=pb.trans_a, transB=pb.trans_b, quadratic=pb.quadratic, a_is_weights=pb.a_is_weights,
-        b_is_weights=pb.b_is_weights)
-
-
-def _tensor_contraction_params(pb, source, prefix: str) -> contraction.TensorContractionParams:
-    return contraction.TensorContractionParams(
-        operation=pb.operation, iA_desc=_operand_descriptor(pb, "ia_desc", "iA_desc", source, prefix, True),
-        iB_desc=_operand_descriptor(pb, "ib_desc", "iB_desc", source, prefix, False),
-        o_desc=codec.descriptor(pb.o_desc, "o_desc"), alpha=float(pb.alpha), beta=float(pb.beta))
-
-
-_permute_params = codec.decode_as(permute.PermuteParams, convert={"permutation": tuple})
-_padding_params = codec.decode_as(padding.PaddingParams, convert={"padding_size": _padding_pairs,
-                                                                  "padding_mode": int, "padding_value": int})
-_resize_params = codec.decode_as(resize.ResizeParams, convert={"method": int})
-_reduction_params = codec.decode_as(reduction.ReductionParams, convert={"reduce_func": int})
+_OPERANDS = {"iA_desc": "ia_desc", "iB_desc": "ib_desc", "transA": "trans_a", "transB": "trans_b"}
+_broadcast_matmul_params = codec.decode_as(contraction.BroadcastMatMulParams, rename=_OPERANDS)
+_tensor_contraction_params = codec.decode_as(contraction.TensorContractionParams, rename=_OPERANDS)
+_permute_params = codec.decode_as(permute.PermuteParams)
+_padding_params = codec.decode_as(padding.PaddingParams, convert={"padding_size": _padding_pairs})
+_resize_params = codec.decode_as(resize.ResizeParams)
+_reduction_params = codec.decode_as(reduction.ReductionParams)
 _gram_params = codec.decode_as(contraction.GramParams)
-crop_resize_params = codec.decode_as(resize.CropResizeParams, convert={
-    "sampling_mode": int, "box_coordinate_mode": int, "method": int})    # BNNSCropResize's (no filter)
+crop_resize_params = codec.decode_as(resize.CropResizeParams)    # BNNSCropResize's (no filter)
 
 
 def _ref_permute_chw_to_hwc(create, body) -> np.ndarray:
@@ -558,7 +537,7 @@ _HW_3X2 = [[[1, 2, -1], [0.5, -3, 2]], [[2, -1, 0], [1, 1, -2]]]                
 
 def _padding_sample(mode: str, sizes: list) -> Sample:
     out_size = [3 + sizes[0] + sizes[1], 2 + sizes[2] + sizes[3], 1]
-    create = {"i_desc": desc("IMAGE_CHW", [3, 2, 1]), "o_desc": desc("IMAGE_CHW", out_size),
+    create: dict[str, Any] = {"i_desc": desc("IMAGE_CHW", [3, 2, 1]), "o_desc": desc("IMAGE_CHW", out_size),
               "padding_size": sizes + [0, 0], "padding_mode": f"PADDING_MODE_{mode.upper()}"}
     if mode == "constant":
         create["padding_value"] = 0x3F800000                      # the bits of 1.0f
@@ -722,7 +701,8 @@ def _ref_multihead_attention(create, body) -> np.ndarray:
     P = softmax(Q Kᵀ / sqrt(dk) + X, masked keys at -inf), the heads' P V concatenated head-major,
     times Wo plus bo. Descriptors are 2D/3DFirstMajor, so the JSON nesting is BNNS's dims order."""
     w = {name: values(create[name]["weights"]) for name in ("query", "key", "value", "output")}
-    b = {name: values(create[name]["bias"]) if "bias" in create[name] else None for name in ("query", "key", "value")}
+    b: dict[str, Any] = {name: values(create[name]["bias"]) if "bias" in create[name] else None
+                         for name in ("query", "key", "value")}
     xq, xk, xv = (values(body[name]) for name in ("query", "key", "value"))
     mask = values(body["key_mask"]) if "key_mask" in body else np.zeros(xk.shape[:2])
     extra = values(body["add_to_attention"]) if "add_to_attention" in body else 0.0

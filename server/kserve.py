@@ -27,7 +27,7 @@ import importlib.metadata
 import json
 import logging
 import math
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import grpc
 import numpy as np
@@ -56,7 +56,7 @@ FORWARD, BACKWARD = "forward", "backward"
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
 # V2 datatype <-> NumPy dtype (little-endian), for the data types BNNS descriptors carry.
-DATATYPES = {"FP32": np.dtype("<f4"), "FP16": np.dtype("<f2"), "FP64": np.dtype("<f8"),
+DATATYPES: Dict[str, np.dtype] = {"FP32": np.dtype("<f4"), "FP16": np.dtype("<f2"), "FP64": np.dtype("<f8"),
              "INT8": np.dtype("i1"), "INT16": np.dtype("<i2"), "INT32": np.dtype("<i4"), "INT64": np.dtype("<i8"),
              "UINT8": np.dtype("u1"), "UINT16": np.dtype("<u2"), "UINT32": np.dtype("<u4"),
              "UINT64": np.dtype("<u8"), "BOOL": np.dtype("?")}
@@ -157,7 +157,7 @@ class InputTensor:
     name: str
     datatype: str
     shape: List[int]
-    elements: object         # memoryview / bytes (raw little-endian) or an ndarray
+    elements: Union[memoryview, bytes, np.ndarray]      # raw little-endian bytes, or an ndarray
 
 
 def infer(core: Core, tenant: str, model: Model, inputs: List[InputTensor], requested: List[str],
@@ -193,6 +193,7 @@ def infer(core: Core, tenant: str, model: Model, inputs: List[InputTensor], requ
             raise InvalidArgumentError(f"model {model.name!r} ({model.version}) has no output {name!r}; its outputs "
                                        f"are {', '.join(s.name for s in model.outputs)}")
     wanted = list(requested) or [s.name for s in model.outputs]
+    request: Union[pb.FilterApplyBatchRequest, pb.FilterApplyBackwardBatchRequest]
     if model.version == FORWARD:
         request = pb.FilterApplyBatchRequest(filter_id=model.filter_id, batch_size=batch)
     else:
@@ -208,8 +209,9 @@ def infer(core: Core, tenant: str, model: Model, inputs: List[InputTensor], requ
 
 def _elements(tensor: InputTensor, count: int):
     dtype = DATATYPES.get(tensor.datatype)
-    require(dtype is not None, f"input {tensor.name!r} has datatype {tensor.datatype!r}, which is not a V2 "
-            f"datatype of a tensor ({', '.join(DATATYPES)})")
+    if dtype is None:
+        raise InvalidArgumentError(f"input {tensor.name!r} has datatype {tensor.datatype!r}, which is not a V2 "
+                                   f"datatype of a tensor ({', '.join(DATATYPES)})")
     given = tensor.elements
     if isinstance(given, np.ndarray):
         require(given.size == count, f"input {tensor.name!r} has {given.size} values; shape {tensor.shape} needs "
@@ -288,7 +290,7 @@ def _version(request: Request) -> str:
 
 _V2_ERROR_BODY = {"application/json": {"schema": {"type": "object", "required": ["error"],
                                                   "properties": {"error": {"type": "string"}}}}}
-_V2_ERRORS = {code: {"description": text, "content": _V2_ERROR_BODY} for code, text in (
+_V2_ERRORS: Dict[Union[int, str], Dict[str, Any]] = {code: {"description": text, "content": _V2_ERROR_BODY} for code, text in (
     (400, "Bad request: malformed body, wrong input name, datatype or shape"),
     (401, "No valid bearer token (when the server has tokens)"),
     (404, "No such model (filter handle or alias of the caller's tenant) or version"),
@@ -328,6 +330,7 @@ def _rest_infer(core: Core, tenant: str, name: str, version: str, request: Reque
     inputs, offset = [], 0
     raw_inputs = document.get("inputs")
     require(isinstance(raw_inputs, list) and raw_inputs, "the inference request needs an `inputs` list")
+    elements: Union[memoryview, np.ndarray]
     for k, item in enumerate(raw_inputs):
         require(isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("shape"), list)
                 and isinstance(item.get("datatype"), str), f"inputs[{k}] needs `name`, `shape` and `datatype`")
@@ -342,7 +345,8 @@ def _rest_infer(core: Core, tenant: str, name: str, version: str, request: Reque
         else:
             require("data" in item, f"inputs[{k}] has neither `data` nor parameters.binary_data_size")
             dtype = DATATYPES.get(item["datatype"])
-            require(dtype is not None, f"inputs[{k}].datatype {item['datatype']!r} is not a V2 tensor datatype")
+            if dtype is None:
+                raise InvalidArgumentError(f"inputs[{k}].datatype {item['datatype']!r} is not a V2 tensor datatype")
             try:
                 elements = np.asarray(item["data"], dtype=dtype).reshape(-1)
             except (TypeError, ValueError) as error:
@@ -360,12 +364,12 @@ def _rest_infer(core: Core, tenant: str, name: str, version: str, request: Reque
     results = infer(core, tenant, model, inputs, requested, request.headers.get("x-request-id"))
     outputs, chunks = [], []
     for out_name, array in results:
-        entry = {"name": out_name, "datatype": _DATATYPE_OF[array.dtype.newbyteorder("<")
+        entry: Dict[str, Any] = {"name": out_name, "datatype": _DATATYPE_OF[array.dtype.newbyteorder("<")
                                                             if array.dtype.byteorder == ">" else array.dtype],
                  "shape": list(array.shape)}
         if binary_of.get(out_name, all_binary):
             entry["parameters"] = {"binary_data_size": array.nbytes}
-            chunks.append(memoryview(array).cast("B"))
+            chunks.append(memoryview(array).cast("B"))   # type: ignore[arg-type]  # numpy's stubs: a Buffer on 3.12+ only
         else:
             entry["data"] = _json_numbers(array)
         outputs.append(entry)
@@ -429,12 +433,14 @@ def grpc_handler(core: Core, tenant_of_metadata, readiness: Callable[[], bool] =
                 f"{len(request.inputs)} inputs: give every input's bytes there, or none")
         inputs = []
         for k, tensor in enumerate(request.inputs):
+            elements: Union[memoryview, np.ndarray]
             if raw:
                 elements = memoryview(raw[k])
             else:
                 field = _CONTENTS.get(tensor.datatype)
-                require(field is not None, f"input {tensor.name!r}: {tensor.datatype} data travels in "
-                        "raw_input_contents only")
+                if field is None:
+                    raise InvalidArgumentError(f"input {tensor.name!r}: {tensor.datatype} data travels in "
+                                               "raw_input_contents only")
                 elements = np.asarray(getattr(tensor.contents, field), dtype=DATATYPES[tensor.datatype])
             inputs.append(InputTensor(tensor.name, tensor.datatype, list(tensor.shape), elements))
         metadata_ = dict(context.invocation_metadata() or ())

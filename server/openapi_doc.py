@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Dict, Optional
+from typing import Any, Dict, MutableMapping, Optional
 
 from google.protobuf import descriptor as d
 from google.protobuf import descriptor_pool
 from starlette.routing import Match
+
+from bnns.kernels.errors import InternalError, given
+
+from .wire import is_repeated
 
 _INT_RANGES = {
     d.FieldDescriptor.TYPE_INT32: (-2**31, 2**31 - 1), d.FieldDescriptor.TYPE_SINT32: (-2**31, 2**31 - 1),
@@ -57,26 +61,21 @@ def _scalar(field: d.FieldDescriptor) -> dict:
         return {"type": "string", "contentEncoding": "base64",
                 "pattern": r"^[A-Za-z0-9+/_-]*={0,2}$"}
     if kind == d.FieldDescriptor.TYPE_ENUM:
-        values = field.enum_type.values
-        return {"enum": [v.name for v in values] + [v.number for v in values],
-                "description": f"enum {field.enum_type.full_name}, by name or number"}
+        enum = given(field.enum_type, field.full_name, error=InternalError)
+        return {"enum": [v.name for v in enum.values] + [v.number for v in enum.values],
+                "description": f"enum {enum.full_name}, by name or number"}
     raise ValueError(f"no JSON schema for field type {kind} of {field.full_name}")
 
 
 def _value(field: d.FieldDescriptor, schemas: Dict[str, dict]) -> dict:
     if field.type in (d.FieldDescriptor.TYPE_MESSAGE, d.FieldDescriptor.TYPE_GROUP):
-        name = field.message_type.full_name
+        message = given(field.message_type, field.full_name, error=InternalError)
+        name = message.full_name
         if name in _WELL_KNOWN:
             return _WELL_KNOWN[name]
-        message_schema(field.message_type, schemas)
+        message_schema(message, schemas)
         return {"$ref": f"#/components/schemas/{name}"}
     return _scalar(field)
-
-
-def _is_repeated(field: d.FieldDescriptor) -> bool:
-    if hasattr(field, "is_repeated"):          # protobuf >= 5.28; `label` is deprecated there
-        return bool(field.is_repeated)
-    return field.label == d.FieldDescriptor.LABEL_REPEATED
 
 
 def message_schema(message: d.Descriptor, schemas: Dict[str, dict]) -> dict:
@@ -93,7 +92,7 @@ def message_schema(message: d.Descriptor, schemas: Dict[str, dict]) -> dict:
             keys = {"pattern": r"^-?[0-9]+$"} if key.type != d.FieldDescriptor.TYPE_STRING else {}
             prop = {"type": "object", "additionalProperties": _value(value, schemas),
                     **({"propertyNames": keys} if keys else {})}
-        elif _is_repeated(field):
+        elif is_repeated(field):
             prop = {"type": "array", "items": _value(field, schemas)}
         else:
             prop = _value(field, schemas)
@@ -209,7 +208,7 @@ def link_handles(document: dict) -> dict:
     return document
 
 
-def allowed_methods(app, scope: dict) -> list:
+def allowed_methods(app, scope: MutableMapping[str, Any]) -> list:
     """The methods some route of ``app`` serves at ``scope``'s path, for a 405's Allow header.
     A filter id never holds ':' (ids are f-<hex>): /v1/filters/{filter_id} does not claim the
     /v1/filters/{id}:{verb} paths."""

@@ -37,7 +37,7 @@ class ServerProcess:
         started = threading.Event()
 
         def pump():
-            for line in self.proc.stdout:
+            for line in self.proc.stdout or ():      # (stdout=PIPE: always there)
                 self.output.append(line)
                 match = _LISTEN.search(line)
                 if match:
@@ -159,7 +159,10 @@ def nginx_config(directory: str, grpc_port: int, http_port: int, grpc_upstreams,
         end = text.index("}", start)
         block = text[start:end]
         lines = [line for line in block.splitlines() if not line.strip().startswith("server ")]
-        options = re.search(r"server \S+ ([^;]*);", block).group(1)
+        found = re.search(r"server \S+ ([^;]*);", block)
+        if found is None:
+            raise RuntimeError(f"upstream {name} in the nginx configuration has no server line")
+        options = found.group(1)
         servers = [f"        server {address} {options};" for address in servers]
         text = text[:start] + "\n".join(lines[:2] + servers + lines[2:]) + "\n    " + text[end:]
 
@@ -184,7 +187,8 @@ class NginxProcess:
         try:
             _wait_port(self.grpc_port, self.proc, "nginx")
         except RuntimeError as error:
-            raise RuntimeError(f"{error}: {self.proc.stderr.read() if self.proc.poll() is not None else ''}") from None
+            stderr = self.proc.stderr.read() if self.proc.stderr is not None and self.proc.poll() is not None else ""
+            raise RuntimeError(f"{error}: {stderr}") from None
 
     @property
     def grpc_target(self) -> str:

@@ -35,7 +35,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, UnavailableError
+from bnns.kernels.errors import BNNSError, InvalidArgumentError, ResourceExhaustedError, UnavailableError
 
 from .state import StoredHandle
 
@@ -232,6 +232,7 @@ class RedisStateStore:
         detail = result[1].decode()
         if outcome in ("conflict", "replayed"):
             raise VersionConflict(ids, f"{outcome}: {detail}")
+        error: BNNSError
         if outcome == "alias":
             error = InvalidArgumentError(f"alias {detail!r} already names a live filter of this tenant; destroy it "
                                          "or choose another alias")
@@ -266,7 +267,7 @@ class RedisStateStore:
             for handle_id in handle_ids:
                 pipe.hmget(self._handle(handle_id), "v", "owner", "kind", "blob")
             return pipe.execute()
-        found = []
+        found: List[Optional[Tuple[StoredHandle, int]]] = []
         for handle_id, (v, owner, kind, blob) in zip(handle_ids, self._do(read)):
             if v is None or owner.decode() != _tenant(tenant):
                 found.append(None)

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Dict, List, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple, Union
+
+if TYPE_CHECKING:
+    import numpy as np
+    from typing_extensions import Buffer    # anything exposing a buffer: bytes, memoryview, ndarray
 
 from google.protobuf import descriptor as descriptor_mod
 from google.protobuf.message import DecodeError
@@ -39,7 +43,7 @@ SPLIT_MIN_BYTES = 64 << 10
 Chunk = Union[bytes, memoryview]
 
 
-def split(raw: Union[bytes, memoryview], message_class) -> Tuple[object, Dict[str, memoryview]]:
+def split(raw: Union[bytes, bytearray, memoryview], message_class) -> Tuple[Any, Dict[str, memoryview]]:
     """(message without its tensor bytes, {Buffer path: memoryview of its data over ``raw``}).
 
     Raises DecodeError for bytes that are not a well-formed ``message_class``."""
@@ -52,14 +56,15 @@ def split(raw: Union[bytes, memoryview], message_class) -> Tuple[object, Dict[st
     return message, tensors
 
 
-def join(message, tensors: Dict[str, object]) -> bytes:
+def join(message, tensors: Mapping[str, Union[Buffer, np.ndarray]]) -> bytes:
     """``message`` serialized, with ``tensors[path]`` (anything exposing a contiguous buffer: a
     NumPy array, bytes) as the ``data`` of the Buffer at each path. Each such Buffer must be
     present in ``message`` (set, even if empty) and must not carry data of its own. Small
     tensors are set on the message itself (which this changes) where that is cheaper."""
     if not tensors:
         return message.SerializeToString()
-    wanted = {path: memoryview(array).cast("B") for path, array in tensors.items()}
+    wanted = {path: memoryview(array).cast("B")   # type: ignore[arg-type]  # numpy's stubs: ndarray is a Buffer on 3.12+ only
+              for path, array in tensors.items()}
     if sum(view.nbytes for view in wanted.values()) < SPLIT_MIN_BYTES:
         for path, view in wanted.items():
             buf = buffer_at(message, path)
@@ -139,7 +144,8 @@ def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descr
             run = payload_end
         elif child is not None:
             found = len(tensors)
-            inner = _strip(view, pos, payload_end, _buffer_fields(message)[number].message_type, child, tensors)
+            inner = _strip(view, pos, payload_end, _buffer_fields(message)[number].message_type,  # type: ignore[arg-type]
+                           child, tensors)     # (_buffer_fields holds message-typed fields only: never None)
             if len(tensors) != found:     # something was taken out: re-frame with the new length
                 pieces.append(view[run:field_start])
                 pieces.append(_encode_tag(number) + _encode_varint(sum(len(p) for p in inner)))
@@ -156,7 +162,8 @@ def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Desc
     run = start
     for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
         if child in prefixes:
-            inner = _splice(view, pos, payload_end, _buffer_fields(message)[number].message_type, child, wanted,
+            inner = _splice(view, pos, payload_end,   # (_buffer_fields holds message-typed fields only)
+                            _buffer_fields(message)[number].message_type, child, wanted,  # type: ignore[arg-type]
                             prefixes)
             pieces.append(view[run:field_start])
             pieces.append(_encode_tag(number) + _encode_varint(sum(len(p) for p in inner)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+from typing import Any
 
 import httpx
 import pytest
@@ -14,10 +15,17 @@ from bnns.server.process import ServerProcess   # noqa: F401  (the tests import 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
+def with_in(value) -> dict[str, Any]:
+    """A request's ``in`` field as keyword arguments, ``**with_in(buffer)`` (``in`` is a Python
+    keyword, and a ``**{"in": ...}`` literal is checked by mypy against every parameter)."""
+    return {"in": value}
+
+
 def load_example(script: str, module_name: str = ""):
     """examples/<script>.py as a fresh module (``module_name``: a name of its own, so a test that
     changes the module's state does not share it)."""
     spec = importlib.util.spec_from_file_location(module_name or script, EXAMPLES / f"{script}.py")
+    assert spec is not None and spec.loader is not None, f"examples/{script}.py is not a module"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -69,12 +69,13 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
 
     def openapi() -> dict:   # FastAPI's document plus the one error schema every route refers to
         if app.openapi_schema is None:
-            default_openapi().setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
-            openapi_doc.describe_messages(app.openapi_schema)   # JSON Schemas generated from the messages
-            openapi_doc.link_handles(app.openapi_schema)        # create -> use links for the handles
-        return app.openapi_schema
+            schema = default_openapi()      # (made once, then kept as app.openapi_schema)
+            schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+            openapi_doc.describe_messages(schema)   # JSON Schemas generated from the messages
+            openapi_doc.link_handles(schema)        # create -> use links for the handles
+        return default_openapi()
 
-    app.openapi = openapi
+    app.openapi = openapi   # type: ignore[method-assign]  # FastAPI's documented way to extend its document
 
     @app.get("/v2/health/live", tags=["health"], summary="Liveness: 200 while the process runs")
     async def live() -> dict:   # async: answered on the event loop even when every worker thread is busy
@@ -98,6 +99,7 @@ def create_app(core: Core, settings: Settings, readiness: Callable[[], bool],
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
+        failure: BNNSError
         if error.status_code == 404:
             failure = NotFoundError(f"no route {request.method} {request.url.path}; see /docs", "ROUTE_NOT_FOUND")
         elif error.status_code == 405:

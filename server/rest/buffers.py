@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import math
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 from fastapi import Request
@@ -133,7 +133,8 @@ def _out_dtype_lookup(core: Core, message, tenant: str) -> Callable[[], np.dtype
                 output_desc = getattr(core.registry.get(filter_id, tenant).filter, "output_desc", None)
         except NotFoundError:   # destroyed since the call returned
             pass
-        return layout.FLOAT_DTYPES.get(getattr(output_desc, "data_type", None), np.dtype("<f4"))
+        data_type = getattr(output_desc, "data_type", None)
+        return np.dtype("<f4") if data_type is None else layout.FLOAT_DTYPES.get(data_type, np.dtype("<f4"))
     return out_dtype
 
 
@@ -145,6 +146,7 @@ def render_json(response, request, out_dtype: Optional[Callable[[], np.dtype]] =
     for field in response.DESCRIPTOR.fields:
         if field.message_type is None or field.message_type.full_name != _BUFFER:
             continue
+        pairs: Iterable[tuple]
         if field.is_repeated:
             pairs = zip(getattr(response, field.name), document.get(field.name, []))
         elif response.HasField(field.name):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 from google.protobuf import json_format
 
@@ -114,7 +114,7 @@ def _openapi_operation(route: RestRoute, examples: dict) -> dict:
 def skeleton(message_cls) -> dict:
     """A JSON body naming every top-level field of a request (the example of an RPC nobody wrote
     one for yet); valid against the message by construction."""
-    document = {}
+    document: dict[str, Any] = {}
     for field in message_cls.DESCRIPTOR.fields:
         if field.name == "filter_id" or (field.containing_oneof is not None
                                          and field.containing_oneof.fields[0] is not field):
@@ -122,6 +122,7 @@ def skeleton(message_cls) -> dict:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             document[field.name] = {}
             continue
+        value: Any
         if field.message_type is not None:
             value = {"values": [0.0]} if field.message_type.full_name == _BUFFER else {}
         elif field.enum_type is not None:
@@ -176,7 +177,7 @@ def worked_examples() -> dict:
     for name, summary, create, calls in _kind_examples():
         try:
             created = run("CreateFilter", name, summary, create)
-            responses = []
+            responses: list = []
             for rpc, call in calls:    # a call may be fed a Buffer an earlier one returned (Call.feed)
                 body = call.body_after(responses) if None not in responses else call.body
                 responses.append(run(rpc, name, summary, body, created.filter_id if created else _EXAMPLE_ID))

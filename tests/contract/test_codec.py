@@ -25,3 +25,67 @@ def test_values_accept_nested_lists_and_proto3_non_finite_spellings():
 def test_values_refuse_anything_else(bad):
     with pytest.raises(InvalidArgumentError, match="values holds"):
         codec.array_from_buffer(buffer(bad), np.dtype("<f4"), "in")
+
+
+# ------------------------------------------------------ layer parameters: decoders derived from the kernels' dataclasses
+
+class _Source:
+    """The one thing decode_as asks of a dataplane.CallIO here: inline `data` Buffers as arrays."""
+
+    arrays: dict = {}
+
+    def elements(self, buf, path, dtype, name, count):
+        return codec.array_from_buffer(buf, dtype, name)
+
+
+def vector(n: int, values=None) -> types_pb2.NDArrayDescriptor:
+    data = None if values is None else types_pb2.Buffer(data=np.asarray(values, np.float32).tobytes())
+    return types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_VECTOR, size=[n], data=data)
+
+
+def test_an_unset_optional_scalar_takes_the_kernels_default_and_a_set_one_its_value():
+    from bnns.v1 import service_pb2
+    fields = codec.optimizer_fields(service_pb2.OptimizerFields(learning_rate=0.5, momentum=0.25))
+    assert (fields.beta1, fields.beta2, fields.epsilon, fields.gradient_scale) == (0.9, 0.999, 1e-8, 1.0)
+    assert (fields.learning_rate, fields.momentum) == (0.5, 0.25)
+    assert codec.optimizer_fields(service_pb2.OptimizerFields(beta1=0.0)).beta1 == 0.0     # 0 is a value, not unset
+
+
+def test_nested_and_repeated_messages_decode_into_the_annotated_dataclasses():
+    pb = types_pb2.ArithmeticParameters(arithmetic_function=types_pb2.ARITHMETIC_FUNCTION_ADD, o_desc=vector(2),
+                                        inputs=[types_pb2.ArithmeticOperand(desc=vector(2)),
+                                                types_pb2.ArithmeticOperand(desc=vector(2, [1, 2]), type=1)])
+    params = codec.arithmetic_params(pb, _Source(), "layer_params")
+    assert params.function == types_pb2.ARITHMETIC_FUNCTION_ADD and len(params.inputs) == 2
+    assert params.inputs[0].desc.data is None and params.inputs[1].type == 1
+    np.testing.assert_array_equal(params.inputs[1].desc.data, [1, 2])
+
+
+def test_a_required_nested_message_left_unset_is_refused_by_name():
+    with pytest.raises(InvalidArgumentError, match=r"query \(MHAProjectionParameters\) is not set"):
+        codec.multihead_attention_params(types_pb2.MultiheadAttentionParameters(), _Source(), "layer_params")
+
+
+def test_an_optional_descriptor_without_layout_or_data_is_a_null_pointer():
+    proj = types_pb2.MHAProjectionParameters(target_desc=vector(3), weights=vector(3, [1, 2, 3]),
+                                             bias=types_pb2.NDArrayDescriptor())
+    pb = types_pb2.MultiheadAttentionParameters(query=proj, key=proj, value=proj, output=proj)
+    params = codec.multihead_attention_params(pb, _Source(), "layer_params")
+    assert params.query.bias is None and params.key_attn_bias is None
+    assert params.query.target_desc.data is None                  # shape only
+    np.testing.assert_array_equal(params.output.weights.data, [1, 2, 3])
+
+
+def test_the_lstm_gates_input_weights_are_two_the_second_may_be_left_out():
+    gate = types_pb2.LSTMGateDescriptor(iw_desc=[vector(2, [1, 2])], hw_desc=vector(1, [3]))
+    decoded = codec.lstm_params(types_pb2.LSTMParameters(
+        input_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(2)),
+        output_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(1)),
+        input_gate=gate, forget_gate=gate, candidate_gate=gate, output_gate=gate), _Source(), "layer_params")
+    assert decoded.input_gate.iw_desc[1] is None and decoded.hidden_activation is None
+    gate.iw_desc.extend([vector(2), vector(2)])
+    with pytest.raises(InvalidArgumentError, match="iw_desc has 3 descriptors"):
+        codec.lstm_params(types_pb2.LSTMParameters(input_gate=gate, forget_gate=gate, candidate_gate=gate,
+                                                   output_gate=gate, input_descriptor=types_pb2.LSTMDataDescriptor(
+                                                       data_desc=vector(2)), output_descriptor=types_pb2.LSTMDataDescriptor(
+                                                       data_desc=vector(1))), _Source(), "layer_params")

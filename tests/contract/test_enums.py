@@ -29,10 +29,10 @@ def test_sdk_constant_has_apple_raw_value(name, value):
 
 
 def test_every_enum_value_has_a_unique_apple_name_except_unspecified():
-    seen = {}
+    seen: dict[str, str] = {}
     for enum in types_pb2.DESCRIPTOR.enum_types_by_name.values():
         for value in enum.values:
-            name = value.GetOptions().Extensions[options_pb2.apple_name]
+            name: str = value.GetOptions().Extensions[options_pb2.apple_name]  # type: ignore[index]  # protoc's stub: a FieldDescriptor
             if value.name.endswith("_UNSPECIFIED"):
                 assert value.number == 0 and not name
                 continue
@@ -48,7 +48,7 @@ def test_kernel_layout_constants_match_the_contract():
 
 
 def test_activation_table_keys_are_contract_values():
-    names = {v.number: v.GetOptions().Extensions[options_pb2.apple_name]
+    names: dict[int, str] = {v.number: v.GetOptions().Extensions[options_pb2.apple_name]  # type: ignore[index]  # (protoc's stub)
              for v in types_pb2.ActivationFunction.DESCRIPTOR.values}
     for function, kind in activation.ACTIVATIONS.items():
         assert function in names, kind.name

@@ -32,3 +32,10 @@ def test_committed_kserve_generated_code_is_fresh(tmp_path):
     names = ["grpc_service_pb2.py", "grpc_service_pb2.pyi"]
     stale = [name for name in names if (fresh_dir / name).read_bytes() != (committed_dir / name).read_bytes()]
     assert not stale, f"stale generated code {stale}: run proto/generate.sh and commit the result"
+
+
+def test_committed_constants_stub_is_fresh():
+    """client/constants.pyi (the constants' names for mypy) lists exactly what the module makes."""
+    from bnns.client.constants import typing_stub
+    assert (ROOT / "client" / "constants.pyi").read_text() == typing_stub(), \
+        "stale client/constants.pyi: run proto/generate.sh and commit the result"

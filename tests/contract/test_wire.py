@@ -10,6 +10,8 @@ from google.protobuf.message import DecodeError
 from bnns.server import wire
 from bnns.v1 import service_pb2 as pb
 
+from ..conftest import with_in
+
 
 def big(n: int = 1 << 15, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(n).astype(np.float32)   # 128 KiB: above SPLIT_MIN_BYTES
@@ -54,7 +56,7 @@ def test_split_finds_descriptor_data_deep_in_a_create_request():
 
 
 def test_small_messages_are_parsed_whole():
-    request = pb.FilterApplyBatchRequest(filter_id="f", batch_size=1, **{"in": {"data": b"\0" * 16}})
+    request = pb.FilterApplyBatchRequest(filter_id="f", batch_size=1, **with_in({"data": b"\0" * 16}))
     message, tensors = wire.split(request.SerializeToString(), pb.FilterApplyBatchRequest)
     assert tensors == {} and getattr(message, "in").data == b"\0" * 16
 

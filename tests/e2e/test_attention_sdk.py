@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import bnns.client as sdk
+from typing import Any
 from bnns.kernels.errors import BNNSError
 
 L, E, H, DK, EO = 3, 4, 2, 2, 4          # self-attention: S = L, key/value inputs of E features
@@ -131,7 +132,7 @@ def test_c_api_forward_and_every_gradient_against_the_float64_reference(bnns):
         ws = dict(w32, **{k: v for k, v in changed.items() if k in w32})
         xx = changed.get("x", x64)
         return float(np.sum(dy * reference(ws, xx, xx, xx, key_mask, extra)))
-    tol = dict(rtol=2e-4, atol=2e-5)
+    tol: dict[str, Any] = dict(rtol=2e-4, atol=2e-5)
     np.testing.assert_allclose(dx, numeric_gradient(lambda a: loss(x=a), x64), **tol, err_msg="input (shared)")
     for name in w32:
         np.testing.assert_allclose(grads[name], numeric_gradient(lambda a: loss(**{name: a}), w32[name]), **tol,

@@ -10,6 +10,7 @@ status the race allows (NOT_FOUND for a destroyed handle); nothing else.
 
 from __future__ import annotations
 
+import functools
 import base64
 import threading
 import time
@@ -23,6 +24,8 @@ import pytest
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc
 from bnns.v1 import types_pb2 as t
+
+from ..conftest import with_in
 
 
 CALL_TIMEOUT = 30.0     # seconds per call: generous, the machine is shared
@@ -74,7 +77,7 @@ def batch_norm_request(rng, channels=3, hw=4) -> pb.CreateFilterRequest:
 
 
 def apply_request(filter_id: str, x: np.ndarray) -> pb.FilterApplyBatchRequest:
-    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=x.shape[0], **{"in": buffer(x)})
+    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=x.shape[0], **with_in(buffer(x)))
 
 
 def run_threads(workers: list[Callable[[], None]], timeout: float = JOIN_TIMEOUT) -> None:
@@ -150,7 +153,7 @@ def test_destroy_racing_apply_gives_right_numbers_or_not_found(server, stub):
             expected = stub.FilterApplyBatch(apply_request(filter_id, x), timeout=CALL_TIMEOUT).out.data
             backward = pb.FilterApplyBackwardBatchRequest(
                 filter_id=filter_id, batch_size=4, out_delta=buffer(dy), compute_in_delta=True,
-                compute_weights_delta=True, compute_bias_delta=True, **{"in": buffer(x)})
+                compute_weights_delta=True, compute_bias_delta=True, **with_in(buffer(x)))
             expected_backward = stub.FilterApplyBackwardBatch(backward, timeout=CALL_TIMEOUT)
 
             def until_gone(call_once):
@@ -239,7 +242,7 @@ def test_many_clients_creating_applying_and_destroying_at_once(server, stub):
                 assert filter_id in live_ids(own)
                 own.DestroyFilter(pb.DestroyFilterRequest(filter_id=filter_id), timeout=CALL_TIMEOUT)
 
-    run_threads([lambda k=k: client(k) for k in range(clients)])
+    run_threads([functools.partial(client, k) for k in range(clients)])
     ours = set().union(*made)
     assert len(ours) == clients * iterations          # every create gave a fresh id
     assert not ours & live_ids(stub)
@@ -314,7 +317,7 @@ def test_training_pairs_on_separate_batch_norms_keep_their_own_caches(stub):
         filter_id = stub.CreateFilter(create, timeout=CALL_TIMEOUT).filter_id
         x, dy = rng.standard_normal((n, 3, 4, 4)), rng.standard_normal((n, 3, 4, 4))
         forward = pb.NormalizationFilterApplyBatchRequest(filter_id=filter_id, batch_size=n, training=True,
-                                                          **{"in": buffer(x)})
+                                                          **with_in(buffer(x)))
         backward = pb.NormalizationFilterApplyBackwardBatchRequest(
             filter_id=filter_id, batch_size=n, out_delta=buffer(dy), compute_in_delta=True, compute_beta_delta=True,
             compute_gamma_delta=True)
@@ -329,6 +332,6 @@ def test_training_pairs_on_separate_batch_norms_keep_their_own_caches(stub):
             assert out == alone[0], f"{filter_id}: training forward changed under concurrency"
             assert grads == alone[1], f"{filter_id}: backward read another cache"
 
-    run_threads([lambda w=w: client(*w) for w in work])
+    run_threads([functools.partial(client, *w) for w in work])
     for filter_id, *_ in work:
         stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=filter_id), timeout=CALL_TIMEOUT)

@@ -20,6 +20,8 @@ from bnns.server.process import ServerProcess
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
 
+from ..conftest import with_in
+
 
 # --------------------------------------------------------------------------------- helpers
 
@@ -253,8 +255,8 @@ def test_outputs_must_name_a_tensor_or_shared_memory_and_unknown_targets_write_n
     filter_id = stub.CreateFilter(create, metadata=as_("tok-alice")).filter_id
     x = create_vector(stub, "tok-alice", [-1, 2, -3, 4])
     y = create_vector(stub, "tok-alice", [9, 9, 9, 9])
-    apply = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": types_pb2.Buffer(
-        tensor=types_pb2.TensorReference(tensor_id=x))})
+    apply = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **with_in(types_pb2.Buffer(
+        tensor=types_pb2.TensorReference(tensor_id=x))))
     apply.outputs["out"].data = b"\0" * 16
     details, code = status_of(lambda: stub.FilterApplyBatch(apply, metadata=as_("tok-alice")))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "outputs['out']" in details
@@ -281,8 +283,8 @@ def test_destroying_a_tensor_while_calls_use_it_gives_the_tensor_or_not_found(te
     outcomes = []
 
     def apply_until_gone(tensor_id):
-        request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": types_pb2.Buffer(
-            tensor=types_pb2.TensorReference(tensor_id=tensor_id))})
+        request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **with_in(types_pb2.Buffer(
+            tensor=types_pb2.TensorReference(tensor_id=tensor_id))))
         for _ in range(200):
             result, code = status_of(lambda: stub.FilterApplyBatch(request, metadata=as_("tok-bob"), timeout=30))
             outcomes.append(code)
@@ -363,7 +365,7 @@ def test_shared_memory_slices_as_input_and_output(tenants, segment):
         data[0] = np.linspace(-1, 1, 64, dtype=np.float32)
         data[1] = 5
         filter_id = relu_filter(stub, "tok-alice", 64)
-        request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": shm("r", 0, 256)})
+        request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **with_in(shm("r", 0, 256)))
         request.outputs["out"].CopyFrom(shm("r", 256, 256))
         response = stub.FilterApplyBatch(request, metadata=as_("tok-alice"))
         assert response.out.WhichOneof("contents") == "shared_memory"
@@ -389,7 +391,7 @@ def test_a_truncated_or_unlinked_region_is_a_clear_error_not_a_crash(tenants, se
     import os
     assert register(stub, "tok-alice", segment, name="t")[1] == grpc.StatusCode.OK
     filter_id = relu_filter(stub, "tok-alice", 64)
-    request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": shm("t", 0, 256)})
+    request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **with_in(shm("t", 0, 256)))
     os.truncate(f"/dev/shm/{segment.name.lstrip('/')}", 128)
     details, code = status_of(lambda: stub.FilterApplyBatch(request, metadata=as_("tok-alice")))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "truncated" in details

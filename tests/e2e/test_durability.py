@@ -193,7 +193,7 @@ def test_training_killed_at_random_points_ends_with_the_uninterrupted_weights(tm
         net = example.DigitNet(seed=5)
         chooser = random.Random(11)
         doomed = set(chooser.sample(range(2, len(batches) - 2), 5))     # five steps are interrupted
-        killers = []
+        killers: list = []
 
         def kill_soon(step: int) -> None:
             """Kill the server a random moment into the next step (a step is a few ms of calls, so

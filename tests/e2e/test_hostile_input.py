@@ -25,14 +25,17 @@ INTERNAL, UNKNOWN or a 5xx; every call has a timeout, so a hang fails too.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import math
+import types
 import urllib.parse
-from typing import Optional
+from typing import Any, Optional
 
 import grpc
 import httpx
+from google.protobuf.message import Message
 import numpy as np
 import pytest
 from google.protobuf import json_format, struct_pb2
@@ -44,7 +47,7 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc
 from bnns.v1 import types_pb2 as t
 
-from ..conftest import ServerProcess
+from ..conftest import ServerProcess, with_in
 
 MAX_MESSAGE_BYTES = 1 << 20       # the module server's gRPC message / REST body cap
 MAX_TENSOR_BYTES = 1 << 16        # and its per-tensor cap: both small enough to exceed cheaply
@@ -66,7 +69,7 @@ REFUSED = frozenset({INVALID, EXHAUSTED, PRECONDITION})
 HTTP_OF = {INVALID: 400, NOT_FOUND: 404, EXHAUSTED: 413, PRECONDITION: 409}
 
 # Fuzzing budgets: the whole module runs in well under 90 s on a 2-core machine.
-FUZZ = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+FUZZ: dict[str, Any] = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 F32 = t.DATA_TYPE_FLOAT32
 VECTOR, MATRIX, CHW, OIHW = (t.DATA_LAYOUT_VECTOR, t.DATA_LAYOUT_ROW_MAJOR_MATRIX, t.DATA_LAYOUT_IMAGE_CHW,
@@ -141,10 +144,10 @@ def handle_specs() -> dict[str, Spec]:
     x, dy = rng.standard_normal((n, 2, 5, 5)), rng.standard_normal((n, 3, 5, 5))
     specs["conv"] = Spec(
         create=pb.CreateFilterRequest(convolution=conv_params(rng, 2, 3, 5, 3, 1, leaky)),
-        probes=[("FilterApplyBatch", pb.FilterApplyBatchRequest(batch_size=n, **{"in": buffer(x)})),
+        probes=[("FilterApplyBatch", pb.FilterApplyBatchRequest(batch_size=n, **with_in(buffer(x)))),
                 ("FilterApplyBackwardBatch", pb.FilterApplyBackwardBatchRequest(
                     batch_size=n, out_delta=buffer(dy), compute_in_delta=True, compute_weights_delta=True,
-                    compute_bias_delta=True, **{"in": buffer(x)}))])
+                    compute_bias_delta=True, **with_in(buffer(x))))])
 
     x, dy = rng.standard_normal((3, 6)), rng.standard_normal((3, 4))
     specs["fully_connected"] = Spec(
@@ -152,10 +155,10 @@ def handle_specs() -> dict[str, Spec]:
             i_desc=desc(VECTOR, [6]), o_desc=desc(VECTOR, [4]), w_desc=desc(MATRIX, [6, 4], rng.standard_normal(24)),
             bias=desc(VECTOR, [4], rng.standard_normal(4)),
             activation=t.Activation(function=t.ACTIVATION_FUNCTION_TANH))),
-        probes=[("FilterApplyBatch", pb.FilterApplyBatchRequest(batch_size=3, **{"in": buffer(x)})),
+        probes=[("FilterApplyBatch", pb.FilterApplyBatchRequest(batch_size=3, **with_in(buffer(x)))),
                 ("FilterApplyBackwardBatch", pb.FilterApplyBackwardBatchRequest(
                     batch_size=3, out_delta=buffer(dy), compute_in_delta=True, compute_weights_delta=True,
-                    compute_bias_delta=True, **{"in": buffer(x)}))])
+                    compute_bias_delta=True, **with_in(buffer(x))))])
 
     x, dy = rng.standard_normal((n, 2, 4, 4)), rng.standard_normal((n, 2, 2, 2))
     specs["pooling"] = Spec(
@@ -164,11 +167,11 @@ def handle_specs() -> dict[str, Spec]:
             activation=t.Activation(function=t.ACTIVATION_FUNCTION_IDENTITY),
             pooling_function=t.POOLING_FUNCTION_MAX, k_width=2, k_height=2, x_stride=2, y_stride=2)),
         probes=[("PoolingFilterApplyBatch", pb.PoolingFilterApplyBatchRequest(
-                    batch_size=n, compute_indices=True, indices_data_type=t.DATA_TYPE_UINT64, **{"in": buffer(x)})),
+                    batch_size=n, compute_indices=True, indices_data_type=t.DATA_TYPE_UINT64, **with_in(buffer(x)))),
                 ("PoolingFilterApplyBackwardBatch", pb.PoolingFilterApplyBackwardBatchRequest(
                     batch_size=n, out_delta=buffer(dy), compute_in_delta=True, compute_bias_delta=True,
-                    **{"in": buffer(x)})),
-                ("FilterApplyBatch", pb.FilterApplyBatchRequest(batch_size=n, **{"in": buffer(x)}))])
+                    **with_in(buffer(x)))),
+                ("FilterApplyBatch", pb.FilterApplyBatchRequest(batch_size=n, **with_in(buffer(x))))])
 
     x, labels = rng.standard_normal((n, 3)), np.eye(3)[[0, 2]]
     specs["loss"] = Spec(
@@ -176,17 +179,17 @@ def handle_specs() -> dict[str, Spec]:
             function=t.LOSS_FUNCTION_SOFTMAX_CROSS_ENTROPY, i_desc=desc(VECTOR, [3]), o_desc=desc(VECTOR, [1]),
             reduction=t.LOSS_REDUCTION_MEAN, label_smooth=0.1)),
         probes=[("LossFilterApplyBatch", pb.LossFilterApplyBatchRequest(
-                    batch_size=n, labels=buffer(labels), compute_in_delta=True, **{"in": buffer(x)})),
+                    batch_size=n, labels=buffer(labels), compute_in_delta=True, **with_in(buffer(x)))),
                 ("LossFilterApplyBackwardBatch", pb.LossFilterApplyBackwardBatchRequest(
-                    batch_size=n, labels=buffer(labels), out_delta=buffer([1.0]), **{"in": buffer(x)}))])
+                    batch_size=n, labels=buffer(labels), out_delta=buffer([1.0]), **with_in(buffer(x))))])
 
     x, dy = rng.standard_normal((n, 2, 3, 3)), rng.standard_normal((n, 2, 3, 3))
-    train = pb.NormalizationFilterApplyBatchRequest(batch_size=n, training=True, **{"in": buffer(x)})
+    train: Message = pb.NormalizationFilterApplyBatchRequest(batch_size=n, training=True, **with_in(buffer(x)))
     specs["batch_norm"] = Spec(
         create=pb.CreateFilterRequest(normalization=batch_norm_params(rng, [3, 3, 2], moving=True)),
         setup=[("NormalizationFilterApplyBatch", train)],
         probes=[("NormalizationFilterApplyBatch", pb.NormalizationFilterApplyBatchRequest(
-                    batch_size=n, training=False, **{"in": buffer(x)})),
+                    batch_size=n, training=False, **with_in(buffer(x)))),
                 ("NormalizationFilterApplyBackwardBatch", pb.NormalizationFilterApplyBackwardBatchRequest(
                     batch_size=n, out_delta=buffer(dy), compute_in_delta=True, compute_beta_delta=True,
                     compute_gamma_delta=True))],
@@ -202,24 +205,24 @@ def handle_specs() -> dict[str, Spec]:
             o_desc=desc(VECTOR, [4]), out_type=t.DESCRIPTOR_TYPE_SAMPLE,
             activation=t.Activation(function=t.ACTIVATION_FUNCTION_IDENTITY))),
         probes=[("ArithmeticFilterApplyBatch", pb.ArithmeticFilterApplyBatchRequest(
-                    batch_size=n, **{"in": [buffer(x), t.Buffer()]})),
+                    batch_size=n, **with_in([buffer(x), t.Buffer()]))),
                 ("ArithmeticFilterApplyBackwardBatch", pb.ArithmeticFilterApplyBackwardBatchRequest(
                     batch_size=n, compute_in_delta=[True, True], out_delta=buffer(dy),
-                    **{"in": [buffer(x), t.Buffer()]}))])
+                    **with_in([buffer(x), t.Buffer()])))])
 
     x, dy = rng.standard_normal((n, 2, 4, 4)), rng.standard_normal((n, 2, 4, 4))
     identity = t.Activation(function=t.ACTIVATION_FUNCTION_IDENTITY)
-    train = pb.FusedFilterApplyBatchRequest(batch_size=n, training=True, **{"in": buffer(x)})
+    train = pb.FusedFilterApplyBatchRequest(batch_size=n, training=True, **with_in(buffer(x)))
     specs["fused_conv_bn"] = Spec(
         create=pb.CreateFilterRequest(fused=t.FusedParameters(layers=[
             t.FusedLayerParameters(convolution=conv_params(rng, 2, 2, 4, 3, 1, identity)),
             t.FusedLayerParameters(normalization=batch_norm_params(rng, [4, 4, 2], moving=False))])),
         setup=[("FusedFilterApplyBatch", train)],
         probes=[("FusedFilterApplyBatch", pb.FusedFilterApplyBatchRequest(
-                    batch_size=n, training=False, **{"in": buffer(x)})),
+                    batch_size=n, training=False, **with_in(buffer(x)))),
                 ("FusedFilterApplyBackwardBatch", pb.FusedFilterApplyBackwardBatchRequest(
                     batch_size=n, out_delta=buffer(dy), compute_in_delta=True,
-                    compute_delta_parameters=[True, True, True, True], **{"in": buffer(x)}))],
+                    compute_delta_parameters=[True, True, True, True], **with_in(buffer(x))))],
         more_bases=[("FusedFilterApplyBatch", train)])
 
     a, b, dy = (rng.standard_normal((n, 2, 1, 3)) for _ in range(3))
@@ -227,17 +230,17 @@ def handle_specs() -> dict[str, Spec]:
         arithmetic_function=t.ARITHMETIC_FUNCTION_ADD, o_desc=desc(CHW, [3, 1, 2]), out_type=t.DESCRIPTOR_TYPE_SAMPLE,
         inputs=[t.ArithmeticOperand(desc=desc(CHW, [3, 1, 2]), type=t.DESCRIPTOR_TYPE_SAMPLE)] * 2,
         activation=identity)
-    train = pb.FusedFilterApplyMultiInputBatchRequest(batch_size=n, training=True, **{"in": [buffer(a), buffer(b)]})
+    train = pb.FusedFilterApplyMultiInputBatchRequest(batch_size=n, training=True, **with_in([buffer(a), buffer(b)]))
     specs["fused_add_bn"] = Spec(
         create=pb.CreateFilterRequest(fused=t.FusedParameters(layers=[
             t.FusedLayerParameters(arithmetic=add),
             t.FusedLayerParameters(normalization=batch_norm_params(rng, [3, 1, 2], moving=False))])),
         setup=[("FusedFilterApplyMultiInputBatch", train)],
         probes=[("FusedFilterApplyMultiInputBatch", pb.FusedFilterApplyMultiInputBatchRequest(
-                    batch_size=n, training=False, **{"in": [buffer(a), buffer(b)]})),
+                    batch_size=n, training=False, **with_in([buffer(a), buffer(b)]))),
                 ("FusedFilterApplyBackwardMultiInputBatch", pb.FusedFilterApplyBackwardMultiInputBatchRequest(
                     batch_size=n, compute_in_delta=[True, True], out_delta=buffer(dy),
-                    compute_delta_parameters=[True, True], **{"in": [buffer(a), buffer(b)]}))],
+                    compute_delta_parameters=[True, True], **with_in([buffer(a), buffer(b)])))],
         more_bases=[("FusedFilterApplyMultiInputBatch", train)])
     return specs
 
@@ -361,7 +364,17 @@ def rest_call(live: Live, rpc: str, request=None, *, content: Optional[bytes] = 
 
 
 def assert_server_up(live: Live) -> None:
-    assert live.server.proc.poll() is None, "the server died:\n" + "".join(live.server.output[-40:])
+    assert live.server.proc.poll() is None, "the server died:\n" + "".join(list(live.server.output)[-40:])
+
+
+def test_a_dead_server_is_reported_with_its_last_output_lines():
+    # The server's output is a deque, which cannot be sliced: the report copies it first.
+    lines = collections.deque((f"line {k}\n" for k in range(100)), maxlen=200)
+    dead = types.SimpleNamespace(server=types.SimpleNamespace(proc=types.SimpleNamespace(poll=lambda: -9), output=lines))
+    with pytest.raises(AssertionError, match="the server died") as failure:
+        assert_server_up(dead)  # type: ignore[arg-type]  # a stand-in Live
+    report = str(failure.value).split("\nassert ")[0].splitlines()     # (pytest adds its own explanation)
+    assert [line.strip() for line in report[1:] if line.strip()] == [f"line {k}" for k in range(60, 100)]
 
 
 def assert_rest_refused(response: httpx.Response, allowed: set, context) -> None:
@@ -746,7 +759,7 @@ def mutate_scale(draw, request, rpc):
 # message type -> float fields that layer reads / enum fields / uint64 fields (with their enum)
 READ_FLOATS = {"Activation": ("alpha", "beta"), "NormalizationParameters": ("momentum", "epsilon"),
                "LossParameters": ("label_smooth", "huber_delta")}
-READ_ENUMS = {"Activation": {"function": t.ActivationFunction},
+READ_ENUMS: dict[str, dict[str, Any]] = {"Activation": {"function": t.ActivationFunction},
               "PoolingParameters": {"pooling_function": t.PoolingFunction},
               "LossParameters": {"function": t.LossFunction, "reduction": t.LossReductionFunction},
               "NormalizationParameters": {"type": t.FilterType},

@@ -14,6 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bnns.server.process import ServerProcess
 
+from ..conftest import with_in
+
 
 @pytest.fixture(scope="module")
 def server():
@@ -48,7 +50,8 @@ def closed(sock: socket.socket, within: float) -> bool:
 def healthy(server) -> bool:
     rest = httpx.get(server.http_url + "/v2/health/ready", timeout=5).status_code == 200
     with grpc.insecure_channel(server.grpc_target) as channel:
-        status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+        status = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # the stubs' HealthStub has no methods
+            health_pb2.HealthCheckRequest(), timeout=5).status
     return rest and status == health_pb2.HealthCheckResponse.SERVING
 
 
@@ -104,7 +107,7 @@ def test_a_json_body_has_its_own_smaller_cap():
                              headers={"content-type": "application/json"}, timeout=10)
         assert refused.status_code == 413 and "max_json_bytes" in refused.json()["error"]["message"]
         from bnns.v1 import service_pb2, types_pb2
-        large = service_pb2.FilterApplyBatchRequest(batch_size=1, **{"in": types_pb2.Buffer(data=bytes(400000))})
+        large = service_pb2.FilterApplyBatchRequest(batch_size=1, **with_in(types_pb2.Buffer(data=bytes(400000))))
         binary = httpx.post(server.http_url + "/v1/filters/f-0123456789abcdef:filterApplyBatch",
                             content=large.SerializeToString(), headers={"content-type": "application/x-protobuf"},
                             timeout=10)

@@ -49,7 +49,7 @@ class Remote:
         try:
             return getattr(self.stub, rpc)(message, timeout=30)
         except grpc.RpcError as error:
-            raise error_for_status(error.code().name, error.details()) from None
+            raise error_for_status(error.code().name, error.details() or "") from None
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def run_sample(call, kind, sample) -> tuple:
 
 def run_calls(call, create: dict, calls) -> tuple:
     created = call("CreateFilter", request("CreateFilter", create))
-    responses = []
+    responses: list = []
     for c in calls:
         responses.append(call(c.rpc, request(c.rpc, c.body_after(responses), created.filter_id)))
     return created.filter_id, responses

@@ -6,6 +6,8 @@ workspace size) and BNNSDirectApplyBroadcastMatMul, and REST reachability of the
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pytest
 
@@ -57,7 +59,9 @@ def test_swift_padding_layer_constant_scalar_and_its_adjoint(bnns):
 def test_c_reflect_and_symmetric_padding_follow_numpy(bnns):
     vec = bnns.BNNSDataLayoutVector
     x = np.array([[1, 2, 3, 4]], np.float32)
-    for mode, name in ((bnns.BNNSPaddingModeReflect, "reflect"), (bnns.BNNSPaddingModeSymmetric, "symmetric")):
+    modes: tuple[tuple[int, Literal["reflect", "symmetric"]], ...] = (
+        (bnns.BNNSPaddingModeReflect, "reflect"), (bnns.BNNSPaddingModeSymmetric, "symmetric"))
+    for mode, name in modes:
         f = bnns.BNNSFilterCreateLayerPadding(bnns.BNNSLayerParametersPadding(
             i_desc=desc(bnns, vec, (4,)), o_desc=desc(bnns, vec, (9,)), padding_size=[(3, 2)], padding_mode=mode), None)
         assert f is not None, bnns.last_error()

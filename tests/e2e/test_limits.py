@@ -15,7 +15,7 @@ from bnns.kernels.errors import ResourceExhaustedError
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
 
-from ..conftest import ServerProcess
+from ..conftest import ServerProcess, with_in
 from .test_server_grpc import create_request
 
 MIB = 1 << 20
@@ -66,7 +66,7 @@ def test_unary_call_over_the_message_cap_is_resource_exhausted(small_server):
     x = np.zeros((6000, 2, 5, 5), np.float32)      # 1.2 MB > 1 MiB
     with pytest.raises(grpc.RpcError) as err:
         stub.FilterApplyBatch(pb.FilterApplyBatchRequest(filter_id=created.filter_id, batch_size=6000,
-                                                         **{"in": types_pb2.Buffer(data=x.tobytes())}), timeout=10)
+                                                         **with_in(types_pb2.Buffer(data=x.tobytes()))), timeout=10)
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=created.filter_id), timeout=10)
 
@@ -89,7 +89,7 @@ def test_bad_chunked_calls_are_refused(small_server, chunks, code, phrase):
                                      response_deserializer=pb.MessageChunk.FromString)
         with pytest.raises(grpc.RpcError) as err:
             list(call(iter(chunks), timeout=10))
-    assert err.value.code() == code and phrase in err.value.details(), err.value.details()
+    assert err.value.code() == code and phrase in (err.value.details() or ""), err.value.details()
 
 
 def test_handle_limits_name_the_limit(small_server):
@@ -98,11 +98,11 @@ def test_handle_limits_name_the_limit(small_server):
     with pytest.raises(grpc.RpcError) as err:
         stub.CreateFilter(create_request(c_in=16, c_out=16, k=3, weights=np.zeros(16 * 16 * 9, np.float32)),
                           timeout=10)                                                            # 9 KiB > 4 KiB
-    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_handle_bytes" in err.value.details()
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_handle_bytes" in (err.value.details() or "")
     ids = [stub.CreateFilter(big, timeout=10).filter_id for _ in range(2)]
     with pytest.raises(grpc.RpcError) as err:
         stub.CreateFilter(create_request(), timeout=10)
-    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_handles" in err.value.details()
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_handles" in (err.value.details() or "")
     for filter_id in ids:
         stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=filter_id), timeout=10)
     stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=stub.CreateFilter(create_request(), timeout=10).filter_id),
@@ -144,7 +144,7 @@ def fused_conv_bn(c_in=128, c=256, hw=64, k=15):
 
 def fused_apply(filter_id, x, training):
     return pb.FusedFilterApplyBatchRequest(filter_id=filter_id, batch_size=len(x), training=training,
-                                           **{"in": types_pb2.Buffer(data=x.tobytes())})
+                                           **with_in(types_pb2.Buffer(data=x.tobytes())))
 
 
 def test_call_cancelled_while_waiting_for_its_handle_changes_nothing(grpc_server):
@@ -201,7 +201,7 @@ def test_a_training_forward_whose_deadline_passes_while_it_runs_changes_nothing(
     d_out = np.ones((1, 256, 64, 64), np.float32)
     backward = pb.FusedFilterApplyBackwardBatchRequest(filter_id=filter_id, batch_size=1, compute_in_delta=True,
                                                        out_delta=types_pb2.Buffer(data=d_out.tobytes()),
-                                                       **{"in": types_pb2.Buffer(data=probe.tobytes())})
+                                                       **with_in(types_pb2.Buffer(data=probe.tobytes())))
     with pytest.raises(grpc.RpcError) as err:           # no cache from the call that did not complete
         stub.FusedFilterApplyBackwardBatch(backward, timeout=60)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -247,11 +247,11 @@ def test_sigterm_exits_within_grace_plus_one_second_and_refuses_new_work_meanwhi
     stub, health = service_pb2_grpc.BNNSServiceStub(channel), health_pb2_grpc.HealthStub(channel)
     filter_id = stub.CreateFilter(fused_conv_bn(), timeout=10).filter_id
     slow = np.ones((16, 128, 64, 64), np.float32)                       # several seconds of kernel
-    outcome = {}
+    outcome: dict = {}
     worker = threading.Thread(target=lambda: outcome.setdefault("code", _code_of(
         lambda: stub.FusedFilterApplyBatch(fused_apply(filter_id, slow, False), timeout=60))))
     worker.start()
-    watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)   # opened before the signal
+    watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=30)  # type: ignore[attr-defined]  # opened before the signal (the stubs' HealthStub has no methods)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     time.sleep(1.0)                                                      # the call is computing
     signalled = time.monotonic()
@@ -322,7 +322,7 @@ def test_a_training_cache_counts_and_is_refused_before_it_is_made():
     def train(n):
         x = np.random.default_rng(n).standard_normal((n, c, 32, 32)).astype(np.float32)
         return core.call("NormalizationFilterApplyBatch", pb.NormalizationFilterApplyBatchRequest(
-            filter_id=filter_id, batch_size=n, training=True, **{"in": types_pb2.Buffer(data=x.tobytes())}))
+            filter_id=filter_id, batch_size=n, training=True, **with_in(types_pb2.Buffer(data=x.tobytes()))))
 
     train(8)                                                   # a 128 KiB cache: counted
     assert core.registry.get(filter_id).bytes_held > 8 * c * 32 * 32 * 4
@@ -340,7 +340,7 @@ def test_a_cancelled_call_stops_its_kernel_between_samples():
     filter_id = core.call("CreateFilter", create_request(c_in=64, c_out=64, hw=48, k=5, pad=2,
                                                          weights=np.full(64 * 64 * 25, 1e-3, np.float32))).filter_id
     x = np.ones((16, 64, 48, 48), np.float32)
-    request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=16, **{"in": types_pb2.Buffer(data=x.tobytes())})
+    request = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=16, **with_in(types_pb2.Buffer(data=x.tobytes())))
     started = time.perf_counter()
     core.call("FilterApplyBatch", request)
     whole = time.perf_counter() - started

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import bnns.client as sdk
+from typing import Any
 from bnns.kernels import lstm as ls
 from tests.kernels.test_lstm import B, T, Config, naive, random_weights
 
@@ -96,7 +97,7 @@ def test_forward_and_every_gradient_against_the_float64_reference(bnns, cfg):
     def loss(ww=w, xx=x, hh=h0, cc=c0):      # all in float64 (a float32 state would round the reference)
         o, h, c = naive(cfg, ww, *(np.asarray(a, np.float64) for a in (xx, hh, cc)))
         return float(np.sum(dy * o) + np.sum(dhn * h) + np.sum(dcn * c))
-    tol = dict(rtol=1e-4, atol=1e-5)
+    tol: dict[str, Any] = dict(rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(dx, numeric(lambda a: loss(xx=a), x), **tol, err_msg="x")
     np.testing.assert_allclose(dh0, numeric(lambda a: loss(hh=a), h0), **tol, err_msg="h0")
     np.testing.assert_allclose(dc0, numeric(lambda a: loss(cc=a), c0), **tol, err_msg="c0")

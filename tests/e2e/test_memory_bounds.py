@@ -19,6 +19,8 @@ from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc
 from bnns.v1 import types_pb2 as t
 
+from ..conftest import with_in
+
 MIB = 1 << 20
 
 
@@ -125,7 +127,7 @@ def test_a_small_gzip_message_that_inflates_past_the_cap_is_refused(live):
     server, _, health = live
     zeros = np.zeros(75 << 20, np.float32)                          # 300 MiB of zeros
     request = pb.FilterApplyBatchRequest(filter_id="f-0123456789abcdef", batch_size=1,
-                                         **{"in": t.Buffer(data=zeros.tobytes())})
+                                         **with_in(t.Buffer(data=zeros.tobytes())))
     with grpc.insecure_channel(server.grpc_target, options=[("grpc.max_send_message_length", 1 << 30)],
                                compression=grpc.Compression.Gzip) as channel:
         code, details = refused(lambda: service_pb2_grpc.BNNSServiceStub(channel).FilterApplyBatch(request, timeout=60))

@@ -32,7 +32,9 @@ def test_readme_layout_names_every_benchmark_and_top_level_folder():
     readme = (ROOT / "README.md").read_text()
     layout = readme[readme.index("## Layout"):]
     benches = {p.stem for p in (ROOT / "bench").glob("*.py")} - {"__init__", "common"}
-    listed = set(re.search(r"python -m bench\.([^\n]+)", layout).group(1).replace("bench.", "").split(" | "))
+    line = re.search(r"python -m bench\.([^\n]+)", layout)
+    assert line is not None, "the layout has no `python -m bench.` line"
+    listed = set(line.group(1).replace("bench.", "").split(" | "))
     assert benches == {b.strip() for b in listed}
     for folder in ("proto/", "kernels/", "server/", "client/", "tests/", "bench/", "examples/", "docs/", "docker/"):
         assert f"\n{folder}" in layout, folder

@@ -31,7 +31,9 @@ def node():
             result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_EXAMPLE,
                                     capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
         except subprocess.TimeoutExpired as err:
-            pytest.fail(f"npm ci in {NODE_EXAMPLE} timed out after {NPM_TIMEOUT_S} s:\n{err.stdout}\n{err.stderr}")
+            # (TimeoutExpired carries the output as bytes even with text=True)
+            output = [p.decode(errors="replace") if isinstance(p, bytes) else p for p in (err.stdout, err.stderr) if p]
+            pytest.fail(f"npm ci in {NODE_EXAMPLE} timed out after {NPM_TIMEOUT_S} s:\n" + "\n".join(output))
         if result.returncode != 0:
             pytest.fail(f"npm ci in {NODE_EXAMPLE} failed with exit code {result.returncode}:\n"
                         f"{result.stdout}\n{result.stderr}")

@@ -5,6 +5,7 @@ no route that can never succeed is listed, and ?values= is a boolean."""
 from __future__ import annotations
 
 import jsonschema_rs
+from typing import Any
 import pytest
 
 
@@ -129,7 +130,7 @@ def test_the_server_refuses_two_members_of_one_oneof_as_the_schema_does(http, do
     created = http.post("/v1/tensors", json=one_member)
     assert schema.is_valid(one_member) and created.status_code == 200, created.text
     assert http.delete(f"/v1/tensors/{created.json()['info']['tensor_id']}").status_code == 200
-    nested = {"fused": {"layers": [{"convolution": {}, "fullyConnected": None}]}}
+    nested: dict[str, Any] = {"fused": {"layers": [{"convolution": {}, "fullyConnected": None}]}}
     answer = http.post("/v1/filters", json=nested)
     assert answer.status_code == 400 and "fused.layers" in answer.json()["error"]["message"], answer.text
 

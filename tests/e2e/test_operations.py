@@ -17,7 +17,7 @@ import pytest
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
 
-from ..conftest import ServerProcess
+from ..conftest import ServerProcess, with_in
 from .test_server_grpc import create_request
 
 
@@ -50,7 +50,7 @@ def test_metrics_count_a_known_sequence_of_calls(server):
         x = np.ones((2, 2, 5, 5), np.float32)
         for _ in range(3):
             stub.FilterApplyBatch(pb.FilterApplyBatchRequest(filter_id=created.filter_id, batch_size=2,
-                                                             **{"in": types_pb2.Buffer(data=x.tobytes())}), timeout=10)
+                                                             **with_in(types_pb2.Buffer(data=x.tobytes()))), timeout=10)
         with pytest.raises(grpc.RpcError):
             stub.FilterApplyBatch(pb.FilterApplyBatchRequest(filter_id="f-missing", batch_size=1), timeout=10)
         after = httpx.get(server.http_url + "/metrics", timeout=10).text

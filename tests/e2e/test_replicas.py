@@ -28,6 +28,8 @@ from bnns.server.state_redis import RedisStateStore, VersionConflict
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
 
+from ..conftest import with_in
+
 from .test_durability import fc_request, load_example, train
 
 
@@ -54,8 +56,8 @@ def sgd_step(filter_id: str, gradient: np.ndarray) -> pb.OptimizerStepRequest:
 
 
 def apply(filter_id: str, x: np.ndarray) -> pb.FilterApplyBatchRequest:
-    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **{"in": types_pb2.Buffer(
-        data=x.astype(np.float32).tobytes())})
+    return pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=1, **with_in(types_pb2.Buffer(
+        data=x.astype(np.float32).tobytes())))
 
 
 def stub_for(target: str):
@@ -81,7 +83,9 @@ def test_a_commit_is_whole_or_nothing_and_versions_refuse_a_stale_writer(store_u
     with pytest.raises(VersionConflict) as refused:
         store.commit([record("f-b", blob=b"b2"), record("f-a", blob=b"a-stale")], versions={"f-a": 1, "f-b": 1})
     assert set(refused.value.handle_ids) == {"f-a", "f-b"}
-    (a, va), (b, vb) = store.fetch(["f-a", "f-b"], "")
+    first, second = store.fetch(["f-a", "f-b"], "")
+    assert first is not None and second is not None
+    (a, va), (b, vb) = first, second
     assert (a.blob, va, b.blob, vb) == (b"a2", 2, b"x", 1)
     # A create of an id that exists is a conflict too: the replica makes it again with a new id.
     with pytest.raises(VersionConflict):
@@ -102,7 +106,8 @@ def test_applied_keys_are_answered_from_the_record_and_expire(store_url):
     # A key applied meanwhile (by another replica): the commit is refused, nothing written.
     with pytest.raises(VersionConflict):
         store.commit([record("f-a", blob=b"twice")], applied=("", "step-1", b"again"), versions={"f-a": 1})
-    assert store.fetch(["f-a"], "")[0][0].blob == b"x"
+    kept = store.fetch(["f-a"], "")[0]
+    assert kept is not None and kept[0].blob == b"x"
     time.sleep(0.8)
     assert store.replay("", "step-1") is None and store.replay("", "step-2") is None
 
@@ -153,7 +158,7 @@ def test_ids_are_unique_across_replicas(store_url, monkeypatch):
     second = two.call("CreateFilter", fc_request(np.ones((2, 3), np.float32))).filter_id
     assert (first, second) == ("f-" + "0" * 16, "f-" + "1" * 16)
     assert one.call("DescribeFilter", pb.DescribeFilterRequest(filter_id=second)).info.filter_id == second
-    assert two.replicas.conflicts == 1
+    assert two.replicas is not None and two.replicas.conflicts == 1
 
 
 def test_another_tenant_naming_a_handle_leaves_its_copy_alone(tmp_path):
@@ -199,6 +204,7 @@ def test_replicas_share_handles_destroy_and_limits(store_url):
     out = one.call("FilterApplyBatch", apply(filter_id, x))
     assert np.frombuffer(out.out.data, np.float32).tolist() == [15.0, 15.0]   # 5 steps of +1, 3 inputs
     # The copy of a replica another one has taken the handle from goes at the reaper's next sweep.
+    assert one.replicas is not None and two.replicas is not None
     assert two.registry.peek(filter_id) is not None and one.replicas.evict_moved() == 0
     assert two.replicas.evict_moved() == 1 and two.registry.peek(filter_id) is None
     assert one.registry.peek(filter_id) is not None
@@ -227,7 +233,7 @@ def test_training_through_nginx_survives_a_killed_replica(store_url, tmp_path, m
     replicas = [Replica(store_url) for _ in range(3)]
     nginx = NginxProcess(tmp_path / "nginx", [r.grpc_target for r in replicas])
     store = RedisStateStore(store_url)
-    events = []
+    events: list = []
     try:
         example.bnns.connect(nginx.grpc_target)
         net = example.DigitNet(seed=7)
@@ -235,7 +241,9 @@ def test_training_through_nginx_survives_a_killed_replica(store_url, tmp_path, m
 
         def holder_of(filter_id: str) -> Replica:
             """The replica that last used the batch-norm filter (it holds its training cache)."""
-            token = store.client.hget(f"bnns:h:{filter_id}", "holder").decode()
+            holder = store.client.hget(f"bnns:h:{filter_id}", "holder")
+            assert isinstance(holder, bytes), holder
+            token = holder.decode()
             return next(r for r in replicas if any(token in line for line in r.server.output))
 
         step_now, late = [0], []
@@ -392,20 +400,20 @@ def test_a_store_outage_is_unavailable_then_nothing_is_wrong(redis_server, store
             with pytest.raises(grpc.RpcError) as failed:
                 rpc(request, metadata=meta(filter_id, key), timeout=30)
             assert failed.value.code() == grpc.StatusCode.UNAVAILABLE, failed.value.details()
-            assert "state store" in failed.value.details()
+            assert "state store" in (failed.value.details() or "")
         deadline = time.monotonic() + 10
         while httpx.get(replica.server.http_url + "/v2/health/ready").status_code != 503:
             assert time.monotonic() < deadline, "readiness never followed the store down"
             time.sleep(0.1)
-        assert health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status == \
-            health_pb2.HealthCheckResponse.NOT_SERVING
+        status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status  # type: ignore[attr-defined]  # the stubs' HealthStub has no methods
+        assert status == health_pb2.HealthCheckResponse.NOT_SERVING
         redis_server.start()
         deadline = time.monotonic() + 10
         while httpx.get(replica.server.http_url + "/v2/health/ready").status_code != 200:
             assert time.monotonic() < deadline, "readiness never followed the store back"
             time.sleep(0.1)
-        assert health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status == \
-            health_pb2.HealthCheckResponse.SERVING
+        status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status  # type: ignore[attr-defined]  # the stubs' HealthStub has no methods
+        assert status == health_pb2.HealthCheckResponse.SERVING
         # The refused step retried with its key applies once; the weights hold exactly two steps.
         for _ in range(2):
             stub.OptimizerStep(sgd_step(filter_id, -np.ones((2, 4))), metadata=meta(filter_id, "s2"), timeout=30)

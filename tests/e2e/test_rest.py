@@ -8,6 +8,7 @@ import base64
 import json
 import signal
 import threading
+from typing import Any
 import time
 
 import grpc
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
 
-from ..conftest import ServerProcess
+from ..conftest import ServerProcess, with_in
 
 HW, K = 5, 3                      # 5x5 single-channel images, 3x3 kernel, no padding -> 3x3 output
 OUT = HW - K + 1
@@ -28,9 +29,9 @@ BATCH = 2
 PROTOBUF = "application/x-protobuf"
 UNKNOWN_ID = "f-0000000000000000"
 # float32 sums of 9 products (forward) or of at most 18 (weight gradient) against a float64 reference.
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+TOLERANCE: dict[str, Any] = {"rtol": 1e-5, "atol": 1e-5}
 # Float16 output: one rounding to 11 significant bits.
-FLOAT16_TOLERANCE = {"rtol": 1e-3, "atol": 1e-3}
+FLOAT16_TOLERANCE: dict[str, Any] = {"rtol": 1e-3, "atol": 1e-3}
 
 
 # ------------------------------------------------------------------------------- references
@@ -178,7 +179,7 @@ def test_values_query_turns_base64_results_into_lists(http, conv):
 
 
 def test_apply_with_binary_protobuf_body_and_response(http, conv):
-    request = pb.FilterApplyBatchRequest(batch_size=BATCH, **{"in": types_pb2.Buffer(data=conv.x.tobytes())})
+    request = pb.FilterApplyBatchRequest(batch_size=BATCH, **with_in(types_pb2.Buffer(data=conv.x.tobytes())))
     response = http.post(apply_path(conv.filter_id), content=request.SerializeToString(),
                          headers={"content-type": PROTOBUF, "accept": PROTOBUF})
     assert response.status_code == 200 and response.headers["content-type"] == PROTOBUF
@@ -257,7 +258,7 @@ def test_bad_request_gets_json_error_and_changes_nothing(http, conv, path, body,
 
 # Values at the edges of what the JSON mapping converts (non-finite numbers, out-of-range and
 # fractional integers, wrong kinds), then arbitrary JSON.
-_EDGES = st.sampled_from([float("inf"), float("-inf"), float("nan"), -1, 2**31, 2**64, 1.5, "", "NaN", True, None,
+_EDGES: st.SearchStrategy[Any] = st.sampled_from([float("inf"), float("-inf"), float("nan"), -1, 2**31, 2**64, 1.5, "", "NaN", True, None,
                           [], {}, [[]], {"values": []}, {"data": "!"}])
 _JSON = _EDGES | st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=8),
@@ -365,7 +366,7 @@ def test_readiness_is_503_while_draining_and_exit_is_clean():
     def slow_call():
         try:
             result["out"] = stub.FilterApplyBatch(pb.FilterApplyBatchRequest(
-                filter_id=created.filter_id, batch_size=16, **{"in": types_pb2.Buffer(data=x.tobytes())}), timeout=60)
+                filter_id=created.filter_id, batch_size=16, **with_in(types_pb2.Buffer(data=x.tobytes()))), timeout=60)
         except grpc.RpcError as error:
             result["error"] = error
 
@@ -405,7 +406,7 @@ def test_handle_created_over_grpc_is_usable_over_rest(http, stub):
 
 def test_handle_created_over_rest_is_usable_over_grpc(stub, conv):
     response = stub.FilterApplyBatch(pb.FilterApplyBatchRequest(
-        filter_id=conv.filter_id, batch_size=BATCH, **{"in": types_pb2.Buffer(data=conv.x.tobytes())}), timeout=10)
+        filter_id=conv.filter_id, batch_size=BATCH, **with_in(types_pb2.Buffer(data=conv.x.tobytes()))), timeout=10)
     y = np.frombuffer(response.out.data, np.float32).reshape(BATCH, OUT, OUT)
     np.testing.assert_allclose(y, conv.expected, **TOLERANCE)
 

@@ -91,3 +91,43 @@ def test_last_error_describes_the_most_recent_call_and_clears_on_success(bnns):
     assert bnns.BNNSFilterApplyBatch(f, 2, x, 25, y, 50) == 0
     assert bnns.last_error() is None
     bnns.BNNSFilterDestroy(f)
+
+
+# Found by the type checker: these calls failed with AttributeError (outside the C-style rules,
+# so no -1 and no last_error()); each is now a clear InvalidArgumentError and changes nothing.
+
+def test_attention_entry_points_refuse_a_filter_of_another_kind(bnns):
+    with conv_layer(bnns, np.zeros((2, 1, 3, 3), np.float32)) as layer:
+        x, y = np.zeros((1, 25), np.float32), np.zeros((1, 50), np.float32)
+        assert bnns.BNNSApplyMultiheadAttention(layer.filter, 1, x, 0, x, 0, None, 0, x, 0, y, 0) == -1
+        error = bnns.last_error()
+        assert isinstance(error, InvalidArgumentError) and "is not a multi-head attention filter" in error.message
+        assert not y.any()
+
+
+def test_arithmetic_create_without_an_output_descriptor_fails_c_style(bnns):
+    operand = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutVector, size=(4,))
+    params = bnns.BNNSLayerParametersArithmetic(bnns.BNNSArithmeticAbs, bnns.BNNSArithmeticUnary(in_=operand))
+    assert bnns.BNNSFilterCreateLayerArithmetic(params, None) is None
+    error = bnns.last_error()
+    assert isinstance(error, InvalidArgumentError) and "arithmetic_function_fields.out is required" in error.message
+
+
+def test_a_gradient_for_the_missing_operand_of_a_one_input_contraction_is_refused(bnns):
+    fm2 = bnns.BNNSDataLayout2DFirstMajor
+
+    def d(size, data=None):
+        return bnns.BNNSNDArrayDescriptor(layout=fm2, size=size, data=data)
+    f = bnns.BNNSFilterCreateLayerTensorContraction(bnns.BNNSLayerParametersTensorContraction(
+        operation="x_ij -> y_ji", alpha=1.0, iA_desc=d((3, 2)), o_desc=d((2, 3))), None)
+    assert f is not None, bnns.last_error()
+    x, y, dy = np.ones((1, 2, 3), np.float32), np.zeros((1, 3, 2), np.float32), np.ones((1, 3, 2), np.float32)
+    dx, db = np.zeros_like(x), np.zeros_like(x)
+    rc = bnns.BNNSFilterApplyBackwardTwoInputBatch(f, 1, x, 0, d((3, 2), dx), 0, None, 0, d((3, 2), db), 0, y, 0,
+                                                   d((2, 3), dy), 0, None, None)
+    assert rc == -1
+    error = bnns.last_error()
+    assert isinstance(error, InvalidArgumentError) and "in_b_delta was given but the filter has no such operand" \
+        in error.message
+    assert not dx.any() and not db.any()
+    bnns.BNNSFilterDestroy(f)

@@ -28,7 +28,7 @@ from bnns.server import auth, rest, settings as settings_mod
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
 
-from ..conftest import ServerProcess
+from ..conftest import ServerProcess, with_in
 
 TOKEN_A = "tok-alpha-7c1e9f0b2d4a6c8e"          # tenant-a, from the token file
 TOKEN_B = "tok-bravo-3a5c7e9f1b2d4f6a=="        # tenant-b, from BNNS_TOKENS (a token may end in '=')
@@ -56,7 +56,7 @@ def fc_request() -> pb.CreateFilterRequest:
         i_desc=types_pb2.NDArrayDescriptor(layout=vector, size=[3], data_type=types_pb2.DATA_TYPE_FLOAT32),
         w_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_ROW_MAJOR_MATRIX, size=[3, 2],
                                            data_type=types_pb2.DATA_TYPE_FLOAT32,
-                                           data=types_pb2.Buffer(values=[1, 0, -1, 0.5, 0.5, 0.5])),
+                                           data=types_pb2.Buffer(values=[1, 0, -1, 0.5, 0.5, 0.5])),  # type: ignore[arg-type]  # a list fills a ListValue (the stubs do not say so)
         o_desc=types_pb2.NDArrayDescriptor(layout=vector, size=[2], data_type=types_pb2.DATA_TYPE_FLOAT32)))
 
 
@@ -328,7 +328,7 @@ def test_every_grpc_rpc_without_a_valid_token_is_unauthenticated(channel, token,
     for method in SERVICE.methods:
         with pytest.raises(grpc.RpcError) as error:
             _raw_call(channel, method, fc_request().SerializeToString(), token)
-        refused[method.name] = (error.value.code(), phrase in error.value.details(),
+        refused[method.name] = (error.value.code(), phrase in (error.value.details() or ""),
                                 WRONG_TOKEN in (error.value.details() or ""))
     assert refused == {name: (grpc.StatusCode.UNAUTHENTICATED, True, False) for name in refused}
 
@@ -343,7 +343,7 @@ def test_unauthenticated_grpc_call_is_refused_before_its_payload_is_decoded(chan
 def test_every_rest_route_without_a_valid_token_is_401_with_a_bearer_challenge(token_server, token, phrase):
     refused = {}
     with httpx.Client(base_url=token_server.http_url, timeout=CALL_TIMEOUT, headers=bearer(token)) as client:
-        for route in rest.rest_routes(None):
+        for route in rest.rest_routes(None):  # type: ignore[arg-type]  # the routes only, no core behind them
             response = client.request(route.http_method, route.path.replace("{filter_id}", NEVER_ID),
                                       json=FC_BODY if route.has_body else None)
             error = response.json()["error"]
@@ -375,12 +375,12 @@ def _without_id(message: str, filter_id: str) -> str:
 
 def test_another_tenants_handle_is_not_found_over_grpc_exactly_like_a_missing_one(stub):
     mine = stub.CreateFilter(fc_request(), timeout=CALL_TIMEOUT, metadata=metadata(TOKEN_A)).filter_id
-    x = types_pb2.Buffer(values=[1, 2, 3])
+    x = types_pb2.Buffer(values=[1, 2, 3])  # type: ignore[arg-type]  # a list fills a ListValue (the stubs do not say so)
     calls = {
         "DescribeFilter": lambda fid: stub.DescribeFilter(pb.DescribeFilterRequest(filter_id=fid),
                                                           timeout=CALL_TIMEOUT, metadata=metadata(TOKEN_B)),
         "FilterApplyBatch": lambda fid: stub.FilterApplyBatch(
-            pb.FilterApplyBatchRequest(filter_id=fid, batch_size=1, **{"in": x}),
+            pb.FilterApplyBatchRequest(filter_id=fid, batch_size=1, **with_in(x)),
             timeout=CALL_TIMEOUT, metadata=metadata(TOKEN_B)),
         "DestroyFilter": lambda fid: stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=fid),
                                                         timeout=CALL_TIMEOUT, metadata=metadata(TOKEN_B)),
@@ -390,7 +390,7 @@ def test_another_tenants_handle_is_not_found_over_grpc_exactly_like_a_missing_on
         for filter_id in (mine, NEVER_ID):
             with pytest.raises(grpc.RpcError) as error:
                 call(filter_id)
-            answers.append((error.value.code(), _without_id(error.value.details(), filter_id)))
+            answers.append((error.value.code(), _without_id(error.value.details() or "", filter_id)))
         assert answers[0] == answers[1] and answers[0][0] == grpc.StatusCode.NOT_FOUND, rpc
     listed_b = stub.ListFilters(pb.ListFiltersRequest(), timeout=CALL_TIMEOUT, metadata=metadata(TOKEN_B)).filters
     assert mine not in [f.filter_id for f in listed_b]
@@ -429,10 +429,10 @@ def test_a_handle_is_shared_by_grpc_and_rest_for_the_same_tenant(token_server, s
 
 
 def test_grpc_health_and_reflection_need_no_token(channel):
-    health = health_pb2_grpc.HealthStub(channel).Check(
+    health = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # the stubs' HealthStub has no methods
         health_pb2.HealthCheckRequest(service=SERVICE.full_name), timeout=CALL_TIMEOUT)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
-    answers = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+    answers = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(  # type: ignore[operator]  # the stubs leave it untyped
         iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=CALL_TIMEOUT)
     services = [s.name for answer in answers for s in answer.list_services_response.service]
     assert SERVICE.full_name in services

@@ -65,12 +65,12 @@ def test_stalled_streams_are_bounded_and_never_starve_unary_calls_or_health(serv
         extra = chunked(channel)(stalled(threading.Event()), timeout=10)
         with pytest.raises(grpc.RpcError) as err:
             list(extra)
-        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_streams" in err.value.details()
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_streams" in (err.value.details() or "")
         started = time.monotonic()
         for _ in range(20):
             stub.ListFilters(pb.ListFiltersRequest(), timeout=2)
-            assert health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == \
-                health_pb2.HealthCheckResponse.SERVING
+            status = health.Check(health_pb2.HealthCheckRequest(), timeout=2).status  # type: ignore[attr-defined]  # the stubs' HealthStub has no methods
+            assert status == health_pb2.HealthCheckResponse.SERVING
         assert time.monotonic() - started < 5
         for thread in threads:     # the idle timeout (2 s) cancels both
             thread.join(15)
@@ -95,7 +95,7 @@ def test_out_of_order_or_tiny_chunks_are_refused(server, chunks, phrase):
     with grpc.insecure_channel(server.grpc_target) as channel:
         with pytest.raises(grpc.RpcError) as err:
             list(chunked(channel)(iter(chunks), timeout=10))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and phrase in err.value.details(), \
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and phrase in (err.value.details() or ""), \
         err.value.details()
 
 
@@ -103,7 +103,7 @@ def test_an_undecodable_chunk_is_invalid_argument_not_internal(server):
     with grpc.insecure_channel(server.grpc_target) as channel:
         with pytest.raises(grpc.RpcError) as err:
             list(chunked(channel, raw=True)(iter([b"\xff\xff\xff"]), timeout=10))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "MessageChunk" in err.value.details()
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "MessageChunk" in (err.value.details() or "")
 
 
 def test_max_streams_must_leave_workers_for_other_calls():

@@ -570,7 +570,7 @@ class _ExtremeDraws:
 
 def test_gumbel_draws_u_from_the_open_interval():
     # alpha 1, beta 0 is -log(-log U): U = 0 or 1 would give an infinity.
-    y = A.forward(np.zeros(4), GUMBEL, rng=_ExtremeDraws())
+    y = A.forward(np.zeros(4), GUMBEL, rng=_ExtremeDraws())  # type: ignore[arg-type]  # a stand-in Generator
     assert np.all(np.isfinite(y))
 
 

@@ -132,12 +132,12 @@ FUNCTIONS = [
 # Operand shapes per arity (output (3, 4)): all equal, or broadcast (a column, a shorter-rank
 # row, and for ternaries a full operand).
 OUT_SHAPE = (3, 4)
-BROADCASTS = {
+BROADCASTS: dict[int, dict[str, list[tuple]]] = {
     1: {"same": [(3, 4)]},
     2: {"same": [(3, 4), (3, 4)], "broadcast": [(3, 1), (4,)]},
     3: {"same": [(3, 4)] * 3, "broadcast": [(3, 1), (4,), (3, 4)]},
 }
-TYPE_PATTERNS = {
+TYPE_PATTERNS: dict[int, list[tuple]] = {
     1: [(S,), (P,)],
     2: [(S, S), (S, P), (P, S), (C, S), (S, C)],
     3: [(S, S, S), (P, S, C), (C, P, S)],

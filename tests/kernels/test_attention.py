@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -29,12 +30,12 @@ class Dims:
     wk: np.ndarray      # (EK, DK, H)
     wv: np.ndarray      # (EV, DV, H)
     wo: np.ndarray      # (H*DV, EO)
-    bq: np.ndarray = None   # (DK, H)
-    bk: np.ndarray = None
-    bv: np.ndarray = None   # (DV, H)
-    bo: np.ndarray = None   # (EO,)
-    attn_k: np.ndarray = None   # (DK, H)
-    attn_v: np.ndarray = None   # (DV, H)
+    bq: Optional[np.ndarray] = None   # (DK, H)
+    bk: Optional[np.ndarray] = None
+    bv: Optional[np.ndarray] = None   # (DV, H)
+    bo: Optional[np.ndarray] = None   # (EO,)
+    attn_k: Optional[np.ndarray] = None   # (DK, H)
+    attn_v: Optional[np.ndarray] = None   # (DV, H)
 
 
 def random_dims(rng, biases=True, attn_bias=False):
@@ -57,7 +58,7 @@ def naive_mha(xq, xk, xv, d: Dims, add_zero=False, key_mask=None, extra=None, ke
             q = xq[n] @ d.wq[:, :, h] + (0 if d.bq is None else d.bq[:, h])
             k = xk[n] @ d.wk[:, :, h] + (0 if d.bk is None else d.bk[:, h])
             v = xv[n] @ d.wv[:, :, h] + (0 if d.bv is None else d.bv[:, h])
-            if d.attn_k is not None:
+            if d.attn_k is not None and d.attn_v is not None:     # (given together)
                 k, v = np.vstack([k, d.attn_k[:, h]]), np.vstack([v, d.attn_v[:, h]])
             if add_zero:
                 k, v = np.vstack([k, np.zeros(DK)]), np.vstack([v, np.zeros(DV)])
@@ -92,7 +93,7 @@ def weights_of(d: Dims) -> at.Weights:
                       None if d.attn_v is None else d.attn_v.T.copy())
 
 
-def inputs(rng):
+def inputs(rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (rng.standard_normal((N, LT, E)), rng.standard_normal((N, S, EK)), rng.standard_normal((N, S, EV)))
 
 
@@ -236,8 +237,9 @@ def make_filter(d: Dims, make=first_major, **extra):
 
 
 def float32_dims(d: Dims) -> Dims:
-    return Dims(**{f.name: None if getattr(d, f.name) is None else getattr(d, f.name).astype(np.float32).astype(np.float64)
-                   for f in dataclasses.fields(Dims)})
+    fields: dict[str, Any] = {f.name: None if getattr(d, f.name) is None
+                              else getattr(d, f.name).astype(np.float32).astype(np.float64) for f in dataclasses.fields(Dims)}
+    return Dims(**fields)
 
 
 @pytest.mark.parametrize("make", [first_major, last_major], ids=["first_major", "last_major"])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import bnns.kernels.convolution as cv
+from typing import Any
 from bnns.kernels import blas
 
 from ..numeric import numerical_gradient, projection
@@ -91,7 +92,7 @@ def test_tap_path_equals_im2col_path(monkeypatch, dtype, name, n, c, o, h, w, k,
     dw_blas = cv.conv2d_backward_weights(x, dz, wt.shape, geom)
     monkeypatch.setattr(cv, "_taps_apply", lambda *args: False)
     monkeypatch.setattr(cv.blas, "dtype_supported", lambda dtype: False)
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    tol: dict[str, Any] = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(taps, cv.conv2d(x, wt, geom), **tol)
     np.testing.assert_allclose(dx_taps, cv.conv2d_backward_input(dz, wt, geom, (h, w)), **tol)
     np.testing.assert_allclose(dw_blas, cv.conv2d_backward_weights(x, dz, wt.shape, geom), **tol)
@@ -143,3 +144,55 @@ def test_one_thread_sets_and_restores_this_threads_blas_thread_count():
     with blas.one_thread():
         assert current() == 1
     assert current() == before
+    with blas.threads(2):
+        assert current() == 2
+        with blas.one_thread():
+            assert current() == 1
+        assert current() == 2
+    assert current() == before
+
+
+@pytest.mark.parametrize("name, n, c, o, h, w, k, dilation, padding, groups", [CASES[2], CASES[3], CASES[5]],
+                         ids=[CASES[i][0] for i in (2, 3, 5)])
+def test_tap_path_into_strided_or_other_dtype_buffers_gives_the_plain_numbers(name, n, c, o, h, w, k, dilation,
+                                                                               padding, groups):
+    # The GEMMs accumulate straight into y[n] when it is one matrix of this dtype; an output that
+    # is not (every other column of a wider buffer, or float64 for float32 data) goes through a
+    # buffer, and a strided dz is read through a copy: the same numbers, nothing else written.
+    x, wt = case_arrays(n, c, o, h, w, k, groups, np.float32, seed=6)
+    geom = cv.ConvGeometry((1, 1), dilation, padding, groups)
+    plain = cv.conv2d(x, wt, geom)
+    wide = np.full(plain.shape[:3] + (2 * plain.shape[3],), 7.0, np.float32)
+    view = wide[..., ::2]
+    assert cv.conv2d(x, wt, geom, view) is view
+    np.testing.assert_array_equal(wide[..., ::2], plain)
+    assert np.all(wide[..., 1::2] == 7.0)
+    as_float64 = np.empty(plain.shape)
+    cv.conv2d(x, wt, geom, as_float64)
+    np.testing.assert_array_equal(as_float64, plain)
+    dz = np.random.default_rng(7).standard_normal(plain.shape).astype(np.float32)
+    dz_wide = np.zeros(wide.shape, np.float32)
+    dz_wide[..., ::2] = dz
+    np.testing.assert_allclose(cv.conv2d_backward_weights(x, dz_wide[..., ::2], wt.shape, geom),
+                               cv.conv2d_backward_weights(x, dz, wt.shape, geom), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, c, o, k, stride, padding, groups", [
+    ("pointwise", 8, 5, 1, (1, 1), (0, 0, 0, 0), 1),
+    ("taps", 8, 5, 3, (1, 1), (1, 0, 2, 1), 1),
+    ("taps-groups", 16, 6, 3, (1, 1), (1, 1, 1, 1), 2),
+    ("im2col-strided", 3, 5, 3, (2, 1), (1, 1, 0, 2), 1),
+    ("im2col-phases-direct", 3, 5, 3, (2, 2), (1, 0, 1, 2), 1),
+    ("im2col-phases-groups", 4, 6, 3, (1, 2), (1, 1, 1, 1), 2),
+])
+def test_bias_is_added_once_by_every_path(name, c, o, k, stride, padding, groups):
+    # Each path adds the bias inside (as the GEMM's starting value, or while the sample is in
+    # cache): y must be the plain convolution plus the bias, into a new array and into out=.
+    x, wt = case_arrays(3, c, o, 7, 6, k, groups, np.float32, seed=8)
+    bias = np.random.default_rng(9).standard_normal(o).astype(np.float32)
+    geom = cv.ConvGeometry(stride, (1, 1), padding, groups)
+    want = cv.conv2d(x.astype(np.float64), wt.astype(np.float64), geom) + bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(cv.conv2d(x, wt, geom, bias=bias), want, rtol=1e-5, atol=1e-5)
+    out = np.empty(want.shape, np.float32)
+    assert cv.conv2d(x, wt, geom, out, bias) is out
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)

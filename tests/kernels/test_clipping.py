@@ -16,7 +16,7 @@ from tests.numeric import assert_gradient_matches, projection
 def test_clip_by_norm_reproduces_apples_example():
     x = np.arange(1, 10, dtype=np.float32).reshape(3, 3)          # RowMajorMatrix size (3, 3)
     y = cl.clip_by_norm(x, 10, 0b0010)
-    np.testing.assert_allclose(y, [[1, 2, 3], [4, 5, 6], [5.0257072, 5.743665, 6.461623]], rtol=1e-6)
+    np.testing.assert_allclose(y, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [5.0257072, 5.743665, 6.461623]], rtol=1e-6)
 
 
 def test_clip_by_value_matches_loop():
@@ -70,7 +70,7 @@ def test_compute_norm_matches_loop_and_backward_matches_finite_differences(flags
         total = 0.0
         for full in np.ndindex(*x.shape):
             if all(full[a] == i for a, i in zip(kept, index)):
-                total += x[full] ** 2
+                total += float(x[full] ** 2)
         assert y[index if kept else (0,)] == pytest.approx(math.sqrt(total), rel=1e-12)
     proj = projection(rng, out_shape)
     d_x = cl.compute_norm_backward(x, y, proj, cl.L2_NORM, flags)
@@ -82,7 +82,7 @@ def test_compute_norm_backward_is_zero_where_the_norm_is_zero():
     x[1] = [3.0, 4.0, 0.0]
     y = cl.compute_norm(x, cl.L2_NORM, 0b10)
     d = cl.compute_norm_backward(x, y, np.ones(2), cl.L2_NORM, 0b10)
-    np.testing.assert_allclose(d, [[0, 0, 0], [0.6, 0.8, 0]])
+    np.testing.assert_allclose(d, [[0.0, 0.0, 0.0], [0.6, 0.8, 0.0]])
 
 
 def test_errors_name_the_argument():

@@ -145,6 +145,7 @@ MATMUL_ERRORS = [
     pytest.param(dict(a=(3, 4), b=(4, 5), o=(3, 5), a_is_weights=True), "iA_desc \\(weights\\) has no data",
                  id="weights_without_data"),
     pytest.param(dict(a=(3, 4), b=(4, 5), o=(3, 5), beta=0.5), "beta 0.5 must be 0 or 1", id="beta"),
+    pytest.param(dict(a=(3, 4), b=None, o=(3, 5)), "iB_desc is not set; only a quadratic product", id="no_b"),
 ]
 
 
@@ -153,7 +154,7 @@ def test_matmul_invalid_parameters_raise_invalid_argument(case, message):
     case = dict(case)
     a, b, o = case.pop("a"), case.pop("b"), case.pop("o")
     with pytest.raises(InvalidArgumentError, match=message):
-        ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc(a), desc(b), desc(o), **case))
+        ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc(a), b and desc(b), desc(o), **case))
 
 
 def test_matmul_with_both_operands_weights_is_refused():
@@ -202,6 +203,7 @@ def naive_contraction(operation, arrays, alpha):
             batch = arr.shape[0]
         extents.update(dict(zip(term.named, shape)))
     letters = sorted(extents)
+    assert batch is not None, "no per-sample operand"
     out = np.zeros((batch,) + tuple(extents[c] for c in output.named))
     for n in range(batch):
         for values in itertools.product(*(range(extents[c]) for c in letters)):
@@ -262,8 +264,9 @@ def test_contraction_backward_matches_finite_differences(operation, shapes):
             vals = list(values)
             vals[k] = v
             return float(np.sum(proj * naive_contraction(operation, vals, 1.5)))
-        assert grads[k].shape == values[k].shape
-        assert_gradient_matches(grads[k], loss, values[k], rtol=GRAD_RTOL, atol=GRAD_ATOL)
+        grad, value = grads[k], values[k]
+        assert grad is not None and value is not None and grad.shape == value.shape
+        assert_gradient_matches(grad, loss, value, rtol=GRAD_RTOL, atol=GRAD_ATOL)
     if len(shapes) == 1:
         assert grads[1] is None
 
@@ -388,7 +391,7 @@ def test_gram_errors():
         ct.GramFilter(ct.GramParams(desc((5, 3)), desc((3, 3))))
     filt = ct.GramFilter(ct.GramParams(desc((4, 5, 3)), desc((3, 3))))
     with pytest.raises(InvalidArgumentError, match="x .* is needed for the Gram backward"):
-        filt.apply_backward(None, None, np.ones((BATCH, 3, 3)))
+        filt.apply_backward(None, None, np.ones((BATCH, 3, 3)))  # type: ignore[arg-type]  # None on purpose
 
 
 @pytest.mark.parametrize("operation, a_shape, w_shape, out_shape, reference", [

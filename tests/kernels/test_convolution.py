@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from typing import Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 import pytest
@@ -66,7 +66,7 @@ def assert_close(actual, expected, tol: Tol):
 
 # ============================================================================ activations
 # Independent elementwise references (NumPy float64), not the kernel's activation table.
-ACTS = {
+ACTS: dict[str, Tuple[Activation, Callable]] = {
     "identity": (Activation(act_mod.IDENTITY), lambda z: z),
     "relu": (Activation(act_mod.RECTIFIED_LINEAR), lambda z: np.where(z > 0, z, 0.0)),
     "sigmoid": (Activation(act_mod.SIGMOID), lambda z: 1 / (1 + np.exp(-z))),
@@ -301,7 +301,7 @@ def sample_conv(case: ConvCase, seed: int):
 
 # ============================================================================ 1. forward
 def test_conv_case_table_covers_every_pair():
-    options = {
+    options: dict[str, set] = {
         "stride": set(STRIDES), "dilation": {1, 2}, "groups": {1, 2},
         "padding": {p.kind for p in PADDINGS}, "bias": {True, False}, "act": set(ACTS)}
     rows = [dict(stride=c.stride, dilation=c.dilation, groups=c.groups, padding=c.padding.kind,
@@ -1061,7 +1061,7 @@ OUT_CASES = [(case, transposed) for case in OUT_CONV_CASES for transposed in (Fa
 @pytest.mark.parametrize("case, transposed", OUT_CASES,
                          ids=[f"{c[0]}-{'transposed' if t else 'conv'}" for c, t in OUT_CASES])
 def test_conv_out_buffers_get_the_numbers_of_the_call_without_them(case, transposed, kind):
-    f, in_shape, out_shape, rng = _out_conv_filter(*case, transposed=transposed)
+    f, in_shape, out_shape, rng = _out_conv_filter(*case, transposed=transposed)  # type: ignore[misc]  # case: the 10 before it
     x = rng.standard_normal((N,) + in_shape).astype(np.float32)
     d_out = rng.standard_normal((N,) + out_shape).astype(np.float32)
     out = out_views((N,) + out_shape)[kind]
@@ -1216,3 +1216,86 @@ def test_strided_conv_shared_over_the_cores_gives_the_same_numbers(monkeypatch):
     monkeypatch.setattr(conv_mod.parallel, "PARALLEL_BYTES", 0)
     np.testing.assert_array_equal(conv2d(x, w, geom), one)
     assert_close(one, _strided_reference(x, w, (2, 2), (3, 3, 3, 3)), FLOAT32_VS_FLOAT64)
+
+
+def _strided_adjoint_references(x, w, dz, stride, dilation, padding):
+    """(dx, dW) in float64 by plain loops over taps: each tap's contribution W^T dz scattered into
+    every sy-th row and sx-th column of the zero-padded input's gradient (then cropped), and
+    dz correlated with the tap's strided window of the padded input."""
+    (sy, sx), (dy, dx_), (top, bottom, left, right) = stride, dilation, padding
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros(w.shape)
+    _, _, kh, kw = w.shape
+    ho, wo = dz.shape[2:]
+    for u in range(kh):
+        for v in range(kw):
+            rows = slice(u * dy, u * dy + sy * (ho - 1) + 1, sy)
+            cols = slice(v * dx_, v * dx_ + sx * (wo - 1) + 1, sx)
+            dxp[:, :, rows, cols] += np.einsum("oc,noij->ncij", w[:, :, u, v].astype(np.float64), dz)
+            dw[:, :, u, v] = np.einsum("noij,ncij->oc", dz, xp[:, :, rows, cols])
+    return dxp[:, :, top:top + x.shape[2], left:left + x.shape[3]], dw
+
+
+@pytest.mark.parametrize("stride, dilation, kernel, padding, hw", [
+    ((2, 2), (1, 1), (7, 7), (3, 3, 3, 3), (13, 12)),     # the stem's shape, odd and even sides
+    ((3, 2), (2, 1), (2, 5), (0, 2, 1, 0), (11, 10)),     # dilated rows: taps land in other phases
+    ((1, 2), (1, 3), (3, 3), (1, 1, 2, 2), (7, 13)),      # strided along x only, dilated across it
+    ((2, 2), (1, 1), (3, 3), (0, 0, 0, 0), (9, 8)),       # no padding: the last rows unread
+])
+def test_strided_gradients_by_stride_phase_match_the_scatter_loops(stride, dilation, kernel, padding, hw, monkeypatch):
+    # The strided input gradient adds each tap's block as one contiguous run into its stride
+    # phase (the phases then interleaved): it must give the loops' numbers, and neither gradient
+    # may depend on how the batch is cut into blocks or shared over the cores.
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((5, 3) + hw).astype(np.float32)
+    w = rng.standard_normal((4, 3) + kernel).astype(np.float32)
+    geom = ConvGeometry(stride=stride, dilation=dilation, padding=padding)
+    dz = rng.standard_normal(conv2d(x, w, geom).shape).astype(np.float32)
+    want_dx, want_dw = _strided_adjoint_references(x, w, dz.astype(np.float64), stride, dilation, padding)
+    whole_dx = conv2d_backward_input(dz, w, geom, hw)
+    whole_dw = conv2d_backward_weights(x, dz, w.shape, geom)
+    assert_close(whole_dx, want_dx, FLOAT32_VS_FLOAT64)
+    assert_close(whole_dw, want_dw, FLOAT32_VS_FLOAT64)
+    monkeypatch.setattr(conv_mod.parallel, "BLOCK_BYTES", 1)      # one sample per block
+    monkeypatch.setattr(conv_mod.parallel, "PARALLEL_BYTES", 0)   # blocks shared over the cores
+    np.testing.assert_array_equal(conv2d_backward_input(dz, w, geom, hw), whole_dx)
+    assert_close(conv2d_backward_weights(x, dz, w.shape, geom), whole_dw, FLOAT32_SAME_MATH)
+
+
+def test_strided_input_gradient_of_an_infinite_weight_reaches_only_its_taps():
+    # The phase adds run past each row's end over zero-padded columns of dz; an infinite weight
+    # times those zeros must not leak NaN into positions its taps never reach.
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 2, 13, 12)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 7, 7)).astype(np.float32)
+    w[1, 0, 2, 5] = np.inf
+    geom = ConvGeometry(stride=(2, 2), padding=(3, 3, 3, 3))
+    dz = rng.standard_normal((2, 3) + geom.output_hw(13, 12, 7, 7)).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        want, _ = _strided_adjoint_references(x, w, dz.astype(np.float64), (2, 2), (1, 1), (3, 3, 3, 3))
+        got = conv2d_backward_input(dz, w, geom, (13, 12))
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+    assert 0 < np.isfinite(want).sum() < want.size
+
+
+@pytest.mark.parametrize("stride", [(2, 2), (3, 2), (1, 3)])
+@pytest.mark.parametrize("padding", [(0, 0, 0, 0), (3, 3, 3, 3), (1, 0, 2, 1), (-1, 2, -1, 0), (0, -2, 3, -1)])
+def test_phase_split_from_x_is_the_padded_input_split_by_phase(stride, padding):
+    # Phases are filled straight from x (negative padding crops it): each must be the zero-padded
+    # input's every sy-th row and sx-th column from (a, b), zero past its end, then the slack.
+    x = np.random.default_rng(14).standard_normal((2, 3, 7, 8))
+    geom = ConvGeometry(stride=stride, padding=padding)
+    flat, (hq, wq) = conv_mod._phase_split(x, geom, slack=3)
+    top, bottom, left, right = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))))
+    xp = xp[:, :, max(-top, 0):xp.shape[2] - max(-bottom, 0), max(-left, 0):xp.shape[3] - max(-right, 0)]
+    sy, sx = stride
+    phases = flat[:-3].reshape(sy, sx, 2, 3, hq, wq)
+    for a in range(sy):
+        for b in range(sx):
+            part = xp[:, :, a::sy, b::sx]
+            want = np.zeros((2, 3, hq, wq))
+            want[:, :, :part.shape[2], :part.shape[3]] = part
+            np.testing.assert_array_equal(phases[a, b], want)
+    assert not flat[-3:].any()

@@ -12,7 +12,7 @@ Parameter operand -> GroupNorm. Each runs with ReLU and Sigmoid on the normaliza
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -102,7 +102,7 @@ class First:
     parameter values (float64) and a float64 reference of its output."""
 
     filter_type: int
-    params: object
+    params: Any
     inputs: list
     values: dict
     reference: Callable     # (inputs, values) -> mid
@@ -391,6 +391,7 @@ def test_delta_parameter_names_follow_the_pair(first_type, second, names):
     rng = np.random.default_rng(306)
     first = FIRSTS[first_type](rng)
     mid = first.params.o_desc
+    member: Any
     if second == fu.QUANTIZATION:
         member = fu.QuantizationParams(0, fu.QUANTIZE, mid,
                                        dataclasses.replace(mid, data_type=fu.DTYPE_INT8))

@@ -215,7 +215,7 @@ def test_read_batch_of_a_non_contiguous_buffer_reads_its_elements_or_rejects_it(
 def test_float16_tensor_converts_to_float32():
     values = np.array([[0.5, -1.25, 3.0], [65504.0, 2.0 ** -24, -0.0]], np.float16)   # incl. max and tiny
     desc = Descriptor.for_shape(LAYOUT_ROW_MAJOR_MATRIX, values.shape, values, data_type=DTYPE_FLOAT16)
-    assert desc.data.dtype == np.float16
+    assert desc.data is not None and desc.data.dtype == np.float16
     got = desc.tensor()
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, values.astype(np.float32))

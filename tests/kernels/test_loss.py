@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pytest
@@ -137,7 +137,7 @@ class Case:
     fd_rtol: float = 1e-6     # float64, eps 1e-6: truncation ~eps^2 |f'''|, roundoff ~1e-16 |f|/eps
     fd_atol: float = 1e-8
     # The function whose gradient the kernel gives, when it is not `reference` itself (same form).
-    gradient_of: Callable = None
+    gradient_of: Optional[Callable] = None
 
 
 CASES = [
@@ -746,7 +746,7 @@ def test_yolo_hand_computed_one_cell():
     # Rescore: pred box x in [-0.05, 1.45], y in [-0.1, 0.9]; label [0, 1]^2:
     #   inter 1 * 0.9 = 0.9, union 1.5 + 1 - 0.9 = 1.6, IoU 0.5625 -> adds 1 - 0.5625 = 0.4375.
     # Gradient: xy 2 e = (0.4, -0.2); wh (0.5, 0); conf sigmoid(1) - target; class 0.
-    one = dict(number_of_grid_columns=1, number_of_grid_rows=1, number_of_anchor_boxes=1,
+    one: dict[str, Any] = dict(number_of_grid_columns=1, number_of_grid_rows=1, number_of_anchor_boxes=1,
                anchor_box_size=6, anchors_data=(1.0, 1.0))
     x = np.array([[0.7, 0.4, 1.5, 1, 1, 3]])
     y = np.array([[0.5, 0.5, 1, 1, 1, 1.0]])
@@ -761,7 +761,7 @@ def test_yolo_hand_computed_one_cell():
 
 def test_yolo_cell_without_object_only_pays_the_no_object_term():
     # conf label 0: only scale_no_object * BCE(logit 2, 0) = 0.5 * (2 + ln(1 + e^-2)).
-    one = dict(number_of_grid_columns=1, number_of_grid_rows=1, number_of_anchor_boxes=1,
+    one: dict[str, Any] = dict(number_of_grid_columns=1, number_of_grid_rows=1, number_of_anchor_boxes=1,
                anchor_box_size=5, anchors_data=(1.0, 1.0), scale_no_object=0.5)
     flt = yolo_filter(L.YoloParams(**one))
     out, _ = flt.apply(np.array([[3, -1, 4, 2, 2.0]]), np.array([[0.5, 0.5, 1, 1, 0.0]]))

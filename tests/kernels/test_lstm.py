@@ -5,8 +5,9 @@ against central differences (with dropout between layers, the forward's mask), a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pytest
@@ -107,12 +108,11 @@ def naive(cfg, w, x, h0, c0, keeps=None):
     """Scalar loops: every gate of every unit of every sample, step, direction and layer."""
     w = {k: v.astype(np.float64) for k, v in w.items()}
     h, d_count = cfg.hidden, cfg.dirs
+    functions: list[Callable[[float], float]] = [sigmoid, sigmoid, math.tanh, sigmoid, math.tanh]
     if cfg.acts:
-        act_i, act_f, act_g, act_o, act_h = (
-            lambda z, a=a: float(act_mod.forward(np.array([z]), a)[0]) for a in cfg.acts)
-    else:
-        act_i = act_f = act_o = sigmoid
-        act_g = act_h = math.tanh
+        functions = [functools.partial(lambda z, a: float(act_mod.forward(np.array([z]), a)[0]), a=a)
+                     for a in cfg.acts]
+    act_i, act_f, act_g, act_o, act_h = functions
     layer_in = x
     hn = np.zeros((cfg.layers, d_count, B, h))
     cn = np.zeros_like(hn)

@@ -87,8 +87,8 @@ def naive_forward(x, kind: Kind, gamma, beta, eps=EPS, activation=Activation()):
     elif kind.type == nm.GROUP_NORM:
         width = channels // kind.num_groups
         for n in range(n_items):
-            for g in range(kind.num_groups):
-                normalise((n, slice(g * width, (g + 1) * width)))
+            for group in range(kind.num_groups):
+                normalise((n, slice(group * width, (group + 1) * width)))
     else:
         for n in range(n_items):
             for outer in np.ndindex(*x.shape[1:1 + kind.axis]):
@@ -239,8 +239,8 @@ def test_backward_matches_finite_differences(kind, activation, affine):
                                         input_grad=True, beta_grad=True, gamma_grad=True)
     assert_gradient_matches(d_in, lambda v: loss(x_=v), x, rtol=GRAD_RTOL, atol=GRAD_ATOL)
     # absent beta/gamma: the gradients at beta = 0, gamma = 1
-    at_gamma = gamma if affine else np.ones(kind.param_shape)
-    at_beta = beta if affine else np.zeros(kind.param_shape)
+    at_gamma = gamma if gamma is not None else np.ones(kind.param_shape)
+    at_beta = beta if beta is not None else np.zeros(kind.param_shape)
     assert_gradient_matches(d_gamma, lambda v: loss(gamma_=v), at_gamma,
                             rtol=GRAD_RTOL, atol=GRAD_ATOL)
     assert_gradient_matches(d_beta, lambda v: loss(beta_=v), at_beta,

@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -59,7 +60,8 @@ def reference_step(function, f, params, grads, accs):
             g = [x + f.regularization_scale * w for x, w in zip(g, params)]
 
     lr = f.learning_rate
-    new_p, blocks = [], [[] for _ in range(len(accs) // n)]
+    new_p: list = []
+    blocks: list[list] = [[] for _ in range(len(accs) // n)]
     for i, (w, gi) in enumerate(zip(params, g)):
         a = [accs[j * n + i] for j in range(len(blocks))]
         if family == "sgd":
@@ -124,7 +126,7 @@ def reference_step(function, f, params, grads, accs):
 # The case table: optimizer x regularization x clipping x options
 # ----------------------------------------------------------------------------------------------
 
-OPTIONS = {
+OPTIONS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "sgd": [("plain", dict(momentum=0.0))] + [
         (f"v{v}{'_nesterov' if n else ''}", dict(momentum=0.9, sgd_momentum_variant=v, nesterov=n))
         for v in (0, 1, 2) for n in (False, True)],
@@ -135,13 +137,13 @@ OPTIONS = {
 }
 OPTIONS_OF = {1: "sgd", 2: "adam", 3: "rms", 4: "adam", 5: "adam", 6: "adam"}
 LEARNING_RATE = {1: 0.1, 2: 0.05, 3: 0.01, 4: 0.05, 5: 0.05, 6: 0.05}
-REGULARIZATIONS = [("none", dict()),
+REGULARIZATIONS: list[tuple[str, dict[str, Any]]] = [("none", dict()),
                    ("L1", dict(regularization_func=opt.REGULARIZATION_L1, regularization_scale=0.05)),
                    ("L2", dict(regularization_func=opt.REGULARIZATION_L2, regularization_scale=0.05))]
-DECAYS = [("no_decay", dict()), ("decay", dict(regularization_scale=0.1))]      # AdamW
-CLIPPINGS_PLAIN = [("noclip", dict()),
+DECAYS: list[tuple[str, dict[str, Any]]] = [("no_decay", dict()), ("decay", dict(regularization_scale=0.1))]      # AdamW
+CLIPPINGS_PLAIN: list[tuple[str, dict[str, Any]]] = [("noclip", dict()),
                    ("value", dict(clip_gradients=True, clip_gradients_min=-0.3, clip_gradients_max=0.4))]
-CLIPPINGS_WITH = [
+CLIPPINGS_WITH: list[tuple[str, dict[str, Any]]] = [
     ("none", dict()),
     ("value", dict(clipping_func=opt.CLIPPING_BY_VALUE, clip_gradients_min=-0.3, clip_gradients_max=0.4)),
     ("norm", dict(clipping_func=opt.CLIPPING_BY_NORM, clip_gradients_max_norm=0.5)),
@@ -223,7 +225,7 @@ def test_steps_match_reference(function, fields, dtype):
 
 W0 = [0.5, -1.0, 2.0]
 G_SEQUENCE = [[0.1, -0.2, 0.3], [-0.4, 0.5, 0.05], [0.2, 0.2, -0.6]]
-L2 = dict(regularization_func=opt.REGULARIZATION_L2)
+L2: dict[str, Any] = dict(regularization_func=opt.REGULARIZATION_L2)
 
 # Computed once with torch 2.13.0 in float64: p = tensor(W0); for g in G_SEQUENCE: p.grad = g;
 # opt.step(). The optimizer constructor is in each comment.
@@ -312,7 +314,7 @@ def test_sgd_momentum_variants_match_hand_computed(variant, nesterov, momentum, 
         opt.optimizer_step(opt.SGD_MOMENTUM, fields, [w], [np.array([2.0])], accs)
         assert w[0] == pytest.approx(w_want, abs=1e-12)
         if v_expected is not None:
-            assert accs[0][0] == pytest.approx(v_expected[step], abs=1e-12)
+            assert accs is not None and accs[0][0] == pytest.approx(v_expected[step], abs=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -533,7 +535,7 @@ def test_step_updates_the_callers_arrays_in_place():
             np.zeros(4, np.float32)]
     ids = [id(a) for a in params + accs]
     grads = [rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(4).astype(np.float32)]
-    result = opt.optimizer_step(opt.ADAM, F(learning_rate=0.1), params, grads, accs)
+    result = opt.optimizer_step(opt.ADAM, F(learning_rate=0.1), params, grads, accs)  # type: ignore[func-returns-value]  # checked: nothing
     assert result is None
     assert [id(a) for a in params + accs] == ids
     assert np.all(buffer != before)
@@ -564,6 +566,19 @@ def _valid_call(rng):
 
 def _fields(**kw):
     return lambda c: setattr(c, "fields", dataclasses.replace(c.fields, **kw))
+
+
+def _function_and_fields(function: int, **kw):
+    def edit(c):
+        c.function = function
+        _fields(**kw)(c)
+    return edit
+
+
+def _rms_prop_alpha_above_one(c):
+    c.function, c.fields = opt.RMS_PROP, F(learning_rate=0.1, alpha=1.5)
+    c.accs.pop()
+    c.accs.pop()
 
 
 def _sgd_fields(**kw):
@@ -609,8 +624,7 @@ ERROR_CASES = [  # (id, edit of a valid Adam call, text the message must contain
     ("unknown_function_13", lambda c: setattr(c, "function", 13), "function 13"),
     ("bool_function", lambda c: setattr(c, "function", True), "function True"),
     ("time_step_below_1", _fields(time_step=0.5), "time_step 0.5"),
-    ("time_step_0_with_clipping", lambda c: (setattr(c, "function", opt.ADAM_WITH_CLIPPING),
-                                             _fields(time_step=0.0)(c)), "time_step 0.0"),
+    ("time_step_0_with_clipping", _function_and_fields(opt.ADAM_WITH_CLIPPING, time_step=0.0), "time_step 0.0"),
     ("beta1_one", _fields(beta1=1.0), "beta1 1.0"),
     ("beta2_negative", _fields(beta2=-0.1), "beta2 -0.1"),
     ("epsilon_zero", _fields(epsilon=0.0), "epsilon 0.0"),
@@ -618,34 +632,31 @@ ERROR_CASES = [  # (id, edit of a valid Adam call, text the message must contain
     ("momentum_for_adam", _fields(momentum=0.9), "momentum 0.9 does not apply"),
     ("alpha_for_adam", _fields(alpha=0.5), "alpha 0.5 does not apply"),
     ("clipping_func_in_plain_form", _fields(clipping_func=opt.CLIPPING_BY_NORM), "clipping_func 2 does not apply"),
-    ("clip_gradients_in_clipping_form", lambda c: (setattr(c, "function", opt.ADAM_WITH_CLIPPING),
-                                                   _fields(clip_gradients=True)(c)), "clip_gradients True"),
+    ("clip_gradients_in_clipping_form", _function_and_fields(opt.ADAM_WITH_CLIPPING, clip_gradients=True), "clip_gradients True"),
     ("clip_bounds_without_clipping", _fields(clip_gradients_max=1.0), "clip_gradients_max 1.0 does not apply"),
-    ("use_norm_with_clip_by_norm", lambda c: (setattr(c, "function", opt.ADAM_WITH_CLIPPING), _fields(
-        clipping_func=opt.CLIPPING_BY_NORM, clip_gradients_max_norm=1.0, clip_gradients_use_norm=2.0)(c)),
+    ("use_norm_with_clip_by_norm", _function_and_fields(
+        opt.ADAM_WITH_CLIPPING, clipping_func=opt.CLIPPING_BY_NORM, clip_gradients_max_norm=1.0,
+        clip_gradients_use_norm=2.0),
         "clip_gradients_use_norm 2.0 does not apply"),
-    ("regularization_func_for_adam_w", lambda c: (setattr(c, "function", opt.ADAM_W), _fields(
-        regularization_func=opt.REGULARIZATION_L2, regularization_scale=0.1)(c)), "regularization_func 2"),
+    ("regularization_func_for_adam_w", _function_and_fields(
+        opt.ADAM_W, regularization_func=opt.REGULARIZATION_L2, regularization_scale=0.1), "regularization_func 2"),
     ("regularization_scale_without_func", _fields(regularization_scale=0.1), "regularization_scale 0.1"),
     ("negative_regularization_scale", _fields(regularization_func=opt.REGULARIZATION_L1, regularization_scale=-1.0),
      "regularization_scale -1.0"),
     ("unknown_regularization_func", _fields(regularization_func=3), "regularization_func 3"),
-    ("unknown_clipping_func", lambda c: (setattr(c, "function", opt.ADAM_WITH_CLIPPING),
-                                         _fields(clipping_func=4)(c)), "clipping_func 4"),
+    ("unknown_clipping_func", _function_and_fields(opt.ADAM_WITH_CLIPPING, clipping_func=4), "clipping_func 4"),
     ("clip_min_above_max", _fields(clip_gradients=True, clip_gradients_min=1.0, clip_gradients_max=-1.0),
      "clip_gradients_min 1.0"),
-    ("max_norm_zero", lambda c: (setattr(c, "function", opt.ADAM_WITH_CLIPPING),
-                                 _fields(clipping_func=opt.CLIPPING_BY_GLOBAL_NORM)(c)), "clip_gradients_max_norm 0.0"),
-    ("negative_use_norm", lambda c: (setattr(c, "function", opt.ADAM_WITH_CLIPPING), _fields(
-        clipping_func=opt.CLIPPING_BY_GLOBAL_NORM, clip_gradients_max_norm=1.0, clip_gradients_use_norm=-1.0)(c)),
+    ("max_norm_zero", _function_and_fields(opt.ADAM_WITH_CLIPPING, clipping_func=opt.CLIPPING_BY_GLOBAL_NORM), "clip_gradients_max_norm 0.0"),
+    ("negative_use_norm", _function_and_fields(
+        opt.ADAM_WITH_CLIPPING, clipping_func=opt.CLIPPING_BY_GLOBAL_NORM, clip_gradients_max_norm=1.0,
+        clip_gradients_use_norm=-1.0),
         "clip_gradients_use_norm -1.0"),
     ("unknown_sgd_variant", _sgd_fields(sgd_momentum_variant=3), "sgd_momentum_variant 3"),
     ("nesterov_without_momentum", _sgd_fields(nesterov=True), "nesterov True needs fields.momentum > 0"),
     ("negative_momentum", _sgd_fields(momentum=-0.5), "momentum -0.5"),
     ("centered_for_sgd", _sgd_fields(centered=True), "centered True does not apply"),
-    ("rms_prop_alpha_above_one", lambda c: (setattr(c, "function", opt.RMS_PROP),
-                                            setattr(c, "fields", F(learning_rate=0.1, alpha=1.5)),
-                                            c.accs.pop(), c.accs.pop()), "alpha 1.5"),
+    ("rms_prop_alpha_above_one", _rms_prop_alpha_above_one, "alpha 1.5"),
     ("fields_not_a_dataclass", lambda c: setattr(c, "fields", {"learning_rate": 0.1}), "fields must be"),
     ("mixed_dtype", _set(3, "accs", lambda a: a.astype(np.float64)), "accumulators[3].dtype float64"),
     ("integer_parameters", lambda c: (_set(0, "params", lambda a: a.astype(np.int32))(c)),
@@ -691,7 +702,7 @@ def test_accumulator_count_rejects_unknown_function():
 # Convergence on a quadratic
 # ----------------------------------------------------------------------------------------------
 
-GLOBAL_CLIP = dict(clipping_func=opt.CLIPPING_BY_GLOBAL_NORM, clip_gradients_max_norm=2.0)
+GLOBAL_CLIP: dict[str, Any] = dict(clipping_func=opt.CLIPPING_BY_GLOBAL_NORM, clip_gradients_max_norm=2.0)
 CONVERGENCE = [  # (function, fields, steps); the loss must fall by at least MIN_LOSS_RATIO
     pytest.param(opt.SGD_MOMENTUM, F(learning_rate=0.2), 200, id="sgd"),
     pytest.param(opt.SGD_MOMENTUM, F(learning_rate=0.05, momentum=0.9, sgd_momentum_variant=1, nesterov=True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from typing import Union
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ FUNCTIONS = {
     P.L2_NORM: "l2",
 }
 # x_padding/y_padding (symmetric) or pad = (left, right, up, down); every window keeps an input tap
-PADDINGS = {
+PADDINGS: dict[str, dict] = {
     "nopad": {},
     "sym": {"x_padding": 1, "y_padding": 1},
     "asym": {"pad": (1, 2, 1, 0)},
@@ -41,7 +42,7 @@ class Geo:
     kernel: tuple = (2, 3)
     stride: tuple = (1, 1)
     dilation: tuple = (1, 1)
-    padding: object = "nopad"     # a PADDINGS key, or the BNNS padding fields as a dict
+    padding: Union[str, dict] = "nopad"     # a PADDINGS key, or the BNNS padding fields as a dict
 
     @property
     def pad_fields(self) -> dict:
@@ -146,16 +147,16 @@ def naive_pool(x, geo: Geo, function: int):
             if 0 <= r < h and 0 <= q < w:      # padding: skipped (zeros for the sums)
                 values.append(x[b, ch, r, q])
                 offsets.append(ch * h * w + r * w + q)
-        values = np.array(values)
+        window = np.array(values)
         if function == P.MAX:
-            first = int(np.argmax(values))     # first of equal maxima
-            y[b, ch, i, j], idx[b, ch, i, j] = values[first], offsets[first]
+            first = int(np.argmax(window))     # first of equal maxima
+            y[b, ch, i, j], idx[b, ch, i, j] = window[first], offsets[first]
         elif function == P.AVERAGE_COUNT_INCLUDE_PADDING:
-            y[b, ch, i, j] = values.sum() / (geo.kernel[0] * geo.kernel[1])
+            y[b, ch, i, j] = window.sum() / (geo.kernel[0] * geo.kernel[1])
         elif function == P.AVERAGE_COUNT_EXCLUDE_PADDING:
-            y[b, ch, i, j] = values.sum() / len(values)
+            y[b, ch, i, j] = window.sum() / len(window)
         else:
-            y[b, ch, i, j] = math.sqrt((values ** 2).sum())
+            y[b, ch, i, j] = math.sqrt((window ** 2).sum())
     return y, idx
 
 
@@ -186,7 +187,7 @@ def test_forward_adds_bias_then_activation(function):
     bias = [0.25, -0.5]
     y, _ = make_filter(geo, function, bias=bias, activation=Activation(SIGMOID)).apply(x)
     pooled, _ = naive_pool(x, geo, function)
-    expected = sigmoid(pooled + np.float32(bias).astype(np.float64)[None, :, None, None])
+    expected = sigmoid(pooled + np.asarray(bias, np.float32).astype(np.float64)[None, :, None, None])
     np.testing.assert_allclose(y, expected, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)
 
 
@@ -297,7 +298,7 @@ def test_chunked_threaded_engine_matches_one_chunk(monkeypatch):
 
 def test_parameters_return_the_bias():
     f = make_filter(FORWARD_GEOS[0], P.MAX, bias=[1.5, -2.0])
-    np.testing.assert_array_equal(f.parameters()["bias"], np.float32([1.5, -2.0]))
+    np.testing.assert_array_equal(f.parameters()["bias"], np.array([1.5, -2.0], np.float32))
     assert make_filter(FORWARD_GEOS[0], P.MAX).parameters() == {}
 
 
@@ -397,7 +398,7 @@ def test_l2_backward_of_all_zero_window_is_zero():
     x = np.zeros((1, 1, 2, 4))
     x[0, 0, :, 2:] = [[3.0, 4.0], [0.0, 0.0]]
     d_in, _ = make_filter(geo, P.L2_NORM).apply_backward(x, None, np.ones((1, 1, 1, 2)))
-    np.testing.assert_allclose(d_in[0, 0], [[0, 0, 0.6, 0.8], [0, 0, 0, 0]])
+    np.testing.assert_allclose(d_in[0, 0], [[0.0, 0.0, 0.6, 0.8], [0.0, 0.0, 0.0, 0.0]])
 
 
 # ------------------------------------------------------------------------------------ UnMax

@@ -149,6 +149,7 @@ def test_backward_matches_finite_differences(fn, domain, weighted):
     assert_gradient_matches(d_in, lambda v: float(np.sum(proj * naive(fn, v, (1, 3, 1), (0, 2), wv))), x,
                             rtol=1e-6, atol=1e-8)
     if weighted:
+        assert wv is not None
         assert_gradient_matches(d_w, lambda v: float(np.sum(proj * naive(fn, x, (1, 3, 1), (0, 2), v))), wv,
                                 rtol=1e-6, atol=1e-8)
 

@@ -5,6 +5,7 @@ differences, and the error inputs."""
 from __future__ import annotations
 
 import itertools
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -167,7 +168,9 @@ def test_scatter_combines_with_the_existing_output_in_c_order(op):
     y0 = rng.standard_normal((3, 3))
     got = gk.scatter(x, idx, y0, 0, op)
     expected = y0.copy()
-    combine = {NONE: lambda old, new: new, SUM: lambda o, n: o + n, MAX: max, MIN: min, PRODUCT: lambda o, n: o * n}[op]
+    combines: dict[int, Callable] = {NONE: lambda old, new: new, SUM: lambda o, n: o + n, MAX: max, MIN: min,
+                                     PRODUCT: lambda o, n: o * n}
+    combine = combines[op]
     for i, j in np.ndindex(*idx.shape):
         expected[idx[i, j], j] = combine(expected[idx[i, j], j], x[i, j])
     np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -33,7 +33,7 @@ class TensorInfo(_message.Message):
     shape: _containers.RepeatedScalarFieldContainer[int]
     byte_size: int
     name: str
-    def __init__(self, tensor_id: _Optional[str] = ..., data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(self, tensor_id: _Optional[str] = ..., data_type: _Optional[_Union[_types_pb2.DataType, str, int]] = ..., shape: _Optional[_Iterable[int]] = ..., byte_size: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
 
 class CreateTensorRequest(_message.Message):
     __slots__ = ("data_type", "shape", "data", "name")
@@ -45,7 +45,7 @@ class CreateTensorRequest(_message.Message):
     shape: _containers.RepeatedScalarFieldContainer[int]
     data: _types_pb2.Buffer
     name: str
-    def __init__(self, data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(self, data_type: _Optional[_Union[_types_pb2.DataType, str, int]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
 
 class CreateTensorResponse(_message.Message):
     __slots__ = ("info",)
@@ -364,7 +364,7 @@ class PoolingFilterApplyBatchRequest(_message.Message):
     indices_data_type: _types_pb2.DataType
     indices: _types_pb2.Buffer
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_indices: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., compute_indices: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str, int]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class PoolingFilterApplyBatchResponse(_message.Message):
     __slots__ = ("out", "indices")
@@ -402,7 +402,7 @@ class PoolingFilterApplyBackwardBatchRequest(_message.Message):
     indices_data_type: _types_pb2.DataType
     indices: _types_pb2.Buffer
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
+    def __init__(self, filter_id: _Optional[str] = ..., batch_size: _Optional[int] = ..., out: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., compute_in_delta: _Optional[bool] = ..., compute_bias_delta: _Optional[bool] = ..., indices_data_type: _Optional[_Union[_types_pb2.DataType, str, int]] = ..., indices: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class PoolingFilterApplyBackwardBatchResponse(_message.Message):
     __slots__ = ("in_delta", "bias_delta")
@@ -768,7 +768,7 @@ class OptimizerStepRequest(_message.Message):
     return_parameters: bool
     return_accumulators: bool
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, function: _Optional[_Union[_types_pb2.OptimizerFunction, str]] = ..., fields: _Optional[_Union[OptimizerFields, _Mapping]] = ..., parameters: _Optional[_Iterable[_Union[OptimizerParameter, _Mapping]]] = ..., gradients: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., accumulators: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., return_parameters: _Optional[bool] = ..., return_accumulators: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+    def __init__(self, function: _Optional[_Union[_types_pb2.OptimizerFunction, str, int]] = ..., fields: _Optional[_Union[OptimizerFields, _Mapping]] = ..., parameters: _Optional[_Iterable[_Union[OptimizerParameter, _Mapping]]] = ..., gradients: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., accumulators: _Optional[_Iterable[_Union[_types_pb2.Buffer, _Mapping]]] = ..., return_parameters: _Optional[bool] = ..., return_accumulators: _Optional[bool] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
 
 class OptimizerStepResponse(_message.Message):
     __slots__ = ("parameters", "accumulators")
@@ -818,7 +818,7 @@ class OptimizerFields(_message.Message):
     clipping_func: _types_pb2.OptimizerClippingFunction
     clip_gradients_max_norm: float
     clip_gradients_use_norm: float
-    def __init__(self, learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., time_step: _Optional[float] = ..., epsilon: _Optional[float] = ..., alpha: _Optional[float] = ..., centered: _Optional[bool] = ..., nesterov: _Optional[bool] = ..., sgd_momentum_variant: _Optional[_Union[_types_pb2.OptimizerSGDMomentumVariant, str]] = ..., gradient_scale: _Optional[float] = ..., regularization_scale: _Optional[float] = ..., regularization_func: _Optional[_Union[_types_pb2.OptimizerRegularizationFunction, str]] = ..., clip_gradients: _Optional[bool] = ..., clip_gradients_min: _Optional[float] = ..., clip_gradients_max: _Optional[float] = ..., clipping_func: _Optional[_Union[_types_pb2.OptimizerClippingFunction, str]] = ..., clip_gradients_max_norm: _Optional[float] = ..., clip_gradients_use_norm: _Optional[float] = ...) -> None: ...
+    def __init__(self, learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., beta1: _Optional[float] = ..., beta2: _Optional[float] = ..., time_step: _Optional[float] = ..., epsilon: _Optional[float] = ..., alpha: _Optional[float] = ..., centered: _Optional[bool] = ..., nesterov: _Optional[bool] = ..., sgd_momentum_variant: _Optional[_Union[_types_pb2.OptimizerSGDMomentumVariant, str, int]] = ..., gradient_scale: _Optional[float] = ..., regularization_scale: _Optional[float] = ..., regularization_func: _Optional[_Union[_types_pb2.OptimizerRegularizationFunction, str, int]] = ..., clip_gradients: _Optional[bool] = ..., clip_gradients_min: _Optional[float] = ..., clip_gradients_max: _Optional[float] = ..., clipping_func: _Optional[_Union[_types_pb2.OptimizerClippingFunction, str, int]] = ..., clip_gradients_max_norm: _Optional[float] = ..., clip_gradients_use_norm: _Optional[float] = ...) -> None: ...
 
 class ClipByValueRequest(_message.Message):
     __slots__ = ("dest", "src", "min_val", "max_val", "outputs")
@@ -920,7 +920,7 @@ class ComputeNormRequest(_message.Message):
     norm_type: _types_pb2.NormType
     axis_flags: int
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, dest: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., src: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., norm_type: _Optional[_Union[_types_pb2.NormType, str]] = ..., axis_flags: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+    def __init__(self, dest: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., src: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., norm_type: _Optional[_Union[_types_pb2.NormType, str, int]] = ..., axis_flags: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
 
 class ComputeNormResponse(_message.Message):
     __slots__ = ("dest",)
@@ -950,7 +950,7 @@ class ComputeNormBackwardRequest(_message.Message):
     norm_type: _types_pb2.NormType
     axis_flags: int
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, in_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., norm_type: _Optional[_Union[_types_pb2.NormType, str]] = ..., axis_flags: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
+    def __init__(self, in_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., out_delta: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., norm_type: _Optional[_Union[_types_pb2.NormType, str, int]] = ..., axis_flags: _Optional[int] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ..., **kwargs) -> None: ...
 
 class ComputeNormBackwardResponse(_message.Message):
     __slots__ = ("in_delta",)
@@ -1182,7 +1182,7 @@ class ShuffleRequest(_message.Message):
     output: _types_pb2.NDArrayDescriptor
     filter_parameters: _types_pb2.FilterParameters
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, type: _Optional[_Union[_types_pb2.ShuffleType, str]] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+    def __init__(self, type: _Optional[_Union[_types_pb2.ShuffleType, str, int]] = ..., input: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., output: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
 
 class ShuffleResponse(_message.Message):
     __slots__ = ("output",)
@@ -1209,7 +1209,7 @@ class CompareTensorRequest(_message.Message):
     op: _types_pb2.RelationalOperator
     out: _types_pb2.NDArrayDescriptor
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, in0: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., in1: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., op: _Optional[_Union[_types_pb2.RelationalOperator, str]] = ..., out: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+    def __init__(self, in0: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., in1: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., op: _Optional[_Union[_types_pb2.RelationalOperator, str, int]] = ..., out: _Optional[_Union[_types_pb2.NDArrayDescriptor, _Mapping]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
 
 class CompareTensorResponse(_message.Message):
     __slots__ = ("out",)
@@ -1341,7 +1341,7 @@ class CreateRandomGeneratorRequest(_message.Message):
     method: _types_pb2.RandomGeneratorMethod
     filter_parameters: _types_pb2.FilterParameters
     lease_seconds: float
-    def __init__(self, method: _Optional[_Union[_types_pb2.RandomGeneratorMethod, str]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, method: _Optional[_Union[_types_pb2.RandomGeneratorMethod, str, int]] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class CreateRandomGeneratorResponse(_message.Message):
     __slots__ = ("generator_id",)
@@ -1359,7 +1359,7 @@ class CreateRandomGeneratorWithSeedRequest(_message.Message):
     seed: int
     filter_parameters: _types_pb2.FilterParameters
     lease_seconds: float
-    def __init__(self, method: _Optional[_Union[_types_pb2.RandomGeneratorMethod, str]] = ..., seed: _Optional[int] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, method: _Optional[_Union[_types_pb2.RandomGeneratorMethod, str, int]] = ..., seed: _Optional[int] = ..., filter_parameters: _Optional[_Union[_types_pb2.FilterParameters, _Mapping]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class CreateRandomGeneratorWithSeedResponse(_message.Message):
     __slots__ = ("generator_id",)
@@ -1532,7 +1532,7 @@ class NearestNeighborsGetInfoRequest(_message.Message):
     sample_number: int
     data_type: _types_pb2.DataType
     outputs: _containers.MessageMap[str, _types_pb2.Buffer]
-    def __init__(self, samples: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., n_samples: _Optional[int] = ..., n_features: _Optional[int] = ..., n_neighbors: _Optional[int] = ..., sample_number: _Optional[int] = ..., data_type: _Optional[_Union[_types_pb2.DataType, str]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
+    def __init__(self, samples: _Optional[_Union[_types_pb2.Buffer, _Mapping]] = ..., n_samples: _Optional[int] = ..., n_features: _Optional[int] = ..., n_neighbors: _Optional[int] = ..., sample_number: _Optional[int] = ..., data_type: _Optional[_Union[_types_pb2.DataType, str, int]] = ..., outputs: _Optional[_Mapping[str, _types_pb2.Buffer]] = ...) -> None: ...
 
 class NearestNeighborsGetInfoResponse(_message.Message):
     __slots__ = ("indices", "distances")

@@ -620,7 +620,7 @@ class NDArrayDescriptor(_message.Message):
     table_data_type: DataType
     data_scale: float
     data_bias: float
-    def __init__(self, flags: _Optional[_Union[NDArrayFlags, str]] = ..., layout: _Optional[_Union[DataLayout, str]] = ..., size: _Optional[_Iterable[int]] = ..., stride: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[Buffer, _Mapping]] = ..., data_type: _Optional[_Union[DataType, str]] = ..., table_data: _Optional[_Union[Buffer, _Mapping]] = ..., table_data_type: _Optional[_Union[DataType, str]] = ..., data_scale: _Optional[float] = ..., data_bias: _Optional[float] = ...) -> None: ...
+    def __init__(self, flags: _Optional[_Union[NDArrayFlags, str, int]] = ..., layout: _Optional[_Union[DataLayout, str, int]] = ..., size: _Optional[_Iterable[int]] = ..., stride: _Optional[_Iterable[int]] = ..., data: _Optional[_Union[Buffer, _Mapping]] = ..., data_type: _Optional[_Union[DataType, str, int]] = ..., table_data: _Optional[_Union[Buffer, _Mapping]] = ..., table_data_type: _Optional[_Union[DataType, str, int]] = ..., data_scale: _Optional[float] = ..., data_bias: _Optional[float] = ...) -> None: ...
 
 class Activation(_message.Message):
     __slots__ = ("function", "alpha", "beta", "iscale", "ioffset", "ishift", "iscale_per_channel", "ioffset_per_channel", "ishift_per_channel")
@@ -642,7 +642,7 @@ class Activation(_message.Message):
     iscale_per_channel: _containers.RepeatedScalarFieldContainer[int]
     ioffset_per_channel: _containers.RepeatedScalarFieldContainer[int]
     ishift_per_channel: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, function: _Optional[_Union[ActivationFunction, str]] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., iscale: _Optional[int] = ..., ioffset: _Optional[int] = ..., ishift: _Optional[int] = ..., iscale_per_channel: _Optional[_Iterable[int]] = ..., ioffset_per_channel: _Optional[_Iterable[int]] = ..., ishift_per_channel: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, function: _Optional[_Union[ActivationFunction, str, int]] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., iscale: _Optional[int] = ..., ioffset: _Optional[int] = ..., ishift: _Optional[int] = ..., iscale_per_channel: _Optional[_Iterable[int]] = ..., ioffset_per_channel: _Optional[_Iterable[int]] = ..., ishift_per_channel: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class FilterParameters(_message.Message):
     __slots__ = ("flags", "n_threads")
@@ -726,7 +726,7 @@ class PoolingParameters(_message.Message):
     x_padding: int
     y_padding: int
     pad: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., pooling_function: _Optional[_Union[PoolingFunction, str]] = ..., k_width: _Optional[int] = ..., k_height: _Optional[int] = ..., x_stride: _Optional[int] = ..., y_stride: _Optional[int] = ..., x_dilation_stride: _Optional[int] = ..., y_dilation_stride: _Optional[int] = ..., x_padding: _Optional[int] = ..., y_padding: _Optional[int] = ..., pad: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., pooling_function: _Optional[_Union[PoolingFunction, str, int]] = ..., k_width: _Optional[int] = ..., k_height: _Optional[int] = ..., x_stride: _Optional[int] = ..., y_stride: _Optional[int] = ..., x_dilation_stride: _Optional[int] = ..., y_dilation_stride: _Optional[int] = ..., x_padding: _Optional[int] = ..., y_padding: _Optional[int] = ..., pad: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ActivationParameters(_message.Message):
     __slots__ = ("i_desc", "o_desc", "activation", "axis_flags", "seed")
@@ -788,7 +788,7 @@ class LossParameters(_message.Message):
     label_smooth: float
     huber_delta: float
     yolo: YoloParameters
-    def __init__(self, function: _Optional[_Union[LossFunction, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., reduction: _Optional[_Union[LossReductionFunction, str]] = ..., label_smooth: _Optional[float] = ..., huber_delta: _Optional[float] = ..., yolo: _Optional[_Union[YoloParameters, _Mapping]] = ...) -> None: ...
+    def __init__(self, function: _Optional[_Union[LossFunction, str, int]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., reduction: _Optional[_Union[LossReductionFunction, str, int]] = ..., label_smooth: _Optional[float] = ..., huber_delta: _Optional[float] = ..., yolo: _Optional[_Union[YoloParameters, _Mapping]] = ...) -> None: ...
 
 class NormalizationParameters(_message.Message):
     __slots__ = ("type", "i_desc", "o_desc", "beta_desc", "gamma_desc", "moving_mean_desc", "moving_variance_desc", "momentum", "epsilon", "activation", "num_groups", "normalization_axis")
@@ -816,7 +816,7 @@ class NormalizationParameters(_message.Message):
     activation: Activation
     num_groups: int
     normalization_axis: int
-    def __init__(self, type: _Optional[_Union[FilterType, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., beta_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., gamma_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_mean_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_variance_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., momentum: _Optional[float] = ..., epsilon: _Optional[float] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., num_groups: _Optional[int] = ..., normalization_axis: _Optional[int] = ...) -> None: ...
+    def __init__(self, type: _Optional[_Union[FilterType, str, int]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., beta_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., gamma_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_mean_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_variance_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., momentum: _Optional[float] = ..., epsilon: _Optional[float] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., num_groups: _Optional[int] = ..., normalization_axis: _Optional[int] = ...) -> None: ...
 
 class ArithmeticOperand(_message.Message):
     __slots__ = ("desc", "type")
@@ -824,7 +824,7 @@ class ArithmeticOperand(_message.Message):
     TYPE_FIELD_NUMBER: _ClassVar[int]
     desc: NDArrayDescriptor
     type: DescriptorType
-    def __init__(self, desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., type: _Optional[_Union[DescriptorType, str]] = ...) -> None: ...
+    def __init__(self, desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., type: _Optional[_Union[DescriptorType, str, int]] = ...) -> None: ...
 
 class ArithmeticParameters(_message.Message):
     __slots__ = ("arithmetic_function", "inputs", "o_desc", "out_type", "activation")
@@ -838,7 +838,7 @@ class ArithmeticParameters(_message.Message):
     o_desc: NDArrayDescriptor
     out_type: DescriptorType
     activation: Activation
-    def __init__(self, arithmetic_function: _Optional[_Union[ArithmeticFunction, str]] = ..., inputs: _Optional[_Iterable[_Union[ArithmeticOperand, _Mapping]]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., out_type: _Optional[_Union[DescriptorType, str]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
+    def __init__(self, arithmetic_function: _Optional[_Union[ArithmeticFunction, str, int]] = ..., inputs: _Optional[_Iterable[_Union[ArithmeticOperand, _Mapping]]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., out_type: _Optional[_Union[DescriptorType, str, int]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
 
 class QuantizationParameters(_message.Message):
     __slots__ = ("axis_mask", "function", "i_desc", "o_desc", "scale", "bias")
@@ -854,7 +854,7 @@ class QuantizationParameters(_message.Message):
     o_desc: NDArrayDescriptor
     scale: NDArrayDescriptor
     bias: NDArrayDescriptor
-    def __init__(self, axis_mask: _Optional[int] = ..., function: _Optional[_Union[QuantizerFunction, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., scale: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
+    def __init__(self, axis_mask: _Optional[int] = ..., function: _Optional[_Union[QuantizerFunction, str, int]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., scale: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., bias: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ...) -> None: ...
 
 class DropoutParameters(_message.Message):
     __slots__ = ("i_desc", "o_desc", "rate", "seed", "control")
@@ -914,7 +914,7 @@ class PaddingParameters(_message.Message):
     padding_size: _containers.RepeatedScalarFieldContainer[int]
     padding_mode: PaddingMode
     padding_value: int
-    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., padding_size: _Optional[_Iterable[int]] = ..., padding_mode: _Optional[_Union[PaddingMode, str]] = ..., padding_value: _Optional[int] = ...) -> None: ...
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., padding_size: _Optional[_Iterable[int]] = ..., padding_mode: _Optional[_Union[PaddingMode, str, int]] = ..., padding_value: _Optional[int] = ...) -> None: ...
 
 class ResizeParameters(_message.Message):
     __slots__ = ("method", "i_desc", "o_desc", "align_corners")
@@ -926,7 +926,7 @@ class ResizeParameters(_message.Message):
     i_desc: NDArrayDescriptor
     o_desc: NDArrayDescriptor
     align_corners: bool
-    def __init__(self, method: _Optional[_Union[InterpolationMethod, str]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., align_corners: _Optional[bool] = ...) -> None: ...
+    def __init__(self, method: _Optional[_Union[InterpolationMethod, str, int]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., align_corners: _Optional[bool] = ...) -> None: ...
 
 class ReductionParameters(_message.Message):
     __slots__ = ("i_desc", "o_desc", "w_desc", "reduce_func", "epsilon")
@@ -940,7 +940,7 @@ class ReductionParameters(_message.Message):
     w_desc: NDArrayDescriptor
     reduce_func: ReduceFunction
     epsilon: float
-    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., w_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., reduce_func: _Optional[_Union[ReduceFunction, str]] = ..., epsilon: _Optional[float] = ...) -> None: ...
+    def __init__(self, i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., w_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., reduce_func: _Optional[_Union[ReduceFunction, str, int]] = ..., epsilon: _Optional[float] = ...) -> None: ...
 
 class GramParameters(_message.Message):
     __slots__ = ("alpha", "i_desc", "o_desc")
@@ -1006,7 +1006,7 @@ class CropResizeParameters(_message.Message):
     sampling_mode: LinearSamplingMode
     box_coordinate_mode: BoxCoordinateMode
     method: InterpolationMethod
-    def __init__(self, normalized_coordinates: _Optional[bool] = ..., spatial_scale: _Optional[float] = ..., extrapolation_value: _Optional[float] = ..., sampling_mode: _Optional[_Union[LinearSamplingMode, str]] = ..., box_coordinate_mode: _Optional[_Union[BoxCoordinateMode, str]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ...) -> None: ...
+    def __init__(self, normalized_coordinates: _Optional[bool] = ..., spatial_scale: _Optional[float] = ..., extrapolation_value: _Optional[float] = ..., sampling_mode: _Optional[_Union[LinearSamplingMode, str, int]] = ..., box_coordinate_mode: _Optional[_Union[BoxCoordinateMode, str, int]] = ..., method: _Optional[_Union[InterpolationMethod, str, int]] = ...) -> None: ...
 
 class MHAProjectionParameters(_message.Message):
     __slots__ = ("target_desc", "weights", "bias")
