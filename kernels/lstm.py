@@ -52,6 +52,7 @@ Conventions chosen where BNNS is silent (PyTorch's ``nn.LSTM`` unless said):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import NamedTuple, Optional
 
@@ -59,10 +60,11 @@ import numpy as np
 
 from . import _common as cm
 from . import blas
+from . import parallel
 from .convolution import matmul
 from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
-from .errors import FailedPreconditionError, UnimplementedError, require
+from .errors import FailedPreconditionError, InternalError, UnimplementedError, given, require
 from .layout import Descriptor
 
 FLAG_BIDIRECTIONAL = 1           # BNNSLayerFlagsLSTMBidirectional
@@ -138,10 +140,13 @@ class LSTMGradients(NamedTuple):
 
 
 @dataclasses.dataclass
-class _Step:
-    z: np.ndarray        # (B, 4H) pre-activations i, f, g, o
-    gates: np.ndarray    # (B, 4H) activations
-    c_prev: np.ndarray
+class _Direction:
+    """A training forward's record of one direction of one layer: (T, B, .) arrays, steps in
+    processing order (the training cache's order)."""
+
+    z: np.ndarray        # (T, B, 4H) pre-activations i, f, g, o
+    gates: np.ndarray    # (T, B, 4H) activations
+    c_prev: np.ndarray   # (T, B, H)
     h_prev: np.ndarray
     c: np.ndarray
     a: np.ndarray        # hidden_activation(c)
@@ -150,7 +155,7 @@ class _Step:
 @dataclasses.dataclass
 class _Saved:
     inputs: list          # per layer: (T, B, in_l) the layer's input (after dropout)
-    steps: list           # per layer, per direction: list of _Step in processing order
+    steps: list           # per layer, per direction: its _Direction
     keeps: list           # per layer > 0: dropout mask on its input, or None
     weights: list         # per layer, per direction: dict of the compute-form weights
     batch_size: int
@@ -281,13 +286,10 @@ class LSTMFilter:
             layer_steps, layer_weights = [], []
             for d in range(dirs):
                 w = self._compute_weights(layer, d, dtype)
-                steps = _run(layer_in, h0[layer, d], c0[layer, d], w, self._acts, reverse=d == 1)
-                order = range(t - 1, -1, -1) if d == 1 else range(t)
-                for k, step_t in enumerate(order):
-                    out[step_t, :, d] = steps[k].gates[:, 3 * hidden:] * steps[k].a
-                h_n[layer, d] = out[order[-1], :, d]
-                c_n[layer, d] = steps[-1].c
-                layer_steps.append(steps)
+                record, h = _run(layer_in, h0[layer, d], c0[layer, d], w, self._acts, reverse=d == 1)
+                out[:, :, d] = h[::-1] if d == 1 else h                  # h in processing order
+                h_n[layer, d], c_n[layer, d] = h[-1], record.c[-1]
+                layer_steps.append(record)
                 layer_weights.append(w)
             all_steps.append(layer_steps)
             all_weights.append(layer_weights)
@@ -320,23 +322,26 @@ class LSTMFilter:
         d_x = None
         for layer in range(layers - 1, -1, -1):
             layer_in = saved.inputs[layer]
-            d_in = np.zeros(layer_in.shape, dtype)
+            d_in = None
             for d in range(dirs):
                 w = saved.weights[layer][d]
-                steps = saved.steps[layer][d]
-                order = list(range(t - 1, -1, -1)) if d == 1 else list(range(t))
-                d_y = np.stack([d_out[step_t, :, d] for step_t in order])             # processing order
-                dz, dh_first, dc_first, dwh, dwc = _run_backward(steps, d_y, d_hidden[layer, d], d_cell[layer, d],
-                                                                 w, self._acts, hidden)
+                # Steps in processing order: the second direction reads the sequence backwards.
+                x_steps = np.ascontiguousarray(layer_in[::-1]) if d == 1 else layer_in
+                d_y = np.array(d_out[::-1, :, d] if d == 1 else d_out[:, :, d])     # (T, B, H), owned
+                d_steps, dh_first, dc_first, grads = _run_backward(
+                    saved.steps[layer][d], d_y, d_hidden[layer, d], d_cell[layer, d], w, self._acts, x_steps,
+                    input_grad=input_grad or layer > 0, weights_grad=weights_grad)
                 dh0[layer, d], dc0[layer, d] = dh_first, dc_first
-                x_steps = layer_in[order]                                             # (T, B, in)
-                dz2 = dz.reshape(-1, dz.shape[2])                                     # (T * B, 4H)
-                d_in[order] += matmul(dz2, w["wx"]).reshape(dz.shape[0], dz.shape[1], -1)
-                if weights_grad:
-                    dwx = matmul(dz2.T, x_steps.reshape(-1, x_steps.shape[2]))           # one GEMM
-                    db = dz.sum(axis=(0, 1))
-                    per_layer[layer][d] = (dwx, dwh, dwc, db)
+                per_layer[layer][d] = grads
+                if d_steps is None:
+                    continue
+                d_steps = d_steps[::-1] if d == 1 else d_steps
+                if d_in is None:
+                    d_in = d_steps
+                else:
+                    d_in += d_steps
             if layer > 0:
+                d_in = given(d_in, "layers above the first compute their input's gradient", error=InternalError)
                 keep = saved.keeps[layer]
                 if keep is not None:
                     d_in = d_in * keep * dtype.type(1 / (1 - self.dropout))
@@ -386,7 +391,7 @@ class LSTMFilter:
             arrays[f"{layer}.keep"] = saved.keeps[layer]
             for d, steps in enumerate(saved.steps[layer]):
                 for name in self._STEP_FIELDS:
-                    arrays[f"{layer}.{d}.{name}"] = np.stack([getattr(step, name) for step in steps])
+                    arrays[f"{layer}.{d}.{name}"] = getattr(steps, name)
         flat = np.empty(self.cache_elements(), np.float32)
         at = 0
         for name, shape in self._cache_parts():
@@ -418,8 +423,8 @@ class LSTMFilter:
             inputs.append(parts[f"{layer}.input"])
             keep = parts.get(f"{layer}.keep")
             keeps.append(None if keep is None else keep.astype(bool))
-            steps.append([[_Step(*(parts[f"{layer}.{d}.{name}"][k] for name in self._STEP_FIELDS))
-                           for k in range(self.seq_len)] for d in range(self.directions)])
+            steps.append([_Direction(*(parts[f"{layer}.{d}.{name}"] for name in self._STEP_FIELDS))
+                          for d in range(self.directions)])
             weights.append([self._compute_weights(layer, d, np.dtype(np.float32)) for d in range(self.directions)])
         self._saved = _Saved(inputs, steps, keeps, weights, self.batch_size)
 
@@ -489,72 +494,246 @@ class LSTMFilter:
 
 
 # ---------------------------------------------------------------------------------------- kernels
-def _run(x: np.ndarray, h: np.ndarray, c: np.ndarray, w: dict, acts: dict, *, reverse: bool) -> list:
-    """One direction of one layer over the sequence; returns the _Steps in processing order."""
-    pre_x = matmul(x.reshape(-1, x.shape[2]), w["wx"].T).reshape(x.shape[0], x.shape[1], -1)   # (T, B, 4H), one GEMM
-    pre_x += w["bias"]
-    t, hidden = pre_x.shape[0], h.shape[1]
-    wc = w["wc"]
-    steps = []
-    for k in range(t):
-        step_t = t - 1 - k if reverse else k
-        z = pre_x[step_t] + h @ w["wh"].T
-        if wc[0] is not None:
-            z[:, :hidden] += c @ wc[0].T
-        if wc[1] is not None:
-            z[:, hidden:2 * hidden] += c @ wc[1].T
-        if wc[2] is not None:
-            z[:, 2 * hidden:3 * hidden] += c @ wc[2].T
-        gates = np.empty_like(z)
-        for gi, gate in enumerate(GATES[:3]):
-            sl = slice(gi * hidden, (gi + 1) * hidden)
-            gates[:, sl] = act_mod.forward(z[:, sl], acts[gate])
-        i, f, g = gates[:, :hidden], gates[:, hidden:2 * hidden], gates[:, 2 * hidden:3 * hidden]
-        c_new = f * c + i * g
-        if wc[3] is not None:
-            z[:, 3 * hidden:] += c_new @ wc[3].T
-        gates[:, 3 * hidden:] = act_mod.forward(z[:, 3 * hidden:], acts["output_gate"])
-        a = act_mod.forward(c_new, acts["hidden"])
-        steps.append(_Step(z, gates, c, h, c_new, a))
-        h = gates[:, 3 * hidden:] * a
-        c = c_new
-    return steps
+# The recurrence is a chain of small products (one (B, H) @ (H, 4H) GEMM a step each way) and a
+# few elementwise passes over (B, H) blocks, on one core. Everything that does not depend on the
+# previous step is taken out of the chain as large GEMMs over many steps: the input products
+# z = x W_x^T + b before the steps need them, and the backward's dW_x = dz^T x, dW_h = dz^T h_prev,
+# db and dL/dx = dz W_x once the steps have produced dz. For large layers these run on the second
+# core chunk by chunk while the chain runs (_chunks); the elementwise maths writes in place into
+# preallocated (T, B, .) arrays, which are the training cache.
+
+def _run(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: dict, acts: dict, *, reverse: bool):
+    """One direction of one layer over the sequence.
+
+    x (T, B, in), h0 and c0 (B, H). Returns its _Direction (steps in processing order: reversed
+    when ``reverse``) and h (T, B, H) in processing order."""
+    x = np.ascontiguousarray(x[::-1]) if reverse else x
+    t, b, hidden = x.shape[0], x.shape[1], h0.shape[1]
+    dtype = x.dtype
+    z = np.empty((t, b, 4 * hidden), dtype)
+    wx_t = w["wx"].T
+
+    def project(lo: int, hi: int) -> None:                                      # z = x W_x^T
+        with blas.one_thread():
+            np.matmul(x[lo:hi].reshape(-1, x.shape[2]), wx_t, out=z[lo:hi].reshape(-1, 4 * hidden))
+            z[lo:hi] += w["bias"]
+
+    # The steps in chunks: chunk j + 1's input product runs on the second core while the
+    # recurrence runs through chunk j (one chunk when the layer is too small to pay for it).
+    chunks = _chunks(t, z.nbytes)
+    project(*chunks[0])
+    pending = parallel.start(functools.partial(project, *chunks[1])) if len(chunks) > 1 else None
+    gates = np.empty_like(z)
+    h_all, c_all = np.empty((t + 1, b, hidden), dtype), np.empty((t + 1, b, hidden), dtype)
+    h_all[0], c_all[0] = h0, c0
+    a = np.empty((t, b, hidden), dtype)
+    scratch = np.empty((b, 4 * hidden), dtype)
+    wh_t, wc = np.ascontiguousarray(w["wh"].T), w["wc"]       # (H, 4H): the steps' GEMM runs faster on it
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    # Without an output-gate peephole, o depends on z alone, so it is activated with i, f and g.
+    early = 4 if wc[3] is None else 3
+    with np.errstate(over="ignore"):                  # the sigmoid's exp(-z) may overflow to inf: 1 / inf = 0
+        for j, (lo, hi) in enumerate(chunks):
+            if j > 0:
+                given(pending, "chunk j's product was started", error=InternalError).result()
+                pending = parallel.start(functools.partial(project, *chunks[j + 1])) if j + 1 < len(chunks) else None
+            for k in range(lo, hi):
+                zk, gk, c_prev, c = z[k], gates[k], c_all[k], c_all[k + 1]
+                zk += np.matmul(h_all[k], wh_t, out=scratch)                         # z += h_prev W_h^T
+                for gi in range(3):
+                    if wc[gi] is not None:
+                        zk[:, gi * hidden:(gi + 1) * hidden] += c_prev @ wc[gi].T             # + c_prev W_c^T
+                _activate(zk, gk, acts, hidden, GATES[:early], scratch)
+                np.multiply(gk[:, f_], c_prev, out=c)                                # c = f c_prev + i g
+                np.multiply(gk[:, i_], gk[:, g_], out=scratch[:, :hidden])
+                c += scratch[:, :hidden]
+                if wc[3] is not None:
+                    zk[:, o_] += c @ wc[3].T                                         # peephole on the new c
+                    _activate(zk[:, o_], gk[:, o_], acts, hidden, ("output_gate",), scratch)
+                _act_into(c, acts["hidden"], a[k], scratch)                          # a = hidden_activation(c)
+                np.multiply(gk[:, o_], a[k], out=h_all[k + 1])                       # h = o a
+    return _Direction(z, gates, c_all[:-1], h_all[:-1], c_all[1:], a), h_all[1:]
 
 
-def _run_backward(steps: list, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np.ndarray, w: dict,
-                  acts: dict, hidden: int):
-    """Backward through one direction of one layer. d_y (T, B, H) in processing order.
+def _run_backward(record: _Direction, d_y: np.ndarray, dh_last: np.ndarray, dc_last: np.ndarray, w: dict,
+                  acts: dict, x: np.ndarray, *, input_grad: bool, weights_grad: bool):
+    """Backward through one direction of one layer. d_y (T, B, H) in processing order, owned: it
+    is overwritten (each step's dL/dh accumulates into it); x (T, B, in) the layer's input in
+    processing order.
 
-    Returns dz (T, B, 4H) in processing order, dL/dh0, dL/dc0, dL/dW_h (4H, H) and the peephole
-    gradients (list of four (H, H) or None)."""
-    t = len(steps)
-    dz_all = np.empty((t,) + steps[0].z.shape, d_y.dtype)
-    dh, dc = dh_last.copy(), dc_last.copy()
-    wc = w["wc"]
-    dwc = [None if m is None else np.zeros_like(m) for m in wc]
-    for k in range(t - 1, -1, -1):
-        s = steps[k]
-        i, f, g, o = (s.gates[:, j * hidden:(j + 1) * hidden] for j in range(4))
-        dh = dh + d_y[k]
-        do = dh * s.a
-        dc = dc + act_mod.backward(dh * o, acts["hidden"], x=s.c, y=s.a)
-        dz = np.empty_like(s.z)
-        dz[:, 3 * hidden:] = act_mod.backward(do, acts["output_gate"], x=s.z[:, 3 * hidden:], y=o)
-        if wc[3] is not None:
-            dc = dc + dz[:, 3 * hidden:] @ wc[3]
-            dwc[3] += dz[:, 3 * hidden:].T @ s.c
-        for gi, (gate, d_act) in enumerate(zip(GATES[:3], (dc * g, dc * s.c_prev, dc * i))):
-            sl = slice(gi * hidden, (gi + 1) * hidden)
-            dz[:, sl] = act_mod.backward(d_act, acts[gate], x=s.z[:, sl], y=s.gates[:, sl])
-        dc_prev = dc * f
-        for gi in range(3):
-            if wc[gi] is not None:
-                sl = slice(gi * hidden, (gi + 1) * hidden)
-                dc_prev = dc_prev + dz[:, sl] @ wc[gi]
-                dwc[gi] += dz[:, sl].T @ s.c_prev
-        dh = dz @ w["wh"]
-        dc = dc_prev
-        dz_all[k] = dz
-    h_prev = np.stack([s.h_prev for s in steps])                          # dL/dW_h over all steps: one GEMM
-    dwh = matmul(dz_all.reshape(-1, dz_all.shape[2]).T, h_prev.reshape(-1, h_prev.shape[2]))
-    return dz_all, dh, dc, dwh, dwc
+    Returns dL/dx (T, B, in) in processing order (None unless input_grad), dL/dh0, dL/dc0 and
+    (dL/dW_x (4H, in), dL/dW_h (4H, H), the peephole gradients (list of four (H, H) or None),
+    dL/db (4H,)) (None unless weights_grad).
+
+    Per step, with dh = d_y + dz_next W_h and dc the cell's gradient from the step after:
+    dc += dh o hidden'(c); dz = (dc g, dc c_prev, dc i, dh a) * (i', f', g', o'); dc_prev = dc f
+    (plus the peepholes' dz W_c). Then dL/dx = dz W_x, dL/dW_x = dz^T x, dL/dW_h = dz^T h_prev,
+    dL/db = sum dz over the steps and the batch."""
+    t, b, hidden = d_y.shape
+    dtype = d_y.dtype
+    z, gates = record.z, record.gates
+    dz_all = np.empty(z.shape, dtype)
+    dh_first = np.empty((b, hidden), dtype)
+    dc = dc_last.astype(dtype, copy=True)
+    d_y[-1] += dh_last
+    wh, wc, wx = w["wh"], w["wc"], w["wx"]
+    sums: list = [None] * 4                                       # dW_x, dW_h, dW_c (list), db
+
+    def products(lo: int, hi: int) -> None:
+        """The weight gradients' terms over steps lo..hi - 1 added into ``sums`` (chunks in a
+        fixed order: the last steps first)."""
+        with blas.one_thread():
+            dz = dz_all[lo:hi].reshape(-1, 4 * hidden)
+            terms = [dz.T @ x[lo:hi].reshape(-1, x.shape[2]), dz.T @ record.h_prev[lo:hi].reshape(-1, hidden),
+                     [None if wc[gi] is None else
+                      dz[:, gi * hidden:(gi + 1) * hidden].T @ (record.c if gi == 3 else record.c_prev)[lo:hi]
+                      .reshape(-1, hidden) for gi in range(4)],
+                     dz.sum(axis=0)]
+            if sums[0] is None:
+                sums[:] = terms
+                return
+            for n in (0, 1, 3):
+                sums[n] += terms[n]
+            for gi in range(4):
+                if terms[2][gi] is not None:
+                    sums[2][gi] += terms[2][gi]
+
+    # The steps in chunks (last first): a finished chunk's weight products run on the second core
+    # while the recurrence runs through the next (one chunk when the layer is too small to pay
+    # for it); dL/dx = dz W_x, as large again, comes after the loop on both cores.
+    chunks = _chunks(t, z.nbytes)[::-1]
+    pending = None
+    scratch = np.empty((b, 4 * hidden), dtype)
+    t_h = np.empty((b, hidden), dtype)
+    late = 4 if wc[3] is None else 3
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    for j, (lo, hi) in enumerate(chunks):
+        for k in range(hi - 1, lo - 1, -1):
+            dh, gk, zk, dz = d_y[k], gates[k], z[k], dz_all[k]
+            np.multiply(dh, gk[:, o_], out=t_h)                                      # dc += dh o hidden'(c)
+            _act_backward_into(t_h, acts["hidden"], record.c[k], record.a[k], scratch)
+            dc += t_h
+            np.multiply(dh, record.a[k], out=dz[:, o_])                              # dL/do = dh a
+            if wc[3] is not None:               # (without this peephole, o' is applied with i', f', g')
+                _act_backward_into(dz[:, o_], acts["output_gate"], zk[:, o_], gk[:, o_], scratch)
+                dc += dz[:, o_] @ wc[3]
+            np.multiply(dc, gk[:, g_], out=dz[:, i_])                                # dL/di = dc g
+            np.multiply(dc, record.c_prev[k], out=dz[:, f_])                         # dL/df = dc c_prev
+            np.multiply(dc, gk[:, i_], out=dz[:, g_])                                # dL/dg = dc i
+            _act_backward_gates(dz, zk, gk, acts, hidden, GATES[:late], scratch)
+            dc *= gk[:, f_]                                                          # dL/dc_prev
+            for gi in range(3):
+                if wc[gi] is not None:
+                    dc += dz[:, gi * hidden:(gi + 1) * hidden] @ wc[gi]
+            if k > 0:
+                d_y[k - 1] += np.matmul(dz, wh, out=t_h)                             # dh_prev += dz W_h
+            else:
+                np.matmul(dz, wh, out=dh_first)
+        if not weights_grad:
+            continue
+        if pending is not None:
+            pending.result()
+        if j + 1 < len(chunks):
+            pending = parallel.start(functools.partial(products, lo, hi))
+        else:
+            products(lo, hi)
+    d_x = None
+    if input_grad:
+        d_x = matmul(dz_all.reshape(-1, 4 * hidden), wx).reshape(t, b, -1)
+    grads = None
+    if weights_grad:
+        grads = (sums[0], sums[1], sums[2], sums[3])
+    return d_x, dh_first, dc, grads
+
+
+def _chunks(t: int, nbytes: int) -> list:
+    """(lo, hi) step ranges of _CHUNK_STEPS for the overlapped products; one range when the
+    layer's (T, B, 4H) pre-activations are smaller than _OVERLAP_BYTES."""
+    if nbytes < _OVERLAP_BYTES or t <= _CHUNK_STEPS:
+        return [(0, t)]
+    return [(lo, min(t, lo + _CHUNK_STEPS)) for lo in range(0, t, _CHUNK_STEPS)]
+
+
+_CHUNK_STEPS = 8
+_OVERLAP_BYTES = parallel.PARALLEL_BYTES
+
+
+def _activate(z: np.ndarray, out: np.ndarray, acts: dict, hidden: int, gates: tuple, scratch: np.ndarray) -> None:
+    """out[:, gate] = act_gate(z[:, gate]) for the named consecutive gates (the first at column 0
+    of z and out), neighbouring gates with one activation in one call."""
+    if gates == GATES and _default_gates(acts):
+        # Fast path for the default gates: Sigmoid over all four in one call, then the
+        # candidate's columns overwritten by its Tanh (fewer, wider calls per step).
+        _act_into(z, acts["input_gate"], out, scratch)
+        np.tanh(z[:, 2 * hidden:3 * hidden], out=out[:, 2 * hidden:3 * hidden])
+        return
+    k = 0
+    while k < len(gates):
+        end = k + 1
+        while end < len(gates) and acts[gates[end]] == acts[gates[k]]:
+            end += 1
+        sl = slice(k * hidden, end * hidden)
+        _act_into(z[:, sl], acts[gates[k]], out[:, sl], scratch)
+        k = end
+
+
+def _act_backward_gates(dz: np.ndarray, z: np.ndarray, y: np.ndarray, acts: dict, hidden: int, gates: tuple,
+                        scratch: np.ndarray) -> None:
+    """dz[:, gate] *= act_gate'(z) for the named gates (GATES from the first; y = the gates'
+    activations), neighbouring gates with one activation in one call."""
+    if gates == GATES and _default_gates(acts):
+        # Fast path for the default gates: one derivative array over all four, Sigmoid's y (1 - y)
+        # with the candidate's columns overwritten by Tanh's 1 - y^2, and one product.
+        s, g = scratch, slice(2 * hidden, 3 * hidden)
+        np.subtract(1, y, out=s)
+        s *= y
+        np.multiply(y[:, g], y[:, g], out=s[:, g])
+        np.subtract(1, s[:, g], out=s[:, g])
+        dz *= s
+        return
+    k = 0
+    while k < len(gates):
+        end = k + 1
+        while end < len(gates) and acts[gates[end]] == acts[gates[k]]:
+            end += 1
+        sl = slice(k * hidden, end * hidden)
+        _act_backward_into(dz[:, sl], acts[gates[k]], z[:, sl], y[:, sl], scratch)
+        k = end
+
+
+def _default_gates(acts: dict) -> bool:
+    """Sigmoid input, forget and output gates and a Tanh candidate (BNNS's defaults)."""
+    return (acts["input_gate"].function == acts["forget_gate"].function == acts["output_gate"].function == SIGMOID
+            and acts["candidate_gate"].function == TANH)
+
+
+def _act_into(x: np.ndarray, act: Activation, out: np.ndarray, scratch: np.ndarray) -> None:
+    """out = act(x). Fast path for the default gates, in place with no temporaries: Sigmoid as
+    1 / (1 + exp(-x)) (exp may overflow to inf, giving 0: callers silence the warning) and Tanh;
+    any other function through activation.forward (the one definition; the fast path is tested
+    against it)."""
+    if act.function == SIGMOID:
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        out += 1
+        np.reciprocal(out, out=out)
+    elif act.function == TANH:
+        np.tanh(x, out=out)
+    else:
+        out[...] = act_mod.forward(x, act)
+
+
+def _act_backward_into(d: np.ndarray, act: Activation, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
+    """d *= act'(x), in place (y = act(x)). Fast path for Sigmoid (y (1 - y)) and Tanh (1 - y^2);
+    any other function through activation.backward."""
+    if act.function in (SIGMOID, TANH):
+        s = scratch[:, :d.shape[1]]
+        if act.function == SIGMOID:
+            np.subtract(1, y, out=s)
+            s *= y
+        else:
+            np.multiply(y, y, out=s)
+            np.subtract(1, s, out=s)
+        d *= s
+    else:
+        d[...] = act_mod.backward(d, act, x=x, y=y)

@@ -97,6 +97,21 @@ def for_ranges(count: int, total_bytes: int, work: Callable[[int, int], None], p
         future.result()
 
 
+def start(work: Callable[[], object]):
+    """Run work() on one of the kernel pool's threads (its BLAS on one core) while the caller goes
+    on; the returned future's result() waits for it and raises its error. For kernels that keep
+    the second core busy with independent products while the first runs a sequential chain (the
+    LSTM's recurrence); the caller keeps at most one such task running, so the order in which
+    they add into shared results is fixed."""
+    event = getattr(_cancel, "event", None)
+
+    def for_the_call():
+        with cancellable(event):
+            return work()
+
+    return _shared_pool().submit(for_the_call)
+
+
 # Bytes of one block of a blocked kernel: a block's input, output and scratch together stay in a
 # core's L2 (2 MiB on these machines), so the several passes a kernel makes over one block cost
 # one trip to memory.

@@ -63,7 +63,8 @@ columns are split by stride phase, so that every window tap is a slice with a co
 axis: one NumPy call per tap covers every window at vectorized speed. Max keeps a running maximum
 and a running small-integer tap id, turned into a flat index once per chunk; gradients reach the
 winners through ``np.add.at`` on the chunk's zeroed planes. Given indices are checked by table
-lookups of their offset from the window's first tap (_MaxIndexCheck). Kernels with more taps
+lookups of their offset from the window's first tap (_MaxIndexCheck); since ``np.add.at`` holds
+the GIL, the backward from given indices scatters on one thread while the other checks. Kernels with more taps
 than output positions (global pooling) loop over windows instead of taps.
 """
 
@@ -243,38 +244,73 @@ def max_pool_backward(d_y: np.ndarray, g: PoolingGeometry, *, indices: Optional[
             "Max pooling backward needs either the forward indices or the forward input x")
     d_x = np.empty((n, c) + g.in_hw, d_y.dtype)
     grads, d_xs = _planes(d_y), _planes(d_x)
-    xs = _planes(x) if indices is None and x is not None else None
-    idx = _planes(indices) if indices is not None else None
+    if indices is not None:
+        _max_backward_from_indices(grads, _planes(indices), d_x, g, c)
+        return d_x
+    if x is None:
+        raise InternalError("max pooling backward has neither the indices nor x")
+    xs = _planes(x)
     plane = g.in_hw[0] * g.in_hw[1]
 
     def work(lo, hi):
         chunk = min(_chunk_planes(g, d_y.dtype), n * c)
-        recompute = None if xs is None else _Scratch(g, xs.dtype, -np.inf, chunk)
-        if recompute is not None:
-            # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
-            window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
+        recompute = _Scratch(g, xs.dtype, -np.inf, chunk)
+        # winner offsets relative to the chunk's first plane: (plane in chunk)*H*W + in-plane offset
+        window_base = np.arange(chunk, dtype=np.int64)[:, None, None] * plane + _origin_offsets(g)
         winners = np.empty((chunk,) + g.out_hw, np.int64)
-        checker = None if idx is None else _MaxIndexCheck(g, c, chunk)
-        if checker is not None and idx is not None:
-            checker.check_borders(idx[lo:hi], lo)
         for a, b in _chunks(lo, hi, chunk):
-            if checker is not None and idx is not None:      # (recompute is None: the indices were given)
-                local = checker.local_offsets(idx[a:b], a, winners[: b - a])
-            elif recompute is not None and xs is not None:
-                recompute.load(xs[a:b])
-                taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
-                local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a],
-                                          recompute.step[: b - a])
-            else:
-                raise InternalError("max pooling backward has neither the indices nor x")
+            recompute.load(xs[a:b])
+            taps = recompute.max_into(recompute.out[: b - a], recompute.taps[: b - a])
+            local = _tap_offsets_from(taps, window_base[: b - a], g, winners[: b - a], recompute.step[: b - a])
             # d_x[winner] += d_y, with repeats adding up (several windows can share a winner):
             # np.add.at on the chunk's zeroed planes (in cache), about 2x np.bincount.
             target = d_xs[a:b].reshape(-1)
-            target.fill(0)
+            _zero(target)
             np.add.at(target, local.reshape(-1), grads[a:b].reshape(-1))
 
     _for_plane_ranges(n * c, g, d_y.dtype, work)
     return d_x
+
+
+def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: int) -> None:
+    """d_x (N, C, H, W) = the scatter of grads to the given winners (grads and idx as (N*C, Ho, Wo)
+    planes), after checking every index lies in its own output's window.
+
+    The scatter (np.add.at) holds the GIL, so a second thread scattering only waits for it: this
+    thread scatters, chunk by chunk while the chunk's planes are in cache, and the indices are
+    checked meanwhile on the second core in large slabs (few GIL hand-overs). A bad index is
+    reported once the check ends, and d_x is dropped with the error. The indices are flat offsets
+    in their sample's CHW input: with chunks cut at sample boundaries they index the sample's d_x
+    as they are."""
+    planes = grads.shape[0]
+    d_xs = _planes(d_x)
+    chunk = min(_chunk_planes(g, grads.dtype), planes)
+    slab = min(planes, max(chunk, _CHECK_SLAB_BYTES // (g.out_hw[0] * g.out_hw[1] * 8)))
+
+    def check() -> None:
+        checker = _MaxIndexCheck(g, channels, slab)
+        checker.check_borders(idx, 0)
+        scratch = np.empty((slab,) + g.out_hw, np.int64)
+        for a, b in _chunks(0, planes, slab):
+            checker.check(idx[a:b], a, scratch[: b - a])
+
+    large = planes * g.in_hw[0] * g.in_hw[1] * grads.itemsize >= parallel.PARALLEL_BYTES
+    pending = parallel.start(check) if large else None
+    if pending is None:
+        check()
+    try:
+        for a, b in _chunks_in_samples(0, planes, chunk, channels):
+            _zero(d_xs[a:b])
+            np.add.at(d_x[a // channels].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
+    except IndexError:
+        if pending is not None:
+            pending.result()        # an index outside its sample fails the check, which names it
+        raise
+    if pending is not None:
+        pending.result()
+
+
+_CHECK_SLAB_BYTES = 4 << 20     # int64 indices checked per call on the second core
 
 
 def average_pool(x: np.ndarray, g: PoolingGeometry, *, count_include_padding: bool) -> np.ndarray:
@@ -732,8 +768,7 @@ _BORDER_TABLE_LIMIT = 1 << 22     # entries of the border windows' tap tables (b
 
 
 class _MaxIndexCheck:
-    """Checks that each max-pooling index names an input inside its own output's window, and
-    turns the indices into offsets in a chunk of planes.
+    """Checks that each max-pooling index names an input inside its own output's window.
 
     Fast test, per output: rel = index - (c*H*W + flat offset of the window's tap 0) must be one
     of the taps' offsets kh*dh*W + kw*dw (a table lookup). For a window inside the image this is
@@ -754,8 +789,6 @@ class _MaxIndexCheck:
         self.base = _channel_offsets(0, chunk + channels, channels, g) + origins - 1
         self.outside = np.ones((kh - 1) * dh * w + (kw - 1) * dw + 3, bool)
         self.outside[1 + (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)] = False
-        # base minus the plane's channel offset plus its offset in the chunk: q*H*W + tap 0 - 1
-        self.to_local = np.arange(chunk, dtype=np.int64)[:, None, None] * (h * w) + origins - 1
         rows, cols = g.window_origins()
         eh, ew = g.k_eff
         size = self.outside.size
@@ -790,22 +823,18 @@ class _MaxIndexCheck:
                 rel = sub - _channel_offsets(a, a + sub.shape[0], self.channels, self.g)
                 rel -= base                     # k*size + 1 + tap offset for a tap of window k
                 # An offset outside window k's own range could land in window k + 1's entries:
-                # local_offsets' test of every output rejects those, so together they are exact.
+                # check's test of every output rejects those, so together they are exact.
                 good = (rel.view(np.uint64).max() < table.size
                         and bool(np.take(table, rel).all()))
             if not good:
                 _raise_bad_max_index(idx, a, self.channels, self.g)
 
-    def local_offsets(self, idx, a, out):
-        """out = offset of each winner from the first input of plane a (idx (B, Ho, Wo) of planes
-        a..), after the table test."""
+    def check(self, idx, a, scratch):
+        """The table test of every output (idx (B, Ho, Wo) of planes a..; scratch int64 like idx)."""
         first = a % self.channels
-        rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=out)
+        rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=scratch)
         if rel.size and np.take(self.outside, rel, mode="clip").any():
             _raise_bad_max_index(idx, a, self.channels, self.g)
-        # plane q of the chunk: index - c*H*W + q*H*W = (index - base) + (base - c*H*W + q*H*W)
-        out += self.to_local[:idx.shape[0]]
-        return out
 
 
 def _indices_in_windows(idx, a, channels, g, row_sel, col_sel) -> bool:
@@ -877,6 +906,22 @@ def _chunks(lo, hi, size):
     samples: small images make one chunk of many samples, not one NumPy pass per sample."""
     for a in range(lo, hi, size):
         yield a, min(hi, a + size)
+
+
+def _zero(a: np.ndarray) -> None:
+    """a[...] = 0 for a contiguous array, through a byte view: NumPy fills bytes with memset, which
+    writes whole cache lines without first reading them from memory (about 1.6x faster than a
+    float fill on planes not in cache)."""
+    a.reshape(-1).view(np.uint8).fill(0)
+
+
+def _chunks_in_samples(lo, hi, size, channels):
+    """The ranges of _chunks, each cut where a sample (``channels`` planes) ends."""
+    for a, b in _chunks(lo, hi, size):
+        while a < b:
+            end = min(b, (a // channels + 1) * channels)
+            yield a, end
+            a = end
 
 
 class _Scratch:

@@ -403,3 +403,40 @@ def test_packed_cache_of_another_batch_size_or_filter_is_refused():
         filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=cache[:-1])
     with pytest.raises(InvalidArgumentError, match="not written"):
         filt.apply_backward(np.ones((N, LT, EO), np.float32), cache=np.zeros_like(cache))
+
+
+def test_weight_gradient_product_shared_over_cores_equals_the_plain_product():
+    """_matmul_tn (a.T @ b on the transposed view, rows over the kernel pool) against NumPy's a.T @ b,
+    at a size the pool splits (float32, 9 MiB of operands) and a small one it does not."""
+    from bnns.kernels import parallel
+    rng = np.random.default_rng(11)
+    for k, m, n in ((4096, 300, 256), (7, 5, 3)):
+        a, b = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+        got = at._matmul_tn(a, b)
+        want = a.astype(np.float64).T @ b.astype(np.float64)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    assert parallel.workers_for(300, (4096 * 556 + 300 * 256) * 4) > 1 or parallel.cpus() == 1
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 7, 128, 129])
+def test_row_max_by_halving_is_the_reduction(length):
+    """_row_max (np.maximum over halves of the last axis) equals a.max(axis=-1, keepdims=True)
+    bit for bit, NaN and fully masked (-inf) rows included."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((3, 4, length)).astype(np.float32)
+    a[0, 0, -1] = np.nan
+    a[1, 1, :] = -np.inf
+    got = at._row_max(a)
+    assert got.shape == (3, 4, 1)
+    np.testing.assert_array_equal(got, a.max(axis=-1, keepdims=True))
+
+
+def test_softmax_matches_the_plain_formula():
+    """The in-place softmax (halving max, sum as a product with ones) against exp / sum in float64."""
+    rng = np.random.default_rng(13)
+    scores = (rng.standard_normal((2, 3, 5, 131)) * 30).astype(np.float32)
+    shifted = scores.astype(np.float64) - scores.max(axis=-1, keepdims=True)
+    want = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    got = at._softmax(scores.copy())
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(got.sum(axis=-1), 1.0, rtol=1e-5)

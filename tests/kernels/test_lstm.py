@@ -5,13 +5,16 @@ against central differences (with dropout between layers, the forward's mask), a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from typing import Callable, Optional
 
 import numpy as np
 import pytest
 
 from bnns.kernels import layout as L
 from bnns.kernels import lstm as ls
+from bnns.kernels import activation as act_mod
 from bnns.kernels.activation import Activation
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
 from tests.numeric import assert_gradient_matches, projection
@@ -30,14 +33,21 @@ class Config:
     bias: bool = True
     peephole: bool = False
     dropout: float = 0.0
+    acts: Optional[tuple] = None     # (input, forget, candidate, output, hidden) activations; None = defaults
 
     @property
     def dirs(self):
         return 2 if self.bidirectional else 1
 
 
+# Gate activations other than the defaults take the general path (activation.forward/backward);
+# smooth ones, so that central differences hold.
+OTHER_ACTS = (Activation(act_mod.SOFTSIGN), Activation(act_mod.SIGMOID), Activation(act_mod.SCALED_TANH, 0.8, 1.5),
+              Activation(act_mod.TANH), Activation(act_mod.SILU))
 CONFIGS = [
     pytest.param(Config(3, 2, 1, False, bias=False), id="one_layer_no_bias"),
+    pytest.param(Config(3, 2, 1, True, acts=OTHER_ACTS), id="bidirectional_other_activations"),
+    pytest.param(Config(2, 2, 2, False, peephole=True, acts=OTHER_ACTS), id="two_layers_peepholes_other_activations"),
     pytest.param(Config(2, 2, 2, False, peephole=True), id="two_layers_peepholes"),
     pytest.param(Config(3, 2, 2, True, upper=True, peephole=True), id="bidirectional_two_layers_upper_weights"),
 ]
@@ -77,13 +87,15 @@ def make(cfg, weights, seed=0, **overrides):
         gates[gate] = ls.LSTMGateDescriptor(
             iw, vector(weights[f"{gate}.hw"].shape, weights[f"{gate}.hw"]),
             vector(weights[f"{gate}.cw"].shape, weights[f"{gate}.cw"]) if cfg.peephole else None,
-            vector(weights[f"{gate}.b"].shape, weights[f"{gate}.b"]) if cfg.bias else None)
+            vector(weights[f"{gate}.b"].shape, weights[f"{gate}.b"]) if cfg.bias else None,
+            cfg.acts[ls.GATES.index(gate)] if cfg.acts else None)
     state = L.Descriptor(0x48000, (h, B, d, cfg.layers))
     fields = dict(
         input_size=cfg.input_size, hidden_size=h, batch_size=B, num_layers=cfg.layers, seq_len=T,
         input_descriptor=ls.LSTMDataDescriptor(L.Descriptor(L.LAYOUT_3D_LAST_MAJOR, (cfg.input_size, B, T)), state, state),
         output_descriptor=ls.LSTMDataDescriptor(L.Descriptor(0x48000, (h, d, B, T)), state, state),
-        dropout=cfg.dropout, lstm_flags=ls.FLAG_BIDIRECTIONAL if cfg.bidirectional else 0, **gates)
+        dropout=cfg.dropout, lstm_flags=ls.FLAG_BIDIRECTIONAL if cfg.bidirectional else 0,
+        hidden_activation=cfg.acts[4] if cfg.acts else None, **gates)
     fields.update(overrides)
     return ls.LSTMFilter(ls.LSTMParams(**fields), seed=seed)
 
@@ -96,6 +108,11 @@ def naive(cfg, w, x, h0, c0, keeps=None):
     """Scalar loops: every gate of every unit of every sample, step, direction and layer."""
     w = {k: v.astype(np.float64) for k, v in w.items()}
     h, d_count = cfg.hidden, cfg.dirs
+    functions: list[Callable[[float], float]] = [sigmoid, sigmoid, math.tanh, sigmoid, math.tanh]
+    if cfg.acts:
+        functions = [functools.partial(lambda z, a: float(act_mod.forward(np.array([z]), a)[0]), a=a)
+                     for a in cfg.acts]
+    act_i, act_f, act_g, act_o, act_h = functions
     layer_in = x
     hn = np.zeros((cfg.layers, d_count, B, h))
     cn = np.zeros_like(hn)
@@ -124,12 +141,12 @@ def naive(cfg, w, x, h0, c0, keeps=None):
                                 r += sum(cell[i] * weight(gate, "cw")[o, i] for i in range(h))
                             val.append(r)
                         return val
-                    ig = [sigmoid(z) for z in pre("input_gate", cs)]
-                    fg = [sigmoid(z) for z in pre("forget_gate", cs)]
-                    gg = [math.tanh(z) for z in pre("candidate_gate", cs)]
+                    ig = [act_i(z) for z in pre("input_gate", cs)]
+                    fg = [act_f(z) for z in pre("forget_gate", cs)]
+                    gg = [act_g(z) for z in pre("candidate_gate", cs)]
                     c_new = np.array([fg[o] * cs[o] + ig[o] * gg[o] for o in range(h)])
-                    og = [sigmoid(z) for z in pre("output_gate", c_new)]
-                    hs = np.array([og[o] * math.tanh(c_new[o]) for o in range(h)])
+                    og = [act_o(z) for z in pre("output_gate", c_new)]
+                    hs = np.array([og[o] * act_h(c_new[o]) for o in range(h)])
                     cs = c_new
                     out[t, n, d] = hs
                 hn[layer, d, n], cn[layer, d, n] = hs, cs
@@ -291,3 +308,91 @@ def test_packed_training_cache_gives_the_same_gradients(cfg):
         loader.load_cache(cache[:-1])
     with pytest.raises(InvalidArgumentError, match="not written"):
         loader.load_cache(np.zeros_like(cache))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("function", [act_mod.SIGMOID, act_mod.TANH])
+def test_default_gate_fast_paths_match_the_activation_module(function, dtype):
+    """The recurrence's in-place Sigmoid and Tanh (forward, and backward from y) against the one
+    definition in kernels/activation.py, across the range where exp overflows."""
+    act = Activation(function)
+    rng = np.random.default_rng(8)
+    x = np.concatenate([np.linspace(-120, 120, 241), rng.standard_normal(199) * 4]).astype(dtype).reshape(2, -1)
+    d = rng.standard_normal(x.shape).astype(dtype)
+    y = np.empty_like(x)
+    with np.errstate(over="ignore"):
+        ls._act_into(x, act, y, np.empty_like(x))
+    want = act_mod.forward(x, act)
+    tol = dict(rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
+    np.testing.assert_allclose(y, want, **tol)
+    got = d.copy()
+    ls._act_backward_into(got, act, x, y, np.empty_like(x))
+    np.testing.assert_allclose(got, act_mod.backward(d, act, x=x, y=want), rtol=16 * np.finfo(dtype).eps,
+                               atol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+@pytest.mark.parametrize("cfg", CONFIGS[1:] + [pytest.param(Config(4, 2, 3, True, dropout=0.4), id="dropout")])
+def test_steps_in_chunks_give_what_one_chunk_gives(cfg, chunk, monkeypatch):
+    """Large layers run the input products of the next chunk of steps, and the gradient products
+    of the last finished one, on the second core (_chunks); forced on for these small layers,
+    every output and gradient equals the one-chunk run's (float64, to rounding)."""
+    rng = np.random.default_rng(9)
+    w = random_weights(rng, cfg)
+    x = rng.standard_normal((T, B, cfg.input_size))
+    h0, c0 = states(rng, cfg)
+    dy = rng.standard_normal((T, B, cfg.dirs, cfg.hidden))
+    d_h, d_c = (rng.standard_normal(h0.shape) for _ in range(2))
+
+    def run():
+        f = make(cfg, w, seed=4)
+        return f.apply(x, h0, c0), f.apply_backward(dy, d_h, d_c)
+
+    one_forward, one_backward = run()
+    monkeypatch.setattr(ls, "_OVERLAP_BYTES", 0)
+    monkeypatch.setattr(ls, "_CHUNK_STEPS", chunk)
+    assert len(ls._chunks(T, 1)) == -(-T // chunk)
+    forward, backward = run()
+    for got, want in zip(forward, one_forward):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    for got, want in zip(backward[:3], one_backward[:3]):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    for gate_got, gate_want in zip(backward[3:], one_backward[3:]):
+        for got, want in zip(gate_got, gate_want):
+            assert (got is None) == (want is None)
+            if got is not None:
+                np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_gradients_not_asked_for_are_none_and_the_rest_unchanged(chunk, monkeypatch):
+    """input_grad / weights_grad / state_grads False leave those out (None) and change nothing
+    else, in one chunk and in chunks of one step."""
+    if chunk is not None:
+        monkeypatch.setattr(ls, "_OVERLAP_BYTES", 0)
+        monkeypatch.setattr(ls, "_CHUNK_STEPS", chunk)
+    cfg = Config(3, 2, 2, True, upper=True, peephole=True)
+    rng = np.random.default_rng(10)
+    w = random_weights(rng, cfg)
+    x = rng.standard_normal((T, B, cfg.input_size))
+    dy = rng.standard_normal((T, B, cfg.dirs, cfg.hidden))
+    f = make(cfg, w)
+    f.apply(x)
+    full = f.apply_backward(dy)
+    for flags in (dict(input_grad=False), dict(weights_grad=False), dict(state_grads=False),
+                  dict(input_grad=False, weights_grad=False, state_grads=False)):
+        f.apply(x)
+        part = f.apply_backward(dy, **flags)
+        assert (part.input is None) == (not flags.get("input_grad", True))
+        assert (part.hidden is None) == (part.cell_state is None) == (not flags.get("state_grads", True))
+        assert all((g is None) == (not flags.get("weights_grad", True)) for g in part[3:])
+        for got, want in zip(part, full):
+            if got is None:
+                continue
+            if isinstance(got, tuple):
+                for a, b in zip(got, want):
+                    assert (a is None) == (b is None)
+                    if a is not None:
+                        np.testing.assert_array_equal(a, b)
+            else:
+                np.testing.assert_array_equal(got, want)

@@ -567,6 +567,16 @@ def test_max_backward_rejects_index_outside_its_window(where, value, message):
         f.apply_backward(x, y, np.ones_like(y), indices=idx)
 
 
+@pytest.mark.parametrize("where, value, message", MAX_INDEX_ERRORS)
+def test_max_backward_checking_on_the_second_core_rejects_the_same_indices(where, value, message, monkeypatch):
+    # Large inputs are checked on the second core while this thread scatters (forced here, in
+    # slabs of one plane): the same error, after the scatter, whatever the scatter met first.
+    monkeypatch.setattr(P.parallel, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(P, "_CHECK_SLAB_BYTES", 1)
+    monkeypatch.setattr(P, "_chunk_planes", lambda g, dtype: 1)
+    test_max_backward_rejects_index_outside_its_window(where, value, message)
+
+
 def test_max_backward_without_input_or_indices_is_rejected():
     f = make_filter(BASE, P.MAX)
     with pytest.raises(InvalidArgumentError, match=r"needs x \(in\)"):
