@@ -667,14 +667,8 @@ def _activate(z: np.ndarray, out: np.ndarray, acts: dict, hidden: int, gates: tu
         _act_into(z, acts["input_gate"], out, scratch)
         np.tanh(z[:, 2 * hidden:3 * hidden], out=out[:, 2 * hidden:3 * hidden])
         return
-    k = 0
-    while k < len(gates):
-        end = k + 1
-        while end < len(gates) and acts[gates[end]] == acts[gates[k]]:
-            end += 1
-        sl = slice(k * hidden, end * hidden)
-        _act_into(z[:, sl], acts[gates[k]], out[:, sl], scratch)
-        k = end
+    for sl, act in _gate_runs(acts, hidden, gates):
+        _act_into(z[:, sl], act, out[:, sl], scratch)
 
 
 def _act_backward_gates(dz: np.ndarray, z: np.ndarray, y: np.ndarray, acts: dict, hidden: int, gates: tuple,
@@ -691,13 +685,19 @@ def _act_backward_gates(dz: np.ndarray, z: np.ndarray, y: np.ndarray, acts: dict
         np.subtract(1, s[:, g], out=s[:, g])
         dz *= s
         return
+    for sl, act in _gate_runs(acts, hidden, gates):
+        _act_backward_into(dz[:, sl], act, z[:, sl], y[:, sl], scratch)
+
+
+def _gate_runs(acts: dict, hidden: int, gates: tuple):
+    """(columns, activation) for each run of neighbouring gates that share one activation, so each
+    run is one call over its columns (gate k's columns are k*hidden .. (k+1)*hidden)."""
     k = 0
     while k < len(gates):
         end = k + 1
         while end < len(gates) and acts[gates[end]] == acts[gates[k]]:
             end += 1
-        sl = slice(k * hidden, end * hidden)
-        _act_backward_into(dz[:, sl], acts[gates[k]], z[:, sl], y[:, sl], scratch)
+        yield slice(k * hidden, end * hidden), acts[gates[k]]
         k = end
 
 
