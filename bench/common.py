@@ -7,6 +7,7 @@ runs, more for 1-5 ms ops).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -193,3 +194,32 @@ def memory_rows(specs: list, copy_rate: float, gemm_rate: Optional[float] = None
             row["of_gemm"] = f"{row['gflops'] / gemm_rate:.0%}" if "gflop" in spec else ""
         rows.append(row)
     return rows
+
+
+@contextlib.contextmanager
+def kernel_clock(record: Callable[[float], None]):
+    """While the block runs, every call of a kernel entry point the digits step uses (the filters'
+    apply and apply_backward, the optimizer step) passes its wall time in seconds to record()."""
+    from bnns.kernels import convolution, loss, normalization, optimizer, pooling
+    targets = [(cls, name) for cls in (convolution.ConvolutionFilter, convolution.FullyConnectedFilter,
+                                       normalization.NormalizationFilter, pooling.PoolingFilter, loss.LossFilter)
+               for name in ("apply", "apply_backward")] + [(optimizer, "optimizer_step")]
+    originals = [(owner, name, getattr(owner, name)) for owner, name in targets]
+
+    def timed(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                record(time.perf_counter() - start)
+        return wrapper
+
+    for owner, name, original in originals:
+        setattr(owner, name, timed(original))
+    try:
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)

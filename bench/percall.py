@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import functools
 import os
 import statistics
@@ -40,7 +41,6 @@ CALL = "call"      # the in-process backend's method, timed around each call
 def digits_split(rounds: int) -> dict:
     """Median per-step microseconds of each RPC's kernel, core and SDK share, and the step's."""
     from bnns.client import backend as backend_mod
-    from bnns.kernels import convolution, loss, normalization, optimizer, pooling
     example = load_example()
     x_train, y_train, _, _ = example.load_digits()
     x, y = np.ascontiguousarray(x_train[:BATCH]), y_train[:BATCH]
@@ -48,15 +48,8 @@ def digits_split(rounds: int) -> dict:
     call_time: Dict[str, float] = collections.defaultdict(float)
     current = [""]
 
-    def timed_kernel(function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                kernel_time[current[0]] += time.perf_counter() - start
-        return wrapper
+    def add_kernel_time(seconds: float) -> None:
+        kernel_time[current[0]] += seconds
 
     def timed_call(function):
         @functools.wraps(function)
@@ -69,13 +62,9 @@ def digits_split(rounds: int) -> dict:
                 call_time[rpc] += time.perf_counter() - start
         return wrapper
 
-    patched = [(cls, name) for cls in (convolution.ConvolutionFilter, convolution.FullyConnectedFilter,
-                                       normalization.NormalizationFilter, pooling.PoolingFilter, loss.LossFilter)
-               for name in ("apply", "apply_backward")] + [(optimizer, "optimizer_step")]
-    originals = [(owner, name, getattr(owner, name)) for owner, name in patched]
     original_call = backend_mod.LocalBackend.call
-    for owner, name, function in originals:
-        setattr(owner, name, timed_kernel(function))
+    patches = contextlib.ExitStack()        # undone in the finally below
+    patches.enter_context(common.kernel_clock(add_kernel_time))
     setattr(backend_mod.LocalBackend, CALL, timed_call(original_call))
     example.bnns.connect("local")
     net = example.DigitNet(seed=0)
@@ -103,8 +92,7 @@ def digits_split(rounds: int) -> dict:
                 peer()
                 torch_steps.append(time.perf_counter() - start)
     finally:
-        for owner, name, function in originals:
-            setattr(owner, name, function)
+        patches.close()
         setattr(backend_mod.LocalBackend, CALL, original_call)
         net.close()
     us = lambda values: statistics.median(values) * 1e6   # noqa: E731

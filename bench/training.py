@@ -15,8 +15,6 @@ server core, codec, descriptor checks).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import importlib.util
 import pathlib
 import time
@@ -48,38 +46,6 @@ def step_timer(example, target: str, x, y, budget: float, peer=None) -> tuple:
         net.close()
 
 
-@contextlib.contextmanager
-def kernel_clock():
-    """Accumulate the wall time spent inside the kernels' entry points (filter apply and
-    apply_backward, the optimizer step) into the yielded one-item list, in seconds."""
-    from bnns.kernels import convolution, loss, normalization, optimizer, pooling
-    spent = [0.0]
-    patched = []
-
-    def timed(function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[0] += time.perf_counter() - start
-        return wrapper
-
-    targets = [(cls, name) for cls in (convolution.ConvolutionFilter, convolution.FullyConnectedFilter,
-                                       normalization.NormalizationFilter, pooling.PoolingFilter, loss.LossFilter)
-               for name in ("apply", "apply_backward")] + [(optimizer, "optimizer_step")]
-    for owner, name in targets:
-        original = getattr(owner, name)
-        patched.append((owner, name, original))
-        setattr(owner, name, timed(original))
-    try:
-        yield spent
-    finally:
-        for owner, name, original in patched:
-            setattr(owner, name, original)
-
-
 def kernel_share(example, x, y, steps: int) -> dict:
     """Mean step time in process and the part of it spent inside the kernels."""
     example.bnns.connect("local")
@@ -87,12 +53,13 @@ def kernel_share(example, x, y, steps: int) -> dict:
     try:
         for _ in range(10):
             net.train_step(x, y)
-        with kernel_clock() as spent:
+        spent: list[float] = []         # seconds of each kernel call
+        with common.kernel_clock(spent.append):
             start = time.perf_counter()
             for _ in range(steps):
                 net.train_step(x, y)
             total = time.perf_counter() - start
-        return {"step_ms": total / steps * 1e3, "kernels_ms": spent[0] / steps * 1e3}
+        return {"step_ms": total / steps * 1e3, "kernels_ms": sum(spent) / steps * 1e3}
     finally:
         net.close()
 
