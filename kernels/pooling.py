@@ -280,10 +280,14 @@ def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: in
     thread scatters, chunk by chunk while the chunk's planes are in cache, and the indices are
     checked meanwhile on the second core in large slabs (few GIL hand-overs). A bad index is
     reported once the check ends, and d_x is dropped with the error. The indices are flat offsets
-    in their sample's CHW input: with chunks cut at sample boundaries they index the sample's d_x
-    as they are."""
+    in their sample's CHW input: a chunk within one sample indexes that sample's d_x as they are; a
+    chunk of several small samples (one np.add.at, not one per sample) indexes its span of d_x
+    with each plane's indices moved by its sample's offset in the span (windows of different
+    samples never share a winner, so every sum adds in the same order either way)."""
     planes = grads.shape[0]
     d_xs = _planes(d_x)
+    d_flat = d_x.reshape(-1)
+    sample = channels * g.in_hw[0] * g.in_hw[1]
     chunk = min(_chunk_planes(g, grads.dtype), planes)
     slab = min(planes, max(chunk, _CHECK_SLAB_BYTES // (g.out_hw[0] * g.out_hw[1] * 8)))
 
@@ -299,9 +303,16 @@ def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: in
     if pending is None:
         check()
     try:
-        for a, b in _chunks_in_samples(0, planes, chunk, channels):
+        merge = chunk >= 2 * channels and channels * g.out_hw[0] * g.out_hw[1] <= _SMALL_SAMPLE
+        for a, b in _chunks(0, planes, chunk - chunk % channels) if merge else \
+                _chunks_in_samples(0, planes, chunk, channels):
             _zero(d_xs[a:b])
-            np.add.at(d_x[a // channels].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
+            first, last = a // channels, (b - 1) // channels
+            if first == last:
+                np.add.at(d_x[first].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
+            else:                       # whole samples first..last
+                moved = idx[a:b] + (np.arange(last - first + 1, dtype=np.int64) * sample).repeat(channels)[:, None, None]
+                np.add.at(d_flat[first * sample:(last + 1) * sample], moved.reshape(-1), grads[a:b].reshape(-1))
     except IndexError:
         if pending is not None:
             pending.result()        # an index outside its sample fails the check, which names it
@@ -311,6 +322,7 @@ def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: in
 
 
 _CHECK_SLAB_BYTES = 4 << 20     # int64 indices checked per call on the second core
+_SMALL_SAMPLE = 4096            # outputs of a sample below which its samples scatter together
 
 
 def average_pool(x: np.ndarray, g: PoolingGeometry, *, count_include_padding: bool) -> np.ndarray:

@@ -577,6 +577,25 @@ def test_max_backward_checking_on_the_second_core_rejects_the_same_indices(where
     test_max_backward_rejects_index_outside_its_window(where, value, message)
 
 
+@pytest.mark.parametrize("chunk", [None, 7], ids=["one_chunk", "chunks_of_two_samples"])
+def test_max_backward_scatters_small_samples_together_as_one_by_one(chunk, monkeypatch):
+    # Small samples scatter their gradients in one np.add.at over several samples (each plane's
+    # indices moved by its sample's offset): the same d_x, bit for bit, as the scatter sample by
+    # sample, with windows that overlap (winners shared, sums in order) and a batch cut into chunks.
+    g = P.PoolingGeometry.create((7, 6), (3, 3), (1, 2), pad_before=(1, 1), pad_after=(1, 0))
+    rng = np.random.default_rng(41)
+    x = rng.standard_normal((5, 3, 7, 6)).astype(np.float32).round(1)      # ties: repeated winners
+    _, idx = P.max_pool(x, g, with_indices=True)
+    d_y = rng.standard_normal(idx.shape).astype(np.float32)
+    if chunk is not None:
+        monkeypatch.setattr(P, "_chunk_planes", lambda g, dtype: chunk)
+    together = P.max_pool_backward(d_y, g, indices=idx)
+    monkeypatch.setattr(P, "_SMALL_SAMPLE", 0)
+    one_by_one = P.max_pool_backward(d_y, g, indices=idx)
+    np.testing.assert_array_equal(together.view(np.uint32), one_by_one.view(np.uint32))
+    np.testing.assert_array_equal(together, P.max_pool_backward(d_y, g, x=x))
+
+
 def test_max_backward_without_input_or_indices_is_rejected():
     f = make_filter(BASE, P.MAX)
     with pytest.raises(InvalidArgumentError, match=r"needs x \(in\)"):
