@@ -65,7 +65,10 @@ and a running small-integer tap id, turned into a flat index once per chunk; gra
 winners through ``np.add.at`` on the chunk's zeroed planes. Given indices are checked by table
 lookups of their offset from the window's first tap (_MaxIndexCheck); since ``np.add.at`` holds
 the GIL, the backward from given indices scatters on one thread while the other checks. Kernels with more taps
-than output positions (global pooling) loop over windows instead of taps.
+than output positions (global pooling) loop over windows instead of taps. Small inputs whose
+windows tile them (kernel = stride, no padding or dilation: the usual 2x2 max pool) are gathered
+tap-major in one copy instead, so each tap is one contiguous array (short rows cost NumPy a loop
+per row), and small samples scatter their gradients together, one ``np.add.at`` per chunk.
 """
 
 from __future__ import annotations
@@ -197,6 +200,8 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
         first tap in row-major window order.
     """
     n, c = x.shape[:2]
+    if _tiled_path(x, g):
+        return _max_pool_tiled(x, g, with_indices)
     y = np.empty((n, c) + g.out_hw, x.dtype)
     indices = np.empty(y.shape, np.int64) if with_indices else None
     planes, ys = _planes(x), _planes(y)
@@ -762,6 +767,75 @@ def _window_scatter(d_y, g):
     return d_x
 
 
+def _max_over_taps(tap_views, out, taps, mask, step):
+    """out = the elementwise max of the views tap_views() yields (in tap order); with ``taps``,
+    also the id of the first winning tap. ``mask`` and ``step`` are scratch like ``out``."""
+    for t, view in enumerate(tap_views()):
+        if t == 0:
+            np.copyto(out, view)
+            if taps is not None:
+                taps.fill(0)
+        elif taps is None:
+            np.maximum(out, view, out=out)
+        else:
+            # A later tap replaces the winner only when strictly greater (ties: first tap
+            # wins), and its id t exceeds every earlier id, so max(taps, mask * t) updates
+            # the id without a masked store (np.copyto(where=) is ~50x slower).
+            np.greater(view, out, out=mask)
+            np.maximum(out, view, out=out)
+            np.multiply(mask.view(np.uint8), step.dtype.type(t), out=step)
+            np.maximum(taps, step, out=taps)
+    if taps is not None:
+        nan = np.isnan(out)
+        if nan.any():   # rare: point NaN outputs at their first NaN tap (np.greater skips NaN)
+            found = np.zeros_like(nan)
+            for t, view in enumerate(tap_views()):
+                hit = nan & ~found & np.isnan(view)
+                taps[hit] = t
+                found |= hit
+    return taps
+
+
+def _max_pool_tiled(x: np.ndarray, g: PoolingGeometry, with_indices: bool):
+    """max_pool for windows that tile the input (kernel == stride, no dilation, no padding) on a
+    small batch: the taps are gathered tap-major in one copy, (k_h, k_w, N*C, Ho, Wo), so every
+    tap's view is contiguous and each step of the tap loop is one pass over whole arrays (the
+    general scratch's views have rows of Wo elements: on small planes NumPy's per-row cost
+    dominates). The same loop as the general path, on the same values: the same y and indices."""
+    n, c = x.shape[:2]
+    (kh, kw), (ho, wo) = g.kernel, g.out_hw
+    shape = (n, c, ho, wo)
+    gathered = np.ascontiguousarray(
+        x[:, :, :ho * kh, :wo * kw].reshape(n, c, ho, kh, wo, kw).transpose(3, 5, 0, 1, 2, 4))
+    views = gathered.reshape((kh * kw,) + shape)
+    y = np.empty(shape, x.dtype)
+    if not with_indices:
+        _max_over_taps(lambda: iter(views), y, None, None, None)
+        return y, None
+    tap_type = np.min_scalar_type(g.taps - 1)
+    taps, step = np.empty(shape, tap_type), np.empty(shape, tap_type)
+    _max_over_taps(lambda: iter(views), y, taps, np.empty(shape, bool), step)
+    window_base = _channel_offsets(0, c, c, g) + _origin_offsets(g)               # (C, Ho, Wo)
+    indices = _tap_offsets_from(taps, window_base, g, np.empty(shape, np.int64), step)
+    return y, indices
+
+
+def _tiles(g: PoolingGeometry) -> bool:
+    """The windows tile the input: each input belongs to at most one window."""
+    return g.kernel == g.stride and g.dilation == (1, 1) and g.pad_before == (0, 0) and g.pad_after == (0, 0)
+
+
+def _tiled_path(x: np.ndarray, g: PoolingGeometry) -> bool:
+    """max_pool takes _max_pool_tiled: tiling windows, fewer taps than windows (the general path
+    walks those by tap too, with the same loop), short output rows and a small input."""
+    return (_tiles(g) and g.taps <= g.out_hw[0] * g.out_hw[1] and g.out_hw[1] < _TILED_ROW
+            and x.nbytes <= _TILED_BYTES)
+
+
+_TILED_BYTES = 1 << 20          # inputs up to this size take _max_pool_tiled (one copy, one thread)
+_TILED_ROW = 16                 # ... when the output rows are shorter than this (per-row cost)
+
+
 def _tap_offsets_from(taps, base, g, out, scratch):
     """out = base + flat in-plane offset of tap ``taps`` from its window's tap 0 (int64).
 
@@ -1026,31 +1100,7 @@ class _Scratch:
                     taps[:, i, j] = first = np.argmax(flat, axis=1)   # first max, or first NaN
                     out[:, i, j] = flat[np.arange(b), first]
             return taps
-        mask, step = self.mask[:b], self.step[:b]
-        for t, view in enumerate(self.tap_views(b)):
-            if t == 0:
-                np.copyto(out, view)
-                if taps is not None:
-                    taps.fill(0)
-            elif taps is None:
-                np.maximum(out, view, out=out)
-            else:
-                # A later tap replaces the winner only when strictly greater (ties: first tap
-                # wins), and its id t exceeds every earlier id, so max(taps, mask * t) updates
-                # the id without a masked store (np.copyto(where=) is ~50x slower).
-                np.greater(view, out, out=mask)
-                np.maximum(out, view, out=out)
-                np.multiply(mask.view(np.uint8), step.dtype.type(t), out=step)
-                np.maximum(taps, step, out=taps)
-        if taps is not None:
-            nan = np.isnan(out)
-            if nan.any():   # rare: point NaN outputs at their first NaN tap (np.greater skips NaN)
-                found = np.zeros_like(nan)
-                for t, view in enumerate(self.tap_views(b)):
-                    hit = nan & ~found & np.isnan(view)
-                    taps[hit] = t
-                    found |= hit
-        return taps
+        return _max_over_taps(lambda: self.tap_views(b), out, taps, self.mask[:b], self.step[:b])
 
     def sum_into(self, out):
         """out = sum over each window."""

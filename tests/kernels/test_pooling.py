@@ -577,6 +577,32 @@ def test_max_backward_checking_on_the_second_core_rejects_the_same_indices(where
     test_max_backward_rejects_index_outside_its_window(where, value, message)
 
 
+@pytest.mark.parametrize("in_hw, kernel", [((8, 8), (2, 2)), ((7, 9), (3, 2)), ((5, 4), (1, 4)), ((6, 6), (2, 3))],
+                         ids=["2x2", "3x2_cropped", "1x4", "as_many_taps_as_windows"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_max_pool_tiled_windows_gathered_tap_major_as_the_general_path(in_hw, kernel, dtype, monkeypatch):
+    # Windows that tile a small input are pooled from one tap-major copy: the same y and indices,
+    # bit for bit, as the general scratch path, with ties (first tap wins), NaN (first NaN tap),
+    # infinities and a strided input (the rows and columns no window covers are left out).
+    g = P.PoolingGeometry.create(in_hw, kernel, kernel)
+    assert P._tiled_path(np.zeros((3, 4) + in_hw, dtype), g)
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal((3, 4) + in_hw).round(0).astype(dtype)
+    x[0, 0, 0, :2], x[1, 2, -1, -1], x[2, 3, 0, 0] = np.nan, -np.inf, np.inf
+    x[2, 1] = -0.0
+    x[2, 1, 0, 0] = 0.0
+    for source in (x, np.repeat(x, 2, axis=0)[::2]):
+        tiled = [P.max_pool(source, g, with_indices=w) for w in (True, False)]
+        monkeypatch.setattr(P, "_TILED_BYTES", -1)
+        general = [P.max_pool(source, g, with_indices=w) for w in (True, False)]
+        monkeypatch.undo()
+        for (y_t, i_t), (y_g, i_g) in zip(tiled, general):
+            np.testing.assert_array_equal(y_t.view(np.uint16 if dtype == np.float16 else np.uint32),
+                                          y_g.view(np.uint16 if dtype == np.float16 else np.uint32))
+            assert (i_t is None and i_g is None) or (i_t is not None and i_g is not None and
+                                                     i_t.dtype == i_g.dtype and np.array_equal(i_t, i_g))
+
+
 @pytest.mark.parametrize("chunk", [None, 7], ids=["one_chunk", "chunks_of_two_samples"])
 def test_max_backward_scatters_small_samples_together_as_one_by_one(chunk, monkeypatch):
     # Small samples scatter their gradients in one np.add.at over several samples (each plane's
