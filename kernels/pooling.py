@@ -297,7 +297,7 @@ def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: in
     slab = min(planes, max(chunk, _CHECK_SLAB_BYTES // (g.out_hw[0] * g.out_hw[1] * 8)))
 
     def check() -> None:
-        checker = _MaxIndexCheck(g, channels, slab)
+        checker = _index_check(g, channels, slab)
         checker.check_borders(idx, 0)
         scratch = np.empty((slab,) + g.out_hw, np.int64)
         for a, b in _chunks(0, planes, slab):
@@ -921,6 +921,26 @@ class _MaxIndexCheck:
         rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=scratch)
         if rel.size and np.take(self.outside, rel, mode="clip").any():
             _raise_bad_max_index(idx, a, self.channels, self.g)
+
+
+def _index_check(g: PoolingGeometry, channels: int, planes: int) -> "_MaxIndexCheck":
+    """The _MaxIndexCheck of (g, channels, planes): made once for small ones (its tables depend on
+    nothing else; building them was half of a small backward's time), else afresh."""
+    (ho, wo), (kh, kw), (dh, dw), w = g.out_hw, g.kernel, g.dilation, g.in_hw[1]
+    small = ((planes + channels) * ho * wo <= _CACHED_CHECK_OUTPUTS
+             and ho * wo * ((kh - 1) * dh * w + (kw - 1) * dw + 3) <= _CACHED_CHECK_OUTPUTS)
+    return _cached_index_check(g, channels, planes) if small else _MaxIndexCheck(g, channels, planes)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_index_check(g: PoolingGeometry, channels: int, planes: int) -> "_MaxIndexCheck":
+    checker = _MaxIndexCheck(g, channels, planes)
+    for array in [checker.base, checker.outside] + [a for strip in checker.strips for a in strip[1:] if a is not None]:
+        array.setflags(write=False)          # shared by every call of that geometry
+    return checker
+
+
+_CACHED_CHECK_OUTPUTS = 1 << 14   # the tables of a cached check: at most this many entries each
 
 
 def _indices_in_windows(idx, a, channels, g, row_sel, col_sel) -> bool:

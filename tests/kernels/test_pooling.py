@@ -622,6 +622,22 @@ def test_max_backward_scatters_small_samples_together_as_one_by_one(chunk, monke
     np.testing.assert_array_equal(together, P.max_pool_backward(d_y, g, x=x))
 
 
+def test_max_backward_index_check_is_made_once_per_small_geometry_and_shared_read_only():
+    # A small geometry's index check is built once and shared (its tables read-only); every part
+    # of its key gives its own; a large one is built per call. The rejections above run on it.
+    g = P.PoolingGeometry.create((7, 8), (2, 3), (2, 2), pad_before=(1, 1), pad_after=(0, 1))
+    check = P._index_check(g, 2, 4)
+    assert check is P._index_check(P.PoolingGeometry.create((7, 8), (2, 3), (2, 2), pad_before=(1, 1),
+                                                            pad_after=(0, 1)), 2, 4)
+    assert check.strips and not check.base.flags.writeable and not check.outside.flags.writeable
+    assert all(not a.flags.writeable for strip in check.strips for a in strip[1:] if a is not None)
+    others = [P._index_check(g, 3, 4), P._index_check(g, 2, 5),
+              P._index_check(P.PoolingGeometry.create((7, 8), (2, 3), (2, 2), pad_before=(1, 1)), 2, 4)]
+    assert all(other is not check for other in others)
+    large = P.PoolingGeometry.create((512, 512), (2, 2), (2, 2))
+    assert P._index_check(large, 3, 8) is not P._index_check(large, 3, 8)
+
+
 def test_max_backward_without_input_or_indices_is_rejected():
     f = make_filter(BASE, P.MAX)
     with pytest.raises(InvalidArgumentError, match=r"needs x \(in\)"):
