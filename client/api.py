@@ -279,12 +279,16 @@ class _Target:
         require(flags.c_contiguous and flags.writeable,
                 lambda: f"{name} must be a writable C-contiguous array (BNNS writes its memory in place)")
         target = cls.__new__(cls)
-        target.flat = array.reshape(-1)
-        target.geometry = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (target.flat.size,))
+        target.flat = flat = array.reshape(-1)
         target.name, target.accumulate, target.wire = name, False, array.dtype
-        target.batch_size, target.stride = 1, target.flat.size
-        target.view = target.flat.reshape((1,) + target.geometry.shape)   # (validated, as the constructor does)
+        target.batch_size, target.stride = 1, flat.size
+        target.view = flat.reshape(1, flat.size)    # (1,) + the Vector's shape; its geometry made if asked
         return target
+
+    @functools.cached_property
+    def geometry(self) -> layout.Descriptor:
+        """(Set by the constructor; a whole target's Vector of all its elements is made on first use.)"""
+        return layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (self.flat.size,))
 
     def write(self, data) -> None:
         """Write a packed result (bytes in the wire type, or an array) at the caller's strides."""

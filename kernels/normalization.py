@@ -213,7 +213,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
         # formula, as stable as two passes) and a second pass normalises.
         mean, variance = _batch_statistics(flat, n, geo)
         inv_std = (1 / np.sqrt(variance + eps)).astype(dtype, copy=False)
-        row_mean, row_inv = np.tile(mean[0], n), np.tile(inv_std[0], n)
+        row_mean, row_inv = _tiled(mean[0], n), _tiled(inv_std[0], n)
 
         def normalise(lo: int, hi: int) -> None:
             centred = np.subtract(flat[lo:hi], row_mean[lo:hi, None], out=x_hat_flat[lo:hi])
@@ -260,7 +260,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
     xh_flat = saved.x_hat.reshape(d_flat.shape)
     count = dtype.type(geo.count(n))
     d_in = np.empty(d_flat.shape, dtype) if input_grad else None
-    inv_rows = (saved.inv_std if geo.stats_per_sample else np.tile(saved.inv_std, (n, 1))).reshape(-1)
+    inv_rows = (saved.inv_std if geo.stats_per_sample else _tiled(saved.inv_std, n)).reshape(-1)
     g = None if gamma is None else np.asarray(gamma, dtype)
     d_beta = d_gamma = None
     ones = np.ones(geo.affine_shape[1] if geo.channelwise else geo.row_length, dtype)   # row sums as dots
@@ -275,7 +275,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
         # factors out, dx = gamma * inv_std * (d_pre - mean(d_pre) - x_hat * mean(d_pre * x_hat)).
         # GroupNorm: gamma varies inside a group, whose means are those of dx_hat = gamma * d_pre.
         factored = a == 1
-        g_rows = None if g is None else np.tile(g.reshape(geo.rows, a), (n, 1))      # (N*rows, a)
+        g_rows = None if g is None else _tiled(g.reshape(geo.rows, a), n)      # (N*rows, a)
         k_rows = inv_rows if g_rows is None or not factored else inv_rows * g_rows[:, 0]
 
         def channel_sums(lo: int, hi: int) -> None:
@@ -310,8 +310,8 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
             parallel.map_blocks(d3.shape[0], d_flat.strides[0], channel_sums)
             if input_grad:
                 c = geo.rows
-                mean_d = np.tile(sum_d.reshape(n, c).sum(axis=0) / count, n)
-                mean_dx = np.tile(sum_dx.reshape(n, c).sum(axis=0) / count, n)
+                mean_d = _tiled(sum_d.reshape(n, c).sum(axis=0) / count, n)
+                mean_dx = _tiled(sum_dx.reshape(n, c).sum(axis=0) / count, n)
                 parallel.map_blocks(d3.shape[0], d_flat.strides[0],
                                     lambda lo, hi: input_gradient(lo, hi, mean_d[lo:hi], mean_dx[lo:hi]))
         channels = geo.affine_shape[0]
@@ -573,6 +573,14 @@ def _per_channel(per_row: np.ndarray, geo: Geometry) -> np.ndarray:
     return np.repeat(per_row, geo.affine_shape[0] // geo.rows, axis=1)
 
 
+def _tiled(values: np.ndarray, times: int) -> np.ndarray:
+    """np.tile(values, times) of a 1-D array, np.tile(values, (times, 1)) of a 2-D one: the same
+    array, by one broadcast assignment (np.tile's Python costs more than the copy on these sizes)."""
+    out = np.empty((times,) + values.shape, values.dtype)
+    out[...] = values
+    return out.reshape((times * values.shape[0],) + values.shape[1:])
+
+
 def _affine_operands(geo: Geometry, n: int, gamma, beta, dtype):
     """gamma and beta shaped for _affine_block: per statistics row (N*rows, a, 1), a channels per
     row, for the channelwise kinds; for LayerNorm repeated over a block's rows (B, 1, Q), since
@@ -584,8 +592,8 @@ def _affine_operands(geo: Geometry, n: int, gamma, beta, dtype):
             return None
         values = np.asarray(values, dtype)
         if not geo.channelwise:
-            return np.tile(values.reshape(1, -1), (block, 1))[:, None, :]
-        return np.tile(values.reshape(geo.rows, -1), (n, 1))[:, :, None]
+            return _tiled(values.reshape(1, -1), block)[:, None, :]
+        return _tiled(values.reshape(geo.rows, -1), n)[:, :, None]
     return shaped(gamma), shaped(beta)
 
 

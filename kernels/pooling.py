@@ -65,7 +65,10 @@ and a running small-integer tap id, turned into a flat index once per chunk; gra
 winners through ``np.add.at`` on the chunk's zeroed planes. Given indices are checked by table
 lookups of their offset from the window's first tap (_MaxIndexCheck); since ``np.add.at`` holds
 the GIL, the backward from given indices scatters on one thread while the other checks. Kernels with more taps
-than output positions (global pooling) loop over windows instead of taps.
+than output positions (global pooling) loop over windows instead of taps. Small inputs whose
+windows tile them (kernel = stride, no padding or dilation: the usual 2x2 max pool) are gathered
+tap-major in one copy instead, so each tap is one contiguous array (short rows cost NumPy a loop
+per row), and small samples scatter their gradients together, one ``np.add.at`` per chunk.
 """
 
 from __future__ import annotations
@@ -197,6 +200,8 @@ def max_pool(x: np.ndarray, g: PoolingGeometry, *, with_indices: bool = True):
         first tap in row-major window order.
     """
     n, c = x.shape[:2]
+    if _tiled_path(x, g):
+        return _max_pool_tiled(x, g, with_indices)
     y = np.empty((n, c) + g.out_hw, x.dtype)
     indices = np.empty(y.shape, np.int64) if with_indices else None
     planes, ys = _planes(x), _planes(y)
@@ -280,15 +285,19 @@ def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: in
     thread scatters, chunk by chunk while the chunk's planes are in cache, and the indices are
     checked meanwhile on the second core in large slabs (few GIL hand-overs). A bad index is
     reported once the check ends, and d_x is dropped with the error. The indices are flat offsets
-    in their sample's CHW input: with chunks cut at sample boundaries they index the sample's d_x
-    as they are."""
+    in their sample's CHW input: a chunk within one sample indexes that sample's d_x as they are; a
+    chunk of several small samples (one np.add.at, not one per sample) indexes its span of d_x
+    with each plane's indices moved by its sample's offset in the span (windows of different
+    samples never share a winner, so every sum adds in the same order either way)."""
     planes = grads.shape[0]
     d_xs = _planes(d_x)
+    d_flat = d_x.reshape(-1)
+    sample = channels * g.in_hw[0] * g.in_hw[1]
     chunk = min(_chunk_planes(g, grads.dtype), planes)
     slab = min(planes, max(chunk, _CHECK_SLAB_BYTES // (g.out_hw[0] * g.out_hw[1] * 8)))
 
     def check() -> None:
-        checker = _MaxIndexCheck(g, channels, slab)
+        checker = _index_check(g, channels, slab)
         checker.check_borders(idx, 0)
         scratch = np.empty((slab,) + g.out_hw, np.int64)
         for a, b in _chunks(0, planes, slab):
@@ -299,9 +308,16 @@ def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: in
     if pending is None:
         check()
     try:
-        for a, b in _chunks_in_samples(0, planes, chunk, channels):
+        merge = chunk >= 2 * channels and channels * g.out_hw[0] * g.out_hw[1] <= _SMALL_SAMPLE
+        for a, b in _chunks(0, planes, chunk - chunk % channels) if merge else \
+                _chunks_in_samples(0, planes, chunk, channels):
             _zero(d_xs[a:b])
-            np.add.at(d_x[a // channels].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
+            first, last = a // channels, (b - 1) // channels
+            if first == last:
+                np.add.at(d_x[first].reshape(-1), idx[a:b].reshape(-1), grads[a:b].reshape(-1))
+            else:                       # whole samples first..last
+                moved = idx[a:b] + (np.arange(last - first + 1, dtype=np.int64) * sample).repeat(channels)[:, None, None]
+                np.add.at(d_flat[first * sample:(last + 1) * sample], moved.reshape(-1), grads[a:b].reshape(-1))
     except IndexError:
         if pending is not None:
             pending.result()        # an index outside its sample fails the check, which names it
@@ -311,6 +327,7 @@ def _max_backward_from_indices(grads, idx, d_x, g: PoolingGeometry, channels: in
 
 
 _CHECK_SLAB_BYTES = 4 << 20     # int64 indices checked per call on the second core
+_SMALL_SAMPLE = 4096            # outputs of a sample below which its samples scatter together
 
 
 def average_pool(x: np.ndarray, g: PoolingGeometry, *, count_include_padding: bool) -> np.ndarray:
@@ -750,6 +767,75 @@ def _window_scatter(d_y, g):
     return d_x
 
 
+def _max_over_taps(tap_views, out, taps, mask, step):
+    """out = the elementwise max of the views tap_views() yields (in tap order); with ``taps``,
+    also the id of the first winning tap. ``mask`` and ``step`` are scratch like ``out``."""
+    for t, view in enumerate(tap_views()):
+        if t == 0:
+            np.copyto(out, view)
+            if taps is not None:
+                taps.fill(0)
+        elif taps is None:
+            np.maximum(out, view, out=out)
+        else:
+            # A later tap replaces the winner only when strictly greater (ties: first tap
+            # wins), and its id t exceeds every earlier id, so max(taps, mask * t) updates
+            # the id without a masked store (np.copyto(where=) is ~50x slower).
+            np.greater(view, out, out=mask)
+            np.maximum(out, view, out=out)
+            np.multiply(mask.view(np.uint8), step.dtype.type(t), out=step)
+            np.maximum(taps, step, out=taps)
+    if taps is not None:
+        nan = np.isnan(out)
+        if nan.any():   # rare: point NaN outputs at their first NaN tap (np.greater skips NaN)
+            found = np.zeros_like(nan)
+            for t, view in enumerate(tap_views()):
+                hit = nan & ~found & np.isnan(view)
+                taps[hit] = t
+                found |= hit
+    return taps
+
+
+def _max_pool_tiled(x: np.ndarray, g: PoolingGeometry, with_indices: bool):
+    """max_pool for windows that tile the input (kernel == stride, no dilation, no padding) on a
+    small batch: the taps are gathered tap-major in one copy, (k_h, k_w, N*C, Ho, Wo), so every
+    tap's view is contiguous and each step of the tap loop is one pass over whole arrays (the
+    general scratch's views have rows of Wo elements: on small planes NumPy's per-row cost
+    dominates). The same loop as the general path, on the same values: the same y and indices."""
+    n, c = x.shape[:2]
+    (kh, kw), (ho, wo) = g.kernel, g.out_hw
+    shape = (n, c, ho, wo)
+    gathered = np.ascontiguousarray(
+        x[:, :, :ho * kh, :wo * kw].reshape(n, c, ho, kh, wo, kw).transpose(3, 5, 0, 1, 2, 4))
+    views = gathered.reshape((kh * kw,) + shape)
+    y = np.empty(shape, x.dtype)
+    if not with_indices:
+        _max_over_taps(lambda: iter(views), y, None, None, None)
+        return y, None
+    tap_type = np.min_scalar_type(g.taps - 1)
+    taps, step = np.empty(shape, tap_type), np.empty(shape, tap_type)
+    _max_over_taps(lambda: iter(views), y, taps, np.empty(shape, bool), step)
+    window_base = _channel_offsets(0, c, c, g) + _origin_offsets(g)               # (C, Ho, Wo)
+    indices = _tap_offsets_from(taps, window_base, g, np.empty(shape, np.int64), step)
+    return y, indices
+
+
+def _tiles(g: PoolingGeometry) -> bool:
+    """The windows tile the input: each input belongs to at most one window."""
+    return g.kernel == g.stride and g.dilation == (1, 1) and g.pad_before == (0, 0) and g.pad_after == (0, 0)
+
+
+def _tiled_path(x: np.ndarray, g: PoolingGeometry) -> bool:
+    """max_pool takes _max_pool_tiled: tiling windows, fewer taps than windows (the general path
+    walks those by tap too, with the same loop), short output rows and a small input."""
+    return (_tiles(g) and g.taps <= g.out_hw[0] * g.out_hw[1] and g.out_hw[1] < _TILED_ROW
+            and x.nbytes <= _TILED_BYTES)
+
+
+_TILED_BYTES = 1 << 20          # inputs up to this size take _max_pool_tiled (one copy, one thread)
+_TILED_ROW = 16                 # ... when the output rows are shorter than this (per-row cost)
+
+
 def _tap_offsets_from(taps, base, g, out, scratch):
     """out = base + flat in-plane offset of tap ``taps`` from its window's tap 0 (int64).
 
@@ -835,6 +921,26 @@ class _MaxIndexCheck:
         rel = np.subtract(idx, self.base[first:first + idx.shape[0]], out=scratch)
         if rel.size and np.take(self.outside, rel, mode="clip").any():
             _raise_bad_max_index(idx, a, self.channels, self.g)
+
+
+def _index_check(g: PoolingGeometry, channels: int, planes: int) -> "_MaxIndexCheck":
+    """The _MaxIndexCheck of (g, channels, planes): made once for small ones (its tables depend on
+    nothing else; building them was half of a small backward's time), else afresh."""
+    (ho, wo), (kh, kw), (dh, dw), w = g.out_hw, g.kernel, g.dilation, g.in_hw[1]
+    small = ((planes + channels) * ho * wo <= _CACHED_CHECK_OUTPUTS
+             and ho * wo * ((kh - 1) * dh * w + (kw - 1) * dw + 3) <= _CACHED_CHECK_OUTPUTS)
+    return _cached_index_check(g, channels, planes) if small else _MaxIndexCheck(g, channels, planes)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_index_check(g: PoolingGeometry, channels: int, planes: int) -> "_MaxIndexCheck":
+    checker = _MaxIndexCheck(g, channels, planes)
+    for array in [checker.base, checker.outside] + [a for strip in checker.strips for a in strip[1:] if a is not None]:
+        array.setflags(write=False)          # shared by every call of that geometry
+    return checker
+
+
+_CACHED_CHECK_OUTPUTS = 1 << 14   # the tables of a cached check: at most this many entries each
 
 
 def _indices_in_windows(idx, a, channels, g, row_sel, col_sel) -> bool:
@@ -1014,31 +1120,7 @@ class _Scratch:
                     taps[:, i, j] = first = np.argmax(flat, axis=1)   # first max, or first NaN
                     out[:, i, j] = flat[np.arange(b), first]
             return taps
-        mask, step = self.mask[:b], self.step[:b]
-        for t, view in enumerate(self.tap_views(b)):
-            if t == 0:
-                np.copyto(out, view)
-                if taps is not None:
-                    taps.fill(0)
-            elif taps is None:
-                np.maximum(out, view, out=out)
-            else:
-                # A later tap replaces the winner only when strictly greater (ties: first tap
-                # wins), and its id t exceeds every earlier id, so max(taps, mask * t) updates
-                # the id without a masked store (np.copyto(where=) is ~50x slower).
-                np.greater(view, out, out=mask)
-                np.maximum(out, view, out=out)
-                np.multiply(mask.view(np.uint8), step.dtype.type(t), out=step)
-                np.maximum(taps, step, out=taps)
-        if taps is not None:
-            nan = np.isnan(out)
-            if nan.any():   # rare: point NaN outputs at their first NaN tap (np.greater skips NaN)
-                found = np.zeros_like(nan)
-                for t, view in enumerate(self.tap_views(b)):
-                    hit = nan & ~found & np.isnan(view)
-                    taps[hit] = t
-                    found |= hit
-        return taps
+        return _max_over_taps(lambda: self.tap_views(b), out, taps, self.mask[:b], self.step[:b])
 
     def sum_into(self, out):
         """out = sum over each window."""

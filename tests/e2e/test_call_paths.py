@@ -144,6 +144,27 @@ def test_sinks_leave_out_targets_that_overlap_an_input():
     assert sorted(io.sinks()) == ["foreign", "same_owner_apart", "separate"]
 
 
+@pytest.mark.parametrize("array", [np.arange(6, dtype=np.float32).reshape(2, 3), np.arange(5, dtype=np.float64)],
+                         ids=["matrix_float32", "vector_float64"])
+def test_a_whole_array_write_back_target_is_the_general_vector_target(array):
+    # The optimizer's write-backs are whole-array targets made without the general constructor's
+    # geometry work: the same view, stride, type and geometry as a Vector of all the elements,
+    # batch 1, and the same values written.
+    from bnns.client.api import _Target
+    vector = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (array.size,))
+    general, whole = _Target(array.copy(), vector, 1, 0, "p", wire=array.dtype), _Target.whole(array.copy(), "p")
+    assert whole.view.shape == general.view.shape and whole.view.strides == general.view.strides
+    assert (whole.stride, whole.batch_size, whole.wire, whole.accumulate) == (general.stride, 1, general.wire, False)
+    assert whole.geometry is general.geometry
+    values = np.linspace(-1, 1, array.size).astype(array.dtype)
+    general.write(values.tobytes())
+    whole.write(values.tobytes())
+    np.testing.assert_array_equal(whole.flat, general.flat)
+    np.testing.assert_array_equal(whole.flat, values)
+    with pytest.raises(Exception, match="writable C-contiguous"):
+        _Target.whole(array.T if array.ndim == 2 else array[::2], "p")
+
+
 def test_packed_gradient_geometry_is_one_descriptor_per_geometry_and_type():
     desc = layout.Descriptor(layout.LAYOUT_IMAGE_CHW, (4, 3, 2), stride=(1, 5, 15))
     packed = core_mod._packed(desc)

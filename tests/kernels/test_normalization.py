@@ -526,3 +526,13 @@ def test_training_with_one_value_per_statistic_and_moving_stats_is_refused():
     for name, value in filt.parameters().items():        # a failed call changes no state
         np.testing.assert_array_equal(value, before[name])
     assert not filt.has_training_cache
+
+
+@pytest.mark.parametrize("shape, times", [((8,), 64), ((1, 5), 3), ((3, 4), 2), ((0,), 4), ((2, 3), 1)])
+def test_tiled_is_np_tile(shape, times):
+    # The statistics and affine operands repeated over a batch: np.tile's array, bit for bit.
+    values = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    expected = np.tile(values, times) if values.ndim == 1 else np.tile(values, (times, 1))
+    got = nm._tiled(values, times)
+    assert got.shape == expected.shape and got.dtype == expected.dtype and got.flags.c_contiguous
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))

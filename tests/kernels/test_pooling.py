@@ -577,6 +577,67 @@ def test_max_backward_checking_on_the_second_core_rejects_the_same_indices(where
     test_max_backward_rejects_index_outside_its_window(where, value, message)
 
 
+@pytest.mark.parametrize("in_hw, kernel", [((8, 8), (2, 2)), ((7, 9), (3, 2)), ((5, 4), (1, 4)), ((6, 6), (2, 3))],
+                         ids=["2x2", "3x2_cropped", "1x4", "as_many_taps_as_windows"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_max_pool_tiled_windows_gathered_tap_major_as_the_general_path(in_hw, kernel, dtype, monkeypatch):
+    # Windows that tile a small input are pooled from one tap-major copy: the same y and indices,
+    # bit for bit, as the general scratch path, with ties (first tap wins), NaN (first NaN tap),
+    # infinities and a strided input (the rows and columns no window covers are left out).
+    g = P.PoolingGeometry.create(in_hw, kernel, kernel)
+    assert P._tiled_path(np.zeros((3, 4) + in_hw, dtype), g)
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal((3, 4) + in_hw).round(0).astype(dtype)
+    x[0, 0, 0, :2], x[1, 2, -1, -1], x[2, 3, 0, 0] = np.nan, -np.inf, np.inf
+    x[2, 1] = -0.0
+    x[2, 1, 0, 0] = 0.0
+    for source in (x, np.repeat(x, 2, axis=0)[::2]):
+        tiled = [P.max_pool(source, g, with_indices=w) for w in (True, False)]
+        monkeypatch.setattr(P, "_TILED_BYTES", -1)
+        general = [P.max_pool(source, g, with_indices=w) for w in (True, False)]
+        monkeypatch.undo()
+        for (y_t, i_t), (y_g, i_g) in zip(tiled, general):
+            np.testing.assert_array_equal(y_t.view(np.uint16 if dtype == np.float16 else np.uint32),
+                                          y_g.view(np.uint16 if dtype == np.float16 else np.uint32))
+            assert (i_t is None and i_g is None) or (i_t is not None and i_g is not None and
+                                                     i_t.dtype == i_g.dtype and np.array_equal(i_t, i_g))
+
+
+@pytest.mark.parametrize("chunk", [None, 7], ids=["one_chunk", "chunks_of_two_samples"])
+def test_max_backward_scatters_small_samples_together_as_one_by_one(chunk, monkeypatch):
+    # Small samples scatter their gradients in one np.add.at over several samples (each plane's
+    # indices moved by its sample's offset): the same d_x, bit for bit, as the scatter sample by
+    # sample, with windows that overlap (winners shared, sums in order) and a batch cut into chunks.
+    g = P.PoolingGeometry.create((7, 6), (3, 3), (1, 2), pad_before=(1, 1), pad_after=(1, 0))
+    rng = np.random.default_rng(41)
+    x = rng.standard_normal((5, 3, 7, 6)).astype(np.float32).round(1)      # ties: repeated winners
+    _, idx = P.max_pool(x, g, with_indices=True)
+    d_y = rng.standard_normal(idx.shape).astype(np.float32)
+    if chunk is not None:
+        monkeypatch.setattr(P, "_chunk_planes", lambda g, dtype: chunk)
+    together = P.max_pool_backward(d_y, g, indices=idx)
+    monkeypatch.setattr(P, "_SMALL_SAMPLE", 0)
+    one_by_one = P.max_pool_backward(d_y, g, indices=idx)
+    np.testing.assert_array_equal(together.view(np.uint32), one_by_one.view(np.uint32))
+    np.testing.assert_array_equal(together, P.max_pool_backward(d_y, g, x=x))
+
+
+def test_max_backward_index_check_is_made_once_per_small_geometry_and_shared_read_only():
+    # A small geometry's index check is built once and shared (its tables read-only); every part
+    # of its key gives its own; a large one is built per call. The rejections above run on it.
+    g = P.PoolingGeometry.create((7, 8), (2, 3), (2, 2), pad_before=(1, 1), pad_after=(0, 1))
+    check = P._index_check(g, 2, 4)
+    assert check is P._index_check(P.PoolingGeometry.create((7, 8), (2, 3), (2, 2), pad_before=(1, 1),
+                                                            pad_after=(0, 1)), 2, 4)
+    assert check.strips and not check.base.flags.writeable and not check.outside.flags.writeable
+    assert all(not a.flags.writeable for strip in check.strips for a in strip[1:] if a is not None)
+    others = [P._index_check(g, 3, 4), P._index_check(g, 2, 5),
+              P._index_check(P.PoolingGeometry.create((7, 8), (2, 3), (2, 2), pad_before=(1, 1)), 2, 4)]
+    assert all(other is not check for other in others)
+    large = P.PoolingGeometry.create((512, 512), (2, 2), (2, 2))
+    assert P._index_check(large, 3, 8) is not P._index_check(large, 3, 8)
+
+
 def test_max_backward_without_input_or_indices_is_rejected():
     f = make_filter(BASE, P.MAX)
     with pytest.raises(InvalidArgumentError, match=r"needs x \(in\)"):
