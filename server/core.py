@@ -45,6 +45,11 @@ log = logging.getLogger("bnns.server.calls")
 # Which kinds exist, how each is built and which entry points serve it: the table in kinds.py.
 
 
+# CallSequence: the most calls one sequence carries, and the RPCs it may not carry (transports).
+MAX_SEQUENCE_CALLS = 256
+_NOT_SEQUENCED = frozenset({"CallSequence", "ChunkedCall"})
+
+
 class Cancellation(Protocol):
     """What a door passes to say its caller has gone: set by the door, polled by the core and the
     kernels (a threading.Event is one)."""
@@ -1073,6 +1078,44 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                              idempotency_key=io.idempotency_key)
         data = response.SerializeToString()
         return pb.MessageChunk(total_bytes=len(data), data=data)
+
+    def call_sequence(self, request: pb.CallSequenceRequest, io: CallIO) -> pb.CallSequenceResponse:
+        """Several calls in one round trip: every call is checked (a unary RPC of the service, a
+        request that parses) before the first runs, then each runs in order through ``call`` as
+        if sent alone, with its own idempotency key. The first failure stops the sequence with
+        that call's status and reason, its message prefixed ``call K (Rpc): `` and ``call_index``
+        in its ErrorInfo metadata; the calls before it stand, the later ones do not run."""
+        calls = request.calls
+        require(len(calls) <= MAX_SEQUENCE_CALLS,
+                lambda: f"CallSequence: {len(calls)} calls; at most {MAX_SEQUENCE_CALLS} a sequence", "MALFORMED_REQUEST")
+        methods = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name
+        parsed = []
+        for index, sequenced in enumerate(calls):
+            method = methods.get(sequenced.rpc)
+            if method is None or sequenced.rpc in _NOT_SEQUENCED:
+                raise InvalidArgumentError(f"CallSequence: call {index}: {sequenced.rpc!r} is not a unary RPC of "
+                                           "bnns.v1.BNNSService that a sequence may carry", "MALFORMED_REQUEST")
+            try:   # tensors as views over the call's bytes (server/wire.py)
+                inner, tensors = wire.split(sequenced.request, getattr(pb, method.input_type.name))
+            except Exception as error:   # DecodeError: not the named request
+                raise InvalidArgumentError(f"CallSequence: call {index} ({sequenced.rpc}): the request is not a "
+                                           f"serialized {method.input_type.full_name}: {error}",
+                                           "MALFORMED_REQUEST") from None
+            parsed.append((sequenced.rpc, inner, tensors, sequenced.idempotency_key))
+        cancelled = self._local.cancelled
+        response = pb.CallSequenceResponse()
+        for index, (rpc, inner, tensors, key) in enumerate(parsed):
+            inner_io = CallIO(arrays=tensors)
+            try:
+                result = self.call(rpc, inner, tenant=io.tenant, cancelled=cancelled, io=inner_io,
+                                   idempotency_key=key)
+            except BNNSError as error:
+                error.message = f"call {index} ({rpc}): {error.message}"
+                error.args = (error.message,)
+                error.metadata["call_index"] = str(index)
+                raise
+            response.responses.append(wire.join(result, inner_io.results))
+        return response
 
     # ------------------------------------------------------------------------------- optimizer
     def optimizer_step(self, request: pb.OptimizerStepRequest, io: CallIO) -> pb.OptimizerStepResponse:

@@ -251,6 +251,11 @@ def _chunked_examples(run) -> None:
     data = inner.SerializeToString()
     run("ChunkedCall", name, "FilterApplyBatch as one chunk (base64 of the serialized request)",
         {"rpc": "FilterApplyBatch", "total_bytes": len(data), "data": base64.b64encode(data).decode()})
+    # CallSequence: the same FilterApplyBatch twice in one round trip (base64 of each serialized request).
+    request = base64.b64encode(data).decode()
+    run("CallSequence", "apply_twice_in_one_round_trip", "two FilterApplyBatch calls on the activation example, "
+        "run in order; each serialized response comes back in order",
+        {"calls": [{"rpc": "FilterApplyBatch", "request": request}, {"rpc": "FilterApplyBatch", "request": request}]})
 
 
 def _resident_examples(run) -> None:

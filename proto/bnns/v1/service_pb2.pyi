@@ -159,6 +159,28 @@ class ListSharedMemoryResponse(_message.Message):
     regions: _containers.RepeatedCompositeFieldContainer[SharedMemoryRegion]
     def __init__(self, regions: _Optional[_Iterable[_Union[SharedMemoryRegion, _Mapping]]] = ...) -> None: ...
 
+class SequencedCall(_message.Message):
+    __slots__ = ("rpc", "request", "idempotency_key")
+    RPC_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    rpc: str
+    request: bytes
+    idempotency_key: str
+    def __init__(self, rpc: _Optional[str] = ..., request: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CallSequenceRequest(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[SequencedCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[SequencedCall, _Mapping]]] = ...) -> None: ...
+
+class CallSequenceResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, responses: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class MessageChunk(_message.Message):
     __slots__ = ("rpc", "total_bytes", "data", "offset")
     RPC_FIELD_NUMBER: _ClassVar[int]

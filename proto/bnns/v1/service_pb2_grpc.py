@@ -179,6 +179,11 @@ class BNNSServiceStub:
                 request_serializer=bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
                 response_deserializer=bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
                 _registered_method=True)
+        self.CallSequence = channel.unary_unary(
+                '/bnns.v1.BNNSService/CallSequence',
+                request_serializer=bnns_dot_v1_dot_service__pb2.CallSequenceRequest.SerializeToString,
+                response_deserializer=bnns_dot_v1_dot_service__pb2.CallSequenceResponse.FromString,
+                _registered_method=True)
         self.KeepAlive = channel.unary_unary(
                 '/bnns.v1.BNNSService/KeepAlive',
                 request_serializer=bnns_dot_v1_dot_service__pb2.KeepAliveRequest.SerializeToString,
@@ -607,6 +612,14 @@ class BNNSServiceServicer:
         chunks, for messages larger than the server's message cap. The client streams the
         serialized request (first chunk names the RPC and the total length); the server answers with
         the serialized response the same way. The SDKs switch to it by themselves for large batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CallSequence(self, request, context):
+        """Not a BNNS entry point: several calls in one round trip, run in order, each exactly as if
+        sent alone. The first that fails stops the sequence (the calls before it stand).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1053,6 +1066,11 @@ def add_BNNSServiceServicer_to_server(servicer, server):
                     servicer.ChunkedCall,
                     request_deserializer=bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
                     response_serializer=bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
+            ),
+            'CallSequence': grpc.unary_unary_rpc_method_handler(
+                    servicer.CallSequence,
+                    request_deserializer=bnns_dot_v1_dot_service__pb2.CallSequenceRequest.FromString,
+                    response_serializer=bnns_dot_v1_dot_service__pb2.CallSequenceResponse.SerializeToString,
             ),
             'KeepAlive': grpc.unary_unary_rpc_method_handler(
                     servicer.KeepAlive,
@@ -2063,6 +2081,33 @@ class BNNSService:
             '/bnns.v1.BNNSService/ChunkedCall',
             bnns_dot_v1_dot_service__pb2.MessageChunk.SerializeToString,
             bnns_dot_v1_dot_service__pb2.MessageChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CallSequence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bnns.v1.BNNSService/CallSequence',
+            bnns_dot_v1_dot_service__pb2.CallSequenceRequest.SerializeToString,
+            bnns_dot_v1_dot_service__pb2.CallSequenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,194 @@
+"""CallSequence (issue 9): several calls in one round trip, run in order, each exactly as if sent
+alone; checked in full before the first runs; the first failure stops it, naming the call. Live
+servers over gRPC and REST, with tokens (two tenants) and a state store (idempotency keys)."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+
+from bnns.server.core import MAX_SEQUENCE_CALLS, Core
+from bnns.server.errors import from_rpc_error
+from bnns.v1 import service_pb2 as pb
+from bnns.v1 import service_pb2_grpc, types_pb2
+
+from ..conftest import ServerProcess, with_in
+from .test_durability import adam_step, fc_request
+
+TOKEN_A, TOKEN_B = "tok-seq-alpha-5d1e", "tok-seq-bravo-8c2f"
+N_IN, N_OUT, BATCH = 4, 3, 5
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process = ServerProcess("--state-dir", str(tmp_path_factory.mktemp("state")), http=True,
+                            env={"BNNS_TOKENS": f"{TOKEN_A}=tenant-a,{TOKEN_B}=tenant-b"})
+    yield process
+    assert process.stop() == 0, "".join(process.output)
+
+
+@pytest.fixture(scope="module")
+def stub(server):
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        yield service_pb2_grpc.BNNSServiceStub(channel)
+
+
+def auth(token=TOKEN_A):
+    return (("authorization", f"Bearer {token}"),)
+
+
+def weights(seed=0):
+    return np.random.default_rng(seed).standard_normal((N_OUT, N_IN)).astype(np.float32)
+
+
+def step_calls(filter_id: str, x: np.ndarray, dy: np.ndarray):
+    """A training step's forward and backward (the weights' gradient) requests."""
+    forward = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=BATCH,
+                                         **with_in(types_pb2.Buffer(data=x.tobytes())))
+    backward = pb.FilterApplyBackwardBatchRequest(
+        filter_id=filter_id, batch_size=BATCH, out_delta=types_pb2.Buffer(data=dy.tobytes()),
+        compute_weights_delta=True, **with_in(types_pb2.Buffer(data=x.tobytes())))
+    return forward, backward
+
+
+def sequence(*calls) -> pb.CallSequenceRequest:
+    return pb.CallSequenceRequest(calls=[pb.SequencedCall(rpc=rpc, request=request.SerializeToString(),
+                                                          idempotency_key=key) for rpc, request, key in calls])
+
+
+def read_weights(stub, filter_id, token=TOKEN_A) -> bytes:
+    # A zero-gradient SGD step with learning rate 0 returns the weights unchanged.
+    request = pb.OptimizerStepRequest(function=types_pb2.OPTIMIZER_FUNCTION_SGD_MOMENTUM, return_parameters=True)
+    request.fields.learning_rate = 0.0
+    request.parameters.add().filter_parameter.CopyFrom(pb.FilterParameterRef(filter_id=filter_id, name="weights"))
+    request.gradients.add(data=np.zeros((N_OUT, N_IN), np.float32).tobytes())
+    return stub.OptimizerStep(request, metadata=auth(token), timeout=10).parameters[0].data
+
+
+def failure(call) -> tuple:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    error = from_rpc_error(caught.value)
+    return error.status, error.reason, error.message, error.metadata
+
+
+def test_a_training_step_in_one_sequence_matches_one_by_one_and_local(stub):
+    rng = np.random.default_rng(3)
+    x, dy = rng.standard_normal((BATCH, N_IN)).astype(np.float32), rng.standard_normal((BATCH, N_OUT)).astype(np.float32)
+    seq_id = stub.CreateFilter(fc_request(weights()), metadata=auth(), timeout=10).filter_id
+    one_id = stub.CreateFilter(fc_request(weights()), metadata=auth(), timeout=10).filter_id
+    local = Core()
+    local_id = local.call("CreateFilter", fc_request(weights())).filter_id
+    for t in (1, 2):
+        forward, backward = step_calls(seq_id, x, dy)
+        first = stub.CallSequence(sequence(("FilterApplyBatch", forward, ""), ("FilterApplyBackwardBatch", backward, "")),
+                                  metadata=auth(), timeout=10)
+        out = pb.FilterApplyBatchResponse.FromString(first.responses[0]).out.data
+        grad = pb.FilterApplyBackwardBatchResponse.FromString(first.responses[1]).weights_delta.data
+        gradient = np.frombuffer(grad, np.float32).reshape(N_OUT, N_IN)
+        stepped = stub.CallSequence(sequence(("OptimizerStep", adam_step(seq_id, gradient, t), f"seq-{t}")),
+                                    metadata=auth(), timeout=10)
+        seq_weights = pb.OptimizerStepResponse.FromString(stepped.responses[0]).parameters[0].data
+        # The same calls one by one, and in process.
+        f1, b1 = step_calls(one_id, x, dy)
+        assert stub.FilterApplyBatch(f1, metadata=auth(), timeout=10).out.data == out
+        assert stub.FilterApplyBackwardBatch(b1, metadata=auth(), timeout=10).weights_delta.data == grad
+        one = stub.OptimizerStep(adam_step(one_id, gradient, t), metadata=auth(), timeout=10).parameters[0].data
+        f2, b2 = step_calls(local_id, x, dy)
+        assert local.call("FilterApplyBatch", f2).out.data == out
+        assert local.call("FilterApplyBackwardBatch", b2).weights_delta.data == grad
+        there = local.call("OptimizerStep", adam_step(local_id, gradient, t)).parameters[0].data
+        assert seq_weights == one == there
+    # Forward, backward and step in one sequence (the gradient given): the weights as one by one.
+    forward, backward = step_calls(seq_id, x, dy)
+    g = rng.standard_normal((N_OUT, N_IN)).astype(np.float32)
+    whole = stub.CallSequence(sequence(("FilterApplyBatch", forward, ""), ("FilterApplyBackwardBatch", backward, ""),
+                                       ("OptimizerStep", adam_step(seq_id, g, 3), "")), metadata=auth(), timeout=10)
+    assert len(whole.responses) == 3
+    expected = stub.OptimizerStep(adam_step(one_id, g, 3), metadata=auth(), timeout=10).parameters[0].data
+    assert pb.OptimizerStepResponse.FromString(whole.responses[2]).parameters[0].data == expected
+
+
+def test_the_first_failure_stops_the_sequence_and_names_its_call(stub):
+    filter_id = stub.CreateFilter(fc_request(weights(1)), metadata=auth(), timeout=10).filter_id
+    before = read_weights(stub, filter_id)
+    g = np.ones((N_OUT, N_IN), np.float32)
+    bad = adam_step(filter_id, g, 1)
+    bad.gradients[0].data = np.ones(5, np.float32).tobytes()        # 5 values for 12 weights
+    calls = [("OptimizerStep", adam_step(filter_id, g, 1), ""), ("OptimizerStep", bad, ""),
+             ("OptimizerStep", adam_step(filter_id, g, 2), ""), ("OptimizerStep", adam_step(filter_id, g, 3), "")]
+    status, reason, message, metadata = failure(lambda: stub.CallSequence(sequence(*calls), metadata=auth(), timeout=10))
+    alone = failure(lambda: stub.OptimizerStep(bad, metadata=auth(), timeout=10))
+    assert status == alone[0] == "INVALID_ARGUMENT" and reason == alone[1]
+    assert message.startswith("call 1 (OptimizerStep): ") and alone[2].endswith(message[len("call 1 (OptimizerStep): "):])
+    assert metadata["call_index"] == "1"
+    # Call 0 applied once, calls 1-3 nothing: the weights are those of one step from before.
+    control = Core()
+    control_id = control.call("CreateFilter", fc_request(weights(1))).filter_id
+    once = control.call("OptimizerStep", adam_step(control_id, g, 1)).parameters[0].data
+    after = read_weights(stub, filter_id)
+    assert after != before and after == once
+
+
+@pytest.mark.parametrize("case", ["too-many", "unknown", "nested-sequence", "nested-chunked", "unparsable"])
+def test_a_malformed_sequence_is_refused_before_anything_runs(stub, case):
+    filter_id = stub.CreateFilter(fc_request(weights(2)), metadata=auth(), timeout=10).filter_id
+    before = read_weights(stub, filter_id)
+    step = pb.SequencedCall(rpc="OptimizerStep", request=adam_step(filter_id, np.ones((N_OUT, N_IN), np.float32),
+                                                                    1).SerializeToString())
+    extra = {"too-many": [step] * MAX_SEQUENCE_CALLS,
+             "unknown": [pb.SequencedCall(rpc="NoSuchRpc")],
+             "nested-sequence": [pb.SequencedCall(rpc="CallSequence", request=b"")],
+             "nested-chunked": [pb.SequencedCall(rpc="ChunkedCall", request=b"")],
+             "unparsable": [pb.SequencedCall(rpc="FilterApplyBatch", request=b"\xff\xff\xff")]}[case]
+    request = pb.CallSequenceRequest(calls=[step, *extra])
+    status, _, message, _ = failure(lambda: stub.CallSequence(request, metadata=auth(), timeout=30))
+    assert status == "INVALID_ARGUMENT" and "CallSequence" in message
+    if case != "too-many":
+        assert "call 1" in message
+    assert read_weights(stub, filter_id) == before
+    assert stub.CallSequence(pb.CallSequenceRequest(), metadata=auth(), timeout=10).responses == []
+
+
+def test_another_tenants_handle_is_not_found_and_untouched(stub):
+    theirs = stub.CreateFilter(fc_request(weights(4)), metadata=auth(TOKEN_B), timeout=10).filter_id
+    mine = stub.CreateFilter(fc_request(weights(4)), metadata=auth(), timeout=10).filter_id
+    before, mine_before = read_weights(stub, theirs, TOKEN_B), read_weights(stub, mine)
+    g = np.ones((N_OUT, N_IN), np.float32)
+    calls = sequence(("OptimizerStep", adam_step(mine, g, 1), ""), ("OptimizerStep", adam_step(theirs, g, 1), ""))
+    status, _, message, metadata = failure(lambda: stub.CallSequence(calls, metadata=auth(), timeout=10))
+    assert status == "NOT_FOUND" and message.startswith("call 1 (OptimizerStep): ") and metadata["call_index"] == "1"
+    assert read_weights(stub, theirs, TOKEN_B) == before
+    assert read_weights(stub, mine) != mine_before          # call 0 stands
+
+
+def test_the_same_sequence_sent_twice_applies_each_step_once(stub):
+    filter_id = stub.CreateFilter(fc_request(weights(5)), metadata=auth(), timeout=10).filter_id
+    g = np.full((N_OUT, N_IN), 0.5, np.float32)
+    request = sequence(("OptimizerStep", adam_step(filter_id, g, 1), "retry/1"),
+                       ("OptimizerStep", adam_step(filter_id, g, 2), "retry/2"))
+    first = stub.CallSequence(request, metadata=auth(), timeout=10)
+    again = stub.CallSequence(request, metadata=auth(), timeout=10)
+    assert list(again.responses) == list(first.responses)
+    control = Core()
+    control_id = control.call("CreateFilter", fc_request(weights(5))).filter_id
+    control.call("OptimizerStep", adam_step(control_id, g, 1))
+    twice = control.call("OptimizerStep", adam_step(control_id, g, 2)).parameters[0].data
+    assert read_weights(stub, filter_id) == twice
+
+
+def test_rest_route_with_a_binary_protobuf_body(server, stub):
+    import httpx
+    filter_id = stub.CreateFilter(fc_request(weights(6)), metadata=auth(), timeout=10).filter_id
+    x = np.random.default_rng(6).standard_normal((BATCH, N_IN)).astype(np.float32)
+    forward, _ = step_calls(filter_id, x, x[:, :N_OUT])
+    request = sequence(("FilterApplyBatch", forward, ""))
+    with httpx.Client(base_url=server.http_url, timeout=30) as http:
+        reply = http.post("/v1/callSequence", content=request.SerializeToString(),
+                          headers={"content-type": "application/x-protobuf", "accept": "application/x-protobuf",
+                                   "authorization": f"Bearer {TOKEN_A}"})
+    assert reply.status_code == 200, reply.text
+    got = pb.CallSequenceResponse.FromString(reply.content)
+    expected = stub.FilterApplyBatch(forward, metadata=auth(), timeout=10).out.data
+    assert pb.FilterApplyBatchResponse.FromString(got.responses[0]).out.data == expected
