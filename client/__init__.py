@@ -10,7 +10,7 @@ from bnns.kernels.errors import BNNSError
 
 from .api import *            # noqa: F401,F403  the C-style functions and BNNSFilter
 from .api import BNNSFilter, last_error
-from .backend import LocalBackend, RemoteBackend, connect, current, idempotency_scope
+from .backend import LocalBackend, RemoteBackend, connect, current, idempotency_scope, sequence
 from .tensor import BNNSTensor
 from .session import Session, session
 from .constants import *      # noqa: F401,F403  BNNS* constants with Apple's raw values

@@ -78,6 +78,60 @@ def next_idempotency_key() -> str:
     return f"{state[0]}/{state[1]}"
 
 
+# Calls a sequence block defers: those whose SDK caller reads nothing from the response but what
+# the exchange delivers into the caller's arrays (the apply/backward families, OptimizerStep,
+# WriteTensor). Not ReadTensor (BNNSTensor.read returns its array at once), nor creates, describes,
+# ApplyMultiheadAttention (its caller reads the response) or the direct calls that return values.
+DEFERRABLE_RPCS = frozenset({
+    "FilterApplyBatch", "FilterApplyBackwardBatch", "FilterApplyTwoInputBatch", "FilterApplyBackwardTwoInputBatch",
+    "ArithmeticFilterApplyBatch", "ArithmeticFilterApplyBackwardBatch", "ApplyMultiheadAttentionBackward",
+    "FusedFilterApplyBatch", "FusedFilterApplyMultiInputBatch", "FusedFilterApplyBackwardBatch",
+    "FusedFilterApplyBackwardMultiInputBatch", "LossFilterApplyBatch", "LossFilterApplyBackwardBatch",
+    "NormalizationFilterApplyBatch", "NormalizationFilterApplyBackwardBatch", "PoolingFilterApplyBatch",
+    "PoolingFilterApplyBackwardBatch", "PermuteFilterApplyBackwardBatch", "DirectApplyLSTMBatchTrainingCaching",
+    "DirectApplyLSTMBatchBackward", "OptimizerStep", "WriteTensor"})
+
+_sequences = threading.local()      # this thread's open sequence blocks: {id(backend): queue}
+
+
+class _Queued:
+    """One deferred call: its request bytes, key and the exchange its response is delivered to."""
+
+    __slots__ = ("rpc", "data", "key", "exchange")
+
+    def __init__(self, rpc: str, data: bytes, key: str, exchange):
+        self.rpc, self.data, self.key, self.exchange = rpc, data, key, exchange
+
+
+@contextlib.contextmanager
+def sequence(backend=None):
+    """``with bnns.sequence(): ...``: on a server connection, the calls of the block that only
+    write into the caller's arrays (DEFERRABLE_RPCS) are queued and sent together, in order, in
+    one CallSequence round trip when the block ends (or before any other call the block makes).
+    A deferred call returns at once (a C-style function returns 0, meaning "queued"); its outputs
+    are written when the block ends, and its error is raised there: the BNNSError of the first
+    call that failed, naming it (``call K (Rpc): ...``). The outputs of a failed sequence are
+    unspecified; the server-side effects of the calls before the failing one stand. If the block
+    itself raises, the queued calls are not sent. On "local" the calls run at once, as outside a
+    block. Blocks do not nest (per thread and connection)."""
+    backend = backend if backend is not None else current()
+    open_blocks = _sequences.__dict__.setdefault("queues", {})
+    if id(backend) in open_blocks:
+        raise error_for_status("FAILED_PRECONDITION", "bnns.sequence() blocks do not nest: a block is open "
+                               f"on {backend!r} in this thread already")
+    queue: list = []
+    open_blocks[id(backend)] = queue
+    try:
+        yield
+    except BaseException:
+        queue.clear()
+        raise
+    finally:
+        del open_blocks[id(backend)]
+    if queue:
+        backend.send_queue(queue)
+
+
 def handle_named(request) -> str:
     """The handle a request is about (its filter, tensor or generator, an OptimizerStep's first parameter,
     KeepAlive's first id); "" for a create or a list."""
@@ -144,9 +198,18 @@ class RemoteBackend:
                     copy_back = self.shared_memory.place(exchange, request)
                 arrays = exchange.prepare(request)
             data = wire.join(request, arrays)
+            key = next_idempotency_key() if rpc in MUTATING_RPCS else ""
+            queue = getattr(_sequences, "queues", {}).get(id(self))
+            if queue is not None:      # in a sequence block: defer, or send the queue before this call
+                queued = sum(len(q.data) for q in queue)
+                if (rpc in DEFERRABLE_RPCS and self.shared_memory is None
+                        and queued + max(len(data), response_bytes) <= self.stream_threshold):
+                    queue.append(_Queued(rpc, data, key, exchange))
+                    return self._response_cls[rpc]()
+                self.send_queue(queue)
             metadata = self.metadata
-            if rpc in MUTATING_RPCS:
-                metadata = metadata + ((KEY_HEADER, next_idempotency_key()),)
+            if key:
+                metadata = metadata + ((KEY_HEADER, key),)
             handle = handle_named(request)
             if handle:      # a balancer in front of replicas routes each handle to one of them
                 metadata = metadata + ((HANDLE_HEADER, handle),)
@@ -159,6 +222,24 @@ class RemoteBackend:
             return response
         except grpc.RpcError as error:
             raise from_rpc_error(error, f"{rpc}: ") from None
+
+    def send_queue(self, queue: list) -> None:
+        """Send a sequence block's deferred calls in one CallSequence (emptying the queue) and
+        deliver each response into its caller's arrays, in order."""
+        calls, queue[:] = list(queue), []
+        if not calls:
+            return
+        request = service_pb2.CallSequenceRequest(calls=[
+            service_pb2.SequencedCall(rpc=q.rpc, request=q.data, idempotency_key=q.key) for q in calls])
+        # No key of its own: each mutating call carries its own, so a resent sequence applies each once.
+        try:
+            raw = self._send("CallSequence", request.SerializeToString(), 0, self.metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, "CallSequence: ") from None
+        for q, data in zip(calls, service_pb2.CallSequenceResponse.FromString(raw).responses):
+            response, tensors = wire.split(data, self._response_cls[q.rpc])
+            if q.exchange is not None:
+                q.exchange.deliver(response, tensors)
 
     def _send(self, rpc: str, data: bytes, response_bytes: int, metadata) -> bytes:
         deadline, pause = time.monotonic() + self.retry_seconds, 0.05

@@ -229,10 +229,18 @@ class ResidentDigitNet:
         return a
 
     def train_step(self, x: np.ndarray, labels: np.ndarray) -> float:
+        # One round trip a step: the block sends the step's calls in one CallSequence when it
+        # ends, and the loss (the one result that comes down) is written into `loss` then.
+        loss = np.zeros(1, np.float32)                                      # the loss comes down
+        with bnns.sequence():
+            self._step_calls(x, labels, loss)
+        self.adam.time_step += 1
+        return float(loss[0])
+
+    def _step_calls(self, x: np.ndarray, labels: np.ndarray, loss: np.ndarray) -> None:
         n = len(x)
         a = self.forward(x, training=True)
         one_hot = np.eye(CLASSES, dtype=np.float32)[labels]                # the labels go up
-        loss = np.zeros(1, np.float32)                                      # the loss comes down
         check(bnns.BNNSLossFilterApplyBatch(self.loss, n, a["logits"], CLASSES, one_hot, CLASSES, None, 0, loss,
                                             vector(CLASSES, a["d_logits"]), CLASSES))
         g, z, p = self.grads, SIDE * SIDE * CHANNELS, (SIDE // 2) ** 2 * CHANNELS
@@ -251,8 +259,6 @@ class ResidentDigitNet:
         # Every parameter is a server tensor: the server steps them in place and keeps Adam's moments.
         check(bnns.BNNSOptimizerStep(bnns.BNNSOptimizerFunctionAdam, self.adam, len(self.parameters),
                                      self.parameters, self.gradients, None, None))
-        self.adam.time_step += 1
-        return float(loss[0])
 
     def accuracy(self, x: np.ndarray, labels: np.ndarray) -> float:
         logits = self.forward(x, training=False)["logits"].numpy()        # the logits come down to score

@@ -192,3 +192,128 @@ def test_rest_route_with_a_binary_protobuf_body(server, stub):
     got = pb.CallSequenceResponse.FromString(reply.content)
     expected = stub.FilterApplyBatch(forward, metadata=auth(), timeout=10).out.data
     assert pb.FilterApplyBatchResponse.FromString(got.responses[0]).out.data == expected
+
+
+# ------------------------------------------------------------------------------ the SDK's block
+
+def sdk_fc(sdk, w: np.ndarray):
+    n_out, n_in = w.shape
+    vec = lambda n: sdk.BNNSNDArrayDescriptor(layout=sdk.BNNSDataLayoutVector, size=(n,))   # noqa: E731
+    f = sdk.BNNSFilterCreateLayerFullyConnected(sdk.BNNSLayerParametersFullyConnected(
+        i_desc=vec(n_in), o_desc=vec(n_out),
+        w_desc=sdk.BNNSNDArrayDescriptor(layout=sdk.BNNSDataLayoutRowMajorMatrix, size=(n_in, n_out), data=w)), None)
+    assert f is not None, sdk.last_error()
+    return f
+
+
+@pytest.fixture
+def sdk(server):
+    import bnns.client as sdk_module
+    sdk_module.connect(server.grpc_target, token=TOKEN_A)
+    yield sdk_module
+    sdk_module.current().close()
+    sdk_module.connect("local")
+
+
+def record_sends(backend) -> list:
+    """The RPCs ``backend`` sends over the wire from now on (each is one round trip)."""
+    sent: list = []
+    send = backend._send
+
+    def recorded(rpc, *args):
+        sent.append(rpc)
+        return send(rpc, *args)
+    backend._send = recorded
+    return sent
+
+
+@pytest.fixture
+def sent(sdk) -> list:
+    return record_sends(sdk.current())
+
+
+def test_sdk_block_sends_one_sequence_and_writes_outputs_when_it_ends(sdk, sent):
+    w = weights(7)
+    f = sdk_fc(sdk, w)
+    x = np.random.default_rng(7).standard_normal((BATCH, N_IN)).astype(np.float32)
+    y1, y2 = np.zeros((BATCH, N_OUT), np.float32), np.zeros((BATCH, N_OUT), np.float32)
+    tensor = sdk.BNNSTensor.from_array(np.zeros(4, np.float32))
+    del sent[:]
+    with sdk.sequence():
+        assert sdk.BNNSFilterApplyBatch(f, BATCH, x, N_IN, y1, N_OUT) == 0
+        tensor.write(np.arange(4, dtype=np.float32))
+        assert sdk.BNNSFilterApplyBatch(f, BATCH, 2 * x, N_IN, y2, N_OUT) == 0
+        assert not y1.any() and not y2.any() and sent == []       # queued, nothing sent yet
+    assert sent == ["CallSequence"]
+    np.testing.assert_array_equal(y1, x @ w.T)
+    np.testing.assert_array_equal(y2, (2 * x) @ w.T)
+    assert tensor.read().tolist() == [0, 1, 2, 3]
+    # A non-deferrable call (a read, a create) sends the queue first, then runs as usual.
+    y1[:] = 0
+    del sent[:]
+    with sdk.sequence():
+        sdk.BNNSFilterApplyBatch(f, BATCH, x, N_IN, y1, N_OUT)
+        tensor.write(np.full(4, 5, np.float32))
+        assert tensor.read().tolist() == [5, 5, 5, 5]
+        g = sdk_fc(sdk, w)
+        sdk.BNNSFilterApplyBatch(g, BATCH, x, N_IN, y2, N_OUT)
+    assert sent == ["CallSequence", "ReadTensor", "CreateFilter", "CallSequence"]
+    np.testing.assert_array_equal(y1, x @ w.T)
+    np.testing.assert_array_equal(y2, x @ w.T)
+    sdk.BNNSFilterDestroy(f), sdk.BNNSFilterDestroy(g), tensor.destroy()
+
+
+def test_sdk_block_raises_the_failed_calls_error_at_its_end_and_does_not_nest(sdk, sent, stub):
+    f = sdk_fc(sdk, weights(8))
+    tensor = sdk.BNNSTensor.from_array(np.zeros(4, np.float32))
+    x, y = np.ones((BATCH, N_IN), np.float32), np.zeros((BATCH, N_OUT), np.float32)
+    del sent[:]
+    with pytest.raises(sdk.BNNSError) as caught:
+        with sdk.sequence():
+            tensor.write(np.ones(4, np.float32))
+            # The filter goes away behind the SDK's back: only the server can tell.
+            stub.DestroyFilter(pb.DestroyFilterRequest(filter_id=f.filter_id), metadata=auth(), timeout=10)
+            tensor.write(np.full(4, 2, np.float32))
+            assert sdk.BNNSFilterApplyBatch(f, BATCH, x, N_IN, y, N_OUT) == 0      # queued
+            tensor.write(np.full(4, 3, np.float32))
+            assert sent == []
+    assert sent == ["CallSequence"]
+    assert caught.value.status == "NOT_FOUND"
+    assert caught.value.message.startswith("CallSequence: call 2 (FilterApplyBatch): ")
+    assert tensor.read().tolist() == [2, 2, 2, 2]          # calls 0 and 1 stood; call 3 did not run
+    with sdk.sequence():
+        with pytest.raises(sdk.BNNSError, match="do not nest"):
+            with sdk.sequence():
+                pass
+    tensor.destroy()
+
+
+def test_sdk_block_on_local_runs_calls_at_once(server):
+    import bnns.client as sdk
+    sdk.connect("local")
+    w = weights(9)
+    f = sdk_fc(sdk, w)
+    x, y = np.ones((BATCH, N_IN), np.float32), np.zeros((BATCH, N_OUT), np.float32)
+    with sdk.sequence():
+        assert sdk.BNNSFilterApplyBatch(f, BATCH, x, N_IN, y, N_OUT) == 0
+        np.testing.assert_array_equal(y, x @ w.T)
+    sdk.BNNSFilterDestroy(f)
+
+
+def test_the_resident_digits_step_is_one_round_trip(server):
+    from ..conftest import load_example
+    example = load_example("train_digits", "train_digits_sequence")
+    x_train, y_train, _, _ = example.load_digits()
+    example.bnns.connect(server.grpc_target, token=TOKEN_A)
+    net = example.ResidentDigitNet(seed=3)
+    try:
+        x, y = np.ascontiguousarray(x_train[:64]), y_train[:64]
+        net.train_step(x, y)                        # the first step makes the activation tensors
+        sent = record_sends(example.bnns.current())
+        losses = [net.train_step(x, y) for _ in range(3)]
+        assert sent == ["CallSequence"] * 3
+        assert all(np.isfinite(losses)) and losses[2] < losses[0]
+    finally:
+        net.close()
+        example.bnns.current().close()
+        example.bnns.connect("local")
