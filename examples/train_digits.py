@@ -19,6 +19,7 @@ logits, when measuring accuracy).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import pathlib
 import sys
@@ -157,7 +158,9 @@ class ResidentDigitNet:
     accumulators kept beside them. Activations and gradients are server tensors too, one set per
     batch size, reused from step to step."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, one_round_trip: bool = True):
+        # one_round_trip: each step's calls in one bnns.sequence() block (False: a call each, to compare).
+        self.one_round_trip = one_round_trip
         rng = np.random.default_rng(seed)          # the same initial values as DigitNet(seed)
         conv_w = (rng.standard_normal((CHANNELS, 1, 3, 3)) * np.sqrt(2 / 9)).astype(np.float32)
         n_flat = CHANNELS * (SIDE // 2) ** 2
@@ -232,7 +235,7 @@ class ResidentDigitNet:
         # One round trip a step: the block sends the step's calls in one CallSequence when it
         # ends, and the loss (the one result that comes down) is written into `loss` then.
         loss = np.zeros(1, np.float32)                                      # the loss comes down
-        with bnns.sequence():
+        with bnns.sequence() if self.one_round_trip else contextlib.nullcontext():
             self._step_calls(x, labels, loss)
         self.adam.time_step += 1
         return float(loss[0])
