@@ -205,6 +205,8 @@ class RemoteBackend:
                 if (rpc in DEFERRABLE_RPCS and self.shared_memory is None
                         and queued + max(len(data), response_bytes) <= self.stream_threshold):
                     queue.append(_Queued(rpc, data, key, exchange))
+                    if len(queue) == wire.MAX_SEQUENCE_CALLS:
+                        self.send_queue(queue)
                     return self._response_cls[rpc]()
                 self.send_queue(queue)
             metadata = self.metadata

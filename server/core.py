@@ -45,8 +45,7 @@ log = logging.getLogger("bnns.server.calls")
 # Which kinds exist, how each is built and which entry points serve it: the table in kinds.py.
 
 
-# CallSequence: the most calls one sequence carries, and the RPCs it may not carry (transports).
-MAX_SEQUENCE_CALLS = 256
+# The RPCs a CallSequence may not carry (transports); at most wire.MAX_SEQUENCE_CALLS calls.
 _NOT_SEQUENCED = frozenset({"CallSequence", "ChunkedCall"})
 
 
@@ -1086,8 +1085,8 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         that call's status and reason, its message prefixed ``call K (Rpc): `` and ``call_index``
         in its ErrorInfo metadata; the calls before it stand, the later ones do not run."""
         calls = request.calls
-        require(len(calls) <= MAX_SEQUENCE_CALLS,
-                lambda: f"CallSequence: {len(calls)} calls; at most {MAX_SEQUENCE_CALLS} a sequence", "MALFORMED_REQUEST")
+        require(len(calls) <= wire.MAX_SEQUENCE_CALLS,
+                lambda: f"CallSequence: {len(calls)} calls; at most {wire.MAX_SEQUENCE_CALLS} a sequence", "MALFORMED_REQUEST")
         methods = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name
         parsed = []
         for index, sequenced in enumerate(calls):

@@ -266,6 +266,10 @@ def _encode_tag(number: int) -> bytes:
     return _encode_varint((number << 3) | _LEN)
 
 
+# The most calls one CallSequence carries (the server refuses more; the SDK sends a full queue).
+MAX_SEQUENCE_CALLS = 256
+
+
 def rpc_method_name(rpc: str) -> str:
     """'FilterApplyBatch' -> 'filter_apply_batch', 'ComputeLSTMTrainingCacheCapacity' ->
     'compute_lstm_training_cache_capacity': the Core method serving an RPC."""

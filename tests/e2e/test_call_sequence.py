@@ -8,7 +8,8 @@ import grpc
 import numpy as np
 import pytest
 
-from bnns.server.core import MAX_SEQUENCE_CALLS, Core
+from bnns.server.core import Core
+from bnns.server.wire import MAX_SEQUENCE_CALLS
 from bnns.server.errors import from_rpc_error
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import service_pb2_grpc, types_pb2
@@ -285,6 +286,18 @@ def test_sdk_block_raises_the_failed_calls_error_at_its_end_and_does_not_nest(sd
         with pytest.raises(sdk.BNNSError, match="do not nest"):
             with sdk.sequence():
                 pass
+    tensor.destroy()
+
+
+def test_sdk_block_sends_a_full_queue_as_it_fills(sdk, sent):
+    tensor = sdk.BNNSTensor.from_array(np.zeros(1, np.float32))
+    del sent[:]
+    with sdk.sequence():
+        for value in range(MAX_SEQUENCE_CALLS + 10):
+            tensor.write(np.array([value], np.float32))
+        assert sent == ["CallSequence"]                   # the first 256, sent when the queue filled
+    assert sent == ["CallSequence"] * 2
+    assert tensor.read().tolist() == [MAX_SEQUENCE_CALLS + 9]
     tensor.destroy()
 
 
