@@ -97,10 +97,11 @@ _sequences = threading.local()      # this thread's open sequence blocks: {id(ba
 class _Queued:
     """One deferred call: its request bytes, key and the exchange its response is delivered to."""
 
-    __slots__ = ("rpc", "data", "key", "exchange")
+    __slots__ = ("rpc", "data", "key", "exchange", "handle", "size")
 
-    def __init__(self, rpc: str, data: bytes, key: str, exchange):
-        self.rpc, self.data, self.key, self.exchange = rpc, data, key, exchange
+    def __init__(self, rpc: str, data: bytes, key: str, exchange, handle: str, size: int):
+        self.rpc, self.data, self.key, self.exchange, self.handle = rpc, data, key, exchange, handle
+        self.size = size       # its request's or expected response's bytes, the larger
 
 
 @contextlib.contextmanager
@@ -109,8 +110,9 @@ def sequence(backend=None):
     write into the caller's arrays (DEFERRABLE_RPCS) are queued and sent together, in order, in
     one CallSequence round trip when the block ends (or before any other call the block makes).
     A deferred call returns at once (a C-style function returns 0, meaning "queued"); its outputs
-    are written when the block ends, and its error is raised there: the BNNSError of the first
-    call that failed, naming it (``call K (Rpc): ...``). The outputs of a failed sequence are
+    are written when the block ends, and its error is raised there (or by the next call of the
+    block that is not deferred, which sends the queue first): the BNNSError of the first call that
+    failed, naming it (``CallSequence: call K (Rpc): ...``). The outputs of a failed sequence are
     unspecified; the server-side effects of the calls before the failing one stand. If the block
     itself raises, the queued calls are not sent. On "local" the calls run at once, as outside a
     block. Blocks do not nest (per thread and connection)."""
@@ -201,10 +203,11 @@ class RemoteBackend:
             key = next_idempotency_key() if rpc in MUTATING_RPCS else ""
             queue = getattr(_sequences, "queues", {}).get(id(self))
             if queue is not None:      # in a sequence block: defer, or send the queue before this call
-                queued = sum(len(q.data) for q in queue)
+                # The sequence's request and response each stay below the streaming threshold.
+                size = max(len(data), response_bytes)
                 if (rpc in DEFERRABLE_RPCS and self.shared_memory is None
-                        and queued + max(len(data), response_bytes) <= self.stream_threshold):
-                    queue.append(_Queued(rpc, data, key, exchange))
+                        and sum(q.size for q in queue) + size <= self.stream_threshold):
+                    queue.append(_Queued(rpc, data, key, exchange, handle_named(request), size))
                     if len(queue) == wire.MAX_SEQUENCE_CALLS:
                         self.send_queue(queue)
                     return self._response_cls[rpc]()
@@ -234,8 +237,10 @@ class RemoteBackend:
         request = service_pb2.CallSequenceRequest(calls=[
             service_pb2.SequencedCall(rpc=q.rpc, request=q.data, idempotency_key=q.key) for q in calls])
         # No key of its own: each mutating call carries its own, so a resent sequence applies each once.
+        handle = next((q.handle for q in calls if q.handle), "")     # a balancer's affinity: the first handle named
+        metadata = self.metadata + ((HANDLE_HEADER, handle),) if handle else self.metadata
         try:
-            raw = self._send("CallSequence", request.SerializeToString(), 0, self.metadata)
+            raw = self._send("CallSequence", request.SerializeToString(), 0, metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error, "CallSequence: ") from None
         for q, data in zip(calls, service_pb2.CallSequenceResponse.FromString(raw).responses):
