@@ -16,6 +16,7 @@ from bnns.v1 import service_pb2_grpc, types_pb2
 
 from ..conftest import ServerProcess, with_in
 from .test_durability import adam_step, fc_request
+from .test_replicas import apply, redis_server, sgd_step, store_url  # noqa: F401  (fixtures)
 
 TOKEN_A, TOKEN_B = "tok-seq-alpha-5d1e", "tok-seq-bravo-8c2f"
 N_IN, N_OUT, BATCH = 4, 3, 5
@@ -330,3 +331,18 @@ def test_the_resident_digits_step_is_one_round_trip(server):
         net.close()
         example.bnns.current().close()
         example.bnns.connect("local")
+
+
+def test_over_replicas_each_call_is_synced_and_a_resent_sequence_applies_once(store_url):  # noqa: F811  (the fixture)
+    """Two cores over one Redis store (as two replicas): a sequence on either continues from the
+    other's state, and the same sequence resent to the other replica is answered from the record."""
+    from bnns.server.registry import Registry
+    from bnns.server.state_redis import RedisStateStore
+    one, two = [Core(Registry(), state=RedisStateStore(store_url)) for _ in range(2)]
+    filter_id = one.call("CreateFilter", fc_request(np.zeros((2, 3), np.float32))).filter_id
+    request = sequence(("OptimizerStep", sgd_step(filter_id, -np.ones((2, 3))), "r/1"),
+                       ("OptimizerStep", sgd_step(filter_id, -np.ones((2, 3))), "r/2"))
+    first = two.call("CallSequence", request)
+    assert list(one.call("CallSequence", request).responses) == list(first.responses)
+    out = one.call("FilterApplyBatch", apply(filter_id, np.ones(3)))
+    assert np.frombuffer(out.out.data, np.float32).tolist() == [6.0, 6.0]     # two steps of +1, not four
