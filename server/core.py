@@ -1102,10 +1102,16 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                                            "MALFORMED_REQUEST") from None
             parsed.append((sequenced.rpc, inner, tensors, sequenced.idempotency_key))
         cancelled = self._local.cancelled
-        response = pb.CallSequenceResponse()
+        response, held, limit = pb.CallSequenceResponse(), 0, self.limits.max_call_bytes
         for index, (rpc, inner, tensors, key) in enumerate(parsed):
             inner_io = CallIO(arrays=tensors)
             try:
+                # The responses kept for the reply count toward max_call_bytes with what each next
+                # call may allocate: checked before it runs.
+                if limit and held + self._footprint(rpc, inner, io.tenant) > limit:
+                    raise ResourceExhaustedError(f"the sequence holds {held} bytes of responses; with what this call "
+                                                 f"may allocate that is over max_call_bytes {limit}: send fewer calls "
+                                                 "a sequence")
                 result = self.call(rpc, inner, tenant=io.tenant, cancelled=cancelled, io=inner_io,
                                    idempotency_key=key)
             except BNNSError as error:
@@ -1114,6 +1120,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 error.metadata["call_index"] = str(index)
                 raise
             response.responses.append(wire.join(result, inner_io.results))
+            held += len(response.responses[-1])
         return response
 
     # ------------------------------------------------------------------------------- optimizer

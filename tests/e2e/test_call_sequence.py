@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 import pytest
 
+from bnns.kernels.errors import ResourceExhaustedError
 from bnns.server.core import Core
 from bnns.server.wire import MAX_SEQUENCE_CALLS
 from bnns.server.errors import from_rpc_error
@@ -346,3 +347,20 @@ def test_over_replicas_each_call_is_synced_and_a_resent_sequence_applies_once(st
     assert list(one.call("CallSequence", request).responses) == list(first.responses)
     out = one.call("FilterApplyBatch", apply(filter_id, np.ones(3)))
     assert np.frombuffer(out.out.data, np.float32).tolist() == [6.0, 6.0]     # two steps of +1, not four
+
+
+def test_the_responses_a_sequence_holds_count_toward_max_call_bytes():
+    """Each call of the sequence fits max_call_bytes alone; the responses kept for the reply
+    count with what the next call may allocate, so the sequence is refused at the call that
+    would go over, before it runs."""
+    from bnns.server.codec import Limits
+    core = Core(limits=Limits(max_call_bytes=BATCH * (N_IN + N_OUT) * Core._BYTES_PER_ELEMENT + 100))
+    filter_id = core.call("CreateFilter", fc_request(weights(10))).filter_id
+    forward, _ = step_calls(filter_id, np.ones((BATCH, N_IN), np.float32), np.ones((BATCH, N_OUT), np.float32))
+    two = sequence(("FilterApplyBatch", forward, ""), ("FilterApplyBatch", forward, ""))
+    assert len(core.call("CallSequence", two).responses) == 2          # 2 x about 64 bytes held: fits
+    three = sequence(*[("FilterApplyBatch", forward, "")] * 3)
+    with pytest.raises(ResourceExhaustedError) as caught:
+        core.call("CallSequence", three)
+    assert caught.value.metadata["call_index"] == "2" and "send fewer calls" in caught.value.message
+    assert caught.value.message.startswith("call 2 (FilterApplyBatch): ")
