@@ -619,7 +619,8 @@ class BNNSServiceServicer:
 
     def CallSequence(self, request, context):
         """Not a BNNS entry point: several calls in one round trip, run in order, each exactly as if
-        sent alone. The first that fails stops the sequence (the calls before it stand).
+        sent alone. The first that fails stops the sequence (the calls before it stand). The RPC
+        takes no idempotency key of its own: each call carries its own (SequencedCall).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
