@@ -45,6 +45,7 @@ log = logging.getLogger("bnns.server.calls")
 # Which kinds exist, how each is built and which entry points serve it: the table in kinds.py.
 
 
+_SERVICE = pb.DESCRIPTOR.services_by_name["BNNSService"]
 # The RPCs a CallSequence may not carry (transports); at most wire.MAX_SEQUENCE_CALLS calls.
 _NOT_SEQUENCED = frozenset({"CallSequence", "ChunkedCall"})
 
@@ -1059,24 +1060,33 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         """ChunkedCall through a unary door (REST): one chunk holding the whole serialized request
         of the RPC it names, answered by one chunk holding the serialized response. (The gRPC
         door streams chunks of large messages itself, grpc_service.py.)"""
-        method = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name.get(request.rpc)
-        unknown = f"ChunkedCall: rpc {request.rpc!r} is not an RPC of bnns.v1.BNNSService"
-        method = given(method, unknown, "CHUNKED_CALL_MALFORMED")
-        require(request.rpc != "ChunkedCall", unknown, "CHUNKED_CALL_MALFORMED")
         require(request.total_bytes == len(request.data),
                 f"ChunkedCall: total_bytes {request.total_bytes} but the chunk holds {len(request.data)} bytes; "
                 "through REST the one chunk holds the whole message", "CHUNKED_CALL_MALFORMED")
-        try:
-            inner = getattr(pb, method.input_type.name).FromString(request.data)
-        except Exception as error:   # DecodeError: not the named request
-            raise InvalidArgumentError(f"ChunkedCall: the data is not a serialized {method.input_type.full_name}: "
-                                       f"{error}", "CHUNKED_CALL_MALFORMED") from None
+        inner, tensors = self._carried("ChunkedCall", request.rpc, request.data, frozenset({"ChunkedCall"}),
+                                       "CHUNKED_CALL_MALFORMED")
         # Served as the call it carries, through the one entry every door uses: the inner call is
         # bounded, committed with its idempotency key and synced over replicas like any other.
-        response = self.call(request.rpc, inner, tenant=io.tenant, cancelled=self._local.cancelled,
+        inner_io = CallIO(arrays=tensors)
+        response = self.call(request.rpc, inner, tenant=io.tenant, cancelled=self._local.cancelled, io=inner_io,
                              idempotency_key=io.idempotency_key)
-        data = response.SerializeToString()
+        data = wire.join(response, inner_io.results)
         return pb.MessageChunk(total_bytes=len(data), data=data)
+
+    @staticmethod
+    def _carried(where: str, rpc: str, data: bytes, refused: frozenset, reason: str):
+        """(request, its tensors as views over ``data``; server/wire.py) of the call a transport
+        RPC carries (ChunkedCall, CallSequence): INVALID_ARGUMENT with ``reason`` when ``rpc`` is
+        not an RPC of the service it may carry (``refused``: those it may not) or ``data`` does not
+        parse as that RPC's request."""
+        method = _SERVICE.methods_by_name.get(rpc)
+        if method is None or rpc in refused:
+            raise InvalidArgumentError(f"{where}: {rpc!r} is not an RPC of bnns.v1.BNNSService that it may carry", reason)
+        try:
+            return wire.split(data, getattr(pb, method.input_type.name))
+        except Exception as error:   # DecodeError: not the named request
+            raise InvalidArgumentError(f"{where}: the request is not a serialized {method.input_type.full_name}: "
+                                       f"{error}", reason) from None
 
     def call_sequence(self, request: pb.CallSequenceRequest, io: CallIO) -> pb.CallSequenceResponse:
         """Several calls in one round trip: every call is checked (a unary RPC of the service, a
@@ -1087,19 +1097,10 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         calls = request.calls
         require(len(calls) <= wire.MAX_SEQUENCE_CALLS,
                 lambda: f"CallSequence: {len(calls)} calls; at most {wire.MAX_SEQUENCE_CALLS} a sequence", "MALFORMED_REQUEST")
-        methods = pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name
         parsed = []
         for index, sequenced in enumerate(calls):
-            method = methods.get(sequenced.rpc)
-            if method is None or sequenced.rpc in _NOT_SEQUENCED:
-                raise InvalidArgumentError(f"CallSequence: call {index}: {sequenced.rpc!r} is not a unary RPC of "
-                                           "bnns.v1.BNNSService that a sequence may carry", "MALFORMED_REQUEST")
-            try:   # tensors as views over the call's bytes (server/wire.py)
-                inner, tensors = wire.split(sequenced.request, getattr(pb, method.input_type.name))
-            except Exception as error:   # DecodeError: not the named request
-                raise InvalidArgumentError(f"CallSequence: call {index} ({sequenced.rpc}): the request is not a "
-                                           f"serialized {method.input_type.full_name}: {error}",
-                                           "MALFORMED_REQUEST") from None
+            inner, tensors = self._carried(f"CallSequence: call {index} ({sequenced.rpc})", sequenced.rpc,
+                                           sequenced.request, _NOT_SEQUENCED, "MALFORMED_REQUEST")
             parsed.append((sequenced.rpc, inner, tensors, sequenced.idempotency_key))
         cancelled = self._local.cancelled
         response, held, limit = pb.CallSequenceResponse(), 0, self.limits.max_call_bytes
@@ -1428,7 +1429,7 @@ def _method_name(rpc: str) -> str:
 
 
 def _response_class(rpc: str):
-    return getattr(pb, pb.DESCRIPTOR.services_by_name["BNNSService"].methods_by_name[rpc].output_type.name)
+    return getattr(pb, _SERVICE.methods_by_name[rpc].output_type.name)
 
 
 def _definition(request: pb.CreateFilterRequest, kind: str, io: CallIO) -> bytes:
