@@ -68,7 +68,6 @@ import numpy as np
 
 from . import _common as cm
 from . import blas
-from . import parallel
 from .convolution import matmul
 from .errors import FailedPreconditionError, InternalError, given, require
 from .layout import Descriptor
@@ -211,7 +210,7 @@ def backward(d_out: np.ndarray, saved: Saved, *, dropout: float = 0.0, inputs_gr
     grads = {}
     d_y = d_out.reshape(n * length, -1).astype(dtype, copy=False)
     if parameters_grad:
-        grads["output.weights"] = _matmul_tn(saved.context, d_y)
+        grads["output.weights"] = matmul(saved.context.T, d_y)       # the transposed view goes to BLAS as it is
         if w.b["output"] is not None:
             grads["output.bias"] = d_y.sum(axis=0)
     d_context = matmul(d_y, w.w["output"].T).reshape(n, length, h, -1).transpose(0, 2, 1, 3)   # (N,H,L,Dv)
@@ -245,7 +244,7 @@ def backward(d_out: np.ndarray, saved: Saved, *, dropout: float = 0.0, inputs_gr
         t = g.shape[2]
         g2 = np.ascontiguousarray(g.transpose(0, 2, 1, 3)).reshape(n * t, -1)   # (N*T, H*D)
         if parameters_grad:
-            grads[f"{name}.weights"] = _matmul_tn(saved.x[name], g2)
+            grads[f"{name}.weights"] = matmul(saved.x[name].T, g2)
             if w.b[name] is not None:
                 grads[f"{name}.bias"] = g2.sum(axis=0)
         if want_x:
@@ -583,21 +582,6 @@ def _extend(x: np.ndarray, bias: Optional[np.ndarray], zero_row: bool) -> np.nda
     if zero_row:
         rows.append(np.zeros((n, h, 1, d), x.dtype))
     return np.concatenate(rows, axis=2) if len(rows) > 1 else x
-
-
-def _matmul_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a.T @ b for a (K, M) and b (K, N) (a weight gradient: inputs^T @ output gradients). NumPy
-    hands the transposed view to BLAS as it is, where matmul(a.T, b) would first copy a.T (which
-    costs more than the product); the result's rows are shared over the kernel pool, each
-    thread's BLAS on one core."""
-    out = np.empty((a.shape[1], b.shape[1]), np.result_type(a, b))
-
-    def rows(lo: int, hi: int) -> None:
-        with blas.one_thread():
-            np.matmul(a[:, lo:hi].T, b, out=out[lo:hi])
-
-    parallel.for_ranges(out.shape[0], (a.size + b.size + out.size) * out.itemsize, rows)
-    return out
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

@@ -129,22 +129,26 @@ def _matrix(a: np.ndarray, name: str) -> tuple:
     return start, max(ld, 1)
 
 
-def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, beta: float, transpose_b: bool = False) -> None:
-    """c = a @ op(b) + beta * c, in place; op(b) = b.T when transpose_b.
+def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, beta: float, transpose_b: bool = False,
+         transpose_a: bool = False) -> None:
+    """c = op(a) @ op(b) + beta * c, in place; op(x) = x.T when transpose_x.
 
-    a (M, K), b (K, N) or (N, K) when transposed, c (M, N) writable; all of one float dtype.
+    a (M, K) or (K, M) when transposed, b (K, N) or (N, K) when transposed, c (M, N) writable; all
+    of one float dtype.
     """
     function = _GEMM[c.dtype] if _GEMM is not None else None
     if function is None or not (a.dtype == b.dtype == c.dtype):
         raise ValueError(f"gemm needs one of {list(_GEMM or {})} for a, b and c; got {a.dtype}, {b.dtype}, {c.dtype}")
-    m, k = a.shape
+    m, k = a.shape[::-1] if transpose_a else a.shape
     n = b.shape[0] if transpose_b else b.shape[1]
     if (b.shape[1] if transpose_b else b.shape[0]) != k or c.shape != (m, n) or not c.flags.writeable:
-        raise ValueError(f"gemm shapes: a {a.shape}, b {b.shape} (transposed: {transpose_b}), c {c.shape}")
+        raise ValueError(f"gemm shapes: a {a.shape} (transposed: {transpose_a}), b {b.shape} (transposed: "
+                         f"{transpose_b}), c {c.shape}")
     pa, lda = _matrix(a, "a")
     pb, ldb = _matrix(b, "b")
     pc, ldc = _matrix(c, "c")
-    function(_ROW_MAJOR, _NO_TRANS, _TRANS if transpose_b else _NO_TRANS, m, n, k, 1.0, pa, lda, pb, ldb,
+    function(_ROW_MAJOR, _TRANS if transpose_a else _NO_TRANS, _TRANS if transpose_b else _NO_TRANS, m, n, k,
+             1.0, pa, lda, pb, ldb,
              float(beta), pc, ldc)
 
 

@@ -687,16 +687,19 @@ def _matmul_into(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray]) -> np.
 
 def _matmul_rows(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a @ b: by BLAS straight into out when it is a matrix with unit inner stride
-    (matmul's own ``out=`` leaves BLAS for strided outputs), else one copy."""
+    (matmul's own ``out=`` leaves BLAS for strided outputs), else one copy. A transposed view
+    (a weight gradient's inputs^T) goes to BLAS as it is: copying it costs more than the product."""
     if (out.ndim == 2 and blas.dtype_supported(out.dtype) and a.dtype == b.dtype == out.dtype
             and _matrix_view(out, out.shape) is not None and out.flags.writeable):
-        a2 = a if _matrix_view(a, a.shape) is not None else np.ascontiguousarray(a)
+        a2, transpose_a = a, False
+        if _matrix_view(a, a.shape) is None:
+            a2, transpose_a = (a.T, True) if _matrix_view(a.T, a.T.shape) is not None else (np.ascontiguousarray(a), False)
         if _matrix_view(b, b.shape) is not None:
-            blas.gemm(a2, b, out, beta=0.0)
+            blas.gemm(a2, b, out, beta=0.0, transpose_a=transpose_a)
         elif _matrix_view(b.T, b.T.shape) is not None:
-            blas.gemm(a2, b.T, out, beta=0.0, transpose_b=True)
+            blas.gemm(a2, b.T, out, beta=0.0, transpose_a=transpose_a, transpose_b=True)
         else:
-            blas.gemm(a2, np.ascontiguousarray(b), out, beta=0.0)
+            blas.gemm(a2, np.ascontiguousarray(b), out, beta=0.0, transpose_a=transpose_a)
         return out
     np.copyto(out, a @ b)
     return out

@@ -14,6 +14,7 @@ import pytest
 
 from bnns.kernels import attention as at
 from bnns.kernels import layout as L
+from bnns.kernels.convolution import matmul
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
 from tests.numeric import assert_gradient_matches, projection
 
@@ -406,13 +407,13 @@ def test_packed_cache_of_another_batch_size_or_filter_is_refused():
 
 
 def test_weight_gradient_product_shared_over_cores_equals_the_plain_product():
-    """_matmul_tn (a.T @ b on the transposed view, rows over the kernel pool) against NumPy's a.T @ b,
+    """matmul(a.T, b) (the transposed view handed to BLAS, rows over the kernel pool) against NumPy's a.T @ b,
     at a size the pool splits (float32, 9 MiB of operands) and a small one it does not."""
     from bnns.kernels import parallel
     rng = np.random.default_rng(11)
     for k, m, n in ((4096, 300, 256), (7, 5, 3)):
         a, b = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
-        got = at._matmul_tn(a, b)
+        got = matmul(a.T, b)
         want = a.astype(np.float64).T @ b.astype(np.float64)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
     assert parallel.workers_for(300, (4096 * 556 + 300 * 256) * 4) > 1 or parallel.cpus() == 1

@@ -26,6 +26,20 @@ def test_gemm_accumulates_and_transposes():
     c32 = np.zeros((3, 5), np.float32)
     blas.gemm(a.astype(np.float32), np.ascontiguousarray(b.T, dtype=np.float32), c32, beta=0.0, transpose_b=True)
     np.testing.assert_allclose(c32, a @ b, rtol=1e-5, atol=1e-5)
+    c64 = np.zeros((3, 5))
+    blas.gemm(np.ascontiguousarray(a.T), b, c64, beta=0.0, transpose_a=True)   # a given as (K, M)
+    np.testing.assert_allclose(c64, a @ b)
+    blas.gemm(np.ascontiguousarray(a.T), np.ascontiguousarray(b.T), c64, beta=0.0, transpose_a=True, transpose_b=True)
+    np.testing.assert_allclose(c64, a @ b)
+
+
+def test_matmul_hands_a_transposed_view_to_blas():
+    # A weight gradient's inputs^T @ gradients: the transposed view is read in place (no copy),
+    # on one thread and with its rows shared over the cores alike.
+    rng = np.random.default_rng(3)
+    for k, m, n in ((4096, 300, 256), (7, 5, 3)):
+        a, b = rng.standard_normal((k, m), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+        np.testing.assert_allclose(cv.matmul(a.T, b), a.astype(np.float64).T @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
 
 def test_gemm_reads_a_strided_view_with_a_leading_dimension():
