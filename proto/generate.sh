@@ -21,3 +21,8 @@ perl -pi -e 's/_Union\[([\w.]+), str\]/_Union[$1, str, int]/g' proto/bnns/v1/*_p
 if [ -d client ]; then
   python -c "from bnns.client.constants import typing_stub; print(typing_stub(), end='')" > client/constants.pyi
 fi
+# The kernels' parameter dataclasses, written as source from the same contract (plain Python:
+# kernels/ never imports protobuf; mypy and readers see the fields). Not in a copy of proto/ alone.
+if [ -d kernels ]; then
+  python proto/gen_params.py > kernels/params.py
+fi

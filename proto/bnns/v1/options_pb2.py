@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62nns/v1/options.proto\x12\x07\x62nns.v1\x1a google/protobuf/descriptor.proto:7\n\napple_name\x12!.google.protobuf.EnumValueOptions\x18\xd1\x86\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62nns/v1/options.proto\x12\x07\x62nns.v1\x1a google/protobuf/descriptor.proto:7\n\napple_name\x12!.google.protobuf.EnumValueOptions\x18\xd1\x86\x03 \x01(\t:0\n\x07\x64\x65\x66\x61ult\x12\x1d.google.protobuf.FieldOptions\x18\xd2\x86\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)

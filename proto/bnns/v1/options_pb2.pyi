@@ -5,3 +5,5 @@ from typing import ClassVar as _ClassVar
 DESCRIPTOR: _descriptor.FileDescriptor
 APPLE_NAME_FIELD_NUMBER: _ClassVar[int]
 apple_name: _descriptor.FieldDescriptor
+DEFAULT_FIELD_NUMBER: _ClassVar[int]
+default: _descriptor.FieldDescriptor

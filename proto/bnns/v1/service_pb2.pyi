@@ -1,3 +1,4 @@
+from bnns.v1 import options_pb2 as _options_pb2
 from bnns.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
