@@ -20,6 +20,7 @@ from bnns.kernels import attention as at
 from bnns.kernels import embedding as em
 from bnns.kernels import layout as L
 from bnns.kernels import lstm as ls
+from bnns.kernels.params import EmbeddingParameters, LSTMDataDescriptor, LSTMGateDescriptor, LSTMParameters, MHAProjectionParameters, MultiheadAttentionParameters
 
 MHA = dict(batch=32, length=128, model=256, heads=8)
 EMBEDDING = dict(batch=32, length=128, rows=30000, dim=256)
@@ -39,11 +40,11 @@ def mha_spec(rng) -> dict:
     wo, bo = (rng.standard_normal((e, e)) / np.sqrt(e)).astype(np.float32), np.zeros(e, np.float32)
 
     def projection(name):
-        return at.MHAProjectionParameters(_first_major((t, e)), _first_major((e, d, h), w[name]),
-                                          _first_major((d, h), b[name]))
-    f = at.MultiheadAttentionFilter(at.MultiheadAttentionParams(
-        projection("query"), projection("key"), projection("value"),
-        at.MHAProjectionParameters(_first_major((t, e)), _first_major((e, e), wo), _first_major((e,), bo))))
+        return MHAProjectionParameters(target_desc=_first_major((t, e)), weights=_first_major((e, d, h), w[name]),
+                                          bias=_first_major((d, h), b[name]))
+    f = at.MultiheadAttentionFilter(MultiheadAttentionParameters(
+        query=projection("query"), key=projection("key"), value=projection("value"),
+        output=MHAProjectionParameters(target_desc=_first_major((t, e)), weights=_first_major((e, e), wo), bias=_first_major((e,), bo))))
     x = rng.standard_normal((n, t, e)).astype(np.float32)
     dy = rng.standard_normal((n, t, e)).astype(np.float32)
 
@@ -72,7 +73,7 @@ def mha_spec(rng) -> dict:
 def embedding_spec(rng) -> dict:
     n, t, rows, dim = EMBEDDING["batch"], EMBEDDING["length"], EMBEDDING["rows"], EMBEDDING["dim"]
     table = rng.standard_normal((rows, dim)).astype(np.float32)
-    f = em.EmbeddingFilter(em.EmbeddingParams(
+    f = em.EmbeddingFilter(EmbeddingParameters(
         i_desc=L.Descriptor(L.LAYOUT_VECTOR, (t,), data_type=L.DTYPE_INT32),
         o_desc=L.Descriptor(L.LAYOUT_2D_LAST_MAJOR, (dim, t)),
         dictionary=L.Descriptor.for_shape(L.LAYOUT_2D_LAST_MAJOR, (rows, dim), table)))
@@ -98,15 +99,15 @@ def lstm_spec(rng) -> dict:
                          "hw": rng.uniform(-bound, bound, (1, 1, hidden, hidden)).astype(np.float32),
                          "b": rng.uniform(-bound, bound, (1, 1, hidden)).astype(np.float32)}
         g = weights[gate]
-        gates[gate] = ls.LSTMGateDescriptor(
-            (L.Descriptor.for_shape(0x48000, g["iw"].shape, g["iw"]), None),
-            L.Descriptor.for_shape(0x48000, g["hw"].shape, g["hw"]), None,
-            L.Descriptor.for_shape(L.LAYOUT_3D_LAST_MAJOR, g["b"].shape, g["b"]))
+        gates[gate] = LSTMGateDescriptor(
+            iw_desc=(L.Descriptor.for_shape(0x48000, g["iw"].shape, g["iw"]),),
+            hw_desc=L.Descriptor.for_shape(0x48000, g["hw"].shape, g["hw"]), cw_desc=None,
+            b_desc=L.Descriptor.for_shape(L.LAYOUT_3D_LAST_MAJOR, g["b"].shape, g["b"]))
     state = L.Descriptor(0x48000, (hidden, b, 1, 1))
-    f = ls.LSTMFilter(ls.LSTMParams(
+    f = ls.LSTMFilter(LSTMParameters(
         input_size=i, hidden_size=hidden, batch_size=b, num_layers=1, seq_len=t,
-        input_descriptor=ls.LSTMDataDescriptor(L.Descriptor(L.LAYOUT_3D_LAST_MAJOR, (i, b, t)), state, state),
-        output_descriptor=ls.LSTMDataDescriptor(L.Descriptor(0x48000, (hidden, 1, b, t)), state, state),
+        input_descriptor=LSTMDataDescriptor(data_desc=L.Descriptor(L.LAYOUT_3D_LAST_MAJOR, (i, b, t)), hidden_desc=state, cell_state_desc=state),
+        output_descriptor=LSTMDataDescriptor(data_desc=L.Descriptor(0x48000, (hidden, 1, b, t)), hidden_desc=state, cell_state_desc=state),
         input_gate=gates["input_gate"], forget_gate=gates["forget_gate"], candidate_gate=gates["candidate_gate"],
         output_gate=gates["output_gate"]))
     x = rng.standard_normal((t, b, i)).astype(np.float32)

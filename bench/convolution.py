@@ -14,10 +14,10 @@ import argparse
 
 import numpy as np
 
-from bnns.kernels.convolution import (ConvolutionFilter, ConvolutionParams, FullyConnectedFilter,
-                                      FullyConnectedParams)
+from bnns.kernels.convolution import ConvolutionFilter, FullyConnectedFilter
 from bnns.kernels.layout import (Descriptor, LAYOUT_CONV_WEIGHTS_OIHW, LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX,
                                  LAYOUT_VECTOR)
+from bnns.kernels.params import ConvolutionParameters, FullyConnectedParameters
 
 from . import common
 
@@ -33,7 +33,7 @@ FC_CASE = ("fully connected 256x4096->1024", 256, 4096, 1024)
 def conv_case(name, n, c_in, c_out, h, k, stride, pad, groups, rng) -> dict:
     ho = (h + 2 * pad - k) // stride + 1
     w = rng.standard_normal((c_out, c_in // groups, k, k), dtype=np.float32) * 0.05
-    f = ConvolutionFilter(ConvolutionParams(
+    f = ConvolutionFilter(ConvolutionParameters(
         i_desc=Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c_in, h, h)),
         w_desc=Descriptor.for_shape(LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
         o_desc=Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c_out, ho, ho)),
@@ -54,7 +54,7 @@ def conv_case(name, n, c_in, c_out, h, k, stride, pad, groups, rng) -> dict:
 
 def fc_case(name, n, n_in, n_out, rng) -> dict:
     w = rng.standard_normal((n_out, n_in), dtype=np.float32) * 0.01
-    f = FullyConnectedFilter(FullyConnectedParams(
+    f = FullyConnectedFilter(FullyConnectedParameters(
         i_desc=Descriptor.for_shape(LAYOUT_VECTOR, (n_in,)),
         w_desc=Descriptor.for_shape(LAYOUT_ROW_MAJOR_MATRIX, (n_out, n_in), w),
         o_desc=Descriptor.for_shape(LAYOUT_VECTOR, (n_out,)),

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from bnns.kernels.contraction import BroadcastMatMulFilter, BroadcastMatMulParams
+from bnns.kernels.contraction import BroadcastMatMulFilter
 from bnns.kernels.layout import LAYOUT_3D_FIRST_MAJOR, LAYOUT_ROW_MAJOR_MATRIX, Descriptor
+from bnns.kernels.params import BroadcastMatMulParameters
 
 from . import common
 
@@ -56,9 +57,9 @@ def case_arrays(case, rng):
 
 def kernel_filter(case, b):
     desc = lambda shape, data=None: Descriptor.for_shape(_layout(shape), shape, data)
-    return BroadcastMatMulFilter(BroadcastMatMulParams(
-        iA_desc=desc(case["a"]), iB_desc=desc(case["b"], b if case["weights"] else None),
-        o_desc=desc(_out_shape(case)), transB=case["trans_b"], b_is_weights=case["weights"]))
+    return BroadcastMatMulFilter(BroadcastMatMulParameters(
+        ia_desc=desc(case["a"]), ib_desc=desc(case["b"], b if case["weights"] else None),
+        o_desc=desc(_out_shape(case)), trans_b=case["trans_b"], b_is_weights=case["weights"]))
 
 
 def kernel_step(case, a, b, dy):

@@ -24,7 +24,8 @@ import numpy as np
 from bnns.kernels.activation import RECTIFIED_LINEAR, Activation
 from bnns.kernels.layout import (LAYOUT_CONV_WEIGHTS_OIHW, LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_VECTOR,
                                  Descriptor)
-from bnns.kernels.normalization import BATCH_NORM, LAYER_NORM, NormalizationFilter, NormalizationParams
+from bnns.kernels.normalization import BATCH_NORM, LAYER_NORM, NormalizationFilter
+from bnns.kernels.params import NormalizationParameters
 
 from . import common
 
@@ -45,12 +46,12 @@ def vector(values: np.ndarray) -> Descriptor:
     return Descriptor.for_shape(LAYOUT_VECTOR, values.shape, values)
 
 
-def batch_norm_params(c: int, h: int, activation: Activation = Activation()) -> NormalizationParams:
+def batch_norm_params(c: int, h: int, activation: Activation = Activation()) -> NormalizationParameters:
     """BatchNorm over (C, H, H) items with beta 0, gamma 1 and moving statistics."""
     image = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h))
     zeros, ones = np.zeros(c, np.float32), np.ones(c, np.float32)
-    return NormalizationParams(type=BATCH_NORM, i_desc=image, o_desc=image, beta=vector(zeros),
-                               gamma=vector(ones), moving_mean=vector(zeros), moving_variance=vector(ones),
+    return NormalizationParameters(type=BATCH_NORM, i_desc=image, o_desc=image, beta_desc=vector(zeros),
+                               gamma_desc=vector(ones), moving_mean_desc=vector(zeros), moving_variance_desc=vector(ones),
                                momentum=MOMENTUM_BNNS, epsilon=EPSILON, activation=activation)
 
 
@@ -95,8 +96,8 @@ def layer_norm_specs(rng) -> list[dict]:
     n, tokens, features = LAYER_NORM_INPUT
     item = Descriptor.for_shape(LAYOUT_ROW_MAJOR_MATRIX, (tokens, features))
     gamma, beta = np.ones(features, np.float32), np.zeros(features, np.float32)
-    f = NormalizationFilter(NormalizationParams(type=LAYER_NORM, i_desc=item, o_desc=item, beta=vector(beta),
-                                                gamma=vector(gamma), epsilon=EPSILON, normalization_axis=1))
+    f = NormalizationFilter(NormalizationParameters(type=LAYER_NORM, i_desc=item, o_desc=item, beta_desc=vector(beta),
+                                                gamma_desc=vector(gamma), epsilon=EPSILON, normalization_axis=1))
     x = rng.standard_normal((n, tokens, features), dtype=np.float32)
     dy = rng.standard_normal(x.shape, dtype=np.float32)
     f.apply(x, training=True)
@@ -120,7 +121,7 @@ def layer_norm_specs(rng) -> list[dict]:
 def fused_conv_bn_relu_specs(rng) -> list[dict]:
     """conv3x3 s1 p1 (with bias) -> batch norm (training) -> ReLU, as one kernels.fused.FusedFilter:
     forward and backward (dX, dW, db, d_beta, d_gamma). Imports kernels.fused on call."""
-    from bnns.kernels.convolution import ConvolutionParams
+    from bnns.kernels.convolution import ConvolutionParameters
     from bnns.kernels.fused import BATCH_NORM as FUSED_BATCH_NORM, CONVOLUTION, FusedFilter, FusedParams
 
     n, c, h = FUSED_INPUT
@@ -128,7 +129,7 @@ def fused_conv_bn_relu_specs(rng) -> list[dict]:
     w = rng.standard_normal((c, c, k, k), dtype=np.float32) * 0.05
     bias = np.zeros(c, np.float32)
     image = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h))
-    conv = ConvolutionParams(i_desc=image, w_desc=Descriptor.for_shape(LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
+    conv = ConvolutionParameters(i_desc=image, w_desc=Descriptor.for_shape(LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
                              o_desc=image, bias=vector(bias), x_padding=pad, y_padding=pad)
     f = FusedFilter(FusedParams(layers=((CONVOLUTION, conv),
                                         (FUSED_BATCH_NORM, batch_norm_params(c, h, Activation(RECTIFIED_LINEAR))))))

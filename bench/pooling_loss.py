@@ -20,8 +20,9 @@ import numpy as np
 
 from bnns.kernels.activation import Activation
 from bnns.kernels.layout import LAYOUT_IMAGE_CHW, LAYOUT_VECTOR, Descriptor
-from bnns.kernels.loss import REDUCTION_MEAN, SOFTMAX_CROSS_ENTROPY, LossFilter, LossParams
-from bnns.kernels.pooling import AVERAGE_COUNT_INCLUDE_PADDING, MAX, PoolingFilter, PoolingParams
+from bnns.kernels.loss import REDUCTION_MEAN, SOFTMAX_CROSS_ENTROPY, LossFilter
+from bnns.kernels.pooling import AVERAGE_COUNT_INCLUDE_PADDING, MAX, PoolingFilter
+from bnns.kernels.params import LossParameters, PoolingParameters
 
 from . import common
 
@@ -46,7 +47,7 @@ def mb(*counts: tuple) -> float:
 
 
 def pooling_filter(function: int, c: int, h: int, ho: int, k: int, stride: int, pad: int) -> PoolingFilter:
-    return PoolingFilter(PoolingParams(
+    return PoolingFilter(PoolingParameters(
         i_desc=Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h)),
         o_desc=Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, ho, ho)),
         bias=None, activation=Activation(), pooling_function=function, k_width=k, k_height=k,
@@ -124,7 +125,7 @@ def cross_entropy_specs(rng) -> list[dict]:
     """Softmax cross-entropy, reduction Mean: forward+backward (the gradient from apply) and
     forward alone. Ours takes one-hot float labels (BNNS's form), PyTorch class indices."""
     n, classes = LOSS_SHAPE
-    f = LossFilter(LossParams(
+    f = LossFilter(LossParameters(
         function=SOFTMAX_CROSS_ENTROPY, i_desc=Descriptor.for_shape(LAYOUT_VECTOR, (classes,)),
         o_desc=Descriptor.for_shape(LAYOUT_VECTOR, (1,)), reduction=REDUCTION_MEAN))
     x = rng.standard_normal((n, classes), dtype=np.float32)

@@ -15,6 +15,7 @@ import numpy as np
 
 from bnns.kernels import optimizer as optimizer_kernels
 from bnns.kernels.errors import require
+from bnns.kernels.params import OptimizerFields
 from bnns.v1 import service_pb2 as pb
 
 from . import api, backend as backend_mod, bindings
@@ -39,7 +40,7 @@ _OPTIMIZERS = {
                  "clip_gradients", "clip_gradients_min", "clip_gradients_max", "regularization_func"),
                 "BNNSOptimizerRMSPropFields."),
 }
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(optimizer_kernels.OptimizerFields)
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(OptimizerFields)
              if f.default is not dataclasses.MISSING}
 
 

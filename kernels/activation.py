@@ -102,12 +102,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
 from .errors import InternalError, InvalidArgumentError, given, require, require_out
 from .layout import FIRST_MAJOR_LAYOUTS, LAYOUT_IMAGE_CHW, Descriptor
+if TYPE_CHECKING:     # params.py imports Activation from here
+    from .params import ActivationParameters
 
 # BNNSActivationFunction raw values (bnns.md 3.1) ------------------------------------------------
 IDENTITY = 0
@@ -764,16 +766,6 @@ def axes_from_flags(axis_flags: int, desc: Descriptor) -> tuple:
 
 
 # ------------------------------------------------------------------------------ the filter
-@dataclasses.dataclass(frozen=True)
-class ActivationParams:
-    """BNNSLayerParametersActivation: i_desc, o_desc, activation, axis_flags (bnns.md 2.1)."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    activation: Activation
-    axis_flags: int = 0
-
-
 class ActivationFilter:
     """BNNSFilterCreateLayerActivation: y = act(x) on a batch, and its backward.
 
@@ -792,7 +784,7 @@ class ActivationFilter:
     elementwise functions ignore it, as BNNS does.
     """
 
-    def __init__(self, params: ActivationParams, seed: int = 0):
+    def __init__(self, params: ActivationParameters, seed: int = 0):
         params.i_desc.validate("i_desc")
         params.o_desc.validate("o_desc")
         act = params.activation
@@ -822,7 +814,7 @@ class ActivationFilter:
         self._rng = np.random.default_rng(int(seed)) if kind.random else None
 
     @property
-    def params(self) -> ActivationParams:
+    def params(self) -> ActivationParameters:
         return self._params
 
     @property

@@ -53,6 +53,7 @@ from . import activation as act_mod
 from .activation import Activation
 from .errors import InternalError, InvalidArgumentError, given, require
 from .layout import Descriptor, numpy_dtype
+from .params import ArithmeticParameters
 
 CONSTANT, SAMPLE, PARAMETER = 0, 1, 2   # BNNSDescriptorType
 OPERAND_TYPE_NAMES = {CONSTANT: "Constant", SAMPLE: "Sample", PARAMETER: "Parameter"}
@@ -283,37 +284,17 @@ def backward(function: int, operands: Sequence[Optional[np.ndarray]], d_out: np.
 
 
 # ---------------------------------------------------------------------------------------- filter
-@dataclasses.dataclass(frozen=True)
-class ArithmeticOperand:
-    """One BNNSArithmetic{Unary,Binary,Ternary} input: its descriptor and BNNSDescriptorType.
-    Constant and Parameter operands carry their values in desc.data."""
-
-    desc: Descriptor
-    type: int
-
-
-@dataclasses.dataclass(frozen=True)
-class ArithmeticParams:
-    """BNNSLayerParametersArithmetic with its function fields unpacked."""
-
-    function: int
-    inputs: tuple[ArithmeticOperand, ...]
-    o_desc: Descriptor
-    out_type: int = SAMPLE
-    activation: Activation = Activation()
-
-
 class ArithmeticFilter:
     """An arithmetic filter: the function, its operand kinds and the Constant/Parameter values
     (float32 copies; ``parameters()`` returns the live arrays, so an optimizer step on a
     Parameter changes the next forward)."""
 
-    def __init__(self, params: ArithmeticParams):
+    def __init__(self, params: ArithmeticParameters):
         self.params = params
-        self.kind = kind = kind_of(params.function)
+        self.kind = kind = kind_of(params.arithmetic_function)
         inputs = tuple(params.inputs)
         require(len(inputs) == kind.arity,
-                lambda: f"inputs has {len(inputs)} operands but {kind.name} ({params.function}) takes "
+                lambda: f"inputs has {len(inputs)} operands but {kind.name} ({params.arithmetic_function}) takes "
                 f"{kind.arity}")
         params.o_desc.validate("o_desc")
         numpy_dtype(params.o_desc.data_type, what="o_desc.data_type")
@@ -382,7 +363,7 @@ class ArithmeticFilter:
         Returns y of shape (N, *o_desc.shape).
         """
         operands, n = self._operands(inputs, batch_size, "inputs", require_samples=True)
-        y = forward(self.params.function, operands, self.params.activation)
+        y = forward(self.params.arithmetic_function, operands, self.params.activation)
         if y.shape[0] != n:   # every operand is a Constant/Parameter: repeat over the batch
             y = np.repeat(y, n, axis=0)
         return y
@@ -428,7 +409,7 @@ class ArithmeticFilter:
                                      dtype=d_out.dtype)
         shapes = [((n,) if op.type == SAMPLE else (1,)) + aligned
                   for op, aligned in zip(p.inputs, self._aligned)]
-        grads = backward(p.function, operands, d_out, wanted, act, y, shapes)
+        grads = backward(p.arithmetic_function, operands, d_out, wanted, act, y, shapes)
         out = []
         for k, grad in enumerate(grads):
             if grad is not None:

@@ -71,36 +71,12 @@ from . import blas
 from .convolution import matmul
 from .errors import FailedPreconditionError, InternalError, given, require
 from .layout import Descriptor
+from .params import MHAProjectionParameters, MultiheadAttentionParameters
 
 _PROJECTIONS = ("query", "key", "value")
 
 
 # ---------------------------------------------------------------------------------------- params
-@dataclasses.dataclass(frozen=True)
-class MHAProjectionParameters:
-    """BNNSMHAProjectionParameters: target_desc, weights, bias (bias None or without data: none)."""
-
-    target_desc: Descriptor
-    weights: Descriptor
-    bias: Optional[Descriptor] = None
-
-
-@dataclasses.dataclass(frozen=True)
-class MultiheadAttentionParams:
-    """BNNSLayerParametersMultiheadAttention: query, key, value, add_zero_attn, key_attn_bias,
-    value_attn_bias, output, dropout, seed."""
-
-    query: MHAProjectionParameters
-    key: MHAProjectionParameters
-    value: MHAProjectionParameters
-    output: MHAProjectionParameters
-    add_zero_attn: bool = False
-    key_attn_bias: Optional[Descriptor] = None
-    value_attn_bias: Optional[Descriptor] = None
-    dropout: float = 0.0
-    seed: int = 0
-
-
 class MHAGradients(NamedTuple):
     """What BNNSApplyMultiheadAttentionBackward fills in: the target_desc, weights and bias deltas
     of each projection and the attention-bias deltas. None where not asked (or absent)."""
@@ -259,7 +235,7 @@ class MultiheadAttentionFilter:
 
     kind = "MultiheadAttention"
 
-    def __init__(self, params: MultiheadAttentionParams):
+    def __init__(self, params: MultiheadAttentionParameters):
         self.params = p = params
         for name in _PROJECTIONS + ("output",):
             proj = getattr(p, name)

@@ -58,6 +58,7 @@ import numpy as np
 from . import _common as cm
 from .errors import InternalError, InvalidArgumentError, given, require
 from .layout import Descriptor
+from .params import BroadcastMatMulParameters, GramParameters, TensorContractionParameters
 
 
 # ============================================================================ kernels
@@ -130,30 +131,13 @@ def gram_backward(x: np.ndarray, d_out: np.ndarray, *, alpha: float = 1.0) -> np
 
 
 # ============================================================================ filters
-@dataclasses.dataclass(frozen=True)
-class BroadcastMatMulParams:
-    """BNNSLayerParametersBroadcastMatMul: alpha, beta, transA, transB, quadratic, a_is_weights,
-    b_is_weights, iA_desc, iB_desc, o_desc."""
-
-    iA_desc: Descriptor
-    iB_desc: Optional[Descriptor]      # not read when quadratic
-    o_desc: Descriptor
-    alpha: float = 1.0
-    beta: float = 0.0
-    transA: bool = False
-    transB: bool = False
-    quadratic: bool = False
-    a_is_weights: bool = False
-    b_is_weights: bool = False
-
-
 class _TwoInputFilter:
     """What BroadcastMatMul and TensorContraction share: operands that are samples or weights, the
     beta accumulation into ``out`` and the (d_a, d_b) backward."""
 
     kind = "two-input"
     _names: tuple[str, ...] = ("a", "b")
-    params: BroadcastMatMulParams | TensorContractionParams
+    params: BroadcastMatMulParameters | TensorContractionParameters
     _beta: float
 
     def _init_operands(self, descs, is_weights, out_desc):
@@ -190,7 +174,7 @@ class _TwoInputFilter:
     @property
     def input_desc(self) -> Descriptor:
         """The one per-sample operand's descriptor (see single_operand)."""
-        return given((self.params.iA_desc, self.params.iB_desc)[self.single_operand], "the per-sample operand",
+        return given((self.params.ia_desc, self.params.ib_desc)[self.single_operand], "the per-sample operand",
                      error=InternalError)
 
     @property
@@ -252,9 +236,9 @@ class BroadcastMatMulFilter(_TwoInputFilter):
     """O = alpha * op(A) @ op(B) + beta * O over broadcast batch axes; A or B may be weights."""
 
     kind = "BroadcastMatMul"
-    params: BroadcastMatMulParams
+    params: BroadcastMatMulParameters
 
-    def __init__(self, params: BroadcastMatMulParams):
+    def __init__(self, params: BroadcastMatMulParameters):
         self.params = p = params
         self._alpha = cm.as_real(p.alpha, "alpha")
         self._beta = cm.as_real(p.beta, "beta")
@@ -264,19 +248,19 @@ class BroadcastMatMulFilter(_TwoInputFilter):
             # op(A) @ op(A): B is A (iB_desc and b_is_weights are not read), its gradient the sum.
             require(not p.a_is_weights, "quadratic with a_is_weights leaves no per-sample input")
             self._names = ("a",)
-            self._init_operands((p.iA_desc,), (False,), p.o_desc)
+            self._init_operands((p.ia_desc,), (False,), p.o_desc)
             self._shapes = self._shapes * 2
         else:
-            require(p.iB_desc is not None, "iB_desc is not set; only a quadratic product leaves it out")
-            self._init_operands((p.iA_desc, p.iB_desc), (p.a_is_weights, p.b_is_weights), p.o_desc)
+            require(p.ib_desc is not None, "iB_desc is not set; only a quadratic product leaves it out")
+            self._init_operands((p.ia_desc, p.ib_desc), (p.a_is_weights, p.b_is_weights), p.o_desc)
         a, b = self._shapes
         for name, shape in (("iA_desc", a), ("iB_desc", b)):
             require(len(shape) >= 2, f"{name} has shape {shape}; a matrix operand needs rank >= 2")
-        m, k_a = (a[-1], a[-2]) if p.transA else (a[-2], a[-1])
-        k_b, cols = (b[-1], b[-2]) if p.transB else (b[-2], b[-1])
+        m, k_a = (a[-1], a[-2]) if p.trans_a else (a[-2], a[-1])
+        k_b, cols = (b[-1], b[-2]) if p.trans_b else (b[-2], b[-1])
         require(k_a == k_b,
-                f"op(A) is {m}x{k_a} (iA_desc shape {a}, transA {bool(p.transA)}) but op(B) is "
-                f"{k_b}x{cols} (iB_desc shape {b}, transB {bool(p.transB)}): inner sizes differ")
+                f"op(A) is {m}x{k_a} (iA_desc shape {a}, transA {bool(p.trans_a)}) but op(B) is "
+                f"{k_b}x{cols} (iB_desc shape {b}, transB {bool(p.trans_b)}): inner sizes differ")
         try:
             batch_shape = np.broadcast_shapes(a[:-2], b[:-2])
         except ValueError:
@@ -291,7 +275,7 @@ class BroadcastMatMulFilter(_TwoInputFilter):
 
     @property
     def input_descs(self) -> tuple:
-        return self.params.iA_desc, self.params.iB_desc
+        return self.params.ia_desc, self.params.ib_desc
 
     def apply(self, a: Optional[np.ndarray], b: Optional[np.ndarray], *,
               out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -302,8 +286,8 @@ class BroadcastMatMulFilter(_TwoInputFilter):
         shape = (n,) + self._out_shape
         if (self._beta == 0.0 and isinstance(out, np.ndarray) and out.shape == shape and out.dtype == a.dtype
                 and out.flags.writeable):   # the product written where the caller wants it
-            return matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB, out=out)
-        y = matmul(a, b, alpha=self._alpha, trans_a=self.params.transA, trans_b=self.params.transB)
+            return matmul(a, b, alpha=self._alpha, trans_a=self.params.trans_a, trans_b=self.params.trans_b, out=out)
+        y = matmul(a, b, alpha=self._alpha, trans_a=self.params.trans_a, trans_b=self.params.trans_b)
         return self._accumulate(y, out, n)
 
     def apply_backward(self, a: Optional[np.ndarray], b: Optional[np.ndarray], d_out: np.ndarray, *,
@@ -324,8 +308,8 @@ class BroadcastMatMulFilter(_TwoInputFilter):
         d_out = d_out.astype(np.result_type(d_out, *(v for v in (a, b) if v is not None)), copy=False)
         a_al, b_al = self._align(a, b, n)
         p = self.params
-        d_a, d_b = matmul_backward(a_al, b_al, d_out, alpha=self._alpha, trans_a=p.transA,
-                                   trans_b=p.transB, a_grad=wanted[0], b_grad=wanted[1])
+        d_a, d_b = matmul_backward(a_al, b_al, d_out, alpha=self._alpha, trans_a=p.trans_a,
+                                   trans_b=p.trans_b, a_grad=wanted[0], b_grad=wanted[1])
         if self.quadratic:
             d_a = None if d_a is None else (d_a + d_b).reshape((n,) + self._shapes[0])
             return d_a, None
@@ -357,19 +341,6 @@ class BroadcastMatMulFilter(_TwoInputFilter):
                 v = np.broadcast_to(np.zeros((), np.float32), lead + self._aligned[k])
             out.append(v.reshape(lead + self._aligned[k]))
         return out
-
-
-@dataclasses.dataclass(frozen=True)
-class TensorContractionParams:
-    """BNNSLayerParametersTensorContraction: operation, alpha, beta, iA_desc, iB_desc, o_desc
-    (iB_desc is not read for a one-input operation or a contraction of a tensor with itself)."""
-
-    operation: str
-    iA_desc: Descriptor
-    iB_desc: Optional[Descriptor]
-    o_desc: Descriptor
-    alpha: float = 1.0
-    beta: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -434,10 +405,10 @@ class TensorContractionFilter(_TwoInputFilter):
     """O = alpha * contraction(A[, B]) + beta * O, the contraction given by an einsum-like string."""
 
     kind = "TensorContraction"
-    params: TensorContractionParams
+    params: TensorContractionParameters
     _BATCH = "Z"          # the batch index added to per-sample terms (indices are lower-case)
 
-    def __init__(self, params: TensorContractionParams):
+    def __init__(self, params: TensorContractionParameters):
         self.params = p = params
         self._inputs, self._output = parse_operation(p.operation)
         self._alpha = cm.as_real(p.alpha, "alpha")
@@ -449,9 +420,9 @@ class TensorContractionFilter(_TwoInputFilter):
         self._operand_of = (0, 0) if self.is_self_contraction else tuple(range(len(inputs)))
         count = max(self._operand_of) + 1
         if count == 2:
-            require(p.iB_desc is not None, f"operation {p.operation!r} has two inputs but iB_desc is None")
+            require(p.ib_desc is not None, f"operation {p.operation!r} has two inputs but iB_desc is None")
         self._names = ("a", "b")[:count]
-        descs = (p.iA_desc, p.iB_desc)[:count]
+        descs = (p.ia_desc, p.ib_desc)[:count]
         self._init_operands(descs, tuple(inputs[k].is_weights for k in range(count)), p.o_desc)
         # Extents: equal per letter, or 1 (broadcast); '*' axes broadcast; the output has exactly those.
         extents: dict[str, int] = {}
@@ -487,7 +458,7 @@ class TensorContractionFilter(_TwoInputFilter):
 
     @property
     def input_descs(self) -> tuple:
-        return (self.params.iA_desc, self.params.iB_desc)[:len(self._names)]
+        return (self.params.ia_desc, self.params.ib_desc)[:len(self._names)]
 
     @property
     def arity(self) -> int:
@@ -588,21 +559,12 @@ class TensorContractionFilter(_TwoInputFilter):
         return tuple(k for k, name in enumerate(self._names) if name in self._weights)
 
 
-@dataclasses.dataclass(frozen=True)
-class GramParams:
-    """BNNSLayerParametersGram: alpha, i_desc, o_desc."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    alpha: float = 1.0
-
-
 class GramFilter:
     """G = alpha * X X^T per sample, the contraction "x_*ijf, x_*ijc -> G_*fc" (bnns_structures.h)."""
 
     kind = "Gram"
 
-    def __init__(self, params: GramParams):
+    def __init__(self, params: GramParameters):
         self.params = p = params
         shape = cm.check_desc(p.i_desc, "i_desc")
         out_shape = cm.check_desc(p.o_desc, "o_desc")

@@ -73,6 +73,7 @@ from .layout import (
     Descriptor, LAYOUT_CONV_WEIGHTS_IOHRWR, LAYOUT_CONV_WEIGHTS_OIHRWR, LAYOUT_CONV_WEIGHTS_OIHW,
     LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR,
     LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_2D_LAST_MAJOR, numpy_dtype)
+from .params import ConvolutionParameters, FullyConnectedParameters
 
 # Bytes of im2col columns built per chunk of samples (one GEMM per sample either way): each
 # thread's columns stay in its share of the cache between their copy and the GEMM reading them
@@ -707,48 +708,6 @@ def _matmul_rows(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 # ============================================================================ filters
 
-@dataclasses.dataclass(frozen=True)
-class ConvolutionParams:
-    """BNNSLayerParametersConvolution."""
-
-    i_desc: Descriptor
-    w_desc: Descriptor
-    o_desc: Descriptor
-    bias: Optional[Descriptor] = None
-    activation: Activation = Activation()
-    x_stride: int = 1
-    y_stride: int = 1
-    x_dilation_stride: int = 1
-    y_dilation_stride: int = 1
-    x_padding: int = 0
-    y_padding: int = 0
-    groups: int = 1
-    pad: Tuple[int, int, int, int] = (0, 0, 0, 0)
-
-    def geometry(self) -> ConvGeometry:
-        _check_nonnegative(self)
-        if self.x_padding or self.y_padding:
-            padding = (self.y_padding, self.y_padding, self.x_padding, self.x_padding)
-        else:
-            left, right, up, down = (tuple(self.pad) + (0, 0, 0, 0))[:4]
-            padding = (up, down, left, right)
-        return ConvGeometry(stride=(max(self.y_stride, 1), max(self.x_stride, 1)),
-                            dilation=(max(self.y_dilation_stride, 1), max(self.x_dilation_stride, 1)),
-                            padding=(int(padding[0]), int(padding[1]), int(padding[2]), int(padding[3])),
-                            groups=max(int(self.groups), 1))
-
-
-@dataclasses.dataclass(frozen=True)
-class FullyConnectedParams:
-    """BNNSLayerParametersFullyConnected."""
-
-    i_desc: Descriptor
-    w_desc: Descriptor
-    o_desc: Descriptor
-    bias: Optional[Descriptor] = None
-    activation: Activation = Activation()
-
-
 class _AffineFilter:
     """What convolution, transposed convolution and fully connected share: weights held in the
     layout they were given in, an optional bias, a fused activation, and the backward chain
@@ -868,9 +827,9 @@ class ConvolutionFilter(_AffineFilter):
     kind = "convolution"
     transposed = False
 
-    def __init__(self, params: ConvolutionParams):
+    def __init__(self, params: ConvolutionParameters):
         self.params = params
-        self.geometry = params.geometry()
+        self.geometry = geometry(params)
         self.input_desc, self.output_desc = params.i_desc, params.o_desc
         _check_image(params.i_desc, "i_desc")
         _check_image(params.o_desc, "o_desc")
@@ -928,9 +887,9 @@ class TransposedConvolutionFilter(_AffineFilter):
     kind = "transposed_convolution"
     transposed = True
 
-    def __init__(self, params: ConvolutionParams):
+    def __init__(self, params: ConvolutionParameters):
         self.params = params
-        self.geometry = params.geometry()
+        self.geometry = geometry(params)
         self.input_desc, self.output_desc = params.i_desc, params.o_desc
         _check_image(params.i_desc, "i_desc")
         _check_image(params.o_desc, "o_desc")
@@ -978,7 +937,7 @@ class FullyConnectedFilter(_AffineFilter):
 
     kind = "fully_connected"
 
-    def __init__(self, params: FullyConnectedParams):
+    def __init__(self, params: FullyConnectedParameters):
         self.params = params
         self.input_desc, self.output_desc = params.i_desc, params.o_desc
         for name, desc in (("i_desc", params.i_desc), ("o_desc", params.o_desc)):
@@ -1033,7 +992,23 @@ def x_hw(desc: Descriptor) -> Tuple[int, int]:
     return desc.shape[1], desc.shape[2]
 
 
-def _check_nonnegative(p: ConvolutionParams) -> None:
+def geometry(p: ConvolutionParameters) -> ConvGeometry:
+    """The stride, dilation, padding (top, bottom, left, right) and groups of ``p``, as BNNS reads
+    them: a zero stride, dilation or group count is 1, and ``pad`` (left, right, up, down) applies
+    only when x_padding and y_padding are both 0."""
+    _check_nonnegative(p)
+    if p.x_padding or p.y_padding:
+        padding = (p.y_padding, p.y_padding, p.x_padding, p.x_padding)
+    else:
+        left, right, up, down = (tuple(p.pad) + (0, 0, 0, 0))[:4]
+        padding = (up, down, left, right)
+    return ConvGeometry(stride=(max(p.y_stride, 1), max(p.x_stride, 1)),
+                        dilation=(max(p.y_dilation_stride, 1), max(p.x_dilation_stride, 1)),
+                        padding=(int(padding[0]), int(padding[1]), int(padding[2]), int(padding[3])),
+                        groups=max(int(p.groups), 1))
+
+
+def _check_nonnegative(p: ConvolutionParameters) -> None:
     values = dict(x_stride=p.x_stride, y_stride=p.y_stride, x_dilation_stride=p.x_dilation_stride,
                   y_dilation_stride=p.y_dilation_stride, x_padding=p.x_padding, y_padding=p.y_padding,
                   groups=p.groups)

@@ -32,7 +32,6 @@ Conventions chosen where BNNS is silent (bnns.md marks them UNCONFIRMED):
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -40,6 +39,7 @@ import numpy as np
 from . import _common as cm
 from .errors import FailedPreconditionError, require
 from .layout import Descriptor
+from .params import DropoutParameters
 
 CONTROL_BITS = 4        # BNNS reads only the four low bits of control
 
@@ -73,23 +73,12 @@ def draw_mask(rng: np.random.Generator, shape: tuple, rate: float) -> np.ndarray
 
 
 # ---------------------------------------------------------------------------------------- filter
-@dataclasses.dataclass(frozen=True)
-class DropoutParams:
-    """BNNSLayerParametersDropout: i_desc, o_desc, rate, seed, control."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    rate: float = 0.5
-    seed: int = 0
-    control: int = 0
-
-
 class DropoutFilter:
     """A dropout filter: its generator and the mask of its last training forward."""
 
     kind = "dropout"
 
-    def __init__(self, params: DropoutParams):
+    def __init__(self, params: DropoutParameters):
         self.params = params
         shape = cm.check_desc(params.i_desc, "i_desc")
         out_shape = cm.check_desc(params.o_desc, "o_desc")

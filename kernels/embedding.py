@@ -36,7 +36,6 @@ Conventions chosen where BNNS is silent (PyTorch's ``nn.Embedding``):
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -44,6 +43,7 @@ import numpy as np
 from . import _common as cm
 from .errors import InvalidArgumentError, require
 from .layout import INTEGER_DTYPES, Descriptor, numpy_dtype
+from .params import EmbeddingParameters
 
 SCALE_GRADIENT_BY_FREQUENCY = 1      # BNNSEmbeddingFlagScaleGradientByFrequency
 RENORM_EPSILON = 1e-7                # torch.embedding_renorm_
@@ -91,26 +91,12 @@ def renormalize(table: np.ndarray, indices: np.ndarray, max_norm: float, norm_ty
 
 
 # ---------------------------------------------------------------------------------------- filter
-@dataclasses.dataclass(frozen=True)
-class EmbeddingParams:
-    """BNNSLayerParametersEmbedding: flags, i_desc, o_desc, dictionary, padding_idx, max_norm,
-    norm_type."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    dictionary: Descriptor
-    flags: int = 0
-    padding_idx: Optional[int] = None
-    max_norm: float = 0.0
-    norm_type: float = 2.0
-
-
 class EmbeddingFilter:
     """An embedding filter: its dictionary (a live float32 array in the descriptor's view)."""
 
     kind = "embedding"
 
-    def __init__(self, params: EmbeddingParams):
+    def __init__(self, params: EmbeddingParameters):
         self.params = p = params
         require(isinstance(p.i_desc, Descriptor), "i_desc must be a Descriptor")
         p.i_desc.validate("i_desc")

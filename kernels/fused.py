@@ -78,13 +78,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .arithmetic import ArithmeticFilter, ArithmeticParams
-from .convolution import (ConvolutionFilter, ConvolutionParams, FullyConnectedFilter,
-                          FullyConnectedParams, TransposedConvolutionFilter)
+from .arithmetic import ArithmeticFilter, ArithmeticParameters
+from .convolution import (ConvolutionFilter, ConvolutionParameters, FullyConnectedFilter,
+                          FullyConnectedParameters, TransposedConvolutionFilter)
 from .errors import BNNSError, InvalidArgumentError, require
 from .layout import (DTYPE_FLOAT16, DTYPE_FLOAT32, DTYPE_INT8, DTYPE_INT16, DTYPE_INT32, DTYPE_UINT8, DTYPE_UINT16,
                      DTYPE_UINT32, FIRST_MAJOR_LAYOUTS, Descriptor)
-from .normalization import NormalizationFilter, NormalizationParams
+from .normalization import NormalizationFilter, NormalizationParameters
+from .params import QuantizationParameters
 
 # BNNSFilterType raw values (bnns.md 3.4)
 CONVOLUTION, FULLY_CONNECTED, BATCH_NORM, INSTANCE_NORM, LAYER_NORM, GROUP_NORM, \
@@ -162,22 +163,10 @@ def quantization_forward(x: np.ndarray, function: int, scale: Optional[np.ndarra
     return y
 
 
-@dataclasses.dataclass(frozen=True)
-class QuantizationParams:
-    """BNNSLayerParametersQuantization."""
-
-    axis_mask: int
-    function: int
-    i_desc: Descriptor
-    o_desc: Descriptor
-    scale: Optional[Descriptor] = None
-    bias: Optional[Descriptor] = None
-
-
 class QuantizationFilter:
     """A quantization layer (forward only): its scale and bias as float32 copies."""
 
-    def __init__(self, params: QuantizationParams):
+    def __init__(self, params: QuantizationParameters):
         self.params = params
         function = params.function
         require(function in FUNCTION_NAMES,
@@ -236,10 +225,10 @@ class QuantizationFilter:
 
 
 # ---------------------------------------------------------------------------------- fused filter
-_PARAMS_TYPES = {CONVOLUTION: ConvolutionParams, TRANSPOSED_CONVOLUTION: ConvolutionParams,
-                 FULLY_CONNECTED: FullyConnectedParams, ARITHMETIC: ArithmeticParams,
-                 QUANTIZATION: QuantizationParams,
-                 **{t: NormalizationParams for t in NORM_TYPES}}
+_PARAMS_TYPES = {CONVOLUTION: ConvolutionParameters, TRANSPOSED_CONVOLUTION: ConvolutionParameters,
+                 FULLY_CONNECTED: FullyConnectedParameters, ARITHMETIC: ArithmeticParameters,
+                 QUANTIZATION: QuantizationParameters,
+                 **{t: NormalizationParameters for t in NORM_TYPES}}
 _FILTERS = {CONVOLUTION: ConvolutionFilter, TRANSPOSED_CONVOLUTION: TransposedConvolutionFilter,
             FULLY_CONNECTED: FullyConnectedFilter, ARITHMETIC: ArithmeticFilter,
             QUANTIZATION: QuantizationFilter, **{t: NormalizationFilter for t in NORM_TYPES}}
@@ -248,9 +237,9 @@ _FILTERS = {CONVOLUTION: ConvolutionFilter, TRANSPOSED_CONVOLUTION: TransposedCo
 @dataclasses.dataclass(frozen=True)
 class FusedParams:
     """The arguments of BNNSFilterCreateFusedLayer: ``layers`` is a tuple of
-    (filter_type, params) pairs, params being ConvolutionParams (Convolution 0,
-    TransposedConvolution 6), FullyConnectedParams (1), NormalizationParams (2-5, with
-    ``.type`` equal to filter_type), QuantizationParams (7) or ArithmeticParams (8)."""
+    (filter_type, params) pairs, params being ConvolutionParameters (Convolution 0,
+    TransposedConvolution 6), FullyConnectedParameters (1), NormalizationParameters (2-5, with
+    ``.type`` equal to filter_type), QuantizationParameters (7) or ArithmeticParameters (8)."""
 
     layers: tuple
 
@@ -283,7 +272,7 @@ class FusedFilter:
             if filter_type in NORM_TYPES:
                 require(member_params.type == filter_type,
                         lambda: f"layers[{k}] filter_type {filter_type} ({TYPE_NAMES[filter_type]}) "
-                        f"differs from its NormalizationParams.type {member_params.type}")
+                        f"differs from its NormalizationParameters.type {member_params.type}")
             types.append(filter_type)
         self.filter_types = tuple(types)
         first_type, second_type = self.filter_types

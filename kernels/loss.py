@@ -124,7 +124,8 @@ import numpy as np
 
 from . import parallel
 from .errors import InvalidArgumentError, given, require
-from .layout import DTYPE_FLOAT32, Descriptor
+from .layout import DTYPE_FLOAT32
+from .params import LossParameters, YoloParameters
 
 # BNNSLossFunction raw values (bnns.md 3.3) ------------------------------------------------------
 SOFTMAX_CROSS_ENTROPY = 1
@@ -357,32 +358,13 @@ def mean_absolute_error_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndarra
 
 
 # =============================================================================== Yolo
-@dataclasses.dataclass(frozen=True)
-class YoloParams:
-    """The Yolo-specific fields of BNNSLayerParametersLossYolo (huber_delta is in LossParams)."""
-
-    number_of_grid_columns: int
-    number_of_grid_rows: int
-    number_of_anchor_boxes: int
-    anchor_box_size: int              # 5 + number of classes
-    rescore: bool = False
-    scale_xy: float = 1.0
-    scale_wh: float = 1.0
-    scale_object: float = 1.0
-    scale_no_object: float = 1.0
-    scale_classification: float = 1.0
-    object_minimum_iou: float = 0.0
-    no_object_maximum_iou: float = 0.0
-    anchors_data: tuple = ()          # w0, h0, w1, h1, ... (2 * number_of_anchor_boxes values)
-
-    @property
-    def grid_shape(self) -> tuple:
-        """(H, W, A, anchor_box_size): one sample in NumPy order."""
-        return (self.number_of_grid_rows, self.number_of_grid_columns,
-                self.number_of_anchor_boxes, self.anchor_box_size)
+def grid_shape(params: YoloParameters) -> tuple:
+    """(H, W, A, anchor_box_size): one Yolo sample in NumPy order."""
+    return (params.number_of_grid_rows, params.number_of_grid_columns, params.number_of_anchor_boxes,
+            params.anchor_box_size)
 
 
-def yolo(x: np.ndarray, y: np.ndarray, params: YoloParams, huber_delta: float = 0.0, *,
+def yolo(x: np.ndarray, y: np.ndarray, params: YoloParameters, huber_delta: float = 0.0, *,
          assign_from: Optional[np.ndarray] = None) -> np.ndarray:
     """Yolo loss per sample (see the module Notes for the definition).
 
@@ -415,7 +397,7 @@ def yolo(x: np.ndarray, y: np.ndarray, params: YoloParams, huber_delta: float = 
     return np.sum(loss, axis=(1, 2, 3))
 
 
-def yolo_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndarray, params: YoloParams,
+def yolo_backward(d_loss: np.ndarray, x: np.ndarray, y: np.ndarray, params: YoloParameters,
                   huber_delta: float = 0.0) -> np.ndarray:
     """d_x of shape (N, H, W, A, 5 + classes) from d_loss (N,), anchor sets and rescore target
     held constant."""
@@ -587,28 +569,15 @@ def kind_of(function: int) -> LossKind:
 
 
 # =============================================================================== the filter
-@dataclasses.dataclass(frozen=True)
-class LossParams:
-    """BNNSLayerParametersLoss{Base,SoftmaxCrossEntropy,SigmoidCrossEntropy,Huber,Yolo}."""
-
-    function: int
-    i_desc: Descriptor      # one sample of the predictions / logits
-    o_desc: Descriptor      # one item of the loss output
-    reduction: int
-    label_smooth: float = 0.0
-    huber_delta: float = 0.0
-    yolo: Optional[YoloParams] = None
-
-
 class LossFilter:
     """A BNNS loss filter: validated parameters plus apply / apply_backward on arrays.
 
     Parameters
     ----------
-    params : LossParams. Every inconsistency raises InvalidArgumentError here.
+    params : LossParameters. Every inconsistency raises InvalidArgumentError here.
     """
 
-    def __init__(self, params: LossParams):
+    def __init__(self, params: LossParameters):
         self.params = params
         self.kind = kind_of(params.function)
         self.input_desc = params.i_desc
@@ -709,7 +678,7 @@ class LossFilter:
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
         n = x.shape[0]
         if self.params.function == YOLO:
-            work = (n,) + given(self.params.yolo, "function Yolo needs the yolo parameters").grid_shape
+            work = (n,) + grid_shape(given(self.params.yolo, "function Yolo needs the yolo parameters"))
         elif self.kind.per_sample:
             work = (n, self.input_width)
         else:
@@ -775,7 +744,7 @@ class LossFilter:
                 f"{kind.name} with reduction {REDUCTION_NAMES[p.reduction]} writes {what}")
 
     def _validate_yolo(self) -> None:
-        p, y = self.params, given(self.params.yolo, "function Yolo needs the yolo parameters (LossParams.yolo)")
+        p, y = self.params, given(self.params.yolo, "function Yolo needs the yolo parameters (LossParameters.yolo)")
         require(p.reduction == REDUCTION_SUM,
                 lambda: f"reduction {REDUCTION_NAMES[p.reduction]} ({p.reduction}) is not allowed for "
                 f"Yolo: BNNS requires Sum (1)")
@@ -804,7 +773,7 @@ class LossFilter:
                 f"...)")
         require(bool(np.all(np.isfinite(anchors))) and bool(np.all(anchors > 0)),
                 lambda: f"yolo.anchors_data {tuple(y.anchors_data)} must be finite and > 0")
-        need = math.prod(y.grid_shape)
+        need = math.prod(grid_shape(y))
         require(p.i_desc.element_count == need,
                 lambda: f"i_desc {p.i_desc.describe()} holds {p.i_desc.element_count} values per sample; "
                 f"Yolo with a {y.number_of_grid_rows} x {y.number_of_grid_columns} grid, "
@@ -854,7 +823,7 @@ def _rows(f, x, y):
     return f(x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])).reshape(x.shape[:-1])
 
 
-def _yolo_assign(pred: np.ndarray, y: np.ndarray, p: YoloParams):
+def _yolo_assign(pred: np.ndarray, y: np.ndarray, p: YoloParameters):
     """Object anchors, no-object anchors and the confidence target, each (N, H, W, A)."""
     has_object = y[..., 4] == 1
     anchors = np.asarray(p.anchors_data, dtype=y.dtype).reshape(-1, 2)

@@ -66,6 +66,7 @@ from . import activation as act_mod
 from .activation import SIGMOID, TANH, Activation
 from .errors import FailedPreconditionError, InternalError, UnimplementedError, given, require
 from .layout import Descriptor
+from .params import LSTMGateDescriptor, LSTMParameters
 
 FLAG_BIDIRECTIONAL = 1           # BNNSLayerFlagsLSTMBidirectional
 FLAG_DEFAULT_ACTIVATIONS = 2     # BNNSLayerFlagsLSTMDefaultActivations
@@ -75,47 +76,6 @@ _DEFAULT = {"input_gate": Activation(SIGMOID), "forget_gate": Activation(SIGMOID
 
 
 # ---------------------------------------------------------------------------------------- params
-@dataclasses.dataclass(frozen=True)
-class LSTMGateDescriptor:
-    """BNNSLSTMGateDescriptor: iw_desc[2], hw_desc, cw_desc, b_desc, activation."""
-
-    iw_desc: tuple                       # (Descriptor, Optional[Descriptor])
-    hw_desc: Descriptor
-    cw_desc: Optional[Descriptor] = None
-    b_desc: Optional[Descriptor] = None
-    activation: Optional[Activation] = None   # None = the gate's default
-
-
-@dataclasses.dataclass(frozen=True)
-class LSTMDataDescriptor:
-    """BNNSLSTMDataDescriptor: data_desc, hidden_desc, cell_state_desc."""
-
-    data_desc: Descriptor
-    hidden_desc: Optional[Descriptor] = None
-    cell_state_desc: Optional[Descriptor] = None
-
-
-@dataclasses.dataclass(frozen=True)
-class LSTMParams:
-    """BNNSLayerParametersLSTM (the data pointers travel as arrays in apply / apply_backward)."""
-
-    input_size: int
-    hidden_size: int
-    batch_size: int
-    num_layers: int
-    seq_len: int
-    input_descriptor: LSTMDataDescriptor
-    output_descriptor: LSTMDataDescriptor
-    input_gate: LSTMGateDescriptor
-    forget_gate: LSTMGateDescriptor
-    candidate_gate: LSTMGateDescriptor
-    output_gate: LSTMGateDescriptor
-    dropout: float = 0.0
-    lstm_flags: int = 0
-    hidden_activation: Optional[Activation] = None    # None = Tanh
-    sequence_descriptor: Optional[Descriptor] = None
-
-
 class GateGradients(NamedTuple):
     """dL/d of one gate's weights: iw (layer 0, or every layer), iw_upper (layers 1.. when the
     gate has iw_desc[1]), hw, cw (None without peepholes), b (None without bias)."""
@@ -168,7 +128,7 @@ class LSTMFilter:
 
     kind = "LSTM"
 
-    def __init__(self, params: LSTMParams, seed: int = 0):
+    def __init__(self, params: LSTMParameters, seed: int = 0):
         self.params = p = params
         self.input_size = cm.as_int(p.input_size, "input_size", 1)
         self.hidden_size = hidden = cm.as_int(p.hidden_size, "hidden_size", 1)
@@ -203,7 +163,9 @@ class LSTMFilter:
         for gate in GATES:
             g = getattr(p, gate)
             require(isinstance(g, LSTMGateDescriptor), f"{gate} must be an LSTMGateDescriptor")
-            iw = tuple(g.iw_desc) + (None,) * (2 - len(tuple(g.iw_desc)))
+            require(1 <= len(g.iw_desc) <= 2,
+                    f"{gate}.iw_desc has {len(g.iw_desc)} descriptors; BNNS has 2 (the second may be left out)")
+            iw = tuple(g.iw_desc) + (None,) * (2 - len(g.iw_desc))
             upper = iw[1] is not None and iw[1].data is not None
             self._upper[gate] = upper
             if upper:

@@ -63,6 +63,7 @@ from . import parallel
 from .activation import Activation
 from .errors import FailedPreconditionError, InternalError, given, require
 from .layout import Descriptor, numpy_dtype
+from .params import NormalizationParameters
 
 BATCH_NORM, INSTANCE_NORM, LAYER_NORM, GROUP_NORM = 2, 3, 4, 5     # BNNSFilterType raw values
 KIND_NAMES = {BATCH_NORM: "BatchNorm", INSTANCE_NORM: "InstanceNorm", LAYER_NORM: "LayerNorm",
@@ -360,24 +361,6 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
 
 
 # ---------------------------------------------------------------------------------------- filter
-@dataclasses.dataclass(frozen=True)
-class NormalizationParams:
-    """BNNSLayerParametersNormalization plus the BNNSFilterType that selects the kind."""
-
-    type: int
-    i_desc: Descriptor
-    o_desc: Descriptor
-    beta: Optional[Descriptor] = None
-    gamma: Optional[Descriptor] = None
-    moving_mean: Optional[Descriptor] = None
-    moving_variance: Optional[Descriptor] = None
-    momentum: float = 0.9
-    epsilon: float = 1e-5
-    activation: Activation = Activation()
-    num_groups: int = 1
-    normalization_axis: int = 0
-
-
 class NormalizationFilter:
     """A normalization filter: its beta, gamma and moving statistics (float32 copies) and the cache
     of its last training forward.
@@ -386,7 +369,7 @@ class NormalizationFilter:
     client pointer refresh) changes what the next forward uses.
     """
 
-    def __init__(self, params: NormalizationParams):
+    def __init__(self, params: NormalizationParameters):
         self.params = params
         kind = params.type
         require(kind in KIND_NAMES,
@@ -422,14 +405,14 @@ class NormalizationFilter:
 
         self._arrays: dict[str, np.ndarray] = {}
         for field in ("beta", "gamma"):
-            self._load(field, getattr(params, field), geo.param_shape, name)
+            self._load(field, getattr(params, f"{field}_desc"), geo.param_shape, name)
         if kind in _WITH_MOVING_STATS:
-            present = [_has_data(params.moving_mean), _has_data(params.moving_variance)]
+            present = [_has_data(params.moving_mean_desc), _has_data(params.moving_variance_desc)]
             require(present[0] == present[1],
                     lambda: f"moving_mean ({'given' if present[0] else 'absent'}) and moving_variance "
                     f"({'given' if present[1] else 'absent'}) must be given together")
             for field in ("moving_mean", "moving_variance"):
-                self._load(field, getattr(params, field), (channels,), name)
+                self._load(field, getattr(params, f"{field}_desc"), (channels,), name)
             if "moving_variance" in self._arrays:
                 variance = self._arrays["moving_variance"]
                 require(bool(np.all(variance >= 0)),

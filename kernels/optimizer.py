@@ -77,6 +77,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .errors import InvalidArgumentError, given, require
+from .params import OptimizerFields
 
 # BNNSOptimizerFunction
 SGD_MOMENTUM = 1
@@ -111,37 +112,6 @@ SGD_MOMENTUM_VARIANT_2 = 2
 REGULARIZATION_NAMES = {REGULARIZATION_NONE: "None", REGULARIZATION_L1: "L1", REGULARIZATION_L2: "L2"}
 CLIPPING_NAMES = {CLIPPING_NONE: "None", CLIPPING_BY_VALUE: "ByValue", CLIPPING_BY_NORM: "ByNorm",
                   CLIPPING_BY_GLOBAL_NORM: "ByGlobalNorm"}
-
-
-@dataclasses.dataclass(frozen=True)
-class OptimizerFields:
-    """The union of BNNSOptimizer{SGDMomentum,Adam,RMSProp}[WithClipping]Fields.
-
-    A field the chosen function's C struct does not have (e.g. ``nesterov`` for Adam,
-    ``clipping_func`` for a non-clipping form) must keep its default; ``optimizer_step``
-    rejects it otherwise. The struct is read at each call, so the caller may change
-    ``learning_rate`` or ``time_step`` between steps.
-    """
-
-    learning_rate: float
-    momentum: float = 0.0              # SGDMomentum, RMSProp
-    beta1: float = 0.9                 # Adam family
-    beta2: float = 0.999               # Adam family
-    time_step: float = 1.0             # Adam family: client-owned, starts at 1
-    epsilon: float = 1e-8              # Adam family, RMSProp
-    alpha: float = 0.99                # RMSProp: decay of the squared-gradient average
-    centered: bool = False             # RMSProp
-    nesterov: bool = False             # SGDMomentum
-    sgd_momentum_variant: int = SGD_MOMENTUM_VARIANT_0   # SGDMomentum
-    gradient_scale: float = 1.0
-    regularization_scale: float = 0.0  # L1/L2 strength; AdamW: the decoupled weight decay
-    regularization_func: int = REGULARIZATION_NONE       # not AdamW
-    clip_gradients: bool = False       # non-clipping forms: clip by value when True
-    clip_gradients_min: float = 0.0    # by value
-    clip_gradients_max: float = 0.0    # by value
-    clipping_func: int = CLIPPING_NONE                    # *WithClipping forms
-    clip_gradients_max_norm: float = 0.0                  # by norm / by global norm
-    clip_gradients_use_norm: float = 0.0                  # by global norm: precomputed norm, 0 = compute
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,9 @@ Modes (BNNSPaddingMode), for data A B C D padded by 2 on each side:
 
 ``BNNSFilterCreateLayerPadding`` + ``BNNSFilterApplyBatch`` / ``BNNSFilterApplyBackwardBatch``.
 x is (N, *i_desc.shape), y (N, *o_desc.shape); padding_size is indexed by BNNS dimension
-(size[] index), so for natural layouts padding_size[0] pads the last NumPy axis.
+(size[] index), so for natural layouts padding_size[0] pads the last NumPy axis. It comes as
+Apple's padding_size[8][2] lies in memory (and on the wire): before, after of dimension 0, then
+of dimension 1, ...
 
 Backward is the adjoint: Constant crops d_out; Reflect and Symmetric add each padded element's
 gradient back onto the element it copies.
@@ -28,7 +30,6 @@ Notes
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Literal, Optional
 
 import numpy as np
@@ -36,6 +37,7 @@ import numpy as np
 from . import _common as cm
 from .errors import require
 from .layout import MAX_TENSOR_DIMENSION, Descriptor
+from .params import PaddingParameters
 
 CONSTANT, REFLECT, SYMMETRIC = 0, 1, 2            # BNNSPaddingMode
 MODE_NAMES = {CONSTANT: "Constant", REFLECT: "Reflect", SYMMETRIC: "Symmetric"}
@@ -69,23 +71,12 @@ def pad_backward(d_out: np.ndarray, widths: tuple, mode: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- filter
-@dataclasses.dataclass(frozen=True)
-class PaddingParams:
-    """BNNSLayerParametersPadding: i_desc, o_desc, padding_size[8][2], padding_mode, padding_value."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    padding_size: tuple
-    padding_mode: int = CONSTANT
-    padding_value: int = 0
-
-
 class PaddingFilter:
     """Pads every BNNS dimension by (before, after)."""
 
     kind = "padding"
 
-    def __init__(self, params: PaddingParams):
+    def __init__(self, params: PaddingParameters):
         self.params = p = params
         in_shape = cm.check_desc(p.i_desc, "i_desc")
         out_shape = cm.check_desc(p.o_desc, "o_desc")
@@ -95,16 +86,14 @@ class PaddingFilter:
         require(mode in MODE_NAMES, f"padding_mode {mode} is not a BNNSPaddingMode (Constant 0, Reflect 1, "
                                     f"Symmetric 2)")
         self.mode = mode
-        sizes = tuple(p.padding_size)
-        require(rank <= len(sizes) <= MAX_TENSOR_DIMENSION,
-                f"padding_size has {len(sizes)} entries; expected between {rank} (the rank) and "
+        sizes = tuple(p.padding_size)       # padding_size[8][2] in memory order: before, after of dimension 0, ...
+        require(len(sizes) % 2 == 0, f"padding_size has {len(sizes)} values; give (before, after) pairs, "
+                                     "one pair per dimension")
+        require(rank <= len(sizes) // 2 <= MAX_TENSOR_DIMENSION,
+                f"padding_size has {len(sizes) // 2} pairs; expected between {rank} (the rank) and "
                 f"{MAX_TENSOR_DIMENSION} (before, after) pairs")
-        pairs = []
-        for d in range(rank):
-            entry = tuple(sizes[d])
-            require(len(entry) == 2, f"padding_size[{d}] {entry} must be a (before, after) pair")
-            pairs.append((cm.as_int(entry[0], f"padding_size[{d}][0]", 0),
-                          cm.as_int(entry[1], f"padding_size[{d}][1]", 0)))
+        pairs = [(cm.as_int(sizes[2 * d], f"padding_size[{d}][0]", 0), cm.as_int(sizes[2 * d + 1], f"padding_size[{d}][1]", 0))
+                 for d in range(rank)]
         in_size = tuple(int(s) for s in p.i_desc.size[:rank])
         expected = tuple(s + b + a for s, (b, a) in zip(in_size, pairs))
         got = tuple(int(s) for s in p.o_desc.size[:rank])

@@ -34,6 +34,7 @@ import numpy as np
 from . import _common as cm
 from .errors import require
 from .layout import MAX_TENSOR_DIMENSION, Descriptor
+from .params import PermuteParameters
 
 
 # ---------------------------------------------------------------------------------------- kernels
@@ -57,15 +58,6 @@ def numpy_axes(i_desc: Descriptor, o_desc: Descriptor, permutation: Sequence[int
 
 
 # ---------------------------------------------------------------------------------------- filters
-@dataclasses.dataclass(frozen=True)
-class PermuteParams:
-    """BNNSLayerParametersPermute: i_desc, o_desc, permutation[8]."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    permutation: tuple = ()
-
-
 class _MoveFilter:
     """A filter that moves data by a fixed permutation of axes (no weights)."""
 
@@ -129,7 +121,7 @@ class PermuteFilter(_MoveFilter):
 
     kind = "permute"
 
-    def __init__(self, params: PermuteParams):
+    def __init__(self, params: PermuteParameters):
         rank = _check_pair(params, self.kind)
         perm = tuple(params.permutation)
         require(rank <= len(perm) <= MAX_TENSOR_DIMENSION,

@@ -85,6 +85,7 @@ from .activation import Activation
 from . import parallel
 from .errors import InternalError, InvalidArgumentError, require
 from .layout import LAYOUT_IMAGE_CHW, Descriptor, numpy_dtype
+from .params import PoolingParameters
 
 MAX, AVERAGE_COUNT_INCLUDE_PADDING, AVERAGE_COUNT_EXCLUDE_PADDING, UN_MAX, L2_NORM = 0, 1, 2, 3, 4
 
@@ -440,37 +441,12 @@ def max_unpool_backward(d_y: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
 
 # ================================================================================ the filter
-@dataclasses.dataclass(frozen=True)
-class PoolingParams:
-    """BNNSLayerParametersPooling, field for field.
-
-    ``i_desc``/``o_desc`` are ImageCHW (size (W, H, C)); ``bias`` is None or a descriptor holding C
-    values; ``pad`` = (left, right, up, down) applies only when x_padding == y_padding == 0.
-    For UN_MAX, ``i_desc`` is the pooled (small) tensor and ``o_desc`` the unpooled one.
-    """
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    bias: Optional[Descriptor]
-    activation: Activation
-    pooling_function: int
-    k_width: int
-    k_height: int
-    x_stride: int = 1
-    y_stride: int = 1
-    x_dilation_stride: int = 1
-    y_dilation_stride: int = 1
-    x_padding: int = 0
-    y_padding: int = 0
-    pad: tuple = (0, 0, 0, 0)
-
-
 class PoolingFilter:
     """A BNNS pooling filter: validated parameters plus apply / apply_backward on batches."""
 
-    def __init__(self, params: PoolingParams):
-        require(isinstance(params, PoolingParams),
-                lambda: f"params must be PoolingParams, not {type(params).__name__}")
+    def __init__(self, params: PoolingParameters):
+        require(isinstance(params, PoolingParameters),
+                lambda: f"params must be PoolingParameters, not {type(params).__name__}")
         function = _as_int(params.pooling_function, "pooling_function")
         require(function in FUNCTION_NAMES,
                 lambda: f"pooling_function {function} is not a BNNSPoolingFunction (known: "

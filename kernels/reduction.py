@@ -48,7 +48,6 @@ Conventions chosen where BNNS is silent:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Optional
 
 import numpy as np
@@ -56,6 +55,7 @@ import numpy as np
 from . import _common as cm
 from .errors import InternalError, InvalidArgumentError, given, require
 from .layout import Descriptor
+from .params import ReductionParameters
 
 (MAX, MIN, ARG_MAX, ARG_MIN, MEAN, MEAN_NON_ZERO, SUM, SUM_SQUARE, SUM_LOG, L1_NORM, LOGICAL_OR,
  LOGICAL_AND, L2_NORM, LOG_SUM_EXP, PRODUCT, NONE, LOG_SUM) = range(17)
@@ -149,23 +149,12 @@ def reduce_backward(v: np.ndarray, y: np.ndarray, d_y: np.ndarray, function: int
 
 
 # ---------------------------------------------------------------------------------------- filter
-@dataclasses.dataclass(frozen=True)
-class ReductionParams:
-    """BNNSLayerParametersReduction: i_desc, o_desc, w_desc (optional weights), reduce_func, epsilon."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    reduce_func: int
-    w_desc: Optional[Descriptor] = None
-    epsilon: float = 0.0
-
-
 class ReductionFilter:
     """A reduction over the axes where o_desc has size 1, optionally weighted."""
 
     kind = "reduction"
 
-    def __init__(self, params: ReductionParams):
+    def __init__(self, params: ReductionParameters):
         self.params = p = params
         func = cm.as_int(p.reduce_func, "reduce_func")
         require(func != NONE, "reduce_func None (15) copies and is not supported by the reduction layer "
@@ -257,7 +246,7 @@ class ReductionFilter:
         return d_in, d_w, None
 
 
-def direct_apply(params: ReductionParams, x: np.ndarray) -> np.ndarray:
+def direct_apply(params: ReductionParameters, x: np.ndarray) -> np.ndarray:
     """BNNSDirectApplyReduction: create, apply once, forget."""
     return ReductionFilter(params).apply(x)
 

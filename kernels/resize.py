@@ -30,7 +30,6 @@ Notes
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -38,6 +37,7 @@ import numpy as np
 from . import _common as cm
 from .errors import require
 from .layout import Descriptor
+from .params import CropResizeParameters, ResizeParameters
 
 NEAREST, LINEAR = 0, 1                     # BNNSInterpolationMethod
 METHOD_NAMES = {NEAREST: "Nearest", LINEAR: "Linear"}
@@ -90,22 +90,12 @@ def resize_backward(d_out: np.ndarray, matrices: dict) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- filter
-@dataclasses.dataclass(frozen=True)
-class ResizeParams:
-    """BNNSLayerParametersResize: method, i_desc, o_desc, align_corners."""
-
-    method: int
-    i_desc: Descriptor
-    o_desc: Descriptor
-    align_corners: bool = False
-
-
 class ResizeFilter:
     """Nearest or (multi)linear resize of the dimensions whose sizes differ."""
 
     kind = "resize"
 
-    def __init__(self, params: ResizeParams):
+    def __init__(self, params: ResizeParameters):
         self.params = p = params
         method = cm.as_int(p.method, "method")
         require(method in METHOD_NAMES, f"method {method} is not a BNNSInterpolationMethod (Nearest 0, Linear 1)")
@@ -175,19 +165,6 @@ BOX_NAMES = {CORNERS_HEIGHT_FIRST: "CornersHeightFirst", CORNERS_WIDTH_FIRST: "C
              CENTER_SIZE_HEIGHT_FIRST: "CenterSizeHeightFirst", CENTER_SIZE_WIDTH_FIRST: "CenterSizeWidthFirst"}
 
 
-@dataclasses.dataclass(frozen=True)
-class CropResizeParams:
-    """BNNSLayerParametersCropResize: normalized_coordinates, spatial_scale, extrapolation_value,
-    sampling_mode, box_coordinate_mode, method."""
-
-    normalized_coordinates: bool = False
-    spatial_scale: float = 1.0
-    extrapolation_value: float = 0.0
-    sampling_mode: int = SAMPLING_DEFAULT
-    box_coordinate_mode: int = CORNERS_HEIGHT_FIRST
-    method: int = LINEAR
-
-
 def crop_positions(start: float, end: float, count: int, mode: int) -> np.ndarray:
     """Source coordinates of ``count`` samples of the box edge [start, end] (pixel units).
 
@@ -210,7 +187,7 @@ class CropResize:
     coordinates] (or (B, 4): image 0) -> y (B, C, crop_h, crop_w). Samples outside the image
     ([0, H - 1] x [0, W - 1]) take extrapolation_value (and send no gradient)."""
 
-    def __init__(self, params: CropResizeParams):
+    def __init__(self, params: CropResizeParameters):
         self.params = p = params
         require(p.method in METHOD_NAMES, f"method {p.method} is not a BNNSInterpolationMethod (Nearest 0, Linear 1)")
         require(p.sampling_mode in SAMPLING_NAMES, f"sampling_mode {p.sampling_mode} is not a BNNSLinearSamplingMode "

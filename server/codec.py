@@ -13,15 +13,8 @@ from typing import Optional
 import numpy as np
 from google.protobuf import struct_pb2
 
-from bnns.kernels import layout
-from bnns.kernels.activation import Activation, ActivationParams
-from bnns.kernels.convolution import ConvolutionParams, FullyConnectedParams
-from bnns.kernels.loss import LossParams
-from bnns.kernels.optimizer import OptimizerFields
-from bnns.kernels.arithmetic import ArithmeticParams
-from bnns.kernels.normalization import NormalizationParams
-from bnns.kernels.pooling import PoolingParams
-from bnns.kernels import attention, embedding, fused, lstm
+from bnns.kernels import layout, params
+from bnns.kernels.activation import Activation
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import types_pb2
 
@@ -161,25 +154,24 @@ def pad4(values, name: str = "pad") -> tuple:
 SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 
 
-def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dict] = None, nested: Optional[dict] = None):
+def decode_as(params_class, convert: Optional[dict] = None):
     """A decoder ``(message, source=None, prefix="") -> params_class`` derived from the kernel's
     parameters dataclass, so no decoder is written per message: each field is read from the
-    message field of the same name (``rename``: kernel name -> proto name where they differ),
+    message field of the same name (kernels/params.py is generated from the messages),
     as its type annotation says, then through ``convert[name]``. An NDArrayDescriptor becomes a
     layout.Descriptor with its data resolved through ``source`` (Optional: unset, or without
     layout and data, is None, a NULL pointer; i_desc / o_desc / target_desc give a shape only);
     an Activation the kernel's (Optional: unset is None); another message the annotated
-    dataclass, decoded alike (``nested[class]``, else ``decode_as(class)``; Optional: unset is
-    None, else unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field
+    dataclass, decoded alike (``decode_as(class)``; Optional: unset is None, else unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field
     leaves the dataclass's default. What each field takes is worked out once per message type."""
-    rename, convert, nested = dict(rename or {}), dict(convert or {}), dict(nested or {})
+    convert = dict(convert or {})
     hints = typing.get_type_hints(params_class)
     plans: dict[type, list] = {}
 
     def plan(message) -> list:
         steps = []
         for f in dataclasses.fields(params_class):
-            name = rename.get(f.name, f.name)
+            name = f.name
             field = message.fields_by_name[name]
             kind, optional = _unwrap(hints[f.name], f.default is None)
             if is_repeated(field):
@@ -202,7 +194,7 @@ def decode_as(params_class, rename: Optional[dict] = None, convert: Optional[dic
             return descriptor(value, label, source, path)
         if isinstance(value, types_pb2.Activation):
             return activation(value)
-        return (nested.get(kind) or _decoder(kind))(value, source, path, f"{label}.")
+        return _decoder(kind)(value, source, path, f"{label}.")
 
     def decode(pb, source=None, prefix: str = "", where: str = ""):
         steps = plans.get(pb.DESCRIPTOR) or plans.setdefault(pb.DESCRIPTOR, plan(pb.DESCRIPTOR))
@@ -242,17 +234,15 @@ def _unwrap(hint, default_none: bool) -> tuple:
     return hint, default_none
 
 
-convolution_params = decode_as(ConvolutionParams, convert={"pad": pad4})
-fully_connected_params = decode_as(FullyConnectedParams)
-activation_params = decode_as(ActivationParams)
-pooling_params = decode_as(PoolingParams, convert={"pad": pad4})
-normalization_params = decode_as(NormalizationParams, rename={
-    "beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
-    "moving_variance": "moving_variance_desc"}, convert={"num_groups": lambda n: n or 1})
-quantization_params = decode_as(fused.QuantizationParams)
-loss_params = decode_as(LossParams)
-arithmetic_params = decode_as(ArithmeticParams, rename={"function": "arithmetic_function"})
-optimizer_fields = decode_as(OptimizerFields)
+convolution_params = decode_as(params.ConvolutionParameters, convert={"pad": pad4})
+fully_connected_params = decode_as(params.FullyConnectedParameters)
+activation_params = decode_as(params.ActivationParameters)
+pooling_params = decode_as(params.PoolingParameters, convert={"pad": pad4})
+normalization_params = decode_as(params.NormalizationParameters, convert={"num_groups": lambda n: n or 1})
+quantization_params = decode_as(params.QuantizationParameters)
+loss_params = decode_as(params.LossParameters)
+arithmetic_params = decode_as(params.ArithmeticParameters)
+optimizer_fields = decode_as(params.OptimizerFields)
 
 
 def strip_tensor_data(message) -> None:
@@ -270,13 +260,6 @@ def strip_tensor_data(message) -> None:
 
 # ------------------------------------------------------------------ issue 12, part B (layers)
 
-def _input_weights(iw: tuple) -> tuple:
-    """BNNSLSTMGateDescriptor.iw_desc[2]: the second may be left out (None)."""
-    require(1 <= len(iw) <= 2, f"iw_desc has {len(iw)} descriptors; BNNS has 2 (the second may be left out)")
-    return iw + (None,) * (2 - len(iw))
-
-
-multihead_attention_params = decode_as(attention.MultiheadAttentionParams)
-embedding_params = decode_as(embedding.EmbeddingParams, convert={"norm_type": lambda p: p or 2.0})   # 0 means 2
-lstm_params = decode_as(lstm.LSTMParams, nested={
-    lstm.LSTMGateDescriptor: decode_as(lstm.LSTMGateDescriptor, convert={"iw_desc": _input_weights})})
+multihead_attention_params = decode_as(params.MultiheadAttentionParameters)
+embedding_params = decode_as(params.EmbeddingParameters, convert={"norm_type": lambda p: p or 2.0})   # 0 means 2
+lstm_params = decode_as(params.LSTMParameters)

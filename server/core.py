@@ -28,6 +28,7 @@ from bnns.kernels import arithmetic, layout, lstm, optimizer, parallel, pooling
 from bnns.kernels import contraction, permute, reduction, resize
 from bnns.kernels.errors import (BNNSError, CancelledError, InvalidArgumentError, NotFoundError,
                                  InternalError, ResourceExhaustedError, UnimplementedError, given, require)
+from bnns.kernels.params import BroadcastMatMulParameters
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
@@ -996,9 +997,9 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
             a, b, output = self._direct_descriptors(request, io, ("input_a", "input_b"), ("output",))
         else:
             a, b, output = (codec.descriptor(getattr(request, f), f) for f in ("input_a", "input_b", "output"))
-        f = contraction.BroadcastMatMulFilter(contraction.BroadcastMatMulParams(
-            iA_desc=dataclasses.replace(a, data=None), iB_desc=dataclasses.replace(b, data=None), o_desc=output,
-            alpha=float(request.alpha), transA=request.trans_a, transB=request.trans_b))
+        f = contraction.BroadcastMatMulFilter(BroadcastMatMulParameters(
+            ia_desc=dataclasses.replace(a, data=None), ib_desc=dataclasses.replace(b, data=None), o_desc=output,
+            alpha=float(request.alpha), trans_a=request.trans_a, trans_b=request.trans_b))
         return f, a, b
 
     def crop_resize(self, request: pb.CropResizeRequest, io: CallIO) -> pb.CropResizeResponse:

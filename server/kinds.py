@@ -33,7 +33,7 @@ import numpy as np
 
 from bnns.kernels import activation, arithmetic, convolution, dropout, fused, loss, normalization, pooling
 from bnns.kernels import contraction, padding, permute, reduction, resize
-from bnns.kernels import attention, embedding, layout
+from bnns.kernels import attention, embedding, layout, params
 from bnns.kernels.errors import InvalidArgumentError, require
 from bnns.v1 import service_pb2, types_pb2
 
@@ -400,23 +400,14 @@ def _one_operand_backward(f, x, y, dy, request):
     return grads[k], grads["ab".index(weights)] if weights is not None else None, None
 
 
-def _padding_pairs(values) -> tuple:
-    """padding_size[8][2] from its flattened wire form (before, after per dimension)."""
-    values = [int(v) for v in values]
-    require(len(values) % 2 == 0, f"padding_size has {len(values)} values; give (before, after) pairs, "
-                                  "one pair per dimension")
-    return tuple((values[k], values[k + 1]) for k in range(0, len(values), 2))
-
-
-_OPERANDS = {"iA_desc": "ia_desc", "iB_desc": "ib_desc", "transA": "trans_a", "transB": "trans_b"}
-_broadcast_matmul_params = codec.decode_as(contraction.BroadcastMatMulParams, rename=_OPERANDS)
-_tensor_contraction_params = codec.decode_as(contraction.TensorContractionParams, rename=_OPERANDS)
-_permute_params = codec.decode_as(permute.PermuteParams)
-_padding_params = codec.decode_as(padding.PaddingParams, convert={"padding_size": _padding_pairs})
-_resize_params = codec.decode_as(resize.ResizeParams)
-_reduction_params = codec.decode_as(reduction.ReductionParams)
-_gram_params = codec.decode_as(contraction.GramParams)
-crop_resize_params = codec.decode_as(resize.CropResizeParams)    # BNNSCropResize's (no filter)
+_broadcast_matmul_params = codec.decode_as(params.BroadcastMatMulParameters)
+_tensor_contraction_params = codec.decode_as(params.TensorContractionParameters)
+_permute_params = codec.decode_as(params.PermuteParameters)
+_padding_params = codec.decode_as(params.PaddingParameters)
+_resize_params = codec.decode_as(params.ResizeParameters)
+_reduction_params = codec.decode_as(params.ReductionParameters)
+_gram_params = codec.decode_as(params.GramParameters)
+crop_resize_params = codec.decode_as(params.CropResizeParameters)    # BNNSCropResize's (no filter)
 
 
 def _ref_permute_chw_to_hwc(create, body) -> np.ndarray:
@@ -897,7 +888,7 @@ KINDS: dict = {k.case: k for k in (
                      "compute_in_delta": [True, True], "out_delta": {"values": [1, -1, 2]}})),
              _ref_multiply, Gradient(0, 1, index=0)),),
          errors=(ErrorInput("one_operand_for_a_binary_function", lambda body: body["inputs"].pop(), "operand"),)),
-    Kind("dropout", codec.decode_as(dropout.DropoutParams), dropout.DropoutFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("dropout", codec.decode_as(params.DropoutParameters), dropout.DropoutFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          generic_forward=_training_forward,
          samples=(Sample("dropout", "dropout at rate 0.5 over 2-channel 1x2 images, seeded", {
              "i_desc": desc("IMAGE_CHW", [2, 1, 2]), "o_desc": desc("IMAGE_CHW", [2, 1, 2]), "rate": 0.5, "seed": 42}, (

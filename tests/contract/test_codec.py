@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from google.protobuf import json_format
 
+from bnns.kernels import lstm
 from bnns.kernels.errors import InvalidArgumentError
 from bnns.server import codec
 from bnns.v1 import types_pb2
@@ -56,7 +57,7 @@ def test_nested_and_repeated_messages_decode_into_the_annotated_dataclasses():
                                         inputs=[types_pb2.ArithmeticOperand(desc=vector(2)),
                                                 types_pb2.ArithmeticOperand(desc=vector(2, [1, 2]), type=1)])
     params = codec.arithmetic_params(pb, _Source(), "layer_params")
-    assert params.function == types_pb2.ARITHMETIC_FUNCTION_ADD and len(params.inputs) == 2
+    assert params.arithmetic_function == types_pb2.ARITHMETIC_FUNCTION_ADD and len(params.inputs) == 2
     assert params.inputs[0].desc.data is None and params.inputs[1].type == 1
     np.testing.assert_array_equal(params.inputs[1].desc.data, [1, 2])
 
@@ -78,14 +79,16 @@ def test_an_optional_descriptor_without_layout_or_data_is_a_null_pointer():
 
 def test_the_lstm_gates_input_weights_are_two_the_second_may_be_left_out():
     gate = types_pb2.LSTMGateDescriptor(iw_desc=[vector(2, [1, 2])], hw_desc=vector(1, [3]))
-    decoded = codec.lstm_params(types_pb2.LSTMParameters(
-        input_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(2)),
-        output_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(1)),
-        input_gate=gate, forget_gate=gate, candidate_gate=gate, output_gate=gate), _Source(), "layer_params")
-    assert decoded.input_gate.iw_desc[1] is None and decoded.hidden_activation is None
+
+    def decode():
+        return codec.lstm_params(types_pb2.LSTMParameters(
+            input_size=2, hidden_size=1, batch_size=1, num_layers=1, seq_len=1,
+            input_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(2)),
+            output_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(1)),
+            input_gate=gate, forget_gate=gate, candidate_gate=gate, output_gate=gate), _Source(), "layer_params")
+    decoded = decode()
+    assert len(decoded.input_gate.iw_desc) == 1 and decoded.hidden_activation is None   # iw_desc[1] left out
+    lstm.LSTMFilter(decoded)                                       # read as None: no upper layers
     gate.iw_desc.extend([vector(2), vector(2)])
-    with pytest.raises(InvalidArgumentError, match="iw_desc has 3 descriptors"):
-        codec.lstm_params(types_pb2.LSTMParameters(input_gate=gate, forget_gate=gate, candidate_gate=gate,
-                                                   output_gate=gate, input_descriptor=types_pb2.LSTMDataDescriptor(
-                                                       data_desc=vector(2)), output_descriptor=types_pb2.LSTMDataDescriptor(
-                                                       data_desc=vector(1))), _Source(), "layer_params")
+    with pytest.raises(InvalidArgumentError, match="input_gate.iw_desc has 3 descriptors"):
+        lstm.LSTMFilter(decode())

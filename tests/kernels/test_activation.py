@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from bnns.kernels import activation as A
+from bnns.kernels.params import ActivationParameters
 from bnns.kernels import layout as L
 from bnns.kernels.errors import InvalidArgumentError
 from tests.numeric import assert_gradient_matches, numerical_gradient, projection
@@ -495,7 +496,7 @@ def test_softmax_rejects_bad_axes(axes):
 
 
 def test_softmax_filter_uses_axis_flags():
-    f = A.ActivationFilter(A.ActivationParams(CHW, CHW, A.Activation(A.SOFTMAX), axis_flags=6))
+    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=A.Activation(A.SOFTMAX), axis_flags=6))
     x = _softmax_input(CHW, seed=14)
     np.testing.assert_allclose(f.apply(x), _naive_softmax(x, (1, 2), log=False),
                                rtol=EXACT.rtol, atol=EXACT.atol)
@@ -508,7 +509,7 @@ def test_softmax_filter_uses_axis_flags():
 
 def test_softmax_filter_rejects_axis_flags_beyond_rank():
     with pytest.raises(InvalidArgumentError, match="axis_flags 8"):
-        A.ActivationFilter(A.ActivationParams(CHW, CHW, A.Activation(A.SOFTMAX), axis_flags=8))
+        A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=A.Activation(A.SOFTMAX), axis_flags=8))
 
 
 # ------------------------------------------------------------------------------ Gumbel
@@ -518,16 +519,16 @@ GUMBEL_MAX = A.Activation(A.GUMBEL_MAX, 1.0, 0.0)
 
 def test_gumbel_filters_with_the_same_seed_give_the_same_outputs():
     x = np.zeros((2,) + CHW.shape)
-    first = A.ActivationFilter(A.ActivationParams(CHW, CHW, GUMBEL), seed=42)
-    second = A.ActivationFilter(A.ActivationParams(CHW, CHW, GUMBEL), seed=42)
+    first = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=42)
+    second = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=42)
     np.testing.assert_array_equal(first.apply(x), second.apply(x))
     np.testing.assert_array_equal(first.apply(x), second.apply(x))
 
 
 def test_gumbel_filter_draws_new_noise_on_each_apply_and_per_seed():
     x = np.zeros((2,) + CHW.shape)
-    f = A.ActivationFilter(A.ActivationParams(CHW, CHW, GUMBEL), seed=42)
-    g = A.ActivationFilter(A.ActivationParams(CHW, CHW, GUMBEL), seed=43)
+    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=42)
+    g = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=43)
     a, b = f.apply(x), f.apply(x)
     assert not np.array_equal(a, b)
     assert not np.array_equal(a, g.apply(x))
@@ -588,7 +589,7 @@ def test_gumbel_max_is_the_max_of_noise_plus_x_along_the_axes():
 def test_gumbel_backward_raises(act):
     with pytest.raises(InvalidArgumentError, match="has no gradient"):
         A.backward(np.ones(4), act, x=np.ones(4), y=np.ones(4))
-    f = A.ActivationFilter(A.ActivationParams(CHW, CHW, act))
+    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=act))
     x = np.zeros((1,) + CHW.shape)
     with pytest.raises(InvalidArgumentError, match="has no gradient"):
         f.apply_backward(x, f.apply(x), np.ones_like(x))
@@ -601,7 +602,7 @@ def test_integer_functions_are_rejected(function):
     with pytest.raises(InvalidArgumentError, match="integer data"):
         A.Activation(function, 1.0, 0.0).validate()
     with pytest.raises(InvalidArgumentError, match="integer data"):
-        A.ActivationFilter(A.ActivationParams(CHW, CHW, A.Activation(function)))
+        A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=A.Activation(function)))
     with pytest.raises(InvalidArgumentError, match="integer data"):
         A.forward(np.zeros(3), A.Activation(function))
 
@@ -638,7 +639,7 @@ def test_valid_edge_parameters_are_accepted(function, alpha, beta):
 # ------------------------------------------------------------------------------ ActivationFilter
 def _filter(function, alpha=0.0, beta=0.0, desc=CHW, **kw):
     act = A.Activation(function, alpha, beta)
-    return A.ActivationFilter(A.ActivationParams(desc, desc, act, **kw))
+    return A.ActivationFilter(ActivationParameters(i_desc=desc, o_desc=desc, activation=act, **kw))
 
 
 def test_filter_apply_equals_the_module_forward():
@@ -657,18 +658,18 @@ def test_filter_rejects_output_shape_mismatch():
     o = L.Descriptor.for_shape(L.LAYOUT_IMAGE_CHW, (3, 5, 4))
     with pytest.raises(InvalidArgumentError,
                        match=r"o_desc shape \(3, 5, 4\).*i_desc shape \(3, 4, 5\)"):
-        A.ActivationFilter(A.ActivationParams(CHW, o, A.Activation(A.RECTIFIED_LINEAR)))
+        A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=o, activation=A.Activation(A.RECTIFIED_LINEAR)))
 
 
 def test_filter_rejects_same_count_different_logical_shape():
     flat = L.Descriptor.for_shape(L.LAYOUT_VECTOR, (60,))
     with pytest.raises(InvalidArgumentError, match=r"o_desc shape \(60,\)"):
-        A.ActivationFilter(A.ActivationParams(CHW, flat, A.Activation(A.IDENTITY)))
+        A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=flat, activation=A.Activation(A.IDENTITY)))
 
 
 def test_filter_identity_with_different_data_types_is_a_conversion():
     o = L.Descriptor.for_shape(L.LAYOUT_IMAGE_CHW, (3, 4, 5), data_type=L.DTYPE_FLOAT16)
-    f = A.ActivationFilter(A.ActivationParams(CHW, o, A.Activation(A.IDENTITY)))
+    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=o, activation=A.Activation(A.IDENTITY)))
     x = np.random.default_rng(29).standard_normal((2,) + CHW.shape).astype(np.float32)
     np.testing.assert_array_equal(f.apply(x), x)
 
@@ -709,7 +710,7 @@ def test_filter_parameters_are_empty_without_a_trainable_alpha():
 @pytest.mark.parametrize("seed", [-1, 1.5, True])
 def test_filter_rejects_a_bad_seed(seed):
     with pytest.raises(InvalidArgumentError, match="seed"):
-        A.ActivationFilter(A.ActivationParams(CHW, CHW, GUMBEL), seed=seed)
+        A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=seed)
 
 
 # ------------------------------------------------------------------------------ trainable alpha
@@ -811,7 +812,7 @@ def _out_buffers(shape):
 @pytest.mark.parametrize("function, alpha", [(A.IDENTITY, 0.0), (A.RECTIFIED_LINEAR, 0.0), (A.TANH, 0.0),
                                              (A.PRELU_PER_CHANNEL, 0.2), (A.SOFTMAX, 0.0)])
 def test_filter_out_buffers_get_the_numbers_of_the_call_without_them(function, alpha, kind):
-    f = A.ActivationFilter(A.ActivationParams(CHW, CHW, A.Activation(function, alpha)))
+    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=A.Activation(function, alpha)))
     rng = np.random.default_rng(11)
     shape = (2,) + CHW.shape
     x = rng.standard_normal(shape).astype(np.float32)
@@ -826,7 +827,7 @@ def test_filter_out_buffers_get_the_numbers_of_the_call_without_them(function, a
 
 
 def test_filter_out_buffer_of_the_wrong_shape_is_rejected():
-    f = A.ActivationFilter(A.ActivationParams(CHW, CHW, A.Activation(A.RECTIFIED_LINEAR)))
+    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=A.Activation(A.RECTIFIED_LINEAR)))
     x = np.zeros((2,) + CHW.shape, np.float32)
     with pytest.raises(InvalidArgumentError, match="out has shape"):
         f.apply(x, out=np.zeros((3,) + CHW.shape, np.float32))

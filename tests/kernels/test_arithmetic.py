@@ -16,6 +16,7 @@ from bnns.kernels import layout as L
 from bnns.kernels.activation import (IDENTITY, LEAKY_RECTIFIED_LINEAR, RECTIFIED_LINEAR, SIGMOID,
                                      Activation)
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import ArithmeticOperand, ArithmeticParameters
 from tests.numeric import assert_gradient_matches, projection
 
 C, S, P = ar.CONSTANT, ar.SAMPLE, ar.PARAMETER
@@ -181,7 +182,7 @@ def naive(fn: Fn, ops):
 
 def operand(shape, kind, values=None):
     data = None if kind == S else np.asarray(values, np.float32).reshape(shape)
-    return ar.ArithmeticOperand(L.Descriptor.for_shape(_layout(shape), shape, data), kind)
+    return ArithmeticOperand(desc=L.Descriptor.for_shape(_layout(shape), shape, data), type=kind)
 
 
 def _layout(shape):
@@ -191,8 +192,8 @@ def _layout(shape):
 def make_filter(function, shapes, types, values, activation=Activation(), out_shape=OUT_SHAPE):
     """values[k]: the stored data for Constant/Parameter operands (unused for Samples)."""
     inputs = tuple(operand(s, t, v) for s, t, v in zip(shapes, types, values))
-    return ar.ArithmeticFilter(ar.ArithmeticParams(
-        function=function, inputs=inputs,
+    return ar.ArithmeticFilter(ArithmeticParameters(
+        arithmetic_function=function, inputs=inputs,
         o_desc=L.Descriptor.for_shape(_layout(out_shape), out_shape),
         activation=activation))
 
@@ -455,10 +456,10 @@ def test_gradient_of_a_constant_is_invalid_argument():
 
 def _params(function=ar.ADD, shapes=((3, 4), (3, 4)), types=(S, S), out_shape=OUT_SHAPE, **extra):
     inputs = tuple(operand(s, t, np.ones(s)) for s, t in zip(shapes, types))
-    fields = dict(function=function, inputs=inputs,
+    fields = dict(arithmetic_function=function, inputs=inputs,
                   o_desc=L.Descriptor.for_shape(_layout(out_shape), out_shape))
     fields.update(extra)
-    return ar.ArithmeticParams(**fields)
+    return ArithmeticParameters(**fields)
 
 
 ERROR_CASES = [
@@ -484,10 +485,10 @@ def test_invalid_parameters_raise_invalid_argument(params, message):
 
 def test_parameter_without_data_is_invalid_argument():
     no_data = L.Descriptor.for_shape(L.LAYOUT_2D_LAST_MAJOR, (3, 4))
-    inputs = (operand((3, 4), S), ar.ArithmeticOperand(no_data, P))
+    inputs = (operand((3, 4), S), ArithmeticOperand(desc=no_data, type=P))
     with pytest.raises(InvalidArgumentError, match=r"inputs\[1\] is a Parameter operand but"):
-        ar.ArithmeticFilter(ar.ArithmeticParams(
-            ar.ADD, inputs, L.Descriptor.for_shape(L.LAYOUT_2D_LAST_MAJOR, (3, 4))))
+        ar.ArithmeticFilter(ArithmeticParameters(
+            arithmetic_function=ar.ADD, inputs=inputs, o_desc=L.Descriptor.for_shape(L.LAYOUT_2D_LAST_MAJOR, (3, 4))))
 
 
 APPLY_ERRORS = [

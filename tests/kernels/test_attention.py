@@ -16,6 +16,7 @@ from bnns.kernels import attention as at
 from bnns.kernels import layout as L
 from bnns.kernels.convolution import matmul
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
+from bnns.kernels.params import MHAProjectionParameters, MultiheadAttentionParameters
 from tests.numeric import assert_gradient_matches, projection
 
 N, LT, S, E, EK, EV, H, DK, DV, EO = 2, 3, 4, 4, 3, 5, 2, 2, 3, 5
@@ -206,7 +207,7 @@ def test_fully_masked_query_row_is_nan_like_pytorch():
 
 # ------------------------------------------------------------------------------------ filter
 def proj_params(target, weights, bias):
-    return at.MHAProjectionParameters(target, weights, bias)
+    return MHAProjectionParameters(target_desc=target, weights=weights, bias=bias)
 
 
 def first_major(shape, data=None):
@@ -226,7 +227,7 @@ def make_filter(d: Dims, make=first_major, **extra):
         if make is first_major:
             return first_major(dims, data)
         return last_major(dims, data)
-    params = at.MultiheadAttentionParams(
+    params = MultiheadAttentionParameters(
         query=proj_params(desc((LT, E)), desc(d.wq.shape, d.wq), None if d.bq is None else desc(d.bq.shape, d.bq)),
         key=proj_params(desc((S, EK)), desc(d.wk.shape, d.wk), None if d.bk is None else desc(d.bk.shape, d.bk)),
         value=proj_params(desc((S, EV)), desc(d.wv.shape, d.wv), None if d.bv is None else desc(d.bv.shape, d.bv)),

@@ -12,6 +12,7 @@ import pytest
 from bnns.kernels import contraction as ct
 from bnns.kernels import layout as L
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import BroadcastMatMulParameters, GramParameters, TensorContractionParameters
 from tests.numeric import assert_gradient_matches, projection
 
 BATCH = 2
@@ -63,8 +64,8 @@ def matmul_filter(rng, a_shape, b_shape, ta, tb, wa, wb, alpha=0.7, beta=0.0):
     p = b_shape[-2] if tb else b_shape[-1]
     batch_shape = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     out_shape = tuple(batch_shape) + (m, p)
-    params = ct.BroadcastMatMulParams(desc(a_shape, a_data), desc(b_shape, b_data), desc(out_shape),
-                                      alpha=alpha, beta=beta, transA=ta, transB=tb,
+    params = BroadcastMatMulParameters(ia_desc=desc(a_shape, a_data), ib_desc=desc(b_shape, b_data), o_desc=desc(out_shape),
+                                      alpha=alpha, beta=beta, trans_a=ta, trans_b=tb,
                                       a_is_weights=wa, b_is_weights=wb)
     return ct.BroadcastMatMulFilter(params), a_data, b_data, out_shape
 
@@ -154,20 +155,20 @@ def test_matmul_invalid_parameters_raise_invalid_argument(case, message):
     case = dict(case)
     a, b, o = case.pop("a"), case.pop("b"), case.pop("o")
     with pytest.raises(InvalidArgumentError, match=message):
-        ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc(a), b and desc(b), desc(o), **case))
+        ct.BroadcastMatMulFilter(BroadcastMatMulParameters(ia_desc=desc(a), ib_desc=b and desc(b), o_desc=desc(o), **case))
 
 
 def test_matmul_with_both_operands_weights_is_refused():
     w = np.ones((3, 3))
     with pytest.raises(InvalidArgumentError, match="every operand of this BroadcastMatMul is weights"):
-        ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(desc((3, 3), w), desc((3, 3), w), desc((3, 3)),
+        ct.BroadcastMatMulFilter(BroadcastMatMulParameters(ia_desc=desc((3, 3), w), ib_desc=desc((3, 3), w), o_desc=desc((3, 3)),
                                                           a_is_weights=True, b_is_weights=True))
 
 
 def test_quadratic_multiplies_a_by_itself_and_sums_both_gradients():
     rng = np.random.default_rng(12)
-    filt = ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(
-        desc((4, 3)), desc((7, 7)), desc((3, 3)), alpha=0.5, transA=True, quadratic=True))
+    filt = ct.BroadcastMatMulFilter(BroadcastMatMulParameters(
+        ia_desc=desc((4, 3)), ib_desc=desc((7, 7)), o_desc=desc((3, 3)), alpha=0.5, trans_a=True, quadratic=True))
     a = rng.standard_normal((BATCH, 4, 3))
     np.testing.assert_allclose(filt.apply(a, None), naive_matmul(a, a, 0.5, True, False, (3, 3)), rtol=1e-12)
     proj = projection(rng, (BATCH, 3, 3))
@@ -234,8 +235,8 @@ def contraction_filter(rng, operation, shapes, alpha=1.5, beta=0.0):
         extents.update(dict(zip(t.named, s)))
     out_shape = tuple(extents[c] for c in output.named)
     descs = [desc(s, d) for s, d in zip(shapes, datas)] + [None]
-    return ct.TensorContractionFilter(ct.TensorContractionParams(
-        operation, descs[0], descs[1], desc(out_shape), alpha=alpha, beta=beta)), datas, out_shape
+    return ct.TensorContractionFilter(TensorContractionParameters(
+        operation=operation, ia_desc=descs[0], ib_desc=descs[1], o_desc=desc(out_shape), alpha=alpha, beta=beta)), datas, out_shape
 
 
 @pytest.mark.parametrize("operation, shapes", CONTRACTION_CASES)
@@ -274,8 +275,8 @@ def test_contraction_backward_matches_finite_differences(operation, shapes):
 def test_contraction_star_broadcasts_like_batched_matmul():
     rng = np.random.default_rng(7)
     a_shape, b_shape = (2, 1, 3, 4), (3, 4, 5)
-    filt = ct.TensorContractionFilter(ct.TensorContractionParams(
-        "a_*ij, b_*jk -> o_*ik", desc(a_shape), desc(b_shape), desc((2, 3, 3, 5))))
+    filt = ct.TensorContractionFilter(TensorContractionParameters(
+        operation="a_*ij, b_*jk -> o_*ik", ia_desc=desc(a_shape), ib_desc=desc(b_shape), o_desc=desc((2, 3, 3, 5))))
     a, b = rng.standard_normal((BATCH,) + a_shape), rng.standard_normal((BATCH,) + b_shape)
     np.testing.assert_allclose(filt.apply(a, b), naive_matmul(a, b, 1.0, False, False, (2, 3, 3, 5)),
                                rtol=1e-12)
@@ -321,13 +322,13 @@ CONTRACTION_ERRORS = [
 def test_contraction_invalid_parameters_raise_invalid_argument(operation, shapes, out_shape, message):
     descs = [desc(s, np.ones(s)) for s in shapes] + [None]
     with pytest.raises(InvalidArgumentError, match=message):
-        ct.TensorContractionFilter(ct.TensorContractionParams(operation, descs[0], descs[1], desc(out_shape)))
+        ct.TensorContractionFilter(TensorContractionParameters(operation=operation, ia_desc=descs[0], ib_desc=descs[1], o_desc=desc(out_shape)))
 
 
 def test_contraction_beta_other_than_zero_or_one_is_refused():
     with pytest.raises(InvalidArgumentError, match="beta 0.5 must be 0 or 1"):
-        ct.TensorContractionFilter(ct.TensorContractionParams(
-            "a_ij -> o_ji", desc((2, 3)), None, desc((3, 2)), beta=0.5))
+        ct.TensorContractionFilter(TensorContractionParameters(
+            operation="a_ij -> o_ji", ia_desc=desc((2, 3)), ib_desc=None, o_desc=desc((3, 2)), beta=0.5))
 
 
 # ------------------------------------------------------------------------------------ Gram
@@ -347,7 +348,7 @@ def naive_gram(x, alpha):
 def test_gram_forward_matches_loop_and_backward_matches_finite_differences(shape, out_shape):
     rng = np.random.default_rng(9)
     layout = L.LAYOUT_3D_LAST_MAJOR if len(shape) == 3 else 0x48000
-    filt = ct.GramFilter(ct.GramParams(L.Descriptor.for_shape(layout, shape), desc(out_shape), alpha=0.5))
+    filt = ct.GramFilter(GramParameters(i_desc=L.Descriptor.for_shape(layout, shape), o_desc=desc(out_shape), alpha=0.5))
     x = rng.standard_normal((BATCH,) + shape)
     np.testing.assert_allclose(filt.apply(x), naive_gram(x, 0.5), rtol=1e-12)
     proj = projection(rng, (BATCH,) + out_shape)
@@ -360,9 +361,9 @@ def test_gram_forward_matches_loop_and_backward_matches_finite_differences(shape
 def test_gram_equals_its_self_contraction():
     rng = np.random.default_rng(10)
     shape = (2, 4, 5, 3)
-    contraction = ct.TensorContractionFilter(ct.TensorContractionParams(
-        "x_*ijf, x_*ijc -> G_*fc", desc(shape), None, desc((2, 3, 3)), alpha=0.5))
-    gram = ct.GramFilter(ct.GramParams(desc(shape), desc((2, 3, 3)), alpha=0.5))
+    contraction = ct.TensorContractionFilter(TensorContractionParameters(
+        operation="x_*ijf, x_*ijc -> G_*fc", ia_desc=desc(shape), ib_desc=None, o_desc=desc((2, 3, 3)), alpha=0.5))
+    gram = ct.GramFilter(GramParameters(i_desc=desc(shape), o_desc=desc((2, 3, 3)), alpha=0.5))
     assert contraction.is_self_contraction and contraction.arity == 1
     x = rng.standard_normal((BATCH,) + shape)
     np.testing.assert_allclose(contraction.apply(x), gram.apply(x), rtol=1e-12)
@@ -374,8 +375,8 @@ def test_gram_equals_its_self_contraction():
 
 def test_contraction_broadcasts_letters_of_extent_one():
     rng = np.random.default_rng(13)
-    filt = ct.TensorContractionFilter(ct.TensorContractionParams(
-        "a_ij, b_ij -> o_ij", desc((1, 4)), desc((3, 4)), desc((3, 4))))
+    filt = ct.TensorContractionFilter(TensorContractionParameters(
+        operation="a_ij, b_ij -> o_ij", ia_desc=desc((1, 4)), ib_desc=desc((3, 4)), o_desc=desc((3, 4))))
     a, b = rng.standard_normal((BATCH, 1, 4)), rng.standard_normal((BATCH, 3, 4))
     np.testing.assert_allclose(filt.apply(a, b), a * b, rtol=1e-12)
     proj = projection(rng, (BATCH, 3, 4))
@@ -386,10 +387,10 @@ def test_contraction_broadcasts_letters_of_extent_one():
 
 def test_gram_errors():
     with pytest.raises(InvalidArgumentError, match=r"o_desc shape \(4, 4\) .* must be \(3, 3\)"):
-        ct.GramFilter(ct.GramParams(desc((4, 5, 3)), desc((4, 4))))
+        ct.GramFilter(GramParameters(i_desc=desc((4, 5, 3)), o_desc=desc((4, 4))))
     with pytest.raises(InvalidArgumentError, match=r"Gram needs rank >= 3"):
-        ct.GramFilter(ct.GramParams(desc((5, 3)), desc((3, 3))))
-    filt = ct.GramFilter(ct.GramParams(desc((4, 5, 3)), desc((3, 3))))
+        ct.GramFilter(GramParameters(i_desc=desc((5, 3)), o_desc=desc((3, 3))))
+    filt = ct.GramFilter(GramParameters(i_desc=desc((4, 5, 3)), o_desc=desc((3, 3))))
     with pytest.raises(InvalidArgumentError, match="x .* is needed for the Gram backward"):
         filt.apply_backward(None, None, np.ones((BATCH, 3, 3)))  # type: ignore[arg-type]  # None on purpose
 
@@ -404,8 +405,8 @@ def test_contraction_star_gradients_for_weights_match_finite_differences(operati
                                                                          out_shape, reference):
     rng = np.random.default_rng(11)
     w = rng.standard_normal(w_shape)
-    filt = ct.TensorContractionFilter(ct.TensorContractionParams(
-        operation, desc(a_shape), desc(w_shape, w), desc(out_shape)))
+    filt = ct.TensorContractionFilter(TensorContractionParameters(
+        operation=operation, ia_desc=desc(a_shape), ib_desc=desc(w_shape, w), o_desc=desc(out_shape)))
     w = filt.parameters()["b"].astype(np.float64)
     a = rng.standard_normal((BATCH,) + a_shape)
     np.testing.assert_allclose(filt.apply(a, None), reference(a, w), rtol=1e-12)
@@ -426,9 +427,9 @@ def test_broadcast_matmul_writes_into_a_strided_out_as_it_returns(b_is_weights, 
     w = rng.standard_normal((5, 3)).astype(np.float32)
     desc = lambda shape, data=None: L.Descriptor.for_shape(L.LAYOUT_3D_FIRST_MAJOR if len(shape) == 3
                                                            else L.LAYOUT_ROW_MAJOR_MATRIX, shape, data)
-    f = ct.BroadcastMatMulFilter(ct.BroadcastMatMulParams(
-        iA_desc=desc(a_shape), iB_desc=desc((5, 3), w if b_is_weights else None), o_desc=desc((2, 4, 3)),
-        alpha=0.5, transA=trans_a, b_is_weights=b_is_weights))
+    f = ct.BroadcastMatMulFilter(BroadcastMatMulParameters(
+        ia_desc=desc(a_shape), ib_desc=desc((5, 3), w if b_is_weights else None), o_desc=desc((2, 4, 3)),
+        alpha=0.5, trans_a=trans_a, b_is_weights=b_is_weights))
     a = rng.standard_normal((3,) + a_shape).astype(np.float32)
     b = None if b_is_weights else np.broadcast_to(w, (3, 5, 3)).copy()
     expected = f.apply(a, b)

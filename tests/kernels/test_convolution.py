@@ -27,15 +27,14 @@ import pytest
 from bnns.kernels import activation as act_mod
 from bnns.kernels import convolution as conv_mod
 from bnns.kernels.activation import Activation
-from bnns.kernels.convolution import (
-    ConvGeometry, ConvolutionFilter, ConvolutionParams, FullyConnectedFilter, FullyConnectedParams,
-    TransposedConvolutionFilter, conv2d, conv2d_backward_input, conv2d_backward_weights, linear)
+from bnns.kernels.convolution import ConvGeometry, ConvolutionFilter, FullyConnectedFilter, TransposedConvolutionFilter, conv2d, conv2d_backward_input, conv2d_backward_weights, linear
 from bnns.kernels.errors import InvalidArgumentError
 from bnns.kernels.layout import (
     DTYPE_FLOAT16, LAYOUT_2D_FIRST_MAJOR, LAYOUT_2D_LAST_MAJOR, LAYOUT_3D_LAST_MAJOR,
     LAYOUT_COLUMN_MAJOR_MATRIX, LAYOUT_CONV_WEIGHTS_IOHRWR, LAYOUT_CONV_WEIGHTS_OIHRWR,
     LAYOUT_CONV_WEIGHTS_OIHW, LAYOUT_CONV_WEIGHTS_OIHW_PACK32, LAYOUT_IMAGE_CHW,
     LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_VECTOR, Descriptor, read_batch)
+from bnns.kernels.params import ConvolutionParameters, FullyConnectedParameters
 from tests.numeric import assert_gradient_matches, projection
 
 N = 2   # batch of every table case: two items catch a batch mixed into another or not summed
@@ -273,7 +272,7 @@ def vector_desc(values):
     return Descriptor.for_shape(LAYOUT_VECTOR, (len(values),), np.asarray(values, np.float32))
 
 
-def conv_params(case: ConvCase, w, b, layout=LAYOUT_CONV_WEIGHTS_OIHW, **overrides) -> ConvolutionParams:
+def conv_params(case: ConvCase, w, b, layout=LAYOUT_CONV_WEIGHTS_OIHW, **overrides) -> ConvolutionParameters:
     ho, wo = case.output_hw()
     (sx, sy) = case.sxy
     fields = dict(
@@ -283,7 +282,7 @@ def conv_params(case: ConvCase, w, b, layout=LAYOUT_CONV_WEIGHTS_OIHW, **overrid
         y_dilation_stride=case.dilation, x_padding=case.padding.x_padding,
         y_padding=case.padding.y_padding, groups=case.groups, pad=case.padding.pad)
     fields.update(overrides)
-    return ConvolutionParams(**fields)
+    return ConvolutionParameters(**fields)
 
 
 def sample_conv(case: ConvCase, seed: int):
@@ -525,7 +524,7 @@ TCONV_PARAMS = [pytest.param(c, id=c.id) for c in TCONV_CASES]
 TCONV_BY_ID = {c.id: c for c in TCONV_CASES}
 
 
-def tconv_params(case: TConvCase, w, b, layout=LAYOUT_CONV_WEIGHTS_OIHW, **overrides) -> ConvolutionParams:
+def tconv_params(case: TConvCase, w, b, layout=LAYOUT_CONV_WEIGHTS_OIHW, **overrides) -> ConvolutionParameters:
     c_in, c_out, h, wd, _, _ = case.shape
     fields = dict(
         i_desc=image_desc(c_in, h, wd), w_desc=weights_desc(w, layout),
@@ -534,7 +533,7 @@ def tconv_params(case: TConvCase, w, b, layout=LAYOUT_CONV_WEIGHTS_OIHW, **overr
         x_dilation_stride=case.dilation[0], y_dilation_stride=case.dilation[1],
         x_padding=case.padding.x_padding, y_padding=case.padding.y_padding, pad=case.padding.pad)
     fields.update(overrides)
-    return ConvolutionParams(**fields)
+    return ConvolutionParameters(**fields)
 
 
 def sample_tconv(case: TConvCase, seed: int):
@@ -673,8 +672,8 @@ def test_fully_connected_hand_case_from_bnns_reference():
     # y1 = 0.02 sum_i (i + 9)(1 + 0.1 i) + 0.7 = 0.02 (56.4 + 81 + 32.4) + 0.7 = 4.096
     flat = (0.02 * np.arange(18)).astype(np.float32)
     w_desc = Descriptor(LAYOUT_ROW_MAJOR_MATRIX, (9, 2), data=flat)
-    filt = FullyConnectedFilter(FullyConnectedParams(
-        Descriptor(LAYOUT_VECTOR, (9,)), w_desc, Descriptor(LAYOUT_VECTOR, (2,)), vector_desc([0.3, 0.7])))
+    filt = FullyConnectedFilter(FullyConnectedParameters(
+        i_desc=Descriptor(LAYOUT_VECTOR, (9,)), w_desc=w_desc, o_desc=Descriptor(LAYOUT_VECTOR, (2,)), bias=vector_desc([0.3, 0.7])))
     x = (1.0 + 0.1 * np.arange(9, dtype=np.float32)).reshape(1, 9)
     assert_close(filt.apply(x), [[1.428, 4.096]], HAND)
 
@@ -685,9 +684,9 @@ def test_fully_connected_flattens_chw_input_in_memory_order():
     x = rng.standard_normal((N, c, h, wd)).astype(np.float32)
     w = rng.standard_normal((n_out, c * h * wd)).astype(np.float32)
     b = rng.standard_normal(n_out).astype(np.float32)
-    filt = FullyConnectedFilter(FullyConnectedParams(
-        image_desc(c, h, wd), fc_desc_for(w, LAYOUT_ROW_MAJOR_MATRIX), Descriptor(LAYOUT_VECTOR, (n_out,)),
-        vector_desc(b)))
+    filt = FullyConnectedFilter(FullyConnectedParameters(
+        i_desc=image_desc(c, h, wd), w_desc=fc_desc_for(w, LAYOUT_ROW_MAJOR_MATRIX), o_desc=Descriptor(LAYOUT_VECTOR, (n_out,)),
+        bias=vector_desc(b)))
     expected = np.zeros((N, n_out))
     for n in range(N):
         for o in range(n_out):
@@ -711,8 +710,8 @@ def test_fully_connected_weight_layouts_agree_and_return_gradients_in_their_layo
     w = rng.standard_normal((n_out, n_in)).astype(np.float32)
     x = rng.standard_normal((N, n_in))
     desc = fc_desc_for(w, layout)
-    filt = FullyConnectedFilter(FullyConnectedParams(
-        Descriptor(LAYOUT_VECTOR, (n_in,)), desc, Descriptor(LAYOUT_VECTOR, (n_out,))))
+    filt = FullyConnectedFilter(FullyConnectedParameters(
+        i_desc=Descriptor(LAYOUT_VECTOR, (n_in,)), w_desc=desc, o_desc=Descriptor(LAYOUT_VECTOR, (n_out,))))
     y = filt.apply(x)
     assert_close(y, linear(x, w.astype(np.float64)), SAME_MATH)
     d_out = projection(rng, y.shape)
@@ -730,8 +729,8 @@ def test_fully_connected_square_column_major_weights_gradient_comes_back_column_
     n = 4                                          # I == O
     w = rng.standard_normal((n, n)).astype(np.float32)
     x = rng.standard_normal((N, n))
-    filt = FullyConnectedFilter(FullyConnectedParams(
-        Descriptor(LAYOUT_VECTOR, (n,)), fc_desc_for(w, layout), Descriptor(LAYOUT_VECTOR, (n,))))
+    filt = FullyConnectedFilter(FullyConnectedParameters(
+        i_desc=Descriptor(LAYOUT_VECTOR, (n,)), w_desc=fc_desc_for(w, layout), o_desc=Descriptor(LAYOUT_VECTOR, (n,))))
     y = filt.apply(x)
     assert_close(y, x @ w.T.astype(np.float64), SAME_MATH)
     d_out = projection(rng, y.shape)
@@ -744,9 +743,9 @@ def test_fully_connected_multidimensional_output_recomputes_the_preactivation_wi
     n_in = 6
     w = (0.5 * rng.standard_normal((4, n_in))).astype(np.float32)
     b = (0.5 * rng.standard_normal(4)).astype(np.float32)
-    filt = FullyConnectedFilter(FullyConnectedParams(
-        Descriptor(LAYOUT_VECTOR, (n_in,)), fc_desc_for(w, LAYOUT_ROW_MAJOR_MATRIX), image_desc(1, 2, 2),
-        vector_desc(b), ACTS["tanh"][0]))
+    filt = FullyConnectedFilter(FullyConnectedParameters(
+        i_desc=Descriptor(LAYOUT_VECTOR, (n_in,)), w_desc=fc_desc_for(w, LAYOUT_ROW_MAJOR_MATRIX), o_desc=image_desc(1, 2, 2),
+        bias=vector_desc(b), activation=ACTS["tanh"][0]))
     x = rng.standard_normal((N, n_in))
     proj = projection(rng, (N, 1, 2, 2))
     d_in, _, d_b = filt.apply_backward(x, None, proj, bias_grad=True)
@@ -774,8 +773,8 @@ def test_fully_connected_backward_matches_finite_differences(layout, act):
     desc = fc_desc_for(w, layout)
     storage = desc.tensor().astype(np.float64)
     row_major = layout in (LAYOUT_ROW_MAJOR_MATRIX, LAYOUT_2D_FIRST_MAJOR)
-    filt = FullyConnectedFilter(FullyConnectedParams(
-        image_desc(c, h, wd), desc, Descriptor(LAYOUT_VECTOR, (n_out,)), vector_desc(b), ACTS[act][0]))
+    filt = FullyConnectedFilter(FullyConnectedParameters(
+        i_desc=image_desc(c, h, wd), w_desc=desc, o_desc=Descriptor(LAYOUT_VECTOR, (n_out,)), bias=vector_desc(b), activation=ACTS[act][0]))
     y = filt.apply(x)
     proj = projection(rng, y.shape)
     d_in, d_w, d_b = filt.apply_backward(x, y, proj, weights_grad=True, bias_grad=True)
@@ -814,8 +813,8 @@ HAND_CASES = [
 @pytest.mark.parametrize("options, expected", HAND_CASES)
 def test_conv_hand_case(options, expected):
     expected = np.array(expected, dtype=np.float32).reshape(1, 1, 2, 2)
-    filt = ConvolutionFilter(ConvolutionParams(
-        image_desc(1, 3, 3), weights_desc(HAND_K), image_desc(1, 2, 2), vector_desc([0.5]), **options))
+    filt = ConvolutionFilter(ConvolutionParameters(
+        i_desc=image_desc(1, 3, 3), w_desc=weights_desc(HAND_K), o_desc=image_desc(1, 2, 2), bias=vector_desc([0.5]), **options))
     assert_close(filt.apply(HAND_X), expected, HAND)
 
 
@@ -893,8 +892,8 @@ def test_conv_error(call, phrase):
 
 
 def _fc(w_desc, n_in=9, n_out=2, activation=Activation()):
-    return lambda: FullyConnectedFilter(FullyConnectedParams(
-        Descriptor(LAYOUT_VECTOR, (n_in,)), w_desc, Descriptor(LAYOUT_VECTOR, (n_out,)), activation=activation))
+    return lambda: FullyConnectedFilter(FullyConnectedParameters(
+        i_desc=Descriptor(LAYOUT_VECTOR, (n_in,)), w_desc=w_desc, o_desc=Descriptor(LAYOUT_VECTOR, (n_out,)), activation=activation))
 
 
 def _fc_bias_grad_without_bias():
@@ -1042,11 +1041,11 @@ def _out_conv_filter(case_id, c_in, c_out, h, w, k, stride, pad, groups, act, tr
     b = (0.5 * rng.standard_normal(c_out if not transposed else c_in)).astype(np.float32)
     if transposed:   # the adjoint: (C_out, Ho, Wo) -> (C_in, H, W), weights O = C_in
         wts = np.ascontiguousarray(wts.swapaxes(0, 1))
-        params = ConvolutionParams(i_desc=image_desc(c_out, ho, wo), w_desc=weights_desc(wts),
+        params = ConvolutionParameters(i_desc=image_desc(c_out, ho, wo), w_desc=weights_desc(wts),
                                    o_desc=image_desc(c_in, h, w), bias=vector_desc(b), activation=ACTS[act][0],
                                    x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad)
         return TransposedConvolutionFilter(params), (c_out, ho, wo), (c_in, h, w), rng
-    params = ConvolutionParams(i_desc=image_desc(c_in, h, w), w_desc=weights_desc(wts),
+    params = ConvolutionParameters(i_desc=image_desc(c_in, h, w), w_desc=weights_desc(wts),
                                o_desc=image_desc(c_out, ho, wo), bias=vector_desc(b), activation=ACTS[act][0],
                                x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad, groups=groups)
     return ConvolutionFilter(params), (c_in, h, w), (c_out, ho, wo), rng
@@ -1104,7 +1103,7 @@ def test_pointwise_conv_matches_a_plain_matrix_product_per_image():
 def test_fully_connected_out_buffers_get_the_numbers_of_the_call_without_them(kind):
     rng = np.random.default_rng(5)
     w = rng.standard_normal((4, 2 * 3 * 5)).astype(np.float32)
-    f = FullyConnectedFilter(FullyConnectedParams(
+    f = FullyConnectedFilter(FullyConnectedParameters(
         i_desc=image_desc(2, 3, 5), w_desc=fc_desc_for(w, LAYOUT_ROW_MAJOR_MATRIX),
         o_desc=Descriptor.for_shape(LAYOUT_VECTOR, (4,)), bias=vector_desc(rng.standard_normal(4)),
         activation=ACTS["relu"][0]))

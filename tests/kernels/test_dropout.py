@@ -10,14 +10,15 @@ import pytest
 from bnns.kernels import dropout as dr
 from bnns.kernels import layout as L
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
+from bnns.kernels.params import DropoutParameters
 from tests.numeric import assert_gradient_matches, projection
 
 CHW = (3, 4, 5)      # logical (C, H, W) of ImageCHW size (5, 4, 3)
 
 
 def make(rate=0.5, seed=7, control=0, shape=CHW, layout=L.LAYOUT_IMAGE_CHW, out_shape=None):
-    return dr.DropoutFilter(dr.DropoutParams(
-        L.Descriptor.for_shape(layout, shape), L.Descriptor.for_shape(layout, out_shape or shape),
+    return dr.DropoutFilter(DropoutParameters(
+        i_desc=L.Descriptor.for_shape(layout, shape), o_desc=L.Descriptor.for_shape(layout, out_shape or shape),
         rate=rate, seed=seed, control=control))
 
 

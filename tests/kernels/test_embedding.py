@@ -10,6 +10,7 @@ import pytest
 from bnns.kernels import embedding as em
 from bnns.kernels import layout as L
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import EmbeddingParameters
 from tests.numeric import assert_gradient_matches, projection
 
 ROWS, DIM = 7, 5
@@ -24,7 +25,7 @@ def make(table, index_shape=(3,), padding_idx=None, max_norm=0.0, norm_type=2.0,
     o_layout = {2: L.LAYOUT_2D_LAST_MAJOR, 3: L.LAYOUT_3D_LAST_MAJOR}[len(out_shape)]
     o_desc = L.Descriptor(o_layout, out_size or tuple(reversed(out_shape)))
     dictionary = L.Descriptor.for_shape(L.LAYOUT_COLUMN_MAJOR_MATRIX, table.shape, table)
-    return em.EmbeddingFilter(em.EmbeddingParams(i_desc, o_desc, dictionary, flags=flags, padding_idx=padding_idx,
+    return em.EmbeddingFilter(EmbeddingParameters(i_desc=i_desc, o_desc=o_desc, dictionary=dictionary, flags=flags, padding_idx=padding_idx,
                                                  max_norm=max_norm, norm_type=norm_type))
 
 
@@ -130,10 +131,10 @@ def test_invalid_indices_and_requests_raise_invalid_argument():
     with pytest.raises(InvalidArgumentError, match="indices of an embedding have no gradient"):
         filt.apply_backward(np.zeros((1, 3), int), None, np.ones((1, 3, DIM)), input_grad=True)
     with pytest.raises(InvalidArgumentError, match="dictionary has rank 1"):
-        em.EmbeddingFilter(em.EmbeddingParams(
-            L.Descriptor.for_shape(L.LAYOUT_VECTOR, (3,), data_type=L.DTYPE_INT32),
-            L.Descriptor(L.LAYOUT_2D_LAST_MAJOR, (DIM, 3)),
-            L.Descriptor.for_shape(L.LAYOUT_VECTOR, (DIM,), np.ones(DIM))))
+        em.EmbeddingFilter(EmbeddingParameters(
+            i_desc=L.Descriptor.for_shape(L.LAYOUT_VECTOR, (3,), data_type=L.DTYPE_INT32),
+            o_desc=L.Descriptor(L.LAYOUT_2D_LAST_MAJOR, (DIM, 3)),
+            dictionary=L.Descriptor.for_shape(L.LAYOUT_VECTOR, (DIM,), np.ones(DIM))))
 
 
 @pytest.mark.parametrize("draw", ["all_distinct", "all_the_same", "mixed"])

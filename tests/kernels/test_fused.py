@@ -24,6 +24,7 @@ from bnns.kernels import layout as L
 from bnns.kernels import normalization as nm
 from bnns.kernels.activation import IDENTITY, RECTIFIED_LINEAR, SIGMOID, Activation
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
+from bnns.kernels.params import ArithmeticOperand, ArithmeticParameters, ConvolutionParameters, FullyConnectedParameters, NormalizationParameters, QuantizationParameters
 from tests.numeric import assert_gradient_matches, projection
 
 N = 3            # batch: BatchNorm statistics span it, so more than one item matters
@@ -111,9 +112,9 @@ class First:
 
 def first_conv(rng) -> First:
     w, b = f32(rng.standard_normal((4, 2, 3, 3)) * 0.5), f32(rng.standard_normal(4))
-    p = cv.ConvolutionParams(image((2, 5, 4)), desc(L.LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
-                             image((4, 5, 4)), vector(b), x_padding=1, y_padding=1)
-    geom = p.geometry()
+    p = ConvolutionParameters(i_desc=image((2, 5, 4)), w_desc=desc(L.LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
+                             o_desc=image((4, 5, 4)), bias=vector(b), x_padding=1, y_padding=1)
+    geom = cv.geometry(p)
 
     def reference(inputs, v):
         return cv.conv2d(inputs[0], v["weights"], geom) + v["bias"][None, :, None, None]
@@ -124,9 +125,9 @@ def first_conv(rng) -> First:
 def first_tconv(rng) -> First:
     # stride 2, 3x3: 3x3 -> 7x7; OIHW weights with O = the output's 4 channels
     w, b = f32(rng.standard_normal((4, 2, 3, 3)) * 0.5), f32(rng.standard_normal(4))
-    p = cv.ConvolutionParams(image((2, 3, 3)), desc(L.LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
-                             image((4, 7, 7)), vector(b), x_stride=2, y_stride=2)
-    geom = p.geometry()
+    p = ConvolutionParameters(i_desc=image((2, 3, 3)), w_desc=desc(L.LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
+                             o_desc=image((4, 7, 7)), bias=vector(b), x_stride=2, y_stride=2)
+    geom = cv.geometry(p)
 
     def reference(inputs, v):
         w_t = np.ascontiguousarray(v["weights"].swapaxes(0, 1))
@@ -138,9 +139,9 @@ def first_tconv(rng) -> First:
 
 def first_fc(rng) -> First:
     w, b = f32(rng.standard_normal((4, 6)) * 0.5), f32(rng.standard_normal(4))
-    p = cv.FullyConnectedParams(desc(L.LAYOUT_VECTOR, (6,)),
-                                desc(L.LAYOUT_ROW_MAJOR_MATRIX, w.shape, w),
-                                desc(L.LAYOUT_VECTOR, (4,)), vector(b))
+    p = FullyConnectedParameters(i_desc=desc(L.LAYOUT_VECTOR, (6,)),
+                                w_desc=desc(L.LAYOUT_ROW_MAJOR_MATRIX, w.shape, w),
+                                o_desc=desc(L.LAYOUT_VECTOR, (4,)), bias=vector(b))
 
     def reference(inputs, v):
         return inputs[0] @ v["weights"].T + v["bias"]
@@ -152,19 +153,19 @@ SHAPE = (4, 3, 2)   # (C, H, W) of the arithmetic cases
 
 
 def _arith(function, operands, reference, inputs, values, grads) -> First:
-    p = ar.ArithmeticParams(function, tuple(operands), image(SHAPE))
+    p = ArithmeticParameters(arithmetic_function=function, inputs=tuple(operands), o_desc=image(SHAPE))
     return First(fu.ARITHMETIC, p, inputs, values, reference, grads)
 
 
 def first_add(rng) -> First:
-    ops = [ar.ArithmeticOperand(image(SHAPE), ar.SAMPLE)] * 2
+    ops = [ArithmeticOperand(desc=image(SHAPE), type=ar.SAMPLE)] * 2
     return _arith(ar.ADD, ops, lambda i, v: i[0] + i[1],
                   [f32(rng.standard_normal((N,) + SHAPE)) for _ in range(2)], {}, [True, True])
 
 
 def first_madd(rng) -> First:
-    ops = [ar.ArithmeticOperand(image(SHAPE), ar.SAMPLE)] * 2 + [
-        ar.ArithmeticOperand(image((1, 3, 2)), ar.SAMPLE)]        # broadcast over channels
+    ops = [ArithmeticOperand(desc=image(SHAPE), type=ar.SAMPLE)] * 2 + [
+        ArithmeticOperand(desc=image((1, 3, 2)), type=ar.SAMPLE)]        # broadcast over channels
     inputs = [f32(rng.standard_normal((N,) + SHAPE)) for _ in range(2)]
     inputs.append(f32(rng.standard_normal((N, 1, 3, 2))))
     return _arith(ar.MULTIPLY_ADD, ops, lambda i, v: i[0] * i[1] + i[2], inputs, {},
@@ -173,8 +174,8 @@ def first_madd(rng) -> First:
 
 def first_mul_param(rng) -> First:
     scale = f32(rng.uniform(0.5, 2.0, (4, 1, 1)))
-    ops = [ar.ArithmeticOperand(image(SHAPE), ar.SAMPLE),
-           ar.ArithmeticOperand(image((4, 1, 1), scale), ar.PARAMETER)]
+    ops = [ArithmeticOperand(desc=image(SHAPE), type=ar.SAMPLE),
+           ArithmeticOperand(desc=image((4, 1, 1), scale), type=ar.PARAMETER)]
     return _arith(ar.MULTIPLY, ops, lambda i, v: i[0] * v["in1"][None],
                   [f32(rng.standard_normal((N,) + SHAPE)), None], {"in1": scale}, [True, True])
 
@@ -189,7 +190,7 @@ SEPARATE = {fu.CONVOLUTION: cv.ConvolutionFilter, fu.TRANSPOSED_CONVOLUTION: cv.
 class Setup:
     case: Case
     first: First
-    norm_params: nm.NormalizationParams
+    norm_params: NormalizationParameters
     values: dict            # every parameter, float64: the first member's, beta, gamma
     geometry: nm.Geometry
 
@@ -222,13 +223,13 @@ def setup(case: Case, act: Activation, rng) -> Setup:
     geo = nm.geometry(case.norm, item, case.num_groups, case.norm_axis)
     beta = f32(rng.standard_normal(geo.param_shape) * 0.5)
     gamma = f32(rng.uniform(0.5, 1.5, geo.param_shape))
-    fields = dict(type=case.norm, i_desc=mid_desc, o_desc=mid_desc, beta=vector(beta),
-                  gamma=vector(gamma), epsilon=EPSILON, activation=act,
+    fields = dict(type=case.norm, i_desc=mid_desc, o_desc=mid_desc, beta_desc=vector(beta),
+                  gamma_desc=vector(gamma), epsilon=EPSILON, activation=act,
                   num_groups=case.num_groups, normalization_axis=case.norm_axis)
     if case.moving:
-        fields["moving_mean"] = vector(rng.standard_normal(item[0]))
-        fields["moving_variance"] = vector(rng.uniform(0.5, 2.0, item[0]))
-    return Setup(case, first, nm.NormalizationParams(**fields),
+        fields["moving_mean_desc"] = vector(rng.standard_normal(item[0]))
+        fields["moving_variance_desc"] = vector(rng.uniform(0.5, 2.0, item[0]))
+    return Setup(case, first, NormalizationParameters(**fields),
                  {**first.values, "beta": beta, "gamma": gamma}, geo)
 
 
@@ -393,10 +394,10 @@ def test_delta_parameter_names_follow_the_pair(first_type, second, names):
     mid = first.params.o_desc
     member: Any
     if second == fu.QUANTIZATION:
-        member = fu.QuantizationParams(0, fu.QUANTIZE, mid,
-                                       dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
+        member = QuantizationParameters(axis_mask=0, function=fu.QUANTIZE, i_desc=mid,
+                                       o_desc=dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
     else:
-        member = nm.NormalizationParams(second, mid, mid)
+        member = NormalizationParameters(type=second, i_desc=mid, o_desc=mid)
     fused = fu.FusedFilter(fu.FusedParams(((first.filter_type, first.params), (second, member))))
     assert fused.delta_parameter_names() == names
 
@@ -446,10 +447,10 @@ def test_arithmetic_pair_parameters_hold_the_parameter_operand():
 def quantization(shape, o_type, *, layout=L.LAYOUT_IMAGE_CHW, function=fu.QUANTIZE, axis_mask=0,
                  scale=None, bias=None, i_type=L.DTYPE_FLOAT32):
     i_desc = desc(layout, shape)
-    return fu.QuantizationFilter(fu.QuantizationParams(
-        axis_mask, function, dataclasses.replace(i_desc, data_type=i_type),
-        dataclasses.replace(i_desc, data_type=o_type),
-        None if scale is None else vector(scale), None if bias is None else vector(bias)))
+    return fu.QuantizationFilter(QuantizationParameters(
+        axis_mask=axis_mask, function=function, i_desc=dataclasses.replace(i_desc, data_type=i_type),
+        o_desc=dataclasses.replace(i_desc, data_type=o_type),
+        scale=None if scale is None else vector(scale), bias=None if bias is None else vector(bias)))
 
 
 def test_quantize_per_column_reproduces_apples_example():
@@ -517,8 +518,8 @@ def conv_quantization_params(rng, *, activation=Activation(RECTIFIED_LINEAR), o_
     first = first_conv(rng)
     conv = dataclasses.replace(first.params, activation=activation)
     mid = conv.o_desc
-    quant = fu.QuantizationParams(4, fu.QUANTIZE, mid, dataclasses.replace(mid, data_type=o_type),
-                                  vector([4, 8, 16, 32]), vector([0, 1, -1, 2]))
+    quant = QuantizationParameters(axis_mask=4, function=fu.QUANTIZE, i_desc=mid, o_desc=dataclasses.replace(mid, data_type=o_type),
+                                  scale=vector([4, 8, 16, 32]), bias=vector([0, 1, -1, 2]))
     return fu.FusedParams(((fu.CONVOLUTION, conv), (fu.QUANTIZATION, quant))), first
 
 
@@ -572,11 +573,11 @@ def test_invalid_quantization_parameters_raise_invalid_argument(change, message)
     i_desc = image((2, 3, 4))
     o_desc = image(change.pop("o_shape", (2, 3, 4)))
     scale, bias = change.pop("scale", None), change.pop("bias", None)
-    params = fu.QuantizationParams(
-        change.pop("axis_mask", 0), change.pop("function", fu.QUANTIZE),
-        dataclasses.replace(i_desc, data_type=change.pop("i_type", L.DTYPE_FLOAT32)),
-        dataclasses.replace(o_desc, data_type=change.pop("o_type", fu.DTYPE_INT8)),
-        None if scale is None else vector(scale), None if bias is None else vector(bias))
+    params = QuantizationParameters(
+        axis_mask=change.pop("axis_mask", 0), function=change.pop("function", fu.QUANTIZE),
+        i_desc=dataclasses.replace(i_desc, data_type=change.pop("i_type", L.DTYPE_FLOAT32)),
+        o_desc=dataclasses.replace(o_desc, data_type=change.pop("o_type", fu.DTYPE_INT8)),
+        scale=None if scale is None else vector(scale), bias=None if bias is None else vector(bias))
     assert not change
     with pytest.raises(InvalidArgumentError, match=message):
         fu.QuantizationFilter(params)
@@ -605,7 +606,7 @@ def _layers_conv_then_conv(rng):
 def _layers_arithmetic_then_quantization(rng):
     first = first_add(rng)
     mid = first.params.o_desc
-    quant = fu.QuantizationParams(0, fu.QUANTIZE, mid, dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
+    quant = QuantizationParameters(axis_mask=0, function=fu.QUANTIZE, i_desc=mid, o_desc=dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
     return ((fu.ARITHMETIC, first.params), (fu.QUANTIZATION, quant))
 
 
@@ -695,8 +696,8 @@ CREATE_ERRORS = [
                  id="activation_on_conv"),
     pytest.param(_layers_relu_on_arithmetic, r"layers\[0\] \(Arithmetic\) has activation Sigmoid",
                  id="activation_on_arithmetic"),
-    pytest.param(_layers_wrong_params_type, "expected FullyConnectedParams", id="params_type"),
-    pytest.param(_layers_norm_type_mismatch, "differs from its NormalizationParams.type 2",
+    pytest.param(_layers_wrong_params_type, "expected FullyConnectedParameters", id="params_type"),
+    pytest.param(_layers_norm_type_mismatch, "differs from its NormalizationParameters.type 2",
                  id="norm_type_mismatch"),
     pytest.param(_layers_unknown_type, "filter_type 9 is not a BNNSFilterType", id="unknown_type"),
     pytest.param(_layers_bad_member, r"layers\[0\] \(Convolution\): o_desc.size", id="invalid_member"),

@@ -20,6 +20,7 @@ from bnns.kernels import loss as L
 from bnns.kernels.errors import InvalidArgumentError
 from bnns.kernels.layout import (DTYPE_FLOAT16, LAYOUT_IMAGE_CHW, LAYOUT_ROW_MAJOR_MATRIX,
                                  LAYOUT_VECTOR, Descriptor)
+from bnns.kernels.params import LossParameters, YoloParameters
 from tests.numeric import assert_gradient_matches, numerical_gradient, projection
 
 N, C = 3, 4   # batch and classes of the matrix tests: small enough for loops, big enough to mix
@@ -201,7 +202,7 @@ def make_filter(function, reduction, shape=(C,), layout=LAYOUT_VECTOR, per_sampl
         o_desc = Descriptor.for_shape(layout, shape)
     else:
         o_desc = Descriptor.for_shape(LAYOUT_VECTOR, (1,))
-    return L.LossFilter(L.LossParams(function, i_desc, o_desc, reduction, **params))
+    return L.LossFilter(LossParameters(function=function, i_desc=i_desc, o_desc=o_desc, reduction=reduction, **params))
 
 
 def make_weights(rng, form, case_per_sample, n, c):
@@ -602,20 +603,20 @@ def yolo_params(rescore=False, **overrides):
                   scale_no_object=0.5, scale_classification=0.9, object_minimum_iou=0.5,
                   no_object_maximum_iou=0.4, anchors_data=(0.5, 0.8, 1.2, 0.6))
     values.update(overrides)
-    return L.YoloParams(**values)
+    return YoloParameters(**values)
 
 
 def yolo_filter(params, reduction=L.REDUCTION_SUM, huber_delta=0.5, count=None):
-    count = math.prod(params.grid_shape) if count is None else count
-    return L.LossFilter(L.LossParams(
-        L.YOLO, Descriptor.for_shape(LAYOUT_VECTOR, (count,)),
-        Descriptor.for_shape(LAYOUT_VECTOR, (1,)), reduction, huber_delta=huber_delta,
+    count = math.prod(L.grid_shape(params)) if count is None else count
+    return L.LossFilter(LossParameters(
+        function=L.YOLO, i_desc=Descriptor.for_shape(LAYOUT_VECTOR, (count,)),
+        o_desc=Descriptor.for_shape(LAYOUT_VECTOR, (1,)), reduction=reduction, huber_delta=huber_delta,
         yolo=params))
 
 
 def yolo_data(rng, n, params, noise=0.3):
     """Labels with objects in some cells (repeated over anchors) and predictions near them."""
-    rows, cols, anchors, box = params.grid_shape
+    rows, cols, anchors, box = L.grid_shape(params)
     y = np.zeros((n, rows, cols, 1, box))
     y[..., 0:2] = rng.uniform(0, 1, (n, rows, cols, 1, 2))
     y[..., 2:4] = rng.uniform(0.3, 1.5, (n, rows, cols, 1, 2))
@@ -638,7 +639,7 @@ def ref_iou(a, b):
 
 def ref_yolo(x, y, p, delta):
     """Loop reference of the Yolo loss per sample (module Notes)."""
-    rows, cols, anchors, box = p.grid_shape
+    rows, cols, anchors, box = L.grid_shape(p)
     x = x.reshape(-1, rows, cols, anchors, box)
     y = y.reshape(-1, rows, cols, anchors, box)
     out = []
@@ -689,7 +690,7 @@ def test_yolo_test_data_exercises_every_anchor_role(seed, n):
     # anchors and unassigned anchors of object cells, or those tests would not cover the rules.
     params = yolo_params()
     x, y = yolo_data(np.random.default_rng(seed), n, params)
-    shape = (n,) + params.grid_shape
+    shape = (n,) + L.grid_shape(params)
     obj, no_obj, _ = L._yolo_assign(x.reshape(shape), y.reshape(shape), params)
     has_object = y.reshape(shape)[..., 4] == 1
     assert obj.any() and no_obj.any() and (~obj & ~no_obj).any() and (has_object & ~obj).any()
@@ -714,7 +715,7 @@ def test_yolo_rescore_gradient_holds_the_iou_target_constant():
     flt = yolo_filter(params)
     x, y = yolo_data(rng, n, params)
     _, d_x = flt.apply(x, y, want_input_grad=True)
-    shape = (n,) + params.grid_shape
+    shape = (n,) + L.grid_shape(params)
     x5, y5 = x.reshape(shape), y.reshape(shape)
     assert_gradient_matches(
         d_x.reshape(shape), lambda z: float(np.sum(L.yolo(z, y5, params, 0.5, assign_from=x5))),
@@ -752,7 +753,7 @@ def test_yolo_hand_computed_one_cell():
     y = np.array([[0.5, 0.5, 1, 1, 1, 1.0]])
     sig1, base = 1 / (1 + math.exp(-1)), 0.05 + 0.125 + math.log1p(math.exp(-1))
     for rescore, target in ((False, 1.0), (True, 0.5625)):
-        flt = yolo_filter(L.YoloParams(rescore=rescore, **one), huber_delta=0.0)
+        flt = yolo_filter(YoloParameters(rescore=rescore, **one), huber_delta=0.0)
         out, d_x = flt.apply(x, y, want_input_grad=True)
         np.testing.assert_allclose(out, [base + 1 - target], rtol=1e-12)
         np.testing.assert_allclose(d_x, [[0.4, -0.2, 0.5, 0, sig1 - target, 0]], rtol=1e-12,
@@ -763,7 +764,7 @@ def test_yolo_cell_without_object_only_pays_the_no_object_term():
     # conf label 0: only scale_no_object * BCE(logit 2, 0) = 0.5 * (2 + ln(1 + e^-2)).
     one: dict[str, Any] = dict(number_of_grid_columns=1, number_of_grid_rows=1, number_of_anchor_boxes=1,
                anchor_box_size=5, anchors_data=(1.0, 1.0), scale_no_object=0.5)
-    flt = yolo_filter(L.YoloParams(**one))
+    flt = yolo_filter(YoloParameters(**one))
     out, _ = flt.apply(np.array([[3, -1, 4, 2, 2.0]]), np.array([[0.5, 0.5, 1, 1, 0.0]]))
     np.testing.assert_allclose(out, [0.5 * (2 + math.log1p(math.exp(-2)))], rtol=1e-12)
 
@@ -777,7 +778,7 @@ def params_with(**changes):
     base = dict(function=L.SOFTMAX_CROSS_ENTROPY, i_desc=vec(C), o_desc=vec(1),
                 reduction=L.REDUCTION_SUM)
     base.update(changes)
-    return L.LossParams(**base)
+    return LossParameters(**base)
 
 
 CREATE_ERRORS = [

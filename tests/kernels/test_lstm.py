@@ -17,6 +17,7 @@ from bnns.kernels import lstm as ls
 from bnns.kernels import activation as act_mod
 from bnns.kernels.activation import Activation
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
+from bnns.kernels.params import LSTMDataDescriptor, LSTMGateDescriptor, LSTMParameters
 from tests.numeric import assert_gradient_matches, projection
 
 T, B = 3, 2
@@ -82,22 +83,23 @@ def make(cfg, weights, seed=0, **overrides):
     h, d = cfg.hidden, cfg.dirs
     gates = {}
     for gate in ls.GATES:
-        iw = (vector(weights[f"{gate}.iw"].shape, weights[f"{gate}.iw"]),
-              vector(weights[f"{gate}.iw_upper"].shape, weights[f"{gate}.iw_upper"]) if cfg.upper else None)
-        gates[gate] = ls.LSTMGateDescriptor(
-            iw, vector(weights[f"{gate}.hw"].shape, weights[f"{gate}.hw"]),
-            vector(weights[f"{gate}.cw"].shape, weights[f"{gate}.cw"]) if cfg.peephole else None,
-            vector(weights[f"{gate}.b"].shape, weights[f"{gate}.b"]) if cfg.bias else None,
-            cfg.acts[ls.GATES.index(gate)] if cfg.acts else None)
+        iw: tuple = (vector(weights[f"{gate}.iw"].shape, weights[f"{gate}.iw"]),)     # iw_desc[1] left out: no upper layers
+        if cfg.upper:
+            iw += (vector(weights[f"{gate}.iw_upper"].shape, weights[f"{gate}.iw_upper"]),)
+        gates[gate] = LSTMGateDescriptor(
+            iw_desc=iw, hw_desc=vector(weights[f"{gate}.hw"].shape, weights[f"{gate}.hw"]),
+            cw_desc=vector(weights[f"{gate}.cw"].shape, weights[f"{gate}.cw"]) if cfg.peephole else None,
+            b_desc=vector(weights[f"{gate}.b"].shape, weights[f"{gate}.b"]) if cfg.bias else None,
+            activation=cfg.acts[ls.GATES.index(gate)] if cfg.acts else None)
     state = L.Descriptor(0x48000, (h, B, d, cfg.layers))
     fields = dict(
         input_size=cfg.input_size, hidden_size=h, batch_size=B, num_layers=cfg.layers, seq_len=T,
-        input_descriptor=ls.LSTMDataDescriptor(L.Descriptor(L.LAYOUT_3D_LAST_MAJOR, (cfg.input_size, B, T)), state, state),
-        output_descriptor=ls.LSTMDataDescriptor(L.Descriptor(0x48000, (h, d, B, T)), state, state),
+        input_descriptor=LSTMDataDescriptor(data_desc=L.Descriptor(L.LAYOUT_3D_LAST_MAJOR, (cfg.input_size, B, T)), hidden_desc=state, cell_state_desc=state),
+        output_descriptor=LSTMDataDescriptor(data_desc=L.Descriptor(0x48000, (h, d, B, T)), hidden_desc=state, cell_state_desc=state),
         dropout=cfg.dropout, lstm_flags=ls.FLAG_BIDIRECTIONAL if cfg.bidirectional else 0,
         hidden_activation=cfg.acts[4] if cfg.acts else None, **gates)
     fields.update(overrides)
-    return ls.LSTMFilter(ls.LSTMParams(**fields), seed=seed)
+    return ls.LSTMFilter(LSTMParameters(**fields), seed=seed)
 
 
 def sigmoid(z):
@@ -239,8 +241,8 @@ def test_one_step_matches_the_cell_computed_by_hand():
     w = {f"{g}.iw": np.ones((1, 1, 1, 1), np.float32) for g in ls.GATES}
     w.update({f"{g}.hw": np.zeros((1, 1, 1, 1), np.float32) for g in ls.GATES})
     lstm = make(cfg, w, batch_size=1, seq_len=1,
-                input_descriptor=ls.LSTMDataDescriptor(L.Descriptor(L.LAYOUT_VECTOR, (1,))),
-                output_descriptor=ls.LSTMDataDescriptor(L.Descriptor(L.LAYOUT_VECTOR, (1,))))
+                input_descriptor=LSTMDataDescriptor(data_desc=L.Descriptor(L.LAYOUT_VECTOR, (1,))),
+                output_descriptor=LSTMDataDescriptor(data_desc=L.Descriptor(L.LAYOUT_VECTOR, (1,))))
     out, hn, cn = lstm.apply(np.ones((1, 1, 1)), np.zeros((1, 1, 1, 1)), np.full((1, 1, 1, 1), 0.5))
     s = sigmoid(1.0)
     c = s * 0.5 + s * math.tanh(1.0)
@@ -268,7 +270,7 @@ def test_invalid_parameters_raise_invalid_argument():
     with pytest.raises(InvalidArgumentError, match="dropout 1.0 must be < 1.0"):
         make(good, gw, dropout=1.0)
     with pytest.raises(InvalidArgumentError, match=r"input_descriptor.data_desc has 6 elements .* expected 18"):
-        make(good, gw, input_descriptor=ls.LSTMDataDescriptor(L.Descriptor(L.LAYOUT_VECTOR, (6,))))
+        make(good, gw, input_descriptor=LSTMDataDescriptor(data_desc=L.Descriptor(L.LAYOUT_VECTOR, (6,))))
     bi = Config(3, 2, 1, True)
     with pytest.raises(InvalidArgumentError, match=r"input_gate.hw has 4 values .* but 8 are needed"):
         make(bi, {**random_weights(np.random.default_rng(7), bi), "input_gate.hw": np.ones((1, 1, 2, 2), np.float32)})

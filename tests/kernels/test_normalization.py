@@ -14,6 +14,7 @@ from bnns.kernels import normalization as nm
 from bnns.kernels.activation import (IDENTITY, LEAKY_RECTIFIED_LINEAR, RECTIFIED_LINEAR, SIGMOID,
                                      SOFTMAX, Activation)
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
+from bnns.kernels.params import NormalizationParameters
 from tests.numeric import assert_gradient_matches, projection
 
 EPS = 1e-5
@@ -121,13 +122,13 @@ def make_params(kind: Kind, rng, *, affine=True, moving=False, activation=Activa
     fields = dict(type=kind.type, i_desc=desc(kind), o_desc=desc(kind), activation=activation,
                   num_groups=kind.num_groups, normalization_axis=kind.axis, epsilon=EPS)
     if affine:
-        fields["beta"] = vector(rng.standard_normal(kind.param_shape))
-        fields["gamma"] = vector(rng.uniform(0.5, 1.5, kind.param_shape))
+        fields["beta_desc"] = vector(rng.standard_normal(kind.param_shape))
+        fields["gamma_desc"] = vector(rng.uniform(0.5, 1.5, kind.param_shape))
     if moving:
-        fields["moving_mean"] = vector(rng.standard_normal(channels))
-        fields["moving_variance"] = vector(rng.uniform(0.5, 2.0, channels))
+        fields["moving_mean_desc"] = vector(rng.standard_normal(channels))
+        fields["moving_variance_desc"] = vector(rng.uniform(0.5, 2.0, channels))
     fields.update(extra)
-    return nm.NormalizationParams(**fields)
+    return NormalizationParameters(**fields)
 
 
 def batch(kind: Kind, rng, n=BATCH, dtype=np.float32):
@@ -185,7 +186,7 @@ def test_statistics_groups_follow_the_documented_axes():
 def test_batch_norm_hand_computed_output():
     # one channel, values 1, 3, 5, 7: mean 4, biased variance 5
     kind = Kind("batch", nm.BATCH_NORM, (1, 1, 2))
-    params = make_params(kind, None, affine=False, beta=vector([0.5]), gamma=vector([2.0]))
+    params = make_params(kind, None, affine=False, beta_desc=vector([0.5]), gamma_desc=vector([2.0]))
     y = nm.NormalizationFilter(params).apply(np.array([[[[1, 3]]], [[[5, 7]]]], np.float32),
                                              training=True)
     expected = 2 * (np.array([1, 3, 5, 7]) - 4) / math.sqrt(5 + EPS) + 0.5
@@ -210,7 +211,7 @@ def test_descriptor_without_data_counts_as_absent():
     kind = KINDS[0]
     empty = L.Descriptor.for_shape(L.LAYOUT_VECTOR, (kind.item_shape[0],))   # data None
     with_empty = nm.NormalizationFilter(
-        make_params(kind, rng, affine=False, beta=empty, gamma=empty))
+        make_params(kind, rng, affine=False, beta_desc=empty, gamma_desc=empty))
     without = nm.NormalizationFilter(make_params(kind, rng, affine=False))
     x = batch(kind, rng)
     assert with_empty.parameters() == {}
@@ -355,7 +356,7 @@ def test_batch_norm_moving_stats_update_hand_computed():
     # channel 0: 1, 3, 5, 7 -> mean 4, unbiased var 20/3; channel 1: 0, 0, 0, 2 -> mean 0.5, var 1
     kind = Kind("batch", nm.BATCH_NORM, (2, 1, 2))
     params = make_params(kind, None, affine=False, momentum=0.9,
-                         moving_mean=vector([0.0, 1.0]), moving_variance=vector([1.0, 2.0]))
+                         moving_mean_desc=vector([0.0, 1.0]), moving_variance_desc=vector([1.0, 2.0]))
     filt = nm.NormalizationFilter(params)
     x = np.array([[[[1, 3]], [[0, 0]]], [[[5, 7]], [[0, 2]]]], np.float32)
     filt.apply(x, training=True)
@@ -371,7 +372,7 @@ def test_instance_norm_moving_stats_average_the_instances():
     # samples [1, 3] (mean 2, unbiased var 2) and [5, 9] (mean 7, unbiased var 8)
     kind = Kind("instance", nm.INSTANCE_NORM, (1, 1, 2))
     params = make_params(kind, None, affine=False, momentum=0.9,
-                         moving_mean=vector([0.0]), moving_variance=vector([1.0]))
+                         moving_mean_desc=vector([0.0]), moving_variance_desc=vector([1.0]))
     filt = nm.NormalizationFilter(params)
     filt.apply(np.array([[[[1, 3]]], [[[5, 9]]]], np.float32), training=True)
     np.testing.assert_allclose(filt.parameters()["moving_mean"], [0.1 * 4.5], rtol=1e-6)
@@ -468,9 +469,9 @@ def _bad_batch(**changes):
 ERROR_CASES = [
     pytest.param(_bad(num_groups=3), "num_groups 3", id="groups_do_not_divide_channels"),
     pytest.param(_bad(num_groups=0), "num_groups 0", id="zero_groups"),
-    pytest.param(_bad(beta=vector(np.zeros(3))), "beta has 3 values", id="beta_wrong_size"),
-    pytest.param(_bad(gamma=vector(np.ones(5))), "gamma has 5 values", id="gamma_wrong_size"),
-    pytest.param(_bad_layer(gamma=vector(np.ones(3 * 4 * 2))), "gamma has 24 values",
+    pytest.param(_bad(beta_desc=vector(np.zeros(3))), "beta has 3 values", id="beta_wrong_size"),
+    pytest.param(_bad(gamma_desc=vector(np.ones(5))), "gamma has 5 values", id="gamma_wrong_size"),
+    pytest.param(_bad_layer(gamma_desc=vector(np.ones(3 * 4 * 2))), "gamma has 24 values",
                  id="layer_gamma_not_the_normalised_shape"),
     pytest.param(_bad_layer(normalization_axis=3), "normalization_axis 3", id="axis_out_of_range"),
     pytest.param(_bad(o_desc=L.Descriptor.for_shape(L.LAYOUT_IMAGE_CHW, (4, 2, 3))),
@@ -480,11 +481,11 @@ ERROR_CASES = [
     pytest.param(_bad(momentum=float("nan")), "momentum nan", id="nan_momentum"),
     pytest.param(_bad(momentum=1.5), "momentum 1.5", id="momentum_above_one"),
     pytest.param(_bad(type=0), "type 0", id="not_a_normalization_type"),
-    pytest.param(_bad_batch(moving_mean=vector(np.zeros(3))), "must be given together",
+    pytest.param(_bad_batch(moving_mean_desc=vector(np.zeros(3))), "must be given together",
                  id="moving_mean_without_variance"),
-    pytest.param(_bad_batch(moving_mean=vector(np.zeros(2)), moving_variance=vector(np.ones(2))),
+    pytest.param(_bad_batch(moving_mean_desc=vector(np.zeros(2)), moving_variance_desc=vector(np.ones(2))),
                  "moving_mean has 2 values", id="moving_stats_wrong_size"),
-    pytest.param(_bad_batch(moving_mean=vector(np.zeros(3)), moving_variance=vector(-np.ones(3))),
+    pytest.param(_bad_batch(moving_mean_desc=vector(np.zeros(3)), moving_variance_desc=vector(-np.ones(3))),
                  "negative", id="negative_moving_variance"),
     pytest.param(_bad(activation=Activation(8, alpha=1.0, beta=0.0)), "Clamp",
                  id="invalid_activation"),

@@ -23,8 +23,9 @@ import pytest
 
 from bnns.kernels import optimizer as opt
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import OptimizerFields
 
-F = opt.OptimizerFields
+F = OptimizerFields
 SHAPES = [(3, 4), (5,)]          # two parameters of different shapes: exercises the blocked layout
 STEPS = 3
 

@@ -10,6 +10,7 @@ import pytest
 from bnns.kernels import layout as L
 from bnns.kernels import padding as pd
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import PaddingParameters
 from tests.numeric import assert_gradient_matches, projection
 
 SIZE = (4, 3, 2)                    # ImageCHW (W, H, C): view (2, 3, 4)
@@ -22,9 +23,9 @@ def out_size(pads=PADS):
 
 
 def make(mode, pads=PADS, value=0, out=None):
-    return pd.PaddingFilter(pd.PaddingParams(
-        L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE), L.Descriptor(L.LAYOUT_IMAGE_CHW, out or out_size(pads)),
-        pads + ((0, 0),) * 5, mode, value))
+    return pd.PaddingFilter(PaddingParameters(
+        i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE), o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, out or out_size(pads)),
+        padding_size=sum(pads + ((0, 0),) * 5, ()), padding_mode=mode, padding_value=value))
 
 
 def source(i, size, before, mode):

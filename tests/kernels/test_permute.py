@@ -9,6 +9,7 @@ import pytest
 from bnns.kernels import layout as L
 from bnns.kernels import permute as pm
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import PermuteParameters
 from tests.numeric import assert_gradient_matches, projection
 
 BATCH = 2
@@ -58,7 +59,7 @@ def test_permute_forward_matches_addresses_and_backward_finite_differences(in_la
     rank = len(in_size)
     i_desc = size_desc(in_layout, in_size)
     o_desc = size_desc(out_layout, [in_size[perm[k]] for k in range(rank)])
-    filt = pm.PermuteFilter(pm.PermuteParams(i_desc, o_desc, perm))
+    filt = pm.PermuteFilter(PermuteParameters(i_desc=i_desc, o_desc=o_desc, permutation=perm))
     x = rng.standard_normal((BATCH,) + i_desc.shape)
     np.testing.assert_array_equal(filt.apply(x), naive_permute(x, i_desc, o_desc, perm[:rank]))
     proj = projection(rng, (BATCH,) + o_desc.shape)
@@ -105,18 +106,18 @@ PERMUTE_ERRORS = [
 @pytest.mark.parametrize("in_size, perm, out_size, message", PERMUTE_ERRORS)
 def test_permute_invalid_parameters_raise_invalid_argument(in_size, perm, out_size, message):
     with pytest.raises(InvalidArgumentError, match=message):
-        pm.PermuteFilter(pm.PermuteParams(size_desc(LAST3, in_size), size_desc(LAST3, out_size), perm))
+        pm.PermuteFilter(PermuteParameters(i_desc=size_desc(LAST3, in_size), o_desc=size_desc(LAST3, out_size), permutation=perm))
 
 
 def test_other_errors_name_the_argument():
     d3 = size_desc(LAST3, (2, 3, 4))
     with pytest.raises(InvalidArgumentError, match="o_desc has rank 2 .* permute keeps the rank"):
-        pm.PermuteFilter(pm.PermuteParams(d3, size_desc(L.LAYOUT_2D_LAST_MAJOR, (2, 12)), (0, 1, 2)))
+        pm.PermuteFilter(PermuteParameters(i_desc=d3, o_desc=size_desc(L.LAYOUT_2D_LAST_MAJOR, (2, 12)), permutation=(0, 1, 2)))
     with pytest.raises(InvalidArgumentError, match="axis1 3 must be <= 2"):
         pm.TransposeFilter(pm.TransposeParams(d3, d3, 0, 3))
     with pytest.raises(InvalidArgumentError, match=r"a copy keeps the logical shape"):
         pm.CopyFilter(pm.CopyParams(d3, size_desc(LAST3, (4, 3, 2))))
-    filt = pm.PermuteFilter(pm.PermuteParams(d3, d3, (0, 1, 2)))
+    filt = pm.PermuteFilter(PermuteParameters(i_desc=d3, o_desc=d3, permutation=(0, 1, 2)))
     with pytest.raises(InvalidArgumentError, match=r"d_out has shape \(2, 3, 4\); expected \(N, \*\(4, 3, 2\)\)"):
         filt.apply_backward(None, None, np.ones((2, 3, 4)))
     with pytest.raises(InvalidArgumentError, match="weights_delta was asked but a permute filter"):

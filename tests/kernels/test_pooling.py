@@ -16,6 +16,7 @@ from bnns.kernels import pooling as P
 from bnns.kernels.activation import (IDENTITY, LEAKY_RECTIFIED_LINEAR, RECTIFIED_LINEAR, SIGMOID,
                                      Activation)
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import PoolingParameters
 from tests.numeric import assert_gradient_matches, projection
 
 FUNCTIONS = {
@@ -123,7 +124,7 @@ def make_filter(geo: Geo, function: int, *, bias=None, activation=Activation(), 
         x_stride=geo.stride[1], y_stride=geo.stride[0],
         x_dilation_stride=geo.dilation[1], y_dilation_stride=geo.dilation[0], **geo.pad_fields)
     fields.update(override)
-    return P.PoolingFilter(P.PoolingParams(**fields))
+    return P.PoolingFilter(PoolingParameters(**fields))
 
 
 def distinct_values(rng, shape):

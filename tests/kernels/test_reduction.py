@@ -12,6 +12,7 @@ import pytest
 from bnns.kernels import layout as L
 from bnns.kernels import reduction as rd
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import ReductionParameters
 from tests.numeric import assert_gradient_matches, projection
 
 SIZE = (4, 3, 2)          # ImageCHW size (W, H, C): NumPy view (2, 3, 4)
@@ -89,7 +90,7 @@ def make(fn, out_size, weights=None):
     i_desc = L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE)
     o_desc = L.Descriptor(L.LAYOUT_IMAGE_CHW, out_size)
     w_desc = None if weights is None else L.Descriptor.for_shape(L.LAYOUT_IMAGE_CHW, weights.shape, weights)
-    return rd.ReductionFilter(rd.ReductionParams(i_desc, o_desc, fn, w_desc, epsilon=EPS))
+    return rd.ReductionFilter(ReductionParameters(i_desc=i_desc, o_desc=o_desc, reduce_func=fn, w_desc=w_desc, epsilon=EPS))
 
 
 def naive(fn, x, out_size, reduced, w=None):
@@ -156,11 +157,11 @@ def test_backward_matches_finite_differences(fn, domain, weighted):
 
 def test_max_ties_split_the_gradient_and_product_handles_zeros():
     x = np.array([[[[1.0, 3.0, 3.0, 0.0]]]])
-    filt = rd.ReductionFilter(rd.ReductionParams(L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
-                                                 L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), rd.MAX))
+    filt = rd.ReductionFilter(ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
+                                                 o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.MAX))
     np.testing.assert_allclose(filt.apply_backward(x, None, np.ones((1, 1, 1, 1)))[0], [[[[0, 0.5, 0.5, 0]]]])
-    prod = rd.ReductionFilter(rd.ReductionParams(L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
-                                                 L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), rd.PRODUCT))
+    prod = rd.ReductionFilter(ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
+                                                 o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.PRODUCT))
     np.testing.assert_allclose(prod.apply_backward(x, None, np.ones((1, 1, 1, 1)))[0], [[[[0, 0, 0, 9.0]]]])
     x2 = np.array([[[[2.0, 0.0, 0.0, 5.0]]]])
     np.testing.assert_allclose(prod.apply_backward(x2, None, np.ones((1, 1, 1, 1)))[0], [[[[0, 0, 0, 0]]]])
@@ -168,8 +169,8 @@ def test_max_ties_split_the_gradient_and_product_handles_zeros():
 
 def test_mean_non_zero_sends_no_gradient_to_uncounted_inputs():
     x = np.array([[[[2.0, 0.0, 4.0, 0.0]]]])
-    filt = rd.ReductionFilter(rd.ReductionParams(L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
-                                                 L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), rd.MEAN_NON_ZERO))
+    filt = rd.ReductionFilter(ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
+                                                 o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.MEAN_NON_ZERO))
     np.testing.assert_allclose(filt.apply(x), [[[[3.0]]]])
     np.testing.assert_allclose(filt.apply_backward(x, None, np.ones((1, 1, 1, 1)))[0], [[[[0.5, 0, 0.5, 0]]]])
     np.testing.assert_array_equal(filt.apply(np.zeros((1, 1, 1, 4))), [[[[0.0]]]])
@@ -178,8 +179,8 @@ def test_mean_non_zero_sends_no_gradient_to_uncounted_inputs():
 def test_direct_apply_equals_the_filter():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2,) + tuple(reversed(SIZE)))
-    params = rd.ReductionParams(L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE), L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 3, 2)),
-                                rd.SUM)
+    params = ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE), o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 3, 2)),
+                                reduce_func=rd.SUM)
     np.testing.assert_allclose(rd.direct_apply(params, x), x.sum(axis=3, keepdims=True), rtol=1e-12)
 
 
@@ -198,9 +199,9 @@ ERRORS = [
 def test_invalid_parameters_raise_invalid_argument(case, message):
     w = case.get("w")
     with pytest.raises(InvalidArgumentError, match=message):
-        rd.ReductionFilter(rd.ReductionParams(
-            L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE), L.Descriptor(L.LAYOUT_IMAGE_CHW, case.get("out", (1, 3, 2))),
-            case.get("fn", rd.SUM), None if w is None else L.Descriptor.for_shape(L.LAYOUT_IMAGE_CHW, w.shape, w),
+        rd.ReductionFilter(ReductionParameters(
+            i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE), o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, case.get("out", (1, 3, 2))),
+            reduce_func=case.get("fn", rd.SUM), w_desc=None if w is None else L.Descriptor.for_shape(L.LAYOUT_IMAGE_CHW, w.shape, w),
             epsilon=case.get("eps", 0.0)))
 
 

@@ -12,12 +12,13 @@ import pytest
 from bnns.kernels import layout as L
 from bnns.kernels import resize as rs
 from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.params import CropResizeParameters, ResizeParameters
 from tests.numeric import assert_gradient_matches, projection
 
 
 def make(method, in_size, out_size, align=False):
-    return rs.ResizeFilter(rs.ResizeParams(method, L.Descriptor(L.LAYOUT_IMAGE_CHW, in_size),
-                                           L.Descriptor(L.LAYOUT_IMAGE_CHW, out_size), align))
+    return rs.ResizeFilter(ResizeParameters(method=method, i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, in_size),
+                                           o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, out_size), align_corners=align))
 
 
 def coordinate(o, n_in, n_out, method, align):
@@ -131,20 +132,20 @@ ROI = np.array([[0, 0.5, 1.0, 3.0, 4.5], [1, 2.0, 0.0, 0.5, 2.0], [1, -1.0, 1.0,
 @pytest.mark.parametrize("sampling", sorted(rs.SAMPLING_NAMES))
 def test_crop_resize_matches_the_scalar_reference(sampling):
     x = np.random.default_rng(3).standard_normal((2, 3, 4, 6))
-    crop = rs.CropResize(rs.CropResizeParams(sampling_mode=sampling, extrapolation_value=-7.0))
+    crop = rs.CropResize(CropResizeParameters(method=rs.LINEAR, sampling_mode=sampling, extrapolation_value=-7.0))
     np.testing.assert_allclose(crop.apply(x, ROI, (3, 5)), crop_reference(x, ROI, (3, 5), sampling, -7.0),
                                rtol=1e-12, atol=1e-12)
 
 
 def test_crop_resize_box_modes_and_normalized_coordinates_name_the_same_box():
     x = np.random.default_rng(4).standard_normal((1, 2, 5, 5))
-    corners = rs.CropResize(rs.CropResizeParams()).apply(x, np.array([[0, 1.0, 0.5, 3.0, 3.5]]), (2, 3))
+    corners = rs.CropResize(CropResizeParameters(method=rs.LINEAR)).apply(x, np.array([[0, 1.0, 0.5, 3.0, 3.5]]), (2, 3))
     for mode, row in ((rs.CORNERS_WIDTH_FIRST, [0, 0.5, 1.0, 3.5, 3.0]),
                       (rs.CENTER_SIZE_HEIGHT_FIRST, [0, 2.0, 2.0, 2.0, 3.0]),
                       (rs.CENTER_SIZE_WIDTH_FIRST, [0, 2.0, 2.0, 3.0, 2.0])):
-        got = rs.CropResize(rs.CropResizeParams(box_coordinate_mode=mode)).apply(x, np.array([row]), (2, 3))
+        got = rs.CropResize(CropResizeParameters(method=rs.LINEAR, box_coordinate_mode=mode)).apply(x, np.array([row]), (2, 3))
         np.testing.assert_allclose(got, corners, rtol=1e-12)
-    scaled = rs.CropResize(rs.CropResizeParams(normalized_coordinates=True, spatial_scale=2.0))
+    scaled = rs.CropResize(CropResizeParameters(method=rs.LINEAR, normalized_coordinates=True, spatial_scale=2.0))
     np.testing.assert_allclose(scaled.apply(x, np.array([[0, 0.125, 0.0625, 0.375, 0.4375]]), (2, 3)), corners,
                                rtol=1e-12)
 
@@ -153,7 +154,7 @@ def test_crop_resize_box_modes_and_normalized_coordinates_name_the_same_box():
 def test_crop_resize_backward_is_the_adjoint_by_finite_differences(method):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2, 4, 5))
-    crop = rs.CropResize(rs.CropResizeParams(method=method, sampling_mode=rs.SAMPLING_UNALIGN_CORNERS,
+    crop = rs.CropResize(CropResizeParameters(method=method, sampling_mode=rs.SAMPLING_UNALIGN_CORNERS,
                                              extrapolation_value=3.0))
     proj = projection(rng, (3, 2, 3, 4))
     analytic = crop.apply_backward(ROI, proj, x.shape)
@@ -161,13 +162,13 @@ def test_crop_resize_backward_is_the_adjoint_by_finite_differences(method):
 
 
 def test_crop_resize_refuses_bad_boxes_and_parameters():
-    crop = rs.CropResize(rs.CropResizeParams())
+    crop = rs.CropResize(CropResizeParameters(method=rs.LINEAR))
     x = np.zeros((2, 1, 3, 3))
     with pytest.raises(InvalidArgumentError, match="image 2"):
         crop.apply(x, np.array([[2, 0, 0, 1, 1]]), (2, 2))
     with pytest.raises(InvalidArgumentError, match="roi has shape"):
         crop.apply(x, np.zeros((1, 3)), (2, 2))
     with pytest.raises(InvalidArgumentError, match="sampling_mode"):
-        rs.CropResize(rs.CropResizeParams(sampling_mode=9))
+        rs.CropResize(CropResizeParameters(sampling_mode=9))
     with pytest.raises(InvalidArgumentError, match="box_coordinate_mode"):
-        rs.CropResize(rs.CropResizeParams(box_coordinate_mode=4))
+        rs.CropResize(CropResizeParameters(box_coordinate_mode=4))
