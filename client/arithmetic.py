@@ -15,15 +15,11 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer, _required, buffer_of, read_only
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor
+from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
-@dataclasses.dataclass
-class BNNSArithmeticOperand:
-    """One in / in_type pair of BNNSArithmetic{Unary,Binary,Ternary}."""
-
-    desc: BNNSNDArrayDescriptor
-    type: int = C.BNNSSample
+BNNSArithmeticOperand = derive(types_pb2.ArithmeticOperand, "BNNSArithmeticOperand",
+                               "One in / in_type pair of BNNSArithmetic{Unary,Binary,Ternary}.", required=("desc",))
 
 
 class _FunctionFields:

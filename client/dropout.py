@@ -15,7 +15,7 @@ from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 BNNSLayerParametersDropout = derive(
     types_pb2.DropoutParameters, "BNNSLayerParametersDropout",
     "BNNSLayerParametersDropout (rate in [0, 1); seed 0 = unseeded; control bit k: dimension k shares a mask).",
-    required=("i_desc", "o_desc"), defaults={"rate": 0.5})
+    required=("i_desc", "o_desc"))
 
 
 @api._c_style(None)

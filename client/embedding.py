@@ -20,7 +20,7 @@ BNNSLayerParametersEmbedding = derive(
     types_pb2.EmbeddingParameters, "BNNSLayerParametersEmbedding",
     "BNNSLayerParametersEmbedding (dictionary (embedding_dim, num_embeddings); padding_idx None = none; "
     "max_norm 0 = no renormalisation; norm_type 0 = 2).",
-    required=("i_desc", "o_desc", "dictionary"), defaults={"padding_idx": None},
+    required=("i_desc", "o_desc", "dictionary"),
     trainables={"dictionary": "dictionary"})
 
 

@@ -19,27 +19,25 @@ from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
 
 
 _LOSS: dict[str, Any] = dict(required=("function", "i_desc", "o_desc"))
-_BASE = {"reduction": C.BNNSLossReductionNone}
 
 BNNSLayerParametersLossBase = derive(
     types_pb2.LossParameters, "BNNSLayerParametersLossBase", "BNNSLayerParametersLossBase (function, i_desc, o_desc, reduction).",
-    without=("label_smooth", "huber_delta", "yolo"), defaults=_BASE, **_LOSS)
+    without=("label_smooth", "huber_delta", "yolo"), **_LOSS)
 BNNSLayerParametersLossSoftmaxCrossEntropy = derive(
     types_pb2.LossParameters, "BNNSLayerParametersLossSoftmaxCrossEntropy",
     "BNNSLayerParametersLossSoftmaxCrossEntropy (the base and label_smooth).",
-    without=("huber_delta", "yolo"), defaults=_BASE, **_LOSS)
+    without=("huber_delta", "yolo"), **_LOSS)
 BNNSLayerParametersLossSigmoidCrossEntropy = derive(
     types_pb2.LossParameters, "BNNSLayerParametersLossSigmoidCrossEntropy",
     "BNNSLayerParametersLossSigmoidCrossEntropy (the base and label_smooth).",
-    without=("huber_delta", "yolo"), defaults=_BASE, **_LOSS)
+    without=("huber_delta", "yolo"), **_LOSS)
 BNNSLayerParametersLossHuber = derive(
     types_pb2.LossParameters, "BNNSLayerParametersLossHuber", "BNNSLayerParametersLossHuber (the base and huber_delta).",
-    without=("label_smooth", "yolo"), defaults={**_BASE, "huber_delta": 1.0}, **_LOSS)
+    without=("label_smooth", "yolo"), defaults={"huber_delta": 1.0}, **_LOSS)
 BNNSLayerParametersLossYolo = derive(
     types_pb2.LossParameters, "BNNSLayerParametersLossYolo",
     "BNNSLayerParametersLossYolo (the base, huber_delta and the Yolo fields, inline as in Apple's struct).",
-    without=("label_smooth",), flatten="yolo", defaults={**_BASE, **{f"scale_{k}": 1.0 for k in (
-        "xy", "wh", "object", "no_object", "classification")}}, **_LOSS)
+    without=("label_smooth",), flatten="yolo", **_LOSS)
 
 
 class LossFilter(api.BNNSFilter):

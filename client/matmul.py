@@ -25,13 +25,13 @@ BNNSLayerParametersBroadcastMatMul = derive(
     types_pb2.BroadcastMatMulParameters, "BNNSLayerParametersBroadcastMatMul",
     "BNNSLayerParametersBroadcastMatMul: O = alpha * op(A) @ op(B) + beta * O, batch axes broadcast; "
     "a_is_weights / b_is_weights: that operand is iA_desc's / iB_desc's data, trainable.",
-    rename=_OPERANDS, defaults={"alpha": 1.0}, trainables={"a": "iA_desc", "b": "iB_desc"})
+    rename=_OPERANDS, trainables={"a": "iA_desc", "b": "iB_desc"})
 
 BNNSLayerParametersTensorContraction = derive(
     types_pb2.TensorContractionParameters, "BNNSLayerParametersTensorContraction",
     "BNNSLayerParametersTensorContraction: O = alpha * contraction(A[, B]) + beta * O, the contraction "
     "given by `operation` (e.g. \"a_ijp, b_ijq -> o_pq\"; the w_ name marks weights).",
-    rename={"iA_desc": "ia_desc", "iB_desc": "ib_desc"}, required=("operation",), defaults={"alpha": 1.0},
+    rename={"iA_desc": "ia_desc", "iB_desc": "ib_desc"}, required=("operation",),
     trainables={"a": "iA_desc", "b": "iB_desc"})
 
 

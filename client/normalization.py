@@ -20,7 +20,7 @@ from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor
 BNNSLayerParametersNormalization = derive(
     types_pb2.NormalizationParameters, "BNNSLayerParametersNormalization",
     "BNNSLayerParametersNormalization (the normType is the creator's argument: to_proto(type=...)).",
-    required=("i_desc", "o_desc"), without=("type",), defaults={"momentum": 0.9, "epsilon": 1e-5, "num_groups": 1},
+    required=("i_desc", "o_desc"), without=("type",),
     trainables={"beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
                 "moving_variance": "moving_variance_desc"})
 

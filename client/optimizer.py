@@ -8,14 +8,12 @@ Any other parameter travels with its gradient and accumulators, exactly as BNNS 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import ClassVar, Optional, Sequence
 
 import numpy as np
 
 from bnns.kernels import optimizer as optimizer_kernels
 from bnns.kernels.errors import require
-from bnns.kernels.params import OptimizerFields
 from bnns.v1 import service_pb2 as pb
 
 from . import api, backend as backend_mod, bindings
@@ -40,8 +38,6 @@ _OPTIMIZERS = {
                  "clip_gradients", "clip_gradients_min", "clip_gradients_max", "regularization_func"),
                 "BNNSOptimizerRMSPropFields."),
 }
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(OptimizerFields)
-             if f.default is not dataclasses.MISSING}
 
 
 def _fields(optimizer: str, clipping: bool) -> type:
@@ -50,7 +46,7 @@ def _fields(optimizer: str, clipping: bool) -> type:
         names = tuple(n for n in names if n != "clip_gradients") + _CLIPPING
         doc = doc.replace("Fields", "WithClippingFields", 1)
     return derive(pb.OptimizerFields, f"BNNSOptimizer{optimizer}{'WithClipping' if clipping else ''}Fields", doc,
-                  only=names, required=("learning_rate",), defaults={n: _DEFAULTS[n] for n in names if n in _DEFAULTS})
+                  only=names, required=("learning_rate",))
 
 
 BNNSOptimizerSGDMomentumFields = _fields("SGDMomentum", False)

@@ -24,9 +24,7 @@ from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor
 
 BNNSLayerParametersPooling = derive(
     types_pb2.PoolingParameters, "BNNSLayerParametersPooling", "BNNSLayerParametersPooling.",
-    required=("i_desc", "o_desc"), trainables={"bias": "bias"},
-    defaults={"pooling_function": C.BNNSPoolingFunctionMax, "k_width": 2, "k_height": 2, "x_stride": 1,
-              "y_stride": 1, "x_dilation_stride": 1, "y_dilation_stride": 1, "pad": (0, 0, 0, 0)})
+    required=("i_desc", "o_desc"), trainables={"bias": "bias"})
 
 
 class PoolingFilter(api.BNNSFilter):

@@ -278,8 +278,7 @@ class GramLayer(UnaryLayer):
 
 BNNSLayerParametersCropResize = derive(
     types_pb2.CropResizeParameters, "BNNSLayerParametersCropResize",
-    "BNNSLayerParametersCropResize (the sample positions of each sampling_mode are in the README's conventions).",
-    defaults={"spatial_scale": 1.0})
+    "BNNSLayerParametersCropResize (the sample positions of each sampling_mode are in the README's conventions).")
 
 
 @api._c_style(-1)

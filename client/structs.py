@@ -13,8 +13,7 @@ import numpy as np
 from bnns.kernels import layout
 from bnns.kernels.layout import Descriptor   # from_array's `layout` argument shadows the module
 from bnns.kernels.errors import InvalidArgumentError
-from bnns.server.wire import is_repeated
-from bnns.v1 import types_pb2
+from bnns.v1 import schema_default, types_pb2, value_default
 
 from . import constants as C
 
@@ -174,8 +173,10 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     ``rename`` maps an Apple name to the proto field it fills where they differ; ``without``
     leaves out proto fields that are not part of Apple's struct (passed another way, e.g. the
     normalization type, which is the creator's argument). ``required`` fields come first and have
-    no default; the others default to ``defaults[name]``, else None (descriptors, activation and
-    other messages: a NULL pointer), () (repeated) or the proto zero. ``to_proto(**extra)`` builds
+    no default; the others default to ``defaults[name]`` (where Apple's struct differs from the
+    schema), else None (descriptors, activation and other messages: a NULL pointer; an unset
+    proto3 ``optional`` scalar), else the schema's (its ``(bnns.v1.default)`` option, as in
+    kernels/params.py; else the proto zero or ()). ``to_proto(**extra)`` builds
     the message (``extra`` sets fields left out), sending descriptor data except for
     SHAPE_ONLY ones, leaving out None entries of lists and flattening pairs (Apple's
     two-dimensional arrays, e.g. padding_size[8][2]); ``trainables()`` maps the filter's trainable
@@ -204,7 +205,9 @@ def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaul
     def default(apple: str, field):
         if apple in defaults:
             return defaults[apple]
-        return None if field.message_type is not None else () if is_repeated(field) else field.default_value
+        if field.message_type is not None or field.has_presence and schema_default(field) is None:
+            return None            # a NULL pointer; an unset proto3 optional scalar
+        return value_default(field)
     spec = [(apple, Any) if apple in required else (apple, Any, dataclasses.field(default=default(apple, field)))
             for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required)]
     spec += list(extra)
@@ -246,8 +249,7 @@ BNNSNDArrayDescriptor = derive(
     "BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS (size[0] "
     "fastest, strides in elements, 0 = contiguous); ``table_data``/``table_data_type`` (the lookup table "
     "of the Indexed types) exist for Apple's shape: the service refuses Indexed data. " + str(_Descriptor.__doc__),
-    defaults={"flags": C.BNNSNDArrayFlagBackpropSet, "layout": C.BNNSDataLayoutVector,
-              "data_type": C.BNNSDataTypeFloat32, "table_data_type": C.BNNSDataTypeFloat32, "data_scale": 1.0},
+    defaults={"layout": C.BNNSDataLayoutVector},
     extra=(("shape", dataclasses.InitVar[Optional[tuple]], dataclasses.field(default=None)),), base=_Descriptor)
 
 BNNSActivation = derive(
@@ -255,8 +257,7 @@ BNNSActivation = derive(
     "BNNSActivation, all nine of Apple's fields: function, alpha, beta, and the integer saturation "
     "parameters iscale, ioffset, ishift and their per-channel arrays, which only "
     "IntegerLinearSaturate[PerChannel] reads; the service computes on floats and refuses those two "
-    "functions, naming the fields, and every other function ignores them, as BNNS does.",
-    defaults={"function": C.BNNSActivationFunctionIdentity})
+    "functions, naming the fields, and every other function ignores them, as BNNS does.")
 
 BNNSFilterParameters = derive(
     types_pb2.FilterParameters, "BNNSFilterParameters",
@@ -268,9 +269,7 @@ BNNSFilterParameters = derive(
 BNNSLayerParametersConvolution = derive(
     types_pb2.ConvolutionParameters, "BNNSLayerParametersConvolution",
     "BNNSLayerParametersConvolution (also for transposed convolution).",
-    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"},
-    defaults={"x_stride": 1, "y_stride": 1, "x_dilation_stride": 1, "y_dilation_stride": 1, "groups": 1,
-              "pad": (0, 0, 0, 0)})
+    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"})
 
 BNNSLayerParametersFullyConnected = derive(
     types_pb2.FullyConnectedParameters, "BNNSLayerParametersFullyConnected", "BNNSLayerParametersFullyConnected.",

@@ -15,13 +15,11 @@ tests/contract/test_generated_code.py checks the committed module is what this w
 
 from __future__ import annotations
 
-import ast
 import sys
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from bnns.server.wire import is_repeated
-from bnns.v1 import options_pb2, service_pb2, types_pb2
+from bnns.v1 import schema_default, service_pb2, types_pb2, value_default
 
 # The messages the kernels take, each after the messages its fields hold.
 MESSAGES = [
@@ -55,25 +53,11 @@ from .layout import Descriptor
 '''
 
 
-def schema_default(field) -> str | None:
-    """The field's ``(bnns.v1.default)`` option, or None."""
-    options = field.GetOptions()
-    return options.Extensions[options_pb2.default] if options.HasExtension(options_pb2.default) else None
-
-
-def default_value(field, text: str):
-    """The Python value of a scalar or repeated field's option: an enum value's number, else the literal."""
-    if field.enum_type is not None and text in field.enum_type.values_by_name:
-        return field.enum_type.values_by_name[text].number
-    value = ast.literal_eval(text)
-    return float(value) if field.type in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE) else value
-
-
 def _line(field) -> str:
     option = schema_default(field)
     if field.message_type is not None:
         kind = KERNEL_TYPES.get(field.message_type.name, field.message_type.name)
-        if is_repeated(field):
+        if field.is_repeated:
             return f"{field.name}: tuple[{kind}, ...] = ()"
         if option is None:
             return f"{field.name}: {kind}"
@@ -83,11 +67,11 @@ def _line(field) -> str:
             return f"{field.name}: {kind} = {kind}()"
         raise ValueError(f"{field.full_name}: a message field's default is \"null\" or \"{{}}\", not {option!r}")
     kind = SCALARS.get(field.type, "int")
-    if is_repeated(field):
-        return f"{field.name}: tuple[{kind}, ...] = {default_value(field, option) if option else ()!r}"
+    if field.is_repeated:
+        return f"{field.name}: tuple[{kind}, ...] = {value_default(field)!r}"
     if option is None and field.has_presence:
         return f"{field.name}: Optional[{kind}] = None"
-    value = default_value(field, option) if option is not None else field.default_value
+    value = value_default(field)
     note = f"   # {option}" if field.enum_type is not None and option is not None else ""
     return f"{field.name}: {kind} = {value!r}{note}"
 
