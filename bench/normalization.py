@@ -122,7 +122,7 @@ def fused_conv_bn_relu_specs(rng) -> list[dict]:
     """conv3x3 s1 p1 (with bias) -> batch norm (training) -> ReLU, as one kernels.fused.FusedFilter:
     forward and backward (dX, dW, db, d_beta, d_gamma). Imports kernels.fused on call."""
     from bnns.kernels.convolution import ConvolutionParameters
-    from bnns.kernels.fused import BATCH_NORM as FUSED_BATCH_NORM, CONVOLUTION, FusedFilter, FusedParams
+    from bnns.kernels.fused import BATCH_NORM as FUSED_BATCH_NORM, CONVOLUTION, FusedFilter
 
     n, c, h = FUSED_INPUT
     k, pad = 3, 1
@@ -131,8 +131,7 @@ def fused_conv_bn_relu_specs(rng) -> list[dict]:
     image = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h))
     conv = ConvolutionParameters(i_desc=image, w_desc=Descriptor.for_shape(LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
                              o_desc=image, bias=vector(bias), x_padding=pad, y_padding=pad)
-    f = FusedFilter(FusedParams(layers=((CONVOLUTION, conv),
-                                        (FUSED_BATCH_NORM, batch_norm_params(c, h, Activation(RECTIFIED_LINEAR))))))
+    f = FusedFilter(((CONVOLUTION, conv), (FUSED_BATCH_NORM, batch_norm_params(c, h, Activation(RECTIFIED_LINEAR)))))
     x = rng.standard_normal((n, c, h, h), dtype=np.float32)
     dy = rng.standard_normal(x.shape, dtype=np.float32)
     y = f.apply([x], training=True)     # the backward cache, and y for ReLU's derivative

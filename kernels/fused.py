@@ -73,7 +73,6 @@ Conventions chosen where BNNS is silent or where this service narrows BNNS:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence
 
 import numpy as np
@@ -234,23 +233,16 @@ _FILTERS = {CONVOLUTION: ConvolutionFilter, TRANSPOSED_CONVOLUTION: TransposedCo
             QUANTIZATION: QuantizationFilter, **{t: NormalizationFilter for t in NORM_TYPES}}
 
 
-@dataclasses.dataclass(frozen=True)
-class FusedParams:
-    """The arguments of BNNSFilterCreateFusedLayer: ``layers`` is a tuple of
-    (filter_type, params) pairs, params being ConvolutionParameters (Convolution 0,
-    TransposedConvolution 6), FullyConnectedParameters (1), NormalizationParameters (2-5, with
-    ``.type`` equal to filter_type), QuantizationParameters (7) or ArithmeticParameters (8)."""
-
-    layers: tuple
-
-
 class FusedFilter:
     """A fused layer: its two member filters, which hold all its state (parameters and the norm
     member's training cache)."""
 
-    def __init__(self, params: FusedParams):
-        self.params = params
-        layers = params.layers
+    def __init__(self, layers: tuple):
+        """``layers``: BNNSFilterCreateFusedLayer's filter types and parameter structs, as
+        (filter_type, params) pairs, params being ConvolutionParameters (Convolution 0,
+        TransposedConvolution 6), FullyConnectedParameters (1), NormalizationParameters (2-5, with
+        ``.type`` equal to filter_type), QuantizationParameters (7) or ArithmeticParameters (8)."""
+        self.layers = layers
         require(isinstance(layers, (tuple, list)),
                 lambda: f"layers must be a sequence of (filter_type, params) pairs, got "
                 f"{type(layers).__name__}")

@@ -26,7 +26,6 @@ Notes
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence
 
 import numpy as np
@@ -136,45 +135,31 @@ class PermuteFilter(_MoveFilter):
         self._init_axes(params, numpy_axes(params.i_desc, params.o_desc, head))
 
 
-@dataclasses.dataclass(frozen=True)
-class TransposeParams:
-    """BNNSTranspose(dest = o_desc, src = i_desc, axis0, axis1) as a filter."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-    axis0: int = 0
-    axis1: int = 1
-
-
 class TransposeFilter(_MoveFilter):
-    """BNNSTranspose: BNNS dimensions axis0 and axis1 swapped."""
+    """BNNSTranspose(dest = o_desc, src = i_desc, axis0, axis1) as a filter: BNNS dimensions axis0
+    and axis1 swapped, i.e. the permutation that exchanges them (its ``params``)."""
 
     kind = "transpose"
 
-    def __init__(self, params: TransposeParams):
-        rank = _check_pair(params, self.kind)
-        a0 = cm.as_int(params.axis0, "axis0", 0, rank - 1)
-        a1 = cm.as_int(params.axis1, "axis1", 0, rank - 1)
+    def __init__(self, i_desc: Descriptor, o_desc: Descriptor, axis0: int = 0, axis1: int = 1):
+        rank = _check_pair(PermuteParameters(i_desc=i_desc, o_desc=o_desc), self.kind)
+        a0 = cm.as_int(axis0, "axis0", 0, rank - 1)
+        a1 = cm.as_int(axis1, "axis1", 0, rank - 1)
         perm = list(range(rank))
         perm[a0], perm[a1] = a1, a0
+        params = PermuteParameters(i_desc=i_desc, o_desc=o_desc, permutation=tuple(perm))
         _check_sizes(params, perm, f"transpose of axes {a0} and {a1}, i.e. permutation")
         self._init_axes(params, numpy_axes(params.i_desc, params.o_desc, perm))
 
 
-@dataclasses.dataclass(frozen=True)
-class CopyParams:
-    """BNNSCopy(dest = o_desc, src = i_desc) as a filter."""
-
-    i_desc: Descriptor
-    o_desc: Descriptor
-
-
 class CopyFilter(_MoveFilter):
-    """BNNSCopy: the same logical tensor in o_desc's layout and strides."""
+    """BNNSCopy(dest = o_desc, src = i_desc) as a filter: the same logical tensor in o_desc's
+    layout and strides (the identity permutation, its ``params``)."""
 
     kind = "copy"
 
-    def __init__(self, params: CopyParams):
+    def __init__(self, i_desc: Descriptor, o_desc: Descriptor):
+        params = PermuteParameters(i_desc=i_desc, o_desc=o_desc, permutation=tuple(range(i_desc.rank)))
         _check_pair(params, self.kind)
         require(params.o_desc.shape == params.i_desc.shape,
                 f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) differs from i_desc "

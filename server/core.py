@@ -956,13 +956,12 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
     # ------------------------------- issue 12, part A: filter-less movement, reduction and products
     def transpose(self, request: pb.TransposeRequest, io: CallIO) -> pb.TransposeResponse:
         src, dest = self._direct_descriptors(request, io, ("src",), ("dest",))
-        moved = permute.TransposeFilter(permute.TransposeParams(i_desc=src, o_desc=dest, axis0=int(request.axis0),
-                                                                axis1=int(request.axis1)))
+        moved = permute.TransposeFilter(src, dest, int(request.axis0), int(request.axis1))
         return self._direct_result(io, pb.TransposeResponse(), "dest", dest, moved.apply(src.tensor("src")[None]))
 
     def copy(self, request: pb.CopyRequest, io: CallIO) -> pb.CopyResponse:
         src, dest = self._direct_descriptors(request, io, ("src",), ("dest",))
-        copied = permute.CopyFilter(permute.CopyParams(i_desc=src, o_desc=dest))
+        copied = permute.CopyFilter(src, dest)
         return self._direct_result(io, pb.CopyResponse(), "dest", dest, copied.apply(src.tensor("src")[None]))
 
     def direct_apply_reduction(self, request: pb.DirectApplyReductionRequest,

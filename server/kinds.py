@@ -207,7 +207,7 @@ def _training_forward(f, x, out):
 
 # ------------------------------------------------------------------------- fused parameters
 
-def fused_params(pb: types_pb2.FusedParameters, source, prefix: str) -> fused.FusedParams:
+def fused_params(pb: types_pb2.FusedParameters, source, prefix: str) -> tuple:
     """BNNSFilterCreateFusedLayer's (types, parameter structs): each member's oneof case is a
     row of the table that can be a fused member."""
     layers = []
@@ -220,7 +220,7 @@ def fused_params(pb: types_pb2.FusedParameters, source, prefix: str) -> fused.Fu
             layers.append(kind.member(getattr(member, case), source, f"{prefix}.layers[{k}].{case}"))
         except InvalidArgumentError as error:
             raise InvalidArgumentError(f"fused.layers[{k}] ({case}): {error.message}") from None
-    return fused.FusedParams(layers=tuple(layers))
+    return tuple(layers)
 
 
 # ------------------------------------------------------------------------ samples' vocabulary

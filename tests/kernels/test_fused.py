@@ -196,8 +196,7 @@ class Setup:
 
     @property
     def fused_params(self):
-        return fu.FusedParams(((self.first.filter_type, self.first.params),
-                               (self.case.norm, self.norm_params)))
+        return ((self.first.filter_type, self.first.params), (self.case.norm, self.norm_params))
 
     def fused(self) -> fu.FusedFilter:
         return fu.FusedFilter(self.fused_params)
@@ -398,7 +397,7 @@ def test_delta_parameter_names_follow_the_pair(first_type, second, names):
                                        o_desc=dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
     else:
         member = NormalizationParameters(type=second, i_desc=mid, o_desc=mid)
-    fused = fu.FusedFilter(fu.FusedParams(((first.filter_type, first.params), (second, member))))
+    fused = fu.FusedFilter(((first.filter_type, first.params), (second, member)))
     assert fused.delta_parameter_names() == names
 
 
@@ -520,7 +519,7 @@ def conv_quantization_params(rng, *, activation=Activation(RECTIFIED_LINEAR), o_
     mid = conv.o_desc
     quant = QuantizationParameters(axis_mask=4, function=fu.QUANTIZE, i_desc=mid, o_desc=dataclasses.replace(mid, data_type=o_type),
                                   scale=vector([4, 8, 16, 32]), bias=vector([0, 1, -1, 2]))
-    return fu.FusedParams(((fu.CONVOLUTION, conv), (fu.QUANTIZATION, quant))), first
+    return ((fu.CONVOLUTION, conv), (fu.QUANTIZATION, quant)), first
 
 
 def test_fused_conv_quantization_equals_conv_then_quantization():
@@ -528,7 +527,7 @@ def test_fused_conv_quantization_equals_conv_then_quantization():
     rng = np.random.default_rng(311)
     params, first = conv_quantization_params(rng)
     fused = fu.FusedFilter(params)
-    conv, quant = cv.ConvolutionFilter(params.layers[0][1]), fu.QuantizationFilter(params.layers[1][1])
+    conv, quant = cv.ConvolutionFilter(params[0][1]), fu.QuantizationFilter(params[1][1])
     x = first.inputs[0].astype(np.float32)
     expected = quant.apply(conv.apply(x))
     assert np.any(expected == 127) and np.any(expected == 0)     # saturated and ReLU-clipped
@@ -710,7 +709,7 @@ CREATE_ERRORS = [
 def test_invalid_fused_layers_raise_invalid_argument(build, message):
     layers = build(np.random.default_rng(313))
     with pytest.raises(InvalidArgumentError, match=message):
-        fu.FusedFilter(fu.FusedParams(layers))
+        fu.FusedFilter(layers)
 
 
 @pytest.mark.parametrize("case_index, count", [
@@ -773,7 +772,7 @@ def test_bias_gradient_without_a_bias_is_invalid_argument():
     rng = np.random.default_rng(317)
     s = setup(CASES[0], Activation(RECTIFIED_LINEAR), rng)
     conv = dataclasses.replace(s.first.params, bias=None)
-    fused = fu.FusedFilter(fu.FusedParams(((fu.CONVOLUTION, conv), (fu.BATCH_NORM, s.norm_params))))
+    fused = fu.FusedFilter(((fu.CONVOLUTION, conv), (fu.BATCH_NORM, s.norm_params)))
     x = s.inputs32()[0]
     y = fused.apply([x], training=True)
     with pytest.raises(InvalidArgumentError, match=r"delta_parameters\[1\] \(bias\) was asked"):

@@ -72,7 +72,7 @@ def test_transpose_swaps_two_bnns_dimensions():
     rng = np.random.default_rng(1)
     i_desc = size_desc(L.LAYOUT_IMAGE_CHW, (5, 4, 3))          # (W, H, C)
     o_desc = size_desc(L.LAYOUT_IMAGE_CHW, (3, 4, 5))          # W and C swapped
-    filt = pm.TransposeFilter(pm.TransposeParams(i_desc, o_desc, axis0=0, axis1=2))
+    filt = pm.TransposeFilter(i_desc, o_desc, axis0=0, axis1=2)
     x = rng.standard_normal((BATCH,) + i_desc.shape)
     np.testing.assert_array_equal(filt.apply(x), naive_permute(x, i_desc, o_desc, (2, 1, 0)))
     np.testing.assert_array_equal(pm.transpose(x[0], i_desc, 0, 2), filt.apply(x)[0])
@@ -85,7 +85,7 @@ def test_copy_between_layouts_keeps_logical_elements():
     rng = np.random.default_rng(2)
     i_desc = size_desc(LAST3, (2, 3, 4))                        # logical (4, 3, 2)
     o_desc = size_desc(FIRST3, (4, 3, 2))                       # logical (4, 3, 2)
-    filt = pm.CopyFilter(pm.CopyParams(i_desc, o_desc))
+    filt = pm.CopyFilter(i_desc, o_desc)
     x = rng.standard_normal((BATCH,) + i_desc.shape)
     y = filt.apply(x)
     np.testing.assert_array_equal(y, x)
@@ -114,9 +114,9 @@ def test_other_errors_name_the_argument():
     with pytest.raises(InvalidArgumentError, match="o_desc has rank 2 .* permute keeps the rank"):
         pm.PermuteFilter(PermuteParameters(i_desc=d3, o_desc=size_desc(L.LAYOUT_2D_LAST_MAJOR, (2, 12)), permutation=(0, 1, 2)))
     with pytest.raises(InvalidArgumentError, match="axis1 3 must be <= 2"):
-        pm.TransposeFilter(pm.TransposeParams(d3, d3, 0, 3))
+        pm.TransposeFilter(d3, d3, 0, 3)
     with pytest.raises(InvalidArgumentError, match=r"a copy keeps the logical shape"):
-        pm.CopyFilter(pm.CopyParams(d3, size_desc(LAST3, (4, 3, 2))))
+        pm.CopyFilter(d3, size_desc(LAST3, (4, 3, 2)))
     filt = pm.PermuteFilter(PermuteParameters(i_desc=d3, o_desc=d3, permutation=(0, 1, 2)))
     with pytest.raises(InvalidArgumentError, match=r"d_out has shape \(2, 3, 4\); expected \(N, \*\(4, 3, 2\)\)"):
         filt.apply_backward(None, None, np.ones((2, 3, 4)))
