@@ -102,14 +102,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .errors import InternalError, InvalidArgumentError, given, require, require_out
 from .layout import FIRST_MAJOR_LAYOUTS, LAYOUT_IMAGE_CHW, Descriptor
-if TYPE_CHECKING:     # params.py imports Activation from here
-    from .params import ActivationParameters
+from .params import Activation, ActivationParameters
 
 # BNNSActivationFunction raw values (bnns.md 3.1) ------------------------------------------------
 IDENTITY = 0
@@ -153,30 +152,6 @@ GELU_APPROXIMATION_SIGMOID = 35
 SELU_SCALE = 1.0507009873554805     # lambda
 SELU_ALPHA = 1.6732632423543772
 GELU_SIGMOID_SCALE = 1.702
-
-
-@dataclasses.dataclass(frozen=True)
-class Activation:
-    """BNNSActivation: the function's raw value and its two float parameters."""
-
-    function: int = IDENTITY
-    alpha: float = 0.0
-    beta: float = 0.0
-
-    @property
-    def is_identity(self) -> bool:
-        return self.function == IDENTITY
-
-    @property
-    def kind(self) -> "ActivationKind":
-        return kind_of(self.function)
-
-    def validate(self, name: str = "activation") -> None:
-        kind = self.kind
-        require(np.isfinite(self.alpha) and np.isfinite(self.beta),
-                lambda: f"{name}.alpha {self.alpha} / beta {self.beta} must be finite for {kind.name}")
-        if kind.check is not None:
-            kind.check(self.alpha, self.beta, name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -661,6 +636,21 @@ def kind_of(function: int) -> ActivationKind:
     return ACTIVATIONS[function]
 
 
+def is_identity(act: Activation) -> bool:
+    return act.function == IDENTITY
+
+
+def validate(act: Activation, name: str = "activation") -> None:
+    """Refuses a BNNSActivation this service cannot compute: an unknown function, non-finite
+    alpha / beta, or parameters outside the function's domain. The integer saturation fields
+    (iscale, ...) are read by no function computed here (the codec refuses those two)."""
+    kind = kind_of(act.function)
+    require(np.isfinite(act.alpha) and np.isfinite(act.beta),
+            lambda: f"{name}.alpha {act.alpha} / beta {act.beta} must be finite for {kind.name}")
+    if kind.check is not None:
+        kind.check(act.alpha, act.beta, name)
+
+
 # ------------------------------------------------------------------------------ forward / backward
 def forward(x: np.ndarray, act: Activation, *, axes=None,
             rng: Optional[np.random.Generator] = None) -> np.ndarray:
@@ -676,7 +666,7 @@ def forward(x: np.ndarray, act: Activation, *, axes=None,
     rng : numpy Generator for Gumbel / GumbelMax; None = a fresh ``np.random.default_rng(0)``
         (reproducible: every call without a generator draws the same noise).
     """
-    kind = act.kind
+    kind = kind_of(act.function)
     x = _float_array(x, "x")
     if kind.random:
         axes = _normalize_axes(axes, x.ndim) if kind.along_axes else None
@@ -690,7 +680,7 @@ def forward(x: np.ndarray, act: Activation, *, axes=None,
 
 def can_backward_from_output(act: Activation) -> bool:
     """True if dy/dx can be recovered from y alone (BNNS's rule for fused activations)."""
-    kind = act.kind
+    kind = kind_of(act.function)
     if kind.grad_from_y is None and kind.vjp_from_y is None:
         return False
     return kind.from_y_if is None or bool(kind.from_y_if(act.alpha, act.beta))
@@ -711,9 +701,9 @@ def backward(d_out: np.ndarray, act: Activation, *, x: Optional[np.ndarray] = No
     -------
     dL/dx, the shape and dtype of d_out (d_out itself for Identity).
     """
-    if act.is_identity:
+    if is_identity(act):
         return d_out
-    kind = act.kind
+    kind = kind_of(act.function)
     if not kind.differentiable:
         raise InvalidArgumentError(kind.no_gradient or f"activation {kind.name} has no gradient")
     d_out = _float_array(d_out, "d_out")
@@ -788,8 +778,8 @@ class ActivationFilter:
         params.i_desc.validate("i_desc")
         params.o_desc.validate("o_desc")
         act = params.activation
-        act.validate("activation")
-        kind = act.kind
+        validate(act, "activation")
+        kind = kind_of(act.function)
         require(params.i_desc.shape == params.o_desc.shape,
                 lambda: f"o_desc shape {params.o_desc.shape} ({params.o_desc.describe()}) does not match "
                 f"i_desc shape {params.i_desc.shape} ({params.i_desc.describe()}): an activation "

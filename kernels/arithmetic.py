@@ -180,7 +180,7 @@ FUNCTIONS: dict[int, ArithmeticKind] = {
                        uses_output=True),
     SQUARE: _unary("Square", np.square, lambda g, o, f: 2 * g * o[0]),
     ERF: _unary("Erf", lambda a: act_mod.forward(a, _ERF),
-                lambda g, o, f: g * given(_ERF.kind.grad_from_x, "Erf's derivative", error=InternalError)(
+                lambda g, o, f: g * given(act_mod.kind_of(_ERF.function).grad_from_x, "Erf's derivative", error=InternalError)(
                     o[0], _ERF.alpha, _ERF.beta)),
     # ---- ternary
     MULTIPLY_ADD: ArithmeticKind(
@@ -253,7 +253,7 @@ def backward(function: int, operands: Sequence[Optional[np.ndarray]], d_out: np.
     dtype = d_out.dtype
     with np.errstate(all="ignore"):
         f = None
-        if activation.is_identity:
+        if act_mod.is_identity(activation):
             g = d_out
             f = y
         elif y is not None and act_mod.can_backward_from_output(activation):
@@ -301,7 +301,7 @@ class ArithmeticFilter:
         require(params.out_type == SAMPLE,
                 lambda: f"out_type {params.out_type} is not supported: the output of an arithmetic "
                 f"filter is per batch item (BNNSSample = {SAMPLE})")
-        params.activation.validate("activation")
+        act_mod.validate(params.activation, "activation")
         self._values: dict[str, np.ndarray] = {}
         shapes = []
         for k, operand in enumerate(inputs):
@@ -401,8 +401,8 @@ class ArithmeticFilter:
         act = p.activation
         # The inputs are read by most derivatives, and to recompute f = the function's output
         # when y does not give it (y is act(f)) or the activation's derivative needs f.
-        act_from_y = act.is_identity or (y is not None and act_mod.can_backward_from_output(act))
-        f_from_y = act.is_identity and y is not None
+        act_from_y = act_mod.is_identity(act) or (y is not None and act_mod.can_backward_from_output(act))
+        f_from_y = act_mod.is_identity(act) and y is not None
         needs_inputs = any(wanted) and (kind.needs_inputs or not act_from_y
                                         or (kind.uses_output and not f_from_y))
         operands, _ = self._operands(inputs, n, "inputs", require_samples=needs_inputs,

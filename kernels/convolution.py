@@ -722,7 +722,7 @@ class _AffineFilter:
     _linear_backward: Callable[..., tuple]            # and its adjoint: (d_in, d_weights)
 
     def _init_bias_activation(self, bias: Optional[Descriptor], activation: Activation, channels: int):
-        activation.validate("activation")
+        act_mod.validate(activation, "activation")
         self.activation = activation
         self.bias = None
         if bias is not None and bias.data is not None:
@@ -752,7 +752,7 @@ class _AffineFilter:
     def _finish(self, z: np.ndarray) -> np.ndarray:
         """y = act(z + bias), in place in z (the kernel's own buffer or the caller's ``out``)."""
         z = self._add_bias(z)
-        if self.activation.is_identity:
+        if act_mod.is_identity(self.activation):
             return z
         if self.activation.function == act_mod.RECTIFIED_LINEAR:
             return np.maximum(z, 0, out=z)
@@ -761,12 +761,12 @@ class _AffineFilter:
 
     def _output_grad_to_preactivation(self, x, y, d_out):
         """dL/dz from dL/dy: from y when the activation allows (BNNS), else from a recomputed z."""
-        if self.activation.is_identity:
+        if act_mod.is_identity(self.activation):
             return d_out
         if y is not None and act_mod.can_backward_from_output(self.activation):
             return act_mod.backward(d_out, self.activation, y=y)
         require(x is not None, lambda: f"the backward of a {self.kind} with activation "
-                f"{self.activation.kind.name} needs the input to recompute the pre-activation")
+                f"{act_mod.kind_of(self.activation.function).name} needs the input to recompute the pre-activation")
         return act_mod.backward(d_out, self.activation, x=self._add_bias(self._linear_part(x)))
 
     def apply(self, x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -808,9 +808,9 @@ class _AffineFilter:
             in_delta_out = None
         require(not bias_grad or self.bias is not None,
                 lambda: f"bias_delta was asked but this {self.kind} filter has no bias")
-        if not self.activation.is_identity and y is None and act_mod.can_backward_from_output(self.activation):
+        if not act_mod.is_identity(self.activation) and y is None and act_mod.can_backward_from_output(self.activation):
             require(x is not None, lambda: f"the backward of a {self.kind} with activation "
-                    f"{self.activation.kind.name} needs `out` (or `in` to recompute it)")
+                    f"{act_mod.kind_of(self.activation.function).name} needs `out` (or `in` to recompute it)")
         require(not weights_grad or x is not None, "weights_delta needs the forward input `in`")
         dz = self._output_grad_to_preactivation(x, y, d_out)
         d_in, d_w = self._linear_backward(x, dz, input_grad, weights_grad, in_delta_out)

@@ -77,6 +77,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .activation import IDENTITY, kind_of
 from .arithmetic import ArithmeticFilter, ArithmeticParameters
 from .convolution import (ConvolutionFilter, ConvolutionParameters, FullyConnectedFilter,
                           FullyConnectedParameters, TransposedConvolutionFilter)
@@ -281,8 +282,8 @@ class FusedFilter:
                 f"layout, size, strides and data type)")
         if second_type in NORM_TYPES:
             act = layers[0][1].activation
-            require(act.is_identity,
-                    lambda: f"layers[0] ({TYPE_NAMES[first_type]}) has activation {act.kind.name} "
+            require(act.function == IDENTITY,
+                    lambda: f"layers[0] ({TYPE_NAMES[first_type]}) has activation {kind_of(act.function).name} "
                     f"({act.function}); a fused layer ending in {TYPE_NAMES[second_type]} can be "
                     f"trained, and in training BNNS requires every member but the last to use "
                     f"Identity: put the activation on layers[1] instead")

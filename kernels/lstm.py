@@ -442,8 +442,8 @@ class LSTMFilter:
 
     @staticmethod
     def _check_act(act: Activation, name: str) -> Activation:
-        act.validate(name)
-        kind = act.kind
+        act_mod.validate(act, name)
+        kind = act_mod.kind_of(act.function)
         require(not kind.random and not kind.along_axes,
                 f"{name} {kind.name} is not an elementwise deterministic function")
         return act

@@ -225,8 +225,8 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
     x_hat = x_hat.reshape((n,) + geo.affine_shape)
 
     # The activation sees the item's own shape: axis functions (Softmax) act along its last axis.
-    y = pre if activation.is_identity else act_mod.forward(pre, activation)
-    keep_pre = not activation.is_identity and not act_mod.can_backward_from_output(activation)
+    y = pre if act_mod.is_identity(activation) else act_mod.forward(pre, activation)
+    keep_pre = not act_mod.is_identity(activation) and not act_mod.can_backward_from_output(activation)
     saved = Saved(geo, x_hat, inv_std, mean, variance, pre if keep_pre else None)
     return y, saved
 
@@ -387,7 +387,7 @@ class NormalizationFilter:
                 lambda: f"epsilon {params.epsilon} must be a finite number >= 0")
         require(_finite(params.momentum) and 0 <= params.momentum <= 1,
                 lambda: f"momentum {params.momentum} must be in [0, 1]")
-        params.activation.validate("activation")
+        act_mod.validate(params.activation, "activation")
         channels = shape[0]
         if kind == GROUP_NORM:
             groups = params.num_groups
@@ -495,9 +495,9 @@ class NormalizationFilter:
             raise FailedPreconditionError(
                 f"d_out has batch size {d_out.shape[0]} but the last training forward had "
                 f"batch size {saved.batch_size}; backward must follow a forward of the same batch", reason="NO_TRAINING_FORWARD")
-        if not p.activation.is_identity and saved.pre is None:
+        if not act_mod.is_identity(p.activation) and saved.pre is None:
             require(y is not None, lambda: f"y (the forward output) is needed for the backward of "
-                                   f"activation {p.activation.kind.name}")
+                                   f"activation {act_mod.kind_of(p.activation.function).name}")
             y = np.asarray(self._check_batch(y, "y"), saved.x_hat.dtype)
             require(y.shape[0] == saved.batch_size,
                     lambda: f"y has batch size {y.shape[0]}, d_out {saved.batch_size}")

@@ -10,8 +10,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from .activation import Activation
 from .layout import Descriptor
+
+
+@dataclasses.dataclass(frozen=True)
+class Activation:
+    """bnns.v1.Activation (bnns/v1/types.proto)."""
+
+    function: int = 0
+    alpha: float = 0.0
+    beta: float = 0.0
+    iscale: int = 0
+    ioffset: int = 0
+    ishift: int = 0
+    iscale_per_channel: tuple[int, ...] = ()
+    ioffset_per_channel: tuple[int, ...] = ()
+    ishift_per_channel: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

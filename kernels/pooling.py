@@ -490,7 +490,7 @@ class PoolingFilter:
 
         require(isinstance(params.activation, Activation),
                 lambda: f"activation must be an Activation, not {type(params.activation).__name__}")
-        params.activation.validate("activation")
+        activation_mod.validate(params.activation, "activation")
         self._bias = None
         if params.bias is not None:
             require(isinstance(params.bias, Descriptor),
@@ -573,7 +573,7 @@ class PoolingFilter:
         # g = dL/d(pooled + bias), through the activation
         pooled = None
         act = self.params.activation
-        if act.is_identity:
+        if activation_mod.is_identity(act):
             g = d_out
         elif y is not None and activation_mod.can_backward_from_output(act):
             g = activation_mod.backward(d_out, act, y=y.astype(d_out.dtype, copy=False))
@@ -623,7 +623,7 @@ class PoolingFilter:
     def _finish(self, pooled):
         pooled = self._add_bias(pooled)
         act = self.params.activation
-        return pooled if act.is_identity else activation_mod.forward(pooled, act)
+        return pooled if activation_mod.is_identity(act) else activation_mod.forward(pooled, act)
 
     def _check_batch(self, array, shape, name, batch=None):
         require(isinstance(array, np.ndarray),

@@ -4,8 +4,8 @@
 
 One frozen, keyword-only dataclass per parameters message the kernels take (MESSAGES), named as
 the message, its fields the message's, in the message's order, typed for the kernels
-(NDArrayDescriptor -> layout.Descriptor, Activation -> the kernel's Activation, another message
--> its generated class, an enum -> int, repeated -> a tuple) and defaulted as the schema says:
+(NDArrayDescriptor -> layout.Descriptor, another message -> its generated class, an enum -> int,
+repeated -> a tuple) and defaulted as the schema says:
 the field's ``(bnns.v1.default)`` option (a Python literal or an enum value's name; "null": an
 unset message is None; "{}": the message with its own defaults), else a scalar's proto zero, an
 unset proto3 ``optional`` scalar None, a repeated field (); a message field without the option
@@ -23,7 +23,7 @@ from bnns.v1 import schema_default, service_pb2, types_pb2, value_default
 
 # The messages the kernels take, each after the messages its fields hold.
 MESSAGES = [
-    types_pb2.ActivationParameters, types_pb2.ConvolutionParameters, types_pb2.FullyConnectedParameters,
+    types_pb2.Activation, types_pb2.ActivationParameters, types_pb2.ConvolutionParameters, types_pb2.FullyConnectedParameters,
     types_pb2.PoolingParameters, types_pb2.YoloParameters, types_pb2.LossParameters,
     types_pb2.NormalizationParameters, types_pb2.ArithmeticOperand, types_pb2.ArithmeticParameters,
     types_pb2.QuantizationParameters, types_pb2.DropoutParameters, types_pb2.PermuteParameters,
@@ -33,7 +33,10 @@ MESSAGES = [
     types_pb2.EmbeddingParameters, types_pb2.LSTMGateDescriptor, types_pb2.LSTMDataDescriptor,
     types_pb2.LSTMParameters, service_pb2.OptimizerFields,
 ]
-KERNEL_TYPES = {"NDArrayDescriptor": "Descriptor", "Activation": "Activation"}
+KERNEL_TYPES = {"NDArrayDescriptor": "Descriptor"}
+# Positional as well as keyword: BNNSActivation, made everywhere as Activation(function, alpha, beta) in
+# Apple's (and the message's) order; every field has a default, so no order can misplace a required one.
+POSITIONAL = {"Activation"}
 SCALARS = {FieldDescriptor.TYPE_FLOAT: "float", FieldDescriptor.TYPE_DOUBLE: "float", FieldDescriptor.TYPE_BOOL: "bool",
            FieldDescriptor.TYPE_STRING: "str", FieldDescriptor.TYPE_ENUM: "int"}
 HEADER = '''"""The kernels' parameter structs: one frozen dataclass per parameters message of
@@ -48,7 +51,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from .activation import Activation
 from .layout import Descriptor
 '''
 
@@ -80,7 +82,8 @@ def render() -> str:
     out = [HEADER]
     for message in MESSAGES:
         descriptor = message.DESCRIPTOR
-        out.append(f"\n\n@dataclasses.dataclass(frozen=True, kw_only=True)\nclass {descriptor.name}:\n"
+        keywords = "" if descriptor.name in POSITIONAL else ", kw_only=True"
+        out.append(f"\n\n@dataclasses.dataclass(frozen=True{keywords})\nclass {descriptor.name}:\n"
                    f'    """{descriptor.full_name} ({descriptor.file.name})."""\n\n')
         out.extend(f"    {_line(field)}\n" for field in descriptor.fields)
     return "".join(out).rstrip("\n") + "\n"

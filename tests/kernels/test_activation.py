@@ -188,7 +188,7 @@ def test_every_function_is_tested_by_a_case_or_a_dedicated_test():
 def test_unknown_function_is_rejected():
     for raw in (-1, 36, 0x100):
         with pytest.raises(InvalidArgumentError, match=f"activation function {raw} is not"):
-            A.Activation(raw).validate()
+            A.validate(A.Activation(raw))
 
 
 # ------------------------------------------------------------------------------ elementwise forward
@@ -600,7 +600,7 @@ def test_gumbel_backward_raises(act):
                                       A.INTEGER_LINEAR_SATURATE_PER_CHANNEL])
 def test_integer_functions_are_rejected(function):
     with pytest.raises(InvalidArgumentError, match="integer data"):
-        A.Activation(function, 1.0, 0.0).validate()
+        A.validate(A.Activation(function, 1.0, 0.0))
     with pytest.raises(InvalidArgumentError, match="integer data"):
         A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=A.Activation(function)))
     with pytest.raises(InvalidArgumentError, match="integer data"):
@@ -626,14 +626,14 @@ INVALID_PARAMETERS = [
                          ids=[c[0] for c in INVALID_PARAMETERS])
 def test_invalid_parameters_are_rejected(function, alpha, beta, message):
     with pytest.raises(InvalidArgumentError, match=message):
-        A.Activation(function, alpha, beta).validate()
+        A.validate(A.Activation(function, alpha, beta))
 
 
 @pytest.mark.parametrize("function, alpha, beta", [
     (A.GUMBEL, 1.0, 0.0), (A.GUMBEL, 1.0, 1e-20), (A.GUMBEL_MAX, 0.0, 0.5), (A.CLAMP, 1.0, 1.0),
     (A.SOFTPLUS, 0.5, -2.0), (A.CELU, 0.1, 0.0), (A.ELU, -1.0, 0.0)])
 def test_valid_edge_parameters_are_accepted(function, alpha, beta):
-    A.Activation(function, alpha, beta).validate()
+    A.validate(A.Activation(function, alpha, beta))
 
 
 # ------------------------------------------------------------------------------ ActivationFilter
