@@ -156,14 +156,15 @@ SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 
 def decode_as(params_class, convert: Optional[dict] = None):
     """A decoder ``(message, source=None, prefix="") -> params_class`` derived from the kernel's
-    parameters dataclass, so no decoder is written per message: each field is read from the
-    message field of the same name (kernels/params.py is generated from the messages),
-    as its type annotation says, then through ``convert[name]``. An NDArrayDescriptor becomes a
+    parameters dataclass (kernels/params.py, generated from the messages), so no decoder is
+    written per message: each field is read from the message field of the same name, as its type
+    annotation says, then through ``convert[name]``. An NDArrayDescriptor becomes a
     layout.Descriptor with its data resolved through ``source`` (Optional: unset, or without
     layout and data, is None, a NULL pointer; i_desc / o_desc / target_desc give a shape only);
-    an Activation the kernel's (Optional: unset is None); another message the annotated
-    dataclass, decoded alike (``decode_as(class)``; Optional: unset is None, else unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field
-    leaves the dataclass's default. What each field takes is worked out once per message type."""
+    an Activation the kernel's, through ``activation`` (Optional: unset is None); another message
+    the annotated dataclass, decoded alike (``decode_as(class)``; Optional: unset is None, else
+    unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field leaves the
+    dataclass's default. What each field takes is worked out once per message type."""
     convert = dict(convert or {})
     hints = typing.get_type_hints(params_class)
     plans: dict[type, list] = {}
@@ -171,8 +172,7 @@ def decode_as(params_class, convert: Optional[dict] = None):
     def plan(message) -> list:
         steps = []
         for f in dataclasses.fields(params_class):
-            name = f.name
-            field = message.fields_by_name[name]
+            field = message.fields_by_name[f.name]
             kind, optional = _unwrap(hints[f.name], f.default is None)
             if is_repeated(field):
                 how, kind = ("repeated" if field.message_type else "values"), (typing.get_args(kind) or (None,))[0]
@@ -181,7 +181,7 @@ def decode_as(params_class, convert: Optional[dict] = None):
             else:
                 how = "struct" if field.message_type.name not in ("NDArrayDescriptor", "Activation") else \
                       "optional message" if optional else "message"
-            steps.append((f.name, name, how, kind, optional, convert.get(f.name)))
+            steps.append((f.name, how, kind, optional, convert.get(f.name)))
         return steps
 
     def read(value, kind, optional: bool, label: str, source, path: str):
@@ -199,7 +199,7 @@ def decode_as(params_class, convert: Optional[dict] = None):
     def decode(pb, source=None, prefix: str = "", where: str = ""):
         steps = plans.get(pb.DESCRIPTOR) or plans.setdefault(pb.DESCRIPTOR, plan(pb.DESCRIPTOR))
         values = {}
-        for attr, name, how, kind, optional, conv in steps:
+        for name, how, kind, optional, conv in steps:
             if how == "value" or how == "optional value" and pb.HasField(name):
                 value = getattr(pb, name)
             elif how == "optional value":
@@ -217,7 +217,7 @@ def decode_as(params_class, convert: Optional[dict] = None):
                     value = None
                 else:
                     value = read(getattr(pb, name), kind, optional, label, source, path)
-            values[attr] = conv(value) if conv else value
+            values[name] = conv(value) if conv else value
         return params_class(**values)
     decode.__doc__ = f"{params_class.__name__} from its wire message (codec.decode_as)."
     return decode
