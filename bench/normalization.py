@@ -121,12 +121,14 @@ def layer_norm_floor_specs(rng) -> list[dict]:
     """What no NumPy layer norm can beat on the layer-norm shape, timed beside PyTorch (issue 14's
     floor), blocked over the cores as the kernel is:
 
-    * traffic: only the bytes the kernel must move, as block copies. Forward: read x, write x_hat
-      (BNNS's backward takes no x, so the forward keeps x_hat) and y. Backward: read x_hat and
+    * traffic: only the bytes the kernel must move, as block copies. Forward: read x, write x - mean
+      (BNNS's backward takes no x, so the forward keeps it) and y. Backward: read x - mean and
       dL/dy, write dL/dx.
-    * passes: only the formula's elementwise NumPy passes, no statistics or reductions. Forward:
-      x - mean, * inv_std, * gamma, + beta. Backward: dL/dy * x_hat (for dL/dgamma), then
-      dL/dx = inv_std * (gamma dL/dy - mean(dx_hat) - x_hat mean(dx_hat x_hat)) in four passes.
+    * passes: the fewest elementwise NumPy passes the formula allows, and nothing else (no
+      statistics, reductions or outer products). Forward: x - mean into the cache, times a
+      same-shape factor (inv_std gamma) into y, + beta. Backward: dL/dy (x - mean) (for
+      dL/dgamma), dL/dy times a same-shape factor (inv_std gamma), minus a per-row constant,
+      minus (x - mean) times a per-row factor (two passes).
     """
     from bnns.kernels import parallel
     from bnns.kernels.normalization import _block_bytes
@@ -150,7 +152,6 @@ def layer_norm_floor_specs(rng) -> list[dict]:
 
     def forward_passes(lo: int, hi: int) -> None:
         c = np.subtract(x[lo:hi], per_row[lo:hi, None], out=x_hat[lo:hi])
-        c *= per_row[lo:hi, None]
         out = np.multiply(c, gamma[:hi - lo], out=y[lo:hi])
         out += beta[:hi - lo]
 
@@ -162,7 +163,6 @@ def layer_norm_floor_specs(rng) -> list[dict]:
         out = np.multiply(dy[lo:hi], gamma[:hi - lo], out=scratch[lo:hi])
         out -= per_row[lo:hi, None]
         out -= np.multiply(x_hat[lo:hi], per_row[lo:hi, None], out=p)
-        out *= per_row[lo:hi, None]
 
     torch_forward, torch_backward = (spec["torch"] for spec in layer_norm_specs(rng))
     return [
@@ -269,8 +269,8 @@ def run(quick: bool = False) -> dict:
           "\n(training=True, running stats), F.layer_norm, conv2d -> batch_norm -> relu; forward under no_grad;"
           "\nbackward = torch.autograd.grad on a retained graph; fwd+bwd = a fresh graph each time."
           "\nLayer norm floors (layer_norm_floor_specs): traffic = only the bytes the kernel must move (the forward"
-          "\nkeeps x_hat: BNNS's backward takes no x), as block copies; NumPy passes = only the formula's elementwise"
-          "\npasses, no statistics; each beside PyTorch's time for the whole operation."
+          "\nkeeps x - mean: BNNS's backward takes no x), as block copies; NumPy passes = the fewest elementwise"
+          "\npasses the formula allows, nothing else; each beside PyTorch's time for the whole operation."
           + ("" if fused else "\nkernels/fused.py is not there yet: the fused conv3x3+bn+relu rows are skipped.")
           + ("" if any("torch_ms" in s for s in specs) else "\nPyTorch is not importable: no PyTorch column."))
     payload = {"copy_gbps": copy, "gemm_gflops": gemm, "rows": rows}
