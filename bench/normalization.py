@@ -118,6 +118,66 @@ def layer_norm_specs(rng) -> list[dict]:
     ]
 
 
+def layer_norm_floor_specs(rng) -> list[dict]:
+    """What no NumPy layer norm can beat on the layer-norm shape, timed beside PyTorch (issue 14's
+    floor), blocked over the cores as the kernel is:
+
+    * traffic: only the bytes the kernel must move, as block copies. Forward: read x, write x - mean
+      (BNNS's backward takes no x, so the forward keeps it) and y. Backward: read x - mean and
+      dL/dy, write dL/dx.
+    * passes: the fewest elementwise NumPy passes the formula allows, and nothing else (no
+      statistics, reductions or outer products). Forward: x - mean into the cache, times a
+      same-shape factor (inv_std gamma) into y, + beta. Backward: dL/dy (x - mean) (for
+      dL/dgamma), dL/dy times a same-shape factor (inv_std gamma), minus a per-row constant,
+      minus (x - mean) times a per-row factor (two passes).
+    """
+    from bnns.kernels import parallel
+    from bnns.kernels.normalization import _block_bytes
+    n, tokens, features = LAYER_NORM_INPUT
+    rows = n * tokens
+    x = rng.standard_normal((rows, features), dtype=np.float32)
+    dy = rng.standard_normal(x.shape, dtype=np.float32)
+    x_hat, y, scratch = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    per_row = rng.uniform(0.5, 1.5, rows).astype(np.float32)
+    block = parallel.block_rows(features * FLOAT, _block_bytes())
+    gamma = np.tile(rng.uniform(0.5, 1.5, features).astype(np.float32), (block, 1))
+    beta = np.tile(rng.standard_normal(features, dtype=np.float32), (block, 1))
+    name = f"layer norm {n}x{tokens}x{features} (over {features})"
+
+    def blocked(work):
+        return lambda: parallel.map_blocks(rows, features * FLOAT, work, block_bytes=_block_bytes())
+
+    def forward_traffic(lo: int, hi: int) -> None:
+        np.copyto(x_hat[lo:hi], x[lo:hi])
+        np.copyto(y[lo:hi], x[lo:hi])
+
+    def forward_passes(lo: int, hi: int) -> None:
+        c = np.subtract(x[lo:hi], per_row[lo:hi, None], out=x_hat[lo:hi])
+        out = np.multiply(c, gamma[:hi - lo], out=y[lo:hi])
+        out += beta[:hi - lo]
+
+    def backward_traffic(lo: int, hi: int) -> None:
+        np.add(x_hat[lo:hi], dy[lo:hi], out=scratch[lo:hi])
+
+    def backward_passes(lo: int, hi: int) -> None:
+        p = np.multiply(dy[lo:hi], x_hat[lo:hi], out=parallel.scratch((hi - lo, features), np.float32))
+        out = np.multiply(dy[lo:hi], gamma[:hi - lo], out=scratch[lo:hi])
+        out -= per_row[lo:hi, None]
+        out -= np.multiply(x_hat[lo:hi], per_row[lo:hi, None], out=p)
+
+    torch_forward, torch_backward = (spec["torch"] for spec in layer_norm_specs(rng))
+    return [
+        {"case": name, "op": "forward floor: traffic", "numpy": blocked(forward_traffic),
+         "mb": mb(x.size, x.size), "torch": torch_forward},
+        {"case": name, "op": "forward floor: NumPy passes", "numpy": blocked(forward_passes),
+         "mb": mb(x.size, x.size), "torch": torch_forward},
+        {"case": name, "op": "backward floor: traffic", "numpy": blocked(backward_traffic),
+         "mb": mb(3 * x.size), "torch": torch_backward},
+        {"case": name, "op": "backward floor: NumPy passes", "numpy": blocked(backward_passes),
+         "mb": mb(3 * x.size), "torch": torch_backward},
+    ]
+
+
 def fused_conv_bn_relu_specs(rng) -> list[dict]:
     """conv3x3 s1 p1 (with bias) -> batch norm (training) -> ReLU, as one kernels.fused.FusedFilter:
     forward and backward (dX, dW, db, d_beta, d_gamma). Imports kernels.fused on call."""
@@ -187,7 +247,7 @@ def run(quick: bool = False) -> dict:
     rng = np.random.default_rng(0)
     budget = 1.0 if quick else 3.0
     copy = common.copy_gbps()
-    specs = batch_norm_specs(rng) + layer_norm_specs(rng)
+    specs = batch_norm_specs(rng) + layer_norm_specs(rng) + layer_norm_floor_specs(rng)
     fused = importlib.util.find_spec("bnns.kernels.fused") is not None
     gemm = None
     if fused:
@@ -208,6 +268,9 @@ def run(quick: bool = False) -> dict:
           "\nbeta, gamma); fused GFLOP counts the convolution only (backward = 2x forward). PyTorch: F.batch_norm"
           "\n(training=True, running stats), F.layer_norm, conv2d -> batch_norm -> relu; forward under no_grad;"
           "\nbackward = torch.autograd.grad on a retained graph; fwd+bwd = a fresh graph each time."
+          "\nLayer norm floors (layer_norm_floor_specs): traffic = only the bytes the kernel must move (the forward"
+          "\nkeeps x - mean: BNNS's backward takes no x), as block copies; NumPy passes = the fewest elementwise"
+          "\npasses the formula allows, nothing else; each beside PyTorch's time for the whole operation."
           + ("" if fused else "\nkernels/fused.py is not there yet: the fused conv3x3+bn+relu rows are skipped.")
           + ("" if any("torch_ms" in s for s in specs) else "\nPyTorch is not importable: no PyTorch column."))
     payload = {"copy_gbps": copy, "gemm_gflops": gemm, "rows": rows}

@@ -13,7 +13,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -118,18 +118,20 @@ def start(work: Callable[[], object]):
 BLOCK_BYTES = 1048576
 
 
-def block_rows(row_bytes: int) -> int:
-    """Rows of row_bytes in one block of map_blocks."""
-    return max(1, BLOCK_BYTES // max(row_bytes, 1))
+def block_rows(row_bytes: int, block_bytes: Optional[int] = None) -> int:
+    """Rows of row_bytes in one block of map_blocks (of block_bytes, default BLOCK_BYTES)."""
+    return max(1, (BLOCK_BYTES if block_bytes is None else block_bytes) // max(row_bytes, 1))
 
 
-def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object], pieces_per_worker: int = 1) -> list:
-    """[work(lo, hi) for each block] over [0, count) cut into blocks of about BLOCK_BYTES
-    (whole rows of row_bytes), the blocks shared out over the cores in contiguous runs when the
-    data is big enough. Block boundaries do not depend on the number of cores, and the results
-    come back in block order, so a caller that sums per-block partial results in that order gets
-    the same numbers on any machine. pieces_per_worker: as for for_ranges."""
-    rows = block_rows(row_bytes)
+def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object], pieces_per_worker: int = 1,
+               block_bytes: Optional[int] = None) -> list:
+    """[work(lo, hi) for each block] over [0, count) cut into blocks of about block_bytes
+    (default BLOCK_BYTES; whole rows of row_bytes), the blocks shared out over the cores in
+    contiguous runs when the data is big enough. Block boundaries do not depend on the number of
+    cores, and the results come back in block order, so a caller that sums per-block partial
+    results in that order gets the same numbers on any machine. pieces_per_worker: as for
+    for_ranges."""
+    rows = block_rows(row_bytes, block_bytes)
     bounds = [(lo, min(count, lo + rows)) for lo in range(0, count, rows)]
     results: list = [None] * len(bounds)
 

@@ -343,22 +343,34 @@ def test_concurrent_clients_on_one_handle_through_two_replicas(store_url):
     try:
         channels = [stub_for(r.grpc_target) for r in replicas]
         filter_id = channels[0][1].CreateFilter(fc_request(np.zeros((2, 4), np.float32)), timeout=30).filter_id
-        errors, reads = [], []
+        errors, reads, retries = [], [], []
         ones = np.ones(4, np.float32)
+
+        def retried(call, *args, **kwargs):
+            # As the SDK does: a call that lost its race to the other replica too many times is
+            # UNAVAILABLE, and is sent again (with the same idempotency key: applied once).
+            for _ in range(20):
+                try:
+                    return call(*args, **kwargs)
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    retries.append(error)
+            return call(*args, **kwargs)
 
         def stepper(k: int) -> None:
             try:
                 stub = channels[k % 2][1]
                 for i in range(steps):
-                    stub.OptimizerStep(sgd_step(filter_id, -np.ones((2, 4))), metadata=meta(filter_id, f"{k}-{i}"),
-                                       timeout=60)
+                    retried(stub.OptimizerStep, sgd_step(filter_id, -np.ones((2, 4))),
+                            metadata=meta(filter_id, f"{k}-{i}"), timeout=60)
             except Exception as error:       # noqa: BLE001  (reported below)
                 errors.append(error)
 
         def reader(k: int, stop: threading.Event) -> None:
             stub = channels[k % 2][1]
             while not stop.is_set():
-                out = stub.FilterApplyBatch(apply(filter_id, ones), metadata=meta(filter_id), timeout=60)
+                out = retried(stub.FilterApplyBatch, apply(filter_id, ones), metadata=meta(filter_id), timeout=60)
                 reads.append((k, np.frombuffer(out.out.data, np.float32).copy()))
 
         stop = threading.Event()

@@ -296,6 +296,31 @@ def test_layer_norm_without_gamma_leaves_d_out_intact():
     np.testing.assert_array_equal(d_out, d_copy)
 
 
+@pytest.mark.parametrize("spread", [1e-3, 1.0, 30.0])
+def test_layer_norm_float32_gradients_follow_the_float64_ones(spread):
+    # LayerNorm keeps x - mean (not x_hat) and folds inv_std into per-row factors (s g for y,
+    # s^3 <p, g> / m for dL/dx): in float32 that must stay within float32 rounding of the same
+    # computation in float64 (itself checked against finite differences above), for rows of
+    # small, unit and large spread around a large mean, so inv_std ranges over 1e-2 .. 1e3.
+    rng = np.random.default_rng(111)
+    item = (16, 256)
+    geo = nm.geometry(nm.LAYER_NORM, item, normalization_axis=1)
+    x64 = (5.0 + spread * rng.standard_normal((3,) + item)).astype(np.float32).astype(np.float64)
+    gamma, beta = rng.uniform(0.5, 1.5, 256), rng.standard_normal(256)
+    d_out = rng.standard_normal(x64.shape)
+
+    def run(dtype):
+        x, g, b, d = (np.asarray(a, dtype) for a in (x64, gamma, beta, d_out))
+        y, saved = nm.forward(x, geo, g, b, epsilon=1e-6)
+        return (y,) + nm.backward(d, y, saved, g, beta_grad=True, gamma_grad=True)
+
+    # float32's mean of values near 5 is off by about 5 * 2^-24: x - mean keeps ~|mean| / spread
+    # fewer digits (the case table's note), whatever the formula.
+    tolerance = 2e-6 * max(1.0, 5.0 / spread)
+    for got, want, name in zip(run(np.float32), run(np.float64), ("y", "dx", "dbeta", "dgamma")):
+        np.testing.assert_allclose(got, want, rtol=0, atol=tolerance * np.abs(want).max(), err_msg=name)
+
+
 @pytest.mark.parametrize("affine", [True, False], ids=["beta_gamma", "no_beta_gamma"])
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.id)
 def test_blocks_of_one_row_on_every_core_give_the_one_block_numbers(kind, affine, monkeypatch):
