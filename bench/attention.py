@@ -41,7 +41,7 @@ def mha_spec(rng) -> dict:
 
     def projection(name):
         return MHAProjectionParameters(target_desc=_first_major((t, e)), weights=_first_major((e, d, h), w[name]),
-                                          bias=_first_major((d, h), b[name]))
+                                       bias=_first_major((d, h), b[name]))
     f = at.MultiheadAttentionFilter(MultiheadAttentionParameters(
         query=projection("query"), key=projection("key"), value=projection("value"),
         output=MHAProjectionParameters(target_desc=_first_major((t, e)), weights=_first_major((e, e), wo), bias=_first_major((e,), bo))))

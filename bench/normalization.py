@@ -51,8 +51,8 @@ def batch_norm_params(c: int, h: int, activation: Activation = Activation()) -> 
     image = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h))
     zeros, ones = np.zeros(c, np.float32), np.ones(c, np.float32)
     return NormalizationParameters(type=BATCH_NORM, i_desc=image, o_desc=image, beta_desc=vector(zeros),
-                               gamma_desc=vector(ones), moving_mean_desc=vector(zeros), moving_variance_desc=vector(ones),
-                               momentum=MOMENTUM_BNNS, epsilon=EPSILON, activation=activation)
+                                   gamma_desc=vector(ones), moving_mean_desc=vector(zeros), moving_variance_desc=vector(ones),
+                                   momentum=MOMENTUM_BNNS, epsilon=EPSILON, activation=activation)
 
 
 def batch_norm_specs(rng) -> list[dict]:
@@ -97,7 +97,7 @@ def layer_norm_specs(rng) -> list[dict]:
     item = Descriptor.for_shape(LAYOUT_ROW_MAJOR_MATRIX, (tokens, features))
     gamma, beta = np.ones(features, np.float32), np.zeros(features, np.float32)
     f = NormalizationFilter(NormalizationParameters(type=LAYER_NORM, i_desc=item, o_desc=item, beta_desc=vector(beta),
-                                                gamma_desc=vector(gamma), epsilon=EPSILON, normalization_axis=1))
+                                                    gamma_desc=vector(gamma), epsilon=EPSILON, normalization_axis=1))
     x = rng.standard_normal((n, tokens, features), dtype=np.float32)
     dy = rng.standard_normal(x.shape, dtype=np.float32)
     f.apply(x, training=True)
@@ -190,7 +190,7 @@ def fused_conv_bn_relu_specs(rng) -> list[dict]:
     bias = np.zeros(c, np.float32)
     image = Descriptor.for_shape(LAYOUT_IMAGE_CHW, (c, h, h))
     conv = ConvolutionParameters(i_desc=image, w_desc=Descriptor.for_shape(LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
-                             o_desc=image, bias=vector(bias), x_padding=pad, y_padding=pad)
+                                 o_desc=image, bias=vector(bias), x_padding=pad, y_padding=pad)
     f = FusedFilter(((CONVOLUTION, conv), (FUSED_BATCH_NORM, batch_norm_params(c, h, Activation(RECTIFIED_LINEAR)))))
     x = rng.standard_normal((n, c, h, h), dtype=np.float32)
     dy = rng.standard_normal(x.shape, dtype=np.float32)

@@ -65,8 +65,8 @@ def matmul_filter(rng, a_shape, b_shape, ta, tb, wa, wb, alpha=0.7, beta=0.0):
     batch_shape = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     out_shape = tuple(batch_shape) + (m, p)
     params = BroadcastMatMulParameters(ia_desc=desc(a_shape, a_data), ib_desc=desc(b_shape, b_data), o_desc=desc(out_shape),
-                                      alpha=alpha, beta=beta, trans_a=ta, trans_b=tb,
-                                      a_is_weights=wa, b_is_weights=wb)
+                                       alpha=alpha, beta=beta, trans_a=ta, trans_b=tb,
+                                       a_is_weights=wa, b_is_weights=wb)
     return ct.BroadcastMatMulFilter(params), a_data, b_data, out_shape
 
 
@@ -162,7 +162,7 @@ def test_matmul_with_both_operands_weights_is_refused():
     w = np.ones((3, 3))
     with pytest.raises(InvalidArgumentError, match="every operand of this BroadcastMatMul is weights"):
         ct.BroadcastMatMulFilter(BroadcastMatMulParameters(ia_desc=desc((3, 3), w), ib_desc=desc((3, 3), w), o_desc=desc((3, 3)),
-                                                          a_is_weights=True, b_is_weights=True))
+                                                           a_is_weights=True, b_is_weights=True))
 
 
 def test_quadratic_multiplies_a_by_itself_and_sums_both_gradients():

@@ -1042,12 +1042,12 @@ def _out_conv_filter(case_id, c_in, c_out, h, w, k, stride, pad, groups, act, tr
     if transposed:   # the adjoint: (C_out, Ho, Wo) -> (C_in, H, W), weights O = C_in
         wts = np.ascontiguousarray(wts.swapaxes(0, 1))
         params = ConvolutionParameters(i_desc=image_desc(c_out, ho, wo), w_desc=weights_desc(wts),
-                                   o_desc=image_desc(c_in, h, w), bias=vector_desc(b), activation=ACTS[act][0],
-                                   x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad)
+                                       o_desc=image_desc(c_in, h, w), bias=vector_desc(b), activation=ACTS[act][0],
+                                       x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad)
         return TransposedConvolutionFilter(params), (c_out, ho, wo), (c_in, h, w), rng
     params = ConvolutionParameters(i_desc=image_desc(c_in, h, w), w_desc=weights_desc(wts),
-                               o_desc=image_desc(c_out, ho, wo), bias=vector_desc(b), activation=ACTS[act][0],
-                               x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad, groups=groups)
+                                   o_desc=image_desc(c_out, ho, wo), bias=vector_desc(b), activation=ACTS[act][0],
+                                   x_stride=stride, y_stride=stride, x_padding=pad, y_padding=pad, groups=groups)
     return ConvolutionFilter(params), (c_in, h, w), (c_out, ho, wo), rng
 
 

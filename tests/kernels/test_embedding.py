@@ -26,7 +26,7 @@ def make(table, index_shape=(3,), padding_idx=None, max_norm=0.0, norm_type=2.0,
     o_desc = L.Descriptor(o_layout, out_size or tuple(reversed(out_shape)))
     dictionary = L.Descriptor.for_shape(L.LAYOUT_COLUMN_MAJOR_MATRIX, table.shape, table)
     return em.EmbeddingFilter(EmbeddingParameters(i_desc=i_desc, o_desc=o_desc, dictionary=dictionary, flags=flags, padding_idx=padding_idx,
-                                                 max_norm=max_norm, norm_type=norm_type))
+                                                  max_norm=max_norm, norm_type=norm_type))
 
 
 def table(rng):

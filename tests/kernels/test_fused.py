@@ -113,7 +113,7 @@ class First:
 def first_conv(rng) -> First:
     w, b = f32(rng.standard_normal((4, 2, 3, 3)) * 0.5), f32(rng.standard_normal(4))
     p = ConvolutionParameters(i_desc=image((2, 5, 4)), w_desc=desc(L.LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
-                             o_desc=image((4, 5, 4)), bias=vector(b), x_padding=1, y_padding=1)
+                              o_desc=image((4, 5, 4)), bias=vector(b), x_padding=1, y_padding=1)
     geom = cv.geometry(p)
 
     def reference(inputs, v):
@@ -126,7 +126,7 @@ def first_tconv(rng) -> First:
     # stride 2, 3x3: 3x3 -> 7x7; OIHW weights with O = the output's 4 channels
     w, b = f32(rng.standard_normal((4, 2, 3, 3)) * 0.5), f32(rng.standard_normal(4))
     p = ConvolutionParameters(i_desc=image((2, 3, 3)), w_desc=desc(L.LAYOUT_CONV_WEIGHTS_OIHW, w.shape, w),
-                             o_desc=image((4, 7, 7)), bias=vector(b), x_stride=2, y_stride=2)
+                              o_desc=image((4, 7, 7)), bias=vector(b), x_stride=2, y_stride=2)
     geom = cv.geometry(p)
 
     def reference(inputs, v):
@@ -140,8 +140,8 @@ def first_tconv(rng) -> First:
 def first_fc(rng) -> First:
     w, b = f32(rng.standard_normal((4, 6)) * 0.5), f32(rng.standard_normal(4))
     p = FullyConnectedParameters(i_desc=desc(L.LAYOUT_VECTOR, (6,)),
-                                w_desc=desc(L.LAYOUT_ROW_MAJOR_MATRIX, w.shape, w),
-                                o_desc=desc(L.LAYOUT_VECTOR, (4,)), bias=vector(b))
+                                 w_desc=desc(L.LAYOUT_ROW_MAJOR_MATRIX, w.shape, w),
+                                 o_desc=desc(L.LAYOUT_VECTOR, (4,)), bias=vector(b))
 
     def reference(inputs, v):
         return inputs[0] @ v["weights"].T + v["bias"]
@@ -394,7 +394,7 @@ def test_delta_parameter_names_follow_the_pair(first_type, second, names):
     member: Any
     if second == fu.QUANTIZATION:
         member = QuantizationParameters(axis_mask=0, function=fu.QUANTIZE, i_desc=mid,
-                                       o_desc=dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
+                                        o_desc=dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
     else:
         member = NormalizationParameters(type=second, i_desc=mid, o_desc=mid)
     fused = fu.FusedFilter(((first.filter_type, first.params), (second, member)))
@@ -518,7 +518,7 @@ def conv_quantization_params(rng, *, activation=Activation(RECTIFIED_LINEAR), o_
     conv = dataclasses.replace(first.params, activation=activation)
     mid = conv.o_desc
     quant = QuantizationParameters(axis_mask=4, function=fu.QUANTIZE, i_desc=mid, o_desc=dataclasses.replace(mid, data_type=o_type),
-                                  scale=vector([4, 8, 16, 32]), bias=vector([0, 1, -1, 2]))
+                                   scale=vector([4, 8, 16, 32]), bias=vector([0, 1, -1, 2]))
     return ((fu.CONVOLUTION, conv), (fu.QUANTIZATION, quant)), first
 
 

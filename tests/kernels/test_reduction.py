@@ -158,10 +158,10 @@ def test_backward_matches_finite_differences(fn, domain, weighted):
 def test_max_ties_split_the_gradient_and_product_handles_zeros():
     x = np.array([[[[1.0, 3.0, 3.0, 0.0]]]])
     filt = rd.ReductionFilter(ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
-                                                 o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.MAX))
+                                                  o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.MAX))
     np.testing.assert_allclose(filt.apply_backward(x, None, np.ones((1, 1, 1, 1)))[0], [[[[0, 0.5, 0.5, 0]]]])
     prod = rd.ReductionFilter(ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
-                                                 o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.PRODUCT))
+                                                  o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.PRODUCT))
     np.testing.assert_allclose(prod.apply_backward(x, None, np.ones((1, 1, 1, 1)))[0], [[[[0, 0, 0, 9.0]]]])
     x2 = np.array([[[[2.0, 0.0, 0.0, 5.0]]]])
     np.testing.assert_allclose(prod.apply_backward(x2, None, np.ones((1, 1, 1, 1)))[0], [[[[0, 0, 0, 0]]]])
@@ -170,7 +170,7 @@ def test_max_ties_split_the_gradient_and_product_handles_zeros():
 def test_mean_non_zero_sends_no_gradient_to_uncounted_inputs():
     x = np.array([[[[2.0, 0.0, 4.0, 0.0]]]])
     filt = rd.ReductionFilter(ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (4, 1, 1)),
-                                                 o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.MEAN_NON_ZERO))
+                                                  o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 1, 1)), reduce_func=rd.MEAN_NON_ZERO))
     np.testing.assert_allclose(filt.apply(x), [[[[3.0]]]])
     np.testing.assert_allclose(filt.apply_backward(x, None, np.ones((1, 1, 1, 1)))[0], [[[[0.5, 0, 0.5, 0]]]])
     np.testing.assert_array_equal(filt.apply(np.zeros((1, 1, 1, 4))), [[[[0.0]]]])
@@ -180,7 +180,7 @@ def test_direct_apply_equals_the_filter():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2,) + tuple(reversed(SIZE)))
     params = ReductionParameters(i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, SIZE), o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, (1, 3, 2)),
-                                reduce_func=rd.SUM)
+                                 reduce_func=rd.SUM)
     np.testing.assert_allclose(rd.direct_apply(params, x), x.sum(axis=3, keepdims=True), rtol=1e-12)
 
 

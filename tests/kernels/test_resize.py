@@ -18,7 +18,7 @@ from tests.numeric import assert_gradient_matches, projection
 
 def make(method, in_size, out_size, align=False):
     return rs.ResizeFilter(ResizeParameters(method=method, i_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, in_size),
-                                           o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, out_size), align_corners=align))
+                                            o_desc=L.Descriptor(L.LAYOUT_IMAGE_CHW, out_size), align_corners=align))
 
 
 def coordinate(o, n_in, n_out, method, align):
@@ -155,7 +155,7 @@ def test_crop_resize_backward_is_the_adjoint_by_finite_differences(method):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2, 4, 5))
     crop = rs.CropResize(CropResizeParameters(method=method, sampling_mode=rs.SAMPLING_UNALIGN_CORNERS,
-                                             extrapolation_value=3.0))
+                                              extrapolation_value=3.0))
     proj = projection(rng, (3, 2, 3, 4))
     analytic = crop.apply_backward(ROI, proj, x.shape)
     assert_gradient_matches(analytic, lambda z: float((proj * crop.apply(z, ROI, (3, 4))).sum()), x)
