@@ -767,14 +767,14 @@ class ActivationFilter:
     float32 array, shape (1,) or (C,), initialised from ``activation.alpha``; writing into it (an
     optimizer step) changes the next apply, as BNNSGetPointer(filter, Alpha) does in BNNS.
 
-    Gumbel and GumbelMax draw from a generator seeded with ``seed`` when the filter is created;
+    Gumbel and GumbelMax draw from a generator seeded with ``params.seed`` when the filter is created;
     each apply advances it, so two filters with the same seed give the same sequence of outputs.
 
     axis_flags chooses the axes of Softmax, LogSoftmax and GumbelMax (``axes_from_flags``); the
     elementwise functions ignore it, as BNNS does.
     """
 
-    def __init__(self, params: ActivationParameters, seed: int = 0):
+    def __init__(self, params: ActivationParameters):
         params.i_desc.validate("i_desc")
         params.o_desc.validate("o_desc")
         act = params.activation
@@ -799,6 +799,7 @@ class ActivationFilter:
         elif act.function == LEAKY_RECTIFIED_LINEAR:
             self._alpha = np.full(1, act.alpha, dtype=np.float32)
             self._alpha_shape = (1,) * (1 + len(params.i_desc.shape))
+        seed = params.seed
         require(isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0,
                 lambda: f"seed {seed!r} must be a non-negative integer")
         self._rng = np.random.default_rng(int(seed)) if kind.random else None

@@ -826,7 +826,7 @@ KINDS: dict = {k.case: k for k in (
              _ref_fully_connected, Gradient(0, 1)),),
          errors=(ErrorInput("weights_size_mismatch", _set("w_desc.size", [4, 2]), "w_desc"),)),
     Kind("activation", codec.activation_params, activation.ActivationFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
-         options=lambda message: {"seed": int(message.seed)}, generic_backward=_activation_backward,
+         generic_backward=_activation_backward,
          samples=(Sample("activation", "leaky ReLU (alpha 0.1) over 4-vectors", {
              "i_desc": desc("VECTOR", [4]), "o_desc": desc("VECTOR", [4]),
              "activation": {"function": "ACTIVATION_FUNCTION_LEAKY_RECTIFIED_LINEAR", "alpha": 0.1}}, (

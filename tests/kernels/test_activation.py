@@ -519,16 +519,16 @@ GUMBEL_MAX = A.Activation(A.GUMBEL_MAX, 1.0, 0.0)
 
 def test_gumbel_filters_with_the_same_seed_give_the_same_outputs():
     x = np.zeros((2,) + CHW.shape)
-    first = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=42)
-    second = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=42)
+    first = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL, seed=42))
+    second = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL, seed=42))
     np.testing.assert_array_equal(first.apply(x), second.apply(x))
     np.testing.assert_array_equal(first.apply(x), second.apply(x))
 
 
 def test_gumbel_filter_draws_new_noise_on_each_apply_and_per_seed():
     x = np.zeros((2,) + CHW.shape)
-    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=42)
-    g = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=43)
+    f = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL, seed=42))
+    g = A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL, seed=43))
     a, b = f.apply(x), f.apply(x)
     assert not np.array_equal(a, b)
     assert not np.array_equal(a, g.apply(x))
@@ -710,7 +710,7 @@ def test_filter_parameters_are_empty_without_a_trainable_alpha():
 @pytest.mark.parametrize("seed", [-1, 1.5, True])
 def test_filter_rejects_a_bad_seed(seed):
     with pytest.raises(InvalidArgumentError, match="seed"):
-        A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL), seed=seed)
+        A.ActivationFilter(ActivationParameters(i_desc=CHW, o_desc=CHW, activation=GUMBEL, seed=seed))
 
 
 # ------------------------------------------------------------------------------ trainable alpha
