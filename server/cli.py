@@ -11,17 +11,25 @@ import threading
 import time
 from typing import Optional, Sequence
 
-from grpc_health.v1 import health_pb2
+# OpenBLAS's worker threads spin (sched_yield in a loop) for 2**28 cycles, about 0.1 s, after every
+# threaded BLAS call before they sleep: measured, a server that answered one 16 MiB convolution then
+# burned 70-100 ms of a core while idle, and a same-host client's next 1 ms kernel took 7 ms on the
+# core left. 2**20 cycles (under 0.5 ms) keeps the threads hot between the GEMMs of one call and
+# lets them sleep after it. OpenBLAS reads this once, when NumPy loads it: hence here, before the
+# imports below; an operator's own setting wins.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
-from . import calllog, codec, leases, rest, settings as settings_mod
-from . import auth
-from .core import Core
-from .dataplane import MemoryBudget, SharedMemoryTable
-from .state import SqliteStateStore
-from .grpc_service import SERVICE_NAME, create_server
-from .registry import Registry
-from .observability import configure_logging
-from .tuning import keep_freed_memory
+from grpc_health.v1 import health_pb2  # noqa: E402
+
+from . import calllog, codec, leases, rest, settings as settings_mod  # noqa: E402
+from . import auth  # noqa: E402
+from .core import Core  # noqa: E402
+from .dataplane import MemoryBudget, SharedMemoryTable  # noqa: E402
+from .state import SqliteStateStore  # noqa: E402
+from .grpc_service import SERVICE_NAME, create_server  # noqa: E402
+from .registry import Registry  # noqa: E402
+from .observability import configure_logging  # noqa: E402
+from .tuning import keep_freed_memory  # noqa: E402
 
 log = logging.getLogger("bnns.server")
 
