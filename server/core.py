@@ -1099,8 +1099,11 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 lambda: f"CallSequence: {len(calls)} calls; at most {wire.MAX_SEQUENCE_CALLS} a sequence", "MALFORMED_REQUEST")
         parsed = []
         for index, sequenced in enumerate(calls):
+            # A door that split the request (server/wire.py) hands each call's bytes over as a view.
+            data = io.arrays.get(f"calls[{index}]")
             inner, tensors = self._carried(f"CallSequence: call {index} ({sequenced.rpc})", sequenced.rpc,
-                                           sequenced.request, _NOT_SEQUENCED, "MALFORMED_REQUEST")
+                                           sequenced.request if data is None else data, _NOT_SEQUENCED,
+                                           "MALFORMED_REQUEST")
             parsed.append((sequenced.rpc, inner, tensors, sequenced.idempotency_key))
         cancelled = self._local.cancelled
         response, held, limit = pb.CallSequenceResponse(), 0, self.limits.max_call_bytes

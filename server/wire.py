@@ -13,8 +13,11 @@ directions that carry tensors are done here:
 
 Tensors are the ``data`` field of ``bnns.v1.Buffer``; a Buffer is named by its path in the
 message, e.g. ``in``, ``in[1]``, ``out_delta``, ``parameters[0].values``,
-``convolution.w_desc.data``. The .proto stays the contract: the bytes produced and accepted are
-exactly the messages it defines.
+``convolution.w_desc.data``. The serialized request a ``bnns.v1.SequencedCall`` carries (its
+``request``) is handled the same way, named by the SequencedCall's path (``calls[3]``): a
+CallSequence's calls are read as views of the bytes received, and their tensors as views of
+those. The .proto stays the contract: the bytes produced and accepted are exactly the messages
+it defines.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ if TYPE_CHECKING:
 from google.protobuf import descriptor as descriptor_mod
 from google.protobuf.message import DecodeError
 
-from bnns.v1 import types_pb2
+from bnns.v1 import service_pb2, types_pb2
 
 BUFFER = types_pb2.Buffer.DESCRIPTOR
-_DATA_FIELD = BUFFER.fields_by_name["data"].number
 _LEN = 2                                   # wire type of bytes, strings and sub-messages
-_DATA_TAG = bytes([(_DATA_FIELD << 3) | _LEN])
+# The bytes fields carried outside the parsed message (message full name -> field): a Buffer's
+# tensor, and a SequencedCall's serialized request.
+_PAYLOADS = {BUFFER.full_name: BUFFER.fields_by_name["data"],
+             service_pb2.SequencedCall.DESCRIPTOR.full_name: service_pb2.SequencedCall.DESCRIPTOR.fields_by_name["request"]}
 
 # Below this size the generated parser's copies cost less than a walk in Python.
 SPLIT_MIN_BYTES = 64 << 10
@@ -58,9 +63,10 @@ def split(raw: Union[bytes, bytearray, memoryview], message_class) -> Tuple[Any,
 
 def join(message, tensors: Mapping[str, Union[Buffer, np.ndarray]]) -> bytes:
     """``message`` serialized, with ``tensors[path]`` (anything exposing a contiguous buffer: a
-    NumPy array, bytes) as the ``data`` of the Buffer at each path. Each such Buffer must be
-    present in ``message`` (set, even if empty) and must not carry data of its own. Small
-    tensors are set on the message itself (which this changes) where that is cheaper."""
+    NumPy array, bytes) as the ``data`` of the Buffer (or the ``request`` of the SequencedCall)
+    at each path. Each such Buffer must be present in ``message`` (set, even if empty) and must
+    not carry data of its own. Small tensors are set on the message itself (which this changes)
+    where that is cheaper."""
     if not tensors:
         return message.SerializeToString()
     wanted = {path: memoryview(array).cast("B")   # type: ignore[arg-type]  # numpy's stubs: ndarray is a Buffer on 3.12+ only
@@ -70,7 +76,7 @@ def join(message, tensors: Mapping[str, Union[Buffer, np.ndarray]]) -> bytes:
             buf = buffer_at(message, path)
             if buf is None:
                 raise ValueError(f"no Buffer at {path!r} in the {message.DESCRIPTOR.full_name} to carry it")
-            buf.data = view.tobytes()
+            setattr(buf, _PAYLOADS[buf.DESCRIPTOR.full_name].name, view.tobytes())
         return message.SerializeToString()
     serialized = message.SerializeToString()
     prefixes = {path[:end] for path in wanted for end in _prefix_ends(path)}
@@ -85,8 +91,9 @@ _PATH_PART = re.compile(r"^([a-z_0-9]+)(?:\[(\d+)\])?$")
 
 
 def buffer_at(message, path: str, create: bool = False):
-    """The Buffer at ``path`` ("in", "in_delta[1]", "parameters[0].values") in ``message``;
-    None when absent (or created, with ``create``; repeated entries must exist already)."""
+    """The Buffer at ``path`` ("in", "in_delta[1]", "parameters[0].values") in ``message``
+    (or the SequencedCall: "calls[2]"); None when absent (or created, with ``create``; repeated
+    entries must exist already)."""
     if path.isidentifier():                  # a field of the message itself: most paths, every call
         if path not in message.DESCRIPTOR.fields_by_name or not create and not message.HasField(path):
             return None
@@ -141,8 +148,9 @@ def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descr
     """The fields in view[start:end] without Buffer data (recorded in ``tensors``)."""
     pieces: List[Chunk] = []
     run = start                           # start of the current run of fields copied as they are
+    payload = _PAYLOADS.get(message.full_name)
     for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
-        if message is BUFFER and number == _DATA_FIELD:
+        if payload is not None and number == payload.number:
             tensors[path] = view[pos:payload_end]
             pieces.append(view[run:field_start])
             run = payload_end
@@ -174,9 +182,9 @@ def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Desc
             pieces.extend(inner)
             run = payload_end
     pieces.append(view[run:end])
-    if message is BUFFER and path in wanted:
+    if path in wanted and message.full_name in _PAYLOADS:
         data = wanted.pop(path)
-        pieces.append(_DATA_TAG + _encode_varint(data.nbytes))
+        pieces.append(_encode_tag(_PAYLOADS[message.full_name].number) + _encode_varint(data.nbytes))
         pieces.append(data)
     return pieces
 
@@ -189,7 +197,7 @@ def _buffer_fields(message: descriptor_mod.Descriptor) -> Dict[int, descriptor_m
 
 @functools.lru_cache(maxsize=None)
 def _holds_buffer(message: descriptor_mod.Descriptor, _seen: frozenset = frozenset()) -> bool:
-    if message is BUFFER:
+    if message.full_name in _PAYLOADS:
         return True
     if message.full_name in _seen:
         return False

@@ -73,3 +73,31 @@ def test_truncated_bytes_are_a_decode_error(cut):
 def test_join_refuses_a_path_with_no_buffer():
     with pytest.raises(ValueError, match="no Buffer at"):
         wire.join(pb.FilterApplyBatchRequest(filter_id="f"), {"in": big(4)})
+
+
+def test_a_sequences_calls_are_split_as_views_and_joined_with_one_copy():
+    """CallSequence: each SequencedCall's request comes out of the received bytes as a view (no
+    copy of the outer message), and its tensors as views of that; join writes the message the
+    generated code reads."""
+    x, dy = big(seed=3), big(seed=4)
+    inner = []
+    for key, tensor in (("k/1", x), ("k/2", dy)):
+        request = pb.FilterApplyBatchRequest(filter_id="f-2", batch_size=1)
+        getattr(request, "in").SetInParent()
+        inner.append((key, wire.join(request, {"in": tensor})))
+    outer = pb.CallSequenceRequest(calls=[pb.SequencedCall(rpc="FilterApplyBatch", idempotency_key=key)
+                                          for key, _ in inner])
+    raw = bytearray(wire.join(outer, {f"calls[{k}]": data for k, (_, data) in enumerate(inner)}))
+    generated = pb.CallSequenceRequest.FromString(bytes(raw))
+    assert [(c.rpc, c.idempotency_key, c.request) for c in generated.calls] == \
+        [("FilterApplyBatch", key, data) for key, data in inner]
+    message, calls = wire.split(raw, pb.CallSequenceRequest)
+    assert sorted(calls) == ["calls[0]", "calls[1]"]
+    assert [c.idempotency_key for c in message.calls] == ["k/1", "k/2"] and message.calls[0].request == b""
+    for k, (_, data) in enumerate(inner):
+        assert calls[f"calls[{k}]"] == data
+        assert np.shares_memory(np.frombuffer(calls[f"calls[{k}]"], np.uint8), np.frombuffer(raw, np.uint8))
+        request, tensors = wire.split(calls[f"calls[{k}]"], pb.FilterApplyBatchRequest)
+        values = np.frombuffer(tensors["in"], np.float32)
+        np.testing.assert_array_equal(values, (x, dy)[k])
+        assert np.shares_memory(values, np.frombuffer(raw, np.uint8)) and request.filter_id == "f-2"

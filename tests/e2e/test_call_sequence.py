@@ -266,6 +266,27 @@ def test_sdk_block_sends_one_sequence_and_writes_outputs_when_it_ends(sdk, sent)
     sdk.BNNSFilterDestroy(f), sdk.BNNSFilterDestroy(g), tensor.destroy()
 
 
+def test_sdk_block_with_large_tensors_matches_the_calls_one_by_one(sdk, sent):
+    """Calls whose tensors make the sequence larger than wire.SPLIT_MIN_BYTES: the server reads
+    each call's request as a view of the bytes received (server/wire.py), with the same results."""
+    w = weights(9)
+    f = sdk_fc(sdk, w)
+    batch = 8192                                       # 128 KiB of input per call
+    x = np.random.default_rng(9).standard_normal((batch, N_IN)).astype(np.float32)
+    y1, y2 = np.zeros((batch, N_OUT), np.float32), np.zeros((batch, N_OUT), np.float32)
+    one, two = np.zeros_like(y1), np.zeros_like(y2)
+    assert sdk.BNNSFilterApplyBatch(f, batch, x, N_IN, one, N_OUT) == 0
+    assert sdk.BNNSFilterApplyBatch(f, batch, x[::-1].copy(), N_IN, two, N_OUT) == 0
+    del sent[:]
+    with sdk.sequence():
+        sdk.BNNSFilterApplyBatch(f, batch, x, N_IN, y1, N_OUT)
+        sdk.BNNSFilterApplyBatch(f, batch, x[::-1].copy(), N_IN, y2, N_OUT)
+    assert sent == ["CallSequence"]
+    np.testing.assert_array_equal(y1, one)
+    np.testing.assert_array_equal(y2, two)
+    sdk.BNNSFilterDestroy(f)
+
+
 def test_sdk_block_raises_the_failed_calls_error_at_its_end_and_does_not_nest(sdk, sent, stub):
     f = sdk_fc(sdk, weights(8))
     tensor = sdk.BNNSTensor.from_array(np.zeros(4, np.float32))
