@@ -114,8 +114,11 @@ def image(bnns, c, side, data):
 
 # --------------------------------------------------------------------------------------- cases
 
-def big_tensor_case(bnns, target: str, echo: Echo, rounds: int) -> list:
-    """One 2048x2048 1-channel image through a 1x1 convolution: 16 MiB in, 16 MiB out."""
+def big_tensor_case(bnns, target: str, echo: Echo, rounds: int, server_pid: int = 0) -> list:
+    """One 2048x2048 1-channel image through a 1x1 convolution: 16 MiB in, 16 MiB out. With
+    ``server_pid``, also the server's CPU in half a second of idleness after one such call (what
+    it takes from a same-host client's cores: OpenBLAS's threads spinning for work, bnns-server
+    sets them to sleep soon)."""
     side, rng = 2048, np.random.default_rng(0)
     x = rng.standard_normal((1, 1, side, side)).astype(np.float32)
     y = np.zeros_like(x)
@@ -142,6 +145,12 @@ def big_tensor_case(bnns, target: str, echo: Echo, rounds: int) -> list:
     ways["SDK over gRPC, arrays in shared memory (no copy)"] = lambda: bnns.BNNSFilterApplyBatch(shm_f, 1, sx, 0, sy, 0)
     try:
         results = interleaved(ways, rounds)
+        idle_ms = []
+        for _ in range(3 if server_pid else 0):
+            bnns.BNNSFilterApplyBatch(grpc_f, 1, x, 0, y, 0)
+            before = process_cpu_seconds(server_pid)
+            time.sleep(0.5)
+            idle_ms.append((process_cpu_seconds(server_pid) - before) * 1e3)
     finally:
         for t in (tx, ty):
             t.destroy()
@@ -173,7 +182,17 @@ def big_tensor_case(bnns, target: str, echo: Echo, rounds: int) -> list:
                        [("way", "way"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("vs", "vs its floor")])
     for label, value, target_ratio in targets:
         print(f"  {label}: {verdict(value, target_ratio)}")
+    if idle_ms:
+        print(f"  the server's CPU in 0.5 s of idleness after a 16 MiB call: {statistics.median(idle_ms):.0f} ms (median of 3)")
+        rows.append({"way": "server CPU ms in 0.5 s idle after a call", "median_ms": statistics.median(idle_ms)})
     return rows
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def small_call_case(bnns, target: str, echo: Echo, rounds: int) -> list:
@@ -313,7 +332,7 @@ def run(quick: bool = False) -> dict:
     server = common.ServerProcess()
     echo = Echo()
     try:
-        report = {"big": big_tensor_case(bnns, server.grpc_target, echo, rounds),
+        report = {"big": big_tensor_case(bnns, server.grpc_target, echo, rounds, server.proc.pid),
                   "small": small_call_case(bnns, server.grpc_target, echo, rounds),
                   "training": training_case(server.grpc_target, rounds),
                   "resnet": resnet_case(bnns, server.grpc_target, max(3, rounds // 3))}
