@@ -19,17 +19,17 @@ from typing import Optional, Sequence
 # imports below; an operator's own setting wins.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
-from grpc_health.v1 import health_pb2  # noqa: E402
+from grpc_health.v1 import health_pb2
 
-from . import calllog, codec, leases, rest, settings as settings_mod  # noqa: E402
-from . import auth  # noqa: E402
-from .core import Core  # noqa: E402
-from .dataplane import MemoryBudget, SharedMemoryTable  # noqa: E402
-from .state import SqliteStateStore  # noqa: E402
-from .grpc_service import SERVICE_NAME, create_server  # noqa: E402
-from .registry import Registry  # noqa: E402
-from .observability import configure_logging  # noqa: E402
-from .tuning import keep_freed_memory  # noqa: E402
+from . import calllog, codec, leases, rest, settings as settings_mod
+from . import auth
+from .core import Core
+from .dataplane import MemoryBudget, SharedMemoryTable
+from .state import SqliteStateStore
+from .grpc_service import SERVICE_NAME, create_server
+from .registry import Registry
+from .observability import configure_logging
+from .tuning import keep_freed_memory
 
 log = logging.getLogger("bnns.server")
 
