@@ -245,7 +245,9 @@ class RemoteBackend:
             raw = self._send("CallSequence", data, 0, metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error, "CallSequence: ") from None
-        for q, data in zip(calls, service_pb2.CallSequenceResponse.FromString(raw).responses):
+        # Each call's response as a view of the bytes received (large replies), its tensors as views of that.
+        reply, views = wire.split(raw, service_pb2.CallSequenceResponse)
+        for q, data in zip(calls, [views[f"responses[{k}]"] for k in range(len(views))] if views else reply.responses):
             response, tensors = wire.split(data, self._response_cls[q.rpc])
             if q.exchange is not None:
                 q.exchange.deliver(response, tensors)

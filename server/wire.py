@@ -13,11 +13,12 @@ directions that carry tensors are done here:
 
 Tensors are the ``data`` field of ``bnns.v1.Buffer``; a Buffer is named by its path in the
 message, e.g. ``in``, ``in[1]``, ``out_delta``, ``parameters[0].values``,
-``convolution.w_desc.data``. The serialized request a ``bnns.v1.SequencedCall`` carries (its
-``request``) is handled the same way, named by the SequencedCall's path (``calls[3]``): a
-CallSequence's calls are read as views of the bytes received, and their tensors as views of
-those. The .proto stays the contract: the bytes produced and accepted are exactly the messages
-it defines.
+``convolution.w_desc.data``. The serialized messages a CallSequence carries are handled the
+same way: a ``bnns.v1.SequencedCall``'s ``request``, named by the SequencedCall's path
+(``calls[3]``), and the entries of ``CallSequenceResponse.responses`` (``responses[3]``): a
+sequence's calls and responses are read as views of the bytes received, their tensors as views
+of those, and each is copied once into the bytes sent. The .proto stays the contract: the bytes
+produced and accepted are exactly the messages it defines.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ from bnns.v1 import service_pb2, types_pb2
 BUFFER = types_pb2.Buffer.DESCRIPTOR
 _LEN = 2                                   # wire type of bytes, strings and sub-messages
 # The bytes fields carried outside the parsed message (message full name -> field): a Buffer's
-# tensor, and a SequencedCall's serialized request.
-_PAYLOADS = {BUFFER.full_name: BUFFER.fields_by_name["data"],
-             service_pb2.SequencedCall.DESCRIPTOR.full_name: service_pb2.SequencedCall.DESCRIPTOR.fields_by_name["request"]}
+# tensor, a SequencedCall's serialized request, and a CallSequence's serialized responses (a
+# repeated field: its entries are named "responses[k]").
+_PAYLOADS: Dict[str, Any] = {BUFFER.full_name: BUFFER.fields_by_name["data"],
+             service_pb2.SequencedCall.DESCRIPTOR.full_name: service_pb2.SequencedCall.DESCRIPTOR.fields_by_name["request"],
+             service_pb2.CallSequenceResponse.DESCRIPTOR.full_name:
+                 service_pb2.CallSequenceResponse.DESCRIPTOR.fields_by_name["responses"]}
 
 # Below this size the generated parser's copies cost less than a walk in Python.
 SPLIT_MIN_BYTES = 64 << 10
@@ -73,10 +77,8 @@ def join(message, tensors: Mapping[str, Union[Buffer, np.ndarray]]) -> bytes:
               for path, array in tensors.items()}
     if sum(view.nbytes for view in wanted.values()) < SPLIT_MIN_BYTES:
         for path, view in wanted.items():
-            buf = buffer_at(message, path)
-            if buf is None:
+            if not set_payload(message, path, view.tobytes(), create=False):
                 raise ValueError(f"no Buffer at {path!r} in the {message.DESCRIPTOR.full_name} to carry it")
-            setattr(buf, _PAYLOADS[buf.DESCRIPTOR.full_name].name, view.tobytes())
         return message.SerializeToString()
     serialized = message.SerializeToString()
     prefixes = {path[:end] for path in wanted for end in _prefix_ends(path)}
@@ -88,6 +90,25 @@ def join(message, tensors: Mapping[str, Union[Buffer, np.ndarray]]) -> bytes:
 
 
 _PATH_PART = re.compile(r"^([a-z_0-9]+)(?:\[(\d+)\])?$")
+
+
+def set_payload(message, path: str, data: bytes, create: bool = True) -> bool:
+    """Put ``data`` at ``path`` in ``message``: the data of a Buffer (created, with ``create``),
+    the request of a SequencedCall, or the next entry of the message's own repeated payload field
+    (CallSequenceResponse: "responses[k]", k the entries it has). False when ``path`` names none
+    of these."""
+    own = _PAYLOADS.get(message.DESCRIPTOR.full_name)
+    if own is not None and is_repeated(own):
+        entries = getattr(message, own.name)
+        if path != f"{own.name}[{len(entries)}]":
+            return False
+        entries.append(data)
+        return True
+    holder = buffer_at(message, path, create=create)
+    if holder is None or holder.DESCRIPTOR.full_name not in _PAYLOADS:
+        return False
+    setattr(holder, _PAYLOADS[holder.DESCRIPTOR.full_name].name, data)
+    return True
 
 
 def buffer_at(message, path: str, create: bool = False):
@@ -149,9 +170,14 @@ def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descr
     pieces: List[Chunk] = []
     run = start                           # start of the current run of fields copied as they are
     payload = _PAYLOADS.get(message.full_name)
+    entries = 0                           # of a repeated payload field, so far
     for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
         if payload is not None and number == payload.number:
-            tensors[path] = view[pos:payload_end]
+            if is_repeated(payload):
+                tensors[_child_path(path, payload, entries)] = view[pos:payload_end]
+                entries += 1
+            else:
+                tensors[path] = view[pos:payload_end]
             pieces.append(view[run:field_start])
             run = payload_end
         elif child is not None:
@@ -172,7 +198,11 @@ def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Desc
     """The fields in view[start:end] with wanted tensors added to the Buffers at their paths."""
     pieces: List[Chunk] = []
     run = start
+    payload = _PAYLOADS.get(message.full_name)
+    entries = 0                           # of a repeated payload field already in the message
     for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
+        if payload is not None and number == payload.number:
+            entries += 1
         if child in prefixes:
             inner = _splice(view, pos, payload_end,   # (_buffer_fields holds message-typed fields only)
                             _buffer_fields(message)[number].message_type, child, wanted,  # type: ignore[arg-type]
@@ -182,9 +212,15 @@ def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Desc
             pieces.extend(inner)
             run = payload_end
     pieces.append(view[run:end])
-    if path in wanted and message.full_name in _PAYLOADS:
+    if payload is not None and is_repeated(payload):     # entries appended in order after those there
+        while _child_path(path, payload, entries) in wanted:
+            data = wanted.pop(_child_path(path, payload, entries))
+            pieces.append(_encode_tag(payload.number) + _encode_varint(data.nbytes))
+            pieces.append(data)
+            entries += 1
+    elif payload is not None and path in wanted:
         data = wanted.pop(path)
-        pieces.append(_encode_tag(_PAYLOADS[message.full_name].number) + _encode_varint(data.nbytes))
+        pieces.append(_encode_tag(payload.number) + _encode_varint(data.nbytes))
         pieces.append(data)
     return pieces
 

@@ -385,3 +385,29 @@ def test_the_responses_a_sequence_holds_count_toward_max_call_bytes():
         core.call("CallSequence", three)
     assert caught.value.metadata["call_index"] == "2" and "send fewer calls" in caught.value.message
     assert caught.value.message.startswith("call 2 (FilterApplyBatch): ")
+
+
+def test_a_large_sequences_responses_go_beside_the_message_and_read_the_same():
+    """Responses that together pass wire.SPLIT_MIN_BYTES are kept beside the reply message for the
+    door to splice in (one copy each); embedded (no door) or spliced and parsed, the reply is the
+    one the calls one by one give."""
+    from bnns.server import wire
+    from bnns.server.dataplane import CallIO
+    core = Core()
+    w = weights(11)
+    filter_id = core.call("CreateFilter", fc_request(w)).filter_id
+    x = np.random.default_rng(11).standard_normal((4096, N_IN)).astype(np.float32)     # 48 KiB of output a call
+    forward = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=4096,
+                                         **with_in(types_pb2.Buffer(data=x.tobytes())))
+    alone = core.call("FilterApplyBatch", forward).SerializeToString()
+    request = sequence(("FilterApplyBatch", forward, ""), ("FilterApplyBatch", forward, ""))
+    io = CallIO()
+    response = core.call("CallSequence", request, io=io)
+    assert len(response.responses) == 0 and sorted(io.results) == ["responses[0]", "responses[1]"]
+    reply = pb.CallSequenceResponse.FromString(wire.join(response, io.results))
+    assert list(reply.responses) == [alone, alone]
+    assert list(core.call("CallSequence", request).responses) == [alone, alone]       # embedded
+    parsed, views = wire.split(wire.join(response, io.results), pb.CallSequenceResponse)
+    assert [bytes(views[f"responses[{k}]"]) for k in range(2)] == [alone, alone]
+    np.testing.assert_array_equal(
+        np.frombuffer(pb.FilterApplyBatchResponse.FromString(alone).out.data, np.float32).reshape(4096, N_OUT), x @ w.T)
