@@ -12,6 +12,8 @@ process ("local"). Cases and targets are issue 9's:
 * ResNet-block convolution (32x64x56x56, 3x3): local SDK <= 1.15x the kernel, forward and
   backward; gRPC with bytes and with resident tensors beside local and PyTorch.
 * The digits training step: gRPC with resident tensors <= 1.3x the local step.
+* Four 4 MiB calls in one CallSequence beside the same calls one by one (no target: the
+  sequence's framing should cost nothing a tensor can see).
 
 Rounds are interleaved so machine noise hits every way alike; medians. PyTorch runs last, with
 OMP_WAIT_POLICY=PASSIVE (its OpenMP threads otherwise spin after each call).
@@ -227,6 +229,38 @@ def _repeat(fn, count: int):
     return run
 
 
+def sequence_case(bnns, target: str, rounds: int) -> list:
+    """Four 4 MiB calls (1x1 convolution on 1024x1024) in one CallSequence beside the same calls
+    one by one: what the sequence's own framing costs once its requests and responses are read
+    and written as views (each tensor copied once a direction)."""
+    side = 1024
+    remote = bnns.connect(target)
+    f, _ = conv_filter(bnns, 1, 1, side, 1, np.random.default_rng(3))
+    xs = [np.random.default_rng(k).standard_normal((1, 1, side, side)).astype(np.float32) for k in range(4)]
+    ys = [np.zeros_like(x) for x in xs]
+
+    def one_by_one():
+        for x, y in zip(xs, ys):
+            bnns.BNNSFilterApplyBatch(f, 1, x, 0, y, 0)
+
+    def in_a_sequence():
+        with bnns.sequence():
+            one_by_one()
+
+    try:
+        results = interleaved({"the 4 calls one by one": one_by_one, "the 4 calls in one CallSequence": in_a_sequence},
+                              rounds * 2)
+    finally:
+        remote.close()
+        bnns.connect("local")
+    alone = results["the 4 calls one by one"]["median_ms"]
+    rows = [{"way": name, "median_ms": t["median_ms"], "min_ms": t["min_ms"], "vs": f"{t['median_ms'] / alone:.2f}x"}
+            for name, t in results.items()]
+    common.print_table("Four 4 MiB calls over gRPC (16 MiB up, 16 MiB down)", rows,
+                       [("way", "way"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("vs", "vs one by one")])
+    return rows
+
+
 def resnet_case(bnns, target: str, rounds: int) -> list:
     """The ResNet-block convolution, forward and backward, every way; PyTorch last."""
     n, c, side = 32, 64, 56
@@ -335,6 +369,7 @@ def run(quick: bool = False) -> dict:
         report = {"big": big_tensor_case(bnns, server.grpc_target, echo, rounds, server.proc.pid),
                   "small": small_call_case(bnns, server.grpc_target, echo, rounds),
                   "training": training_case(server.grpc_target, rounds),
+                  "sequence": sequence_case(bnns, server.grpc_target, rounds),
                   "resnet": resnet_case(bnns, server.grpc_target, max(3, rounds // 3))}
     finally:
         echo.stop()
