@@ -12,6 +12,8 @@ process ("local"). Cases and targets are issue 9's:
 * ResNet-block convolution (32x64x56x56, 3x3): local SDK <= 1.15x the kernel, forward and
   backward; gRPC with bytes and with resident tensors beside local and PyTorch.
 * The digits training step: gRPC with resident tensors <= 1.3x the local step.
+* Four 4 MiB calls in one CallSequence beside the same calls one by one (no target: the
+  sequence's framing should cost nothing a tensor can see).
 
 Rounds are interleaved so machine noise hits every way alike; medians. PyTorch runs last, with
 OMP_WAIT_POLICY=PASSIVE (its OpenMP threads otherwise spin after each call).
@@ -114,8 +116,11 @@ def image(bnns, c, side, data):
 
 # --------------------------------------------------------------------------------------- cases
 
-def big_tensor_case(bnns, target: str, echo: Echo, rounds: int) -> list:
-    """One 2048x2048 1-channel image through a 1x1 convolution: 16 MiB in, 16 MiB out."""
+def big_tensor_case(bnns, target: str, echo: Echo, rounds: int, server_pid: int = 0) -> list:
+    """One 2048x2048 1-channel image through a 1x1 convolution: 16 MiB in, 16 MiB out. With
+    ``server_pid``, also the server's CPU in half a second of idleness after one such call (what
+    it takes from a same-host client's cores: OpenBLAS's threads spinning for work, bnns-server
+    sets them to sleep soon)."""
     side, rng = 2048, np.random.default_rng(0)
     x = rng.standard_normal((1, 1, side, side)).astype(np.float32)
     y = np.zeros_like(x)
@@ -142,6 +147,12 @@ def big_tensor_case(bnns, target: str, echo: Echo, rounds: int) -> list:
     ways["SDK over gRPC, arrays in shared memory (no copy)"] = lambda: bnns.BNNSFilterApplyBatch(shm_f, 1, sx, 0, sy, 0)
     try:
         results = interleaved(ways, rounds)
+        idle_ms = []
+        for _ in range(3 if server_pid else 0):
+            bnns.BNNSFilterApplyBatch(grpc_f, 1, x, 0, y, 0)
+            before = process_cpu_seconds(server_pid)
+            time.sleep(0.5)
+            idle_ms.append((process_cpu_seconds(server_pid) - before) * 1e3)
     finally:
         for t in (tx, ty):
             t.destroy()
@@ -173,7 +184,17 @@ def big_tensor_case(bnns, target: str, echo: Echo, rounds: int) -> list:
                        [("way", "way"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("vs", "vs its floor")])
     for label, value, target_ratio in targets:
         print(f"  {label}: {verdict(value, target_ratio)}")
+    if idle_ms:
+        print(f"  the server's CPU in 0.5 s of idleness after a 16 MiB call: {statistics.median(idle_ms):.0f} ms (median of 3)")
+        rows.append({"way": "server CPU ms in 0.5 s idle after a call", "median_ms": statistics.median(idle_ms)})
     return rows
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def small_call_case(bnns, target: str, echo: Echo, rounds: int) -> list:
@@ -206,6 +227,38 @@ def _repeat(fn, count: int):
         for _ in range(count):
             fn()
     return run
+
+
+def sequence_case(bnns, target: str, rounds: int) -> list:
+    """Four 4 MiB calls (1x1 convolution on 1024x1024) in one CallSequence beside the same calls
+    one by one: what the sequence's own framing costs once its requests and responses are read
+    and written as views (each tensor copied once a direction)."""
+    side = 1024
+    remote = bnns.connect(target)
+    f, _ = conv_filter(bnns, 1, 1, side, 1, np.random.default_rng(3))
+    xs = [np.random.default_rng(k).standard_normal((1, 1, side, side)).astype(np.float32) for k in range(4)]
+    ys = [np.zeros_like(x) for x in xs]
+
+    def one_by_one():
+        for x, y in zip(xs, ys):
+            bnns.BNNSFilterApplyBatch(f, 1, x, 0, y, 0)
+
+    def in_a_sequence():
+        with bnns.sequence():
+            one_by_one()
+
+    try:
+        results = interleaved({"the 4 calls one by one": one_by_one, "the 4 calls in one CallSequence": in_a_sequence},
+                              rounds * 2)
+    finally:
+        remote.close()
+        bnns.connect("local")
+    alone = results["the 4 calls one by one"]["median_ms"]
+    rows = [{"way": name, "median_ms": t["median_ms"], "min_ms": t["min_ms"], "vs": f"{t['median_ms'] / alone:.2f}x"}
+            for name, t in results.items()]
+    common.print_table("Four 4 MiB calls over gRPC (16 MiB up, 16 MiB down)", rows,
+                       [("way", "way"), ("median_ms", "median ms"), ("min_ms", "min ms"), ("vs", "vs one by one")])
+    return rows
 
 
 def resnet_case(bnns, target: str, rounds: int) -> list:
@@ -313,9 +366,10 @@ def run(quick: bool = False) -> dict:
     server = common.ServerProcess()
     echo = Echo()
     try:
-        report = {"big": big_tensor_case(bnns, server.grpc_target, echo, rounds),
+        report = {"big": big_tensor_case(bnns, server.grpc_target, echo, rounds, server.proc.pid),
                   "small": small_call_case(bnns, server.grpc_target, echo, rounds),
                   "training": training_case(server.grpc_target, rounds),
+                  "sequence": sequence_case(bnns, server.grpc_target, rounds),
                   "resnet": resnet_case(bnns, server.grpc_target, max(3, rounds // 3))}
     finally:
         echo.stop()

@@ -235,15 +235,19 @@ class RemoteBackend:
         if not calls:
             return
         request = service_pb2.CallSequenceRequest(calls=[
-            service_pb2.SequencedCall(rpc=q.rpc, request=q.data, idempotency_key=q.key) for q in calls])
+            service_pb2.SequencedCall(rpc=q.rpc, idempotency_key=q.key) for q in calls])
+        # Each call's bytes copied once, into the sequence's (server/wire.py).
+        data = wire.join(request, {f"calls[{k}]": q.data for k, q in enumerate(calls)})
         # No key of its own: each mutating call carries its own, so a resent sequence applies each once.
         handle = next((q.handle for q in calls if q.handle), "")     # a balancer's affinity: the first handle named
         metadata = self.metadata + ((HANDLE_HEADER, handle),) if handle else self.metadata
         try:
-            raw = self._send("CallSequence", request.SerializeToString(), 0, metadata)
+            raw = self._send("CallSequence", data, 0, metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error, "CallSequence: ") from None
-        for q, data in zip(calls, service_pb2.CallSequenceResponse.FromString(raw).responses):
+        # Each call's response as a view of the bytes received (large replies), its tensors as views of that.
+        reply, views = wire.split(raw, service_pb2.CallSequenceResponse)
+        for q, data in zip(calls, [views[f"responses[{k}]"] for k in range(len(views))] if views else reply.responses):
             response, tensors = wire.split(data, self._response_cls[q.rpc])
             if q.exchange is not None:
                 q.exchange.deliver(response, tensors)

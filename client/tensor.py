@@ -14,6 +14,7 @@ accumulators), and its contents come back only when asked, with ``.numpy()``.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import numpy as np
@@ -84,7 +85,7 @@ class BNNSTensor:
     @property
     def size(self) -> int:
         """Elements."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def stride(self) -> tuple:
@@ -125,7 +126,7 @@ class BNNSTensor:
 
     def reference(self, stride: int = 0, accumulate: bool = False) -> types_pb2.Buffer:
         """The Buffer naming this tensor, as a call's input or output."""
-        require(not self.destroyed, f"tensor {self.tensor_id} was destroyed")
+        require(not self.destroyed, lambda: f"tensor {self.tensor_id} was destroyed")
         return types_pb2.Buffer(tensor=types_pb2.TensorReference(tensor_id=self.tensor_id), stride=int(stride),
                                 accumulate=bool(accumulate))
 
@@ -152,12 +153,14 @@ class BNNSTensor:
 
 def check_fits(tensor: BNNSTensor, geometry: layout.Descriptor, batch_size: int, stride: int, name: str,
                dtype: Optional[np.dtype] = None) -> None:
-    """What the server will check too, said before a round trip: type and size."""
-    require(not tensor.destroyed, f"{name} is tensor {tensor.tensor_id}, which was destroyed")
+    """What the server will check too, said before a round trip: type and size. (Made on every
+    call that names a tensor: the messages are built only for a failure.)"""
+    require(not tensor.destroyed, lambda: f"{name} is tensor {tensor.tensor_id}, which was destroyed")
     want = dtype if dtype is not None else geometry.dtype
-    require(tensor.dtype == want, f"{name} is tensor {tensor.tensor_id} of {tensor.dtype.name}; this buffer is "
-            f"{want.name}")
+    have = tensor.dtype
+    require(have == want, lambda: f"{name} is tensor {tensor.tensor_id} of {have.name}; this buffer is {want.name}")
     span = geometry.span
     needed = (int(batch_size) - 1) * (int(stride) or span) + span
-    require(tensor.size >= needed, f"{name} is tensor {tensor.tensor_id} with {tensor.size} elements but batch_size "
+    size = tensor.size
+    require(size >= needed, lambda: f"{name} is tensor {tensor.tensor_id} with {size} elements but batch_size "
             f"{batch_size} with stride {int(stride) or span} and items of {span} elements needs {needed}")

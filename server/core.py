@@ -20,7 +20,7 @@ import math
 import secrets
 import threading
 import time
-from typing import Optional, Protocol
+from typing import List, Optional, Protocol
 
 import numpy as np
 
@@ -1099,11 +1099,15 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 lambda: f"CallSequence: {len(calls)} calls; at most {wire.MAX_SEQUENCE_CALLS} a sequence", "MALFORMED_REQUEST")
         parsed = []
         for index, sequenced in enumerate(calls):
+            # A door that split the request (server/wire.py) hands each call's bytes over as a view.
+            data = io.arrays.get(f"calls[{index}]")
             inner, tensors = self._carried(f"CallSequence: call {index} ({sequenced.rpc})", sequenced.rpc,
-                                           sequenced.request, _NOT_SEQUENCED, "MALFORMED_REQUEST")
+                                           sequenced.request if data is None else data, _NOT_SEQUENCED,
+                                           "MALFORMED_REQUEST")
             parsed.append((sequenced.rpc, inner, tensors, sequenced.idempotency_key))
         cancelled = self._local.cancelled
         response, held, limit = pb.CallSequenceResponse(), 0, self.limits.max_call_bytes
+        replies: List[bytes] = []
         for index, (rpc, inner, tensors, key) in enumerate(parsed):
             inner_io = CallIO(arrays=tensors)
             try:
@@ -1120,8 +1124,13 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 error.args = (error.message,)
                 error.metadata["call_index"] = str(index)
                 raise
-            response.responses.append(wire.join(result, inner_io.results))
-            held += len(response.responses[-1])
+            replies.append(wire.join(result, inner_io.results))
+            held += len(replies[-1])
+        if held < wire.SPLIT_MIN_BYTES:
+            response.responses.extend(replies)
+        else:   # spliced into the reply by the door, each copied once, as result tensors are (server/wire.py)
+            for index, data in enumerate(replies):
+                io.results[f"responses[{index}]"] = np.frombuffer(data, np.uint8)
         return response
 
     # ------------------------------------------------------------------------------- optimizer

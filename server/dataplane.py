@@ -34,7 +34,7 @@ from bnns.kernels.errors import (FailedPreconditionError, InternalError, Invalid
 from bnns.v1 import types_pb2
 
 from . import codec
-from .wire import buffer_at, is_repeated
+from .wire import buffer_at, is_repeated, set_payload
 
 if TYPE_CHECKING:
     from bnns.v1 import service_pb2
@@ -319,7 +319,8 @@ class CallIO:
     def embed(self, response) -> None:
         """Put the results into the response message's Buffers as `data` (the message-only path)."""
         for path, array in self.results.items():
-            buffer_at(response, path, create=True).data = array.tobytes()
+            if not set_payload(response, path, array.tobytes()):
+                raise InternalError(f"a result for {path!r}, which the {response.DESCRIPTOR.full_name} has no place for")
         self.results = {}
 
     # ------------------------------------------------------------------------------ inputs

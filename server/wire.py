@@ -13,8 +13,12 @@ directions that carry tensors are done here:
 
 Tensors are the ``data`` field of ``bnns.v1.Buffer``; a Buffer is named by its path in the
 message, e.g. ``in``, ``in[1]``, ``out_delta``, ``parameters[0].values``,
-``convolution.w_desc.data``. The .proto stays the contract: the bytes produced and accepted are
-exactly the messages it defines.
+``convolution.w_desc.data``. The serialized messages a CallSequence carries are handled the
+same way: a ``bnns.v1.SequencedCall``'s ``request``, named by the SequencedCall's path
+(``calls[3]``), and the entries of ``CallSequenceResponse.responses`` (``responses[3]``): a
+sequence's calls and responses are read as views of the bytes received, their tensors as views
+of those, and each is copied once into the bytes sent. The .proto stays the contract: the bytes
+produced and accepted are exactly the messages it defines.
 """
 
 from __future__ import annotations
@@ -30,12 +34,17 @@ if TYPE_CHECKING:
 from google.protobuf import descriptor as descriptor_mod
 from google.protobuf.message import DecodeError
 
-from bnns.v1 import types_pb2
+from bnns.v1 import service_pb2, types_pb2
 
 BUFFER = types_pb2.Buffer.DESCRIPTOR
-_DATA_FIELD = BUFFER.fields_by_name["data"].number
 _LEN = 2                                   # wire type of bytes, strings and sub-messages
-_DATA_TAG = bytes([(_DATA_FIELD << 3) | _LEN])
+# The bytes fields carried outside the parsed message (message full name -> field): a Buffer's
+# tensor, a SequencedCall's serialized request, and a CallSequence's serialized responses (a
+# repeated field: its entries are named "responses[k]").
+_PAYLOADS: Dict[str, Any] = {BUFFER.full_name: BUFFER.fields_by_name["data"],
+             service_pb2.SequencedCall.DESCRIPTOR.full_name: service_pb2.SequencedCall.DESCRIPTOR.fields_by_name["request"],
+             service_pb2.CallSequenceResponse.DESCRIPTOR.full_name:
+                 service_pb2.CallSequenceResponse.DESCRIPTOR.fields_by_name["responses"]}
 
 # Below this size the generated parser's copies cost less than a walk in Python.
 SPLIT_MIN_BYTES = 64 << 10
@@ -58,19 +67,18 @@ def split(raw: Union[bytes, bytearray, memoryview], message_class) -> Tuple[Any,
 
 def join(message, tensors: Mapping[str, Union[Buffer, np.ndarray]]) -> bytes:
     """``message`` serialized, with ``tensors[path]`` (anything exposing a contiguous buffer: a
-    NumPy array, bytes) as the ``data`` of the Buffer at each path. Each such Buffer must be
-    present in ``message`` (set, even if empty) and must not carry data of its own. Small
-    tensors are set on the message itself (which this changes) where that is cheaper."""
+    NumPy array, bytes) as the ``data`` of the Buffer (or the ``request`` of the SequencedCall)
+    at each path. Each such Buffer must be present in ``message`` (set, even if empty) and must
+    not carry data of its own. Small tensors are set on the message itself (which this changes)
+    where that is cheaper."""
     if not tensors:
         return message.SerializeToString()
     wanted = {path: memoryview(array).cast("B")   # type: ignore[arg-type]  # numpy's stubs: ndarray is a Buffer on 3.12+ only
               for path, array in tensors.items()}
     if sum(view.nbytes for view in wanted.values()) < SPLIT_MIN_BYTES:
         for path, view in wanted.items():
-            buf = buffer_at(message, path)
-            if buf is None:
+            if not set_payload(message, path, view.tobytes(), create=False):
                 raise ValueError(f"no Buffer at {path!r} in the {message.DESCRIPTOR.full_name} to carry it")
-            buf.data = view.tobytes()
         return message.SerializeToString()
     serialized = message.SerializeToString()
     prefixes = {path[:end] for path in wanted for end in _prefix_ends(path)}
@@ -84,9 +92,29 @@ def join(message, tensors: Mapping[str, Union[Buffer, np.ndarray]]) -> bytes:
 _PATH_PART = re.compile(r"^([a-z_0-9]+)(?:\[(\d+)\])?$")
 
 
+def set_payload(message, path: str, data: bytes, create: bool = True) -> bool:
+    """Put ``data`` at ``path`` in ``message``: the data of a Buffer (created, with ``create``),
+    the request of a SequencedCall, or the next entry of the message's own repeated payload field
+    (CallSequenceResponse: "responses[k]", k the entries it has). False when ``path`` names none
+    of these."""
+    own = _PAYLOADS.get(message.DESCRIPTOR.full_name)
+    if own is not None and is_repeated(own):
+        entries = getattr(message, own.name)
+        if path != f"{own.name}[{len(entries)}]":
+            return False
+        entries.append(data)
+        return True
+    holder = buffer_at(message, path, create=create)
+    if holder is None or holder.DESCRIPTOR.full_name not in _PAYLOADS:
+        return False
+    setattr(holder, _PAYLOADS[holder.DESCRIPTOR.full_name].name, data)
+    return True
+
+
 def buffer_at(message, path: str, create: bool = False):
-    """The Buffer at ``path`` ("in", "in_delta[1]", "parameters[0].values") in ``message``;
-    None when absent (or created, with ``create``; repeated entries must exist already)."""
+    """The Buffer at ``path`` ("in", "in_delta[1]", "parameters[0].values") in ``message``
+    (or the SequencedCall: "calls[2]"); None when absent (or created, with ``create``; repeated
+    entries must exist already)."""
     if path.isidentifier():                  # a field of the message itself: most paths, every call
         if path not in message.DESCRIPTOR.fields_by_name or not create and not message.HasField(path):
             return None
@@ -141,9 +169,15 @@ def _strip(view: memoryview, start: int, end: int, message: descriptor_mod.Descr
     """The fields in view[start:end] without Buffer data (recorded in ``tensors``)."""
     pieces: List[Chunk] = []
     run = start                           # start of the current run of fields copied as they are
+    payload = _PAYLOADS.get(message.full_name)
+    entries = 0                           # of a repeated payload field, so far
     for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
-        if message is BUFFER and number == _DATA_FIELD:
-            tensors[path] = view[pos:payload_end]
+        if payload is not None and number == payload.number:
+            if is_repeated(payload):
+                tensors[_child_path(path, payload, entries)] = view[pos:payload_end]
+                entries += 1
+            else:
+                tensors[path] = view[pos:payload_end]
             pieces.append(view[run:field_start])
             run = payload_end
         elif child is not None:
@@ -164,7 +198,11 @@ def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Desc
     """The fields in view[start:end] with wanted tensors added to the Buffers at their paths."""
     pieces: List[Chunk] = []
     run = start
+    payload = _PAYLOADS.get(message.full_name)
+    entries = 0                           # of a repeated payload field already in the message
     for field_start, number, pos, payload_end, child in _length_fields(view, start, end, message, path):
+        if payload is not None and number == payload.number:
+            entries += 1
         if child in prefixes:
             inner = _splice(view, pos, payload_end,   # (_buffer_fields holds message-typed fields only)
                             _buffer_fields(message)[number].message_type, child, wanted,  # type: ignore[arg-type]
@@ -174,9 +212,15 @@ def _splice(view: memoryview, start: int, end: int, message: descriptor_mod.Desc
             pieces.extend(inner)
             run = payload_end
     pieces.append(view[run:end])
-    if message is BUFFER and path in wanted:
+    if payload is not None and is_repeated(payload):     # entries appended in order after those there
+        while _child_path(path, payload, entries) in wanted:
+            data = wanted.pop(_child_path(path, payload, entries))
+            pieces.append(_encode_tag(payload.number) + _encode_varint(data.nbytes))
+            pieces.append(data)
+            entries += 1
+    elif payload is not None and path in wanted:
         data = wanted.pop(path)
-        pieces.append(_DATA_TAG + _encode_varint(data.nbytes))
+        pieces.append(_encode_tag(payload.number) + _encode_varint(data.nbytes))
         pieces.append(data)
     return pieces
 
@@ -189,7 +233,7 @@ def _buffer_fields(message: descriptor_mod.Descriptor) -> Dict[int, descriptor_m
 
 @functools.lru_cache(maxsize=None)
 def _holds_buffer(message: descriptor_mod.Descriptor, _seen: frozenset = frozenset()) -> bool:
-    if message is BUFFER:
+    if message.full_name in _PAYLOADS:
         return True
     if message.full_name in _seen:
         return False

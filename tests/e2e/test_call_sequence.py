@@ -266,6 +266,27 @@ def test_sdk_block_sends_one_sequence_and_writes_outputs_when_it_ends(sdk, sent)
     sdk.BNNSFilterDestroy(f), sdk.BNNSFilterDestroy(g), tensor.destroy()
 
 
+def test_sdk_block_with_large_tensors_matches_the_calls_one_by_one(sdk, sent):
+    """Calls whose tensors make the sequence larger than wire.SPLIT_MIN_BYTES: the server reads
+    each call's request as a view of the bytes received (server/wire.py), with the same results."""
+    w = weights(9)
+    f = sdk_fc(sdk, w)
+    batch = 8192                                       # 128 KiB of input per call
+    x = np.random.default_rng(9).standard_normal((batch, N_IN)).astype(np.float32)
+    y1, y2 = np.zeros((batch, N_OUT), np.float32), np.zeros((batch, N_OUT), np.float32)
+    one, two = np.zeros_like(y1), np.zeros_like(y2)
+    assert sdk.BNNSFilterApplyBatch(f, batch, x, N_IN, one, N_OUT) == 0
+    assert sdk.BNNSFilterApplyBatch(f, batch, x[::-1].copy(), N_IN, two, N_OUT) == 0
+    del sent[:]
+    with sdk.sequence():
+        sdk.BNNSFilterApplyBatch(f, batch, x, N_IN, y1, N_OUT)
+        sdk.BNNSFilterApplyBatch(f, batch, x[::-1].copy(), N_IN, y2, N_OUT)
+    assert sent == ["CallSequence"]
+    np.testing.assert_array_equal(y1, one)
+    np.testing.assert_array_equal(y2, two)
+    sdk.BNNSFilterDestroy(f)
+
+
 def test_sdk_block_raises_the_failed_calls_error_at_its_end_and_does_not_nest(sdk, sent, stub):
     f = sdk_fc(sdk, weights(8))
     tensor = sdk.BNNSTensor.from_array(np.zeros(4, np.float32))
@@ -364,3 +385,29 @@ def test_the_responses_a_sequence_holds_count_toward_max_call_bytes():
         core.call("CallSequence", three)
     assert caught.value.metadata["call_index"] == "2" and "send fewer calls" in caught.value.message
     assert caught.value.message.startswith("call 2 (FilterApplyBatch): ")
+
+
+def test_a_large_sequences_responses_go_beside_the_message_and_read_the_same():
+    """Responses that together pass wire.SPLIT_MIN_BYTES are kept beside the reply message for the
+    door to splice in (one copy each); embedded (no door) or spliced and parsed, the reply is the
+    one the calls one by one give."""
+    from bnns.server import wire
+    from bnns.server.dataplane import CallIO
+    core = Core()
+    w = weights(11)
+    filter_id = core.call("CreateFilter", fc_request(w)).filter_id
+    x = np.random.default_rng(11).standard_normal((4096, N_IN)).astype(np.float32)     # 48 KiB of output a call
+    forward = pb.FilterApplyBatchRequest(filter_id=filter_id, batch_size=4096,
+                                         **with_in(types_pb2.Buffer(data=x.tobytes())))
+    alone = core.call("FilterApplyBatch", forward).SerializeToString()
+    request = sequence(("FilterApplyBatch", forward, ""), ("FilterApplyBatch", forward, ""))
+    io = CallIO()
+    response = core.call("CallSequence", request, io=io)
+    assert len(response.responses) == 0 and sorted(io.results) == ["responses[0]", "responses[1]"]
+    reply = pb.CallSequenceResponse.FromString(wire.join(response, io.results))
+    assert list(reply.responses) == [alone, alone]
+    assert list(core.call("CallSequence", request).responses) == [alone, alone]       # embedded
+    parsed, views = wire.split(wire.join(response, io.results), pb.CallSequenceResponse)
+    assert [bytes(views[f"responses[{k}]"]) for k in range(2)] == [alone, alone]
+    np.testing.assert_array_equal(
+        np.frombuffer(pb.FilterApplyBatchResponse.FromString(alone).out.data, np.float32).reshape(4096, N_OUT), x @ w.T)
