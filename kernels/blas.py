@@ -107,21 +107,23 @@ def _matrix(a: np.ndarray, name: str) -> tuple:
     ld = a.strides[0] // a.itemsize
     if a.shape[0] > 1 and ld < a.shape[1]:
         raise ValueError(f"{name}: rows overlap (leading dimension {ld} < {a.shape[1]} columns)")
-    # The outermost array behind the view: as_strided hides it behind a DummyArray's .base, and an
-    # array over a foreign buffer (np.frombuffer over bytes, a request's payload) has that buffer
-    # as its base; the array that wraps it spans the memory the view may use.
-    # (An ndarray's __array_interface__ builds a dict on every access: ndarrays are recognised by
-    # type, and addresses read from .ctypes.data, which keeps these checks to a few microseconds
-    # per GEMM.)
-    base = a
+    # NumPy keeps every view it makes (slices, reshapes, transposes, np.ndarray over a buffer,
+    # np.frombuffer) inside its parent's memory. Only an array made from an __array_interface__
+    # (as_strided hides its parent behind such a DummyArray) can reach outside it: for those the
+    # view's extent is checked against the outermost array behind it. (Addresses are read from
+    # .ctypes.data, about 0.8 us each, so the check is made only where it can fail.)
+    base, foreign = a, False
     while True:
         parent = getattr(base, "base", None)
         if parent is None or not (isinstance(parent, np.ndarray) or hasattr(parent, "__array_interface__")):
             break
+        foreign = foreign or not isinstance(parent, np.ndarray)
         base = parent
+    start = a.ctypes.data
+    if not foreign:
+        return start, max(ld, 1)
     if not isinstance(base, np.ndarray):
         raise ValueError(f"{name}: cannot find the buffer this view belongs to")
-    start = a.ctypes.data
     end = start + ((a.shape[0] - 1) * ld + a.shape[1]) * a.itemsize
     lo = base.ctypes.data
     if a.size and not (lo <= start and end <= lo + base.nbytes):
