@@ -117,9 +117,9 @@ def image(bnns, c, side, data):
 
 # --------------------------------------------------------------------------------------- cases
 
-def big_tensor_case(bnns, target: str, echo: Echo, rounds: int, server_pid: int = 0) -> list:
+def big_tensor_case(bnns, target: str, echo: Echo, rounds: int, server=None) -> list:
     """One 2048x2048 1-channel image through a 1x1 convolution: 16 MiB in, 16 MiB out. With
-    ``server_pid``, also the server's CPU in half a second of idleness after one such call (what
+    ``server`` (its ServerProcess), also the server's CPU in half a second of idleness after one such call (what
     it takes from a same-host client's cores: OpenBLAS's threads spinning for work, bnns-server
     sets them to sleep soon)."""
     side, rng = 2048, np.random.default_rng(0)
@@ -153,11 +153,11 @@ def big_tensor_case(bnns, target: str, echo: Echo, rounds: int, server_pid: int 
     try:
         results = interleaved(ways, rounds)
         idle_ms = []
-        for _ in range(3 if server_pid else 0):
+        for _ in range(3 if server is not None else 0):
             bnns.BNNSFilterApplyBatch(grpc_f, 1, x, 0, y, 0)
-            before = process_cpu_seconds(server_pid)
+            before = server.cpu_seconds()
             time.sleep(0.5)
-            idle_ms.append((process_cpu_seconds(server_pid) - before) * 1e3)
+            idle_ms.append((server.cpu_seconds() - before) * 1e3)
     finally:
         for t in (tx, ty):
             t.destroy()
@@ -200,13 +200,6 @@ def big_tensor_case(bnns, target: str, echo: Echo, rounds: int, server_pid: int 
 
 ROUND_TRIP = "bare grpcio echo of one float (a round trip)"
 BATCH_ROUND_TRIP = "bare grpcio echo of the batch and labels (a round trip)"
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (/proc/<pid>/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def small_call_case(bnns, target: str, echo: Echo, rounds: int) -> list:
@@ -387,7 +380,7 @@ def run(quick: bool = False) -> dict:
     server = common.ServerProcess()
     echo = Echo()
     try:
-        report = {"big": big_tensor_case(bnns, server.grpc_target, echo, rounds, server.proc.pid),
+        report = {"big": big_tensor_case(bnns, server.grpc_target, echo, rounds, server),
                   "small": small_call_case(bnns, server.grpc_target, echo, rounds),
                   "training": training_case(server.grpc_target, echo, rounds),
                   "sequence": sequence_case(bnns, server.grpc_target, rounds),

@@ -68,6 +68,12 @@ class ServerProcess:
                     return int(line.split()[1]) / 1024
         raise RuntimeError(f"no {field} in /proc/{self.proc.pid}/status")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server has used so far (/proc/<pid>/stat fields 14 and 15)."""
+        with open(f"/proc/{self.proc.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -3,19 +3,11 @@ spinning for about 0.1 s after every threaded call, which took a core from a sam
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
 from bnns.server.process import ServerProcess
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process so far (/proc/<pid>/stat fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_an_idle_server_does_not_burn_a_core_after_a_threaded_gemm():
@@ -39,9 +31,9 @@ def test_an_idle_server_does_not_burn_a_core_after_a_threaded_gemm():
         idle = []
         for _ in range(3):
             assert bnns.BNNSFilterApplyBatch(f, 1, x, 0, y, 0) == 0, bnns.last_error()
-            before = cpu_seconds(server.proc.pid)
+            before = server.cpu_seconds()
             time.sleep(0.5)
-            idle.append(cpu_seconds(server.proc.pid) - before)
+            idle.append(server.cpu_seconds() - before)
         np.testing.assert_array_equal(y, 2 * x)
         assert min(idle) < 0.03, f"the idle server used {idle} s of CPU in 0.5 s after each call"
         bnns.BNNSFilterDestroy(f)

@@ -372,9 +372,14 @@ def test_readiness_is_503_while_draining_and_exit_is_clean():
 
     with httpx.Client(base_url=process.http_url, timeout=10) as client:
         assert client.get("/v2/health/ready").status_code == 200
+        idle = process.cpu_seconds()
         worker = threading.Thread(target=slow_call)
         worker.start()
-        time.sleep(0.3)
+        # Signal once the server is computing the call (0.3 s of its CPU beyond what it used idle),
+        # not after a fixed pause that a loaded machine could make too short or too long.
+        deadline = time.monotonic() + 30
+        while process.cpu_seconds() - idle < 0.3 and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         process.proc.send_signal(signal.SIGTERM)
         deadline, ready = time.monotonic() + 5, None
         while time.monotonic() < deadline and worker.is_alive():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -133,13 +132,13 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly():
         except grpc.RpcError as error:
             result["error"] = error
 
-    idle = _cpu_seconds(server.proc.pid)
+    idle = server.cpu_seconds()
     worker = threading.Thread(target=slow_call)
     worker.start()
     # Signal once the server is computing the call (0.3 s of its CPU beyond what it used idle): on a
     # loaded machine a fixed pause could signal before the request arrived, or after it finished.
     deadline = time.monotonic() + 30
-    while _cpu_seconds(server.proc.pid) - idle < 0.3 and "out" not in result and time.monotonic() < deadline:
+    while server.cpu_seconds() - idle < 0.3 and "out" not in result and time.monotonic() < deadline:
         time.sleep(0.02)
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
@@ -149,13 +148,6 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly():
     assert len(result["out"].out.data) == 4 * 512 * 64 * 64 * 4
     assert server.proc.wait(30) == 0
     channel.close()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (/proc/<pid>/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_health_watch_reports_not_serving_when_draining():
