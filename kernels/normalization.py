@@ -38,8 +38,9 @@ Conventions chosen where BNNS is silent (bnns.md marks them UNCONFIRMED), PyTorc
   (BNNS's rule for fused activations). An activation whose derivative y does not determine
   (e.g. LeakyReLU with alpha <= 0) is supported too: the training forward then keeps the
   pre-activation in its cache.
-* Backward has no x argument (BNNS): it uses x_hat and 1/sqrt(var + epsilon) cached by the last
-  training forward of this filter. Inference forwards do not touch that cache.
+* Backward has no x argument (BNNS): it uses x_hat (LayerNorm: x - mean, see Saved.scaled) and
+  1/sqrt(var + epsilon) cached by the last training forward of this filter. Inference forwards do
+  not touch that cache.
 
 Implementation: the statistics rows are cut into cache-sized blocks shared over the cores
 (parallel.map_blocks), and every pass over a block is made while it is in cache. BatchNorm, whose
