@@ -38,7 +38,7 @@ Conventions chosen where BNNS is silent (bnns.md marks them UNCONFIRMED), PyTorc
   (BNNS's rule for fused activations). An activation whose derivative y does not determine
   (e.g. LeakyReLU with alpha <= 0) is supported too: the training forward then keeps the
   pre-activation in its cache.
-* Backward has no x argument (BNNS): it uses x_hat (LayerNorm: x - mean, see Saved.scaled) and
+* Backward has no x argument (BNNS): it uses x_hat (LayerNorm: x - mean, see Saved) and
   1/sqrt(var + epsilon) cached by the last training forward of this filter. Inference forwards do
   not touch that cache.
 
@@ -123,13 +123,12 @@ def geometry(kind: int, item_shape: tuple, num_groups: int = 1,
 class Saved:
     """What a training forward keeps for backward (the filter holds it, BNNS's cache).
 
-    x_hat : (N, *affine_shape), normalised input.
+    x_hat : (N, *affine_shape), normalised input; LayerNorm keeps x - mean here instead, its
+        inv_std folded into per-row factors of y and of the backward (a pass over the tensor less).
     inv_std : (N or 1, rows), 1 / sqrt(var + epsilon) per statistics row.
     mean, variance : (N or 1, rows), batch statistics (variance biased).
     pre : (N, *item_shape) pre-activation, kept only when y does not determine the activation's
         derivative; else None.
-    scaled : False when x_hat holds x - mean, not yet times inv_std (LayerNorm: the scaling is
-        folded into per-row factors of y and of the backward, a pass over the tensor less each).
     """
 
     geometry: Geometry
@@ -138,7 +137,6 @@ class Saved:
     mean: np.ndarray
     variance: np.ndarray
     pre: Optional[np.ndarray]
-    scaled: bool = True
 
     @property
     def batch_size(self) -> int:
@@ -214,7 +212,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
                 return
             # LayerNorm: y = (x - mean) * (inv_std gamma) + beta, the factor an outer product
             # (a rank-1 GEMM into this thread's scratch), and the cache keeps x - mean: one pass
-            # less than scaling x - mean first (Saved.scaled).
+            # less than scaling x - mean first (Saved.x_hat).
             factor = parallel.scratch(centred.shape, dtype)
             _outer(inv_std[lo:hi], gamma_row, factor, add=False)
             out = np.multiply(centred, factor, out=pre_flat[lo:hi])
@@ -242,8 +240,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
     # The activation sees the item's own shape: axis functions (Softmax) act along its last axis.
     y = pre if act_mod.is_identity(activation) else act_mod.forward(pre, activation)
     keep_pre = not act_mod.is_identity(activation) and not act_mod.can_backward_from_output(activation)
-    saved = Saved(geo, x_hat, inv_std, mean, variance, pre if keep_pre else None,
-                  scaled=geo.channelwise)
+    saved = Saved(geo, x_hat, inv_std, mean, variance, pre if keep_pre else None)
     return y, saved
 
 
@@ -339,7 +336,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
             d_gamma = sum_dx.reshape(n, channels).sum(axis=0)
     else:
         # LayerNorm: gamma varies inside a statistics row, and the cache holds c = x - mean
-        # (Saved.scaled is False), x_hat = s c with the row's inv_std s. With p = dL/dpre * c, the
+        # (Saved.x_hat), x_hat = s c with the row's inv_std s. With p = dL/dpre * c, the
         # formula above becomes, per row (g = gamma, 1 when absent):
         #     mean(dx_hat) = <dL/dpre, g> / m,   mean(dx_hat x_hat) = s <p, g> / m
         #     dL/dx = dL/dpre * (s g) - s mean(dx_hat) - (s^3 <p, g> / m) c
@@ -347,8 +344,6 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
         # rank-1 GEMMs (_outer), faster than NumPy's broadcasts of a column over rows.
         # The parameter gradients are per-block column sums of dL/dpre and of s p (vector-matrix
         # products with ones and with s), added up in block order.
-        if saved.scaled:
-            raise InternalError("a LayerNorm cache keeps x - mean, not x_hat")
         g_vec = np.ones(geo.row_length, dtype) if g is None else g.reshape(-1)
         ones_column = np.ones(d_flat.shape[0], dtype)
 
