@@ -11,13 +11,9 @@ import threading
 import time
 from typing import Optional, Sequence
 
-# OpenBLAS's worker threads spin (sched_yield in a loop) for 2**28 cycles, about 0.1 s, after every
-# threaded BLAS call before they sleep: measured, a server that answered one 16 MiB convolution then
-# burned 70-100 ms of a core while idle, and a same-host client's next 1 ms kernel took 7 ms on the
-# core left. 2**20 cycles (under 0.5 ms) keeps the threads hot between the GEMMs of one call and
-# lets them sleep after it. OpenBLAS reads this once, when NumPy loads it: hence here, before the
-# imports below; an operator's own setting wins.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+from . import blas_threads
+
+blas_threads.sleep_soon()     # before the imports below load NumPy (and OpenBLAS reads the setting)
 
 from grpc_health.v1 import health_pb2
 
