@@ -132,20 +132,20 @@ def layer_norm_floor_specs(rng) -> list[dict]:
       minus (x - mean) times a per-row factor (two passes).
     """
     from bnns.kernels import parallel
-    from bnns.kernels.normalization import _block_bytes
+    from bnns.kernels.normalization import block_bytes
     n, tokens, features = LAYER_NORM_INPUT
     rows = n * tokens
     x = rng.standard_normal((rows, features), dtype=np.float32)
     dy = rng.standard_normal(x.shape, dtype=np.float32)
     x_hat, y, scratch = np.empty_like(x), np.empty_like(x), np.empty_like(x)
     per_row = rng.uniform(0.5, 1.5, rows).astype(np.float32)
-    block = parallel.block_rows(features * FLOAT, _block_bytes())
+    block = parallel.block_rows(features * FLOAT, block_bytes())
     gamma = np.tile(rng.uniform(0.5, 1.5, features).astype(np.float32), (block, 1))
     beta = np.tile(rng.standard_normal(features, dtype=np.float32), (block, 1))
     name = f"layer norm {n}x{tokens}x{features} (over {features})"
 
     def blocked(work):
-        return lambda: parallel.map_blocks(rows, features * FLOAT, work, block_bytes=_block_bytes())
+        return lambda: parallel.map_blocks(rows, features * FLOAT, work, block_bytes=block_bytes())
 
     def forward_traffic(lo: int, hi: int) -> None:
         np.copyto(x_hat[lo:hi], x[lo:hi])

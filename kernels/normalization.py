@@ -219,7 +219,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
             if shift is not None:
                 out += shift[:hi - lo, 0]
 
-        parallel.map_blocks(flat.shape[0], flat.strides[0], normalise, block_bytes=_block_bytes())
+        parallel.map_blocks(flat.shape[0], flat.strides[0], normalise, block_bytes=block_bytes())
         mean, variance, inv_std = (a.reshape(n, geo.rows) for a in (mean, variance, inv_std))
     else:
         # BatchNorm: the statistics span the batch, so one pass gathers them (per row of one
@@ -234,7 +234,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
             centred *= row_inv[lo:hi, None]
             _affine_block(geo, centred, pre_flat[lo:hi], scale, shift, lo, hi)
 
-        parallel.map_blocks(flat.shape[0], flat.strides[0], normalise, block_bytes=_block_bytes())
+        parallel.map_blocks(flat.shape[0], flat.strides[0], normalise, block_bytes=block_bytes())
     x_hat = x_hat.reshape((n,) + geo.affine_shape)
 
     # The activation sees the item's own shape: axis functions (Softmax) act along its last axis.
@@ -318,17 +318,17 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
                 channel_sums(lo, hi)
                 if input_grad:
                     input_gradient(lo, hi, *group_means(lo, hi))
-            parallel.map_blocks(d3.shape[0], d_flat.strides[0], block, block_bytes=_block_bytes())
+            parallel.map_blocks(d3.shape[0], d_flat.strides[0], block, block_bytes=block_bytes())
         else:
             # BatchNorm: the statistics span the batch, so all sums come before any dx.
-            parallel.map_blocks(d3.shape[0], d_flat.strides[0], channel_sums, block_bytes=_block_bytes())
+            parallel.map_blocks(d3.shape[0], d_flat.strides[0], channel_sums, block_bytes=block_bytes())
             if input_grad:
                 c = geo.rows
                 mean_d = _tiled(sum_d.reshape(n, c).sum(axis=0) / count, n)
                 mean_dx = _tiled(sum_dx.reshape(n, c).sum(axis=0) / count, n)
                 parallel.map_blocks(d3.shape[0], d_flat.strides[0],
                                     lambda lo, hi: input_gradient(lo, hi, mean_d[lo:hi], mean_dx[lo:hi]),
-                                    block_bytes=_block_bytes())
+                                    block_bytes=block_bytes())
         channels = geo.affine_shape[0]
         if beta_grad:
             d_beta = sum_d.reshape(n, channels).sum(axis=0)
@@ -365,7 +365,7 @@ def backward(d_out: np.ndarray, y: Optional[np.ndarray], saved: Saved,
                 out -= np.multiply(p, c, out=p)
             return partial_beta, partial_gamma
 
-        partials = parallel.map_blocks(d_flat.shape[0], d_flat.strides[0], row_block, block_bytes=_block_bytes())
+        partials = parallel.map_blocks(d_flat.shape[0], d_flat.strides[0], row_block, block_bytes=block_bytes())
         if beta_grad:
             d_beta = _sum_in_order(p[0] for p in partials).reshape(geo.param_shape)
         if gamma_grad:
@@ -551,7 +551,7 @@ class NormalizationFilter:
 
 
 # ---------------------------------------------------------------------------------------- private
-def _block_bytes() -> int:
+def block_bytes() -> int:
     """Bytes of one block of statistics rows: 1.5x the kernels' default. Measured on the layer
     norm bench (64x128x768, 2 cores), blocks of 1 / 1.5 / 2 MiB gave forward 4.26 / 3.72 / 4.23 ms
     and backward 5.72 / 4.80 / 5.38 ms; batch norm was the same at 1 and 1.5 MiB. Follows parallel.BLOCK_BYTES, so tests
@@ -591,7 +591,7 @@ def _affine_operands(geo: Geometry, n: int, gamma, beta, dtype):
     """gamma and beta shaped for _affine_block: per statistics row (N*rows, a, 1), a channels per
     row, for the channelwise kinds; for LayerNorm repeated over a block's rows (B, 1, Q), since
     NumPy multiplies two whole arrays about twice as fast as it broadcasts a row; None when absent."""
-    block = min(n * geo.rows, parallel.block_rows(geo.row_length * np.dtype(dtype).itemsize, _block_bytes()))
+    block = min(n * geo.rows, parallel.block_rows(geo.row_length * np.dtype(dtype).itemsize, block_bytes()))
 
     def shaped(values):
         if values is None:
@@ -630,7 +630,7 @@ def _batch_statistics(flat: np.ndarray, n: int, geo: Geometry):
         centred = np.subtract(flat[lo:hi], m[:, None], out=parallel.scratch((hi - lo, length), dtype))
         row_mean[lo:hi], row_m2[lo:hi] = m, np.vecdot(centred, centred)
 
-    parallel.map_blocks(flat.shape[0], flat.strides[0], block, block_bytes=_block_bytes())
+    parallel.map_blocks(flat.shape[0], flat.strides[0], block, block_bytes=block_bytes())
     c = geo.rows
     row_mean, row_m2 = row_mean.reshape(n, c), row_m2.reshape(n, c)
     count = dtype.type(geo.count(n))
