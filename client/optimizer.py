@@ -64,8 +64,10 @@ def optimizer_step(function: int, fields, parameters: Sequence[BNNSNDArrayDescri
             f"{len(parameters)} parameters and {len(gradients)} gradients: give one gradient per parameter")
     accumulators = list(accumulators or [])
     bound = [bindings.lookup(p.data) for p in parameters]
+    # The connection the parameters live on: their filters' (bound arrays) or their own (server tensors).
     backends = {id(b[0].backend): b[0].backend for b in bound if b is not None}
-    require(len(backends) <= 1, "the parameters are bound to filters on different connections")
+    backends.update((id(p.data.backend), p.data.backend) for p in parameters if isinstance(p.data, BNNSTensor))
+    require(len(backends) <= 1, "the parameters live on different connections (filters or tensors of each)")
     backend = next(iter(backends.values())) if backends else backend_mod.current()
     request = pb.OptimizerStepRequest(function=int(function), fields=fields.to_proto(), return_parameters=True)
     io = api.Exchange()

@@ -158,6 +158,28 @@ def test_optimizer_keeps_accumulators_beside_plain_tensor_parameters(bnns):
     assert p_tensor.numpy().tobytes() == p_array.tobytes()
 
 
+
+def test_the_optimizer_steps_tensors_on_their_own_connection(bnns):
+    """Parameters held in server tensors are stepped where they live, whichever connection is
+    current when the step is made (as a filter's bound parameters are)."""
+    rng = np.random.default_rng(5)
+    p0, g = rng.standard_normal(20).astype(np.float32), rng.standard_normal(20).astype(np.float32)
+    p_tensor = bnns.BNNSTensor.from_array(p0)
+    expected = p0.copy()
+    sgd = bnns.BNNSOptimizerSGDMomentumFields(learning_rate=0.5)
+    assert bnns.BNNSOptimizerStep(bnns.BNNSOptimizerFunctionSGDMomentum, sgd, 1, [bnns.BNNSNDArrayDescriptor(data=expected)],
+                                  [bnns.BNNSNDArrayDescriptor(data=g)], None) == 0
+    bnns.connect("local")                 # another connection (a fresh in-process core) is now current
+    assert bnns.BNNSOptimizerStep(bnns.BNNSOptimizerFunctionSGDMomentum, sgd, 1, [bnns.BNNSNDArrayDescriptor(data=p_tensor)],
+                                  [bnns.BNNSNDArrayDescriptor(data=g)], None) == 0, bnns.last_error()
+    assert p_tensor.numpy().tobytes() == expected.tobytes()
+    other = bnns.BNNSTensor.from_array(p0)    # a tensor of the current connection beside it: refused
+    assert bnns.BNNSOptimizerStep(bnns.BNNSOptimizerFunctionSGDMomentum, sgd, 2,
+                                  [bnns.BNNSNDArrayDescriptor(data=p_tensor), bnns.BNNSNDArrayDescriptor(data=other)],
+                                  [bnns.BNNSNDArrayDescriptor(data=g)] * 2, None) == -1
+    assert "different connections" in bnns.last_error().message
+    assert p_tensor.numpy().tobytes() == expected.tobytes() and other.numpy().tobytes() == p0.tobytes()
+
 def test_wrong_type_size_or_id_is_refused_and_changes_nothing(bnns):
     rng = np.random.default_rng(5)
     f = conv(bnns, weights(rng))
