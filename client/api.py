@@ -22,6 +22,8 @@ from bnns.kernels.errors import BNNSError, InvalidArgumentError, given, require
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
+from bnns.server.dataplane import Sink, buffer_at
+
 from . import backend as backend_mod
 from . import bindings
 from . import session as sessions
@@ -188,7 +190,6 @@ class Exchange:
     def prepare(self, request) -> dict:
         """Name the server-side outputs in ``request`` and make sure a Buffer stands at every path
         an array will be spliced into; returns the arrays."""
-        from bnns.server.dataplane import buffer_at
         for path, buf in self.outputs.items():
             request.outputs[path].CopyFrom(buf)
         for path in self.arrays:
@@ -201,7 +202,6 @@ class Exchange:
         """path -> dataplane.Sink for an in-process core: the caller's arrays, written directly.
         A target that may overlap an input is left out (its result is written after the call, as
         the remote path does), so an in-place call reads its input unchanged."""
-        from bnns.server.dataplane import Sink
         inputs = list(self.arrays.values())
         owners = {_owner(a) for a in inputs}
         sinks = {}
@@ -218,7 +218,6 @@ class Exchange:
     def deliver(self, response, results: dict, written=()) -> None:
         """Write each target's result: from ``results`` (path -> packed bytes or array), else from
         the response message's Buffer; ``written`` paths were written in place already."""
-        from bnns.server.dataplane import buffer_at
         for path, target in self.targets.items():
             if path in written:
                 continue

@@ -33,6 +33,7 @@ _DATA_TYPES = {np.dtype("<f4"): C.BNNSDataTypeFloat32, np.dtype("<f2"): C.BNNSDa
                np.dtype("<i4"): C.BNNSDataTypeInt32, np.dtype("<i8"): C.BNNSDataTypeInt64,
                np.dtype("i1"): C.BNNSDataTypeInt8, np.dtype("u1"): C.BNNSDataTypeUInt8,
                np.dtype("<i2"): C.BNNSDataTypeInt16, np.dtype("<u2"): C.BNNSDataTypeUInt16}
+_DTYPES = {data_type: dtype for dtype, data_type in _DATA_TYPES.items()}
 
 
 class BNNSTensor:
@@ -47,6 +48,7 @@ class BNNSTensor:
         self.shape = tuple(int(d) for d in info.shape)
         self.name = info.name
         self.destroyed = False
+        self._references: dict = {}        # (stride, accumulate) -> the Buffer naming this tensor
 
     # ------------------------------------------------------------------------------ creation
     @classmethod
@@ -80,7 +82,8 @@ class BNNSTensor:
 
     @property
     def dtype(self) -> np.dtype:
-        return layout.numpy_dtype(self.data_type, allowed=layout.ALL_DTYPES)
+        known = _DTYPES.get(self.data_type)        # (every call that names the tensor asks)
+        return known if known is not None else layout.numpy_dtype(self.data_type, allowed=layout.ALL_DTYPES)
 
     @property
     def size(self) -> int:
@@ -127,8 +130,12 @@ class BNNSTensor:
     def reference(self, stride: int = 0, accumulate: bool = False) -> types_pb2.Buffer:
         """The Buffer naming this tensor, as a call's input or output."""
         require(not self.destroyed, lambda: f"tensor {self.tensor_id} was destroyed")
-        return types_pb2.Buffer(tensor=types_pb2.TensorReference(tensor_id=self.tensor_id), stride=int(stride),
-                                accumulate=bool(accumulate))
+        key = (int(stride), bool(accumulate))
+        buf = self._references.get(key)
+        if buf is None:    # made once per form: every place a request takes it copies it (CopyFrom, append, init)
+            buf = self._references[key] = types_pb2.Buffer(
+                tensor=types_pb2.TensorReference(tensor_id=self.tensor_id), stride=key[0], accumulate=key[1])
+        return buf
 
     def destroy(self) -> None:
         """Free the server's memory. Destroying twice is harmless."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Optional, Sequence
 
 import numpy as np
@@ -165,9 +166,9 @@ class Descriptor:
         size = tuple(self.size[: self.rank])
         return size if self.layout in FIRST_MAJOR_LAYOUTS else tuple(reversed(size))
 
-    @property
+    @functools.cached_property
     def element_count(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(int(n) for n in self.shape)      # Python ints: exact, whatever the size
 
     def _memory_extents(self) -> tuple:
         size = tuple(self.size[: self.rank])

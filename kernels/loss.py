@@ -675,7 +675,7 @@ class LossFilter:
         require(labels.shape == x.shape,
                 lambda: f"labels have shape {labels.shape} but x has {x.shape}: labels must have the "
                 f"input's shape")
-        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
         n = x.shape[0]
         if self.params.function == YOLO:
             work = (n,) + grid_shape(given(self.params.yolo, "function Yolo needs the yolo parameters"))

@@ -132,6 +132,9 @@ def map_blocks(count: int, row_bytes: int, work: Callable[[int, int], object], p
     results in that order gets the same numbers on any machine. pieces_per_worker: as for
     for_ranges."""
     rows = block_rows(row_bytes, block_bytes)
+    if 0 < count <= rows:      # one block (a small call's tensors): the same work, without the machinery
+        check_cancelled()
+        return [work(0, count)]
     bounds = [(lo, min(count, lo + rows)) for lo in range(0, count, rows)]
     results: list = [None] * len(bounds)
 

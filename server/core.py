@@ -653,7 +653,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         x, labels, weights = self._loss_inputs(request, f, n, io)
         # dL/d(loss): one value when reduced, else one item of the loss output per batch item.
         shape = f.output_shape(n)
-        item = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (int(np.prod(shape[1:], dtype=np.int64)),))
+        item = layout.Descriptor.for_shape(layout.LAYOUT_VECTOR, (math.prod(int(n) for n in shape[1:]),))
         d_loss = io.batch(request, "out_delta", "out_delta", item, shape[0], "out_delta")
         with self._holding(entry):
             d_in = f.apply_backward(x, labels, weights, d_loss.reshape(shape))

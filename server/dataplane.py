@@ -18,6 +18,8 @@ known afterwards, before the first one is written, so a failed call writes nothi
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import mmap
 import os
 import re
@@ -30,7 +32,7 @@ import numpy as np
 
 from bnns.kernels import layout
 from bnns.kernels.errors import (FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
-                                 ResourceExhaustedError, UnimplementedError, given, require)
+                                 ResourceExhaustedError, UnimplementedError, require)
 from bnns.v1 import types_pb2
 
 from . import codec
@@ -102,6 +104,11 @@ class Tensor:
     @property
     def bytes_held(self) -> int:
         return int(self.array.nbytes)
+
+    @functools.cached_property
+    def dtype(self) -> np.dtype:
+        """The NumPy type of ``data_type`` (fixed for the tensor's life, as ``data_type`` is)."""
+        return layout.numpy_dtype(self.data_type, allowed=layout.ALL_DTYPES)
 
     def info(self, tensor_id: str):
         from bnns.v1 import service_pb2
@@ -380,21 +387,25 @@ class CallIO:
 
     def _tensor_elements(self, ref, dtype: np.dtype, name: str, count: Optional[int]) -> np.ndarray:
         tensor = self._core.tensor(ref.tensor_id, self.tenant)
-        own = layout.numpy_dtype(tensor.data_type, allowed=layout.ALL_DTYPES)
+        own = tensor.dtype
         require(own == dtype, lambda: f"{name} names tensor {ref.tensor_id}, which holds {own.name}; this buffer "
                 f"is {dtype.name}")
-        size = tensor.array.size
-        require(ref.offset <= size, lambda: f"{name}.tensor.offset {ref.offset} is past the end of tensor "
+        flat, offset = tensor.array, int(ref.offset)
+        size = flat.size
+        require(offset <= size, lambda: f"{name}.tensor.offset {offset} is past the end of tensor "
                 f"{ref.tensor_id} ({size} elements)")
-        flat = tensor.array[int(ref.offset):]
-        return flat[:count] if count is not None and flat.size > count else flat
+        end = size if count is None else min(size, offset + count)
+        return flat[offset:end]
 
     def _shared_bytes(self, piece, name: str) -> np.ndarray:
         return self._core.shared_memory.get(self.tenant, piece.region).slice(piece.offset, piece.byte_size, name)
 
     @property
     def _core(self) -> Core:
-        return given(self.core, "the call is not bound to a core (CallIO.bind)", error=InternalError)
+        core = self.core
+        if core is None:
+            raise InternalError("the call is not bound to a core (CallIO.bind)")
+        return core
 
     # ----------------------------------------------------------------------------- results
     def _output_targets(self, request) -> Dict[str, types_pb2.Buffer]:
@@ -478,7 +489,7 @@ class CallIO:
         if item is not None:
             view = batch_view(flat, item, int(shape[0]), int(buf.stride), name)
         else:
-            count = int(np.prod(shape, dtype=np.int64))
+            count = math.prod(int(n) for n in shape)
             require(flat.size >= count, lambda: f"{name} has {flat.size} elements; the result has {count}")
             view = flat[:count].reshape(shape)
         sink = Sink(view, accumulate=buf.accumulate)

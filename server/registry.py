@@ -195,8 +195,10 @@ class Registry:
         return self._get(generator_id, owner, tensor=False, generator=True)
 
     def _get(self, handle_id: str, owner: Optional[str], tensor: bool, generator: bool = False) -> Entry:
-        with self._lock:
-            entry = self._entries.get(handle_id)
+        # One dict read, atomic under the GIL: the lock, which orders the writers, adds nothing to
+        # it (an entry being destroyed meanwhile is seen or not, as with the lock), and a step of
+        # a training loop makes some fifty of these lookups.
+        entry = self._entries.get(handle_id)
         if entry is None or (owner is not None and entry.owner != owner) or (entry.kind == TENSOR) != tensor \
                 or (entry.kind == GENERATOR) != generator:
             if generator:
