@@ -28,12 +28,12 @@ from . import backend as backend_mod
 from . import session as sessions
 from . import constants as C
 
-_DATA_TYPES = {np.dtype("<f4"): C.BNNSDataTypeFloat32, np.dtype("<f2"): C.BNNSDataTypeFloat16,
+_DATA_TYPES: dict[np.dtype, int] = {np.dtype("<f4"): C.BNNSDataTypeFloat32, np.dtype("<f2"): C.BNNSDataTypeFloat16,
                np.dtype("<u4"): C.BNNSDataTypeUInt32, np.dtype("<u8"): C.BNNSDataTypeUInt64,
                np.dtype("<i4"): C.BNNSDataTypeInt32, np.dtype("<i8"): C.BNNSDataTypeInt64,
                np.dtype("i1"): C.BNNSDataTypeInt8, np.dtype("u1"): C.BNNSDataTypeUInt8,
                np.dtype("<i2"): C.BNNSDataTypeInt16, np.dtype("<u2"): C.BNNSDataTypeUInt16}
-_DTYPES = {data_type: dtype for dtype, data_type in _DATA_TYPES.items()}
+_DTYPES: dict[int, np.dtype] = {data_type: dtype for dtype, data_type in _DATA_TYPES.items()}
 
 
 class BNNSTensor:

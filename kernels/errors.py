@@ -19,7 +19,7 @@ def require_out(out, shape: tuple, name: str) -> None:
     """A caller's output buffer (``out=``): a writable floating-point ndarray of exactly ``shape``,
     any strides."""
     dtype = getattr(out, "dtype", None)
-    require(isinstance(out, np.ndarray) and dtype.kind == "f",      # (np.floating's types, without its cost)
+    require(isinstance(out, np.ndarray) and out.dtype.kind == "f",      # (np.floating's types, without its cost)
             lambda: f"{name} must be a floating-point ndarray, got {type(out).__name__} {dtype or ''}".rstrip())
     require(tuple(out.shape) == tuple(shape), lambda: f"{name} has shape {tuple(out.shape)}; expected {tuple(shape)}")
     require(out.flags.writeable, lambda: f"{name} is read-only")
