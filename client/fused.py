@@ -23,14 +23,9 @@ from .arithmetic import BNNSLayerParametersArithmetic, function_fields
 from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
 from .normalization import (BNNSLayerParametersNormalization, client_moving_statistics,
                             receive_moving_statistics)
-from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, derive)
-
-
-BNNSLayerParametersQuantization = derive(
-    types_pb2.QuantizationParameters, "BNNSLayerParametersQuantization",
-    "BNNSLayerParametersQuantization (the second member of a compute -> quantization fused layer).",
-    required=("axis_mask", "function", "i_desc", "o_desc"))
+from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
+                        BNNSLayerParametersFullyConnected, BNNSLayerParametersQuantization,
+                        BNNSNDArrayDescriptor)
 
 
 # BNNSFilterType -> its FusedLayerParameters case, from the table of layer kinds.

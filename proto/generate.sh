@@ -26,3 +26,8 @@ fi
 if [ -d kernels ]; then
   python proto/gen_params.py > kernels/params.py
 fi
+# The SDK's C structs, written as source from the (bnns.v1.apple_struct) options (mypy and IDEs see
+# each struct's fields; the hand-written rest they build on is client/structs.py).
+if [ -d client ]; then
+  python proto/gen_structs.py > client/c_structs.py
+fi
