@@ -160,7 +160,7 @@ class _Optimizer:
     @property
     def accumulator_count_multiplier(self) -> int:
         """Accumulator arrays per parameter (BNNS's accumulatorCountMultiplier)."""
-        from bnns.server.codec import optimizer_fields
+        from bnns.server.decoders import optimizer_fields
         return optimizer_kernels.accumulator_count(self.function, 1, optimizer_fields(self.fields.to_proto()))
 
     def step(self, parameters: Sequence[BNNSNDArrayDescriptor], gradients: Sequence[BNNSNDArrayDescriptor],

@@ -31,3 +31,7 @@ fi
 if [ -d client ]; then
   python proto/gen_structs.py > client/c_structs.py
 fi
+# The wire -> kernel decoders, a function per parameters message (server/, which may import protobuf).
+if [ -d server ]; then
+  python proto/gen_params.py decoders > server/decoders.py
+fi

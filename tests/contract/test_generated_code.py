@@ -51,6 +51,35 @@ def test_committed_kernel_params_are_fresh():
         "stale kernels/params.py: run proto/generate.sh and commit the result"
 
 
+def test_committed_decoders_are_fresh():
+    """server/decoders.py (a wire -> kernel decoder per parameters message) is what
+    proto/gen_params.py writes from the same messages as kernels/params.py."""
+    generator = runpy.run_path(str(ROOT / "proto" / "gen_params.py"))
+    assert (ROOT / "server" / "decoders.py").read_text() == generator["render_decoders"](), \
+        "stale server/decoders.py: run proto/generate.sh and commit the result"
+
+
+def test_decoders_read_the_field_options():
+    """zero_means_default reads a wire zero as the schema's default; entries takes all or none of a
+    fixed-length field, naming its entries; an unset "null" descriptor is None."""
+    from bnns.kernels.errors import InvalidArgumentError
+    from bnns.server import decoders
+    from bnns.v1 import types_pb2
+    vector = types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_VECTOR, size=[4])
+    image = types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[4, 4, 1])
+    norm = decoders.normalization_parameters(types_pb2.NormalizationParameters(i_desc=vector, o_desc=vector))
+    assert norm.num_groups == 1 and norm.beta_desc is None and norm.momentum == 0.0   # only num_groups: 0 means 1
+    embedding = types_pb2.EmbeddingParameters(i_desc=vector, o_desc=vector, dictionary=vector)
+    assert decoders.embedding_parameters(embedding).norm_type == 2.0
+    pool = types_pb2.PoolingParameters(i_desc=image, o_desc=image)
+    assert decoders.pooling_parameters(pool).pad == (0, 0, 0, 0)
+    pool.pad[:] = [1, 2, 3, 4]
+    assert decoders.pooling_parameters(pool).pad == (1, 2, 3, 4)
+    pool.pad[:] = [1, 2, 3]
+    with pytest.raises(InvalidArgumentError, match=r"pad has 3 values; BNNS takes 4 \(left, right, up, down\)"):
+        decoders.pooling_parameters(pool)
+
+
 def test_committed_sdk_structs_are_fresh():
     """client/c_structs.py (the SDK's C structs) is what proto/gen_structs.py writes from the
     contract's apple_struct options: a struct's fields, names, defaults and to_proto change only

@@ -18,6 +18,10 @@ SDK_REQUIRED_FIELD_NUMBER: _ClassVar[int]
 sdk_required: _descriptor.FieldDescriptor
 TRAINABLE_FIELD_NUMBER: _ClassVar[int]
 trainable: _descriptor.FieldDescriptor
+ZERO_MEANS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+zero_means_default: _descriptor.FieldDescriptor
+ENTRIES_FIELD_NUMBER: _ClassVar[int]
+entries: _descriptor.FieldDescriptor
 
 class AppleStruct(_message.Message):
     __slots__ = ("name", "doc", "fields", "without", "flatten", "defaults", "base", "unsent", "init_only")
