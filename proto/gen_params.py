@@ -30,7 +30,7 @@ import sys
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from bnns.v1 import options_pb2, schema_default, service_pb2, types_pb2, value_default
+from bnns.v1 import SHAPE_ONLY, options_pb2, schema_default, service_pb2, types_pb2, value_default
 
 # The messages the kernels take, each after the messages its fields hold.
 MESSAGES = [
@@ -89,9 +89,6 @@ def _line(field) -> str:
     return f"{field.name}: {kind} = {value!r}{note}"
 
 
-# Descriptors that give only a shape: their data (if any) is not read at creation (the SDK's
-# proto/gen_structs.py sends them without it).
-SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 READ_BY_HAND = {"NDArrayDescriptor": "codec.descriptor", "Activation": "codec.activation"}
 DECODERS_HEADER = '''"""The wire -> kernel parameter decoders: one function per parameters message of
 proto/bnns/v1/*.proto, reading its fields into the kernels' dataclass (kernels/params.py).

@@ -24,10 +24,8 @@ import textwrap
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from bnns.v1 import options_pb2, schema_default, service_pb2, types_pb2, value_default
+from bnns.v1 import SHAPE_ONLY, options_pb2, schema_default, service_pb2, types_pb2, value_default
 
-# Descriptors that give only a shape (their data is the call's, not the filter's): sent without data.
-SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
 HAND_WRITTEN = pathlib.Path(__file__).resolve().parent.parent / "client" / "structs.py"
 SCALARS = {FieldDescriptor.TYPE_FLOAT: "float", FieldDescriptor.TYPE_DOUBLE: "float", FieldDescriptor.TYPE_BOOL: "bool",
            FieldDescriptor.TYPE_STRING: "str"}
@@ -118,6 +116,9 @@ def render_struct(message, struct) -> str:
         fields[at:at + 1] = inline = list(inner.fields)
         apple.update({f.name: f.name for f in inline})
     defaults = dict(d.split("=", 1) for d in struct.defaults)
+    unknown = (set(defaults) | set(struct.without)) - set(apple.values()) - set(message.fields_by_name)
+    if unknown:
+        raise ValueError(f"{struct.name}: {sorted(unknown)} are not fields of {message.full_name}")
     required = [f for f in fields if _option(f, options_pb2.sdk_required, False)]
     base = struct.base or "Struct"
     doc = textwrap.fill(struct.doc, 100, initial_indent="    \"\"\"", subsequent_indent="    ")

@@ -7,6 +7,11 @@ import ast
 from typing import Any, Optional
 
 
+# Descriptor fields that give only a shape (i_desc, o_desc, target_desc): their data, if any, is
+# not read at creation; the SDK sends them without it (proto/gen_structs.py, proto/gen_params.py).
+SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
+
+
 def schema_default(field) -> Optional[str]:
     """The text of a field's ``(bnns.v1.default)`` option (options.proto), or None."""
     from bnns.v1 import options_pb2    # here: options_pb2 itself imports this package
