@@ -40,9 +40,9 @@ class BNNSImageStackDescriptor:
     channels: int
     row_stride: int = 0
     image_stride: int = 0
-    data_type: int = C.BNNSDataTypeFloat32
-    data_scale: float = 1.0
-    data_bias: float = 0.0
+    data_type: int = BNNSNDArrayDescriptor.data_type       # a descriptor's defaults (the schema's)
+    data_scale: float = BNNSNDArrayDescriptor.data_scale
+    data_bias: float = BNNSNDArrayDescriptor.data_bias
 
 
 @dataclasses.dataclass
@@ -50,9 +50,9 @@ class BNNSVectorDescriptor:
     """BNNSVectorDescriptor: size, data_type, data_scale, data_bias."""
 
     size: int
-    data_type: int = C.BNNSDataTypeFloat32
-    data_scale: float = 1.0
-    data_bias: float = 0.0
+    data_type: int = BNNSNDArrayDescriptor.data_type       # a descriptor's defaults (the schema's)
+    data_scale: float = BNNSNDArrayDescriptor.data_scale
+    data_bias: float = BNNSNDArrayDescriptor.data_bias
 
 
 @dataclasses.dataclass
@@ -60,9 +60,9 @@ class BNNSLayerData:
     """BNNSLayerData: data (an array), data_type, data_scale, data_bias, data_table."""
 
     data: Any = None
-    data_type: int = C.BNNSDataTypeFloat32
-    data_scale: float = 1.0
-    data_bias: float = 0.0
+    data_type: int = BNNSNDArrayDescriptor.data_type       # a descriptor's defaults (the schema's)
+    data_scale: float = BNNSNDArrayDescriptor.data_scale
+    data_bias: float = BNNSNDArrayDescriptor.data_bias
     data_table: Any = None
 
 

@@ -214,9 +214,10 @@ class FusedConvolutionParameters:
     weights: BNNSNDArrayDescriptor
     bias: Optional[BNNSNDArrayDescriptor] = None
     type: str = _ConvolutionType.standard
-    stride: Tuple[int, int] = (1, 1)
-    dilation_stride: Tuple[int, int] = (1, 1)
-    group_size: int = 1
+    stride: Tuple[int, int] = (BNNSLayerParametersConvolution.x_stride, BNNSLayerParametersConvolution.y_stride)
+    dilation_stride: Tuple[int, int] = (BNNSLayerParametersConvolution.x_dilation_stride,
+                                        BNNSLayerParametersConvolution.y_dilation_stride)
+    group_size: int = BNNSLayerParametersConvolution.groups       # the C struct's defaults (the schema's)
     padding: _ConvolutionPadding = _ConvolutionPadding.zero
 
     def member(self, i_desc, o_desc):
@@ -288,8 +289,8 @@ class FusedNormalizationParameters:
     type: tuple
     beta: Optional[BNNSNDArrayDescriptor] = None
     gamma: Optional[BNNSNDArrayDescriptor] = None
-    momentum: float = 0.9
-    epsilon: float = 1e-5
+    momentum: float = BNNSLayerParametersNormalization.momentum    # the C struct's defaults (the schema's)
+    epsilon: float = BNNSLayerParametersNormalization.epsilon
     activation: Optional[BNNSActivation] = None
 
     def member(self, i_desc, o_desc):
