@@ -43,10 +43,12 @@ class Struct:
 
 class _Descriptor(Struct):
     """What BNNSNDArrayDescriptor does beyond its fields (generated from the wire's
-    NDArrayDescriptor, in client/c_structs.py): ``data`` is a NumPy array, a BNNSTensor held by the server, or None,
-    read and written as BNNS reads and writes memory (element k of the descriptor is element k
-    of ``data``'s flat C order); Swift's ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``,
-    a BNNS.Shape case, instead of layout and size) and ``.allocate(repeating:shape:batchSize:)``."""
+    NDArrayDescriptor, in client/c_structs.py): ``data`` is a NumPy array, a BNNSTensor held by
+    the server, or None, read and written as BNNS reads and writes memory (element k of the
+    descriptor is element k of ``data``'s flat C order); Swift's
+    ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``, a BNNS.Shape case, instead of layout
+    and size) and ``.allocate(repeating:shape:batchSize:)``. Hand-written: this is behaviour (data
+    handling, geometry, Swift's initializers), not fields the contract could give."""
 
     flags: int                     # the generated fields these methods read and write
     layout: int
