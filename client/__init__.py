@@ -56,8 +56,8 @@ from .arithmetic import ArithmeticBinaryFunction as _ArithmeticBinaryFunction
 from .arithmetic import ArithmeticTernaryFunction as _ArithmeticTernaryFunction
 from .arithmetic import ArithmeticUnaryFunction as _ArithmeticUnaryFunction
 from .optimizer import GradientClipping as _GradientClipping
-from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
+                        BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
 
 # Issue 12, part A: two-input and shape layers, data movement and matrix products.
 from .shape import (BNNSCopy, BNNSCropResize, BNNSCropResizeBackward, BNNSDirectApplyReduction,

@@ -7,18 +7,12 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from bnns.kernels import layout
-from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
 from .layers import ConvolutionLayer, Layer
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-
-BNNSLayerParametersActivation = derive(
-    types_pb2.ActivationParameters, "BNNSLayerParametersActivation",
-    "BNNSLayerParametersActivation (plus ``seed`` for Gumbel / GumbelMax, not in BNNS).",
-    required=("i_desc", "o_desc", "activation"))
+from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersActivation,
+                        BNNSNDArrayDescriptor)
 
 
 def _alpha_geometry(params: BNNSLayerParametersActivation) -> Optional[layout.Descriptor]:

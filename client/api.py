@@ -28,8 +28,9 @@ from . import backend as backend_mod
 from . import bindings
 from . import session as sessions
 from . import constants as C
-from .structs import (BNNSFilterParameters, BNNSLayerParametersConvolution, BNNSLayerParametersFullyConnected,
-                      BNNSNDArrayDescriptor, flat_elements)
+from .c_structs import (BNNSFilterParameters, BNNSLayerParametersConvolution,
+                        BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+from .structs import flat_elements
 from .tensor import BNNSTensor, check_fits
 
 _state = threading.local()

@@ -15,11 +15,7 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer, _required, buffer_of, read_only
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-
-BNNSArithmeticOperand = derive(types_pb2.ArithmeticOperand, "BNNSArithmeticOperand",
-                               "One in / in_type pair of BNNSArithmetic{Unary,Binary,Ternary}.", required=("desc",))
+from .c_structs import BNNSActivation, BNNSArithmeticOperand, BNNSFilterParameters, BNNSNDArrayDescriptor
 
 
 class _FunctionFields:

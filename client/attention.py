@@ -20,23 +20,13 @@ import numpy as np
 from bnns.kernels import layout
 from bnns.kernels.errors import InvalidArgumentError, given, require
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api
 from .layers import Layer, buffer_of
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
+from .c_structs import (BNNSFilterParameters, BNNSLayerParametersMultiheadAttention,
+                        BNNSMHAProjectionParameters, BNNSNDArrayDescriptor)
 from .tensor import BNNSTensor
 
-BNNSMHAProjectionParameters = derive(
-    types_pb2.MHAProjectionParameters, "BNNSMHAProjectionParameters",
-    "BNNSMHAProjectionParameters(target_desc, weights, bias): the projected input's shape (its data, "
-    "in a backward delta, receives the input gradient), the weights and the bias (None: none).",
-    required=("target_desc", "weights"))
-
-BNNSLayerParametersMultiheadAttention = derive(
-    types_pb2.MultiheadAttentionParameters, "BNNSLayerParametersMultiheadAttention",
-    "BNNSLayerParametersMultiheadAttention (query, key, value, add_zero_attn, key_attn_bias, value_attn_bias, "
-    "output, dropout, seed).", required=("query", "key", "value", "output"))
 
 _PROJECTIONS = ("query", "key", "value", "output")
 
@@ -257,7 +247,8 @@ class MultiheadAttentionLayer(Layer):
             target_data = output_gradient if name == "output" else gradient
             target = BNNSNDArrayDescriptor(layout=self.filter.targets[name].layout, size=self.filter.targets[name].size,
                                            data=target_data) if target_data is not None else None
-            return BNNSMHAProjectionParameters(target_desc=target, weights=desc(f"{name}.weights", grads.get(f"{name}.weights")),
+            return BNNSMHAProjectionParameters(target_desc=target,  # type: ignore[arg-type]  # None: no gradient wanted
+                                               weights=desc(f"{name}.weights", grads.get(f"{name}.weights")),
                                                bias=desc(f"{name}.bias", grads.get(f"{name}.bias")))
 
         _raise_on_failure(BNNSApplyMultiheadAttentionBackward(

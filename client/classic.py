@@ -26,8 +26,8 @@ from . import api
 from . import constants as C
 from .activation import BNNSFilterCreateLayerActivation, BNNSLayerParametersActivation
 from .pooling import BNNSFilterCreateLayerPooling, BNNSLayerParametersPooling
-from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
+                        BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
 
 
 @dataclasses.dataclass
@@ -40,9 +40,9 @@ class BNNSImageStackDescriptor:
     channels: int
     row_stride: int = 0
     image_stride: int = 0
-    data_type: int = C.BNNSDataTypeFloat32
-    data_scale: float = 1.0
-    data_bias: float = 0.0
+    data_type: int = BNNSNDArrayDescriptor.data_type       # a descriptor's defaults (the schema's)
+    data_scale: float = BNNSNDArrayDescriptor.data_scale
+    data_bias: float = BNNSNDArrayDescriptor.data_bias
 
 
 @dataclasses.dataclass
@@ -50,9 +50,9 @@ class BNNSVectorDescriptor:
     """BNNSVectorDescriptor: size, data_type, data_scale, data_bias."""
 
     size: int
-    data_type: int = C.BNNSDataTypeFloat32
-    data_scale: float = 1.0
-    data_bias: float = 0.0
+    data_type: int = BNNSNDArrayDescriptor.data_type       # a descriptor's defaults (the schema's)
+    data_scale: float = BNNSNDArrayDescriptor.data_scale
+    data_bias: float = BNNSNDArrayDescriptor.data_bias
 
 
 @dataclasses.dataclass
@@ -60,9 +60,9 @@ class BNNSLayerData:
     """BNNSLayerData: data (an array), data_type, data_scale, data_bias, data_table."""
 
     data: Any = None
-    data_type: int = C.BNNSDataTypeFloat32
-    data_scale: float = 1.0
-    data_bias: float = 0.0
+    data_type: int = BNNSNDArrayDescriptor.data_type       # a descriptor's defaults (the schema's)
+    data_scale: float = BNNSNDArrayDescriptor.data_scale
+    data_bias: float = BNNSNDArrayDescriptor.data_bias
     data_table: Any = None
 
 
@@ -155,7 +155,8 @@ def BNNSFilterCreateConvolutionLayer(in_desc: BNNSImageStackDescriptor, out_desc
     params = BNNSLayerParametersConvolution(
         i_desc=_image(in_desc, "in_desc"), o_desc=_image(out_desc, "out_desc"),
         w_desc=_data(p.weights, "weights", C.BNNSDataLayoutConvolutionWeightsOIHW,
-                     (int(p.k_width), int(p.k_height), int(p.in_channels), int(p.out_channels)), True),
+                     (int(p.k_width), int(p.k_height), int(p.in_channels), int(p.out_channels)),
+                     True),  # type: ignore[arg-type]  # required: never None
         bias=_data(p.bias, "bias", C.BNNSDataLayoutVector, (int(p.out_channels),), False),
         activation=p.activation, x_stride=int(p.x_stride), y_stride=int(p.y_stride),
         x_padding=int(p.x_padding), y_padding=int(p.y_padding))
@@ -174,7 +175,8 @@ def BNNSFilterCreateFullyConnectedLayer(in_desc: BNNSVectorDescriptor, out_desc:
             f"{p.in_size} / out_size {p.out_size}")
     params = BNNSLayerParametersFullyConnected(
         i_desc=_vector(in_desc, "in_desc"), o_desc=_vector(out_desc, "out_desc"),
-        w_desc=_data(p.weights, "weights", C.BNNSDataLayoutRowMajorMatrix, (int(p.in_size), int(p.out_size)), True),
+        w_desc=_data(p.weights, "weights", C.BNNSDataLayoutRowMajorMatrix, (int(p.in_size), int(p.out_size)),  # type: ignore[arg-type]
+                     True),   # required: never None
         bias=_data(p.bias, "bias", C.BNNSDataLayoutVector, (int(p.out_size),), False), activation=p.activation)
     return api.BNNSFilterCreateLayerFullyConnected(params, filter_params) or _raise()
 

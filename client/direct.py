@@ -37,7 +37,7 @@ from .session import tracked as _tracked      # (the package rebinds `session` t
 from . import constants as C
 from .activation import BNNSLayerParametersActivation, axis_flags
 from .fused import BNNSLayerParametersQuantization
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor
+from .c_structs import BNNSFilterParameters, BNNSNDArrayDescriptor
 
 
 # ------------------------------------------------------------------------------------ the glue

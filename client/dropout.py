@@ -6,16 +6,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from bnns.v1 import types_pb2
 
 from . import api
 from .layers import ConvolutionLayer, Layer
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-BNNSLayerParametersDropout = derive(
-    types_pb2.DropoutParameters, "BNNSLayerParametersDropout",
-    "BNNSLayerParametersDropout (rate in [0, 1); seed 0 = unseeded; control bit k: dimension k shares a mask).",
-    required=("i_desc", "o_desc"))
+from .c_structs import BNNSFilterParameters, BNNSLayerParametersDropout, BNNSNDArrayDescriptor
 
 
 @api._c_style(None)

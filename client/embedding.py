@@ -8,20 +8,12 @@ from __future__ import annotations
 from typing import Optional
 
 from bnns.kernels.errors import InvalidArgumentError
-from bnns.v1 import types_pb2
 
 from . import api
 from .layers import Layer, buffer_of, read_only
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
+from .c_structs import BNNSFilterParameters, BNNSLayerParametersEmbedding, BNNSNDArrayDescriptor
 
 BNNSEmbeddingFlagScaleGradientByFrequency = 1
-
-BNNSLayerParametersEmbedding = derive(
-    types_pb2.EmbeddingParameters, "BNNSLayerParametersEmbedding",
-    "BNNSLayerParametersEmbedding (dictionary (embedding_dim, num_embeddings); padding_idx None = none; "
-    "max_norm 0 = no renormalisation; norm_type 0 = 2).",
-    required=("i_desc", "o_desc", "dictionary"),
-    trainables={"dictionary": "dictionary"})
 
 
 @api._c_style(None)

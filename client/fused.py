@@ -23,14 +23,9 @@ from .arithmetic import BNNSLayerParametersArithmetic, function_fields
 from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
 from .normalization import (BNNSLayerParametersNormalization, client_moving_statistics,
                             receive_moving_statistics)
-from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, derive)
-
-
-BNNSLayerParametersQuantization = derive(
-    types_pb2.QuantizationParameters, "BNNSLayerParametersQuantization",
-    "BNNSLayerParametersQuantization (the second member of a compute -> quantization fused layer).",
-    required=("axis_mask", "function", "i_desc", "o_desc"))
+from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
+                        BNNSLayerParametersFullyConnected, BNNSLayerParametersQuantization,
+                        BNNSNDArrayDescriptor)
 
 
 # BNNSFilterType -> its FusedLayerParameters case, from the table of layer kinds.
@@ -219,9 +214,10 @@ class FusedConvolutionParameters:
     weights: BNNSNDArrayDescriptor
     bias: Optional[BNNSNDArrayDescriptor] = None
     type: str = _ConvolutionType.standard
-    stride: Tuple[int, int] = (1, 1)
-    dilation_stride: Tuple[int, int] = (1, 1)
-    group_size: int = 1
+    stride: Tuple[int, int] = (BNNSLayerParametersConvolution.x_stride, BNNSLayerParametersConvolution.y_stride)
+    dilation_stride: Tuple[int, int] = (BNNSLayerParametersConvolution.x_dilation_stride,
+                                        BNNSLayerParametersConvolution.y_dilation_stride)
+    group_size: int = BNNSLayerParametersConvolution.groups       # the C struct's defaults (the schema's)
     padding: _ConvolutionPadding = _ConvolutionPadding.zero
 
     def member(self, i_desc, o_desc):
@@ -293,8 +289,8 @@ class FusedNormalizationParameters:
     type: tuple
     beta: Optional[BNNSNDArrayDescriptor] = None
     gamma: Optional[BNNSNDArrayDescriptor] = None
-    momentum: float = 0.9
-    epsilon: float = 1e-5
+    momentum: float = BNNSLayerParametersNormalization.momentum    # the C struct's defaults (the schema's)
+    epsilon: float = BNNSLayerParametersNormalization.epsilon
     activation: Optional[BNNSActivation] = None
 
     def member(self, i_desc, o_desc):

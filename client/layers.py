@@ -14,8 +14,9 @@ from bnns.kernels.errors import BNNSError, InvalidArgumentError, require
 from . import api
 from .tensor import BNNSTensor
 from . import constants as C
-from .structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
-                      BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor, Shape)
+from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersConvolution,
+                        BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
+from .structs import Shape
 
 
 def _destroy_quietly(filter_):
@@ -23,7 +24,6 @@ def _destroy_quietly(filter_):
         api.destroy(filter_)
     except Exception:   # the connection may already be gone at interpreter exit
         pass
-
 
 
 def buffer_of(argument, name: str, required: bool = False):
@@ -247,8 +247,8 @@ class ConvolutionLayer(Layer):
         _required(input=input, weights=weights, output=output)
         if type not in (_ConvolutionType.standard, _ConvolutionType.transposed):
             raise InvalidArgumentError(f"type {type!r} must be BNNS.ConvolutionType.standard or .transposed")
-        params = BNNSLayerParametersConvolution(
-            i_desc=input, w_desc=weights, o_desc=output, bias=bias, activation=activation,
+        params = BNNSLayerParametersConvolution(   # (input, weights, output: not None, by _required)
+            i_desc=input, w_desc=weights, o_desc=output, bias=bias, activation=activation,  # type: ignore[arg-type]
             x_stride=stride[0], y_stride=stride[1], x_dilation_stride=dilation_stride[0],
             y_dilation_stride=dilation_stride[1], x_padding=padding.x, y_padding=padding.y,
             groups=group_count, pad=padding.pad)

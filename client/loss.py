@@ -3,41 +3,21 @@ and BNNS.LossLayer."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from bnns.kernels import layout, loss as loss_kernels
 from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
 from .layers import Layer, buffer_of, read_only
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-
-_LOSS: dict[str, Any] = dict(required=("function", "i_desc", "o_desc"))
-
-BNNSLayerParametersLossBase = derive(
-    types_pb2.LossParameters, "BNNSLayerParametersLossBase", "BNNSLayerParametersLossBase (function, i_desc, o_desc, reduction).",
-    without=("label_smooth", "huber_delta", "yolo"), **_LOSS)
-BNNSLayerParametersLossSoftmaxCrossEntropy = derive(
-    types_pb2.LossParameters, "BNNSLayerParametersLossSoftmaxCrossEntropy",
-    "BNNSLayerParametersLossSoftmaxCrossEntropy (the base and label_smooth).",
-    without=("huber_delta", "yolo"), **_LOSS)
-BNNSLayerParametersLossSigmoidCrossEntropy = derive(
-    types_pb2.LossParameters, "BNNSLayerParametersLossSigmoidCrossEntropy",
-    "BNNSLayerParametersLossSigmoidCrossEntropy (the base and label_smooth).",
-    without=("huber_delta", "yolo"), **_LOSS)
-BNNSLayerParametersLossHuber = derive(
-    types_pb2.LossParameters, "BNNSLayerParametersLossHuber", "BNNSLayerParametersLossHuber (the base and huber_delta).",
-    without=("label_smooth", "yolo"), defaults={"huber_delta": 1.0}, **_LOSS)
-BNNSLayerParametersLossYolo = derive(
-    types_pb2.LossParameters, "BNNSLayerParametersLossYolo",
-    "BNNSLayerParametersLossYolo (the base, huber_delta and the Yolo fields, inline as in Apple's struct).",
-    without=("label_smooth",), flatten="yolo", **_LOSS)
+from .c_structs import (BNNSFilterParameters, BNNSLayerParametersLossBase, BNNSLayerParametersLossHuber,
+                        BNNSLayerParametersLossSigmoidCrossEntropy,
+                        BNNSLayerParametersLossSoftmaxCrossEntropy, BNNSLayerParametersLossYolo,
+                        BNNSNDArrayDescriptor)
 
 
 class LossFilter(api.BNNSFilter):

@@ -30,31 +30,18 @@ from bnns.v1 import types_pb2
 from . import api
 from . import backend as backend_mod
 from . import constants as C
-from .structs import BNNSFilterParameters, derive
+from .c_structs import BNNSFilterParameters, BNNSLSTMDataDescriptor, BNNSLSTMGateDescriptor, BNNSLayerParametersLSTM  # noqa: F401
 from .tensor import BNNSTensor
 
 BNNSLayerFlagsLSTMBidirectional, BNNSLayerFlagsLSTMDefaultActivations = 1, 2
 
-BNNSLSTMGateDescriptor = derive(
-    types_pb2.LSTMGateDescriptor, "BNNSLSTMGateDescriptor",
-    "BNNSLSTMGateDescriptor(iw_desc (two descriptors; the second may be None), hw_desc, cw_desc, b_desc, "
-    "activation).", required=("iw_desc", "hw_desc"))
-BNNSLSTMDataDescriptor = derive(
-    types_pb2.LSTMDataDescriptor, "BNNSLSTMDataDescriptor", "BNNSLSTMDataDescriptor(data_desc, hidden_desc, "
-    "cell_state_desc).", required=("data_desc",))
-BNNSLayerParametersLSTM = derive(
-    types_pb2.LSTMParameters, "BNNSLayerParametersLSTM",
-    "BNNSLayerParametersLSTM (sizes, dropout, lstm_flags, sequence_descriptor, input/output descriptors, the "
-    "four gates, hidden_activation).",
-    required=("input_size", "hidden_size", "batch_size", "num_layers", "seq_len", "input_descriptor",
-              "output_descriptor", "input_gate", "forget_gate", "candidate_gate", "output_gate"))
 GATES = ("input_gate", "forget_gate", "candidate_gate", "output_gate")
 
 
 def _without_data(data: BNNSLSTMDataDescriptor) -> BNNSLSTMDataDescriptor:
     """The output descriptors' shapes only: their data is where results go, not an input."""
     strip = lambda d: None if d is None else dataclasses.replace(d, data=None)   # noqa: E731
-    return BNNSLSTMDataDescriptor(data_desc=strip(data.data_desc), hidden_desc=strip(data.hidden_desc),
+    return BNNSLSTMDataDescriptor(data_desc=strip(data.data_desc), hidden_desc=strip(data.hidden_desc),  # type: ignore[arg-type]
                                   cell_state_desc=strip(data.cell_state_desc))
 
 
@@ -147,7 +134,7 @@ def BNNSDirectApplyLSTMBatchBackward(layer_params: BNNSLayerParametersLSTM, laye
     for field, desc in (("output_delta", given.data_desc), ("hidden_delta", given.hidden_desc),
                         ("cell_state_delta", given.cell_state_desc)):
         if _data(desc) is not None:
-            getattr(request, field).CopyFrom(io.send_flat(field, desc.data, C.BNNSDataTypeFloat32))
+            getattr(request, field).CopyFrom(io.send_flat(field, desc.data, C.BNNSDataTypeFloat32))  # type: ignore[union-attr]
     if isinstance(training_cache_ptr, BNNSTensor):
         request.training_cache.CopyFrom(training_cache_ptr.reference())
     else:

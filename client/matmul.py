@@ -12,27 +12,13 @@ from bnns.kernels import contraction
 from bnns.kernels import layout
 from bnns.kernels.errors import BNNSError, InvalidArgumentError, given, require
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api
 from .layers import Layer, buffer_of, read_only
 from .shape import direct_call
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
+from .c_structs import (BNNSFilterParameters, BNNSLayerParametersBroadcastMatMul,
+                        BNNSLayerParametersTensorContraction, BNNSNDArrayDescriptor)
 
-_OPERANDS = {"transA": "trans_a", "transB": "trans_b", "iA_desc": "ia_desc", "iB_desc": "ib_desc"}
-
-BNNSLayerParametersBroadcastMatMul = derive(
-    types_pb2.BroadcastMatMulParameters, "BNNSLayerParametersBroadcastMatMul",
-    "BNNSLayerParametersBroadcastMatMul: O = alpha * op(A) @ op(B) + beta * O, batch axes broadcast; "
-    "a_is_weights / b_is_weights: that operand is iA_desc's / iB_desc's data, trainable.",
-    rename=_OPERANDS, trainables={"a": "iA_desc", "b": "iB_desc"})
-
-BNNSLayerParametersTensorContraction = derive(
-    types_pb2.TensorContractionParameters, "BNNSLayerParametersTensorContraction",
-    "BNNSLayerParametersTensorContraction: O = alpha * contraction(A[, B]) + beta * O, the contraction "
-    "given by `operation` (e.g. \"a_ijp, b_ijq -> o_pq\"; the w_ name marks weights).",
-    rename={"iA_desc": "ia_desc", "iB_desc": "ib_desc"}, required=("operation",),
-    trainables={"a": "iA_desc", "b": "iB_desc"})
 
 
 def _weights_flags(params) -> tuple:

@@ -19,7 +19,8 @@ from bnns.kernels.errors import InvalidArgumentError, require
 from bnns.v1 import service_pb2 as pb
 
 from . import api, backend as backend_mod
-from .structs import BNNSFilterParameters, flat_elements
+from .c_structs import BNNSFilterParameters
+from .structs import flat_elements
 from .tensor import BNNSTensor
 
 

@@ -9,20 +9,12 @@ import numpy as np
 
 from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
 from .layers import Layer, _LearningPhase, buffer_of, read_only
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-
-BNNSLayerParametersNormalization = derive(
-    types_pb2.NormalizationParameters, "BNNSLayerParametersNormalization",
-    "BNNSLayerParametersNormalization (the normType is the creator's argument: to_proto(type=...)).",
-    required=("i_desc", "o_desc"), without=("type",),
-    trainables={"beta": "beta_desc", "gamma": "gamma_desc", "moving_mean": "moving_mean_desc",
-                "moving_variance": "moving_variance_desc"})
+from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParametersNormalization,
+                        BNNSNDArrayDescriptor)
 
 
 class _Typed:

@@ -19,42 +19,11 @@ from bnns.v1 import service_pb2 as pb
 from . import api, backend as backend_mod, bindings
 from . import constants as C
 from .tensor import BNNSTensor
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-
-# The optimizers' field structs: each is Apple's subset of the wire's OptimizerFields, in Apple's
-# order with the kernel's defaults (learning_rate has none); the *WithClippingFields forms trade clip_gradients for a clipping
-# function and its norms.
-_CLIPPING = ("clipping_func", "clip_gradients_max_norm", "clip_gradients_use_norm")
-_OPTIMIZERS = {
-    "SGDMomentum": (("learning_rate", "momentum", "gradient_scale", "regularization_scale", "clip_gradients",
-                     "clip_gradients_min", "clip_gradients_max", "nesterov", "regularization_func",
-                     "sgd_momentum_variant"), "BNNSOptimizerSGDMomentumFields."),
-    "Adam": (("learning_rate", "beta1", "beta2", "time_step", "epsilon", "gradient_scale", "regularization_scale",
-              "clip_gradients", "clip_gradients_min", "clip_gradients_max", "regularization_func"),
-             "BNNSOptimizerAdamFields; also AdamW's (regularization_scale is its decoupled weight decay) and "
-             "the AMSGrad forms'."),
-    "RMSProp": (("learning_rate", "alpha", "epsilon", "centered", "momentum", "gradient_scale", "regularization_scale",
-                 "clip_gradients", "clip_gradients_min", "clip_gradients_max", "regularization_func"),
-                "BNNSOptimizerRMSPropFields."),
-}
-
-
-def _fields(optimizer: str, clipping: bool) -> type:
-    names, doc = _OPTIMIZERS[optimizer]
-    if clipping:
-        names = tuple(n for n in names if n != "clip_gradients") + _CLIPPING
-        doc = doc.replace("Fields", "WithClippingFields", 1)
-    return derive(pb.OptimizerFields, f"BNNSOptimizer{optimizer}{'WithClipping' if clipping else ''}Fields", doc,
-                  only=names, required=("learning_rate",))
-
-
-BNNSOptimizerSGDMomentumFields = _fields("SGDMomentum", False)
-BNNSOptimizerAdamFields = _fields("Adam", False)
-BNNSOptimizerRMSPropFields = _fields("RMSProp", False)
-BNNSOptimizerSGDMomentumWithClippingFields = _fields("SGDMomentum", True)
-BNNSOptimizerAdamWithClippingFields = _fields("Adam", True)
-BNNSOptimizerRMSPropWithClippingFields = _fields("RMSProp", True)
+# The optimizers' field structs (Apple's subsets of the wire's OptimizerFields) are generated from the contract.
+from .c_structs import (BNNSFilterParameters, BNNSNDArrayDescriptor, BNNSOptimizerAdamFields,  # noqa: F401
+                        BNNSOptimizerAdamWithClippingFields, BNNSOptimizerRMSPropFields,
+                        BNNSOptimizerRMSPropWithClippingFields, BNNSOptimizerSGDMomentumFields,
+                        BNNSOptimizerSGDMomentumWithClippingFields)
 
 
 def optimizer_step(function: int, fields, parameters: Sequence[BNNSNDArrayDescriptor],
@@ -193,7 +162,7 @@ class _Optimizer:
     @property
     def accumulator_count_multiplier(self) -> int:
         """Accumulator arrays per parameter (BNNS's accumulatorCountMultiplier)."""
-        from bnns.server.codec import optimizer_fields
+        from bnns.server.decoders import optimizer_fields
         return optimizer_kernels.accumulator_count(self.function, 1, optimizer_fields(self.fields.to_proto()))
 
     def step(self, parameters: Sequence[BNNSNDArrayDescriptor], gradients: Sequence[BNNSNDArrayDescriptor],

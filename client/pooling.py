@@ -14,17 +14,11 @@ import numpy as np
 from bnns.kernels import layout
 from bnns.kernels.errors import require
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
 from .layers import Layer, _ConvolutionPadding, _required, buffer_of, read_only
-from .structs import BNNSActivation, BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-
-BNNSLayerParametersPooling = derive(
-    types_pb2.PoolingParameters, "BNNSLayerParametersPooling", "BNNSLayerParametersPooling.",
-    required=("i_desc", "o_desc"), trainables={"bias": "bias"})
+from .c_structs import BNNSActivation, BNNSFilterParameters, BNNSLayerParametersPooling, BNNSNDArrayDescriptor
 
 
 class PoolingFilter(api.BNNSFilter):
@@ -173,8 +167,8 @@ class PoolingLayer(Layer):
         if dilation_stride == (1, 1) and isinstance(type, _PoolingCase):
             dilation_stride = type.dilation_stride
         self.indices = getattr(type, "indices", None)
-        params = BNNSLayerParametersPooling(
-            i_desc=input, o_desc=output, bias=bias, activation=activation, pooling_function=type,
+        params = BNNSLayerParametersPooling(   # (input, output: not None, by _required)
+            i_desc=input, o_desc=output, bias=bias, activation=activation, pooling_function=type,  # type: ignore[arg-type]
             k_width=kernel_size[0], k_height=kernel_size[1], x_stride=stride[0], y_stride=stride[1],
             x_dilation_stride=dilation_stride[0], y_dilation_stride=dilation_stride[1],
             x_padding=padding.x, y_padding=padding.y, pad=padding.pad)

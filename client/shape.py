@@ -8,40 +8,17 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
-from bnns.kernels.errors import require
+from bnns.kernels.errors import given, require
 from bnns.server.dataplane import buffer_at
 from bnns.v1 import service_pb2 as pb
-from bnns.v1 import types_pb2
 
 from . import api
 from . import backend as backend_mod
 from . import constants as C
 from .layers import Layer, UnaryLayer, buffer_of, read_only
-from .structs import BNNSFilterParameters, BNNSNDArrayDescriptor, derive
-
-BNNSLayerParametersPermute = derive(
-    types_pb2.PermuteParameters, "BNNSLayerParametersPermute",
-    "BNNSLayerParametersPermute: output dimension k is input dimension permutation[k] (size[] indices).",
-    required=("i_desc", "o_desc", "permutation"))
-
-BNNSLayerParametersPadding = derive(
-    types_pb2.PaddingParameters, "BNNSLayerParametersPadding",
-    "BNNSLayerParametersPadding: padding_size[d] = (before, after) for dimension d (size[] index).",
-    required=("i_desc", "o_desc", "padding_size"))
-
-BNNSLayerParametersResize = derive(
-    types_pb2.ResizeParameters, "BNNSLayerParametersResize", "BNNSLayerParametersResize.",
-    required=("method", "i_desc", "o_desc"))
-
-BNNSLayerParametersReduction = derive(
-    types_pb2.ReductionParameters, "BNNSLayerParametersReduction",
-    "BNNSLayerParametersReduction: reduced dimensions are those where o_desc.size is 1; w_desc optional weights.",
-    required=("i_desc", "o_desc"), trainables={"weights": "w_desc"})
-
-BNNSLayerParametersGram = derive(
-    types_pb2.GramParameters, "BNNSLayerParametersGram",
-    "BNNSLayerParametersGram: G[f, c] = alpha * sum_ij x[i, j, f] x[i, j, c].",
-    required=("alpha", "i_desc", "o_desc"))
+from .c_structs import (BNNSFilterParameters, BNNSLayerParametersCropResize, BNNSLayerParametersGram,
+                        BNNSLayerParametersPadding, BNNSLayerParametersPermute, BNNSLayerParametersReduction,
+                        BNNSLayerParametersResize, BNNSNDArrayDescriptor)
 
 
 def _create(kind: str, params, filter_params, **extra):
@@ -276,10 +253,6 @@ class GramLayer(UnaryLayer):
 
 # ------------------------------------------------------------------------------ crop and resize
 
-BNNSLayerParametersCropResize = derive(
-    types_pb2.CropResizeParameters, "BNNSLayerParametersCropResize",
-    "BNNSLayerParametersCropResize (the sample positions of each sampling_mode are in the README's conventions).")
-
 
 @api._c_style(-1)
 def BNNSCropResize(layer_params: BNNSLayerParametersCropResize, input: BNNSNDArrayDescriptor,
@@ -346,7 +319,7 @@ class CropResizeLayer:
 
     def __init__(self, coordinates_are_normalized: bool, spatial_scale: float, extrapolation_value: float = 0.0,
                  sampling_mode: int = _LinearSamplingMode.default, box_coordinate_mode: Optional[int] = None):
-        require(box_coordinate_mode is not None, "box_coordinate_mode is required (BNNS.CropResizeLayer.BoxCoordinateMode)")
+        box_coordinate_mode = given(box_coordinate_mode, "box_coordinate_mode is required (BNNS.CropResizeLayer.BoxCoordinateMode)")
         self.params = BNNSLayerParametersCropResize(
             normalized_coordinates=coordinates_are_normalized, spatial_scale=spatial_scale,
             extrapolation_value=extrapolation_value, sampling_mode=sampling_mode,

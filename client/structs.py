@@ -1,19 +1,20 @@
-"""The BNNS C structs, Python spelling: plain mutable dataclasses with Apple's field names and
-order, each able to turn itself into its wire message. Tensors are NumPy arrays."""
+"""What the BNNS C structs do beyond their fields. The structs themselves (plain mutable
+dataclasses with Apple's names, field order and defaults, and their to_proto) are generated from
+the contract into client/c_structs.py (proto/gen_structs.py); this module is the hand-written rest
+they build on: the descriptor's data handling and Swift's conveniences (_Descriptor, Shape), and
+the three helpers every generated to_proto sends its fields through (wire, sent, nested)."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import sys
-from typing import Any, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TypeVar
 
 import numpy as np
 
 from bnns.kernels import layout
 from bnns.kernels.layout import Descriptor   # from_array's `layout` argument shadows the module
 from bnns.kernels.errors import InvalidArgumentError
-from bnns.v1 import schema_default, types_pb2, value_default
+from bnns.v1 import types_pb2
 
 from . import constants as C
 
@@ -33,12 +34,34 @@ def numpy_type(data_type: int):
 _D = TypeVar("_D", bound="_Descriptor")
 
 
-class _Descriptor:
-    """What BNNSNDArrayDescriptor does beyond its fields (which derive() takes from the wire's
-    NDArrayDescriptor): ``data`` is a NumPy array, a BNNSTensor held by the server, or None,
-    read and written as BNNS reads and writes memory (element k of the descriptor is element k
-    of ``data``'s flat C order); Swift's ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``,
-    a BNNS.Shape case, instead of layout and size) and ``.allocate(repeating:shape:batchSize:)``."""
+class Struct:
+    """The base of every generated struct: a struct with no trainable array names none."""
+
+    def trainables(self) -> dict[str, Any]:
+        return {}
+
+
+class _Descriptor(Struct):
+    """What BNNSNDArrayDescriptor does beyond its fields (generated from the wire's
+    NDArrayDescriptor, in client/c_structs.py): ``data`` is a NumPy array, a BNNSTensor held by
+    the server, or None, read and written as BNNS reads and writes memory (element k of the
+    descriptor is element k of ``data``'s flat C order); Swift's
+    ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``, a BNNS.Shape case, instead of layout
+    and size) and ``.allocate(repeating:shape:batchSize:)``. Hand-written: this is behaviour (data
+    handling, geometry, Swift's initializers), not fields the contract could give."""
+
+    flags: int                     # the generated fields these methods read and write
+    layout: int
+    size: Sequence[Any]
+    stride: Sequence[Any]
+    data: Any
+    data_type: int
+    table_data: Any
+    table_data_type: int
+    data_scale: float
+    data_bias: float
+    if TYPE_CHECKING:
+        def __init__(self, **fields: Any) -> None: ...
 
     def __post_init__(self, shape) -> None:
         if shape is not None:
@@ -81,7 +104,7 @@ class _Descriptor:
             fill_uniform(random_uniform_using, desc.data, data_type, range)
         return desc
 
-    def geometry(self) -> layout.Descriptor:
+    def geometry(self) -> Descriptor:
         """The descriptor's geometry (shape, strides, span) without its data."""
         return _geometry(int(self.layout), tuple(int(s) for s in self.size), tuple(int(s) for s in self.stride),
                          int(self.data_type), int(self.flags))
@@ -158,119 +181,29 @@ def flat_elements(array, data_type: int, name: str) -> np.ndarray:
     return np.ravel(array, order="C")
 
 
-# ---------------------------------------------------------------- structs derived from the contract
+# ------------------------------------------------------------- what generated to_proto sends through
 
-# Descriptors that give only a shape (their data is the call's, not the filter's): sent without data.
-SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
-
-
-def derive(message, name: str, doc: str, *, required: Sequence[str] = (), defaults: Optional[dict] = None,
-           rename: Optional[dict] = None, without: Sequence[str] = (), trainables: Optional[dict] = None,
-           flatten: Optional[str] = None, only: Sequence[str] = (), extra: Sequence[tuple] = (), base: type = object) -> type:
-    """The BNNS struct ``name`` as a mutable dataclass derived from its wire ``message``.
-
-    Its fields are the message's, in the message's order (which is Apple's), under Apple's names:
-    ``rename`` maps an Apple name to the proto field it fills where they differ; ``without``
-    leaves out proto fields that are not part of Apple's struct (passed another way, e.g. the
-    normalization type, which is the creator's argument). ``required`` fields come first and have
-    no default; the others default to ``defaults[name]`` (where Apple's struct differs from the
-    schema), else None (descriptors, activation and other messages: a NULL pointer; an unset
-    proto3 ``optional`` scalar), else the schema's (its ``(bnns.v1.default)`` option, as in
-    kernels/params.py; else the proto zero or ()). ``to_proto(**extra)`` builds
-    the message (``extra`` sets fields left out), sending descriptor data except for
-    SHAPE_ONLY ones, leaving out None entries of lists and flattening pairs (Apple's
-    two-dimensional arrays, e.g. padding_size[8][2]); ``trainables()`` maps the filter's trainable
-    array names (FilterParameterRef names) to the descriptors that hold them (``trainables``:
-    name -> field).
-    ``flatten`` names a message field whose own fields Apple's struct holds inline (Yolo's).
-    ``only`` takes just those fields, in that order (Apple's struct is a subset of a shared
-    message: the optimizers' fields). ``extra`` appends dataclass fields that never travel
-    (Apple's allocator pointers, Swift's ``shape:`` argument); ``base`` gives the behaviour
-    beyond the fields (its ``to_proto``, if it has one, replaces the generic one).
-    """
-    rename, defaults = dict(rename or {}), dict(defaults or {})
-    to_apple = {proto: apple for apple, proto in rename.items()}
-    by_name = message.DESCRIPTOR.fields_by_name
-    fields = [by_name[n] for n in only] if only else [f for f in message.DESCRIPTOR.fields if f.name not in without]
-    if flatten is not None:
-        at = [f.name for f in fields].index(flatten)
-        nested = fields[at].message_type
-        fields[at:at + 1] = list(nested.fields)
-        inline = {f.name for f in nested.fields}
-        nested_class = getattr(types_pb2, nested.name)
-    names = [to_apple.get(f.name, f.name) for f in fields]
-    unknown = (set(required) | set(defaults)) - set(names)
-    if unknown:
-        raise TypeError(f"{name}: {sorted(unknown)} are not fields of {message.DESCRIPTOR.full_name}")
-    def default(apple: str, field):
-        if apple in defaults:
-            return defaults[apple]
-        if field.message_type is not None or field.has_presence and schema_default(field) is None:
-            return None            # a NULL pointer; an unset proto3 optional scalar
-        return value_default(field)
-    spec = [(apple, Any) if apple in required else (apple, Any, dataclasses.field(default=default(apple, field)))
-            for apple, field in sorted(zip(names, fields), key=lambda pair: pair[0] not in required)]
-    spec += list(extra)
-    proto_of = {apple: rename.get(apple, apple) for apple in names}
-
-    def to_proto(self, **extra):
-        values: dict[str, Any] = {}
-        inner: dict[str, Any] = {}
-        for apple, proto in proto_of.items():
-            value = getattr(self, apple)
-            if value is None:
-                continue
-            if isinstance(value, BNNSNDArrayDescriptor):
-                value = value.to_proto(apple not in SHAPE_ONLY)
-            elif hasattr(value, "to_proto"):
-                value = value.to_proto()
-            elif isinstance(value, (list, tuple)):
-                value = [w.to_proto() if hasattr(w, "to_proto") else w for v in value if v is not None
-                         for w in (v if isinstance(v, (list, tuple)) else (v,))]
-            (inner if flatten is not None and proto in inline else values)[proto] = value
-        if flatten is not None and inner:
-            values[flatten] = nested_class(**inner)
-        values.update(extra)
-        return message(**values)
-
-    def trainable_descriptors(self) -> dict:
-        return {array: getattr(self, field) for array, field in (trainables or {}).items()}
-
-    namespace = {"trainables": trainable_descriptors, "__doc__": doc, "message": message, "rename": rename}
-    if not hasattr(base, "to_proto"):
-        namespace["to_proto"] = to_proto
-    struct = dataclasses.make_dataclass(name, spec, namespace=namespace, bases=(base,))
-    struct.__module__ = sys._getframe(1).f_globals.get("__name__", __name__)
-    return struct
+def wire(value, data: bool = True):
+    """A struct field's wire value: None for None (a NULL pointer: not sent), a descriptor's
+    message (its data sent unless ``data`` is False), another struct's message; a list or tuple
+    as a list with its None entries left out and its pairs flattened (Apple's two-dimensional
+    arrays, e.g. padding_size[8][2]); anything else as it is."""
+    if isinstance(value, (list, tuple)):
+        return [w.to_proto() if hasattr(w, "to_proto") else w for v in value if v is not None
+                for w in (v if isinstance(v, (list, tuple)) else (v,))]
+    if isinstance(value, _Descriptor):
+        return value.to_proto(data)
+    return value.to_proto() if hasattr(value, "to_proto") else value
 
 
-BNNSNDArrayDescriptor = derive(
-    types_pb2.NDArrayDescriptor, "BNNSNDArrayDescriptor",
-    "BNNSNDArrayDescriptor, Apple's fields in Apple's order. ``size``/``stride`` as in BNNS (size[0] "
-    "fastest, strides in elements, 0 = contiguous); ``table_data``/``table_data_type`` (the lookup table "
-    "of the Indexed types) exist for Apple's shape: the service refuses Indexed data. " + str(_Descriptor.__doc__),
-    defaults={"layout": C.BNNSDataLayoutVector},
-    extra=(("shape", dataclasses.InitVar[Optional[tuple]], dataclasses.field(default=None)),), base=_Descriptor)
-
-BNNSActivation = derive(
-    types_pb2.Activation, "BNNSActivation",
-    "BNNSActivation, all nine of Apple's fields: function, alpha, beta, and the integer saturation "
-    "parameters iscale, ioffset, ishift and their per-channel arrays, which only "
-    "IntegerLinearSaturate[PerChannel] reads; the service computes on floats and refuses those two "
-    "functions, naming the fields, and every other function ignores them, as BNNS does.")
-
-BNNSFilterParameters = derive(
-    types_pb2.FilterParameters, "BNNSFilterParameters",
-    "BNNSFilterParameters: flags and n_threads; the allocator pointers have no meaning across a "
-    "network and are never sent.",
-    extra=(("alloc_memory", Any, dataclasses.field(default=None)), ("free_memory", Any, dataclasses.field(default=None))))
+def sent(extra: dict, **values) -> dict:
+    """A message's constructor arguments: the fields that are not None, then ``extra`` (fields
+    the struct does not hold, e.g. the normalization type) over them."""
+    return {**{name: value for name, value in values.items() if value is not None}, **extra}
 
 
-BNNSLayerParametersConvolution = derive(
-    types_pb2.ConvolutionParameters, "BNNSLayerParametersConvolution",
-    "BNNSLayerParametersConvolution (also for transposed convolution).",
-    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"})
-
-BNNSLayerParametersFullyConnected = derive(
-    types_pb2.FullyConnectedParameters, "BNNSLayerParametersFullyConnected", "BNNSLayerParametersFullyConnected.",
-    required=("i_desc", "w_desc", "o_desc"), trainables={"weights": "w_desc", "bias": "bias"})
+def nested(message, **values):
+    """A message field that Apple's struct holds inline (Yolo's): the message of the values that
+    are not None, or None if none is."""
+    given = {name: value for name, value in values.items() if value is not None}
+    return message(**given) if given else None

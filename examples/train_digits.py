@@ -92,7 +92,7 @@ class DigitNet:
         for name in ("conv", "norm", "pool", "fc", "loss"):
             if getattr(self, name) is None:
                 raise RuntimeError(f"creating the {name} filter failed: {bnns.last_error()}")
-        self.parameters = [self.conv_params.w_desc, self.conv_params.bias, self.norm_params.beta_desc,
+        self.parameters: list = [self.conv_params.w_desc, self.conv_params.bias, self.norm_params.beta_desc,
                            self.norm_params.gamma_desc, self.fc_params.w_desc, self.fc_params.bias]
         self.accumulators = [vector(p.data.size, np.zeros(p.data.size, np.float32))
                              for _ in range(2) for p in self.parameters]      # Adam: all m, then all v

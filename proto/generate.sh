@@ -16,13 +16,23 @@ python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto proto/in
 # protoc's stubs type an enum field's argument as its enum or a value name, but an open proto3 enum
 # takes any int (and the SDK passes Apple's raw values as ints): the stubs say so.
 perl -pi -e 's/_Union\[([\w.]+), str\]/_Union[$1, str, int]/g' proto/bnns/v1/*_pb2.pyi proto/inference/*_pb2.pyi
-# The SDK's constants are made from the apple_name options at import; their typing stub (for mypy,
-# which cannot follow that) is written from the same contract. Not in a copy of proto/ alone.
-if [ -d client ]; then
-  python -c "from bnns.client.constants import typing_stub; print(typing_stub(), end='')" > client/constants.pyi
-fi
 # The kernels' parameter dataclasses, written as source from the same contract (plain Python:
 # kernels/ never imports protobuf; mypy and readers see the fields). Not in a copy of proto/ alone.
 if [ -d kernels ]; then
   python proto/gen_params.py > kernels/params.py
+fi
+# The SDK's C structs, written as source from the (bnns.v1.apple_struct) options (mypy and IDEs see
+# each struct's fields; the hand-written rest they build on is client/structs.py).
+if [ -d client ]; then
+  python proto/gen_structs.py > client/c_structs.py
+fi
+# The wire -> kernel decoders, a function per parameters message (server/, which may import protobuf).
+if [ -d server ]; then
+  python proto/gen_params.py decoders > server/decoders.py
+fi
+# The SDK's constants are made from the apple_name options at import; their typing stub (for mypy,
+# which cannot follow that) is written from the same contract. Not in a copy of proto/ alone. Last:
+# importing bnns.client imports the generated modules above.
+if [ -d client ]; then
+  python -c "from bnns.client.constants import typing_stub; print(typing_stub(), end='')" > client/constants.pyi
 fi

@@ -6,14 +6,12 @@ Buffer), the kernels never see protobuf."""
 from __future__ import annotations
 
 import dataclasses
-import functools
-import typing
-from typing import Optional
+from typing import NoReturn, Optional
 
 import numpy as np
 from google.protobuf import struct_pb2
 
-from bnns.kernels import layout, params
+from bnns.kernels import layout
 from bnns.kernels.activation import Activation
 from bnns.kernels.errors import InvalidArgumentError, ResourceExhaustedError, require
 from bnns.v1 import types_pb2
@@ -143,106 +141,33 @@ def activation(pb: types_pb2.Activation) -> Activation:
     return Activation(function=int(pb.function), alpha=float(pb.alpha), beta=float(pb.beta))
 
 
-def pad4(values, name: str = "pad") -> tuple:
-    require(len(values) in (0, 4), f"{name} has {len(values)} values; BNNS takes 4 (left, right, up, down)")
-    return tuple(int(v) for v in values) if values else (0, 0, 0, 0)
-
-
 # ---------------------------------------------------------------------------- layer parameters
 
-# Descriptors that give only a shape: their data (if any) is not read at creation.
-SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
+# What the generated decoders (server/decoders.py, proto/gen_params.py) read fields through, beside
+# descriptor() and activation() above.
+
+def at(prefix: str, name: str) -> str:
+    """The path of field ``name`` of the message at ``prefix`` (where the call's data is found)."""
+    return f"{prefix}.{name}" if prefix else name
 
 
-def decode_as(params_class, convert: Optional[dict] = None):
-    """A decoder ``(message, source=None, prefix="") -> params_class`` derived from the kernel's
-    parameters dataclass (kernels/params.py, generated from the messages), so no decoder is
-    written per message: each field is read from the message field of the same name, as its type
-    annotation says, then through ``convert[name]``. An NDArrayDescriptor becomes a
-    layout.Descriptor with its data resolved through ``source`` (Optional: unset, or without
-    layout and data, is None, a NULL pointer; i_desc / o_desc / target_desc give a shape only);
-    an Activation the kernel's, through ``activation`` (Optional: unset is None); another message
-    the annotated dataclass, decoded alike (``decode_as(class)``; Optional: unset is None, else
-    unset is refused); a repeated field a tuple; an unset proto3 ``optional`` field leaves the
-    dataclass's default. What each field takes is worked out once per message type."""
-    convert = dict(convert or {})
-    hints = typing.get_type_hints(params_class)
-    plans: dict[type, list] = {}
-
-    def plan(message) -> list:
-        steps = []
-        for f in dataclasses.fields(params_class):
-            field = message.fields_by_name[f.name]
-            kind, optional = _unwrap(hints[f.name], f.default is None)
-            if is_repeated(field):
-                how, kind = ("repeated" if field.message_type else "values"), (typing.get_args(kind) or (None,))[0]
-            elif field.message_type is None:
-                how = "optional value" if field.has_presence else "value"
-            else:
-                how = "struct" if field.message_type.name not in ("NDArrayDescriptor", "Activation") else \
-                      "optional message" if optional else "message"
-            steps.append((f.name, how, kind, optional, convert.get(f.name)))
-        return steps
-
-    def read(value, kind, optional: bool, label: str, source, path: str):
-        if isinstance(value, types_pb2.NDArrayDescriptor):
-            if label.rpartition(".")[2] in SHAPE_ONLY:
-                return descriptor(value, label)
-            if optional and value.layout == 0 and not (
-                    value.HasField("data") or (source is not None and f"{path}.data" in source.arrays)):
-                return None
-            return descriptor(value, label, source, path)
-        if isinstance(value, types_pb2.Activation):
-            return activation(value)
-        return _decoder(kind)(value, source, path, f"{label}.")
-
-    def decode(pb, source=None, prefix: str = "", where: str = ""):
-        steps = plans.get(pb.DESCRIPTOR) or plans.setdefault(pb.DESCRIPTOR, plan(pb.DESCRIPTOR))
-        values = {}
-        for name, how, kind, optional, conv in steps:
-            if how == "value" or how == "optional value" and pb.HasField(name):
-                value = getattr(pb, name)
-            elif how == "optional value":
-                continue                                # an unset `optional` scalar: the kernel's default
-            elif how == "values":
-                value = tuple(getattr(pb, name))
-            else:
-                label, path = where + name, f"{prefix}.{name}" if prefix else name
-                if how == "repeated":
-                    value = tuple(read(v, kind, False, f"{label}[{k}]", source, f"{path}[{k}]")
-                                  for k, v in enumerate(getattr(pb, name)))
-                elif how != "message" and not pb.HasField(name):
-                    require(optional, lambda: f"{label} ({pb.DESCRIPTOR.fields_by_name[name].message_type.name}) "
-                                              "is not set")
-                    value = None
-                else:
-                    value = read(getattr(pb, name), kind, optional, label, source, path)
-            values[name] = conv(value) if conv else value
-        return params_class(**values)
-    decode.__doc__ = f"{params_class.__name__} from its wire message (codec.decode_as)."
-    return decode
+def optional_descriptor(pb: types_pb2.NDArrayDescriptor, label: str, source, path: str) -> Optional[layout.Descriptor]:
+    """A set descriptor field that may be a NULL pointer: None when it has neither layout nor data."""
+    if pb.layout == 0 and not (pb.HasField("data") or (source is not None and f"{path}.data" in source.arrays)):
+        return None
+    return descriptor(pb, label, source, path)
 
 
-_decoder = functools.lru_cache(maxsize=None)(decode_as)     # a nested dataclass's own decoder, made once
+def not_set(label: str, message: str) -> NoReturn:
+    """A message field that must be set, unset."""
+    raise InvalidArgumentError(f"{label} ({message}) is not set")
 
 
-def _unwrap(hint, default_none: bool) -> tuple:
-    """(X, optional) of a field annotated X or Optional[X] (or defaulting to None)."""
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) is typing.Union and len(args) == 1:
-        return args[0], True
-    return hint, default_none
-
-
-convolution_params = decode_as(params.ConvolutionParameters, convert={"pad": pad4})
-fully_connected_params = decode_as(params.FullyConnectedParameters)
-activation_params = decode_as(params.ActivationParameters)
-pooling_params = decode_as(params.PoolingParameters, convert={"pad": pad4})
-normalization_params = decode_as(params.NormalizationParameters, convert={"num_groups": lambda n: n or 1})
-quantization_params = decode_as(params.QuantizationParameters)
-loss_params = decode_as(params.LossParameters)
-arithmetic_params = decode_as(params.ArithmeticParameters)
-optimizer_fields = decode_as(params.OptimizerFields)
+def entries(values, names: str, label: str) -> tuple:
+    """A fixed-length repeated field whose (bnns.v1.entries) option names its entries: all or none."""
+    count = names.count(",") + 1
+    require(len(values) in (0, count), lambda: f"{label} has {len(values)} values; BNNS takes {count} ({names})")
+    return tuple(int(v) for v in values)
 
 
 def strip_tensor_data(message) -> None:
@@ -256,10 +181,3 @@ def strip_tensor_data(message) -> None:
                 item.ClearField("data")
             elif hasattr(item, "ListFields"):
                 strip_tensor_data(item)
-
-
-# ------------------------------------------------------------------ issue 12, part B (layers)
-
-multihead_attention_params = decode_as(params.MultiheadAttentionParameters)
-embedding_params = decode_as(params.EmbeddingParameters, convert={"norm_type": lambda p: p or 2.0})   # 0 means 2
-lstm_params = decode_as(params.LSTMParameters)

@@ -32,7 +32,7 @@ from bnns.kernels.params import BroadcastMatMulParameters
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
 
-from . import codec, kinds, wire
+from . import codec, decoders, kinds, wire
 from . import state as state_mod
 from .dataplane import CallIO, MemoryBudget, SharedMemoryTable, Tensor
 from .direct import Functions
@@ -1137,7 +1137,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
     def optimizer_step(self, request: pb.OptimizerStepRequest, io: CallIO) -> pb.OptimizerStepResponse:
         function = int(request.function)
         kind = optimizer.kind_of(function)
-        fields = codec.optimizer_fields(request.fields)
+        fields = decoders.optimizer_fields(request.fields)
         count = len(request.parameters)
         require(count >= 1, "OptimizerStep needs at least one parameter")
         require(len(request.gradients) == count,
@@ -1303,7 +1303,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
         require(request.HasField("layer_params"), "layer_params (BNNSLayerParametersLSTM) is not set")
         require(request.filter_params.flags & ~1 == 0, f"filter_params.flags {request.filter_params.flags:#x} sets "
                 "bits other than BNNSFlagsUseClientPtr (1)")
-        f = lstm.LSTMFilter(codec.lstm_params(request.layer_params, io, "layer_params"), seed=seed)
+        f = lstm.LSTMFilter(decoders.lstm_parameters(request.layer_params, io, "layer_params"), seed=seed)
         t, b, dirs, hidden = f.seq_len, f.batch_size, f.directions, f.hidden_size
         elements = f.cache_elements() + t * b * (f.input_size + 2 * dirs * hidden) + 4 * f.num_layers * dirs * b * hidden
         self._bounded(elements, f"this LSTM (seq_len {t}, batch_size {b}, {f.num_layers} layers of {hidden})")
@@ -1477,7 +1477,7 @@ def _images(desc, name: str) -> np.ndarray:
 
 
 def _crop_resize(pb_params) -> resize.CropResize:
-    return resize.CropResize(kinds.crop_resize_params(pb_params, None, "layer_params"))
+    return resize.CropResize(decoders.crop_resize_parameters(pb_params, None, "layer_params"))
 
 
 def _refuse_non_finite(x: np.ndarray, name: str, filter_id: str) -> None:

@@ -33,11 +33,11 @@ import numpy as np
 
 from bnns.kernels import activation, arithmetic, convolution, dropout, fused, loss, normalization, pooling
 from bnns.kernels import contraction, padding, permute, reduction, resize
-from bnns.kernels import attention, embedding, layout, params
+from bnns.kernels import attention, embedding, layout
 from bnns.kernels.errors import InvalidArgumentError, require
 from bnns.v1 import service_pb2, types_pb2
 
-from . import codec
+from . import decoders
 
 
 # ------------------------------------------------------------------------------------- the row
@@ -400,16 +400,6 @@ def _one_operand_backward(f, x, y, dy, request):
     return grads[k], grads["ab".index(weights)] if weights is not None else None, None
 
 
-_broadcast_matmul_params = codec.decode_as(params.BroadcastMatMulParameters)
-_tensor_contraction_params = codec.decode_as(params.TensorContractionParameters)
-_permute_params = codec.decode_as(params.PermuteParameters)
-_padding_params = codec.decode_as(params.PaddingParameters)
-_resize_params = codec.decode_as(params.ResizeParameters)
-_reduction_params = codec.decode_as(params.ReductionParameters)
-_gram_params = codec.decode_as(params.GramParameters)
-crop_resize_params = codec.decode_as(params.CropResizeParameters)    # BNNSCropResize's (no filter)
-
-
 def _ref_permute_chw_to_hwc(create, body) -> np.ndarray:
     """out dimension k <- in dimension permutation[k]: [2, 0, 1] takes (W, H, C) to (C, W, H),
     i.e. NumPy (C, H, W) -> (H, W, C)."""
@@ -552,7 +542,7 @@ def _both_weights(body):
 
 
 _LAYERS_A = (
-    Kind("permute", _permute_params, permute.PermuteFilter,
+    Kind("permute", decoders.permute_parameters, permute.PermuteFilter,
          ("FilterApplyBatch",), ("PermuteFilterApplyBackwardBatch", "FilterApplyBackwardBatch"),
          samples=(Sample("permute", "CHW -> HWC: permutation [2, 0, 1] of 3x2 images with 2 channels", {
              "i_desc": desc("IMAGE_CHW", [3, 2, 2]), "o_desc": desc("IMAGE_CHW", [2, 3, 2]),
@@ -563,13 +553,13 @@ _LAYERS_A = (
              _ref_permute_chw_to_hwc, Gradient(0, 1)),),
          errors=(ErrorInput("not_a_permutation", _set("permutation", [0, 0, 1]), "permutation"),
                  ErrorInput("output_size_mismatch", _set("o_desc.size", [3, 2, 2]), "o_desc"))),
-    Kind("padding", _padding_params, padding.PaddingFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("padding", decoders.padding_parameters, padding.PaddingFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          samples=(_padding_sample("reflect", [2, 1, 1, 0]), _padding_sample("symmetric", [2, 3, 0, 2]),
                   _padding_sample("constant", [1, 0, 2, 1])),
          errors=(ErrorInput("reflect_too_wide", _set("padding_size", [3, 0, 1, 0, 0, 0]), "too wide"),
                  ErrorInput("odd_padding_size", _set("padding_size", [2, 1, 1, 0, 0]), "pairs"),
                  ErrorInput("output_size_mismatch", _set("o_desc.size", [7, 3, 1]), "o_desc"))),
-    Kind("resize", _resize_params, resize.ResizeFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("resize", decoders.resize_parameters, resize.ResizeFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          samples=(Sample("resize_bilinear", "bilinear 2x upsampling of a 2x2 image (align_corners false)", {
              "method": "INTERPOLATION_METHOD_LINEAR", "i_desc": desc("IMAGE_CHW", [2, 2, 1]),
              "o_desc": desc("IMAGE_CHW", [4, 4, 1])}, (
@@ -587,7 +577,7 @@ _LAYERS_A = (
                  _ref_resize_nearest_align_corners, Gradient(0, 1))),
          errors=(ErrorInput("not_an_integral_scale", _set("o_desc.size", [3, 4, 1]), "integral"),
                  ErrorInput("unknown_method", _set("method", 7), "method"))),
-    Kind("reduction", _reduction_params, reduction.ReductionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("reduction", decoders.reduction_parameters, reduction.ReductionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          samples=(Sample("reduction_weighted_l2", "weighted L2 norm over W (size[0]) of 3x2 images with 2 channels", {
              "i_desc": desc("IMAGE_CHW", [3, 2, 2]), "o_desc": desc("IMAGE_CHW", [1, 2, 2]),
              "w_desc": desc("IMAGE_CHW", [3, 2, 2], [[[1, 0.5, 2], [1, 1, -1]], [[0.5, 2, 1], [-1, 1, 0.25]]]),
@@ -609,7 +599,7 @@ _LAYERS_A = (
          errors=(ErrorInput("none_function", _set("reduce_func", "REDUCE_FUNCTION_NONE"), "BNNSCopy"),
                  ErrorInput("size_not_reduced_to_one", _set("o_desc.size", [2, 2, 2]), "o_desc.size"),
                  ErrorInput("weights_size_mismatch", _set("w_desc.size", [3, 2, 1]), "w_desc"))),
-    Kind("gram", _gram_params, contraction.GramFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("gram", decoders.gram_parameters, contraction.GramFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          samples=(Sample("gram", "Gram matrix (alpha 0.5) of the 3 features (W) of 3x2 images with 2 channels", {
              "alpha": 0.5, "i_desc": desc("IMAGE_CHW", [3, 2, 2]), "o_desc": desc("ROW_MAJOR_MATRIX", [3, 3])}, (
                  Call("FilterApplyBatch", {"batch_size": 2, "in": {"values": [_CHW_3X2X2, _CHW_3X2X2_B]}}),
@@ -620,7 +610,7 @@ _LAYERS_A = (
              _ref_gram, Gradient(0, 1)),),
          errors=(ErrorInput("rank_two_input", _set("i_desc", desc("ROW_MAJOR_MATRIX", [3, 4])), "rank"),
                  ErrorInput("output_size_mismatch", _set("o_desc.size", [2, 2]), "o_desc"))),
-    Kind("broadcast_matmul", _broadcast_matmul_params, contraction.BroadcastMatMulFilter,
+    Kind("broadcast_matmul", decoders.broadcast_mat_mul_parameters, contraction.BroadcastMatMulFilter,
          ("FilterApplyTwoInputBatch", "FilterApplyBatch"), ("FilterApplyBackwardTwoInputBatch", "FilterApplyBackwardBatch"),
          generic_forward=_one_operand_forward, generic_backward=_one_operand_backward,
          samples=(Sample("broadcast_matmul_weights", "0.5 * A @ B, A a per-sample 2x3 matrix, B 3x2 weights",
@@ -648,7 +638,7 @@ _LAYERS_A = (
                  ErrorInput("beta_not_0_or_1", _set("beta", 0.5), "beta"),
                  ErrorInput("weights_without_data", _delete("ib_desc.data"), "iB_desc"),
                  ErrorInput("both_weights", _both_weights, "per-sample"))),
-    Kind("tensor_contraction", _tensor_contraction_params, contraction.TensorContractionFilter,
+    Kind("tensor_contraction", decoders.tensor_contraction_parameters, contraction.TensorContractionFilter,
          ("FilterApplyTwoInputBatch", "FilterApplyBatch"), ("FilterApplyBackwardTwoInputBatch", "FilterApplyBackwardBatch"),
          generic_forward=_one_operand_forward, generic_backward=_one_operand_backward,
          samples=(Sample("tensor_contraction", "o_pq = sum_ij a_ijp b_ijq (the header's example)", {
@@ -750,7 +740,7 @@ EMBEDDING = {"i_desc": {"layout": "DATA_LAYOUT_VECTOR", "size": [3], "data_type"
 
 _GENERIC_ENTRY_POINTS = ("FilterApplyBatch",), ("FilterApplyBackwardBatch",)
 PART_B_KINDS = (
-    Kind("multihead_attention", codec.multihead_attention_params, attention.MultiheadAttentionFilter,
+    Kind("multihead_attention", decoders.multihead_attention_parameters, attention.MultiheadAttentionFilter,
          ("ApplyMultiheadAttention",), ("ApplyMultiheadAttentionBackward",),
          samples=(Sample("multihead_attention", "self-attention over 2 positions, 2 heads, with a key mask and an "
                          "additive attention mask; the backward reads the forward's backprop cache",
@@ -765,7 +755,7 @@ PART_B_KINDS = (
                  ErrorInput("no_output", _delete("output"), "output"),
                  ErrorInput("one_attention_bias", _set("key_attn_bias", _first_major([1, 2], [[0, 0]])),
                             "together"))),
-    Kind("embedding", codec.embedding_params, embedding.EmbeddingFilter, *_GENERIC_ENTRY_POINTS,
+    Kind("embedding", decoders.embedding_parameters, embedding.EmbeddingFilter, *_GENERIC_ENTRY_POINTS,
          input_dtypes=layout.INTEGER_DTYPES,
          samples=(Sample("embedding", "3 indices into a dictionary of 4 two-element rows (Apple's example, smaller)",
                          EMBEDDING, (
@@ -787,7 +777,7 @@ _GENERIC = ("FilterApplyBatch",), ("FilterApplyBackwardBatch",)
 _NORM_TYPES = fused.NORM_TYPES
 
 KINDS: dict = {k.case: k for k in (
-    Kind("convolution", codec.convolution_params, convolution.ConvolutionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("convolution", decoders.convolution_parameters, convolution.ConvolutionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          filter_types=(fused.CONVOLUTION,),
          samples=(Sample("convolution", "1-channel 3x3 convolution (a Laplacian, bias 0.5) over a 4x4 image",
                          CONVOLUTION, (
@@ -798,7 +788,7 @@ KINDS: dict = {k.case: k for k in (
                          _ref_convolution, Gradient(0, 1)),),
          errors=(ErrorInput("output_size_mismatch", _set("o_desc.size", [3, 3, 1]), "o_desc"),
                  ErrorInput("weights_without_data", _delete("w_desc.data"), "w_desc"))),
-    Kind("transposed_convolution", codec.convolution_params, convolution.TransposedConvolutionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("transposed_convolution", decoders.convolution_parameters, convolution.TransposedConvolutionFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          filter_types=(fused.TRANSPOSED_CONVOLUTION,),
          samples=(Sample("transposed_convolution", "1-channel 2x2 transposed convolution of a 2x2 image (3x3 out)", {
              "i_desc": desc("IMAGE_CHW", [2, 2, 1]),
@@ -811,7 +801,7 @@ KINDS: dict = {k.case: k for k in (
                      "compute_in_delta": True, "compute_weights_delta": True})),
              _ref_transposed_convolution, Gradient(0, 1)),),
          errors=(ErrorInput("output_size_mismatch", _set("o_desc.size", [5, 5, 1]), "o_desc"),)),
-    Kind("fully_connected", codec.fully_connected_params, convolution.FullyConnectedFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("fully_connected", decoders.fully_connected_parameters, convolution.FullyConnectedFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          filter_types=(fused.FULLY_CONNECTED,),
          samples=(Sample("fully_connected", "3 -> 2 fully connected layer with ReLU", {
              "i_desc": desc("VECTOR", [3]),
@@ -825,7 +815,7 @@ KINDS: dict = {k.case: k for k in (
                      "compute_weights_delta": True})),
              _ref_fully_connected, Gradient(0, 1)),),
          errors=(ErrorInput("weights_size_mismatch", _set("w_desc.size", [4, 2]), "w_desc"),)),
-    Kind("activation", codec.activation_params, activation.ActivationFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("activation", decoders.activation_parameters, activation.ActivationFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          generic_backward=_activation_backward,
          samples=(Sample("activation", "leaky ReLU (alpha 0.1) over 4-vectors", {
              "i_desc": desc("VECTOR", [4]), "o_desc": desc("VECTOR", [4]),
@@ -837,7 +827,7 @@ KINDS: dict = {k.case: k for k in (
              _ref_leaky_relu, Gradient(0, 1)),),
          errors=(ErrorInput("unknown_function", _set("activation.function", 999), "999"),
                  ErrorInput("shape_change", _set("o_desc.size", [5]), "o_desc"))),
-    Kind("pooling", codec.pooling_params, pooling.PoolingFilter,
+    Kind("pooling", decoders.pooling_parameters, pooling.PoolingFilter,
          ("FilterApplyBatch", "PoolingFilterApplyBatch"), ("PoolingFilterApplyBackwardBatch",),
          generic_forward=_pooling_forward,
          samples=(Sample("pooling", "2x2 max pooling, stride 2, over a 4x4 image", {
@@ -850,7 +840,7 @@ KINDS: dict = {k.case: k for k in (
                      "out_delta": {"values": [[1, -1], [2, 1]]}, "compute_in_delta": True})),
              _ref_max_pool, Gradient(0, 1)),),
          errors=(ErrorInput("zero_kernel", _set("k_width", 0), "k_width"),)),
-    Kind("loss", codec.loss_params, loss.LossFilter, ("LossFilterApplyBatch",), ("LossFilterApplyBackwardBatch",),
+    Kind("loss", decoders.loss_parameters, loss.LossFilter, ("LossFilterApplyBatch",), ("LossFilterApplyBackwardBatch",),
          samples=(Sample("loss", "softmax cross-entropy over 3 classes, mean over the batch", {
              "function": "LOSS_FUNCTION_SOFTMAX_CROSS_ENTROPY", "i_desc": desc("VECTOR", [3]),
              "o_desc": desc("VECTOR", [1]), "reduction": "LOSS_REDUCTION_MEAN"}, (
@@ -862,7 +852,7 @@ KINDS: dict = {k.case: k for k in (
              _ref_softmax_cross_entropy_mean, Gradient(0, 1)),),
          errors=(ErrorInput("unknown_function", _set("function", 99), "99"),
                  ErrorInput("reduced_output_too_big", _set("o_desc.size", [3]), "o_desc"))),
-    Kind("normalization", codec.normalization_params, normalization.NormalizationFilter,
+    Kind("normalization", decoders.normalization_parameters, normalization.NormalizationFilter,
          ("NormalizationFilterApplyBatch",), ("NormalizationFilterApplyBackwardBatch",),
          filter_types=_NORM_TYPES, fused_type=lambda message: int(message.type),
          samples=(Sample("normalization", "batch norm over 2 channels of 1x2 images, with moving statistics",
@@ -875,7 +865,7 @@ KINDS: dict = {k.case: k for k in (
                          _ref_batch_norm, Gradient(0, 1)),),
          errors=(ErrorInput("wrong_beta_size", _set("beta_desc.size", [3]), "beta"),
                  ErrorInput("negative_moving_variance", _set("moving_variance_desc.data.values", [-1, 1]), "negative"))),
-    Kind("arithmetic", codec.arithmetic_params, arithmetic.ArithmeticFilter,
+    Kind("arithmetic", decoders.arithmetic_parameters, arithmetic.ArithmeticFilter,
          ("ArithmeticFilterApplyBatch",), ("ArithmeticFilterApplyBackwardBatch",), filter_types=(fused.ARITHMETIC,),
          samples=(Sample("arithmetic", "element-wise product of two 3-vectors", {
              "arithmetic_function": "ARITHMETIC_FUNCTION_MULTIPLY",
@@ -888,7 +878,7 @@ KINDS: dict = {k.case: k for k in (
                      "compute_in_delta": [True, True], "out_delta": {"values": [1, -1, 2]}})),
              _ref_multiply, Gradient(0, 1, index=0)),),
          errors=(ErrorInput("one_operand_for_a_binary_function", lambda body: body["inputs"].pop(), "operand"),)),
-    Kind("dropout", codec.decode_as(params.DropoutParameters), dropout.DropoutFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
+    Kind("dropout", decoders.dropout_parameters, dropout.DropoutFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          generic_forward=_training_forward,
          samples=(Sample("dropout", "dropout at rate 0.5 over 2-channel 1x2 images, seeded", {
              "i_desc": desc("IMAGE_CHW", [2, 1, 2]), "o_desc": desc("IMAGE_CHW", [2, 1, 2]), "rate": 0.5, "seed": 42}, (
@@ -900,7 +890,7 @@ KINDS: dict = {k.case: k for k in (
          errors=(ErrorInput("rate_one", _set("rate", 1.0), "rate"),
                  ErrorInput("shape_change", _set("o_desc.size", [2, 2, 1]), "o_desc"),
                  ErrorInput("control_beyond_rank", _set("control", 16), "control"))),
-    Kind("quantization", codec.quantization_params, fused.QuantizationFilter, creatable=False,
+    Kind("quantization", decoders.quantization_parameters, fused.QuantizationFilter, creatable=False,
          filter_types=(fused.QUANTIZATION,)),
     Kind("fused", fused_params, fused.FusedFilter,
          ("FusedFilterApplyBatch", "FusedFilterApplyMultiInputBatch"),

@@ -8,7 +8,7 @@ from google.protobuf import json_format
 
 from bnns.kernels import lstm
 from bnns.kernels.errors import InvalidArgumentError
-from bnns.server import codec
+from bnns.server import codec, decoders
 from bnns.v1 import types_pb2
 
 
@@ -28,10 +28,10 @@ def test_values_refuse_anything_else(bad):
         codec.array_from_buffer(buffer(bad), np.dtype("<f4"), "in")
 
 
-# ------------------------------------------------------ layer parameters: decoders derived from the kernels' dataclasses
+# ------------------------------------------------------ layer parameters: decoders generated from the messages
 
 class _Source:
-    """The one thing decode_as asks of a dataplane.CallIO here: inline `data` Buffers as arrays."""
+    """The one thing the decoders ask of a dataplane.CallIO here: inline `data` Buffers as arrays."""
 
     arrays: dict = {}
 
@@ -46,17 +46,17 @@ def vector(n: int, values=None) -> types_pb2.NDArrayDescriptor:
 
 def test_an_unset_optional_scalar_takes_the_kernels_default_and_a_set_one_its_value():
     from bnns.v1 import service_pb2
-    fields = codec.optimizer_fields(service_pb2.OptimizerFields(learning_rate=0.5, momentum=0.25))
+    fields = decoders.optimizer_fields(service_pb2.OptimizerFields(learning_rate=0.5, momentum=0.25))
     assert (fields.beta1, fields.beta2, fields.epsilon, fields.gradient_scale) == (0.9, 0.999, 1e-8, 1.0)
     assert (fields.learning_rate, fields.momentum) == (0.5, 0.25)
-    assert codec.optimizer_fields(service_pb2.OptimizerFields(beta1=0.0)).beta1 == 0.0     # 0 is a value, not unset
+    assert decoders.optimizer_fields(service_pb2.OptimizerFields(beta1=0.0)).beta1 == 0.0     # 0 is a value, not unset
 
 
 def test_nested_and_repeated_messages_decode_into_the_annotated_dataclasses():
     pb = types_pb2.ArithmeticParameters(arithmetic_function=types_pb2.ARITHMETIC_FUNCTION_ADD, o_desc=vector(2),
                                         inputs=[types_pb2.ArithmeticOperand(desc=vector(2)),
                                                 types_pb2.ArithmeticOperand(desc=vector(2, [1, 2]), type=1)])
-    params = codec.arithmetic_params(pb, _Source(), "layer_params")
+    params = decoders.arithmetic_parameters(pb, _Source(), "layer_params")
     assert params.arithmetic_function == types_pb2.ARITHMETIC_FUNCTION_ADD and len(params.inputs) == 2
     assert params.inputs[0].desc.data is None and params.inputs[1].type == 1
     np.testing.assert_array_equal(params.inputs[1].desc.data, [1, 2])
@@ -64,14 +64,14 @@ def test_nested_and_repeated_messages_decode_into_the_annotated_dataclasses():
 
 def test_a_required_nested_message_left_unset_is_refused_by_name():
     with pytest.raises(InvalidArgumentError, match=r"query \(MHAProjectionParameters\) is not set"):
-        codec.multihead_attention_params(types_pb2.MultiheadAttentionParameters(), _Source(), "layer_params")
+        decoders.multihead_attention_parameters(types_pb2.MultiheadAttentionParameters(), _Source(), "layer_params")
 
 
 def test_an_optional_descriptor_without_layout_or_data_is_a_null_pointer():
     proj = types_pb2.MHAProjectionParameters(target_desc=vector(3), weights=vector(3, [1, 2, 3]),
                                              bias=types_pb2.NDArrayDescriptor())
     pb = types_pb2.MultiheadAttentionParameters(query=proj, key=proj, value=proj, output=proj)
-    params = codec.multihead_attention_params(pb, _Source(), "layer_params")
+    params = decoders.multihead_attention_parameters(pb, _Source(), "layer_params")
     assert params.query.bias is None and params.key_attn_bias is None
     assert params.query.target_desc.data is None                  # shape only
     np.testing.assert_array_equal(params.output.weights.data, [1, 2, 3])
@@ -81,7 +81,7 @@ def test_the_lstm_gates_input_weights_are_two_the_second_may_be_left_out():
     gate = types_pb2.LSTMGateDescriptor(iw_desc=[vector(2, [1, 2])], hw_desc=vector(1, [3]))
 
     def decode():
-        return codec.lstm_params(types_pb2.LSTMParameters(
+        return decoders.lstm_parameters(types_pb2.LSTMParameters(
             input_size=2, hidden_size=1, batch_size=1, num_layers=1, seq_len=1,
             input_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(2)),
             output_descriptor=types_pb2.LSTMDataDescriptor(data_desc=vector(1)),

@@ -51,6 +51,85 @@ def test_committed_kernel_params_are_fresh():
         "stale kernels/params.py: run proto/generate.sh and commit the result"
 
 
+def test_committed_decoders_are_fresh():
+    """server/decoders.py (a wire -> kernel decoder per parameters message) is what
+    proto/gen_params.py writes from the same messages as kernels/params.py."""
+    generator = runpy.run_path(str(ROOT / "proto" / "gen_params.py"))
+    assert (ROOT / "server" / "decoders.py").read_text() == generator["render_decoders"](), \
+        "stale server/decoders.py: run proto/generate.sh and commit the result"
+
+
+def test_decoders_read_the_field_options():
+    """zero_means_default reads a wire zero as the schema's default; entries takes all or none of a
+    fixed-length field, naming its entries; an unset "null" descriptor is None."""
+    from bnns.kernels.errors import InvalidArgumentError
+    from bnns.server import decoders
+    from bnns.v1 import types_pb2
+    vector = types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_VECTOR, size=[4])
+    image = types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[4, 4, 1])
+    norm = decoders.normalization_parameters(types_pb2.NormalizationParameters(i_desc=vector, o_desc=vector))
+    assert norm.num_groups == 1 and norm.beta_desc is None and norm.momentum == 0.0   # only num_groups: 0 means 1
+    embedding = types_pb2.EmbeddingParameters(i_desc=vector, o_desc=vector, dictionary=vector)
+    assert decoders.embedding_parameters(embedding).norm_type == 2.0
+    pool = types_pb2.PoolingParameters(i_desc=image, o_desc=image)
+    assert decoders.pooling_parameters(pool).pad == (0, 0, 0, 0)
+    pool.pad[:] = [1, 2, 3, 4]
+    assert decoders.pooling_parameters(pool).pad == (1, 2, 3, 4)
+    pool.pad[:] = [1, 2, 3]
+    with pytest.raises(InvalidArgumentError, match=r"pad has 3 values; BNNS takes 4 \(left, right, up, down\)"):
+        decoders.pooling_parameters(pool)
+
+
+def test_committed_sdk_structs_are_fresh():
+    """client/c_structs.py (the SDK's C structs) is what proto/gen_structs.py writes from the
+    contract's apple_struct options: a struct's fields, names, defaults and to_proto change only
+    through proto/generate.sh."""
+    generator = runpy.run_path(str(ROOT / "proto" / "gen_structs.py"))
+    assert (ROOT / "client" / "c_structs.py").read_text() == generator["render"](), \
+        "stale client/c_structs.py: run proto/generate.sh and commit the result"
+
+
+def test_sdk_structs_follow_the_apple_struct_options():
+    """Each struct holds its message's fields under Apple's names in Apple's order, the
+    sdk_required ones first without a default, SDK-only defaults over the schema's; to_proto sends
+    shape-only descriptors without data, drops None entries, flattens pairs and Yolo's inline fields;
+    trainables() names the arrays from the trainable options."""
+    import dataclasses
+
+    import numpy as np
+
+    import bnns.client as bnns
+    from bnns.v1 import service_pb2, types_pb2
+    matmul = [f.name for f in dataclasses.fields(bnns.BNNSLayerParametersBroadcastMatMul)]
+    assert matmul == ["alpha", "beta", "transA", "transB", "quadratic", "a_is_weights", "b_is_weights", "iA_desc",
+                      "iB_desc", "o_desc"]
+    contraction = dataclasses.fields(bnns.BNNSLayerParametersTensorContraction)
+    assert contraction[0].name == "operation" and contraction[0].default is dataclasses.MISSING
+    sgd = bnns.BNNSOptimizerSGDMomentumWithClippingFields(0.1)
+    assert [f.name for f in dataclasses.fields(sgd)][-3:] == ["clipping_func", "clip_gradients_max_norm",
+                                                              "clip_gradients_use_norm"]
+    assert not hasattr(sgd, "clip_gradients") and isinstance(sgd.to_proto(), service_pb2.OptimizerFields)
+    assert bnns.BNNSLayerParametersLossHuber(0, None, None).huber_delta == 1.0       # type: ignore[arg-type]
+    assert bnns.BNNSLayerParametersLossYolo(0, None, None).huber_delta == 0.0        # type: ignore[arg-type]
+    data = np.arange(4, dtype=np.float32)
+    desc = bnns.BNNSNDArrayDescriptor.from_array(data, bnns.BNNSDataLayoutVector)
+    conv = bnns.BNNSLayerParametersConvolution(desc, desc, desc)
+    wire = conv.to_proto()
+    assert not wire.i_desc.HasField("data") and not wire.o_desc.HasField("data") and wire.w_desc.HasField("data")
+    assert not wire.HasField("bias") and conv.trainables() == {"weights": desc, "bias": None}
+    padding = bnns.BNNSLayerParametersPadding(desc, desc, [(1, 2), None, (3, 4)])
+    assert list(padding.to_proto().padding_size) == [1, 2, 3, 4]
+    yolo = bnns.BNNSLayerParametersLossYolo(0, desc, desc, number_of_grid_rows=7, anchors_data=[1.0, 2.0])
+    assert yolo.to_proto().yolo == types_pb2.YoloParameters(number_of_grid_rows=7, anchors_data=[1.0, 2.0], scale_xy=1,
+                                                            scale_wh=1, scale_object=1, scale_no_object=1,
+                                                            scale_classification=1)
+    norm = bnns.BNNSLayerParametersNormalization(desc, desc, gamma_desc=desc)
+    assert norm.to_proto(type=types_pb2.FILTER_TYPE_LAYER_NORM).type == types_pb2.FILTER_TYPE_LAYER_NORM
+    assert norm.trainables()["gamma"] is desc and bnns.BNNSActivation().trainables() == {}
+    params = bnns.BNNSFilterParameters(flags=1, alloc_memory=object())
+    assert params.to_proto() == types_pb2.FilterParameters(flags=1)
+
+
 def test_kernel_params_take_each_message_field_with_the_schema_default():
     """Each generated dataclass has its message's fields in the message's order; a field with a
     (bnns.v1.default) option defaults to it, "null" to None, and a message field without it is

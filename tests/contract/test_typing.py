@@ -1,6 +1,6 @@
-"""The type checker sees what the SDK makes from the contract at import: the structs derive()
-builds (tools/mypy_structs.py) and the Apple constants (client/constants.pyi), so a misspelled
-field, keyword or constant is a mypy error, as it would be for hand-written ones."""
+"""The type checker sees what the SDK makes from the contract: the structs generated as source
+(client/c_structs.py, proto/gen_structs.py) and the Apple constants (client/constants.pyi), so a
+misspelled field, keyword or constant is a mypy error, as it would be for hand-written ones."""
 
 from __future__ import annotations
 

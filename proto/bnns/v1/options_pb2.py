@@ -25,11 +25,13 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62nns/v1/options.proto\x12\x07\x62nns.v1\x1a google/protobuf/descriptor.proto:7\n\napple_name\x12!.google.protobuf.EnumValueOptions\x18\xd1\x86\x03 \x01(\t:0\n\x07\x64\x65\x66\x61ult\x12\x1d.google.protobuf.FieldOptions\x18\xd2\x86\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62nns/v1/options.proto\x12\x07\x62nns.v1\x1a google/protobuf/descriptor.proto\"\x9d\x01\n\x0b\x41ppleStruct\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64oc\x18\x02 \x01(\t\x12\x0e\n\x06\x66ields\x18\x03 \x03(\t\x12\x0f\n\x07without\x18\x04 \x03(\t\x12\x0f\n\x07\x66latten\x18\x05 \x01(\t\x12\x10\n\x08\x64\x65\x66\x61ults\x18\x06 \x03(\t\x12\x0c\n\x04\x62\x61se\x18\x07 \x01(\t\x12\x0e\n\x06unsent\x18\x08 \x03(\t\x12\x11\n\tinit_only\x18\t \x03(\t:7\n\napple_name\x12!.google.protobuf.EnumValueOptions\x18\xd1\x86\x03 \x01(\t:0\n\x07\x64\x65\x66\x61ult\x12\x1d.google.protobuf.FieldOptions\x18\xd2\x86\x03 \x01(\t:M\n\x0c\x61pple_struct\x12\x1f.google.protobuf.MessageOptions\x18\xda\x86\x03 \x03(\x0b\x32\x14.bnns.v1.AppleStruct:4\n\x0b\x61pple_field\x12\x1d.google.protobuf.FieldOptions\x18\xd3\x86\x03 \x01(\t:5\n\x0csdk_required\x12\x1d.google.protobuf.FieldOptions\x18\xd4\x86\x03 \x01(\x08:2\n\ttrainable\x12\x1d.google.protobuf.FieldOptions\x18\xd5\x86\x03 \x01(\t:;\n\x12zero_means_default\x12\x1d.google.protobuf.FieldOptions\x18\xd6\x86\x03 \x01(\x08:0\n\x07\x65ntries\x12\x1d.google.protobuf.FieldOptions\x18\xd7\x86\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'bnns.v1.options_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_APPLESTRUCT']._serialized_start=69
+  _globals['_APPLESTRUCT']._serialized_end=226
 # @@protoc_insertion_point(module_scope)
