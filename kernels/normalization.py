@@ -557,12 +557,12 @@ class NormalizationFilter:
 def block_bytes() -> int:
     """Bytes of one block of statistics rows: 1.5x the kernels' default. Measured on the layer
     norm bench (64x128x768, 2 cores), blocks of 1 / 1.5 / 2 MiB gave forward 4.26 / 3.72 / 4.23 ms
-    and backward 5.72 / 4.80 / 5.38 ms; batch norm was the same at 1 and 1.5 MiB. Part of that is
-    the split: 1.5 MiB cuts those 8192 rows into 16 blocks, 8 per core, while 1 MiB gives 25
-    blocks (13 / 12 rows' worth) and 2 MiB 13 (7 / 6). With the block count kept even (342, 410,
-    512, 683 rows: 24, 20, 16, 12 blocks) the backward took 5.19 / 5.12 / 4.39 / 4.45 ms and the
-    forward 4.13 / 3.89 / 3.53 / 3.42 ms, in one interleaved run: 512 to 683 rows is the plateau, and
-    a shape whose rows split unevenly over the cores loses up to a block's time. Follows parallel.BLOCK_BYTES, so tests
+    and backward 5.72 / 4.80 / 5.38 ms; batch norm was the same at 1 and 1.5 MiB. The split over
+    the cores is not the whole story: 1.5 MiB cuts those 8192 rows into 16 blocks (8 per core),
+    1 MiB into 25 (13 / 12), 2 MiB into 13 (7 / 6); but even counts of other sizes (342 / 410 /
+    512 / 683 rows, 24 / 20 / 16 / 12 blocks) took 5.19 / 5.12 / 4.39 / 4.45 ms backward and
+    4.13 / 3.89 / 3.53 / 3.42 ms forward in one interleaved run, and on 64x197x768 (12608 rows)
+    26 blocks of 485 rows, 13 per core, were 8-9% slower than 25 of 512 split 13 / 12. Follows parallel.BLOCK_BYTES, so tests
     that shrink it to one row still cut one-row blocks."""
     return parallel.BLOCK_BYTES * 3 // 2
 
