@@ -376,6 +376,39 @@ def test_layer_norm_backward_outer_products_by_blas_equal_numpys(affine, dtype, 
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("blas_outer", [True, False], ids=["blas", "numpy"])
+@pytest.mark.parametrize("affine", [True, False], ids=["beta_gamma", "no_beta_gamma"])
+def test_layer_norm_forward_fast_path_equals_the_plain_formula(affine, blas_outer, monkeypatch):
+    # The layer-norm forward writes the factor inv_std gamma into y (a rank-1 GEMM, or NumPy's
+    # broadcast without BLAS) and multiplies it by x - mean in place, block by block on every
+    # core. The plain formula on whole arrays, from the statistics it kept, gives the same bits:
+    # cache = x - mean, y = (x - mean) * (inv_std gamma) + beta, each element one product and
+    # one sum either way.
+    from bnns.kernels import blas, parallel
+    rng = np.random.default_rng(112)
+    item = (6, 40)
+    geo = nm.geometry(nm.LAYER_NORM, item, normalization_axis=1)
+    x = (3 + 2 * rng.standard_normal((4,) + item)).astype(np.float32)
+    gamma = rng.uniform(0.5, 1.5, 40).astype(np.float32) if affine else None
+    beta = rng.standard_normal(40).astype(np.float32) if affine else None
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 5 * 40 * 4)       # blocks of 7 rows (1.5x)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    if not blas_outer:
+        monkeypatch.setattr(blas, "dtype_supported", lambda dtype: False)
+    y, saved = nm.forward(x, geo, gamma, beta, epsilon=EPS)
+
+    mean, inv_std = saved.mean.reshape(4, 6, 1), saved.inv_std.reshape(4, 6, 1)
+    centred = x - mean
+    np.testing.assert_array_equal(saved.x_hat, centred)
+    factor = inv_std * (np.float32(1) if gamma is None else gamma)
+    want = centred * factor if beta is None else centred * factor + beta
+    np.testing.assert_array_equal(y, want)
+    # and the statistics are the float64 ones, to float32 rounding
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(saved.mean.reshape(4, 6), x64.mean(axis=2), rtol=1e-6)
+    np.testing.assert_allclose(saved.inv_std.reshape(4, 6), 1 / np.sqrt(x64.var(axis=2) + EPS), rtol=1e-5)
+
+
 # ------------------------------------------------------------------------------------ moving stats
 def test_batch_norm_moving_stats_update_hand_computed():
     # channel 0: 1, 3, 5, 7 -> mean 4, unbiased var 20/3; channel 1: 0, 0, 0, 2 -> mean 0.5, var 1
