@@ -147,7 +147,7 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
             beta: Optional[np.ndarray] = None, *, epsilon: float,
             activation: Activation = Activation(),
             mean: Optional[np.ndarray] = None, variance: Optional[np.ndarray] = None,
-            x_hat_out: Optional[np.ndarray] = None):
+            x_hat_out: Optional[np.ndarray] = None, keep: bool = True):
     """Normalise a batch: y = act(gamma * (x - mean) / sqrt(var + epsilon) + beta).
 
     Parameters
@@ -161,11 +161,15 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
     x_hat_out : optional buffer of shape (N, geo.rows, geo.row_length) and x's dtype for x_hat
         (a filter passes its previous cache: reusing memory saves the page faults of a fresh
         allocation, about a third of a large forward's time).
+    keep : False for an inference forward, which keeps nothing for a backward: x - mean is then
+        formed in y's own memory instead of a cache, so the forward moves the formula's bytes
+        only (x read, y written) rather than a third tensor's too. y is the same, bit for bit.
 
     Returns
     -------
     y : ndarray like x.
-    saved : :class:`Saved` for :func:`backward`, or None when the statistics were given.
+    saved : :class:`Saved` for :func:`backward`, or None when the statistics were given or
+        ``keep`` is False.
     """
     dtype = x.dtype
     n = x.shape[0]
@@ -186,10 +190,11 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
     # Blocked: each block of statistics rows is normalised while it sits in cache, the blocks
     # shared over the cores (parallel.map_blocks). The maths per row is the formula above.
     flat = rows.reshape(-1, geo.row_length)
-    x_hat = np.empty(rows.shape, dtype) if x_hat_out is None else x_hat_out
-    x_hat_flat = x_hat.reshape(flat.shape)
     pre = np.empty(x.shape, dtype)
     pre_flat = pre.reshape(flat.shape)
+    # Inference keeps no cache: x - mean goes into y's memory, normalised there in place.
+    x_hat = (np.empty(rows.shape, dtype) if x_hat_out is None else x_hat_out) if keep else pre
+    x_hat_flat = x_hat.reshape(flat.shape)
     scale, shift = _affine_operands(geo, n, gamma if geo.channelwise else None, beta, dtype)   # LayerNorm: gamma by _outer
     eps = dtype.type(epsilon)
     # Row sums as dot products with ones: BLAS-speed, 3x NumPy's pairwise add.reduce on rows.
@@ -217,8 +222,13 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
             # the whole forward than a factor in scratch times x - mean into y (same products,
             # same bits).
             out = pre_flat[lo:hi]
-            _outer(inv_std[lo:hi], gamma_row, out, add=False)
-            out *= centred
+            if keep:
+                _outer(inv_std[lo:hi], gamma_row, out, add=False)
+                out *= centred
+            else:       # centred is y's rows already: the factor goes into scratch (the same products)
+                factor = parallel.scratch(centred.shape, dtype)
+                _outer(inv_std[lo:hi], gamma_row, factor, add=False)
+                out *= factor
             if shift is not None:
                 out += shift[:hi - lo, 0]
 
@@ -238,10 +248,11 @@ def forward(x: np.ndarray, geo: Geometry, gamma: Optional[np.ndarray] = None,
             _affine_block(geo, centred, pre_flat[lo:hi], scale, shift, lo, hi)
 
         parallel.map_blocks(flat.shape[0], flat.strides[0], normalise, block_bytes=block_bytes())
-    x_hat = x_hat.reshape((n,) + geo.affine_shape)
-
     # The activation sees the item's own shape: axis functions (Softmax) act along its last axis.
     y = pre if act_mod.is_identity(activation) else act_mod.forward(pre, activation)
+    if not keep:
+        return y, None
+    x_hat = x_hat.reshape((n,) + geo.affine_shape)
     keep_pre = not act_mod.is_identity(activation) and not act_mod.can_backward_from_output(activation)
     saved = Saved(geo, x_hat, inv_std, mean, variance, pre if keep_pre else None)
     return y, saved
@@ -487,7 +498,7 @@ class NormalizationFilter:
                 buffer = old.reshape(n, geo.rows, geo.row_length)
                 self._saved = None
         y, saved = forward(x, geo, gamma, beta, epsilon=p.epsilon, activation=p.activation,
-                           x_hat_out=buffer)
+                           x_hat_out=buffer, keep=training)
         if training:
             if moving:
                 self._update_moving_stats(saved)

@@ -466,6 +466,30 @@ def test_inference_without_moving_stats_uses_current_statistics(kind):
     assert not filt.has_training_cache
 
 
+@pytest.mark.parametrize("blocks", ["one block", "one-row blocks on every core"])
+@pytest.mark.parametrize("activation", [Activation(IDENTITY), Activation(RECTIFIED_LINEAR)], ids=["identity", "relu"])
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.id)
+def test_inference_forward_keeps_no_cache_and_gives_the_training_forwards_bits(kind, activation, blocks, monkeypatch):
+    """An inference forward forms x - mean in y's memory instead of a cache (no third tensor's
+    traffic); y is the training forward's, bit for bit, and the filter's cache is untouched."""
+    from bnns.kernels import parallel
+    if blocks != "one block":
+        monkeypatch.setattr(parallel, "BLOCK_BYTES", 1)
+        monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    rng = np.random.default_rng(114)
+    filt = nm.NormalizationFilter(make_params(kind, rng, activation=activation))
+    x, other = batch(kind, rng), batch(kind, rng)
+    filt.apply(other, training=True)
+    cache = filt._saved
+    y = filt.apply(x, training=False)
+    assert filt._saved is cache                                  # the last training forward's cache stays
+    np.testing.assert_array_equal(y, filt.apply(x, training=True))
+    y_direct, saved = nm.forward(x, filt._geo, filt.parameters()["gamma"], filt.parameters()["beta"],
+                                 epsilon=EPS, activation=activation, keep=False)
+    assert saved is None
+    np.testing.assert_array_equal(y_direct, y)
+
+
 @pytest.mark.parametrize("kind", [KINDS[3], KINDS[2]], ids=lambda k: k.id)
 def test_layer_and_group_norm_ignore_moving_stats(kind):
     rng = np.random.default_rng(111)
