@@ -109,8 +109,13 @@ def layer_norm_specs(rng) -> list[dict]:
         forward = lambda: torch.nn.functional.layer_norm(tx, (features,), tg, tb, eps=EPSILON)
         return forward, (tx, tb, tg), torch.from_numpy(dy)
 
+    # Two forwards, each beside PyTorch's doing the same job: training (ours keeps x - mean for the
+    # backward, which BNNS gives no x; PyTorch's autograd keeps a reference to x and records the
+    # graph) and inference (neither keeps anything: PyTorch under no_grad).
     return [
-        {"case": name, "op": "forward", "numpy": lambda: f.apply(x, training=True),
+        {"case": name, "op": "forward, training", "numpy": lambda: f.apply(x, training=True),
+         "mb": mb(x.size, x.size, 2 * features), "torch": lambda torch: _torch_forward(torch, torch_inputs, grad=True)},
+        {"case": name, "op": "forward, inference", "numpy": lambda: f.apply(x, training=False),
          "mb": mb(x.size, x.size, 2 * features), "torch": lambda torch: _torch_forward(torch, torch_inputs)},
         {"case": name, "op": "backward",
          "numpy": lambda: f.apply_backward(None, dy, beta_grad=True, gamma_grad=True),
@@ -122,9 +127,9 @@ def layer_norm_floor_specs(rng) -> list[dict]:
     """What no NumPy layer norm can beat on the layer-norm shape, timed beside PyTorch (issue 14's
     floor), blocked over the cores as the kernel is:
 
-    * traffic: only the bytes the kernel must move, as block copies. Forward: read x, write x - mean
-      (BNNS's backward takes no x, so the forward keeps it) and y. Backward: read x - mean and
-      dL/dy, write dL/dx.
+    * traffic: only the bytes the kernel must move, as block copies. Training forward: read x,
+      write x - mean (BNNS's backward takes no x, so the forward keeps it) and y; inference
+      forward: read x, write y. Backward: read x - mean and dL/dy, write dL/dx.
     * passes: the fewest elementwise NumPy passes the formula allows, and nothing else (no
       statistics, reductions or outer products). Forward: x - mean into the cache, times a
       same-shape factor (inv_std gamma) into y, + beta. Backward: dL/dy (x - mean) (for
@@ -165,12 +170,17 @@ def layer_norm_floor_specs(rng) -> list[dict]:
         out -= per_row[lo:hi, None]
         out -= np.multiply(x_hat[lo:hi], per_row[lo:hi, None], out=p)
 
-    torch_forward, torch_backward = (spec["torch"] for spec in layer_norm_specs(rng))
+    def inference_traffic(lo: int, hi: int) -> None:
+        np.copyto(y[lo:hi], x[lo:hi])
+
+    torch_forward, torch_inference, torch_backward = (spec["torch"] for spec in layer_norm_specs(rng))
     return [
-        {"case": name, "op": "forward floor: traffic", "numpy": blocked(forward_traffic),
+        {"case": name, "op": "forward, training, floor: traffic", "numpy": blocked(forward_traffic),
          "mb": mb(x.size, x.size), "torch": torch_forward},
-        {"case": name, "op": "forward floor: NumPy passes", "numpy": blocked(forward_passes),
+        {"case": name, "op": "forward, training, floor: NumPy passes", "numpy": blocked(forward_passes),
          "mb": mb(x.size, x.size), "torch": torch_forward},
+        {"case": name, "op": "forward, inference, floor: traffic", "numpy": blocked(inference_traffic),
+         "mb": mb(x.size, x.size), "torch": torch_inference},
         {"case": name, "op": "backward floor: traffic", "numpy": blocked(backward_traffic),
          "mb": mb(3 * x.size), "torch": torch_backward},
         {"case": name, "op": "backward floor: NumPy passes", "numpy": blocked(backward_passes),
@@ -222,11 +232,12 @@ def fused_conv_bn_relu_specs(rng) -> list[dict]:
     ]
 
 
-def _torch_forward(torch, torch_inputs):
+def _torch_forward(torch, torch_inputs, grad: bool = False):
+    """PyTorch's forward under no_grad (inference), or with autograd recording it (training)."""
     forward = torch_inputs(torch)[0]
 
     def run():
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             return forward()
     return run
 
@@ -266,7 +277,8 @@ def run(quick: bool = False) -> dict:
     print("\nGB/s: compulsory traffic (forward x, y; backward x, dL/dy, dL/dx; parameters and their gradients)"
           "\n/ median. Backward gives dX and every parameter gradient (batch/layer norm: beta, gamma; fused: W, b,"
           "\nbeta, gamma); fused GFLOP counts the convolution only (backward = 2x forward). PyTorch: F.batch_norm"
-          "\n(training=True, running stats), F.layer_norm, conv2d -> batch_norm -> relu; forward under no_grad;"
+          "\n(training=True, running stats), F.layer_norm, conv2d -> batch_norm -> relu; forward under no_grad"
+          "\n(layer norm's training forward: with autograd recording it, beside ours that keeps x - mean);"
           "\nbackward = torch.autograd.grad on a retained graph; fwd+bwd = a fresh graph each time."
           "\nLayer norm floors (layer_norm_floor_specs): traffic = only the bytes the kernel must move (the forward"
           "\nkeeps x - mean: BNNS's backward takes no x), as block copies; NumPy passes = the fewest elementwise"
