@@ -33,7 +33,7 @@ from bnns.kernels.errors import error_for_status
 from bnns.server.errors import from_rpc_error
 from bnns.server import wire
 from bnns.server.dataplane import CallIO
-from bnns.server.state import HANDLE_FIELDS, HANDLE_HEADER, KEY_HEADER, MUTATING_RPCS
+from bnns.server.state import HANDLE_FIELDS, HANDLE_HEADER, KEY_HEADER, MUTATING_RPCS, REPLICA_HEADER
 from bnns.v1 import service_pb2
 
 from .shared_memory import SharedMemoryPool
@@ -185,6 +185,10 @@ class RemoteBackend:
             # Bytes in, bytes out: tensors are spliced in and read out by server/wire.py.
             self._methods[method.name] = self._channel.unary_unary(f"/{SERVICE.full_name}/{method.name}")
         self.shared_memory = SharedMemoryPool(self, shared_memory_threshold) if shared_memory else None
+        # Whether calls name their handle (x-bnns-handle) for a balancer in front of replicas:
+        # unknown (None, and named) until the first reply, whose trailers say whether its server
+        # is a replica (x-bnns-replica); a single server's calls then go without it.
+        self.names_handles: Optional[bool] = None
 
     def call(self, rpc: str, request, response_bytes: int = 0, exchange=None):
         """Send one RPC. Messages larger than ``stream_threshold`` (the request, or the response
@@ -207,7 +211,8 @@ class RemoteBackend:
                 size = max(len(data), response_bytes)
                 if (rpc in DEFERRABLE_RPCS and self.shared_memory is None
                         and sum(q.size for q in queue) + size <= self.stream_threshold):
-                    queue.append(_Queued(rpc, data, key, exchange, handle_named(request), size))
+                    queue.append(_Queued(rpc, data, key, exchange,
+                                         handle_named(request) if self.names_handles is not False else "", size))
                     if len(queue) == wire.MAX_SEQUENCE_CALLS:
                         self.send_queue(queue)
                     return self._response_cls[rpc]()
@@ -215,7 +220,7 @@ class RemoteBackend:
             metadata = self.metadata
             if key:
                 metadata = metadata + ((KEY_HEADER, key),)
-            handle = handle_named(request)
+            handle = handle_named(request) if self.names_handles is not False else ""
             if handle:      # a balancer in front of replicas routes each handle to one of them
                 metadata = metadata + ((HANDLE_HEADER, handle),)
             raw = self._send(rpc, data, response_bytes, metadata)
@@ -240,7 +245,8 @@ class RemoteBackend:
         data = wire.join(request, {f"calls[{k}]": q.data for k, q in enumerate(calls)})
         # No key of its own: each mutating call carries its own, so a resent sequence applies each once.
         handle = next((q.handle for q in calls if q.handle), "")     # a balancer's affinity: the first handle named
-        metadata = self.metadata + ((HANDLE_HEADER, handle),) if handle else self.metadata
+        metadata = self.metadata + ((HANDLE_HEADER, handle),) if handle and self.names_handles is not False \
+            else self.metadata
         try:
             raw = self._send("CallSequence", data, 0, metadata)
         except grpc.RpcError as error:
@@ -258,6 +264,10 @@ class RemoteBackend:
             try:
                 if max(len(data), response_bytes) > self.stream_threshold:
                     return self._chunked(rpc, data, metadata)
+                if self.names_handles is None:     # the first reply says whether the server is a replica
+                    reply, call = self._methods[rpc].with_call(data, timeout=self.timeout, metadata=metadata)
+                    self.names_handles = any(key == REPLICA_HEADER for key, _ in call.trailing_metadata() or ())
+                    return reply
                 return self._methods[rpc](data, timeout=self.timeout, metadata=metadata)
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() + pause > deadline:

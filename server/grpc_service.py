@@ -22,7 +22,7 @@ from . import kserve, wire
 from .core import Core
 from .dataplane import CallIO
 from .errors import abort
-from .state import KEY_HEADER
+from .state import KEY_HEADER, REPLICA_HEADER
 from .settings import Settings
 
 log = logging.getLogger("bnns.server")
@@ -40,6 +40,11 @@ def _serve(core: Core, rpc: str, raw, request_cls, context: grpc.ServicerContext
     """Decode (tensors as views over ``raw``), core.call with the caller's tenant, request id and
     cancellation, encode (each result tensor copied once, into the reply); errors mapped once."""
     metadata: Dict[str, Any] = dict(context.invocation_metadata() or ())   # str values (bytes only for -bin keys)
+    if core.replicas is not None:
+        # A balancer may stand in front: tell the SDK to name handles. In the trailers, sent with
+        # the status: a header sent early would keep the balancer from passing the call to another
+        # replica should this one die before it answers.
+        context.set_trailing_metadata(_REPLICA)
     cancelled = _Cancelled()
     context.add_callback(cancelled.set)          # fires when the caller cancels or the deadline passes
     try:
@@ -58,6 +63,9 @@ def _serve(core: Core, rpc: str, raw, request_cls, context: grpc.ServicerContext
         abort(context, error)
     except Exception:   # a bug (Core.call logged the trace): keep the server up, tell the caller
         abort(context, InternalError(f"internal error in {rpc}; the server log has the details"))
+
+
+_REPLICA = ((REPLICA_HEADER, "1"),)
 
 
 class _Cancelled:

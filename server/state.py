@@ -43,6 +43,10 @@ RECOMPUTED_ON_REPLAY = frozenset({"NormalizationFilterApplyBatch", "FusedFilterA
 KEY_HEADER = "x-idempotency-key"
 # The handle a call names, for a balancer's affinity (README, "Running several replicas").
 HANDLE_HEADER = "x-bnns-handle"
+# In the trailing metadata of every reply of a replica (a server sharing a state store): the SDK
+# names the handle of its calls (HANDLE_HEADER) once a reply says so, and not to a single server,
+# where the header only costs (about 30 us a call on loopback).
+REPLICA_HEADER = "x-bnns-replica"
 # The request fields that name a handle (a filter, a tensor, a random generator).
 HANDLE_FIELDS = ("filter_id", "tensor_id", "generator_id")
 MAX_KEY_LENGTH = 200

@@ -279,6 +279,7 @@ def test_training_through_nginx_survives_a_killed_replica(store_url, tmp_path, m
                 replicas[events[-1][1]].restart()
 
         redone = train(example, net, batches, on_step=on_step)
+        assert example.bnns.current().names_handles is True       # the replicas said so through nginx
         assert [e[0] for e in events] == ["killed", "moved", "restarted", "killed"], events
         assert events[1][1] != events[0][1] and redone[:1] == [11], (events, redone)
         for name in ("conv_w", "conv_b", "beta", "gamma", "moving_mean", "moving_var", "fc_w", "fc_b"):
@@ -470,6 +471,61 @@ def test_the_sdk_names_the_handle_of_every_call_about_one():
     assert handle_named(pb.KeepAliveRequest(handle_ids=["f-5", "f-6"])) == "f-5"
     assert handle_named(fc_request(np.ones((2, 2), np.float32))) == ""      # a create names none yet
     assert handle_named(pb.ListFiltersRequest()) == ""
+
+
+class _Recording:
+    """A stand-in gRPC server that answers every BNNSService call with an empty reply and records
+    each call's metadata; as a replica, its replies carry x-bnns-replica."""
+
+    def __init__(self, replica: bool):
+        from concurrent import futures
+        self.seen: list = []
+
+        def answer(request: bytes, context) -> bytes:
+            self.seen.append(dict(context.invocation_metadata()))
+            if replica:
+                context.set_trailing_metadata((("x-bnns-replica", "1"),))
+            return b""
+
+        handler = grpc.method_handlers_generic_handler("bnns.v1.BNNSService", {
+            name: grpc.unary_unary_rpc_method_handler(answer) for name in ("DescribeFilter", "ReadTensor")})
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        self.server.add_generic_rpc_handlers((handler,))
+        self.target = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()
+
+
+@pytest.mark.parametrize("replica", [False, True], ids=["single server", "replica"])
+def test_the_sdk_names_handles_only_to_replicas(replica):
+    """The header is for a balancer in front of replicas: the first call names its handle (the
+    server is not known yet), and later ones only if a reply said its server is a replica."""
+    from bnns.client.backend import RemoteBackend
+    fake = _Recording(replica)
+    backend = RemoteBackend(fake.target)
+    try:
+        for handle in ("f-1", "f-2", "f-3"):
+            backend.call("DescribeFilter", pb.DescribeFilterRequest(filter_id=handle))
+        backend.call("ReadTensor", pb.ReadTensorRequest(tensor_id="t-4"))
+    finally:
+        backend.close()
+        fake.server.stop(None)
+    named = [seen.get("x-bnns-handle") for seen in fake.seen]
+    assert backend.names_handles is replica
+    assert named == (["f-1", "f-2", "f-3", "t-4"] if replica else ["f-1", None, None, None])
+
+
+def test_a_replica_says_so_and_a_single_server_does_not(store_url):
+    import bnns.client as sdk
+    from bnns.server.process import ServerProcess
+    for server, expected in ((Replica(store_url), True), (ServerProcess(), False)):
+        try:
+            backend = sdk.connect(server.grpc_target)
+            tensor = sdk.BNNSTensor.from_array(np.ones(3, np.float32))
+            assert tensor.numpy().tolist() == [1, 1, 1]
+            assert backend.names_handles is expected
+        finally:
+            sdk.connect("local")
+            server.stop()
 
 
 def test_the_state_store_flag(capsys):
