@@ -135,6 +135,11 @@ def layer_norm_floor_specs(rng) -> list[dict]:
       same-shape factor (inv_std gamma) into y, + beta. Backward: dL/dy (x - mean) (for
       dL/dgamma), dL/dy times a same-shape factor (inv_std gamma), minus a per-row constant,
       minus (x - mean) times a per-row factor (two passes).
+    * the formula's NumPy calls: those passes plus the reductions the formula cannot do without,
+      each one NumPy call at its fastest, and nothing else (the per-row and per-column factors
+      are given, not computed). Forward: + the row sums of x and of (x - mean)^2. Backward: + the
+      column sums for dL/dbeta and dL/dgamma and the two per-row sums with gamma, as
+      matrix-vector products. Inference forward: the training one's calls, x - mean formed in y.
     """
     from bnns.kernels import parallel
     from bnns.kernels.normalization import block_bytes
@@ -161,8 +166,27 @@ def layer_norm_floor_specs(rng) -> list[dict]:
         out = np.multiply(c, gamma[:hi - lo], out=y[lo:hi])
         out += beta[:hi - lo]
 
+    ones, row_ones, gamma_row = np.ones(features, np.float32), np.ones(block, np.float32), gamma[0].copy()
+
+    def forward_calls(lo: int, hi: int) -> None:
+        np.vecdot(x[lo:hi], ones)                   # the row means' sums
+        c = np.subtract(x[lo:hi], per_row[lo:hi, None], out=x_hat[lo:hi])
+        np.vecdot(c, c)                             # the variances' sums
+        out = np.multiply(c, gamma[:hi - lo], out=y[lo:hi])
+        out += beta[:hi - lo]
+
     def backward_traffic(lo: int, hi: int) -> None:
         np.add(x_hat[lo:hi], dy[lo:hi], out=scratch[lo:hi])
+
+    def backward_calls(lo: int, hi: int) -> None:
+        p = np.multiply(dy[lo:hi], x_hat[lo:hi], out=parallel.scratch((hi - lo, features), np.float32))
+        np.matmul(row_ones[:hi - lo], dy[lo:hi])    # dL/dbeta's part (column sums)
+        np.matmul(per_row[lo:hi], p)                # dL/dgamma's part (inv_std-weighted column sums)
+        np.matmul(dy[lo:hi], gamma_row)             # per row <dL/dy, gamma>
+        np.matmul(p, gamma_row)                     # per row <dL/dy (x - mean), gamma>
+        out = np.multiply(dy[lo:hi], gamma[:hi - lo], out=scratch[lo:hi])
+        out -= per_row[lo:hi, None]
+        out -= np.multiply(x_hat[lo:hi], per_row[lo:hi, None], out=p)
 
     def backward_passes(lo: int, hi: int) -> None:
         p = np.multiply(dy[lo:hi], x_hat[lo:hi], out=parallel.scratch((hi - lo, features), np.float32))
@@ -173,17 +197,30 @@ def layer_norm_floor_specs(rng) -> list[dict]:
     def inference_traffic(lo: int, hi: int) -> None:
         np.copyto(y[lo:hi], x[lo:hi])
 
+    def inference_calls(lo: int, hi: int) -> None:
+        np.vecdot(x[lo:hi], ones)
+        c = np.subtract(x[lo:hi], per_row[lo:hi, None], out=y[lo:hi])     # no cache: in y itself
+        np.vecdot(c, c)
+        c *= gamma[:hi - lo]
+        c += beta[:hi - lo]
+
     torch_forward, torch_inference, torch_backward = (spec["torch"] for spec in layer_norm_specs(rng))
     return [
         {"case": name, "op": "forward, training, floor: traffic", "numpy": blocked(forward_traffic),
          "mb": mb(x.size, x.size), "torch": torch_forward},
         {"case": name, "op": "forward, training, floor: NumPy passes", "numpy": blocked(forward_passes),
          "mb": mb(x.size, x.size), "torch": torch_forward},
+        {"case": name, "op": "forward, training, floor: the formula's NumPy calls", "numpy": blocked(forward_calls),
+         "mb": mb(x.size, x.size), "torch": torch_forward},
         {"case": name, "op": "forward, inference, floor: traffic", "numpy": blocked(inference_traffic),
+         "mb": mb(x.size, x.size), "torch": torch_inference},
+        {"case": name, "op": "forward, inference, floor: the formula's NumPy calls", "numpy": blocked(inference_calls),
          "mb": mb(x.size, x.size), "torch": torch_inference},
         {"case": name, "op": "backward floor: traffic", "numpy": blocked(backward_traffic),
          "mb": mb(3 * x.size), "torch": torch_backward},
         {"case": name, "op": "backward floor: NumPy passes", "numpy": blocked(backward_passes),
+         "mb": mb(3 * x.size), "torch": torch_backward},
+        {"case": name, "op": "backward floor: the formula's NumPy calls", "numpy": blocked(backward_calls),
          "mb": mb(3 * x.size), "torch": torch_backward},
     ]
 
@@ -280,9 +317,10 @@ def run(quick: bool = False) -> dict:
           "\n(training=True, running stats), F.layer_norm, conv2d -> batch_norm -> relu; forward under no_grad"
           "\n(layer norm's training forward: with autograd recording it, beside ours that keeps x - mean);"
           "\nbackward = torch.autograd.grad on a retained graph; fwd+bwd = a fresh graph each time."
-          "\nLayer norm floors (layer_norm_floor_specs): traffic = only the bytes the kernel must move (the forward"
-          "\nkeeps x - mean: BNNS's backward takes no x), as block copies; NumPy passes = the fewest elementwise"
-          "\npasses the formula allows, nothing else; each beside PyTorch's time for the whole operation."
+          "\nLayer norm floors (layer_norm_floor_specs): traffic = only the bytes the kernel must move (the training"
+          "\nforward keeps x - mean: BNNS's backward takes no x), as block copies; NumPy passes = the fewest elementwise"
+          "\npasses the formula allows, nothing else; the formula's NumPy calls = those passes and the reductions it"
+          "\ncannot do without (row and column sums), one call each; each beside PyTorch's time for the whole operation."
           + ("" if fused else "\nkernels/fused.py is not there yet: the fused conv3x3+bn+relu rows are skipped.")
           + ("" if any("torch_ms" in s for s in specs) else "\nPyTorch is not importable: no PyTorch column."))
     payload = {"copy_gbps": copy, "gemm_gflops": gemm, "rows": rows}
