@@ -351,8 +351,9 @@ def test_readiness_is_503_while_draining_and_exit_is_clean():
     channel = grpc.insecure_channel(process.grpc_target, options=[("grpc.max_send_message_length", 1 << 30),
                                                                   ("grpc.max_receive_message_length", 1 << 30)])
     stub = service_pb2_grpc.BNNSServiceStub(channel)
-    # 15x15 kernel, 32 -> 32 channels, 16 x 128 x 128: about a second, so the drain has a window.
-    c, hw, k = 32, 128, 15
+    # 21x21 kernel, 32 -> 32 channels, 16 x 128 x 128: about two seconds, so the drain has a window
+    # (with 15x15, about one, the call once ended before the poll below saw the 503 in a full run).
+    c, hw, k = 32, 128, 21
     created = stub.CreateFilter(pb.CreateFilterRequest(convolution=types_pb2.ConvolutionParameters(
         i_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[hw, hw, c]),
         o_desc=types_pb2.NDArrayDescriptor(layout=types_pb2.DATA_LAYOUT_IMAGE_CHW, size=[hw, hw, c]),
