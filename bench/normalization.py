@@ -135,14 +135,15 @@ def layer_norm_floor_specs(rng) -> list[dict]:
       same-shape factor (inv_std gamma) into y, + beta. Backward: dL/dy (x - mean) (for
       dL/dgamma), dL/dy times a same-shape factor (inv_std gamma), minus a per-row constant,
       minus (x - mean) times a per-row factor (two passes).
-    * the formula's NumPy calls: those passes plus the reductions the formula cannot do without,
-      each one NumPy call at its fastest, and nothing else (the per-row and per-column factors
-      are given, not computed). Forward: + the row sums of x and of (x - mean)^2. Backward: + the
-      column sums for dL/dbeta and dL/dgamma and the two per-row sums with gamma, as
-      matrix-vector products. Inference forward: the training one's calls, x - mean formed in y.
+    * the formula's NumPy calls: those passes plus what the formula cannot do without, each one
+      NumPy call at its fastest, and nothing else (the per-row values are given, not computed):
+      the factor inv_std gamma formed (the kernel's rank-1 product; the passes floor takes it
+      ready-made) and, forward, the row sums of x and of (x - mean)^2; backward, the column sums
+      for dL/dbeta and dL/dgamma and the two per-row sums with gamma, as matrix-vector products.
+      Inference forward: the training one's calls, x - mean formed in y.
     """
     from bnns.kernels import parallel
-    from bnns.kernels.normalization import block_bytes
+    from bnns.kernels.normalization import _outer, block_bytes
     n, tokens, features = LAYER_NORM_INPUT
     rows = n * tokens
     x = rng.standard_normal((rows, features), dtype=np.float32)
@@ -168,23 +169,29 @@ def layer_norm_floor_specs(rng) -> list[dict]:
 
     ones, row_ones, gamma_row = np.ones(features, np.float32), np.ones(block, np.float32), gamma[0].copy()
 
+    def factor(lo: int, hi: int) -> np.ndarray:
+        """inv_std (per row) times gamma (per column): the kernel's rank-1 product (_outer)."""
+        out = parallel.scratch((2, hi - lo, features), np.float32)[1]
+        _outer(per_row[lo:hi], gamma_row, out, add=False)
+        return out
+
     def forward_calls(lo: int, hi: int) -> None:
         np.vecdot(x[lo:hi], ones)                   # the row means' sums
         c = np.subtract(x[lo:hi], per_row[lo:hi, None], out=x_hat[lo:hi])
         np.vecdot(c, c)                             # the variances' sums
-        out = np.multiply(c, gamma[:hi - lo], out=y[lo:hi])
+        out = np.multiply(c, factor(lo, hi), out=y[lo:hi])
         out += beta[:hi - lo]
 
     def backward_traffic(lo: int, hi: int) -> None:
         np.add(x_hat[lo:hi], dy[lo:hi], out=scratch[lo:hi])
 
     def backward_calls(lo: int, hi: int) -> None:
-        p = np.multiply(dy[lo:hi], x_hat[lo:hi], out=parallel.scratch((hi - lo, features), np.float32))
+        p = np.multiply(dy[lo:hi], x_hat[lo:hi], out=parallel.scratch((2, hi - lo, features), np.float32)[0])
         np.matmul(row_ones[:hi - lo], dy[lo:hi])    # dL/dbeta's part (column sums)
         np.matmul(per_row[lo:hi], p)                # dL/dgamma's part (inv_std-weighted column sums)
         np.matmul(dy[lo:hi], gamma_row)             # per row <dL/dy, gamma>
         np.matmul(p, gamma_row)                     # per row <dL/dy (x - mean), gamma>
-        out = np.multiply(dy[lo:hi], gamma[:hi - lo], out=scratch[lo:hi])
+        out = np.multiply(dy[lo:hi], factor(lo, hi), out=scratch[lo:hi])
         out -= per_row[lo:hi, None]
         out -= np.multiply(x_hat[lo:hi], per_row[lo:hi, None], out=p)
 
@@ -201,7 +208,7 @@ def layer_norm_floor_specs(rng) -> list[dict]:
         np.vecdot(x[lo:hi], ones)
         c = np.subtract(x[lo:hi], per_row[lo:hi, None], out=y[lo:hi])     # no cache: in y itself
         np.vecdot(c, c)
-        c *= gamma[:hi - lo]
+        c *= factor(lo, hi)
         c += beta[:hi - lo]
 
     torch_forward, torch_inference, torch_backward = (spec["torch"] for spec in layer_norm_specs(rng))
