@@ -19,10 +19,10 @@ import numpy as np
 
 from bnns.kernels import layout
 from bnns.kernels.errors import BNNSError, InvalidArgumentError, given, require
+from bnns.server.dataplane import Sink
+from bnns.server.wire import buffer_at
 from bnns.v1 import service_pb2 as pb
 from bnns.v1 import types_pb2
-
-from bnns.server.dataplane import Sink, buffer_at
 
 from . import backend as backend_mod
 from . import bindings

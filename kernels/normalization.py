@@ -573,8 +573,8 @@ def block_bytes() -> int:
     1 MiB into 25 (13 / 12), 2 MiB into 13 (7 / 6); but even counts of other sizes (342 / 410 /
     512 / 683 rows, 24 / 20 / 16 / 12 blocks) took 5.19 / 5.12 / 4.39 / 4.45 ms backward and
     4.13 / 3.89 / 3.53 / 3.42 ms forward in one interleaved run, and on 64x197x768 (12608 rows)
-    26 blocks of 485 rows, 13 per core, were 8-9% slower than 25 of 512 split 13 / 12. Follows parallel.BLOCK_BYTES, so tests
-    that shrink it to one row still cut one-row blocks."""
+    26 blocks of 485 rows, 13 per core, were 8-9% slower than 25 of 512 split 13 / 12. Follows
+    parallel.BLOCK_BYTES, so tests that shrink it to one row still cut one-row blocks."""
     return parallel.BLOCK_BYTES * 3 // 2
 
 

@@ -56,11 +56,9 @@ def split(raw: Union[bytes, bytearray, memoryview], message_class) -> Tuple[Any,
     """(message without its tensor bytes, {Buffer path: memoryview of its data over ``raw``}).
 
     Raises DecodeError for bytes that are not a well-formed ``message_class``."""
-    if isinstance(raw, bytes) and len(raw) < SPLIT_MIN_BYTES:   # what grpc hands over: parsed as it is
-        return message_class.FromString(raw), {}
     view = memoryview(raw)
-    if view.nbytes < SPLIT_MIN_BYTES:
-        return message_class.FromString(bytes(view)), {}
+    if view.nbytes < SPLIT_MIN_BYTES:      # bytes (what grpc hands over) are parsed as they are, not copied
+        return message_class.FromString(raw if isinstance(raw, bytes) else bytes(view)), {}
     tensors: Dict[str, memoryview] = {}
     pieces = _strip(view, 0, view.nbytes, message_class.DESCRIPTOR, "", tensors)
     message = message_class.FromString(b"".join(pieces) if tensors else bytes(view))
