@@ -27,7 +27,7 @@ from .lstm import (BNNSComputeLSTMTrainingCacheCapacity, BNNSDirectApplyLSTMBatc
                    BNNSLayerFlagsLSTMDefaultActivations, BNNSLayerParametersLSTM, BNNSLSTMDataDescriptor,
                    BNNSLSTMGateDescriptor)
 from .arithmetic import (BNNSArithmeticFilterApplyBackwardBatch, BNNSArithmeticFilterApplyBatch,
-                         BNNSArithmeticBinary, BNNSArithmeticOperand, BNNSArithmeticTernary, BNNSArithmeticUnary,
+                         BNNSArithmeticBinary, BNNSArithmeticTernary, BNNSArithmeticUnary,
                          BNNSFilterCreateLayerArithmetic, BNNSLayerParametersArithmetic,
                          BinaryArithmeticLayer as _BinaryArithmeticLayer, TernaryArithmeticLayer as _TernaryArithmeticLayer,
                          UnaryArithmeticLayer as _UnaryArithmeticLayer)
@@ -106,7 +106,6 @@ class BNNS(_SwiftCore):
     FusedConvolutionParameters = _fused.FusedConvolutionParameters
     FusedFullyConnectedParameters = _fused.FusedFullyConnectedParameters
     FusedNormalizationParameters = _fused.FusedNormalizationParameters
-    FusedArithmeticParameters = _fused.FusedArithmeticParameters
     FusedQuantizationParameters = _fused.FusedQuantizationParameters
     FusedDequantizationParameters = _fused.FusedDequantizationParameters
     FusedUnaryArithmeticParameters = _fused.FusedUnaryArithmeticParameters

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Optional, Sequence
 
 from bnns.kernels import arithmetic as arithmetic_kernels
 from bnns.kernels.errors import given, require
@@ -15,38 +15,9 @@ from bnns.v1 import types_pb2
 from . import api
 from . import constants as C
 from .layers import Layer, _required, buffer_of, read_only
-from .c_structs import BNNSActivation, BNNSArithmeticOperand, BNNSFilterParameters, BNNSNDArrayDescriptor
+from .c_structs import (BNNSArithmeticBinary, BNNSArithmeticTernary, BNNSArithmeticUnary, BNNSFilterParameters,
+                        BNNSLayerParametersArithmetic, BNNSNDArrayDescriptor)
 
-
-class _FunctionFields:
-    """Apple's arithmetic function-fields structs: their operands are the (descriptor, type)
-    field pairs in declaration order (in/in_, in1, in2, in3), the output last."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]]     # each is a dataclass (_function_fields)
-    out: Optional[BNNSNDArrayDescriptor]
-    out_type: int
-
-    def operands(self) -> list:
-        names = [f.name for f in dataclasses.fields(self) if f.name.startswith("in") and not f.name.endswith("_type")]
-        return [BNNSArithmeticOperand(getattr(self, name), getattr(self, name.rstrip("_") + "_type")) for name in names]
-
-
-def _function_fields(name: str, inputs: Sequence[str]) -> type:
-    """Apple's BNNSArithmetic{Unary,Binary,Ternary}: each input and its type, then out and out_type
-    (``in`` is spelled ``in_``); the first input is required."""
-    spec: list[tuple] = [(inputs[0], BNNSNDArrayDescriptor)]
-    for k, field in enumerate(inputs):
-        spec += ([] if k == 0 else [(field, BNNSNDArrayDescriptor, dataclasses.field(default=None))]) + \
-                [(field.rstrip("_") + "_type", int, dataclasses.field(default=C.BNNSSample))]
-    spec += [("out", BNNSNDArrayDescriptor, dataclasses.field(default=None)),
-             ("out_type", int, dataclasses.field(default=C.BNNSSample))]
-    return dataclasses.make_dataclass(name, spec, bases=(_FunctionFields,), namespace={
-        "__doc__": f"{name}: {', '.join(n for n, *_ in spec)}."})
-
-
-BNNSArithmeticUnary = _function_fields("BNNSArithmeticUnary", ("in_",))
-BNNSArithmeticBinary = _function_fields("BNNSArithmeticBinary", ("in1", "in2"))
-BNNSArithmeticTernary = _function_fields("BNNSArithmeticTernary", ("in1", "in2", "in3"))
 
 _FIELDS_BY_ARITY = {1: BNNSArithmeticUnary, 2: BNNSArithmeticBinary, 3: BNNSArithmeticTernary}
 
@@ -59,39 +30,15 @@ def function_fields(operands, out: BNNSNDArrayDescriptor, out_type: int = C.BNNS
     return _FIELDS_BY_ARITY[len(operands)](*flat, out, out_type)
 
 
-@dataclasses.dataclass
-class BNNSLayerParametersArithmetic:
-    """BNNSLayerParametersArithmetic: the function, its ``arithmetic_function_fields`` (a
-    BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary, as the function takes 1,
-    2 or 3 inputs) and the activation."""
-
-    arithmetic_function: int
-    arithmetic_function_fields: _FunctionFields
-    activation: Optional[BNNSActivation] = None
-
-    @property
-    def inputs(self) -> list:
-        """The operands (descriptor, type) in order."""
-        return self.arithmetic_function_fields.operands()
-
-    @property
-    def o_desc(self) -> Optional[BNNSNDArrayDescriptor]:
-        return self.arithmetic_function_fields.out
-
-    @property
-    def out_type(self) -> int:
-        return self.arithmetic_function_fields.out_type
-
-    def to_proto(self) -> types_pb2.ArithmeticParameters:
-        o_desc = given(self.o_desc, "arithmetic_function_fields.out is required")
-        return types_pb2.ArithmeticParameters(
-            arithmetic_function=int(self.arithmetic_function),
-            inputs=[types_pb2.ArithmeticOperand(desc=op.desc.to_proto(op.type != C.BNNSSample), type=int(op.type))
-                    for op in self.inputs],
-            o_desc=o_desc.to_proto(False), out_type=int(self.out_type), activation=(self.activation or BNNSActivation()).to_proto())
-
-    def trainables(self) -> dict:
-        return {f"in{k}": op.desc for k, op in enumerate(self.inputs) if op.type == C.BNNSParameter}
+def operands(fields) -> list:
+    """Each input's (descriptor, type) of a BNNSArithmetic{Unary,Binary,Ternary}, in order (in_,
+    or in1, in2, in3), every descriptor given."""
+    require(isinstance(fields, tuple(_FIELDS_BY_ARITY.values())), lambda: f"arithmetic_function_fields is a "
+            f"{type(fields).__name__}: give a BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary")
+    names = [f.name for f in dataclasses.fields(fields) if f.name.startswith("in") and not f.name.endswith("_type")]
+    for name in names:
+        require(getattr(fields, name) is not None, f"arithmetic_function_fields.{name} is required")
+    return [(getattr(fields, name), int(getattr(fields, name.rstrip("_") + "_type"))) for name in names]
 
 
 class ArithmeticFilter(api.BNNSFilter):
@@ -103,12 +50,12 @@ class ArithmeticFilter(api.BNNSFilter):
 def BNNSFilterCreateLayerArithmetic(layer_params: BNNSLayerParametersArithmetic,
                                     filter_params: Optional[BNNSFilterParameters] = None):
     """An arithmetic filter, or None (see last_error())."""
-    return api.create_filter("arithmetic", layer_params, filter_params,
-                             input_geometry=layer_params.inputs[0].desc.geometry(),
-                             output_geometry=given(layer_params.o_desc, "arithmetic_function_fields.out is required")
-                             .geometry(), filter_class=ArithmeticFilter,
-                             operand_geometries=[op.desc.geometry() for op in layer_params.inputs],
-                             operand_types=[int(op.type) for op in layer_params.inputs])
+    fields = layer_params.arithmetic_function_fields
+    inputs = operands(fields)
+    return api.create_filter("arithmetic", layer_params, filter_params, input_geometry=inputs[0][0].geometry(),
+                             output_geometry=given(fields.out, "arithmetic_function_fields.out is required").geometry(),
+                             filter_class=ArithmeticFilter, operand_geometries=[d.geometry() for d, _ in inputs],
+                             operand_types=[t for _, t in inputs])
 
 
 def _operand_buffers(io: api.Exchange, f: ArithmeticFilter, batch_size, in_, in_stride):

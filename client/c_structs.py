@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 
 from bnns.v1 import service_pb2, types_pb2
 
-from .structs import Struct, _Descriptor, nested, sent, wire
+from .structs import Struct, _Descriptor, nested, oneof, sent, wire
 
 
 @dataclasses.dataclass
@@ -371,17 +371,100 @@ class BNNSLayerParametersNormalization(Struct):
 
 
 @dataclasses.dataclass
-class BNNSArithmeticOperand(Struct):
-    """One in / in_type pair of BNNSArithmetic{Unary,Binary,Ternary}."""
+class BNNSArithmeticUnary(Struct):
+    """BNNSArithmeticUnary: in, in_type, out, out_type (``in`` spelled ``in_``)."""
 
-    desc: BNNSNDArrayDescriptor
-    type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in_: BNNSNDArrayDescriptor
+    in_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    out: Optional[BNNSNDArrayDescriptor] = None
+    out_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
 
-    def to_proto(self, **extra: Any) -> types_pb2.ArithmeticOperand:
-        return types_pb2.ArithmeticOperand(**sent(
+    def to_proto(self, **extra: Any) -> types_pb2.ArithmeticUnary:
+        return types_pb2.ArithmeticUnary(**sent(
             extra,
-            desc=wire(self.desc),
-            type=self.type))
+            in_=wire(self.in_, self.in_type != 1),
+            in_type=self.in_type,
+            out=wire(self.out, False),
+            out_type=self.out_type))
+
+    def trainables(self) -> dict[str, Any]:
+        return {"in0": self.in_}
+
+
+@dataclasses.dataclass
+class BNNSArithmeticBinary(Struct):
+    """BNNSArithmeticBinary: in1, in1_type, in2, in2_type, out, out_type."""
+
+    in1: BNNSNDArrayDescriptor
+    in1_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in2: Optional[BNNSNDArrayDescriptor] = None
+    in2_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    out: Optional[BNNSNDArrayDescriptor] = None
+    out_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+
+    def to_proto(self, **extra: Any) -> types_pb2.ArithmeticBinary:
+        return types_pb2.ArithmeticBinary(**sent(
+            extra,
+            in1=wire(self.in1, self.in1_type != 1),
+            in1_type=self.in1_type,
+            in2=wire(self.in2, self.in2_type != 1),
+            in2_type=self.in2_type,
+            out=wire(self.out, False),
+            out_type=self.out_type))
+
+    def trainables(self) -> dict[str, Any]:
+        return {"in0": self.in1, "in1": self.in2}
+
+
+@dataclasses.dataclass
+class BNNSArithmeticTernary(Struct):
+    """BNNSArithmeticTernary: in1, in1_type, in2, in2_type, in3, in3_type, out, out_type."""
+
+    in1: BNNSNDArrayDescriptor
+    in1_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in2: Optional[BNNSNDArrayDescriptor] = None
+    in2_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in3: Optional[BNNSNDArrayDescriptor] = None
+    in3_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    out: Optional[BNNSNDArrayDescriptor] = None
+    out_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+
+    def to_proto(self, **extra: Any) -> types_pb2.ArithmeticTernary:
+        return types_pb2.ArithmeticTernary(**sent(
+            extra,
+            in1=wire(self.in1, self.in1_type != 1),
+            in1_type=self.in1_type,
+            in2=wire(self.in2, self.in2_type != 1),
+            in2_type=self.in2_type,
+            in3=wire(self.in3, self.in3_type != 1),
+            in3_type=self.in3_type,
+            out=wire(self.out, False),
+            out_type=self.out_type))
+
+    def trainables(self) -> dict[str, Any]:
+        return {"in0": self.in1, "in1": self.in2, "in2": self.in3}
+
+
+@dataclasses.dataclass
+class BNNSLayerParametersArithmetic(Struct):
+    """BNNSLayerParametersArithmetic: the function, its ``arithmetic_function_fields`` (a
+    BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary, as the function takes 1, 2
+    or 3 inputs) and the activation."""
+
+    arithmetic_function: int
+    arithmetic_function_fields: BNNSArithmeticUnary | BNNSArithmeticBinary | BNNSArithmeticTernary
+    activation: Optional[BNNSActivation] = None
+
+    def to_proto(self, **extra: Any) -> types_pb2.ArithmeticParameters:
+        return types_pb2.ArithmeticParameters(**sent(
+            extra,
+            arithmetic_function=self.arithmetic_function,
+            **oneof(self.arithmetic_function_fields,
+                    unary=BNNSArithmeticUnary, binary=BNNSArithmeticBinary, ternary=BNNSArithmeticTernary),
+            activation=wire(self.activation)))
+
+    def trainables(self) -> dict[str, Any]:
+        return self.arithmetic_function_fields.trainables()
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ from bnns.v1 import types_pb2
 
 from . import api
 from . import constants as C
-from .arithmetic import BNNSLayerParametersArithmetic, function_fields
+from .arithmetic import BNNSLayerParametersArithmetic, function_fields, operands
 from .layers import Layer, _ConvolutionPadding, _ConvolutionType, _LearningPhase
 from .normalization import (BNNSLayerParametersNormalization, client_moving_statistics,
                             receive_moving_statistics)
@@ -70,7 +70,7 @@ class _FusedParams:
     def input_geometries(self) -> list:
         first = self.params[0]
         if isinstance(first, BNNSLayerParametersArithmetic):
-            return [op.desc.geometry() for op in first.inputs]
+            return [desc.geometry() for desc, _ in operands(first.arithmetic_function_fields)]
         return [first.i_desc.geometry()]
 
 
@@ -241,18 +241,6 @@ class FusedFullyConnectedParameters:
                                                                        o_desc=o_desc, bias=self.bias)
 
 
-@dataclasses.dataclass
-class FusedArithmeticParameters:
-    """BNNS.Fused{Unary,Binary,Ternary}ArithmeticParameters: the function and each input's descriptor type."""
-
-    function: int
-    input_descriptor_types: Sequence[int] = (C.BNNSSample, C.BNNSSample)
-
-    def member(self, i_descs, o_desc):
-        return C.BNNSArithmetic, BNNSLayerParametersArithmetic(
-            self.function, function_fields(zip(i_descs, self.input_descriptor_types), o_desc))
-
-
 def _fused_arithmetic(name: str, inputs: Sequence[str]) -> type:
     """BNNS.Fused{Unary,Binary,Ternary}ArithmeticParameters: each input's descriptor type, the output's,
     then the function (a BNNS.Arithmetic*Function case), in Swift's label order."""
@@ -324,8 +312,7 @@ class FusedDequantizationParameters(FusedQuantizationParameters):
     function: int = C.BNNSQuantizerFunctionDequantize
 
 
-_ARITHMETIC = (FusedArithmeticParameters, FusedUnaryArithmeticParameters, FusedBinaryArithmeticParameters,
-               FusedTernaryArithmeticParameters)
+_ARITHMETIC = (FusedUnaryArithmeticParameters, FusedBinaryArithmeticParameters, FusedTernaryArithmeticParameters)
 
 
 def _bind(what: str, names: Sequence[str], args: tuple, kwargs: dict) -> dict:

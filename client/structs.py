@@ -2,7 +2,7 @@
 dataclasses with Apple's names, field order and defaults, and their to_proto) are generated from
 the contract into client/c_structs.py (proto/gen_structs.py); this module is the hand-written rest
 they build on: the descriptor's data handling and Swift's conveniences (_Descriptor, Shape), and
-the three helpers every generated to_proto sends its fields through (wire, sent, nested)."""
+the helpers every generated to_proto sends its fields through (wire, sent, nested, oneof)."""
 
 from __future__ import annotations
 
@@ -207,3 +207,12 @@ def nested(message, **values):
     are not None, or None if none is."""
     given = {name: value for name, value in values.items() if value is not None}
     return message(**given) if given else None
+
+
+def oneof(value, **cases) -> dict:
+    """A oneof's field (Apple's pointer to one of several structs): {case: value's message} for
+    the case whose struct ``value`` is."""
+    for name, struct in cases.items():
+        if isinstance(value, struct):
+            return {name: value.to_proto()}
+    raise InvalidArgumentError(f"{type(value).__name__} is not one of {', '.join(s.__name__ for s in cases.values())}")

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -284,6 +284,28 @@ def backward(function: int, operands: Sequence[Optional[np.ndarray]], d_out: np.
 
 
 # ---------------------------------------------------------------------------------------- filter
+class Operand(NamedTuple):
+    """One input of an arithmetic filter, read from its function-fields struct: where it is
+    ("binary.in2"), its descriptor and its BNNSDescriptorType."""
+
+    name: str
+    desc: Descriptor
+    type: int
+
+
+_INPUTS = {"unary": ("in_",), "binary": ("in1", "in2"), "ternary": ("in1", "in2", "in3")}
+
+
+def function_fields(params: ArithmeticParameters) -> tuple[str, Any]:
+    """(case, struct) of BNNSLayerParametersArithmetic's arithmetic_function_fields: the
+    BNNSArithmeticUnary, Binary or Ternary that is set."""
+    for case in _INPUTS:
+        if getattr(params, case) is not None:
+            return case, getattr(params, case)
+    raise InvalidArgumentError("arithmetic_function_fields is not set: give unary, binary or ternary "
+                               "(BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary)")
+
+
 class ArithmeticFilter:
     """An arithmetic filter: the function, its operand kinds and the Constant/Parameter values
     (float32 copies; ``parameters()`` returns the live arrays, so an optimizer step on a
@@ -292,33 +314,36 @@ class ArithmeticFilter:
     def __init__(self, params: ArithmeticParameters):
         self.params = params
         self.kind = kind = kind_of(params.arithmetic_function)
-        inputs = tuple(params.inputs)
+        case, fields = function_fields(params)
+        inputs = self.operands = tuple(Operand(f"{case}.{name}", getattr(fields, name),
+                                               getattr(fields, name.rstrip("_") + "_type")) for name in _INPUTS[case])
         require(len(inputs) == kind.arity,
-                lambda: f"inputs has {len(inputs)} operands but {kind.name} ({params.arithmetic_function}) takes "
-                f"{kind.arity}")
-        params.o_desc.validate("o_desc")
-        numpy_dtype(params.o_desc.data_type, what="o_desc.data_type")
-        require(params.out_type == SAMPLE,
-                lambda: f"out_type {params.out_type} is not supported: the output of an arithmetic "
+                lambda: f"{kind.name} ({params.arithmetic_function}) takes {kind.arity} inputs, but "
+                f"arithmetic_function_fields is {case} ({len(inputs)})")
+        self.out_desc = fields.out
+        fields.out.validate(f"{case}.out")
+        numpy_dtype(fields.out.data_type, what=f"{case}.out.data_type")
+        require(fields.out_type == SAMPLE,
+                lambda: f"{case}.out_type {fields.out_type} is not supported: the output of an arithmetic "
                 f"filter is per batch item (BNNSSample = {SAMPLE})")
         act_mod.validate(params.activation, "activation")
         self._values: dict[str, np.ndarray] = {}
         shapes = []
         for k, operand in enumerate(inputs):
-            name = f"inputs[{k}]"
+            name = operand.name
             require(operand.type in OPERAND_TYPE_NAMES,
-                    lambda: f"{name}.type {operand.type} is not a BNNSDescriptorType (Constant 0, "
+                    lambda: f"{name.rstrip('_')}_type {operand.type} is not a BNNSDescriptorType (Constant 0, "
                     f"Sample 1, Parameter 2)")
-            operand.desc.validate(f"{name}.desc")
-            numpy_dtype(operand.desc.data_type, what=f"{name}.desc.data_type")
+            operand.desc.validate(name)
+            numpy_dtype(operand.desc.data_type, what=f"{name}.data_type")
             if operand.type != SAMPLE:
                 require(operand.desc.data is not None,
                         lambda: f"{name} is a {OPERAND_TYPE_NAMES[operand.type]} operand but its "
                         f"descriptor has no data")
-                self._values[f"in{k}"] = np.array(operand.desc.tensor(f"{name}.desc"),
+                self._values[f"in{k}"] = np.array(operand.desc.tensor(name),
                                                   dtype=np.float32)
             shapes.append(operand.desc.shape)
-        out_shape = params.o_desc.shape
+        out_shape = fields.out.shape
         described = ", ".join(f"{s}" for s in shapes)
         try:
             broadcast = np.broadcast_shapes(*shapes)
@@ -327,8 +352,8 @@ class ArithmeticFilter:
                 f"input shapes {described} of {kind.name} do not broadcast against each other "
                 f"(each dimension must be equal or 1)") from None
         require(broadcast == out_shape,
-                lambda: f"input shapes {described} of {kind.name} broadcast to {broadcast}, but o_desc "
-                f"has shape {out_shape} ({params.o_desc.describe()})")
+                lambda: f"input shapes {described} of {kind.name} broadcast to {broadcast}, but {case}.out "
+                f"has shape {out_shape} ({fields.out.describe()})")
         self._shapes = tuple(shapes)
         rank = len(out_shape)
         self._aligned = tuple((1,) * (rank - len(s)) + tuple(s) for s in shapes)
@@ -340,16 +365,16 @@ class ArithmeticFilter:
 
     @property
     def input_descs(self) -> tuple:
-        return tuple(operand.desc for operand in self.params.inputs)
+        return tuple(operand.desc for operand in self.operands)
 
     @property
     def output_desc(self) -> Descriptor:
-        return self.params.o_desc
+        return self.out_desc
 
     def parameters(self) -> dict[str, np.ndarray]:
         """"in{k}" -> values of each Parameter operand k (live arrays). Constant operands are not
         trainable, so they are not listed: an optimizer cannot reach them."""
-        return {f"in{k}": self._values[f"in{k}"] for k, operand in enumerate(self.params.inputs)
+        return {f"in{k}": self._values[f"in{k}"] for k, operand in enumerate(self.operands)
                 if operand.type == PARAMETER}
 
     # ------------------------------------------------------------------ apply
@@ -357,10 +382,10 @@ class ArithmeticFilter:
               batch_size: Optional[int] = None) -> np.ndarray:
         """BNNSArithmeticFilterApplyBatch.
 
-        inputs[k] : (N, *inputs[k].desc.shape) for a Sample operand; None for a Constant or
+        inputs[k] : (N, *operands[k].desc.shape) for a Sample operand; None for a Constant or
             Parameter operand (its values were given at creation).
         batch_size : N; needed only when no operand is a Sample.
-        Returns y of shape (N, *o_desc.shape).
+        Returns y of shape (N, *out.shape).
         """
         operands, n = self._operands(inputs, batch_size, "inputs", require_samples=True)
         y = forward(self.params.arithmetic_function, operands, self.params.activation)
@@ -373,9 +398,9 @@ class ArithmeticFilter:
         """BNNSArithmeticFilterApplyBackwardBatch: all input gradients in one call.
 
         inputs : as for :meth:`apply`.
-        y : (N, *o_desc.shape), the forward output (used by the activation's derivative and by
+        y : (N, *out.shape), the forward output (used by the activation's derivative and by
             functions whose derivative reads their output); may be None.
-        d_out : (N, *o_desc.shape), dL/dy.
+        d_out : (N, *out.shape), dL/dy.
         wanted : one flag per operand.
         Returns one entry per operand: Sample -> (N, *shape); Parameter -> shape (summed over the
         batch); None when not wanted.
@@ -385,12 +410,12 @@ class ArithmeticFilter:
         require(len(wanted) == kind.arity,
                 lambda: f"wanted has {len(wanted)} flags but {kind.name} takes {kind.arity} inputs")
         for k, want in enumerate(wanted):
-            if want and p.inputs[k].type == CONSTANT:
+            if want and self.operands[k].type == CONSTANT:
                 raise InvalidArgumentError(
-                    f"inputs[{k}] of {kind.name} is a Constant operand: it has no gradient "
+                    f"{self.operands[k].name} of {kind.name} is a Constant operand: it has no gradient "
                     f"(make it a Parameter to train it)")
         d_out = _as_float(np.asarray(d_out))
-        out_shape = p.o_desc.shape
+        out_shape = self.out_desc.shape
         require(d_out.ndim == len(out_shape) + 1 and d_out.shape[1:] == out_shape
                 and d_out.shape[0] >= 1,
                 lambda: f"d_out has shape {d_out.shape}; expected (N, *{out_shape})")
@@ -408,13 +433,13 @@ class ArithmeticFilter:
         operands, _ = self._operands(inputs, n, "inputs", require_samples=needs_inputs,
                                      dtype=d_out.dtype)
         shapes = [((n,) if op.type == SAMPLE else (1,)) + aligned
-                  for op, aligned in zip(p.inputs, self._aligned)]
+                  for op, aligned in zip(self.operands, self._aligned)]
         grads = backward(p.arithmetic_function, operands, d_out, wanted, act, y, shapes)
         out = []
         for k, grad in enumerate(grads):
             if grad is not None:
                 shape = self._shapes[k]
-                grad = grad.reshape(((n,) if p.inputs[k].type == SAMPLE else ()) + shape)
+                grad = grad.reshape(((n,) if self.operands[k].type == SAMPLE else ()) + shape)
             out.append(grad)
         return out
 
@@ -422,13 +447,12 @@ class ArithmeticFilter:
     def _operands(self, inputs, batch_size, name, *, require_samples, dtype=None):
         """The operands aligned for broadcasting: Sample (N, *aligned), others (1, *aligned);
         a Sample may be None when not ``require_samples``."""
-        p = self.params
         inputs = list(inputs)
         require(len(inputs) == self.kind.arity,
                 lambda: f"{name} has {len(inputs)} entries but {self.kind.name} takes {self.kind.arity}")
         n = batch_size
         arrays: list[Optional[np.ndarray]] = []
-        for k, (operand, value) in enumerate(zip(p.inputs, inputs)):
+        for k, (operand, value) in enumerate(zip(self.operands, inputs)):
             shape = self._shapes[k]
             if operand.type != SAMPLE:
                 require(value is None,
@@ -457,7 +481,7 @@ class ArithmeticFilter:
             dtype = np.float64 if dtype == np.float64 else np.float32
         aligned: list[Optional[np.ndarray]] = []
         for k, value in enumerate(arrays):
-            if p.inputs[k].type != SAMPLE:
+            if self.operands[k].type != SAMPLE:
                 value = self._values[f"in{k}"].astype(dtype, copy=False)
                 aligned.append(value.reshape((1,) + self._aligned[k]))
             elif value is None:

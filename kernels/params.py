@@ -140,11 +140,39 @@ class NormalizationParameters:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ArithmeticOperand:
-    """bnns.v1.ArithmeticOperand (bnns/v1/types.proto)."""
+class ArithmeticUnary:
+    """bnns.v1.ArithmeticUnary (bnns/v1/types.proto)."""
 
-    desc: Descriptor
-    type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in_: Descriptor
+    in_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    out: Descriptor
+    out_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ArithmeticBinary:
+    """bnns.v1.ArithmeticBinary (bnns/v1/types.proto)."""
+
+    in1: Descriptor
+    in1_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in2: Descriptor
+    in2_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    out: Descriptor
+    out_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ArithmeticTernary:
+    """bnns.v1.ArithmeticTernary (bnns/v1/types.proto)."""
+
+    in1: Descriptor
+    in1_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in2: Descriptor
+    in2_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    in3: Descriptor
+    in3_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    out: Descriptor
+    out_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -152,9 +180,9 @@ class ArithmeticParameters:
     """bnns.v1.ArithmeticParameters (bnns/v1/types.proto)."""
 
     arithmetic_function: int = 0
-    inputs: tuple[ArithmeticOperand, ...] = ()
-    o_desc: Descriptor
-    out_type: int = 1   # DESCRIPTOR_TYPE_SAMPLE
+    unary: Optional[ArithmeticUnary] = None
+    binary: Optional[ArithmeticBinary] = None
+    ternary: Optional[ArithmeticTernary] = None
     activation: Activation = Activation()
 
 

@@ -36,7 +36,8 @@ from bnns.v1 import SHAPE_ONLY, options_pb2, schema_default, service_pb2, types_
 MESSAGES = [
     types_pb2.Activation, types_pb2.ActivationParameters, types_pb2.ConvolutionParameters, types_pb2.FullyConnectedParameters,
     types_pb2.PoolingParameters, types_pb2.YoloParameters, types_pb2.LossParameters,
-    types_pb2.NormalizationParameters, types_pb2.ArithmeticOperand, types_pb2.ArithmeticParameters,
+    types_pb2.NormalizationParameters, types_pb2.ArithmeticUnary, types_pb2.ArithmeticBinary,
+    types_pb2.ArithmeticTernary, types_pb2.ArithmeticParameters,
     types_pb2.QuantizationParameters, types_pb2.DropoutParameters, types_pb2.PermuteParameters,
     types_pb2.PaddingParameters, types_pb2.ResizeParameters, types_pb2.ReductionParameters,
     types_pb2.GramParameters, types_pb2.BroadcastMatMulParameters, types_pb2.TensorContractionParameters,

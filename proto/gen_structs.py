@@ -8,10 +8,13 @@ order (or the option's ``fields``, in that order; less its ``without``; a ``flat
 inline) under Apple's names (``(bnns.v1.apple_field)``), the ``(bnns.v1.sdk_required)`` ones first
 and without a default, the others defaulting to the option's ``defaults``, else None for a message
 (a NULL pointer) or an unset proto3 ``optional`` scalar, else the schema's default as in
-kernels/params.py; then ``unsent`` fields (None, never sent) and ``init_only`` arguments. Each
-gets ``to_proto(**extra)`` (its message; ``extra`` sets fields left out; descriptors in SHAPE_ONLY
-sent without their data; through client/structs.py's ``wire``, ``sent`` and ``nested``) unless its
-``base`` has its own, and ``trainables()`` from the ``(bnns.v1.trainable)`` options.
+kernels/params.py; then ``unsent`` fields (None, never sent) and ``init_only`` arguments. A oneof
+is one required field named as the oneof, holding one case's struct (Apple's pointer to one of
+several structs: BNNSLayerParametersArithmetic's arithmetic_function_fields). Each struct gets
+``to_proto(**extra)`` (its message; ``extra`` sets fields left out; descriptors in SHAPE_ONLY sent
+without their data, an ``(bnns.v1.operand_type)`` one with it only for a Constant or Parameter;
+through client/structs.py's ``wire``, ``sent``, ``nested`` and ``oneof``) unless its ``base`` has
+its own, and ``trainables()`` from the ``(bnns.v1.trainable)`` options (a oneof's: its case's).
 tests/contract/test_generated_code.py checks the committed module is what this writes.
 """
 
@@ -44,7 +47,7 @@ from typing import Any, Optional, Sequence
 
 from bnns.v1 import service_pb2, types_pb2
 
-from .structs import Struct, _Descriptor, nested, sent, wire
+from .structs import Struct, _Descriptor, nested, oneof, sent, wire
 '''
 
 
@@ -101,7 +104,22 @@ def _sent(apple: str, field) -> str:
     """The expression of to_proto that sends field ``apple``."""
     if field.message_type is None and not field.is_repeated:
         return f"self.{apple}"
+    kind = _option(field, options_pb2.operand_type)
+    if kind:
+        sample = field.containing_type.fields_by_name[kind].enum_type.values_by_name["DESCRIPTOR_TYPE_SAMPLE"].number
+        return f"wire(self.{apple}, self.{kind} != {sample})"
     return f"wire(self.{apple}, False)" if apple in SHAPE_ONLY else f"wire(self.{apple})"
+
+
+def _oneof(field):
+    """The field's oneof, if a real one (not the synthetic "_name" of a proto3 optional scalar)."""
+    oneof = field.containing_oneof
+    return None if oneof is None or oneof.name == f"_{field.name}" else oneof
+
+
+def _cases(oneof) -> str:
+    """A oneof's cases as ``oneof``'s arguments: each case's name and its struct."""
+    return ", ".join(f"{f.name}={APPLE_CLASS[f.message_type.full_name]}" for f in oneof.fields)
 
 
 def render_struct(message, struct) -> str:
@@ -119,17 +137,21 @@ def render_struct(message, struct) -> str:
     unknown = (set(defaults) | set(struct.without)) - set(apple.values()) - set(message.fields_by_name)
     if unknown:
         raise ValueError(f"{struct.name}: {sorted(unknown)} are not fields of {message.full_name}")
-    required = [f for f in fields if _option(f, options_pb2.sdk_required, False)]
+    oneofs = {_oneof(f).fields[0]: _oneof(f) for f in fields if _oneof(f)}
+    fields = [f for f in fields if not _oneof(f) or f in oneofs]       # a oneof: at its first case
+    required = [f for f in fields if _option(f, options_pb2.sdk_required, False) or f in oneofs]
     base = struct.base or "Struct"
     doc = textwrap.fill(struct.doc, 100, initial_indent="    \"\"\"", subsequent_indent="    ")
     out = [f"\n\n@dataclasses.dataclass\nclass {struct.name}({base}):\n{doc}\"\"\"\n\n"]
-    out += [f"    {_declaration(apple[f.name], f, f in required, defaults)}\n"
+    out += [f"    {oneofs[f].name}: {' | '.join(APPLE_CLASS[c.message_type.full_name] for c in oneofs[f].fields)}\n"
+            if f in oneofs else f"    {_declaration(apple[f.name], f, f in required, defaults)}\n"
             for f in required + [f for f in fields if f not in required]]
     out += [f"    {name}: Any = None   # never sent\n" for name in struct.unsent]
     out += [f"    {name}: dataclasses.InitVar[Any] = None\n" for name in struct.init_only]
     if not (struct.base and _own_to_proto(struct.base)):
         wire_class = f"{message.file.name.rpartition('/')[2].replace('.proto', '_pb2')}.{message.name}"
-        lines = [f"            {f.name}={_sent(apple[f.name], f)},\n" for f in fields if f not in inline]
+        lines = [f"            **oneof(self.{oneofs[f].name},\n                    {_cases(oneofs[f])}),\n" if f in oneofs else
+                 f"            {f.name}={_sent(apple[f.name], f)},\n" for f in fields if f not in inline]
         if struct.flatten:
             lines.insert(at, f"            {struct.flatten}=nested(\n                types_pb2.{inner.name},\n"
                          + "".join(f"                {f.name}={_sent(f.name, f)},\n" for f in inline).rstrip(",\n")
@@ -138,7 +160,11 @@ def render_struct(message, struct) -> str:
                    f"        return {wire_class}(**sent(\n            extra,\n" + "".join(lines).rstrip(",\n") + "))\n")
     trainable = [(_option(f, options_pb2.trainable), apple[f.name]) for f in fields
                  if _option(f, options_pb2.trainable)]
-    if trainable:
+    if oneofs and any(_option(c, options_pb2.trainable) for o in oneofs.values() for f in o.fields
+                      for c in f.message_type.fields):
+        name = next(iter(oneofs.values())).name
+        out.append(f"\n    def trainables(self) -> dict[str, Any]:\n        return self.{name}.trainables()\n")
+    elif trainable:
         pairs = ", ".join(f'"{name}": self.{field}' for name, field in trainable)
         out.append(f"\n    def trainables(self) -> dict[str, Any]:\n        return {{{pairs}}}\n")
     return "".join(out)

@@ -745,7 +745,7 @@ class Core(Functions):   # Functions: the filter-less entry points (server/direc
                 f"`in` has {count} buffers; the function takes {f.arity} operands: give one per operand "
                 "(empty for Constant and Parameter operands)")
         inputs: list[Optional[np.ndarray]] = []
-        for k, (operand, desc) in enumerate(zip(f.params.inputs, f.input_descs)):
+        for k, (operand, desc) in enumerate(zip(f.operands, f.input_descs)):
             buf = buffers[k] if k < len(buffers) else types_pb2.Buffer()
             given = f"in[{k}]" in io.arrays or buf.WhichOneof("contents") is not None
             if operand.type != arithmetic.SAMPLE or not given:

@@ -135,12 +135,40 @@ def normalization_parameters(pb: types_pb2.NormalizationParameters, source: Any 
         normalization_axis=pb.normalization_axis)
 
 
-def arithmetic_operand(pb: types_pb2.ArithmeticOperand, source: Any = None, prefix: str = "",
-                       where: str = "") -> params.ArithmeticOperand:
-    """params.ArithmeticOperand from the wire's bnns.v1.ArithmeticOperand."""
-    return params.ArithmeticOperand(
-        desc=codec.descriptor(pb.desc, where + "desc", source, codec.at(prefix, "desc")),
-        type=pb.type)
+def arithmetic_unary(pb: types_pb2.ArithmeticUnary, source: Any = None, prefix: str = "",
+                     where: str = "") -> params.ArithmeticUnary:
+    """params.ArithmeticUnary from the wire's bnns.v1.ArithmeticUnary."""
+    return params.ArithmeticUnary(
+        in_=codec.descriptor(pb.in_, where + "in_", source, codec.at(prefix, "in_")),
+        in_type=pb.in_type,
+        out=codec.descriptor(pb.out, where + "out"),
+        out_type=pb.out_type)
+
+
+def arithmetic_binary(pb: types_pb2.ArithmeticBinary, source: Any = None, prefix: str = "",
+                      where: str = "") -> params.ArithmeticBinary:
+    """params.ArithmeticBinary from the wire's bnns.v1.ArithmeticBinary."""
+    return params.ArithmeticBinary(
+        in1=codec.descriptor(pb.in1, where + "in1", source, codec.at(prefix, "in1")),
+        in1_type=pb.in1_type,
+        in2=codec.descriptor(pb.in2, where + "in2", source, codec.at(prefix, "in2")),
+        in2_type=pb.in2_type,
+        out=codec.descriptor(pb.out, where + "out"),
+        out_type=pb.out_type)
+
+
+def arithmetic_ternary(pb: types_pb2.ArithmeticTernary, source: Any = None, prefix: str = "",
+                       where: str = "") -> params.ArithmeticTernary:
+    """params.ArithmeticTernary from the wire's bnns.v1.ArithmeticTernary."""
+    return params.ArithmeticTernary(
+        in1=codec.descriptor(pb.in1, where + "in1", source, codec.at(prefix, "in1")),
+        in1_type=pb.in1_type,
+        in2=codec.descriptor(pb.in2, where + "in2", source, codec.at(prefix, "in2")),
+        in2_type=pb.in2_type,
+        in3=codec.descriptor(pb.in3, where + "in3", source, codec.at(prefix, "in3")),
+        in3_type=pb.in3_type,
+        out=codec.descriptor(pb.out, where + "out"),
+        out_type=pb.out_type)
 
 
 def arithmetic_parameters(pb: types_pb2.ArithmeticParameters, source: Any = None, prefix: str = "",
@@ -148,9 +176,12 @@ def arithmetic_parameters(pb: types_pb2.ArithmeticParameters, source: Any = None
     """params.ArithmeticParameters from the wire's bnns.v1.ArithmeticParameters."""
     return params.ArithmeticParameters(
         arithmetic_function=pb.arithmetic_function,
-        inputs=tuple(arithmetic_operand(v, source, codec.at(prefix, "inputs") + f"[{k}]", where + "inputs" + f"[{k}].") for k, v in enumerate(pb.inputs)),
-        o_desc=codec.descriptor(pb.o_desc, where + "o_desc"),
-        out_type=pb.out_type,
+        unary=(arithmetic_unary(pb.unary, source, codec.at(prefix, "unary"), where + "unary.")
+               if pb.HasField("unary") else None),
+        binary=(arithmetic_binary(pb.binary, source, codec.at(prefix, "binary"), where + "binary.")
+                if pb.HasField("binary") else None),
+        ternary=(arithmetic_ternary(pb.ternary, source, codec.at(prefix, "ternary"), where + "ternary.")
+                 if pb.HasField("ternary") else None),
         activation=codec.activation(pb.activation))
 
 

@@ -257,8 +257,9 @@ CONVOLUTION = {
     "activation": {"function": "ACTIVATION_FUNCTION_IDENTITY"},
 }
 ADD_2X1X2 = {"arithmetic_function": "ARITHMETIC_FUNCTION_ADD",
-             "inputs": [{"desc": desc("IMAGE_CHW", [2, 1, 2]), "type": "DESCRIPTOR_TYPE_SAMPLE"}] * 2,
-             "o_desc": desc("IMAGE_CHW", [2, 1, 2]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}
+             "binary": {"in1": desc("IMAGE_CHW", [2, 1, 2]), "in1_type": "DESCRIPTOR_TYPE_SAMPLE",
+                        "in2": desc("IMAGE_CHW", [2, 1, 2]), "in2_type": "DESCRIPTOR_TYPE_SAMPLE",
+                        "out": desc("IMAGE_CHW", [2, 1, 2]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}}
 
 
 def values(document) -> np.ndarray:
@@ -869,15 +870,19 @@ KINDS: dict = {k.case: k for k in (
          ("ArithmeticFilterApplyBatch",), ("ArithmeticFilterApplyBackwardBatch",), filter_types=(fused.ARITHMETIC,),
          samples=(Sample("arithmetic", "element-wise product of two 3-vectors", {
              "arithmetic_function": "ARITHMETIC_FUNCTION_MULTIPLY",
-             "inputs": [{"desc": desc("VECTOR", [3]), "type": "DESCRIPTOR_TYPE_SAMPLE"}] * 2,
-             "o_desc": desc("VECTOR", [3]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}, (
+             "binary": {"in1": desc("VECTOR", [3]), "in1_type": "DESCRIPTOR_TYPE_SAMPLE",
+                        "in2": desc("VECTOR", [3]), "in2_type": "DESCRIPTOR_TYPE_SAMPLE",
+                        "out": desc("VECTOR", [3]), "out_type": "DESCRIPTOR_TYPE_SAMPLE"}}, (
                  Call("ArithmeticFilterApplyBatch", {"batch_size": 1, "in": [{"values": [1, 2, 3]},
                                                                             {"values": [4, 5, 6]}]}),
                  Call("ArithmeticFilterApplyBackwardBatch", {
                      "batch_size": 1, "in": [{"values": [1, 2, 3]}, {"values": [4, 5, 6]}],
                      "compute_in_delta": [True, True], "out_delta": {"values": [1, -1, 2]}})),
              _ref_multiply, Gradient(0, 1, index=0)),),
-         errors=(ErrorInput("one_operand_for_a_binary_function", lambda body: body["inputs"].pop(), "operand"),)),
+         errors=(ErrorInput("unary_fields_for_a_binary_function",
+                            lambda body: body.update(unary={"in_": body["binary"]["in1"], "out": body.pop("binary")["out"]}),
+                            "takes 2 inputs"),
+                 ErrorInput("no_function_fields", lambda body: body.pop("binary"), "arithmetic_function_fields"))),
     Kind("dropout", decoders.dropout_parameters, dropout.DropoutFilter, ("FilterApplyBatch",), ("FilterApplyBackwardBatch",),
          generic_forward=_training_forward,
          samples=(Sample("dropout", "dropout at rate 0.5 over 2-channel 1x2 images, seeded", {

@@ -52,14 +52,17 @@ def test_an_unset_optional_scalar_takes_the_kernels_default_and_a_set_one_its_va
     assert decoders.optimizer_fields(service_pb2.OptimizerFields(beta1=0.0)).beta1 == 0.0     # 0 is a value, not unset
 
 
-def test_nested_and_repeated_messages_decode_into_the_annotated_dataclasses():
-    pb = types_pb2.ArithmeticParameters(arithmetic_function=types_pb2.ARITHMETIC_FUNCTION_ADD, o_desc=vector(2),
-                                        inputs=[types_pb2.ArithmeticOperand(desc=vector(2)),
-                                                types_pb2.ArithmeticOperand(desc=vector(2, [1, 2]), type=1)])
+def test_a_oneof_case_decodes_into_its_dataclass_and_the_others_stay_null():
+    fields = types_pb2.ArithmeticBinary(in1=vector(2), in1_type=types_pb2.DESCRIPTOR_TYPE_SAMPLE, in2=vector(2, [1, 2]),
+                                        in2_type=types_pb2.DESCRIPTOR_TYPE_CONSTANT, out=vector(2, [9, 9]))
+    pb = types_pb2.ArithmeticParameters(arithmetic_function=types_pb2.ARITHMETIC_FUNCTION_ADD, binary=fields)
     params = decoders.arithmetic_parameters(pb, _Source(), "layer_params")
-    assert params.arithmetic_function == types_pb2.ARITHMETIC_FUNCTION_ADD and len(params.inputs) == 2
-    assert params.inputs[0].desc.data is None and params.inputs[1].type == 1
-    np.testing.assert_array_equal(params.inputs[1].desc.data, [1, 2])
+    assert params.arithmetic_function == types_pb2.ARITHMETIC_FUNCTION_ADD
+    assert params.unary is None and params.ternary is None and params.binary is not None
+    assert params.binary.in1.data is None and params.binary.in1_type == types_pb2.DESCRIPTOR_TYPE_SAMPLE
+    assert params.binary.in2_type == types_pb2.DESCRIPTOR_TYPE_CONSTANT
+    np.testing.assert_array_equal(params.binary.in2.data, [1, 2])
+    assert params.binary.out.data is None and params.binary.out.shape == (2,)       # out: a shape only
 
 
 def test_a_required_nested_message_left_unset_is_refused_by_name():

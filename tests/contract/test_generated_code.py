@@ -148,7 +148,8 @@ def test_kernel_params_take_each_message_field_with_the_schema_default():
     assert [f.name for f in dataclasses.fields(params.OptimizerFields)] == \
         [f.name for f in service_pb2.OptimizerFields.DESCRIPTOR.fields]
     assert params.EmbeddingParameters.__dataclass_fields__["padding_idx"].default is None   # proto3 optional
-    assert params.ArithmeticOperand.__dataclass_fields__["type"].default == types_pb2.DESCRIPTOR_TYPE_SAMPLE
+    assert params.ArithmeticBinary.__dataclass_fields__["in2_type"].default == types_pb2.DESCRIPTOR_TYPE_SAMPLE
+    assert params.ArithmeticParameters.__dataclass_fields__["binary"].default is None          # a oneof case
     with pytest.raises(TypeError):                      # keyword-only: proto order is not the kernels' old order
         params.GramParameters(1.0, None, None)          # type: ignore[misc, arg-type]
     source = (ROOT / "kernels" / "params.py").read_text()

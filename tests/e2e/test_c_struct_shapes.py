@@ -29,6 +29,33 @@ def test_arithmetic_layer_parameters_with_binary_function_fields(bnns):
     bnns.BNNSFilterDestroy(f)
 
 
+def test_arithmetic_function_fields_travel_as_apples_struct(bnns):
+    """The wire carries the function fields as Apple has them (the ``binary`` case of the oneof):
+    a Sample operand's descriptor without its data, a Constant's or Parameter's with it, ``out``
+    as a shape only; the trainables name the operands as the server does (in0, in1)."""
+    sample, constant = np.array([1.0, 2.0], np.float32), np.array([5.0, 7.0], np.float32)
+    fields = bnns.BNNSArithmeticBinary(vector(bnns, 2, sample), bnns.BNNSSample, vector(bnns, 2, constant),
+                                       bnns.BNNSParameter, vector(bnns, 2, np.zeros(2, np.float32)))
+    message = bnns.BNNSLayerParametersArithmetic(bnns.BNNSArithmeticAdd, fields).to_proto()
+    assert message.WhichOneof("arithmetic_function_fields") == "binary"
+    binary = message.binary
+    assert not binary.in1.HasField("data") and not binary.out.HasField("data")
+    assert np.frombuffer(binary.in2.data.data, "<f4").tolist() == [5.0, 7.0]
+    assert (binary.in1_type, binary.in2_type, binary.out_type) == (bnns.BNNSSample, bnns.BNNSParameter, bnns.BNNSSample)
+    assert list(bnns.BNNSLayerParametersArithmetic(bnns.BNNSArithmeticAdd, fields).trainables()) == ["in0", "in1"]
+
+
+def test_arithmetic_function_fields_of_another_struct_are_refused_by_name(bnns):
+    params = bnns.BNNSLayerParametersArithmetic(bnns.BNNSArithmeticAdd, bnns.BNNSActivation())  # type: ignore[arg-type]
+    assert bnns.BNNSFilterCreateLayerArithmetic(params, None) is None
+    error = bnns.last_error()
+    assert isinstance(error, InvalidArgumentError) and "BNNSArithmeticBinary" in str(error), error
+    # A binary function given Unary fields: refused by the server, naming both.
+    unary = bnns.BNNSArithmeticUnary(vector(bnns, 2), bnns.BNNSSample, vector(bnns, 2))
+    assert bnns.BNNSFilterCreateLayerArithmetic(bnns.BNNSLayerParametersArithmetic(bnns.BNNSArithmeticAdd, unary)) is None
+    assert "takes 2 inputs, but arithmetic_function_fields is unary" in str(bnns.last_error())
+
+
 def test_arithmetic_unary_and_ternary_function_fields(bnns):
     unary = bnns.BNNSArithmeticUnary(vector(bnns, 2), bnns.BNNSSample, vector(bnns, 2), bnns.BNNSSample)
     f = bnns.BNNSFilterCreateLayerArithmetic(bnns.BNNSLayerParametersArithmetic(bnns.BNNSArithmeticSquare, unary), None)

@@ -73,7 +73,7 @@ def test_two_input_fused_layer_apply_backward(bnns):
     a, b = rng.standard_normal((n, width)).astype(np.float32), rng.standard_normal((n, width)).astype(np.float32)
     layer = BNNS.FusedParametersLayer(
         input=[vector(bnns, width), vector(bnns, width)], output=vector(bnns, width),
-        fused_layer_parameters=[BNNS.FusedArithmeticParameters(function=bnns.BNNSArithmeticAdd),
+        fused_layer_parameters=[BNNS.FusedBinaryArithmeticParameters(function=BNNS.ArithmeticBinaryFunction.add),
                                 BNNS.FusedNormalizationParameters(type=BNNS.NormalizationType.layer(),
                                                                   beta=vector(bnns, width, np.zeros(width, np.float32)),
                                                                   gamma=vector(bnns, width, np.ones(width, np.float32)))])

@@ -199,10 +199,9 @@ def handle_specs() -> dict[str, Spec]:
     specs["arithmetic"] = Spec(
         create=pb.CreateFilterRequest(arithmetic=t.ArithmeticParameters(
             arithmetic_function=t.ARITHMETIC_FUNCTION_MULTIPLY,
-            inputs=[t.ArithmeticOperand(desc=desc(VECTOR, [4]), type=t.DESCRIPTOR_TYPE_SAMPLE),
-                    t.ArithmeticOperand(desc=desc(VECTOR, [4], rng.standard_normal(4)),
-                                        type=t.DESCRIPTOR_TYPE_PARAMETER)],
-            o_desc=desc(VECTOR, [4]), out_type=t.DESCRIPTOR_TYPE_SAMPLE,
+            binary=t.ArithmeticBinary(in1=desc(VECTOR, [4]), in1_type=t.DESCRIPTOR_TYPE_SAMPLE,
+                                      in2=desc(VECTOR, [4], rng.standard_normal(4)), in2_type=t.DESCRIPTOR_TYPE_PARAMETER,
+                                      out=desc(VECTOR, [4]), out_type=t.DESCRIPTOR_TYPE_SAMPLE),
             activation=t.Activation(function=t.ACTIVATION_FUNCTION_IDENTITY))),
         probes=[("ArithmeticFilterApplyBatch", pb.ArithmeticFilterApplyBatchRequest(
                     batch_size=n, **with_in([buffer(x), t.Buffer()]))),
@@ -227,8 +226,10 @@ def handle_specs() -> dict[str, Spec]:
 
     a, b, dy = (rng.standard_normal((n, 2, 1, 3)) for _ in range(3))
     add = t.ArithmeticParameters(
-        arithmetic_function=t.ARITHMETIC_FUNCTION_ADD, o_desc=desc(CHW, [3, 1, 2]), out_type=t.DESCRIPTOR_TYPE_SAMPLE,
-        inputs=[t.ArithmeticOperand(desc=desc(CHW, [3, 1, 2]), type=t.DESCRIPTOR_TYPE_SAMPLE)] * 2,
+        arithmetic_function=t.ARITHMETIC_FUNCTION_ADD,
+        binary=t.ArithmeticBinary(in1=desc(CHW, [3, 1, 2]), in1_type=t.DESCRIPTOR_TYPE_SAMPLE, in2=desc(CHW, [3, 1, 2]),
+                                  in2_type=t.DESCRIPTOR_TYPE_SAMPLE, out=desc(CHW, [3, 1, 2]),
+                                  out_type=t.DESCRIPTOR_TYPE_SAMPLE),
         activation=identity)
     train = pb.FusedFilterApplyMultiInputBatchRequest(batch_size=n, training=True, **with_in([buffer(a), buffer(b)]))
     specs["fused_add_bn"] = Spec(
@@ -763,8 +764,9 @@ READ_ENUMS: dict[str, dict[str, Any]] = {"Activation": {"function": t.Activation
               "PoolingParameters": {"pooling_function": t.PoolingFunction},
               "LossParameters": {"function": t.LossFunction, "reduction": t.LossReductionFunction},
               "NormalizationParameters": {"type": t.FilterType},
-              "ArithmeticParameters": {"arithmetic_function": t.ArithmeticFunction, "out_type": t.DescriptorType},
-              "ArithmeticOperand": {"type": t.DescriptorType}}
+              "ArithmeticParameters": {"arithmetic_function": t.ArithmeticFunction},
+              "ArithmeticBinary": {"in1_type": t.DescriptorType, "in2_type": t.DescriptorType,
+                                   "out_type": t.DescriptorType}}
 READ_UINTS = {"ConvolutionParameters": ("x_stride", "y_stride", "x_dilation_stride", "y_dilation_stride",
                                         "x_padding", "y_padding", "groups"),
               "PoolingParameters": ("k_width", "k_height", "x_stride", "y_stride", "x_dilation_stride",
@@ -1271,9 +1273,10 @@ def test_normalization_backward_asking_for_no_gradient_is_invalid_argument(live)
 
 def test_optimizer_step_on_a_constant_operand_is_invalid_argument(live):
     create = pb.CreateFilterRequest(arithmetic=t.ArithmeticParameters(
-        arithmetic_function=t.ARITHMETIC_FUNCTION_ADD, o_desc=desc(VECTOR, [3]), out_type=t.DESCRIPTOR_TYPE_SAMPLE,
-        inputs=[t.ArithmeticOperand(desc=desc(VECTOR, [3]), type=t.DESCRIPTOR_TYPE_SAMPLE),
-                t.ArithmeticOperand(desc=desc(VECTOR, [3], [1, 2, 3]), type=t.DESCRIPTOR_TYPE_CONSTANT)]))
+        arithmetic_function=t.ARITHMETIC_FUNCTION_ADD,
+        binary=t.ArithmeticBinary(in1=desc(VECTOR, [3]), in1_type=t.DESCRIPTOR_TYPE_SAMPLE, in2=desc(VECTOR, [3], [1, 2, 3]),
+                                  in2_type=t.DESCRIPTOR_TYPE_CONSTANT, out=desc(VECTOR, [3]),
+                                  out_type=t.DESCRIPTOR_TYPE_SAMPLE)))
     filter_id = live.stub.CreateFilter(create, timeout=CALL_TIMEOUT).filter_id
     try:
         code, details = grpc_status(live, "OptimizerStep", pb.OptimizerStepRequest(

@@ -55,9 +55,9 @@ def assert_healthy(server, health) -> None:
 def test_a_tiny_request_for_a_huge_output_is_refused_before_it_allocates(live):
     server, stub, health = live
     create = pb.CreateFilterRequest(arithmetic=t.ArithmeticParameters(
-        arithmetic_function=t.ARITHMETIC_FUNCTION_ABS, o_desc=desc(t.DATA_LAYOUT_VECTOR, [1]),
-        out_type=t.DESCRIPTOR_TYPE_SAMPLE,
-        inputs=[t.ArithmeticOperand(desc=desc(t.DATA_LAYOUT_VECTOR, [1], [-2]), type=t.DESCRIPTOR_TYPE_CONSTANT)]))
+        arithmetic_function=t.ARITHMETIC_FUNCTION_ABS,
+        unary=t.ArithmeticUnary(in_=desc(t.DATA_LAYOUT_VECTOR, [1], [-2]), in_type=t.DESCRIPTOR_TYPE_CONSTANT,
+                                out=desc(t.DATA_LAYOUT_VECTOR, [1]), out_type=t.DESCRIPTOR_TYPE_SAMPLE)))
     filter_id = stub.CreateFilter(create, timeout=10).filter_id
     apply = pb.ArithmeticFilterApplyBatchRequest(filter_id=filter_id, batch_size=1 << 27)
     getattr(apply, "in").add()            # the Constant operand's entry stays empty

@@ -16,7 +16,7 @@ from bnns.kernels import layout as L
 from bnns.kernels.activation import (IDENTITY, LEAKY_RECTIFIED_LINEAR, RECTIFIED_LINEAR, SIGMOID,
                                      Activation)
 from bnns.kernels.errors import InvalidArgumentError
-from bnns.kernels.params import ArithmeticOperand, ArithmeticParameters
+from bnns.kernels.params import ArithmeticBinary, ArithmeticParameters, ArithmeticTernary, ArithmeticUnary
 from tests.numeric import assert_gradient_matches, projection
 
 C, S, P = ar.CONSTANT, ar.SAMPLE, ar.PARAMETER
@@ -181,8 +181,24 @@ def naive(fn: Fn, ops):
 
 
 def operand(shape, kind, values=None):
+    """(descriptor, BNNSDescriptorType) of one input."""
     data = None if kind == S else np.asarray(values, np.float32).reshape(shape)
-    return ArithmeticOperand(desc=L.Descriptor.for_shape(_layout(shape), shape, data), type=kind)
+    return L.Descriptor.for_shape(_layout(shape), shape, data), kind
+
+
+_CASES = {1: ("unary", ArithmeticUnary, ("in_",)), 2: ("binary", ArithmeticBinary, ("in1", "in2")),
+          3: ("ternary", ArithmeticTernary, ("in1", "in2", "in3"))}
+
+
+def arithmetic_params(function, operands, out, out_type=S, **extra) -> ArithmeticParameters:
+    """The kernels' BNNSLayerParametersArithmetic for (descriptor, type) operands, in the Unary,
+    Binary or Ternary fields their count calls for."""
+    case, struct, names = _CASES[len(operands)]
+    fields = {}
+    for name, (desc, kind) in zip(names, operands):
+        fields[name], fields[name.rstrip("_") + "_type"] = desc, kind
+    return ArithmeticParameters(arithmetic_function=function, **{case: struct(**fields, out=out, out_type=out_type)},
+                                **extra)
 
 
 def _layout(shape):
@@ -192,10 +208,8 @@ def _layout(shape):
 def make_filter(function, shapes, types, values, activation=Activation(), out_shape=OUT_SHAPE):
     """values[k]: the stored data for Constant/Parameter operands (unused for Samples)."""
     inputs = tuple(operand(s, t, v) for s, t, v in zip(shapes, types, values))
-    return ar.ArithmeticFilter(ArithmeticParameters(
-        arithmetic_function=function, inputs=inputs,
-        o_desc=L.Descriptor.for_shape(_layout(out_shape), out_shape),
-        activation=activation))
+    return ar.ArithmeticFilter(arithmetic_params(function, inputs, L.Descriptor.for_shape(_layout(out_shape), out_shape),
+                                                 activation=activation))
 
 
 # ------------------------------------------------------------------------------------ forward
@@ -450,29 +464,26 @@ def test_gradient_of_a_non_differentiable_input_is_invalid_argument(function, wa
 def test_gradient_of_a_constant_is_invalid_argument():
     filt = make_filter(ar.MULTIPLY, [(3, 4), (3, 4)], (S, C), [None, np.ones((3, 4))])
     x = np.ones((BATCH, 3, 4), np.float32)
-    with pytest.raises(InvalidArgumentError, match=r"inputs\[1\] .* Constant"):
+    with pytest.raises(InvalidArgumentError, match=r"binary.in2 .* Constant"):
         filt.apply_backward([x, None], None, x, wanted=[True, True])
 
 
 def _params(function=ar.ADD, shapes=((3, 4), (3, 4)), types=(S, S), out_shape=OUT_SHAPE, **extra):
     inputs = tuple(operand(s, t, np.ones(s)) for s, t in zip(shapes, types))
-    fields = dict(arithmetic_function=function, inputs=inputs,
-                  o_desc=L.Descriptor.for_shape(_layout(out_shape), out_shape))
-    fields.update(extra)
-    return ArithmeticParameters(**fields)
+    return arithmetic_params(function, inputs, L.Descriptor.for_shape(_layout(out_shape), out_shape), **extra)
 
 
 ERROR_CASES = [
     pytest.param(_params(function=41), "arithmetic function 41", id="unknown_function"),
-    pytest.param(_params(shapes=((3, 4),), types=(S,)), "inputs has 1 operands but Add",
+    pytest.param(_params(shapes=((3, 4),), types=(S,)), r"Add \(0\) takes 2 inputs, but arithmetic_function_fields is unary \(1\)",
                  id="binary_with_one_input"),
-    pytest.param(_params(function=ar.SQUARE_ROOT), "inputs has 2 operands but SquareRoot",
+    pytest.param(_params(function=ar.SQUARE_ROOT), r"SquareRoot \(4\) takes 1 inputs, but arithmetic_function_fields is binary \(2\)",
                  id="unary_with_two_inputs"),
     pytest.param(_params(shapes=((3, 4), (2, 4))), r"do not broadcast", id="not_broadcastable"),
-    pytest.param(_params(shapes=((3, 1), (1, 1))), r"broadcast to \(3, 1\), but o_desc",
+    pytest.param(_params(shapes=((3, 1), (1, 1))), r"broadcast to \(3, 1\), but binary.out",
                  id="broadcast_smaller_than_output"),
-    pytest.param(_params(types=(S, 7)), r"inputs\[1\].type 7", id="unknown_operand_type"),
-    pytest.param(_params(out_type=P), "out_type 2", id="output_not_a_sample"),
+    pytest.param(_params(types=(S, 7)), r"binary.in2_type 7", id="unknown_operand_type"),
+    pytest.param(_params(out_type=P), "binary.out_type 2", id="output_not_a_sample"),
     pytest.param(_params(activation=Activation(99)), "activation function 99", id="bad_activation"),
 ]
 
@@ -485,10 +496,9 @@ def test_invalid_parameters_raise_invalid_argument(params, message):
 
 def test_parameter_without_data_is_invalid_argument():
     no_data = L.Descriptor.for_shape(L.LAYOUT_2D_LAST_MAJOR, (3, 4))
-    inputs = (operand((3, 4), S), ArithmeticOperand(desc=no_data, type=P))
-    with pytest.raises(InvalidArgumentError, match=r"inputs\[1\] is a Parameter operand but"):
-        ar.ArithmeticFilter(ArithmeticParameters(
-            arithmetic_function=ar.ADD, inputs=inputs, o_desc=L.Descriptor.for_shape(L.LAYOUT_2D_LAST_MAJOR, (3, 4))))
+    inputs = (operand((3, 4), S), (no_data, P))
+    with pytest.raises(InvalidArgumentError, match=r"binary.in2 is a Parameter operand but"):
+        ar.ArithmeticFilter(arithmetic_params(ar.ADD, inputs, L.Descriptor.for_shape(L.LAYOUT_2D_LAST_MAJOR, (3, 4))))
 
 
 APPLY_ERRORS = [

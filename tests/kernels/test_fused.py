@@ -24,7 +24,8 @@ from bnns.kernels import layout as L
 from bnns.kernels import normalization as nm
 from bnns.kernels.activation import IDENTITY, RECTIFIED_LINEAR, SIGMOID, Activation
 from bnns.kernels.errors import FailedPreconditionError, InvalidArgumentError
-from bnns.kernels.params import ArithmeticOperand, ArithmeticParameters, ConvolutionParameters, FullyConnectedParameters, NormalizationParameters, QuantizationParameters
+from bnns.kernels.params import ConvolutionParameters, FullyConnectedParameters, NormalizationParameters, QuantizationParameters
+from tests.kernels.test_arithmetic import arithmetic_params
 from tests.numeric import assert_gradient_matches, projection
 
 N = 3            # batch: BatchNorm statistics span it, so more than one item matters
@@ -109,6 +110,10 @@ class First:
     reference: Callable     # (inputs, values) -> mid
     input_grads: list       # what may be asked per input
 
+    def output(self):
+        """The descriptor of the member's output (an arithmetic one's is its function fields' out)."""
+        return ar.function_fields(self.params)[1].out if self.filter_type == fu.ARITHMETIC else self.params.o_desc
+
 
 def first_conv(rng) -> First:
     w, b = f32(rng.standard_normal((4, 2, 3, 3)) * 0.5), f32(rng.standard_normal(4))
@@ -153,19 +158,18 @@ SHAPE = (4, 3, 2)   # (C, H, W) of the arithmetic cases
 
 
 def _arith(function, operands, reference, inputs, values, grads) -> First:
-    p = ArithmeticParameters(arithmetic_function=function, inputs=tuple(operands), o_desc=image(SHAPE))
+    p = arithmetic_params(function, operands, image(SHAPE))
     return First(fu.ARITHMETIC, p, inputs, values, reference, grads)
 
 
 def first_add(rng) -> First:
-    ops = [ArithmeticOperand(desc=image(SHAPE), type=ar.SAMPLE)] * 2
+    ops = [(image(SHAPE), ar.SAMPLE)] * 2
     return _arith(ar.ADD, ops, lambda i, v: i[0] + i[1],
                   [f32(rng.standard_normal((N,) + SHAPE)) for _ in range(2)], {}, [True, True])
 
 
 def first_madd(rng) -> First:
-    ops = [ArithmeticOperand(desc=image(SHAPE), type=ar.SAMPLE)] * 2 + [
-        ArithmeticOperand(desc=image((1, 3, 2)), type=ar.SAMPLE)]        # broadcast over channels
+    ops = [(image(SHAPE), ar.SAMPLE)] * 2 + [(image((1, 3, 2)), ar.SAMPLE)]        # broadcast over channels
     inputs = [f32(rng.standard_normal((N,) + SHAPE)) for _ in range(2)]
     inputs.append(f32(rng.standard_normal((N, 1, 3, 2))))
     return _arith(ar.MULTIPLY_ADD, ops, lambda i, v: i[0] * i[1] + i[2], inputs, {},
@@ -174,8 +178,7 @@ def first_madd(rng) -> First:
 
 def first_mul_param(rng) -> First:
     scale = f32(rng.uniform(0.5, 2.0, (4, 1, 1)))
-    ops = [ArithmeticOperand(desc=image(SHAPE), type=ar.SAMPLE),
-           ArithmeticOperand(desc=image((4, 1, 1), scale), type=ar.PARAMETER)]
+    ops = [(image(SHAPE), ar.SAMPLE), (image((4, 1, 1), scale), ar.PARAMETER)]
     return _arith(ar.MULTIPLY, ops, lambda i, v: i[0] * v["in1"][None],
                   [f32(rng.standard_normal((N,) + SHAPE)), None], {"in1": scale}, [True, True])
 
@@ -217,7 +220,7 @@ class Setup:
 
 def setup(case: Case, act: Activation, rng) -> Setup:
     first = FIRSTS[case.first](rng)
-    mid_desc = first.params.o_desc
+    mid_desc = first.output()
     item = mid_desc.shape
     geo = nm.geometry(case.norm, item, case.num_groups, case.norm_axis)
     beta = f32(rng.standard_normal(geo.param_shape) * 0.5)
@@ -390,7 +393,7 @@ def test_arithmetic_pair_delta_parameters_are_beta_then_gamma():
 def test_delta_parameter_names_follow_the_pair(first_type, second, names):
     rng = np.random.default_rng(306)
     first = FIRSTS[first_type](rng)
-    mid = first.params.o_desc
+    mid = first.output()
     member: Any
     if second == fu.QUANTIZATION:
         member = QuantizationParameters(axis_mask=0, function=fu.QUANTIZE, i_desc=mid,
@@ -439,7 +442,7 @@ def test_arithmetic_pair_parameters_hold_the_parameter_operand():
     params = fused.parameters()
     assert set(params) == {"in1", "beta", "gamma"}
     np.testing.assert_array_equal(params["in1"], s.values["in1"])
-    assert fused.input_descs[1] is s.first.params.inputs[1].desc and fused.arity == 2
+    assert fused.input_descs[1] is s.first.params.binary.in2 and fused.arity == 2
 
 
 # ============================================================================ quantization
@@ -604,7 +607,7 @@ def _layers_conv_then_conv(rng):
 
 def _layers_arithmetic_then_quantization(rng):
     first = first_add(rng)
-    mid = first.params.o_desc
+    mid = first.output()
     quant = QuantizationParameters(axis_mask=0, function=fu.QUANTIZE, i_desc=mid, o_desc=dataclasses.replace(mid, data_type=fu.DTYPE_INT8))
     return ((fu.ARITHMETIC, first.params), (fu.QUANTIZATION, quant))
 

@@ -7,9 +7,10 @@ import ast
 from typing import Any, Optional
 
 
-# Descriptor fields that give only a shape (i_desc, o_desc, target_desc): their data, if any, is
-# not read at creation; the SDK sends them without it (proto/gen_structs.py, proto/gen_params.py).
-SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc"})
+# Descriptor fields that give only a shape (i_desc, o_desc, target_desc, the arithmetic fields'
+# out): their data, if any, is not read at creation; the SDK sends them without it
+# (proto/gen_structs.py, proto/gen_params.py).
+SHAPE_ONLY = frozenset({"i_desc", "o_desc", "target_desc", "out"})
 
 
 def schema_default(field) -> Optional[str]:

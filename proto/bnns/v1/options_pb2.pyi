@@ -18,6 +18,8 @@ SDK_REQUIRED_FIELD_NUMBER: _ClassVar[int]
 sdk_required: _descriptor.FieldDescriptor
 TRAINABLE_FIELD_NUMBER: _ClassVar[int]
 trainable: _descriptor.FieldDescriptor
+OPERAND_TYPE_FIELD_NUMBER: _ClassVar[int]
+operand_type: _descriptor.FieldDescriptor
 ZERO_MEANS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
 zero_means_default: _descriptor.FieldDescriptor
 ENTRIES_FIELD_NUMBER: _ClassVar[int]

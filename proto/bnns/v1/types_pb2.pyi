@@ -818,27 +818,67 @@ class NormalizationParameters(_message.Message):
     normalization_axis: int
     def __init__(self, type: _Optional[_Union[FilterType, str, int]] = ..., i_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., beta_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., gamma_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_mean_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., moving_variance_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., momentum: _Optional[float] = ..., epsilon: _Optional[float] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ..., num_groups: _Optional[int] = ..., normalization_axis: _Optional[int] = ...) -> None: ...
 
-class ArithmeticOperand(_message.Message):
-    __slots__ = ("desc", "type")
-    DESC_FIELD_NUMBER: _ClassVar[int]
-    TYPE_FIELD_NUMBER: _ClassVar[int]
-    desc: NDArrayDescriptor
-    type: DescriptorType
-    def __init__(self, desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., type: _Optional[_Union[DescriptorType, str, int]] = ...) -> None: ...
+class ArithmeticUnary(_message.Message):
+    __slots__ = ("in_", "in_type", "out", "out_type")
+    IN__FIELD_NUMBER: _ClassVar[int]
+    IN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    in_: NDArrayDescriptor
+    in_type: DescriptorType
+    out: NDArrayDescriptor
+    out_type: DescriptorType
+    def __init__(self, in_: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., in_type: _Optional[_Union[DescriptorType, str, int]] = ..., out: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., out_type: _Optional[_Union[DescriptorType, str, int]] = ...) -> None: ...
+
+class ArithmeticBinary(_message.Message):
+    __slots__ = ("in1", "in1_type", "in2", "in2_type", "out", "out_type")
+    IN1_FIELD_NUMBER: _ClassVar[int]
+    IN1_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IN2_FIELD_NUMBER: _ClassVar[int]
+    IN2_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    in1: NDArrayDescriptor
+    in1_type: DescriptorType
+    in2: NDArrayDescriptor
+    in2_type: DescriptorType
+    out: NDArrayDescriptor
+    out_type: DescriptorType
+    def __init__(self, in1: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., in1_type: _Optional[_Union[DescriptorType, str, int]] = ..., in2: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., in2_type: _Optional[_Union[DescriptorType, str, int]] = ..., out: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., out_type: _Optional[_Union[DescriptorType, str, int]] = ...) -> None: ...
+
+class ArithmeticTernary(_message.Message):
+    __slots__ = ("in1", "in1_type", "in2", "in2_type", "in3", "in3_type", "out", "out_type")
+    IN1_FIELD_NUMBER: _ClassVar[int]
+    IN1_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IN2_FIELD_NUMBER: _ClassVar[int]
+    IN2_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IN3_FIELD_NUMBER: _ClassVar[int]
+    IN3_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OUT_FIELD_NUMBER: _ClassVar[int]
+    OUT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    in1: NDArrayDescriptor
+    in1_type: DescriptorType
+    in2: NDArrayDescriptor
+    in2_type: DescriptorType
+    in3: NDArrayDescriptor
+    in3_type: DescriptorType
+    out: NDArrayDescriptor
+    out_type: DescriptorType
+    def __init__(self, in1: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., in1_type: _Optional[_Union[DescriptorType, str, int]] = ..., in2: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., in2_type: _Optional[_Union[DescriptorType, str, int]] = ..., in3: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., in3_type: _Optional[_Union[DescriptorType, str, int]] = ..., out: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., out_type: _Optional[_Union[DescriptorType, str, int]] = ...) -> None: ...
 
 class ArithmeticParameters(_message.Message):
-    __slots__ = ("arithmetic_function", "inputs", "o_desc", "out_type", "activation")
+    __slots__ = ("arithmetic_function", "unary", "binary", "ternary", "activation")
     ARITHMETIC_FUNCTION_FIELD_NUMBER: _ClassVar[int]
-    INPUTS_FIELD_NUMBER: _ClassVar[int]
-    O_DESC_FIELD_NUMBER: _ClassVar[int]
-    OUT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    UNARY_FIELD_NUMBER: _ClassVar[int]
+    BINARY_FIELD_NUMBER: _ClassVar[int]
+    TERNARY_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_FIELD_NUMBER: _ClassVar[int]
     arithmetic_function: ArithmeticFunction
-    inputs: _containers.RepeatedCompositeFieldContainer[ArithmeticOperand]
-    o_desc: NDArrayDescriptor
-    out_type: DescriptorType
+    unary: ArithmeticUnary
+    binary: ArithmeticBinary
+    ternary: ArithmeticTernary
     activation: Activation
-    def __init__(self, arithmetic_function: _Optional[_Union[ArithmeticFunction, str, int]] = ..., inputs: _Optional[_Iterable[_Union[ArithmeticOperand, _Mapping]]] = ..., o_desc: _Optional[_Union[NDArrayDescriptor, _Mapping]] = ..., out_type: _Optional[_Union[DescriptorType, str, int]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
+    def __init__(self, arithmetic_function: _Optional[_Union[ArithmeticFunction, str, int]] = ..., unary: _Optional[_Union[ArithmeticUnary, _Mapping]] = ..., binary: _Optional[_Union[ArithmeticBinary, _Mapping]] = ..., ternary: _Optional[_Union[ArithmeticTernary, _Mapping]] = ..., activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
 
 class QuantizationParameters(_message.Message):
     __slots__ = ("axis_mask", "function", "i_desc", "o_desc", "scale", "bias")
