@@ -26,7 +26,7 @@ from bnns.v1 import types_pb2
 
 from . import backend as backend_mod
 from . import bindings
-from . import session as sessions
+from .session import track as _track_in_sessions
 from . import constants as C
 from .c_structs import (BNNSFilterParameters, BNNSLayerParametersConvolution,
                         BNNSLayerParametersFullyConnected, BNNSNDArrayDescriptor)
@@ -309,23 +309,24 @@ FLOAT32 = np.dtype("<f4")
 
 def create_filter(kind: str, layer_params, filter_params: Optional[BNNSFilterParameters], *,
                   input_geometry, output_geometry, weights_geometry=None, bias_geometry=None, backend=None,
-                  filter_class=None, **extra) -> BNNSFilter:
+                  filter_class=None, message_fields: Optional[dict] = None, **extra) -> BNNSFilter:
     """CreateFilter on ``backend`` (default: the current connection); raises BNNSError.
+    ``message_fields``: the creator's arguments that travel in the parameters message, not in
+    the struct (normalization's normType).
 
     With BNNSFlagsUseClientPtr, the caller's trainable arrays (``layer_params.trainables()``) are
     bound to the filter: BNNSOptimizerStep on them updates the server's copy (see bindings).
     """
     backend = backend or backend_mod.current()
-    request = pb.CreateFilterRequest(**{kind: layer_params.to_proto()})
+    request = pb.CreateFilterRequest(**{kind: layer_params.to_proto(**(message_fields or {}))})
     if filter_params is not None:
         request.filter_parameters.CopyFrom(filter_params.to_proto())
     response = backend.call("CreateFilter", request)
     handle = (filter_class or BNNSFilter)(backend, response.filter_id, kind, input_geometry, output_geometry,
                                           weights_geometry, bias_geometry, **extra)
-    sessions.track(handle)    # an open bnns.session() keeps it alive and destroys it at its end
+    _track_in_sessions(handle)    # an open bnns.session() keeps it alive and destroys it at its end
     if filter_params is not None and filter_params.flags & C.BNNSFlagsUseClientPtr:
-        trainables: dict = getattr(layer_params, "trainables", lambda: {})()
-        for name, desc in trainables.items():
+        for name, desc in layer_params.trainables().items():
             # A server tensor is bound by the server itself: it and the filter share one memory.
             if desc is not None and isinstance(desc.data, np.ndarray) and name in response.info.trainable:
                 bindings.bind(desc.data, handle, name)

@@ -16,6 +16,23 @@ from bnns.v1 import service_pb2, types_pb2
 from .structs import Struct, _Descriptor, nested, oneof, sent, wire
 
 
+class _DescriptorFields:
+    """BNNSNDArrayDescriptor's fields, as client/structs.py's _Descriptor sees them (mypy only)."""
+
+    flags: int
+    layout: int
+    size: Sequence[Any]
+    stride: Sequence[Any]
+    data: Any
+    data_type: int
+    table_data: Any
+    table_data_type: int
+    data_scale: float
+    data_bias: float
+
+    def __init__(self, **fields: Any) -> None: ...
+
+
 @dataclasses.dataclass
 class BNNSNDArrayDescriptor(_Descriptor):
     """BNNSNDArrayDescriptor, Apple's fields in Apple's order. size/stride as in BNNS (size[0]

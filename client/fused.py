@@ -50,10 +50,7 @@ class _FusedParams:
         return types_pb2.FusedParameters(layers=layers)
 
     def trainables(self) -> dict:
-        merged = {}
-        for p in self.params:
-            merged.update({k: v for k, v in getattr(p, "trainables", lambda: {})().items() if v is not None})
-        return merged
+        return {name: desc for p in self.params for name, desc in p.trainables().items()}
 
     def delta_geometries(self) -> list:
         """Shapes of delta_parameters, in BNNS's order."""

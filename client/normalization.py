@@ -17,19 +17,6 @@ from .c_structs import (BNNSActivation, BNNSFilterParameters, BNNSLayerParameter
                         BNNSNDArrayDescriptor)
 
 
-class _Typed:
-    """Binds the normType argument to the parameter struct for create_filter."""
-
-    def __init__(self, norm_type, params):
-        self.norm_type, self.params = norm_type, params
-
-    def to_proto(self):
-        return self.params.to_proto(type=self.norm_type)
-
-    def trainables(self):
-        return self.params.trainables()
-
-
 class NormalizationFilter(api.BNNSFilter):
     """A normalization handle; remembers the caller's moving-statistics arrays (UseClientPtr)."""
 
@@ -40,7 +27,7 @@ class NormalizationFilter(api.BNNSFilter):
 def BNNSFilterCreateLayerNormalization(norm_type: int, layer_params: BNNSLayerParametersNormalization,
                                        filter_params: Optional[BNNSFilterParameters] = None):
     """A Batch/Instance/Layer/Group normalization filter (norm_type = BNNSBatchNorm, ...), or None."""
-    return api.create_filter("normalization", _Typed(norm_type, layer_params), filter_params,
+    return api.create_filter("normalization", layer_params, filter_params, message_fields={"type": norm_type},
                              input_geometry=layer_params.i_desc.geometry(),
                              output_geometry=layer_params.o_desc.geometry(),
                              filter_class=NormalizationFilter,

@@ -12,24 +12,11 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, TypeVar
 import numpy as np
 
 from bnns.kernels import layout
-from bnns.kernels.layout import Descriptor   # from_array's `layout` argument shadows the module
+from bnns.kernels.layout import NUMERIC_DTYPES, Descriptor, numpy_dtype   # from_array's `layout` argument shadows the module
 from bnns.kernels.errors import InvalidArgumentError
 from bnns.v1 import types_pb2
 
 from . import constants as C
-
-_NUMPY_OF = {C.BNNSDataTypeFloat32: np.float32, C.BNNSDataTypeFloat16: np.float16,
-             C.BNNSDataTypeUInt32: np.uint32, C.BNNSDataTypeUInt64: np.uint64,
-             C.BNNSDataTypeInt32: np.int32, C.BNNSDataTypeInt64: np.int64,
-             C.BNNSDataTypeInt8: np.int8, C.BNNSDataTypeInt16: np.int16,        # embedding indices
-             C.BNNSDataTypeUInt8: np.uint8, C.BNNSDataTypeUInt16: np.uint16}
-
-
-def numpy_type(data_type: int):
-    if data_type not in _NUMPY_OF:
-        raise InvalidArgumentError(f"data_type {data_type:#x} has no NumPy equivalent in this SDK")
-    return _NUMPY_OF[data_type]
-
 
 _D = TypeVar("_D", bound="_Descriptor")
 
@@ -41,7 +28,13 @@ class Struct:
         return {}
 
 
-class _Descriptor(Struct):
+if TYPE_CHECKING:
+    from .c_structs import _DescriptorFields      # the generated fields these methods read and write
+else:
+    _DescriptorFields = object
+
+
+class _Descriptor(Struct, _DescriptorFields):
     """What BNNSNDArrayDescriptor does beyond its fields (generated from the wire's
     NDArrayDescriptor, in client/c_structs.py): ``data`` is a NumPy array, a BNNSTensor held by
     the server, or None, read and written as BNNS reads and writes memory (element k of the
@@ -49,19 +42,6 @@ class _Descriptor(Struct):
     ``BNNSNDArrayDescriptor(data:shape:)`` (pass ``shape``, a BNNS.Shape case, instead of layout
     and size) and ``.allocate(repeating:shape:batchSize:)``. Hand-written: this is behaviour (data
     handling, geometry, Swift's initializers), not fields the contract could give."""
-
-    flags: int                     # the generated fields these methods read and write
-    layout: int
-    size: Sequence[Any]
-    stride: Sequence[Any]
-    data: Any
-    data_type: int
-    table_data: Any
-    table_data_type: int
-    data_scale: float
-    data_bias: float
-    if TYPE_CHECKING:
-        def __init__(self, **fields: Any) -> None: ...
 
     def __post_init__(self, shape) -> None:
         if shape is not None:
@@ -98,7 +78,7 @@ class _Descriptor(Struct):
             raise InvalidArgumentError("allocate needs a layout and a size, or a shape (a BNNS.Shape case)")
         desc = cls(layout=layout, size=tuple(size), data_type=data_type)
         geometry = desc.geometry()
-        desc.data = np.full((batch_size,) + geometry.shape, fill, dtype=numpy_type(data_type))
+        desc.data = np.full((batch_size,) + geometry.shape, fill, dtype=numpy_dtype(data_type, NUMERIC_DTYPES))
         if random_uniform_using is not None:
             from .direct import fill_uniform       # the random generators build on this module
             fill_uniform(random_uniform_using, desc.data, data_type, range)
@@ -121,7 +101,7 @@ class _Descriptor(Struct):
             pb.table_data.data = flat_elements(self.table_data, int(self.table_data_type), "table_data").tobytes()
         if with_data and self.data is not None and hasattr(self.data, "reference"):   # a BNNSTensor
             pb.data.CopyFrom(self.data.reference())
-        elif with_data and self.data is not None and int(self.data_type) in _NUMPY_OF:
+        elif with_data and self.data is not None and int(self.data_type) in NUMERIC_DTYPES:
             geometry = self.geometry()
             flat = flat_elements(self.data, self.data_type, "data")
             if flat.size < geometry.span:
@@ -165,15 +145,10 @@ def _geometry(layout_: int, size: tuple, stride: tuple, data_type: int, flags: i
     return layout.Descriptor(layout=layout_, size=size, stride=stride, data_type=data_type, flags=flags)
 
 
-@functools.lru_cache(maxsize=None)
-def _little_endian(data_type: int) -> np.dtype:
-    return np.dtype(numpy_type(data_type)).newbyteorder("<")
-
-
 def flat_elements(array, data_type: int, name: str) -> np.ndarray:
     """``array``'s elements in flat C order, as the little-endian type of ``data_type``."""
     array = np.asarray(array)
-    target = _little_endian(data_type)
+    target = numpy_dtype(data_type, NUMERIC_DTYPES, f"{name}'s data_type")
     if array.dtype != target:
         if array.dtype.kind not in "fiub":
             raise InvalidArgumentError(f"{name} has dtype {array.dtype}; a numeric array is needed")

@@ -81,7 +81,8 @@ INTEGER_DTYPES: dict[int, np.dtype] = {DTYPE_INT8: np.dtype("i1"), DTYPE_INT16: 
 DTYPE_BOOLEAN = 0x100008
 # BNNSDataTypeBoolean: one byte per value (BNNSCompareTensor's output).
 BOOLEAN_DTYPES: dict[int, np.dtype] = {DTYPE_BOOLEAN: np.dtype("?")}
-ALL_DTYPES: dict[int, np.dtype] = {**FLOAT_DTYPES, **INTEGER_DTYPES, **BOOLEAN_DTYPES}
+NUMERIC_DTYPES: dict[int, np.dtype] = {**FLOAT_DTYPES, **INTEGER_DTYPES}      # what a client's array may hold
+ALL_DTYPES: dict[int, np.dtype] = {**NUMERIC_DTYPES, **BOOLEAN_DTYPES}
 
 # BNNSNDArrayFlags
 FLAG_BACKPROP_SET = 0

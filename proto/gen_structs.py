@@ -143,6 +143,11 @@ def render_struct(message, struct) -> str:
     base = struct.base or "Struct"
     doc = textwrap.fill(struct.doc, 100, initial_indent="    \"\"\"", subsequent_indent="    ")
     out = [f"\n\n@dataclasses.dataclass\nclass {struct.name}({base}):\n{doc}\"\"\"\n\n"]
+    if struct.base:       # the fields, declared for type-checking the hand-written base (it builds on them)
+        out.insert(0, f"\n\nclass {base}Fields:\n    \"\"\"{struct.name}'s fields, as client/structs.py's {base} "
+                      f"sees them (mypy only).\"\"\"\n\n" + "".join(
+                          f"    {_declaration(apple[f.name], f, True, {}).split(' = ')[0]}\n" for f in fields)
+                      + "\n    def __init__(self, **fields: Any) -> None: ...\n")
     out += [f"    {oneofs[f].name}: {' | '.join(APPLE_CLASS[c.message_type.full_name] for c in oneofs[f].fields)}\n"
             if f in oneofs else f"    {_declaration(apple[f.name], f, f in required, defaults)}\n"
             for f in required + [f for f in fields if f not in required]]
