@@ -25,7 +25,12 @@ kernels/params.py (the kernels' parameter dataclasses, written by proto/gen_para
 server/decoders.py (the wire -> kernel decoders, written by proto/gen_params.py). The generators
 themselves are outside this rule's folders; the second view counts them.
 
-Target (issue 10): at most half of the issue's 590-line baseline, i.e. 295.
+Target (issue 10: "struct code shrinks by at least half"): at most half of what the same rule
+counts where the issue was filed (FILED, below): 745, so 372; and in the second view at most half
+of its per-message definitions there, 607, so 303. (An earlier version of this line said 295: half
+of the issue's own estimate, "about 590 lines" of three categories. That compared this rule's
+wider count with half of a narrower one; the per-message view is the issue's three categories,
+and counts 607 at FILED.)
 
 A second view (``--views``), on the same counted statements plus the generator, splits them into:
 
@@ -58,6 +63,8 @@ GENERATED = {"kernels/params.py", "client/c_structs.py", "server/decoders.py"}
 CODEC_MACHINERY = {"decode_as", "_decoder", "_unwrap", "SHAPE_ONLY"}
 MACHINERY_FILES = ["proto/gen_params.py", "proto/gen_structs.py", "proto/bnns/v1/__init__.py"]
 FILED = "6f5ae2a"
+FILED_COUNT, FILED_DEFINITIONS = 745, 607          # this rule, and its per-message view, at FILED
+TARGET = FILED_COUNT // 2
 
 
 def _source(rev: str | None, path: str) -> str | None:
@@ -189,11 +196,13 @@ def main(argv: list) -> None:
         counted = measure(rev)
         totals = {g: sum(item[3] for item in items) for g, items in counted.items()}
         print(f"{rev or 'working tree'}: client {totals['client']} + kernels {totals['kernels']} + "
-              f"codec {totals['codec']} = {sum(totals.values())} lines (target <= 295)")
+              f"codec {totals['codec']} = {sum(totals.values())} lines (target <= {TARGET}, half of {FILED_COUNT} "
+              f"at {FILED})")
         if with_views:
             definitions, machinery = views(rev)
-            print(f"  second view: per-message definitions {definitions} + shared derivation machinery "
-                  f"{machinery} (with the generator) = {definitions + machinery}")
+            print(f"  second view: per-message definitions {definitions} (target <= {FILED_DEFINITIONS // 2}, half of "
+                  f"{FILED_DEFINITIONS}) + shared derivation machinery {machinery} (with the generator) = "
+                  f"{definitions + machinery}")
         if verbose:
             for group, items in counted.items():
                 for path, first, last, count, name in items:
