@@ -13,7 +13,7 @@ import numpy as np
 
 from bnns.kernels import layout
 from bnns.kernels.layout import NUMERIC_DTYPES, Descriptor, numpy_dtype   # from_array's `layout` argument shadows the module
-from bnns.kernels.errors import InvalidArgumentError
+from bnns.kernels.errors import InvalidArgumentError, require
 from bnns.v1 import types_pb2
 
 from . import constants as C
@@ -89,27 +89,23 @@ class _Descriptor(Struct, _DescriptorFields):
         return _geometry(int(self.layout), tuple(int(s) for s in self.size), tuple(int(s) for s in self.stride),
                          int(self.data_type), int(self.flags))
 
-    def to_proto(self, with_data: bool = True) -> types_pb2.NDArrayDescriptor:
-        """The wire's descriptor; ``data`` (and a table) sent as a tensor reference or as bytes,
-        the flat elements the descriptor spans."""
-        pb = types_pb2.NDArrayDescriptor(
-            flags=int(self.flags), layout=int(self.layout), size=[int(s) for s in self.size],
-            stride=[int(s) for s in self.stride], data_type=int(self.data_type),
-            table_data_type=int(self.table_data_type), data_scale=float(self.data_scale),
-            data_bias=float(self.data_bias))
-        if self.table_data is not None:     # the server refuses it, naming the Indexed types
-            pb.table_data.data = flat_elements(self.table_data, int(self.table_data_type), "table_data").tobytes()
-        if with_data and self.data is not None and hasattr(self.data, "reference"):   # a BNNSTensor
-            pb.data.CopyFrom(self.data.reference())
-        elif with_data and self.data is not None and int(self.data_type) in NUMERIC_DTYPES:
-            geometry = self.geometry()
-            flat = flat_elements(self.data, self.data_type, "data")
-            if flat.size < geometry.span:
-                raise InvalidArgumentError(
-                    f"descriptor data has {flat.size} elements; size {tuple(self.size)} with stride "
-                    f"{tuple(self.stride)} needs {geometry.span}")
-            pb.data.data = flat[: geometry.span].tobytes()
-        return pb
+    def _buffer(self, name: str, with_data: bool) -> Optional[types_pb2.Buffer]:
+        """What the generated to_proto sends for ``data`` (unless not ``with_data``) or
+        ``table_data``: a BNNSTensor's reference, or the flat elements the descriptor spans as
+        bytes (a table's all; the server refuses tables, naming the Indexed types)."""
+        value = getattr(self, name)
+        if value is None or not (with_data or name == "table_data"):
+            return None
+        if hasattr(value, "reference"):                 # a BNNSTensor
+            return value.reference()
+        if name == "table_data":
+            return types_pb2.Buffer(data=flat_elements(value, int(self.table_data_type), name).tobytes())
+        if int(self.data_type) not in NUMERIC_DTYPES:   # Indexed data: not sent, refused by its data_type
+            return None
+        span, flat = self.geometry().span, flat_elements(value, self.data_type, name)
+        require(flat.size >= span, lambda: f"descriptor data has {flat.size} elements; size {tuple(self.size)} "
+                f"with stride {tuple(self.stride)} needs {span}")
+        return types_pb2.Buffer(data=flat[:span].tobytes())
 
 
 class Shape:

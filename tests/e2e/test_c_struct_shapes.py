@@ -6,6 +6,7 @@ built on them."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bnns.kernels.errors import InvalidArgumentError
 
@@ -98,6 +99,20 @@ def test_descriptor_has_table_data_and_refuses_indexed_types(bnns):
     params = bnns.BNNSLayerParametersActivation(indexed, vector(bnns, 4), bnns.BNNSActivation())
     assert bnns.BNNSFilterCreateLayerActivation(params, None) is None
     assert "Indexed" in str(bnns.last_error())
+
+
+def test_descriptor_message_carries_the_elements_it_spans(bnns):
+    """to_proto sends the flat elements the descriptor spans (little-endian, of its data_type),
+    none when asked for the shape only, and refuses data shorter than the span by name."""
+    strided = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutVector, size=(2,), stride=(3,),
+                                         data=np.arange(6, dtype=np.float64))
+    message = strided.to_proto()
+    assert np.frombuffer(message.data.data, "<f4").tolist() == [0, 1, 2, 3]      # span 4: (2 - 1) * 3 + 1
+    assert list(message.size) == [2] and list(message.stride) == [3] and message.data_type == bnns.BNNSDataTypeFloat32
+    assert not strided.to_proto(with_data=False).HasField("data")
+    short = bnns.BNNSNDArrayDescriptor(layout=bnns.BNNSDataLayoutVector, size=(4,), data=np.zeros(3, np.float32))
+    with pytest.raises(InvalidArgumentError, match=r"descriptor data has 3 elements; size \(4,\) .* needs 4"):
+        short.to_proto()
 
 
 def test_swift_descriptor_from_data_and_shape_and_allocate(bnns):
