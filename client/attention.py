@@ -31,21 +31,6 @@ from .tensor import BNNSTensor
 _PROJECTIONS = ("query", "key", "value", "output")
 
 
-def _trainables(self) -> dict:
-    """Filter parameter name ("query.weights", ...) -> the descriptor holding it."""
-    found = {}
-    for name in _PROJECTIONS:
-        projection = getattr(self, name)
-        found[f"{name}.weights"] = projection.weights
-        found[f"{name}.bias"] = projection.bias
-    found["key_attn_bias"], found["value_attn_bias"] = self.key_attn_bias, self.value_attn_bias
-    return found
-
-
-BNNSLayerParametersMultiheadAttention.trainables = _trainables   # type: ignore[method-assign]  # on purpose: the
-#                                                                  projections' nested descriptors
-
-
 class AttentionFilter(api.BNNSFilter):
     """A multi-head attention handle: the geometry of each projection's target (query, key, value,
     output) and of each parameter ("query.weights", ...; None for one not given)."""
@@ -65,7 +50,7 @@ def BNNSFilterCreateLayerMultiheadAttention(layer_params: BNNSLayerParametersMul
                                             filter_params: Optional[BNNSFilterParameters] = None):
     """A multi-head attention filter, or None (see last_error())."""
     geometry = {}
-    for name, desc in _trainables(layer_params).items():
+    for name, desc in layer_params.trainables().items():
         geometry[name] = desc.geometry() if desc is not None and desc.data is not None else None
     targets = {name: getattr(layer_params, name).target_desc.geometry() for name in _PROJECTIONS}
     return api.create_filter("multihead_attention", layer_params, filter_params, input_geometry=targets["query"],

@@ -155,7 +155,9 @@ class BNNSLayerParametersConvolution(Struct):
             pad=wire(self.pad)))
 
     def trainables(self) -> dict[str, Any]:
-        return {"weights": self.w_desc, "bias": self.bias}
+        return {
+            "weights": self.w_desc,
+            "bias": self.bias}
 
 
 @dataclasses.dataclass
@@ -178,7 +180,9 @@ class BNNSLayerParametersFullyConnected(Struct):
             activation=wire(self.activation)))
 
     def trainables(self) -> dict[str, Any]:
-        return {"weights": self.w_desc, "bias": self.bias}
+        return {
+            "weights": self.w_desc,
+            "bias": self.bias}
 
 
 @dataclasses.dataclass
@@ -219,7 +223,8 @@ class BNNSLayerParametersPooling(Struct):
             pad=wire(self.pad)))
 
     def trainables(self) -> dict[str, Any]:
-        return {"bias": self.bias}
+        return {
+            "bias": self.bias}
 
 
 @dataclasses.dataclass
@@ -402,7 +407,11 @@ class BNNSLayerParametersNormalization(Struct):
             normalization_axis=self.normalization_axis))
 
     def trainables(self) -> dict[str, Any]:
-        return {"beta": self.beta_desc, "gamma": self.gamma_desc, "moving_mean": self.moving_mean_desc, "moving_variance": self.moving_variance_desc}
+        return {
+            "beta": self.beta_desc,
+            "gamma": self.gamma_desc,
+            "moving_mean": self.moving_mean_desc,
+            "moving_variance": self.moving_variance_desc}
 
 
 @dataclasses.dataclass
@@ -423,7 +432,8 @@ class BNNSArithmeticUnary(Struct):
             out_type=self.out_type))
 
     def trainables(self) -> dict[str, Any]:
-        return {"in0": self.in_}
+        return {
+            "in0": self.in_}
 
 
 @dataclasses.dataclass
@@ -448,7 +458,9 @@ class BNNSArithmeticBinary(Struct):
             out_type=self.out_type))
 
     def trainables(self) -> dict[str, Any]:
-        return {"in0": self.in1, "in1": self.in2}
+        return {
+            "in0": self.in1,
+            "in1": self.in2}
 
 
 @dataclasses.dataclass
@@ -477,7 +489,10 @@ class BNNSArithmeticTernary(Struct):
             out_type=self.out_type))
 
     def trainables(self) -> dict[str, Any]:
-        return {"in0": self.in1, "in1": self.in2, "in2": self.in3}
+        return {
+            "in0": self.in1,
+            "in1": self.in2,
+            "in2": self.in3}
 
 
 @dataclasses.dataclass
@@ -499,7 +514,8 @@ class BNNSLayerParametersArithmetic(Struct):
             activation=wire(self.activation)))
 
     def trainables(self) -> dict[str, Any]:
-        return self.arithmetic_function_fields.trainables()
+        return {
+            **self.arithmetic_function_fields.trainables()}
 
 
 @dataclasses.dataclass
@@ -621,7 +637,8 @@ class BNNSLayerParametersReduction(Struct):
             epsilon=self.epsilon))
 
     def trainables(self) -> dict[str, Any]:
-        return {"weights": self.w_desc}
+        return {
+            "weights": self.w_desc}
 
 
 @dataclasses.dataclass
@@ -671,7 +688,9 @@ class BNNSLayerParametersBroadcastMatMul(Struct):
             o_desc=wire(self.o_desc, False)))
 
     def trainables(self) -> dict[str, Any]:
-        return {"a": self.iA_desc, "b": self.iB_desc}
+        return {
+            "a": self.iA_desc,
+            "b": self.iB_desc}
 
 
 @dataclasses.dataclass
@@ -697,7 +716,9 @@ class BNNSLayerParametersTensorContraction(Struct):
             o_desc=wire(self.o_desc, False)))
 
     def trainables(self) -> dict[str, Any]:
-        return {"a": self.iA_desc, "b": self.iB_desc}
+        return {
+            "a": self.iA_desc,
+            "b": self.iB_desc}
 
 
 @dataclasses.dataclass
@@ -739,6 +760,11 @@ class BNNSMHAProjectionParameters(Struct):
             weights=wire(self.weights),
             bias=wire(self.bias)))
 
+    def trainables(self) -> dict[str, Any]:
+        return {
+            "weights": self.weights,
+            "bias": self.bias}
+
 
 @dataclasses.dataclass
 class BNNSLayerParametersMultiheadAttention(Struct):
@@ -768,6 +794,15 @@ class BNNSLayerParametersMultiheadAttention(Struct):
             dropout=self.dropout,
             seed=self.seed))
 
+    def trainables(self) -> dict[str, Any]:
+        return {
+            **{f"query.{name}": desc for name, desc in self.query.trainables().items()},
+            **{f"key.{name}": desc for name, desc in self.key.trainables().items()},
+            **{f"value.{name}": desc for name, desc in self.value.trainables().items()},
+            "key_attn_bias": self.key_attn_bias,
+            "value_attn_bias": self.value_attn_bias,
+            **{f"output.{name}": desc for name, desc in self.output.trainables().items()}}
+
 
 @dataclasses.dataclass
 class BNNSLayerParametersEmbedding(Struct):
@@ -794,7 +829,8 @@ class BNNSLayerParametersEmbedding(Struct):
             norm_type=self.norm_type))
 
     def trainables(self) -> dict[str, Any]:
-        return {"dictionary": self.dictionary}
+        return {
+            "dictionary": self.dictionary}
 
 
 @dataclasses.dataclass

@@ -115,6 +115,24 @@ def _oneof(field):
     return None if oneof is None or oneof.name == f"_{field.name}" else oneof
 
 
+def _holds_trainables(message) -> bool:
+    return message is not None and any(_option(f, options_pb2.trainable) for f in message.fields)
+
+
+def _trainable(field, apple: str, oneofs: dict, required: bool) -> str:
+    """The field's entries in trainables(): a (bnns.v1.trainable) descriptor under its name; a
+    oneof's case's own (Apple's pointer to one struct); a struct holding trainable arrays, its
+    entries under "field." (the attention projections' "query.weights")."""
+    if field in oneofs:
+        return f"**self.{oneofs[field].name}.trainables()"
+    if _option(field, options_pb2.trainable):
+        return f'"{_option(field, options_pb2.trainable)}": self.{apple}'
+    if field.is_repeated or not _holds_trainables(field.message_type):
+        return ""
+    held = f"self.{apple}.trainables()" if required else f"(self.{apple}.trainables() if self.{apple} else {{}})"
+    return f'**{{f"{apple}.{{name}}": desc for name, desc in {held}.items()}}'
+
+
 def _cases(oneof) -> str:
     """A oneof's cases as ``oneof``'s arguments: each case's name and its struct."""
     return ", ".join(f"{f.name}={APPLE_CLASS[f.message_type.full_name]}" for f in oneof.fields)
@@ -163,15 +181,10 @@ def render_struct(message, struct) -> str:
                      + "),\n")
     out.append(f"\n    def to_proto(self, {data}**extra: Any) -> {wire_class}:\n"
                f"        return {wire_class}(**sent(\n            extra,\n" + "".join(lines).rstrip(",\n") + "))\n")
-    trainable = [(_option(f, options_pb2.trainable), apple[f.name]) for f in fields
-                 if _option(f, options_pb2.trainable)]
-    if oneofs and any(_option(c, options_pb2.trainable) for o in oneofs.values() for f in o.fields
-                      for c in f.message_type.fields):
-        name = next(iter(oneofs.values())).name
-        out.append(f"\n    def trainables(self) -> dict[str, Any]:\n        return self.{name}.trainables()\n")
-    elif trainable:
-        pairs = ", ".join(f'"{name}": self.{field}' for name, field in trainable)
-        out.append(f"\n    def trainables(self) -> dict[str, Any]:\n        return {{{pairs}}}\n")
+    entries = [_trainable(f, apple[f.name], oneofs, f in required) for f in fields if f not in inline]
+    if any(entries):
+        out.append("\n    def trainables(self) -> dict[str, Any]:\n        return {\n"
+                   + ",\n".join(f"            {e}" for e in entries if e) + "}\n")
     return "".join(out)
 
 
