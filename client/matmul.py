@@ -20,7 +20,6 @@ from .c_structs import (BNNSFilterParameters, BNNSLayerParametersBroadcastMatMul
                         BNNSLayerParametersTensorContraction, BNNSNDArrayDescriptor)
 
 
-
 def _weights_flags(params) -> tuple:
     """(A is weights, B is weights) of a BroadcastMatMul or TensorContraction struct."""
     if hasattr(params, "operation"):
@@ -29,24 +28,6 @@ def _weights_flags(params) -> tuple:
             terms = terms[:1]
         return tuple(k < len(terms) and terms[k].is_weights for k in range(2))
     return bool(params.a_is_weights), bool(params.b_is_weights) and not params.quadratic
-
-
-def _to_proto_with_weights(struct):
-    """The struct's to_proto, sending an operand's data only when it is the weights."""
-    derived = struct.to_proto
-
-    def to_proto(self, **extra):
-        flags = _weights_flags(self)
-        operands = {}
-        for field, desc, weights in (("ia_desc", self.iA_desc, flags[0]), ("ib_desc", self.iB_desc, flags[1])):
-            if desc is not None:
-                operands[field] = desc.to_proto(with_data=weights)
-        return derived(self, **operands, **extra)
-    struct.to_proto = to_proto   # (derive()'s, wrapped)
-
-
-_to_proto_with_weights(BNNSLayerParametersBroadcastMatMul)
-_to_proto_with_weights(BNNSLayerParametersTensorContraction)
 
 
 class TwoInputFilter(api.BNNSFilter):
@@ -74,7 +55,10 @@ def _create_two_input(kind: str, params, filter_params):
     weights = next((g for g, w in zip(geometries, flags) if w), None)
     # BNNSFilterApply[Backward]Batch's `in` is the one per-sample operand, when there is one.
     single = geometries[per_sample.index(True)] if sum(per_sample) == 1 else geometries[0]
-    return api.create_filter(kind, params, filter_params, input_geometry=single,
+    # An operand's data travels only when it is the weights (a per-sample one's comes with each apply).
+    operands = {field: desc.to_proto(with_data=is_weights) for field, desc, is_weights in
+                (("ia_desc", params.iA_desc, flags[0]), ("ib_desc", params.iB_desc, flags[1])) if desc is not None}
+    return api.create_filter(kind, params, filter_params, message_fields=operands, input_geometry=single,
                              output_geometry=params.o_desc.geometry(), weights_geometry=weights,
                              a_geometry=geometries[0], b_geometry=geometries[1], per_sample=per_sample,
                              beta=float(params.beta), filter_class=TwoInputFilter)

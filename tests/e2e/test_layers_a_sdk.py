@@ -187,6 +187,28 @@ def test_c_broadcast_matmul_with_weights_strides_and_gradients(bnns):
     bnns.BNNSFilterDestroy(f)
 
 
+def test_two_input_creation_sends_the_data_of_the_weights_only(bnns, monkeypatch):
+    """A per-sample operand's descriptor may hold an array (Swift's descriptors do); creation
+    sends its shape only, and the weights with their data."""
+    rm, sent = bnns.BNNSDataLayoutRowMajorMatrix, []
+    backend = bnns.current()
+    call = backend.call
+
+    def recording(rpc, request, *args, **kwargs):
+        sent.append((rpc, request))
+        return call(rpc, request, *args, **kwargs)
+    monkeypatch.setattr(backend, "call", recording)
+    w = rand(5, 3)
+    f = bnns.BNNSFilterCreateLayerBroadcastMatMul(bnns.BNNSLayerParametersBroadcastMatMul(
+        b_is_weights=True, iA_desc=desc(bnns, rm, (5, 4), rand(4, 5)), iB_desc=desc(bnns, rm, (3, 5), w),
+        o_desc=desc(bnns, rm, (3, 4))), None)
+    assert f is not None, bnns.last_error()
+    created = [request.broadcast_matmul for rpc, request in sent if rpc == "CreateFilter"]
+    assert len(created) == 1 and not created[0].ia_desc.HasField("data")
+    np.testing.assert_array_equal(np.frombuffer(created[0].ib_desc.data.data, "<f4"), w.ravel())
+    bnns.BNNSFilterDestroy(f)
+
+
 def test_broadcast_matmul_beta_one_adds_to_the_output(bnns):
     rm = bnns.BNNSDataLayoutRowMajorMatrix
     f = bnns.BNNSFilterCreateLayerBroadcastMatMul(bnns.BNNSLayerParametersBroadcastMatMul(
