@@ -95,3 +95,16 @@ def test_the_lstm_gates_input_weights_are_two_the_second_may_be_left_out():
     gate.iw_desc.extend([vector(2), vector(2)])
     with pytest.raises(InvalidArgumentError, match="input_gate.iw_desc has 3 descriptors"):
         lstm.LSTMFilter(decode())
+
+
+def test_json_takes_apples_in_for_the_unary_arithmetic_input():
+    """ArithmeticUnary's input is in_ on the wire (in is a Python keyword); its JSON name is
+    Apple's `in`, which REST bodies may use (the README says so)."""
+    body = {"arithmetic_function": "ARITHMETIC_FUNCTION_ABS", "unary": {"in": vector_json(3), "in_type": "DESCRIPTOR_TYPE_SAMPLE"}}
+    message = json_format.ParseDict(body, types_pb2.ArithmeticParameters())
+    assert list(message.unary.in_.size) == [3] and message.unary.in_type == types_pb2.DESCRIPTOR_TYPE_SAMPLE
+    assert json_format.MessageToDict(message)["unary"]["in"] == {"layout": "DATA_LAYOUT_VECTOR", "size": ["3"]}
+
+
+def vector_json(n: int) -> dict:
+    return {"layout": "DATA_LAYOUT_VECTOR", "size": [n]}
