@@ -3,7 +3,6 @@ BNNSArithmeticFilterApplyBackwardBatch, and BNNS.{Unary,Binary,Ternary}Arithmeti
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Optional, Sequence
 
@@ -35,10 +34,10 @@ def operands(fields) -> list:
     or in1, in2, in3), every descriptor given."""
     require(isinstance(fields, tuple(_FIELDS_BY_ARITY.values())), lambda: f"arithmetic_function_fields is a "
             f"{type(fields).__name__}: give a BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary")
-    names = [f.name for f in dataclasses.fields(fields) if f.name.startswith("in") and not f.name.endswith("_type")]
-    for name in names:
-        require(getattr(fields, name) is not None, f"arithmetic_function_fields.{name} is required")
-    return [(getattr(fields, name), int(getattr(fields, name.rstrip("_") + "_type"))) for name in names]
+    inputs = arithmetic_kernels.inputs_of(fields)
+    for name, desc, _ in inputs:
+        require(desc is not None, f"arithmetic_function_fields.{name} is required")
+    return [(desc, kind) for _, desc, kind in inputs]
 
 
 class ArithmeticFilter(api.BNNSFilter):

@@ -293,17 +293,22 @@ class Operand(NamedTuple):
     type: int
 
 
-_INPUTS = {"unary": ("in_",), "binary": ("in1", "in2"), "ternary": ("in1", "in2", "in3")}
-
-
 def function_fields(params: ArithmeticParameters) -> tuple[str, Any]:
     """(case, struct) of BNNSLayerParametersArithmetic's arithmetic_function_fields: the
     BNNSArithmeticUnary, Binary or Ternary that is set."""
-    for case in _INPUTS:
+    for case in ("unary", "binary", "ternary"):
         if getattr(params, case) is not None:
             return case, getattr(params, case)
     raise InvalidArgumentError("arithmetic_function_fields is not set: give unary, binary or ternary "
                                "(BNNSArithmeticUnary, BNNSArithmeticBinary or BNNSArithmeticTernary)")
+
+
+def inputs_of(fields) -> list[tuple[str, Any, int]]:
+    """(field, descriptor, BNNSDescriptorType) of each input of a BNNSArithmetic{Unary,Binary,
+    Ternary}, in order: in_ (Python's spelling of Apple's in), or in1, in2, in3, each beside its
+    *_type. Reads the kernels' structs and the SDK's alike (the same fields, from one message)."""
+    names = [f.name for f in dataclasses.fields(fields) if f.name.startswith("in") and not f.name.endswith("_type")]
+    return [(name, getattr(fields, name), int(getattr(fields, name.rstrip("_") + "_type"))) for name in names]
 
 
 class ArithmeticFilter:
@@ -315,8 +320,7 @@ class ArithmeticFilter:
         self.params = params
         self.kind = kind = kind_of(params.arithmetic_function)
         case, fields = function_fields(params)
-        inputs = self.operands = tuple(Operand(f"{case}.{name}", getattr(fields, name),
-                                               getattr(fields, name.rstrip("_") + "_type")) for name in _INPUTS[case])
+        inputs = self.operands = tuple(Operand(f"{case}.{name}", desc, kind) for name, desc, kind in inputs_of(fields))
         require(len(inputs) == kind.arity,
                 lambda: f"{kind.name} ({params.arithmetic_function}) takes {kind.arity} inputs, but "
                 f"arithmetic_function_fields is {case} ({len(inputs)})")
